@@ -1,0 +1,30 @@
+// Compute kernels of the CPU backend: GEMM (fp32 and bf16-in/fp32-out), bf16 conversion, thread count,
+// and the frozen-weight linear op (f32 / bf16 / NF4 storage) that every base projection goes through.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace peft::kern {
+
+using bf16 = uint16_t; // raw bfloat16 bits
+
+// Row-major GEMM: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
+// A is stored [M,K] with row stride lda, or [K,M] when transA. B is stored [K,N] (ldb), or [N,K] when transB.
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+           const float* B, int ldb, float beta, float* C, int ldc);
+
+// Same contract with bf16 inputs and fp32 accumulation/output. Falls back to converting to fp32 and
+// calling sgemm when no bf16 kernel is available (then bf16_native() is false).
+void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const bf16* A, int lda,
+               const bf16* B, int ldb, float beta, float* C, int ldc);
+
+void f32_to_bf16(const float* x, bf16* y, size_t n); // round to nearest even
+void bf16_to_f32(const bf16* x, float* y, size_t n);
+
+bool bf16_native();          // true when gemm_bf16 runs on real bf16 kernels (oneDNN AVX512-BF16 / AMX)
+void set_threads(int n);     // 0 = number of cores
+int threads();
+std::string backend_info();  // e.g. "sgemm=openblas-0.3.21 bf16=onednn-2.6.3 (brg:avx512_core_bf16) threads=2"
+
+} // namespace peft::kern

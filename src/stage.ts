@@ -1,0 +1,109 @@
+// The stage contract: what every stage kind in stages/<kind>/ implements and what the core hands it.
+// The core hashes what `deps` and `resolve` declare and never looks inside ML details.
+
+/** The sections of pipeline.json; a stage's full name is `<section>.<name>`, e.g. `adapters.domain`. */
+export type Section = 'models' | 'datasets' | 'adapters' | 'compositions' | 'evals' | 'exports' | 'stages';
+
+/** A JSON Schema (2020-12) fragment. */
+export type JsonSchema = Record<string, unknown>;
+
+/** What a stage declares it reads. Pure: computed from the resolved config alone (no IO). */
+export interface DeclaredDeps {
+  /** Upstream stages by full name (`datasets.notes`); their keys join this stage's key. */
+  upstream: string[];
+  /** Project-relative files or globs; content hashes join the key (globs expand to a sorted manifest). */
+  files: string[];
+  /** Files outside the project (a local base model, say) hashed like `files`; absolute paths. */
+  externalFiles?: string[];
+  /** Extra parameters that join the key (e.g. values read from a params file by the core). */
+  params?: Record<string, unknown>;
+}
+
+/** Progress reported by a running stage; the CLI renders a bar (TTY) or plain lines. */
+export interface StageProgress {
+  step?: number;
+  total?: number;
+  unit?: string; // 'step', 'file', 'MB' ...
+  message?: string;
+  metrics?: Record<string, number>; // e.g. loss, tokens_per_s
+}
+
+/** A committed artifact of an upstream stage, as the core shows it to its dependents. */
+export interface UpstreamArtifact {
+  name: string; // full stage name
+  kind: string;
+  key: string;
+  version: number;
+  dir: string; // absolute path of the committed, read-only artifact directory
+  manifest: StageManifest;
+}
+
+/** Written by the core as manifest.json beside every committed artifact. */
+export interface StageManifest {
+  name: string;
+  kind: string;
+  implVersion: string;
+  key: string;
+  config: unknown;
+  inputs: { path: string; sha256: string; size: number }[];
+  upstream: Record<string, string>; // stage name -> key
+  resolved: Record<string, unknown>;
+  engineVersion: string;
+  metrics: Record<string, unknown>;
+  createdAt: string;
+  seconds: number;
+  host?: string;
+}
+
+export interface RunContext<C = unknown> {
+  name: string; // full stage name
+  kind: string;
+  config: Readonly<C>; // this stage's frozen, resolved config (defaults filled in)
+  pipeline: Readonly<Record<string, unknown>>; // the whole frozen, resolved pipeline (read-only)
+  projectDir: string; // absolute
+  outDir: string; // absolute temp dir; the ONLY place run() may write. Committed atomically on success.
+  upstream: Record<string, UpstreamArtifact>; // by full stage name
+  resolved: Record<string, unknown>; // what resolve() returned (e.g. a hub commit sha)
+  inputs: { path: string; sha256: string; size: number }[]; // hashed declared input files
+  /** A committed artifact from an earlier build of this stage with a different key, if any (for resume / warm start). */
+  previous?: UpstreamArtifact;
+  /** Scratch dir that survives an interrupted run of the same key (checkpoints for resume); removed on commit. */
+  resumeDir: string;
+  signal: AbortSignal;
+  json: boolean; // --json: stay quiet on stdout
+  progress(p: StageProgress): void;
+  log(line: string): void;
+}
+
+export interface RunResult {
+  metrics?: Record<string, unknown>;
+  summary?: string; // one line for the human build output
+}
+
+/** A line of a stage-specific diff between two versions (e.g. adapter weight norms). */
+export interface DiffLine {
+  section: string; // 'weights', 'metrics', ...
+  text: string;
+  data?: Record<string, unknown>;
+}
+
+export interface StageKind<C = any> {
+  section: Section;
+  kind: string; // 'dataset', 'adapter', 'command', ...
+  /** Implementation version; bump it when outputs would change for the same inputs. Part of the key. */
+  implVersion: string;
+  /** Heavy stages (training) hold the exclusive compute slot. */
+  heavy?: boolean;
+  /** Schema of ONE entry of the section (e.g. of `datasets.<name>`), with descriptions and defaults. */
+  schema: JsonSchema;
+  /** Optional: fill defaults the schema cannot express (derived values). Must be pure. */
+  resolveConfig?(name: string, config: C, pipeline: Record<string, unknown>): C;
+  /** Pure: what this stage reads, from its resolved config. */
+  deps(name: string, config: C, pipeline: Record<string, unknown>): DeclaredDeps;
+  /** Optional, may do IO: external facts that join the key (e.g. the commit sha a hub revision resolves to). */
+  resolve?(ctx: Omit<RunContext<C>, 'outDir' | 'inputs' | 'resolved' | 'resumeDir' | 'previous'>): Promise<Record<string, unknown>>;
+  /** Does the work, writing only into ctx.outDir. */
+  run(ctx: RunContext<C>): Promise<RunResult>;
+  /** Optional: kind-specific diff lines between two committed versions. */
+  diff?(a: UpstreamArtifact, b: UpstreamArtifact): Promise<DiffLine[]>;
+}
