@@ -1,0 +1,47 @@
+// The model configuration the engine runs, parsed from a Hugging Face config.json with transformers'
+// per-model-type defaults, and the RoPE frequencies it implies (default, linear, dynamic NTK, llama3).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace peft {
+
+struct RopeScaling {
+  std::string type = "none";           // none | linear | dynamic | llama3
+  double factor = 1.0;
+  double low_freq_factor = 1.0;        // llama3
+  double high_freq_factor = 4.0;       // llama3
+  int original_max_position_embeddings = 8192; // llama3
+};
+
+struct ModelConfig {
+  std::string model_type;              // llama | mistral | qwen2 (config.json "model_type")
+  int vocab_size = 0;
+  int hidden_size = 0;
+  int intermediate_size = 0;
+  int num_layers = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;                    // hidden_size / num_heads unless config.json says otherwise
+  int max_position_embeddings = 2048;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool tie_word_embeddings = true;
+  int sliding_window = 0;              // 0 = full causal attention
+  bool attention_bias = false;         // q/k/v/o biases (loaded for whichever projections have them)
+  bool mlp_bias = false;
+  int bos_token_id = -1;
+  std::vector<int> eos_token_ids;
+  std::string torch_dtype = "float32";
+};
+
+// Parse config.json text (file named for errors). Throws EngineError(E_MODEL) naming the key and the fix.
+ModelConfig parse_model_config(const std::string& json_text, const std::string& file);
+
+// RoPE inverse frequencies (head_dim/2 values) for a forward over `seq_len` positions. Dynamic NTK
+// depends on seq_len as transformers computes it for that length; the others do not. Also returns the
+// position multiplier (1/factor for linear scaling, else 1) through `pos_scale`.
+std::vector<double> rope_inv_freq(const ModelConfig& cfg, int seq_len, double* pos_scale);
+
+} // namespace peft
