@@ -1,12 +1,22 @@
 // Node binding of the native engine: translates JS calls to the C++ engine and errors to JS exceptions with a `code`.
 #include <napi.h>
 
+namespace peft {
+// Each part of the engine registers its own JS functions (kept beside the code they expose).
+void register_kernel_bindings(Napi::Env env, Napi::Object exports); // kernels/kernels_binding.cc
+void register_model_bindings(Napi::Env env, Napi::Object exports);  // model/model_binding.cc
+void register_engine_bindings(Napi::Env env, Napi::Object exports); // engine_binding.cc
+} // namespace peft
+
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), "0.1.0");
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("engineVersion", Napi::Function::New(env, EngineVersion));
+  peft::register_kernel_bindings(env, exports);
+  peft::register_model_bindings(env, exports);
+  peft::register_engine_bindings(env, exports);
   return exports;
 }
 

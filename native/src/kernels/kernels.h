@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace peft::kern {
@@ -25,6 +26,10 @@ void bf16_to_f32(const bf16* x, float* y, size_t n);
 bool bf16_native();          // true when gemm_bf16 runs on real bf16 kernels (oneDNN AVX512-BF16 / AMX)
 void set_threads(int n);     // 0 = number of cores
 int threads();
-std::string backend_info();  // e.g. "sgemm=openblas-0.3.21 bf16=onednn-2.6.3 (brg:avx512_core_bf16) threads=2"
+std::string backend_info();
+
+// Runs fn(begin, end) over [0, n) split into contiguous chunks on the engine's one thread pool (sized by
+// set_threads). Deterministic partitioning for a given thread count. Nested calls run serially.
+void parallel_for(int n, const std::function<void(int begin, int end)>& fn);  // e.g. "sgemm=openblas-0.3.21 bf16=onednn-2.6.3 (brg:avx512_core_bf16) threads=2"
 
 } // namespace peft::kern
