@@ -93,7 +93,9 @@ async function listingAt(repo: RepoRef, revision: string, opts: ResolvedHubOptio
   if (opts.offline) return undefined;
   const fresh = await fetchRevisionSha(repo, revision, opts);
   const l = await repoListing(repo, revision, fresh, opts);
-  return l && { sha: fresh, files: l.files };
+  if (!l) return undefined;
+  writeRef(repoDir, revision, fresh); // the listing is cached, so this revision now resolves offline
+  return { sha: fresh, files: l.files };
 }
 
 function exact(path: string): string {
@@ -115,7 +117,6 @@ export async function downloadDatasetSplit(req: DatasetSplitRequest, options: Hu
     const picked = selectSplitFiles(listing.files.map((f) => f.path), req.config, req.split);
     if (picked.paths.length) {
       const res = await fetchFiles(listing.sha, picked.paths);
-      if (!isCommitSha(revision)) writeRef(repoCacheDir(opts.cacheDir, repo), revision, listing.sha);
       return { repo, revision, sha: res.sha, config: req.config, split: req.split, format: picked.format!, source: 'repo', files: res.files, fromCache: res.fromCache };
     }
     configsSeen = [...new Set(listing.files.map((f) => f.path).filter((p) => p.includes('/')).map((p) => p.split('/')[0]))];
@@ -128,12 +129,11 @@ export async function downloadDatasetSplit(req: DatasetSplitRequest, options: Hu
     const picked = selectConversionFiles(conv.files.map((f) => f.path), req.config, req.split);
     if (picked.paths.length) {
       const res = await fetchFiles(conv.sha, picked.paths);
-      writeRef(repoCacheDir(opts.cacheDir, repo), PARQUET_CONVERSION_REVISION, conv.sha);
       return { repo, revision: PARQUET_CONVERSION_REVISION, sha: res.sha, config: picked.config, split: req.split, format: 'parquet', source: 'parquet-conversion', files: res.files, fromCache: res.fromCache };
     }
     configsSeen = [...new Set([...configsSeen, ...conv.files.map((f) => f.path).filter((p) => p.includes('/')).map((p) => p.split('/')[0])])];
-  } else if (opts.offline && revision === PARQUET_CONVERSION_REVISION) {
-    throw notCachedError(repo, revision, opts);
+  } else if (opts.offline) {
+    throw notCachedError(repo, PARQUET_CONVERSION_REVISION, opts);
   }
   throw new PeftError(
     'E_HUB',
