@@ -34,10 +34,22 @@ struct ModelConfig {
   int bos_token_id = -1;
   std::vector<int> eos_token_ids;
   std::string torch_dtype = "float32";
+  // Extensions (kept after the original fields):
+  std::string architecture;            // architectures[0] when present, e.g. LlamaForCausalLM
+  std::string hidden_act = "silu";     // silu (swish accepted as its alias)
+  bool qkv_bias = false;               // q/k/v_proj carry a bias (llama attention_bias, always for qwen2)
+  bool o_bias = false;                 // o_proj carries a bias (llama attention_bias; never for qwen2)
+  int pad_token_id = -1;
 };
 
 // Parse config.json text (file named for errors). Throws EngineError(E_MODEL) naming the key and the fix.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& file);
+
+// Applies generation_config.json (its bos/eos/pad ids override config.json's, as transformers' generate does).
+void apply_generation_config(ModelConfig& cfg, const std::string& json_text, const std::string& file);
+
+// Reads <dir>/config.json and, when present, <dir>/generation_config.json. Throws EngineError(E_MODEL).
+ModelConfig load_model_config(const std::string& dir);
 
 // RoPE inverse frequencies (head_dim/2 values) for a forward over `seq_len` positions. Dynamic NTK
 // depends on seq_len as transformers computes it for that length; the others do not. Also returns the
