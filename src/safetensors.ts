@@ -304,21 +304,39 @@ function toRaw(tensors: TensorMap): RawTensor[] {
   return entriesOf(tensors).map(([name, t]) => ({ name, dtype: 'F32', shape: t.shape, bytes: f32Bytes(t.data) }));
 }
 
+/** A tensor to write whose bytes are produced on demand (see writeSafetensorsStream). */
+export interface TensorSpec {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
 /**
- * Writes raw tensors atomically: to a temp file in the same directory, fsync, then rename over `path`.
- * Tensors are sorted by name and written one by one (no whole-file copy in memory).
+ * Writes tensors atomically: to a temp file in the same directory, fsync, then rename over `path`. Tensors are sorted
+ * by name; `produce` is called once per tensor, in that order, so only one tensor's bytes are in memory at a time.
  */
-export function writeSafetensorsRaw(path: string, tensors: RawTensor[], metadata: Record<string, string> = { format: 'pt' }, opts: ReadOptions = {}): void {
+export function writeSafetensorsStream(
+  path: string,
+  specs: TensorSpec[],
+  produce: (spec: TensorSpec) => Uint8Array,
+  metadata: Record<string, string> = { format: 'pt' },
+  opts: ReadOptions = {},
+): void {
   const code = opts.code ?? 'E_MODEL';
-  const list = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  checkRaw(list, path, code);
-  const header = buildHeader(list, metadata);
+  const list = [...specs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sizes = list.map((t) => t.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[t.dtype] ?? 0));
+  checkRaw(list.map((t, i) => ({ ...t, bytes: { byteLength: sizes[i] } as Uint8Array })), path, code);
+  const header = buildHeader(list.map((t, i) => ({ ...t, bytes: { byteLength: sizes[i] } as Uint8Array })), metadata);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'w');
     writeAll(fd, header);
-    for (const t of list) writeAll(fd, t.bytes);
+    list.forEach((t, i) => {
+      const bytes = produce(t);
+      if (bytes.byteLength !== sizes[i]) fail(code, path, `tensor "${t.name}": produced ${bytes.byteLength} bytes, shape needs ${sizes[i]}`);
+      writeAll(fd!, bytes);
+    });
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -329,6 +347,14 @@ export function writeSafetensorsRaw(path: string, tensors: RawTensor[], metadata
     if (e instanceof PeftError) throw e;
     fail(code, path, `cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/** Writes raw tensors atomically (sorted by name, 8-byte padded header). */
+export function writeSafetensorsRaw(path: string, tensors: RawTensor[], metadata: Record<string, string> = { format: 'pt' }, opts: ReadOptions = {}): void {
+  const code = opts.code ?? 'E_MODEL';
+  checkRaw(tensors, path, code);
+  const byName = new Map(tensors.map((t) => [t.name, t.bytes]));
+  writeSafetensorsStream(path, tensors, (t) => byName.get(t.name)!, metadata, opts);
 }
 
 /** Writes F32 tensors atomically (sorted by name, 8-byte padded header, {"format":"pt"} metadata). */

@@ -1,0 +1,338 @@
+// Creates a deterministic random-init Llama-family model of any shape in Hugging Face layout (config.json,
+// generation_config.json, model.safetensors and, unless given, a byte-level BPE tokenizer) for tests and benchmarks.
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { PeftError } from '../errors.ts';
+import { writeSafetensorsStream, type TensorSpec } from '../safetensors.ts';
+
+export interface LlamaShape {
+  modelType?: 'llama' | 'mistral' | 'qwen2';
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  /** Defaults to numHeads (multi-head attention). */
+  numKvHeads?: number;
+  /** Defaults to hiddenSize / numHeads; written to config.json only when it differs. */
+  headDim?: number;
+  maxPositionEmbeddings?: number;
+  rmsNormEps?: number;
+  ropeTheta?: number;
+  /** Defaults to true (one embedding matrix, no lm_head.weight stored). */
+  tieWordEmbeddings?: boolean;
+  /** Llama: bias on q, k, v and o (zeros, as transformers initialises them). Qwen2 always has q/k/v biases. */
+  attentionBias?: boolean;
+  /** Mistral only: attention window (default 4096, as MistralConfig). */
+  slidingWindow?: number;
+}
+
+export interface InitModelOptions extends LlamaShape {
+  /** Seed of the weights (default 0). Same seed and shape give byte-identical files. */
+  seed?: number;
+  /** Standard deviation of the normal init of every linear and embedding weight (transformers' initializer_range, 0.02). */
+  initStd?: number;
+  /** Storage dtype of model.safetensors (default F32). */
+  dtype?: 'F32' | 'BF16';
+  /** 'byte-level' (default): write a byte-level BPE tokenizer; 'none': no tokenizer; otherwise a directory to copy it from. */
+  tokenizer?: string;
+}
+
+export interface InitModelResult {
+  dir: string;
+  numParams: number;
+  files: string[];
+}
+
+/** The shape of HuggingFaceTB/SmolLM2-135M (the benchmark model). */
+export const SMOLLM2_135M_SHAPE: Readonly<LlamaShape> = Object.freeze({
+  modelType: 'llama',
+  vocabSize: 49152,
+  hiddenSize: 576,
+  intermediateSize: 1536,
+  numLayers: 30,
+  numHeads: 9,
+  numKvHeads: 3,
+  maxPositionEmbeddings: 8192,
+  rmsNormEps: 1e-5,
+  ropeTheta: 100000,
+  tieWordEmbeddings: true,
+});
+
+const BOS = 1;
+const EOS = 2;
+const SPECIALS = ['<unk>', '<s>', '</s>'];
+
+function bad(msg: string, hint: string): never {
+  throw new PeftError('E_MODEL', `init model: ${msg}`, { hint });
+}
+
+function checkInt(name: string, v: number | undefined, min: number): void {
+  if (v === undefined || !Number.isSafeInteger(v) || v < min) bad(`${name} must be an integer >= ${min}, got ${v}`, `set ${name}`);
+}
+
+interface Resolved {
+  modelType: 'llama' | 'mistral' | 'qwen2';
+  V: number; H: number; I: number; L: number; nh: number; nkv: number; hd: number;
+  tie: boolean; qkvBias: boolean; oBias: boolean;
+}
+
+function resolveShape(o: LlamaShape): Resolved {
+  checkInt('vocabSize', o.vocabSize, 1);
+  checkInt('hiddenSize', o.hiddenSize, 1);
+  checkInt('intermediateSize', o.intermediateSize, 1);
+  checkInt('numLayers', o.numLayers, 1);
+  checkInt('numHeads', o.numHeads, 1);
+  const nkv = o.numKvHeads ?? o.numHeads;
+  checkInt('numKvHeads', nkv, 1);
+  if (o.numHeads % nkv !== 0) bad(`numHeads ${o.numHeads} is not a multiple of numKvHeads ${nkv}`, 'use whole GQA groups');
+  const hd = o.headDim ?? o.hiddenSize / o.numHeads;
+  if (!Number.isSafeInteger(hd) || hd < 2 || hd % 2 !== 0) bad(`head dim ${hd} must be an even integer`, 'set headDim or make hiddenSize divisible by numHeads');
+  const modelType = o.modelType ?? 'llama';
+  if (!['llama', 'mistral', 'qwen2'].includes(modelType)) bad(`modelType "${modelType}" is not supported`, 'use llama, mistral or qwen2');
+  const llamaBias = modelType === 'llama' && (o.attentionBias ?? false);
+  return {
+    modelType, V: o.vocabSize, H: o.hiddenSize, I: o.intermediateSize, L: o.numLayers, nh: o.numHeads, nkv, hd,
+    tie: o.tieWordEmbeddings ?? true, qkvBias: llamaBias || modelType === 'qwen2', oBias: llamaBias,
+  };
+}
+
+/** The tensors of the model in HF names with shapes, and how each is initialised. */
+function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] {
+  const q = r.nh * r.hd, kv = r.nkv * r.hd;
+  const t: (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] = [];
+  const add = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => t.push({ name, dtype: 'F32', shape, init });
+  add('model.embed_tokens.weight', [r.V, r.H], 'normal');
+  add('model.norm.weight', [r.H], 'ones');
+  if (!r.tie) add('lm_head.weight', [r.V, r.H], 'normal');
+  for (let l = 0; l < r.L; l++) {
+    const p = `model.layers.${l}.`;
+    add(p + 'input_layernorm.weight', [r.H], 'ones');
+    add(p + 'post_attention_layernorm.weight', [r.H], 'ones');
+    add(p + 'self_attn.q_proj.weight', [q, r.H], 'normal');
+    add(p + 'self_attn.k_proj.weight', [kv, r.H], 'normal');
+    add(p + 'self_attn.v_proj.weight', [kv, r.H], 'normal');
+    add(p + 'self_attn.o_proj.weight', [r.H, q], 'normal');
+    add(p + 'mlp.gate_proj.weight', [r.I, r.H], 'normal');
+    add(p + 'mlp.up_proj.weight', [r.I, r.H], 'normal');
+    add(p + 'mlp.down_proj.weight', [r.H, r.I], 'normal');
+    if (r.qkvBias) {
+      add(p + 'self_attn.q_proj.bias', [q], 'zeros');
+      add(p + 'self_attn.k_proj.bias', [kv], 'zeros');
+      add(p + 'self_attn.v_proj.bias', [kv], 'zeros');
+    }
+    if (r.oBias) add(p + 'self_attn.o_proj.bias', [r.H], 'zeros');
+  }
+  return t;
+}
+
+/** xoshiro128** seeded from SHA-256(seed, tensor name): one independent stream per tensor. */
+function streamFor(seed: number, name: string): () => number {
+  const h = createHash('sha256').update(`peftmake-init:${seed}:${name}`).digest();
+  let a = h.readUInt32LE(0), b = h.readUInt32LE(4), c = h.readUInt32LE(8), d = h.readUInt32LE(12);
+  if ((a | b | c | d) === 0) a = 1;
+  return () => {
+    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return result;
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** Fills `out` with normal(0, std) samples (Box-Muller on 32-bit uniforms). */
+function fillNormal(out: Float32Array, std: number, next: () => number): void {
+  const inv = 1 / 4294967296;
+  const n = out.length;
+  for (let i = 0; i < n; i += 2) {
+    const u1 = (next() + 0.5) * inv; // (0, 1): log is finite
+    const u2 = next() * inv;
+    const rad = std * Math.sqrt(-2 * Math.log(u1));
+    const th = 2 * Math.PI * u2;
+    out[i] = rad * Math.cos(th);
+    if (i + 1 < n) out[i + 1] = rad * Math.sin(th);
+  }
+}
+
+/** float32 -> bfloat16 (round to nearest even) over a whole array. */
+function toBf16(src: Float32Array): Uint8Array {
+  const u32 = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const u = u32[i];
+    out[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** GPT-2's byte -> printable unicode map used by byte-level BPE. */
+export function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const map: string[] = new Array(256);
+  for (const b of bs) map[b] = String.fromCodePoint(b);
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (map[b] === undefined) map[b] = String.fromCodePoint(256 + n++);
+  return map;
+}
+
+/**
+ * A byte-level BPE tokenizer.json covering exactly `vocabSize` ids: 0-2 specials (<unk>, <s>, </s>), 3-258 the 256
+ * bytes, then two-byte merges (common ASCII first) so every id decodes to text.
+ */
+export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokenizer: object; config: object; specialTokensMap: object } {
+  if (vocabSize < 3 + 256) {
+    bad(`a byte-level tokenizer needs vocabSize >= 259 (3 specials + 256 bytes), got ${vocabSize}`, 'raise vocabSize, or pass tokenizer: "none" or a tokenizer directory');
+  }
+  const u = bytesToUnicode();
+  const vocab: Record<string, number> = {};
+  SPECIALS.forEach((s, i) => (vocab[s] = i));
+  for (let b = 0; b < 256; b++) vocab[u[b]] = 3 + b;
+  const priority: number[] = [];
+  const seen = new Set<number>();
+  const push = (b: number) => { if (!seen.has(b)) { seen.add(b); priority.push(b); } };
+  for (const ch of 'etaoinshrdlcumwfgypbvkjxqz ') push(ch.charCodeAt(0));
+  for (let b = 65; b <= 90; b++) push(b);
+  for (let b = 48; b <= 57; b++) push(b);
+  for (const ch of '.,\'"!?;:-\n()') push(ch.charCodeAt(0));
+  for (let b = 0; b < 256; b++) push(b);
+  const merges: string[] = [];
+  let id = 259;
+  // pairs ordered by the later member's priority, so merges among common characters come first
+  outer: for (let k = 0; k < 256; k++) {
+    for (let i = 0; i <= k; i++) {
+      const pairs = i === k ? [[priority[k], priority[k]]] : [[priority[i], priority[k]], [priority[k], priority[i]]];
+      for (const [a, b] of pairs) {
+        if (id >= vocabSize) break outer;
+        vocab[u[a] + u[b]] = id++;
+        merges.push(`${u[a]} ${u[b]}`);
+      }
+    }
+  }
+  const added = SPECIALS.map((content, i) => ({ id: i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const tokenizer = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [BOS], tokens: ['<s>'] } },
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+  };
+  const addedDecoder: Record<string, object> = {};
+  for (const a of added) { const { id: i, ...rest } = a; addedDecoder[String(i)] = rest; }
+  const config = {
+    add_bos_token: true,
+    add_eos_token: false,
+    added_tokens_decoder: addedDecoder,
+    bos_token: '<s>',
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    pad_token: null,
+    clean_up_tokenization_spaces: false,
+    model_max_length: maxLen,
+    tokenizer_class: 'PreTrainedTokenizerFast',
+  };
+  return { tokenizer, config, specialTokensMap: { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' } };
+}
+
+/** The config.json transformers would write for this shape. */
+function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
+  const arch = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[r.modelType];
+  const c: Record<string, unknown> = {
+    architectures: [arch],
+    model_type: r.modelType,
+    vocab_size: r.V,
+    hidden_size: r.H,
+    intermediate_size: r.I,
+    num_hidden_layers: r.L,
+    num_attention_heads: r.nh,
+    num_key_value_heads: r.nkv,
+    hidden_act: 'silu',
+    max_position_embeddings: o.maxPositionEmbeddings ?? 2048,
+    rms_norm_eps: o.rmsNormEps ?? 1e-5,
+    rope_theta: o.ropeTheta ?? 10000,
+    rope_scaling: null,
+    tie_word_embeddings: r.tie,
+    initializer_range: o.initStd ?? 0.02,
+    bos_token_id: BOS,
+    eos_token_id: EOS,
+    torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
+  };
+  if (r.hd !== r.H / r.nh) c.head_dim = r.hd;
+  if (r.modelType === 'llama') { c.attention_bias = r.oBias; c.mlp_bias = false; }
+  if (r.modelType === 'mistral') c.sliding_window = o.slidingWindow ?? 4096;
+  if (r.modelType === 'qwen2') c.use_sliding_window = false;
+  return c;
+}
+
+/** The tensors (HF names, shapes) a shape implies and its parameter count, without writing anything. */
+export function planModel(shape: LlamaShape): { tensors: { name: string; shape: number[] }[]; numParams: number } {
+  const tensors = tensorPlan(resolveShape(shape)).map(({ name, shape: s }) => ({ name, shape: s }));
+  return { tensors, numParams: tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0) };
+}
+
+/** Writes the model into `outDir` (created if needed) and returns its parameter count. */
+export function initModel(outDir: string, opts: InitModelOptions): InitModelResult {
+  const r = resolveShape(opts);
+  const seed = opts.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) bad(`seed must be an integer, got ${seed}`, 'set seed');
+  const std = opts.initStd ?? 0.02;
+  if (!(std >= 0) || !Number.isFinite(std)) bad(`initStd must be a non-negative number, got ${std}`, 'set initStd');
+  const dtype = opts.dtype ?? 'F32';
+  mkdirSync(outDir, { recursive: true });
+  const plan = tensorPlan(r).map((t) => ({ ...t, dtype }));
+  const files: string[] = [];
+
+  const cfg = configJson(r, opts);
+  const tokSource = opts.tokenizer ?? 'byte-level';
+  const tok = tokSource === 'byte-level' ? byteLevelTokenizer(r.V, cfg.max_position_embeddings as number) : undefined;
+
+  writeSafetensorsStream(join(outDir, 'model.safetensors'), plan, (spec) => {
+    const t = plan.find((p) => p.name === spec.name)!;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (t.init === 'ones') data.fill(1);
+    else if (t.init === 'normal') fillNormal(data, std, streamFor(seed, t.name));
+    return dtype === 'BF16' ? toBf16(data) : new Uint8Array(data.buffer);
+  });
+  files.push('model.safetensors');
+  writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  writeFileSync(join(outDir, 'generation_config.json'), JSON.stringify({ bos_token_id: BOS, eos_token_id: EOS }, null, 2) + '\n');
+  files.push('config.json', 'generation_config.json');
+
+  if (tok) {
+    writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(tok.tokenizer));
+    writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(tok.config, null, 2) + '\n');
+    writeFileSync(join(outDir, 'special_tokens_map.json'), JSON.stringify(tok.specialTokensMap, null, 2) + '\n');
+    files.push('tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json');
+  } else if (tokSource !== 'none') {
+    if (!existsSync(join(tokSource, 'tokenizer.json'))) bad(`no tokenizer.json in ${tokSource}`, 'point tokenizer at a model directory with tokenizer.json, or use "byte-level"');
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+      if (existsSync(join(tokSource, f))) {
+        copyFileSync(join(tokSource, f), join(outDir, f));
+        files.push(f);
+      }
+    }
+  }
+  const numParams = plan.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  return { dir: outDir, numParams, files: files.sort() };
+}
