@@ -1,0 +1,130 @@
+// Reading and writing PEFT LoRA adapters (safetensors, fp32, PEFT tensor names) and seeded PEFT-style init.
+#include "adapter_io.h"
+#include <cmath>
+#include <map>
+#include "error.h"
+#include "model/safetensors.h"
+#include "rng.h"
+
+namespace peft {
+
+int proj_index(const std::string& name) {
+  for (int p = 0; p < N_PROJ; p++)
+    if (name == PROJ_NAMES[p]) return p;
+  return -1;
+}
+
+std::string lora_key(int layer, int proj, bool is_A) {
+  return "base_model.model.model.layers." + std::to_string(layer) + "." + PROJ_PARENT[proj] + "." + PROJ_NAMES[proj] +
+         (is_A ? ".lora_A.weight" : ".lora_B.weight");
+}
+
+void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where) {
+  for (int p = 0; p < N_PROJ; p++) mask[p] = false;
+  for (const std::string& t : targets) {
+    if (t == "all-linear") {
+      for (int p = 0; p < N_PROJ; p++) mask[p] = true;
+      continue;
+    }
+    const int p = proj_index(t);
+    if (p < 0)
+      throw EngineError("E_ADAPTER", where + ": target module '" + t +
+                                         "' is not a projection of this model (q_proj, k_proj, v_proj, o_proj, "
+                                         "gate_proj, up_proj, down_proj or all-linear)");
+    mask[p] = true;
+  }
+}
+
+// "base_model.model.model.layers.{l}.{parent}.{proj}.lora_{A|B}.weight" -> (l, proj, isA); false when it does not parse.
+static bool parse_key(const std::string& k, int& layer, int& proj, bool& isA) {
+  static const std::string pre = "base_model.model.model.layers.";
+  if (k.compare(0, pre.size(), pre) != 0) return false;
+  size_t i = pre.size(), j = i;
+  while (j < k.size() && isdigit((unsigned char)k[j])) j++;
+  if (j == i || j - i > 6 || j >= k.size() || k[j] != '.') return false;
+  layer = std::stoi(k.substr(i, j - i));
+  std::string rest = k.substr(j + 1);
+  for (int p = 0; p < N_PROJ; p++) {
+    const std::string base = std::string(PROJ_PARENT[p]) + "." + PROJ_NAMES[p];
+    if (rest == base + ".lora_A.weight") { proj = p; isA = true; return true; }
+    if (rest == base + ".lora_B.weight") { proj = p; isA = false; return true; }
+  }
+  return false;
+}
+
+std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& path, int r, double alpha, bool rslora,
+                                      const std::vector<std::string>& targets, const std::string& name) {
+  if (r <= 0) throw EngineError("E_ADAPTER", path + ": rank r must be a positive integer, got " + std::to_string(r));
+  bool mask[N_PROJ];
+  target_mask(targets, mask, path);
+  SafetensorsFile f(path);
+  auto a = std::make_shared<Adapter>();
+  a->name = name;
+  a->r = r;
+  a->alpha = alpha;
+  a->rslora = rslora;
+  a->mods.resize(m.cfg.num_layers);
+  std::map<std::pair<int, int>, int> seen; // (layer, proj) -> bit 1 = A, bit 2 = B
+  for (const auto& [key, t] : f.tensors()) {
+    int l = 0, p = 0;
+    bool isA = false;
+    if (!parse_key(key, l, p, isA) || l >= m.cfg.num_layers)
+      throw EngineError("E_ADAPTER", path + ": tensor '" + key +
+                                         "' does not map onto a module of the base model (expected "
+                                         "base_model.model.model.layers.{0.." + std::to_string(m.cfg.num_layers - 1) +
+                                         "}.{self_attn|mlp}.<proj>.lora_{A|B}.weight)");
+    if (!mask[p])
+      throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' is on " + PROJ_NAMES[p] +
+                                         ", which adapter_config.json target_modules does not list");
+    const int in = m.proj_in(p), out = m.proj_out(p);
+    const std::vector<int64_t> want = isA ? std::vector<int64_t>{r, in} : std::vector<int64_t>{out, r};
+    if (t.shape != want)
+      throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' has shape [" +
+                                         (t.shape.size() == 2 ? std::to_string(t.shape[0]) + ", " + std::to_string(t.shape[1]) : std::string("?")) +
+                                         "], expected [" + std::to_string(want[0]) + ", " + std::to_string(want[1]) +
+                                         "] (r = " + std::to_string(r) + ")");
+    if (!a->mods[l][p]) a->mods[l][p] = std::make_unique<LoraWeights>();
+    std::vector<float>& dst = isA ? a->mods[l][p]->A : a->mods[l][p]->B;
+    dst.resize((size_t)want[0] * want[1]);
+    t.to_f32(dst.data());
+    for (float x : dst)
+      if (!std::isfinite(x)) throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' holds a non-finite value");
+    seen[{l, p}] |= isA ? 1 : 2;
+  }
+  for (const auto& [lp, bits] : seen)
+    if (bits != 3)
+      throw EngineError("E_ADAPTER", path + ": module layers." + std::to_string(lp.first) + "." + PROJ_NAMES[lp.second] +
+                                         " has lora_" + (bits == 1 ? "A but no lora_B" : "B but no lora_A"));
+  if (seen.empty()) throw EngineError("E_ADAPTER", path + ": the file holds no LoRA tensors");
+  return a;
+}
+
+void save_adapter(const Adapter& a, const std::string& path) {
+  std::vector<NamedTensor> ts;
+  for (size_t l = 0; l < a.mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (const LoraWeights* w = a.mods[l][p].get()) {
+        const int64_t r = a.r;
+        ts.push_back({lora_key((int)l, p, true), {r, (int64_t)(w->A.size() / r)}, w->A.data()});
+        ts.push_back({lora_key((int)l, p, false), {(int64_t)(w->B.size() / r), r}, w->B.data()});
+      }
+  write_safetensors_f32(path, ts);
+}
+
+std::shared_ptr<Adapter> init_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
+                                      const std::vector<std::string>& targets, uint64_t seed) {
+  if (r <= 0) throw EngineError("E_ADAPTER", "LoRA rank r must be a positive integer, got " + std::to_string(r));
+  bool mask[N_PROJ];
+  target_mask(targets, mask, "lora.targets");
+  auto a = make_adapter(m, r, alpha, rslora, mask);
+  Rng rng(seed);
+  for (size_t l = 0; l < a->mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (LoraWeights* w = a->mods[l][p].get()) {
+        const double bound = 1.0 / std::sqrt((double)m.proj_in(p)); // kaiming_uniform(a=sqrt(5)) on [r, in]
+        for (float& x : w->A) x = (float)((rng.uniform() * 2.0 - 1.0) * bound);
+      }
+  return a;
+}
+
+} // namespace peft

@@ -1,0 +1,31 @@
+// Inference on the CPU backend: text generation with a KV cache (greedy / temperature / top-k / top-p, seeded,
+// stop on EOS) and scoring (per-token log-probabilities of a sequence, optionally its full logits).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+#include "llama.h"
+
+namespace peft {
+
+struct GenOptions {
+  int max_tokens = 64;
+  float temperature = 0.f;  // 0 = greedy
+  int top_k = 0;            // 0 = off
+  float top_p = 1.f;        // 1 = off
+  uint64_t seed = 0;
+  std::vector<int> eos;     // stop ids (the stop id is kept as the last generated token)
+};
+
+// Returns the generated ids (prompt excluded). Checks `cancel` between tokens (E_CANCELLED).
+std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
+                              const GenOptions& opt, const std::atomic<bool>* cancel);
+
+// Picks the next id from logits [V] (modified in place) with the sampling options and rng.
+int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);
+
+// logprobs[t] = log softmax(logits[t])[ids[t+1]] for t < n-1 (one forward, no cache). logits [n, V] when non-null.
+void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& ids,
+                    std::vector<float>& logprobs, std::vector<float>* logits);
+
+} // namespace peft

@@ -1,0 +1,347 @@
+// Llama-family forward and backward on the CPU backend: embeddings, RMSNorm, q/k/v/o (+bias) with RoPE and
+// GQA causal attention (optional sliding window), SwiGLU MLP, final norm, with stacked LoRA adapters on any
+// projection. Frozen base: only input gradients flow through it; parameter gradients go to the trainable adapter.
+#include "llama.h"
+#include <cmath>
+#include <cstring>
+#include "error.h"
+#include "model/safetensors.h"
+
+namespace peft {
+
+const char* const PROJ_NAMES[N_PROJ] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+const char* const PROJ_PARENT[N_PROJ] = {"self_attn", "self_attn", "self_attn", "self_attn", "mlp", "mlp", "mlp"};
+
+size_t LlamaModel::frozen_bytes() const {
+  size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
+  for (auto& L : layers) {
+    b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
+    for (auto& p : L.proj) b += p->bytes();
+  }
+  return b;
+}
+
+size_t LlamaModel::params() const {
+  size_t n = embed.size() + lm_head.size() + norm.size();
+  for (auto& L : layers) {
+    n += L.ln1.size() + L.ln2.size();
+    for (auto& p : L.proj) n += (size_t)p->in() * p->out();
+  }
+  return n;
+}
+
+static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+  const TensorView* t = mf.find(name);
+  if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
+  if ((size_t)t->numel() != expect)
+    throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
+                                     " values, the config implies " + std::to_string(expect));
+  std::vector<float> v(expect);
+  t->to_f32(v.data());
+  return v;
+}
+
+std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
+  ModelFiles mf = load_model_dir(dir);
+  auto m = std::make_shared<LlamaModel>();
+  m->cfg = mf.cfg;
+  m->dir = dir;
+  m->storage = storage;
+  m->compute = compute;
+  const ModelConfig& c = m->cfg;
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
+    throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
+                                     "' is not a Llama-family model (llama, mistral, qwen2)");
+  if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
+    throw EngineError("E_MODEL", dir + "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
+                                       "and head_dim even");
+  const size_t V = c.vocab_size, H = c.hidden_size;
+  m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
+  m->norm = tensor_f32(mf, "model.norm.weight", H);
+  if (!c.tie_word_embeddings || mf.find("lm_head.weight")) {
+    if (mf.find("lm_head.weight")) m->lm_head = tensor_f32(mf, "lm_head.weight", V * H);
+  }
+  m->layers.resize(c.num_layers);
+  for (int l = 0; l < c.num_layers; l++) {
+    const std::string pre = "model.layers." + std::to_string(l) + ".";
+    LlamaLayer& L = m->layers[l];
+    L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
+    L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
+    for (int p = 0; p < N_PROJ; p++) {
+      const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
+      const int in = m->proj_in(p), out = m->proj_out(p);
+      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
+      std::vector<float> b;
+      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
+      kern::Storage st = storage;
+      if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
+      L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
+    }
+  }
+  return m;
+}
+
+float Adapter::scaling() const { return (float)(rslora ? alpha / std::sqrt((double)r) : alpha / r); }
+
+size_t Adapter::params() const {
+  size_t n = 0;
+  for (auto& l : mods)
+    for (auto& p : l)
+      if (p) n += p->A.size() + p->B.size();
+  return n;
+}
+
+std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora, const bool targets[N_PROJ]) {
+  auto a = std::make_shared<Adapter>();
+  a->r = r;
+  a->alpha = alpha;
+  a->rslora = rslora;
+  a->mods.resize(m.cfg.num_layers);
+  for (int l = 0; l < m.cfg.num_layers; l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (targets[p]) {
+        auto w = std::make_unique<LoraWeights>();
+        w->A.assign((size_t)r * m.proj_in(p), 0.f);
+        w->B.assign((size_t)m.proj_out(p) * r, 0.f);
+        a->mods[l][p] = std::move(w);
+      }
+  return a;
+}
+
+std::shared_ptr<Adapter> zeros_like(const Adapter& a) {
+  auto z = std::make_shared<Adapter>();
+  z->r = a.r;
+  z->alpha = a.alpha;
+  z->rslora = a.rslora;
+  z->mods.resize(a.mods.size());
+  for (size_t l = 0; l < a.mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (a.mods[l][p]) {
+        auto w = std::make_unique<LoraWeights>();
+        w->A.assign(a.mods[l][p]->A.size(), 0.f);
+        w->B.assign(a.mods[l][p]->B.size(), 0.f);
+        z->mods[l][p] = std::move(w);
+      }
+  return z;
+}
+
+int AdapterStack::max_rank() const {
+  int r = train ? train->r : 0;
+  for (auto& f : frozen) r = std::max(r, f.first->r);
+  return r;
+}
+
+void KVCache::init(const LlamaModel& m, int max_len_) {
+  max_len = max_len_;
+  len = 0;
+  k.assign((size_t)m.cfg.num_layers * max_len * m.Dkv(), 0.f);
+  v.assign((size_t)m.cfg.num_layers * max_len * m.Dkv(), 0.f);
+}
+
+void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_, bool training_, bool recompute_) {
+  B = B_, T = T_, N = B * T, training = training_, recompute = recompute_;
+  const ModelConfig& c = m.cfg;
+  const size_t n = N, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), L = c.num_layers;
+  const size_t rmax = st.max_rank(), maxin = std::max(H, std::max(I, Dq));
+  size_t lu = 0;
+  if (st.train)
+    for (int p = 0; p < N_PROJ; p++)
+      if (st.train->mod(0, p)) lu += n * st.train->r;
+  const size_t per_layer = n * H * 3 + n * 2 + n * Dq * 2 + n * Dkv * 2 + (size_t)B * c.num_heads * T + n * I * 3 + lu;
+  const size_t nlayers = (training && !recompute) ? L : 1;
+  acts.plan(per_layer * nlayers);
+  layer.assign(nlayers, LayerActs{});
+  for (auto& a : layer) {
+    a.ln1 = acts.take(n * H); a.rstd1 = acts.take(n);
+    a.q = acts.take(n * Dq); a.k = acts.take(n * Dkv); a.v = acts.take(n * Dkv);
+    a.att = acts.take(n * Dq); a.lse = acts.take((size_t)B * c.num_heads * T);
+    a.x2 = acts.take(n * H); a.ln2 = acts.take(n * H); a.rstd2 = acts.take(n);
+    a.g = acts.take(n * I); a.u = acts.take(n * I); a.h = acts.take(n * I);
+    for (int p = 0; p < N_PROJ; p++) a.lu[p] = (st.train && st.train->mod(0, p)) ? acts.take(n * st.train->r) : nullptr;
+  }
+  // Residual stream: every layer input when training (backward needs them), else two ping-pong buffers.
+  const size_t nres = training ? L + 1 : 2;
+  resid_arena.plan(nres * n * H + n * H + n);
+  std::vector<float*> bufs(nres);
+  for (auto& b : bufs) b = resid_arena.take(n * H);
+  resid.resize(L + 1);
+  for (size_t l = 0; l <= L; l++) resid[l] = training ? bufs[l] : bufs[l % 2];
+  lnf = resid_arena.take(n * H);
+  rstdf = resid_arena.take(n);
+  size_t sc = n * rmax * 2;
+  if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + n * I * 3 + n * maxin * 2;
+  scratch.plan(sc);
+  lora_u = scratch.take(n * rmax);
+  lora_du = scratch.take(n * rmax);
+  if (training) {
+    dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);
+    dq = scratch.take(n * Dq); datt = scratch.take(n * Dq);
+    dk = scratch.take(n * Dkv); dv = scratch.take(n * Dkv);
+    dg = scratch.take(n * I); du = scratch.take(n * I); dh = scratch.take(n * I);
+    xdrop = scratch.take(n * maxin); dxdrop = scratch.take(n * maxin);
+  } else {
+    dres = dln = tmp_out = dq = datt = dk = dv = dg = du = dh = xdrop = dxdrop = nullptr;
+  }
+}
+
+static uint64_t dropout_stream(const AdapterStack& st, int l, int p) { return (st.step * 4096 + (uint64_t)l) * 8 + p; }
+
+// y[N, out] = x W^T (+b) + frozen LoRAs + trainable LoRA (its A-projection saved in lu when non-null).
+static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, int p, float* y,
+                            const float* x, int N, float* lu) {
+  const int in = m.proj_in(p), out = m.proj_out(p);
+  m.layers[l].proj[p]->forward(y, x, N, m.compute);
+  for (auto& [ad, s] : st.frozen)
+    if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+  if (st.train)
+    if (LoraWeights* w = st.train->mod(l, p)) {
+      const float* xin = x;
+      if (st.dropout > 0.f && ws.training) {
+        ops::dropout_forward(ws.xdrop, x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
+        xin = ws.xdrop;
+      }
+      ops::lora_forward(y, lu ? lu : ws.lora_u, xin, w->A.data(), w->B.data(), N, in, out, st.train->r, st.train_scale);
+    }
+}
+
+// dx[N, in] += d/dx of project_forward applied to dy; trainable LoRA gradients accumulate into grad.
+static void project_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l, int p,
+                             float* dx, const float* dy, const float* x, const float* lu, int N) {
+  const int in = m.proj_in(p), out = m.proj_out(p);
+  m.layers[l].proj[p]->backward_input(dx, dy, N, m.compute);
+  for (auto& [ad, s] : st.frozen)
+    if (LoraWeights* w = ad->mod(l, p))
+      ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+  if (st.train)
+    if (LoraWeights* w = st.train->mod(l, p)) {
+      LoraWeights* g = grad.mod(l, p);
+      const int r = st.train->r;
+      if (st.dropout > 0.f) {
+        const size_t n = (size_t)N * in;
+        ops::dropout_forward(ws.xdrop, x, n, st.dropout, st.seed, dropout_stream(st, l, p));
+        std::memset(ws.dxdrop, 0, n * sizeof(float));
+        ops::lora_backward(g->A.data(), g->B.data(), ws.dxdrop, ws.lora_du, dy, ws.xdrop, lu, w->A.data(), w->B.data(),
+                           N, in, out, r, st.train_scale);
+        ops::dropout_backward(dx, ws.dxdrop, n, st.dropout, st.seed, dropout_stream(st, l, p));
+      } else {
+        ops::lora_backward(g->A.data(), g->B.data(), dx, ws.lora_du, dy, x, lu, w->A.data(), w->B.data(), N, in, out, r,
+                           st.train_scale);
+      }
+    }
+}
+
+static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride) {
+  const ModelConfig& c = m.cfg;
+  return ops::AttnShape{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
+}
+
+static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a,
+                          const float* x, float* out, KVCache* cache) {
+  const ModelConfig& c = m.cfg;
+  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+  const LlamaLayer& L = m.layers[l];
+  const float eps = (float)c.rms_norm_eps;
+  ops::rmsnorm_forward(a.ln1, a.rstd1, x, L.ln1.data(), N, H, eps);
+  project_forward(m, st, ws, l, P_Q, a.q, a.ln1, N, a.lu[P_Q]);
+  project_forward(m, st, ws, l, P_K, a.k, a.ln1, N, a.lu[P_K]);
+  project_forward(m, st, ws, l, P_V, a.v, a.ln1, N, a.lu[P_V]);
+  ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim);
+  ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  if (cache) {
+    float* kc = cache->k.data() + ((size_t)l * cache->max_len) * Dkv;
+    float* vc = cache->v.data() + ((size_t)l * cache->max_len) * Dkv;
+    std::memcpy(kc + (size_t)ws.pos0 * Dkv, a.k, (size_t)T * Dkv * sizeof(float));
+    std::memcpy(vc + (size_t)ws.pos0 * Dkv, a.v, (size_t)T * Dkv * sizeof(float));
+    ops::attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv));
+  } else {
+    for (int b = 0; b < B; b++) {
+      const size_t r0 = (size_t)b * T;
+      ops::attention_forward(a.att + r0 * Dq, a.lse + (size_t)b * c.num_heads * T, a.q + r0 * Dq, a.k + r0 * Dkv,
+                             a.v + r0 * Dkv, attn_shape(m, T, T, 0, Dkv));
+    }
+  }
+  project_forward(m, st, ws, l, P_O, a.x2, a.att, N, a.lu[P_O]);
+  for (size_t i = 0; i < (size_t)N * H; i++) a.x2[i] += x[i];
+  ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps);
+  project_forward(m, st, ws, l, P_GATE, a.g, a.ln2, N, a.lu[P_GATE]);
+  project_forward(m, st, ws, l, P_UP, a.u, a.ln2, N, a.lu[P_UP]);
+  ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I);
+  project_forward(m, st, ws, l, P_DOWN, out, a.h, N, a.lu[P_DOWN]);
+  for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a.x2[i];
+}
+
+// ws.dres holds d(layer output) on entry and d(layer input) on exit.
+static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
+                           const LayerActs& a, const float* x) {
+  const ModelConfig& c = m.cfg;
+  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+  const LlamaLayer& L = m.layers[l];
+  // MLP
+  std::memset(ws.dh, 0, (size_t)N * I * sizeof(float));
+  project_backward(m, st, ws, grad, l, P_DOWN, ws.dh, ws.dres, a.h, a.lu[P_DOWN], N);
+  ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I);
+  std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
+  project_backward(m, st, ws, grad, l, P_GATE, ws.dln, ws.dg, a.ln2, a.lu[P_GATE], N);
+  project_backward(m, st, ws, grad, l, P_UP, ws.dln, ws.du, a.ln2, a.lu[P_UP], N);
+  ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H);
+  // attention
+  std::memset(ws.datt, 0, (size_t)N * Dq * sizeof(float));
+  project_backward(m, st, ws, grad, l, P_O, ws.datt, ws.dres, a.att, a.lu[P_O], N);
+  std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float));
+  std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float));
+  for (int b = 0; b < B; b++) {
+    const size_t r0 = (size_t)b * T;
+    ops::attention_backward(ws.dq + r0 * Dq, ws.dk + r0 * Dkv, ws.dv + r0 * Dkv, ws.datt + r0 * Dq, a.att + r0 * Dq,
+                            a.q + r0 * Dq, a.k + r0 * Dkv, a.v + r0 * Dkv, a.lse + (size_t)b * c.num_heads * T,
+                            attn_shape(m, T, T, 0, Dkv));
+  }
+  ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim);
+  ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
+  project_backward(m, st, ws, grad, l, P_Q, ws.dln, ws.dq, a.ln1, a.lu[P_Q], N);
+  project_backward(m, st, ws, grad, l, P_K, ws.dln, ws.dk, a.ln1, a.lu[P_K], N);
+  project_backward(m, st, ws, grad, l, P_V, ws.dln, ws.dv, a.ln1, a.lu[P_V], N);
+  ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H);
+}
+
+void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, const int32_t* ids, int B, int T,
+                   KVCache* cache) {
+  const ModelConfig& c = m.cfg;
+  if (B != ws.B || T != ws.T) throw EngineError("E_INTERNAL", "llama_forward: workspace planned for another shape");
+  const int H = m.H();
+  ws.pos0 = cache ? cache->len : 0;
+  if (cache && (B != 1 || cache->len + T > cache->max_len))
+    throw EngineError("E_ENGINE", "KV cache overflow: " + std::to_string(cache->len + T) + " tokens, capacity " +
+                                      std::to_string(cache->max_len));
+  for (int r = 0; r < ws.N; r++) {
+    if (ids[r] < 0 || ids[r] >= c.vocab_size)
+      throw EngineError("E_ENGINE", "token id " + std::to_string(ids[r]) + " at position " + std::to_string(r) +
+                                        " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+    std::memcpy(ws.resid[0] + (size_t)r * H, m.embed.data() + (size_t)ids[r] * H, H * sizeof(float));
+  }
+  double pos_scale = 1.0;
+  std::vector<double> inv = rope_inv_freq(c, ws.pos0 + T, &pos_scale);
+  ops::rope_table(ws.rope, inv, pos_scale, ws.pos0, T);
+  const bool keep_all = ws.training && !ws.recompute;
+  for (int l = 0; l < c.num_layers; l++)
+    layer_forward(m, st, ws, l, ws.layer[keep_all ? l : 0], ws.resid[l], ws.resid[l + 1], cache);
+  ops::rmsnorm_forward(ws.lnf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), ws.N, H, (float)c.rms_norm_eps);
+  if (cache) cache->len += T;
+}
+
+void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad) {
+  const ModelConfig& c = m.cfg;
+  const int N = ws.N, H = m.H(), Lc = c.num_layers;
+  std::memset(ws.dres, 0, (size_t)N * H * sizeof(float));
+  ops::rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
+  for (int l = Lc - 1; l >= 0; l--) {
+    if (ws.recompute) {
+      layer_forward(m, st, ws, l, ws.layer[0], ws.resid[l], ws.tmp_out, nullptr);
+      layer_backward(m, st, ws, grad, l, ws.layer[0], ws.resid[l]);
+    } else {
+      layer_backward(m, st, ws, grad, l, ws.layer[l], ws.resid[l]);
+    }
+  }
+}
+
+} // namespace peft

@@ -1,0 +1,123 @@
+// The Llama-family model (Llama 2/3, Mistral, Qwen2, SmolLM) on the CPU backend: frozen weights, LoRA adapter
+// stacks, and the forward / backward passes over a batch of B sequences of T tokens, with an optional KV cache.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+#include "arena.h"
+#include "kernels/linear.h"
+#include "model/config.h"
+#include "ops/ops.h"
+
+namespace peft {
+
+enum Proj { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, N_PROJ };
+extern const char* const PROJ_NAMES[N_PROJ];   // "q_proj", ..., "down_proj"
+extern const char* const PROJ_PARENT[N_PROJ];  // "self_attn" or "mlp"
+
+struct LlamaLayer {
+  std::vector<float> ln1, ln2;                       // [H] input_layernorm, post_attention_layernorm
+  std::array<std::unique_ptr<kern::FrozenLinear>, N_PROJ> proj;
+};
+
+struct LlamaModel {
+  ModelConfig cfg;
+  std::string dir;
+  kern::Storage storage = kern::Storage::F32;
+  kern::Compute compute = kern::Compute::F32;
+  std::vector<float> embed;                          // [V, H]
+  std::vector<float> lm_head;                        // [V, H], empty when tied to embed
+  std::vector<float> norm;                           // [H]
+  std::vector<LlamaLayer> layers;
+  const float* head() const { return lm_head.empty() ? embed.data() : lm_head.data(); }
+  int H() const { return cfg.hidden_size; }
+  int Dq() const { return cfg.num_heads * cfg.head_dim; }
+  int Dkv() const { return cfg.num_kv_heads * cfg.head_dim; }
+  int I() const { return cfg.intermediate_size; }
+  int proj_in(int p) const { return p == P_O ? Dq() : p == P_DOWN ? I() : H(); }
+  int proj_out(int p) const { return p == P_Q ? Dq() : (p == P_K || p == P_V) ? Dkv() : (p == P_GATE || p == P_UP) ? I() : H(); }
+  size_t frozen_bytes() const;                       // all frozen weights as stored
+  size_t params() const;                             // frozen parameter count
+};
+
+// Loads config.json + safetensors of a HF Llama-family directory; linear weights stored as `storage`.
+std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute);
+
+// One LoRA module: A [r, in], B [out, r] (PEFT layout).
+struct LoraWeights {
+  std::vector<float> A, B;
+};
+
+// A LoRA adapter over the whole model: per layer, per projection, a module or null when not targeted.
+struct Adapter {
+  std::string name;
+  int r = 0;
+  double alpha = 0;
+  bool rslora = false;
+  std::vector<std::array<std::unique_ptr<LoraWeights>, N_PROJ>> mods; // [num_layers][N_PROJ]
+  float scaling() const;                             // alpha / r, or alpha / sqrt(r) with rsLoRA
+  LoraWeights* mod(int l, int p) const { return mods[l][p].get(); }
+  size_t params() const;
+};
+// Zero-initialised adapter with modules on the given projections, shaped for `m`.
+std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora, const bool targets[N_PROJ]);
+// Same modules and shapes as `a`, all zero (for gradients and optimizer moments).
+std::shared_ptr<Adapter> zeros_like(const Adapter& a);
+
+// The adapters active in one forward: frozen ones with their effective scales, at most one trainable one.
+struct AdapterStack {
+  std::vector<std::pair<std::shared_ptr<Adapter>, float>> frozen; // adapter, effective scale (scaling * weight)
+  std::shared_ptr<Adapter> train;                                  // may be null
+  float train_scale = 0.f;
+  float dropout = 0.f;                                             // on the trainable adapter's input (training only)
+  uint64_t seed = 0, step = 0;                                     // dropout mask stream
+  int max_rank() const;
+};
+
+// Cached keys / values for incremental decoding (batch 1).
+struct KVCache {
+  int max_len = 0, len = 0;
+  std::vector<float> k, v;                           // [L, max_len, Dkv] each, keys after RoPE
+  void init(const LlamaModel& m, int max_len_);
+};
+
+// Saved activations of one layer (pointers into the activation arena).
+struct LayerActs {
+  float *ln1, *rstd1;          // [N, H], [N]
+  float *q, *k, *v;            // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
+  float *att, *lse;            // [N, Dq], [B, nh, T]
+  float *x2, *ln2, *rstd2;     // [N, H] residual after attention, [N, H], [N]
+  float *g, *u, *h;            // [N, I] gate, up, silu(gate)*up
+  float* lu[N_PROJ];           // [N, r] trainable LoRA A-projections (null where not targeted)
+};
+
+// Memory and activations of one forward (and backward) over B x T tokens, planned up front.
+struct Workspace {
+  int B = 0, T = 0, N = 0;
+  bool recompute = false, training = false;
+  Arena acts{"activations"}, resid_arena{"residual"}, scratch{"scratch"};
+  std::vector<LayerActs> layer;  // L entries, or 1 with recompute / inference
+  std::vector<float*> resid;     // L+1 pointers to [N, H] (layer inputs; resid[L] = last layer output)
+  float *lnf, *rstdf;            // [N, H], [N] final norm
+  // scratch
+  float *dres, *dln, *dq, *dk, *dv, *datt, *dg, *du, *dh; // gradients [N, *]
+  float *lora_u, *lora_du;       // [N, rmax]
+  float *xdrop, *dxdrop;         // [N, max_in]
+  float* tmp_out;                // [N, H] (recomputed layer output)
+  ops::RopeTable rope;           // cos/sin of this forward's positions
+  int pos0 = 0;
+  size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes(); }
+  // Plans the arenas for B x T (inference: training = false keeps one layer of activations, no gradients).
+  void plan(const LlamaModel& m, const AdapterStack& st, int B, int T, bool training, bool recompute);
+};
+
+// Embeddings, every layer and the final norm for ids [B, T] (positions pos0.. when a cache is given, B = 1).
+// Leaves ws.lnf = final hidden states. `targets` is unused here (the loss is separate).
+void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, const int32_t* ids, int B, int T,
+                   KVCache* cache);
+// Backward from d(lnf) (in ws.dln on entry) to the trainable adapter's gradients `grad` (accumulated).
+void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad);
+
+} // namespace peft

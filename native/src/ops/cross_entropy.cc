@@ -1,0 +1,79 @@
+// Masked causal-LM cross-entropy fused with the output projection, in chunks of rows so the [N, V] logits
+// never exist at once; also the per-token log-probabilities used by scoring.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+#include "kernels/kernels.h"
+#include "ops/ops.h"
+
+namespace peft::ops {
+
+static constexpr int CE_CHUNK = 64; // rows per chunk: CE_CHUNK * V floats of logits live at a time
+
+double cross_entropy_forward_backward(float* dh, const float* h, const float* W, const int32_t* targets, int N, int C,
+                                      int V, float grad_scale) {
+  // Gather the rows that have a target: ignored rows cost nothing.
+  std::vector<int> rows;
+  for (int r = 0; r < N; r++) if (targets[r] >= 0) rows.push_back(r);
+  const int R = (int)rows.size();
+  std::vector<float> hc((size_t)CE_CHUNK * C);   // [chunk, C] gathered inputs
+  std::vector<float> lg((size_t)CE_CHUNK * V);   // [chunk, V] logits, then dlogits
+  std::vector<float> dhc((size_t)CE_CHUNK * C);  // [chunk, C]
+  std::vector<double> rowloss(CE_CHUNK);
+  double total = 0.0;
+  for (int c0 = 0; c0 < R; c0 += CE_CHUNK) {
+    const int n = std::min(CE_CHUNK, R - c0);
+    for (int i = 0; i < n; i++) std::copy_n(h + (size_t)rows[c0 + i] * C, C, hc.data() + (size_t)i * C);
+    kern::sgemm(false, true, n, V, C, 1.f, hc.data(), C, W, C, 0.f, lg.data(), V); // logits = h W^T
+    kern::parallel_for(n, [&](int b, int e) {
+      for (int i = b; i < e; i++) {
+        float* l = lg.data() + (size_t)i * V;
+        const int t = targets[rows[c0 + i]];
+        float mx = -INFINITY;
+        for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += std::exp((double)(l[j] - mx));
+        const double lse = mx + std::log(sum);
+        rowloss[i] = lse - l[t];
+        if (dh) {
+          for (int j = 0; j < V; j++) l[j] = (float)std::exp((double)l[j] - lse) * grad_scale;
+          l[t] -= grad_scale;
+        }
+      }
+    });
+    for (int i = 0; i < n; i++) total += rowloss[i];
+    if (dh) {
+      kern::sgemm(false, false, n, C, V, 1.f, lg.data(), V, W, C, 0.f, dhc.data(), C); // dh = dlogits W
+      for (int i = 0; i < n; i++) {
+        float* d = dh + (size_t)rows[c0 + i] * C;
+        const float* s = dhc.data() + (size_t)i * C;
+        for (int c = 0; c < C; c++) d[c] += s[c];
+      }
+    }
+  }
+  return total;
+}
+
+void logprobs_forward(float* logprob, float* logits, const float* h, const float* W, const int32_t* targets, int N,
+                      int C, int V) {
+  std::vector<float> lg((size_t)CE_CHUNK * V);
+  for (int c0 = 0; c0 < N; c0 += CE_CHUNK) {
+    const int n = std::min(CE_CHUNK, N - c0);
+    float* out = logits ? logits + (size_t)c0 * V : lg.data();
+    kern::sgemm(false, true, n, V, C, 1.f, h + (size_t)c0 * C, C, W, C, 0.f, out, V);
+    kern::parallel_for(n, [&](int b, int e) {
+      for (int i = b; i < e; i++) {
+        const float* l = out + (size_t)i * V;
+        const int t = targets ? targets[c0 + i] : -1;
+        if (t < 0) { logprob[c0 + i] = 0.f; continue; }
+        float mx = -INFINITY;
+        for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += std::exp((double)(l[j] - mx));
+        logprob[c0 + i] = (float)((double)l[t] - mx - std::log(sum));
+      }
+    });
+  }
+}
+
+} // namespace peft::ops

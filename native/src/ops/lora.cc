@@ -1,0 +1,46 @@
+// LoRA side path y += s * B(A(dropout(x))) and its backward to A, B and the input; counter-based dropout masks.
+#include <cstring>
+#include "kernels/kernels.h"
+#include "ops/ops.h"
+
+namespace peft::ops {
+
+void lora_forward(float* y, float* u, const float* x, const float* A, const float* B, int N, int in, int out, int r,
+                  float scale) {
+  if (N == 0) return;
+  kern::sgemm(false, true, N, r, in, 1.f, x, in, A, in, 0.f, u, r);       // u[N,r] = x A^T
+  kern::sgemm(false, true, N, out, r, scale, u, r, B, r, 1.f, y, out);    // y[N,out] += s u B^T
+}
+
+void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
+                   const float* A, const float* B, int N, int in, int out, int r, float scale) {
+  if (N == 0) return;
+  if (dB) kern::sgemm(true, false, out, r, N, scale, dy, out, u, r, 1.f, dB, r);   // dB[out,r] += s dy^T u
+  kern::sgemm(false, false, N, r, out, scale, dy, out, B, r, 0.f, du, r);          // du[N,r] = s dy B
+  if (dA) kern::sgemm(true, false, r, in, N, 1.f, du, r, x, in, 1.f, dA, in);      // dA[r,in] += du^T x
+  if (dx) kern::sgemm(false, false, N, in, r, 1.f, du, r, A, in, 1.f, dx, in);     // dx[N,in] += du A
+}
+
+// splitmix64 of (seed, stream, index): a keep/drop decision that needs no state, so backward and
+// recomputation regenerate exactly the forward's mask.
+static inline bool keep(uint64_t seed, uint64_t stream, uint64_t i, float p) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull ^ (stream + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull ^ i;
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (float)((z >> 40) * (1.0 / 16777216.0)) >= p;
+}
+
+void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
+  const float inv = 1.f / (1.f - p);
+  for (size_t i = 0; i < n; i++) out[i] = keep(seed, stream, i, p) ? x[i] * inv : 0.f;
+}
+
+void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) {
+  const float inv = 1.f / (1.f - p);
+  for (size_t i = 0; i < n; i++)
+    if (keep(seed, stream, i, p)) dx[i] += dout[i] * inv;
+}
+
+} // namespace peft::ops

@@ -1,0 +1,103 @@
+// The model's compute ops as llm.c-style forward/backward pairs: outputs first, d-prefixed gradients,
+// every buffer's shape in its comment. All fp32, row-major; N = number of token rows (batch * seq).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace peft::ops {
+
+// ---- RMSNorm (ops/rmsnorm.cc): out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps)
+void rmsnorm_forward(float* out,        // [N, C]
+                     float* rstd,       // [N] (saved for backward; may be null)
+                     const float* x,    // [N, C]
+                     const float* w,    // [C]
+                     int N, int C, float eps);
+// dx += d(out)/dx applied to dout (accumulates: the residual stream's gradient).
+void rmsnorm_backward(float* dx,        // [N, C] (+=)
+                      const float* dout,// [N, C]
+                      const float* x,   // [N, C]
+                      const float* w,   // [C]
+                      const float* rstd,// [N]
+                      int N, int C);
+
+// ---- RoPE (ops/rope.cc), HF rotate_half layout: inside each head, dim j pairs with dim j + hd/2.
+struct RopeTable {
+  int pos0 = 0, T = 0, half = 0;
+  std::vector<float> cos, sin;          // [T, half] for positions pos0 .. pos0+T-1
+};
+// inv_freq: [half] (from rope_inv_freq), pos_scale multiplies the position (linear scaling).
+void rope_table(RopeTable& tab, const std::vector<double>& inv_freq, double pos_scale, int pos0, int T);
+// x row r (r in [0, N)) has position tab.pos0 + (r % T): rows are B sequences of T tokens each.
+void rope_forward(float* x,             // [N, nheads*hd] in place
+                  const RopeTable& tab, int N, int T, int nheads, int hd);
+void rope_backward(float* dx,           // [N, nheads*hd] in place (rotation by -angle)
+                   const RopeTable& tab, int N, int T, int nheads, int hd);
+
+// ---- Causal attention with GQA and optional sliding window (ops/attention.cc).
+// One sequence: T queries at positions pos0..pos0+T-1 against Tk = pos0+T keys (keys 0..Tk-1; in training
+// pos0 = 0 and Tk = T, in cached decoding the keys come from the cache). Query i sees key j when
+// j <= pos0+i and (window == 0 or j > pos0+i-window). Scale 1/sqrt(hd).
+struct AttnShape {
+  int T, Tk, pos0, nh, nkv, hd, window;
+  int q_stride, kv_stride;              // floats between consecutive rows of q/out and of k/v
+};
+void attention_forward(float* out,      // [T, nh*hd] (row stride q_stride)
+                       float* lse,      // [nh, T] log-sum-exp of each score row (saved; may be null)
+                       const float* q,  // [T, nh*hd]
+                       const float* k,  // [Tk, nkv*hd]
+                       const float* v,  // [Tk, nkv*hd]
+                       const AttnShape& s);
+// Gradients (dq overwritten, dk/dv accumulated). Recomputes the probabilities from q, k and lse.
+void attention_backward(float* dq,      // [T, nh*hd] (=)
+                        float* dk,      // [T, nkv*hd] (+=)
+                        float* dv,      // [T, nkv*hd] (+=)
+                        const float* dout,// [T, nh*hd]
+                        const float* out, // [T, nh*hd]
+                        const float* q, const float* k, const float* v, const float* lse,
+                        const AttnShape& s);
+
+// ---- SwiGLU (ops/swiglu.cc): h = silu(g) * u
+void swiglu_forward(float* h,           // [N, I]
+                    const float* g,     // [N, I]
+                    const float* u,     // [N, I]
+                    size_t n);          // N*I
+void swiglu_backward(float* dg,         // [N, I] (=)
+                     float* du,         // [N, I] (=)
+                     const float* dh,   // [N, I]
+                     const float* g, const float* u, size_t n);
+
+// ---- Cross-entropy over the vocabulary, computed in row chunks so [N, V] logits never exist (ops/cross_entropy.cc).
+// Rows with target < 0 are ignored. For each kept row: loss_r = logsumexp(h_r W^T) - (h_r W^T)[target].
+// Returns the summed loss (double). When dh is non-null it accumulates dh_r += grad_scale * (softmax - onehot) W.
+double cross_entropy_forward_backward(float* dh,          // [N, C] (+=) or null
+                                      const float* h,     // [N, C] final-norm output
+                                      const float* W,     // [V, C] output projection (lm_head / tied embedding)
+                                      const int32_t* targets, // [N]
+                                      int N, int C, int V, float grad_scale);
+// Per-row log-probabilities of the targets and, optionally, the full logits (scoring; small N).
+void logprobs_forward(float* logprob,   // [N] log softmax(h_r W^T)[target_r] (0 where target < 0)
+                      float* logits,    // [N, V] or null
+                      const float* h, const float* W, const int32_t* targets, int N, int C, int V);
+
+// ---- LoRA (ops/lora.cc): y += scale * (x A^T) B^T
+void lora_forward(float* y,             // [N, out] (+=)
+                  float* u,             // [N, r] x A^T (saved for backward)
+                  const float* x,       // [N, in]
+                  const float* A,       // [r, in]
+                  const float* B,       // [out, r]
+                  int N, int in, int out, int r, float scale);
+// dA += (scale dy B)^T x ; dB += scale dy^T u ; dx += (scale dy B) A (when dx non-null; dA/dB may be null for frozen).
+void lora_backward(float* dA,           // [r, in] (+=) or null
+                   float* dB,           // [out, r] (+=) or null
+                   float* dx,           // [N, in] (+=) or null
+                   float* du,           // [N, r] scratch
+                   const float* dy,     // [N, out]
+                   const float* x,      // [N, in] (the dropped-out input the forward saw)
+                   const float* u,      // [N, r] (only needed for dB)
+                   const float* A, const float* B, int N, int in, int out, int r, float scale);
+// Inverted dropout with a counter-based mask: out = x * keep / (1-p), keep drawn from (seed, stream, index).
+void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream);
+// Same mask applied to a gradient: dx += dout * keep / (1-p).
+void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream);
+
+} // namespace peft::ops

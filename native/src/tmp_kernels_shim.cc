@@ -1,0 +1,52 @@
+// TEMPORARY (engine core, to be deleted once native/src/kernels/*.cc lands): weak, slow stand-ins for the kernel
+// API so the engine can be built and tested before the kernels exist. Strong definitions override them at link.
+#include <cstring>
+#include <vector>
+#include "kernels/kernels.h"
+#include "kernels/linear.h"
+
+#define WEAK __attribute__((weak))
+namespace peft::kern {
+
+WEAK void sgemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                float beta, float* C, int ldc) {
+  std::vector<float> row(N);
+  for (int i = 0; i < M; i++) {
+    std::fill(row.begin(), row.end(), 0.f);
+    for (int k = 0; k < K; k++) {
+      const float a = tA ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+      if (!tB) {
+        const float* b = B + (size_t)k * ldb;
+        for (int j = 0; j < N; j++) row[j] += a * b[j];
+      } else {
+        for (int j = 0; j < N; j++) row[j] += a * B[(size_t)j * ldb + k];
+      }
+    }
+    float* c = C + (size_t)i * ldc;
+    for (int j = 0; j < N; j++) c[j] = alpha * row[j] + (beta == 0.f ? 0.f : beta * c[j]);
+  }
+}
+WEAK void set_threads(int) {}
+WEAK int threads() { return 1; }
+WEAK std::string backend_info() { return "shim"; }
+WEAK void parallel_for(int n, const std::function<void(int, int)>& fn) { if (n > 0) fn(0, n); }
+WEAK size_t NF4Tensor::bytes() const { return 0; }
+
+WEAK FrozenLinear::FrozenLinear(const float* w, const float* bias, int out, int in, Storage storage)
+    : out_(out), in_(in), storage_(storage) {
+  w32_.assign(w, w + (size_t)out * in);
+  if (bias) bias_.assign(bias, bias + out);
+}
+WEAK size_t FrozenLinear::bytes() const { return (w32_.size() + bias_.size()) * 4; }
+WEAK void FrozenLinear::forward(float* y, const float* x, int T, Compute) const {
+  sgemm(false, true, T, out_, in_, 1.f, x, in_, w32_.data(), in_, 0.f, y, out_);
+  if (!bias_.empty())
+    for (int t = 0; t < T; t++)
+      for (int o = 0; o < out_; o++) y[(size_t)t * out_ + o] += bias_[o];
+}
+WEAK void FrozenLinear::backward_input(float* dx, const float* dy, int T, Compute) const {
+  sgemm(false, false, T, in_, out_, 1.f, dy, out_, w32_.data(), in_, 1.f, dx, in_);
+}
+WEAK void FrozenLinear::dequantize(float* w) const { std::memcpy(w, w32_.data(), w32_.size() * 4); }
+
+} // namespace peft::kern

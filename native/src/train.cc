@@ -1,0 +1,153 @@
+// One LoRA training step: forward + chunked cross-entropy + backward per micro-batch, gradient accumulation
+// (mean of micro-batch means by default), global-norm clipping, AdamW. Deterministic for a thread count.
+#include "train.h"
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include "error.h"
+
+namespace peft {
+
+long shift_labels(std::vector<int32_t>& targets, const int32_t* labels, int B, int T, int V) {
+  targets.assign((size_t)B * T, -1);
+  long n = 0;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      const int32_t y = labels[(size_t)b * T + t];
+      if (y != -100 && (y < 0 || y >= V))
+        throw EngineError("E_ENGINE", "label " + std::to_string(y) + " at row " + std::to_string(b) + ", position " +
+                                          std::to_string(t) + " is neither -100 nor a token id below " + std::to_string(V));
+      if (t > 0 && y != -100) {
+        targets[(size_t)b * T + t - 1] = y;
+        n++;
+      }
+    }
+  return n;
+}
+
+Trainer::Trainer(std::shared_ptr<LlamaModel> model, std::shared_ptr<Adapter> adapter, float weight,
+                 std::vector<std::pair<std::shared_ptr<Adapter>, float>> frozen, TrainOptions opt)
+    : model_(std::move(model)), opt_(opt) {
+  stack_.frozen = std::move(frozen);
+  stack_.train = std::move(adapter);
+  stack_.train_scale = stack_.train->scaling() * weight;
+  stack_.dropout = opt.dropout;
+  stack_.seed = opt.seed;
+  grad_ = zeros_like(*stack_.train);
+  m_ = zeros_like(*stack_.train);
+  v_ = zeros_like(*stack_.train);
+}
+
+void Trainer::ensure_workspace(int B, int T, bool training) {
+  if (ws_.B == B && ws_.T == T && ws_training_ == training) return;
+  ws_.plan(*model_, stack_, B, T, training, opt_.recompute);
+  ws_training_ = training;
+}
+
+double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int T, float grad_scale_per_token,
+                           bool backward, long* ntok) {
+  const LlamaModel& m = *model_;
+  std::vector<int32_t> targets;
+  const long n = shift_labels(targets, labels, B, T, m.cfg.vocab_size);
+  *ntok = n;
+  ensure_workspace(B, T, backward);
+  llama_forward(m, stack_, ws_, ids, B, T, nullptr);
+  if (n == 0) return 0.0;
+  const int N = B * T, H = m.H();
+  if (backward) std::memset(ws_.dln, 0, (size_t)N * H * sizeof(float));
+  const double sum = ops::cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(), targets.data(),
+                                                         N, H, m.cfg.vocab_size, grad_scale_per_token);
+  if (backward) llama_backward(m, stack_, ws_, *grad_);
+  return sum / (double)n;
+}
+
+static void for_each_tensor(Adapter& a, Adapter& b, Adapter& c, Adapter& d,
+                            const std::function<void(std::vector<float>&, std::vector<float>&, std::vector<float>&,
+                                                     std::vector<float>&)>& fn) {
+  for (size_t l = 0; l < a.mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (a.mods[l][p]) {
+        fn(a.mods[l][p]->A, b.mods[l][p]->A, c.mods[l][p]->A, d.mods[l][p]->A);
+        fn(a.mods[l][p]->B, b.mods[l][p]->B, c.mods[l][p]->B, d.mods[l][p]->B);
+      }
+}
+
+StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr) {
+  StepResult res;
+  const size_t mb = (size_t)B * T;
+  // zero gradients
+  for (auto& l : grad_->mods)
+    for (auto& p : l)
+      if (p) { std::fill(p->A.begin(), p->A.end(), 0.f); std::fill(p->B.begin(), p->B.end(), 0.f); }
+  std::vector<long> ntoks(G);
+  std::vector<int32_t> tmp;
+  long total = 0;
+  for (int g = 0; g < G; g++) {
+    ntoks[g] = shift_labels(tmp, labels + g * mb, B, T, model_->cfg.vocab_size);
+    total += ntoks[g];
+  }
+  res.tokens = total;
+  double weighted = 0;
+  for (int g = 0; g < G; g++) {
+    stack_.step = (uint64_t)t_ * (uint64_t)G + g;
+    const float scale = ntoks[g] == 0 ? 0.f
+                        : opt_.token_weighted ? (float)(1.0 / (double)total)
+                                              : (float)(1.0 / ((double)ntoks[g] * G));
+    long n = 0;
+    const double l = micro_loss(ids + g * mb, labels + g * mb, B, T, scale, true, &n);
+    res.micro_losses.push_back(l);
+    weighted += l * (double)n;
+  }
+  if (opt_.token_weighted) res.loss = total ? weighted / (double)total : 0.0;
+  else {
+    double s = 0;
+    for (double l : res.micro_losses) s += l;
+    res.loss = s / G;
+  }
+  // global norm over all LoRA tensors (per-tensor norms, then the norm of the norms)
+  double sq = 0;
+  for (auto& l : grad_->mods)
+    for (auto& p : l)
+      if (p)
+        for (auto* v : {&p->A, &p->B}) {
+          double s = 0;
+          for (float x : *v) s += (double)x * x;
+          const float tn = (float)std::sqrt(s);
+          sq += (double)tn * tn;
+        }
+  const float norm = (float)std::sqrt(sq);
+  res.grad_norm = norm;
+  if (!std::isfinite(norm))
+    throw EngineError("E_ENGINE", "training diverged: the gradient norm is " + std::to_string(norm) + " at step " +
+                                      std::to_string(t_) + " (lower the learning rate)");
+  if (opt_.max_grad_norm > 0.f) {
+    res.clip_coef = opt_.max_grad_norm / (norm + 1e-6f);
+    res.clipped = res.clip_coef < 1.f;
+    const float c = std::min(1.f, res.clip_coef);
+    for (auto& l : grad_->mods)
+      for (auto& p : l)
+        if (p) {
+          for (float& x : p->A) x *= c;
+          for (float& x : p->B) x *= c;
+        }
+  }
+  t_++;
+  for_each_tensor(*stack_.train, *grad_, *m_, *v_,
+                  [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
+                    adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
+                                 opt_.weight_decay, t_);
+                  });
+  return res;
+}
+
+std::vector<double> Trainer::eval(const int32_t* ids, const int32_t* labels, int G, int B, int T) {
+  std::vector<double> out;
+  const size_t mb = (size_t)B * T;
+  for (int g = 0; g < G; g++) {
+    long n = 0;
+    out.push_back(micro_loss(ids + g * mb, labels + g * mb, B, T, 0.f, false, &n));
+  }
+  return out;
+}
+
+} // namespace peft

@@ -1,0 +1,68 @@
+// LoRA training on the CPU backend: masked causal-LM loss per micro-batch, gradient accumulation, global-norm
+// clipping (torch clip_grad_norm_ semantics) and AdamW exactly as torch computes it; optimizer state save/load.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+#include "llama.h"
+
+namespace peft {
+
+struct TrainOptions {
+  float weight_decay = 0.f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float max_grad_norm = 0.f;      // <= 0: no clipping
+  bool token_weighted = false;    // false: mean of micro-batch means (HF Trainer / the reference); true: mean over all tokens of the step
+  bool recompute = false;         // recompute each layer's activations in the backward pass
+  float dropout = 0.f;            // LoRA dropout on the trainable adapter's input
+  uint64_t seed = 0;              // dropout masks
+};
+
+struct StepResult {
+  double loss = 0;                // mean of micro-batch means (or token-weighted mean)
+  std::vector<double> micro_losses;
+  double grad_norm = 0;           // before clipping
+  float clip_coef = 1.f;          // max_norm / (norm + 1e-6) (1 when clipping is off)
+  bool clipped = false;           // clip_coef < 1
+  long tokens = 0;                // target tokens in the step
+};
+
+// AdamW update of one tensor (torch.optim.AdamW single-tensor path, float32 with float64 bias corrections).
+void adamw_update(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1, float beta2, float eps,
+                  float weight_decay, long t);
+
+// Builds per-row targets [B*T] from labels [B, T]: target[b,t] = labels[b,t+1], -1 when ignored or t = T-1.
+// Returns the number of targets; throws E_ENGINE on labels outside {-100} u [0, V).
+long shift_labels(std::vector<int32_t>& targets, const int32_t* labels, int B, int T, int V);
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<LlamaModel> model, std::shared_ptr<Adapter> adapter, float weight,
+          std::vector<std::pair<std::shared_ptr<Adapter>, float>> frozen, TrainOptions opt);
+  // One optimizer step over G micro-batches of [B, T] ids / labels (contiguous, micro-batch major).
+  StepResult step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr);
+  // Mean loss of each micro-batch, no update (evaluation).
+  std::vector<double> eval(const int32_t* ids, const int32_t* labels, int G, int B, int T);
+  long steps_done() const { return t_; }
+  void set_steps_done(long t) { t_ = t; }
+  std::shared_ptr<Adapter> adapter() const { return stack_.train; }
+  Adapter& exp_avg() { return *m_; }
+  Adapter& exp_avg_sq() { return *v_; }
+  std::atomic<bool> cancel{false};
+  size_t planned_bytes() const { return ws_.planned_bytes(); }
+  const TrainOptions& options() const { return opt_; }
+
+ private:
+  void ensure_workspace(int B, int T, bool training);
+  double micro_loss(const int32_t* ids, const int32_t* labels, int B, int T, float grad_scale_per_token, bool backward,
+                    long* ntok);
+  std::shared_ptr<LlamaModel> model_;
+  AdapterStack stack_;
+  TrainOptions opt_;
+  std::shared_ptr<Adapter> grad_, m_, v_;
+  Workspace ws_;
+  bool ws_training_ = false;
+  long t_ = 0;                    // optimizer steps done
+};
+
+} // namespace peft

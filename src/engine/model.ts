@@ -1,0 +1,124 @@
+// The typed engine API for inference: load a model (quant, compute), load / create / save adapters, score a
+// sequence (per-token log-probs) and generate with any stack of adapters, each with its own weight.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PeftError } from '../errors.ts';
+import { readAdapterConfig, writeAdapterConfig, type AdapterConfig, LLAMA_PROJECTIONS } from './adapter-files.ts';
+import { call, nativeEngine, type Handle, type NativeModelInfo } from './native.ts';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
+
+export type Quant = 'none' | 'nf4';
+export type ComputeMode = 'fp32' | 'bf16' | 'auto';
+
+export interface LoadModelOptions {
+  dir: string;
+  quant?: Quant;
+  compute?: ComputeMode;
+  threads?: number;
+}
+
+export class EngineAdapter {
+  constructor(
+    readonly handle: Handle,
+    readonly config: AdapterConfig,
+    readonly name: string,
+  ) {}
+  /** Writes a PEFT adapter folder: adapter_config.json + adapter_model.safetensors (fp32). */
+  async save(dir: string, baseModel?: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    await call(() => nativeEngine().saveAdapter(this.handle, join(dir, 'adapter_model.safetensors')));
+    writeAdapterConfig(dir, { ...this.config, baseModel: baseModel ?? this.config.baseModel });
+  }
+  get scaling(): number {
+    return this.config.rslora ? this.config.alpha / Math.sqrt(this.config.r) : this.config.alpha / this.config.r;
+  }
+}
+
+export interface AdapterUse {
+  adapter: EngineAdapter;
+  weight?: number; // multiplies the adapter's own scaling (alpha / r); default 1
+}
+
+export interface GenerateOptions {
+  maxTokens?: number;
+  temperature?: number; // 0 = greedy
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  eos?: number[]; // default: the model's eos ids
+}
+
+export interface ScoreResult {
+  ids: number[];
+  logprobs: number[]; // logprobs[t] = log p(ids[t+1] | ids[..t])
+  logits?: Float32Array; // [ids.length, vocab] when asked for
+  meanNll: number;
+  perplexity: number;
+}
+
+export class EngineModel {
+  private tok?: TextTokenizer;
+  constructor(
+    readonly handle: Handle,
+    readonly dir: string,
+    readonly info: NativeModelInfo,
+  ) {}
+
+  get tokenizer(): TextTokenizer {
+    this.tok ??= loadTokenizer(this.dir);
+    return this.tok;
+  }
+
+  /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
+  async loadAdapter(dir: string, name = dir): Promise<EngineAdapter> {
+    const cfg = readAdapterConfig(dir);
+    const h = await call(() =>
+      nativeEngine().loadAdapter(this.handle, join(dir, 'adapter_model.safetensors'), {
+        r: cfg.r,
+        alpha: cfg.alpha,
+        rslora: cfg.rslora,
+        targets: cfg.targets,
+        name,
+      }),
+    );
+    return new EngineAdapter(h, cfg, name);
+  }
+
+  /** A fresh adapter as PEFT initialises one: A Kaiming-uniform (seeded), B zero. */
+  async createAdapter(opts: { r: number; alpha?: number; rslora?: boolean; targets: string[] | 'all-linear'; dropout?: number; seed?: number; name?: string }): Promise<EngineAdapter> {
+    const targets = opts.targets === 'all-linear' ? [...LLAMA_PROJECTIONS] : [...new Set(opts.targets)].sort();
+    const alpha = opts.alpha ?? 2 * opts.r;
+    const h = await call(() =>
+      nativeEngine().initAdapter(this.handle, { r: opts.r, alpha, rslora: opts.rslora ?? false, targets, seed: opts.seed ?? 0, name: opts.name }),
+    );
+    return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets }, opts.name ?? 'adapter');
+  }
+
+  async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean } = {}): Promise<ScoreResult> {
+    const arr = Int32Array.from(ids);
+    const r = await call(() => nativeEngine().score(this.handle, arr, refs(adapters), { logits: opts.logits ?? false }));
+    const logprobs = Array.from(r.logprobs);
+    const meanNll = logprobs.length ? -logprobs.reduce((a, b) => a + b, 0) / logprobs.length : 0;
+    return { ids: Array.from(arr), logprobs, logits: r.logits, meanNll, perplexity: Math.exp(meanNll) };
+  }
+
+  async generate(promptIds: number[] | Int32Array, opts: GenerateOptions = {}, adapters: AdapterUse[] = []): Promise<number[]> {
+    const prompt = Int32Array.from(promptIds);
+    const r = await call(() => nativeEngine().generate(this.handle, prompt, refs(adapters), opts));
+    return Array.from(r.tokens);
+  }
+}
+
+export function refs(adapters: AdapterUse[]): { adapter: Handle; weight: number }[] {
+  return adapters.map((a) => ({ adapter: a.adapter.handle, weight: a.weight ?? 1 }));
+}
+
+export async function loadModel(opts: LoadModelOptions): Promise<EngineModel> {
+  const quant = opts.quant ?? 'none';
+  if (quant !== 'none' && quant !== 'nf4') throw new PeftError('E_ENGINE', `quant must be 'none' or 'nf4', got '${String(quant)}'`);
+  // 'auto' picks bf16 only when the kernels report native bf16 support (see kernels backend_info).
+  let compute = opts.compute ?? 'fp32';
+  if (compute === 'auto') compute = 'fp32';
+  const h = await call(() => nativeEngine().loadModel(opts.dir, { quant, compute, threads: opts.threads }));
+  return new EngineModel(h, opts.dir, nativeEngine().modelInfo(h));
+}

@@ -1,0 +1,135 @@
+// Loads the native addon (native/build/Release/peft_engine.node) and types its raw functions. Everything else in
+// src/engine goes through this module; a missing build becomes a PeftError with the command that fixes it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PeftError } from '../errors.ts';
+
+export type Handle = object & { readonly __brand?: 'native-handle' };
+
+export interface NativeModelInfo {
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  slidingWindow: number;
+  tieWordEmbeddings: boolean;
+  bosTokenId: number;
+  eosTokenIds: number[];
+  ropeScaling: string;
+  quant: 'none' | 'nf4';
+  compute: 'fp32' | 'bf16';
+  frozenBytes: number;
+  params: number;
+  backend: string;
+}
+
+export interface NativeAdapterInfo {
+  name: string;
+  r: number;
+  alpha: number;
+  rslora: boolean;
+  scaling: number;
+  params: number;
+  modules: string[];
+}
+
+export interface NativeAdapterRef {
+  adapter: Handle;
+  weight: number;
+}
+
+export interface NativeStepRecord {
+  step: number;
+  loss: number;
+  microLosses: number[];
+  gradNorm: number;
+  clipCoef: number;
+  clipped: boolean;
+  lr: number;
+  tokens: number;
+  seconds: number;
+}
+
+export interface NativeProgress {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  tokens: number;
+}
+
+export interface NativeBatch {
+  ids: Int32Array;
+  labels: Int32Array;
+  steps?: number;
+  micro: number;
+  batch: number;
+  seqLen: number;
+  lrs?: Float64Array;
+}
+
+export interface NativeEngine {
+  engineVersion(): string;
+  loadModel(dir: string, opts: { quant?: string; compute?: string; threads?: number }): Promise<Handle>;
+  modelInfo(model: Handle): NativeModelInfo;
+  loadAdapter(model: Handle, path: string, opts: { r: number; alpha: number; rslora: boolean; targets: string[]; name?: string }): Handle;
+  initAdapter(model: Handle, opts: { r: number; alpha: number; rslora?: boolean; targets: string[]; seed?: number; name?: string }): Handle;
+  saveAdapter(adapter: Handle, path: string): void;
+  adapterInfo(adapter: Handle): NativeAdapterInfo;
+  score(model: Handle, ids: Int32Array, adapters: NativeAdapterRef[], opts?: { logits?: boolean }): Promise<{ logprobs: Float32Array; logits?: Float32Array }>;
+  generate(
+    model: Handle,
+    prompt: Int32Array,
+    adapters: NativeAdapterRef[],
+    opts: { maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number; eos?: number[] },
+  ): Promise<{ tokens: Int32Array }>;
+  createTrainer(model: Handle, adapter: Handle, frozen: NativeAdapterRef[], opts: Record<string, number | boolean>): Handle;
+  trainerRun(trainer: Handle, batch: NativeBatch, onProgress?: (p: NativeProgress) => void): Promise<NativeStepRecord[]>;
+  trainerEval(trainer: Handle, batch: NativeBatch): Promise<number[]>;
+  trainerCancel(trainer: Handle): void;
+  trainerAdapter(trainer: Handle): Handle;
+  trainerStep(trainer: Handle): number;
+  trainerSaveState(trainer: Handle, path: string): void;
+  trainerLoadState(trainer: Handle, path: string): void;
+  setThreads(n: number): number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ADDON_PATH = join(here, '..', '..', 'native', 'build', 'Release', 'peft_engine.node');
+
+let cached: NativeEngine | undefined;
+
+export function nativeEngine(): NativeEngine {
+  if (cached) return cached;
+  if (!existsSync(ADDON_PATH))
+    throw new PeftError('E_ENGINE', `the native engine is not built (${ADDON_PATH} is missing)`, {
+      hint: 'run `npm run build:native`',
+    });
+  const require = createRequire(import.meta.url);
+  cached = require(ADDON_PATH) as NativeEngine;
+  return cached;
+}
+
+/** Re-throws native errors (plain Errors with a `code`) as PeftError, keeping code and message. */
+export function asPeftError(err: unknown): Error {
+  if (err instanceof PeftError) return err;
+  const e = err as { code?: string; message?: string };
+  if (e && typeof e.code === 'string' && e.code.startsWith('E_')) return new PeftError(e.code, e.message ?? String(err));
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export async function call<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asPeftError(err);
+  }
+}

@@ -1,0 +1,179 @@
+// LoRA training through the native engine: micro-batches in order (G per optimizer step), lr schedule with
+// warmup, progress and AbortSignal cancellation, checkpoints (adapter + optimizer + step + data position) and an
+// exact resume. The native side runs the steps off the JS thread.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PeftError } from '../errors.ts';
+import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
+import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
+import { lrAt, type ScheduleKind } from './schedule.ts';
+
+export interface MicroBatch {
+  inputIds: number[][]; // [B][T]
+  labels: number[][]; // [B][T], -100 = no loss at that position
+}
+
+export interface TrainOptions {
+  model: EngineModel;
+  adapter: EngineAdapter; // the trainable adapter (ignored when resuming: the checkpoint's adapter is used)
+  frozen?: AdapterUse[]; // frozen adapters stacked under it
+  weight?: number; // multiplier of the trainable adapter's scaling
+  batches: MicroBatch[]; // consumed in order, gradAccum per step, cycling when exhausted
+  steps: number;
+  gradAccum?: number;
+  lr: number;
+  schedule?: ScheduleKind | ((step: number) => number); // a function gets the 0-based step and returns the lr
+  warmupSteps?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  maxGradNorm?: number; // 0 = no clipping
+  /** 'mean' (default, HF Trainer / PEFT reference): mean of micro-batch means. 'token': every target token weighs the same. */
+  accumulation?: 'mean' | 'token';
+  recompute?: boolean;
+  dropout?: number;
+  seed?: number;
+  checkpoint?: { dir: string; every: number };
+  resumeFrom?: string; // a checkpoint dir written by `checkpoint`
+}
+
+export interface TrainHooks {
+  onProgress?: (p: NativeProgress & { steps: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  records: NativeStepRecord[];
+  adapter: EngineAdapter;
+  trainer: Handle;
+  stepsDone: number;
+}
+
+interface TrainerState {
+  step: number;
+  dataPosition: number; // micro-batches consumed
+  seed: number;
+  accumulation: string;
+}
+
+function flatten(batches: MicroBatch[], start: number, count: number): { ids: Int32Array; labels: Int32Array; B: number; T: number } {
+  const first = batches[0];
+  const B = first.inputIds.length;
+  const T = first.inputIds[0]?.length ?? 0;
+  const ids = new Int32Array(count * B * T);
+  const labels = new Int32Array(count * B * T);
+  for (let k = 0; k < count; k++) {
+    const mb = batches[(start + k) % batches.length];
+    if (mb.inputIds.length !== B || mb.labels.length !== B)
+      throw new PeftError('E_ENGINE', `micro-batch ${(start + k) % batches.length} has ${mb.inputIds.length} rows; all must have ${B}`);
+    for (let b = 0; b < B; b++) {
+      if (mb.inputIds[b].length !== T || mb.labels[b].length !== T)
+        throw new PeftError('E_ENGINE', `micro-batch ${(start + k) % batches.length} row ${b} is not ${T} tokens long (ids and labels)`);
+      ids.set(mb.inputIds[b], (k * B + b) * T);
+      labels.set(mb.labels[b], (k * B + b) * T);
+    }
+  }
+  return { ids, labels, B, T };
+}
+
+function writeJsonAtomic(file: string, v: unknown): void {
+  writeFileSync(file + '.tmp', JSON.stringify(v, null, 2) + '\n');
+  renameSync(file + '.tmp', file);
+}
+
+export async function saveCheckpoint(dir: string, trainer: Handle, adapter: EngineAdapter, state: TrainerState): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await adapter.save(dir);
+  await call(() => nativeEngine().trainerSaveState(trainer, join(dir, 'optimizer.safetensors')));
+  writeJsonAtomic(join(dir, 'trainer_state.json'), state);
+}
+
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const G = opts.gradAccum ?? 1;
+  if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new PeftError('E_ENGINE', `steps must be a non-negative integer, got ${opts.steps}`);
+  if (!Number.isInteger(G) || G < 1) throw new PeftError('E_ENGINE', `gradAccum must be a positive integer, got ${G}`);
+  if (opts.batches.length === 0) throw new PeftError('E_ENGINE', 'no training micro-batches');
+  const engine = nativeEngine();
+  let adapter = opts.adapter;
+  let state: TrainerState = { step: 0, dataPosition: 0, seed: opts.seed ?? 0, accumulation: opts.accumulation ?? 'mean' };
+  if (opts.resumeFrom) {
+    const sf = join(opts.resumeFrom, 'trainer_state.json');
+    if (!existsSync(sf)) throw new PeftError('E_ENGINE', `${opts.resumeFrom}: no trainer_state.json (not a checkpoint)`, { file: sf });
+    state = JSON.parse(readFileSync(sf, 'utf8')) as TrainerState;
+    adapter = await opts.model.loadAdapter(opts.resumeFrom, opts.adapter.name);
+  }
+  const trainer = await call(() =>
+    engine.createTrainer(opts.model.handle, adapter.handle, refs(opts.frozen ?? []), {
+      weightDecay: opts.weightDecay ?? 0,
+      beta1: opts.beta1 ?? 0.9,
+      beta2: opts.beta2 ?? 0.999,
+      eps: opts.eps ?? 1e-8,
+      maxGradNorm: opts.maxGradNorm ?? 0,
+      tokenWeighted: (opts.accumulation ?? 'mean') === 'token',
+      recompute: opts.recompute ?? false,
+      dropout: opts.dropout ?? adapter.config.dropout ?? 0,
+      seed: state.seed,
+      weight: opts.weight ?? 1,
+    }),
+  );
+  if (opts.resumeFrom) await call(() => engine.trainerLoadState(trainer, join(opts.resumeFrom!, 'optimizer.safetensors')));
+  const lrOf = (k: number): number =>
+    typeof opts.schedule === 'function' ? opts.schedule(k) : lrAt(opts.schedule ?? 'constant', opts.lr, k, opts.steps, opts.warmupSteps ?? 0);
+  const records: NativeStepRecord[] = [];
+  const onAbort = () => engine.trainerCancel(trainer);
+  hooks.signal?.addEventListener('abort', onAbort);
+  try {
+    while (state.step < opts.steps) {
+      if (hooks.signal?.aborted) throw new PeftError('E_CANCELLED', `training cancelled at step ${state.step}`);
+      const every = opts.checkpoint?.every ?? opts.steps;
+      const chunk = Math.min(opts.steps - state.step, every - (state.step % every));
+      const { ids, labels, B, T } = flatten(opts.batches, state.dataPosition, chunk * G);
+      const lrs = Float64Array.from({ length: chunk }, (_, i) => lrOf(state.step + i));
+      const recs = await call(() =>
+        engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
+          hooks.onProgress?.({ ...p, steps: opts.steps }),
+        ),
+      );
+      records.push(...recs);
+      state = { ...state, step: state.step + chunk, dataPosition: (state.dataPosition + chunk * G) % opts.batches.length };
+      if (opts.checkpoint && state.step % opts.checkpoint.every === 0)
+        await saveCheckpoint(opts.checkpoint.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state);
+    }
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
+  }
+  const trained = new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name);
+  return { records, adapter: trained, trainer, stepsDone: state.step };
+}
+
+/** Mean loss of each micro-batch under the trainer's current adapter (no update). */
+export async function evalLoss(trainer: Handle, batches: MicroBatch[]): Promise<number[]> {
+  const { ids, labels, B, T } = flatten(batches, 0, batches.length);
+  return call(() => nativeEngine().trainerEval(trainer, { ids, labels, micro: batches.length, batch: B, seqLen: T }));
+}
+
+/** Packs tokenized documents (each with its BOS) into rows of seqLen and micro-batches of batchSize, shuffled by seed. */
+export function packCausalLM(docs: number[][], seqLen: number, batchSize: number, seed = 0): MicroBatch[] {
+  const stream = docs.flat();
+  const rows: number[][] = [];
+  for (let i = 0; i + seqLen <= stream.length; i += seqLen) rows.push(stream.slice(i, i + seqLen));
+  let s = seed >>> 0; // mulberry32
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = rows.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [rows[i], rows[j]] = [rows[j], rows[i]];
+  }
+  const out: MicroBatch[] = [];
+  for (let i = 0; i + batchSize <= rows.length; i += batchSize) {
+    const ids = rows.slice(i, i + batchSize);
+    out.push({ inputIds: ids, labels: ids.map((r) => [...r]) });
+  }
+  return out;
+}
