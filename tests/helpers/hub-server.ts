@@ -26,6 +26,8 @@ export interface FakeRepo {
   tokens?: string[];
   /** Serve LFS files through a 302 redirect to /cdn/<sha256> as the hub does (default true). */
   redirectLfs?: boolean;
+  /** Paths whose downloads arrive with one byte flipped (the listing keeps the true oid): for integrity tests. */
+  corrupt?: string[];
 }
 
 export interface LoggedRequest {
@@ -224,6 +226,11 @@ export async function startHubServer(repos: Record<string, FakeRepo>): Promise<H
     const file = files.get(decodeURIComponent(path));
     if (!file) return sendError(res, 404, 'EntryNotFound', 'Entry not found');
     const headers = { 'X-Repo-Commit': commit, ETag: `"${file.lfs ? file.lfs.oid : file.oid}"` };
+    if (repo.corrupt?.includes(file.path)) {
+      const bad = Buffer.from(file.bytes);
+      if (bad.length > 0) bad[bad.length - 1] ^= 0xff;
+      return sendBytes(req, res, bad, headers);
+    }
     if (file.lfs && repo.redirectLfs !== false) {
       res.writeHead(302, {
         Location: `${base}/cdn/${file.lfs.oid}`,

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { scanCacheDir } from '@huggingface/hub';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PeftError } from '../../../src/errors.ts';
-import { downloadRepoFiles, resolveRevision, type DownloadProgress, type HubOptions } from '../../../src/hub/index.ts';
+import { downloadModelFiles, downloadRepoFiles, resolveRevision, type DownloadProgress, type HubOptions } from '../../../src/hub/index.ts';
 import { filesFromDir, startHubServer, type HubServer } from '../../helpers/hub-server.ts';
 
 const FIXTURES = resolve(import.meta.dirname, '../../../../shared/fixtures');
@@ -46,6 +46,13 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
       },
       'org/private-model': { type: 'model', private: true, tokens: [TOKEN], revisions: { main: SHA_MAIN }, files: { 'config.json': Buffer.from('{"private":true}') } },
       'org/gated-model': { type: 'model', gated: true, tokens: [TOKEN], revisions: { main: SHA_MAIN }, files: { 'config.json': Buffer.from('{"gated":true}') } },
+      'org/bin-only': { type: 'model', revisions: { main: SHA_MAIN }, files: { 'config.json': Buffer.from('{}'), 'pytorch_model.bin': Buffer.from('pickle') } },
+      'org/flaky': {
+        type: 'model',
+        revisions: { main: SHA_MAIN },
+        corrupt: ['model.safetensors'],
+        files: { 'config.json': Buffer.from('{}'), 'model.safetensors': readFileSync(join(STORIES, 'model.safetensors')) },
+      },
     });
   });
   afterAll(async () => server?.close());
@@ -167,6 +174,26 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
     const down = await hubErr(resolveRevision({ type: 'model', id: 'karpathy/stories260K' }, 'main', opts({ hubUrl: 'http://127.0.0.1:9' })));
     expect(down.message).toContain('cannot reach the hub at http://127.0.0.1:9');
     expect(down.details.hint).toContain('HF_HUB_OFFLINE=1');
+  });
+
+  it('downloadModelFiles takes config, weights and tokenizer files; LFS weights come through the CDN redirect', async () => {
+    const res = await downloadModelFiles({ id: 'karpathy/stories260K', revision: 'v1.0' }, opts());
+    expect(res.files.map((f) => f.path)).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readFileSync(join(home, 'hub', 'models--karpathy--stories260K', 'refs', 'v1.0'), 'utf8')).toBe(SHA_MAIN);
+    const sha256 = createHash('sha256').update(readFileSync(join(STORIES, 'model.safetensors'))).digest('hex');
+    expect(server.requests.some((r) => r.path === `/cdn/${sha256}`)).toBe(true);
+    const e = await hubErr(downloadModelFiles({ id: 'org/bin-only' }, opts()));
+    expect(e.message).toBe(`model "org/bin-only" at revision "main" (${SHA_MAIN.slice(0, 12)}) has no *.safetensors weights`);
+    expect(e.details.hint).toContain('safetensors');
+  });
+
+  it('a download whose bytes do not match the listed hash is rejected and leaves nothing in the cache', async () => {
+    const e = await hubErr(downloadRepoFiles({ repo: { type: 'model', id: 'org/flaky' }, include: ['*.safetensors'] }, opts()));
+    expect(e.message).toMatch(/download of model "org\/flaky" file "model\.safetensors"@a1b2c3d4\w+ is corrupt: got 1044992 bytes with sha256 [0-9a-f]{64}, expected 1044992 bytes with [0-9a-f]{64}/);
+    const repoDir = join(home, 'hub', 'models--org--flaky');
+    expect(readdirSync(join(repoDir, 'blobs'))).toEqual([]);
+    expect(existsSync(join(repoDir, 'snapshots', SHA_MAIN, 'model.safetensors'))).toBe(false);
+    expect(existsSync(join(repoDir, 'refs', 'main'))).toBe(false);
   });
 
   it('honours HF_HUB_CACHE over HF_HOME', async () => {
