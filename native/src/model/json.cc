@@ -1,6 +1,7 @@
 // The strict JSON parser declared in json.h: recursive descent over a bounded byte range with line/column errors.
 #include "model/json.h"
 
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -232,17 +233,29 @@ class Parser {
     }
     std::string lit(start, p_);  // bounded copy: strtod needs a terminator
     v.type = Type::Number;
-    errno = 0;
-    v.number = std::strtod(lit.c_str(), nullptr);
-    if (!std::isfinite(v.number)) fail("number out of range: " + lit);
+    if (!to_double(lit, &v.number) || !std::isfinite(v.number)) fail("number out of range: " + lit);
     if (integral) {
-      errno = 0;
-      long long i = std::strtoll(lit.c_str(), nullptr, 10);
-      if (errno == 0) {
+      int64_t i = 0;
+      auto r = std::from_chars(lit.data(), lit.data() + lit.size(), i);
+      if (r.ec == std::errc() && r.ptr == lit.data() + lit.size()) {
         v.is_integer = true;
-        v.integer = static_cast<int64_t>(i);
+        v.integer = i;
       }
     }
+  }
+
+  // Locale-independent string -> double (from_chars where the library has it).
+  static bool to_double(const std::string& lit, double* out) {
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+    auto r = std::from_chars(lit.data(), lit.data() + lit.size(), *out);
+    if (r.ec == std::errc::result_out_of_range) return false;
+    return r.ec == std::errc() && r.ptr == lit.data() + lit.size();
+#else
+    char* end = nullptr;
+    errno = 0;
+    *out = std::strtod(lit.c_str(), &end);
+    return end == lit.c_str() + lit.size();
+#endif
   }
 };
 
