@@ -577,6 +577,78 @@ Napi::Value TrainerEval(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Gradients of one step's loss (no clipping, no update), as {loss, microLosses, gradNorm, grads: {PEFT key: Float32Array}}.
+Napi::Object adapter_tensors(Napi::Env env, const Adapter& a) {
+  Napi::Object o = Napi::Object::New(env);
+  for (size_t l = 0; l < a.mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (const LoraWeights* w = a.mods[l][p].get())
+        for (int isA = 1; isA >= 0; isA--) {
+          const std::vector<float>& v = isA ? w->A : w->B;
+          Napi::Float32Array t = Napi::Float32Array::New(env, v.size());
+          std::copy(v.begin(), v.end(), t.Data());
+          o.Set(lora_key((int)l, p, isA), t);
+        }
+  return o;
+}
+
+class GradWorker : public Worker {
+ public:
+  GradWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep) : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
+  void run() override { r_ = h_->t->accumulate(b_.ids.data(), b_.labels.data(), b_.G, b_.B, b_.T); }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("loss", r_.loss);
+    o.Set("gradNorm", r_.grad_norm);
+    o.Set("grads", adapter_tensors(env, h_->t->gradients()));
+    return o;
+  }
+  void OnOK() override { h_->busy = false; Worker::OnOK(); }
+  void OnError(const Napi::Error& e) override { h_->busy = false; Worker::OnError(e); }
+  TrainerHandle* h_;
+  Napi::ObjectReference keep_;
+  BatchSpec b_;
+  StepResult r_;
+};
+
+Napi::Value TrainerGradients(const Napi::CallbackInfo& info) {
+  TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
+  BatchSpec b = batch_spec(opt_obj(info, 1), *h->m, false);
+  if (h->busy.exchange(true)) usage("this trainer is already running");
+  auto* w = new GradWorker(info.Env(), h, info[0].ToObject());
+  w->b_ = std::move(b);
+  auto p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value AdapterTensors(const Napi::CallbackInfo& info) {
+  return adapter_tensors(info.Env(), *get_handle<AdapterHandle>(info[0], "adapter")->a);
+}
+
+// Overwrites one LoRA tensor of an adapter (tests, merges): adapterSetTensor(adapter, PEFT key, Float32Array).
+Napi::Value AdapterSetTensor(const Napi::CallbackInfo& info) {
+  AdapterHandle* h = get_handle<AdapterHandle>(info[0], "adapter");
+  const std::string key = get_str(info, 1, "key");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    usage("adapterSetTensor: the value must be a Float32Array");
+  Napi::Float32Array v = info[2].As<Napi::Float32Array>();
+  Adapter& a = *h->a;
+  for (size_t l = 0; l < a.mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (LoraWeights* w = a.mods[l][p].get())
+        for (int isA = 1; isA >= 0; isA--)
+          if (lora_key((int)l, p, isA) == key) {
+            std::vector<float>& dst = isA ? w->A : w->B;
+            if (v.ElementLength() != dst.size())
+              usage("adapterSetTensor: '" + key + "' holds " + std::to_string(dst.size()) + " values, got " +
+                    std::to_string(v.ElementLength()));
+            std::copy(v.Data(), v.Data() + dst.size(), dst.begin());
+            return info.Env().Undefined();
+          }
+  throw EngineError("E_ADAPTER", "adapterSetTensor: the adapter has no tensor '" + key + "'");
+}
+
 Napi::Value TrainerCancel(const Napi::CallbackInfo& info) {
   TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
   if (h->busy) h->t->cancel = true;
@@ -687,6 +759,9 @@ void register_engine_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("createTrainer", Napi::Function::New(env, guarded<CreateTrainer>));
   exports.Set("trainerRun", Napi::Function::New(env, guarded<TrainerRun>));
   exports.Set("trainerEval", Napi::Function::New(env, guarded<TrainerEval>));
+  exports.Set("trainerGradients", Napi::Function::New(env, guarded<TrainerGradients>));
+  exports.Set("adapterTensors", Napi::Function::New(env, guarded<AdapterTensors>));
+  exports.Set("adapterSetTensor", Napi::Function::New(env, guarded<AdapterSetTensor>));
   exports.Set("trainerCancel", Napi::Function::New(env, guarded<TrainerCancel>));
   exports.Set("trainerAdapter", Napi::Function::New(env, guarded<TrainerAdapter>));
   exports.Set("trainerStep", Napi::Function::New(env, guarded<TrainerStep>));

@@ -73,6 +73,29 @@ static void for_each_tensor(Adapter& a, Adapter& b, Adapter& c, Adapter& d,
 }
 
 StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr) {
+  StepResult res = accumulate(ids, labels, G, B, T);
+  const float norm = (float)res.grad_norm;
+  if (opt_.max_grad_norm > 0.f) {
+    res.clip_coef = opt_.max_grad_norm / (norm + 1e-6f);
+    res.clipped = res.clip_coef < 1.f;
+    const float c = std::min(1.f, res.clip_coef);
+    for (auto& l : grad_->mods)
+      for (auto& p : l)
+        if (p) {
+          for (float& x : p->A) x *= c;
+          for (float& x : p->B) x *= c;
+        }
+  }
+  t_++;
+  for_each_tensor(*stack_.train, *grad_, *m_, *v_,
+                  [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
+                    adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
+                                 opt_.weight_decay, t_);
+                  });
+  return res;
+}
+
+StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G, int B, int T) {
   StepResult res;
   const size_t mb = (size_t)B * T;
   // zero gradients
@@ -120,23 +143,6 @@ StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B
   if (!std::isfinite(norm))
     throw EngineError("E_ENGINE", "training diverged: the gradient norm is " + std::to_string(norm) + " at step " +
                                       std::to_string(t_) + " (lower the learning rate)");
-  if (opt_.max_grad_norm > 0.f) {
-    res.clip_coef = opt_.max_grad_norm / (norm + 1e-6f);
-    res.clipped = res.clip_coef < 1.f;
-    const float c = std::min(1.f, res.clip_coef);
-    for (auto& l : grad_->mods)
-      for (auto& p : l)
-        if (p) {
-          for (float& x : p->A) x *= c;
-          for (float& x : p->B) x *= c;
-        }
-  }
-  t_++;
-  for_each_tensor(*stack_.train, *grad_, *m_, *v_,
-                  [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
-                    adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
-                                 opt_.weight_decay, t_);
-                  });
   return res;
 }
 

@@ -41,6 +41,9 @@ class Trainer {
           std::vector<std::pair<std::shared_ptr<Adapter>, float>> frozen, TrainOptions opt);
   // One optimizer step over G micro-batches of [B, T] ids / labels (contiguous, micro-batch major).
   StepResult step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr);
+  // Gradients of the step's loss into gradients() (no clipping, no update); returns losses and the norm.
+  StepResult accumulate(const int32_t* ids, const int32_t* labels, int G, int B, int T);
+  Adapter& gradients() { return *grad_; }
   // Mean loss of each micro-batch, no update (evaluation).
   std::vector<double> eval(const int32_t* ids, const int32_t* labels, int G, int B, int T);
   long steps_done() const { return t_; }

@@ -94,6 +94,9 @@ export interface NativeEngine {
   createTrainer(model: Handle, adapter: Handle, frozen: NativeAdapterRef[], opts: Record<string, number | boolean>): Handle;
   trainerRun(trainer: Handle, batch: NativeBatch, onProgress?: (p: NativeProgress) => void): Promise<NativeStepRecord[]>;
   trainerEval(trainer: Handle, batch: NativeBatch): Promise<number[]>;
+  trainerGradients(trainer: Handle, batch: NativeBatch): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
+  adapterTensors(adapter: Handle): Record<string, Float32Array>;
+  adapterSetTensor(adapter: Handle, key: string, value: Float32Array): void;
   trainerCancel(trainer: Handle): void;
   trainerAdapter(trainer: Handle): Handle;
   trainerStep(trainer: Handle): number;
