@@ -137,6 +137,10 @@ async function fetchBlob(repo: RepoRef, sha: string, revision: string, entry: Re
         await fh.write(value);
         written += value.byteLength;
         onBytes(value.byteLength);
+        if (opts.signal?.aborted) {
+          await reader.cancel().catch(() => undefined);
+          throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+        }
       }
       await fh.sync();
     } finally {

@@ -196,6 +196,20 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
     expect(existsSync(join(repoDir, 'refs', 'main'))).toBe(false);
   });
 
+  it('an AbortSignal cancels a download mid-file with E_CANCELLED and leaves no partial blob', async () => {
+    const ctl = new AbortController();
+    const e = await hubErr(
+      downloadRepoFiles(
+        { repo: { type: 'model', id: 'karpathy/stories260K' }, include: ['model.safetensors'], onProgress: (p) => p.fileBytes > 0 && ctl.abort() },
+        opts({ signal: ctl.signal }),
+      ),
+    );
+    expect(e.code).toBe('E_CANCELLED');
+    expect(e.message).toContain('"karpathy/stories260K"');
+    const blobs = join(home, 'hub', 'models--karpathy--stories260K', 'blobs');
+    expect(existsSync(blobs) ? readdirSync(blobs) : []).toEqual([]);
+  });
+
   it('honours HF_HUB_CACHE over HF_HOME', async () => {
     const cache = join(home, 'elsewhere');
     const res = await downloadRepoFiles({ repo: { type: 'model', id: 'org/two-revs' }, include: ['config.json'] }, opts({ env: { HF_HUB_CACHE: cache } }));
