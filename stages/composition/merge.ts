@@ -26,12 +26,13 @@
 //   get_delta_weight, which already holds s_i); set `peftSvdScaling: true` to reproduce that (w_i·s_i²).
 // - `ties_svd`, `dare_linear_svd`, `dare_ties_svd`, `magnitude_prune_svd`: the element-wise method above applied
 //   to the full deltas s_i·B_i·A_i with weights w_i (PEFT: w_i·s_i with `peftSvdScaling`), then truncated SVD to
-//   rank k. These form out×in matrices per module and take a full Jacobi SVD: fine for small models, slow for
-//   big ones.
+//   rank k. These must form out×in matrices per module; the SVD goes through the Gram matrix of the smaller side
+//   (Householder tridiagonalisation + implicit QL), O(min(out,in)³) per module.
 // With a single adapter PEFT always uses `linear`; so does this merge. svd_clamp is not supported.
 import { PeftError } from '../../src/errors.ts';
 import { readPeftAdapter, writePeftAdapter, type LoraModule, type PeftAdapter } from './merge-adapter-io.ts';
-import { jacobiSvd, mat, matmul, truncatedSvdOfProduct, type Mat } from './merge-linalg.ts';
+import { truncatedSvdOfMatrix } from './merge-eigen.ts';
+import { mat, matmul, truncatedSvdOfProduct, type Mat } from './merge-linalg.ts';
 import { magnitudePrune, randomPrune, seededUniform, tiesMerge, weightedSum, type MajoritySignMethod } from './merge-tensor-ops.ts';
 
 export const MERGE_METHODS = [
@@ -217,14 +218,9 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
       const w = present.map((p) => p.weight * (options.peftSvdScaling ? p.m.scaling : 1));
       const idx = present.map((p) => loaded.findIndex((l) => l.adapter === p.adapter));
       const delta = combine(method.replace(/_svd$/, ''), deltas, w, options, idx.map((i) => `${key}/delta/${i}`));
-      const { us, v, s } = jacobiSvd(mat(out, inF, delta));
-      const k = s.length;
-      const a = mat(r, inF);
-      const b = mat(out, r);
-      for (let j = 0; j < Math.min(r, k); j++) {
-        for (let i = 0; i < out; i++) b.data[i * r + j] = us.data[i * k + j];
-        for (let i = 0; i < inF; i++) a.data[j * inF + i] = v.data[i * k + j];
-      }
+      const { newB, newA } = truncatedSvdOfMatrix(mat(out, inF, delta), r);
+      const a = newA;
+      const b = newB;
       modules.push({ key, a, b });
     }
   }
