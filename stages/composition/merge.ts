@@ -79,7 +79,6 @@ export interface MergedAdapter {
 }
 
 const LINEAR_FAMILY = new Set<MergeMethod>(['linear', 'ties', 'dare_linear', 'dare_ties', 'magnitude_prune']);
-const ELEMENTWISE_SVD = new Set<MergeMethod>(['ties_svd', 'dare_linear_svd', 'dare_ties_svd', 'magnitude_prune_svd']);
 
 function fail(msg: string, hint?: string, extra: Record<string, unknown> = {}): never {
   throw new PeftError('E_ADAPTER', msg, { hint, ...extra });
@@ -169,7 +168,9 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
 
   const modules: MergedAdapter['modules'] = [];
   for (const key of keys) {
-    const present = loaded.filter((l) => l.adapter.modules.has(key)).map((l) => ({ ...l, m: l.adapter.modules.get(key) as LoraModule }));
+    const present = loaded
+      .map((l, index) => ({ ...l, index, m: l.adapter.modules.get(key) as LoraModule }))
+      .filter((p) => p.m !== undefined);
     const out = present[0].m.b.rows;
     const inF = present[0].m.a.cols;
     if (method === 'cat') {
@@ -189,7 +190,7 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
         if (c < 0) fail(`merge method "${method}" takes √(weight × scaling), but adapter ${p.name} has weight ${p.weight} × scaling ${p.m.scaling} < 0 on "${key}"`, 'use "cat" or "svd" for negative weights');
         return Math.sqrt(c);
       });
-      const idx = present.map((p) => loaded.indexOf(loaded.find((l) => l.adapter === p.adapter)!));
+      const idx = present.map((p) => p.index);
       const a = combine(method, present.map((p) => p.m.a.data), w, options, idx.map((i) => `${key}/lora_A/${i}`));
       const b = combine(method, present.map((p) => p.m.b.data), w, options, idx.map((i) => `${key}/lora_B/${i}`));
       modules.push({ key, a: mat(r, inF, a), b: mat(out, r, b) });
@@ -216,7 +217,7 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
         return d;
       });
       const w = present.map((p) => p.weight * (options.peftSvdScaling ? p.m.scaling : 1));
-      const idx = present.map((p) => loaded.findIndex((l) => l.adapter === p.adapter));
+      const idx = present.map((p) => p.index);
       const delta = combine(method.replace(/_svd$/, ''), deltas, w, options, idx.map((i) => `${key}/delta/${i}`));
       const { newB, newA } = truncatedSvdOfMatrix(mat(out, inF, delta), r);
       const a = newA;
@@ -245,4 +246,3 @@ export function mergeAdapterDirs(inputs: MergeInput[], outDir: string, options: 
   return merged;
 }
 
-export { ELEMENTWISE_SVD, LINEAR_FAMILY };
