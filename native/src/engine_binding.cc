@@ -722,6 +722,47 @@ Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value TrainerInfo(const Napi::CallbackInfo& info) {
+  TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
+  Napi::Object o = Napi::Object::New(info.Env());
+  const size_t p = h->a->params();
+  o.Set("loraParams", (double)p);
+  o.Set("loraBytes", (double)(p * 4 * sizeof(float))); // params, grads, exp_avg, exp_avg_sq
+  o.Set("activationBytes", (double)h->t->planned_bytes());
+  o.Set("frozenBytes", (double)h->m->frozen_bytes());
+  o.Set("steps", (double)h->t->steps_done());
+  return o;
+}
+
+// What this build computes with: thread count, native bf16 matmul, the kernels' description.
+Napi::Value EngineCaps(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("threads", kern::threads());
+  o.Set("bf16Native", kern::bf16_native());
+  o.Set("backend", kern::backend_info());
+  return o;
+}
+
+// Measures sgemm GFLOPS on an M x N x K product (best of `iters`), for the benchmark's in-run reference rate.
+Napi::Value BenchSgemm(const Napi::CallbackInfo& info) {
+  Napi::Object o = opt_obj(info, 0);
+  const int M = int_or(o, "M", 2048, 1, 1 << 16), N = int_or(o, "N", 1536, 1, 1 << 16), K = int_or(o, "K", 576, 1, 1 << 16);
+  const int iters = int_or(o, "iters", 3, 1, 1000);
+  const bool bf16 = bool_or(o, "bf16", false);
+  std::vector<float> A((size_t)M * K, 0.01f), B((size_t)N * K, 0.02f), C((size_t)M * N);
+  std::vector<uint16_t> A16((size_t)M * K), B16((size_t)N * K);
+  kern::f32_to_bf16(A.data(), A16.data(), A.size());
+  kern::f32_to_bf16(B.data(), B16.data(), B.size());
+  double best = 1e30;
+  for (int i = 0; i < iters; i++) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (bf16) kern::gemm_bf16(false, true, M, N, K, 1.f, A16.data(), K, B16.data(), K, 0.f, C.data(), N);
+    else kern::sgemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return Napi::Number::New(info.Env(), 2.0 * M * N * K / best / 1e9);
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) usage("setThreads(n): n must be a number (0 = all cores)");
   int n = info[0].As<Napi::Number>().Int32Value();
@@ -767,6 +808,9 @@ void register_engine_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("trainerStep", Napi::Function::New(env, guarded<TrainerStep>));
   exports.Set("trainerSaveState", Napi::Function::New(env, guarded<TrainerSaveState>));
   exports.Set("trainerLoadState", Napi::Function::New(env, guarded<TrainerLoadState>));
+  exports.Set("trainerInfo", Napi::Function::New(env, guarded<TrainerInfo>));
+  exports.Set("engineCaps", Napi::Function::New(env, guarded<EngineCaps>));
+  exports.Set("benchSgemm", Napi::Function::New(env, guarded<BenchSgemm>));
   exports.Set("setThreads", Napi::Function::New(env, guarded<SetThreads>));
 }
 

@@ -50,3 +50,27 @@ WEAK void FrozenLinear::backward_input(float* dx, const float* dy, int T, Comput
 WEAK void FrozenLinear::dequantize(float* w) const { std::memcpy(w, w32_.data(), w32_.size() * 4); }
 
 } // namespace peft::kern
+
+namespace peft::kern {
+WEAK void gemm_bf16(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A, int lda, const bf16* B, int ldb,
+                    float beta, float* C, int ldc) {
+  std::vector<float> a((size_t)(tA ? K : M) * lda), b((size_t)(tB ? N : K) * ldb);
+  bf16_to_f32(A, a.data(), a.size());
+  bf16_to_f32(B, b.data(), b.size());
+  sgemm(tA, tB, M, N, K, alpha, a.data(), lda, b.data(), ldb, beta, C, ldc);
+}
+WEAK void f32_to_bf16(const float* x, bf16* y, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    std::memcpy(&u, &x[i], 4);
+    y[i] = (bf16)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+  }
+}
+WEAK void bf16_to_f32(const bf16* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u = (uint32_t)x[i] << 16;
+    std::memcpy(&y[i], &u, 4);
+  }
+}
+WEAK bool bf16_native() { return false; }
+} // namespace peft::kern

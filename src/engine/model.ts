@@ -116,9 +116,10 @@ export function refs(adapters: AdapterUse[]): { adapter: Handle; weight: number 
 export async function loadModel(opts: LoadModelOptions): Promise<EngineModel> {
   const quant = opts.quant ?? 'none';
   if (quant !== 'none' && quant !== 'nf4') throw new PeftError('E_ENGINE', `quant must be 'none' or 'nf4', got '${String(quant)}'`);
-  // 'auto' picks bf16 only when the kernels report native bf16 support (see kernels backend_info).
+  // 'auto' picks bf16 only when the kernels have native bf16 matmul (oneDNN AVX512-BF16 / AMX), else fp32.
   let compute = opts.compute ?? 'fp32';
-  if (compute === 'auto') compute = 'fp32';
+  if (compute === 'auto') compute = nativeEngine().engineCaps().bf16Native ? 'bf16' : 'fp32';
+  if (compute !== 'fp32' && compute !== 'bf16') throw new PeftError('E_ENGINE', `compute must be 'fp32', 'bf16' or 'auto', got '${String(compute)}'`);
   const h = await call(() => nativeEngine().loadModel(opts.dir, { quant, compute, threads: opts.threads }));
   return new EngineModel(h, opts.dir, nativeEngine().modelInfo(h));
 }

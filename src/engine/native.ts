@@ -103,6 +103,9 @@ export interface NativeEngine {
   trainerSaveState(trainer: Handle, path: string): void;
   trainerLoadState(trainer: Handle, path: string): void;
   setThreads(n: number): number;
+  trainerInfo(trainer: Handle): { loraParams: number; loraBytes: number; activationBytes: number; frozenBytes: number; steps: number };
+  engineCaps(): { threads: number; bf16Native: boolean; backend: string };
+  benchSgemm(opts: { M: number; N: number; K: number; iters?: number; bf16?: boolean }): number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,0 +1,105 @@
+// Engine benchmark (JSON lines): LoRA training (r 16, all-linear, seq 512, batch 4) on a random-init model of
+// SmolLM2-135M's shape with quant nf4 and none — tokens/s, achieved GFLOPS beside the sgemm GFLOPS measured in the
+// same run, peak RSS beside the planned footprint — and generation tokens/s (batch 1, KV cache).
+// Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
+// Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:fp32,none:fp32"), BENCH_THREADS.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initModel, SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
+import { loadModel, train, type MicroBatch } from '../src/engine/index.ts';
+import { nativeEngine } from '../src/engine/native.ts';
+
+const STEPS = Number(process.env.BENCH_STEPS ?? 3);
+const SEQ = Number(process.env.BENCH_SEQ ?? 512);
+const BATCH = Number(process.env.BENCH_BATCH ?? 4);
+const RANK = 16;
+
+/** Matmul FLOPs of one training step: forward, input-gradient backward through the frozen weights, recomputed
+ * forward (when on), LoRA forward/backward, lm_head + chunked CE forward/backward, causal attention. */
+function stepFlops(s: typeof SMOLLM2_135M_SHAPE, tokens: number, T: number, recompute: boolean): number {
+  const hd = s.hiddenSize / s.numHeads;
+  const kv = (s.numKvHeads ?? s.numHeads) * hd;
+  const H = s.hiddenSize, I = s.intermediateSize;
+  const linear = H * H * 2 + H * kv * 2 + 3 * H * I; // q, o, k, v, gate, up, down
+  const lora = RANK * (H + H + H + H + H + H + H + H + H + kv + H + kv + H + I + H + I + I + H); // A+B of the 7 projections
+  const fwd = 2 * tokens * (linear + lora) * s.numLayers + 2 * tokens * s.vocabSize * H;
+  const attnFwd = 2 * 2 * (tokens * T / 2) * H * s.numLayers; // QK^T and PV over the causal half
+  const bwd = 2 * tokens * (linear + 2 * lora) * s.numLayers + 2 * tokens * s.vocabSize * H + 2 * attnFwd;
+  return fwd + attnFwd + bwd + (recompute ? fwd - 2 * tokens * s.vocabSize * H + attnFwd : 0);
+}
+
+async function one(config: string, dir: string): Promise<void> {
+  const [quant, compute] = config.split(':') as ['nf4' | 'none', 'fp32' | 'bf16'];
+  const ne = nativeEngine();
+  if (process.env.BENCH_THREADS) ne.setThreads(Number(process.env.BENCH_THREADS));
+  const caps = ne.engineCaps();
+  const sgemm = ne.benchSgemm({ M: SEQ * BATCH, N: SMOLLM2_135M_SHAPE.intermediateSize, K: SMOLLM2_135M_SHAPE.hiddenSize, iters: 3, bf16: compute === 'bf16' });
+  const m = await loadModel({ dir, quant, compute });
+  const adapter = await m.createAdapter({ r: RANK, alpha: 32, targets: 'all-linear', seed: 0 });
+  let s = 1;
+  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % SMOLLM2_135M_SHAPE.vocabSize);
+  const batches: MicroBatch[] = Array.from({ length: STEPS + 1 }, () => {
+    const ids = Array.from({ length: BATCH }, () => Array.from({ length: SEQ }, rnd));
+    return { inputIds: ids, labels: ids };
+  });
+  const recompute = true;
+  const warm = await train({ model: m, adapter, batches, steps: 1, lr: 1e-4, recompute });
+  void warm;
+  const res = await train({ model: m, adapter, batches: batches.slice(1), steps: STEPS, lr: 1e-4, recompute });
+  const secs = res.records.reduce((a, r) => a + r.seconds, 0) / res.records.length;
+  const tokens = SEQ * BATCH;
+  const flops = stepFlops(SMOLLM2_135M_SHAPE, tokens, SEQ, recompute);
+  const info = ne.trainerInfo(res.trainer);
+  const t0 = performance.now();
+  const gen = await m.generate(Array.from({ length: 16 }, (_, i) => 1 + i), { maxTokens: 64, eos: [] });
+  const genSecs = (performance.now() - t0) / 1000;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  const theoretical = info.frozenBytes + info.loraBytes + info.activationBytes;
+  console.log(
+    JSON.stringify({
+      bench: 'engine-train',
+      quant,
+      compute,
+      model: 'SmolLM2-135M shape (random init)',
+      seq: SEQ,
+      batch: BATCH,
+      rank: RANK,
+      steps: STEPS,
+      step_seconds: +secs.toFixed(3),
+      tokens_per_s: +(tokens / secs).toFixed(1),
+      achieved_gflops: +(flops / secs / 1e9).toFixed(1),
+      sgemm_gflops: +sgemm.toFixed(1),
+      ratio_to_sgemm: +((flops / secs / 1e9) / sgemm).toFixed(3),
+      peak_rss_mb: +(peak / 2 ** 20).toFixed(1),
+      theoretical_mb: +(theoretical / 2 ** 20).toFixed(1),
+      rss_over_theoretical: +(peak / theoretical).toFixed(2),
+      frozen_bytes_per_param: +(info.frozenBytes / m.info.params).toFixed(3),
+      final_loss: +res.records.at(-1)!.loss.toFixed(4),
+      generate_tokens_per_s: +(gen.length / genSecs).toFixed(1),
+      threads: caps.threads,
+      backend: caps.backend,
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const argIdx = process.argv.indexOf('--one');
+  if (argIdx > 0) return one(process.argv[argIdx + 1], process.argv[argIdx + 2]);
+  const dir = mkdtempSync(join(tmpdir(), 'peft-bench-'));
+  try {
+    initModel(dir, { ...SMOLLM2_135M_SHAPE, seed: 0, tokenizer: 'none' });
+    const self = fileURLToPath(import.meta.url);
+    for (const config of (process.env.BENCH_CONFIGS ?? 'nf4:fp32,none:fp32').split(',')) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', config, dir], { stdio: 'inherit' });
+      if (r.status !== 0) console.log(JSON.stringify({ bench: 'engine-train', config, error: `exit ${r.status}` }));
+    }
+  } finally {
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+export { main as runEngineBench };
