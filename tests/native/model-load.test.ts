@@ -123,12 +123,19 @@ describe('config defaults per model type (transformers config classes)', () => {
       bosTokenId: 1, eosTokenIds: [2], attentionBias: false, mlpBias: false, slidingWindow: 0, architecture: 'LlamaForCausalLM',
     });
   });
-  it('mistral: sliding_window 4096 when absent, none when null, max_pos 131072', () => {
-    expect(parse({ ...base, model_type: 'mistral' })).toMatchObject({ slidingWindow: 4096, maxPositionEmbeddings: 131072, tieWordEmbeddings: false });
-    expect(parse({ ...base, model_type: 'mistral', sliding_window: null }).slidingWindow).toBe(0);
+  it('mistral: sliding_window 4096 when absent, none when null, max_pos 131072, 8 kv heads when absent', () => {
+    const wide = { ...base, num_attention_heads: 16 };
+    expect(parse({ ...wide, model_type: 'mistral' })).toMatchObject({ slidingWindow: 4096, maxPositionEmbeddings: 131072, tieWordEmbeddings: false, numKvHeads: 8, headDim: 4 });
+    expect(parse({ ...wide, model_type: 'mistral', sliding_window: null, num_key_value_heads: null })).toMatchObject({ slidingWindow: 0, numKvHeads: 16 });
+  });
+  it('qwen2: 32 kv heads when the key is absent (Qwen2Config), heads when null', () => {
+    const wide = { ...base, hidden_size: 128, num_attention_heads: 64 };
+    expect(parse({ ...wide, model_type: 'qwen2' }).numKvHeads).toBe(32);
+    expect(parse({ ...wide, model_type: 'qwen2', num_key_value_heads: null }).numKvHeads).toBe(64);
+    expect(parse({ ...wide, model_type: 'llama' }).numKvHeads).toBe(64);
   });
   it('qwen2: q/k/v bias without o bias, untied, no default bos/eos, max_pos 32768', () => {
-    const c = parse({ ...base, model_type: 'qwen2', sliding_window: 4096, use_sliding_window: false });
+    const c = parse({ ...base, model_type: 'qwen2', num_key_value_heads: 2, sliding_window: 4096, use_sliding_window: false });
     expect(c).toMatchObject({ qkvBias: true, oBias: false, attentionBias: true, tieWordEmbeddings: false, bosTokenId: -1, eosTokenIds: [], maxPositionEmbeddings: 32768, slidingWindow: 0 });
   });
   it('head_dim key wins over hidden_size / heads; eos may be a list; generation_config overrides', () => {
@@ -144,6 +151,6 @@ describe('config defaults per model type (transformers config classes)', () => {
     expect(parse({ ...base, model_type: 'llama', rope_scaling: { rope_type: 'default' } }).ropeScaling.type).toBe('none');
   });
   it('model_type inferred from architectures when absent', () => {
-    expect(parse({ ...base, architectures: ['MistralForCausalLM'] }).modelType).toBe('mistral');
+    expect(parse({ ...base, num_key_value_heads: 2, architectures: ['MistralForCausalLM'] }).modelType).toBe('mistral');
   });
 });

@@ -76,12 +76,13 @@ struct TypeDefaults {
   bool tie_word_embeddings;
   int bos, eos;                        // -1 = None
   const char* architecture;
+  int num_kv_heads;                    // when the key is absent; -1 = num_attention_heads (null always means that)
 };
 
 const TypeDefaults* defaults_for(const std::string& model_type) {
-  static const TypeDefaults llama{2048, 1e-6, 10000.0, false, 1, 2, "LlamaForCausalLM"};
-  static const TypeDefaults mistral{4096 * 32, 1e-6, 10000.0, false, 1, 2, "MistralForCausalLM"};
-  static const TypeDefaults qwen2{32768, 1e-6, 10000.0, false, -1, -1, "Qwen2ForCausalLM"};
+  static const TypeDefaults llama{2048, 1e-6, 10000.0, false, 1, 2, "LlamaForCausalLM", -1};
+  static const TypeDefaults mistral{4096 * 32, 1e-6, 10000.0, false, 1, 2, "MistralForCausalLM", 8};
+  static const TypeDefaults qwen2{32768, 1e-6, 10000.0, false, -1, -1, "Qwen2ForCausalLM", 32};
   if (model_type == "llama") return &llama;
   if (model_type == "mistral") return &mistral;
   if (model_type == "qwen2") return &qwen2;
@@ -194,7 +195,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   cfg.intermediate_size = k.integer("intermediate_size", 0, true, 1, "set it to the MLP width, the rows of mlp.gate_proj.weight");
   cfg.num_layers = k.integer("num_hidden_layers", 0, true, 1, "set it to the number of model.layers.N blocks");
   cfg.num_heads = k.integer("num_attention_heads", 0, true, 1, "set it to the number of query heads");
-  cfg.num_kv_heads = k.integer("num_key_value_heads", cfg.num_heads, false, 1, "number of key/value heads; omit it for multi-head attention");
+  // Absent: the config class default (LlamaConfig: = heads; MistralConfig: 8; Qwen2Config: 32). null: = heads.
+  const json::Value* kv_key = root.get("num_key_value_heads");
+  const int kv_default = (kv_key == nullptr && d->num_kv_heads > 0) ? d->num_kv_heads : cfg.num_heads;
+  cfg.num_kv_heads = k.integer("num_key_value_heads", kv_default, false, 1, "number of key/value heads; null for multi-head attention");
   if (cfg.num_heads % cfg.num_kv_heads != 0)
     fail(file, "num_attention_heads " + std::to_string(cfg.num_heads) + " is not a multiple of num_key_value_heads " +
                    std::to_string(cfg.num_kv_heads) + " (GQA needs whole groups)");
