@@ -4,12 +4,22 @@
 #include <vector>
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
+#ifdef PEFT_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 #define WEAK __attribute__((weak))
 namespace peft::kern {
 
 WEAK void sgemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                 float beta, float* C, int ldc) {
+#ifdef PEFT_HAVE_OPENBLAS
+  if (M > 0 && N > 0) {
+    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
+                ldb, beta, C, ldc);
+    return;
+  }
+#endif
   std::vector<float> row(N);
   for (int i = 0; i < M; i++) {
     std::fill(row.begin(), row.end(), 0.f);
