@@ -13,10 +13,20 @@ export interface DeclaredDeps {
   upstream: string[];
   /** Project-relative files or globs; content hashes join the key (globs expand to a sorted manifest). */
   files: string[];
-  /** Files outside the project (a local base model, say) hashed like `files`; absolute paths. */
+  /** Files or directories outside the project (a local base model, say) hashed like `files`; absolute, or relative to the project. */
   externalFiles?: string[];
+  /** Keys (dotted paths) of JSON params files (project-relative); the core reads their values, which join the key. */
+  paramsFiles?: { file: string; keys: string[] }[];
   /** Extra parameters that join the key (e.g. values read from a params file by the core). */
   params?: Record<string, unknown>;
+}
+
+/** A name one stage entry refers to, for semantic checks ("did you mean") and the graph. */
+export interface StageReference {
+  /** JSON pointer relative to the stage entry, e.g. `/data` or `/adapters/0/name`. */
+  pointer: string;
+  /** Full stage name it refers to, e.g. `datasets.qa`. */
+  target: string;
 }
 
 /** Progress reported by a running stage; the CLI renders a bar (TTY) or plain lines. */
@@ -53,6 +63,10 @@ export interface StageManifest {
   createdAt: string;
   seconds: number;
   host?: string;
+  /** Workspace outputs captured into the artifact under `outs/` (see StageKind.workspaceOutputs). */
+  outputs?: { path: string; sha256: string; size: number }[];
+  /** Values read from params files, by `file:key`. */
+  params?: Record<string, unknown>;
 }
 
 export interface RunContext<C = unknown> {
@@ -96,6 +110,15 @@ export interface StageKind<C = any> {
   heavy?: boolean;
   /** Schema of ONE entry of the section (e.g. of `datasets.<name>`), with descriptions and defaults. */
   schema: JsonSchema;
+  /** Optional, pure: the names this entry refers to with their pointers (better errors than `deps().upstream`). */
+  references?(name: string, config: C): StageReference[];
+  /**
+   * Optional, pure: project-relative paths this stage writes in the workspace (command `outs`, export dirs).
+   * The core copies them from the workspace into the artifact after run() and materialises them from the store.
+   */
+  workspaceOutputs?(name: string, config: C): string[];
+  /** Optional, pure: per-entry heaviness when it depends on config (command stages' `heavy`). */
+  isHeavy?(config: C): boolean;
   /** Optional: fill defaults the schema cannot express (derived values). Must be pure. */
   resolveConfig?(name: string, config: C, pipeline: Record<string, unknown>): C;
   /** Pure: what this stage reads, from its resolved config. */

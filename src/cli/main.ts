@@ -1,0 +1,46 @@
+// The peftmake CLI: yargs with one module per command; one top-level catch maps errors to exit codes.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { PeftError, exitCodeFor } from '../errors.ts';
+import { COMMANDS } from './commands/index.ts';
+
+export function formatError(e: unknown): string {
+  if (e instanceof PeftError) {
+    const hint = e.details.hint ? `\nhint: ${e.details.hint}` : '';
+    return `error[${e.code}]: ${e.message}${hint}`;
+  }
+  const err = e as Error;
+  return `internal error: ${err?.stack ?? String(e)}\nThis is a bug in peftmake; please report it.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = yargs(argv)
+    .scriptName('peftmake')
+    .strict()
+    .demandCommand(1, 'name a command (peftmake --help lists them)')
+    .recommendCommands()
+    .fail((msg, err) => {
+      throw err ?? new PeftError('E_USAGE', msg ?? 'bad arguments', { hint: 'see peftmake <command> --help' });
+    })
+    .help()
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+  for (const c of COMMANDS) cli.command(c);
+  try {
+    process.exitCode = 0;
+    await cli.parseAsync();
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    process.stderr.write(`${formatError(e)}\n`);
+    if (argv.includes('--json') && e instanceof PeftError) {
+      process.stdout.write(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message, ...e.details } }, null, 2)}\n`);
+    }
+    return exitCodeFor(e);
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && /(?:main\.ts|peftmake(?:\.js)?)$/.test(process.argv[1]);
+if (isEntry) {
+  const code = await main(hideBin(process.argv));
+  process.exitCode = code;
+}

@@ -1,0 +1,73 @@
+// The build and status entry points: load the pipeline, take the lock, plan, execute, save the hash cache.
+import { PeftError } from '../errors.ts';
+import { loadPipeline } from '../config/load.ts';
+import type { Pipeline } from '../config/types.ts';
+import { HashCache } from '../hash/hash-cache.ts';
+import { StoreLayout } from '../store/layout.ts';
+import { acquireLock } from '../store/lock.ts';
+import { cleanTemp } from '../store/objects.ts';
+import { planBuild, type PlannedStage } from '../plan/plan.ts';
+import { executePlan } from './executor.ts';
+import { makeOutcome, silentReporter, type BuildReport, type Reporter, type StageOutcome } from './reporter.ts';
+
+export interface BuildOptions {
+  file?: string;
+  cwd?: string;
+  pipeline?: Pipeline; // already loaded (watch mode)
+  targets?: readonly string[];
+  jobs?: number;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+  waitSeconds?: number;
+  signal?: AbortSignal;
+  reporter?: Reporter;
+}
+
+export function plannedOutcome(p: PlannedStage): StageOutcome {
+  return makeOutcome({
+    name: p.name,
+    kind: p.kind,
+    action: p.action,
+    version: p.version,
+    key: p.key,
+    reasons: p.reasons,
+    seconds: 0,
+    ...(p.pinned ? { pinned: true, stale: p.stale } : {}),
+  });
+}
+
+/** What a build would do, changing nothing (status, --dry-run). */
+export async function statusOf(opts: BuildOptions = {}): Promise<BuildReport> {
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd });
+  const layout = new StoreLayout(pipeline.projectDir);
+  const cache = new HashCache(layout.hashCache);
+  const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal: opts.signal });
+  return { ok: true, stages: plan.map(plannedOutcome) };
+}
+
+export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
+  if (opts.dryRun) return statusOf(opts);
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd });
+  const layout = new StoreLayout(pipeline.projectDir);
+  const signal = opts.signal ?? new AbortController().signal;
+  const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal });
+  try {
+    cleanTemp(layout);
+    const cache = new HashCache(layout.hashCache);
+    try {
+      const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal });
+      const report = await executePlan(
+        plan,
+        { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter },
+        { jobs: Math.max(1, opts.jobs ?? 1), keepGoing: Boolean(opts.keepGoing) },
+      );
+      if (signal.aborted) throw new PeftError('E_CANCELLED', 'build interrupted; completed stages are committed, nothing partial was recorded', { report });
+      return report;
+    } finally {
+      cache.save();
+    }
+  } finally {
+    lock.release();
+  }
+}

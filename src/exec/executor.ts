@@ -1,0 +1,103 @@
+// Runs a plan: stale stages in dependency order, independent ones in parallel up to `jobs`, heavy stages one at a
+// time (the exclusive compute slot); with keepGoing a failure skips only its dependents.
+import { PeftError } from '../errors.ts';
+import type { PlannedStage } from '../plan/plan.ts';
+import { makeOutcome, type BuildReport, type StageOutcome } from './reporter.ts';
+import { buildStage, restoreStage, type StageEnv } from './run-stage.ts';
+
+export interface ExecuteOptions {
+  jobs: number;
+  keepGoing: boolean;
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof PeftError) return e.message;
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+export async function executePlan(plan: readonly PlannedStage[], env: Omit<StageEnv, 'keys'>, opts: ExecuteOptions): Promise<BuildReport> {
+  const keys = new Map<string, string>();
+  const fullEnv: StageEnv = { ...env, keys };
+  const outcomes = new Map<string, StageOutcome>();
+  const inPlan = new Set(plan.map((p) => p.name));
+  const waiting = [...plan];
+  const running = new Map<string, Promise<void>>();
+  let heavyBusy = false;
+  let failed = false;
+
+  const base = (p: PlannedStage): Omit<StageOutcome, 'action' | 'seconds' | 'version'> => ({
+    name: p.name,
+    kind: p.kind,
+    key: p.key,
+    reasons: p.reasons,
+    ...(p.pinned ? { pinned: true, stale: p.stale } : {}),
+  });
+  const finish = (raw: StageOutcome): void => {
+    const o = makeOutcome(raw);
+    outcomes.set(o.name, o);
+    if (o.action !== 'failed' && o.action !== 'skipped') keys.set(o.name, o.key);
+    env.reporter.stageEnd(o);
+  };
+
+  const start = (p: PlannedStage): void => {
+    const action = p.action as 'built' | 'restored';
+    env.reporter.stageStart(p.name, action);
+    const t0 = performance.now();
+    if (p.entry.heavy && action === 'built') heavyBusy = true;
+    const task = (async () => {
+      try {
+        if (action === 'restored') {
+          const version = await restoreStage(p, fullEnv);
+          finish({ ...base(p), action, version, seconds: (performance.now() - t0) / 1000 });
+        } else {
+          const r = await buildStage(p, fullEnv);
+          finish({ ...base(p), action, version: r.version, seconds: r.seconds, summary: r.summary });
+        }
+      } catch (e) {
+        failed = true;
+        finish({ ...base(p), action: 'failed', version: null, seconds: (performance.now() - t0) / 1000, error: errorText(e) });
+      } finally {
+        if (p.entry.heavy && action === 'built') heavyBusy = false;
+        running.delete(p.name);
+      }
+    })();
+    running.set(p.name, task);
+  };
+
+  while (waiting.length || running.size) {
+    const stopping = env.signal.aborted || (failed && !opts.keepGoing);
+    for (let i = 0; i < waiting.length; ) {
+      const p = waiting[i];
+      const ups = p.entry.upstream.filter((u) => inPlan.has(u));
+      const bad = ups.find((u) => ['failed', 'skipped'].includes(outcomes.get(u)?.action ?? ''));
+      if (bad || (stopping && p.action !== 'fresh')) {
+        waiting.splice(i, 1);
+        const why = bad ? `upstream ${bad} ${outcomes.get(bad)!.action}` : env.signal.aborted ? 'build interrupted' : 'build stopped after a failure';
+        finish({ ...base(p), action: 'skipped', version: null, seconds: 0, error: why });
+        continue;
+      }
+      if (!ups.every((u) => outcomes.has(u))) {
+        i++;
+        continue;
+      }
+      if (p.action === 'fresh') {
+        waiting.splice(i, 1);
+        finish({ ...base(p), action: 'fresh', version: p.version, seconds: 0 });
+        continue;
+      }
+      const heavy = p.entry.heavy && p.action === 'built';
+      if (stopping || running.size >= opts.jobs || (heavy && heavyBusy)) {
+        i++;
+        continue;
+      }
+      waiting.splice(i, 1);
+      start(p);
+    }
+    if (running.size) await Promise.race(running.values());
+    else if (waiting.length && !waiting.some((p) => p.entry.upstream.every((u) => !inPlan.has(u) || outcomes.has(u)))) {
+      throw new PeftError('E_INTERNAL', `executor stalled with ${waiting.map((p) => p.name).join(', ')} waiting`);
+    }
+  }
+  const stages = plan.map((p) => outcomes.get(p.name)!);
+  return { ok: stages.every((s) => s.action !== 'failed' && s.action !== 'skipped'), stages };
+}

@@ -1,0 +1,117 @@
+// Runs one stale stage: into a temp dir, inputs re-checked after the run, outputs captured, then committed
+// atomically under its key and the ref updated. A failure leaves nothing committed. Also performs restores.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { PeftError } from '../errors.ts';
+import type { Pipeline } from '../config/types.ts';
+import type { StageManifest, UpstreamArtifact } from '../stage.ts';
+import type { HashCache } from '../hash/hash-cache.ts';
+import type { StoreLayout } from '../store/layout.ts';
+import { commitObject, makeTempDir, requireManifest } from '../store/objects.ts';
+import { currentVersion, readRef, recordVersion } from '../store/refs.ts';
+import type { PlannedStage } from '../plan/plan.ts';
+import { hashOutputs, hashStageInputs } from '../plan/inputs.ts';
+import type { Reporter } from './reporter.ts';
+import { captureOutputs, clearOutputs, materializeOutputs } from './workspace-outputs.ts';
+
+export interface StageEnv {
+  pipeline: Pipeline;
+  layout: StoreLayout;
+  cache: HashCache;
+  signal: AbortSignal;
+  json: boolean;
+  reporter: Reporter;
+  /** Keys the executor has settled for upstream stages in this build. */
+  keys: ReadonlyMap<string, string>;
+}
+
+function artifact(layout: StoreLayout, name: string, key: string): UpstreamArtifact {
+  const manifest = requireManifest(layout, key, name);
+  const ref = readRef(layout, name);
+  const version = ref?.versions.find((v) => v.key === key)?.version ?? 0;
+  return { name, kind: manifest.kind, key, version, dir: layout.object(key), manifest };
+}
+
+export async function restoreStage(p: PlannedStage, env: StageEnv): Promise<number> {
+  const { layout, pipeline } = env;
+  const manifest = requireManifest(layout, p.key, p.name);
+  materializeOutputs(p.entry, pipeline.projectDir, layout.object(p.key), manifest);
+  if (p.pinned) return currentVersion(readRef(layout, p.name))!.version;
+  const v = recordVersion(layout, p.name, p.key, { action: 'restored', reasons: p.reasons, metrics: manifest.metrics, seconds: 0 });
+  return v.version;
+}
+
+export interface BuiltResult {
+  version: number;
+  seconds: number;
+  summary?: string;
+}
+
+export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltResult> {
+  const { layout, pipeline, cache, reporter } = env;
+  const t0 = performance.now();
+  const outDir = makeTempDir(layout, p.name);
+  const resumeDir = layout.resume(p.name, p.key);
+  mkdirSync(resumeDir, { recursive: true });
+  try {
+    const upstream = Object.fromEntries(p.entry.upstream.map((u) => [u, artifact(layout, u, env.keys.get(u)!)]));
+    const cur = currentVersion(readRef(layout, p.name));
+    const previous = cur && cur.key !== p.key ? (() => { try { return artifact(layout, p.name, cur.key); } catch { return undefined; } })() : undefined;
+    clearOutputs(p.entry, pipeline.projectDir);
+    const result = await p.entry.kind.run({
+      name: p.name,
+      kind: p.kind,
+      config: p.entry.config,
+      pipeline: pipeline.config,
+      projectDir: pipeline.projectDir,
+      outDir,
+      upstream,
+      resolved: p.material.resolved,
+      inputs: p.inputs,
+      previous,
+      resumeDir,
+      signal: env.signal,
+      json: env.json,
+      progress: (pr) => reporter.progress(p.name, pr),
+      log: (line) => reporter.log(p.name, line),
+    });
+    if (env.signal.aborted) throw new PeftError('E_CANCELLED', `${p.name}: interrupted`);
+    const after = await hashStageInputs(p.entry, pipeline.projectDir, cache);
+    const before = new Map(p.inputs.map((i) => [i.path, i.sha256]));
+    const changed = [...after.filter((a) => before.get(a.path) !== a.sha256).map((a) => a.path), ...p.inputs.filter((i) => !after.some((a) => a.path === i.path)).map((i) => i.path)];
+    if (changed.length)
+      throw new PeftError('E_INPUT_CHANGED', `${p.name}: input "${changed[0]}" changed while the stage was running; the result was not recorded`, {
+        hint: 'run the build again once the inputs are settled',
+        paths: changed,
+      });
+    captureOutputs(p.entry, pipeline.projectDir, outDir);
+    const outputs = await hashOutputs(p.entry, pipeline.projectDir, cache);
+    const seconds = (performance.now() - t0) / 1000;
+    const manifest: StageManifest = {
+      name: p.name,
+      kind: p.kind,
+      implVersion: p.entry.kind.implVersion,
+      key: p.key,
+      config: p.material.config,
+      inputs: p.inputs,
+      upstream: p.material.upstream,
+      resolved: p.material.resolved,
+      params: p.material.params,
+      engineVersion: p.material.engineVersion,
+      metrics: result.metrics ?? {},
+      createdAt: new Date().toISOString(),
+      seconds,
+      host: hostname(),
+      outputs,
+    };
+    writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    commitObject(layout, outDir, p.key);
+    const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds });
+    rmSync(resumeDir, { recursive: true, force: true });
+    return { version: v.version, seconds, summary: result.summary };
+  } catch (e) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw e;
+  }
+}

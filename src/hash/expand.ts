@@ -1,0 +1,63 @@
+// Expands declared inputs (files, directories, globs) into a sorted list of files, leaving out excluded subtrees.
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { PeftError } from '../errors.ts';
+import { globBase, isGlob, isWithin, normalizeRel } from '../config/paths.ts';
+import { globToRegExp } from './glob.ts';
+
+/** Directories never hashed as inputs. */
+const SKIP_DIRS = new Set(['.git', 'node_modules']);
+
+async function walk(absDir: string, out: string[]): Promise<void> {
+  let ents;
+  try {
+    ents = await readdir(absDir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  const subdirs: Promise<void>[] = [];
+  for (const e of ents) {
+    const p = join(absDir, e.name);
+    if (e.isDirectory()) {
+      if (!SKIP_DIRS.has(e.name)) subdirs.push(walk(p, out));
+    } else if (e.isFile() || e.isSymbolicLink()) out.push(p);
+  }
+  await Promise.all(subdirs);
+}
+
+const toPosix = (p: string): string => (sep === '/' ? p : p.split(sep).join('/'));
+
+/**
+ * Expands `patterns` (relative to `baseDir`, or absolute for external inputs) to absolute file paths, sorted.
+ * A file or directory that does not exist, or a glob that matches nothing, is an E_INPUT_MISSING error.
+ */
+export async function expandInputs(stage: string, baseDir: string, patterns: readonly string[], excludes: readonly string[] = []): Promise<string[]> {
+  const files = new Set<string>();
+  const excluded = (abs: string): boolean => {
+    const rel = toPosix(relative(baseDir, abs));
+    return excludes.some((x) => isWithin(rel, x)) || rel === 'artifacts' || rel.startsWith('artifacts/');
+  };
+  for (const pattern of patterns) {
+    const found: string[] = [];
+    if (isGlob(pattern)) {
+      const base = resolve(baseDir, globBase(pattern));
+      const re = globToRegExp(toPosix(resolve(baseDir, normalizeRel(pattern))));
+      const all: string[] = [];
+      await walk(base, all);
+      for (const f of all) if (re.test(toPosix(f))) found.push(f);
+      if (found.length === 0) throw new PeftError('E_INPUT_MISSING', `${stage}: input glob "${pattern}" matches no file`, { hint: 'fix the glob or create the files' });
+    } else {
+      const abs = resolve(baseDir, pattern);
+      let st;
+      try {
+        st = await stat(abs);
+      } catch {
+        throw new PeftError('E_INPUT_MISSING', `${stage}: input "${pattern}" does not exist`, { hint: 'create it, fix the path, or declare the stage that writes it as an output' });
+      }
+      if (st.isDirectory()) await walk(abs, found);
+      else found.push(abs);
+    }
+    for (const f of found) if (!excluded(f)) files.add(f);
+  }
+  return [...files].sort();
+}

@@ -1,0 +1,177 @@
+// Planning: computes every selected stage's key (kind + impl version + config + input hashes + params + upstream
+// keys + engine version) and decides fresh / restored / built with structured reasons. Writes nothing.
+import { ENGINE_VERSION } from '../engine/version.ts';
+import type { Pipeline, StageEntry } from '../config/types.ts';
+import { PeftError } from '../errors.ts';
+import type { StageManifest, UpstreamArtifact } from '../stage.ts';
+import { canonicalJson, sha256Hex } from '../hash/canonical-json.ts';
+import type { HashCache } from '../hash/hash-cache.ts';
+import { upstreamClosure } from '../graph/graph.ts';
+import { closest } from '../config/suggest.ts';
+import type { StoreLayout } from '../store/layout.ts';
+import { currentVersion, readRef, type StageRef } from '../store/refs.ts';
+import { hasObject, readManifest } from '../store/objects.ts';
+import { diffReasons, type KeyMaterial, type Reason } from './reasons.ts';
+import { readParams } from './params.ts';
+import { hashOutputs, hashStageInputs, type FileRecord } from './inputs.ts';
+
+export type PlannedAction = 'built' | 'fresh' | 'restored';
+
+export interface PlannedStage {
+  entry: StageEntry;
+  name: string;
+  kind: string;
+  action: PlannedAction;
+  /** The key this stage will have after the build (the pinned key for a pinned stage). */
+  key: string;
+  /** The key its inputs give now (differs from `key` only for a pinned, stale stage). */
+  computedKey: string;
+  reasons: Reason[];
+  /** Version it will be at: existing for fresh / restored-from-history, the next number for new keys. */
+  version: number;
+  pinned: boolean;
+  stale: boolean;
+  material: KeyMaterial;
+  inputs: FileRecord[];
+}
+
+const COSMETIC = new Set(['description', '$comment']);
+
+export function stripCosmetic(v: unknown, top = true): unknown {
+  if (Array.isArray(v)) return v.map((x) => stripCosmetic(x, false));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !(COSMETIC.has(k) && (top || k === '$comment')))
+        .map(([k, x]) => [k, stripCosmetic(x, false)]),
+    );
+  return v;
+}
+
+export function keyOf(m: KeyMaterial): string {
+  return sha256Hex(canonicalJson(m));
+}
+
+/** Resolves CLI targets: full names, sections, or bare names unique across sections. */
+export function resolveTargets(pipeline: Pipeline, targets: readonly string[]): string[] {
+  if (targets.length === 0) return [...pipeline.order];
+  const out = new Set<string>();
+  for (const t of targets) {
+    if (pipeline.stages.has(t)) out.add(t);
+    else if ([...pipeline.stages.values()].some((e) => e.section === t)) for (const e of pipeline.stages.values()) (e.section === t ? out.add(e.name) : undefined);
+    else {
+      const bare = [...pipeline.stages.values()].filter((e) => e.entryName === t);
+      if (bare.length === 1) out.add(bare[0].name);
+      else {
+        const guess = closest(t, pipeline.stages.keys());
+        const detail = bare.length > 1 ? ` (ambiguous: ${bare.map((e) => e.name).join(', ')})` : guess ? ` (did you mean "${guess}"?)` : '';
+        throw new PeftError('E_NOT_FOUND', `no stage "${t}" in ${pipeline.label}${detail}`, { hint: 'stage names are <section>.<name>; `peftmake status` lists them' });
+      }
+    }
+  }
+  return [...out];
+}
+
+export interface PlanOptions {
+  targets?: readonly string[];
+  signal?: AbortSignal;
+}
+
+function artifactOf(layout: StoreLayout, name: string, ref: StageRef | undefined): UpstreamArtifact | undefined {
+  const v = currentVersion(ref);
+  if (!v) return undefined;
+  const manifest = readManifest(layout, v.key);
+  return manifest ? { name, kind: manifest.kind, key: v.key, version: v.version, dir: layout.object(v.key), manifest } : undefined;
+}
+
+export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: HashCache, opts: PlanOptions = {}): Promise<PlannedStage[]> {
+  const selected = upstreamClosure(resolveTargets(pipeline, opts.targets ?? []), pipeline.edges);
+  const planned = new Map<string, PlannedStage>();
+  const signal = opts.signal ?? new AbortController().signal;
+  for (const name of pipeline.order) {
+    if (!selected.has(name)) continue;
+    const entry = pipeline.stages.get(name)!;
+    const inputs = await hashStageInputs(entry, pipeline.projectDir, cache);
+    const params = { ...(entry.deps.params ?? {}), ...readParams(name, pipeline.projectDir, entry.deps.paramsFiles ?? []) };
+    const ref = readRef(layout, name);
+    const upstreamArtifacts = Object.fromEntries(
+      entry.upstream.map((u) => [u, artifactOf(layout, u, readRef(layout, u))]).filter(([, a]) => a !== undefined),
+    ) as Record<string, UpstreamArtifact>;
+    const resolved = entry.kind.resolve
+      ? await entry.kind.resolve({
+          name,
+          kind: entry.kind.kind,
+          config: entry.config,
+          pipeline: pipeline.config,
+          projectDir: pipeline.projectDir,
+          upstream: upstreamArtifacts,
+          signal,
+          json: true,
+          progress: () => {},
+          log: () => {},
+        })
+      : {};
+    const material: KeyMaterial = {
+      kind: entry.kind.kind,
+      implVersion: entry.kind.implVersion,
+      config: stripCosmetic(entry.config),
+      inputs: inputs.map((i) => ({ path: i.path, sha256: i.sha256 })),
+      params,
+      upstream: Object.fromEntries(entry.upstream.map((u) => [u, planned.get(u)!.key])),
+      resolved,
+      engineVersion: ENGINE_VERSION,
+    };
+    const computedKey = keyOf(material);
+    const cur = currentVersion(ref);
+    const curManifest = cur ? readManifest(layout, cur.key) : undefined;
+    const pinned = Boolean(ref?.pinned && cur);
+    const key = pinned ? cur!.key : computedKey;
+    let reasons: Reason[] = [];
+    if (!cur) reasons.push({ type: 'no-record' });
+    else if (cur.key !== computedKey) reasons = curManifest ? diffReasons(curManifest, material) : [{ type: 'output-missing' }];
+
+    const exists = hasObject(layout, key);
+    let action: PlannedAction;
+    if (cur && cur.key === key && exists) {
+      const missing = await missingOutputs(entry, readManifest(layout, key)!, pipeline.projectDir, cache);
+      if (missing.length) {
+        action = 'restored';
+        reasons = [...(pinned ? [] : reasons), ...missing.map((path) => ({ type: 'output-missing' as const, path }))];
+      } else action = 'fresh';
+    } else if (exists) action = 'restored';
+    else {
+      action = 'built';
+      if (cur && cur.key === key) reasons.push({ type: 'output-missing' });
+    }
+    if (pinned && !exists) throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is missing from the store`, { hint: `run \`peftmake unpin ${name}\` and build again` });
+    const version = ref?.versions.find((v) => v.key === key)?.version ?? (ref?.versions.length ?? 0) + 1;
+    planned.set(name, {
+      entry,
+      name,
+      kind: entry.kind.kind,
+      action,
+      key,
+      computedKey,
+      reasons: action === 'fresh' ? [] : reasons,
+      version,
+      pinned,
+      stale: pinned && computedKey !== key,
+      material,
+      inputs,
+    });
+  }
+  return [...planned.values()];
+}
+
+/** Workspace outputs missing or changed compared with the committed artifact's manifest. */
+export async function missingOutputs(entry: StageEntry, manifest: StageManifest, projectDir: string, cache: HashCache): Promise<string[]> {
+  if (entry.outputs.length === 0) return [];
+  const now = new Map((await hashOutputs(entry, projectDir, cache)).map((r) => [r.path, r.sha256]));
+  const want = manifest.outputs ?? [];
+  const bad = new Set<string>();
+  for (const o of want) if (now.get(o.path) !== o.sha256) bad.add(o.path);
+  const wanted = new Set(want.map((o) => o.path));
+  for (const p of now.keys()) if (!wanted.has(p)) bad.add(p);
+  // Declared outputs the artifact holds no file for (an empty dir, say) count only when the path is gone entirely.
+  return [...bad].sort();
+}

@@ -1,0 +1,50 @@
+// Committed artifacts: artifacts/objects/<key>/ (stage outputs + manifest.json), committed by renaming a temp dir.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { PeftError } from '../errors.ts';
+import type { StageManifest } from '../stage.ts';
+import type { StoreLayout } from './layout.ts';
+
+export function hasObject(layout: StoreLayout, key: string): boolean {
+  return existsSync(layout.manifest(key));
+}
+
+export function readManifest(layout: StoreLayout, key: string): StageManifest | undefined {
+  try {
+    return JSON.parse(readFileSync(layout.manifest(key), 'utf8')) as StageManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+export function requireManifest(layout: StoreLayout, key: string, stage: string): StageManifest {
+  const m = readManifest(layout, key);
+  if (!m) throw new PeftError('E_STORE', `${stage}: artifact ${key.slice(0, 12)} is missing from the store`, { hint: 'run `peftmake build` to rebuild it' });
+  return m;
+}
+
+/** A fresh temp directory for one stage run, inside the store so the commit is a same-filesystem rename. */
+export function makeTempDir(layout: StoreLayout, stage: string): string {
+  const dir = join(layout.tmp, `${stage}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Atomically moves a finished temp dir into place; if the key is already committed, the temp dir is dropped. */
+export function commitObject(layout: StoreLayout, tempDir: string, key: string): void {
+  mkdirSync(layout.objects, { recursive: true });
+  const target = layout.object(key);
+  if (hasObject(layout, key)) {
+    rmSync(tempDir, { recursive: true, force: true });
+    return;
+  }
+  // A directory without manifest.json is a leftover of a crash between mkdir and rename: replace it.
+  if (existsSync(target)) rmSync(target, { recursive: true, force: true });
+  renameSync(tempDir, target);
+}
+
+/** Removes temp dirs left by interrupted builds (only call while holding the build lock). */
+export function cleanTemp(layout: StoreLayout): void {
+  rmSync(layout.tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,33 @@
+// JSON Schema fragment for one entry of `evals`: metrics of compositions (and their parts) on held-out datasets, with an optional gate.
+import type { JsonSchema } from '../../src/stage.ts';
+
+export const evalSchema: JsonSchema = {
+  type: 'object',
+  description: 'Perplexity (and exact match / token F1 on qa sets) of the base, each adapter and each composition, written to metrics.json.',
+  additionalProperties: false,
+  required: ['compositions', 'datasets'],
+  properties: {
+    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
+    compositions: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 }, description: 'Composition names in `compositions`.' },
+    datasets: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 }, description: 'Dataset names in `datasets`; their valid split is scored.' },
+    metrics: {
+      type: 'array',
+      uniqueItems: true,
+      items: { enum: ['perplexity', 'exact_match', 'f1'] },
+      default: ['perplexity', 'exact_match', 'f1'],
+      description: 'Metrics to compute; exact_match and f1 apply to qa datasets only.',
+    },
+    maxExamples: { type: 'integer', minimum: 0, default: 200, description: 'Cap on examples scored per dataset (0: all).' },
+    maxNewTokens: { type: 'integer', minimum: 1, default: 32, description: 'Generation length for exact match / F1.' },
+    gate: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Keeps the previous version of a composition current when the new one regresses.',
+      properties: {
+        maxPerplexityIncrease: { type: 'number', minimum: 0, default: 0, description: 'Largest allowed relative rise in valid perplexity, e.g. 0.02 (0: no gate).' },
+        minExactMatch: { type: 'number', minimum: 0, maximum: 1, default: 0, description: 'Lowest allowed exact match on qa sets (0: no gate).' },
+      },
+    },
+  },
+};

@@ -1,0 +1,31 @@
+// The `export` stage kind (exports.<name>): validated by its schema; exporting is not implemented yet.
+import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
+import { notImplemented } from '../not-implemented.ts';
+import { exportSchema } from './schema.ts';
+
+export interface ExportConfig {
+  adapter?: string;
+  composition?: string;
+  path: string;
+  format: string;
+}
+
+const exportKind: StageKind<ExportConfig> = {
+  section: 'exports',
+  kind: 'export',
+  implVersion: '0',
+  schema: exportSchema,
+  references(_name, c): StageReference[] {
+    if (c.adapter) return [{ pointer: '/adapter', target: `adapters.${c.adapter}` }];
+    return c.composition ? [{ pointer: '/composition', target: `compositions.${c.composition}` }] : [];
+  },
+  workspaceOutputs(_name, c): string[] {
+    return [c.path];
+  },
+  deps(name, c): DeclaredDeps {
+    return { upstream: exportKind.references!(name, c).map((r) => r.target), files: [] };
+  },
+  run: notImplemented,
+};
+
+export default exportKind;

@@ -1,0 +1,50 @@
+// JSON Schema fragment for one entry of `models`: a base model from a local directory, the hub, or a seeded random init.
+import type { JsonSchema } from '../../src/stage.ts';
+
+const int = (description: string, def: number | undefined, minimum = 1): JsonSchema =>
+  def === undefined ? { type: 'integer', minimum, description } : { type: 'integer', minimum, default: def, description };
+
+export const initSchema: JsonSchema = {
+  type: 'object',
+  description: 'Build a deterministic random-init model of this Llama-family shape (tests, benchmarks), with a byte-level tokenizer.',
+  additionalProperties: false,
+  required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
+  properties: {
+    modelType: { enum: ['llama', 'mistral', 'qwen2'], default: 'llama', description: 'Architecture written to config.json.' },
+    vocabSize: int('Vocabulary size (the byte-level tokenizer needs at least 259).', 512, 259),
+    hiddenSize: int('Hidden size (d_model).', undefined),
+    intermediateSize: int('MLP intermediate size.', undefined),
+    numLayers: int('Number of decoder layers.', undefined),
+    numHeads: int('Attention heads.', undefined),
+    numKvHeads: int('Key/value heads (GQA); defaults to numHeads.', 0, 0),
+    maxPositionEmbeddings: int('Maximum sequence length.', 2048),
+    rmsNormEps: { type: 'number', exclusiveMinimum: 0, default: 1e-5, description: 'RMSNorm epsilon.' },
+    ropeTheta: { type: 'number', exclusiveMinimum: 0, default: 10000, description: 'RoPE base frequency.' },
+    tieWordEmbeddings: { type: 'boolean', default: true, description: 'Share the embedding matrix with lm_head.' },
+    dtype: { enum: ['F32', 'BF16'], default: 'F32', description: 'Stored weight dtype.' },
+    seed: { type: 'integer', minimum: 0, default: 0, description: 'Random seed of the initialisation.' },
+  },
+};
+
+export const modelSchema: JsonSchema = {
+  type: 'object',
+  description: 'A base model: exactly one of `path` (local Hugging Face layout), `hub` (+ `revision`) or `init` (random init).',
+  additionalProperties: false,
+  properties: {
+    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
+    path: {
+      type: 'string',
+      minLength: 1,
+      description: 'Directory with config.json, *.safetensors and tokenizer.json; relative to the project or absolute.',
+    },
+    hub: { type: 'string', minLength: 1, description: 'Hugging Face hub model id, e.g. "HuggingFaceTB/SmolLM2-135M".' },
+    revision: {
+      type: 'string',
+      minLength: 1,
+      default: 'main',
+      description: 'Hub branch, tag or commit; the commit sha it resolves to is recorded and joins the key.',
+    },
+    init: initSchema,
+  },
+  oneOf: [{ required: ['path'] }, { required: ['hub'] }, { required: ['init'] }],
+};

@@ -1,0 +1,52 @@
+// The committed schema/pipeline.schema.json is exactly what `npm run schema` generates, and documents every field.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { SCHEMA_PATH, generatedSchemaText } from '../../../scripts/gen-schema.ts';
+
+type Node = Record<string, unknown>;
+
+/** Every property schema in the tree, with its path. */
+function properties(node: unknown, path = '#', out: [string, Node, boolean][] = []): [string, Node, boolean][] {
+  if (!node || typeof node !== 'object') return out;
+  const n = node as Node;
+  const required = new Set((n.required as string[]) ?? []);
+  for (const [k, v] of Object.entries((n.properties as Record<string, Node>) ?? {})) {
+    out.push([`${path}/${k}`, v, required.has(k)]);
+    properties(v, `${path}/${k}`, out);
+  }
+  for (const key of ['$defs', 'items', 'additionalProperties', 'anyOf', 'oneOf']) {
+    const v = n[key];
+    if (key === '$defs' && v) for (const [k, d] of Object.entries(v as Record<string, Node>)) properties(d, `${path}/$defs/${k}`, out);
+    else if (Array.isArray(v)) v.forEach((x, i) => properties(x, `${path}/${key}/${i}`, out));
+    else if (v && typeof v === 'object') properties(v, `${path}/${key}`, out);
+  }
+  return out;
+}
+
+describe('schema/pipeline.schema.json', () => {
+  const committed = readFileSync(SCHEMA_PATH, 'utf8');
+  const schema = JSON.parse(committed) as Node;
+
+  it('equals the schema generated from the stage kinds (run `npm run schema` after changing a kind)', () => {
+    expect(committed).toBe(generatedSchemaText());
+  });
+
+  it('is a valid JSON Schema 2020-12 document with every section', () => {
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    new Ajv2020({ strict: false }).compile(schema);
+    expect(Object.keys(schema.properties as Node)).toEqual(['$schema', 'description', 'models', 'datasets', 'adapters', 'compositions', 'evals', 'exports', 'stages']);
+  });
+
+  it('gives every field a description, and every optional core-owned field a default', () => {
+    const all = properties(schema);
+    expect(all.length).toBeGreaterThan(60);
+    const undocumented = all.filter(([, s]) => typeof s.description !== 'string' || !(s.description as string).length).map(([p]) => p);
+    expect(undocumented).toEqual([]);
+    // The choice fields of models (path | hub | init) and exports (adapter | composition) have no default by nature.
+    const choice = /\/\$defs\/(model\/(path|hub|init)|export\/(adapter|composition))$/;
+    const coreKinds = /\/\$defs\/(model|adapter|composition|eval|export|command)\//;
+    const noDefault = all.filter(([p, s, req]) => coreKinds.test(p) && !req && !('default' in s) && !choice.test(p) && !/\/items\//.test(p)).map(([p]) => p);
+    expect(noDefault).toEqual([]);
+  });
+});
