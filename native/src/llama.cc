@@ -4,6 +4,8 @@
 #include "llama.h"
 #include <cmath>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "error.h"
 #include "model/safetensors.h"
 
@@ -38,6 +40,11 @@ static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& na
                                      " values, the config implies " + std::to_string(expect));
   std::vector<float> v(expect);
   t->to_f32(v.data());
+  // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
+  // pages of a read-only mapping: dropping them only means re-reading if touched again).
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1), hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+  if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
   return v;
 }
 
