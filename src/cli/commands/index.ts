@@ -3,5 +3,12 @@ import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.ts';
 import { statusCommand } from './status.ts';
 import { validateCommand } from './validate.ts';
+import { logCommand } from './log.ts';
+import { diffCommand } from './diff.ts';
+import { rollbackCommand } from './rollback.ts';
+import { unpinCommand } from './unpin.ts';
+import { gcCommand } from './gc.ts';
+import { generateCommand } from './generate.ts';
+import { scoreCommand } from './score.ts';
 
-export const COMMANDS: CommandModule<any, any>[] = [buildCommand, statusCommand, validateCommand];
+export const COMMANDS: CommandModule<any, any>[] = [buildCommand, statusCommand, validateCommand, generateCommand, scoreCommand];

@@ -73,7 +73,7 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
   handler: async (argv) => {
     const tty = process.stderr.isTTY;
     const out = await runScore(argv, (done, total) => {
-      if (total > 1) process.stderr.write(`${tty ? '\r' : ''}scoring window ${done}/${total}${tty ? '' : '\n'}`);
+      if (total > 1 && (tty || done === total || done % Math.ceil(total / 10) === 0)) process.stderr.write(`${tty ? '\r' : ''}scoring window ${done}/${total}${tty ? '' : '\n'}`);
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
     if (argv.json) process.stdout.write(JSON.stringify({ ids: out.ids, logprobs: out.logprobs, mean_nll: out.mean_nll, perplexity: out.perplexity }) + '\n');
