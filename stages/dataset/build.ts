@@ -1,8 +1,42 @@
-// Runs the dataset pipeline for one stage: read sources, clean, redact, render, tokenize, limit, split, write.
+// Runs the dataset stage: finds the base model's tokenizer through the upstream model artifact, prepares the data
+// and writes it into ctx.outDir; returns the metrics the core records in the manifest.
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
+import { loadModelTokenizer, modelDirOf } from '../../src/tokenizer/index.ts';
+import { resolveDatasetConfig } from './config.ts';
+import { prepareDataset } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
+import { writeDataset } from './write.ts';
 
 export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
-  throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: the dataset stage is being written`);
+  const config = resolveDatasetConfig(ctx.config);
+  const upstreamName = `models.${config.model}`;
+  const model = ctx.upstream[upstreamName];
+  if (!model)
+    throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, { hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)` });
+  const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
+  const started = performance.now();
+  const prepared = await prepareDataset(config, {
+    name: ctx.name,
+    projectDir: ctx.projectDir,
+    tokenizer,
+    signal: ctx.signal,
+    progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
+  });
+  await writeDataset(ctx.outDir, prepared);
+  const seconds = (performance.now() - started) / 1000;
+  const o = prepared.stats.output;
+  return {
+    metrics: {
+      train_examples: o.train,
+      valid_examples: o.valid,
+      train_tokens: o.trainTokens,
+      valid_tokens: o.validTokens,
+      train_loss_tokens: o.trainLossTokens,
+      bad_records: prepared.stats.badRecords.count,
+      pii_found: Object.values(prepared.stats.pii.byType).reduce((a, b) => a + b, 0),
+      input_mb_per_s: Math.round((prepared.bytesIn / 1e6 / Math.max(seconds, 1e-6)) * 100) / 100,
+    },
+    summary: `${o.train} train / ${o.valid} valid ${config.format === 'text' ? 'sequences' : 'examples'}, ${o.trainTokens} train tokens`,
+  };
 }

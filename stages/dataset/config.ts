@@ -33,6 +33,7 @@ export function resolveDatasetConfig(c: Loose): DatasetConfig {
       promptNoInput: template.promptNoInput ?? null,
       response: template.response ?? null,
       useChatTemplate: template.useChatTemplate ?? false,
+      chatTemplate: template.chatTemplate ?? null,
     },
     clean: {
       nfc: clean.nfc ?? true,

@@ -23,7 +23,7 @@ export interface DatasetConfig {
   source: DatasetSource;
   format: DatasetFormat;
   fields: Record<string, string>;
-  template: { prompt: string | null; promptNoInput: string | null; response: string | null; useChatTemplate: boolean };
+  template: { prompt: string | null; promptNoInput: string | null; response: string | null; useChatTemplate: boolean; chatTemplate: string | null };
   clean: {
     nfc: boolean;
     whitespace: boolean;
@@ -117,7 +117,7 @@ export const datasetSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'Prompt templates for instruction / completion / qa, with {field} placeholders. null: the built-in template of the format.',
+      description: 'Prompt templates for instruction / completion / qa, with {field} placeholders ({{ and }} for literal braces), and the chat template. null: the built-in template of the format.',
       properties: {
         prompt: {
           type: ['string', 'null'],
@@ -134,6 +134,11 @@ export const datasetSchema = {
           type: ['string', 'null'],
           default: null,
           description: 'Answer part (loss). Built-in qa: " {answer}" (the first answer); instruction: "{output}"; completion: "{completion}". EOS follows it.',
+        },
+        chatTemplate: {
+          type: ['string', 'null'],
+          default: null,
+          description: 'A Jinja chat template (the tokenizer_config.json `chat_template` syntax) used instead of the model\'s, e.g. for a base model that has none. null: the model\'s.',
         },
         useChatTemplate: {
           type: 'boolean',

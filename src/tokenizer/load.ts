@@ -1,0 +1,178 @@
+// A model's tokenizer: tokenizer.json + tokenizer_config.json through @huggingface/tokenizers, with the special
+// tokens its post-processor adds (BOS), EOS from the config, chat template, and a word-cached fast encode path
+// that gives the library's exact ids (checked in tests) at dataset-preprocessing speed.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { PeftError } from '../errors.ts';
+import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat-template.ts';
+
+export interface ModelTokenizer {
+  dir: string;
+  bosId: number | undefined;
+  eosId: number | undefined;
+  bosToken: string | undefined;
+  eosToken: string | undefined;
+  /** Special ids the tokenizer puts before / after a sequence (e.g. [BOS] / []), as its post-processor does. */
+  prefixIds: number[];
+  suffixIds: number[];
+  /** Chat template of tokenizer_config.json, if it has one. */
+  chatTemplate: ChatTemplate | undefined;
+  /** Ids of `text`; with `special`, wrapped in prefixIds / suffixIds. */
+  encode(text: string, opts?: { special?: boolean }): number[];
+  /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
+  encodeContinuation(text: string): number[];
+  decode(ids: number[], opts?: { skipSpecial?: boolean }): string;
+  idToToken(id: number): string | undefined;
+  tokenToId(token: string): number | undefined;
+}
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PeftError('E_MODEL', `${file}: cannot read JSON (${(err as Error).message})`, { file });
+  }
+}
+
+function tokenContent(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return undefined;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Loads the tokenizer of the HF model directory `dir` (tokenizer.json required, tokenizer_config.json optional). */
+export function loadModelTokenizer(dir: string): ModelTokenizer {
+  const tjFile = join(dir, 'tokenizer.json');
+  if (!existsSync(tjFile))
+    throw new PeftError('E_MODEL', `${dir}: no tokenizer.json; the dataset stage needs the base model's tokenizer`, {
+      file: tjFile,
+      hint: 'use a model directory in Hugging Face layout with tokenizer.json and tokenizer_config.json',
+    });
+  const cfgFile = join(dir, 'tokenizer_config.json');
+  const tj = readJson(tjFile);
+  const cfg = existsSync(cfgFile) ? readJson(cfgFile) : {};
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(tj, cfg);
+  } catch (err) {
+    throw new PeftError('E_MODEL', `${tjFile}: tokenizer not supported (${(err as Error).message})`, { file: tjFile });
+  }
+  const bosToken = tokenContent(cfg.bos_token);
+  const eosToken = tokenContent(cfg.eos_token);
+  const bosId = bosToken === undefined ? undefined : tok.token_to_id(bosToken);
+  const eosId = eosToken === undefined ? undefined : tok.token_to_id(eosToken);
+
+  const libEncode = (text: string, special: boolean): number[] => tok.encode(text, { add_special_tokens: special }).ids;
+  const fast = makeFastEncoder(tok, tj);
+  const plain = (text: string): number[] => (fast ? fast(text) : libEncode(text, false));
+
+  // What the post-processor adds around a sequence, found by difference; tokenizer_config's add_bos/eos_token override.
+  const probe = 'a';
+  const bare = libEncode(probe, false);
+  const full = libEncode(probe, true);
+  let start = 0;
+  while (start < full.length && full[start] !== bare[0]) start++;
+  let prefixIds: number[] = full.slice(0, start);
+  let suffixIds: number[] = full.slice(start + bare.length);
+  if (cfg.add_bos_token === true && bosId !== undefined && !prefixIds.includes(bosId)) prefixIds = [bosId, ...prefixIds];
+  if (cfg.add_bos_token === false && bosId !== undefined) prefixIds = prefixIds.filter((id) => id !== bosId);
+  if (cfg.add_eos_token === true && eosId !== undefined && !suffixIds.includes(eosId)) suffixIds = [...suffixIds, eosId];
+  if (cfg.add_eos_token === false && eosId !== undefined) suffixIds = suffixIds.filter((id) => id !== eosId);
+
+  const contProbe = '\n';
+  const contProbeIds = plain(contProbe);
+  const templateSource = pickChatTemplate(cfg.chat_template);
+
+  return {
+    dir,
+    bosId,
+    eosId,
+    bosToken,
+    eosToken,
+    prefixIds,
+    suffixIds,
+    chatTemplate: templateSource ? compileChatTemplate(templateSource, { bos_token: bosToken, eos_token: eosToken }, cfgFile) : undefined,
+    encode(text, opts) {
+      const ids = plain(text);
+      return opts?.special ? [...prefixIds, ...ids, ...suffixIds] : ids;
+    },
+    encodeContinuation(text) {
+      if (text === '') return [];
+      const ids = plain(contProbe + text);
+      const n = contProbeIds.length;
+      for (let i = 0; i < n; i++) if (ids[i] !== contProbeIds[i]) return plain(text); // the probe merged with the text
+      return ids.slice(n);
+    },
+    decode(ids, opts) {
+      return tok.decode(ids, { skip_special_tokens: opts?.skipSpecial ?? false });
+    },
+    idToToken: (id) => tok.id_to_token(id),
+    tokenToId: (t) => tok.token_to_id(t),
+  };
+}
+
+interface TokenizerInternals {
+  normalizer: ((text: string) => string) | null;
+  pre_tokenizer: ((text: string, opts: { section_index: number }) => string[]) | null;
+  model: ((pieces: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: string[]; unk_token_id?: number };
+  remove_space?: boolean;
+  do_lowercase_and_remove_accent?: boolean;
+  get_added_tokens_decoder(): Map<number, { content: string }>;
+}
+
+/**
+ * The library's encode_text without special tokens, but with the model's output cached per word: normalize once,
+ * split into words (the pre-tokenizer's, or before each "▁" for SentencePiece-style tokenizers whose vocabulary has no
+ * token with "▁" after another character, where BPE can never merge across that point), and run BPE once per
+ * distinct word. Returns undefined where that equivalence cannot be guaranteed (the library is used instead).
+ */
+function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: string) => number[]) | undefined {
+  const t = tok as unknown as TokenizerInternals;
+  if (t.remove_space || t.do_lowercase_and_remove_accent) return undefined;
+  const modelType = (tj.model as { type?: string } | undefined)?.type;
+  const model = tj.model as { type?: string; fuse_unk?: boolean; byte_fallback?: boolean };
+  if (modelType !== 'BPE' && modelType !== 'WordPiece' && modelType !== 'Unigram') return undefined;
+  if (model.fuse_unk && !model.byte_fallback) return undefined; // unknowns fused across words: only the library knows
+  const added = [...t.get_added_tokens_decoder().values()].map((a) => a.content).filter((c) => c.length > 0);
+  const addedRe = added.length ? new RegExp(added.sort((a, b) => b.length - a.length).map(escapeRe).join('|')) : undefined;
+
+  let split: (normalized: string) => string[];
+  if (t.pre_tokenizer) {
+    const pre = t.pre_tokenizer;
+    split = (s) => pre(s, { section_index: 0 });
+  } else {
+    if (modelType !== 'BPE') return undefined;
+    const vocab = t.model.vocab;
+    if (vocab.some((v) => v !== undefined && /[^▁]▁/.test(v))) return undefined;
+    split = (s) => s.split(/(?<=[^▁])(?=▁)/);
+  }
+  const ids = t.model.tokens_to_ids;
+  const unk = t.model.unk_token_id;
+  let cache = new Map<string, number[]>();
+  const lib = (text: string) => tok.encode(text, { add_special_tokens: false }).ids;
+
+  return (text: string): number[] => {
+    if (text === '') return [];
+    if (addedRe && addedRe.test(text)) return lib(text); // special tokens inside the text: the library splits them
+    const normalized = t.normalizer ? t.normalizer(text) : text;
+    if (normalized === '') return [];
+    if (addedRe && addedRe.test(normalized)) return lib(text);
+    const out: number[] = [];
+    for (const word of split(normalized)) {
+      if (word === '') continue;
+      let wordIds = cache.get(word);
+      if (!wordIds) {
+        wordIds = t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0);
+        if (cache.size > 500_000) cache = new Map();
+        cache.set(word, wordIds);
+      }
+      for (const id of wordIds) out.push(id);
+    }
+    return out;
+  };
+}

@@ -1,0 +1,312 @@
+// The dataset pipeline in memory: read → fields → clean → PII → length filter → dedup → limit → split → render →
+// tokenize → maxTokens → (text) pack. Counts every step; an empty result names the step that emptied it.
+import { PeftError } from '../../src/errors.ts';
+import { compileChatTemplate, type ModelTokenizer } from '../../src/tokenizer/index.ts';
+import { effectiveMaxTokens } from './config.ts';
+import { contentKey, NearDupIndex } from './dedup.ts';
+import { cleanText } from './clean.ts';
+import { textsOf, toExample, withTexts, type Item } from './fields.ts';
+import { findPii, redactPii } from './pii.ts';
+import { BadRecord, BadRecordSink } from './records.ts';
+import { renderExample } from './render.ts';
+import { sampleIndices, validIndices } from './sample.ts';
+import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
+import { readSource } from './sources/index.ts';
+import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
+import { capLength, IGNORE, packDocuments, tokenizeDocument, tokenizeSegments, type Tokenized } from './tokenize.ts';
+
+export interface OutputRecord {
+  ids: number[];
+  labels: number[];
+  text: string;
+}
+
+export interface PrepareOptions {
+  name: string; // full stage name, e.g. datasets.qa
+  projectDir: string;
+  tokenizer: ModelTokenizer;
+  signal?: AbortSignal;
+  progress?: (message: string, step?: number, total?: number) => void;
+}
+
+export interface Prepared {
+  train: OutputRecord[];
+  valid: OutputRecord[];
+  stats: DatasetStats;
+  bytesIn: number;
+}
+
+interface Cleaned {
+  item: Item;
+  key: string;
+}
+
+function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new PeftError('E_CANCELLED', 'dataset preparation cancelled');
+}
+
+/** Records the step and throws when it removed everything. */
+function step(name: string, stats: StepStats[], stepName: string, inCount: number, outCount: number, removed: Record<string, number>, what = 'records'): void {
+  stats.push({ step: stepName, in: inCount, out: outCount, removed });
+  if (outCount === 0 && inCount > 0) {
+    const why = Object.entries(removed)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ');
+    throw new PeftError('E_DATA', `${name}: no ${what} left after ${stepName}: it removed ${inCount} of ${inCount} (${why})`, {
+      step: stepName,
+      removed,
+      hint: 'loosen that filter (see the dataset\'s clean / maxTokens settings) or check the source',
+    });
+  }
+}
+
+async function readItems(src: DatasetSource, part: 'train' | 'valid', config: DatasetConfig, opts: PrepareOptions, sink: BadRecordSink, stats: DatasetStats) {
+  const read = await readSource(src, {
+    stage: opts.name,
+    projectDir: opts.projectDir,
+    sink,
+    pointer: `/datasets/${opts.name.replace(/^datasets\./, '')}/${part === 'train' ? 'source' : 'split/source'}`,
+    signal: opts.signal,
+    onProgress: (m) => opts.progress?.(m),
+  });
+  stats.sources.push({ split: part, files: read.files, bytes: read.bytes, ...(read.hub ? { hub: { id: read.hub.id, sha: read.hub.sha, fromCache: read.hub.fromCache } } : {}) });
+  if (read.records.length === 0 && sink.count === 0) {
+    const what = src.files ? `files ${src.files.join(', ')}` : src.hub ? `hub dataset ${src.hub}` : 'inline examples';
+    throw new PeftError('E_DATA', `${opts.name}: the ${part} source (${what}) has no records`, { hint: 'check that the files are not empty' });
+  }
+  const items: Item[] = [];
+  const badBefore = sink.count;
+  for (const rec of read.records) {
+    try {
+      items.push({ example: toExample(rec, config.format, config.fields), origin: rec.origin });
+    } catch (err) {
+      if (err instanceof BadRecord) sink.report(err);
+      else throw err;
+    }
+  }
+  return { items, bytes: read.bytes, readCount: read.records.length + badBefore, badFields: sink.count - badBefore };
+}
+
+function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: PrepareOptions, stats: DatasetStats): Cleaned[] {
+  const c = config.clean;
+  const types = c.piiTypes.length ? c.piiTypes : PII_TYPES;
+  // Cleaning, then PII.
+  const afterPii: Item[] = [];
+  let piiDropped = 0;
+  let emptied = 0;
+  for (const it of items) {
+    let texts = textsOf(it.example).map((t) => cleanText(t, c));
+    if (c.pii !== 'off') {
+      let found = 0;
+      texts = texts.map((t) => {
+        const m = findPii(t, types);
+        for (const x of m) stats.pii.byType[x.type] = (stats.pii.byType[x.type] ?? 0) + 1;
+        found += m.length;
+        return c.pii === 'redact' ? redactPii(t, m) : t;
+      });
+      if (found) stats.pii.records++;
+      if (found && c.pii === 'drop') {
+        piiDropped++;
+        continue;
+      }
+    }
+    if (texts.join('').trim() === '') {
+      emptied++;
+      continue;
+    }
+    afterPii.push({ example: withTexts(it.example, texts), origin: it.origin });
+  }
+  step(opts.name, stats.steps, `clean+pii/${part}`, items.length, afterPii.length, { 'empty after cleaning': emptied, 'pii (drop)': piiDropped });
+
+  // Length filters on the characters of all fields together.
+  const sized: Item[] = [];
+  let short = 0;
+  let long = 0;
+  for (const it of afterPii) {
+    const len = textsOf(it.example).reduce((a, t) => a + t.length, 0);
+    if (len < c.minChars) short++;
+    else if (c.maxChars !== null && len > c.maxChars) long++;
+    else sized.push(it);
+  }
+  step(opts.name, stats.steps, `length/${part}`, afterPii.length, sized.length, { [`minChars ${c.minChars}`]: short, [`maxChars ${c.maxChars}`]: long });
+
+  // Deduplication.
+  const seen = new Set<string>();
+  const near = c.dedup === 'near' ? new NearDupIndex(c.nearDupThreshold) : undefined;
+  const kept: Cleaned[] = [];
+  let exact = 0;
+  let nearDup = 0;
+  for (const it of sized) {
+    const texts = textsOf(it.example);
+    const key = contentKey(texts);
+    if (c.dedup !== 'none') {
+      if (seen.has(key)) {
+        exact++;
+        continue;
+      }
+      seen.add(key);
+      if (near?.isDuplicate(texts.join('\n'))) {
+        nearDup++;
+        continue;
+      }
+    }
+    kept.push({ item: it, key });
+  }
+  step(opts.name, stats.steps, `dedup/${part}`, sized.length, kept.length, { 'exact duplicate': exact, 'near duplicate': nearDup });
+  return kept;
+}
+
+interface Encoded {
+  tokenized: Tokenized;
+  text: string;
+}
+
+function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats, sink: BadRecordSink): Encoded[] {
+  const maxTokens = effectiveMaxTokens(config);
+  const chatTemplate = config.template.chatTemplate
+    ? compileChatTemplate(config.template.chatTemplate, { bos_token: tok.bosToken, eos_token: tok.eosToken }, `pipeline.json /datasets/${opts.name.replace(/^datasets\./, '')}/template/chatTemplate`)
+    : tok.chatTemplate;
+  const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
+  const out: Encoded[] = [];
+  const removed = { [`over maxTokens ${maxTokens} (drop)`]: 0, 'no answer left after truncation': 0, 'bad record': 0 };
+  let k = 0;
+  for (const { item } of items) {
+    if (++k % 2000 === 0) {
+      checkAbort(opts.signal);
+      opts.progress?.(`tokenizing ${part}`, k, items.length);
+    }
+    let tokenized: Tokenized;
+    let text: string;
+    if (item.example.format === 'text') {
+      const ids = tokenizeDocument(item.example.text, tok);
+      tokenized = { ids, labels: ids };
+      text = item.example.text;
+    } else {
+      let segs;
+      try {
+        segs = renderExample(item.example, config, chatTemplate, item.origin);
+      } catch (err) {
+        if (!(err instanceof BadRecord)) throw err;
+        sink.report(err);
+        removed['bad record']++;
+        continue;
+      }
+      tokenized = tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
+      text = segs.map((s) => s.text).join('');
+    }
+    const capped = capLength(tokenized, maxTokens, config.overLength);
+    if (capped.outcome === 'dropped') {
+      stats.maxTokens.dropped++;
+      removed[`over maxTokens ${maxTokens} (drop)`]++;
+      continue;
+    }
+    if (capped.outcome === 'dropped-no-loss') {
+      stats.maxTokens.droppedNoLoss++;
+      removed['no answer left after truncation']++;
+      continue;
+    }
+    if (capped.outcome === 'truncated') stats.maxTokens.truncated++;
+    out.push({ tokenized: capped.value!, text });
+  }
+  if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, out.length, removed);
+  return out;
+}
+
+function lossCount(labels: number[]): number {
+  let n = 0;
+  for (const l of labels) if (l !== IGNORE) n++;
+  return n;
+}
+
+function toRecords(encoded: Encoded[], config: DatasetConfig, tok: ModelTokenizer): OutputRecord[] {
+  if (config.format !== 'text') return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text }));
+  return packDocuments(
+    encoded.map((e) => e.tokenized.ids),
+    config.seqLen,
+  ).map((ids) => ({ ids, labels: ids.slice(), text: tok.decode(ids) }));
+}
+
+export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {
+  const tok = opts.tokenizer;
+  const sink = new BadRecordSink(config.onError);
+  const splitSeed = config.split.seed ?? config.seed;
+  const stats: DatasetStats = {
+    name: opts.name,
+    format: config.format,
+    tokenizer: tok.dir,
+    sources: [],
+    badRecords: { count: 0, examples: [] },
+    steps: [],
+    pii: { mode: config.clean.pii, byType: {}, records: 0 },
+    maxTokens: { limit: effectiveMaxTokens(config), mode: config.overLength, dropped: 0, truncated: 0, droppedNoLoss: 0 },
+    split: { mode: config.split.source ? 'source' : 'fraction', valid: config.split.valid, seed: splitSeed },
+    lengths: { train: lengthStats([], 0), valid: lengthStats([], 0) },
+    output: { train: 0, valid: 0, seqLen: config.format === 'text' ? config.seqLen : null, trainTokens: 0, validTokens: 0, trainLossTokens: 0, validLossTokens: 0 },
+  };
+
+  // Train source.
+  opts.progress?.('reading source');
+  const train = await readItems(config.source, 'train', config, opts, sink, stats);
+  step(opts.name, stats.steps, 'read/train', train.readCount, train.items.length, { 'bad record': train.readCount - train.items.length });
+  checkAbort(opts.signal);
+  let trainItems = cleanItems(train.items, 'train', config, opts, stats);
+
+  // Limit.
+  const picked = sampleIndices(
+    trainItems.map((c) => c.key),
+    config.limit,
+    config.sample,
+    config.seed,
+  );
+  const limited = picked.map((i) => trainItems[i]);
+  step(opts.name, stats.steps, 'limit', trainItems.length, limited.length, { [`limit ${config.limit} (${config.sample})`]: trainItems.length - limited.length });
+  trainItems = limited;
+
+  // Split.
+  let validItems: Cleaned[];
+  let bytesIn = train.bytes;
+  if (config.split.source) {
+    const valid = await readItems(config.split.source, 'valid', config, opts, sink, stats);
+    bytesIn += valid.bytes;
+    step(opts.name, stats.steps, 'read/valid', valid.readCount, valid.items.length, { 'bad record': valid.readCount - valid.items.length });
+    validItems = cleanItems(valid.items, 'valid', config, opts, stats);
+  } else {
+    const held = validIndices(
+      trainItems.map((c) => c.key),
+      config.split.valid,
+      splitSeed,
+    );
+    validItems = trainItems.filter((_, i) => held.has(i));
+    const rest = trainItems.filter((_, i) => !held.has(i));
+    step(opts.name, stats.steps, 'split', trainItems.length, rest.length, { 'held out as valid': validItems.length });
+    trainItems = rest;
+  }
+  checkAbort(opts.signal);
+
+  // Tokenize.
+  const trainEnc = encodeItems(trainItems, 'train', config, tok, opts, stats, sink);
+  const validEnc = encodeItems(validItems, 'valid', config, tok, opts, stats, sink);
+  stats.lengths.train = lengthStats(
+    trainEnc.map((e) => e.tokenized.ids.length),
+    trainEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
+  );
+  stats.lengths.valid = lengthStats(
+    validEnc.map((e) => e.tokenized.ids.length),
+    validEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
+  );
+
+  const trainRecs = toRecords(trainEnc, config, tok);
+  const validRecs = toRecords(validEnc, config, tok);
+  stats.badRecords = { count: sink.count, examples: sink.skipped };
+  stats.output = {
+    train: trainRecs.length,
+    valid: validRecs.length,
+    seqLen: stats.output.seqLen,
+    trainTokens: trainRecs.reduce((a, r) => a + r.ids.length, 0),
+    validTokens: validRecs.reduce((a, r) => a + r.ids.length, 0),
+    trainLossTokens: trainRecs.reduce((a, r) => a + lossCount(r.labels), 0),
+    validLossTokens: validRecs.reduce((a, r) => a + lossCount(r.labels), 0),
+  };
+  return { train: trainRecs, valid: validRecs, stats, bytesIn };
+}

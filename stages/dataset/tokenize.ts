@@ -1,0 +1,67 @@
+// Turns rendered segments into token ids and labels (labels[i] = ids[i] where trained, -100 where not), applies the
+// maxTokens cap, and packs `text` documents into fixed-length sequences with EOS between documents.
+import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
+import type { Segment } from './render.ts';
+
+export const IGNORE = -100;
+
+export interface Tokenized {
+  ids: number[];
+  labels: number[];
+}
+
+/** Prompt / response style (no specials inside the template): prefix specials + prompt + response + EOS (trained). */
+export function tokenizeSegments(segs: Segment[], tok: ModelTokenizer, opts: { specials: boolean; eos: boolean }): Tokenized {
+  const ids: number[] = [];
+  const labels: number[] = [];
+  if (opts.specials) for (const id of tok.prefixIds) (ids.push(id), labels.push(IGNORE));
+  segs.forEach((s, k) => {
+    const part = k === 0 ? tok.encode(s.text) : tok.encodeContinuation(s.text);
+    for (const id of part) {
+      ids.push(id);
+      labels.push(s.loss ? id : IGNORE);
+    }
+  });
+  if (opts.eos && tok.eosId !== undefined) {
+    ids.push(tok.eosId);
+    labels.push(segs.length && segs[segs.length - 1].loss ? tok.eosId : IGNORE);
+  }
+  return { ids, labels };
+}
+
+/** The ids of one `text` document: prefix specials + text + EOS (all trained). */
+export function tokenizeDocument(text: string, tok: ModelTokenizer): number[] {
+  const ids = tok.encode(text, { special: true });
+  if (tok.eosId !== undefined && ids[ids.length - 1] !== tok.eosId) ids.push(tok.eosId);
+  return ids;
+}
+
+export type CapOutcome = 'kept' | 'truncated' | 'dropped' | 'dropped-no-loss';
+
+/** Applies maxTokens: drop, or keep the first maxTokens (dropped anyway when no trained token is left). */
+export function capLength(t: Tokenized, maxTokens: number | null, mode: 'drop' | 'truncate'): { outcome: CapOutcome; value?: Tokenized } {
+  if (maxTokens === null || t.ids.length <= maxTokens) return { outcome: 'kept', value: t };
+  if (mode === 'drop') return { outcome: 'dropped' };
+  const value = { ids: t.ids.slice(0, maxTokens), labels: t.labels.slice(0, maxTokens) };
+  return value.labels.some((l) => l !== IGNORE) ? { outcome: 'truncated', value } : { outcome: 'dropped-no-loss' };
+}
+
+/** Concatenates documents and cuts the stream into seqLen-token sequences (the last may be shorter; a 1-token tail is dropped). */
+export function packDocuments(docs: number[][], seqLen: number): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  for (const d of docs) {
+    let pos = 0;
+    while (pos < d.length) {
+      const take = Math.min(seqLen - cur.length, d.length - pos);
+      for (let i = 0; i < take; i++) cur.push(d[pos + i]);
+      pos += take;
+      if (cur.length === seqLen) {
+        out.push(cur);
+        cur = [];
+      }
+    }
+  }
+  if (cur.length >= 2) out.push(cur);
+  return out;
+}
