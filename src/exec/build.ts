@@ -22,6 +22,8 @@ export interface BuildOptions {
   waitSeconds?: number;
   signal?: AbortSignal;
   reporter?: Reporter;
+  /** Runs under the build lock before planning (rollback re-points a ref here). */
+  beforePlan?: (pipeline: Pipeline) => void;
 }
 
 export function plannedOutcome(p: PlannedStage): StageOutcome {
@@ -54,6 +56,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
   const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal });
   try {
     cleanTemp(layout);
+    opts.beforePlan?.(pipeline);
     const cache = new HashCache(layout.hashCache);
     try {
       const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal });

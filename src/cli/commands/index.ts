@@ -11,4 +11,15 @@ import { gcCommand } from './gc.ts';
 import { generateCommand } from './generate.ts';
 import { scoreCommand } from './score.ts';
 
-export const COMMANDS: CommandModule<any, any>[] = [buildCommand, statusCommand, validateCommand, generateCommand, scoreCommand];
+export const COMMANDS: CommandModule<any, any>[] = [
+  buildCommand,
+  statusCommand,
+  validateCommand,
+  logCommand,
+  diffCommand,
+  rollbackCommand,
+  unpinCommand,
+  gcCommand,
+  generateCommand,
+  scoreCommand,
+];
