@@ -46,10 +46,11 @@ export function stripMarkdown(s: string): string {
   );
 }
 
-/** CRLF → LF, tabs / runs of spaces → one space, no trailing spaces, at most one blank line, trimmed ends. */
+/** CRLF → LF, zero-width spaces / BOMs removed, tabs / runs of spaces → one space, no trailing spaces, at most one blank line, trimmed ends. */
 export function normalizeWhitespace(s: string): string {
   return s
     .replace(/\r\n?/g, '\n')
+    .replace(/[\u200b\u2060\ufeff]/g, '')
     .replace(/[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000 ]+/g, ' ')
     .replace(/ ?\n ?/g, '\n')
     .replace(/\n{3,}/g, '\n\n')
