@@ -63,10 +63,12 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     const float* L = lse + (size_t)h * s.T;
     kern::sgemm(false, true, s.T, s.Tk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, P.data(), s.Tk);
     kern::sgemm(false, true, s.T, s.Tk, s.hd, 1.f, doh, s.q_stride, vv, s.kv_stride, 0.f, dP.data(), s.Tk); // dP = dO V^T
+    float* Pp = P.data();   // raw pointers: P / dP are thread_local, the pool's threads must see this thread's buffers
+    float* dPp = dP.data();
     kern::parallel_for(s.T, [&](int b, int e) {
       for (int i = b; i < e; i++) {
-        float* pr = P.data() + (size_t)i * s.Tk;
-        float* dr = dP.data() + (size_t)i * s.Tk;
+        float* pr = Pp + (size_t)i * s.Tk;
+        float* dr = dPp + (size_t)i * s.Tk;
         const int p = s.pos0 + i, lo = first_key(p, s.window);
         float D = 0.f; // sum_j P_ij dP_ij = dO_i . O_i
         for (int d = 0; d < s.hd; d++) D += doh[(size_t)i * s.q_stride + d] * oh[(size_t)i * s.q_stride + d];
