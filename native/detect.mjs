@@ -20,7 +20,7 @@ if (mode === 'defines') {
 } else if (mode === 'libs') {
   const l = [];
   if (features.openblas) l.push('-lopenblas');
-  if (features.dnnl) l.push('-ldnnl');
+  if (features.dnnl) l.push('-ldnnl', '-lgomp'); // oneDNN (Debian) threads with OpenMP; we set its thread count
   console.log(l.join(' '));
 } else if (mode === 'includes') {
   console.log(['/usr/include/openblas', '/usr/include/x86_64-linux-gnu'].filter(existsSync).join(' '));

@@ -25,6 +25,9 @@ class FrozenLinear {
   void forward(float* y, const float* x, int T, Compute mode) const;
   // dx[T, in] += dy[T, out] * W   (accumulates into dx)
   void backward_input(float* dx, const float* dy, int T, Compute mode) const;
+  // bf16-compute variants taking activations already converted to bf16 (convert once, use for q/k/v or gate/up).
+  void forward_bf16(float* y, const uint16_t* x16, int T) const;            // x16 [T, in]
+  void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const;   // dy16 [T, out]
   // The weight as fp32 [out, in] (for tests and merges).
   void dequantize(float* w) const;
 
@@ -35,6 +38,10 @@ class FrozenLinear {
   std::vector<uint16_t> w16_;
   NF4Tensor wq_;
   std::vector<float> bias_;
+
+  const uint16_t* tile_bf16(int r0, int rows) const; // rows [r0, r0+rows) of W as bf16 (stored or per-thread tile)
+  const float* tile_f32(int r0, int rows) const;     // same in fp32
+  void add_bias(float* y, int T) const;
 };
 
 } // namespace peft::kern

@@ -1,0 +1,35 @@
+// backend_info(): one line naming the sgemm library, the bf16 matmul implementation and the thread count.
+#include <string>
+#include "kernels/gemm_bf16_internal.h"
+#include "kernels/kernels.h"
+#ifdef PEFT_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace peft::kern {
+
+static std::string sgemm_name() {
+#ifdef PEFT_HAVE_OPENBLAS
+  std::string cfg = openblas_get_config(); // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64"
+  std::string ver = "openblas";
+  if (cfg.rfind("OpenBLAS ", 0) == 0) ver += "-" + cfg.substr(9, cfg.find(' ', 9) - 9);
+  return ver + " (" + openblas_get_corename() + ")";
+#else
+#if defined(__AVX512F__)
+  return "builtin-blocked (avx512)";
+#elif defined(__AVX2__)
+  return "builtin-blocked (avx2)";
+#else
+  return "builtin-blocked (generic)";
+#endif
+#endif
+}
+
+std::string backend_info() {
+  std::string bf = bf16_backend_name();
+  if (bf == "none") bf = "fp32-fallback (built without oneDNN)";
+  else bf += bf16_native() ? " (" + bf16_impl() + ")" : " (no bf16 ISA: fp32 fallback)";
+  return "sgemm=" + sgemm_name() + " bf16=" + bf + " threads=" + std::to_string(threads());
+}
+
+} // namespace peft::kern

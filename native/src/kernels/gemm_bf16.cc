@@ -1,0 +1,205 @@
+// kern::gemm_bf16: bf16 inputs, fp32 accumulation and output. With oneDNN on a CPU that has AVX512-BF16 or AMX it
+// runs a oneDNN matmul primitive, created once per (shape, transposes, leading dims, alpha, beta) and cached;
+// transposes are expressed as strides, alpha as an output scale, beta as a sum post-op. Otherwise (no oneDNN, no
+// bf16 ISA, or oneDNN offering only its reference kernel) the inputs are widened to fp32 and go through sgemm.
+// oneDNN (Debian build) threads with OpenMP: the OpenMP thread count of the calling thread is set to threads()
+// before each call (1 inside a parallel_for), so oneDNN, OpenBLAS and the pool all use the same count.
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+#include "error.h"
+#include "kernels/gemm_bf16_internal.h"
+#include "kernels/kernels.h"
+#include "kernels/threads_internal.h"
+#ifdef PEFT_HAVE_DNNL
+#include <map>
+#include <tuple>
+#include <oneapi/dnnl/dnnl.hpp>
+extern "C" {
+void omp_set_num_threads(int);
+int omp_get_max_threads(void);
+}
+#endif
+
+namespace peft::kern {
+
+namespace {
+
+// Widens the stored rectangle (rows x cols, row stride ld) to a compact fp32 matrix.
+void widen(const bf16* src, int rows, int cols, int ld, float* dst) {
+  for (int r = 0; r < rows; r++) bf16_to_f32(src + (size_t)r * ld, dst + (size_t)r * cols, (size_t)cols);
+}
+
+void gemm_bf16_fallback(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A, int lda, const bf16* B,
+                        int ldb, float beta, float* C, int ldc) {
+  const int ar = tA ? K : M, ac = tA ? M : K, br = tB ? N : K, bc = tB ? K : N;
+  thread_local std::vector<float> a32, b32;
+  if (a32.size() < (size_t)ar * ac) a32.resize((size_t)ar * ac);
+  if (b32.size() < (size_t)br * bc) b32.resize((size_t)br * bc);
+  widen(A, ar, ac, lda, a32.data());
+  widen(B, br, bc, ldb, b32.data());
+  sgemm(tA, tB, M, N, K, alpha, a32.data(), ac, b32.data(), bc, beta, C, ldc);
+}
+
+#ifdef PEFT_HAVE_DNNL
+using Key = std::tuple<bool, bool, int, int, int, int, int, int, uint32_t, uint32_t>;
+struct Prim {
+  dnnl::matmul prim;
+  dnnl::memory::desc a, b, c;
+  std::string impl;      // oneDNN's implementation name, e.g. "brg:avx512_core_bf16"
+  bool usable = false;
+};
+
+struct Dnnl {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  std::mutex m;
+  std::map<Key, std::shared_ptr<Prim>> cache;
+};
+
+Dnnl& dnnl_state() {
+  static Dnnl* d = new Dnnl(); // leaked: destroying oneDNN objects at exit races OpenMP teardown
+  return *d;
+}
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alpha, int lda, int ldb, float beta,
+                               int ldc) {
+  using dt = dnnl::memory::data_type;
+  Dnnl& d = dnnl_state();
+  const Key key{tA, tB, M, N, K, lda, ldb, ldc, bits(alpha), bits(beta)};
+  std::lock_guard<std::mutex> g(d.m);
+  auto it = d.cache.find(key);
+  if (it != d.cache.end()) return it->second;
+  auto p = std::make_shared<Prim>();
+  p->a = dnnl::memory::desc({M, K}, dt::bf16, tA ? dnnl::memory::dims{1, lda} : dnnl::memory::dims{lda, 1});
+  p->b = dnnl::memory::desc({K, N}, dt::bf16, tB ? dnnl::memory::dims{1, ldb} : dnnl::memory::dims{ldb, 1});
+  p->c = dnnl::memory::desc({M, N}, dt::f32, dnnl::memory::dims{ldc, 1});
+  try {
+    dnnl::primitive_attr attr;
+    if (alpha != 1.f) attr.set_output_scales(0, {alpha});
+    if (beta != 0.f) {
+      dnnl::post_ops po;
+      po.append_sum(beta);
+      attr.set_post_ops(po);
+    }
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a, p->b, p->c), attr, d.eng);
+    p->impl = pd.impl_info_str();
+    // oneDNN's reference matmul is far slower than widening to fp32 + sgemm: use it never.
+    p->usable = p->impl.find("ref") == std::string::npos;
+    if (p->usable) p->prim = dnnl::matmul(pd);
+  } catch (const dnnl::error&) {
+    p->usable = false;
+  }
+  d.cache.emplace(key, p);
+  return p;
+}
+
+void set_omp_threads() {
+  const int want = in_parallel_region() ? 1 : threads();
+  if (omp_get_max_threads() != want) omp_set_num_threads(want);
+}
+
+bool probe_native(std::string& impl) {
+  try {
+    auto p = get_prim(false, true, 64, 64, 64, 1.f, 64, 64, 0.f, 64);
+    impl = p->impl;
+    return p->usable && (impl.find("bf16") != std::string::npos || impl.find("amx") != std::string::npos);
+  } catch (...) {
+    return false;
+  }
+}
+#endif
+
+} // namespace
+
+bool bf16_native() {
+#ifdef PEFT_HAVE_DNNL
+  static const bool native = [] {
+    std::string impl;
+    return probe_native(impl);
+  }();
+  return native;
+#else
+  return false;
+#endif
+}
+
+std::string bf16_impl() {
+#ifdef PEFT_HAVE_DNNL
+  static const std::string impl = [] {
+    std::string s;
+    probe_native(s);
+    return s;
+  }();
+  return impl;
+#else
+  return "none";
+#endif
+}
+
+std::string bf16_backend_name() {
+#ifdef PEFT_HAVE_DNNL
+  const dnnl_version_t* v = dnnl::version();
+  return "onednn-" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+         (v->cpu_runtime == DNNL_RUNTIME_OMP ? "/omp" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "/tbb" : "/seq");
+#else
+  return "none";
+#endif
+}
+
+std::string bf16_impl_for(bool tA, bool tB, int M, int N, int K, float alpha, int lda, int ldb, float beta, int ldc) {
+#ifdef PEFT_HAVE_DNNL
+  if (!bf16_native()) return "fallback:f32-sgemm";
+  auto p = get_prim(tA, tB, M, N, K, alpha, lda, ldb, beta, ldc);
+  return p->usable ? p->impl : "fallback:f32-sgemm (oneDNN offered " + p->impl + ")";
+#else
+  (void)tA, (void)tB, (void)M, (void)N, (void)K, (void)alpha, (void)lda, (void)ldb, (void)beta, (void)ldc;
+  return "fallback:f32-sgemm";
+#endif
+}
+
+size_t bf16_cached_primitives() {
+#ifdef PEFT_HAVE_DNNL
+  Dnnl& d = dnnl_state();
+  std::lock_guard<std::mutex> g(d.m);
+  return d.cache.size();
+#else
+  return 0;
+#endif
+}
+
+void gemm_bf16(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A, int lda, const bf16* B, int ldb,
+               float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    sgemm(false, false, M, N, 0, 0.f, nullptr, 1, nullptr, 1, beta, C, ldc); // C = beta C
+    return;
+  }
+#ifdef PEFT_HAVE_DNNL
+  if (bf16_native()) {
+    auto p = get_prim(tA, tB, M, N, K, alpha, lda, ldb, beta, ldc);
+    if (p->usable) {
+      set_omp_threads();
+      thread_local dnnl::stream stream(dnnl_state().eng);
+      Dnnl& d = dnnl_state();
+      try {
+        dnnl::memory ma(p->a, d.eng, const_cast<bf16*>(A)), mb(p->b, d.eng, const_cast<bf16*>(B)), mc(p->c, d.eng, C);
+        p->prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+        stream.wait();
+      } catch (const dnnl::error& e) {
+        throw EngineError("E_ENGINE", std::string("oneDNN bf16 matmul failed: ") + e.what());
+      }
+      return;
+    }
+  }
+#endif
+  gemm_bf16_fallback(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+} // namespace peft::kern

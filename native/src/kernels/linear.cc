@@ -1,0 +1,178 @@
+// FrozenLinear: the frozen base projection y = x W^T (+ bias) and dx += dy W for fp32 / bf16 / NF4 weights in fp32
+// or bf16 compute. Weights that are not already in the compute type are materialised tile by tile (<= 4M values,
+// whole-row tiles aligned to NF4 blocks) into a per-thread buffer that is reused across calls and layers, then
+// multiplied with sgemm / gemm_bf16 (oneDNN) - never a full-model dequantized copy.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include "error.h"
+#include "kernels/kernels.h"
+#include "kernels/linear.h"
+
+namespace peft::kern {
+
+namespace {
+
+constexpr size_t TILE_VALUES = size_t(1) << 22; // per-thread weight tile: 8 MB bf16 / 16 MB fp32 at most
+
+int tile_rows(int out, int in) {
+  size_t rows = TILE_VALUES / (size_t)in;
+  rows = rows / NF4_BLOCK * NF4_BLOCK; // whole 64-row groups keep every tile on NF4 block boundaries
+  if (rows < (size_t)NF4_BLOCK) rows = NF4_BLOCK;
+  return rows >= (size_t)out ? out : (int)rows;
+}
+
+template <typename T>
+T* scratch(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+thread_local std::vector<uint16_t> tl_act16;  // activations converted to bf16
+thread_local std::vector<uint16_t> tl_w16;    // weight tile in bf16
+thread_local std::vector<float> tl_w32;       // weight tile in fp32
+
+// f32 -> bf16 over the pool (activations are megabytes; one core converts ~2 values per ns).
+void to_bf16_parallel(const float* x, uint16_t* y, size_t n) {
+  const size_t chunk = 1 << 16;
+  const int chunks = (int)((n + chunk - 1) / chunk);
+  parallel_for(chunks, [&](int b, int e) {
+    const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
+    f32_to_bf16(x + i0, y + i0, i1 - i0);
+  });
+}
+
+void check_T(int T, const char* what) {
+  if (T < 0) throw EngineError("E_ENGINE", std::string("FrozenLinear::") + what + ": T must be >= 0");
+}
+
+} // namespace
+
+FrozenLinear::FrozenLinear(const float* w, const float* bias, int out, int in, Storage storage)
+    : out_(out), in_(in), storage_(storage) {
+  if (out <= 0 || in <= 0) throw EngineError("E_ENGINE", "FrozenLinear: out and in must be positive");
+  if (!w) throw EngineError("E_ENGINE", "FrozenLinear: no weight");
+  const size_t n = (size_t)out * in;
+  switch (storage) {
+    case Storage::F32: w32_.assign(w, w + n); break;
+    case Storage::BF16:
+      w16_.resize(n);
+      f32_to_bf16(w, w16_.data(), n);
+      break;
+    case Storage::NF4:
+      if (n % NF4_BLOCK != 0)
+        throw EngineError("E_ENGINE", "FrozenLinear: NF4 needs out*in to be a multiple of 64 (got " + std::to_string(out) +
+                                          "x" + std::to_string(in) + "); use quant none for this model");
+      nf4_quantize(w, out, in, wq_);
+      break;
+  }
+  if (bias) bias_.assign(bias, bias + out);
+}
+
+size_t FrozenLinear::bytes() const {
+  return w32_.size() * 4 + w16_.size() * 2 + (storage_ == Storage::NF4 ? wq_.bytes() : 0) + bias_.size() * 4;
+}
+
+void FrozenLinear::dequantize(float* w) const {
+  const size_t n = (size_t)out_ * in_;
+  switch (storage_) {
+    case Storage::F32: std::memcpy(w, w32_.data(), n * 4); break;
+    case Storage::BF16: bf16_to_f32(w16_.data(), w, n); break;
+    case Storage::NF4: nf4_dequantize_f32(wq_, 0, out_, w); break;
+  }
+}
+
+// Rows [r0, r0+rows) of W in bf16: a pointer into w16_ or a filled per-thread tile.
+const uint16_t* FrozenLinear::tile_bf16(int r0, int rows) const {
+  if (storage_ == Storage::BF16) return w16_.data() + (size_t)r0 * in_;
+  uint16_t* t = scratch(tl_w16, (size_t)rows * in_);
+  if (storage_ == Storage::NF4) nf4_dequantize_bf16(wq_, r0, rows, t);
+  else to_bf16_parallel(w32_.data() + (size_t)r0 * in_, t, (size_t)rows * in_);
+  return t;
+}
+
+// Rows [r0, r0+rows) of W in fp32.
+const float* FrozenLinear::tile_f32(int r0, int rows) const {
+  if (storage_ == Storage::F32) return w32_.data() + (size_t)r0 * in_;
+  float* t = scratch(tl_w32, (size_t)rows * in_);
+  if (storage_ == Storage::NF4) nf4_dequantize_f32(wq_, r0, rows, t);
+  else {
+    const size_t n = (size_t)rows * in_, chunk = 1 << 16;
+    const uint16_t* src = w16_.data() + (size_t)r0 * in_;
+    parallel_for((int)((n + chunk - 1) / chunk), [&](int b, int e) {
+      const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
+      bf16_to_f32(src + i0, t + i0, i1 - i0);
+    });
+  }
+  return t;
+}
+
+void FrozenLinear::add_bias(float* y, int T) const {
+  if (bias_.empty()) return;
+  parallel_for(T, [&](int b, int e) {
+    for (int t = b; t < e; t++) {
+      float* yt = y + (size_t)t * out_;
+      for (int o = 0; o < out_; o++) yt[o] += bias_[o];
+    }
+  });
+}
+
+void FrozenLinear::forward(float* y, const float* x, int T, Compute mode) const {
+  check_T(T, "forward");
+  if (T == 0) return;
+  if (mode == Compute::BF16) {
+    uint16_t* x16 = scratch(tl_act16, (size_t)T * in_);
+    to_bf16_parallel(x, x16, (size_t)T * in_);
+    forward_bf16(y, x16, T);
+    return;
+  }
+  const int tr = tile_rows(out_, in_);
+  for (int r0 = 0; r0 < out_; r0 += tr) {
+    const int rows = std::min(tr, out_ - r0);
+    const float* w = tile_f32(r0, rows);
+    sgemm(false, true, T, rows, in_, 1.f, x, in_, w, in_, 0.f, y + r0, out_);
+  }
+  add_bias(y, T);
+}
+
+void FrozenLinear::forward_bf16(float* y, const uint16_t* x16, int T) const {
+  check_T(T, "forward_bf16");
+  if (T == 0) return;
+  const int tr = tile_rows(out_, in_);
+  for (int r0 = 0; r0 < out_; r0 += tr) {
+    const int rows = std::min(tr, out_ - r0);
+    const uint16_t* w = tile_bf16(r0, rows);
+    gemm_bf16(false, true, T, rows, in_, 1.f, x16, in_, w, in_, 0.f, y + r0, out_);
+  }
+  add_bias(y, T);
+}
+
+void FrozenLinear::backward_input(float* dx, const float* dy, int T, Compute mode) const {
+  check_T(T, "backward_input");
+  if (T == 0) return;
+  if (mode == Compute::BF16) {
+    uint16_t* dy16 = scratch(tl_act16, (size_t)T * out_);
+    to_bf16_parallel(dy, dy16, (size_t)T * out_);
+    backward_input_bf16(dx, dy16, T);
+    return;
+  }
+  const int tr = tile_rows(out_, in_);
+  for (int r0 = 0; r0 < out_; r0 += tr) {
+    const int rows = std::min(tr, out_ - r0);
+    const float* w = tile_f32(r0, rows);
+    sgemm(false, false, T, in_, rows, 1.f, dy + r0, out_, w, in_, 1.f, dx, in_);
+  }
+}
+
+void FrozenLinear::backward_input_bf16(float* dx, const uint16_t* dy16, int T) const {
+  check_T(T, "backward_input_bf16");
+  if (T == 0) return;
+  const int tr = tile_rows(out_, in_);
+  for (int r0 = 0; r0 < out_; r0 += tr) {
+    const int rows = std::min(tr, out_ - r0);
+    const uint16_t* w = tile_bf16(r0, rows);
+    gemm_bf16(false, false, T, in_, rows, 1.f, dy16 + r0, out_, w, in_, 1.f, dx, in_);
+  }
+}
+
+} // namespace peft::kern

@@ -1,0 +1,186 @@
+// The engine's one persistent thread pool: parallel_for with static, deterministic chunking, nested calls run
+// serially, exceptions from any chunk are rethrown on the caller. set_threads also sizes OpenBLAS (oneDNN/OpenMP
+// threads are set per calling thread in gemm_bf16.cc from threads()).
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+#include "kernels/kernels.h"
+#include "kernels/threads_internal.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PEFT_CPU_RELAX() _mm_pause()
+#else
+#define PEFT_CPU_RELAX() ((void)0)
+#endif
+#ifdef PEFT_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace peft::kern {
+
+namespace {
+
+thread_local bool tl_in_parallel = false; // set on pool workers and on a caller while it dispatches
+
+class Pool {
+ public:
+  explicit Pool(int n) : n_(n < 1 ? 1 : n) {
+    for (int w = 1; w < n_; w++) workers_.emplace_back([this, w] { worker_loop(w); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+      gen_.fetch_add(1);
+    }
+    cv_start_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return n_; }
+
+  void run(int n, const std::function<void(int, int)>& fn) {
+    std::lock_guard<std::mutex> dispatch(dispatch_); // one parallel_for at a time across caller threads
+    const int chunks = n < n_ ? n : n_;
+    error_ = nullptr;
+    {
+      std::lock_guard<std::mutex> g(m_); // the job and its generation change together
+      job_ = &fn;
+      job_n_ = n;
+      job_chunks_ = chunks;
+      pending_.store(chunks - 1);
+      gen_.fetch_add(1, std::memory_order_release);
+    }
+    cv_start_.notify_all();
+    tl_in_parallel = true;
+    run_chunk(&fn, n, chunks, 0);
+    tl_in_parallel = false;
+    // Wait for the other chunks: spin briefly (they are usually about as long as ours), then sleep.
+    for (int i = 0; i < 4000 && pending_.load(std::memory_order_acquire) != 0; i++) PEFT_CPU_RELAX();
+    if (pending_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> g(m_);
+      cv_done_.wait(g, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void run_chunk(const std::function<void(int, int)>* fn, int n, int chunks, int c) {
+    const int b = (int)((long long)n * c / chunks), e = (int)((long long)n * (c + 1) / chunks);
+    try {
+      if (e > b) (*fn)(b, e);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(err_m_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+
+  void worker_loop(int w) {
+    tl_in_parallel = true;
+    uint64_t seen = 0;
+    for (;;) {
+      // Spin a little before sleeping: consecutive parallel_for calls come microseconds apart.
+      for (int i = 0; i < 4000 && gen_.load(std::memory_order_acquire) == seen; i++) PEFT_CPU_RELAX();
+      if (gen_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> g(m_);
+        cv_start_.wait(g, [&] { return gen_.load(std::memory_order_acquire) != seen; });
+      }
+      const std::function<void(int, int)>* fn;
+      int n, chunks;
+      {
+        std::lock_guard<std::mutex> g(m_);
+        if (stop_) return;
+        seen = gen_.load(std::memory_order_acquire);
+        fn = job_;
+        n = job_n_;
+        chunks = job_chunks_;
+      }
+      if (w < chunks) {
+        run_chunk(fn, n, chunks, w);
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          std::lock_guard<std::mutex> g(m_);
+          cv_done_.notify_one();
+        }
+      }
+    }
+  }
+
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex dispatch_, m_, err_m_;
+  std::condition_variable cv_start_, cv_done_;
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int> pending_{0};
+  const std::function<void(int, int)>* job_ = nullptr;
+  int job_n_ = 0, job_chunks_ = 1;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+std::mutex g_pool_m;
+Pool* g_pool = nullptr; // leaked on exit on purpose: joining threads from static destructors deadlocks in addons
+std::atomic<int> g_threads{0};
+
+int default_threads() {
+  unsigned h = std::thread::hardware_concurrency();
+  return h ? (int)h : 1;
+}
+
+Pool& pool() {
+  Pool* p = g_pool;
+  if (p) return *p;
+  std::lock_guard<std::mutex> g(g_pool_m);
+  if (!g_pool) {
+    const int n = g_threads.load() > 0 ? g_threads.load() : default_threads();
+    g_pool = new Pool(n);
+    g_threads.store(n);
+#ifdef PEFT_HAVE_OPENBLAS
+    openblas_set_num_threads(n);
+#endif
+  }
+  return *g_pool;
+}
+
+} // namespace
+
+bool in_parallel_region() { return tl_in_parallel; }
+
+void set_threads(int n) {
+  if (n <= 0) n = default_threads();
+  if (n > 1024) n = 1024;
+  std::lock_guard<std::mutex> g(g_pool_m);
+  if (g_pool && g_pool->size() == n) return;
+  delete g_pool; // waits for nothing: no parallel_for may run while the thread count changes
+  g_pool = new Pool(n);
+  g_threads.store(n);
+#ifdef PEFT_HAVE_OPENBLAS
+  openblas_set_num_threads(n);
+#endif
+}
+
+int threads() { return pool().size(); }
+
+void parallel_for(int n, const std::function<void(int, int)>& fn) {
+  if (n <= 0) return;
+  if (tl_in_parallel) {
+    fn(0, n);
+    return;
+  }
+  Pool& p = pool();
+  if (p.size() == 1 || n == 1) {
+    tl_in_parallel = true;
+    try {
+      fn(0, n);
+    } catch (...) {
+      tl_in_parallel = false;
+      throw;
+    }
+    tl_in_parallel = false;
+    return;
+  }
+  p.run(n, fn);
+}
+
+} // namespace peft::kern
