@@ -38,9 +38,6 @@ export function compileChatTemplate(source: string, specials: { bos_token?: stri
           add_generation_prompt: opts.addGenerationPrompt ?? false,
           bos_token: specials.bos_token ?? '',
           eos_token: specials.eos_token ?? '',
-          raise_exception: (msg: string) => {
-            throw new Error(msg);
-          },
         });
       } catch (err) {
         throw new PeftError('E_DATA', `${origin}: chat template failed on these messages: ${(err as Error).message}`, { file: origin });

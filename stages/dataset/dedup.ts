@@ -6,8 +6,8 @@ export function contentKey(texts: string[]): string {
   return createHash('sha1').update(texts.join('\u0000')).digest('base64');
 }
 
-const NUM_HASHES = 64;
-const BANDS = 16;
+const NUM_HASHES = 128;
+const BANDS = 32;
 const ROWS = NUM_HASHES / BANDS;
 const SHINGLE = 5;
 const SEEDS = Array.from({ length: NUM_HASHES }, (_, i) => (Math.imul(i + 1, 0x9e3779b1) ^ 0x85ebca6b) >>> 0);

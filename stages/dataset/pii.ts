@@ -55,7 +55,7 @@ const PHONE_RE = new RegExp(
     .join('|'),
   'g',
 );
-const VERSION_CONTEXT = /(?:version|release|v|ver\.?|build|firmware|rev\.?|chapter|section|§|step|figure|table|rule)\s*$/i;
+const VERSION_CONTEXT = /\b(?:version|release|v|ver\.?|build|firmware|rev\.?|chapter|section|§|step|figure|table|rule)\s*$/i;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;

@@ -96,7 +96,11 @@ function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: Pr
   let piiDropped = 0;
   let emptied = 0;
   for (const it of items) {
-    let texts = textsOf(it.example).map((t) => cleanText(t, c));
+    // A completion keeps one leading space where it had one: it continues the prompt directly.
+    let texts = textsOf(it.example).map((t, k) => {
+      const cleaned = cleanText(t, c);
+      return it.example.format === 'completion' && k === 1 && c.whitespace && /^\s/.test(t) && cleaned !== '' ? ` ${cleaned}` : cleaned;
+    });
     if (c.pii !== 'off') {
       let found = 0;
       texts = texts.map((t) => {

@@ -1,5 +1,6 @@
 // .jsonl (one JSON object per line) and .json (an array of records, or SQuAD's nested {"data": [...]} layout).
 import { BadRecord, BadRecordSink, type RawRecord } from '../records.ts';
+import { jsonErrorLine } from './json-error.ts';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -30,16 +31,6 @@ export function readJsonl(text: string, file: string, sink: BadRecordSink): RawR
     out.push({ fields: value, origin: { file, line: lineNo } });
   }
   return out;
-}
-
-/** Line (1-based) of a character position, for JSON.parse errors that report "at position N". */
-function lineOfPosition(text: string, message: string): number | undefined {
-  const m = /position (\d+)/.exec(message);
-  if (!m) return undefined;
-  const p = Math.min(Number(m[1]), text.length);
-  let line = 1;
-  for (let k = text.indexOf('\n'); k >= 0 && k < p; k = text.indexOf('\n', k + 1)) line++;
-  return line;
 }
 
 /** SQuAD layout: {"data": [{"title", "paragraphs": [{"context", "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}. */
@@ -79,7 +70,7 @@ export function readJson(text: string, file: string, sink: BadRecordSink): RawRe
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     const msg = (err as Error).message;
-    throw new BadRecord({ file, line: lineOfPosition(text, msg) }, `not valid JSON (${msg})`, 'a .json source must be one JSON array of records (or a SQuAD {"data": [...]} file); use .jsonl for one record per line');
+    throw new BadRecord({ file, line: jsonErrorLine(text)?.line }, `not valid JSON (${msg})`, 'a .json source must be one JSON array of records (or a SQuAD {"data": [...]} file); use .jsonl for one record per line');
   }
   if (isObject(doc) && Array.isArray(doc.data)) return flattenSquad(doc as { data: unknown[] }, file, sink);
   if (!Array.isArray(doc))

@@ -15,6 +15,7 @@ const positives: [string, PiiType, string][] = [
   ['London 020 7946 0958 is closed', 'phone', '020 7946 0958'],
   ['server at 192.168.1.20 is down', 'ipv4', '192.168.1.20'],
   ['ping 8.8.8.8', 'ipv4', '8.8.8.8'],
+  ['Server 10.1.2.3 (ver is a word ending here)', 'ipv4', '10.1.2.3'],
   ['host 2001:db8:85a3::8a2e:370:7334 up', 'ipv6', '2001:db8:85a3::8a2e:370:7334'],
   ['full 2001:0db8:0000:0000:0000:ff00:0042:8329 here', 'ipv6', '2001:0db8:0000:0000:0000:ff00:0042:8329'],
   ['loopback ::1 only', 'ipv6', '::1'],
