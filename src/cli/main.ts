@@ -3,15 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PeftError, exitCodeFor } from '../errors.ts';
 import { COMMANDS } from './commands/index.ts';
-
-export function formatError(e: unknown): string {
-  if (e instanceof PeftError) {
-    const hint = e.details.hint ? `\nhint: ${e.details.hint}` : '';
-    return `error[${e.code}]: ${e.message}${hint}`;
-  }
-  const err = e as Error;
-  return `internal error: ${err?.stack ?? String(e)}\nThis is a bug in peftmake; please report it.`;
-}
+import { formatError } from './format-error.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const cli = yargs(argv)

@@ -1,6 +1,5 @@
 // The `command` stage kind (stages.<name>): a shell command run through execa with live output; the core
 // captures its declared `outs` into the store and restores them from it.
-import { execa } from 'execa';
 import { PeftError } from '../../src/errors.ts';
 import type { DeclaredDeps, RunContext, RunResult, StageKind } from '../../src/stage.ts';
 import { commandSchema } from './schema.ts';
@@ -33,6 +32,7 @@ export function paramsByFile(params: CommandConfig['params']): { file: string; k
 
 async function runOne(cmd: string, ctx: RunContext<CommandConfig>): Promise<void> {
   ctx.log(`$ ${cmd}`);
+  const { execa } = await import('execa'); // loaded on first run only: planning and no-op builds stay fast
   const sub = execa(cmd, {
     shell: true,
     cwd: ctx.projectDir,

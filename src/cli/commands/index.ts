@@ -8,6 +8,7 @@ import { diffCommand } from './diff.ts';
 import { rollbackCommand } from './rollback.ts';
 import { unpinCommand } from './unpin.ts';
 import { gcCommand } from './gc.ts';
+import { watchCommand } from './watch.ts';
 import { generateCommand } from './generate.ts';
 import { scoreCommand } from './score.ts';
 
@@ -20,6 +21,7 @@ export const COMMANDS: CommandModule<any, any>[] = [
   rollbackCommand,
   unpinCommand,
   gcCommand,
+  watchCommand,
   generateCommand,
   scoreCommand,
 ];

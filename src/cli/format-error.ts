@@ -1,0 +1,11 @@
+// How the CLI prints an error: PeftErrors as code, message and hint without a stack; anything else as a bug.
+import { PeftError } from '../errors.ts';
+
+export function formatError(e: unknown): string {
+  if (e instanceof PeftError) {
+    const hint = e.details.hint ? `\nhint: ${e.details.hint}` : '';
+    return `error[${e.code}]: ${e.message}${hint}`;
+  }
+  const err = e as Error;
+  return `internal error: ${err?.stack ?? String(e)}\nThis is a bug in peftmake; please report it.`;
+}
