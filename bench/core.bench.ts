@@ -1,0 +1,101 @@
+// Core benchmark: a generated pipeline of 50 command stages over 10,000 input files (1 GB in all). Prints JSON lines:
+// first-build hashing throughput beside `sha256sum` over the same files in the same run, and the no-op build time
+// with a warm stat cache (in process, and through the CLI). Goals: no-op < 0.5 s; hashing >= sha256sum.
+// Sizes can be reduced for a quick run: BENCH_CORE_FILES, BENCH_CORE_MB, BENCH_CORE_STAGES.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { build } from '../src/exec/build.ts';
+import { loadPipeline } from '../src/config/load.ts';
+import { planBuild } from '../src/plan/plan.ts';
+import { HashCache } from '../src/hash/hash-cache.ts';
+import { StoreLayout } from '../src/store/layout.ts';
+
+const FILES = Number(process.env.BENCH_CORE_FILES ?? 10_000);
+const TOTAL_MB = Number(process.env.BENCH_CORE_MB ?? 1024);
+const STAGES = Number(process.env.BENCH_CORE_STAGES ?? 50);
+const CLI = resolve(import.meta.dirname, '..', 'bin', 'peftmake.js');
+
+const emit = (o: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+const dir = mkdtempSync(join(tmpdir(), 'peftmake-bench-core-'));
+try {
+  // Generate the inputs: FILES files spread over STAGES folders, distinct content, TOTAL_MB in all.
+  const fileBytes = Math.floor((TOTAL_MB * 1024 * 1024) / FILES);
+  const block = Buffer.alloc(fileBytes);
+  for (let i = 0; i < fileBytes; i++) block[i] = (i * 2654435761) >>> 24;
+  const perStage = Math.ceil(FILES / STAGES);
+  let bytes = 0;
+  for (let i = 0; i < FILES; i++) {
+    const s = Math.floor(i / perStage);
+    const d = join(dir, 'data', `s${s}`);
+    if (i % perStage === 0) mkdirSync(d, { recursive: true });
+    block.writeUInt32LE(i, 0);
+    writeFileSync(join(d, `f${i}.bin`), block);
+    bytes += fileBytes;
+  }
+  const stages: Record<string, unknown> = {};
+  for (let s = 0; s < STAGES; s++) {
+    stages[`s${s}`] = { cmd: `mkdir -p out && ls data/s${s} | wc -l > out/s${s}.txt`, deps: [`data/s${s}`], outs: [`out/s${s}.txt`] };
+  }
+  stages.total = { cmd: 'cat out/s*.txt | paste -sd+ | bc > total.txt', deps: Array.from({ length: STAGES }, (_, s) => `out/s${s}.txt`), outs: ['total.txt'] };
+  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify({ stages }, null, 2));
+
+  // sha256sum over the same files (page cache warm for both: the files were just written).
+  let t = performance.now();
+  await execa({ cwd: dir, shell: true })`find data -type f -print0 | xargs -0 -n 2000 sha256sum > /dev/null`;
+  const shaSeconds = (performance.now() - t) / 1000;
+
+  // Our first-build hashing: planning with an empty hash cache hashes every input.
+  const pipeline = loadPipeline(join(dir, 'pipeline.json'));
+  const layout = new StoreLayout(dir);
+  t = performance.now();
+  await planBuild(pipeline, layout, new HashCache());
+  const hashSeconds = (performance.now() - t) / 1000;
+  emit({
+    bench: 'core.hash_first_build',
+    files: FILES,
+    mb: round(bytes / 1048576, 1),
+    seconds: round(hashSeconds),
+    mb_per_s: round(bytes / 1048576 / hashSeconds, 1),
+    sha256sum_seconds: round(shaSeconds),
+    sha256sum_mb_per_s: round(bytes / 1048576 / shaSeconds, 1),
+    ratio_vs_sha256sum: round(shaSeconds / hashSeconds, 2),
+    goal: 'ratio >= 1',
+  });
+
+  t = performance.now();
+  const first = await build({ pipeline, jobs: 2 });
+  emit({ bench: 'core.first_build', stages: first.stages.length, ok: first.ok, seconds: round((performance.now() - t) / 1000) });
+
+  // No-op builds with a warm stat cache: in process (best of 3), then the CLI end to end.
+  const noop: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    t = performance.now();
+    const r = await build({ file: join(dir, 'pipeline.json') });
+    noop.push((performance.now() - t) / 1000);
+    if (!r.stages.every((s) => s.action === 'fresh')) throw new Error('no-op build was not a no-op');
+  }
+  t = performance.now();
+  await execa('node', [CLI, 'build', '--json'], { cwd: dir });
+  const cli = (performance.now() - t) / 1000;
+  t = performance.now();
+  await execa('node', [CLI, '--help'], { cwd: dir });
+  const startup = (performance.now() - t) / 1000;
+  emit({
+    bench: 'core.noop_build',
+    stages: first.stages.length,
+    files: FILES,
+    seconds: round(Math.min(...noop)),
+    seconds_all: noop.map((x) => round(x)),
+    cli_seconds: round(cli),
+    cli_startup_seconds: round(startup),
+    goal_seconds: 0.5,
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
