@@ -5,15 +5,17 @@ import type { HashCache } from './hash-cache.ts';
 
 const CHUNK = 1 << 20;
 
-export async function sha256File(path: string): Promise<string> {
+/** `sizeHint` (the stat size) sizes the read buffer: small files are read in one call, big ones in 1 MiB chunks. */
+export async function sha256File(path: string, sizeHint = CHUNK): Promise<string> {
   const h = createHash('sha256');
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const len = Math.max(1, Math.min(CHUNK, sizeHint + 1));
+    const buf = Buffer.allocUnsafe(len);
     while (true) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      const { bytesRead } = await fh.read(buf, 0, len, null);
       if (bytesRead === 0) break;
-      h.update(bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead));
+      h.update(bytesRead === len ? buf : buf.subarray(0, bytesRead));
     }
   } finally {
     await fh.close();
@@ -33,7 +35,7 @@ export async function hashFileCached(absPath: string, cache: HashCache): Promise
   const ino = Number(st.ino);
   const hit = cache.get(absPath, size, st.mtimeNs, ino);
   if (hit) return { sha256: hit, size };
-  const sha256 = await sha256File(absPath);
+  const sha256 = await sha256File(absPath, size);
   cache.set(absPath, size, st.mtimeNs, ino, sha256);
   return { sha256, size };
 }
