@@ -1,19 +1,19 @@
-// The `composition` stage kind (compositions.<name>): validated by its schema; building is not implemented yet.
+// The `composition` stage kind (compositions.<name>): the base plus weighted adapters, stacked at runtime (switchable)
+// or merged into one adapter. It names adapter stages, so a rolled-back or retrained adapter rebuilds only this.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import { notImplemented } from '../not-implemented.ts';
+import { runComposeStage, type ComposeConfig } from './compose-stage.ts';
 import { compositionSchema } from './schema.ts';
 
-export interface CompositionConfig {
-  base: string;
+export interface CompositionConfig extends ComposeConfig {
   adapters: { name: string; weight: number }[];
-  method: string;
+  method: ComposeConfig['method'] & string;
   [field: string]: unknown;
 }
 
 const composition: StageKind<CompositionConfig> = {
   section: 'compositions',
   kind: 'composition',
-  implVersion: '0',
+  implVersion: '1',
   schema: compositionSchema,
   references(_name, c): StageReference[] {
     return [
@@ -24,7 +24,7 @@ const composition: StageKind<CompositionConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: [...new Set(composition.references!(name, c).map((r) => r.target))], files: [] };
   },
-  run: notImplemented,
+  run: runComposeStage,
 };
 
 export default composition;

@@ -1,18 +1,17 @@
-// The `eval` stage kind (evals.<name>): validated by its schema; evaluation is not implemented yet.
+// The `eval` stage kind (evals.<name>): metrics of the base, each adapter and each composition on held-out sets, a
+// table and metrics.json; a gate that reports compositions regressing against the previous eval.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import { notImplemented } from '../not-implemented.ts';
+import { runEvalStage, type EvalStageConfig } from './eval-stage.ts';
 import { evalSchema } from './schema.ts';
 
-export interface EvalConfig {
-  compositions: string[];
-  datasets: string[];
+export interface EvalConfig extends EvalStageConfig {
   [field: string]: unknown;
 }
 
 const evalKind: StageKind<EvalConfig> = {
   section: 'evals',
   kind: 'eval',
-  implVersion: '0',
+  implVersion: '1',
   schema: evalSchema,
   references(_name, c): StageReference[] {
     return [
@@ -23,7 +22,7 @@ const evalKind: StageKind<EvalConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: evalKind.references!(name, c).map((r) => r.target), files: [] };
   },
-  run: notImplemented,
+  run: runEvalStage,
 };
 
 export default evalKind;

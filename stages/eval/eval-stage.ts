@@ -1,0 +1,171 @@
+// Runs an `evals.<name>` stage: perplexity on each dataset's held-out split for the base, each adapter alone and each
+// composition; exact match and token F1 (SQuAD) on qa sets by greedy generation; a table (log + table.md) and
+// metrics.json; the optional gate compares compositions with the previous eval and reports regressions.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { loadModel, type AdapterUse, type EngineModel } from '../../src/engine/index.ts';
+import type { RunContext, RunResult } from '../../src/stage.ts';
+import { upstreamOf } from '../adapter/adapter-artifact.ts';
+import { readTokenRecords, type TokenRecord } from '../adapter/token-records.ts';
+import { runtimeAdapters, type RuntimeAdapter } from '../composition/composition-file.ts';
+import { bestOver, exactMatch, tokenF1 } from './squad-metrics.ts';
+import { checkGate, type GateConfig, type GateResult } from './gate.ts';
+import { formatTable } from './table.ts';
+
+export interface EvalStageConfig {
+  compositions: string[];
+  datasets: string[];
+  metrics?: ('perplexity' | 'exact_match' | 'f1')[];
+  maxExamples?: number;
+  maxNewTokens?: number;
+  gate?: GateConfig;
+}
+
+export interface Subject {
+  label: string; // 'base', an adapter name, or a composition name
+  kind: 'base' | 'adapter' | 'composition';
+  modelDir: string;
+  adapters: RuntimeAdapter[];
+}
+
+export interface EvalRow {
+  subject: string;
+  kind: Subject['kind'];
+  dataset: string;
+  examples: number;
+  perplexity?: number;
+  exact_match?: number;
+  f1?: number;
+}
+
+/** The subjects: each base, each adapter alone (first by appearance), then each composition. */
+export function subjectsOf(comps: { name: string; dir: string }[]): Subject[] {
+  const bases: Subject[] = [];
+  const singles: Subject[] = [];
+  const composed: Subject[] = [];
+  const seen = new Set<string>();
+  for (const c of comps) {
+    const { file, adapters } = runtimeAdapters(c.dir, { objectsDir: dirname(c.dir) });
+    if (!bases.some((b) => b.modelDir === file.base.modelDir))
+      bases.push({ label: bases.length ? `base:${file.base.name}` : 'base', kind: 'base', modelDir: file.base.modelDir, adapters: [] });
+    for (const a of file.adapters) {
+      if (seen.has(a.key)) continue;
+      seen.add(a.key);
+      const inStore = join(dirname(c.dir), a.key);
+      singles.push({ label: a.name, kind: 'adapter', modelDir: file.base.modelDir, adapters: [{ name: a.name, dir: existsSync(inStore) ? inStore : a.dir, weight: 1 }] });
+    }
+    composed.push({ label: c.name, kind: 'composition', modelDir: file.base.modelDir, adapters });
+  }
+  return [...bases, ...singles, ...composed];
+}
+
+/** Position of the first loss token: the prompt is everything before it. */
+export function promptLength(r: TokenRecord): number {
+  const i = r.labels.findIndex((l, t) => t > 0 && l !== -100);
+  return i < 0 ? r.ids.length : i;
+}
+
+export function goldAnswers(r: TokenRecord, decode: (ids: number[]) => string, eos: number[]): string[] {
+  const a = r.answers as unknown;
+  if (Array.isArray(a) && a.every((x) => typeof x === 'string')) return a as string[];
+  const t = (a as { text?: unknown } | undefined)?.text;
+  if (Array.isArray(t) && t.every((x) => typeof x === 'string')) return t as string[];
+  const ids = r.labels.filter((l, i) => i > 0 && l !== -100 && !eos.includes(l));
+  return [decode(ids).trim()];
+}
+
+/**
+ * The generated answer: up to EOS, cut at the first line break (the qa template answers on one line) and at the first
+ * U+FFFD (bytes that do not decode to text: a small byte-level model's babble after the answer).
+ */
+export function cleanPrediction(text: string): string {
+  return text.split('\n')[0].split('\uFFFD')[0].trim();
+}
+
+async function perplexity(model: EngineModel, records: TokenRecord[], adapters: AdapterUse[]): Promise<number> {
+  let nll = 0;
+  let n = 0;
+  for (const r of records) {
+    const ids = r.ids.slice(0, model.info.maxPositionEmbeddings);
+    const { logprobs } = await model.score(ids, adapters);
+    for (let t = 0; t < logprobs.length; t++)
+      if (r.labels[t + 1] !== -100) {
+        nll -= logprobs[t];
+        n++;
+      }
+  }
+  return n ? Math.exp(nll / n) : NaN;
+}
+
+async function qaScores(model: EngineModel, records: TokenRecord[], adapters: AdapterUse[], maxNewTokens: number): Promise<{ em: number; f1: number; samples: { prediction: string; gold: string[] }[] }> {
+  const eos = model.info.eosTokenIds;
+  let em = 0;
+  let f1 = 0;
+  const samples: { prediction: string; gold: string[] }[] = [];
+  for (const r of records) {
+    const p = promptLength(r);
+    const out = await model.generate(r.ids.slice(0, p), { maxTokens: maxNewTokens, temperature: 0 }, adapters);
+    const cut = out.findIndex((t) => eos.includes(t));
+    const prediction = cleanPrediction(model.tokenizer.decode(cut < 0 ? out : out.slice(0, cut)));
+    const gold = goldAnswers(r, (ids) => model.tokenizer.decode(ids), eos);
+    em += bestOver(prediction, gold, exactMatch);
+    f1 += bestOver(prediction, gold, tokenF1);
+    if (samples.length < 5) samples.push({ prediction, gold });
+  }
+  return { em: records.length ? em / records.length : NaN, f1: records.length ? f1 / records.length : NaN, samples };
+}
+
+export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<RunResult> {
+  const c = ctx.config;
+  const wanted = new Set(c.metrics ?? ['perplexity', 'exact_match', 'f1']);
+  const maxExamples = c.maxExamples ?? 200;
+  const maxNewTokens = c.maxNewTokens ?? 32;
+  const comps = c.compositions.map((n) => ({ name: n, dir: upstreamOf(ctx, `compositions.${n}`).dir }));
+  const subjects = subjectsOf(comps);
+  const formats = (ctx.pipeline.datasets ?? {}) as Record<string, { format?: string }>;
+  const datasets = c.datasets.map((n) => {
+    const all = readTokenRecords(join(upstreamOf(ctx, `datasets.${n}`).dir, 'valid.jsonl'));
+    return { name: n, format: formats[n]?.format ?? 'text', records: maxExamples > 0 ? all.slice(0, maxExamples) : all };
+  });
+  for (const d of datasets) if (d.records.length === 0) ctx.log(`${ctx.name}: datasets.${d.name} has no held-out (valid) records: nothing to score`);
+
+  const models = new Map<string, EngineModel>();
+  const rows: EvalRow[] = [];
+  const samples: Record<string, unknown> = {};
+  let done = 0;
+  const total = subjects.length * datasets.length;
+  for (const s of subjects) {
+    let model = models.get(s.modelDir);
+    if (!model) models.set(s.modelDir, (model = await loadModel({ dir: s.modelDir, quant: 'none', compute: 'fp32' })));
+    const uses: AdapterUse[] = [];
+    for (const a of s.adapters) uses.push({ adapter: await model.loadAdapter(a.dir, a.name), weight: a.weight });
+    for (const d of datasets) {
+      if (ctx.signal.aborted) break;
+      const row: EvalRow = { subject: s.label, kind: s.kind, dataset: d.name, examples: d.records.length };
+      if (d.records.length) {
+        if (wanted.has('perplexity')) row.perplexity = await perplexity(model, d.records, uses);
+        if (d.format === 'qa' && (wanted.has('exact_match') || wanted.has('f1'))) {
+          const q = await qaScores(model, d.records, uses, maxNewTokens);
+          if (wanted.has('exact_match')) row.exact_match = q.em;
+          if (wanted.has('f1')) row.f1 = q.f1;
+          samples[`${s.label}/${d.name}`] = q.samples;
+        }
+      }
+      rows.push(row);
+      ctx.progress({ step: ++done, total, unit: 'eval', message: `${s.label} on ${d.name}` });
+    }
+  }
+
+  const previous = ctx.previous && existsSync(join(ctx.previous.dir, 'metrics.json')) ? (JSON.parse(readFileSync(join(ctx.previous.dir, 'metrics.json'), 'utf8')) as { rows?: EvalRow[] }) : undefined;
+  const gate: GateResult = checkGate(c.gate ?? {}, rows, previous?.rows, ctx.upstream, c.compositions, ctx.previous?.manifest.upstream);
+  const table = formatTable(rows, datasets.map((d) => ({ name: d.name, qa: d.format === 'qa' })), wanted);
+  for (const line of table.split('\n')) ctx.log(line);
+  for (const line of gate.messages) ctx.log(`${ctx.name}: ${line}`);
+  writeFileSync(join(ctx.outDir, 'table.md'), table + '\n');
+  writeFileSync(join(ctx.outDir, 'metrics.json'), JSON.stringify({ rows, gate, samples }, null, 2) + '\n');
+  const flat: Record<string, unknown> = {};
+  for (const r of rows)
+    for (const k of ['perplexity', 'exact_match', 'f1'] as const) if (r[k] !== undefined) flat[`${r.subject}/${r.dataset}/${k}`] = Number(r[k]!.toFixed(6));
+  flat.gate_passed = gate.passed;
+  return { metrics: flat, summary: `${subjects.length} subjects × ${datasets.length} datasets${gate.passed ? '' : `; gate failed: ${gate.messages.join('; ')}`}` };
+}
