@@ -2,6 +2,7 @@
 import { PeftError } from '../errors.ts';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
+import type { StageKind } from '../stage.ts';
 import { HashCache } from '../hash/hash-cache.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { acquireLock } from '../store/lock.ts';
@@ -14,6 +15,7 @@ export interface BuildOptions {
   file?: string;
   cwd?: string;
   pipeline?: Pipeline; // already loaded (watch mode)
+  kinds?: readonly StageKind[]; // the stage-kind registry (default: stages/index.ts)
   targets?: readonly string[];
   jobs?: number;
   keepGoing?: boolean;
@@ -41,7 +43,7 @@ export function plannedOutcome(p: PlannedStage): StageOutcome {
 
 /** What a build would do, changing nothing (status, --dry-run). */
 export async function statusOf(opts: BuildOptions = {}): Promise<BuildReport> {
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd });
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const cache = new HashCache(layout.hashCache);
   const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal: opts.signal });
@@ -50,7 +52,7 @@ export async function statusOf(opts: BuildOptions = {}): Promise<BuildReport> {
 
 export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
   if (opts.dryRun) return statusOf(opts);
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd });
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const signal = opts.signal ?? new AbortController().signal;
   const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal });
