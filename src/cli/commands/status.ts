@@ -21,6 +21,8 @@ export const statusCommand: CommandModule<object, Args> = {
     if (a.json) return printJson(report);
     for (const s of report.stages) process.stdout.write(`${outcomeLine(s, true)}\n`);
     const stale = report.stages.filter((s) => s.action !== 'fresh').length;
-    process.stdout.write(stale ? `${stale} of ${report.stages.length} stage(s) out of date\n` : `all ${report.stages.length} stage(s) fresh\n`);
+    const pinnedStale = report.stages.filter((s) => s.pinned && s.stale).length;
+    const pins = pinnedStale ? `; ${pinnedStale} pinned stage(s) held back from newer inputs (\`peftmake unpin\`)` : '';
+    process.stdout.write(`${stale ? `${stale} of ${report.stages.length} stage(s) out of date` : `all ${report.stages.length} stage(s) fresh`}${pins}\n`);
   },
 };

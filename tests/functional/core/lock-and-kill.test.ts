@@ -64,6 +64,25 @@ describe('build lock', () => {
   });
 });
 
+describe('Ctrl-C', () => {
+  it('SIGINT stops the build cleanly: exit 130, the stage\'s process ended, nothing committed, lock released', async () => {
+    gated();
+    const child = p.spawnCli(['build']);
+    await waitFor(() => p.exists('started.pid'), 30_000, 'the stage to start');
+    const stagePid = Number(p.read('started.pid').trim());
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(String(r.stderr)).toContain('error[E_CANCELLED]: build interrupted');
+    expect(String(r.stdout)).toContain('✗ stages.slow  failed');
+    expect(() => process.kill(stagePid, 0)).toThrow();
+    expect(p.exists('artifacts/build.lock')).toBe(false);
+    expect(p.list('artifacts/objects')).toEqual([]);
+    expect(p.list('artifacts/tmp')).toEqual([]);
+    expect(p.exists('artifacts/refs/stages.slow.json')).toBe(false);
+  });
+});
+
 describe('SIGKILL mid-run', () => {
   it('killing the stage\'s process fails the stage, commits nothing, and the next build completes', async () => {
     gated();

@@ -69,4 +69,31 @@ describe('peftmake watch', () => {
     expect(actions(builds(ev)[2].report)).toEqual({ 'stages.up': 'fresh', 'stages.rev': 'built' });
     expect(p.read('rev.txt')).toBe('BA\n');
   });
+
+  it('changes during a build are coalesced into one follow-up build', async () => {
+    p = new TempProject();
+    p.write('src/a.txt', 'a').write('src/b.txt', 'b0').write('gate/go', '');
+    p.pipeline({
+      stages: {
+        slow: { cmd: 'touch gate/started; i=0; while [ ! -e gate/go ]; do i=$((i+1)); [ $i -gt 600 ] && exit 9; sleep 0.05; done; cp src/a.txt a.out', deps: ['src/a.txt'], outs: ['a.out'] },
+        b: { cmd: 'cp src/b.txt b.out; echo run >> gate/b-runs', deps: ['src/b.txt'], outs: ['b.out'] },
+      },
+    });
+    const ev = start();
+    await waitFor(() => builds(ev).length === 1, 30_000, 'the initial build');
+    p.remove('gate/go');
+    p.remove('gate/started');
+    p.write('src/a.txt', 'a2');
+    await waitFor(() => p.exists('gate/started'), 30_000, 'the slow stage to start');
+    for (const v of ['b1', 'b2', 'b3']) {
+      p.write('src/b.txt', v);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    p.write('gate/go', '');
+    await waitFor(() => builds(ev).length === 3, 30_000, 'the follow-up build');
+    expect(actions(builds(ev)[1].report)).toEqual({ 'stages.slow': 'built', 'stages.b': 'fresh' });
+    expect(actions(builds(ev)[2].report)).toEqual({ 'stages.slow': 'fresh', 'stages.b': 'built' });
+    expect(p.read('b.out')).toBe('b3');
+    expect(p.read('gate/b-runs')).toBe('run\nrun\n'); // the initial build and one follow-up
+  });
 });
