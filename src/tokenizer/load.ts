@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PeftError } from '../errors.ts';
 import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat-template.ts';
+import { makeBpeWordEncoder } from './fast-bpe.ts';
 
 export interface ModelTokenizer {
   dir: string;
@@ -69,6 +70,7 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
 
   const libEncode = (text: string, special: boolean): number[] => tok.encode(text, { add_special_tokens: special }).ids;
   const fast = makeFastEncoder(tok, tj);
+  const fastDecode = makeFastDecoder(tok, tj);
   const plain = (text: string): number[] => (fast ? fast(text) : libEncode(text, false));
 
   // What the post-processor adds around a sequence, found by difference; tokenizer_config's add_bos/eos_token override.
@@ -109,7 +111,7 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
       return ids.slice(n);
     },
     decode(ids, opts) {
-      return tok.decode(ids, { skip_special_tokens: opts?.skipSpecial ?? false });
+      return fastDecode ? fastDecode(ids, opts?.skipSpecial ?? false) : tok.decode(ids, { skip_special_tokens: opts?.skipSpecial ?? false });
     },
     idToToken: (id) => tok.id_to_token(id),
     tokenToId: (t) => tok.token_to_id(t),
@@ -122,57 +124,140 @@ interface TokenizerInternals {
   model: ((pieces: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: string[]; unk_token_id?: number };
   remove_space?: boolean;
   do_lowercase_and_remove_accent?: boolean;
-  get_added_tokens_decoder(): Map<number, { content: string }>;
+  get_added_tokens_decoder(): Map<number, { content: string; special?: boolean }>;
+}
+
+const SP = '\u2581'; // "▁", SentencePiece's space marker
+
+/** tokenizer.json's normalizer is exactly Sequence[Prepend "▁", Replace " " → "▁"] (Llama / SentencePiece "legacy"). */
+function isSpmPrependNormalizer(n: unknown): boolean {
+  const seq = n as { type?: string; normalizers?: { type?: string; prepend?: string; pattern?: { String?: string }; content?: string }[] } | null;
+  if (!seq || seq.type !== 'Sequence' || seq.normalizers?.length !== 2) return false;
+  const [a, b] = seq.normalizers;
+  return a.type === 'Prepend' && a.prepend === SP && b.type === 'Replace' && b.pattern?.String === ' ' && b.content === SP;
 }
 
 /**
- * The library's encode_text without special tokens, but with the model's output cached per word: normalize once,
- * split into words (the pre-tokenizer's, or before each "▁" for SentencePiece-style tokenizers whose vocabulary has no
- * token with "▁" after another character, where BPE can never merge across that point), and run BPE once per
- * distinct word. Returns undefined where that equivalence cannot be guaranteed (the library is used instead).
+ * The library's encode_text without special tokens, with the model's output cached per word: normalize once, split
+ * into words (the pre-tokenizer's, or before each "▁" for SentencePiece-style tokenizers whose vocabulary has no token
+ * with "▁" after another character, where BPE can never merge across that point), and run BPE once per distinct word
+ * (with fast-bpe.ts where it applies). Returns undefined where that equivalence cannot be guaranteed.
  */
 function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: string) => number[]) | undefined {
   const t = tok as unknown as TokenizerInternals;
   if (t.remove_space || t.do_lowercase_and_remove_accent) return undefined;
-  const modelType = (tj.model as { type?: string } | undefined)?.type;
-  const model = tj.model as { type?: string; fuse_unk?: boolean; byte_fallback?: boolean };
+  const model = tj.model as { type?: string; fuse_unk?: boolean; byte_fallback?: boolean } | undefined;
+  const modelType = model?.type;
   if (modelType !== 'BPE' && modelType !== 'WordPiece' && modelType !== 'Unigram') return undefined;
-  if (model.fuse_unk && !model.byte_fallback) return undefined; // unknowns fused across words: only the library knows
+  if (model!.fuse_unk && !model!.byte_fallback) return undefined; // unknowns fused across words: only the library knows
   const added = [...t.get_added_tokens_decoder().values()].map((a) => a.content).filter((c) => c.length > 0);
   const addedRe = added.length ? new RegExp(added.sort((a, b) => b.length - a.length).map(escapeRe).join('|')) : undefined;
 
+  const ids = t.model.tokens_to_ids;
+  const unk = t.model.unk_token_id;
+  const wordEncoder = makeBpeWordEncoder(tj.model as never) ?? ((word: string) => t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0));
+  let cache = new Map<string, number[]>();
+  let spaced = new Map<string, number[]>(); // raw word → ids of "▁" + word
+  const encodeWord = (word: string, out: number[]) => {
+    let wordIds = cache.get(word);
+    if (!wordIds) {
+      wordIds = wordEncoder(word);
+      if (cache.size > 500_000) cache = new Map();
+      cache.set(word, wordIds);
+    }
+    for (let k = 0; k < wordIds.length; k++) out.push(wordIds[k]);
+  };
+  const lib = (text: string): number[] => tok.encode(text, { add_special_tokens: false }).ids;
+
   let split: (normalized: string) => string[];
+  let spmRaw = false;
   if (t.pre_tokenizer) {
     const pre = t.pre_tokenizer;
     split = (s) => pre(s, { section_index: 0 });
   } else {
     if (modelType !== 'BPE') return undefined;
-    const vocab = t.model.vocab;
-    if (vocab.some((v) => v !== undefined && /[^▁]▁/.test(v))) return undefined;
-    split = (s) => s.split(/(?<=[^▁])(?=▁)/);
+    if (t.model.vocab.some((v) => v !== undefined && /[^\u2581]\u2581/.test(v))) return undefined;
+    split = (s) => s.split(/(?<=[^\u2581])(?=\u2581)/);
+    spmRaw = isSpmPrependNormalizer(tj.normalizer);
   }
-  const ids = t.model.tokens_to_ids;
-  const unk = t.model.unk_token_id;
-  let cache = new Map<string, number[]>();
-  const lib = (text: string) => tok.encode(text, { add_special_tokens: false }).ids;
 
   return (text: string): number[] => {
     if (text === '') return [];
     if (addedRe && addedRe.test(text)) return lib(text); // special tokens inside the text: the library splits them
+    const out: number[] = [];
+    if (spmRaw && !text.includes(SP)) {
+      // Prepend + Replace, then the split before each "▁", done straight on the raw text's spaces.
+      const parts = text.split(' ');
+      let marks = 1;
+      for (const p of parts) {
+        if (p === '') {
+          marks++;
+          continue;
+        }
+        if (marks === 1) {
+          // The common case, cached by the raw word to skip building "▁" + word.
+          let wordIds = spaced.get(p);
+          if (!wordIds) {
+            wordIds = wordEncoder(SP + p);
+            if (spaced.size > 500_000) spaced = new Map();
+            spaced.set(p, wordIds);
+          }
+          for (let k = 0; k < wordIds.length; k++) out.push(wordIds[k]);
+        } else encodeWord(SP.repeat(marks) + p, out);
+        marks = 1;
+      }
+      if (marks > 1) encodeWord(SP.repeat(marks - 1), out);
+      return out;
+    }
     const normalized = t.normalizer ? t.normalizer(text) : text;
     if (normalized === '') return [];
     if (addedRe && addedRe.test(normalized)) return lib(text);
-    const out: number[] = [];
-    for (const word of split(normalized)) {
-      if (word === '') continue;
-      let wordIds = cache.get(word);
-      if (!wordIds) {
-        wordIds = t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0);
-        if (cache.size > 500_000) cache = new Map();
-        cache.set(word, wordIds);
-      }
-      for (const id of wordIds) out.push(id);
-    }
+    for (const word of split(normalized)) if (word !== '') encodeWord(word, out);
     return out;
+  };
+}
+
+/**
+ * Decoding for the SentencePiece decoder Sequence[Replace "▁" → " ", ByteFallback, Fuse, Strip " " (1, 0)] without
+ * the library's per-call overhead; undefined for other decoders (the library decodes those).
+ */
+function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: number[], skipSpecial: boolean) => string) | undefined {
+  const d = tj.decoder as { type?: string; decoders?: Record<string, unknown>[] } | null;
+  const expected = JSON.stringify([
+    { type: 'Replace', pattern: { String: SP }, content: ' ' },
+    { type: 'ByteFallback' },
+    { type: 'Fuse' },
+    { type: 'Strip', content: ' ', start: 1, stop: 0 },
+  ]);
+  if (!d || d.type !== 'Sequence' || JSON.stringify(d.decoders) !== expected) return undefined;
+  if ((tj as { added_tokens?: { normalized?: boolean; special?: boolean }[] }).added_tokens?.some((a) => !a.special)) return undefined;
+  const t = tok as unknown as TokenizerInternals;
+  const vocab = t.model.vocab;
+  const special = new Set(t.get_added_tokens_decoder().keys());
+  const pieces: (string | number)[] = vocab.map((v) => {
+    const m = /^<0x([0-9A-F]{2})>$/.exec(v ?? '');
+    return m ? parseInt(m[1], 16) : (v ?? '').replaceAll(SP, ' ');
+  });
+  for (const [id, a] of t.get_added_tokens_decoder()) pieces[id] = a.content;
+  const utf8 = new TextDecoder(); // as the library's ByteFallback: replacement characters, a leading BOM dropped
+  return (ids, skipSpecial) => {
+    let out = '';
+    let bytes: number[] = [];
+    const flush = () => {
+      if (!bytes.length) return;
+      out += utf8.decode(new Uint8Array(bytes));
+      bytes = [];
+    };
+    for (const id of ids) {
+      if (skipSpecial && special.has(id)) continue;
+      const p = pieces[id];
+      if (typeof p === 'number') bytes.push(p);
+      else {
+        flush();
+        out += p ?? '';
+      }
+    }
+    flush();
+    return out.startsWith(' ') ? out.slice(1) : out;
   };
 }

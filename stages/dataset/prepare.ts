@@ -228,7 +228,7 @@ function toRecords(encoded: Encoded[], config: DatasetConfig, tok: ModelTokenize
   return packDocuments(
     encoded.map((e) => e.tokenized.ids),
     config.seqLen,
-  ).map((ids) => ({ ids, labels: ids.slice(), text: tok.decode(ids) }));
+  ).map((ids) => ({ ids, labels: ids, text: tok.decode(ids) }));
 }
 
 export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {

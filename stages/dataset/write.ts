@@ -6,7 +6,11 @@ import { renderStats } from './stats.ts';
 
 export function toJsonl(records: OutputRecord[]): string {
   let out = '';
-  for (const r of records) out += `{"ids":[${r.ids.join(',')}],"labels":[${r.labels.join(',')}],"text":${JSON.stringify(r.text)}}\n`;
+  for (const r of records) {
+    const ids = r.ids.join(',');
+    const labels = r.labels === r.ids ? ids : r.labels.join(','); // text format: labels are the ids themselves
+    out += `{"ids":[${ids}],"labels":[${labels}],"text":${JSON.stringify(r.text)}}\n`;
+  }
   return out;
 }
 

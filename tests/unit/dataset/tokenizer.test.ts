@@ -20,9 +20,28 @@ describe.skipIf(!haveFixtures)('stories260K tokenizer (needs ../shared/fixtures)
       '  two  leading spaces, trailing  ',
       'Ünïcödé — “quotes” 東京 🙂 tabs\tand\nnewlines',
       'special <s> and </s> inside text',
+      '   ',
+      'ends with spaces   ',
+      ' a  b   c    d ',
+      'a \u2581 marker',
       '',
     ];
     for (const t of texts) expect(tok.encode(t)).toEqual(l.encode(t, { add_special_tokens: false }).ids);
+  });
+
+  it('fast decode equals the library, with and without special tokens', () => {
+    const tok = storiesTokenizer();
+    const l = lib();
+    const text = readFileSync(join(FIXTURES, 'tinystories-sample/tinystories.txt'), 'utf8').slice(0, 20_000) + ' Ünïcödé — 東京 🙂';
+    const ids = [1, ...tok.encode(text), 2, 1, ...tok.encode('  x\ty  '), 2];
+    for (let i = 0; i < ids.length; i += 97) {
+      const part = ids.slice(i, i + 300);
+      expect(tok.decode(part)).toBe(l.decode(part, { skip_special_tokens: false }));
+      expect(tok.decode(part, { skipSpecial: true })).toBe(l.decode(part, { skip_special_tokens: true }));
+    }
+    // A sequence cut inside a multi-byte character.
+    const cut = tok.encode('東京');
+    expect(tok.decode(cut.slice(0, 2))).toBe(l.decode(cut.slice(0, 2)));
   });
 
   it('adds BOS as the post-processor does, knows EOS, and continues without a space marker', () => {
