@@ -1,6 +1,6 @@
 // Runs one stale stage: into a temp dir, inputs re-checked after the run, outputs captured, then committed
 // atomically under its key and the ref updated. A failure leaves nothing committed. Also performs restores.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
@@ -109,6 +109,11 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     commitObject(layout, outDir, p.key);
     const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds });
     rmSync(resumeDir, { recursive: true, force: true });
+    try {
+      rmdirSync(layout.resumeRoot(p.name)); // only when no other key of this stage has a checkpoint
+    } catch {
+      // not empty: keep the others
+    }
     return { version: v.version, seconds, summary: result.summary };
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });

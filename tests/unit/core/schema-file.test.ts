@@ -50,3 +50,12 @@ describe('schema/pipeline.schema.json', () => {
     expect(noDefault).toEqual([]);
   });
 });
+
+describe('the root pipeline.json', () => {
+  it('validates against the schema and the semantic rules', async () => {
+    const { loadPipeline } = await import('../../../src/config/load.ts');
+    const p = loadPipeline(SCHEMA_PATH.replace(/schema\/pipeline\.schema\.json$/, 'pipeline.json'));
+    expect(p.order.length).toBeGreaterThan(0);
+    expect(p.config.$schema).toBe('./schema/pipeline.schema.json');
+  });
+});
