@@ -23,7 +23,7 @@ export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunR
     signal: ctx.signal,
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });
-  await writeDataset(ctx.outDir, prepared);
+  await writeDataset(ctx.outDir, prepared, tokenizer);
   const seconds = (performance.now() - started) / 1000;
   const o = prepared.stats.output;
   return {

@@ -1,7 +1,9 @@
-// Writes a prepared dataset into the artifact directory: train.jsonl, valid.jsonl, stats.json and stats.txt.
+// Writes a prepared dataset into the artifact directory: train.jsonl, valid.jsonl, stats.json, stats.txt, samples.txt.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputRecord, Prepared } from './prepare.ts';
+import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
+import { renderSamples } from './samples.ts';
 import { renderStats } from './stats.ts';
 
 export function toJsonl(records: OutputRecord[]): string {
@@ -14,9 +16,10 @@ export function toJsonl(records: OutputRecord[]): string {
   return out;
 }
 
-export async function writeDataset(outDir: string, p: Prepared): Promise<void> {
+export async function writeDataset(outDir: string, p: Prepared, tok?: ModelTokenizer): Promise<void> {
   await writeFile(join(outDir, 'train.jsonl'), toJsonl(p.train));
   await writeFile(join(outDir, 'valid.jsonl'), toJsonl(p.valid));
   await writeFile(join(outDir, 'stats.json'), JSON.stringify(p.stats, null, 2) + '\n');
   await writeFile(join(outDir, 'stats.txt'), renderStats(p.stats));
+  if (tok) await writeFile(join(outDir, 'samples.txt'), renderSamples(p.train, p.valid, tok));
 }

@@ -11,6 +11,7 @@ import { gcCommand } from './gc.ts';
 import { watchCommand } from './watch.ts';
 import { generateCommand } from './generate.ts';
 import { scoreCommand } from './score.ts';
+import { showCommand } from './show.ts';
 
 export const COMMANDS: CommandModule<any, any>[] = [
   buildCommand,
@@ -24,4 +25,5 @@ export const COMMANDS: CommandModule<any, any>[] = [
   watchCommand,
   generateCommand,
   scoreCommand,
+  showCommand,
 ];
