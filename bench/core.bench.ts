@@ -45,17 +45,17 @@ try {
   stages.total = { cmd: 'cat out/s*.txt | paste -sd+ | bc > total.txt', deps: Array.from({ length: STAGES }, (_, s) => `out/s${s}.txt`), outs: ['total.txt'] };
   writeFileSync(join(dir, 'pipeline.json'), JSON.stringify({ stages }, null, 2));
 
-  // sha256sum over the same files (page cache warm for both: the files were just written).
-  let t = performance.now();
-  await execa({ cwd: dir, shell: true })`find data -type f -print0 | xargs -0 -n 2000 sha256sum > /dev/null`;
-  const shaSeconds = (performance.now() - t) / 1000;
-
+  // Both hashers read the same files from a warm page cache: one read pass first, then each timed in turn.
+  await execa({ cwd: dir, shell: true })`find data -type f -print0 | xargs -0 cat > /dev/null`;
   // Our first-build hashing: planning with an empty hash cache hashes every input.
   const pipeline = loadPipeline(join(dir, 'pipeline.json'));
   const layout = new StoreLayout(dir);
-  t = performance.now();
+  let t = performance.now();
   await planBuild(pipeline, layout, new HashCache());
   const hashSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  await execa({ cwd: dir, shell: true })`find data -type f -print0 | xargs -0 -n 2000 sha256sum > /dev/null`;
+  const shaSeconds = (performance.now() - t) / 1000;
   emit({
     bench: 'core.hash_first_build',
     files: FILES,
