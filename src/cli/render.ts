@@ -50,10 +50,26 @@ export function progressText(name: string, p: StageProgress): string {
 export class HumanReporter implements Reporter {
   private live = '';
   private lastPlain = new Map<string, number>();
+  private running = new Map<string, { since: number; progressed: boolean }>();
+  private ticker: NodeJS.Timeout | undefined;
   constructor(
     private readonly out: NodeJS.WriteStream = process.stdout,
     private readonly tty = Boolean(process.stdout.isTTY),
+    /** How often a stage that reports no progress gets a "still running" line (TTY: redrawn each second). */
+    private readonly tickMs = tty ? 1000 : 30_000,
   ) {}
+
+  /** Long stages that report no progress of their own still show that they are alive, with elapsed time. */
+  private tick(): void {
+    const quiet = [...this.running].filter(([, r]) => !r.progressed);
+    if (!quiet.length) return;
+    const now = Date.now();
+    const text = quiet.map(([n, r]) => `${n} running ${formatSeconds((now - r.since) / 1000)}`).join(' | ');
+    if (this.tty) {
+      this.live = text.slice(0, (this.out.columns ?? 100) - 1);
+      this.out.write(`\r\x1b[2K${this.live}`);
+    } else this.out.write(`  ${text}\n`);
+  }
 
   private clearLive(): void {
     if (this.tty && this.live) {
@@ -63,8 +79,15 @@ export class HumanReporter implements Reporter {
   }
   stageStart(name: string, action: 'built' | 'restored'): void {
     if (!this.tty) this.out.write(`> ${name}: ${action === 'built' ? 'building' : 'restoring'}\n`);
+    this.running.set(name, { since: Date.now(), progressed: false });
+    if (!this.ticker) {
+      this.ticker = setInterval(() => this.tick(), this.tickMs);
+      this.ticker.unref();
+    }
   }
   progress(name: string, p: StageProgress): void {
+    const r = this.running.get(name);
+    if (r) r.progressed = true;
     const text = progressText(name, p);
     if (this.tty) {
       this.live = text.slice(0, (this.out.columns ?? 100) - 1);
@@ -83,6 +106,11 @@ export class HumanReporter implements Reporter {
     this.out.write(`  [${name}] ${line}\n`);
   }
   stageEnd(o: StageOutcome): void {
+    this.running.delete(o.name);
+    if (this.running.size === 0 && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
     this.clearLive();
     this.out.write(`${outcomeLine(o)}\n`);
   }

@@ -48,4 +48,18 @@ describe('render', () => {
     r.stageEnd({ name: 'x', kind: 'k', action: 'built', version: 1, key: 'k', reasons: [], seconds: 0.5 });
     expect(s.text()).toBe('\r\x1b[2Kx  [############............] 1/2\r\x1b[2Kx  [########################] 2/2\r\x1b[2K✓ x  built  v1  0.50s\n');
   });
+
+  it('shows a stage that reports no progress as still running, then stops when it ends', async () => {
+    const s = sink();
+    const r = new HumanReporter(s.stream, false, 20);
+    r.stageStart('stages.slow', 'built');
+    await new Promise((res) => setTimeout(res, 70));
+    r.stageEnd({ name: 'stages.slow', kind: 'command', action: 'built', version: 1, key: 'k', reasons: [], seconds: 0.07 });
+    const lines = s.text().split('\n');
+    expect(lines[0]).toBe('> stages.slow: building');
+    expect(lines[1]).toMatch(/^ {2}stages\.slow running 0\.\d\ds$/);
+    const after = s.text().length;
+    await new Promise((res) => setTimeout(res, 60));
+    expect(s.text().length).toBe(after);
+  });
 });
