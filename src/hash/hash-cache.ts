@@ -9,6 +9,12 @@ interface Entry {
   sha256: string;
 }
 
+/**
+ * A file modified this close to the moment it was hashed may be modified again within the same timestamp tick
+ * without its (size, mtime) changing ("racy" entries, as git calls them): such entries are not trusted.
+ */
+const RACY_NS = 2_000_000_000n;
+
 export class HashCache {
   private entries = new Map<string, Entry>();
   private dirty = false;
@@ -29,6 +35,12 @@ export class HashCache {
   }
 
   set(path: string, size: number, mtimeNs: bigint, ino: number, sha256: string): void {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    if (mtimeNs > now - RACY_NS) {
+      this.entries.delete(path);
+      this.dirty = true;
+      return;
+    }
     this.entries.set(path, { size, mtimeNs: String(mtimeNs), ino, sha256 });
     this.dirty = true;
   }

@@ -157,6 +157,11 @@ describe('hash cache and lock', () => {
       utimesSync(f, 1_000_005, 1_000_005);
       expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('abd'));
       expect(await sha256File(f)).toBe(sha256Hex('abd'));
+      // A file modified just now is never trusted from the cache: a same-size rewrite in the same tick is seen.
+      writeFileSync(f, 'xyz');
+      await hashFileCached(f, warm);
+      writeFileSync(f, 'xyw');
+      expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('xyw'));
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
