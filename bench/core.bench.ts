@@ -72,9 +72,9 @@ try {
   const first = await build({ pipeline, jobs: 2 });
   emit({ bench: 'core.first_build', stages: first.stages.length, ok: first.ok, seconds: round((performance.now() - t) / 1000) });
 
-  // No-op builds with a warm stat cache: in process (best of 3), then the CLI end to end.
+  // No-op builds with a warm stat cache: in process (best of 5), then the CLI end to end.
   const noop: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     t = performance.now();
     const r = await build({ file: join(dir, 'pipeline.json') });
     noop.push((performance.now() - t) / 1000);
