@@ -5,8 +5,7 @@
       "sources": ["<!@(node sources.mjs)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src", "<!@(node detect.mjs includes)"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "<!@(node detect.mjs defines)"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O3"],
-      "cflags!": ["-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "<!@(node build-flags.mjs)"],
       "libraries": ["<!@(node detect.mjs libs)", "-lpthread", "-ldl"]
     }

@@ -2,8 +2,8 @@
 // runs a oneDNN matmul primitive, created once per (shape, transposes, leading dims, alpha, beta) and cached;
 // transposes are expressed as strides, alpha as an output scale, beta as a sum post-op. Otherwise (no oneDNN, no
 // bf16 ISA, or oneDNN offering only its reference kernel) the inputs are widened to fp32 and go through sgemm.
-// oneDNN (Debian build) threads with OpenMP: the OpenMP thread count of the calling thread is set to threads()
-// before each call (1 inside a parallel_for), so oneDNN, OpenBLAS and the pool all use the same count.
+// oneDNN (Debian build) threads with OpenMP; we do not let it: C is split into one slab per pool thread and each slab
+// runs a single-threaded primitive (OpenMP team of 1, set per calling thread), so the pool is the only thread set.
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -100,9 +100,8 @@ std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alph
   return p;
 }
 
-void set_omp_threads() {
-  const int want = in_parallel_region() ? 1 : threads();
-  if (omp_get_max_threads() != want) omp_set_num_threads(want);
+void set_omp_threads() { // per calling thread (OpenMP ICVs are thread-local for non-OpenMP threads)
+  if (omp_get_max_threads() != 1) omp_set_num_threads(1);
 }
 
 bool probe_native(std::string& impl) {
@@ -182,21 +181,29 @@ void gemm_bf16(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A
     return;
   }
 #ifdef PEFT_HAVE_DNNL
-  if (bf16_native()) {
-    auto p = get_prim(tA, tB, M, N, K, alpha, lda, ldb, beta, ldc);
-    if (p->usable) {
+  if (bf16_native() && get_prim(tA, tB, M, N, K, alpha, lda, ldb, beta, ldc)->usable) {
+    // One slab of C per pool thread, each a single-threaded oneDNN matmul (OpenMP team of 1: no extra threads).
+    parallel_gemm_blocks(M, N, K, [&](int i0, int i1, int j0, int j1) {
+      auto p = get_prim(tA, tB, i1 - i0, j1 - j0, K, alpha, lda, ldb, beta, ldc);
+      if (!p->usable) {
+        gemm_bf16_fallback(tA, tB, i1 - i0, j1 - j0, K, alpha, tA ? A + i0 : A + (size_t)i0 * lda, lda,
+                           tB ? B + (size_t)j0 * ldb : B + j0, ldb, beta, C + (size_t)i0 * ldc + j0, ldc);
+        return;
+      }
       set_omp_threads();
       thread_local dnnl::stream stream(dnnl_state().eng);
       Dnnl& d = dnnl_state();
       try {
-        dnnl::memory ma(p->a, d.eng, const_cast<bf16*>(A)), mb(p->b, d.eng, const_cast<bf16*>(B)), mc(p->c, d.eng, C);
+        dnnl::memory ma(p->a, d.eng, const_cast<bf16*>(tA ? A + i0 : A + (size_t)i0 * lda));
+        dnnl::memory mb(p->b, d.eng, const_cast<bf16*>(tB ? B + (size_t)j0 * ldb : B + j0));
+        dnnl::memory mc(p->c, d.eng, C + (size_t)i0 * ldc + j0);
         p->prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
         stream.wait();
       } catch (const dnnl::error& e) {
         throw EngineError("E_ENGINE", std::string("oneDNN bf16 matmul failed: ") + e.what());
       }
-      return;
-    }
+    });
+    return;
   }
 #endif
   gemm_bf16_fallback(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

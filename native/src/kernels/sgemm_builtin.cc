@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include "kernels/kernels.h"
 #include "kernels/sgemm_builtin.h"
 
@@ -32,6 +35,17 @@ inline vf loadu(const float* p) {
   return v;
 }
 inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof(v)); }
+#if defined(__AVX512F__)
+inline vf bcast(float x) { return (vf)_mm512_set1_ps(x); }
+#elif defined(__AVX__)
+inline vf bcast(float x) { return (vf)_mm256_set1_ps(x); }
+#else
+inline vf bcast(float x) {
+  vf v;
+  for (int i = 0; i < VL; i++) v[i] = x;
+  return v;
+}
+#endif
 
 // acc[MR][NR] = sum_k a[k][0..MR) x b[k][0..NR) over packed panels.
 inline void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* __restrict c, int ldc,
@@ -42,7 +56,7 @@ inline void micro_kernel(int kc, const float* __restrict a, const float* __restr
     const vf b0 = loadu(b), b1 = loadu(b + VL);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
-      const vf ai = vf{} + a[i];
+      const vf ai = bcast(a[i]);
       acc0[i] += ai * b0;
       acc1[i] += ai * b1;
     }

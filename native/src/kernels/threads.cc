@@ -1,6 +1,8 @@
 // The engine's one persistent thread pool: parallel_for with static, deterministic chunking, nested calls run
-// serially, exceptions from any chunk are rethrown on the caller. set_threads also sizes OpenBLAS (oneDNN/OpenMP
-// threads are set per calling thread in gemm_bf16.cc from threads()).
+// serially, exceptions from any chunk are rethrown on the caller. GEMMs are split into row / column slabs over this
+// pool (parallel_gemm_blocks) and each slab runs single-threaded in OpenBLAS or oneDNN, so the process has one set
+// of worker threads: no OpenBLAS or OpenMP threads spinning against ours on a 2-core machine.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -137,7 +139,7 @@ Pool& pool() {
     g_pool = new Pool(n);
     g_threads.store(n);
 #ifdef PEFT_HAVE_OPENBLAS
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1); // OpenBLAS runs single-threaded inside our pool's slabs (one pool, no spinning rivals)
 #endif
   }
   return *g_pool;
@@ -156,11 +158,31 @@ void set_threads(int n) {
   g_pool = new Pool(n);
   g_threads.store(n);
 #ifdef PEFT_HAVE_OPENBLAS
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);
 #endif
 }
 
 int threads() { return pool().size(); }
+
+void parallel_gemm_blocks(int M, int N, int K, const std::function<void(int, int, int, int)>& fn) {
+  const int nt = tl_in_parallel ? 1 : threads();
+  if (nt == 1 || (double)M * N * K < 262144.0) {
+    fn(0, M, 0, N);
+    return;
+  }
+  // Slabs of whole 16-row (or 16-column) groups: rows when there are enough, columns otherwise.
+  const bool by_rows = M >= 16 * nt || M >= N;
+  const int len = by_rows ? M : N, groups = (len + 15) / 16, parts = std::min(nt, groups);
+  parallel_for(parts, [&](int b, int e) {
+    for (int p = b; p < e; p++) {
+      const int g0 = (int)((long long)groups * p / parts), g1 = (int)((long long)groups * (p + 1) / parts);
+      const int lo = g0 * 16, hi = std::min(len, g1 * 16);
+      if (hi <= lo) continue;
+      if (by_rows) fn(lo, hi, 0, N);
+      else fn(0, M, lo, hi);
+    }
+  });
+}
 
 void parallel_for(int n, const std::function<void(int, int)>& fn) {
   if (n <= 0) return;

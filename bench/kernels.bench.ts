@@ -1,0 +1,89 @@
+// Kernel benchmark (JSON lines): GFLOPS of sgemm (linked library and built-in), gemm_bf16 and FrozenLinear
+// (NF4 / bf16 / f32 storage in bf16 and fp32 compute, forward and input-gradient) on SmolLM2-135M training shapes
+// with T = 2048 tokens. This is the "in-run matmul rate" that end-to-end training figures are compared against.
+// Run: `npx tsx bench/kernels.bench.ts`. Env: BENCH_T (2048), BENCH_REPS (3), BENCH_THREADS (all cores),
+// BENCH_ONLY (substring filter on the measurement name).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const addonPath = process.env.PEFT_ADDON ?? fileURLToPath(new URL('../native/build/Release/peft_engine.node', import.meta.url));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const k: any = createRequire(import.meta.url)(addonPath).kernels;
+
+const T = Number(process.env.BENCH_T ?? 2048);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const ONLY = process.env.BENCH_ONLY ?? '';
+if (process.env.BENCH_THREADS) k.setThreads(Number(process.env.BENCH_THREADS));
+const info = k.backendInfo();
+
+// [in, out] of SmolLM2-135M's projections: q/o, k/v, gate/up, down, and the (unquantized) lm_head.
+const SHAPES: Array<{ name: string; in: number; out: number; linear: boolean }> = [
+  { name: 'q_proj/o_proj', in: 576, out: 576, linear: true },
+  { name: 'k_proj/v_proj', in: 576, out: 192, linear: true },
+  { name: 'gate_proj/up_proj', in: 576, out: 1536, linear: true },
+  { name: 'down_proj', in: 1536, out: 576, linear: true },
+  { name: 'lm_head', in: 576, out: 49152, linear: false },
+];
+
+function rand(n: number, scale: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 4294967296 - 0.5) * 2 * scale;
+  }
+  return a;
+}
+
+/** Best wall time of REPS runs after one warm-up (which also creates and caches oneDNN primitives). */
+function best(fn: () => void): number {
+  fn();
+  let b = Infinity;
+  for (let r = 0; r < REPS; r++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    b = Math.min(b, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return b;
+}
+
+function emit(name: string, shape: string, op: string, flops: number, seconds: number, impl: string): void {
+  if (ONLY && !name.includes(ONLY)) return;
+  console.log(JSON.stringify({
+    bench: 'kernels', name, shape, op, T, gflops: +(flops / seconds / 1e9).toFixed(1), ms: +(seconds * 1e3).toFixed(2),
+    impl, backend: info.backend, threads: info.threads, bf16Native: info.bf16Native,
+  }));
+}
+const want = (name: string) => !ONLY || name.includes(ONLY);
+
+for (const s of SHAPES) {
+  const shape = `${s.name} [${s.in}->${s.out}]`;
+  const flops = 2 * T * s.in * s.out;
+  const x = rand(T * s.in, 1), w = rand(s.out * s.in, 0.05), dy = rand(T * s.out, 1);
+  const y = new Float32Array(T * s.out), dx = new Float32Array(T * s.in);
+  const x16 = k.f32ToBf16(x), w16 = k.f32ToBf16(w), dy16 = k.f32ToBf16(dy);
+  // forward y = x W^T (transB), input gradient dx = dy W (no transposes)
+  const fwd = { transA: false, transB: true, M: T, N: s.out, K: s.in };
+  const bwd = { transA: false, transB: false, M: T, N: s.in, K: s.out, beta: 1 };
+  for (const builtin of [false, true]) {
+    const name = builtin ? 'sgemm_builtin' : 'sgemm';
+    if (!want(name)) continue;
+    const impl = builtin ? 'builtin-blocked' : info.backend.split(' ')[0].slice(6);
+    emit(name, shape, 'forward', flops, best(() => k.sgemm({ ...fwd, A: x, B: w, C: y, builtin })), impl);
+    emit(name, shape, 'backward_input', flops, best(() => k.sgemm({ ...bwd, A: dy, B: w, C: dx, builtin })), impl);
+  }
+  if (want('gemm_bf16')) {
+    emit('gemm_bf16', shape, 'forward', flops, best(() => k.gemmBf16({ ...fwd, A: x16, B: w16, C: y })), k.gemmBf16Impl(fwd));
+    emit('gemm_bf16', shape, 'backward_input', flops, best(() => k.gemmBf16({ ...bwd, A: dy16, B: w16, C: dx })), k.gemmBf16Impl(bwd));
+  }
+  if (!s.linear) continue;
+  for (const storage of ['nf4', 'bf16', 'f32'])
+    for (const compute of ['bf16', 'fp32']) {
+      const name = `linear_${storage}_${compute}`;
+      if (!want(name)) continue;
+      const h = k.frozenLinear({ w, out: s.out, in: s.in, storage });
+      const impl = compute === 'bf16' ? `gemm_bf16 ${k.gemmBf16Impl(fwd)}` : 'sgemm';
+      emit(name, shape, 'forward', flops, best(() => k.frozenLinearForward(h, x, T, compute)), impl);
+      emit(name, shape, 'backward_input', flops, best(() => k.frozenLinearBackward(h, dx, dy, T, compute)), impl);
+    }
+}
