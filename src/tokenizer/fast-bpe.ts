@@ -48,18 +48,23 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
     if (word.length === 0) return out;
     if (model.ignore_merges && vocab.has(word)) return [vocab.get(word)!];
     const sym = Array.from(word);
+    // ranks[i]: merge rank of the pair (sym[i], sym[i + 1]); only the neighbours of a merge are looked up again.
+    const rank = (a: string, b: string) => ranks.get(a)?.get(b) ?? Infinity;
+    const pr: number[] = [];
+    for (let i = 0; i + 1 < sym.length; i++) pr.push(rank(sym[i], sym[i + 1]));
     for (;;) {
       let best = Infinity;
       let at = -1;
-      for (let i = 0; i + 1 < sym.length; i++) {
-        const r = ranks.get(sym[i])?.get(sym[i + 1]);
-        if (r !== undefined && r < best) {
-          best = r;
+      for (let i = 0; i < pr.length; i++)
+        if (pr[i] < best) {
+          best = pr[i];
           at = i;
         }
-      }
       if (at < 0) break;
       sym.splice(at, 2, sym[at] + sym[at + 1]);
+      pr.splice(at, 1);
+      if (at > 0) pr[at - 1] = rank(sym[at - 1], sym[at]);
+      if (at < pr.length) pr[at] = rank(sym[at], sym[at + 1]);
     }
     for (const s of sym) emit(s, out);
     return out;
