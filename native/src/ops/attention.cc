@@ -14,7 +14,7 @@ static inline int first_key(int p, int window) { return window > 0 ? std::max(0,
 
 // P[T, Tk] = masked softmax of the scores in S (in place); lse [T] when non-null.
 static void softmax_rows(float* S, float* lse, const AttnShape& s) {
-  kern::parallel_for(s.T, [&](int b, int e) {
+  par_rows(s.T, (size_t)s.Tk, [&](int b, int e) {
     for (int i = b; i < e; i++) {
       float* row = S + (size_t)i * s.Tk;
       const int p = s.pos0 + i, lo = first_key(p, s.window);
@@ -65,7 +65,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     kern::sgemm(false, true, s.T, s.Tk, s.hd, 1.f, doh, s.q_stride, vv, s.kv_stride, 0.f, dP.data(), s.Tk); // dP = dO V^T
     float* Pp = P.data();   // raw pointers: P / dP are thread_local, the pool's threads must see this thread's buffers
     float* dPp = dP.data();
-    kern::parallel_for(s.T, [&](int b, int e) {
+    par_rows(s.T, (size_t)s.Tk, [&](int b, int e) {
       for (int i = b; i < e; i++) {
         float* pr = Pp + (size_t)i * s.Tk;
         float* dr = dPp + (size_t)i * s.Tk;

@@ -25,7 +25,7 @@ double cross_entropy_forward_backward(float* dh, const float* h, const float* W,
     const int n = std::min(CE_CHUNK, R - c0);
     for (int i = 0; i < n; i++) std::copy_n(h + (size_t)rows[c0 + i] * C, C, hc.data() + (size_t)i * C);
     kern::sgemm(false, true, n, V, C, 1.f, hc.data(), C, W, C, 0.f, lg.data(), V); // logits = h W^T
-    kern::parallel_for(n, [&](int b, int e) {
+    par_rows(n, (size_t)V, [&](int b, int e) {
       for (int i = b; i < e; i++) {
         float* l = lg.data() + (size_t)i * V;
         const int t = targets[rows[c0 + i]];
@@ -61,7 +61,7 @@ void logprobs_forward(float* logprob, float* logits, const float* h, const float
     const int n = std::min(CE_CHUNK, N - c0);
     float* out = logits ? logits + (size_t)c0 * V : lg.data();
     kern::sgemm(false, true, n, V, C, 1.f, h + (size_t)c0 * C, C, W, C, 0.f, out, V);
-    kern::parallel_for(n, [&](int b, int e) {
+    par_rows(n, (size_t)V, [&](int b, int e) {
       for (int i = b; i < e; i++) {
         const float* l = out + (size_t)i * V;
         const int t = targets ? targets[c0 + i] : -1;

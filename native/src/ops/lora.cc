@@ -44,3 +44,11 @@ void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t 
 }
 
 } // namespace peft::ops
+
+namespace peft::ops {
+void par_rows(int n, size_t work_per_row, const std::function<void(int, int)>& fn) {
+  if (n <= 0) return;
+  if ((size_t)n * work_per_row < 65536 || kern::threads() <= 1) fn(0, n);
+  else kern::parallel_for(n, fn);
+}
+} // namespace peft::ops

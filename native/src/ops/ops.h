@@ -2,9 +2,14 @@
 // every buffer's shape in its comment. All fp32, row-major; N = number of token rows (batch * seq).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace peft::ops {
+
+// parallel_for for the elementwise ops: below ~64K floats of work the pool's wake-up costs more than it saves,
+// so small calls (tiny models, decode steps) run inline on the calling thread.
+void par_rows(int n, size_t work_per_row, const std::function<void(int, int)>& fn);
 
 // ---- RMSNorm (ops/rmsnorm.cc): out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps)
 void rmsnorm_forward(float* out,        // [N, C]

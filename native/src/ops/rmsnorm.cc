@@ -6,7 +6,7 @@
 namespace peft::ops {
 
 void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) {
-  kern::parallel_for(N, [&](int b, int e) {
+  par_rows(N, (size_t)C, [&](int b, int e) {
     for (int r = b; r < e; r++) {
       const float* xr = x + (size_t)r * C;
       float* yr = out + (size_t)r * C;
@@ -20,7 +20,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, in
 }
 
 void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N, int C) {
-  kern::parallel_for(N, [&](int b, int e) {
+  par_rows(N, (size_t)C, [&](int b, int e) {
     for (int r = b; r < e; r++) {
       const float* xr = x + (size_t)r * C;
       const float* dy = dout + (size_t)r * C;

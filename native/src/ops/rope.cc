@@ -23,7 +23,7 @@ void rope_table(RopeTable& tab, const std::vector<double>& inv_freq, double pos_
 
 static void rotate(float* x, const RopeTable& tab, int N, int T, int nheads, int hd, float sign) {
   const int half = hd / 2;
-  kern::parallel_for(N, [&](int b, int e) {
+  par_rows(N, (size_t)nheads * hd, [&](int b, int e) {
     for (int r = b; r < e; r++) {
       const float* c = tab.cos.data() + (size_t)(r % T) * half;
       const float* s = tab.sin.data() + (size_t)(r % T) * half;

@@ -7,7 +7,7 @@ namespace peft::ops {
 
 void swiglu_forward(float* h, const float* g, const float* u, size_t n) {
   const int chunks = (int)((n + 4095) / 4096);
-  kern::parallel_for(chunks, [&](int b, int e) {
+  par_rows(chunks, 4096, [&](int b, int e) {
     size_t lo = (size_t)b * 4096, hi = std::min(n, (size_t)e * 4096);
     for (size_t i = lo; i < hi; i++) {
       float x = g[i];
@@ -18,7 +18,7 @@ void swiglu_forward(float* h, const float* g, const float* u, size_t n) {
 
 void swiglu_backward(float* dg, float* du, const float* dh, const float* g, const float* u, size_t n) {
   const int chunks = (int)((n + 4095) / 4096);
-  kern::parallel_for(chunks, [&](int b, int e) {
+  par_rows(chunks, 4096, [&](int b, int e) {
     size_t lo = (size_t)b * 4096, hi = std::min(n, (size_t)e * 4096);
     for (size_t i = lo; i < hi; i++) {
       float x = g[i];
