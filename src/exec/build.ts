@@ -33,11 +33,12 @@ export function plannedOutcome(p: PlannedStage): StageOutcome {
     name: p.name,
     kind: p.kind,
     action: p.action,
-    version: p.version,
+    version: p.action === 'failed' || p.action === 'skipped' ? null : p.version,
     key: p.key,
     reasons: p.reasons,
     seconds: 0,
     ...(p.pinned ? { pinned: true, stale: p.stale } : {}),
+    ...(p.error ? { error: p.error } : {}),
   });
 }
 
@@ -47,7 +48,7 @@ export async function statusOf(opts: BuildOptions = {}): Promise<BuildReport> {
   const layout = new StoreLayout(pipeline.projectDir);
   const cache = new HashCache(layout.hashCache);
   const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal: opts.signal });
-  return { ok: true, stages: plan.map(plannedOutcome) };
+  return { ok: plan.every((p) => p.action !== 'failed' && p.action !== 'skipped'), stages: plan.map(plannedOutcome) };
 }
 
 export async function build(opts: BuildOptions = {}): Promise<BuildReport> {

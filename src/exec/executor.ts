@@ -68,6 +68,13 @@ export async function executePlan(plan: readonly PlannedStage[], env: Omit<Stage
     const stopping = env.signal.aborted || (failed && !opts.keepGoing);
     for (let i = 0; i < waiting.length; ) {
       const p = waiting[i];
+      if (p.action === 'failed' || p.action === 'skipped') {
+        // Could not be planned (e.g. a missing input): reported as is; a failure stops the build unless keepGoing.
+        waiting.splice(i, 1);
+        if (p.action === 'failed') failed = true;
+        finish({ ...base(p), action: p.action, version: null, seconds: 0, error: p.error });
+        continue;
+      }
       const ups = p.entry.upstream.filter((u) => inPlan.has(u));
       const bad = ups.find((u) => ['failed', 'skipped'].includes(outcomes.get(u)?.action ?? ''));
       if (bad || (stopping && p.action !== 'fresh')) {

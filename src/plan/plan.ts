@@ -15,7 +15,8 @@ import { diffReasons, type KeyMaterial, type Reason } from './reasons.ts';
 import { readParams } from './params.ts';
 import { hashOutputs, hashStageInputs, type FileRecord } from './inputs.ts';
 
-export type PlannedAction = 'built' | 'fresh' | 'restored';
+/** `failed` / `skipped`: the stage could not be planned (a missing input, say) or depends on one that could not. */
+export type PlannedAction = 'built' | 'fresh' | 'restored' | 'failed' | 'skipped';
 
 export interface PlannedStage {
   entry: StageEntry;
@@ -33,6 +34,7 @@ export interface PlannedStage {
   stale: boolean;
   material: KeyMaterial;
   inputs: FileRecord[];
+  error?: string;
 }
 
 const COSMETIC = new Set(['description', '$comment']);
@@ -91,6 +93,36 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
   for (const name of pipeline.order) {
     if (!selected.has(name)) continue;
     const entry = pipeline.stages.get(name)!;
+    const badUp = entry.upstream.find((u) => ['failed', 'skipped'].includes(planned.get(u)?.action ?? ''));
+    if (badUp) {
+      planned.set(name, unplannable(entry, 'skipped', `upstream ${badUp} ${planned.get(badUp)!.action}`));
+      continue;
+    }
+    try {
+      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, signal));
+    } catch (e) {
+      if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
+      planned.set(name, unplannable(entry, 'failed', e.message));
+    }
+  }
+  return [...planned.values()];
+}
+
+function unplannable(entry: StageEntry, action: 'failed' | 'skipped', error: string): PlannedStage {
+  const material: KeyMaterial = { kind: entry.kind.kind, implVersion: entry.kind.implVersion, config: {}, inputs: [], params: {}, upstream: {}, resolved: {}, engineVersion: ENGINE_VERSION };
+  return { entry, name: entry.name, kind: entry.kind.kind, action, key: '', computedKey: '', reasons: [], version: 0, pinned: false, stale: false, material, inputs: [], error };
+}
+
+async function planStage(
+  entry: StageEntry,
+  pipeline: Pipeline,
+  layout: StoreLayout,
+  cache: HashCache,
+  planned: ReadonlyMap<string, PlannedStage>,
+  signal: AbortSignal,
+): Promise<PlannedStage> {
+  const name = entry.name;
+  {
     const inputs = await hashStageInputs(entry, pipeline.projectDir, cache);
     const params = { ...(entry.deps.params ?? {}), ...readParams(name, pipeline.projectDir, entry.deps.paramsFiles ?? []) };
     const ref = readRef(layout, name);
@@ -145,7 +177,7 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
     }
     if (pinned && !exists) throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is missing from the store`, { hint: `run \`peftmake unpin ${name}\` and build again` });
     const version = ref?.versions.find((v) => v.key === key)?.version ?? (ref?.versions.length ?? 0) + 1;
-    planned.set(name, {
+    return {
       entry,
       name,
       kind: entry.kind.kind,
@@ -158,9 +190,8 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       stale: pinned && computedKey !== key,
       material,
       inputs,
-    });
+    };
   }
-  return [...planned.values()];
 }
 
 /** Workspace outputs missing or changed compared with the committed artifact's manifest. */
