@@ -15,7 +15,6 @@ export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunR
   if (!model)
     throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, { hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)` });
   const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
-  const started = performance.now();
   const prepared = await prepareDataset(config, {
     name: ctx.name,
     projectDir: ctx.projectDir,
@@ -24,10 +23,10 @@ export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunR
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });
   await writeDataset(ctx.outDir, prepared, tokenizer);
-  const seconds = (performance.now() - started) / 1000;
   const o = prepared.stats.output;
   return {
     metrics: {
+      input_bytes: prepared.bytesIn,
       train_examples: o.train,
       valid_examples: o.valid,
       train_tokens: o.trainTokens,
@@ -35,7 +34,6 @@ export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunR
       train_loss_tokens: o.trainLossTokens,
       bad_records: prepared.stats.badRecords.count,
       pii_found: Object.values(prepared.stats.pii.byType).reduce((a, b) => a + b, 0),
-      input_mb_per_s: Math.round((prepared.bytesIn / 1e6 / Math.max(seconds, 1e-6)) * 100) / 100,
     },
     summary: `${o.train} train / ${o.valid} valid ${config.format === 'text' ? 'sequences' : 'examples'}, ${o.trainTokens} train tokens`,
   };

@@ -3,6 +3,7 @@
 import type { DeclaredDeps, RunContext, RunResult, StageKind } from '../../src/stage.ts';
 import { resolveDatasetConfig } from './config.ts';
 import { buildDataset } from './build.ts';
+import { diffDatasets } from './diff.ts';
 import { resolveHubSources } from './sources/hub.ts';
 import { datasetSchema, type DatasetConfig } from './schema.ts';
 
@@ -28,6 +29,7 @@ const datasetStage: StageKind<DatasetConfig> = {
   async run(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
     return buildDataset(ctx);
   },
+  diff: diffDatasets,
 };
 
 export default datasetStage;

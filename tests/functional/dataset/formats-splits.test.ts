@@ -49,6 +49,21 @@ describe.skipIf(!haveFixtures)('formats and splits (needs the stories260K tokeni
     expect(r.labels.filter((l) => l !== IGNORE).length).toBe(trained);
   });
 
+  it('qa rendered through the chat template: loss on the assistant turn, which holds exactly the answer', async () => {
+    const tok = storiesTokenizer();
+    const p = await prepare({
+      format: 'qa',
+      source: { examples: [{ context: 'Tom is a cat.', question: 'Who is Tom?', answers: { text: ['a cat'] } }] },
+      template: { chatTemplate: CHAT_TEMPLATE, useChatTemplate: true, response: '{answer}' },
+      split: { valid: 0 },
+    } as never);
+    const r = p.train[0];
+    expect(r.text).toBe('<s>User: Context: Tom is a cat.\nQuestion: Who is Tom?\nAnswer:\nAssistant: a cat</s>\n');
+    const runs = lossRuns(r);
+    expect(runs).toHaveLength(1);
+    expect(tok.decode(runs[0], { skipSpecial: true }).trim()).toBe('a cat');
+  });
+
   it('chat without any template is an error that says how to fix it', async () => {
     await expect(prepare({ format: 'chat', source: { examples: [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }] } } as never)).rejects.toThrow(
       'model "base" has no chat_template in tokenizer_config.json and the dataset sets none',

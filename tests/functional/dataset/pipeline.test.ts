@@ -46,6 +46,11 @@ describe.skipIf(!haveFixtures)('dataset stage in a pipeline (needs ../shared/fix
     expect(json.samples).toHaveLength(2);
     expect(json.samples[0]).toMatch(/Answer: ⟦a cat<\/s>⟧/);
 
+    const diff = await p.cli(['diff', 'datasets.qa', 'v1', 'v2']);
+    expect(diff.code).toBe(0);
+    // Each answer grew from 4 tokens ("a cat" + EOS) to 9 ("a cat indeed" + EOS), over 18 train answers.
+    expect(diff.stdout).toMatch(/trainLossTokens: 72 -> 162 \(\+125\.0%\)/);
+
     const bad = await p.cli(['show', 'models.base']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('show prints dataset artifacts; "models.base" is not a datasets.* stage');
