@@ -101,6 +101,12 @@ describe.skipIf(!haveFixtures)('bad input (needs the stories260K tokenizer from 
     expect(err3.message).toBe('datasets.test: no records left after tokens/train: it removed 2 of 2 (over maxTokens 8 (drop): 2)');
   });
 
+  it('a file that is not UTF-8 names the line', async () => {
+    const dir = tempProject({ 'data/latin1.txt': Buffer.concat([Buffer.from('fine line\ncaf'), Buffer.from([0xe9]), Buffer.from(' au lait\n')]) });
+    const err = await failure(prepare({ source: { files: ['data/latin1.txt'] } } as never, dir));
+    expect(err.message).toBe('data/latin1.txt:2: not valid UTF-8');
+  });
+
   it('an empty source file is an error naming the source', async () => {
     const dir = tempProject({ 'data/e.jsonl': '\n\n' });
     const err = await failure(prepare({ source: { files: ['data/e.jsonl'] } } as never, dir));

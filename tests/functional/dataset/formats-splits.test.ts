@@ -132,6 +132,22 @@ describe.skipIf(!haveFixtures)('formats and splits (needs the stories260K tokeni
     expect(p.stats.split.mode).toBe('source');
   });
 
+  it('markdown / HTML stripping, near-duplicate removal and length filters through the config, with counts', async () => {
+    const body = 'Lily found a needle in her room and wanted to share it with her mom because it was difficult to play with';
+    const dir = tempProject({
+      'notes/a.md': `# Title\n\n**${body}.**\n\n[link](http://x.io)`,
+      'notes/b.md': `# Title\n\n${body}!\n\nlink`,
+      'notes/c.md': 'tiny',
+      'notes/d.html': '<p>Hello &amp; <b>bye</b></p>',
+    });
+    const md = await prepare({ source: { files: ['notes/*.md'] }, clean: { strip: 'markdown', dedup: 'near', nearDupThreshold: 0.8, minChars: 10 }, split: { valid: 0 }, seqLen: 4096 } as never, dir);
+    expect(md.stats.steps.find((s) => s.step === 'length/train')).toEqual({ step: 'length/train', in: 3, out: 2, removed: { 'minChars 10': 1, 'maxChars null': 0 } });
+    expect(md.stats.steps.find((s) => s.step === 'dedup/train')).toEqual({ step: 'dedup/train', in: 2, out: 1, removed: { 'exact duplicate': 0, 'near duplicate': 1 } });
+    expect(md.train[0].text).toBe(`<s> Title\n\n${body}.\n\nlink</s>`);
+    const html = await prepare({ source: { files: ['notes/d.html'], fileFormat: 'txt' }, clean: { strip: 'html' }, split: { valid: 0 } } as never, dir);
+    expect(html.train[0].text).toBe('<s> Hello & bye</s>');
+  });
+
   it('PII redaction puts typed placeholders into the training text and counts by type', async () => {
     const examples = [{ text: 'Mail tom@cats.io or call 555-123-4567.' }, { text: 'Server 10.1.2.3 and card 4111 1111 1111 1111 and bob@x.org.' }, { text: 'Version 1.2.3 costs $4.99 on 2024-01-02.' }];
     const p = await prepare({ format: 'text', source: { examples }, clean: { pii: 'redact' }, split: { valid: 0 }, seqLen: 4096 } as never);
