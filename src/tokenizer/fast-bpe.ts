@@ -31,6 +31,7 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
   const byteIds: (number | undefined)[] = [];
   for (let b = 0; b < 256; b++) byteIds.push(vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
   const encoder = new TextEncoder();
+  const rank = (a: string, b: string): number => ranks.get(a)?.get(b) ?? Infinity;
 
   const emit = (piece: string, out: number[]) => {
     const id = vocab.get(piece);
@@ -48,8 +49,7 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
     if (word.length === 0) return out;
     if (model.ignore_merges && vocab.has(word)) return [vocab.get(word)!];
     const sym = Array.from(word);
-    // ranks[i]: merge rank of the pair (sym[i], sym[i + 1]); only the neighbours of a merge are looked up again.
-    const rank = (a: string, b: string) => ranks.get(a)?.get(b) ?? Infinity;
+    // pr[i]: merge rank of the pair (sym[i], sym[i + 1]); only the neighbours of a merge are looked up again.
     const pr: number[] = [];
     for (let i = 0; i + 1 < sym.length; i++) pr.push(rank(sym[i], sym[i + 1]));
     for (;;) {
