@@ -71,7 +71,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
       if (signal.aborted) throw new PeftError('E_CANCELLED', 'build interrupted; completed stages are committed, nothing partial was recorded', { report });
       return report;
     } finally {
-      cache.save();
+      cache.save(!opts.targets?.length); // a full build saw every input: forget files no stage reads any more
     }
   } finally {
     lock.release();

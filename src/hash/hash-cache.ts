@@ -18,6 +18,7 @@ const RACY_NS = 2_000_000_000n;
 export class HashCache {
   private entries = new Map<string, Entry>();
   private dirty = false;
+  private readonly touched = new Set<string>();
 
   constructor(private readonly file?: string) {
     if (!file) return;
@@ -31,10 +32,12 @@ export class HashCache {
 
   get(path: string, size: number, mtimeNs: bigint, ino: number): string | undefined {
     const e = this.entries.get(path);
+    this.touched.add(path);
     return e && e.size === size && e.mtimeNs === String(mtimeNs) && e.ino === ino ? e.sha256 : undefined;
   }
 
   set(path: string, size: number, mtimeNs: bigint, ino: number, sha256: string): void {
+    this.touched.add(path);
     const now = BigInt(Date.now()) * 1_000_000n;
     if (mtimeNs > now - RACY_NS) {
       this.entries.delete(path);
@@ -45,7 +48,14 @@ export class HashCache {
     this.dirty = true;
   }
 
-  save(): void {
+  /** Writes the cache; with `prune`, entries this process never looked at (deleted or undeclared files) are dropped. */
+  save(prune = false): void {
+    if (prune)
+      for (const k of this.entries.keys())
+        if (!this.touched.has(k)) {
+          this.entries.delete(k);
+          this.dirty = true;
+        }
     if (!this.file || !this.dirty) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;

@@ -162,6 +162,20 @@ describe('hash cache and lock', () => {
       await hashFileCached(f, warm);
       writeFileSync(f, 'xyw');
       expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('xyw'));
+      // Pruning drops what this process never looked at.
+      const g = join(d, 'g.txt');
+      writeFileSync(g, 'g');
+      utimesSync(g, 1_000_000, 1_000_000);
+      await hashFileCached(g, warm);
+      utimesSync(f, 1_000_010, 1_000_010);
+      await hashFileCached(f, warm);
+      warm.save();
+      expect(Object.keys(JSON.parse((await import('node:fs')).readFileSync(join(d, 'cache.json'), 'utf8'))).sort()).toEqual([f, g].sort());
+      const next = new HashCache(join(d, 'cache.json'));
+      await hashFileCached(g, next);
+      next.save(true);
+      const saved = JSON.parse((await import('node:fs')).readFileSync(join(d, 'cache.json'), 'utf8'));
+      expect(Object.keys(saved)).toEqual([g]);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
