@@ -65,12 +65,13 @@ for (const s of SHAPES) {
   // forward y = x W^T (transB), input gradient dx = dy W (no transposes)
   const fwd = { transA: false, transB: true, M: T, N: s.out, K: s.in };
   const bwd = { transA: false, transB: false, M: T, N: s.in, K: s.out, beta: 1 };
-  for (const builtin of [false, true]) {
-    const name = builtin ? 'sgemm_builtin' : 'sgemm';
+  // sgemm: what kern::sgemm picks; the built-in kernel; OpenBLAS in one single-threaded call (for comparison).
+  const variants: Array<[string, object, string]> = [['sgemm', {}, info.sgemmLibrary], ['sgemm_builtin', { builtin: true }, 'builtin-blocked']];
+  if (info.openblasLinked) variants.push(['sgemm_openblas_1thread', { openblas: true }, 'openblas']);
+  for (const [name, opt, impl] of variants) {
     if (!want(name)) continue;
-    const impl = builtin ? 'builtin-blocked' : info.backend.split(' ')[0].slice(6);
-    emit(name, shape, 'forward', flops, best(() => k.sgemm({ ...fwd, A: x, B: w, C: y, builtin })), impl);
-    emit(name, shape, 'backward_input', flops, best(() => k.sgemm({ ...bwd, A: dy, B: w, C: dx, builtin })), impl);
+    emit(name, shape, 'forward', flops, best(() => k.sgemm({ ...fwd, ...opt, A: x, B: w, C: y })), impl);
+    emit(name, shape, 'backward_input', flops, best(() => k.sgemm({ ...bwd, ...opt, A: dy, B: w, C: dx })), impl);
   }
   if (want('gemm_bf16')) {
     emit('gemm_bf16', shape, 'forward', flops, best(() => k.gemmBf16({ ...fwd, A: x16, B: w16, C: y })), k.gemmBf16Impl(fwd));

@@ -160,6 +160,19 @@ describe('bf16', () => {
       }
     });
 
+  it('repeated gemmBf16 / sgemm calls split over the pool give the same bits every time (no shared-scratchpad races)', () => {
+    for (const bf of [true, false]) {
+      const g = shapeOf(false, true, 256, 192, 256, 0, 1, 0);
+      const { A, B } = buffers(g, 77);
+      const A16 = k.f32ToBf16(A), B16 = k.f32ToBf16(B);
+      const run = () => (bf ? k.gemmBf16 : k.sgemm)({ ...g, A: bf ? A16 : A, B: bf ? B16 : B, C: new Float32Array(256 * 192) });
+      const first: Float32Array = run();
+      const want = refGemm(g, bf ? k.bf16ToF32(A16) : A, bf ? k.bf16ToF32(B16) : B, new Float32Array(256 * 192));
+      expect(relErr(g, first, want.C, want.mag, new Float32Array(256 * 192))).toBeLessThan(2e-6);
+      for (let i = 0; i < 40; i++) expect(Buffer.from(run().buffer).equals(Buffer.from(first.buffer))).toBe(true);
+    }
+  });
+
   it('reports whether bf16 runs on native kernels and names the implementation', () => {
     const info = k.backendInfo();
     expect(typeof info.bf16Native).toBe('boolean');

@@ -2,19 +2,14 @@
 #include <string>
 #include "kernels/gemm_bf16_internal.h"
 #include "kernels/kernels.h"
+#include "kernels/sgemm_builtin.h"
 #ifdef PEFT_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
 
 namespace peft::kern {
 
-static std::string sgemm_name() {
-#ifdef PEFT_HAVE_OPENBLAS
-  std::string cfg = openblas_get_config(); // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64"
-  std::string ver = "openblas";
-  if (cfg.rfind("OpenBLAS ", 0) == 0) ver += "-" + cfg.substr(9, cfg.find(' ', 9) - 9);
-  return ver + " (" + openblas_get_corename() + ")";
-#else
+static std::string builtin_name() {
 #if defined(__AVX512F__)
   return "builtin-blocked (avx512)";
 #elif defined(__AVX2__)
@@ -22,6 +17,18 @@ static std::string sgemm_name() {
 #else
   return "builtin-blocked (generic)";
 #endif
+}
+
+static std::string sgemm_name() {
+#ifdef PEFT_HAVE_OPENBLAS
+  if (!sgemm_uses_openblas())
+    return builtin_name() + "; linked " + std::string(openblas_get_config()).substr(0, 15) + " (" + openblas_get_corename() + ") slower here";
+  std::string cfg = openblas_get_config(); // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64"
+  std::string ver = "openblas";
+  if (cfg.rfind("OpenBLAS ", 0) == 0) ver += "-" + cfg.substr(9, cfg.find(' ', 9) - 9);
+  return ver + " (" + openblas_get_corename() + ")";
+#else
+  return builtin_name();
 #endif
 }
 

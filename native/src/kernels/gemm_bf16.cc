@@ -46,7 +46,7 @@ void gemm_bf16_fallback(bool tA, bool tB, int M, int N, int K, float alpha, cons
 using Key = std::tuple<bool, bool, int, int, int, int, int, int, uint32_t, uint32_t>;
 struct Prim {
   dnnl::matmul prim;
-  dnnl::memory::desc a, b, c;
+  dnnl::memory::desc a, b, c, scratch;
   std::string impl;      // oneDNN's implementation name, e.g. "brg:avx512_core_bf16"
   bool usable = false;
 };
@@ -82,6 +82,9 @@ std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alph
   p->c = dnnl::memory::desc({M, N}, dt::f32, dnnl::memory::dims{ldc, 1});
   try {
     dnnl::primitive_attr attr;
+    // Our own per-thread scratchpad: with the default (library) mode, Debian's build shares one global scratchpad
+    // between primitives, which races when slabs run concurrently on the pool.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (alpha != 1.f) attr.set_output_scales(0, {alpha});
     if (beta != 0.f) {
       dnnl::post_ops po;
@@ -92,7 +95,10 @@ std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alph
     p->impl = pd.impl_info_str();
     // oneDNN's reference matmul is far slower than widening to fp32 + sgemm: use it never.
     p->usable = p->impl.find("ref") == std::string::npos;
-    if (p->usable) p->prim = dnnl::matmul(pd);
+    if (p->usable) {
+      p->prim = dnnl::matmul(pd);
+      p->scratch = pd.scratchpad_desc();
+    }
   } catch (const dnnl::error&) {
     p->usable = false;
   }
@@ -197,7 +203,10 @@ void gemm_bf16(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A
         dnnl::memory ma(p->a, d.eng, const_cast<bf16*>(tA ? A + i0 : A + (size_t)i0 * lda));
         dnnl::memory mb(p->b, d.eng, const_cast<bf16*>(tB ? B + (size_t)j0 * ldb : B + j0));
         dnnl::memory mc(p->c, d.eng, C + (size_t)i0 * ldc + j0);
-        p->prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+        thread_local std::vector<uint8_t> scratch;
+        if (scratch.size() < p->scratch.get_size()) scratch.resize(p->scratch.get_size());
+        dnnl::memory ms(p->scratch, d.eng, scratch.data());
+        p->prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
         stream.wait();
       } catch (const dnnl::error& e) {
         throw EngineError("E_ENGINE", std::string("oneDNN bf16 matmul failed: ") + e.what());

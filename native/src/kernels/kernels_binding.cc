@@ -10,6 +10,9 @@
 #include "kernels/linear.h"
 #include "kernels/nf4.h"
 #include "kernels/sgemm_builtin.h"
+#ifdef PEFT_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 
 namespace peft {
 namespace {
@@ -108,7 +111,7 @@ size_t need_a(const GemmArgs& g) { return g.tA ? span(g.K, g.M, g.lda) : span(g.
 size_t need_b(const GemmArgs& g) { return g.tB ? span(g.N, g.K, g.ldb) : span(g.K, g.N, g.ldb); }
 
 // kernels.sgemm({transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, builtin?}): C updated in place and
-// returned; builtin: true runs the built-in blocked kernel even when OpenBLAS is linked.
+// returned; builtin: true runs the built-in blocked kernel, openblas: true one single-threaded OpenBLAS call.
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   Napi::Object o = obj_arg(info, 0, "sgemm");
   const GemmArgs g = gemm_args(o, "sgemm");
@@ -118,6 +121,17 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   if (bool_field(o, "sgemm", "builtin", false)) { // the built-in blocked kernel, whatever the build links
     sgemm_builtin(g.tA, g.tB, g.M, g.N, g.K, g.alpha, A.Data(), g.lda, B.Data(), g.ldb, g.beta, C.Data(), g.ldc, true);
     return C;
+  }
+  if (bool_field(o, "sgemm", "openblas", false)) { // OpenBLAS alone (single call, its own threads = 1): for benches
+#ifdef PEFT_HAVE_OPENBLAS
+    if (g.K > 0) {
+      cblas_sgemm(CblasRowMajor, g.tA ? CblasTrans : CblasNoTrans, g.tB ? CblasTrans : CblasNoTrans, g.M, g.N, g.K,
+                  g.alpha, A.Data(), g.lda, B.Data(), g.ldb, g.beta, C.Data(), g.ldc);
+      return C;
+    }
+#else
+    bad("sgemm: this build has no OpenBLAS (install libopenblas-dev and rebuild)");
+#endif
   }
   sgemm(g.tA, g.tB, g.M, g.N, g.K, g.alpha, A.Data(), g.lda, B.Data(), g.ldb, g.beta, C.Data(), g.ldc);
   return C;
@@ -314,10 +328,11 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   o.Set("bf16Native", bf16_native());
   o.Set("bf16Impl", bf16_native() ? bf16_impl() : "fallback:f32-sgemm");
   o.Set("bf16Library", bf16_backend_name());
+  o.Set("sgemmLibrary", sgemm_uses_openblas() ? "openblas" : "builtin");
 #ifdef PEFT_HAVE_OPENBLAS
-  o.Set("sgemmLibrary", "openblas");
+  o.Set("openblasLinked", true);
 #else
-  o.Set("sgemmLibrary", "builtin");
+  o.Set("openblasLinked", false);
 #endif
   o.Set("cachedPrimitives", (double)bf16_cached_primitives());
   return o;

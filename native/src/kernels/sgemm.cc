@@ -1,5 +1,11 @@
 // kern::sgemm: OpenBLAS cblas_sgemm (single-threaded, one slab of C per pool thread) when the build found it, the
-// built-in blocked sgemm otherwise (parallel over the pool, serial inside a parallel_for).
+// built-in blocked sgemm otherwise (parallel over the pool, serial inside a parallel_for). On CPUs where OpenBLAS
+// only has an AVX2 kernel (e.g. 0.3.21 on Zen 4/5 picks "Haswell") but the built-in kernel was compiled for
+// AVX-512, the built-in one is used (measured ~2x faster there: bench/kernels.bench.ts, sgemm vs sgemm_builtin).
+// PEFT_SGEMM=openblas|builtin overrides the choice.
+#include <cctype>
+#include <cstdlib>
+#include <string>
 #include "kernels/kernels.h"
 #include "kernels/sgemm_builtin.h"
 #include "kernels/threads_internal.h"
@@ -9,11 +15,32 @@
 
 namespace peft::kern {
 
+bool sgemm_uses_openblas() {
+#ifdef PEFT_HAVE_OPENBLAS
+  static const bool use = [] {
+    const char* env = std::getenv("PEFT_SGEMM");
+    if (env && std::string(env) == "openblas") return true;
+    if (env && std::string(env) == "builtin") return false;
+#if defined(__AVX512F__)
+    std::string core = openblas_get_corename();
+    for (auto& c : core) c = (char)std::tolower((unsigned char)c);
+    return core.find("skylakex") != std::string::npos || core.find("cooperlake") != std::string::npos ||
+           core.find("sapphire") != std::string::npos;
+#else
+    return true;
+#endif
+  }();
+  return use;
+#else
+  return false;
+#endif
+}
+
 void sgemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
 #ifdef PEFT_HAVE_OPENBLAS
-  if (K > 0) {
+  if (K > 0 && sgemm_uses_openblas()) {
     threads(); // makes sure the pool exists, which also set OpenBLAS to one thread
     parallel_gemm_blocks(M, N, K, [&](int i0, int i1, int j0, int j1) {
       const float* a = tA ? A + i0 : A + (size_t)i0 * lda;
