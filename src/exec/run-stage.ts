@@ -36,7 +36,7 @@ function artifact(layout: StoreLayout, name: string, key: string): UpstreamArtif
 export async function restoreStage(p: PlannedStage, env: StageEnv): Promise<number> {
   const { layout, pipeline } = env;
   const manifest = requireManifest(layout, p.key, p.name);
-  materializeOutputs(p.entry, pipeline.projectDir, layout.object(p.key), manifest);
+  materializeOutputs(p.entry, pipeline.projectDir, layout.object(p.key));
   if (p.pinned) return currentVersion(readRef(layout, p.name))!.version;
   const v = recordVersion(layout, p.name, p.key, { action: 'restored', reasons: p.reasons, metrics: manifest.metrics, seconds: 0 });
   return v.version;

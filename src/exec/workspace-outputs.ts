@@ -3,7 +3,6 @@ import { constants, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PeftError } from '../errors.ts';
 import type { StageEntry } from '../config/types.ts';
-import type { StageManifest } from '../stage.ts';
 
 export const OUTS_DIR = 'outs';
 
@@ -23,8 +22,8 @@ export function captureOutputs(entry: StageEntry, projectDir: string, artifactDi
   }
 }
 
-/** Restores the outputs recorded in a manifest from the artifact into the workspace. */
-export function materializeOutputs(entry: StageEntry, projectDir: string, artifactDir: string, manifest: StageManifest): void {
+/** Restores the captured outputs from the artifact's `outs/` into the workspace. */
+export function materializeOutputs(entry: StageEntry, projectDir: string, artifactDir: string): void {
   clearOutputs(entry, projectDir);
   for (const o of entry.outputs) {
     const src = join(artifactDir, OUTS_DIR, o);
@@ -33,5 +32,4 @@ export function materializeOutputs(entry: StageEntry, projectDir: string, artifa
     mkdirSync(dirname(dst), { recursive: true });
     cpSync(src, dst, { recursive: true, mode: constants.COPYFILE_FICLONE });
   }
-  void manifest;
 }
