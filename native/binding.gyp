@@ -7,6 +7,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "<!@(node detect.mjs defines)"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "<!@(node build-flags.mjs)"],
+      "ldflags": ["<!@(node build-flags.mjs ldflags)"],
       "libraries": ["<!@(node detect.mjs libs)", "-lpthread", "-ldl"]
     }
   ]
