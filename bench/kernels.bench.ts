@@ -84,7 +84,7 @@ for (const s of SHAPES) {
       if (!want(name)) continue;
       const h = k.frozenLinear({ w, out: s.out, in: s.in, storage });
       const impl = compute === 'bf16' ? `gemm_bf16 ${k.gemmBf16Impl(fwd)}` : 'sgemm';
-      emit(name, shape, 'forward', flops, best(() => k.frozenLinearForward(h, x, T, compute)), impl);
+      emit(name, shape, 'forward', flops, best(() => k.frozenLinearForward(h, x, T, compute, y)), impl);
       emit(name, shape, 'backward_input', flops, best(() => k.frozenLinearBackward(h, dx, dy, T, compute)), impl);
     }
 }

@@ -327,6 +327,15 @@ describe('FrozenLinear', () => {
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
     });
 
+  it('forward writes into a caller-provided output array when given one', () => {
+    const w = normalArray(64 * 64, 5, 0.1), x = randArray(3 * 64, 6);
+    const h = k.frozenLinear({ w, out: 64, in: 64, storage: 'nf4' });
+    const y = new Float32Array(3 * 64);
+    expect(k.frozenLinearForward(h, x, 3, 'bf16', y)).toBe(y);
+    expect(Array.from(y)).toEqual(Array.from(k.frozenLinearForward(h, x, 3, 'bf16')));
+    expect(() => k.frozenLinearForward(h, x, 3, 'bf16', new Float32Array(5))).toThrow(/y has 5 elements/);
+  });
+
   it('T = 0 is a no-op', () => {
     const h = k.frozenLinear({ w: new Float32Array(64), out: 1, in: 64, storage: 'nf4' });
     expect(k.frozenLinearForward(h, new Float32Array(0), 0, 'bf16').length).toBe(0);

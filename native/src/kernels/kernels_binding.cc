@@ -286,14 +286,16 @@ Napi::Value MakeFrozenLinear(const Napi::CallbackInfo& info) {
   return Napi::External<FrozenLinear>::New(info.Env(), l, [](Napi::Env, FrozenLinear* p) { delete p; });
 }
 
-// kernels.frozenLinearForward(h, x: Float32Array [T*in], T, compute) -> y Float32Array [T*out]
+// kernels.frozenLinearForward(h, x: Float32Array [T*in], T, compute, y?) -> y Float32Array [T*out]
 Napi::Value FrozenLinearForward(const Napi::CallbackInfo& info) {
   if (info.Length() < 4) bad("frozenLinearForward(h, x, T, compute): four arguments needed");
   const FrozenLinear* l = linear_of(info[0], "frozenLinearForward");
   const int T = int_in(info[2], "frozenLinearForward: T", 0, 1 << 24);
   auto x = f32arr(info[1], "frozenLinearForward: x", (size_t)T * l->in());
   const Compute c = compute_of(info[3], "frozenLinearForward");
-  auto y = Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
+  // optional 5th argument: an output array to reuse (benchmarks: no 10 MB zero-filled allocation per call)
+  auto y = info.Length() > 4 && !info[4].IsUndefined() ? f32arr(info[4], "frozenLinearForward: y", (size_t)T * l->out())
+                                                        : Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
   l->forward(y.Data(), x.Data(), T, c);
   return y;
 }
