@@ -2,3 +2,4 @@
 export { loadModelTokenizer, type ModelTokenizer } from './load.ts';
 export { compileChatTemplate, pickChatTemplate, type ChatMessage, type ChatTemplate } from './chat-template.ts';
 export { modelDirOf } from './model-dir.ts';
+export { IdBuffer } from './id-buffer.ts';

@@ -7,6 +7,8 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { PeftError } from '../errors.ts';
 import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat-template.ts';
 import { makeBpeWordEncoder } from './fast-bpe.ts';
+import { IdBuffer } from './id-buffer.ts';
+import { SpaceWordEncoder } from './space-word-encoder.ts';
 
 export interface ModelTokenizer {
   dir: string;
@@ -21,6 +23,8 @@ export interface ModelTokenizer {
   chatTemplate: ChatTemplate | undefined;
   /** Ids of `text`; with `special`, wrapped in prefixIds / suffixIds. */
   encode(text: string, opts?: { special?: boolean }): number[];
+  /** Appends the ids of `text` (no specials) to `out`: encode without a JS array per call. */
+  encodeTo(text: string, out: IdBuffer): void;
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
   decode(ids: number[], opts?: { skipSpecial?: boolean }): string;
@@ -71,7 +75,14 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   const libEncode = (text: string, special: boolean): number[] => tok.encode(text, { add_special_tokens: special }).ids;
   const fast = makeFastEncoder(tok, tj);
   const fastDecode = makeFastDecoder(tok, tj);
-  const plain = (text: string): number[] => (fast ? fast(text) : libEncode(text, false));
+  const scratch = new IdBuffer();
+  const plain = (text: string): number[] => {
+    if (!fast) return libEncode(text, false);
+    scratch.length = 0;
+    fast(text, scratch);
+    return scratch.toArray();
+  };
+  const encodeTo = (text: string, out: IdBuffer): void => (fast ? fast(text, out) : out.pushArray(libEncode(text, false)));
 
   // What the post-processor adds around a sequence, found by difference; tokenizer_config's add_bos/eos_token override.
   const probe = 'a';
@@ -103,6 +114,7 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
       const ids = plain(text);
       return opts?.special ? [...prefixIds, ...ids, ...suffixIds] : ids;
     },
+    encodeTo,
     encodeContinuation(text) {
       if (text === '') return [];
       const ids = plain(contProbe + text);
@@ -143,7 +155,7 @@ function isSpmPrependNormalizer(n: unknown): boolean {
  * with "▁" after another character, where BPE can never merge across that point), and run BPE once per distinct word
  * (with fast-bpe.ts where it applies). Returns undefined where that equivalence cannot be guaranteed.
  */
-function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: string) => number[]) | undefined {
+function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: string, out: IdBuffer) => void) | undefined {
   const t = tok as unknown as TokenizerInternals;
   if (t.remove_space || t.do_lowercase_and_remove_accent) return undefined;
   const model = tj.model as { type?: string; fuse_unk?: boolean; byte_fallback?: boolean } | undefined;
@@ -157,20 +169,19 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
   const unk = t.model.unk_token_id;
   const wordEncoder = makeBpeWordEncoder(tj.model as never) ?? ((word: string) => t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0));
   let cache = new Map<string, number[]>();
-  let spaced = new Map<string, number[]>(); // raw word → ids of "▁" + word
-  const encodeWord = (word: string, out: number[]) => {
+  const encodeWord = (word: string, out: IdBuffer) => {
     let wordIds = cache.get(word);
     if (!wordIds) {
       wordIds = wordEncoder(word);
       if (cache.size > 500_000) cache = new Map();
       cache.set(word, wordIds);
     }
-    for (let k = 0; k < wordIds.length; k++) out.push(wordIds[k]);
+    out.pushArray(wordIds);
   };
-  const lib = (text: string): number[] => tok.encode(text, { add_special_tokens: false }).ids;
+  const lib = (text: string, out: IdBuffer): void => out.pushArray(tok.encode(text, { add_special_tokens: false }).ids);
 
   let split: (normalized: string) => string[];
-  let spmRaw = false;
+  let spaceWords: SpaceWordEncoder | undefined;
   if (t.pre_tokenizer) {
     const pre = t.pre_tokenizer;
     split = (s) => pre(s, { section_index: 0 });
@@ -178,42 +189,18 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
     if (modelType !== 'BPE') return undefined;
     if (t.model.vocab.some((v) => v !== undefined && /[^\u2581]\u2581/.test(v))) return undefined;
     split = (s) => s.split(/(?<=[^\u2581])(?=\u2581)/);
-    spmRaw = isSpmPrependNormalizer(tj.normalizer);
+    // Prepend + Replace, then the split before each "▁": done straight on the raw text's spaces.
+    if (isSpmPrependNormalizer(tj.normalizer)) spaceWords = new SpaceWordEncoder(wordEncoder);
   }
 
-  return (text: string): number[] => {
-    if (text === '') return [];
-    if (addedRe && addedRe.test(text)) return lib(text); // special tokens inside the text: the library splits them
-    const out: number[] = [];
-    if (spmRaw && !text.includes(SP)) {
-      // Prepend + Replace, then the split before each "▁", done straight on the raw text's spaces.
-      const parts = text.split(' ');
-      let marks = 1;
-      for (const p of parts) {
-        if (p === '') {
-          marks++;
-          continue;
-        }
-        if (marks === 1) {
-          // The common case, cached by the raw word to skip building "▁" + word.
-          let wordIds = spaced.get(p);
-          if (!wordIds) {
-            wordIds = wordEncoder(SP + p);
-            if (spaced.size > 500_000) spaced = new Map();
-            spaced.set(p, wordIds);
-          }
-          for (let k = 0; k < wordIds.length; k++) out.push(wordIds[k]);
-        } else encodeWord(SP.repeat(marks) + p, out);
-        marks = 1;
-      }
-      if (marks > 1) encodeWord(SP.repeat(marks - 1), out);
-      return out;
-    }
+  return (text: string, out: IdBuffer): void => {
+    if (text === '') return;
+    if (addedRe && addedRe.test(text)) return lib(text, out); // special tokens inside the text: the library splits them
+    if (spaceWords && !text.includes(SP)) return spaceWords.encodeTo(text, out);
     const normalized = t.normalizer ? t.normalizer(text) : text;
-    if (normalized === '') return [];
-    if (addedRe && addedRe.test(normalized)) return lib(text);
+    if (normalized === '') return;
+    if (addedRe && addedRe.test(normalized)) return lib(text, out);
     for (const word of split(normalized)) if (word !== '') encodeWord(word, out);
-    return out;
   };
 }
 

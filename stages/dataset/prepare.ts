@@ -13,7 +13,8 @@ import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
 import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
-import { capLength, IGNORE, packDocuments, tokenizeDocument, tokenizeSegments, type Tokenized } from './tokenize.ts';
+import { IdBuffer } from '../../src/tokenizer/index.ts';
+import { capLength, IGNORE, packDocuments, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
 
 export interface OutputRecord {
   ids: number[];
@@ -166,6 +167,59 @@ interface Encoded {
   text: string;
 }
 
+/** `text` documents tokenized into one stream (documents back to back, as packing joins them) with their lengths. */
+interface TextStream {
+  ids: IdBuffer;
+  lengths: number[];
+}
+
+/** encodeItems for `text`: documents straight into one id stream, maxTokens applied in place. */
+function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats): TextStream {
+  const maxTokens = effectiveMaxTokens(config);
+  const ids = new IdBuffer(1 << 16);
+  const lengths: number[] = [];
+  const removed = { [`over maxTokens ${maxTokens} (drop)`]: 0, 'no answer left after truncation': 0, 'bad record': 0 };
+  let k = 0;
+  for (const { item } of items) {
+    if (++k % 2000 === 0) {
+      checkAbort(opts.signal);
+      opts.progress?.(`tokenizing ${part}`, k, items.length);
+    }
+    if (item.example.format !== 'text') throw new Error('encodeTextItems: not a text example');
+    const start = ids.length;
+    const n = tokenizeDocumentTo(item.example.text, tok, ids);
+    if (maxTokens !== null && n > maxTokens) {
+      // As capLength: labels are the ids themselves, so a truncation keeps loss unless nothing is left.
+      if (config.overLength === 'drop') {
+        ids.length = start;
+        stats.maxTokens.dropped++;
+        removed[`over maxTokens ${maxTokens} (drop)`]++;
+        continue;
+      }
+      if (maxTokens === 0) {
+        ids.length = start;
+        stats.maxTokens.droppedNoLoss++;
+        removed['no answer left after truncation']++;
+        continue;
+      }
+      ids.length = start + maxTokens;
+      stats.maxTokens.truncated++;
+      lengths.push(maxTokens);
+      continue;
+    }
+    lengths.push(n);
+  }
+  if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, lengths.length, removed);
+  return { ids, lengths };
+}
+
+function streamRecords(stream: TextStream, config: DatasetConfig, tok: ModelTokenizer): OutputRecord[] {
+  return packStream(stream.ids.length, config.seqLen).map(([a, b]) => {
+    const ids = stream.ids.toArray(a, b);
+    return { ids, labels: ids, text: tok.decode(ids) };
+  });
+}
+
 function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats, sink: BadRecordSink): Encoded[] {
   const maxTokens = effectiveMaxTokens(config);
   const chatTemplate = config.template.chatTemplate
@@ -183,7 +237,8 @@ function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetC
     let tokenized: Tokenized;
     let text: string;
     if (item.example.format === 'text') {
-      const ids = tokenizeDocument(item.example.text, tok);
+      const buf = new IdBuffer();
+      const ids = buf.toArray(0, tokenizeDocumentTo(item.example.text, tok, buf));
       tokenized = { ids, labels: ids };
       text = item.example.text;
     } else {
@@ -289,19 +344,29 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
   checkAbort(opts.signal);
 
   // Tokenize.
-  const trainEnc = encodeItems(trainItems, 'train', config, tok, opts, stats, sink);
-  const validEnc = encodeItems(validItems, 'valid', config, tok, opts, stats, sink);
-  stats.lengths.train = lengthStats(
-    trainEnc.map((e) => e.tokenized.ids.length),
-    trainEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
-  );
-  stats.lengths.valid = lengthStats(
-    validEnc.map((e) => e.tokenized.ids.length),
-    validEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
-  );
-
-  const trainRecs = toRecords(trainEnc, config, tok);
-  const validRecs = toRecords(validEnc, config, tok);
+  let trainRecs: OutputRecord[];
+  let validRecs: OutputRecord[];
+  if (config.format === 'text') {
+    const trainStream = encodeTextItems(trainItems, 'train', config, tok, opts, stats);
+    const validStream = encodeTextItems(validItems, 'valid', config, tok, opts, stats);
+    stats.lengths.train = lengthStats(trainStream.lengths, trainStream.ids.length);
+    stats.lengths.valid = lengthStats(validStream.lengths, validStream.ids.length);
+    trainRecs = streamRecords(trainStream, config, tok);
+    validRecs = streamRecords(validStream, config, tok);
+  } else {
+    const trainEnc = encodeItems(trainItems, 'train', config, tok, opts, stats, sink);
+    const validEnc = encodeItems(validItems, 'valid', config, tok, opts, stats, sink);
+    stats.lengths.train = lengthStats(
+      trainEnc.map((e) => e.tokenized.ids.length),
+      trainEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
+    );
+    stats.lengths.valid = lengthStats(
+      validEnc.map((e) => e.tokenized.ids.length),
+      validEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
+    );
+    trainRecs = toRecords(trainEnc, config, tok);
+    validRecs = toRecords(validEnc, config, tok);
+  }
   stats.badRecords = { count: sink.count, examples: sink.skipped };
   stats.output = {
     train: trainRecs.length,

@@ -1,6 +1,6 @@
 // Turns rendered segments into token ids and labels (labels[i] = ids[i] where trained, -100 where not), applies the
 // maxTokens cap, and packs `text` documents into fixed-length sequences with EOS between documents.
-import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
+import type { IdBuffer, ModelTokenizer } from '../../src/tokenizer/index.ts';
 import type { Segment } from './render.ts';
 
 export const IGNORE = -100;
@@ -36,6 +36,16 @@ export function tokenizeDocument(text: string, tok: ModelTokenizer): number[] {
   return ids;
 }
 
+/** tokenizeDocument appending to `out` (no array per document); returns the document's token count. */
+export function tokenizeDocumentTo(text: string, tok: ModelTokenizer, out: IdBuffer): number {
+  const start = out.length;
+  out.pushArray(tok.prefixIds);
+  tok.encodeTo(text, out);
+  out.pushArray(tok.suffixIds);
+  if (tok.eosId !== undefined && (out.length === start || out.data[out.length - 1] !== tok.eosId)) out.push(tok.eosId);
+  return out.length - start;
+}
+
 export type CapOutcome = 'kept' | 'truncated' | 'dropped' | 'dropped-no-loss';
 
 /** Applies maxTokens: drop, or keep the first maxTokens (dropped anyway when no trained token is left). */
@@ -63,5 +73,14 @@ export function packDocuments(docs: number[][], seqLen: number): number[][] {
     }
   }
   if (cur.length >= 2) out.push(cur);
+  return out;
+}
+
+/** packDocuments over documents already concatenated in one stream of `total` ids: [start, end) of each sequence. */
+export function packStream(total: number, seqLen: number): [number, number][] {
+  const out: [number, number][] = [];
+  let at = 0;
+  for (; at + seqLen <= total; at += seqLen) out.push([at, at + seqLen]);
+  if (total - at >= 2) out.push([at, total]);
   return out;
 }

@@ -1,0 +1,39 @@
+// A growable Int32Array of token ids: encoders append to it without a JS array (or an allocation) per word.
+
+export class IdBuffer {
+  data: Int32Array;
+  length = 0;
+
+  constructor(capacity = 1024) {
+    this.data = new Int32Array(Math.max(16, capacity));
+  }
+
+  /** Makes room for `extra` more ids. */
+  reserve(extra: number): void {
+    const need = this.length + extra;
+    if (need <= this.data.length) return;
+    let cap = this.data.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Int32Array(cap);
+    next.set(this.data.subarray(0, this.length));
+    this.data = next;
+  }
+
+  push(id: number): void {
+    if (this.length === this.data.length) this.reserve(1);
+    this.data[this.length++] = id;
+  }
+
+  pushArray(ids: readonly number[]): void {
+    this.reserve(ids.length);
+    for (let k = 0; k < ids.length; k++) this.data[this.length++] = ids[k];
+  }
+
+  /** The ids from `start` to `end` (default: the end) as a plain array. */
+  toArray(start = 0, end = this.length): number[] {
+    const out: number[] = [];
+    const d = this.data;
+    for (let k = start; k < end; k++) out.push(d[k]);
+    return out;
+  }
+}
