@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -122,22 +123,19 @@ class Pool {
 };
 
 std::mutex g_pool_m;
-Pool* g_pool = nullptr; // leaked on exit on purpose: joining threads from static destructors deadlocks in addons
-std::atomic<int> g_threads{0};
+// The current pool. parallel_for holds a reference for the whole call, so set_threads from another thread swaps in a
+// new pool without pulling the old one out from under a running job (the last holder joins its workers).
+std::shared_ptr<Pool>* g_pool = new std::shared_ptr<Pool>(); // leaked on purpose: no thread joins at process exit
 
 int default_threads() {
   unsigned h = std::thread::hardware_concurrency();
   return h ? (int)h : 1;
 }
 
-Pool& pool() {
-  Pool* p = g_pool;
-  if (p) return *p;
+std::shared_ptr<Pool> pool() {
   std::lock_guard<std::mutex> g(g_pool_m);
-  if (!g_pool) {
-    const int n = g_threads.load() > 0 ? g_threads.load() : default_threads();
-    g_pool = new Pool(n);
-    g_threads.store(n);
+  if (!*g_pool) {
+    *g_pool = std::make_shared<Pool>(default_threads());
 #ifdef PEFT_HAVE_OPENBLAS
     openblas_set_num_threads(1); // OpenBLAS runs single-threaded inside our pool's slabs (one pool, no spinning rivals)
 #endif
@@ -152,17 +150,20 @@ bool in_parallel_region() { return tl_in_parallel; }
 void set_threads(int n) {
   if (n <= 0) n = default_threads();
   if (n > 1024) n = 1024;
-  std::lock_guard<std::mutex> g(g_pool_m);
-  if (g_pool && g_pool->size() == n) return;
-  delete g_pool; // waits for nothing: no parallel_for may run while the thread count changes
-  g_pool = new Pool(n);
-  g_threads.store(n);
+  std::shared_ptr<Pool> old;
+  {
+    std::lock_guard<std::mutex> g(g_pool_m);
+    if (*g_pool && (*g_pool)->size() == n) return;
+    old = std::move(*g_pool);
+    *g_pool = std::make_shared<Pool>(n);
 #ifdef PEFT_HAVE_OPENBLAS
-  openblas_set_num_threads(1);
+    openblas_set_num_threads(1);
 #endif
+  }
+  // `old` is released here (or by the last parallel_for still using it), which joins its workers.
 }
 
-int threads() { return pool().size(); }
+int threads() { return pool()->size(); }
 
 void parallel_gemm_blocks(int M, int N, int K, const std::function<void(int, int, int, int)>& fn) {
   const int nt = tl_in_parallel ? 1 : threads();
@@ -190,8 +191,8 @@ void parallel_for(int n, const std::function<void(int, int)>& fn) {
     fn(0, n);
     return;
   }
-  Pool& p = pool();
-  if (p.size() == 1 || n == 1) {
+  std::shared_ptr<Pool> p = pool();
+  if (p->size() == 1 || n == 1) {
     tl_in_parallel = true;
     try {
       fn(0, n);
@@ -202,7 +203,7 @@ void parallel_for(int n, const std::function<void(int, int)>& fn) {
     tl_in_parallel = false;
     return;
   }
-  p.run(n, fn);
+  p->run(n, fn);
 }
 
 } // namespace peft::kern
