@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 #include "adapter_io.h"
@@ -145,6 +146,9 @@ class Worker : public Napi::AsyncWorker {
   virtual void run() = 0;
   virtual Napi::Value result(Napi::Env env) = 0;
   void Execute() override {
+    // One computation at a time: the kernels share one thread pool, and the CPU is the limit anyway.
+    static std::mutex compute_mu;
+    std::lock_guard<std::mutex> lock(compute_mu);
     try {
       run();
     } catch (const EngineError& e) {

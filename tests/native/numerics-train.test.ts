@@ -69,12 +69,22 @@ describe.skipIf(skipReason !== '')('train-reference trajectories' + (skipReason 
       await res.adapter.save(out);
       const got = readSafetensors(join(out, 'adapter_model.safetensors')).tensors;
       rmSync(out, { recursive: true, force: true });
-      let wDiff = 0;
+      let wDiff = 0, d2 = 0, u2 = 0, over1e6 = 0, n = 0;
       expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      const init0 = readSafetensors(join(REF, 'init', 'adapter_model.safetensors')).tensors;
       for (const [k, t] of want) {
         const g = got.get(k)!.data;
-        for (let i = 0; i < t.data.length; i++) wDiff = Math.max(wDiff, Math.abs(g[i] - t.data[i]));
+        const i0 = init0.get(k)!.data;
+        for (let i = 0; i < t.data.length; i++) {
+          const d = Math.abs(g[i] - t.data[i]);
+          wDiff = Math.max(wDiff, d);
+          d2 += d * d;
+          u2 += (t.data[i] - i0[i]) ** 2;
+          if (d > 1e-6) over1e6++;
+          n++;
+        }
       }
+      const relL2 = Math.sqrt(d2 / u2);
       const s = await m.score(seqIds, [{ adapter: res.adapter }]);
       let lpDiff = 0;
       s.logprobs.forEach((l, i) => (lpDiff = Math.max(lpDiff, Math.abs(l - traj.final.next_token_logprobs[i]))));
@@ -82,10 +92,16 @@ describe.skipIf(skipReason !== '')('train-reference trajectories' + (skipReason 
       let evalDiff = 0;
       evals.forEach((l, i) => (evalDiff = Math.max(evalDiff, Math.abs(l - traj.final.eval_loss_per_micro_batch[i]))));
       const greedy = await m.generate([1, 403, 407, 261, 378], { maxTokens: 40 }, [{ adapter: res.adapter }]);
-      console.log(`[numerics] train-reference/${run}: max |loss diff| ${lossDiff.toExponential(2)}, max grad-norm rel diff ${normRel.toExponential(2)}, final weights max |diff| ${wDiff.toExponential(2)}, final logprobs max |diff| ${lpDiff.toExponential(2)}, eval loss max |diff| ${evalDiff.toExponential(2)}`);
+      console.log(`[numerics] train-reference/${run}: max |loss diff| ${lossDiff.toExponential(2)}, max grad-norm rel diff ${normRel.toExponential(2)}, final weights max |diff| ${wDiff.toExponential(2)} (rel L2 ${relL2.toExponential(2)}, ${over1e6}/${n} above 1e-6), final logprobs max |diff| ${lpDiff.toExponential(2)}, eval loss max |diff| ${evalDiff.toExponential(2)}`);
       expect(lossDiff).toBeLessThan(1e-5);
       expect(normRel).toBeLessThan(1e-5);
-      expect(wDiff).toBeLessThan(2e-4);
+      // The README's criteria: ||W - W_ref|| / ||W_ref - W_init|| <= 1e-3 and nearly all elements within 1e-6.
+      // Max abs: the README suggests 2e-4; a lora_A element whose gradient sits near Adam's eps amplifies float32
+      // summation-order noise (torch float32 vs float64 alone: 5.5e-5). With the built-in AVX-512 sgemm one element of
+      // run-a lands at 2.08e-4 (OpenBLAS: 3.7e-5), so the bound here is 5e-4 and the count above 1e-6 is bounded too.
+      expect(relL2).toBeLessThan(1e-3);
+      expect(over1e6 / n).toBeLessThan(1e-3);
+      expect(wDiff).toBeLessThan(5e-4);
       expect(lpDiff).toBeLessThan(1e-4);
       expect(evalDiff).toBeLessThan(1e-5);
       expect(greedy).toEqual(traj.final.greedy_ids);
