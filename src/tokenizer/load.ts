@@ -226,25 +226,63 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: nu
     return m ? parseInt(m[1], 16) : (v ?? '').replaceAll(SP, ' ');
   });
   for (const [id, a] of t.get_added_tokens_decoder()) pieces[id] = a.content;
-  const utf8 = new TextDecoder(); // as the library's ByteFallback: replacement characters, a leading BOM dropped
+  // Decoded as bytes: string pieces as their UTF-8, byte pieces as themselves, then one UTF-8 decode. That equals
+  // decoding each run of byte pieces on its own (the library's ByteFallback) because string pieces are well-formed
+  // UTF-8 (checked; else undefined) and so end any invalid run just as the end of a run does; the one other
+  // difference, a BOM dropped at the start of each run, is done by hand.
+  const utf8Encoder = new TextEncoder();
+  const exact = new TextDecoder('utf-8', { ignoreBOM: true });
+  const bytesOf: (Uint8Array | number)[] = [];
+  let maxLen = 1;
+  for (let id = 0; id < pieces.length; id++) {
+    const p = pieces[id];
+    if (typeof p === 'number' || p === undefined) {
+      if (p !== undefined) bytesOf[id] = p;
+      continue;
+    }
+    const b = utf8Encoder.encode(p);
+    if (exact.decode(b) !== p) return undefined; // a lone surrogate: only the string path keeps it
+    bytesOf[id] = b;
+    maxLen = Math.max(maxLen, b.length);
+  }
+  let scratch = new Uint8Array(1 << 16);
+  /** Drops a BOM at the start of the byte run [start, end), as a fresh TextDecoder does; returns the new end. */
+  const endRun = (start: number, end: number): number => {
+    if (end - start >= 3 && scratch[start] === 0xef && scratch[start + 1] === 0xbb && scratch[start + 2] === 0xbf) {
+      scratch.copyWithin(start, start + 3, end);
+      return end - 3;
+    }
+    return end;
+  };
   return (ids, skipSpecial) => {
-    let out = '';
-    let bytes: number[] = [];
-    const flush = () => {
-      if (!bytes.length) return;
-      out += utf8.decode(new Uint8Array(bytes));
-      bytes = [];
-    };
-    for (const id of ids) {
+    if (scratch.length < ids.length * maxLen) scratch = new Uint8Array(ids.length * maxLen * 2);
+    const out = scratch;
+    let pos = 0;
+    let runStart = -1;
+    let text = '';
+    let segStart = 0;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
       if (skipSpecial && special.has(id)) continue;
-      const p = pieces[id];
-      if (typeof p === 'number') bytes.push(p);
-      else {
-        flush();
-        out += p ?? '';
+      const p = bytesOf[id];
+      if (typeof p === 'number') {
+        if (runStart < 0) runStart = pos;
+        out[pos++] = p;
+      } else {
+        if (runStart >= 0) {
+          pos = endRun(runStart, pos);
+          runStart = -1;
+          if (p === undefined || p.length === 0) {
+            // Nothing follows to end an incomplete sequence in the bytes: decode the run on its own here.
+            text += exact.decode(out.subarray(segStart, pos));
+            segStart = pos;
+          }
+        }
+        if (p !== undefined) for (let j = 0; j < p.length; j++) out[pos++] = p[j];
       }
     }
-    flush();
-    return out.startsWith(' ') ? out.slice(1) : out;
+    if (runStart >= 0) pos = endRun(runStart, pos);
+    text += exact.decode(out.subarray(segStart, pos));
+    return text.startsWith(' ') ? text.slice(1) : text;
   };
 }

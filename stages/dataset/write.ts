@@ -3,22 +3,18 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputRecord, Prepared } from './prepare.ts';
 import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
+import { jsonlBytes } from './jsonl-bytes.ts';
 import { renderSamples } from './samples.ts';
 import { renderStats } from './stats.ts';
 
+/** The JSONL text of `records` (one {"ids","labels","text"} object a line). */
 export function toJsonl(records: OutputRecord[]): string {
-  let out = '';
-  for (const r of records) {
-    const ids = r.ids.join(',');
-    const labels = r.labels === r.ids ? ids : r.labels.join(','); // text format: labels are the ids themselves
-    out += `{"ids":[${ids}],"labels":[${labels}],"text":${JSON.stringify(r.text)}}\n`;
-  }
-  return out;
+  return jsonlBytes(records).toString('utf8');
 }
 
 export async function writeDataset(outDir: string, p: Prepared, tok?: ModelTokenizer): Promise<void> {
-  await writeFile(join(outDir, 'train.jsonl'), toJsonl(p.train));
-  await writeFile(join(outDir, 'valid.jsonl'), toJsonl(p.valid));
+  await writeFile(join(outDir, 'train.jsonl'), jsonlBytes(p.train));
+  await writeFile(join(outDir, 'valid.jsonl'), jsonlBytes(p.valid));
   await writeFile(join(outDir, 'stats.json'), JSON.stringify(p.stats, null, 2) + '\n');
   await writeFile(join(outDir, 'stats.txt'), renderStats(p.stats));
   if (tok) await writeFile(join(outDir, 'samples.txt'), renderSamples(p.train, p.valid, tok));
