@@ -46,15 +46,65 @@ export function stripMarkdown(s: string): string {
   );
 }
 
-/** CRLF → LF, zero-width spaces / BOMs removed, tabs / runs of spaces → one space, no trailing spaces, at most one blank line, trimmed ends. */
+/** [ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]: the horizontal spaces that collapse to one " ". */
+function isHorizontalSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 11 || c === 12 || (c >= 0x2000 ? c <= 0x200a || c === 0x202f || c === 0x205f || c === 0x3000 : c === 0xa0);
+}
+
+let scratch = new Uint16Array(1 << 16);
+
+/** The string of out[0 .. len) (lone surrogates kept, unlike a UTF-16 TextDecoder). */
+function charsToString(out: Uint16Array, len: number): string {
+  let text = '';
+  for (let at = 0; at < len; at += 8192) text += String.fromCharCode.apply(null, out.subarray(at, Math.min(len, at + 8192)) as unknown as number[]);
+  return text;
+}
+
+/**
+ * CRLF → LF, zero-width spaces / BOMs removed, tabs / runs of spaces → one space, no trailing spaces, at most one
+ * blank line, trimmed ends. One pass over the text, equal to the regex chain
+ * \r\n?→\n; [\u200b\u2060\ufeff]→''; [spaces]{2,}|[spaces other than " "]→' '; ' ?\n ?'→\n; \n{3,}→\n\n; trim():
+ * a space run next to a newline disappears, newline runs (with the spaces between them) become at most two.
+ */
 export function normalizeWhitespace(s: string): string {
-  return s
-    .replace(/\r\n?/g, '\n')
-    .replace(/[\u200b\u2060\ufeff]/g, '')
-    .replace(/[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]/g, ' ')
-    .replace(/ ?\n ?/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  const n = s.length;
+  if (scratch.length < n) scratch = new Uint16Array(n * 2);
+  const out = scratch;
+  let len = 0;
+  let space = false; // a pending run of horizontal spaces
+  let newlines = 0; // pending newlines
+  let replaced = false; // a character replaced in place (the length alone does not show it)
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c === 13) {
+      c = 10;
+      replaced = true;
+      if (s.charCodeAt(i + 1) === 10) i++;
+    }
+    if (c === 10) {
+      newlines++;
+      space = false;
+    } else if (c === 0x200b || c === 0x2060 || c === 0xfeff) {
+      continue;
+    } else if (isHorizontalSpace(c)) {
+      if (newlines === 0) space = true;
+      if (c !== 32) replaced = true;
+    } else {
+      if (newlines > 0) {
+        out[len++] = 10;
+        if (newlines > 1) out[len++] = 10;
+        newlines = 0;
+      } else if (space) out[len++] = 32;
+      space = false;
+      out[len++] = c;
+    }
+  }
+  if (newlines > 0) {
+    out[len++] = 10;
+    if (newlines > 1) out[len++] = 10;
+  } else if (space) out[len++] = 32;
+  const text = len === n && !replaced ? s : charsToString(out, len);
+  return text.trim();
 }
 
 export interface TextCleanOptions {

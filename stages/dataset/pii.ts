@@ -138,6 +138,16 @@ function collect(re: RegExp, text: string, type: PiiType, keep: (m: string, star
   }
 }
 
+/** An IPv6 match has two colons at most 5 apart ("::" or "h:hhhh:"); most texts with colons have none. */
+function hasColonPair(text: string): boolean {
+  let prev = text.indexOf(':');
+  for (let at = prev < 0 ? -1 : text.indexOf(':', prev + 1); at >= 0; at = text.indexOf(':', at + 1)) {
+    if (at - prev <= 5) return true;
+    prev = at;
+  }
+  return false;
+}
+
 /** All PII in `text` of the given types, non-overlapping, in text order. */
 export function findPii(text: string, types: readonly PiiType[]): PiiMatch[] {
   const want = new Set(types);
@@ -155,7 +165,7 @@ export function findPii(text: string, types: readonly PiiType[]): PiiMatch[] {
         return luhnValid(d);
       }, found);
     if (want.has('ssn') && text.includes('-')) collect(SSN_RE, text, 'ssn', () => true, found);
-    if (want.has('ipv6') && text.includes(':')) collect(IPV6_RE, text, 'ipv6', (m) => ipv6Valid(m), found);
+    if (want.has('ipv6') && hasColonPair(text)) collect(IPV6_RE, text, 'ipv6', (m) => ipv6Valid(m), found);
     if (want.has('ipv4') && text.includes('.'))
       collect(IPV4_RE, text, 'ipv4', (_m, start) => !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 12), start)), found);
     if (want.has('phone'))
