@@ -1,0 +1,98 @@
+// The fast paths give the plain implementations' exact output: JSONL bytes vs string formatting, one-pass whitespace
+// normalisation vs the regex chain it replaces (random strings of tricky characters), byte-level decode vs the
+// library on byte-fallback runs (BOMs, cut and invalid sequences), the id stream vs encode().
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { describe, expect, it } from 'vitest';
+import { normalizeWhitespace } from '../../../stages/dataset/clean.ts';
+import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
+import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
+import { IdBuffer } from '../../../src/tokenizer/index.ts';
+import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
+
+/** The regex chain normalizeWhitespace is specified by. */
+function whitespaceByRegex(s: string): string {
+  return s
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\u200b\u2060\ufeff]/g, '')
+    .replace(/[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]/g, ' ')
+    .replace(/ ?\n ?/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+describe('fast paths', () => {
+  it('jsonlBytes equals the JSONL string, UTF-8 encoded', () => {
+    const ids = [0, 9, 10, 99, 100, 511, 65535, 1 << 20, 2 ** 31 - 1];
+    const records = [
+      { ids, labels: ids, text: 'plain' },
+      { ids: [1, 5, 7], labels: [-100, 5, -100], text: 'Ünïcödé "quotes" \\ \n\t\u0001 東京 🙂 \ud800 lone' },
+      { ids: [], labels: [], text: '' },
+    ];
+    const expected = records.map((r) => `{"ids":[${r.ids.join(',')}],"labels":[${r.labels.join(',')}],"text":${JSON.stringify(r.text)}}\n`).join('');
+    expect(jsonlBytes(records).equals(Buffer.from(expected, 'utf8'))).toBe(true);
+    expect(jsonlBytes([]).length).toBe(0);
+  });
+
+  it('one-pass whitespace normalisation equals the regex chain', () => {
+    const alphabet = ['a', 'é', ' ', ' ', '\n', '\n', '\r', '\t', '\f', '\v', '\u00a0', '\u2000', '\u200a', '\u200b', '\u2060', '\ufeff', '\u202f', '\u205f', '\u3000', '\u2028', '\u1680', '\ud83d', '\ude42'];
+    let seed = 1;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let k = 0; k < 20_000; k++) {
+      let t = '';
+      for (let n = Math.floor(rnd() * 12); n > 0; n--) t += alphabet[Math.floor(rnd() * alphabet.length)];
+      expect(normalizeWhitespace(t), JSON.stringify(t)).toBe(whitespaceByRegex(t));
+    }
+  });
+
+  it('packStream cuts a stream as packDocuments cuts the documents', () => {
+    const docs = [[1, 2, 3], [4], [5, 6, 7, 8, 9], [10, 11]];
+    const flat = docs.flat();
+    for (const seqLen of [2, 3, 4, 10, 11, 12]) expect(packStream(flat.length, seqLen).map(([a, b]) => flat.slice(a, b))).toEqual(packDocuments(docs, seqLen));
+  });
+
+  it('IdBuffer grows and converts ranges', () => {
+    const b = new IdBuffer(1);
+    for (let k = 0; k < 1000; k++) b.push(k);
+    b.pushArray([7, 8]);
+    expect(b.length).toBe(1002);
+    expect(b.toArray(998)).toEqual([998, 999, 7, 8]);
+  });
+});
+
+describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs ../shared/fixtures)', () => {
+  const lib = () => new Tokenizer(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer_config.json'), 'utf8')));
+
+  it('byte-level decode equals the library on byte-fallback runs: BOMs, cut and invalid sequences', () => {
+    const tok = storiesTokenizer();
+    const l = lib();
+    const byte = (b: number) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
+    const a = tok.encode('a')[0];
+    const cases = [
+      [0xef, 0xbb, 0xbf, 0x41].map(byte), // a BOM at the start of a run
+      [a, ...[0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf].map(byte), a], // two BOMs in one run, after a piece
+      [byte(0xe2), a, byte(0x82), byte(0xac)], // a sequence cut by a piece
+      [byte(0xe2), byte(0x82), byte(0xac), 1, byte(0xe2), 2], // specials between runs
+      [byte(0xff), byte(0xc3), 0, byte(0xa9)],
+      [byte(0x20), a],
+    ];
+    for (const ids of cases) {
+      expect(tok.decode(ids)).toBe(l.decode(ids, { skip_special_tokens: false }));
+      expect(tok.decode(ids, { skipSpecial: true })).toBe(l.decode(ids, { skip_special_tokens: true }));
+    }
+  });
+
+  it('encodeTo appends the same ids as encode, across many documents sharing the word cache', () => {
+    const tok = storiesTokenizer();
+    const docs = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 200_000).split('\n');
+    const buf = new IdBuffer();
+    const expected: number[] = [];
+    for (const d of docs) {
+      tok.encodeTo(d, buf);
+      for (const id of tok.encode(d)) expected.push(id);
+    }
+    expect(buf.toArray()).toEqual(expected);
+    expect(tok.encode(docs[1])).toEqual(lib().encode(docs[1], { add_special_tokens: false }).ids);
+  });
+});
