@@ -3,11 +3,15 @@
 // the string `{"ids":[…],"labels":[…],"text":"…"}\n` per record, UTF-8 encoded, without building that string.
 import type { OutputRecord } from './prepare.ts';
 
-const TABLE_LIMIT = 1 << 20; // ids below this come from the digits table; others (and negatives like -100) via String()
+const TABLE_LIMIT = 1 << 20; // ids below this come from the digits table (7 digits at most); others (and -100) via String()
 
 class ByteWriter {
-  buf = Buffer.allocUnsafe(1 << 16);
+  buf: Buffer;
   pos = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1 << 16, capacity));
+  }
 
   reserve(extra: number): void {
     const need = this.pos + extra;
@@ -15,8 +19,17 @@ class ByteWriter {
     let cap = this.buf.length * 2;
     while (cap < need) cap *= 2;
     const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.pos);
+    next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+  }
+
+  private dv: DataView | undefined;
+
+  /** A DataView of the current buffer (replaced when the buffer grows). */
+  view(): DataView {
+    if (this.dv?.buffer !== this.buf.buffer || this.dv.byteOffset !== this.buf.byteOffset || this.dv.byteLength !== this.buf.length)
+      this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    return this.dv;
   }
 
   ascii(s: string): void {
@@ -25,45 +38,60 @@ class ByteWriter {
   }
 
   utf8(s: string): void {
-    this.reserve(s.length * 3);
+    if (this.pos + s.length * 3 > this.buf.length) this.reserve(Buffer.byteLength(s, 'utf8'));
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 }
 
-/** Digits of 0..max-1, back to back: id k is digits[start[k] .. start[k + 1]). */
-function digitTable(max: number): { digits: Uint8Array; start: Int32Array } {
-  const start = new Int32Array(max + 1);
-  let len = 0;
-  for (let k = 0; k < max; k++) {
-    start[k] = len;
-    len += k < 10 ? 1 : k < 100 ? 2 : k < 1000 ? 3 : k < 10000 ? 4 : k < 100000 ? 5 : k < 1000000 ? 6 : 7;
-  }
-  start[max] = len;
-  const digits = new Uint8Array(len);
-  for (let k = 0; k < max; k++) {
-    const s = String(k);
-    for (let j = 0; j < s.length; j++) digits[start[k] + j] = s.charCodeAt(j);
-  }
-  return { digits, start };
+/** For ids 0..max-1: the ASCII of `${id},` packed little-endian into lo (bytes 0-3) and hi (bytes 4-7), and its length. */
+interface DigitTable {
+  lo: Uint32Array;
+  hi: Uint32Array;
+  len: Uint8Array;
 }
 
-function writeIds(w: ByteWriter, ids: readonly number[], table: { digits: Uint8Array; start: Int32Array }, limit: number): void {
-  w.reserve(ids.length * 8);
-  const { digits, start } = table;
-  const buf = w.buf;
+function digitTable(max: number): DigitTable {
+  const t = { lo: new Uint32Array(max), hi: new Uint32Array(max), len: new Uint8Array(max) };
+  for (let k = 0; k < max; k++) {
+    const s = `${k},`;
+    let lo = 0;
+    let hi = 0;
+    for (let j = 0; j < s.length; j++) {
+      if (j < 4) lo |= s.charCodeAt(j) << (8 * j);
+      else hi |= s.charCodeAt(j) << (8 * (j - 4));
+    }
+    t.lo[k] = lo >>> 0;
+    t.hi[k] = hi >>> 0;
+    t.len[k] = s.length;
+  }
+  return t;
+}
+
+/**
+ * Writes ids joined by commas: each table id as one or two unaligned 32-bit stores of `${id},` (room for 8 bytes
+ * kept past the end), the last comma dropped. `perId`: the most bytes a table id takes with its comma.
+ */
+function writeIds(w: ByteWriter, ids: readonly number[], table: DigitTable, limit: number, perId: number): void {
+  if (ids.length === 0) return;
+  w.reserve(ids.length * perId + 8);
+  const { lo, hi, len } = table;
+  let view = w.view();
   let pos = w.pos;
   for (let k = 0; k < ids.length; k++) {
-    if (k > 0) buf[pos++] = 44; // ','
     const id = ids[k];
     if (id >= 0 && id < limit && Number.isInteger(id)) {
-      for (let j = start[id], e = start[id + 1]; j < e; j++) buf[pos++] = digits[j];
+      view.setUint32(pos, lo[id], true);
+      if (len[id] > 4) view.setUint32(pos + 4, hi[id], true);
+      pos += len[id];
     } else {
       w.pos = pos;
-      w.ascii(String(id));
+      w.ascii(`${id},`);
+      w.reserve((ids.length - k) * perId + 8);
+      view = w.view();
       pos = w.pos;
     }
   }
-  w.pos = pos;
+  w.pos = pos - 1;
 }
 
 export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
@@ -71,19 +99,22 @@ export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
   for (const r of records) for (const id of r.ids) if (id > max && id < TABLE_LIMIT) max = id;
   const limit = Math.min(TABLE_LIMIT, max + 1);
   const table = digitTable(limit);
-  const w = new ByteWriter();
+  const perId = String(Math.max(0, limit - 1)).length + 1;
+  let estimate = 8; // enough for most outputs in one allocation (the text is usually ASCII); reserve() grows otherwise
+  for (const r of records) estimate += 48 + perId * (r.ids.length + r.labels.length) + r.text.length + (r.text.length >> 3);
+  const w = new ByteWriter(estimate);
   for (const r of records) {
     w.ascii('{"ids":[');
     const idsAt = w.pos;
-    writeIds(w, r.ids, table, limit);
+    writeIds(w, r.ids, table, limit, perId);
     const idsEnd = w.pos;
     w.ascii('],"labels":[');
     if (r.labels === r.ids) {
       // text format: labels are the ids themselves
       w.reserve(idsEnd - idsAt);
-      w.buf.copy(w.buf, w.pos, idsAt, idsEnd);
+      w.buf.copyWithin(w.pos, idsAt, idsEnd);
       w.pos += idsEnd - idsAt;
-    } else writeIds(w, r.labels, table, limit);
+    } else writeIds(w, r.labels, table, limit, perId);
     w.ascii('],"text":');
     w.utf8(JSON.stringify(r.text));
     w.ascii('}\n');
