@@ -12,6 +12,7 @@ import { watchCommand } from './watch.ts';
 import { generateCommand } from './generate.ts';
 import { scoreCommand } from './score.ts';
 import { showCommand } from './show.ts';
+import { doctorCommand } from './doctor.ts';
 
 export const COMMANDS: CommandModule<any, any>[] = [
   buildCommand,
@@ -26,4 +27,5 @@ export const COMMANDS: CommandModule<any, any>[] = [
   generateCommand,
   scoreCommand,
   showCommand,
+  doctorCommand,
 ];
