@@ -70,7 +70,12 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
   let pr = new Float64Array(64);
   const chars: string[] = [];
   const bmpSym = new Int32Array(0x10000).fill(-2); // symbol of a BMP character, -1 none, -2 not looked up yet
-  const mergeValue = (a: number, b: number): number => (a < 0 || b < 0 ? Infinity : (mergeOf.get(a * S + b) ?? Infinity));
+  // Small symbol sets (up to 2048: 16 MB at most) get a dense S × S table of merge + 1 (0: none) instead of the Map.
+  const dense = S <= 2048 && merges.length * S < 2 ** 31 ? new Int32Array(S * S) : undefined;
+  if (dense) for (const [key, value] of mergeOf) dense[key] = value + 1;
+  const mergeValue = dense
+    ? (a: number, b: number): number => (a < 0 || b < 0 || dense[a * S + b] === 0 ? Infinity : dense[a * S + b] - 1)
+    : (a: number, b: number): number => (a < 0 || b < 0 ? Infinity : (mergeOf.get(a * S + b) ?? Infinity));
 
   return (word: string): number[] => {
     const out: number[] = [];

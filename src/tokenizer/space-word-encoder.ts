@@ -76,9 +76,9 @@ export class SpaceWordEncoder {
         if (k === len) {
           const is = entries[b + 4];
           const ic = entries[b + 5];
-          out.reserve(ic);
-          const dst = out.data;
           let at = out.length;
+          if (at + ic > out.data.length) out.reserve(ic);
+          const dst = out.data;
           const src = this.idPool;
           for (let j = 0; j < ic; j++) dst[at++] = src[is + j];
           out.length = at;
@@ -107,7 +107,13 @@ export class SpaceWordEncoder {
     for (let k = 0; k < ids.length; k++) this.idPool[is + k] = ids[k];
     this.idUsed += ids.length;
     const b = 6 * this.count;
-    this.entries.set([hash, ks, len, marks, is, ids.length], b);
+    const e = this.entries;
+    e[b] = hash;
+    e[b + 1] = ks;
+    e[b + 2] = len;
+    e[b + 3] = marks;
+    e[b + 4] = is;
+    e[b + 5] = ids.length;
     this.slots[slot] = ++this.count;
     if (this.count * 2 > this.mask) this.rehash();
   }
