@@ -5,6 +5,10 @@ import type { OutputRecord } from './prepare.ts';
 
 const TABLE_LIMIT = 1 << 20; // ids below this come from the digits table (7 digits at most); others (and -100) via String()
 
+const SURROGATE = /[\ud800-\udfff]/;
+const ESCAPE = /["\\\u0000-\u001f]/g;
+const SHORT_ESCAPES: Record<number, string> = { 34: '\\"', 92: '\\\\', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t' };
+
 class ByteWriter {
   buf: Buffer;
   pos = 0;
@@ -35,6 +39,22 @@ class ByteWriter {
   ascii(s: string): void {
     this.reserve(s.length);
     for (let k = 0; k < s.length; k++) this.buf[this.pos++] = s.charCodeAt(k);
+  }
+
+  /** JSON.stringify(s), UTF-8, without building that string: the runs between characters to escape go straight in. */
+  jsonString(s: string): void {
+    if (SURROGATE.test(s)) return this.utf8(JSON.stringify(s)); // lone surrogates are escaped; JSON.stringify knows which
+    this.ascii('"');
+    let from = 0;
+    ESCAPE.lastIndex = 0;
+    for (let m = ESCAPE.exec(s); m; m = ESCAPE.exec(s)) {
+      if (m.index > from) this.utf8(s.slice(from, m.index));
+      const c = s.charCodeAt(m.index);
+      this.ascii(SHORT_ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, '0')}`);
+      from = m.index + 1;
+    }
+    if (from < s.length) this.utf8(from === 0 ? s : s.slice(from));
+    this.ascii('"');
   }
 
   utf8(s: string): void {
@@ -116,7 +136,7 @@ export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
       w.pos += idsEnd - idsAt;
     } else writeIds(w, r.labels, table, limit, perId);
     w.ascii('],"text":');
-    w.utf8(JSON.stringify(r.text));
+    w.jsonString(r.text);
     w.ascii('}\n');
   }
   return w.buf.subarray(0, w.pos);
