@@ -7,6 +7,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { normalizeWhitespace } from '../../../stages/dataset/clean.ts';
 import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
+import { readTextDocuments } from '../../../stages/dataset/sources/text-files.ts';
 import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
 import { IdBuffer } from '../../../src/tokenizer/index.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
@@ -28,6 +29,7 @@ describe('fast paths', () => {
     const records = [
       { ids, labels: ids, text: 'plain' },
       { ids: [1, 5, 7], labels: [-100, 5, -100], text: 'Ünïcödé "quotes" \\ \n\t\u0001 東京 🙂 \ud800 lone' },
+      { ids: [3], labels: [3], text: '"quoted" back\\slash\n\r\t\b\f\u0000\u001f\u007f é 東京 end\n' },
       { ids: [], labels: [], text: '' },
     ];
     const expected = records.map((r) => `{"ids":[${r.ids.join(',')}],"labels":[${r.labels.join(',')}],"text":${JSON.stringify(r.text)}}\n`).join('');
@@ -44,6 +46,29 @@ describe('fast paths', () => {
       for (let n = Math.floor(rnd() * 12); n > 0; n--) t += alphabet[Math.floor(rnd() * alphabet.length)];
       expect(normalizeWhitespace(t), JSON.stringify(t)).toBe(whitespaceByRegex(t));
     }
+  });
+
+  it('paragraphs sliced from the text equal its lines split and joined', () => {
+    const byLines = (body: string) => {
+      const out: { text: string; line: number }[] = [];
+      let start = -1;
+      let buf: string[] = [];
+      const flush = () => {
+        if (buf.length) out.push({ text: buf.join('\n'), line: start + 1 });
+        buf = [];
+      };
+      body.split('\n').forEach((l, k) => {
+        if (l.trim() === '') flush();
+        else {
+          if (!buf.length) start = k;
+          buf.push(l);
+        }
+      });
+      flush();
+      return out;
+    };
+    const texts = ['', '\n', 'a', 'a\n', '\n\na\nb\n \n\u00a0\u3000\nc\n\u2028\nd\u200b\n\u0085\n', ' = T = \n \n x y \n z\n'];
+    for (const t of texts) expect(readTextDocuments(t, 'f', 'paragraph').map((r) => ({ text: r.fields.text, line: r.origin.line }))).toEqual(byLines(t));
   });
 
   it('packStream cuts a stream as packDocuments cuts the documents', () => {
