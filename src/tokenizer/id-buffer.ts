@@ -31,9 +31,16 @@ export class IdBuffer {
 
   /** The ids from `start` to `end` (default: the end) as a plain array. */
   toArray(start = 0, end = this.length): number[] {
-    const out: number[] = [];
+    const n = Math.max(0, end - start);
     const d = this.data;
-    for (let k = start; k < end; k++) out.push(d[k]);
+    if (n > 50_000) {
+      // new Array(n) this large would be a slow dictionary-mode array
+      const big: number[] = [];
+      for (let k = 0; k < n; k++) big.push(d[start + k]);
+      return big;
+    }
+    const out = new Array<number>(n); // sized once (push would regrow it and leave the copies to the GC), then filled
+    for (let k = 0; k < n; k++) out[k] = d[start + k];
     return out;
   }
 }
