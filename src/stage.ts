@@ -92,6 +92,8 @@ export interface RunContext<C = unknown> {
 export interface RunResult {
   metrics?: Record<string, unknown>;
   summary?: string; // one line for the human build output
+  /** Stages to keep at an earlier key (stage name -> key), pinned there after this stage commits: an eval gate that rejects a regressed composition. */
+  keep?: Record<string, string>;
 }
 
 /** A line of a stage-specific diff between two versions (e.g. adapter weight norms). */

@@ -58,7 +58,7 @@ interface TrainerState {
 }
 
 function flatten(batches: MicroBatch[], start: number, count: number): { ids: Int32Array; labels: Int32Array; B: number; T: number } {
-  const first = batches[0];
+  const first = batches[start % batches.length]; // one chunk shares B and T; chunks may differ (padding per chunk)
   const B = first.inputIds.length;
   const T = first.inputIds[0]?.length ?? 0;
   const ids = new Int32Array(count * B * T);

@@ -10,6 +10,7 @@ import type { HashCache } from '../hash/hash-cache.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import { commitObject, makeTempDir, requireManifest } from '../store/objects.ts';
 import { currentVersion, readRef, recordVersion } from '../store/refs.ts';
+import { pinToVersion } from '../store/history.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { hashOutputs, hashStageInputs } from '../plan/inputs.ts';
 import type { Reporter } from './reporter.ts';
@@ -109,6 +110,12 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     commitObject(layout, outDir, p.key);
     const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds });
     rmSync(resumeDir, { recursive: true, force: true });
+    for (const [stage, key] of Object.entries(result.keep ?? {})) {
+      const kept = readRef(layout, stage)?.versions.find((x) => x.key === key);
+      if (!kept) continue;
+      pinToVersion(layout, stage, String(kept.version));
+      reporter.log(p.name, `${stage} kept at v${kept.version} (pinned; \`peftmake unpin ${stage}\` releases it)`);
+    }
     try {
       rmdirSync(layout.resumeRoot(p.name)); // only when no other key of this stage has a checkpoint
     } catch {

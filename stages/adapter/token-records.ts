@@ -83,27 +83,40 @@ export function rowLength(records: TokenRecord[], seqLen: number): number {
 }
 
 /**
- * `count` micro-batches of `batchSize` rows for training: each epoch visits the records (with some loss) in a new
- * seeded order; the last batch of an epoch is filled from the next one, so every micro-batch is full.
+ * `count` micro-batches of `batchSize` rows for training. Each epoch visits the records (with some loss) in a new
+ * seeded order; the stream is cut into groups of `groupMicro` micro-batches (one engine call: all rows of a group
+ * share one padded length). With `groupByLength`, each epoch is sorted by length into such groups whose order is then
+ * shuffled (like transformers' group_by_length), so short examples are not padded to the longest one.
  */
-export function trainBatches(records: TokenRecord[], opts: { batchSize: number; seqLen: number; padId: number; seed: number; count: number }): MicroBatch[] {
-  const usable = records.filter((r) => lossTokens({ ids: r.ids.slice(0, opts.seqLen), labels: r.labels.slice(0, opts.seqLen) }) > 0);
+export function trainBatches(
+  records: TokenRecord[],
+  opts: { batchSize: number; seqLen: number; padId: number; seed: number; count: number; groupMicro?: number; groupByLength?: boolean },
+): MicroBatch[] {
+  const clip = (r: TokenRecord) => ({ ids: r.ids.slice(0, opts.seqLen), labels: r.labels.slice(0, opts.seqLen) });
+  const usable = records.map(clip).filter((r) => lossTokens(r) > 0);
   if (usable.length === 0) throw new PeftError('E_DATA', 'the training set has no record with loss tokens inside seqLen', { hint: 'raise seqLen or check the dataset' });
-  const T = rowLength(usable, opts.seqLen);
-  const out: MicroBatch[] = [];
-  let epoch = 0;
-  let order: TokenRecord[] = [];
-  let pos = 0;
-  while (out.length < opts.count) {
-    const rows: { ids: number[]; labels: number[] }[] = [];
-    while (rows.length < opts.batchSize) {
-      if (pos >= order.length) {
-        order = shuffled(usable, opts.seed * 1000003 + epoch++);
-        pos = 0;
-      }
-      rows.push(padRow(order[pos++], T, opts.padId));
+  const group = Math.max(1, opts.groupMicro ?? opts.count);
+  const perGroup = group * opts.batchSize;
+  const stream: TokenRecord[] = [];
+  for (let epoch = 0; stream.length < opts.count * opts.batchSize; epoch++) {
+    let order = shuffled(usable, opts.seed * 1000003 + epoch);
+    if (opts.groupByLength && usable.length > perGroup) {
+      const sorted = [...order].sort((a, b) => a.ids.length - b.ids.length);
+      const groups: TokenRecord[][] = [];
+      for (let i = 0; i < sorted.length; i += perGroup) groups.push(sorted.slice(i, i + perGroup));
+      order = shuffled(groups, opts.seed * 7919 + epoch).flat();
     }
-    out.push({ inputIds: rows.map((r) => r.ids), labels: rows.map((r) => r.labels) });
+    stream.push(...order);
+  }
+  const out: MicroBatch[] = [];
+  for (let g = 0; g * group < opts.count; g++) {
+    const n = Math.min(group, opts.count - g * group);
+    const rows = stream.slice(g * perGroup, g * perGroup + n * opts.batchSize);
+    const T = rowLength(rows, opts.seqLen);
+    for (let k = 0; k < n; k++) {
+      const mb = rows.slice(k * opts.batchSize, (k + 1) * opts.batchSize).map((r) => padRow(r, T, opts.padId));
+      out.push({ inputIds: mb.map((r) => r.ids), labels: mb.map((r) => r.labels) });
+    }
   }
   return out;
 }

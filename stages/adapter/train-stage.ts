@@ -86,9 +86,10 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
   const G = c.gradAccum;
   const perEpoch = batchesPerEpoch(train_.length, c.batchSize);
   const steps = c.maxSteps > 0 ? c.maxSteps : Math.max(1, Math.ceil((c.epochs * perEpoch) / G));
-  const batches = trainBatches(train_, { batchSize: c.batchSize, seqLen: c.seqLen, padId, seed: c.seed, count: steps * G });
-  const vb = validBatches(valid, c.seqLen, padId);
   const segment = c.evalEvery > 0 && c.checkpointEvery > 0 ? gcd(c.evalEvery, c.checkpointEvery) : c.evalEvery || c.checkpointEvery || steps;
+  // One engine call per segment: its micro-batches share a padded length, grouped by length for labeled sets.
+  const batches = trainBatches(train_, { batchSize: c.batchSize, seqLen: c.seqLen, padId, seed: c.seed, count: steps * G, groupMicro: segment * G, groupByLength: format !== 'text' });
+  const vb = validBatches(valid, c.seqLen, padId);
 
   // Resume state lives in ctx.resumeDir (kept across an interrupted run of the same key).
   mkdirSync(ctx.resumeDir, { recursive: true });

@@ -56,6 +56,9 @@ export function subjectsOf(comps: { name: string; dir: string }[]): Subject[] {
     }
     composed.push({ label: c.name, kind: 'composition', modelDir: file.base.modelDir, adapters });
   }
+  // An adapter and a composition may share a name (a persona composition of one adapter): keep labels unique.
+  const compNames = new Set(composed.map((c) => c.label));
+  for (const s of singles) if (compNames.has(s.label)) s.label = `adapter:${s.label}`;
   return [...bases, ...singles, ...composed];
 }
 
@@ -167,5 +170,9 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
   for (const r of rows)
     for (const k of ['perplexity', 'exact_match', 'f1'] as const) if (r[k] !== undefined) flat[`${r.subject}/${r.dataset}/${k}`] = Number(r[k]!.toFixed(6));
   flat.gate_passed = gate.passed;
-  return { metrics: flat, summary: `${subjects.length} subjects × ${datasets.length} datasets${gate.passed ? '' : `; gate failed: ${gate.messages.join('; ')}`}` };
+  return {
+    metrics: flat,
+    summary: `${subjects.length} subjects × ${datasets.length} datasets${gate.passed ? '' : `; ${gate.messages.join('; ')}`}`,
+    ...(Object.keys(gate.keep).length ? { keep: gate.keep } : {}),
+  };
 }

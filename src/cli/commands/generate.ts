@@ -2,10 +2,11 @@
 // from a text prompt or token ids; `--json` prints {"text", "tokens", "prompt_tokens"}.
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
+import { applyComposition, compositionOptions, type CompositionArgs } from './composition-target.ts';
 import { checkIds, checkQuant, loadWithAdapters, parseIds } from '../../engine/cli-helpers.ts';
 
-export interface GenerateArgs {
-  model: string;
+export interface GenerateArgs extends CompositionArgs {
+  model?: string;
   adapter?: string[];
   prompt?: string;
   promptIds?: string;
@@ -40,7 +41,8 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const topK = num(a.topK, '--top-k', 0, 1 << 30, true);
   const topP = num(a.topP, '--top-p', 1e-9, 1);
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
-  const { model, adapters } = await loadWithAdapters(a.model, checkQuant(a.quant), a.adapter ?? []);
+  const target = applyComposition(a);
+  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
   const prompt = a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : model.tokenizer.encode(a.prompt!);
   checkIds(model, prompt, '--prompt-ids');
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
@@ -68,7 +70,8 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
   describe: 'generate text with a base model and a stack of adapters',
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face model directory' })
+      .option('model', { type: 'string', describe: 'Hugging Face model directory (or --composition)' })
+      .options(compositionOptions)
       .option('adapter', { type: 'string', array: true, describe: 'PEFT adapter directory, optionally DIR:SCALE (repeatable, stacked)' })
       .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer, BOS as tokenizer_config says)' })
       .option('prompt-ids', { type: 'string', describe: 'prompt as comma-separated token ids' })

@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
+import { applyComposition, compositionOptions, type CompositionArgs } from './composition-target.ts';
 import { checkIds, checkQuant, loadWithAdapters, parseIds, scoreWindows } from '../../engine/cli-helpers.ts';
 
-export interface ScoreArgs {
-  model: string;
+export interface ScoreArgs extends CompositionArgs {
+  model?: string;
   adapter?: string[];
   text?: string;
   file?: string;
@@ -30,7 +31,8 @@ export interface ScoreOutput {
 export async function runScore(a: ScoreArgs, onWindow?: (done: number, total: number) => void): Promise<ScoreOutput> {
   const given = [a.text, a.file, a.ids].filter((x) => x !== undefined).length;
   if (given !== 1) throw new PeftError('E_USAGE', 'give exactly one of --text T, --file F or --ids 1,2,3');
-  const { model, adapters } = await loadWithAdapters(a.model, checkQuant(a.quant), a.adapter ?? []);
+  const target = applyComposition(a);
+  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
   let ids: number[];
   if (a.ids !== undefined) ids = parseIds(a.ids, '--ids');
   else {
@@ -61,7 +63,8 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
   describe: 'per-token log-probabilities, mean NLL and perplexity of a text under a model and adapters',
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face model directory' })
+      .option('model', { type: 'string', describe: 'Hugging Face model directory (or --composition)' })
+      .options(compositionOptions)
       .option('adapter', { type: 'string', array: true, describe: 'PEFT adapter directory, optionally DIR:SCALE (repeatable, stacked)' })
       .option('text', { type: 'string', describe: 'text to score' })
       .option('file', { type: 'string', describe: 'file whose text to score' })
