@@ -27,7 +27,7 @@ export interface ModelTokenizer {
   encodeTo(text: string, out: IdBuffer): void;
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
-  decode(ids: number[], opts?: { skipSpecial?: boolean }): string;
+  decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
 }
@@ -123,7 +123,7 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
       return ids.slice(n);
     },
     decode(ids, opts) {
-      return fastDecode ? fastDecode(ids, opts?.skipSpecial ?? false) : tok.decode(ids, { skip_special_tokens: opts?.skipSpecial ?? false });
+      return fastDecode ? fastDecode(ids, opts?.skipSpecial ?? false) : tok.decode(Array.from(ids), { skip_special_tokens: opts?.skipSpecial ?? false });
     },
     idToToken: (id) => tok.id_to_token(id),
     tokenToId: (t) => tok.token_to_id(t),
@@ -208,7 +208,7 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
  * Decoding for the SentencePiece decoder Sequence[Replace "▁" → " ", ByteFallback, Fuse, Strip " " (1, 0)] without
  * the library's per-call overhead; undefined for other decoders (the library decodes those).
  */
-function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: number[], skipSpecial: boolean) => string) | undefined {
+function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: ArrayLike<number>, skipSpecial: boolean) => string) | undefined {
   const d = tj.decoder as { type?: string; decoders?: Record<string, unknown>[] } | null;
   const expected = JSON.stringify([
     { type: 'Replace', pattern: { String: SP }, content: ' ' },

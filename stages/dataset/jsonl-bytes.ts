@@ -1,6 +1,7 @@
 // train.jsonl / valid.jsonl as bytes: ids written from a per-id table of ASCII digits straight into one buffer, the
 // labels bytes copied when they are the ids themselves, the text JSON-escaped by JSON.stringify. The same bytes as
 // the string `{"ids":[…],"labels":[…],"text":"…"}\n` per record, UTF-8 encoded, without building that string.
+import { PackedRecord } from './packed-record.ts';
 import type { OutputRecord } from './prepare.ts';
 
 const TABLE_LIMIT = 1 << 20; // ids below this come from the digits table (7 digits at most); others (and -100) via String()
@@ -91,7 +92,7 @@ function digitTable(max: number): DigitTable {
  * Writes ids joined by commas: each table id as one or two unaligned 32-bit stores of `${id},` (room for 8 bytes
  * kept past the end), the last comma dropped. `perId`: the most bytes a table id takes with its comma.
  */
-function writeIds(w: ByteWriter, ids: readonly number[], table: DigitTable, limit: number, perId: number): void {
+function writeIds(w: ByteWriter, ids: ArrayLike<number>, table: DigitTable, limit: number, perId: number): void {
   if (ids.length === 0) return;
   w.reserve(ids.length * perId + 8);
   const { lo, hi, len } = table;
@@ -116,20 +117,25 @@ function writeIds(w: ByteWriter, ids: readonly number[], table: DigitTable, limi
 
 export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
   let max = 0;
-  for (const r of records) for (const id of r.ids) if (id > max && id < TABLE_LIMIT) max = id;
+  const idsOf = (r: OutputRecord): ArrayLike<number> => (r instanceof PackedRecord ? r.idView : r.ids);
+  for (const r of records) {
+    const ids = idsOf(r);
+    for (let k = 0; k < ids.length; k++) if (ids[k] > max && ids[k] < TABLE_LIMIT) max = ids[k];
+  }
   const limit = Math.min(TABLE_LIMIT, max + 1);
   const table = digitTable(limit);
   const perId = String(Math.max(0, limit - 1)).length + 1;
   let estimate = 8; // enough for most outputs in one allocation (the text is usually ASCII); reserve() grows otherwise
-  for (const r of records) estimate += 48 + perId * (r.ids.length + r.labels.length) + r.text.length + (r.text.length >> 3);
+  for (const r of records) estimate += 48 + perId * 2 * idsOf(r).length + r.text.length + (r.text.length >> 3);
   const w = new ByteWriter(estimate);
   for (const r of records) {
     w.ascii('{"ids":[');
     const idsAt = w.pos;
-    writeIds(w, r.ids, table, limit, perId);
+    const packed = r instanceof PackedRecord;
+    writeIds(w, idsOf(r), table, limit, perId);
     const idsEnd = w.pos;
     w.ascii('],"labels":[');
-    if (r.labels === r.ids) {
+    if (packed || r.labels === r.ids) {
       // text format: labels are the ids themselves
       w.reserve(idsEnd - idsAt);
       w.buf.copyWithin(w.pos, idsAt, idsEnd);

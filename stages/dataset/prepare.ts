@@ -8,6 +8,7 @@ import { cleanText } from './clean.ts';
 import { textsOf, toExample, withTexts, type Item } from './fields.ts';
 import { findPii, redactPii } from './pii.ts';
 import { BadRecord, BadRecordSink } from './records.ts';
+import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
 import { renderExample } from './render.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
@@ -214,9 +215,10 @@ function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: Data
 }
 
 function streamRecords(stream: TextStream, config: DatasetConfig, tok: ModelTokenizer): OutputRecord[] {
+  const data = stream.ids.data;
   return packStream(stream.ids.length, config.seqLen).map(([a, b]) => {
-    const ids = stream.ids.toArray(a, b);
-    return { ids, labels: ids, text: tok.decode(ids) };
+    const view = data.subarray(a, b);
+    return new PackedRecord(view, tok.decode(view));
   });
 }
 
@@ -372,10 +374,10 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
     train: trainRecs.length,
     valid: validRecs.length,
     seqLen: stats.output.seqLen,
-    trainTokens: trainRecs.reduce((a, r) => a + r.ids.length, 0),
-    validTokens: validRecs.reduce((a, r) => a + r.ids.length, 0),
-    trainLossTokens: trainRecs.reduce((a, r) => a + lossCount(r.labels), 0),
-    validLossTokens: validRecs.reduce((a, r) => a + lossCount(r.labels), 0),
+    trainTokens: trainRecs.reduce((a, r) => a + recordLength(r), 0),
+    validTokens: validRecs.reduce((a, r) => a + recordLength(r), 0),
+    trainLossTokens: trainRecs.reduce((a, r) => a + recordLossCount(r, IGNORE), 0),
+    validLossTokens: validRecs.reduce((a, r) => a + recordLossCount(r, IGNORE), 0),
   };
   return { train: trainRecs, valid: validRecs, stats, bytesIn };
 }

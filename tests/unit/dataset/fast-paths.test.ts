@@ -7,6 +7,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { normalizeWhitespace } from '../../../stages/dataset/clean.ts';
 import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
+import { PackedRecord, recordLength, recordLossCount } from '../../../stages/dataset/packed-record.ts';
 import { readTextDocuments } from '../../../stages/dataset/sources/text-files.ts';
 import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
 import { IdBuffer } from '../../../src/tokenizer/index.ts';
@@ -35,6 +36,17 @@ describe('fast paths', () => {
     const expected = records.map((r) => `{"ids":[${r.ids.join(',')}],"labels":[${r.labels.join(',')}],"text":${JSON.stringify(r.text)}}\n`).join('');
     expect(jsonlBytes(records).equals(Buffer.from(expected, 'utf8'))).toBe(true);
     expect(jsonlBytes([]).length).toBe(0);
+  });
+
+  it('a packed record writes, counts and reads like a plain one', () => {
+    const stream = new Int32Array([9, 1, 300, 2, 7]);
+    const packed = new PackedRecord(stream.subarray(1, 4), 'x "y"');
+    const ids = [1, 300, 2];
+    expect(jsonlBytes([packed]).equals(jsonlBytes([{ ids, labels: ids, text: 'x "y"' }]))).toBe(true);
+    expect([recordLength(packed), recordLossCount(packed, -100)]).toEqual([3, 3]);
+    expect(recordLossCount({ ids, labels: [-100, 300, 2], text: '' }, -100)).toBe(2);
+    expect(packed.ids).toEqual(ids);
+    expect(packed.labels).toBe(packed.ids);
   });
 
   it('one-pass whitespace normalisation equals the regex chain', () => {
