@@ -15,7 +15,7 @@ import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
 import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
 import { IdBuffer } from '../../src/tokenizer/index.ts';
-import { capLength, IGNORE, packDocuments, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
+import { capLength, IGNORE, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
 
 export interface OutputRecord {
   ids: number[];
@@ -236,26 +236,18 @@ function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetC
       checkAbort(opts.signal);
       opts.progress?.(`tokenizing ${part}`, k, items.length);
     }
-    let tokenized: Tokenized;
-    let text: string;
-    if (item.example.format === 'text') {
-      const buf = new IdBuffer();
-      const ids = buf.toArray(0, tokenizeDocumentTo(item.example.text, tok, buf));
-      tokenized = { ids, labels: ids };
-      text = item.example.text;
-    } else {
-      let segs;
-      try {
-        segs = renderExample(item.example, config, chatTemplate, item.origin);
-      } catch (err) {
-        if (!(err instanceof BadRecord)) throw err;
-        sink.report(err);
-        removed['bad record']++;
-        continue;
-      }
-      tokenized = tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
-      text = segs.map((s) => s.text).join('');
+    if (item.example.format === 'text') throw new Error('encodeItems: text examples go through encodeTextItems');
+    let segs;
+    try {
+      segs = renderExample(item.example, config, chatTemplate, item.origin);
+    } catch (err) {
+      if (!(err instanceof BadRecord)) throw err;
+      sink.report(err);
+      removed['bad record']++;
+      continue;
     }
+    const tokenized: Tokenized = tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
+    const text = segs.map((s) => s.text).join('');
     const capped = capLength(tokenized, maxTokens, config.overLength);
     if (capped.outcome === 'dropped') {
       stats.maxTokens.dropped++;
@@ -280,12 +272,9 @@ function lossCount(labels: number[]): number {
   return n;
 }
 
-function toRecords(encoded: Encoded[], config: DatasetConfig, tok: ModelTokenizer): OutputRecord[] {
-  if (config.format !== 'text') return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text }));
-  return packDocuments(
-    encoded.map((e) => e.tokenized.ids),
-    config.seqLen,
-  ).map((ids) => ({ ids, labels: ids, text: tok.decode(ids) }));
+/** Records of the prompt / response formats (`text` goes through encodeTextItems and streamRecords). */
+function toRecords(encoded: Encoded[]): OutputRecord[] {
+  return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text }));
 }
 
 export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {
@@ -366,8 +355,8 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
       validEnc.map((e) => e.tokenized.ids.length),
       validEnc.reduce((a, e) => a + lossCount(e.tokenized.labels), 0),
     );
-    trainRecs = toRecords(trainEnc, config, tok);
-    validRecs = toRecords(validEnc, config, tok);
+    trainRecs = toRecords(trainEnc);
+    validRecs = toRecords(validEnc);
   }
   stats.badRecords = { count: sink.count, examples: sink.skipped };
   stats.output = {

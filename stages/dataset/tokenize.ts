@@ -29,14 +29,7 @@ export function tokenizeSegments(segs: Segment[], tok: ModelTokenizer, opts: { s
   return { ids, labels };
 }
 
-/** The ids of one `text` document: prefix specials + text + EOS (all trained). */
-export function tokenizeDocument(text: string, tok: ModelTokenizer): number[] {
-  const ids = tok.encode(text, { special: true });
-  if (tok.eosId !== undefined && ids[ids.length - 1] !== tok.eosId) ids.push(tok.eosId);
-  return ids;
-}
-
-/** tokenizeDocument appending to `out` (no array per document); returns the document's token count. */
+/** The ids of one `text` document, prefix specials + text + EOS (all trained), appended to `out`; returns their count. */
 export function tokenizeDocumentTo(text: string, tok: ModelTokenizer, out: IdBuffer): number {
   const start = out.length;
   out.pushArray(tok.prefixIds);
