@@ -13,9 +13,17 @@ export function toJsonl(records: OutputRecord[]): string {
 }
 
 export async function writeDataset(outDir: string, p: Prepared, tok?: ModelTokenizer): Promise<void> {
-  await writeFile(join(outDir, 'train.jsonl'), jsonlBytes(p.train));
-  await writeFile(join(outDir, 'valid.jsonl'), jsonlBytes(p.valid));
-  await writeFile(join(outDir, 'stats.json'), JSON.stringify(p.stats, null, 2) + '\n');
-  await writeFile(join(outDir, 'stats.txt'), renderStats(p.stats));
-  if (tok) await writeFile(join(outDir, 'samples.txt'), renderSamples(p.train, p.valid, tok));
+  // Each file is handed to the I/O threads as soon as its bytes exist, so writing overlaps building the next one.
+  const writes: Promise<void>[] = [];
+  try {
+    writes.push(writeFile(join(outDir, 'train.jsonl'), jsonlBytes(p.train)));
+    writes.push(writeFile(join(outDir, 'valid.jsonl'), jsonlBytes(p.valid)));
+    writes.push(writeFile(join(outDir, 'stats.json'), JSON.stringify(p.stats, null, 2) + '\n'));
+    writes.push(writeFile(join(outDir, 'stats.txt'), renderStats(p.stats)));
+    if (tok) writes.push(writeFile(join(outDir, 'samples.txt'), renderSamples(p.train, p.valid, tok)));
+  } catch (err) {
+    await Promise.allSettled(writes); // no write left running (or failing unobserved) behind the error
+    throw err;
+  }
+  await Promise.all(writes);
 }
