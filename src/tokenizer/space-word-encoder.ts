@@ -8,29 +8,24 @@ const SP = '\u2581';
 const MAX_ENTRIES = 1 << 19; // the cache is cleared past this many distinct words (bounded memory; output unchanged)
 
 export class SpaceWordEncoder {
-  private slots!: Int32Array; // entry index + 1, 0 = empty
-  private mask!: number;
-  // Per entry (stride 6): hash, key start in keyPool, key length, marks, ids start in idPool, ids count.
-  private entries!: Int32Array;
+  // slots: per slot [hash, record offset + 1] (0: empty). pool: records [hash, length, marks, id count, characters…,
+  // ids…] back to back, so a hit reads one slot pair and one record.
+  private slots!: Int32Array;
+  private mask!: number; // slot count - 1
   private count!: number;
-  private keyPool!: Uint16Array;
-  private keyUsed!: number;
-  private idPool!: Int32Array;
-  private idUsed!: number;
+  private pool!: Int32Array;
+  private used!: number;
 
   constructor(private readonly encodeWord: (word: string) => number[]) {
     this.clear();
   }
 
   private clear(): void {
-    this.slots = new Int32Array(1 << 16);
     this.mask = (1 << 16) - 1;
-    this.entries = new Int32Array(6 * 8192);
+    this.slots = new Int32Array(2 << 16);
     this.count = 0;
-    this.keyPool = new Uint16Array(1 << 16);
-    this.keyUsed = 0;
-    this.idPool = new Int32Array(1 << 16);
-    this.idUsed = 0;
+    this.pool = new Int32Array(1 << 18);
+    this.used = 0;
   }
 
   /** Appends the ids of `text` (which contains no "▁") to `out`. */
@@ -62,25 +57,21 @@ export class SpaceWordEncoder {
 
   private emit(text: string, start: number, end: number, marks: number, hash: number, out: IdBuffer): void {
     const len = end - start;
-    const entries = this.entries;
-    const keys = this.keyPool;
+    const slots = this.slots;
+    const pool = this.pool;
     let slot = (hash ^ (hash >>> 15)) & this.mask;
     for (;;) {
-      const e = this.slots[slot];
-      if (e === 0) break;
-      const b = (e - 1) * 6;
-      if (entries[b] === hash && entries[b + 2] === len && entries[b + 3] === marks) {
-        const ks = entries[b + 1];
+      const r = slots[2 * slot + 1] - 1;
+      if (r < 0) break;
+      if (slots[2 * slot] === hash && pool[r + 1] === len && pool[r + 2] === marks) {
         let k = 0;
-        while (k < len && keys[ks + k] === text.charCodeAt(start + k)) k++;
+        while (k < len && pool[r + 4 + k] === text.charCodeAt(start + k)) k++;
         if (k === len) {
-          const is = entries[b + 4];
-          const ic = entries[b + 5];
+          const ic = pool[r + 3];
           let at = out.length;
           if (at + ic > out.data.length) out.reserve(ic);
           const dst = out.data;
-          const src = this.idPool;
-          for (let j = 0; j < ic; j++) dst[at++] = src[is + j];
+          for (let j = r + 4 + len, e = j + ic; j < e; j++) dst[at++] = pool[j];
           out.length = at;
           return;
         }
@@ -97,52 +88,39 @@ export class SpaceWordEncoder {
       this.clear();
       return; // the next occurrence re-inserts it
     }
-    if (this.keyUsed + len > this.keyPool.length) this.keyPool = grow16(this.keyPool, this.keyUsed + len);
-    if (this.idUsed + ids.length > this.idPool.length) this.idPool = grow32(this.idPool, this.idUsed + ids.length);
-    if (6 * (this.count + 1) > this.entries.length) this.entries = grow32(this.entries, 6 * (this.count + 1));
-    const ks = this.keyUsed;
-    for (let k = 0; k < len; k++) this.keyPool[ks + k] = text.charCodeAt(start + k);
-    this.keyUsed += len;
-    const is = this.idUsed;
-    for (let k = 0; k < ids.length; k++) this.idPool[is + k] = ids[k];
-    this.idUsed += ids.length;
-    const b = 6 * this.count;
-    const e = this.entries;
-    e[b] = hash;
-    e[b + 1] = ks;
-    e[b + 2] = len;
-    e[b + 3] = marks;
-    e[b + 4] = is;
-    e[b + 5] = ids.length;
-    this.slots[slot] = ++this.count;
-    if (this.count * 2 > this.mask) this.rehash();
+    const size = 4 + len + ids.length;
+    if (this.used + size > this.pool.length) {
+      let cap = this.pool.length * 2;
+      while (cap < this.used + size) cap *= 2;
+      const next = new Int32Array(cap);
+      next.set(this.pool.subarray(0, this.used));
+      this.pool = next;
+    }
+    const pool = this.pool;
+    const r = this.used;
+    pool[r] = hash;
+    pool[r + 1] = len;
+    pool[r + 2] = marks;
+    pool[r + 3] = ids.length;
+    for (let k = 0; k < len; k++) pool[r + 4 + k] = text.charCodeAt(start + k);
+    for (let k = 0; k < ids.length; k++) pool[r + 4 + len + k] = ids[k];
+    this.used += size;
+    this.slots[2 * slot] = hash;
+    this.slots[2 * slot + 1] = r + 1;
+    if (++this.count * 2 > this.mask) this.rehash();
   }
 
   private rehash(): void {
-    const size = (this.mask + 1) * 2;
-    this.slots = new Int32Array(size);
-    this.mask = size - 1;
-    for (let e = 0; e < this.count; e++) {
-      const hash = this.entries[6 * e];
+    const old = this.slots;
+    this.mask = this.mask * 2 + 1;
+    this.slots = new Int32Array(2 * (this.mask + 1));
+    for (let s = 0; s < old.length; s += 2) {
+      if (old[s + 1] === 0) continue;
+      const hash = old[s];
       let slot = (hash ^ (hash >>> 15)) & this.mask;
-      while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
-      this.slots[slot] = e + 1;
+      while (this.slots[2 * slot + 1] !== 0) slot = (slot + 1) & this.mask;
+      this.slots[2 * slot] = hash;
+      this.slots[2 * slot + 1] = old[s + 1];
     }
   }
-}
-
-function grow16(a: Uint16Array, need: number): Uint16Array {
-  let cap = a.length * 2;
-  while (cap < need) cap *= 2;
-  const next = new Uint16Array(cap);
-  next.set(a);
-  return next;
-}
-
-function grow32(a: Int32Array, need: number): Int32Array {
-  let cap = a.length * 2;
-  while (cap < need) cap *= 2;
-  const next = new Int32Array(cap);
-  next.set(a);
-  return next;
 }
