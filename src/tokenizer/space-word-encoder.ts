@@ -5,7 +5,6 @@
 import type { IdBuffer } from './id-buffer.ts';
 
 const SP = '\u2581';
-const MAX_ENTRIES = 1 << 19; // the cache is cleared past this many distinct words (bounded memory; output unchanged)
 
 export class SpaceWordEncoder {
   // slots: per slot [hash, record offset + 1] (0: empty). pool: records [hash, length, marks, id count, characters…,
@@ -16,7 +15,11 @@ export class SpaceWordEncoder {
   private pool!: Int32Array;
   private used!: number;
 
-  constructor(private readonly encodeWord: (word: string) => number[]) {
+  /** `maxEntries`: the cache is cleared past this many distinct words (bounded memory; the output is unchanged). */
+  constructor(
+    private readonly encodeWord: (word: string) => number[],
+    private readonly maxEntries = 1 << 19,
+  ) {
     this.clear();
   }
 
@@ -84,7 +87,7 @@ export class SpaceWordEncoder {
   }
 
   private insert(text: string, start: number, len: number, marks: number, hash: number, ids: number[], slot: number): void {
-    if (this.count >= MAX_ENTRIES) {
+    if (this.count >= this.maxEntries) {
       this.clear();
       return; // the next occurrence re-inserts it
     }

@@ -10,7 +10,9 @@ import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
 import { PackedRecord, recordLength, recordLossCount } from '../../../stages/dataset/packed-record.ts';
 import { readTextDocuments } from '../../../stages/dataset/sources/text-files.ts';
 import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
+import { makeBpeWordEncoder } from '../../../src/tokenizer/fast-bpe.ts';
 import { IdBuffer } from '../../../src/tokenizer/index.ts';
+import { SpaceWordEncoder } from '../../../src/tokenizer/space-word-encoder.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
 
 /** The regex chain normalizeWhitespace is specified by. */
@@ -130,6 +132,13 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
       for (const id of tok.encode(d)) expected.push(id);
     }
     expect(buf.toArray()).toEqual(expected);
+    // A cache cleared every few words (the memory bound) gives the same ids.
+    const tiny = new SpaceWordEncoder(makeBpeWordEncoder(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')).model)!, 5);
+    const again = new IdBuffer();
+    for (const d of docs) if (!d.includes('\u2581') && !/<unk>|<\/?s>/.test(d)) tiny.encodeTo(d, again);
+    const plain = new IdBuffer();
+    for (const d of docs) if (!d.includes('\u2581') && !/<unk>|<\/?s>/.test(d)) tok.encodeTo(d, plain);
+    expect(again.toArray()).toEqual(plain.toArray());
     expect(tok.encode(docs[1])).toEqual(lib().encode(docs[1], { add_special_tokens: false }).ids);
   });
 });
