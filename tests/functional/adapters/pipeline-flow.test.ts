@@ -80,6 +80,9 @@ describe.skipIf(skip !== '')(`adapters pipeline through the CLI${skip ? ` (skipp
       'evals.report': 'built',
     });
     expect(r['adapters.task'].version).toBe(2);
+    const diff = cli('diff', 'adapters.task', 'v1', 'v2');
+    expect(diff).toMatch(/layers\.0\.self_attn\.q_proj: \|s·BA\| v1 [0-9.e-]+ {2}v2 [0-9.e-]+ {2}\|v2−v1\| [0-9.e-]+ {2}cos -?[01]\.\d{4}/);
+    expect(diff).toMatch(/all 35 modules: \|s·BA\| v1/);
   });
 
   it('rolling the task adapter back restores the previous composition without training', () => {
@@ -104,5 +107,28 @@ describe.skipIf(skip !== '')(`adapters pipeline through the CLI${skip ? ` (skipp
     const s2 = JSON.parse(cli('score', '--model', join(ROOT, 'models', 'stories260K'), '--adapter', join(objects, domainKey), '--text', prompt, '--json'));
     expect(s1.logprobs).toEqual(s2.logprobs);
     expect(() => cli('generate', '--composition', 'assistant', '--disable', 'nope', '--prompt', 'x')).toThrow(/has no adapter "nope"/);
+  });
+
+  it('an eval gate keeps the previous composition when the new one regresses, and says so', () => {
+    expect(cli('unpin', 'adapters.task')).toBeDefined(); // pinned by the rollback above
+    const before = build(); // the baseline eval the gate compares with
+    const goodComposition = before['compositions.assistant'];
+    // add a gate, and a learning rate that wrecks the task adapter: the composition's held-out perplexity rises
+    const gated = JSON.parse(readFileSync(join(dir, 'pipeline.json'), 'utf8'));
+    gated.evals.report.gate = { maxPerplexityIncrease: 0.02 };
+    gated.adapters.task.lr = 2;
+    writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(gated, null, 2));
+    const out = JSON.parse(cli('build', '--json')) as { ok: boolean; stages: (Outcome & { summary?: string })[] };
+    const r = Object.fromEntries(out.stages.map((s) => [s.name, s]));
+    expect(r['adapters.task'].action, JSON.stringify(out.stages.map((s) => [s.name, s.action, (s as { reasons?: unknown }).reasons, s.version]))).toBe('built');
+    expect(r['compositions.assistant'].action).toBe('built');
+    const ref = JSON.parse(readFileSync(join(dir, 'artifacts', 'refs', 'compositions.assistant.json'), 'utf8'));
+    expect(ref.pinned).toBe(true);
+    expect(ref.versions.find((v: { version: number }) => v.version === ref.current).key).toBe(goodComposition.key);
+    const evalKey = r['evals.report'].key;
+    const metrics = JSON.parse(readFileSync(join(dir, 'artifacts', 'objects', evalKey, 'metrics.json'), 'utf8'));
+    expect(metrics.gate.passed).toBe(false);
+    expect(metrics.gate.messages.join('\n')).toMatch(/gate: compositions\.assistant v\d+: \w+ perplexity [\d.]+ is [\d.]+% above the previous [\d.]+ \(allowed \+2\.0%\); keeping the previous version \([0-9a-f]{12}\) current/);
+    expect(metrics.gate.keep).toEqual({ 'compositions.assistant': goodComposition.key });
   });
 });
