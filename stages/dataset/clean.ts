@@ -1,4 +1,5 @@
 // Text cleaning: Unicode NFC, markdown / HTML stripping, whitespace normalisation (each a small pure function).
+import { endianness } from 'node:os';
 
 export function stripHtml(s: string): string {
   if (!s.includes('<') && !s.includes('&')) return s;
@@ -53,11 +54,11 @@ function isHorizontalSpace(c: number): boolean {
 
 let scratch = new Uint16Array(1 << 16);
 
-const utf16 = new TextDecoder('utf-16le', { ignoreBOM: true });
+const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** The string of out[0 .. len): natively when it has no surrogates (a UTF-16 TextDecoder would replace lone ones). */
-function charsToString(out: Uint16Array, len: number, surrogates: boolean): string {
-  if (!surrogates) return utf16.decode(out.subarray(0, len));
+/** The string of out[0 .. len), lone surrogates kept: the UTF-16LE bytes as they are where the machine is little-endian. */
+function charsToString(out: Uint16Array, len: number): string {
+  if (LITTLE_ENDIAN) return Buffer.from(out.buffer, out.byteOffset, len * 2).toString('utf16le');
   let text = '';
   for (let at = 0; at < len; at += 8192) text += String.fromCharCode.apply(null, out.subarray(at, Math.min(len, at + 8192)) as unknown as number[]);
   return text;
@@ -77,7 +78,6 @@ export function normalizeWhitespace(s: string): string {
   let space = false; // a pending run of horizontal spaces
   let newlines = 0; // pending newlines
   let replaced = false; // a character replaced in place (the length alone does not show it)
-  let surrogates = false;
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i);
     if (c === 13) {
@@ -100,7 +100,6 @@ export function normalizeWhitespace(s: string): string {
         newlines = 0;
       } else if (space) out[len++] = 32;
       space = false;
-      if (c >= 0xd800 && c <= 0xdfff) surrogates = true;
       out[len++] = c;
     }
   }
@@ -108,7 +107,7 @@ export function normalizeWhitespace(s: string): string {
     out[len++] = 10;
     if (newlines > 1) out[len++] = 10;
   } else if (space) out[len++] = 32;
-  const text = len === n && !replaced ? s : charsToString(out, len, surrogates);
+  const text = len === n && !replaced ? s : charsToString(out, len);
   return text.trim();
 }
 
