@@ -1,6 +1,6 @@
-// The `export` stage kind (exports.<name>): validated by its schema; exporting is not implemented yet.
+// The `export` stage kind (exports.<name>): an adapter or a merged composition written as a PEFT directory at a project path.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import { notImplemented } from '../not-implemented.ts';
+import { runExportStage } from './export-stage.ts';
 import { exportSchema } from './schema.ts';
 
 export interface ExportConfig {
@@ -13,7 +13,7 @@ export interface ExportConfig {
 const exportKind: StageKind<ExportConfig> = {
   section: 'exports',
   kind: 'export',
-  implVersion: '0',
+  implVersion: '1',
   schema: exportSchema,
   references(_name, c): StageReference[] {
     if (c.adapter) return [{ pointer: '/adapter', target: `adapters.${c.adapter}` }];
@@ -25,7 +25,7 @@ const exportKind: StageKind<ExportConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: exportKind.references!(name, c).map((r) => r.target), files: [] };
   },
-  run: notImplemented,
+  run: runExportStage,
 };
 
 export default exportKind;

@@ -14,6 +14,7 @@ import { runComposeStage, type ComposeConfig } from '../../../stages/composition
 import { runtimeAdapters } from '../../../stages/composition/composition-file.ts';
 import { runEvalStage, type EvalRow, type EvalStageConfig } from '../../../stages/eval/eval-stage.ts';
 import { readPeftAdapter } from '../../../stages/composition/merge-adapter-io.ts';
+import { runExportStage } from '../../../stages/export/export-stage.ts';
 import { datasetArtifact, makeHarness, qaRecord, textRecords, type Harness } from './stage-harness.ts';
 import { syntheticQa } from './synthetic-qa.ts';
 
@@ -183,5 +184,14 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
       for (let i = 0; i < ma.a.data.length; i++) expect(Math.abs(ma.a.data[i] - mb.a.data[i])).toBeLessThan(1e-6);
       for (let i = 0; i < ma.b.data.length; i++) expect(Math.abs(ma.b.data[i] - mb.b.data[i])).toBeLessThan(1e-6);
     }
+  });
+
+  it('exports an adapter and a merged composition as PEFT directories; a stack cannot be exported as one', async () => {
+    await h.build('exports.task', runExportStage, { adapter: 'task', path: 'export/task' }, [task]);
+    expect(readFileSync(join(h.root, 'export', 'task', 'adapter_model.safetensors'))).toEqual(readFileSync(join(task.dir, 'adapter_model.safetensors')));
+    const cat = (await h.build('compositions.catted', runComposeStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
+    await h.build('exports.merged', runExportStage, { composition: 'catted', path: 'export/merged' }, [cat]);
+    expect(readPeftAdapter(join(h.root, 'export', 'merged')).r).toBe(16);
+    await expect(h.build('exports.bad', runExportStage, { composition: 'assistant', path: 'export/bad' }, [stack])).rejects.toThrow(/uses method "stack", which keeps its adapters apart/);
   });
 });

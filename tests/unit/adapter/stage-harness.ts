@@ -28,7 +28,7 @@ export function makeHarness(): Harness {
   const root = mkdtempSync(join(tmpdir(), 'peftmake-adapter-'));
   const objects = join(root, 'artifacts', 'objects');
   mkdirSync(objects, { recursive: true });
-  const pipeline: Record<string, Record<string, unknown>> = { models: {}, datasets: {}, adapters: {}, compositions: {}, evals: {} };
+  const pipeline: Record<string, Record<string, unknown>> = { models: {}, datasets: {}, adapters: {}, compositions: {}, evals: {}, exports: {} };
   const manifest = (name: string, kind: string, key: string, config: unknown, metrics: Record<string, unknown> = {}, resolved: Record<string, unknown> = {}): StageManifest => ({
     name, kind, implVersion: 'test', key, config, inputs: [], upstream: {}, resolved, engineVersion: 'test', metrics, createdAt: new Date().toISOString(), seconds: 0,
   });
