@@ -2,11 +2,12 @@
 // from a text prompt or token ids; `--json` prints {"text", "tokens", "prompt_tokens"}.
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { applyComposition, compositionOptions, type CompositionArgs } from './composition-target.ts';
+import { applyComposition, chatPromptText, compositionOptions, rawOption, type CompositionArgs } from './composition-target.ts';
 import { checkIds, checkQuant, loadWithAdapters, parseIds } from '../../engine/cli-helpers.ts';
 
 export interface GenerateArgs extends CompositionArgs {
   model?: string;
+  raw?: boolean;
   adapter?: string[];
   prompt?: string;
   promptIds?: string;
@@ -43,7 +44,9 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
   const target = applyComposition(a);
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
-  const prompt = a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : model.tokenizer.encode(a.prompt!);
+  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(target.model, a.prompt) : undefined;
+  const prompt =
+    a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat ? model.tokenizer.encode(chat.text, chat.bos ? undefined : { bos: false }) : model.tokenizer.encode(a.prompt!);
   checkIds(model, prompt, '--prompt-ids');
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
   let text: string;
@@ -72,6 +75,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
     y
       .option('model', { type: 'string', describe: 'Hugging Face model directory (or --composition)' })
       .options(compositionOptions)
+      .option('raw', rawOption)
       .option('adapter', { type: 'string', array: true, describe: 'PEFT adapter directory, optionally DIR:SCALE (repeatable, stacked)' })
       .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer, BOS as tokenizer_config says)' })
       .option('prompt-ids', { type: 'string', describe: 'prompt as comma-separated token ids' })
