@@ -2,7 +2,8 @@
 // and --bf16, each with the default OpenMP wait policy and OMP_WAIT_POLICY=PASSIVE, then the best run per mode.
 // Skips with a line naming `apt-get install python3-torch` when /usr/bin/python3 cannot import torch.
 // Run: `npm run bench peer`. Env: BENCH_PEER_PRESET (smollm2-135m; `small` for a seconds-long smoke run),
-// BENCH_PEER_STEPS (3 timed steps), BENCH_PEER_WARMUP (1), BENCH_PEER_MODES ("fp32,bf16"), BENCH_PEER_PYTHON.
+// BENCH_PEER_STEPS (up to 3 timed steps), BENCH_PEER_BUDGET_S (45: no new timed step past 45 s of them; at least
+// one always runs), BENCH_PEER_WARMUP (1), BENCH_PEER_MODES ("fp32,bf16"), BENCH_PEER_PYTHON.
 import { peerBest, type PeerMode } from './lib/peer.ts';
 import { cpuFlags, emitJson, loadAverage } from './lib/system.ts';
 
@@ -10,6 +11,7 @@ const preset = process.env.BENCH_PEER_PRESET ?? 'smollm2-135m';
 const result = peerBest({
   preset,
   steps: Number(process.env.BENCH_PEER_STEPS ?? 3),
+  timeBudgetS: Number(process.env.BENCH_PEER_BUDGET_S ?? 45),
   warmup: Number(process.env.BENCH_PEER_WARMUP ?? 1),
   modes: (process.env.BENCH_PEER_MODES ?? 'fp32,bf16').split(',') as PeerMode[],
   python: process.env.BENCH_PEER_PYTHON,
@@ -32,7 +34,8 @@ if (result.skipped) {
       peak_rss_mb: b.peak_rss_mb,
       cpu_flags: b.cpu_flags,
       other_procs_cpu_frac: b.other_procs_cpu_frac,
-      loadavg: loadAverage(),
+      loadavg: b.loadavg,
+      loadavg_now: loadAverage(),
       of_runs: result.runs.filter((r) => r.mode === mode).length,
       reused: result.reused ?? false,
     });

@@ -56,7 +56,9 @@ export interface PeerResult {
 
 export interface PeerOptions {
   preset?: string; // smollm2-135m (the engine bench's shape) or small (seconds; for a smoke run)
-  steps?: number; // timed steps per run
+  steps?: number; // at most this many timed steps per run
+  /** Stop timing new steps once this many seconds of timed steps have run (at least one timed step always runs). */
+  timeBudgetS?: number;
   warmup?: number;
   modes?: PeerMode[];
   policies?: OmpWait[];
@@ -138,7 +140,7 @@ function runOnce(o: Required<Omit<PeerOptions, 'onRun'>>, mode: PeerMode, policy
   const env = { ...process.env };
   if (policy === 'PASSIVE') env.OMP_WAIT_POLICY = 'PASSIVE';
   else delete env.OMP_WAIT_POLICY;
-  const args = [join(o.peersDir, PEER_SCRIPT), '--preset', o.preset, '--steps', String(o.steps), '--min-steps', String(o.steps), '--warmup', String(o.warmup)];
+  const args = [join(o.peersDir, PEER_SCRIPT), '--preset', o.preset, '--steps', String(o.steps), '--min-steps', '1', '--time-budget', String(o.timeBudgetS), '--warmup', String(o.warmup)];
   if (mode === 'bf16') args.push('--bf16');
   args.push('--label', o.preset);
   // the peer's progress goes to our stderr as it happens; its one JSON line comes on stdout
@@ -160,6 +162,7 @@ export function runPeer(opts: PeerOptions = {}): PeerResult {
   const o = {
     preset: opts.preset ?? 'smollm2-135m',
     steps: opts.steps ?? 3,
+    timeBudgetS: opts.timeBudgetS ?? 45,
     warmup: opts.warmup ?? 1,
     modes: opts.modes ?? (['fp32', 'bf16'] as PeerMode[]),
     policies: opts.policies ?? (['default', 'PASSIVE'] as OmpWait[]),
