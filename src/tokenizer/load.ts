@@ -164,6 +164,12 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
   if (model!.fuse_unk && !model!.byte_fallback) return undefined; // unknowns fused across words: only the library knows
   const added = [...t.get_added_tokens_decoder().values()].map((a) => a.content).filter((c) => c.length > 0);
   const addedRe = added.length ? new RegExp(added.sort((a, b) => b.length - a.length).map(escapeRe).join('|')) : undefined;
+  // The regex runs only on texts holding the first character of some added token (usually just "<"): indexOf is cheap.
+  const addedFirst = [...new Set(added.map((a) => String.fromCodePoint(a.codePointAt(0)!)))];
+  const mayHoldAdded = (text: string): boolean => {
+    for (const ch of addedFirst) if (text.includes(ch)) return addedRe!.test(text);
+    return false;
+  };
 
   const ids = t.model.tokens_to_ids;
   const unk = t.model.unk_token_id;
@@ -195,11 +201,11 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
 
   return (text: string, out: IdBuffer): void => {
     if (text === '') return;
-    if (addedRe && addedRe.test(text)) return lib(text, out); // special tokens inside the text: the library splits them
+    if (addedRe && mayHoldAdded(text)) return lib(text, out); // special tokens inside the text: the library splits them
     if (spaceWords && !text.includes(SP)) return spaceWords.encodeTo(text, out);
     const normalized = t.normalizer ? t.normalizer(text) : text;
     if (normalized === '') return;
-    if (addedRe && addedRe.test(normalized)) return lib(text, out);
+    if (addedRe && mayHoldAdded(normalized)) return lib(text, out);
     for (const word of split(normalized)) if (word !== '') encodeWord(word, out);
   };
 }
