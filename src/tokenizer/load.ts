@@ -238,20 +238,34 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: Ar
   // difference, a BOM dropped at the start of each run, is done by hand.
   const utf8Encoder = new TextEncoder();
   const exact = new TextDecoder('utf-8', { ignoreBOM: true });
-  const bytesOf: (Uint8Array | number)[] = [];
+  // Per id: KIND (0 no piece, 1 a byte, 2 a string piece), the byte or the piece's UTF-8 length, and pieces of up to
+  // 8 bytes packed little-endian into LO / HI for one or two unaligned 32-bit stores; longer ones keep their bytes.
+  const n = pieces.length;
+  const kind = new Uint8Array(n);
+  const lenOf = new Int32Array(n);
+  const lo = new Uint32Array(n);
+  const hi = new Uint32Array(n);
+  const longBytes: (Uint8Array | undefined)[] = [];
   let maxLen = 1;
-  for (let id = 0; id < pieces.length; id++) {
+  for (let id = 0; id < n; id++) {
     const p = pieces[id];
-    if (typeof p === 'number' || p === undefined) {
-      if (p !== undefined) bytesOf[id] = p;
+    if (p === undefined) continue;
+    if (typeof p === 'number') {
+      kind[id] = 1;
+      lenOf[id] = p;
       continue;
     }
     const b = utf8Encoder.encode(p);
     if (exact.decode(b) !== p) return undefined; // a lone surrogate: only the string path keeps it
-    bytesOf[id] = b;
+    kind[id] = 2;
+    lenOf[id] = b.length;
     maxLen = Math.max(maxLen, b.length);
+    if (b.length > 8) longBytes[id] = b;
+    else for (let j = 0; j < b.length; j++) if (j < 4) lo[id] |= b[j] << (8 * j);
+      else hi[id] |= b[j] << (8 * (j - 4));
   }
   let scratch = new Uint8Array(1 << 16);
+  let view = new DataView(scratch.buffer);
   /** Drops a BOM at the start of the byte run [start, end), as a fresh TextDecoder does; returns the new end. */
   const endRun = (start: number, end: number): number => {
     if (end - start >= 3 && scratch[start] === 0xef && scratch[start + 1] === 0xbb && scratch[start + 2] === 0xbf) {
@@ -261,7 +275,10 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: Ar
     return end;
   };
   return (ids, skipSpecial) => {
-    if (scratch.length < ids.length * maxLen) scratch = new Uint8Array(ids.length * maxLen * 2);
+    if (scratch.length < ids.length * maxLen + 8) {
+      scratch = new Uint8Array(ids.length * maxLen * 2 + 8);
+      view = new DataView(scratch.buffer);
+    }
     const out = scratch;
     let pos = 0;
     let runStart = -1;
@@ -270,22 +287,28 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: Ar
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k];
       if (skipSpecial && special.has(id)) continue;
-      const p = bytesOf[id];
-      if (typeof p === 'number') {
+      const kd = id >= 0 && id < n ? kind[id] : 0;
+      if (kd === 1) {
         if (runStart < 0) runStart = pos;
-        out[pos++] = p;
-      } else {
-        if (runStart >= 0) {
-          pos = endRun(runStart, pos);
-          runStart = -1;
-          if (p === undefined || p.length === 0) {
-            // Nothing follows to end an incomplete sequence in the bytes: decode the run on its own here.
-            text += exact.decode(out.subarray(segStart, pos));
-            segStart = pos;
-          }
-        }
-        if (p !== undefined) for (let j = 0; j < p.length; j++) out[pos++] = p[j];
+        out[pos++] = lenOf[id];
+        continue;
       }
+      const len = kd === 2 ? lenOf[id] : 0;
+      if (runStart >= 0) {
+        pos = endRun(runStart, pos);
+        runStart = -1;
+        if (len === 0) {
+          // Nothing follows to end an incomplete sequence in the bytes: decode the run on its own here.
+          text += exact.decode(out.subarray(segStart, pos));
+          segStart = pos;
+        }
+      }
+      if (len === 0) continue;
+      if (len <= 8) {
+        view.setUint32(pos, lo[id], true);
+        if (len > 4) view.setUint32(pos + 4, hi[id], true);
+      } else out.set(longBytes[id]!, pos);
+      pos += len;
     }
     if (runStart >= 0) pos = endRun(runStart, pos);
     text += exact.decode(out.subarray(segStart, pos));
