@@ -47,7 +47,13 @@ async function one(config: string, dir: string): Promise<void> {
   });
   const recompute = true;
   // one trainer (its arenas are the footprint being measured); step 0 is the warm-up and is not timed
-  const res = await train({ model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4, recompute });
+  ne.engineProfile({ reset: true });
+  const res = await train(
+    { model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4, recompute },
+    // the warm-up step (primitive creation, first touches) is left out of the per-family profile
+    { onProgress: (p) => { if (p.step === 1) ne.engineProfile({ reset: true }); } },
+  );
+  const prof = ne.engineProfile();
   const timed = res.records.slice(1);
   const secs = timed.reduce((a, r) => a + r.seconds, 0) / timed.length;
   const tokens = SEQ * BATCH;
@@ -79,6 +85,11 @@ async function one(config: string, dir: string): Promise<void> {
       frozen_bytes_per_param: +(info.frozenBytes / m.info.params).toFixed(3),
       final_loss: +res.records.at(-1)!.loss.toFixed(4),
       generate_tokens_per_s: +(gen.length / genSecs).toFixed(1),
+      profile_ms_per_step: Object.fromEntries(
+        [...Object.entries(prof.families), ['unaccounted', prof.unaccounted], ['pool_caller_wait', prof.poolCallerWaitSeconds],
+          ['pool_worker_busy', prof.poolWorkerBusySeconds]].map(([k, v]) => [k, +((v as number) * 1000 / Math.max(1, prof.steps)).toFixed(1)]),
+      ),
+      pool_regions_per_step: Math.round(prof.poolRegions / Math.max(1, prof.steps)),
       threads: caps.threads,
       backend: caps.backend,
     }),

@@ -12,6 +12,7 @@
 #include <vector>
 #include "adapter_io.h"
 #include "error.h"
+#include "profile.h"
 #include "generate.h"
 #include "kernels/kernels.h"
 #include "llama.h"
@@ -738,6 +739,31 @@ Napi::Value TrainerInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Per-op-family seconds accumulated over training steps since the last reset, and the pool's counters.
+// engineProfile({reset: true}) returns the totals and zeroes them.
+Napi::Value EngineProfile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool reset = info.Length() > 0 && info[0].IsObject() && bool_or(info[0].As<Napi::Object>(), "reset", false);
+  const prof::Counters& c = prof::counters();
+  const prof::PoolCounters p = prof::pool_counters();
+  Napi::Object fam = Napi::Object::New(env);
+  double sum = 0;
+  for (int f = 0; f < prof::N_FAMILY; f++) {
+    fam.Set(prof::FAMILY_NAMES[f], c.sec[f]);
+    sum += c.sec[f];
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("families", fam);
+  o.Set("steps", (double)c.steps);
+  o.Set("stepSeconds", c.step_sec);
+  o.Set("unaccounted", c.step_sec > 0 ? c.step_sec - sum : 0.0);
+  o.Set("poolWorkerBusySeconds", p.worker_busy_sec);
+  o.Set("poolCallerWaitSeconds", p.caller_wait_sec);
+  o.Set("poolRegions", (double)p.regions);
+  if (reset) prof::reset();
+  return o;
+}
+
 // What this build computes with: thread count, native bf16 matmul, the kernels' description.
 Napi::Value EngineCaps(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
@@ -813,6 +839,7 @@ void register_engine_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("trainerSaveState", Napi::Function::New(env, guarded<TrainerSaveState>));
   exports.Set("trainerLoadState", Napi::Function::New(env, guarded<TrainerLoadState>));
   exports.Set("trainerInfo", Napi::Function::New(env, guarded<TrainerInfo>));
+  exports.Set("engineProfile", Napi::Function::New(env, guarded<EngineProfile>));
   exports.Set("engineCaps", Napi::Function::New(env, guarded<EngineCaps>));
   exports.Set("benchSgemm", Napi::Function::New(env, guarded<BenchSgemm>));
   exports.Set("setThreads", Napi::Function::New(env, guarded<SetThreads>));

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include "error.h"
 #include "model/safetensors.h"
+#include "kernels/kernels.h"
+#include "profile.h"
 
 namespace peft {
 
@@ -202,7 +204,11 @@ static uint64_t dropout_stream(const AdapterStack& st, int l, int p) { return (s
 static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, int p, float* y,
                             const float* x, int N, float* lu) {
   const int in = m.proj_in(p), out = m.proj_out(p);
-  m.layers[l].proj[p]->forward(y, x, N, frozen_mode(m, N));
+  {
+    prof::Scope ps(prof::MM_FROZEN_FWD);
+    m.layers[l].proj[p]->forward(y, x, N, frozen_mode(m, N));
+  }
+  prof::Scope ps(prof::LORA);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   if (st.train)
@@ -220,7 +226,11 @@ static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspa
 static void project_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l, int p,
                              float* dx, const float* dy, const float* x, const float* lu, int N) {
   const int in = m.proj_in(p), out = m.proj_out(p);
-  m.layers[l].proj[p]->backward_input(dx, dy, N, frozen_mode(m, N));
+  {
+    prof::Scope ps(prof::MM_FROZEN_BWD);
+    m.layers[l].proj[p]->backward_input(dx, dy, N, frozen_mode(m, N));
+  }
+  prof::Scope ps(prof::LORA);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p))
       ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
@@ -242,44 +252,45 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
     }
 }
 
-static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride) {
+static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch) {
   const ModelConfig& c = m.cfg;
-  return ops::AttnShape{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
+  ops::AttnShape s{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
+  s.batch = batch;
+  s.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && kern::bf16_native();
+  return s;
 }
 
 static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a,
                           const float* x, float* out, KVCache* cache) {
   const ModelConfig& c = m.cfg;
-  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
-  ops::rmsnorm_forward(a.ln1, a.rstd1, x, L.ln1.data(), N, H, eps);
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln1, a.rstd1, x, L.ln1.data(), N, H, eps); }
   project_forward(m, st, ws, l, P_Q, a.q, a.ln1, N, a.lu[P_Q]);
   project_forward(m, st, ws, l, P_K, a.k, a.ln1, N, a.lu[P_K]);
   project_forward(m, st, ws, l, P_V, a.v, a.ln1, N, a.lu[P_V]);
-  ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim);
-  ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
   if (cache) {
+    prof::Scope ps(prof::ATTENTION);
     float* kc = cache->k.data() + ((size_t)l * cache->max_len) * Dkv;
     float* vc = cache->v.data() + ((size_t)l * cache->max_len) * Dkv;
     std::memcpy(kc + (size_t)ws.pos0 * Dkv, a.k, (size_t)T * Dkv * sizeof(float));
     std::memcpy(vc + (size_t)ws.pos0 * Dkv, a.v, (size_t)T * Dkv * sizeof(float));
-    ops::attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv));
+    ops::attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv, 1));
   } else {
-    for (int b = 0; b < B; b++) {
-      const size_t r0 = (size_t)b * T;
-      ops::attention_forward(a.att + r0 * Dq, a.lse + (size_t)b * c.num_heads * T, a.q + r0 * Dq, a.k + r0 * Dkv,
-                             a.v + r0 * Dkv, attn_shape(m, T, T, 0, Dkv));
-    }
+    prof::Scope ps(prof::ATTENTION);
+    ops::attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
   }
   project_forward(m, st, ws, l, P_O, a.x2, a.att, N, a.lu[P_O]);
-  for (size_t i = 0; i < (size_t)N * H; i++) a.x2[i] += x[i];
-  ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps);
+  { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) a.x2[i] += x[i]; }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
   project_forward(m, st, ws, l, P_GATE, a.g, a.ln2, N, a.lu[P_GATE]);
   project_forward(m, st, ws, l, P_UP, a.u, a.ln2, N, a.lu[P_UP]);
-  ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I);
+  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I); }
   project_forward(m, st, ws, l, P_DOWN, out, a.h, N, a.lu[P_DOWN]);
-  for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a.x2[i];
+  { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a.x2[i]; }
 }
 
 // ws.dres holds d(layer output) on entry and d(layer input) on exit.
@@ -289,31 +300,29 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   // MLP
-  std::memset(ws.dh, 0, (size_t)N * I * sizeof(float));
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dh, 0, (size_t)N * I * sizeof(float)); }
   project_backward(m, st, ws, grad, l, P_DOWN, ws.dh, ws.dres, a.h, a.lu[P_DOWN], N);
-  ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I);
-  std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
+  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I); }
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
   project_backward(m, st, ws, grad, l, P_GATE, ws.dln, ws.dg, a.ln2, a.lu[P_GATE], N);
   project_backward(m, st, ws, grad, l, P_UP, ws.dln, ws.du, a.ln2, a.lu[P_UP], N);
-  ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H);
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
-  std::memset(ws.datt, 0, (size_t)N * Dq * sizeof(float));
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.datt, 0, (size_t)N * Dq * sizeof(float)); }
   project_backward(m, st, ws, grad, l, P_O, ws.datt, ws.dres, a.att, a.lu[P_O], N);
-  std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float));
-  std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float));
-  for (int b = 0; b < B; b++) {
-    const size_t r0 = (size_t)b * T;
-    ops::attention_backward(ws.dq + r0 * Dq, ws.dk + r0 * Dkv, ws.dv + r0 * Dkv, ws.datt + r0 * Dq, a.att + r0 * Dq,
-                            a.q + r0 * Dq, a.k + r0 * Dkv, a.v + r0 * Dkv, a.lse + (size_t)b * c.num_heads * T,
-                            attn_shape(m, T, T, 0, Dkv));
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float)); }
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float)); }
+  {
+    prof::Scope ps(prof::ATTENTION);
+    ops::attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, a.att, a.q, a.k, a.v, a.lse, attn_shape(m, T, T, 0, Dkv, B));
   }
-  ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim);
-  ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim);
-  std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
   project_backward(m, st, ws, grad, l, P_Q, ws.dln, ws.dq, a.ln1, a.lu[P_Q], N);
   project_backward(m, st, ws, grad, l, P_K, ws.dln, ws.dk, a.ln1, a.lu[P_K], N);
   project_backward(m, st, ws, grad, l, P_V, ws.dln, ws.dv, a.ln1, a.lu[P_V], N);
-  ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H);
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
 }
 
 void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, const int32_t* ids, int B, int T,
@@ -344,7 +353,7 @@ void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, c
 void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad) {
   const ModelConfig& c = m.cfg;
   const int N = ws.N, H = m.H(), Lc = c.num_layers;
-  std::memset(ws.dres, 0, (size_t)N * H * sizeof(float));
+  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dres, 0, (size_t)N * H * sizeof(float)); }
   ops::rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
   for (int l = Lc - 1; l >= 0; l--) {
     if (ws.recompute) {

@@ -1,10 +1,13 @@
 // One LoRA training step: forward + chunked cross-entropy + backward per micro-batch, gradient accumulation
 // (mean of micro-batch means by default), global-norm clipping, AdamW. Deterministic for a thread count.
 #include "train.h"
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include "error.h"
+#include "kernels/kernels.h"
+#include "profile.h"
 
 namespace peft {
 
@@ -40,6 +43,12 @@ Trainer::Trainer(std::shared_ptr<LlamaModel> model, std::shared_ptr<Adapter> ada
 
 void Trainer::ensure_workspace(int B, int T, bool training) {
   if (ws_.B == B && ws_.T == T && ws_training_ == training) return;
+  // bf16 compute: the lm_head (or tied embedding) in bf16 once, for the chunked bf16 cross-entropy.
+  if (model_->compute == kern::Compute::BF16 && kern::bf16_native() && head16_.empty()) {
+    const size_t n = (size_t)model_->cfg.vocab_size * model_->H();
+    head16_.resize(n);
+    kern::f32_to_bf16(model_->head(), head16_.data(), n);
+  }
   ws_.plan(*model_, stack_, B, T, training, opt_.recompute);
   ws_training_ = training;
 }
@@ -54,9 +63,14 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
   llama_forward(m, stack_, ws_, ids, B, T, nullptr);
   if (n == 0) return 0.0;
   const int N = B * T, H = m.H();
-  if (backward) std::memset(ws_.dln, 0, (size_t)N * H * sizeof(float));
-  const double sum = ops::cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(), targets.data(),
-                                                         N, H, m.cfg.vocab_size, grad_scale_per_token);
+  double sum;
+  {
+    prof::Scope ps(prof::LMHEAD_CE);
+    if (backward) std::memset(ws_.dln, 0, (size_t)N * H * sizeof(float));
+    sum = ops::cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(),
+                                              head16_.empty() ? nullptr : head16_.data(), targets.data(), N, H,
+                                              m.cfg.vocab_size, grad_scale_per_token);
+  }
   if (backward) llama_backward(m, stack_, ws_, *grad_);
   return sum / (double)n;
 }
@@ -73,7 +87,9 @@ static void for_each_tensor(Adapter& a, Adapter& b, Adapter& c, Adapter& d,
 }
 
 StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr) {
+  const auto t0 = std::chrono::steady_clock::now();
   StepResult res = accumulate(ids, labels, G, B, T);
+  prof::Scope ps(prof::OPTIMIZER);
   const float norm = (float)res.grad_norm;
   if (opt_.max_grad_norm > 0.f) {
     res.clip_coef = opt_.max_grad_norm / (norm + 1e-6f);
@@ -92,16 +108,21 @@ StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B
                     adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
                                  opt_.weight_decay, t_);
                   });
+  prof::Counters& pc = prof::counters();
+  pc.step_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  pc.steps++;
   return res;
 }
 
 StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G, int B, int T) {
   StepResult res;
   const size_t mb = (size_t)B * T;
-  // zero gradients
-  for (auto& l : grad_->mods)
-    for (auto& p : l)
-      if (p) { std::fill(p->A.begin(), p->A.end(), 0.f); std::fill(p->B.begin(), p->B.end(), 0.f); }
+  {
+    prof::Scope ps(prof::OPTIMIZER); // zero gradients
+    for (auto& l : grad_->mods)
+      for (auto& p : l)
+        if (p) { std::fill(p->A.begin(), p->A.end(), 0.f); std::fill(p->B.begin(), p->B.end(), 0.f); }
+  }
   std::vector<long> ntoks(G);
   std::vector<int32_t> tmp;
   long total = 0;
@@ -128,6 +149,7 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
     res.loss = s / G;
   }
   // global norm over all LoRA tensors (per-tensor norms, then the norm of the norms)
+  prof::Scope ps(prof::OPTIMIZER);
   double sq = 0;
   for (auto& l : grad_->mods)
     for (auto& p : l)

@@ -52,7 +52,7 @@ class Trainer {
   Adapter& exp_avg() { return *m_; }
   Adapter& exp_avg_sq() { return *v_; }
   std::atomic<bool> cancel{false};
-  size_t planned_bytes() const { return ws_.planned_bytes(); }
+  size_t planned_bytes() const { return ws_.planned_bytes() + head16_.size() * sizeof(uint16_t); }
   const TrainOptions& options() const { return opt_; }
 
  private:
@@ -64,6 +64,7 @@ class Trainer {
   TrainOptions opt_;
   std::shared_ptr<Adapter> grad_, m_, v_;
   Workspace ws_;
+  std::vector<uint16_t> head16_;  // lm_head in bf16 (bf16 compute only)
   bool ws_training_ = false;
   long t_ = 0;                    // optimizer steps done
 };

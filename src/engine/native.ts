@@ -104,6 +104,8 @@ export interface NativeEngine {
   trainerLoadState(trainer: Handle, path: string): void;
   setThreads(n: number): number;
   trainerInfo(trainer: Handle): { loraParams: number; loraBytes: number; activationBytes: number; frozenBytes: number; steps: number };
+  /** Seconds per op family accumulated over training steps since the last reset (reset: true zeroes them after reading). */
+  engineProfile(opts?: { reset?: boolean }): EngineProfile;
   engineCaps(): { threads: number; bf16Native: boolean; backend: string };
   benchSgemm(opts: { M: number; N: number; K: number; iters?: number; bf16?: boolean }): number;
 }
@@ -138,4 +140,16 @@ export async function call<T>(fn: () => Promise<T> | T): Promise<T> {
   } catch (err) {
     throw asPeftError(err);
   }
+}
+
+/** Where training steps spent their time: per op family on the orchestrating thread, and the thread pool's counters. */
+export interface EngineProfile {
+  families: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer', number>;
+  steps: number;
+  stepSeconds: number;
+  /** Step time outside every family (embedding gather, final norm, label shifting, calls into JS). */
+  unaccounted: number;
+  poolWorkerBusySeconds: number;
+  poolCallerWaitSeconds: number;
+  poolRegions: number;
 }

@@ -4,6 +4,7 @@
 // of worker threads: no OpenBLAS or OpenMP threads spinning against ours on a 2-core machine.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -27,6 +28,12 @@ namespace peft::kern {
 namespace {
 
 thread_local bool tl_in_parallel = false; // set on pool workers and on a caller while it dispatches
+
+// Profiling counters (nanoseconds): workers' time inside chunks, the caller's wait for workers after its own chunk.
+std::atomic<long long> g_busy_ns{0}, g_wait_ns{0}, g_regions{0};
+inline long long now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 class Pool {
  public:
@@ -60,12 +67,15 @@ class Pool {
     tl_in_parallel = true;
     run_chunk(&fn, n, chunks, 0);
     tl_in_parallel = false;
+    g_regions.fetch_add(1, std::memory_order_relaxed);
+    const long long w0 = now_ns();
     // Wait for the other chunks: spin briefly (they are usually about as long as ours), then sleep.
     for (int i = 0; i < 4000 && pending_.load(std::memory_order_acquire) != 0; i++) PEFT_CPU_RELAX();
     if (pending_.load(std::memory_order_acquire) != 0) {
       std::unique_lock<std::mutex> g(m_);
       cv_done_.wait(g, [&] { return pending_.load(std::memory_order_acquire) == 0; });
     }
+    g_wait_ns.fetch_add(now_ns() - w0, std::memory_order_relaxed);
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -101,7 +111,9 @@ class Pool {
         chunks = job_chunks_;
       }
       if (w < chunks) {
+        const long long b0 = now_ns();
         run_chunk(fn, n, chunks, w);
+        g_busy_ns.fetch_add(now_ns() - b0, std::memory_order_relaxed);
         if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
           std::lock_guard<std::mutex> g(m_);
           cv_done_.notify_one();
@@ -146,6 +158,18 @@ std::shared_ptr<Pool> pool() {
 } // namespace
 
 bool in_parallel_region() { return tl_in_parallel; }
+
+void pool_counters_read(double* busy, double* wait, long* regions) {
+  *busy = g_busy_ns.load() * 1e-9;
+  *wait = g_wait_ns.load() * 1e-9;
+  *regions = (long)g_regions.load();
+}
+
+void pool_counters_reset() {
+  g_busy_ns.store(0);
+  g_wait_ns.store(0);
+  g_regions.store(0);
+}
 
 void set_threads(int n) {
   if (n <= 0) n = default_threads();

@@ -1,91 +1,155 @@
-// Causal multi-head attention with grouped KV heads and an optional sliding window, one head at a time through
-// sgemm: only one [T, Tk] block of scores exists at once. The forward saves each row's log-sum-exp; the backward
-// recomputes the probabilities from it (no [heads, T, T] tensor is kept).
+// Causal multi-head attention with grouped KV heads and an optional sliding window, blocked: each task takes one
+// block of at most ATT_BQ queries of one head and only the keys those queries can see, so no more than one
+// [ATT_BQ, keys] block of scores exists per thread and the masked upper triangle is never computed. The forward
+// saves each row's log-sum-exp; the backward recomputes the probabilities from it. fp32 mode multiplies with sgemm
+// and std::exp (the reference numerics); bf16 mode with gemm_bf16 (bf16 operands, fp32 accumulation) and a
+// vectorised exp. One parallel region per call: forward over (sequence, head, query block), backward over
+// (sequence, KV head) so the dK / dV accumulations of a KV group never race.
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include "kernels/bf16_inline.h"
 #include "kernels/kernels.h"
+#include "kernels/vexp.h"
 #include "ops/ops.h"
 
 namespace peft::ops {
 
+static constexpr int ATT_BQ = 128; // queries per block
+
 // Keys visible to the query at absolute position p: [lo, p].
 static inline int first_key(int p, int window) { return window > 0 ? std::max(0, p - window + 1) : 0; }
 
-// P[T, Tk] = masked softmax of the scores in S (in place); lse [T] when non-null.
-static void softmax_rows(float* S, float* lse, const AttnShape& s) {
-  par_rows(s.T, (size_t)s.Tk, [&](int b, int e) {
-    for (int i = b; i < e; i++) {
-      float* row = S + (size_t)i * s.Tk;
-      const int p = s.pos0 + i, lo = first_key(p, s.window);
-      float mx = -INFINITY;
-      for (int j = lo; j <= p; j++) mx = std::max(mx, row[j]);
-      float sum = 0.f;
-      for (int j = 0; j < lo; j++) row[j] = 0.f;
-      for (int j = lo; j <= p; j++) { row[j] = std::exp(row[j] - mx); sum += row[j]; }
-      for (int j = p + 1; j < s.Tk; j++) row[j] = 0.f;
-      const float inv = 1.f / sum;
-      for (int j = lo; j <= p; j++) row[j] *= inv;
-      if (lse) lse[i] = mx + std::log(sum);
+namespace {
+
+// The keys [k0, k1) that queries [q0, q1) (relative to the sequence) can see.
+struct KeyRange { int k0, k1; };
+KeyRange key_range(const AttnShape& s, int q0, int q1) {
+  return {first_key(s.pos0 + q0, s.window), std::min(s.Tk, s.pos0 + q1)};
+}
+
+// bf16 copy of an fp32 [rows, cols] block with row stride ld into a compact buffer.
+void to_bf16_block(const float* x, int rows, int cols, int ld, std::vector<uint16_t>& out) {
+  out.resize((size_t)rows * cols);
+  for (int r = 0; r < rows; r++) kern::f32_to_bf16(x + (size_t)r * ld, out.data() + (size_t)r * cols, (size_t)cols);
+}
+
+// C[M,N] = alpha op(A) op(B) + beta C in the shape's precision: fp32 operands go to sgemm; in bf16 mode they are
+// converted (compactly) and go to gemm_bf16.
+struct Mm {
+  bool bf16;
+  std::vector<uint16_t> a16, b16;
+  void operator()(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                  float beta, float* C, int ldc) {
+    if (!bf16) {
+      kern::sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    }
+    const int ar = tA ? K : M, ac = tA ? M : K, br = tB ? N : K, bc = tB ? K : N;
+    to_bf16_block(A, ar, ac, lda, a16);
+    to_bf16_block(B, br, bc, ldb, b16);
+    kern::gemm_bf16(tA, tB, M, N, K, alpha, a16.data(), ac, b16.data(), bc, beta, C, ldc);
+  }
+};
+
+// Row i of a score block (query at absolute position p) over keys [k0, k0 + nk): softmax in place given the row's
+// log-sum-exp, zero outside [lo, p].
+inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse, bool fast) {
+  const int a = std::max(lo, k0) - k0, b = std::min(p + 1, k0 + nk) - k0; // visible columns [a, b)
+  for (int j = 0; j < a; j++) row[j] = 0.f;
+  if (fast) kern::vexp_scale(row + a, (size_t)(b - a), lse, 1.f);
+  else
+    for (int j = a; j < b; j++) row[j] = std::exp(row[j] - lse);
+  for (int j = b; j < nk; j++) row[j] = 0.f;
+}
+
+} // namespace
+
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
+  const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
+  const float scale = 1.f / std::sqrt((float)s.hd);
+  const int tasks = s.batch * s.nh * nqb;
+  kern::parallel_for(tasks, [&](int tb, int te) {
+    thread_local std::vector<float> S;
+    Mm mm{s.bf16, {}, {}};
+    S.resize((size_t)ATT_BQ * s.Tk);
+    for (int task = tb; task < te; task++) {
+      const int qb = task % nqb, h = (task / nqb) % s.nh, b = task / (nqb * s.nh), kh = h / group;
+      const int q0 = qb * ATT_BQ, q1 = std::min(s.T, q0 + ATT_BQ), nq = q1 - q0;
+      const KeyRange kr = key_range(s, q0, q1);
+      const int nk = kr.k1 - kr.k0;
+      const float* qh = q + ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * s.hd;
+      const float* kk = k + ((size_t)b * s.Tk + kr.k0) * s.kv_stride + (size_t)kh * s.hd;
+      const float* vv = v + ((size_t)b * s.Tk + kr.k0) * s.kv_stride + (size_t)kh * s.hd;
+      float* oh = out + ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * s.hd;
+      float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
+      mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, S.data(), nk); // S = scale Q K^T
+      for (int i = 0; i < nq; i++) {
+        float* row = S.data() + (size_t)i * nk;
+        const int p = s.pos0 + q0 + i, lo = first_key(p, s.window);
+        const int a = lo - kr.k0, e = p + 1 - kr.k0;                                            // visible [a, e)
+        float mx, l;
+        if (s.bf16) {
+          mx = kern::vmax(row + a, (size_t)(e - a));
+          l = mx + (float)std::log(kern::vsumexp(row + a, (size_t)(e - a), mx));
+          probs_row(row, nk, kr.k0, lo, p, l, true);
+        } else { // the reference order: exp(x - max), normalised by the sum
+          mx = -INFINITY;
+          for (int j = a; j < e; j++) mx = std::max(mx, row[j]);
+          float sum = 0.f;
+          for (int j = 0; j < a; j++) row[j] = 0.f;
+          for (int j = a; j < e; j++) { row[j] = std::exp(row[j] - mx); sum += row[j]; }
+          for (int j = e; j < nk; j++) row[j] = 0.f;
+          const float inv = 1.f / sum;
+          for (int j = a; j < e; j++) row[j] *= inv;
+          l = mx + std::log(sum);
+        }
+        if (L) L[i] = l;
+      }
+      mm(false, false, nq, s.hd, nk, 1.f, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
     }
   });
 }
 
-void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
-  const int group = s.nh / s.nkv;
-  const float scale = 1.f / std::sqrt((float)s.hd);
-  thread_local std::vector<float> S;
-  S.resize((size_t)s.T * s.Tk);
-  for (int h = 0; h < s.nh; h++) {
-    const int kh = h / group;
-    kern::sgemm(false, true, s.T, s.Tk, s.hd, scale, q + (size_t)h * s.hd, s.q_stride, k + (size_t)kh * s.hd, s.kv_stride,
-                0.f, S.data(), s.Tk);                                                         // S = scale Q K^T
-    softmax_rows(S.data(), lse ? lse + (size_t)h * s.T : nullptr, s);                         // P
-    kern::sgemm(false, false, s.T, s.hd, s.Tk, 1.f, S.data(), s.Tk, v + (size_t)kh * s.hd, s.kv_stride, 0.f,
-                out + (size_t)h * s.hd, s.q_stride);                                          // O = P V
-  }
-}
-
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q,
                         const float* k, const float* v, const float* lse, const AttnShape& s) {
-  const int group = s.nh / s.nkv;
+  const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
   const float scale = 1.f / std::sqrt((float)s.hd);
-  thread_local std::vector<float> P, dP;
-  P.resize((size_t)s.T * s.Tk);
-  dP.resize((size_t)s.T * s.Tk);
-  for (int h = 0; h < s.nh; h++) {
-    const int kh = h / group;
-    const float* qh = q + (size_t)h * s.hd;
-    const float* kk = k + (size_t)kh * s.hd;
-    const float* vv = v + (size_t)kh * s.hd;
-    const float* doh = dout + (size_t)h * s.hd;
-    const float* oh = out + (size_t)h * s.hd;
-    const float* L = lse + (size_t)h * s.T;
-    kern::sgemm(false, true, s.T, s.Tk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, P.data(), s.Tk);
-    kern::sgemm(false, true, s.T, s.Tk, s.hd, 1.f, doh, s.q_stride, vv, s.kv_stride, 0.f, dP.data(), s.Tk); // dP = dO V^T
-    float* Pp = P.data();   // raw pointers: P / dP are thread_local, the pool's threads must see this thread's buffers
-    float* dPp = dP.data();
-    par_rows(s.T, (size_t)s.Tk, [&](int b, int e) {
-      for (int i = b; i < e; i++) {
-        float* pr = Pp + (size_t)i * s.Tk;
-        float* dr = dPp + (size_t)i * s.Tk;
-        const int p = s.pos0 + i, lo = first_key(p, s.window);
-        float D = 0.f; // sum_j P_ij dP_ij = dO_i . O_i
-        for (int d = 0; d < s.hd; d++) D += doh[(size_t)i * s.q_stride + d] * oh[(size_t)i * s.q_stride + d];
-        for (int j = 0; j < s.Tk; j++) {
-          if (j < lo || j > p) { pr[j] = 0.f; dr[j] = 0.f; continue; }
-          pr[j] = std::exp(pr[j] - L[i]);
-          dr[j] = pr[j] * (dr[j] - D) * scale; // dS (pre-scale score gradient folded in)
+  kern::parallel_for(s.batch * s.nkv, [&](int tb, int te) {
+    thread_local std::vector<float> P, dP;
+    Mm mm{s.bf16, {}, {}};
+    P.resize((size_t)ATT_BQ * s.Tk);
+    dP.resize((size_t)ATT_BQ * s.Tk);
+    for (int task = tb; task < te; task++) {
+      const int kh = task % s.nkv, b = task / s.nkv;
+      for (int h = kh * group; h < (kh + 1) * group; h++)
+        for (int qb = 0; qb < nqb; qb++) {
+          const int q0 = qb * ATT_BQ, q1 = std::min(s.T, q0 + ATT_BQ), nq = q1 - q0;
+          const KeyRange kr = key_range(s, q0, q1);
+          const int nk = kr.k1 - kr.k0;
+          const size_t qoff = ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * s.hd;
+          const size_t koff = ((size_t)b * s.Tk + kr.k0) * s.kv_stride + (size_t)kh * s.hd;
+          const float* qh = q + qoff;
+          const float* doh = dout + qoff;
+          const float* oh = out + qoff;
+          const float* L = lse + ((size_t)b * s.nh + h) * s.T + q0;
+          mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, k + koff, s.kv_stride, 0.f, P.data(), nk);
+          mm(false, true, nq, nk, s.hd, 1.f, doh, s.q_stride, v + koff, s.kv_stride, 0.f, dP.data(), nk); // dO V^T
+          for (int i = 0; i < nq; i++) {
+            float* pr = P.data() + (size_t)i * nk;
+            float* dr = dP.data() + (size_t)i * nk;
+            const int p = s.pos0 + q0 + i, lo = first_key(p, s.window);
+            float D = 0.f; // sum_j P_ij dP_ij = dO_i . O_i
+            for (int d = 0; d < s.hd; d++) D += doh[(size_t)i * s.q_stride + d] * oh[(size_t)i * s.q_stride + d];
+            probs_row(pr, nk, kr.k0, lo, p, L[i], s.bf16);
+            for (int j = 0; j < nk; j++) dr[j] = pr[j] * (dr[j] - D) * scale; // dS (score scale folded in)
+          }
+          mm(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff, s.q_stride); // dQ = dS K
+          mm(true, false, nk, s.hd, nq, 1.f, dP.data(), nk, qh, s.q_stride, 1.f, dk + koff, s.kv_stride);     // dK += dS^T Q
+          mm(true, false, nk, s.hd, nq, 1.f, P.data(), nk, doh, s.q_stride, 1.f, dv + koff, s.kv_stride);     // dV += P^T dO
         }
-      }
-    });
-    kern::sgemm(false, false, s.T, s.hd, s.Tk, 1.f, dP.data(), s.Tk, kk, s.kv_stride, 0.f, dq + (size_t)h * s.hd,
-                s.q_stride);                                                                        // dQ = dS K
-    kern::sgemm(true, false, s.Tk, s.hd, s.T, 1.f, dP.data(), s.Tk, qh, s.q_stride, 1.f, dk + (size_t)kh * s.hd,
-                s.kv_stride);                                                                       // dK += dS^T Q
-    kern::sgemm(true, false, s.Tk, s.hd, s.T, 1.f, P.data(), s.Tk, doh, s.q_stride, 1.f, dv + (size_t)kh * s.hd,
-                s.kv_stride);                                                                       // dV += P^T dO
-  }
+    }
+  });
 }
 
 } // namespace peft::ops

@@ -3,18 +3,71 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include "kernels/bf16_inline.h"
 #include "kernels/kernels.h"
+#include "kernels/vexp.h"
 #include "ops/ops.h"
 
 namespace peft::ops {
 
 static constexpr int CE_CHUNK = 64; // rows per chunk: CE_CHUNK * V floats of logits live at a time
 
-double cross_entropy_forward_backward(float* dh, const float* h, const float* W, const int32_t* targets, int N, int C,
-                                      int V, float grad_scale) {
+static constexpr int CE_CHUNK_BF16 = 32; // rows per task in the bf16 kernel: 32 * V fp32 logits per thread
+
+// bf16 path: one parallel region over row chunks; each thread runs its chunk end to end (bf16 lm_head matmul,
+// vectorised max / logsumexp / softmax-gradient on the chunk's logits while they are hot, bf16 dlogits, dh matmul)
+// into rows no other chunk touches, so no locks and a deterministic result for a given chunk size.
+static double cross_entropy_bf16(float* dh, const float* h, const uint16_t* W16, const int32_t* targets,
+                                 const std::vector<int>& rows, int C, int V, float grad_scale) {
+  const int R = (int)rows.size(), nchunks = (R + CE_CHUNK_BF16 - 1) / CE_CHUNK_BF16;
+  std::vector<double> rowloss(R);
+  kern::parallel_for(nchunks, [&](int cb, int ce) {
+    thread_local std::vector<uint16_t> h16, dl16;
+    thread_local std::vector<float> lg, dhc;
+    h16.resize((size_t)CE_CHUNK_BF16 * C);
+    lg.resize((size_t)CE_CHUNK_BF16 * V);
+    if (dh) {
+      dl16.resize((size_t)CE_CHUNK_BF16 * V);
+      dhc.resize((size_t)CE_CHUNK_BF16 * C);
+    }
+    for (int ch = cb; ch < ce; ch++) {
+      const int c0 = ch * CE_CHUNK_BF16, n = std::min(CE_CHUNK_BF16, R - c0);
+      for (int i = 0; i < n; i++) kern::f32_to_bf16(h + (size_t)rows[c0 + i] * C, h16.data() + (size_t)i * C, C);
+      kern::gemm_bf16(false, true, n, V, C, 1.f, h16.data(), C, W16, C, 0.f, lg.data(), V); // logits = h W^T
+      for (int i = 0; i < n; i++) {
+        float* l = lg.data() + (size_t)i * V;
+        const int t = targets[rows[c0 + i]];
+        const float mx = kern::vmax(l, V);
+        const double lse = mx + std::log(kern::vsumexp(l, V, mx));
+        rowloss[c0 + i] = lse - l[t];
+        if (dh) {
+          kern::vexp_scale(l, V, (float)lse, grad_scale); // softmax * grad_scale
+          l[t] -= grad_scale;
+          uint16_t* d = dl16.data() + (size_t)i * V;
+          for (int j = 0; j < V; j++) d[j] = kern::f32_to_bf16_one(l[j]);
+        }
+      }
+      if (dh) {
+        kern::gemm_bf16(false, false, n, C, V, 1.f, dl16.data(), V, W16, C, 0.f, dhc.data(), C); // dh = dlogits W
+        for (int i = 0; i < n; i++) {
+          float* d = dh + (size_t)rows[c0 + i] * C;
+          const float* s = dhc.data() + (size_t)i * C;
+          for (int c = 0; c < C; c++) d[c] += s[c];
+        }
+      }
+    }
+  });
+  double total = 0;
+  for (double l : rowloss) total += l;
+  return total;
+}
+
+double cross_entropy_forward_backward(float* dh, const float* h, const float* W, const uint16_t* W16,
+                                      const int32_t* targets, int N, int C, int V, float grad_scale) {
   // Gather the rows that have a target: ignored rows cost nothing.
   std::vector<int> rows;
   for (int r = 0; r < N; r++) if (targets[r] >= 0) rows.push_back(r);
+  if (W16) return cross_entropy_bf16(dh, h, W16, targets, rows, C, V, grad_scale);
   const int R = (int)rows.size();
   std::vector<float> hc((size_t)CE_CHUNK * C);   // [chunk, C] gathered inputs
   std::vector<float> lg((size_t)CE_CHUNK * V);   // [chunk, V] logits, then dlogits

@@ -45,6 +45,8 @@ void rope_backward(float* dx,           // [N, nheads*hd] in place (rotation by 
 struct AttnShape {
   int T, Tk, pos0, nh, nkv, hd, window;
   int q_stride, kv_stride;              // floats between consecutive rows of q/out and of k/v
+  int batch = 1;                        // sequences, stacked: rows b*T.. of q/out, b*Tk.. of k/v, lse [batch, nh, T]
+  bool bf16 = false;                    // bf16 matmuls (fp32 accumulation) and vectorised exp; false: fp32 reference
 };
 void attention_forward(float* out,      // [T, nh*hd] (row stride q_stride)
                        float* lse,      // [nh, T] log-sum-exp of each score row (saved; may be null)
@@ -74,9 +76,12 @@ void swiglu_backward(float* dg,         // [N, I] (=)
 // ---- Cross-entropy over the vocabulary, computed in row chunks so [N, V] logits never exist (ops/cross_entropy.cc).
 // Rows with target < 0 are ignored. For each kept row: loss_r = logsumexp(h_r W^T) - (h_r W^T)[target].
 // Returns the summed loss (double). When dh is non-null it accumulates dh_r += grad_scale * (softmax - onehot) W.
+// With W16 (the same W in bf16) the bf16 kernel runs: bf16 matmuls with fp32 accumulation, fp32 logits of 32 rows
+// per thread at a time, vectorised exp; without it the plain fp32 path (sgemm, exp in double).
 double cross_entropy_forward_backward(float* dh,          // [N, C] (+=) or null
                                       const float* h,     // [N, C] final-norm output
                                       const float* W,     // [V, C] output projection (lm_head / tied embedding)
+                                      const uint16_t* W16,// [V, C] bf16 copy of W, or null for the fp32 path
                                       const int32_t* targets, // [N]
                                       int N, int C, int V, float grad_scale);
 // Per-row log-probabilities of the targets and, optionally, the full logits (scoring; small N).
