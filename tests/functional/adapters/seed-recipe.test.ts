@@ -42,6 +42,16 @@ it('the seed recipe validates', async () => {
   expect(recipe.adapters.task.on).toEqual(['domain']);
 });
 
+it('the personas example validates: three chat adapters on one base, one composition each', async () => {
+  const out = await run(ROOT, {}, 'validate', '-f', join(ROOT, 'examples', 'personas', 'pipeline.json'));
+  for (const n of ['eli5', 'intuitive', 'executive']) expect(out).toContain(`compositions.${n} (composition) <- adapters.${n}, models.base`);
+  for (const n of ['eli5', 'intuitive', 'executive']) {
+    const lines = readFileSync(join(ROOT, 'examples', 'personas', 'data', `${n}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(8);
+    for (const l of lines) expect(l.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
+  }
+});
+
 describe.skipIf(skip !== '')(`seed recipe end to end on a local hub${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let server: HubServer;
   let dir: string;
