@@ -1,8 +1,12 @@
 // Engine benchmark (JSON lines): LoRA training (r 16, all-linear, seq 512, batch 4) on a random-init model of
-// SmolLM2-135M's shape with quant nf4 and none — tokens/s, achieved GFLOPS beside the sgemm GFLOPS measured in the
-// same run, peak RSS beside the planned footprint — and generation tokens/s (batch 1, KV cache).
+// SmolLM2-135M's shape — nf4+bf16, nf4+fp32, none+bf16 — with tokens/s, achieved GFLOPS, the ratio to the in-run
+// matmul rate on the model's own projection shapes (oneDNN bf16 / sgemm fp32), the ratio to the best PyTorch peer
+// run (bench/lib/peer.ts, fp32 and bf16, best of default and OMP_WAIT_POLICY=PASSIVE), peak RSS beside the planned
+// footprint, a per-op-family profile of a step, CPU flags and kernels; then generation tokens/s (batch 1, KV cache)
+// in bf16 beside fp32.
 // Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
-// Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:fp32,none:fp32"), BENCH_THREADS.
+// Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:bf16,nf4:fp32,none:bf16"),
+// BENCH_THREADS, BENCH_PEER=0 (skip the PyTorch peer).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { initModel, SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
 import { loadModel, train, type MicroBatch } from '../src/engine/index.ts';
 import { nativeEngine } from '../src/engine/native.ts';
+import { peerBest, type PeerResult } from './lib/peer.ts';
+import { cpuFlags, emitJson, loadAverage, round } from './lib/system.ts';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 const SEQ = Number(process.env.BENCH_SEQ ?? 512);
@@ -31,12 +37,31 @@ function stepFlops(s: typeof SMOLLM2_135M_SHAPE, tokens: number, T: number, reco
   return fwd + attnFwd + bwd + (recompute ? fwd - 2 * tokens * s.vocabSize * H + attnFwd : 0);
 }
 
+/** The in-run matmul rate on the model's own shapes: each frozen projection's forward product (T x out x in) and the
+ * lm_head (T x vocab x hidden), best of 3 each, combined by FLOPs (total FLOPs / total seconds). */
+function modelMatmulGflops(bf16: boolean): number {
+  const s = SMOLLM2_135M_SHAPE, H = s.hiddenSize, I = s.intermediateSize;
+  const kv = (s.numKvHeads ?? s.numHeads) * (H / s.numHeads);
+  const shapes: Array<[number, number, number]> = [[H, H, 2], [kv, H, 2], [I, H, 2], [H, I, 1]]; // [out, in, count]: q+o, k+v, gate+up, down
+  const M = SEQ * BATCH, ne = nativeEngine();
+  let flops = 0, secs = 0;
+  for (const [N, K, count] of shapes) {
+    const f = 2 * M * N * K * count * s.numLayers;
+    flops += f;
+    secs += f / 1e9 / ne.benchSgemm({ M, N, K, iters: 3, bf16 });
+  }
+  const fh = 2 * M * s.vocabSize * H;
+  flops += fh;
+  secs += fh / 1e9 / ne.benchSgemm({ M: 256, N: s.vocabSize, K: H, iters: 3, bf16 }); // lm_head in 256-row chunks
+  return flops / secs / 1e9;
+}
+
 async function one(config: string, dir: string): Promise<void> {
   const [quant, compute] = config.split(':') as ['nf4' | 'none', 'fp32' | 'bf16'];
   const ne = nativeEngine();
   if (process.env.BENCH_THREADS) ne.setThreads(Number(process.env.BENCH_THREADS));
   const caps = ne.engineCaps();
-  const sgemm = ne.benchSgemm({ M: SEQ * BATCH, N: SMOLLM2_135M_SHAPE.intermediateSize, K: SMOLLM2_135M_SHAPE.hiddenSize, iters: 3, bf16: compute === 'bf16' });
+  const matmul = modelMatmulGflops(compute === 'bf16');
   const m = await loadModel({ dir, quant, compute });
   const adapter = await m.createAdapter({ r: RANK, alpha: 32, targets: 'all-linear', seed: 0 });
   let s = 1;
@@ -59,10 +84,10 @@ async function one(config: string, dir: string): Promise<void> {
   const tokens = SEQ * BATCH;
   const flops = stepFlops(SMOLLM2_135M_SHAPE, tokens, SEQ, recompute);
   const info = ne.trainerInfo(res.trainer);
+  const peak = process.resourceUsage().maxRSS * 1024; // training's peak, before generation allocates its cache
   const t0 = performance.now();
   const gen = await m.generate(Array.from({ length: 16 }, (_, i) => 1 + i), { maxTokens: 64, eos: [] });
   const genSecs = (performance.now() - t0) / 1000;
-  const peak = process.resourceUsage().maxRSS * 1024;
   const theoretical = info.frozenBytes + info.loraBytes + info.activationBytes;
   console.log(
     JSON.stringify({
@@ -77,8 +102,10 @@ async function one(config: string, dir: string): Promise<void> {
       step_seconds: +secs.toFixed(3),
       tokens_per_s: +(tokens / secs).toFixed(1),
       achieved_gflops: +(flops / secs / 1e9).toFixed(1),
-      sgemm_gflops: +sgemm.toFixed(1),
-      ratio_to_sgemm: +((flops / secs / 1e9) / sgemm).toFixed(3),
+      step_tflop: +(flops / 1e12).toFixed(3),
+      matmul_gflops_model_shapes: +matmul.toFixed(1),
+      matmul_kernel: compute === 'bf16' ? (caps.bf16Native ? 'onednn bf16' : 'fp32 sgemm (no native bf16)') : 'fp32 sgemm',
+      ratio_to_matmul: +((flops / secs / 1e9) / matmul).toFixed(3),
       peak_rss_mb: +(peak / 2 ** 20).toFixed(1),
       theoretical_mb: +(theoretical / 2 ** 20).toFixed(1),
       rss_over_theoretical: +(peak / theoretical).toFixed(2),
@@ -92,6 +119,8 @@ async function one(config: string, dir: string): Promise<void> {
       pool_regions_per_step: Math.round(prof.poolRegions / Math.max(1, prof.steps)),
       threads: caps.threads,
       backend: caps.backend,
+      cpu_flags: cpuFlags(),
+      loadavg: loadAverage(),
     }),
   );
 }
@@ -103,10 +132,25 @@ async function main(): Promise<void> {
   try {
     initModel(dir, { ...SMOLLM2_135M_SHAPE, seed: 0, tokenizer: 'none' });
     const self = fileURLToPath(import.meta.url);
-    for (const config of (process.env.BENCH_CONFIGS ?? 'nf4:fp32,none:fp32').split(',')) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', config, dir], { stdio: 'inherit' });
-      if (r.status !== 0) console.log(JSON.stringify({ bench: 'engine-train', config, error: `exit ${r.status}` }));
+    const lines: Array<Record<string, unknown>> = [];
+    for (const config of (process.env.BENCH_CONFIGS ?? 'nf4:bf16,nf4:fp32,none:bf16').split(',')) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', config, dir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+      if (r.status !== 0 || !line) emitJson({ bench: 'engine-train', config, error: `exit ${r.status}` });
+      else lines.push(JSON.parse(line) as Record<string, unknown>);
     }
+    const peer: PeerResult | undefined = process.env.BENCH_PEER === '0' ? undefined : peerBest({ steps: 2, warmup: 1, timeBudgetS: 40 });
+    const best = peer ? Object.values(peer.best).reduce<number>((a, l) => Math.max(a, l?.tokens_per_s ?? 0), 0) : 0;
+    for (const l of lines)
+      emitJson({ ...l, ratio_to_best_torch: best > 0 ? round((l.tokens_per_s as number) / best, 2) : null });
+    if (peer?.skipped) emitJson({ bench: 'engine-peer', skipped: peer.skipped });
+    else if (peer)
+      for (const mode of ['fp32', 'bf16'] as const) {
+        const b = peer.best[mode];
+        emitJson({ bench: 'engine-peer', mode, best_of: 'default, OMP_WAIT_POLICY=PASSIVE', ...(b ? { tokens_per_s: b.tokens_per_s, achieved_gflops: b.achieved_gflops, omp_wait_policy: b.omp_wait_policy, peak_rss_mb: b.peak_rss_mb, matmul_peak_gflops: b.matmul_peak_gflops, other_procs_cpu_frac: b.other_procs_cpu_frac, cpu_flags: b.cpu_flags } : { error: 'every run failed' }) });
+      }
+    const gen = (q: string, c: string) => lines.find((l) => l.quant === q && l.compute === c)?.generate_tokens_per_s ?? null;
+    emitJson({ bench: 'engine-generate', batch: 1, kv_cache: true, new_tokens: 64, nf4_bf16_tokens_per_s: gen('nf4', 'bf16'), nf4_fp32_tokens_per_s: gen('nf4', 'fp32'), none_bf16_tokens_per_s: gen('none', 'bf16'), note: 'decode steps (< 32 rows) run the frozen projections in fp32 in both modes' });
   } finally {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }

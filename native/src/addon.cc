@@ -6,6 +6,7 @@ namespace peft {
 void register_kernel_bindings(Napi::Env env, Napi::Object exports); // kernels/kernels_binding.cc
 void register_model_bindings(Napi::Env env, Napi::Object exports);  // model/model_binding.cc
 void register_engine_bindings(Napi::Env env, Napi::Object exports); // engine_binding.cc
+void register_ops_bindings(Napi::Env env, Napi::Object exports);    // ops/ops_binding.cc (fused ops, for tests)
 } // namespace peft
 
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
@@ -17,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   peft::register_kernel_bindings(env, exports);
   peft::register_model_bindings(env, exports);
   peft::register_engine_bindings(env, exports);
+  peft::register_ops_bindings(env, exports);
   return exports;
 }
 
