@@ -177,11 +177,12 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   for (size_t l = 0; l <= L; l++) resid[l] = training ? bufs[l] : bufs[l % 2];
   lnf = resid_arena.take(n * H);
   rstdf = resid_arena.take(n);
-  size_t sc = n * rmax * 2;
+  size_t sc = n * rmax * 2 + (training ? maxin * rmax : 0);
   if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + n * I * 3 + n * maxin * 2;
   scratch.plan(sc);
   lora_u = scratch.take(n * rmax);
   lora_du = scratch.take(n * rmax);
+  lora_dAT = training ? scratch.take(maxin * rmax) : nullptr;
   if (training) {
     dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);
     dq = scratch.take(n * Dq); datt = scratch.take(n * Dq);
@@ -197,6 +198,10 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
 // memory-bound matrix-vector product where bf16 inputs gain nothing and oneDNN's per-call cost dominates, so those
 // run in fp32 (more accurate; one bench run here decoded nf4 at 3.8 tokens/s in bf16 against 22.4 in fp32).
 static kern::Compute frozen_mode(const LlamaModel& m, int N) { return N < 32 ? kern::Compute::F32 : m.compute; }
+
+// bf16 compute also takes the faster element-wise and LoRA kernels (vectorised exp, another summation order for
+// dA); fp32 compute keeps the reference numerics.
+static bool fast_math(const LlamaModel& m, int N) { return frozen_mode(m, N) == kern::Compute::BF16; }
 
 static uint64_t dropout_stream(const AdapterStack& st, int l, int p) { return (st.step * 4096 + (uint64_t)l) * 8 + p; }
 
@@ -243,11 +248,11 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
         ops::dropout_forward(ws.xdrop, x, n, st.dropout, st.seed, dropout_stream(st, l, p));
         std::memset(ws.dxdrop, 0, n * sizeof(float));
         ops::lora_backward(g->A.data(), g->B.data(), ws.dxdrop, ws.lora_du, dy, ws.xdrop, lu, w->A.data(), w->B.data(),
-                           N, in, out, r, st.train_scale);
+                           N, in, out, r, st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
         ops::dropout_backward(dx, ws.dxdrop, n, st.dropout, st.seed, dropout_stream(st, l, p));
       } else {
         ops::lora_backward(g->A.data(), g->B.data(), dx, ws.lora_du, dy, x, lu, w->A.data(), w->B.data(), N, in, out, r,
-                           st.train_scale);
+                           st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
       }
     }
 }
@@ -288,7 +293,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
   project_forward(m, st, ws, l, P_GATE, a.g, a.ln2, N, a.lu[P_GATE]);
   project_forward(m, st, ws, l, P_UP, a.u, a.ln2, N, a.lu[P_UP]);
-  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
   project_forward(m, st, ws, l, P_DOWN, out, a.h, N, a.lu[P_DOWN]);
   { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a.x2[i]; }
 }
@@ -302,7 +307,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   // MLP
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dh, 0, (size_t)N * I * sizeof(float)); }
   project_backward(m, st, ws, grad, l, P_DOWN, ws.dh, ws.dres, a.h, a.lu[P_DOWN], N);
-  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
   project_backward(m, st, ws, grad, l, P_GATE, ws.dln, ws.dg, a.ln2, a.lu[P_GATE], N);
   project_backward(m, st, ws, grad, l, P_UP, ws.dln, ws.du, a.ln2, a.lu[P_UP], N);

@@ -104,6 +104,7 @@ struct Workspace {
   // scratch
   float *dres, *dln, *dq, *dk, *dv, *datt, *dg, *du, *dh; // gradients [N, *]
   float *lora_u, *lora_du;       // [N, rmax]
+  float* lora_dAT = nullptr;     // [max_in, rmax] (training: dA^T of the bf16-mode LoRA backward)
   float *xdrop, *dxdrop;         // [N, max_in]
   float* tmp_out;                // [N, H] (recomputed layer output)
   ops::RopeTable rope;           // cos/sin of this forward's positions

@@ -13,11 +13,21 @@ void lora_forward(float* y, float* u, const float* x, const float* A, const floa
 }
 
 void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
-                   const float* A, const float* B, int N, int in, int out, int r, float scale) {
+                   const float* A, const float* B, int N, int in, int out, int r, float scale, float* dAT) {
   if (N == 0) return;
   if (dB) kern::sgemm(true, false, out, r, N, scale, dy, out, u, r, 1.f, dB, r);   // dB[out,r] += s dy^T u
   kern::sgemm(false, false, N, r, out, scale, dy, out, B, r, 0.f, du, r);          // du[N,r] = s dy B
-  if (dA) kern::sgemm(true, false, r, in, N, 1.f, du, r, x, in, 1.f, dA, in);      // dA[r,in] += du^T x
+  if (dA && dAT) {
+    // dA^T[in,r] = x^T du: a narrow product (r columns) that the narrow-sgemm path runs ~6x faster than the
+    // 16-row du^T x; then added transposed into dA.
+    kern::sgemm(true, false, in, r, N, 1.f, x, in, du, r, 0.f, dAT, r);
+    kern::parallel_for(r, [&](int b, int e) {
+      for (int k = b; k < e; k++)
+        for (int i = 0; i < in; i++) dA[(size_t)k * in + i] += dAT[(size_t)i * r + k];
+    });
+  } else if (dA) {
+    kern::sgemm(true, false, r, in, N, 1.f, du, r, x, in, 1.f, dA, in);             // dA[r,in] += du^T x
+  }
   if (dx) kern::sgemm(false, false, N, in, r, 1.f, du, r, A, in, 1.f, dx, in);     // dx[N,in] += du A
 }
 

@@ -64,14 +64,16 @@ void attention_backward(float* dq,      // [T, nh*hd] (=)
                         const AttnShape& s);
 
 // ---- SwiGLU (ops/swiglu.cc): h = silu(g) * u
+// fast: vectorised exp (bf16 mode); otherwise std::exp (the fp32 reference numerics).
 void swiglu_forward(float* h,           // [N, I]
                     const float* g,     // [N, I]
                     const float* u,     // [N, I]
-                    size_t n);          // N*I
+                    size_t n,           // N*I
+                    bool fast = false);
 void swiglu_backward(float* dg,         // [N, I] (=)
                      float* du,         // [N, I] (=)
                      const float* dh,   // [N, I]
-                     const float* g, const float* u, size_t n);
+                     const float* g, const float* u, size_t n, bool fast = false);
 
 // ---- Cross-entropy over the vocabulary, computed in row chunks so [N, V] logits never exist (ops/cross_entropy.cc).
 // Rows with target < 0 are ignored. For each kept row: loss_r = logsumexp(h_r W^T) - (h_r W^T)[target].
@@ -104,7 +106,9 @@ void lora_backward(float* dA,           // [r, in] (+=) or null
                    const float* dy,     // [N, out]
                    const float* x,      // [N, in] (the dropped-out input the forward saw)
                    const float* u,      // [N, r] (only needed for dB)
-                   const float* A, const float* B, int N, int in, int out, int r, float scale);
+                   const float* A, const float* B, int N, int in, int out, int r, float scale,
+                   float* dAT = nullptr); // [in, r] scratch: when given, dA comes from the faster x^T du product
+                                          // (another summation order: used in bf16 mode, not in the fp32 reference)
 // Inverted dropout with a counter-based mask: out = x * keep / (1-p), keep drawn from (seed, stream, index).
 void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream);
 // Same mask applied to a gradient: dx += dout * keep / (1-p).
