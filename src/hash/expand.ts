@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { globBase, isGlob, isWithin, normalizeRel } from '../config/paths.ts';
-import { globToRegExp } from './glob.ts';
+import { PROJECT_GLOB, globToRegExp } from '../glob.ts';
 
 /** Directories never hashed as inputs. */
 const SKIP_DIRS = new Set(['.git', 'node_modules']);
@@ -41,7 +41,7 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
     const found: string[] = [];
     if (isGlob(pattern)) {
       const base = resolve(baseDir, globBase(pattern));
-      const re = globToRegExp(toPosix(resolve(baseDir, normalizeRel(pattern))));
+      const re = globToRegExp(toPosix(resolve(baseDir, normalizeRel(pattern))), PROJECT_GLOB);
       const all: string[] = [];
       await walk(base, all);
       for (const f of all) if (re.test(toPosix(f))) found.push(f);

@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
 import { PeftError } from '../errors.ts';
 import { blobPath, isCommitSha, readRef, repoCacheDir, snapshotDir, writeRef, type RepoRef } from './cache-layout.ts';
-import { globToRegExp, matchesAny } from './glob.ts';
+import { FNMATCH_GLOB, globToRegExp, matchesAny } from '../glob.ts';
 import { hubError, notCachedError, recordingFetch, repoLabel, type FailureNote } from './hub-errors.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub-options.ts';
 import { fetchListing, readCachedListing, type RepoFileEntry } from './repo-listing.ts';
@@ -60,8 +60,8 @@ export interface DownloadResult {
 
 /** The files of a listing that match include and not exclude; reports patterns that match nothing. */
 export function selectFiles(listing: RepoFileEntry[], include: string[], exclude: string[] = []): { selected: RepoFileEntry[]; unmatched: string[] } {
-  const inc = include.map(globToRegExp);
-  const exc = exclude.map(globToRegExp);
+  const inc = include.map((p) => globToRegExp(p, FNMATCH_GLOB));
+  const exc = exclude.map((p) => globToRegExp(p, FNMATCH_GLOB));
   const selected = listing.filter((f) => matchesAny(f.path, inc) && !matchesAny(f.path, exc));
   const unmatched = include.filter((p, i) => !selected.some((f) => inc[i].test(f.path)));
   return { selected, unmatched };

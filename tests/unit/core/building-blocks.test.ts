@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lineOf, parseJsonWithLocations } from '../../../src/config/json-source.ts';
 import { canonicalJson, sha256Hex } from '../../../src/hash/canonical-json.ts';
-import { globToRegExp } from '../../../src/hash/glob.ts';
+import { globToRegExp } from '../../../src/glob.ts';
 import { closest, editDistance } from '../../../src/config/suggest.ts';
 import { downstreamOf, findCycle, topoOrder, upstreamClosure } from '../../../src/graph/graph.ts';
 import { diffReasons, formatReason, type KeyMaterial } from '../../../src/plan/reasons.ts';

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PeftError } from '../../../src/errors.ts';
-import { globToRegExp } from '../../../src/hub/glob.ts';
+import { FNMATCH_GLOB, globToRegExp as compileGlob } from '../../../src/glob.ts';
 import { downloadDatasetSplit, selectConversionFiles, selectSplitFiles, type HubOptions } from '../../../src/hub/index.ts';
 import { startHubServer, type HubServer } from '../../helpers/hub-server.ts';
+
+const globToRegExp = (pattern: string): RegExp => compileGlob(pattern, FNMATCH_GLOB);
 
 const FIXTURES = resolve(import.meta.dirname, '../../../../shared/fixtures');
 const WIKI = join(FIXTURES, 'wikitext-2-raw-v1');
