@@ -1,6 +1,6 @@
 // `--composition NAME [--disable ADAPTER]...` for generate and score: finds the composition's current version in the
 // store (artifacts/refs), turns it into the base model directory and the adapter stack (DIR:WEIGHT) to load, and
-// renders a generate prompt with the base's chat template where it has one.
+// renders a generate prompt with the base's chat template where it has one; also the --model/--adapter/--quant options both declare.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileChatTemplate, pickChatTemplate } from '../../tokenizer/chat-template.ts';
@@ -65,3 +65,8 @@ export function chatPromptText(modelDir: string, prompt: string): { text: string
 }
 
 export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the base model\'s chat template' } as const;
+
+/** --model, --adapter and --quant as generate and score declare them. */
+export const modelOption = { type: 'string', describe: 'Hugging Face model directory (or --composition)' } as const;
+export const adapterOption = { type: 'string', array: true, describe: 'PEFT adapter directory, optionally DIR:SCALE (repeatable, stacked)' } as const;
+export const quantOption = { type: 'string', choices: ['nf4', 'none'], describe: 'frozen weight storage (default none)' } as const;

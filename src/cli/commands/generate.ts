@@ -2,7 +2,7 @@
 // from a text prompt or token ids; `--json` prints {"text", "tokens", "prompt_tokens"}.
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { applyComposition, chatPromptText, compositionOptions, rawOption, type CompositionArgs } from './composition-target.ts';
+import { adapterOption, applyComposition, chatPromptText, compositionOptions, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
 import { checkIds, checkQuant, loadWithAdapters, parseIds } from '../../engine/cli-helpers.ts';
 
 export interface GenerateArgs extends CompositionArgs {
@@ -73,10 +73,10 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
   describe: 'generate text with a base model and a stack of adapters',
   builder: (y) =>
     y
-      .option('model', { type: 'string', describe: 'Hugging Face model directory (or --composition)' })
+      .option('model', modelOption)
       .options(compositionOptions)
       .option('raw', rawOption)
-      .option('adapter', { type: 'string', array: true, describe: 'PEFT adapter directory, optionally DIR:SCALE (repeatable, stacked)' })
+      .option('adapter', adapterOption)
       .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer, BOS as tokenizer_config says)' })
       .option('prompt-ids', { type: 'string', describe: 'prompt as comma-separated token ids' })
       .option('max-tokens', { type: 'number', describe: 'new tokens at most (default 64)' })
@@ -85,7 +85,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('top-p', { type: 'number', describe: 'nucleus sampling mass' })
       .option('seed', { type: 'number', describe: 'sampling seed (default 0)' })
       .option('stop', { type: 'string', array: true, describe: 'stop string (repeatable); the text is cut before it' })
-      .option('quant', { type: 'string', choices: ['nf4', 'none'], describe: 'frozen weight storage (default none)' })
+      .option('quant', quantOption)
       .option('json', { type: 'boolean', describe: 'print {"text", "tokens", "prompt_tokens"}' }) as never,
   handler: async (argv) => {
     const out = await runGenerate(argv);

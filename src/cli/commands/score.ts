@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { applyComposition, compositionOptions, type CompositionArgs } from './composition-target.ts';
+import { adapterOption, applyComposition, compositionOptions, modelOption, quantOption, type CompositionArgs } from './composition-target.ts';
 import { checkIds, checkQuant, loadWithAdapters, parseIds, scoreWindows } from '../../engine/cli-helpers.ts';
 
 export interface ScoreArgs extends CompositionArgs {
@@ -63,15 +63,15 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
   describe: 'per-token log-probabilities, mean NLL and perplexity of a text under a model and adapters',
   builder: (y) =>
     y
-      .option('model', { type: 'string', describe: 'Hugging Face model directory (or --composition)' })
+      .option('model', modelOption)
       .options(compositionOptions)
-      .option('adapter', { type: 'string', array: true, describe: 'PEFT adapter directory, optionally DIR:SCALE (repeatable, stacked)' })
+      .option('adapter', adapterOption)
       .option('text', { type: 'string', describe: 'text to score' })
       .option('file', { type: 'string', describe: 'file whose text to score' })
       .option('ids', { type: 'string', describe: 'comma-separated token ids to score' })
       .option('window', { type: 'number', describe: 'tokens per window for long inputs (default: the model context)' })
       .option('stride', { type: 'number', describe: 'window advance (default: half the window)' })
-      .option('quant', { type: 'string', choices: ['nf4', 'none'], describe: 'frozen weight storage (default none)' })
+      .option('quant', quantOption)
       .option('json', { type: 'boolean', describe: 'print {"ids", "logprobs", "mean_nll", "perplexity"}' }) as never,
   handler: async (argv) => {
     const tty = process.stderr.isTTY;
