@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PeftError, exitCodeFor } from '../errors.ts';
-import { COMMANDS } from './commands/index.ts';
+import { commandsFor } from './commands/index.ts';
 import { formatError } from './format-error.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,8 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 100));
-  for (const c of COMMANDS) cli.command(c);
   try {
+    for (const c of await commandsFor(argv)) cli.command(c);
     process.exitCode = 0;
     await cli.parseAsync();
     return Number(process.exitCode ?? 0);

@@ -1,9 +1,9 @@
 // The `adapter` stage kind (adapters.<name>): trains a LoRA / QLoRA adapter on a dataset over a base model, on top
 // of frozen `on` adapters; resumable; `diff` adds per-module weight lines between two versions.
+// A light descriptor: training and weight diffs are imported on first use, so planning and no-op builds stay fast.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
 import { adapterSchema } from './schema.ts';
-import { runTrainStage, type TrainStageConfig } from './train-stage.ts';
-import { adapterDiff } from './weight-diff.ts';
+import type { TrainStageConfig } from './train-stage.ts';
 
 export interface AdapterConfig extends TrainStageConfig {
   on: string[];
@@ -26,8 +26,8 @@ const adapter: StageKind<AdapterConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: adapter.references!(name, c).map((r) => r.target), files: [] };
   },
-  run: runTrainStage,
-  diff: adapterDiff,
+  run: (ctx) => import('./train-stage.ts').then((m) => m.runTrainStage(ctx)),
+  diff: (a, b) => import('./weight-diff.ts').then((m) => m.adapterDiff(a, b)),
 };
 
 export default adapter;

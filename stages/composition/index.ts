@@ -1,7 +1,8 @@
 // The `composition` stage kind (compositions.<name>): the base plus weighted adapters, stacked at runtime (switchable)
 // or merged into one adapter. It names adapter stages, so a rolled-back or retrained adapter rebuilds only this.
+// A light descriptor: the compose / merge implementation is imported on first run.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import { runComposeStage, type ComposeConfig } from './compose-stage.ts';
+import type { ComposeConfig } from './compose-stage.ts';
 import { compositionSchema } from './schema.ts';
 
 export interface CompositionConfig extends ComposeConfig {
@@ -24,7 +25,7 @@ const composition: StageKind<CompositionConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: [...new Set(composition.references!(name, c).map((r) => r.target))], files: [] };
   },
-  run: runComposeStage,
+  run: (ctx) => import('./compose-stage.ts').then((m) => m.runComposeStage(ctx)),
 };
 
 export default composition;

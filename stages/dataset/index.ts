@@ -1,10 +1,8 @@
 // The `dataset` stage kind: declares its source files and upstream model, resolves hub revisions to commit shas,
 // and builds train.jsonl / valid.jsonl / stats.json (+ stats.txt) into the stage's artifact directory.
+// A light descriptor: building, diffing and the hub client are imported only when a stage needs them.
 import type { DeclaredDeps, RunContext, RunResult, StageKind } from '../../src/stage.ts';
 import { resolveDatasetConfig } from './config.ts';
-import { buildDataset } from './build.ts';
-import { diffDatasets } from './diff.ts';
-import { resolveHubSources } from './sources/hub.ts';
 import { datasetSchema, type DatasetConfig } from './schema.ts';
 
 export function datasetDeps(config: DatasetConfig): DeclaredDeps {
@@ -24,12 +22,16 @@ const datasetStage: StageKind<DatasetConfig> = {
     return datasetDeps(resolveDatasetConfig(config));
   },
   async resolve(ctx) {
-    return resolveHubSources(resolveDatasetConfig(ctx.config as DatasetConfig), { signal: ctx.signal });
+    const config = resolveDatasetConfig(ctx.config as DatasetConfig);
+    if (!config.source.hub && !config.split.source?.hub) return {}; // only hub sources resolve to anything
+    const { resolveHubSources } = await import('./sources/hub.ts');
+    return resolveHubSources(config, { signal: ctx.signal });
   },
   async run(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
+    const { buildDataset } = await import('./build.ts');
     return buildDataset(ctx);
   },
-  diff: diffDatasets,
+  diff: (a, b) => import('./diff.ts').then((m) => m.diffDatasets(a, b)),
 };
 
 export default datasetStage;

@@ -1,7 +1,8 @@
 // The `eval` stage kind (evals.<name>): metrics of the base, each adapter and each composition on held-out sets, a
 // table and metrics.json; a gate that reports compositions regressing against the previous eval.
+// A light descriptor: the evaluation implementation is imported on first run.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import { runEvalStage, type EvalStageConfig } from './eval-stage.ts';
+import type { EvalStageConfig } from './eval-stage.ts';
 import { evalSchema } from './schema.ts';
 
 export interface EvalConfig extends EvalStageConfig {
@@ -22,7 +23,7 @@ const evalKind: StageKind<EvalConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: evalKind.references!(name, c).map((r) => r.target), files: [] };
   },
-  run: runEvalStage,
+  run: (ctx) => import('./eval-stage.ts').then((m) => m.runEvalStage(ctx)),
 };
 
 export default evalKind;

@@ -1,6 +1,6 @@
 // The `export` stage kind (exports.<name>): an adapter or a merged composition written as a PEFT directory at a project path.
+// A light descriptor: the export implementation is imported on first run.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import { runExportStage } from './export-stage.ts';
 import { exportSchema } from './schema.ts';
 
 export interface ExportConfig {
@@ -25,7 +25,7 @@ const exportKind: StageKind<ExportConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: exportKind.references!(name, c).map((r) => r.target), files: [] };
   },
-  run: runExportStage,
+  run: (ctx) => import('./export-stage.ts').then((m) => m.runExportStage(ctx)),
 };
 
 export default exportKind;

@@ -1,8 +1,9 @@
 // The `model` stage kind (models.<name>): a base model from a local directory (hashed as an external input), the hub
 // (revision resolved to a commit sha that joins the key; offline from the HF cache) or a seeded random init.
+// A light descriptor: the hub client and the engine are imported only when a stage needs them.
 import type { DeclaredDeps, StageKind } from '../../src/stage.ts';
 import { modelSchema } from './schema.ts';
-import { resolveModel, runModelStage, type ModelStageConfig } from './model-stage.ts';
+import type { ModelStageConfig } from './model-stage.ts';
 
 export interface ModelConfig extends ModelStageConfig {
   revision: string;
@@ -18,9 +19,11 @@ const model: StageKind<ModelConfig> = {
     return { upstream: [], files: [], externalFiles: config.path ? [config.path] : [] };
   },
   async resolve(ctx) {
+    if (!ctx.config.hub) return {}; // only a hub revision has an external fact to resolve (as resolveModel says)
+    const { resolveModel } = await import('./model-stage.ts');
     return resolveModel(ctx.config, ctx.signal);
   },
-  run: runModelStage,
+  run: (ctx) => import('./model-stage.ts').then((m) => m.runModelStage(ctx)),
 };
 
 export default model;

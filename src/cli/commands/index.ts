@@ -1,31 +1,32 @@
-// The single list of CLI commands: add a command by importing its module and appending it here.
+// The single list of CLI commands, by name, each loaded on demand: add a command by naming its module here.
+// Only the module of the command being run is imported, so `peftmake build` does not pay for `generate`'s engine.
 import type { CommandModule } from 'yargs';
-import { buildCommand } from './build.ts';
-import { statusCommand } from './status.ts';
-import { validateCommand } from './validate.ts';
-import { logCommand } from './log.ts';
-import { diffCommand } from './diff.ts';
-import { rollbackCommand } from './rollback.ts';
-import { unpinCommand } from './unpin.ts';
-import { gcCommand } from './gc.ts';
-import { watchCommand } from './watch.ts';
-import { generateCommand } from './generate.ts';
-import { scoreCommand } from './score.ts';
-import { showCommand } from './show.ts';
-import { doctorCommand } from './doctor.ts';
 
-export const COMMANDS: CommandModule<any, any>[] = [
-  buildCommand,
-  statusCommand,
-  validateCommand,
-  logCommand,
-  diffCommand,
-  rollbackCommand,
-  unpinCommand,
-  gcCommand,
-  watchCommand,
-  generateCommand,
-  scoreCommand,
-  showCommand,
-  doctorCommand,
-];
+type Loader = () => Promise<CommandModule<any, any>>;
+
+/** In `peftmake --help` order. */
+export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
+  build: () => import('./build.ts').then((m) => m.buildCommand),
+  status: () => import('./status.ts').then((m) => m.statusCommand),
+  validate: () => import('./validate.ts').then((m) => m.validateCommand),
+  log: () => import('./log.ts').then((m) => m.logCommand),
+  diff: () => import('./diff.ts').then((m) => m.diffCommand),
+  rollback: () => import('./rollback.ts').then((m) => m.rollbackCommand),
+  unpin: () => import('./unpin.ts').then((m) => m.unpinCommand),
+  gc: () => import('./gc.ts').then((m) => m.gcCommand),
+  watch: () => import('./watch.ts').then((m) => m.watchCommand),
+  generate: () => import('./generate.ts').then((m) => m.generateCommand),
+  score: () => import('./score.ts').then((m) => m.scoreCommand),
+  show: () => import('./show.ts').then((m) => m.showCommand),
+  doctor: () => import('./doctor.ts').then((m) => m.doctorCommand),
+};
+
+/**
+ * The command modules yargs needs for `argv`: just the named one when argv starts with a command name (yargs then
+ * dispatches to it and never looks at the others), otherwise all of them (help, suggestions for a typo).
+ */
+export async function commandsFor(argv: readonly string[]): Promise<CommandModule<any, any>[]> {
+  const first = argv[0];
+  if (first !== undefined && Object.hasOwn(COMMAND_LOADERS, first)) return [await COMMAND_LOADERS[first]!()];
+  return Promise.all(Object.values(COMMAND_LOADERS).map((load) => load()));
+}
