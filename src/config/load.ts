@@ -2,12 +2,12 @@
 // semantic rules -> a frozen, fully resolved Pipeline. Every problem is reported at once with file:line and pointer.
 import { readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import { PeftError } from '../errors.ts';
 import type { StageKind } from '../stage.ts';
 import { STAGE_KINDS } from '../../stages/index.ts';
 import { buildPipelineSchema } from './pipeline-schema.ts';
+import { compileValidator, validatorForSchema } from './validator.ts';
 import { JsonSyntaxError, lineOf, parseJsonWithLocations, type JsonLocation } from './json-source.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
 import { checkSemantics } from './semantic.ts';
@@ -19,8 +19,9 @@ const validators = new WeakMap<readonly StageKind[], ValidateFunction>();
 function validatorFor(kinds: readonly StageKind[]): ValidateFunction {
   let v = validators.get(kinds);
   if (!v) {
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: false });
-    v = ajv.compile(buildPipelineSchema(kinds));
+    // The built-in kinds use the validator precompiled by `npm run schema` (when it is up to date); others compile.
+    const schema = buildPipelineSchema(kinds);
+    v = kinds === STAGE_KINDS ? validatorForSchema(schema) : compileValidator(schema);
     validators.set(kinds, v);
   }
   return v;

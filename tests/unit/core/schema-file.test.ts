@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { SCHEMA_PATH, generatedSchemaText } from '../../../scripts/gen-schema.ts';
+import { SCHEMA_PATH, VALIDATOR_PATH, generatedSchemaText, generatedValidatorText } from '../../../scripts/gen-schema.ts';
+import { compileValidator, validatorForSchema } from '../../../src/config/validator.ts';
 
 type Node = Record<string, unknown>;
 
@@ -48,6 +49,43 @@ describe('schema/pipeline.schema.json', () => {
     const coreKinds = /\/\$defs\/(model|adapter|composition|eval|export|command)\//;
     const noDefault = all.filter(([p, s, req]) => coreKinds.test(p) && !req && !('default' in s) && !choice.test(p) && !/\/items\//.test(p)).map(([p]) => p);
     expect(noDefault).toEqual([]);
+  });
+});
+
+describe('schema/pipeline.validate.cjs (the precompiled validator)', () => {
+  const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Node;
+
+  it('equals the standalone code generated from the schema (run `npm run schema` after changing a kind)', () => {
+    expect(readFileSync(VALIDATOR_PATH, 'utf8')).toBe(generatedValidatorText());
+  });
+
+  it('is the one used for the schema, and reports exactly what the ajv-compiled validator reports', () => {
+    const pre = validatorForSchema(schema);
+    const compiled = compileValidator(schema);
+    expect(pre).not.toBe(compiled);
+    expect((pre as unknown as { schemaDigest?: string }).schemaDigest).toMatch(/^[0-9a-f]{64}$/);
+    const inputs: unknown[] = [
+      { stages: { s: { cmd: 'true', deps: ['a.txt'] } } },
+      { models: { base: { init: { preset: 'tiny' } } }, stages: { s: { cmd: 'true' } } },
+      { adapters: { qa: { base: 'base', data: 'qa', lora: { r: '16' } } }, bogus: 1 },
+      { stages: { 'bad name': { cmd: 3 } }, models: { m: {} } },
+      [],
+    ];
+    const results = inputs.map((input) => {
+      const a = structuredClone(input);
+      const b = structuredClone(input);
+      const ok = pre(a);
+      expect(ok).toBe(compiled(b));
+      expect(a).toEqual(b); // the same defaults filled in
+      expect(JSON.stringify(pre.errors ?? null)).toBe(JSON.stringify(compiled.errors ?? null));
+      return [ok, pre.errors?.length ?? 0];
+    });
+    expect(results).toEqual([[true, 0], [false, 5], [false, 2], [false, 9], [false, 1]]);
+  });
+
+  it('is not used for a schema it was not generated from (a kind changed without `npm run schema`)', () => {
+    const changed = { ...schema, description: 'changed' };
+    expect((validatorForSchema(changed) as unknown as { schemaDigest?: string }).schemaDigest).toBeUndefined();
   });
 });
 
