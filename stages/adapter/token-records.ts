@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { MicroBatch } from '../../src/engine/index.ts';
 import { PeftError } from '../../src/errors.ts';
+import { mulberry32 } from '../../src/random.ts';
 
 export interface TokenRecord {
   ids: number[];
@@ -43,17 +44,6 @@ export function lossTokens(r: TokenRecord): number {
   let n = 0;
   for (let t = 1; t < r.labels.length; t++) if (r.labels[t] !== -100) n++;
   return n;
-}
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffled<T>(xs: T[], seed: number): T[] {

@@ -1,5 +1,6 @@
 // Element-wise merge operators of PEFT's merge_utils (task arithmetic, magnitude / random pruning, TIES sign
 // election and disjoint merge, DARE) on flat float64 tensors of equal length, with a seeded, order-free RNG.
+import { mulberry32 } from '../../src/random.ts';
 
 export type MajoritySignMethod = 'total' | 'frequency';
 
@@ -17,14 +18,7 @@ function hashString(s: string): number {
 
 /** A deterministic uniform [0,1) stream (mulberry32) for `seed` and a stream name (module + tensor + adapter). */
 export function seededUniform(seed: number, stream: string): () => number {
-  let a = (hashString(`${seed}:${stream}`) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(hashString(`${seed}:${stream}`) ^ Math.imul(seed >>> 0, 0x9e3779b1));
 }
 
 /** Keeps the floor(density·n) largest-magnitude entries (ties broken by lower index), zeroes the rest. density ≥ 1 keeps all. */
