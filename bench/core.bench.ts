@@ -1,7 +1,10 @@
 // Core benchmark: a generated pipeline of 50 command stages over 10,000 input files (1 GB in all). Prints JSON lines:
 // first-build hashing throughput beside `sha256sum` over the same files in the same run, and the no-op build time
 // with a warm stat cache (in process, and through the CLI). Goals: no-op < 0.5 s; hashing >= sha256sum.
+// First, `core.cli_noop_build`: the no-op build of a small pipeline through the real bin (a spawned process, best of
+// BENCH_CORE_CLI_RUNS), beside `node -e 0` measured in the same run: what start-up costs on top of bare Node.
 // Sizes can be reduced for a quick run: BENCH_CORE_FILES, BENCH_CORE_MB, BENCH_CORE_STAGES.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,16 +14,61 @@ import { loadPipeline } from '../src/config/load.ts';
 import { planBuild } from '../src/plan/plan.ts';
 import { HashCache } from '../src/hash/hash-cache.ts';
 import { StoreLayout } from '../src/store/layout.ts';
+import { loadAverage } from './lib/system.ts';
 
 const FILES = Number(process.env.BENCH_CORE_FILES ?? 10_000);
 const TOTAL_MB = Number(process.env.BENCH_CORE_MB ?? 1024);
 const STAGES = Number(process.env.BENCH_CORE_STAGES ?? 50);
 const CLI = resolve(import.meta.dirname, '..', 'bin', 'peftmake.js');
+const CLI_RUNS = Number(process.env.BENCH_CORE_CLI_RUNS ?? 7);
 
 const emit = (o: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(o)}\n`);
 };
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Seconds of each of `runs` runs of `node args` in `cwd`; throws on a non-zero exit, or when a no-op build built anything. */
+function timeRuns(runs: number, args: string[], cwd: string, expectNoop = false): number[] {
+  const seconds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
+    seconds.push((performance.now() - t) / 1000);
+    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${r.status ?? r.signal}: ${r.stderr}`);
+    if (expectNoop && !(JSON.parse(r.stdout) as { stages: { action: string }[] }).stages.every((s) => s.action === 'fresh'))
+      throw new Error('CLI no-op build was not a no-op');
+  }
+  return seconds;
+}
+
+// The CLI no-op build of a small pipeline (6 command stages over 20 files): almost all of it is process start-up.
+const small = mkdtempSync(join(tmpdir(), 'peftmake-bench-cli-'));
+try {
+  const stages: Record<string, unknown> = {};
+  for (let s = 0; s < 5; s++) {
+    mkdirSync(join(small, 'data', `s${s}`), { recursive: true });
+    for (let f = 0; f < 4; f++) writeFileSync(join(small, 'data', `s${s}`, `f${f}.txt`), `stage ${s} file ${f}\n`);
+    stages[`s${s}`] = { cmd: `mkdir -p out && cat data/s${s}/* > out/s${s}.txt`, deps: [`data/s${s}`], outs: [`out/s${s}.txt`] };
+  }
+  stages.total = { cmd: 'cat out/s*.txt > total.txt', deps: Array.from({ length: 5 }, (_, s) => `out/s${s}.txt`), outs: ['total.txt'] };
+  writeFileSync(join(small, 'pipeline.json'), JSON.stringify({ stages }, null, 2));
+  timeRuns(1, [CLI, 'build', '--json'], small); // the first build (and a warm transform cache)
+  const cli = timeRuns(CLI_RUNS, [CLI, 'build', '--json'], small, true);
+  const node = timeRuns(CLI_RUNS, ['-e', '0'], small);
+  emit({
+    bench: 'core.cli_noop_build',
+    stages: Object.keys(stages).length,
+    runs: CLI_RUNS,
+    cli_seconds: round(Math.min(...cli)),
+    cli_seconds_all: cli.map((x) => round(x)),
+    node_startup_seconds: round(Math.min(...node)),
+    cli_over_node_seconds: round(Math.min(...cli) - Math.min(...node)),
+    loadavg: loadAverage(),
+    goal_seconds: 0.5,
+  });
+} finally {
+  rmSync(small, { recursive: true, force: true });
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'peftmake-bench-core-'));
 try {
