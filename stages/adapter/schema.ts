@@ -1,5 +1,6 @@
 // JSON Schema fragment for one entry of `adapters`: a LoRA / QLoRA adapter trained on a dataset, optionally on top of frozen adapters.
 import type { JsonSchema } from '../../src/stage.ts';
+import { baseModelProperty, descriptionProperty } from '../schema-fields.ts';
 
 export const loraSchema: JsonSchema = {
   type: 'object',
@@ -33,8 +34,8 @@ export const adapterSchema: JsonSchema = {
   additionalProperties: false,
   required: ['base', 'data'],
   properties: {
-    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
-    base: { type: 'string', minLength: 1, description: 'Name of the base model in `models`.' },
+    description: descriptionProperty,
+    base: baseModelProperty,
     data: { type: 'string', minLength: 1, description: 'Name of the training dataset in `datasets`.' },
     on: {
       type: 'array',

@@ -1,5 +1,6 @@
 // JSON Schema fragment for one entry of `stages`: a make/DVC-like shell command with declared deps, outs and params.
 import type { JsonSchema } from '../../src/stage.ts';
+import { descriptionProperty } from '../schema-fields.ts';
 
 export const commandSchema: JsonSchema = {
   type: 'object',
@@ -7,7 +8,7 @@ export const commandSchema: JsonSchema = {
   additionalProperties: false,
   required: ['cmd'],
   properties: {
-    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
+    description: descriptionProperty,
     cmd: {
       description: 'Shell command (string), or several run in order (array).',
       anyOf: [

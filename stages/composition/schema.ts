@@ -1,5 +1,6 @@
 // JSON Schema fragment for one entry of `compositions`: a base plus weighted adapters, stacked at runtime or merged.
 import type { JsonSchema } from '../../src/stage.ts';
+import { baseModelProperty, descriptionProperty } from '../schema-fields.ts';
 
 export const compositionSchema: JsonSchema = {
   type: 'object',
@@ -7,8 +8,8 @@ export const compositionSchema: JsonSchema = {
   additionalProperties: false,
   required: ['base', 'adapters'],
   properties: {
-    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
-    base: { type: 'string', minLength: 1, description: 'Name of the base model in `models`.' },
+    description: descriptionProperty,
+    base: baseModelProperty,
     adapters: {
       type: 'array',
       minItems: 1,

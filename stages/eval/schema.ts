@@ -1,5 +1,6 @@
 // JSON Schema fragment for one entry of `evals`: metrics of compositions (and their parts) on held-out datasets, with an optional gate.
 import type { JsonSchema } from '../../src/stage.ts';
+import { descriptionProperty } from '../schema-fields.ts';
 
 export const evalSchema: JsonSchema = {
   type: 'object',
@@ -7,7 +8,7 @@ export const evalSchema: JsonSchema = {
   additionalProperties: false,
   required: ['compositions', 'datasets'],
   properties: {
-    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
+    description: descriptionProperty,
     compositions: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 }, description: 'Composition names in `compositions`.' },
     datasets: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 }, description: 'Dataset names in `datasets`; their valid split is scored.' },
     metrics: {

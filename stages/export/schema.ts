@@ -1,5 +1,6 @@
 // JSON Schema fragment for one entry of `exports`: copies a built adapter or composition to a project path, in PEFT layout.
 import type { JsonSchema } from '../../src/stage.ts';
+import { descriptionProperty } from '../schema-fields.ts';
 
 export const exportSchema: JsonSchema = {
   type: 'object',
@@ -7,7 +8,7 @@ export const exportSchema: JsonSchema = {
   additionalProperties: false,
   required: ['path'],
   properties: {
-    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
+    description: descriptionProperty,
     adapter: { type: 'string', minLength: 1, description: 'Adapter name in `adapters` to export.' },
     composition: { type: 'string', minLength: 1, description: 'Composition name in `compositions` to export (merged methods only).' },
     path: { type: 'string', minLength: 1, description: 'Project-relative directory the export is materialised at.' },

@@ -1,5 +1,6 @@
 // JSON Schema fragment for one entry of `models`: a base model from a local directory, the hub, or a seeded random init.
 import type { JsonSchema } from '../../src/stage.ts';
+import { descriptionProperty } from '../schema-fields.ts';
 
 const int = (description: string, def: number | undefined, minimum = 1): JsonSchema =>
   def === undefined ? { type: 'integer', minimum, description } : { type: 'integer', minimum, default: def, description };
@@ -31,7 +32,7 @@ export const modelSchema: JsonSchema = {
   description: 'A base model: exactly one of `path` (local Hugging Face layout), `hub` (+ `revision`) or `init` (random init).',
   additionalProperties: false,
   properties: {
-    description: { type: 'string', default: '', description: 'Free text for humans; cosmetic, not part of the stage key.' },
+    description: descriptionProperty,
     path: {
       type: 'string',
       minLength: 1,
