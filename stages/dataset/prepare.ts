@@ -174,18 +174,50 @@ interface TextStream {
   lengths: number[];
 }
 
+/** Records removed while tokenizing one part: counted in the dataset stats and in the tokens/<part> step line. */
+class TokenRemovals {
+  readonly counts: Record<string, number>;
+  private readonly overLengthKey: string;
+
+  constructor(
+    maxTokens: number | null,
+    private readonly stats: DatasetStats,
+  ) {
+    this.overLengthKey = `over maxTokens ${maxTokens} (drop)`;
+    this.counts = { [this.overLengthKey]: 0, 'no answer left after truncation': 0, 'bad record': 0 };
+  }
+
+  overLength(): void {
+    this.stats.maxTokens.dropped++;
+    this.counts[this.overLengthKey]++;
+  }
+
+  noLossLeft(): void {
+    this.stats.maxTokens.droppedNoLoss++;
+    this.counts['no answer left after truncation']++;
+  }
+
+  badRecord(): void {
+    this.counts['bad record']++;
+  }
+}
+
+/** Every 2000th item of a tokenize loop: honours an abort and reports progress. */
+function tokenizeTick(k: number, part: 'train' | 'valid', total: number, opts: PrepareOptions): void {
+  if (k % 2000 !== 0) return;
+  checkAbort(opts.signal);
+  opts.progress?.(`tokenizing ${part}`, k, total);
+}
+
 /** encodeItems for `text`: documents straight into one id stream, maxTokens applied in place. */
 function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats): TextStream {
   const maxTokens = effectiveMaxTokens(config);
   const ids = new IdBuffer(1 << 16);
   const lengths: number[] = [];
-  const removed = { [`over maxTokens ${maxTokens} (drop)`]: 0, 'no answer left after truncation': 0, 'bad record': 0 };
+  const removed = new TokenRemovals(maxTokens, stats);
   let k = 0;
   for (const { item } of items) {
-    if (++k % 2000 === 0) {
-      checkAbort(opts.signal);
-      opts.progress?.(`tokenizing ${part}`, k, items.length);
-    }
+    tokenizeTick(++k, part, items.length, opts);
     if (item.example.format !== 'text') throw new Error('encodeTextItems: not a text example');
     const start = ids.length;
     const n = tokenizeDocumentTo(item.example.text, tok, ids);
@@ -193,14 +225,12 @@ function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: Data
       // As capLength: labels are the ids themselves, so a truncation keeps loss unless nothing is left.
       if (config.overLength === 'drop') {
         ids.length = start;
-        stats.maxTokens.dropped++;
-        removed[`over maxTokens ${maxTokens} (drop)`]++;
+        removed.overLength();
         continue;
       }
       if (maxTokens === 0) {
         ids.length = start;
-        stats.maxTokens.droppedNoLoss++;
-        removed['no answer left after truncation']++;
+        removed.noLossLeft();
         continue;
       }
       ids.length = start + maxTokens;
@@ -210,7 +240,7 @@ function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: Data
     }
     lengths.push(n);
   }
-  if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, lengths.length, removed);
+  if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, lengths.length, removed.counts);
   return { ids, lengths };
 }
 
@@ -229,13 +259,10 @@ function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetC
     : tok.chatTemplate;
   const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
   const out: Encoded[] = [];
-  const removed = { [`over maxTokens ${maxTokens} (drop)`]: 0, 'no answer left after truncation': 0, 'bad record': 0 };
+  const removed = new TokenRemovals(maxTokens, stats);
   let k = 0;
   for (const { item } of items) {
-    if (++k % 2000 === 0) {
-      checkAbort(opts.signal);
-      opts.progress?.(`tokenizing ${part}`, k, items.length);
-    }
+    tokenizeTick(++k, part, items.length, opts);
     if (item.example.format === 'text') throw new Error('encodeItems: text examples go through encodeTextItems');
     let segs;
     try {
@@ -243,26 +270,24 @@ function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetC
     } catch (err) {
       if (!(err instanceof BadRecord)) throw err;
       sink.report(err);
-      removed['bad record']++;
+      removed.badRecord();
       continue;
     }
     const tokenized: Tokenized = tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
     const text = segs.map((s) => s.text).join('');
     const capped = capLength(tokenized, maxTokens, config.overLength);
     if (capped.outcome === 'dropped') {
-      stats.maxTokens.dropped++;
-      removed[`over maxTokens ${maxTokens} (drop)`]++;
+      removed.overLength();
       continue;
     }
     if (capped.outcome === 'dropped-no-loss') {
-      stats.maxTokens.droppedNoLoss++;
-      removed['no answer left after truncation']++;
+      removed.noLossLeft();
       continue;
     }
     if (capped.outcome === 'truncated') stats.maxTokens.truncated++;
     out.push({ tokenized: capped.value!, text });
   }
-  if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, out.length, removed);
+  if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, out.length, removed.counts);
   return out;
 }
 
