@@ -135,6 +135,7 @@ async function one(config: string, dir: string): Promise<void> {
       pool_regions_per_step: Math.round(prof.poolRegions / Math.max(1, prof.steps)),
       threads: caps.threads,
       backend: caps.backend,
+      kernels: m.info.kernels,
       cpu_flags: cpuFlags(),
       loadavg: loadAverage(),
     }),

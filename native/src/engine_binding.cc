@@ -210,6 +210,19 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Which kernels each op family of a training step runs with for this model's compute mode (training log, adapter
+// metadata, bench output).
+std::string compute_kernels(const LlamaModel& m) {
+  if (m.compute == kern::Compute::BF16 && kern::bf16_native())
+    return "bf16: projections oneDNN bf16 matmul, fp32 accumulation (weights to bf16 per tile, no full copy); "
+           "lm_head+CE bf16 matmul in 128-row chunks, AVX-512 logsumexp; attention blocked (128 queries) bf16 "
+           "matmul + AVX-512 exp; LoRA fp32 sgemm (A shared across q/k/v and gate/up); SwiGLU AVX-512; "
+           "norms, softmax, loss, LoRA weights/gradients, AdamW fp32; decode steps (< 32 rows) fp32";
+  if (m.compute == kern::Compute::BF16)
+    return "bf16 requested but no native bf16 matmul: bf16 inputs widened to fp32 sgemm (install libdnnl-dev)";
+  return "fp32: every matmul fp32 sgemm; exp in fp32 / double (the reference numerics)";
+}
+
 Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const LlamaModel& m = *get_handle<ModelHandle>(info[0], "model")->m;
@@ -236,6 +249,7 @@ Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
   o.Set("frozenBytes", (double)m.frozen_bytes());
   o.Set("params", (double)m.params());
   o.Set("backend", kern::backend_info());
+  o.Set("kernels", compute_kernels(m));
   return o;
 }
 

@@ -85,6 +85,7 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
       kern::Storage st = storage;
       if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
       L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
+      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && kern::bf16_native()) L.proj[p]->keep_bf16_copy();
     }
   }
   return m;
@@ -177,12 +178,14 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   for (size_t l = 0; l <= L; l++) resid[l] = training ? bufs[l] : bufs[l % 2];
   lnf = resid_arena.take(n * H);
   rstdf = resid_arena.take(n);
-  size_t sc = n * rmax * 2 + (training ? maxin * rmax : 0);
+  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0);
   if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + n * I * 3 + n * maxin * 2;
   scratch.plan(sc);
   lora_u = scratch.take(n * rmax);
   lora_du = scratch.take(n * rmax);
-  lora_dAT = training ? scratch.take(maxin * rmax) : nullptr;
+  lora_ucat = scratch.take(n * rmax * 3);
+  lora_ducat = training ? scratch.take(n * rmax * 3) : nullptr;
+  lora_dAT = training ? scratch.take(maxin * rmax * 3) : nullptr;
   if (training) {
     dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);
     dq = scratch.take(n * Dq); datt = scratch.take(n * Dq);
@@ -257,6 +260,91 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
     }
 }
 
+// Projections that read the same input (q/k/v on ln1, gate/up on ln2) share their trainable LoRA's A-side work in
+// bf16 mode: one x [A_q; A_k; A_v]^T product instead of three, and in the backward one x^T du and one du A over the
+// concatenated ranks. Used when there is no LoRA dropout (each projection would see another mask) and every
+// projection of the group is trained; otherwise each projection runs on its own.
+static bool can_fuse_group(const LlamaModel& m, const AdapterStack& st, int l, const int* ps, int g, int N) {
+  if (!fast_math(m, N) || !st.train || st.dropout > 0.f) return false;
+  for (int j = 0; j < g; j++)
+    if (!st.train->mod(l, ps[j])) return false;
+  return true;
+}
+
+// A_cat [g*r, in]: the group's trainable A matrices stacked.
+static const float* stacked_A(const AdapterStack& st, int l, const int* ps, int g, int in) {
+  thread_local std::vector<float> Acat;
+  const size_t n = (size_t)st.train->r * in;
+  Acat.resize(n * g);
+  for (int j = 0; j < g; j++) std::memcpy(Acat.data() + n * j, st.train->mod(l, ps[j])->A.data(), n * sizeof(float));
+  return Acat.data();
+}
+
+static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, const int* ps, int g,
+                          float* const* ys, const float* x, int N, float* const* lus) {
+  if (!can_fuse_group(m, st, l, ps, g, N)) {
+    for (int j = 0; j < g; j++) project_forward(m, st, ws, l, ps[j], ys[j], x, N, lus[j]);
+    return;
+  }
+  const int in = m.proj_in(ps[0]), r = st.train->r, gr = g * r;
+  for (int j = 0; j < g; j++) {
+    const int p = ps[j], out = m.proj_out(p);
+    {
+      prof::Scope ps_(prof::MM_FROZEN_FWD);
+      m.layers[l].proj[p]->forward(ys[j], x, N, frozen_mode(m, N));
+    }
+    prof::Scope ps_(prof::LORA);
+    for (auto& [ad, s] : st.frozen)
+      if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+  }
+  prof::Scope ps_(prof::LORA);
+  float* ucat = ws.lora_ucat;
+  kern::sgemm(false, true, N, gr, in, 1.f, x, in, stacked_A(st, l, ps, g, in), in, 0.f, ucat, gr); // u_cat = x A_cat^T
+  for (int j = 0; j < g; j++) {
+    const int p = ps[j], out = m.proj_out(p);
+    kern::sgemm(false, true, N, out, r, st.train_scale, ucat + j * r, gr, st.train->mod(l, p)->B.data(), r, 1.f, ys[j],
+                out);                                                                               // y += s u B^T
+    if (lus[j])
+      for (int t = 0; t < N; t++) std::memcpy(lus[j] + (size_t)t * r, ucat + (size_t)t * gr + j * r, r * sizeof(float));
+  }
+}
+
+static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
+                           const int* ps, int g, float* dx, const float* const* dys, const float* x,
+                           const float* const* lus, int N) {
+  if (!can_fuse_group(m, st, l, ps, g, N)) {
+    for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
+    return;
+  }
+  const int in = m.proj_in(ps[0]), r = st.train->r, gr = g * r;
+  float* ducat = ws.lora_ducat;
+  for (int j = 0; j < g; j++) {
+    const int p = ps[j], out = m.proj_out(p);
+    {
+      prof::Scope ps_(prof::MM_FROZEN_BWD);
+      m.layers[l].proj[p]->backward_input(dx, dys[j], N, frozen_mode(m, N));
+    }
+    prof::Scope ps_(prof::LORA);
+    for (auto& [ad, s] : st.frozen)
+      if (LoraWeights* w = ad->mod(l, p))
+        ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+    LoraWeights* w = st.train->mod(l, p);
+    LoraWeights* gw = grad.mod(l, p);
+    kern::sgemm(true, false, out, r, N, st.train_scale, dys[j], out, lus[j], r, 1.f, gw->B.data(), r); // dB += s dy^T u
+    kern::sgemm(false, false, N, r, out, st.train_scale, dys[j], out, w->B.data(), r, 0.f, ducat + j * r, gr); // du = s dy B
+  }
+  prof::Scope ps_(prof::LORA);
+  float* dAT = ws.lora_dAT;
+  kern::sgemm(true, false, in, gr, N, 1.f, x, in, ducat, gr, 0.f, dAT, gr);                       // dA_cat^T = x^T du_cat
+  kern::parallel_for(gr, [&](int b, int e) {
+    for (int c = b; c < e; c++) {
+      float* dA = grad.mod(l, ps[c / r])->A.data() + (size_t)(c % r) * in;
+      for (int i = 0; i < in; i++) dA[i] += dAT[(size_t)i * gr + c];
+    }
+  });
+  kern::sgemm(false, false, N, in, gr, 1.f, ducat, gr, stacked_A(st, l, ps, g, in), in, 1.f, dx, in); // dx += du_cat A_cat
+}
+
 static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch) {
   const ModelConfig& c = m.cfg;
   ops::AttnShape s{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
@@ -272,9 +360,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln1, a.rstd1, x, L.ln1.data(), N, H, eps); }
-  project_forward(m, st, ws, l, P_Q, a.q, a.ln1, N, a.lu[P_Q]);
-  project_forward(m, st, ws, l, P_K, a.k, a.ln1, N, a.lu[P_K]);
-  project_forward(m, st, ws, l, P_V, a.v, a.ln1, N, a.lu[P_V]);
+  {
+    const int ps[3] = {P_Q, P_K, P_V};
+    float* const ys[3] = {a.q, a.k, a.v};
+    float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
+    group_forward(m, st, ws, l, ps, 3, ys, a.ln1, N, lus);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim); }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
   if (cache) {
@@ -291,8 +382,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   project_forward(m, st, ws, l, P_O, a.x2, a.att, N, a.lu[P_O]);
   { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) a.x2[i] += x[i]; }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
-  project_forward(m, st, ws, l, P_GATE, a.g, a.ln2, N, a.lu[P_GATE]);
-  project_forward(m, st, ws, l, P_UP, a.u, a.ln2, N, a.lu[P_UP]);
+  {
+    const int ps[2] = {P_GATE, P_UP};
+    float* const ys[2] = {a.g, a.u};
+    float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
+    group_forward(m, st, ws, l, ps, 2, ys, a.ln2, N, lus);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
   project_forward(m, st, ws, l, P_DOWN, out, a.h, N, a.lu[P_DOWN]);
   { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a.x2[i]; }
@@ -309,8 +404,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   project_backward(m, st, ws, grad, l, P_DOWN, ws.dh, ws.dres, a.h, a.lu[P_DOWN], N);
   { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
-  project_backward(m, st, ws, grad, l, P_GATE, ws.dln, ws.dg, a.ln2, a.lu[P_GATE], N);
-  project_backward(m, st, ws, grad, l, P_UP, ws.dln, ws.du, a.ln2, a.lu[P_UP], N);
+  {
+    const int ps[2] = {P_GATE, P_UP};
+    const float* const dys[2] = {ws.dg, ws.du};
+    const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
+    group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, a.ln2, lus, N);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.datt, 0, (size_t)N * Dq * sizeof(float)); }
@@ -324,9 +423,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim); }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
-  project_backward(m, st, ws, grad, l, P_Q, ws.dln, ws.dq, a.ln1, a.lu[P_Q], N);
-  project_backward(m, st, ws, grad, l, P_K, ws.dln, ws.dk, a.ln1, a.lu[P_K], N);
-  project_backward(m, st, ws, grad, l, P_V, ws.dln, ws.dv, a.ln1, a.lu[P_V], N);
+  {
+    const int ps[3] = {P_Q, P_K, P_V};
+    const float* const dys[3] = {ws.dq, ws.dk, ws.dv};
+    const float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
+    group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, a.ln1, lus, N);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
 }
 

@@ -28,6 +28,8 @@ export interface NativeModelInfo {
   frozenBytes: number;
   params: number;
   backend: string;
+  /** Which kernels each op family runs with in this model's compute mode (for logs and artifact metadata). */
+  kernels: string;
 }
 
 export interface NativeAdapterInfo {

@@ -82,9 +82,15 @@ void FrozenLinear::dequantize(float* w) const {
   }
 }
 
-// Rows [r0, r0+rows) of W in bf16: a pointer into w16_ or a filled per-thread tile.
+void FrozenLinear::keep_bf16_copy() {
+  if (storage_ != Storage::F32 || !w16_.empty()) return;
+  w16_.resize(w32_.size());
+  f32_to_bf16(w32_.data(), w16_.data(), w32_.size());
+}
+
+// Rows [r0, r0+rows) of W in bf16: a pointer into w16_ (bf16 storage or the kept copy) or a filled per-thread tile.
 const uint16_t* FrozenLinear::tile_bf16(int r0, int rows) const {
-  if (storage_ == Storage::BF16) return w16_.data() + (size_t)r0 * in_;
+  if (!w16_.empty()) return w16_.data() + (size_t)r0 * in_;
   uint16_t* t = scratch(tl_w16, (size_t)rows * in_);
   if (storage_ == Storage::NF4) nf4_dequantize_bf16(wq_, r0, rows, t);
   else to_bf16_parallel(w32_.data() + (size_t)r0 * in_, t, (size_t)rows * in_);

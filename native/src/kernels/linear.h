@@ -30,6 +30,9 @@ class FrozenLinear {
   void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const;   // dy16 [T, out]
   // The weight as fp32 [out, in] (for tests and merges).
   void dequantize(float* w) const;
+  // fp32-stored weights used in bf16 compute: keep a bf16 copy beside the fp32 one so each matmul reads bf16
+  // directly instead of converting the whole weight on every call (fp32 stays for decoding, merges and fp32 mode).
+  void keep_bf16_copy();
 
  private:
   int out_, in_;
