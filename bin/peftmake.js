@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Entry point of the `peftmake` binary: registers tsx so the TypeScript sources run without a compile step.
-import { register } from 'tsx/esm/api';
+// Entry point of the `peftmake` binary: runs the CLI from its esbuild bundle (rebuilt when a source changed, see
+// cli-bundle.js) for a fast start, else registers tsx so the TypeScript sources run without a compile step.
+import { cliBundle } from './cli-bundle.js';
 
-register();
-await import('../src/cli/main.ts');
+const bundled = await cliBundle();
+if (bundled) {
+  process.setSourceMapsEnabled(true); // an internal error's stack names src/*.ts lines, not bundle chunks
+  await import(bundled);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}
