@@ -287,11 +287,18 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     return;
   }
   const int in = m.proj_in(ps[0]), r = st.train->r, gr = g * r;
+  thread_local std::vector<uint16_t> x16;
+  {
+    prof::Scope ps_(prof::MM_FROZEN_FWD); // the shared input converted to bf16 once for the whole group
+    x16.resize((size_t)N * in);
+    uint16_t* d = x16.data();
+    ops::par_rows(N, (size_t)in, [&](int b, int e) { kern::f32_to_bf16(x + (size_t)b * in, d + (size_t)b * in, (size_t)(e - b) * in); });
+  }
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
     {
       prof::Scope ps_(prof::MM_FROZEN_FWD);
-      m.layers[l].proj[p]->forward(ys[j], x, N, frozen_mode(m, N));
+      m.layers[l].proj[p]->forward_bf16(ys[j], x16.data(), N);
     }
     prof::Scope ps_(prof::LORA);
     for (auto& [ad, s] : st.frozen)
@@ -345,6 +352,13 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   kern::sgemm(false, false, N, in, gr, 1.f, ducat, gr, stacked_A(st, l, ps, g, in), in, 1.f, dx, in); // dx += du_cat A_cat
 }
 
+// y[N, C] += x[N, C] (the residual adds), over the pool.
+static void add_inplace(float* y, const float* x, int N, int C) {
+  ops::par_rows(N, (size_t)C, [&](int b, int e) {
+    for (size_t i = (size_t)b * C; i < (size_t)e * C; i++) y[i] += x[i];
+  });
+}
+
 static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch) {
   const ModelConfig& c = m.cfg;
   ops::AttnShape s{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
@@ -380,7 +394,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     ops::attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
   }
   project_forward(m, st, ws, l, P_O, a.x2, a.att, N, a.lu[P_O]);
-  { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) a.x2[i] += x[i]; }
+  { prof::Scope ps(prof::ELEMENTWISE); add_inplace(a.x2, x, N, H); }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
   {
     const int ps[2] = {P_GATE, P_UP};
@@ -390,7 +404,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
   project_forward(m, st, ws, l, P_DOWN, out, a.h, N, a.lu[P_DOWN]);
-  { prof::Scope ps(prof::ELEMENTWISE); for (size_t i = 0; i < (size_t)N * H; i++) out[i] += a.x2[i]; }
+  { prof::Scope ps(prof::ELEMENTWISE); add_inplace(out, a.x2, N, H); }
 }
 
 // ws.dres holds d(layer output) on entry and d(layer input) on exit.
