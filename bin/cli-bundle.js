@@ -71,7 +71,9 @@ async function rebuild() {
     logLevel: 'silent',
     plugins: [keepImportMeta],
   });
-  const sources = [...Object.keys(result.metafile.inputs).map((p) => resolve(REPO, p)), fileURLToPath(import.meta.url)];
+  // Also this file and what esbuild reads besides the sources (compiler options, the package's "type").
+  const settings = [fileURLToPath(import.meta.url), join(REPO, 'tsconfig.json'), join(REPO, 'package.json')].filter((f) => existsSync(f));
+  const sources = [...Object.keys(result.metafile.inputs).map((p) => resolve(REPO, p)), ...settings];
   const inputs = sources.map((path) => {
     const st = statSync(path);
     // Changed while esbuild ran: the bundle may hold the old text, so the record must not match and the next start rebuilds.
