@@ -95,10 +95,10 @@ async function one(config: string, dir: string): Promise<void> {
   const flops = stepFlops(SMOLLM2_135M_SHAPE, tokens, SEQ, recompute);
   const peerFlops = peerStepFlops(SMOLLM2_135M_SHAPE, tokens, SEQ);
   const info = ne.trainerInfo(res.trainer);
+  const peak = process.resourceUsage().maxRSS * 1024; // training's peak, before the second matmul measurement and generation allocate
   // the reference rate is the best of before and after training (as the peer's matmul_peak_gflops): a shared machine
   // can make one of them low, which would inflate the ratio
   const matmul = Math.max(matmulBefore, modelMatmulGflops(compute === 'bf16'));
-  const peak = process.resourceUsage().maxRSS * 1024; // training's peak, before generation allocates its cache
   const t0 = performance.now();
   const gen = await m.generate(Array.from({ length: 16 }, (_, i) => 1 + i), { maxTokens: 64, eos: [] });
   const genSecs = (performance.now() - t0) / 1000;
