@@ -21,6 +21,8 @@ export interface AdapterMeta {
   stack: StackEntry[];
   objective: 'causal-lm' | 'answer-only';
   params: Record<string, unknown>;
+  /** What the engine actually ran: compute mode (auto resolved), kernels per op family, backend and threads. */
+  engine?: { compute: string; quant: string; kernels: string; backend: string; threads: number; version: string };
 }
 
 export function upstreamOf(ctx: Pick<RunContext, 'name' | 'upstream'>, stage: string): UpstreamArtifact {

@@ -3,7 +3,8 @@
 // ctx.resumeDir; writes a PEFT adapter directory plus adapter.json and metrics.json into ctx.outDir.
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalLoss, loadModel, lrAt, train, type AdapterUse, type ScheduleKind } from '../../src/engine/index.ts';
+import { evalLoss, loadModel, lrAt, nativeEngine, train, type AdapterUse, type ScheduleKind } from '../../src/engine/index.ts';
+import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from './adapter-artifact.ts';
@@ -79,6 +80,9 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
 
   const model = await loadModel({ dir: modelDir, quant: c.quant, compute: c.compute });
   const padId = model.info.eosTokenIds[0] ?? 0;
+  const caps = nativeEngine().engineCaps();
+  const engine = { compute: model.info.compute, quant: c.quant, kernels: model.info.kernels, backend: caps.backend, threads: caps.threads, version: ENGINE_VERSION };
+  ctx.log(`${ctx.name}: compute ${engine.compute} (asked ${c.compute}), quant ${engine.quant}, ${engine.threads} threads; kernels: ${engine.kernels}`);
   const stack = frozenStackFor(ctx, c.on);
   const frozen: AdapterUse[] = [];
   for (const e of stack) frozen.push({ adapter: await model.loadAdapter(e.dir, e.name), weight: 1 });
@@ -145,7 +149,7 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
       },
     );
     res.records.forEach((r, i) => {
-      appendFileSync(logFile, JSON.stringify({ step: done + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds }) + '\n');
+      appendFileSync(logFile, JSON.stringify({ step: done + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds, compute: engine.compute }) + '\n');
     });
     done = target;
     lastTrainer = res;
@@ -188,6 +192,7 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
     valid_records: valid.length,
     seconds,
     resumed_from_step: startStep,
+    compute: engine.compute,
   };
   const meta: AdapterMeta = {
     name: ctx.name.replace(/^adapters\./, ''),
@@ -196,6 +201,7 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
     stack: stack.map(({ name, key }) => ({ name, key })),
     objective,
     params: { ...c, on: c.on },
+    engine,
   };
   writeFileSync(join(ctx.outDir, ADAPTER_META), JSON.stringify(meta, null, 2) + '\n');
   writeFileSync(join(ctx.outDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');

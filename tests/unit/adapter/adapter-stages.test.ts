@@ -74,6 +74,11 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     const meta = JSON.parse(readFileSync(join(task.dir, 'adapter.json'), 'utf8'));
     expect(meta.stack).toEqual([{ name: 'domain', key: domain.key }]);
     expect(meta.objective).toBe('answer-only');
+    // The compute mode actually run and its kernels are recorded in the metadata and on every log line.
+    expect(['fp32', 'bf16']).toContain(meta.engine.compute);
+    expect(meta.engine.kernels).toMatch(/\S/);
+    expect(meta.engine.threads).toBeGreaterThan(0);
+    expect(log.every((r) => r.compute === meta.engine.compute)).toBe(true);
     const m = JSON.parse(readFileSync(join(task.dir, 'metrics.json'), 'utf8'));
     expect(m.steps).toBe(120);
     expect(m.perplexity).toBeCloseTo(Math.exp(m.valid_loss), 10);
