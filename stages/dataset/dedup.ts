@@ -1,9 +1,10 @@
 // Deduplication: exact (SHA-1 of the cleaned text) and near-duplicate (MinHash of word 5-grams with LSH banding,
 // candidates confirmed by their estimated Jaccard similarity).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
+/** SHA-1 (base64) of the texts joined by NUL; one-shot `hash` gives the same digest as createHash without its per-call object. */
 export function contentKey(texts: string[]): string {
-  return createHash('sha1').update(texts.join('\u0000')).digest('base64');
+  return hash('sha1', texts.length === 1 ? texts[0] : texts.join('\u0000'), 'base64');
 }
 
 const NUM_HASHES = 128;

@@ -148,12 +148,23 @@ function hasColonPair(text: string): boolean {
   return false;
 }
 
+/**
+ * False only when no SECRET_RE alternative can match: each one contains "_" (gh*_, github_pat_, [rs]k_, hf_, npm_)
+ * or one of these literals. A few substring searches cost less than the regex tried at every position.
+ */
+function mayHoldSecret(text: string): boolean {
+  return (
+    text.includes('_') || text.includes('-----BEGIN') || text.includes('sk-') || text.includes('glpat-') || text.includes('xox') ||
+    text.includes('AKIA') || text.includes('ASIA') || text.includes('AIza') || text.includes('eyJ')
+  );
+}
+
 /** All PII in `text` of the given types, non-overlapping, in text order. */
 export function findPii(text: string, types: readonly PiiType[]): PiiMatch[] {
   const want = new Set(types);
   const found: PiiMatch[] = [];
   const hasDigit = /\d/.test(text);
-  if (want.has('secret')) collect(SECRET_RE, text, 'secret', () => true, found);
+  if (want.has('secret') && mayHoldSecret(text)) collect(SECRET_RE, text, 'secret', () => true, found);
   if (want.has('email') && text.includes('@')) findEmails(text, found);
   if (hasDigit) {
     if (want.has('iban')) collect(IBAN_RE, text, 'iban', (m) => ibanValid(m), found);

@@ -1,9 +1,9 @@
 // Seeded, order-independent selection: a stable rank per record (SHA-256 of seed and content) drives `limit`
 // sampling and the validation split, so the same records land in the same place on every build.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export function seededRank(seed: number, salt: string, key: string): number {
-  const h = createHash('sha256').update(`${seed}\u0000${salt}\u0000${key}`).digest();
+  const h = hash('sha256', `${seed}\u0000${salt}\u0000${key}`, 'buffer'); // one-shot: same digest as createHash
   return h.readUIntBE(0, 6) / 2 ** 48;
 }
 

@@ -52,13 +52,29 @@ export function fileFormatOf(path: string, declared: FileFormat = 'auto'): Exclu
   return fmt;
 }
 
-async function readOne(abs: string, shown: string, src: DatasetSource, sink: BadRecordSink, format?: FileFormat): Promise<{ records: RawRecord[]; bytes: number }> {
+/** The bytes of a non-parquet file, read ahead (one file at a time) so the next file's read overlaps parsing this one. */
+type Prefetch = Promise<Buffer> | undefined;
+
+function prefetch(abs: string, shown: string, src: DatasetSource, format?: FileFormat): Prefetch {
+  let fmt: FileFormat;
+  try {
+    fmt = fileFormatOf(shown, format ?? src.fileFormat);
+  } catch {
+    return undefined; // readOne reports it, in file order
+  }
+  if (fmt === 'parquet') return undefined;
+  const read = readFile(abs);
+  read.catch(() => {}); // observed by readOne; no unhandled rejection when an earlier file fails first
+  return read;
+}
+
+async function readOne(abs: string, shown: string, src: DatasetSource, sink: BadRecordSink, format?: FileFormat, ahead?: Prefetch): Promise<{ records: RawRecord[]; bytes: number }> {
   const fmt = fileFormatOf(shown, format ?? src.fileFormat);
   if (fmt === 'parquet') {
     const { size } = await stat(abs);
     return { records: await readParquet(abs, shown), bytes: size };
   }
-  const buf = await readFile(abs);
+  const buf = await (ahead ?? readFile(abs));
   const text = buf.toString('utf8');
   if (text.includes('\uFFFD') && !buf.includes(Buffer.from('\uFFFD', 'utf8')))
     throw new BadRecord({ file: shown, line: 1 + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0) }, 'not valid UTF-8', 're-encode the file as UTF-8');
@@ -93,9 +109,13 @@ export async function readSource(src: DatasetSource, ctx: SourceContext): Promis
     const abs = await expandInputs(ctx.stage, ctx.projectDir, src.files ?? []);
     files = abs.map((a) => ({ abs: a, shown: relative(ctx.projectDir, a) || a }));
   }
-  for (const f of files) {
+  let next: Prefetch = files.length ? prefetch(files[0].abs, files[0].shown, src, files[0].format) : undefined;
+  for (let k = 0; k < files.length; k++) {
+    const f = files[k];
+    const ahead = next;
+    next = k + 1 < files.length ? prefetch(files[k + 1].abs, files[k + 1].shown, src, files[k + 1].format) : undefined;
     ctx.onProgress?.(`reading ${f.shown}`);
-    const { records, bytes } = await readOne(f.abs, f.shown, src, ctx.sink, f.format);
+    const { records, bytes } = await readOne(f.abs, f.shown, src, ctx.sink, f.format, ahead);
     out.files.push({ file: f.shown, records: records.length, bytes });
     out.bytes += bytes;
     for (const r of records) out.records.push(r);
