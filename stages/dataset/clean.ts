@@ -53,11 +53,19 @@ function isHorizontalSpace(c: number): boolean {
 }
 
 let scratch = new Uint16Array(1 << 16);
+let scratchLatin1 = new Uint8Array(1 << 16);
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** The string of out[0 .. len), lone surrogates kept: the UTF-16LE bytes as they are where the machine is little-endian. */
-function charsToString(out: Uint16Array, len: number): string {
+function charsToString(out: Uint16Array, len: number, latin1: boolean): string {
+  if (latin1) {
+    // Every char below U+0100: a one-byte string, which the regexes, hashing and tokenizing after this scan faster.
+    if (scratchLatin1.length < len) scratchLatin1 = new Uint8Array(len * 2);
+    const bytes = scratchLatin1;
+    for (let k = 0; k < len; k++) bytes[k] = out[k];
+    return Buffer.from(bytes.buffer, bytes.byteOffset, len).toString('latin1');
+  }
   if (LITTLE_ENDIAN) return Buffer.from(out.buffer, out.byteOffset, len * 2).toString('utf16le');
   let text = '';
   for (let at = 0; at < len; at += 8192) text += String.fromCharCode.apply(null, out.subarray(at, Math.min(len, at + 8192)) as unknown as number[]);
@@ -78,6 +86,7 @@ export function normalizeWhitespace(s: string): string {
   let space = false; // a pending run of horizontal spaces
   let newlines = 0; // pending newlines
   let replaced = false; // a character replaced in place (the length alone does not show it)
+  let wide = 0; // the OR of the characters written: below 0x100 when all are Latin-1
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i);
     if (c === 13) {
@@ -100,6 +109,7 @@ export function normalizeWhitespace(s: string): string {
         newlines = 0;
       } else if (space) out[len++] = 32;
       space = false;
+      wide |= c;
       out[len++] = c;
     }
   }
@@ -107,7 +117,7 @@ export function normalizeWhitespace(s: string): string {
     out[len++] = 10;
     if (newlines > 1) out[len++] = 10;
   } else if (space) out[len++] = 32;
-  const text = len === n && !replaced ? s : charsToString(out, len);
+  const text = len === n && !replaced ? s : charsToString(out, len, wide < 0x100);
   return text.trim();
 }
 
