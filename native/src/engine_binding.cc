@@ -420,6 +420,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   t.max_grad_norm = (float)num_or(o, "maxGradNorm", 0, 0, 1e9);
   t.token_weighted = bool_or(o, "tokenWeighted", false);
   t.recompute = bool_or(o, "recompute", false);
+  t.act_budget_bytes = num_or(o, "activationBudgetBytes", 0, 0, 1e15);
   t.dropout = (float)num_or(o, "dropout", 0, 0, 0.99);
   t.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
   const float weight = (float)num_or(o, "weight", 1, -1e6, 1e6);
@@ -749,6 +750,7 @@ Napi::Value TrainerInfo(const Napi::CallbackInfo& info) {
   o.Set("loraBytes", (double)(p * 4 * sizeof(float))); // params, grads, exp_avg, exp_avg_sq
   o.Set("activationBytes", (double)h->t->planned_bytes());
   o.Set("frozenBytes", (double)h->m->frozen_bytes());
+  o.Set("recomputedLayers", (double)h->t->recomputed_layers());
   o.Set("steps", (double)h->t->steps_done());
   return o;
 }

@@ -148,7 +148,8 @@ void KVCache::init(const LlamaModel& m, int max_len_) {
   v.assign((size_t)m.cfg.num_layers * max_len * m.Dkv(), 0.f);
 }
 
-void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_, bool training_, bool recompute_) {
+void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_, bool training_, bool recompute_,
+                     size_t act_budget) {
   B = B_, T = T_, N = B * T, training = training_, recompute = recompute_;
   const ModelConfig& c = m.cfg;
   const size_t n = N, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), L = c.num_layers;
@@ -158,7 +159,13 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
     for (int p = 0; p < N_PROJ; p++)
       if (st.train->mod(0, p)) lu += n * st.train->r;
   const size_t per_layer = n * H * 3 + n * 2 + n * Dq * 2 + n * Dkv * 2 + (size_t)B * c.num_heads * T + n * I * 3 + lu;
-  const size_t nlayers = (training && !recompute) ? L : 1;
+  if (!training) kept = 0;
+  else if (!recompute) kept = (int)L;
+  else {
+    const size_t slots = act_budget / (per_layer * sizeof(float));
+    kept = slots >= L ? (int)L : (int)std::max<size_t>(slots, 1) - 1;
+  }
+  const size_t nlayers = kept == (int)L ? L : kept + 1;
   acts.plan(per_layer * nlayers);
   layer.assign(nlayers, LayerActs{});
   for (auto& a : layer) {
@@ -464,9 +471,8 @@ void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, c
   double pos_scale = 1.0;
   std::vector<double> inv = rope_inv_freq(c, ws.pos0 + T, &pos_scale);
   ops::rope_table(ws.rope, inv, pos_scale, ws.pos0, T);
-  const bool keep_all = ws.training && !ws.recompute;
   for (int l = 0; l < c.num_layers; l++)
-    layer_forward(m, st, ws, l, ws.layer[keep_all ? l : 0], ws.resid[l], ws.resid[l + 1], cache);
+    layer_forward(m, st, ws, l, ws.acts_of(l), ws.resid[l], ws.resid[l + 1], cache);
   ops::rmsnorm_forward(ws.lnf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), ws.N, H, (float)c.rms_norm_eps);
   if (cache) cache->len += T;
 }
@@ -477,12 +483,9 @@ void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, 
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dres, 0, (size_t)N * H * sizeof(float)); }
   ops::rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
   for (int l = Lc - 1; l >= 0; l--) {
-    if (ws.recompute) {
-      layer_forward(m, st, ws, l, ws.layer[0], ws.resid[l], ws.tmp_out, nullptr);
-      layer_backward(m, st, ws, grad, l, ws.layer[0], ws.resid[l]);
-    } else {
-      layer_backward(m, st, ws, grad, l, ws.layer[l], ws.resid[l]);
-    }
+    // the shared slot still holds the last layer's activations from the forward: only earlier layers recompute
+    if (ws.recomputed(l) && l != Lc - 1) layer_forward(m, st, ws, l, ws.acts_of(l), ws.resid[l], ws.tmp_out, nullptr);
+    layer_backward(m, st, ws, grad, l, ws.acts_of(l), ws.resid[l]);
   }
 }
 

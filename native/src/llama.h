@@ -98,7 +98,8 @@ struct Workspace {
   int B = 0, T = 0, N = 0;
   bool recompute = false, training = false;
   Arena acts{"activations"}, resid_arena{"residual"}, scratch{"scratch"};
-  std::vector<LayerActs> layer;  // L entries, or 1 with recompute / inference
+  std::vector<LayerActs> layer;  // kept entries, plus one shared slot for the recomputed layers (or inference)
+  int kept = 0;                  // layers 0..kept-1 keep their activations from the forward; the rest are recomputed
   std::vector<float*> resid;     // L+1 pointers to [N, H] (layer inputs; resid[L] = last layer output)
   float *lnf, *rstdf;            // [N, H], [N] final norm
   // scratch
@@ -113,7 +114,11 @@ struct Workspace {
   int pos0 = 0;
   size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes(); }
   // Plans the arenas for B x T (inference: training = false keeps one layer of activations, no gradients).
-  void plan(const LlamaModel& m, const AdapterStack& st, int B, int T, bool training, bool recompute);
+  // With recompute, as many leading layers as fit in act_budget bytes (shared slot included) keep their activations.
+  void plan(const LlamaModel& m, const AdapterStack& st, int B, int T, bool training, bool recompute,
+            size_t act_budget = 0);
+  bool recomputed(int l) const { return l >= kept; }
+  LayerActs& acts_of(int l) { return layer[recomputed(l) ? kept : l]; }
 };
 
 // Embeddings, every layer and the final norm for ids [B, T] (positions pos0.. when a cache is given, B = 1).

@@ -49,7 +49,7 @@ void Trainer::ensure_workspace(int B, int T, bool training) {
     head16_.resize(n);
     kern::f32_to_bf16(model_->head(), head16_.data(), n);
   }
-  ws_.plan(*model_, stack_, B, T, training, opt_.recompute);
+  ws_.plan(*model_, stack_, B, T, training, opt_.recompute, (size_t)opt_.act_budget_bytes);
   ws_training_ = training;
 }
 

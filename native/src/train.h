@@ -1,6 +1,7 @@
 // LoRA training on the CPU backend: masked causal-LM loss per micro-batch, gradient accumulation, global-norm
 // clipping (torch clip_grad_norm_ semantics) and AdamW exactly as torch computes it; optimizer state save/load.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@ struct TrainOptions {
   float max_grad_norm = 0.f;      // <= 0: no clipping
   bool token_weighted = false;    // false: mean of micro-batch means (HF Trainer / the reference); true: mean over all tokens of the step
   bool recompute = false;         // recompute each layer's activations in the backward pass
+  double act_budget_bytes = 0;    // with recompute: leading layers keep their activations while they fit in this
   float dropout = 0.f;            // LoRA dropout on the trainable adapter's input
   uint64_t seed = 0;              // dropout masks
 };
@@ -54,6 +56,8 @@ class Trainer {
   std::atomic<bool> cancel{false};
   size_t planned_bytes() const { return ws_.planned_bytes() + head16_.size() * sizeof(uint16_t); }
   const TrainOptions& options() const { return opt_; }
+  // Layers recomputed in the backward pass of the planned workspace (0 without recompute; the last never is).
+  int recomputed_layers() const { return ws_.training ? std::max(0, model_->cfg.num_layers - ws_.kept - 1) : 0; }
 
  private:
   void ensure_workspace(int B, int T, bool training);

@@ -105,7 +105,8 @@ export interface NativeEngine {
   trainerSaveState(trainer: Handle, path: string): void;
   trainerLoadState(trainer: Handle, path: string): void;
   setThreads(n: number): number;
-  trainerInfo(trainer: Handle): { loraParams: number; loraBytes: number; activationBytes: number; frozenBytes: number; steps: number };
+  /** recomputedLayers: layers whose activations the backward recomputes (see TrainOptions.activationBudgetBytes). */
+  trainerInfo(trainer: Handle): { loraParams: number; loraBytes: number; activationBytes: number; frozenBytes: number; recomputedLayers: number; steps: number };
   /** Seconds per op family accumulated over training steps since the last reset (reset: true zeroes them after reading). */
   engineProfile(opts?: { reset?: boolean }): EngineProfile;
   engineCaps(): { threads: number; bf16Native: boolean; backend: string };

@@ -32,6 +32,9 @@ export interface TrainOptions {
   /** 'mean' (default, HF Trainer / PEFT reference): mean of micro-batch means. 'token': every target token weighs the same. */
   accumulation?: 'mean' | 'token';
   recompute?: boolean;
+  /** With `recompute`: the leading layers keep their forward activations (no recomputation) while the activation
+   * arena fits in this many bytes; 0 (default) recomputes every layer but the last. */
+  activationBudgetBytes?: number;
   dropout?: number;
   seed?: number;
   checkpoint?: { dir: string; every: number };
@@ -112,6 +115,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       maxGradNorm: opts.maxGradNorm ?? 0,
       tokenWeighted: (opts.accumulation ?? 'mean') === 'token',
       recompute: opts.recompute ?? false,
+      activationBudgetBytes: opts.activationBudgetBytes ?? 0,
       dropout: opts.dropout ?? adapter.config.dropout ?? 0,
       seed: state.seed,
       weight: opts.weight ?? 1,
