@@ -50,7 +50,28 @@ struct Mm {
     to_bf16_block(B, br, bc, ldb, b16);
     kern::gemm_bf16(tA, tB, M, N, K, alpha, a16.data(), ac, b16.data(), bc, beta, C, ldc);
   }
+  // bf16 mode with B already in bf16 (row stride ldb): only A is converted.
+  void with_b16(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const uint16_t* B, int ldb,
+           float beta, float* C, int ldc) {
+    const int ar = tA ? K : M, ac = tA ? M : K;
+    to_bf16_block(A, ar, ac, lda, a16);
+    kern::gemm_bf16(tA, tB, M, N, K, alpha, a16.data(), ac, B, ldb, beta, C, ldc);
+  }
 };
+
+// bf16 mode: keys and values [batch * Tk, kv_stride] converted once per call (every query block and every head of a
+// GQA group reads them), instead of once per block product; the same values the per-block conversion gives.
+void kv_to_bf16(const float* k, const float* v, const AttnShape& s, std::vector<uint16_t>& k16, std::vector<uint16_t>& v16) {
+  const size_t rows = (size_t)s.batch * s.Tk, n = rows * s.kv_stride;
+  k16.resize(n);
+  v16.resize(n);
+  uint16_t *K16 = k16.data(), *V16 = v16.data();
+  kern::parallel_for((int)rows, [&](int b, int e) {
+    const size_t o = (size_t)b * s.kv_stride, len = (size_t)(e - b) * s.kv_stride;
+    kern::f32_to_bf16(k + o, K16 + o, len);
+    kern::f32_to_bf16(v + o, V16 + o, len);
+  });
+}
 
 // Row i of a score block (query at absolute position p) over keys [k0, k0 + nk): softmax in place given the row's
 // log-sum-exp, zero outside [lo, p].
@@ -69,6 +90,10 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
   const float scale = 1.f / std::sqrt((float)s.hd);
   const int tasks = s.batch * s.nh * nqb;
+  thread_local std::vector<uint16_t> k16, v16;
+  if (s.bf16) kv_to_bf16(k, v, s, k16, v16);
+  const uint16_t *K16 = k16.data(), *V16 = v16.data(); // the caller's buffers (a thread_local named in the pool's
+                                                       // threads would be each thread's own, empty one)
   kern::parallel_for(tasks, [&](int tb, int te) {
     thread_local std::vector<float> S;
     Mm mm{s.bf16, {}, {}};
@@ -83,7 +108,9 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       const float* vv = v + ((size_t)b * s.Tk + kr.k0) * s.kv_stride + (size_t)kh * s.hd;
       float* oh = out + ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * s.hd;
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
-      mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, S.data(), nk); // S = scale Q K^T
+      const size_t kvoff = ((size_t)b * s.Tk + kr.k0) * s.kv_stride + (size_t)kh * s.hd;
+      if (s.bf16) mm.with_b16(false, true, nq, nk, s.hd, scale, qh, s.q_stride, K16 + kvoff, s.kv_stride, 0.f, S.data(), nk);
+      else mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, S.data(), nk); // S = scale Q K^T
       for (int i = 0; i < nq; i++) {
         float* row = S.data() + (size_t)i * nk;
         const int p = s.pos0 + q0 + i, lo = first_key(p, s.window);
@@ -106,7 +133,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         }
         if (L) L[i] = l;
       }
-      mm(false, false, nq, s.hd, nk, 1.f, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
+      if (s.bf16) mm.with_b16(false, false, nq, s.hd, nk, 1.f, S.data(), nk, V16 + kvoff, s.kv_stride, 0.f, oh, s.q_stride);
+      else mm(false, false, nq, s.hd, nk, 1.f, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
     }
   });
 }
@@ -115,6 +143,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* k, const float* v, const float* lse, const AttnShape& s) {
   const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
   const float scale = 1.f / std::sqrt((float)s.hd);
+  thread_local std::vector<uint16_t> k16, v16;
+  if (s.bf16) kv_to_bf16(k, v, s, k16, v16);
+  const uint16_t *K16 = k16.data(), *V16 = v16.data(); // the caller's buffers (a thread_local named in the pool's
+                                                       // threads would be each thread's own, empty one)
   kern::parallel_for(s.batch * s.nkv, [&](int tb, int te) {
     thread_local std::vector<float> P, dP;
     Mm mm{s.bf16, {}, {}};
@@ -133,8 +165,13 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           const float* doh = dout + qoff;
           const float* oh = out + qoff;
           const float* L = lse + ((size_t)b * s.nh + h) * s.T + q0;
-          mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, k + koff, s.kv_stride, 0.f, P.data(), nk);
-          mm(false, true, nq, nk, s.hd, 1.f, doh, s.q_stride, v + koff, s.kv_stride, 0.f, dP.data(), nk); // dO V^T
+          if (s.bf16) {
+            mm.with_b16(false, true, nq, nk, s.hd, scale, qh, s.q_stride, K16 + koff, s.kv_stride, 0.f, P.data(), nk);
+            mm.with_b16(false, true, nq, nk, s.hd, 1.f, doh, s.q_stride, V16 + koff, s.kv_stride, 0.f, dP.data(), nk);
+          } else {
+            mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, k + koff, s.kv_stride, 0.f, P.data(), nk);
+            mm(false, true, nq, nk, s.hd, 1.f, doh, s.q_stride, v + koff, s.kv_stride, 0.f, dP.data(), nk); // dO V^T
+          }
           for (int i = 0; i < nq; i++) {
             float* pr = P.data() + (size_t)i * nk;
             float* dr = dP.data() + (size_t)i * nk;
@@ -144,7 +181,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             probs_row(pr, nk, kr.k0, lo, p, L[i], s.bf16);
             for (int j = 0; j < nk; j++) dr[j] = pr[j] * (dr[j] - D) * scale; // dS (score scale folded in)
           }
-          mm(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff, s.q_stride); // dQ = dS K
+          if (s.bf16) mm.with_b16(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, K16 + koff, s.kv_stride, 0.f, dq + qoff, s.q_stride);
+          else mm(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff, s.q_stride); // dQ = dS K
           mm(true, false, nk, s.hd, nq, 1.f, dP.data(), nk, qh, s.q_stride, 1.f, dk + koff, s.kv_stride);     // dK += dS^T Q
           mm(true, false, nk, s.hd, nq, 1.f, P.data(), nk, doh, s.q_stride, 1.f, dv + koff, s.kv_stride);     // dV += P^T dO
         }
