@@ -12,6 +12,7 @@
 #include <vector>
 #include "adapter_io.h"
 #include "error.h"
+#include "napi_guard.h"
 #include "profile.h"
 #include "generate.h"
 #include "kernels/kernels.h"
@@ -817,19 +818,10 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kern::threads());
 }
 
-// Wraps a binding so EngineError and std exceptions become JS errors with a code (never an abort).
+// Wraps a binding so EngineError and std exceptions become JS errors with a code (never an abort); see napi_guard.h.
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
-  try {
-    return F(info);
-  } catch (const EngineError& e) {
-    make_error(info.Env(), e.code, e.what()).ThrowAsJavaScriptException();
-  } catch (const Napi::Error& e) {
-    throw;
-  } catch (const std::exception& e) {
-    make_error(info.Env(), "E_INTERNAL", e.what()).ThrowAsJavaScriptException();
-  }
-  return info.Env().Undefined();
+  return run_guarded(info, "E_INTERNAL", "", [&] { return F(info); });
 }
 
 } // namespace

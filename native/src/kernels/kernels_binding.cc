@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include "error.h"
+#include "napi_guard.h"
 #include "kernels/gemm_bf16_internal.h"
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
@@ -348,20 +349,7 @@ Napi::Value SetThreadsK(const Napi::CallbackInfo& info) {
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
-  try {
-    return F(info);
-  } catch (const EngineError& e) {
-    Napi::Error err = Napi::Error::New(info.Env(), e.what());
-    err.Set("code", e.code);
-    err.ThrowAsJavaScriptException();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(info.Env(), std::string("kernel error: ") + e.what());
-    err.Set("code", "E_ENGINE");
-    err.ThrowAsJavaScriptException();
-  }
-  return info.Env().Undefined();
+  return run_guarded(info, "E_ENGINE", "kernel error: ", [&] { return F(info); });
 }
 
 } // namespace

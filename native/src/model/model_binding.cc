@@ -5,6 +5,7 @@
 #include <new>
 
 #include "error.h"
+#include "napi_guard.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 
@@ -17,21 +18,16 @@ namespace {
   throw err;
 }
 
-// Runs a binding body; every C++ exception leaves as a JS exception (never a crash).
+// Runs a binding body; every C++ exception leaves as a JS exception (never a crash). Out of memory is E_ENGINE.
 template <class F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
-  Napi::Env env = info.Env();
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const EngineError& e) {
-    throw_js(env, e.code, e.what());
-  } catch (const std::bad_alloc&) {
-    throw_js(env, "E_ENGINE", "out of memory");
-  } catch (const std::exception& e) {
-    throw_js(env, "E_INTERNAL", std::string("native engine bug: ") + e.what());
-  }
+  return run_guarded(info, "E_INTERNAL", "native engine bug: ", [&]() -> Napi::Value {
+    try {
+      return body();
+    } catch (const std::bad_alloc&) {
+      throw EngineError("E_ENGINE", "out of memory");
+    }
+  });
 }
 
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* what) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 #include "error.h"
+#include "napi_guard.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"
 
@@ -126,20 +127,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
-  try {
-    return F(info);
-  } catch (const EngineError& e) {
-    Napi::Error err = Napi::Error::New(info.Env(), e.what());
-    err.Set("code", e.code);
-    err.ThrowAsJavaScriptException();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(info.Env(), std::string("op error: ") + e.what());
-    err.Set("code", "E_ENGINE");
-    err.ThrowAsJavaScriptException();
-  }
-  return info.Env().Undefined();
+  return run_guarded(info, "E_ENGINE", "op error: ", [&] { return F(info); });
 }
 
 } // namespace
