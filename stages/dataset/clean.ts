@@ -89,41 +89,33 @@ export function normalizeWhitespace(s: string): string {
   let wide = 0; // the OR of the characters written: below 0x100 when all are Latin-1
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i);
-    if (c > 32 && c < 0xa0) {
-      // The common case first: a printable ASCII (or C1) char, none of the spaces, newlines or zero-widths below.
-      if (newlines > 0) {
-        out[len++] = 10;
-        if (newlines > 1) out[len++] = 10;
-        newlines = 0;
-      } else if (space) out[len++] = 32;
-      space = false;
-      wide |= c;
-      out[len++] = c;
-      continue;
+    // The common case skips these tests: a printable ASCII (or C1) char, none of the spaces, newlines or zero-widths.
+    if (c <= 32 || c >= 0xa0) {
+      if (c === 13) {
+        c = 10;
+        replaced = true;
+        if (s.charCodeAt(i + 1) === 10) i++;
+      }
+      if (c === 10) {
+        newlines++;
+        space = false;
+        continue;
+      }
+      if (c === 0x200b || c === 0x2060 || c === 0xfeff) continue;
+      if (isHorizontalSpace(c)) {
+        if (newlines === 0) space = true;
+        if (c !== 32) replaced = true;
+        continue;
+      }
     }
-    if (c === 13) {
-      c = 10;
-      replaced = true;
-      if (s.charCodeAt(i + 1) === 10) i++;
-    }
-    if (c === 10) {
-      newlines++;
-      space = false;
-    } else if (c === 0x200b || c === 0x2060 || c === 0xfeff) {
-      continue;
-    } else if (isHorizontalSpace(c)) {
-      if (newlines === 0) space = true;
-      if (c !== 32) replaced = true;
-    } else {
-      if (newlines > 0) {
-        out[len++] = 10;
-        if (newlines > 1) out[len++] = 10;
-        newlines = 0;
-      } else if (space) out[len++] = 32;
-      space = false;
-      wide |= c;
-      out[len++] = c;
-    }
+    if (newlines > 0) {
+      out[len++] = 10;
+      if (newlines > 1) out[len++] = 10;
+      newlines = 0;
+    } else if (space) out[len++] = 32;
+    space = false;
+    wide |= c;
+    out[len++] = c;
   }
   if (newlines > 0) {
     out[len++] = 10;
