@@ -9,17 +9,7 @@ import { initModel } from '../../src/engine/init-model.ts';
 import { loadModel, train, type EngineAdapter, type MicroBatch } from '../../src/engine/index.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
 import { hasAddon } from './fixtures.ts';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
-
-async function randomizeB(a: EngineAdapter, seed: number, std: number): Promise<void> {
-  const rnd = lcg(seed);
-  for (const [k, v] of Object.entries(nativeEngine().adapterTensors(a.handle)))
-    if (k.includes('lora_B')) nativeEngine().adapterSetTensor(a.handle, k, v.map(() => (rnd() * 2 - 1) * std));
-}
+import { lcg, randomizeB } from './random.ts';
 
 const bf16 = hasAddon && nativeEngine().engineCaps().bf16Native;
 
@@ -39,9 +29,9 @@ describe.skipIf(!bf16)('bf16 gradients track fp32' + (bf16 ? '' : ' (skipped: no
   async function grads(compute: 'fp32' | 'bf16', recompute: boolean) {
     const m = await loadModel({ dir, quant: 'none', compute });
     const frozen = await m.createAdapter({ r: 2, alpha: 4, targets: 'all-linear', seed: 5 });
-    await randomizeB(frozen, 6, 0.2);
+    randomizeB(frozen, 6, 0.2);
     const trainable = await m.createAdapter({ r: 4, alpha: 8, targets: 'all-linear', seed: 7 });
-    await randomizeB(trainable, 8, 0.2);
+    randomizeB(trainable, 8, 0.2);
     const trainer = (await train({ model: m, adapter: trainable, frozen: [{ adapter: frozen, weight: 0.7 }], batches: [batch], steps: 0, lr: 0, recompute })).trainer;
     const flat = { ids: Int32Array.from(batch.inputIds.flat()), labels: Int32Array.from(batch.labels.flat()), micro: 1, batch: B, seqLen: T };
     return nativeEngine().trainerGradients(trainer, flat);

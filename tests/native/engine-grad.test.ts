@@ -8,19 +8,9 @@ import { initModel } from '../../src/engine/init-model.ts';
 import { loadModel, train, type EngineAdapter, type EngineModel, type MicroBatch } from '../../src/engine/index.ts';
 import { nativeEngine, type Handle } from '../../src/engine/native.ts';
 import { hasAddon } from './fixtures.ts';
+import { lcg, randomizeB } from './random.ts';
 
 const KINDS = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
-
-async function randomizeB(a: EngineAdapter, seed: number, std: number): Promise<void> {
-  const rnd = lcg(seed);
-  for (const [k, v] of Object.entries(nativeEngine().adapterTensors(a.handle)))
-    if (k.includes('lora_B')) nativeEngine().adapterSetTensor(a.handle, k, v.map(() => (rnd() * 2 - 1) * std));
-}
 
 describe.skipIf(!hasAddon)('LoRA gradients vs finite differences (tiny random GQA model)', () => {
   let dir: string;
@@ -34,9 +24,9 @@ describe.skipIf(!hasAddon)('LoRA gradients vs finite differences (tiny random GQ
     initModel(dir, { vocabSize: 96, hiddenSize: 32, intermediateSize: 40, numLayers: 2, numHeads: 4, numKvHeads: 2, seed: 3, initStd: 0.3, tokenizer: 'none' });
     m = await loadModel({ dir, quant: 'none' });
     const frozen = await m.createAdapter({ r: 2, alpha: 4, targets: 'all-linear', seed: 5 });
-    await randomizeB(frozen, 6, 0.2);
+    randomizeB(frozen, 6, 0.2);
     trainable = await m.createAdapter({ r: 3, alpha: 6, targets: 'all-linear', seed: 7 });
-    await randomizeB(trainable, 8, 0.2);
+    randomizeB(trainable, 8, 0.2);
     const rnd = lcg(9);
     const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 1 + Math.floor(rnd() * 95)));
     const labels = ids.map((r, b) => r.map((x, t) => (b === 1 && t < 3 ? -100 : x)));

@@ -8,6 +8,7 @@ import { initModel } from '../../src/engine/init-model.ts';
 import { loadModel, train, type EngineAdapter, type EngineModel, type MicroBatch } from '../../src/engine/index.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
 import { hasAddon } from './fixtures.ts';
+import { randomizeB } from './random.ts';
 
 const L = 4;
 
@@ -22,9 +23,7 @@ describe.skipIf(!hasAddon)('partial recomputation under an activation budget (ti
     m = await loadModel({ dir, quant: 'none', compute: 'fp32' });
     adapter = await m.createAdapter({ r: 4, alpha: 8, targets: 'all-linear', seed: 12 });
     // non-zero B so every layer's LoRA path carries gradient to the layers below
-    let s = 13;
-    for (const [k, v] of Object.entries(nativeEngine().adapterTensors(adapter.handle)))
-      if (k.includes('lora_B')) nativeEngine().adapterSetTensor(adapter.handle, k, v.map(() => (((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1) * 0.2));
+    randomizeB(adapter, 13, 0.2);
     const ids = Array.from({ length: 2 }, (_, b) => Array.from({ length: 11 }, (_, t) => 1 + ((b * 37 + t * 13) % 79)));
     batch = { inputIds: ids, labels: ids.map((r) => r.map((x, t) => (t < 2 ? -100 : x))) };
   });

@@ -6,11 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initModel } from '../../src/engine/init-model.ts';
 import { addon } from './addon.ts';
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-}
+import { lcg } from './random.ts';
 
 function tryLoad(dir: string): string {
   try {
