@@ -267,10 +267,11 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
     }
 }
 
-// Projections that read the same input (q/k/v on ln1, gate/up on ln2) share their trainable LoRA's A-side work in
-// bf16 mode: one x [A_q; A_k; A_v]^T product instead of three, and in the backward one x^T du and one du A over the
-// concatenated ranks. Used when there is no LoRA dropout (each projection would see another mask) and every
-// projection of the group is trained; otherwise each projection runs on its own.
+// Projections that read the same input (q/k/v on ln1, gate/up on ln2; o and down as groups of one) run their
+// trainable LoRA in bf16 compute through ops/lora_bf16.cc: the input converted to bf16 once for the frozen
+// products and the LoRA, one x [A_q; A_k; A_v]^T product for the group, and in the backward one du_cat^T x and one
+// du_cat A_cat over the concatenated ranks. Used when there is no LoRA dropout (each projection would see another
+// mask) and every projection of the group is trained; otherwise each projection runs on its own.
 static bool can_fuse_group(const LlamaModel& m, const AdapterStack& st, int l, const int* ps, int g, int N) {
   if (!fast_math(m, N) || !st.train || st.dropout > 0.f) return false;
   for (int j = 0; j < g; j++)
@@ -278,13 +279,29 @@ static bool can_fuse_group(const LlamaModel& m, const AdapterStack& st, int l, c
   return true;
 }
 
-// A_cat [g*r, in]: the group's trainable A matrices stacked.
-static const float* stacked_A(const AdapterStack& st, int l, const int* ps, int g, int in) {
-  thread_local std::vector<float> Acat;
-  const size_t n = (size_t)st.train->r * in;
-  Acat.resize(n * g);
-  for (int j = 0; j < g; j++) std::memcpy(Acat.data() + n * j, st.train->mod(l, ps[j])->A.data(), n * sizeof(float));
-  return Acat.data();
+// The group's trainable LoRA weights (gradients when grad is given) as an ops::LoraGroup.
+struct GroupWeights {
+  int outs[3];
+  const float* A[3];
+  const float* B[3];
+  ops::LoraGroup view;
+  GroupWeights(const LlamaModel& m, const Adapter& a, float scale, int l, const int* ps, int g) {
+    for (int j = 0; j < g; j++) {
+      outs[j] = m.proj_out(ps[j]);
+      A[j] = a.mod(l, ps[j])->A.data();
+      B[j] = a.mod(l, ps[j])->B.data();
+    }
+    view = ops::LoraGroup{g, a.r, m.proj_in(ps[0]), outs, A, B, scale};
+  }
+};
+
+// x [N, in] to bf16 in a reused per-thread buffer (counted with the frozen forward: it feeds those products too).
+static const uint16_t* activation_bf16(const float* x, int N, int in, std::vector<uint16_t>& buf) {
+  prof::Scope ps_(prof::MM_FROZEN_FWD);
+  buf.resize((size_t)N * in);
+  uint16_t* d = buf.data();
+  ops::par_rows(N, (size_t)in, [&](int b, int e) { kern::f32_to_bf16(x + (size_t)b * in, d + (size_t)b * in, (size_t)(e - b) * in); });
+  return d;
 }
 
 static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, const int* ps, int g,
@@ -293,34 +310,22 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     for (int j = 0; j < g; j++) project_forward(m, st, ws, l, ps[j], ys[j], x, N, lus[j]);
     return;
   }
-  const int in = m.proj_in(ps[0]), r = st.train->r, gr = g * r;
-  thread_local std::vector<uint16_t> x16;
-  {
-    prof::Scope ps_(prof::MM_FROZEN_FWD); // the shared input converted to bf16 once for the whole group
-    x16.resize((size_t)N * in);
-    uint16_t* d = x16.data();
-    ops::par_rows(N, (size_t)in, [&](int b, int e) { kern::f32_to_bf16(x + (size_t)b * in, d + (size_t)b * in, (size_t)(e - b) * in); });
-  }
+  const int in = m.proj_in(ps[0]);
+  thread_local std::vector<uint16_t> xbuf;
+  const uint16_t* x16 = activation_bf16(x, N, in, xbuf);
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
     {
       prof::Scope ps_(prof::MM_FROZEN_FWD);
-      m.layers[l].proj[p]->forward_bf16(ys[j], x16.data(), N);
+      m.layers[l].proj[p]->forward_bf16(ys[j], x16, N);
     }
     prof::Scope ps_(prof::LORA);
     for (auto& [ad, s] : st.frozen)
       if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   }
   prof::Scope ps_(prof::LORA);
-  float* ucat = ws.lora_ucat;
-  kern::sgemm(false, true, N, gr, in, 1.f, x, in, stacked_A(st, l, ps, g, in), in, 0.f, ucat, gr); // u_cat = x A_cat^T
-  for (int j = 0; j < g; j++) {
-    const int p = ps[j], out = m.proj_out(p);
-    kern::sgemm(false, true, N, out, r, st.train_scale, ucat + j * r, gr, st.train->mod(l, p)->B.data(), r, 1.f, ys[j],
-                out);                                                                               // y += s u B^T
-    if (lus[j])
-      for (int t = 0; t < N; t++) std::memcpy(lus[j] + (size_t)t * r, ucat + (size_t)t * gr + j * r, r * sizeof(float));
-  }
+  GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
+  ops::lora_group_forward_bf16(gw.view, x16, N, ys, lus, ws.lora_ucat);
 }
 
 static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
@@ -330,33 +335,33 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
     return;
   }
-  const int in = m.proj_in(ps[0]), r = st.train->r, gr = g * r;
+  const int in = m.proj_in(ps[0]);
+  GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   float* ducat = ws.lora_ducat;
+  thread_local std::vector<uint16_t> dybuf, xbuf;
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
+    const uint16_t* dy16;
     {
       prof::Scope ps_(prof::MM_FROZEN_BWD);
-      m.layers[l].proj[p]->backward_input(dx, dys[j], N, frozen_mode(m, N));
+      dybuf.resize((size_t)N * out);
+      uint16_t* d = dybuf.data();
+      const float* dy = dys[j];
+      ops::par_rows(N, (size_t)out, [&](int b, int e) { kern::f32_to_bf16(dy + (size_t)b * out, d + (size_t)b * out, (size_t)(e - b) * out); });
+      dy16 = d;
+      m.layers[l].proj[p]->backward_input_bf16(dx, dy16, N);
     }
     prof::Scope ps_(prof::LORA);
     for (auto& [ad, s] : st.frozen)
       if (LoraWeights* w = ad->mod(l, p))
         ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
-    LoraWeights* w = st.train->mod(l, p);
-    LoraWeights* gw = grad.mod(l, p);
-    kern::sgemm(true, false, out, r, N, st.train_scale, dys[j], out, lus[j], r, 1.f, gw->B.data(), r); // dB += s dy^T u
-    kern::sgemm(false, false, N, r, out, st.train_scale, dys[j], out, w->B.data(), r, 0.f, ducat + j * r, gr); // du = s dy B
+    ops::lora_out_backward_bf16(gw.view, j, dy16, lus[j], N, grad.mod(l, p)->B.data(), ducat);
   }
+  const uint16_t* x16 = activation_bf16(x, N, in, xbuf);
   prof::Scope ps_(prof::LORA);
-  float* dAT = ws.lora_dAT;
-  kern::sgemm(true, false, in, gr, N, 1.f, x, in, ducat, gr, 0.f, dAT, gr);                       // dA_cat^T = x^T du_cat
-  kern::parallel_for(gr, [&](int b, int e) {
-    for (int c = b; c < e; c++) {
-      float* dA = grad.mod(l, ps[c / r])->A.data() + (size_t)(c % r) * in;
-      for (int i = 0; i < in; i++) dA[i] += dAT[(size_t)i * gr + c];
-    }
-  });
-  kern::sgemm(false, false, N, in, gr, 1.f, ducat, gr, stacked_A(st, l, ps, g, in), in, 1.f, dx, in); // dx += du_cat A_cat
+  float* dA[3];
+  for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
+  ops::lora_in_backward_bf16(gw.view, x16, ducat, N, dA, dx);
 }
 
 // y[N, C] += x[N, C] (the residual adds), over the pool.
@@ -400,7 +405,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     prof::Scope ps(prof::ATTENTION);
     ops::attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
   }
-  project_forward(m, st, ws, l, P_O, a.x2, a.att, N, a.lu[P_O]);
+  {
+    const int ps[1] = {P_O};
+    float* const ys[1] = {a.x2};
+    float* const lus[1] = {a.lu[P_O]};
+    group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); add_inplace(a.x2, x, N, H); }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
   {
@@ -410,7 +420,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     group_forward(m, st, ws, l, ps, 2, ys, a.ln2, N, lus);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
-  project_forward(m, st, ws, l, P_DOWN, out, a.h, N, a.lu[P_DOWN]);
+  {
+    const int ps[1] = {P_DOWN};
+    float* const ys[1] = {out};
+    float* const lus[1] = {a.lu[P_DOWN]};
+    group_forward(m, st, ws, l, ps, 1, ys, a.h, N, lus);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); add_inplace(out, a.x2, N, H); }
 }
 
@@ -422,7 +437,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const LlamaLayer& L = m.layers[l];
   // MLP
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dh, 0, (size_t)N * I * sizeof(float)); }
-  project_backward(m, st, ws, grad, l, P_DOWN, ws.dh, ws.dres, a.h, a.lu[P_DOWN], N);
+  {
+    const int ps[1] = {P_DOWN};
+    const float* const dys[1] = {ws.dres};
+    const float* const lus[1] = {a.lu[P_DOWN]};
+    group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, a.h, lus, N);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
   {
@@ -434,7 +454,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.datt, 0, (size_t)N * Dq * sizeof(float)); }
-  project_backward(m, st, ws, grad, l, P_O, ws.datt, ws.dres, a.att, a.lu[P_O], N);
+  {
+    const int ps[1] = {P_O};
+    const float* const dys[1] = {ws.dres};
+    const float* const lus[1] = {a.lu[P_O]};
+    group_backward(m, st, ws, grad, l, ps, 1, ws.datt, dys, a.att, lus, N);
+  }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float)); }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float)); }
   {
