@@ -158,7 +158,10 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   if (st.train)
     for (int p = 0; p < N_PROJ; p++)
       if (st.train->mod(0, p)) lu += n * st.train->r;
-  const size_t per_layer = n * H * 3 + n * 2 + n * Dq * 2 + n * Dkv * 2 + (size_t)B * c.num_heads * T + n * I * 3 + lu;
+  // bf16-compute training keeps gate/up in bf16 (two bf16 tensors packed in n*I floats) like autocast does.
+  const bool gu16 = training && m.compute == kern::Compute::BF16 && N >= 32;
+  const size_t gu_floats = gu16 ? (n * I + 1) / 2 : n * I; // one of gate / up
+  const size_t per_layer = n * 2 + n * Dq * 2 + n * Dkv * 2 + (size_t)B * c.num_heads * T + n * H + gu_floats * 2 + lu;
   if (!training) kept = 0;
   else if (!recompute) kept = (int)L;
   else {
@@ -169,11 +172,18 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   acts.plan(per_layer * nlayers);
   layer.assign(nlayers, LayerActs{});
   for (auto& a : layer) {
-    a.ln1 = acts.take(n * H); a.rstd1 = acts.take(n);
+    a.rstd1 = acts.take(n);
     a.q = acts.take(n * Dq); a.k = acts.take(n * Dkv); a.v = acts.take(n * Dkv);
     a.att = acts.take(n * Dq); a.lse = acts.take((size_t)B * c.num_heads * T);
-    a.x2 = acts.take(n * H); a.ln2 = acts.take(n * H); a.rstd2 = acts.take(n);
-    a.g = acts.take(n * I); a.u = acts.take(n * I); a.h = acts.take(n * I);
+    a.x2 = acts.take(n * H); a.rstd2 = acts.take(n);
+    if (gu16) {
+      a.g = a.u = nullptr;
+      a.g16 = reinterpret_cast<uint16_t*>(acts.take(gu_floats));
+      a.u16 = reinterpret_cast<uint16_t*>(acts.take(gu_floats));
+    } else {
+      a.g = acts.take(n * I); a.u = acts.take(n * I);
+      a.g16 = a.u16 = nullptr;
+    }
     for (int p = 0; p < N_PROJ; p++) a.lu[p] = (st.train && st.train->mod(0, p)) ? acts.take(n * st.train->r) : nullptr;
   }
   // Residual stream: every layer input when training (backward needs them), else two ping-pong buffers.
@@ -185,23 +195,30 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   for (size_t l = 0; l <= L; l++) resid[l] = training ? bufs[l] : bufs[l % 2];
   lnf = resid_arena.take(n * H);
   rstdf = resid_arena.take(n);
-  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0);
-  if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + n * I * 3 + n * maxin * 2;
+  const bool drop = training && st.train && st.dropout > 0.f;
+  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0) + n * H + n * I +
+              (gu16 ? n * I * 2 : 0);
+  if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + n * I * 3 + (drop ? n * maxin * 2 : 0);
   scratch.plan(sc);
   lora_u = scratch.take(n * rmax);
   lora_du = scratch.take(n * rmax);
   lora_ucat = scratch.take(n * rmax * 3);
   lora_ducat = training ? scratch.take(n * rmax * 3) : nullptr;
   lora_dAT = training ? scratch.take(maxin * rmax * 3) : nullptr;
+  ln = scratch.take(n * H);
+  h = scratch.take(n * I);
+  gs = gu16 ? scratch.take(n * I) : nullptr;
+  us = gu16 ? scratch.take(n * I) : nullptr;
   if (training) {
     dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);
     dq = scratch.take(n * Dq); datt = scratch.take(n * Dq);
     dk = scratch.take(n * Dkv); dv = scratch.take(n * Dkv);
     dg = scratch.take(n * I); du = scratch.take(n * I); dh = scratch.take(n * I);
-    xdrop = scratch.take(n * maxin); dxdrop = scratch.take(n * maxin);
   } else {
-    dres = dln = tmp_out = dq = datt = dk = dv = dg = du = dh = xdrop = dxdrop = nullptr;
+    dres = dln = tmp_out = dq = datt = dk = dv = dg = du = dh = nullptr;
   }
+  xdrop = drop ? scratch.take(n * maxin) : nullptr;
+  dxdrop = drop ? scratch.take(n * maxin) : nullptr;
 }
 
 // Compute mode of the frozen projections for N rows: below 32 rows (decoding, tiny batches) a matmul is a
@@ -364,6 +381,24 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   ops::lora_in_backward_bf16(gw.view, x16, ducat, N, dA, dx);
 }
 
+// Gate / up kept in bf16 for the backward (a.g16, a.u16) and back to fp32, over the pool.
+static void gate_up_to_bf16(const LayerActs& a, const float* g, const float* u, size_t n) {
+  const size_t chunk = 1 << 16;
+  kern::parallel_for((int)((n + chunk - 1) / chunk), [&](int b, int e) {
+    const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
+    kern::f32_to_bf16(g + i0, a.g16 + i0, i1 - i0);
+    kern::f32_to_bf16(u + i0, a.u16 + i0, i1 - i0);
+  });
+}
+static void gate_up_to_f32(const LayerActs& a, float* g, float* u, size_t n) {
+  const size_t chunk = 1 << 16;
+  kern::parallel_for((int)((n + chunk - 1) / chunk), [&](int b, int e) {
+    const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
+    kern::bf16_to_f32(a.g16 + i0, g + i0, i1 - i0);
+    kern::bf16_to_f32(a.u16 + i0, u + i0, i1 - i0);
+  });
+}
+
 // y[N, C] += x[N, C] (the residual adds), over the pool.
 static void add_inplace(float* y, const float* x, int N, int C) {
   ops::par_rows(N, (size_t)C, [&](int b, int e) {
@@ -385,12 +420,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln1, a.rstd1, x, L.ln1.data(), N, H, eps); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps); }
   {
     const int ps[3] = {P_Q, P_K, P_V};
     float* const ys[3] = {a.q, a.k, a.v};
     float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
-    group_forward(m, st, ws, l, ps, 3, ys, a.ln1, N, lus);
+    group_forward(m, st, ws, l, ps, 3, ys, ws.ln, N, lus);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim); }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
@@ -412,19 +447,25 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
   }
   { prof::Scope ps(prof::ELEMENTWISE); add_inplace(a.x2, x, N, H); }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(a.ln2, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(ws.ln, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
+  float* const G = a.g ? a.g : ws.gs;
+  float* const U = a.u ? a.u : ws.us;
   {
     const int ps[2] = {P_GATE, P_UP};
-    float* const ys[2] = {a.g, a.u};
+    float* const ys[2] = {G, U};
     float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
-    group_forward(m, st, ws, l, ps, 2, ys, a.ln2, N, lus);
+    group_forward(m, st, ws, l, ps, 2, ys, ws.ln, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_forward(a.h, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
+  {
+    prof::Scope ps(prof::ELEMENTWISE);
+    ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+    if (a.g16) gate_up_to_bf16(a, G, U, (size_t)N * I);
+  }
   {
     const int ps[1] = {P_DOWN};
     float* const ys[1] = {out};
     float* const lus[1] = {a.lu[P_DOWN]};
-    group_forward(m, st, ws, l, ps, 1, ys, a.h, N, lus);
+    group_forward(m, st, ws, l, ps, 1, ys, ws.h, N, lus);
   }
   { prof::Scope ps(prof::ELEMENTWISE); add_inplace(out, a.x2, N, H); }
 }
@@ -435,21 +476,32 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const ModelConfig& c = m.cfg;
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
-  // MLP
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dh, 0, (size_t)N * I * sizeof(float)); }
+  // MLP: gate / up back to fp32 when kept in bf16; silu(gate) * up recomputed
+  const float* const G = a.g ? a.g : ws.gs;
+  const float* const U = a.u ? a.u : ws.us;
+  {
+    prof::Scope ps(prof::ELEMENTWISE);
+    if (a.g16) gate_up_to_f32(a, ws.gs, ws.us, (size_t)N * I);
+    ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+    std::memset(ws.dh, 0, (size_t)N * I * sizeof(float));
+  }
   {
     const int ps[1] = {P_DOWN};
     const float* const dys[1] = {ws.dres};
     const float* const lus[1] = {a.lu[P_DOWN]};
-    group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, a.h, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, ws.h, lus, N);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, a.g, a.u, (size_t)N * I, fast_math(m, N)); }
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N)); }
+  {
+    prof::Scope ps(prof::ELEMENTWISE);
+    ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+    std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
+  }
   {
     const int ps[2] = {P_GATE, P_UP};
     const float* const dys[2] = {ws.dg, ws.du};
     const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
-    group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, a.ln2, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, ws.ln, lus, N);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
@@ -468,12 +520,16 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim); }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dln, 0, (size_t)N * H * sizeof(float)); }
+  {
+    prof::Scope ps(prof::ELEMENTWISE);
+    ops::rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
+    std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
+  }
   {
     const int ps[3] = {P_Q, P_K, P_V};
     const float* const dys[3] = {ws.dq, ws.dk, ws.dv};
     const float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
-    group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, a.ln1, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, ws.ln, lus, N);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
 }

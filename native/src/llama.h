@@ -83,13 +83,16 @@ struct KVCache {
   void init(const LlamaModel& m, int max_len_);
 };
 
-// Saved activations of one layer (pointers into the activation arena).
+// Saved activations of one layer (pointers into the activation arena). The norm outputs and silu(gate)*up are not
+// kept: the backward recomputes them (one cheap pass each) from the saved inputs, which makes a layer ~2x smaller
+// and leaves room to keep more layers instead of recomputing their matmuls.
 struct LayerActs {
-  float *ln1, *rstd1;          // [N, H], [N]
+  float* rstd1;                // [N]
   float *q, *k, *v;            // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
   float *att, *lse;            // [N, Dq], [B, nh, T]
-  float *x2, *ln2, *rstd2;     // [N, H] residual after attention, [N, H], [N]
-  float *g, *u, *h;            // [N, I] gate, up, silu(gate)*up
+  float *x2, *rstd2;           // [N, H] residual after attention, [N]
+  float *g, *u;                // [N, I] gate, up in fp32 (fp32 compute and inference; else null)
+  uint16_t *g16, *u16;         // [N, I] gate, up in bf16 (bf16-compute training, as autocast keeps them; else null)
   float* lu[N_PROJ];           // [N, r] trainable LoRA A-projections (null where not targeted)
 };
 
@@ -108,7 +111,10 @@ struct Workspace {
   float* lora_dAT = nullptr;     // [max_in, 3 rmax] (training: dA^T of the bf16-mode LoRA backward, per group)
   float* lora_ucat = nullptr;    // [N, 3 rmax] A-projections of a LoRA group (bf16 mode)
   float* lora_ducat = nullptr;   // [N, 3 rmax] their gradients (training)
-  float *xdrop, *dxdrop;         // [N, max_in]
+  float *xdrop, *dxdrop;         // [N, max_in] (LoRA dropout only)
+  float* ln;                     // [N, H] the current norm output (forward; recomputed in the backward)
+  float* h;                      // [N, I] silu(gate) * up (forward; recomputed in the backward)
+  float *gs, *us;                // [N, I] fp32 gate / up when the layer keeps them in bf16 (else null)
   float* tmp_out;                // [N, H] (recomputed layer output)
   ops::RopeTable rope;           // cos/sin of this forward's positions
   int pos0 = 0;

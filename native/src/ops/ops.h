@@ -17,6 +17,8 @@ void rmsnorm_forward(float* out,        // [N, C]
                      const float* x,    // [N, C]
                      const float* w,    // [C]
                      int N, int C, float eps);
+// The forward's output again from its saved rstd (bit-identical; used where the backward recomputes a norm).
+void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C);
 // dx += d(out)/dx applied to dout (accumulates: the residual stream's gradient).
 void rmsnorm_backward(float* dx,        // [N, C] (+=)
                       const float* dout,// [N, C]

@@ -19,6 +19,18 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, in
   });
 }
 
+// out = x * rstd * w with a saved rstd: recomputes the forward's output bit for bit without the sum of squares.
+void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C) {
+  par_rows(N, (size_t)C, [&](int b, int e) {
+    for (int r = b; r < e; r++) {
+      const float* xr = x + (size_t)r * C;
+      float* yr = out + (size_t)r * C;
+      const float rs = rstd[r];
+      for (int c = 0; c < C; c++) yr[c] = w[c] * (xr[c] * rs);
+    }
+  });
+}
+
 void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N, int C) {
   par_rows(N, (size_t)C, [&](int b, int e) {
     for (int r = b; r < e; r++) {
