@@ -2,6 +2,9 @@
 // parallel region are ignored so nothing is counted twice.
 #include "profile.h"
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include "kernels/threads_internal.h"
 
 namespace peft::kern {
@@ -35,12 +38,32 @@ PoolCounters pool_counters() {
 bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
 void set_enabled(bool on) { g_enabled.store(on); }
 
+// PEFT_PROFILE_CLOCK=thread-cpu counts the orchestrating thread's CPU time instead of wall time: with one engine
+// thread (setThreads(1)) that is the work itself, unaffected by other processes sharing the cores, which makes
+// single-thread A/B comparisons on a busy machine meaningful.
+static bool thread_cpu_clock() {
+  static const bool on = [] {
+    const char* e = std::getenv("PEFT_PROFILE_CLOCK");
+    return e && std::strcmp(e, "thread-cpu") == 0;
+  }();
+  return on;
+}
+
+double now_seconds() {
+  if (thread_cpu_clock()) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 Scope::Scope(Family f) : f_(f), on_(enabled() && !kern::in_parallel_region()) {
-  if (on_) t0_ = std::chrono::steady_clock::now();
+  if (on_) t0_ = now_seconds();
 }
 
 Scope::~Scope() {
-  if (on_) g_counters.sec[f_] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  if (on_) g_counters.sec[f_] += now_seconds() - t0_;
 }
 
 } // namespace peft::prof

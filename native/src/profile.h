@@ -35,6 +35,10 @@ struct PoolCounters {
 };
 PoolCounters pool_counters();
 
+// Seconds on the profile's clock: wall (steady) by default, the calling thread's CPU time with
+// PEFT_PROFILE_CLOCK=thread-cpu.
+double now_seconds();
+
 bool enabled();
 void set_enabled(bool on);
 
@@ -46,7 +50,7 @@ class Scope {
  private:
   Family f_;
   bool on_;
-  std::chrono::steady_clock::time_point t0_;
+  double t0_;
 };
 
 } // namespace peft::prof
