@@ -312,12 +312,15 @@ struct GroupWeights {
   }
 };
 
-// x [N, in] to bf16 in a reused per-thread buffer (counted with the frozen forward: it feeds those products too).
-static const uint16_t* activation_bf16(const float* x, int N, int in, std::vector<uint16_t>& buf) {
+// x [N, in] to bf16 into rows of stride ld of a reused per-thread buffer (counted with the frozen forward: it feeds
+// those products too); the columns after `in` are left for the caller.
+static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vector<uint16_t>& buf) {
   prof::Scope ps_(prof::MM_FROZEN_FWD);
-  buf.resize((size_t)N * in);
+  if (buf.size() < (size_t)N * ld) buf.resize((size_t)N * ld);
   uint16_t* d = buf.data();
-  ops::par_rows(N, (size_t)in, [&](int b, int e) { kern::f32_to_bf16(x + (size_t)b * in, d + (size_t)b * in, (size_t)(e - b) * in); });
+  ops::par_rows(N, (size_t)in, [&](int b, int e) {
+    for (int t = b; t < e; t++) kern::f32_to_bf16(x + (size_t)t * in, d + (size_t)t * ld, (size_t)in);
+  });
   return d;
 }
 
@@ -327,22 +330,29 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     for (int j = 0; j < g; j++) project_forward(m, st, ws, l, ps[j], ys[j], x, N, lus[j]);
     return;
   }
-  const int in = m.proj_in(ps[0]);
+  const int in = m.proj_in(ps[0]), gr = g * st.train->r;
+  GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   thread_local std::vector<uint16_t> xbuf;
-  const uint16_t* x16 = activation_bf16(x, N, in, xbuf);
+  uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf); // [x | u_cat] in bf16
+  {
+    prof::Scope ps_(prof::LORA);
+    ops::lora_group_project_bf16(gw.view, xa16, N, ws.lora_ucat, lus);
+  }
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
+    const uint16_t* E;
     {
-      prof::Scope ps_(prof::MM_FROZEN_FWD);
-      m.layers[l].proj[p]->forward_bf16(ys[j], x16, N);
+      prof::Scope ps_(prof::LORA);
+      E = ops::lora_extra_cols_bf16(gw.view, j);
+    }
+    {
+      prof::Scope ps_(prof::MM_FROZEN_FWD); // y = x W^T + s u B^T in one matmul
+      m.layers[l].proj[p]->forward_bf16_aug(ys[j], xa16, N, E, gr);
     }
     prof::Scope ps_(prof::LORA);
     for (auto& [ad, s] : st.frozen)
       if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   }
-  prof::Scope ps_(prof::LORA);
-  GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
-  ops::lora_group_forward_bf16(gw.view, x16, N, ys, lus, ws.lora_ucat);
 }
 
 static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
@@ -352,33 +362,42 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
     return;
   }
-  const int in = m.proj_in(ps[0]);
+  const int in = m.proj_in(ps[0]), r = st.train->r;
   GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   float* ducat = ws.lora_ducat;
   thread_local std::vector<uint16_t> dybuf, xbuf;
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
-    const uint16_t* dy16;
+    uint16_t* dya16;
     {
       prof::Scope ps_(prof::MM_FROZEN_BWD);
-      dybuf.resize((size_t)N * out);
-      uint16_t* d = dybuf.data();
+      if (dybuf.size() < (size_t)N * (out + r)) dybuf.resize((size_t)N * (out + r));
+      dya16 = dybuf.data(); // [dy | du] in bf16
       const float* dy = dys[j];
-      ops::par_rows(N, (size_t)out, [&](int b, int e) { kern::f32_to_bf16(dy + (size_t)b * out, d + (size_t)b * out, (size_t)(e - b) * out); });
-      dy16 = d;
-      m.layers[l].proj[p]->backward_input_bf16(dx, dy16, N);
+      ops::par_rows(N, (size_t)out, [&](int b, int e) {
+        for (int t = b; t < e; t++) kern::f32_to_bf16(dy + (size_t)t * out, dya16 + (size_t)t * (out + r), (size_t)out);
+      });
+    }
+    const uint16_t* A16;
+    {
+      prof::Scope ps_(prof::LORA);
+      ops::lora_out_backward_bf16(gw.view, j, dya16, lus[j], N, grad.mod(l, p)->B.data(), ducat);
+      A16 = ops::lora_A_bf16(gw.view, j);
+    }
+    {
+      prof::Scope ps_(prof::MM_FROZEN_BWD); // dx += dy W + du A in one matmul
+      m.layers[l].proj[p]->backward_input_bf16_aug(dx, dya16, N, A16, r);
     }
     prof::Scope ps_(prof::LORA);
     for (auto& [ad, s] : st.frozen)
       if (LoraWeights* w = ad->mod(l, p))
         ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
-    ops::lora_out_backward_bf16(gw.view, j, dy16, lus[j], N, grad.mod(l, p)->B.data(), ducat);
   }
-  const uint16_t* x16 = activation_bf16(x, N, in, xbuf);
+  const uint16_t* x16 = activation_bf16(x, N, in, in, xbuf);
   prof::Scope ps_(prof::LORA);
   float* dA[3];
   for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
-  ops::lora_in_backward_bf16(gw.view, x16, ducat, N, dA, dx);
+  ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
 }
 
 // Gate / up kept in bf16 for the backward (a.g16, a.u16) and back to fp32, over the pool.

@@ -327,6 +327,30 @@ describe('FrozenLinear', () => {
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
     });
 
+  // The folded-LoRA products: extra K columns (forward) / rows (input gradient) ride along in the frozen matmul.
+  // Shapes: NF4 with blocks inside rows, NF4 with blocks straddling rows (in = 40), several tiles, f32 / bf16 storage.
+  for (const [storage, out, inn, ke, T] of [['nf4', 96, 64, 5, 7], ['nf4', 32, 40, 16, 3], ['nf4', 1000, 4160, 16, 3], ['f32', 48, 72, 3, 5], ['bf16', 40, 64, 48, 4]] as const)
+    it(`folded extra operands: ${storage} ${out}x${inn}, ${ke} extra, T ${T}, match the naive product of the bf16-rounded inputs`, () => {
+      const w = normalArray(out * inn, 31, 0.05), bias = storage === 'f32' ? randArray(out, 32) : null;
+      const h = k.frozenLinear({ w, out, in: inn, storage, ...(bias ? { bias } : {}) });
+      const Wd: Float32Array = k.frozenLinearDequantize(h);
+      const xa = randArray(T * (inn + ke), 33), E = randArray(out * ke, 34, 0.1);
+      const Waug = new Float32Array(out * (inn + ke));
+      for (let o = 0; o < out; o++) {
+        Waug.set(Wd.subarray(o * inn, (o + 1) * inn), o * (inn + ke));
+        Waug.set(E.subarray(o * ke, (o + 1) * ke), o * (inn + ke) + inn);
+      }
+      const f = naiveForward(round16(xa), round16(Waug), bias, T, out, inn + ke);
+      expect(worst(k.frozenLinearForwardAug(h, xa, T, E, ke), f.y, f.mag)).toBeLessThan(4e-6);
+      const dya = randArray(T * (out + ke), 35), F = randArray(ke * inn, 36, 0.1), dx = randArray(T * inn, 37), dx0 = dx.slice();
+      const Faug = new Float32Array((out + ke) * inn);
+      Faug.set(Wd, 0);
+      Faug.set(F, out * inn);
+      k.frozenLinearBackwardAug(h, dx, dya, T, F, ke);
+      const b = naiveBackward(dx0, round16(dya), round16(Faug), T, out + ke, inn);
+      expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
+    });
+
   it('forward writes into a caller-provided output array when given one', () => {
     const w = normalArray(64 * 64, 5, 0.1), x = randArray(3 * 64, 6);
     const h = k.frozenLinear({ w, out: 64, in: 64, storage: 'nf4' });

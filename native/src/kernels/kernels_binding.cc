@@ -312,6 +312,43 @@ Napi::Value FrozenLinearBackward(const Napi::CallbackInfo& info) {
   return dx;
 }
 
+// f32 values to a bf16 vector (the aug bindings take fp32 arrays, as the engine converts its activations).
+std::vector<uint16_t> to_bf16_vec(const Napi::Float32Array& a) {
+  std::vector<uint16_t> v(a.ElementLength());
+  f32_to_bf16(a.Data(), v.data(), v.size());
+  return v;
+}
+
+// kernels.frozenLinearForwardAug(h, xa [T*(in+ke)], T, E [out*ke], ke) -> y [T*out]: y = xa [W | E]^T + bias, bf16
+// operands (xa and E rounded to bf16 here), the folded-LoRA forward.
+Napi::Value FrozenLinearForwardAug(const Napi::CallbackInfo& info) {
+  if (info.Length() < 5) bad("frozenLinearForwardAug(h, xa, T, E, ke): five arguments needed");
+  const FrozenLinear* l = linear_of(info[0], "frozenLinearForwardAug");
+  const int T = int_in(info[2], "frozenLinearForwardAug: T", 0, 1 << 24);
+  const int ke = int_in(info[4], "frozenLinearForwardAug: ke", 0, 1 << 16);
+  auto xa = f32arr(info[1], "frozenLinearForwardAug: xa", (size_t)T * (l->in() + ke));
+  auto E = f32arr(info[3], "frozenLinearForwardAug: E", (size_t)l->out() * ke);
+  auto y = Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
+  const auto xa16 = to_bf16_vec(xa), E16 = to_bf16_vec(E);
+  l->forward_bf16_aug(y.Data(), xa16.data(), T, E16.data(), ke);
+  return y;
+}
+
+// kernels.frozenLinearBackwardAug(h, dx [T*in] (accumulated into), dya [T*(out+kf)], T, F [kf*in], kf) -> dx:
+// dx += dya [W ; F], bf16 operands.
+Napi::Value FrozenLinearBackwardAug(const Napi::CallbackInfo& info) {
+  if (info.Length() < 6) bad("frozenLinearBackwardAug(h, dx, dya, T, F, kf): six arguments needed");
+  const FrozenLinear* l = linear_of(info[0], "frozenLinearBackwardAug");
+  const int T = int_in(info[3], "frozenLinearBackwardAug: T", 0, 1 << 24);
+  const int kf = int_in(info[5], "frozenLinearBackwardAug: kf", 0, 1 << 16);
+  auto dx = f32arr(info[1], "frozenLinearBackwardAug: dx", (size_t)T * l->in());
+  auto dya = f32arr(info[2], "frozenLinearBackwardAug: dya", (size_t)T * (l->out() + kf));
+  auto F = f32arr(info[4], "frozenLinearBackwardAug: F", (size_t)kf * l->in());
+  const auto dya16 = to_bf16_vec(dya), F16 = to_bf16_vec(F);
+  l->backward_input_bf16_aug(dx.Data(), dya16.data(), T, F16.data(), kf);
+  return dx;
+}
+
 Napi::Value FrozenLinearDequantize(const Napi::CallbackInfo& info) {
   const FrozenLinear* l = linear_of(info.Length() ? info[0] : info.Env().Undefined(), "frozenLinearDequantize");
   auto w = Napi::Float32Array::New(info.Env(), (size_t)l->out() * l->in());
@@ -367,6 +404,8 @@ void register_kernel_bindings(Napi::Env env, Napi::Object exports) {
   k.Set("frozenLinear", Napi::Function::New(env, guarded<MakeFrozenLinear>));
   k.Set("frozenLinearForward", Napi::Function::New(env, guarded<FrozenLinearForward>));
   k.Set("frozenLinearBackward", Napi::Function::New(env, guarded<FrozenLinearBackward>));
+  k.Set("frozenLinearForwardAug", Napi::Function::New(env, guarded<FrozenLinearForwardAug>));
+  k.Set("frozenLinearBackwardAug", Napi::Function::New(env, guarded<FrozenLinearBackwardAug>));
   k.Set("frozenLinearDequantize", Napi::Function::New(env, guarded<FrozenLinearDequantize>));
   k.Set("frozenLinearBytes", Napi::Function::New(env, guarded<FrozenLinearBytes>));
   k.Set("backendInfo", Napi::Function::New(env, guarded<BackendInfo>));

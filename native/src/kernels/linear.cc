@@ -31,6 +31,7 @@ T* scratch(std::vector<T>& v, size_t n) {
 thread_local std::vector<uint16_t> tl_act16;  // activations converted to bf16
 thread_local std::vector<uint16_t> tl_w16;    // weight tile in bf16
 thread_local std::vector<float> tl_w32;       // weight tile in fp32
+thread_local std::vector<uint16_t> tl_aug16;  // weight tile with extra columns / rows (folded LoRA products)
 
 // f32 -> bf16 over the pool (activations are megabytes; one core converts ~2 values per ns).
 void to_bf16_parallel(const float* x, uint16_t* y, size_t n) {
@@ -178,6 +179,46 @@ void FrozenLinear::backward_input_bf16(float* dx, const uint16_t* dy16, int T) c
     const int rows = std::min(tr, out_ - r0);
     const uint16_t* w = tile_bf16(r0, rows);
     gemm_bf16(false, false, T, in_, rows, 1.f, dy16 + r0, out_, w, in_, 1.f, dx, in_);
+  }
+}
+
+void FrozenLinear::forward_bf16_aug(float* y, const uint16_t* xa16, int T, const uint16_t* E, int ke) const {
+  check_T(T, "forward_bf16_aug");
+  if (ke < 0 || (ke > 0 && !E)) throw EngineError("E_ENGINE", "FrozenLinear::forward_bf16_aug: bad extra columns");
+  if (T == 0) return;
+  const int tr = tile_rows(out_, in_), K = in_ + ke;
+  for (int r0 = 0; r0 < out_; r0 += tr) {
+    const int rows = std::min(tr, out_ - r0);
+    uint16_t* t = scratch(tl_aug16, (size_t)rows * K); // [rows, in + ke]: W rows, then their E columns
+    if (storage_ == Storage::NF4) nf4_dequantize_bf16_ld(wq_, r0, rows, t, (size_t)K);
+    else {
+      const uint16_t* w = tile_bf16(r0, rows);
+      for (int r = 0; r < rows; r++) std::memcpy(t + (size_t)r * K, w + (size_t)r * in_, (size_t)in_ * 2);
+    }
+    for (int r = 0; r < rows; r++) std::memcpy(t + (size_t)r * K + in_, E + (size_t)(r0 + r) * ke, (size_t)ke * 2);
+    gemm_bf16(false, true, T, rows, K, 1.f, xa16, K, t, K, 0.f, y + r0, out_);
+  }
+  add_bias(y, T);
+}
+
+void FrozenLinear::backward_input_bf16_aug(float* dx, const uint16_t* dya16, int T, const uint16_t* F, int kf) const {
+  check_T(T, "backward_input_bf16_aug");
+  if (kf < 0 || (kf > 0 && !F)) throw EngineError("E_ENGINE", "FrozenLinear::backward_input_bf16_aug: bad extra rows");
+  if (T == 0) return;
+  const int tr = tile_rows(out_, in_), lda = out_ + kf;
+  for (int r0 = 0; r0 < out_; r0 += tr) {
+    const int rows = std::min(tr, out_ - r0);
+    const bool last = r0 + rows == out_;
+    if (!last) {
+      gemm_bf16(false, false, T, in_, rows, 1.f, dya16 + r0, lda, tile_bf16(r0, rows), in_, 1.f, dx, in_);
+      continue;
+    }
+    // the last tile carries F's rows after W's, so the extra product costs no separate pass over dx
+    uint16_t* t = scratch(tl_aug16, (size_t)(rows + kf) * in_);
+    if (storage_ == Storage::NF4) nf4_dequantize_bf16(wq_, r0, rows, t);
+    else std::memcpy(t, tile_bf16(r0, rows), (size_t)rows * in_ * 2);
+    std::memcpy(t + (size_t)rows * in_, F, (size_t)kf * in_ * 2);
+    gemm_bf16(false, false, T, in_, rows + kf, 1.f, dya16 + r0, lda, t, in_, 1.f, dx, in_);
   }
 }
 

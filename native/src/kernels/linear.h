@@ -28,6 +28,11 @@ class FrozenLinear {
   // bf16-compute variants taking activations already converted to bf16 (convert once, use for q/k/v or gate/up).
   void forward_bf16(float* y, const uint16_t* x16, int T) const;            // x16 [T, in]
   void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const;   // dy16 [T, out]
+  // bf16 compute with extra operands folded into the same matmul (the LoRA side path rides along, no second pass
+  // over y or dx): y[T, out] = xa16[T, in + ke] [W | E]^T + bias with E [out, ke] bf16 row-major, and
+  // dx[T, in] += dya16[T, out + kf] [W ; F] with F [kf, in] bf16 row-major.
+  void forward_bf16_aug(float* y, const uint16_t* xa16, int T, const uint16_t* E, int ke) const;
+  void backward_input_bf16_aug(float* dx, const uint16_t* dya16, int T, const uint16_t* F, int kf) const;
   // The weight as fp32 [out, in] (for tests and merges).
   void dequantize(float* w) const;
   // fp32-stored weights used in bf16 compute: keep a bf16 copy beside the fp32 one so each matmul reads bf16

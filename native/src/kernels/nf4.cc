@@ -189,6 +189,29 @@ void dequantize_rows(const NF4Tensor& t, int row0, int nrows, T* out) {
 
 } // namespace
 
+void nf4_dequantize_bf16_ld(const NF4Tensor& t, int row0, int nrows, uint16_t* out, size_t ld) {
+  if (ld == (size_t)t.cols) return nf4_dequantize_bf16(t, row0, nrows, out);
+  check_rows(t, row0, nrows);
+  if (ld < (size_t)t.cols) throw EngineError("E_ENGINE", "nf4_dequantize_bf16_ld: row stride below the row length");
+  if (t.cols % NF4_BLOCK != 0) { // blocks straddle rows: dequantize compactly, then place the rows
+    std::vector<uint16_t> tmp((size_t)nrows * t.cols);
+    nf4_dequantize_bf16(t, row0, nrows, tmp.data());
+    for (int r = 0; r < nrows; r++) std::memcpy(out + r * ld, tmp.data() + (size_t)r * t.cols, (size_t)t.cols * 2);
+    return;
+  }
+  const size_t per_row = (size_t)t.cols / NF4_BLOCK, b0 = (size_t)row0 * per_row, nb = (size_t)nrows * per_row;
+  if (nb == 0) return;
+  const int chunks = (int)std::max<size_t>(1, nb / 64);
+  parallel_for(chunks, [&](int cb, int ce) {
+    const size_t bb = nb * cb / chunks, be = nb * ce / chunks;
+    for (size_t b = bb; b < be; b++) {
+      const size_t blk = b0 + b;
+      block_bf16(t.packed.data() + blk * (NF4_BLOCK / 2), decode_absmax(t, blk),
+                 out + (b / per_row) * ld + (b % per_row) * NF4_BLOCK);
+    }
+  });
+}
+
 void nf4_dequantize_f32(const NF4Tensor& t, int row0, int nrows, float* out) {
   dequantize_rows<float, block_f32>(t, row0, nrows, out);
 }

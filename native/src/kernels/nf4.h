@@ -28,5 +28,7 @@ float nf4_block_absmax(const NF4Tensor& t, size_t block);
 // Dequantize rows [row0, row0+nrows) into out (nrows*cols values).
 void nf4_dequantize_f32(const NF4Tensor& t, int row0, int nrows, float* out);
 void nf4_dequantize_bf16(const NF4Tensor& t, int row0, int nrows, uint16_t* out);
+// Same into rows of stride ld >= cols (room for extra columns after each row).
+void nf4_dequantize_bf16_ld(const NF4Tensor& t, int row0, int nrows, uint16_t* out, size_t ld);
 
 } // namespace peft::kern

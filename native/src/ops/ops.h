@@ -113,9 +113,10 @@ void lora_backward(float* dA,           // [r, in] (+=) or null
                                           // (another summation order: used in bf16 mode, not in the fp32 reference)
 // ---- LoRA in bf16 compute (ops/lora_bf16.cc): the trainable adapters of g projections that read one input x
 // (q/k/v, gate/up, or g = 1), every product with bf16 operands and fp32 accumulation (oneDNN), as torch autocast
-// does; LoRA weights, their gradients and the saved u stay fp32. The narrow products run ~2.5x faster than fp32
-// sgemm here, and every weight-gradient product is laid out untransposed (u^T dy, du^T x), which oneDNN runs
-// ~2.7x faster than the transposed-A form.
+// does; LoRA weights, their gradients and the saved u stay fp32. The B-side forward product and the A-side input
+// gradient are folded into the frozen projection's own matmul as extra K (FrozenLinear::*_aug): no separate pass
+// over y or dx. The weight-gradient products are laid out untransposed (u^T dy, du^T x), which oneDNN runs ~2.7x
+// faster than the transposed-A form.
 struct LoraGroup {
   int g, r, in;                         // projections, rank, input width
   const int* outs;                      // [g] output widths
@@ -123,16 +124,22 @@ struct LoraGroup {
   const float* const* B;                // [g] of [out_j, r]
   float scale;
 };
-// ys[j] += scale (x A_j^T) B_j^T; lus[j] (when non-null) = x A_j^T [N, r] for the backward. ucat: [N, g r] scratch.
-void lora_group_forward_bf16(const LoraGroup& G, const uint16_t* x16, int N, float* const* ys, float* const* lus,
-                             float* ucat);
-// One projection's output side of the backward: dB_j += scale dy_j^T u_j, du_j = scale dy_j B_j into columns
-// [j r, j r + r) of du_cat [N, g r].
-void lora_out_backward_bf16(const LoraGroup& G, int j, const uint16_t* dy16, const float* u, int N, float* dB,
-                            float* du_cat);
-// The input side, once for the group: dA_j += du_j^T x, dx += du_cat A_cat.
-void lora_in_backward_bf16(const LoraGroup& G, const uint16_t* x16, const float* du_cat, int N, float* const* dA,
-                           float* dx);
+// Forward, A side: u_cat = x A_cat^T [N, g r] from xa16 [N, in + g r] (x in its first `in` columns), written as
+// bf16 into xa16's last g r columns (the folded frozen products read them there) and kept in lus[j] (fp32, when
+// non-null) for the backward. ucat: [N, g r] scratch.
+void lora_group_project_bf16(const LoraGroup& G, uint16_t* xa16, int N, float* ucat, float* const* lus);
+// Projection j's extra forward weights E_j [out_j, g r] in bf16: scale B_j in columns [j r, j r + r), zeros
+// elsewhere (valid until the next call).
+const uint16_t* lora_extra_cols_bf16(const LoraGroup& G, int j);
+// Backward, output side of projection j: dya16 [N, out_j + r] holds bf16(dy_j) in its first out_j columns.
+// du_j = scale dy_j B_j goes to columns [j r, j r + r) of du_cat and as bf16 into dya16's last r columns (for the
+// folded input gradient dx += [dy_j | du_j] [W_j ; A_j]); dB_j += scale dy_j^T u_j.
+void lora_out_backward_bf16(const LoraGroup& G, int j, uint16_t* dya16, const float* u, int N, float* dB, float* du_cat);
+// A_j [r, in] in bf16: projection j's extra input-gradient rows (valid until the next call).
+const uint16_t* lora_A_bf16(const LoraGroup& G, int j);
+// Backward, input side once per group: dA_j += du_j^T x, with x16 [N, in] (row stride ldx).
+void lora_in_backward_bf16(const LoraGroup& G, const uint16_t* x16, int ldx, const float* du_cat, int N,
+                           float* const* dA);
 
 // Inverted dropout with a counter-based mask: out = x * keep / (1-p), keep drawn from (seed, stream, index).
 void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream);
