@@ -51,8 +51,8 @@ describe('chunked cross-entropy matches the plain computation', () => {
   const N = 300, C = 40, V = 1000, scale = 1 / 50;
   const r = rng(7);
   const h = rand(N * C, r), W = rand(V * C, r, 0.5);
-  // padding: a run of ignored rows at the end and scattered ignored rows; 263 rows kept: three 128-row chunks,
-  // the last one partial
+  // padding: a run of ignored rows at the end and scattered ignored rows; 263 rows kept: two 256-row chunks of the
+  // bf16 kernel (the last one partial), five 64-row chunks of the fp32 path
   const t = Int32Array.from({ length: N }, (_, i) => (i >= 290 || i % 11 === 3 ? -1 : Math.floor(((r() + 1) / 2) * V) % V));
   const ref = ceReference(h, W, t, N, C, V, scale);
 
@@ -74,6 +74,20 @@ describe('chunked cross-entropy matches the plain computation', () => {
     const fwd = addon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: false, bf16: true });
     expect(fwd.loss).toBe(got.loss);
     expect(fwd.dh).toBeUndefined();
+  });
+
+  it('bf16 kernel: the same bits with 1 and 2 threads (vocabulary slices fixed, not per thread)', () => {
+    const run = (n: number) => {
+      addon.kernels.setThreads(n);
+      return addon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: true });
+    };
+    try {
+      const one = run(1), two = run(2);
+      expect(two.loss).toBe(one.loss);
+      expect(Array.from(two.dh)).toEqual(Array.from(one.dh));
+    } finally {
+      addon.kernels.setThreads(0);
+    }
   });
 
   it('a target outside the vocabulary is a clear error', () => {
