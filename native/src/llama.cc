@@ -355,46 +355,57 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   }
 }
 
+// dx[N, in] = the input gradient of the group (overwritten); trainable LoRA gradients accumulate into grad.
 static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
                            const int* ps, int g, float* dx, const float* const* dys, const float* x,
                            const float* const* lus, int N) {
+  const int in = m.proj_in(ps[0]);
   if (!can_fuse_group(m, st, l, ps, g, N)) {
+    { prof::Scope ps_(prof::ELEMENTWISE); std::memset(dx, 0, (size_t)N * in * sizeof(float)); }
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
     return;
   }
-  const int in = m.proj_in(ps[0]), r = st.train->r;
+  const int r = st.train->r, gr = g * r;
   GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   float* ducat = ws.lora_ducat;
+  int col[3], tot = 0;
+  for (int j = 0; j < g; j++) col[j] = tot, tot += m.proj_out(ps[j]);
+  const int lda = tot + gr;
   thread_local std::vector<uint16_t> dybuf, xbuf;
-  for (int j = 0; j < g; j++) {
-    const int p = ps[j], out = m.proj_out(p);
-    uint16_t* dya16;
-    {
-      prof::Scope ps_(prof::MM_FROZEN_BWD);
-      if (dybuf.size() < (size_t)N * (out + r)) dybuf.resize((size_t)N * (out + r));
-      dya16 = dybuf.data(); // [dy | du] in bf16
+  if (dybuf.size() < (size_t)N * lda) dybuf.resize((size_t)N * lda);
+  uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16
+  {
+    prof::Scope ps_(prof::MM_FROZEN_BWD);
+    for (int j = 0; j < g; j++) {
+      const int out = m.proj_out(ps[j]);
       const float* dy = dys[j];
+      uint16_t* d = dya16 + col[j];
       ops::par_rows(N, (size_t)out, [&](int b, int e) {
-        for (int t = b; t < e; t++) kern::f32_to_bf16(dy + (size_t)t * out, dya16 + (size_t)t * (out + r), (size_t)out);
+        for (int t = b; t < e; t++) kern::f32_to_bf16(dy + (size_t)t * out, d + (size_t)t * lda, (size_t)out);
       });
     }
-    const uint16_t* A16;
-    {
-      prof::Scope ps_(prof::LORA);
-      ops::lora_out_backward_bf16(gw.view, j, dya16, lus[j], N, grad.mod(l, p)->B.data(), ducat);
-      A16 = ops::lora_A_bf16(gw.view, j);
-    }
-    {
-      prof::Scope ps_(prof::MM_FROZEN_BWD); // dx += dy W + du A in one matmul
-      m.layers[l].proj[p]->backward_input_bf16_aug(dx, dya16, N, A16, r);
-    }
-    prof::Scope ps_(prof::LORA);
-    for (auto& [ad, s] : st.frozen)
-      if (LoraWeights* w = ad->mod(l, p))
-        ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   }
-  const uint16_t* x16 = activation_bf16(x, N, in, in, xbuf);
+  const uint16_t* A16;
+  {
+    prof::Scope ps_(prof::LORA);
+    for (int j = 0; j < g; j++)
+      ops::lora_out_backward_bf16(gw.view, j, dya16 + col[j], lda, lus[j], N, grad.mod(l, ps[j])->B.data(), ducat,
+                                  dya16 + tot + j * r, lda);
+    A16 = ops::lora_A_bf16(gw.view);
+  }
+  {
+    prof::Scope ps_(prof::MM_FROZEN_BWD); // dx = sum_j dy_j W_j + du_cat A_cat in one matmul
+    const kern::FrozenLinear* ls[3];
+    for (int j = 0; j < g; j++) ls[j] = m.layers[l].proj[ps[j]].get();
+    kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, N, A16, gr, false);
+  }
   prof::Scope ps_(prof::LORA);
+  for (int j = 0; j < g; j++)
+    for (auto& [ad, s] : st.frozen)
+      if (LoraWeights* w = ad->mod(l, ps[j]))
+        ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
+                           m.proj_out(ps[j]), ad->r, s);
+  const uint16_t* x16 = activation_bf16(x, N, in, in, xbuf);
   float* dA[3];
   for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
   ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
@@ -493,7 +504,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
 static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
                            const LayerActs& a, const float* x) {
   const ModelConfig& c = m.cfg;
-  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   // MLP: gate / up back to fp32 when kept in bf16; silu(gate) * up recomputed
   const float* const G = a.g ? a.g : ws.gs;
@@ -502,7 +513,6 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     prof::Scope ps(prof::ELEMENTWISE);
     if (a.g16) gate_up_to_f32(a, ws.gs, ws.us, (size_t)N * I);
     ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
-    std::memset(ws.dh, 0, (size_t)N * I * sizeof(float));
   }
   {
     const int ps[1] = {P_DOWN};
@@ -514,7 +524,6 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   {
     prof::Scope ps(prof::ELEMENTWISE);
     ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
-    std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
   }
   {
     const int ps[2] = {P_GATE, P_UP};
@@ -524,7 +533,6 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.datt, 0, (size_t)N * Dq * sizeof(float)); }
   {
     const int ps[1] = {P_O};
     const float* const dys[1] = {ws.dres};
@@ -542,7 +550,6 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   {
     prof::Scope ps(prof::ELEMENTWISE);
     ops::rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
-    std::memset(ws.dln, 0, (size_t)N * H * sizeof(float));
   }
   {
     const int ps[3] = {P_Q, P_K, P_V};

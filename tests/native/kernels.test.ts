@@ -351,6 +351,23 @@ describe('FrozenLinear', () => {
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
     });
 
+  // The grouped input gradient (q/k/v or gate/up with the folded LoRA A rows): one stacked tile, and stacked weights
+  // too big for one tile (one product per projection), overwriting or accumulating.
+  for (const [outs, inn, kf, T, accumulate] of [[[96, 32, 32], 64, 12, 5, false], [[40, 24], 40, 4, 3, true], [[1000, 1000], 4160, 16, 2, false], [[1000, 1000], 4160, 16, 2, true]] as const)
+    it(`grouped input gradient: outputs ${outs.join('+')} x ${inn}, ${kf} extra rows, T ${T}, ${accumulate ? 'accumulating' : 'overwriting'}`, () => {
+      const hs = outs.map((o, j) => k.frozenLinear({ w: normalArray(o * inn, 41 + j, 0.05), out: o, in: inn, storage: j === 1 ? 'bf16' : 'nf4' }));
+      const rows = outs.reduce((a, b) => a + b, 0);
+      const stacked = new Float32Array((rows + kf) * inn);
+      let r0 = 0;
+      hs.forEach((h, j) => { stacked.set(k.frozenLinearDequantize(h), r0 * inn); r0 += outs[j]; });
+      const F = randArray(kf * inn, 48, 0.1);
+      stacked.set(F, rows * inn);
+      const dya = randArray(T * (rows + kf), 49), dx = randArray(T * inn, 50), dx0 = accumulate ? dx.slice() : new Float32Array(T * inn);
+      k.frozenLinearBackwardGroup(hs, dx, dya, T, F, kf, accumulate);
+      const b = naiveBackward(dx0, round16(dya), round16(stacked), T, rows + kf, inn);
+      expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
+    });
+
   it('forward writes into a caller-provided output array when given one', () => {
     const w = normalArray(64 * 64, 5, 0.1), x = randArray(3 * 64, 6);
     const h = k.frozenLinear({ w, out: 64, in: 64, storage: 'nf4' });

@@ -349,6 +349,31 @@ Napi::Value FrozenLinearBackwardAug(const Napi::CallbackInfo& info) {
   return dx;
 }
 
+// kernels.frozenLinearBackwardGroup([h...], dx [T*in], dya [T*(sum out + kf)], T, F [kf*in], kf, accumulate) -> dx:
+// dx (+)= dya [W_0; ...; F], bf16 operands (the grouped input gradient of projections sharing an input).
+Napi::Value FrozenLinearBackwardGroup(const Napi::CallbackInfo& info) {
+  if (info.Length() < 7 || !info[0].IsArray()) bad("frozenLinearBackwardGroup(hs, dx, dya, T, F, kf, accumulate): seven arguments, hs an array");
+  Napi::Array hs = info[0].As<Napi::Array>();
+  if (hs.Length() < 1 || hs.Length() > 8) bad("frozenLinearBackwardGroup: 1 to 8 projections");
+  std::vector<const FrozenLinear*> ls;
+  int rows = 0;
+  for (uint32_t i = 0; i < hs.Length(); i++) {
+    ls.push_back(linear_of(hs.Get(i), "frozenLinearBackwardGroup"));
+    rows += ls.back()->out();
+    if (ls.back()->in() != ls[0]->in()) bad("frozenLinearBackwardGroup: the projections' inputs differ");
+  }
+  const int T = int_in(info[3], "frozenLinearBackwardGroup: T", 0, 1 << 24);
+  const int kf = int_in(info[5], "frozenLinearBackwardGroup: kf", 0, 1 << 16);
+  auto dx = f32arr(info[1], "frozenLinearBackwardGroup: dx", (size_t)T * ls[0]->in());
+  auto dya = f32arr(info[2], "frozenLinearBackwardGroup: dya", (size_t)T * (rows + kf));
+  auto F = f32arr(info[4], "frozenLinearBackwardGroup: F", (size_t)kf * ls[0]->in());
+  if (!info[6].IsBoolean()) bad("frozenLinearBackwardGroup: accumulate must be a boolean");
+  const auto dya16 = to_bf16_vec(dya), F16 = to_bf16_vec(F);
+  FrozenLinear::backward_input_group_bf16(ls.data(), (int)ls.size(), dx.Data(), dya16.data(), T, F16.data(), kf,
+                                          info[6].As<Napi::Boolean>().Value());
+  return dx;
+}
+
 Napi::Value FrozenLinearDequantize(const Napi::CallbackInfo& info) {
   const FrozenLinear* l = linear_of(info.Length() ? info[0] : info.Env().Undefined(), "frozenLinearDequantize");
   auto w = Napi::Float32Array::New(info.Env(), (size_t)l->out() * l->in());
@@ -406,6 +431,7 @@ void register_kernel_bindings(Napi::Env env, Napi::Object exports) {
   k.Set("frozenLinearBackward", Napi::Function::New(env, guarded<FrozenLinearBackward>));
   k.Set("frozenLinearForwardAug", Napi::Function::New(env, guarded<FrozenLinearForwardAug>));
   k.Set("frozenLinearBackwardAug", Napi::Function::New(env, guarded<FrozenLinearBackwardAug>));
+  k.Set("frozenLinearBackwardGroup", Napi::Function::New(env, guarded<FrozenLinearBackwardGroup>));
   k.Set("frozenLinearDequantize", Napi::Function::New(env, guarded<FrozenLinearDequantize>));
   k.Set("frozenLinearBytes", Napi::Function::New(env, guarded<FrozenLinearBytes>));
   k.Set("backendInfo", Napi::Function::New(env, guarded<BackendInfo>));

@@ -222,4 +222,43 @@ void FrozenLinear::backward_input_bf16_aug(float* dx, const uint16_t* dya16, int
   }
 }
 
+void FrozenLinear::backward_input_group_bf16(const FrozenLinear* const* ls, int g, float* dx, const uint16_t* dya16,
+                                             int T, const uint16_t* F, int kf, bool accumulate) {
+  check_T(T, "backward_input_group_bf16");
+  if (g <= 0 || kf < 0 || (kf > 0 && !F)) throw EngineError("E_ENGINE", "FrozenLinear::backward_input_group_bf16: bad group");
+  const int in = ls[0]->in_;
+  int rows = 0;
+  for (int j = 0; j < g; j++) {
+    if (ls[j]->in_ != in) throw EngineError("E_ENGINE", "FrozenLinear::backward_input_group_bf16: inputs differ");
+    rows += ls[j]->out_;
+  }
+  if (T == 0) return;
+  const int lda = rows + kf;
+  if ((size_t)lda * in <= TILE_VALUES) {
+    uint16_t* t = scratch(tl_aug16, (size_t)lda * in); // [W_0; ...; W_{g-1}; F]
+    size_t r0 = 0;
+    for (int j = 0; j < g; j++) {
+      const FrozenLinear& L = *ls[j];
+      if (L.storage_ == Storage::NF4) nf4_dequantize_bf16(L.wq_, 0, L.out_, t + r0 * in);
+      else std::memcpy(t + r0 * in, L.tile_bf16(0, L.out_), (size_t)L.out_ * in * 2);
+      r0 += L.out_;
+    }
+    if (kf) std::memcpy(t + r0 * in, F, (size_t)kf * in * 2);
+    gemm_bf16(false, false, T, in, lda, 1.f, dya16, lda, t, in, accumulate ? 1.f : 0.f, dx, in);
+    return;
+  }
+  if (!accumulate) std::memset(dx, 0, (size_t)T * in * sizeof(float));
+  int c0 = 0;
+  for (int j = 0; j < g; j++) {
+    const FrozenLinear& L = *ls[j];
+    const int tr = tile_rows(L.out_, in);
+    for (int r0 = 0; r0 < L.out_; r0 += tr) {
+      const int n = std::min(tr, L.out_ - r0);
+      gemm_bf16(false, false, T, in, n, 1.f, dya16 + c0 + r0, lda, L.tile_bf16(r0, n), in, 1.f, dx, in);
+    }
+    c0 += L.out_;
+  }
+  if (kf) gemm_bf16(false, false, T, in, kf, 1.f, dya16 + rows, lda, F, in, 1.f, dx, in);
+}
+
 } // namespace peft::kern

@@ -33,6 +33,12 @@ class FrozenLinear {
   // dx[T, in] += dya16[T, out + kf] [W ; F] with F [kf, in] bf16 row-major.
   void forward_bf16_aug(float* y, const uint16_t* xa16, int T, const uint16_t* E, int ke) const;
   void backward_input_bf16_aug(float* dx, const uint16_t* dya16, int T, const uint16_t* F, int kf) const;
+  // The input gradient of g projections that read one input, plus extra rows F [kf, in] (the folded LoRA A's):
+  // dx[T, in] = dya16[T, sum out_j + kf] [W_0; ...; W_{g-1}; F] (+= dx when accumulate). One matmul over the
+  // stacked weights when they fit one tile, which also spares the sum post-op (a read-modify-write of dx that cost
+  // ~20% of the product here); one product per projection otherwise.
+  static void backward_input_group_bf16(const FrozenLinear* const* ls, int g, float* dx, const uint16_t* dya16, int T,
+                                        const uint16_t* F, int kf, bool accumulate);
   // The weight as fp32 [out, in] (for tests and merges).
   void dequantize(float* w) const;
   // fp32-stored weights used in bf16 compute: keep a bf16 copy beside the fp32 one so each matmul reads bf16

@@ -70,26 +70,27 @@ const uint16_t* lora_extra_cols_bf16(const LoraGroup& G, int j) {
   return E;
 }
 
-void lora_out_backward_bf16(const LoraGroup& G, int j, uint16_t* dya16, const float* u, int N, float* dB, float* du_cat) {
+void lora_out_backward_bf16(const LoraGroup& G, int j, const uint16_t* dy16, int lddy, const float* u, int N, float* dB,
+                            float* du_cat, uint16_t* du16, int lddu) {
   if (N == 0) return;
   Buffers& bf = buffers();
-  const int out = G.outs[j], r = G.r, gr = G.g * r, lda = out + r;
+  const int out = G.outs[j], r = G.r, gr = G.g * r;
   uint16_t* b16 = sized(bf.B16, (size_t)out * r);
   kern::f32_to_bf16(G.B[j], b16, (size_t)out * r);
-  kern::gemm_bf16(false, false, N, r, out, G.scale, dya16, lda, b16, r, 0.f, du_cat + j * r, gr); // du = s dy B
-  cols_to_bf16(du_cat + j * r, gr, N, r, dya16 + out, lda);
+  kern::gemm_bf16(false, false, N, r, out, G.scale, dy16, lddy, b16, r, 0.f, du_cat + j * r, gr); // du = s dy B
+  cols_to_bf16(du_cat + j * r, gr, N, r, du16, lddu);
   uint16_t* uT = sized(bf.uT16, (size_t)r * N);
   transpose_to_bf16(u, N, r, 0, r, uT);
   float* dBT = sized(bf.dBT, (size_t)r * out);
-  kern::gemm_bf16(false, false, r, out, N, G.scale, uT, N, dya16, lda, 0.f, dBT, out); // dB^T = s u^T dy
+  kern::gemm_bf16(false, false, r, out, N, G.scale, uT, N, dy16, lddy, 0.f, dBT, out); // dB^T = s u^T dy
   for (int o = 0; o < out; o++)
     for (int k = 0; k < r; k++) dB[(size_t)o * r + k] += dBT[(size_t)k * out + o];
 }
 
-const uint16_t* lora_A_bf16(const LoraGroup& G, int j) {
+const uint16_t* lora_A_bf16(const LoraGroup& G) {
   const size_t an = (size_t)G.r * G.in;
-  uint16_t* a = sized(buffers().A16, an);
-  kern::f32_to_bf16(G.A[j], a, an);
+  uint16_t* a = sized(buffers().A16, an * G.g);
+  for (int j = 0; j < G.g; j++) kern::f32_to_bf16(G.A[j], a + an * j, an);
   return a;
 }
 

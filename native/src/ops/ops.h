@@ -131,12 +131,13 @@ void lora_group_project_bf16(const LoraGroup& G, uint16_t* xa16, int N, float* u
 // Projection j's extra forward weights E_j [out_j, g r] in bf16: scale B_j in columns [j r, j r + r), zeros
 // elsewhere (valid until the next call).
 const uint16_t* lora_extra_cols_bf16(const LoraGroup& G, int j);
-// Backward, output side of projection j: dya16 [N, out_j + r] holds bf16(dy_j) in its first out_j columns.
-// du_j = scale dy_j B_j goes to columns [j r, j r + r) of du_cat and as bf16 into dya16's last r columns (for the
-// folded input gradient dx += [dy_j | du_j] [W_j ; A_j]); dB_j += scale dy_j^T u_j.
-void lora_out_backward_bf16(const LoraGroup& G, int j, uint16_t* dya16, const float* u, int N, float* dB, float* du_cat);
-// A_j [r, in] in bf16: projection j's extra input-gradient rows (valid until the next call).
-const uint16_t* lora_A_bf16(const LoraGroup& G, int j);
+// Backward, output side of projection j, from dy16 = bf16(dy_j) [N, out_j] (row stride lddy): du_j = scale dy_j B_j
+// goes to columns [j r, j r + r) of du_cat and as bf16 to du16 [N, r] (row stride lddu: the folded input gradient
+// dx = [dy | du] [W ; A] reads it there); dB_j += scale dy_j^T u_j.
+void lora_out_backward_bf16(const LoraGroup& G, int j, const uint16_t* dy16, int lddy, const float* u, int N, float* dB,
+                            float* du_cat, uint16_t* du16, int lddu);
+// A_cat [g r, in] in bf16: the group's extra input-gradient rows (valid until the next call).
+const uint16_t* lora_A_bf16(const LoraGroup& G);
 // Backward, input side once per group: dA_j += du_j^T x, with x16 [N, in] (row stride ldx).
 void lora_in_backward_bf16(const LoraGroup& G, const uint16_t* x16, int ldx, const float* du_cat, int N,
                            float* const* dA);
