@@ -196,9 +196,13 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   lnf = resid_arena.take(n * H);
   rstdf = resid_arena.take(n);
   const bool drop = training && st.train && st.dropout > 0.f;
-  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0) + n * H + n * I +
-              (gu16 ? n * I * 2 : 0);
-  if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + n * I * 3 + (drop ? n * maxin * 2 : 0);
+  // The MLP region (h, gate / up in fp32, their gradients) is idle while the loss runs, so it also serves as the
+  // bf16 cross-entropy's working memory (logits of 256 rows): sized for whichever is larger.
+  const size_t mlp = n * I * (1 + (gu16 ? 2 : 0) + (training ? (gu16 ? 1 : 3) : 0));
+  const size_t ce = training && m.compute == kern::Compute::BF16 ? ops::cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
+  const size_t region = std::max(mlp, ce);
+  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0) + n * H + region;
+  if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + (drop ? n * maxin * 2 : 0);
   scratch.plan(sc);
   lora_u = scratch.take(n * rmax);
   lora_du = scratch.take(n * rmax);
@@ -206,19 +210,30 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   lora_ducat = training ? scratch.take(n * rmax * 3) : nullptr;
   lora_dAT = training ? scratch.take(maxin * rmax * 3) : nullptr;
   ln = scratch.take(n * H);
-  h = scratch.take(n * I);
-  gs = gu16 ? scratch.take(n * I) : nullptr;
-  us = gu16 ? scratch.take(n * I) : nullptr;
   if (training) {
     dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);
     dq = scratch.take(n * Dq); datt = scratch.take(n * Dq);
     dk = scratch.take(n * Dkv); dv = scratch.take(n * Dkv);
-    dg = scratch.take(n * I); du = scratch.take(n * I); dh = scratch.take(n * I);
   } else {
-    dres = dln = tmp_out = dq = datt = dk = dv = dg = du = dh = nullptr;
+    dres = dln = tmp_out = dq = datt = dk = dv = nullptr;
   }
   xdrop = drop ? scratch.take(n * maxin) : nullptr;
   dxdrop = drop ? scratch.take(n * maxin) : nullptr;
+  ce_work = scratch.take(region);
+  ce_work_floats = ce ? region : 0;
+  float* r = ce_work;
+  auto next = [&](size_t k) { float* p = r; r += k; return p; };
+  h = next(n * I);
+  gs = gu16 ? next(n * I) : nullptr;
+  us = gu16 ? next(n * I) : nullptr;
+  if (training) {
+    dh = next(n * I);
+    // with gate / up in fp32 scratch, swiglu_backward writes their gradients over them (elementwise, in place)
+    dg = gu16 ? gs : next(n * I);
+    du = gu16 ? us : next(n * I);
+  } else {
+    dg = du = dh = nullptr;
+  }
 }
 
 // Compute mode of the frozen projections for N rows: below 32 rows (decoding, tiny batches) a matmul is a

@@ -116,6 +116,8 @@ struct Workspace {
   float* h;                      // [N, I] silu(gate) * up (forward; recomputed in the backward)
   float *gs, *us;                // [N, I] fp32 gate / up when the layer keeps them in bf16 (else null)
   float* tmp_out;                // [N, H] (recomputed layer output)
+  float* ce_work = nullptr;      // the MLP region of the scratch, lent to the bf16 cross-entropy while it runs
+  size_t ce_work_floats = 0;     // 0: not planned for it (fp32 compute, inference)
   ops::RopeTable rope;           // cos/sin of this forward's positions
   int pos0 = 0;
   size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes(); }

@@ -69,7 +69,7 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
     if (backward) std::memset(ws_.dln, 0, (size_t)N * H * sizeof(float));
     sum = ops::cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(),
                                               head16_.empty() ? nullptr : head16_.data(), targets.data(), N, H,
-                                              m.cfg.vocab_size, grad_scale_per_token);
+                                              m.cfg.vocab_size, grad_scale_per_token, ws_.ce_work, ws_.ce_work_floats);
   }
   if (backward) llama_backward(m, stack_, ws_, *grad_);
   return sum / (double)n;

@@ -23,29 +23,46 @@ static constexpr int CE_VOCAB_PARTS = 4;
 
 // One chunk: bf16 lm_head matmul per vocabulary slice, vectorised max / logsumexp / softmax gradient per row, bf16
 // dlogits, dh as the sum of the slices' partial products in a fixed order; rows no other chunk touches.
+static int vocab_parts(int V) { return std::min(CE_VOCAB_PARTS, std::max(1, V / 64)); }
+
+size_t cross_entropy_bf16_work_floats(int N, int C, int V) {
+  const size_t ch = (size_t)std::min(CE_CHUNK_BF16, std::max(N, 1));
+  return ch * V + (ch * V + 1) / 2 + (size_t)vocab_parts(V) * ch * C + (ch * C + 1) / 2;
+}
+
 static double cross_entropy_bf16(float* dh, const float* h, const uint16_t* W16, const int32_t* targets,
-                                 const std::vector<int>& rows, int C, int V, float grad_scale) {
-  const int R = (int)rows.size(), P = std::min(CE_VOCAB_PARTS, std::max(1, V / 64));
+                                 const std::vector<int>& rows, int C, int V, float grad_scale, float* work,
+                                 size_t work_floats) {
+  const int R = (int)rows.size(), P = vocab_parts(V);
   std::vector<int> v0(P + 1);
   for (int p = 0; p <= P; p++) v0[p] = (int)((long long)V * p / P / 16 * 16); // slice starts on 16-column bounds
   v0[P] = V;
   const int CH = std::min(CE_CHUNK_BF16, R);
-  std::vector<uint16_t> h16((size_t)CH * C), dl16(dh ? (size_t)CH * V : 0);
-  std::vector<float> lg((size_t)CH * V), part(dh ? (size_t)P * CH * C : 0);
+  // Working memory: the caller's (planned, idle during the loss) when it is large enough, else our own.
+  std::vector<float> own;
+  const size_t need = cross_entropy_bf16_work_floats(CH, C, V);
+  if (!work || work_floats < need) {
+    own.resize(need);
+    work = own.data();
+  }
+  float* lg = work;
+  uint16_t* dl16 = reinterpret_cast<uint16_t*>(lg + (size_t)CH * V);
+  float* part = lg + (size_t)CH * V + ((size_t)CH * V + 1) / 2;
+  uint16_t* h16 = reinterpret_cast<uint16_t*>(part + (size_t)P * CH * C);
   std::vector<double> rowloss(R);
   for (int c0 = 0; c0 < R; c0 += CH) {
     const int n = std::min(CH, R - c0);
     par_rows(n, (size_t)C, [&](int b, int e) {
-      for (int i = b; i < e; i++) kern::f32_to_bf16(h + (size_t)rows[c0 + i] * C, h16.data() + (size_t)i * C, C);
+      for (int i = b; i < e; i++) kern::f32_to_bf16(h + (size_t)rows[c0 + i] * C, h16 + (size_t)i * C, C);
     });
     kern::parallel_for(P, [&](int pb, int pe) { // logits = h W^T, slice by slice
       for (int p = pb; p < pe; p++)
-        kern::gemm_bf16(false, true, n, v0[p + 1] - v0[p], C, 1.f, h16.data(), C, W16 + (size_t)v0[p] * C, C, 0.f,
-                        lg.data() + v0[p], V);
+        kern::gemm_bf16(false, true, n, v0[p + 1] - v0[p], C, 1.f, h16, C, W16 + (size_t)v0[p] * C, C, 0.f,
+                        lg + v0[p], V);
     });
     par_rows(n, (size_t)V, [&](int b, int e) {
       for (int i = b; i < e; i++) {
-        float* l = lg.data() + (size_t)i * V;
+        float* l = lg + (size_t)i * V;
         const int t = targets[rows[c0 + i]];
         const float mx = kern::vmax(l, V);
         const double lse = mx + std::log(kern::vsumexp(l, V, mx));
@@ -53,21 +70,21 @@ static double cross_entropy_bf16(float* dh, const float* h, const uint16_t* W16,
         if (dh) {
           kern::vexp_scale(l, V, (float)lse, grad_scale); // softmax * grad_scale
           l[t] -= grad_scale;
-          kern::f32_to_bf16(l, dl16.data() + (size_t)i * V, V);
+          kern::f32_to_bf16(l, dl16 + (size_t)i * V, V);
         }
       }
     });
     if (!dh) continue;
     kern::parallel_for(P, [&](int pb, int pe) { // partial dh per slice = dlogits[:, slice] W[slice]
       for (int p = pb; p < pe; p++)
-        kern::gemm_bf16(false, false, n, C, v0[p + 1] - v0[p], 1.f, dl16.data() + v0[p], V, W16 + (size_t)v0[p] * C, C,
-                        0.f, part.data() + (size_t)p * CH * C, C);
+        kern::gemm_bf16(false, false, n, C, v0[p + 1] - v0[p], 1.f, dl16 + v0[p], V, W16 + (size_t)v0[p] * C, C,
+                        0.f, part + (size_t)p * CH * C, C);
     });
     par_rows(n, (size_t)C * P, [&](int b, int e) {
       for (int i = b; i < e; i++) {
         float* d = dh + (size_t)rows[c0 + i] * C;
         for (int p = 0; p < P; p++) {
-          const float* s = part.data() + ((size_t)p * CH + i) * C;
+          const float* s = part + ((size_t)p * CH + i) * C;
           for (int c = 0; c < C; c++) d[c] += s[c];
         }
       }
@@ -79,11 +96,12 @@ static double cross_entropy_bf16(float* dh, const float* h, const uint16_t* W16,
 }
 
 double cross_entropy_forward_backward(float* dh, const float* h, const float* W, const uint16_t* W16,
-                                      const int32_t* targets, int N, int C, int V, float grad_scale) {
+                                      const int32_t* targets, int N, int C, int V, float grad_scale, float* work,
+                                      size_t work_floats) {
   // Gather the rows that have a target: ignored rows cost nothing.
   std::vector<int> rows;
   for (int r = 0; r < N; r++) if (targets[r] >= 0) rows.push_back(r);
-  if (W16) return cross_entropy_bf16(dh, h, W16, targets, rows, C, V, grad_scale);
+  if (W16) return cross_entropy_bf16(dh, h, W16, targets, rows, C, V, grad_scale, work, work_floats);
   const int R = (int)rows.size();
   std::vector<float> hc((size_t)CE_CHUNK * C);   // [chunk, C] gathered inputs
   std::vector<float> lg((size_t)CE_CHUNK * V);   // [chunk, V] logits, then dlogits

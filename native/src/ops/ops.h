@@ -72,22 +72,26 @@ void swiglu_forward(float* h,           // [N, I]
                     const float* u,     // [N, I]
                     size_t n,           // N*I
                     bool fast = false);
-void swiglu_backward(float* dg,         // [N, I] (=)
-                     float* du,         // [N, I] (=)
+void swiglu_backward(float* dg,         // [N, I] (=; may be g itself: in place is safe)
+                     float* du,         // [N, I] (=; may be u itself)
                      const float* dh,   // [N, I]
                      const float* g, const float* u, size_t n, bool fast = false);
 
 // ---- Cross-entropy over the vocabulary, computed in row chunks so [N, V] logits never exist (ops/cross_entropy.cc).
 // Rows with target < 0 are ignored. For each kept row: loss_r = logsumexp(h_r W^T) - (h_r W^T)[target].
 // Returns the summed loss (double). When dh is non-null it accumulates dh_r += grad_scale * (softmax - onehot) W.
-// With W16 (the same W in bf16) the bf16 kernel runs: bf16 matmuls with fp32 accumulation, fp32 logits of 32 rows
-// per thread at a time, vectorised exp; without it the plain fp32 path (sgemm, exp in double).
+// With W16 (the same W in bf16) the bf16 kernel runs: bf16 matmuls with fp32 accumulation, fp32 logits of 256 rows
+// at a time (in `work` when it holds cross_entropy_bf16_work_floats(...) floats: the caller's planned scratch; else
+// allocated), vectorised exp; without it the plain fp32 path (sgemm, exp in double).
 double cross_entropy_forward_backward(float* dh,          // [N, C] (+=) or null
                                       const float* h,     // [N, C] final-norm output
                                       const float* W,     // [V, C] output projection (lm_head / tied embedding)
                                       const uint16_t* W16,// [V, C] bf16 copy of W, or null for the fp32 path
                                       const int32_t* targets, // [N]
-                                      int N, int C, int V, float grad_scale);
+                                      int N, int C, int V, float grad_scale, float* work = nullptr,
+                                      size_t work_floats = 0);
+// Floats of working memory the bf16 kernel uses for up to N rows (logits, bf16 dlogits, partial dh, bf16 inputs).
+size_t cross_entropy_bf16_work_floats(int N, int C, int V);
 // Per-row log-probabilities of the targets and, optionally, the full logits (scoring; small N).
 void logprobs_forward(float* logprob,   // [N] log softmax(h_r W^T)[target_r] (0 where target < 0)
                       float* logits,    // [N, V] or null

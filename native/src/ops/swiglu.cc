@@ -42,9 +42,10 @@ void swiglu_backward(float* dg, float* du, const float* dh, const float* g, cons
       const __m512 one = _mm512_set1_ps(1.f);
       for (; lo + 16 <= hi; lo += 16) {
         const __m512 x = _mm512_loadu_ps(g + lo), sig = sigmoid512(x), d = _mm512_loadu_ps(dh + lo);
-        _mm512_storeu_ps(du + lo, _mm512_mul_ps(d, _mm512_mul_ps(x, sig)));
+        const __m512 uu = _mm512_loadu_ps(u + lo); // every input read before any output is written: in place is safe
         const __m512 t = _mm512_fmadd_ps(x, _mm512_sub_ps(one, sig), one); // 1 + x (1 - sig)
-        _mm512_storeu_ps(dg + lo, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, _mm512_loadu_ps(u + lo)), sig), t));
+        _mm512_storeu_ps(du + lo, _mm512_mul_ps(d, _mm512_mul_ps(x, sig)));
+        _mm512_storeu_ps(dg + lo, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uu), sig), t));
       }
     }
 #else
@@ -54,8 +55,9 @@ void swiglu_backward(float* dg, float* du, const float* dh, const float* g, cons
       float x = g[i];
       float sig = 1.f / (1.f + std::exp(-x));
       float silu = x * sig;
-      du[i] = dh[i] * silu;
-      dg[i] = dh[i] * u[i] * sig * (1.f + x * (1.f - sig));
+      const float d = dh[i], uu = u[i];
+      du[i] = d * silu;
+      dg[i] = d * uu * sig * (1.f + x * (1.f - sig));
     }
   });
 }
