@@ -327,10 +327,10 @@ struct GroupWeights {
   }
 };
 
-// x [N, in] to bf16 into rows of stride ld of a reused per-thread buffer (counted with the frozen forward: it feeds
-// those products too); the columns after `in` are left for the caller.
-static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vector<uint16_t>& buf) {
-  prof::Scope ps_(prof::MM_FROZEN_FWD);
+// x [N, in] to bf16 into rows of stride ld of a reused per-thread buffer, counted in family f (call it outside other
+// profile scopes); the columns after `in` are left for the caller.
+static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vector<uint16_t>& buf, prof::Family f) {
+  prof::Scope ps_(f);
   if (buf.size() < (size_t)N * ld) buf.resize((size_t)N * ld);
   uint16_t* d = buf.data();
   ops::par_rows(N, (size_t)in, [&](int b, int e) {
@@ -348,7 +348,7 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int in = m.proj_in(ps[0]), gr = g * st.train->r;
   GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   thread_local std::vector<uint16_t> xbuf;
-  uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf); // [x | u_cat] in bf16
+  uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf, prof::MM_FROZEN_FWD); // [x | u_cat] in bf16
   {
     prof::Scope ps_(prof::LORA);
     ops::lora_group_project_bf16(gw.view, xa16, N, ws.lora_ucat, lus);
@@ -414,13 +414,16 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     for (int j = 0; j < g; j++) ls[j] = m.layers[l].proj[ps[j]].get();
     kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, N, A16, gr, false);
   }
+  {
+    prof::Scope ps_(prof::LORA);
+    for (int j = 0; j < g; j++)
+      for (auto& [ad, s] : st.frozen)
+        if (LoraWeights* w = ad->mod(l, ps[j]))
+          ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
+                             m.proj_out(ps[j]), ad->r, s);
+  }
+  const uint16_t* x16 = activation_bf16(x, N, in, in, xbuf, prof::LORA); // the input again, for dA only
   prof::Scope ps_(prof::LORA);
-  for (int j = 0; j < g; j++)
-    for (auto& [ad, s] : st.frozen)
-      if (LoraWeights* w = ad->mod(l, ps[j]))
-        ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
-                           m.proj_out(ps[j]), ad->r, s);
-  const uint16_t* x16 = activation_bf16(x, N, in, in, xbuf);
   float* dA[3];
   for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
   ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
@@ -491,8 +494,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_O]};
     group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); add_inplace(a.x2, x, N, H); }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(ws.ln, a.rstd2, a.x2, L.ln2.data(), N, H, eps); }
+  { prof::Scope ps(prof::ELEMENTWISE); ops::add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
   float* const G = a.g ? a.g : ws.gs;
   float* const U = a.u ? a.u : ws.us;
   {

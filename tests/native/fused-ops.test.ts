@@ -97,6 +97,28 @@ describe('chunked cross-entropy matches the plain computation', () => {
   });
 });
 
+describe('RMSNorm (vectorised double row sums) and the fused residual add + RMSNorm', () => {
+  for (const [N, C] of [[7, 576], [5, 37], [3, 1]] as const)
+    it(`N ${N}, C ${C}: within 1 ulp-scale of a float64 reference; fused add + norm bit-identical to add then norm`, () => {
+      const r = rng(N * 100 + C);
+      const x = rand(N * C, r, 2), w = rand(C, r), res = rand(N * C, r, 2), eps = 1e-5;
+      const plain = addon.ops.rmsnorm({ x, w, N, C, eps });
+      for (let i = 0; i < N; i++) {
+        let ss = 0;
+        for (let c = 0; c < C; c++) ss += x[i * C + c] ** 2;
+        const rs = 1 / Math.sqrt(ss / C + eps);
+        expect(Math.abs(plain.rstd[i] - rs) / rs).toBeLessThan(1.2e-7);
+        for (let c = 0; c < C; c++) expect(Math.abs(plain.out[i * C + c] - w[c] * x[i * C + c] * rs)).toBeLessThan(2.5e-7 * (Math.abs(w[c] * x[i * C + c] * rs) + 1e-30));
+      }
+      const fused = addon.ops.rmsnorm({ x, w, N, C, eps, residual: res });
+      const x2 = Float32Array.from(x, (v, i) => Math.fround(v + res[i]));
+      expect(Array.from(fused.x2)).toEqual(Array.from(x2));
+      const sep = addon.ops.rmsnorm({ x: x2, w, N, C, eps });
+      expect(Array.from(fused.out)).toEqual(Array.from(sep.out));
+      expect(Array.from(fused.rstd)).toEqual(Array.from(sep.rstd));
+    });
+});
+
 interface AttnCase { batch: number; T: number; pos0: number; nh: number; nkv: number; hd: number; window: number }
 
 function attnReference(c: AttnCase, q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array) {

@@ -17,6 +17,11 @@ void rmsnorm_forward(float* out,        // [N, C]
                      const float* x,    // [N, C]
                      const float* w,    // [C]
                      int N, int C, float eps);
+// Fused residual add + RMSNorm: x2 += x, then out = rmsnorm(x2) (rstd saved when non-null); bit-identical to the
+// two ops in sequence.
+void add_rmsnorm_forward(float* x2,     // [N, C] (+= x: the residual stream after the block)
+                         const float* x,// [N, C]
+                         float* out, float* rstd, const float* w, int N, int C, float eps);
 // The forward's output again from its saved rstd (bit-identical; used where the backward recomputes a norm).
 void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C);
 // dx += d(out)/dx applied to dout (accumulates: the residual stream's gradient).

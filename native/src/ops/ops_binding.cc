@@ -132,9 +132,37 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
 
 } // namespace
 
+// ops.rmsnorm({x [N*C], w [C], N, C, eps, residual?: [N*C]}) -> {out, rstd, x2?}: RMSNorm of x, or with `residual`
+// the fused add + norm (x2 = x + residual, out = rmsnorm(x2)).
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  const char* fn = "ops.rmsnorm";
+  if (info.Length() < 1 || !info[0].IsObject()) bad(std::string(fn) + ": an options object is required");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int N = int_of(o, fn, "N", 1, 1 << 20), C = int_of(o, fn, "C", 1, 1 << 16);
+  Napi::Value ev = o.Get("eps");
+  if (!ev.IsNumber() || !(ev.As<Napi::Number>().DoubleValue() > 0)) bad(std::string(fn) + ": 'eps' must be a positive number");
+  const float eps = (float)ev.As<Napi::Number>().DoubleValue();
+  auto x = f32(o, fn, "x", (size_t)N * C);
+  auto w = f32(o, fn, "w", (size_t)C);
+  std::vector<float> out((size_t)N * C), rstd(N);
+  Napi::Object r = Napi::Object::New(info.Env());
+  if (o.Get("residual").IsUndefined()) {
+    ops::rmsnorm_forward(out.data(), rstd.data(), x.Data(), w.Data(), N, C, eps);
+  } else {
+    auto res = f32(o, fn, "residual", (size_t)N * C);
+    std::vector<float> x2(x.Data(), x.Data() + (size_t)N * C);
+    ops::add_rmsnorm_forward(x2.data(), res.Data(), out.data(), rstd.data(), w.Data(), N, C, eps);
+    r.Set("x2", copy_out(info.Env(), x2));
+  }
+  r.Set("out", copy_out(info.Env(), out));
+  r.Set("rstd", copy_out(info.Env(), rstd));
+  return r;
+}
+
 void register_ops_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("crossEntropy", Napi::Function::New(env, guarded<CrossEntropy>));
+  o.Set("rmsnorm", Napi::Function::New(env, guarded<RmsNorm>));
   o.Set("attention", Napi::Function::New(env, guarded<Attention>));
   exports.Set("ops", o);
 }

@@ -42,6 +42,22 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, in
   });
 }
 
+// The residual add and the next norm in one pass over each row (the row stays in L1 between them): x2 += x, then
+// out = rmsnorm(x2). The same arithmetic as add then rmsnorm_forward, so the same bits.
+void add_rmsnorm_forward(float* x2, const float* x, float* out, float* rstd, const float* w, int N, int C, float eps) {
+  par_rows(N, (size_t)C * 2, [&](int b, int e) {
+    for (int r = b; r < e; r++) {
+      float* xr = x2 + (size_t)r * C;
+      const float* ar = x + (size_t)r * C;
+      for (int c = 0; c < C; c++) xr[c] += ar[c];
+      const float rs = (float)(1.0 / std::sqrt(dot_d(xr, xr, nullptr, C) / C + (double)eps));
+      if (rstd) rstd[r] = rs;
+      float* yr = out + (size_t)r * C;
+      for (int c = 0; c < C; c++) yr[c] = w[c] * (xr[c] * rs);
+    }
+  });
+}
+
 // out = x * rstd * w with a saved rstd: recomputes the forward's output bit for bit without the sum of squares.
 void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C) {
   par_rows(N, (size_t)C, [&](int b, int e) {
