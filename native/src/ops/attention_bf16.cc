@@ -1,0 +1,352 @@
+// bf16-mode causal attention (GQA, sliding window, pos0, batch) on AVX512-BF16: every product runs in one register-
+// tiled micro-kernel (vdpbf16ps: bf16 pairs, fp32 accumulation, up to 6 rows x 64 lanes) on operands converted to
+// bf16 once per call in the layouts it reads, so no oneDNN call, no per-block conversion and no transposed product.
+// Forward: per block of 64 queries of one head, 6 rows at a time: scores over only the keys those rows can see,
+// softmax in fp32 (the same max / sum-of-exp / exp as the blocked path, saving each row's log-sum-exp), then P V.
+// Backward (FlashAttention-2 order): per (sequence, KV head), per head of the group, per block of 64 keys, the
+// queries that see them in chunks of 64: S^T and dP^T (keys in rows, queries in lanes, so lse and D are lane
+// vectors), P and dS = P (dP - D) scale, then dV += P^T dO, dK += dS^T Q (kept for the block) and dQ^T += K^T dS^T
+// (kept for the head, transposed into dq at its end). Built without AVX512-BF16, attention_bf16_supported is false.
+#include "ops/attention_bf16.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+#include "kernels/kernels.h"
+#include "kernels/vexp.h"
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define PEFT_ATTN_BF16 1
+#else
+#define PEFT_ATTN_BF16 0
+#endif
+
+namespace peft::ops {
+
+#if PEFT_ATTN_BF16
+namespace {
+
+using u16 = uint16_t;
+constexpr int LANES = 64; // fp32 lanes of one tile (4 vectors)
+constexpr int QB = 64;    // forward: queries per task; backward: queries per chunk
+constexpr int KB = 64;    // backward: keys per block
+constexpr int MR = 6;     // rows per micro-kernel call
+
+inline int first_key(int p, int window) { return window > 0 ? std::max(0, p - window + 1) : 0; }
+inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+// bf16 bits (round to nearest even, NaN kept quiet: kern::f32_to_bf16's values) of 16 floats, in the low half of
+// each 32-bit lane.
+inline __m512i bf16_bits(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+inline __mmask16 lane_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << std::max(n, 0)) - 1); }
+
+// C[M, 16 NV] (= or +=) alpha * sum_p A[m][2p..2p+1] . B[p][16 NV lanes][2]: A rows of bf16 with pairs adjacent
+// (row stride lda), B pair-packed (stride ldb per pair), kp pairs, C fp32 with row stride ldc.
+template <int M, int NV>
+void tile_kernel(const u16* A, size_t lda, const u16* B, size_t ldb, int kp, float* C, size_t ldc, float alpha,
+                 bool accum) {
+  __m512 acc[M][NV];
+  for (int m = 0; m < M; m++)
+    for (int v = 0; v < NV; v++) acc[m][v] = _mm512_setzero_ps();
+  for (int p = 0; p < kp; p++) {
+    const u16* b = B + (size_t)p * ldb;
+    __m512bh bv[NV];
+    for (int v = 0; v < NV; v++) bv[v] = (__m512bh)_mm512_loadu_si512(b + v * 32);
+    for (int m = 0; m < M; m++) {
+      int32_t a;
+      std::memcpy(&a, A + m * lda + 2 * (size_t)p, 4);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(a);
+      for (int v = 0; v < NV; v++) acc[m][v] = _mm512_dpbf16_ps(acc[m][v], av, bv[v]);
+    }
+  }
+  const __m512 al = _mm512_set1_ps(alpha);
+  for (int m = 0; m < M; m++)
+    for (int v = 0; v < NV; v++) {
+      float* c = C + m * ldc + v * 16;
+      __m512 r = _mm512_mul_ps(acc[m][v], al);
+      if (accum) r = _mm512_add_ps(r, _mm512_loadu_ps(c));
+      _mm512_storeu_ps(c, r);
+    }
+}
+
+using TileFn = void (*)(const u16*, size_t, const u16*, size_t, int, float*, size_t, float, bool);
+#define PEFT_TILE_ROW(M) {&tile_kernel<M, 1>, &tile_kernel<M, 2>, &tile_kernel<M, 3>, &tile_kernel<M, 4>}
+const TileFn TILE_FNS[MR][4] = {PEFT_TILE_ROW(1), PEFT_TILE_ROW(2), PEFT_TILE_ROW(3),
+                                PEFT_TILE_ROW(4), PEFT_TILE_ROW(5), PEFT_TILE_ROW(6)};
+#undef PEFT_TILE_ROW
+
+// rows x (16 nv) tile in calls of at most MR rows (rows of A and C advance together).
+inline void tile(int rows, int nv, const u16* A, size_t lda, const u16* B, size_t ldb, int kp, float* C, size_t ldc,
+                 float alpha, bool accum) {
+  for (int r = 0; r < rows; r += MR) {
+    const int m = std::min(MR, rows - r);
+    TILE_FNS[m - 1][nv - 1](A + r * lda, lda, B, ldb, kp, C + r * ldc, ldc, alpha, accum);
+  }
+}
+
+// Natural bf16 rows: dst[r][0..hde) = x[r][0..hd) (row stride ld), zero-padded to an even width hde.
+void rows_bf16(const float* x, size_t ld, int rows, int hd, int hde, u16* dst) {
+  for (int r = 0; r < rows; r++) {
+    kern::f32_to_bf16(x + r * ld, dst + (size_t)r * hde, (size_t)hd);
+    if (hde > hd) dst[(size_t)r * hde + hd] = 0;
+  }
+}
+
+// Pairs along the head dimension, rows in lanes: dst[(p * lanes + r) * 2 + e] = x16[r][2p + e] for the natural rows
+// x16 [rows][hde] (a 32-bit transpose). Lanes rows..lanes stay as they are (zero).
+void pack_dim_pairs(const u16* x16, int rows, int hde, size_t lanes, u16* dst) {
+  const int kp = hde / 2;
+  const uint32_t* src = reinterpret_cast<const uint32_t*>(x16);
+  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+  for (int r = 0; r < rows; r++)
+    for (int p = 0; p < kp; p++) d[p * lanes + r] = src[(size_t)r * kp + p];
+}
+
+// Pairs along the rows, the head dimension in lanes: dst[((r / 2) * HDP + d) * 2 + r % 2] = bf16(x[r][d]), an odd
+// last row paired with zeros; HDP = hd rounded up to 16.
+void pack_row_pairs(const float* x, size_t ld, int rows, int hd, int HDP, u16* dst) {
+  for (int r = 0; r < rows; r += 2) {
+    const float* a = x + r * ld;
+    const float* b = r + 1 < rows ? a + ld : nullptr;
+    uint32_t* out = reinterpret_cast<uint32_t*>(dst + (size_t)(r / 2) * HDP * 2);
+    for (int d = 0; d < HDP; d += 16) {
+      const __mmask16 m = lane_mask(hd - d);
+      const __m512i lo = bf16_bits(_mm512_maskz_loadu_ps(m, a + d));
+      const __m512i hi = b ? bf16_bits(_mm512_maskz_loadu_ps(m, b + d)) : _mm512_setzero_si512();
+      _mm512_storeu_si512(out + d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
+  }
+}
+
+// x_i = exp(x_i - m) in place; returns the sum (fp32 lanes, then a lane reduction).
+float exp_sum(float* x, int n, float m) {
+  const __m512 vm = _mm512_set1_ps(m);
+  __m512 acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 k = lane_mask(n - i);
+    const __m512 e = _mm512_maskz_mov_ps(k, kern::exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+    _mm512_mask_storeu_ps(x + i, k, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+} // namespace
+
+bool attention_bf16_supported(const AttnShape& s) { return s.hd >= 1 && s.hd <= 64; }
+
+void attention_forward_bf16(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
+  const int group = s.nh / s.nkv, hd = s.hd, hde = hd + (hd & 1), kpd = hde / 2, HDP = round_up(hd, 16), nvd = HDP / 16;
+  const int Tkp = round_up(s.Tk, 16) + LANES; // key lanes of packed K: a 64-lane tile starting at a key never leaves it
+  const int npair = (s.Tk + 1) / 2;
+  const float scale = 1.f / std::sqrt((float)hd);
+  const size_t kdN = (size_t)kpd * Tkp * 2, vkN = (size_t)npair * HDP * 2;
+  const int nkvb = s.batch * s.nkv, nqb = (s.T + QB - 1) / QB;
+  // K as [hd/2][Tkp][2] (scores: keys in lanes) and V as [Tk/2][HDP][2] (P V: head dims in lanes), per (sequence,
+  // KV head), once per call. The caller's buffers (a thread_local named in the pool's threads is each one's own).
+  thread_local std::vector<u16> kd_buf, vk_buf;
+  kd_buf.assign(kdN * nkvb, 0);
+  vk_buf.assign(vkN * nkvb, 0);
+  u16 *KD = kd_buf.data(), *VK = vk_buf.data();
+  kern::parallel_for(nkvb, [&](int tb, int te) {
+    thread_local std::vector<u16> k16;
+    k16.resize((size_t)s.Tk * hde);
+    for (int t = tb; t < te; t++) {
+      const int b = t / s.nkv, kh = t % s.nkv;
+      const size_t off = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
+      rows_bf16(k + off, s.kv_stride, s.Tk, hd, hde, k16.data());
+      pack_dim_pairs(k16.data(), s.Tk, hde, Tkp, KD + kdN * t);
+      pack_row_pairs(v + off, s.kv_stride, s.Tk, hd, HDP, VK + vkN * t);
+    }
+  });
+  const int SLD = round_up(s.Tk, 16) + LANES; // fp32 score row stride
+  kern::parallel_for(s.batch * s.nh * nqb, [&](int tb, int te) {
+    thread_local std::vector<u16> q16, p16;
+    thread_local std::vector<float> S, O;
+    q16.resize((size_t)QB * hde);
+    p16.resize((size_t)MR * SLD);
+    S.resize((size_t)MR * SLD);
+    O.resize((size_t)MR * HDP);
+    for (int task = tb; task < te; task++) {
+      const int qb = task % nqb, h = (task / nqb) % s.nh, b = task / (nqb * s.nh), kh = h / group;
+      const int q0 = qb * QB, nq = std::min(s.T, q0 + QB) - q0;
+      const u16* kd = KD + kdN * (b * s.nkv + kh);
+      const u16* vk = VK + vkN * (b * s.nkv + kh);
+      const size_t qoff = ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * hd;
+      rows_bf16(q + qoff, s.q_stride, nq, hd, hde, q16.data());
+      float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
+      for (int r0 = 0; r0 < nq; r0 += MR) {
+        const int mr = std::min(MR, nq - r0), pmin = s.pos0 + q0 + r0, pmax = pmin + mr - 1;
+        const int kg = first_key(pmin, s.window) & ~1, ns = pmax + 1 - kg, npad = (ns + 1) & ~1;
+        for (int kt = 0; kt < ns; kt += LANES) // S = scale Q K^T over the keys [kg, pmax] these rows can see
+          tile(mr, std::min(4, (ns - kt + 15) / 16), q16.data() + (size_t)r0 * hde, hde, kd + (size_t)(kg + kt) * 2,
+               (size_t)Tkp * 2, kpd, S.data() + kt, SLD, scale, false);
+        for (int i = 0; i < mr; i++) {
+          float* row = S.data() + (size_t)i * SLD;
+          const int p = pmin + i, a = first_key(p, s.window) - kg, e = p + 1 - kg; // visible columns [a, e)
+          const float mx = kern::vmax(row + a, (size_t)(e - a));
+          const float sum = exp_sum(row + a, e - a, mx); // row = exp(row - max)
+          const float l = mx + std::log(sum), inv = 1.f / sum;
+          for (int j = a; j < e; j++) row[j] *= inv;
+          std::fill(row, row + a, 0.f);
+          std::fill(row + e, row + npad, 0.f);
+          kern::f32_to_bf16(row, p16.data() + (size_t)i * SLD, (size_t)npad);
+          if (L) L[r0 + i] = l;
+        }
+        tile(mr, nvd, p16.data(), SLD, vk + (size_t)(kg / 2) * HDP * 2, (size_t)HDP * 2, npad / 2, O.data(), HDP, 1.f,
+             false); // O = P V
+        for (int i = 0; i < mr; i++)
+          std::memcpy(out + qoff + (size_t)(r0 + i) * s.q_stride, O.data() + (size_t)i * HDP, sizeof(float) * hd);
+      }
+    }
+  });
+}
+
+void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q,
+                             const float* k, const float* v, const float* lse, const AttnShape& s) {
+  const int group = s.nh / s.nkv, hd = s.hd, hde = hd + (hd & 1), kpd = hde / 2, HDP = round_up(hd, 16), nvd = HDP / 16;
+  const int Tqp = round_up(s.T, 16) + LANES; // query lanes of the packed Q / dO, lse, D and dQ^T rows
+  const int Tkt = round_up(s.Tk, 2) + KB;    // key columns of K^T
+  const float scale = 1.f / std::sqrt((float)hd);
+  kern::parallel_for(s.batch * s.nkv, [&](int tb, int te) {
+    thread_local std::vector<u16> k16, v16, kt16, qd, dod, qq, doq, pt, dst, dsp;
+    thread_local std::vector<float> Lq, Dq, dqt, St, dPt, dKa, dVa;
+    k16.resize((size_t)s.Tk * hde);
+    v16.resize((size_t)s.Tk * hde);
+    kt16.assign((size_t)hd * Tkt, 0);
+    qd.assign((size_t)kpd * Tqp * 2, 0);
+    dod.assign((size_t)kpd * Tqp * 2, 0);
+    qq.assign((size_t)(s.T / 2 + 1) * HDP * 2, 0);
+    doq.assign((size_t)(s.T / 2 + 1) * HDP * 2, 0);
+    pt.resize((size_t)KB * LANES);
+    dst.resize((size_t)KB * LANES);
+    dsp.resize((size_t)KB * LANES);
+    Lq.assign(Tqp, 0.f);
+    Dq.assign(Tqp, 0.f);
+    dqt.resize((size_t)hd * Tqp);
+    St.resize((size_t)KB * LANES);
+    dPt.resize((size_t)KB * LANES);
+    dKa.resize((size_t)KB * HDP);
+    dVa.resize((size_t)KB * HDP);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int task = tb; task < te; task++) {
+      const int b = task / s.nkv, kh = task % s.nkv;
+      const size_t koff = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
+      rows_bf16(k + koff, s.kv_stride, s.Tk, hd, hde, k16.data());
+      rows_bf16(v + koff, s.kv_stride, s.Tk, hd, hde, v16.data());
+      for (int j = 0; j < s.Tk; j++)
+        for (int d = 0; d < hd; d++) kt16[(size_t)d * Tkt + j] = k16[(size_t)j * hde + d];
+      for (int h = kh * group; h < (kh + 1) * group; h++) {
+        const size_t qoff = (size_t)b * s.T * s.q_stride + (size_t)h * hd;
+        const float* qh = q + qoff;
+        const float* doh = dout + qoff;
+        const float* oh = out + qoff;
+        // Q and dO as [hd/2][Tqp][2] (queries in lanes) and [T/2][HDP][2] (queries contracted); lse and
+        // D = dO . O (fp32, the blocked path's order) per query.
+        std::vector<u16>& tmp = pt; // scratch rows for the natural bf16 copy, reused below as P^T
+        tmp.resize(std::max((size_t)KB * LANES, (size_t)s.T * hde));
+        rows_bf16(qh, s.q_stride, s.T, hd, hde, tmp.data());
+        pack_dim_pairs(tmp.data(), s.T, hde, Tqp, qd.data());
+        rows_bf16(doh, s.q_stride, s.T, hd, hde, tmp.data());
+        pack_dim_pairs(tmp.data(), s.T, hde, Tqp, dod.data());
+        pack_row_pairs(qh, s.q_stride, s.T, hd, HDP, qq.data());
+        pack_row_pairs(doh, s.q_stride, s.T, hd, HDP, doq.data());
+        const float* L = lse + ((size_t)b * s.nh + h) * s.T;
+        for (int i = 0; i < s.T; i++) {
+          __m512 acc = _mm512_setzero_ps();
+          for (int d = 0; d < hd; d += 16) {
+            const __mmask16 m = lane_mask(hd - d);
+            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, doh + (size_t)i * s.q_stride + d),
+                                  _mm512_maskz_loadu_ps(m, oh + (size_t)i * s.q_stride + d), acc);
+          }
+          Dq[i] = _mm512_reduce_add_ps(acc);
+          Lq[i] = L[i];
+        }
+        std::fill(dqt.begin(), dqt.end(), 0.f);
+        for (int j0 = 0; j0 < s.Tk; j0 += KB) {
+          const int nj = std::min(KB, s.Tk - j0), njp = (nj + 1) & ~1;
+          // queries that see a key of [j0, j0 + nj): position >= j0 and (window) < j0 + nj - 1 + window
+          const int qa = std::max(0, j0 - s.pos0) & ~1;
+          const int qe = s.window > 0 ? std::min(s.T, j0 + nj - 1 + s.window - s.pos0) : s.T;
+          if (qa >= qe) continue;
+          std::fill(dKa.begin(), dKa.end(), 0.f);
+          std::fill(dVa.begin(), dVa.end(), 0.f);
+          for (int qc = qa; qc < qe; qc += QB) {
+            const int nq = std::min(QB, qe - qc), nvq = (nq + 15) / 16, nqp = (nq + 1) & ~1;
+            // S^T = scale K Q^T and dP^T = V dO^T: keys in rows, queries in lanes
+            tile(nj, nvq, k16.data() + (size_t)j0 * hde, hde, qd.data() + (size_t)qc * 2, (size_t)Tqp * 2, kpd,
+                 St.data(), LANES, scale, false);
+            tile(nj, nvq, v16.data() + (size_t)j0 * hde, hde, dod.data() + (size_t)qc * 2, (size_t)Tqp * 2, kpd,
+                 dPt.data(), LANES, 1.f, false);
+            // P^T and dS^T = P (dP - D) scale: bf16 rows (key-major) and key-pair-packed dS^T for dQ^T
+            for (int r = 0; r < njp; r += 2) {
+              for (int vv = 0; vv < nvq; vv++) {
+                const int q16i = qc + vv * 16;
+                const __m512i qv = _mm512_add_epi32(_mm512_set1_epi32(q16i), iota);
+                const __m512 lv = _mm512_loadu_ps(Lq.data() + q16i), dvv = _mm512_loadu_ps(Dq.data() + q16i);
+                __m512i ds2[2];
+                for (int e = 0; e < 2; e++) {
+                  const int rr = r + e, j = j0 + rr;
+                  if (rr >= nj) { ds2[e] = _mm512_setzero_si512(); continue; }
+                  // visible: q < T, position pos0 + q >= j, and (window) pos0 + q < j + window
+                  __mmask16 m = _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32(s.T)) &
+                                _mm512_cmpge_epi32_mask(qv, _mm512_set1_epi32(j - s.pos0));
+                  if (s.window > 0) m &= _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32(j + s.window - s.pos0));
+                  const size_t o = (size_t)rr * LANES + vv * 16;
+                  const __m512 P = _mm512_maskz_mov_ps(m, kern::exp512(_mm512_sub_ps(_mm512_loadu_ps(St.data() + o), lv)));
+                  const __m512 dS = _mm512_mul_ps(_mm512_mul_ps(P, _mm512_sub_ps(_mm512_loadu_ps(dPt.data() + o), dvv)),
+                                                  _mm512_set1_ps(scale));
+                  const __m512i pb = bf16_bits(P);
+                  ds2[e] = bf16_bits(dS);
+                  _mm256_storeu_si256((__m256i*)(pt.data() + o), _mm512_cvtepi32_epi16(pb));
+                  _mm256_storeu_si256((__m256i*)(dst.data() + o), _mm512_cvtepi32_epi16(ds2[e]));
+                }
+                _mm512_storeu_si512(dsp.data() + (size_t)(r / 2) * LANES * 2 + vv * 32,
+                                    _mm512_or_si512(ds2[0], _mm512_slli_epi32(ds2[1], 16)));
+              }
+            }
+            // dV += P^T dO, dK += dS^T Q (queries contracted), dQ^T += K^T dS^T (keys contracted)
+            tile(nj, nvd, pt.data(), LANES, doq.data() + (size_t)(qc / 2) * HDP * 2, (size_t)HDP * 2, nqp / 2,
+                 dVa.data(), HDP, 1.f, true);
+            tile(nj, nvd, dst.data(), LANES, qq.data() + (size_t)(qc / 2) * HDP * 2, (size_t)HDP * 2, nqp / 2,
+                 dKa.data(), HDP, 1.f, true);
+            tile(hd, nvq, kt16.data() + j0, Tkt, dsp.data(), (size_t)LANES * 2, njp / 2, dqt.data() + qc, Tqp, 1.f,
+                 true);
+          }
+          for (int r = 0; r < nj; r++) {
+            float* dkr = dk + koff + (size_t)(j0 + r) * s.kv_stride;
+            float* dvr = dv + koff + (size_t)(j0 + r) * s.kv_stride;
+            for (int d = 0; d < hd; d++) {
+              dkr[d] += dKa[(size_t)r * HDP + d];
+              dvr[d] += dVa[(size_t)r * HDP + d];
+            }
+          }
+        }
+        const __m512i col = _mm512_mullo_epi32(iota, _mm512_set1_epi32(Tqp)); // dQ^T column: 16 head dims
+        for (int i = 0; i < s.T; i++)
+          for (int d = 0; d < hd; d += 16) {
+            const __mmask16 m = lane_mask(hd - d);
+            _mm512_mask_storeu_ps(dq + qoff + (size_t)i * s.q_stride + d, m,
+                                  _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, col, dqt.data() + (size_t)d * Tqp + i, 4));
+          }
+      }
+    }
+  });
+}
+
+#else // no AVX512-BF16 in this build: attention.cc keeps bf16 mode on its gemm_bf16 path
+
+bool attention_bf16_supported(const AttnShape&) { return false; }
+void attention_forward_bf16(float*, float*, const float*, const float*, const float*, const AttnShape&) {}
+void attention_backward_bf16(float*, float*, float*, const float*, const float*, const float*, const float*,
+                             const float*, const float*, const AttnShape&) {}
+
+#endif
+
+} // namespace peft::ops
