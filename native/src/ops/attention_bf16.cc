@@ -90,11 +90,24 @@ inline void tile(int rows, int nv, const u16* A, size_t lda, const u16* B, size_
   }
 }
 
+// Prefetches row r + 8 of a strided fp32 matrix (rows of the caller's activations are far apart: the hardware
+// prefetcher does not follow them).
+inline void prefetch_row(const float* x, size_t ld, int r, int rows, int hd) {
+  if (r + 8 < rows)
+    for (int d = 0; d < hd; d += 16) _mm_prefetch((const char*)(x + (size_t)(r + 8) * ld + d), _MM_HINT_T0);
+}
+
 // Natural bf16 rows: dst[r][0..hde) = x[r][0..hd) (row stride ld), zero-padded to an even width hde.
 void rows_bf16(const float* x, size_t ld, int rows, int hd, int hde, u16* dst) {
   for (int r = 0; r < rows; r++) {
-    kern::f32_to_bf16(x + r * ld, dst + (size_t)r * hde, (size_t)hd);
-    if (hde > hd) dst[(size_t)r * hde + hd] = 0;
+    prefetch_row(x, ld, r, rows, hd);
+    const float* xr = x + r * ld;
+    for (int d = 0; d < hde; d += 32) {
+      const __m512 lo = _mm512_maskz_loadu_ps(lane_mask(hd - d), xr + d);
+      const __m512 hi = _mm512_maskz_loadu_ps(lane_mask(hd - d - 16), xr + d + 16);
+      const __mmask32 m = hde - d >= 32 ? ~(__mmask32)0 : (__mmask32)((1u << (hde - d)) - 1);
+      _mm512_mask_storeu_epi16(dst + (size_t)r * hde + d, m, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
   }
 }
 
@@ -112,6 +125,8 @@ void pack_dim_pairs(const u16* x16, int rows, int hde, size_t lanes, u16* dst) {
 // last row paired with zeros; HDP = hd rounded up to 16.
 void pack_row_pairs(const float* x, size_t ld, int rows, int hd, int HDP, u16* dst) {
   for (int r = 0; r < rows; r += 2) {
+    prefetch_row(x, ld, r, rows, hd);
+    prefetch_row(x, ld, r + 1, rows, hd);
     const float* a = x + r * ld;
     const float* b = r + 1 < rows ? a + ld : nullptr;
     uint32_t* out = reinterpret_cast<uint32_t*>(dst + (size_t)(r / 2) * HDP * 2);
@@ -124,16 +139,36 @@ void pack_row_pairs(const float* x, size_t ld, int rows, int hd, int HDP, u16* d
   }
 }
 
-// x_i = exp(x_i - m) in place; returns the sum (fp32 lanes, then a lane reduction).
-float exp_sum(float* x, int n, float m) {
+// exp(x) for x <= 0 (scores minus their row's max or log-sum-exp), as 2^n 2^f with |f| <= 1/2 and 2^f from its
+// degree-5 Taylor polynomial: relative error < 3e-6, far below the bf16 rounding the probabilities then get; x below
+// -126 ln 2 gives 0 or a denormal-free tiny value.
+inline __m512 exp_neg(__m512 x) {
+  const __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.f)), _mm512_set1_ps(1.44269504088896341f));
+  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(t, n);
+  __m512 p = _mm512_set1_ps(1.3333558e-3f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// One softmax row of a score block: E = exp(x - m) on the visible columns [a, e), 0 on the rest of [0, npad), written
+// as bf16 to dst; returns the sum of the fp32 exponentials (the caller divides the P V row by it).
+float exp_row_bf16(const float* x, int a, int e, int npad, float m, u16* dst) {
   const __m512 vm = _mm512_set1_ps(m);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512 acc = _mm512_setzero_ps();
-  for (int i = 0; i < n; i += 16) {
-    const __mmask16 k = lane_mask(n - i);
-    const __m512 e = _mm512_maskz_mov_ps(k, kern::exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
-    _mm512_mask_storeu_ps(x + i, k, e);
-    acc = _mm512_add_ps(acc, e);
+  for (int j = a & ~15; j < npad; j += 16) {
+    const __m512i jv = _mm512_add_epi32(_mm512_set1_epi32(j), iota);
+    const __mmask16 vis = _mm512_cmpge_epi32_mask(jv, _mm512_set1_epi32(a)) & _mm512_cmplt_epi32_mask(jv, _mm512_set1_epi32(e));
+    const __m512 ev = _mm512_maskz_mov_ps(vis, exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(vis, x + j), vm)));
+    acc = _mm512_add_ps(acc, ev);
+    _mm256_mask_storeu_epi16(dst + j, lane_mask(npad - j), (__m256i)_mm512_cvtneps_pbh(ev));
   }
+  std::fill(dst, dst + (a & ~15), (u16)0);
   return _mm512_reduce_add_ps(acc);
 }
 
@@ -170,9 +205,10 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
     thread_local std::vector<u16> q16, p16;
     thread_local std::vector<float> S, O;
     q16.resize((size_t)QB * hde);
-    p16.resize((size_t)MR * SLD);
-    S.resize((size_t)MR * SLD);
+    p16.resize((size_t)QB * SLD);
+    S.resize((size_t)QB * SLD);
     O.resize((size_t)MR * HDP);
+    float rinv[MR];
     for (int task = tb; task < te; task++) {
       const int qb = task % nqb, h = (task / nqb) % s.nh, b = task / (nqb * s.nh), kh = h / group;
       const int q0 = qb * QB, nq = std::min(s.T, q0 + QB) - q0;
@@ -181,28 +217,34 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
       const size_t qoff = ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * hd;
       rows_bf16(q + qoff, s.q_stride, nq, hd, hde, q16.data());
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
-      for (int r0 = 0; r0 < nq; r0 += MR) {
-        const int mr = std::min(MR, nq - r0), pmin = s.pos0 + q0 + r0, pmax = pmin + mr - 1;
-        const int kg = first_key(pmin, s.window) & ~1, ns = pmax + 1 - kg, npad = (ns + 1) & ~1;
-        for (int kt = 0; kt < ns; kt += LANES) // S = scale Q K^T over the keys [kg, pmax] these rows can see
-          tile(mr, std::min(4, (ns - kt + 15) / 16), q16.data() + (size_t)r0 * hde, hde, kd + (size_t)(kg + kt) * 2,
-               (size_t)Tkp * 2, kpd, S.data() + kt, SLD, scale, false);
-        for (int i = 0; i < mr; i++) {
-          float* row = S.data() + (size_t)i * SLD;
-          const int p = pmin + i, a = first_key(p, s.window) - kg, e = p + 1 - kg; // visible columns [a, e)
-          const float mx = kern::vmax(row + a, (size_t)(e - a));
-          const float sum = exp_sum(row + a, e - a, mx); // row = exp(row - max)
-          const float l = mx + std::log(sum), inv = 1.f / sum;
-          for (int j = a; j < e; j++) row[j] *= inv;
-          std::fill(row, row + a, 0.f);
-          std::fill(row + e, row + npad, 0.f);
-          kern::f32_to_bf16(row, p16.data() + (size_t)i * SLD, (size_t)npad);
-          if (L) L[r0 + i] = l;
+      // column c of a score row is key kgb + c; row group [r0, r0 + MR) needs keys [first_key(pmin), pmax]
+      const int pb0 = s.pos0 + q0, kgb = first_key(pb0, s.window) & ~1, nsb = pb0 + nq - kgb;
+      for (int kt = 0; kt < nsb; kt += LANES) // S = scale Q K^T, key tiles outer so each stays in L1 for the block
+        for (int r0 = 0; r0 < nq; r0 += MR) {
+          const int mr = std::min(MR, nq - r0), pmin = pb0 + r0, pmax = pmin + mr - 1;
+          const int c1 = std::min(kt + LANES, pmax + 1 - kgb);
+          if (c1 <= kt || kgb + kt + LANES <= first_key(pmin, s.window)) continue;
+          TILE_FNS[mr - 1][(c1 - kt + 15) / 16 - 1](q16.data() + (size_t)r0 * hde, hde, kd + (size_t)(kgb + kt) * 2,
+                                                    (size_t)Tkp * 2, kpd, S.data() + (size_t)r0 * SLD + kt, SLD, scale,
+                                                    false);
         }
-        tile(mr, nvd, p16.data(), SLD, vk + (size_t)(kg / 2) * HDP * 2, (size_t)HDP * 2, npad / 2, O.data(), HDP, 1.f,
-             false); // O = P V
-        for (int i = 0; i < mr; i++)
-          std::memcpy(out + qoff + (size_t)(r0 + i) * s.q_stride, O.data() + (size_t)i * HDP, sizeof(float) * hd);
+      for (int r0 = 0; r0 < nq; r0 += MR) {
+        const int mr = std::min(MR, nq - r0), pmin = pb0 + r0, pmax = pmin + mr - 1;
+        const int c0 = (first_key(pmin, s.window) - kgb) & ~1, c1 = (pmax + 2 - kgb) & ~1; // P V columns [c0, c1)
+        for (int i = r0; i < r0 + mr; i++) {
+          const float* row = S.data() + (size_t)i * SLD;
+          const int p = pb0 + i, a = first_key(p, s.window) - kgb, e = p + 1 - kgb; // visible columns [a, e)
+          const float mx = kern::vmax(row + a, (size_t)(e - a));
+          const float sum = exp_row_bf16(row, a, e, c1, mx, p16.data() + (size_t)i * SLD);
+          rinv[i - r0] = 1.f / sum;
+          if (L) L[i] = mx + std::log(sum);
+        }
+        tile(mr, nvd, p16.data() + (size_t)r0 * SLD + c0, SLD, vk + (size_t)((kgb + c0) / 2) * HDP * 2, (size_t)HDP * 2,
+             (c1 - c0) / 2, O.data(), HDP, 1.f, false); // O = E V
+        for (int i = 0; i < mr; i++) // O = (E V) / sum
+          for (int d = 0; d < hd; d += 16)
+            _mm512_mask_storeu_ps(out + qoff + (size_t)(r0 + i) * s.q_stride + d, lane_mask(hd - d),
+                                  _mm512_mul_ps(_mm512_loadu_ps(O.data() + (size_t)i * HDP + d), _mm512_set1_ps(rinv[i])));
       }
     }
   });
@@ -259,6 +301,7 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
         pack_row_pairs(doh, s.q_stride, s.T, hd, HDP, doq.data());
         const float* L = lse + ((size_t)b * s.nh + h) * s.T;
         for (int i = 0; i < s.T; i++) {
+          prefetch_row(oh, s.q_stride, i, s.T, hd);
           __m512 acc = _mm512_setzero_ps();
           for (int d = 0; d < hd; d += 16) {
             const __mmask16 m = lane_mask(hd - d);
@@ -299,13 +342,13 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
                                 _mm512_cmpge_epi32_mask(qv, _mm512_set1_epi32(j - s.pos0));
                   if (s.window > 0) m &= _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32(j + s.window - s.pos0));
                   const size_t o = (size_t)rr * LANES + vv * 16;
-                  const __m512 P = _mm512_maskz_mov_ps(m, kern::exp512(_mm512_sub_ps(_mm512_loadu_ps(St.data() + o), lv)));
+                  const __m512 P = _mm512_maskz_mov_ps(m, exp_neg(_mm512_sub_ps(_mm512_loadu_ps(St.data() + o), lv)));
                   const __m512 dS = _mm512_mul_ps(_mm512_mul_ps(P, _mm512_sub_ps(_mm512_loadu_ps(dPt.data() + o), dvv)),
                                                   _mm512_set1_ps(scale));
-                  const __m512i pb = bf16_bits(P);
-                  ds2[e] = bf16_bits(dS);
-                  _mm256_storeu_si256((__m256i*)(pt.data() + o), _mm512_cvtepi32_epi16(pb));
-                  _mm256_storeu_si256((__m256i*)(dst.data() + o), _mm512_cvtepi32_epi16(ds2[e]));
+                  const __m256i pb = (__m256i)_mm512_cvtneps_pbh(P), db = (__m256i)_mm512_cvtneps_pbh(dS);
+                  _mm256_storeu_si256((__m256i*)(pt.data() + o), pb);
+                  _mm256_storeu_si256((__m256i*)(dst.data() + o), db);
+                  ds2[e] = _mm512_cvtepu16_epi32(db);
                 }
                 _mm512_storeu_si512(dsp.data() + (size_t)(r / 2) * LANES * 2 + vv * 32,
                                     _mm512_or_si512(ds2[0], _mm512_slli_epi32(ds2[1], 16)));
