@@ -172,6 +172,31 @@ float exp_row_bf16(const float* x, int a, int e, int npad, float m, u16* dst) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// In-register transpose of a 16 x 16 fp32 block: r[i] holds row i before, column i after.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
 } // namespace
 
 bool attention_bf16_supported(const AttnShape& s) { return s.hd >= 1 && s.hd <= 64; }
@@ -271,7 +296,7 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
     dsp.resize((size_t)KB * LANES);
     Lq.assign(Tqp, 0.f);
     Dq.assign(Tqp, 0.f);
-    dqt.resize((size_t)hd * Tqp);
+    dqt.assign((size_t)HDP * Tqp, 0.f); // rows hd..HDP stay zero (read by the 16 x 16 transposes)
     St.resize((size_t)KB * LANES);
     dPt.resize((size_t)KB * LANES);
     dKa.resize((size_t)KB * HDP);
@@ -311,7 +336,7 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
           Dq[i] = _mm512_reduce_add_ps(acc);
           Lq[i] = L[i];
         }
-        std::fill(dqt.begin(), dqt.end(), 0.f);
+        std::fill(dqt.begin(), dqt.begin() + (size_t)hd * Tqp, 0.f);
         for (int j0 = 0; j0 < s.Tk; j0 += KB) {
           const int nj = std::min(KB, s.Tk - j0), njp = (nj + 1) & ~1;
           // queries that see a key of [j0, j0 + nj): position >= j0 and (window) < j0 + nj - 1 + window
@@ -371,12 +396,13 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
             }
           }
         }
-        const __m512i col = _mm512_mullo_epi32(iota, _mm512_set1_epi32(Tqp)); // dQ^T column: 16 head dims
-        for (int i = 0; i < s.T; i++)
-          for (int d = 0; d < hd; d += 16) {
-            const __mmask16 m = lane_mask(hd - d);
-            _mm512_mask_storeu_ps(dq + qoff + (size_t)i * s.q_stride + d, m,
-                                  _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, col, dqt.data() + (size_t)d * Tqp + i, 4));
+        for (int i0 = 0; i0 < s.T; i0 += 16) // dq = (dQ^T)^T, 16 x 16 blocks
+          for (int d0 = 0; d0 < hd; d0 += 16) {
+            __m512 blk[16];
+            for (int r = 0; r < 16; r++) blk[r] = _mm512_loadu_ps(dqt.data() + (size_t)(d0 + r) * Tqp + i0);
+            transpose16(blk);
+            for (int c = 0; c < 16 && i0 + c < s.T; c++)
+              _mm512_mask_storeu_ps(dq + qoff + (size_t)(i0 + c) * s.q_stride + d0, lane_mask(hd - d0), blk[c]);
           }
       }
     }
