@@ -347,11 +347,22 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
           std::fill(dVa.begin(), dVa.end(), 0.f);
           for (int qc = qa; qc < qe; qc += QB) {
             const int nq = std::min(QB, qe - qc), nvq = (nq + 15) / 16, nqp = (nq + 1) & ~1;
-            // S^T = scale K Q^T and dP^T = V dO^T: keys in rows, queries in lanes
-            tile(nj, nvq, k16.data() + (size_t)j0 * hde, hde, qd.data() + (size_t)qc * 2, (size_t)Tqp * 2, kpd,
-                 St.data(), LANES, scale, false);
-            tile(nj, nvq, v16.data() + (size_t)j0 * hde, hde, dod.data() + (size_t)qc * 2, (size_t)Tqp * 2, kpd,
-                 dPt.data(), LANES, 1.f, false);
+            // S^T = scale K Q^T and dP^T = V dO^T: keys in rows, queries in lanes; each group of MR keys only over
+            // the 16-query vectors [vs, ve) that can see one of them (the rest of the diagonal tile stays masked)
+            int vsg[(KB + MR - 1) / MR], veg[(KB + MR - 1) / MR];
+            for (int r0 = 0, g = 0; r0 < nj; r0 += MR, g++) {
+              const int mr = std::min(MR, nj - r0);
+              const int ve = s.window > 0
+                  ? std::clamp((j0 + r0 + mr - 1 + s.window - s.pos0 - qc + 15) / 16, 0, nvq) : nvq;
+              const int vs = std::min(ve, std::max(0, (j0 + r0 - s.pos0 - qc) / 16));
+              vsg[g] = vs;
+              veg[g] = ve;
+              if (vs == ve) continue;
+              TILE_FNS[mr - 1][ve - vs - 1](k16.data() + (size_t)(j0 + r0) * hde, hde, qd.data() + (size_t)(qc + 16 * vs) * 2,
+                                            (size_t)Tqp * 2, kpd, St.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale, false);
+              TILE_FNS[mr - 1][ve - vs - 1](v16.data() + (size_t)(j0 + r0) * hde, hde, dod.data() + (size_t)(qc + 16 * vs) * 2,
+                                            (size_t)Tqp * 2, kpd, dPt.data() + (size_t)r0 * LANES + 16 * vs, LANES, 1.f, false);
+            }
             // P^T and dS^T = P (dP - D) scale: bf16 rows (key-major) and key-pair-packed dS^T for dQ^T
             for (int r = 0; r < njp; r += 2) {
               for (int vv = 0; vv < nvq; vv++) {
@@ -368,8 +379,8 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
                   if (s.window > 0) m &= _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32(j + s.window - s.pos0));
                   const size_t o = (size_t)rr * LANES + vv * 16;
                   const __m512 P = _mm512_maskz_mov_ps(m, exp_neg(_mm512_sub_ps(_mm512_loadu_ps(St.data() + o), lv)));
-                  const __m512 dS = _mm512_mul_ps(_mm512_mul_ps(P, _mm512_sub_ps(_mm512_loadu_ps(dPt.data() + o), dvv)),
-                                                  _mm512_set1_ps(scale));
+                  const __m512 dS = _mm512_maskz_mul_ps(m, _mm512_mul_ps(P, _mm512_sub_ps(_mm512_loadu_ps(dPt.data() + o), dvv)),
+                                                        _mm512_set1_ps(scale)); // (masked: lanes of skipped vectors are stale)
                   const __m256i pb = (__m256i)_mm512_cvtneps_pbh(P), db = (__m256i)_mm512_cvtneps_pbh(dS);
                   _mm256_storeu_si256((__m256i*)(pt.data() + o), pb);
                   _mm256_storeu_si256((__m256i*)(dst.data() + o), db);
@@ -380,10 +391,15 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
               }
             }
             // dV += P^T dO, dK += dS^T Q (queries contracted), dQ^T += K^T dS^T (keys contracted)
-            tile(nj, nvd, pt.data(), LANES, doq.data() + (size_t)(qc / 2) * HDP * 2, (size_t)HDP * 2, nqp / 2,
-                 dVa.data(), HDP, 1.f, true);
-            tile(nj, nvd, dst.data(), LANES, qq.data() + (size_t)(qc / 2) * HDP * 2, (size_t)HDP * 2, nqp / 2,
-                 dKa.data(), HDP, 1.f, true);
+            for (int r0 = 0, g = 0; r0 < nj; r0 += MR, g++) { // queries contracted over the group's vectors only
+              const int mr = std::min(MR, nj - r0), p0 = 8 * vsg[g], p1 = std::min(nqp / 2, 8 * veg[g]);
+              if (p1 <= p0) continue;
+              const size_t bo = (size_t)(qc / 2 + p0) * HDP * 2;
+              TILE_FNS[mr - 1][nvd - 1](pt.data() + (size_t)r0 * LANES + 2 * p0, LANES, doq.data() + bo, (size_t)HDP * 2,
+                                        p1 - p0, dVa.data() + (size_t)r0 * HDP, HDP, 1.f, true);
+              TILE_FNS[mr - 1][nvd - 1](dst.data() + (size_t)r0 * LANES + 2 * p0, LANES, qq.data() + bo, (size_t)HDP * 2,
+                                        p1 - p0, dKa.data() + (size_t)r0 * HDP, HDP, 1.f, true);
+            }
             tile(hd, nvq, kt16.data() + j0, Tkt, dsp.data(), (size_t)LANES * 2, njp / 2, dqt.data() + qc, Tqp, 1.f,
                  true);
           }
