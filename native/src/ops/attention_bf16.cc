@@ -253,9 +253,19 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
                                                     (size_t)Tkp * 2, kpd, S.data() + (size_t)r0 * SLD + kt, SLD, scale,
                                                     false);
         }
+      // the next task's query rows, fetched while this block computes (its rows_bf16 would wait on memory)
+      const float* qnext = nullptr;
+      int nqn = 0;
+      if (task + 1 < te) {
+        const int qbn = (task + 1) % nqb, hn = ((task + 1) / nqb) % s.nh, bn = (task + 1) / (nqb * s.nh);
+        qnext = q + ((size_t)bn * s.T + (size_t)qbn * QB) * s.q_stride + (size_t)hn * hd;
+        nqn = std::min(s.T, qbn * QB + QB) - qbn * QB;
+      }
       for (int r0 = 0; r0 < nq; r0 += MR) {
         const int mr = std::min(MR, nq - r0), pmin = pb0 + r0, pmax = pmin + mr - 1;
         const int c0 = (first_key(pmin, s.window) - kgb) & ~1, c1 = (pmax + 2 - kgb) & ~1; // P V columns [c0, c1)
+        for (int i = r0; qnext && i < std::min(nqn, r0 + MR); i++)
+          for (int d = 0; d < hd; d += 16) _mm_prefetch((const char*)(qnext + (size_t)i * s.q_stride + d), _MM_HINT_T0);
         for (int i = r0; i < r0 + mr; i++) {
           const float* row = S.data() + (size_t)i * SLD;
           const int p = pb0 + i, a = first_key(p, s.window) - kgb, e = p + 1 - kgb; // visible columns [a, e)
