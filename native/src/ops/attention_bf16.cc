@@ -139,11 +139,17 @@ void pack_row_pairs(const float* x, size_t ld, int rows, int hd, int HDP, u16* d
   }
 }
 
-// exp(x) for x <= 0 (scores minus their row's max or log-sum-exp), as 2^n 2^f with |f| <= 1/2 and 2^f from its
-// degree-5 Taylor polynomial: relative error < 3e-6, far below the bf16 rounding the probabilities then get; x below
-// -126 ln 2 gives 0 or a denormal-free tiny value.
-inline __m512 exp_neg(__m512 x) {
-  const __m512 t = _mm512_mul_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.f)), _mm512_set1_ps(1.44269504088896341f));
+constexpr float LOG2E = 1.44269504088896341f, LN2 = 0.693147180559945309f;
+
+// Lanes [lo, hi) of 16 (bounds clamped to [0, 16]).
+inline __mmask16 range_mask(int lo, int hi) {
+  return (__mmask16)(lane_mask(std::min(hi, 16)) & ~lane_mask(std::min(lo, 16)));
+}
+
+// 2^t for t <= 0 (scores in log2 units minus their row's max or log-sum-exp), as 2^n 2^f with |f| <= 1/2 and 2^f from
+// its degree-5 Taylor polynomial: relative error < 3e-6, far below the bf16 rounding the probabilities then get; very
+// negative t gives 0 (scalef).
+inline __m512 exp2_neg(__m512 t) {
   const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(t, n);
   __m512 p = _mm512_set1_ps(1.3333558e-3f);
@@ -155,16 +161,14 @@ inline __m512 exp_neg(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// One softmax row of a score block: E = exp(x - m) on the visible columns [a, e), 0 on the rest of [0, npad), written
-// as bf16 to dst; returns the sum of the fp32 exponentials (the caller divides the P V row by it).
+// One softmax row of a score block in log2 units: E = 2^(x - m) on the visible columns [a, e), 0 on the rest of
+// [0, npad), written as bf16 to dst; returns the sum of the fp32 exponentials (the caller divides the P V row by it).
 float exp_row_bf16(const float* x, int a, int e, int npad, float m, u16* dst) {
   const __m512 vm = _mm512_set1_ps(m);
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512 acc = _mm512_setzero_ps();
   for (int j = a & ~15; j < npad; j += 16) {
-    const __m512i jv = _mm512_add_epi32(_mm512_set1_epi32(j), iota);
-    const __mmask16 vis = _mm512_cmpge_epi32_mask(jv, _mm512_set1_epi32(a)) & _mm512_cmplt_epi32_mask(jv, _mm512_set1_epi32(e));
-    const __m512 ev = _mm512_maskz_mov_ps(vis, exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(vis, x + j), vm)));
+    const __mmask16 vis = range_mask(a - j, e - j);
+    const __m512 ev = _mm512_maskz_mov_ps(vis, exp2_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(vis, x + j), vm)));
     acc = _mm512_add_ps(acc, ev);
     _mm256_mask_storeu_epi16(dst + j, lane_mask(npad - j), (__m256i)_mm512_cvtneps_pbh(ev));
   }
@@ -244,13 +248,13 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
       // column c of a score row is key kgb + c; row group [r0, r0 + MR) needs keys [first_key(pmin), pmax]
       const int pb0 = s.pos0 + q0, kgb = first_key(pb0, s.window) & ~1, nsb = pb0 + nq - kgb;
-      for (int kt = 0; kt < nsb; kt += LANES) // S = scale Q K^T, key tiles outer so each stays in L1 for the block
+      for (int kt = 0; kt < nsb; kt += LANES) // S = scale Q K^T (log2 units), key tiles outer so each stays in L1 for the block
         for (int r0 = 0; r0 < nq; r0 += MR) {
           const int mr = std::min(MR, nq - r0), pmin = pb0 + r0, pmax = pmin + mr - 1;
           const int c1 = std::min(kt + LANES, pmax + 1 - kgb);
           if (c1 <= kt || kgb + kt + LANES <= first_key(pmin, s.window)) continue;
           TILE_FNS[mr - 1][(c1 - kt + 15) / 16 - 1](q16.data() + (size_t)r0 * hde, hde, kd + (size_t)(kgb + kt) * 2,
-                                                    (size_t)Tkp * 2, kpd, S.data() + (size_t)r0 * SLD + kt, SLD, scale,
+                                                    (size_t)Tkp * 2, kpd, S.data() + (size_t)r0 * SLD + kt, SLD, scale * LOG2E,
                                                     false);
         }
       // the next task's query rows, fetched while this block computes (its rows_bf16 would wait on memory)
@@ -272,7 +276,7 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
           const float mx = kern::vmax(row + a, (size_t)(e - a));
           const float sum = exp_row_bf16(row, a, e, c1, mx, p16.data() + (size_t)i * SLD);
           rinv[i - r0] = 1.f / sum;
-          if (L) L[i] = mx + std::log(sum);
+          if (L) L[i] = (mx + std::log2(sum)) * LN2;
         }
         tile(mr, nvd, p16.data() + (size_t)r0 * SLD + c0, SLD, vk + (size_t)((kgb + c0) / 2) * HDP * 2, (size_t)HDP * 2,
              (c1 - c0) / 2, O.data(), HDP, 1.f, false); // O = E V
@@ -311,7 +315,6 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
     dPt.resize((size_t)KB * LANES);
     dKa.resize((size_t)KB * HDP);
     dVa.resize((size_t)KB * HDP);
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int task = tb; task < te; task++) {
       const int b = task / s.nkv, kh = task % s.nkv;
       const size_t koff = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
@@ -343,8 +346,8 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
             acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, doh + (size_t)i * s.q_stride + d),
                                   _mm512_maskz_loadu_ps(m, oh + (size_t)i * s.q_stride + d), acc);
           }
-          Dq[i] = _mm512_reduce_add_ps(acc);
-          Lq[i] = L[i];
+          Dq[i] = _mm512_reduce_add_ps(acc) * scale;
+          Lq[i] = L[i] * LOG2E;
         }
         std::fill(dqt.begin(), dqt.begin() + (size_t)hd * Tqp, 0.f);
         for (int j0 = 0; j0 < s.Tk; j0 += KB) {
@@ -369,28 +372,26 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
               veg[g] = ve;
               if (vs == ve) continue;
               TILE_FNS[mr - 1][ve - vs - 1](k16.data() + (size_t)(j0 + r0) * hde, hde, qd.data() + (size_t)(qc + 16 * vs) * 2,
-                                            (size_t)Tqp * 2, kpd, St.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale, false);
+                                            (size_t)Tqp * 2, kpd, St.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale * LOG2E, false);
               TILE_FNS[mr - 1][ve - vs - 1](v16.data() + (size_t)(j0 + r0) * hde, hde, dod.data() + (size_t)(qc + 16 * vs) * 2,
-                                            (size_t)Tqp * 2, kpd, dPt.data() + (size_t)r0 * LANES + 16 * vs, LANES, 1.f, false);
+                                            (size_t)Tqp * 2, kpd, dPt.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale, false);
             }
-            // P^T and dS^T = P (dP - D) scale: bf16 rows (key-major) and key-pair-packed dS^T for dQ^T
+            // P^T and dS^T = P (dP - D) scale (both dP^T and D scaled already): bf16 rows (key-major) and key-pair-packed dS^T for dQ^T
             for (int r = 0; r < njp; r += 2) {
               for (int vv = 0; vv < nvq; vv++) {
                 const int q16i = qc + vv * 16;
-                const __m512i qv = _mm512_add_epi32(_mm512_set1_epi32(q16i), iota);
                 const __m512 lv = _mm512_loadu_ps(Lq.data() + q16i), dvv = _mm512_loadu_ps(Dq.data() + q16i);
                 __m512i ds2[2];
                 for (int e = 0; e < 2; e++) {
                   const int rr = r + e, j = j0 + rr;
                   if (rr >= nj) { ds2[e] = _mm512_setzero_si512(); continue; }
                   // visible: q < T, position pos0 + q >= j, and (window) pos0 + q < j + window
-                  __mmask16 m = _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32(s.T)) &
-                                _mm512_cmpge_epi32_mask(qv, _mm512_set1_epi32(j - s.pos0));
-                  if (s.window > 0) m &= _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32(j + s.window - s.pos0));
+                  const int qhi = s.window > 0 ? std::min(s.T, j + s.window - s.pos0) : s.T;
+                  const __mmask16 m = range_mask(j - s.pos0 - q16i, qhi - q16i);
                   const size_t o = (size_t)rr * LANES + vv * 16;
-                  const __m512 P = _mm512_maskz_mov_ps(m, exp_neg(_mm512_sub_ps(_mm512_loadu_ps(St.data() + o), lv)));
-                  const __m512 dS = _mm512_maskz_mul_ps(m, _mm512_mul_ps(P, _mm512_sub_ps(_mm512_loadu_ps(dPt.data() + o), dvv)),
-                                                        _mm512_set1_ps(scale)); // (masked: lanes of skipped vectors are stale)
+                  // (masked: lanes of skipped vectors hold stale values)
+                  const __m512 P = _mm512_maskz_mov_ps(m, exp2_neg(_mm512_sub_ps(_mm512_loadu_ps(St.data() + o), lv)));
+                  const __m512 dS = _mm512_maskz_mul_ps(m, P, _mm512_sub_ps(_mm512_loadu_ps(dPt.data() + o), dvv));
                   const __m256i pb = (__m256i)_mm512_cvtneps_pbh(P), db = (__m256i)_mm512_cvtneps_pbh(dS);
                   _mm256_storeu_si256((__m256i*)(pt.data() + o), pb);
                   _mm256_storeu_si256((__m256i*)(dst.data() + o), db);
