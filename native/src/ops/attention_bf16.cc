@@ -46,6 +46,31 @@ inline __m512i bf16_bits(__m512 x) {
 }
 inline __mmask16 lane_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << std::max(n, 0)) - 1); }
 
+// In-register transpose of a 16 x 16 fp32 block: r[i] holds row i before, column i after.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
 // C[M, 16 NV] (= or +=) alpha * sum_p A[m][2p..2p+1] . B[p][16 NV lanes][2]: A rows of bf16 with pairs adjacent
 // (row stride lda), B pair-packed (stride ldb per pair), kp pairs, C fp32 with row stride ldc.
 template <int M, int NV>
@@ -114,11 +139,18 @@ void rows_bf16(const float* x, size_t ld, int rows, int hd, int hde, u16* dst) {
 // Pairs along the head dimension, rows in lanes: dst[(p * lanes + r) * 2 + e] = x16[r][2p + e] for the natural rows
 // x16 [rows][hde] (a 32-bit transpose). Lanes rows..lanes stay as they are (zero).
 void pack_dim_pairs(const u16* x16, int rows, int hde, size_t lanes, u16* dst) {
-  const int kp = hde / 2;
-  const uint32_t* src = reinterpret_cast<const uint32_t*>(x16);
-  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
-  for (int r = 0; r < rows; r++)
-    for (int p = 0; p < kp; p++) d[p * lanes + r] = src[(size_t)r * kp + p];
+  const int kp = hde / 2; // 32-bit words per row; blocks of 16 rows x 16 words go through transpose16 as raw bits
+  for (int r0 = 0; r0 < rows; r0 += 16)
+    for (int p0 = 0; p0 < kp; p0 += 16) {
+      const __mmask16 pm = lane_mask(kp - p0);
+      __m512 blk[16];
+      for (int r = 0; r < 16; r++)
+        blk[r] = r0 + r < rows ? _mm512_maskz_loadu_ps(pm, reinterpret_cast<const float*>(x16) + (size_t)(r0 + r) * kp + p0)
+                               : _mm512_setzero_ps();
+      transpose16(blk);
+      for (int i = 0; i < 16 && p0 + i < kp; i++)
+        _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst) + (size_t)(p0 + i) * lanes + r0, lane_mask(rows - r0), blk[i]);
+    }
 }
 
 // Pairs along the rows, the head dimension in lanes: dst[((r / 2) * HDP + d) * 2 + r % 2] = bf16(x[r][d]), an odd
@@ -174,31 +206,6 @@ float exp_row_bf16(const float* x, int a, int e, int npad, float m, u16* dst) {
   }
   std::fill(dst, dst + (a & ~15), (u16)0);
   return _mm512_reduce_add_ps(acc);
-}
-
-// In-register transpose of a 16 x 16 fp32 block: r[i] holds row i before, column i after.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-  }
-  for (int i = 0; i < 8; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
 }
 
 } // namespace
@@ -320,8 +327,17 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
       const size_t koff = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
       rows_bf16(k + koff, s.kv_stride, s.Tk, hd, hde, k16.data());
       rows_bf16(v + koff, s.kv_stride, s.Tk, hd, hde, v16.data());
-      for (int j = 0; j < s.Tk; j++)
-        for (int d = 0; d < hd; d++) kt16[(size_t)d * Tkt + j] = k16[(size_t)j * hde + d];
+      for (int j0 = 0; j0 < s.Tk; j0 += 16) // K^T in bf16, 16 x 16 blocks
+        for (int d0 = 0; d0 < hd; d0 += 16) {
+          __m512 blk[16];
+          for (int r = 0; r < 16; r++)
+            blk[r] = j0 + r < s.Tk ? _mm512_maskz_loadu_ps(lane_mask(hd - d0), k + koff + (size_t)(j0 + r) * s.kv_stride + d0)
+                                   : _mm512_setzero_ps();
+          transpose16(blk);
+          for (int c = 0; c < 16 && d0 + c < hd; c++)
+            _mm256_mask_storeu_epi16(kt16.data() + (size_t)(d0 + c) * Tkt + j0, lane_mask(s.Tk - j0),
+                                     (__m256i)_mm512_cvtneps_pbh(blk[c]));
+        }
       for (int h = kh * group; h < (kh + 1) * group; h++) {
         const size_t qoff = (size_t)b * s.T * s.q_stride + (size_t)h * hd;
         const float* qh = q + qoff;
