@@ -1,12 +1,13 @@
 // bf16-mode causal attention (GQA, sliding window, pos0, batch) on AVX512-BF16: every product runs in one register-
 // tiled micro-kernel (vdpbf16ps: bf16 pairs, fp32 accumulation, up to 6 rows x 64 lanes) on operands converted to
 // bf16 once per call in the layouts it reads, so no oneDNN call, no per-block conversion and no transposed product.
-// Forward: per block of 64 queries of one head, 6 rows at a time: scores over only the keys those rows can see,
-// softmax in fp32 (the same max / sum-of-exp / exp as the blocked path, saving each row's log-sum-exp), then P V.
-// Backward (FlashAttention-2 order): per (sequence, KV head), per head of the group, per block of 64 keys, the
-// queries that see them in chunks of 64: S^T and dP^T (keys in rows, queries in lanes, so lse and D are lane
-// vectors), P and dS = P (dP - D) scale, then dV += P^T dO, dK += dS^T Q (kept for the block) and dQ^T += K^T dS^T
-// (kept for the head, transposed into dq at its end). Built without AVX512-BF16, attention_bf16_supported is false.
+// Forward: per block of 64 queries of one head: scores (in log2 units) over only the keys each group of 6 rows can
+// see, key tiles outer; per row an fp32 max, E = 2^(s - max) rounded to bf16 and its fp32 sum (log-sum-exp saved);
+// then O = (E V) / sum. Backward (FlashAttention-2 order): per (sequence, KV head), per head of the group, per block
+// of 64 keys, the queries that see them in chunks of 64: S^T and dP^T (keys in rows, queries in lanes, so lse and D
+// are lane vectors; only the 16-query vectors a group of keys can see), P and dS = P (dP - D) scale, then
+// dV += P^T dO, dK += dS^T Q (kept for the block) and dQ^T += K^T dS^T (kept for the head, transposed into dq at its
+// end). Built without AVX512-BF16, attention_bf16_supported is false and attention.cc runs its gemm_bf16 path.
 #include "ops/attention_bf16.h"
 #include <algorithm>
 #include <cmath>
@@ -136,21 +137,26 @@ void rows_bf16(const float* x, size_t ld, int rows, int hd, int hde, u16* dst) {
   }
 }
 
-// Pairs along the head dimension, rows in lanes: dst[(p * lanes + r) * 2 + e] = x16[r][2p + e] for the natural rows
-// x16 [rows][hde] (a 32-bit transpose). Lanes rows..lanes stay as they are (zero).
-void pack_dim_pairs(const u16* x16, int rows, int hde, size_t lanes, u16* dst) {
-  const int kp = hde / 2; // 32-bit words per row; blocks of 16 rows x 16 words go through transpose16 as raw bits
-  for (int r0 = 0; r0 < rows; r0 += 16)
+// Pairs along the head dimension, rows in lanes: dst[(p * lanes + r) * 2 + e] = bf16(x[r][2p + e]) for the fp32 rows
+// x [rows][hd] (row stride ld; an odd hd's last pair completed with 0): bf16 pairs as 32-bit words, 16 rows x 16
+// words at a time through transpose16 (as raw bits). Lanes rows..lanes stay as they are (zero).
+void pack_dim_pairs(const float* x, size_t ld, int rows, int hd, size_t lanes, u16* dst) {
+  const int kp = (hd + 1) / 2;
+  for (int r0 = 0; r0 < rows; r0 += 16) {
+    for (int r = r0; r < std::min(rows, r0 + 16); r++) prefetch_row(x, ld, r + 8, rows, hd);
     for (int p0 = 0; p0 < kp; p0 += 16) {
-      const __mmask16 pm = lane_mask(kp - p0);
+      const __mmask16 lo = lane_mask(hd - 2 * p0), hi = lane_mask(hd - 2 * p0 - 16);
       __m512 blk[16];
-      for (int r = 0; r < 16; r++)
-        blk[r] = r0 + r < rows ? _mm512_maskz_loadu_ps(pm, reinterpret_cast<const float*>(x16) + (size_t)(r0 + r) * kp + p0)
+      for (int r = 0; r < 16; r++) {
+        const float* xr = x + (size_t)(r0 + r) * ld + 2 * p0;
+        blk[r] = r0 + r < rows ? (__m512)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr))
                                : _mm512_setzero_ps();
+      }
       transpose16(blk);
       for (int i = 0; i < 16 && p0 + i < kp; i++)
         _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst) + (size_t)(p0 + i) * lanes + r0, lane_mask(rows - r0), blk[i]);
     }
+  }
 }
 
 // Pairs along the rows, the head dimension in lanes: dst[((r / 2) * HDP + d) * 2 + r % 2] = bf16(x[r][d]), an odd
@@ -226,13 +232,10 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
   vk_buf.assign(vkN * nkvb, 0);
   u16 *KD = kd_buf.data(), *VK = vk_buf.data();
   kern::parallel_for(nkvb, [&](int tb, int te) {
-    thread_local std::vector<u16> k16;
-    k16.resize((size_t)s.Tk * hde);
     for (int t = tb; t < te; t++) {
       const int b = t / s.nkv, kh = t % s.nkv;
       const size_t off = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
-      rows_bf16(k + off, s.kv_stride, s.Tk, hd, hde, k16.data());
-      pack_dim_pairs(k16.data(), s.Tk, hde, Tkp, KD + kdN * t);
+      pack_dim_pairs(k + off, s.kv_stride, s.Tk, hd, Tkp, KD + kdN * t);
       pack_row_pairs(v + off, s.kv_stride, s.Tk, hd, HDP, VK + vkN * t);
     }
   });
@@ -345,12 +348,8 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
         const float* oh = out + qoff;
         // Q and dO as [hd/2][Tqp][2] (queries in lanes) and [T/2][HDP][2] (queries contracted); lse and
         // D = dO . O (fp32, the blocked path's order) per query.
-        std::vector<u16>& tmp = pt; // scratch rows for the natural bf16 copy, reused below as P^T
-        tmp.resize(std::max((size_t)KB * LANES, (size_t)s.T * hde));
-        rows_bf16(qh, s.q_stride, s.T, hd, hde, tmp.data());
-        pack_dim_pairs(tmp.data(), s.T, hde, Tqp, qd.data());
-        rows_bf16(doh, s.q_stride, s.T, hd, hde, tmp.data());
-        pack_dim_pairs(tmp.data(), s.T, hde, Tqp, dod.data());
+        pack_dim_pairs(qh, s.q_stride, s.T, hd, Tqp, qd.data());
+        pack_dim_pairs(doh, s.q_stride, s.T, hd, Tqp, dod.data());
         pack_row_pairs(qh, s.q_stride, s.T, hd, HDP, qq.data());
         pack_row_pairs(doh, s.q_stride, s.T, hd, HDP, doq.data());
         const float* L = lse + ((size_t)b * s.nh + h) * s.T;
