@@ -354,7 +354,7 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
         pack_row_pairs(doh, s.q_stride, s.T, hd, HDP, doq.data());
         const float* L = lse + ((size_t)b * s.nh + h) * s.T;
         for (int i = 0; i < s.T; i++) {
-          prefetch_row(oh, s.q_stride, i, s.T, hd);
+          prefetch_row(oh, s.q_stride, i + 24, s.T, hd); // 32 rows ahead: little work per row here
           __m512 acc = _mm512_setzero_ps();
           for (int d = 0; d < hd; d += 16) {
             const __mmask16 m = lane_mask(hd - d);
@@ -371,6 +371,11 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
           const int qa = std::max(0, j0 - s.pos0) & ~1;
           const int qe = s.window > 0 ? std::min(s.T, j0 + nj - 1 + s.window - s.pos0) : s.T;
           if (qa >= qe) continue;
+          for (int r = 0; r < nj; r++) // the rows of dk / dv this block adds to at its end, fetched now
+            for (int d = 0; d < hd; d += 16) {
+              _mm_prefetch((const char*)(dk + koff + (size_t)(j0 + r) * s.kv_stride + d), _MM_HINT_ET0);
+              _mm_prefetch((const char*)(dv + koff + (size_t)(j0 + r) * s.kv_stride + d), _MM_HINT_ET0);
+            }
           std::fill(dKa.begin(), dKa.end(), 0.f);
           std::fill(dVa.begin(), dVa.end(), 0.f);
           for (int qc = qa; qc < qe; qc += QB) {
@@ -440,6 +445,8 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
         }
         for (int i0 = 0; i0 < s.T; i0 += 16) // dq = (dQ^T)^T, 16 x 16 blocks
           for (int d0 = 0; d0 < hd; d0 += 16) {
+            for (int c = 0; c < 16 && i0 + 32 + c < s.T; c++) // rows two blocks ahead, for writing
+              _mm_prefetch((const char*)(dq + qoff + (size_t)(i0 + 32 + c) * s.q_stride + d0), _MM_HINT_ET0);
             __m512 blk[16];
             for (int r = 0; r < 16; r++) blk[r] = _mm512_loadu_ps(dqt.data() + (size_t)(d0 + r) * Tqp + i0);
             transpose16(blk);
