@@ -1,6 +1,7 @@
 // Kernel benchmark (JSON lines): GFLOPS of sgemm (linked library and built-in), gemm_bf16 and FrozenLinear
 // (NF4 / bf16 / f32 storage in bf16 and fp32 compute, forward and input-gradient) on SmolLM2-135M training shapes
-// with T = 2048 tokens. This is the "in-run matmul rate" that end-to-end training figures are compared against.
+// with T = 2048 tokens, and of causal attention (ops.attention, fp32 and bf16) on its training shape: 4 sequences
+// of 512 (T / 4), 9 query heads, 3 KV heads, head_dim 64 (FLOPs of the causal half only). This is the "in-run matmul rate" that end-to-end training figures are compared against.
 // Run: `npx tsx bench/kernels.bench.ts`. Env: BENCH_T (2048), BENCH_REPS (3), BENCH_THREADS (all cores),
 // BENCH_ONLY (substring filter on the measurement name).
 import { createRequire } from 'node:module';
@@ -8,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const addonPath = process.env.PEFT_ADDON ?? fileURLToPath(new URL('../native/build/Release/peft_engine.node', import.meta.url));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const k: any = createRequire(import.meta.url)(addonPath).kernels;
+const addon: any = createRequire(import.meta.url)(addonPath);
+const k = addon.kernels;
 
 const T = Number(process.env.BENCH_T ?? 2048);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -87,4 +89,22 @@ for (const s of SHAPES) {
       emit(name, shape, 'forward', flops, best(() => k.frozenLinearForward(h, x, T, compute, y)), impl);
       emit(name, shape, 'backward_input', flops, best(() => k.frozenLinearBackward(h, dx, dy, T, compute)), impl);
     }
+}
+
+// Attention forward (ops.attention without dout) and forward + backward; the wall time includes the binding's
+// copies of q/k/v and the outputs (~ms), small beside the products.
+{
+  const c = { batch: 4, T: T / 4, pos0: 0, nh: 9, nkv: 3, hd: 64, window: 0 };
+  const shape = `attention [batch ${c.batch}, T ${c.T}, heads ${c.nh}/${c.nkv}, hd ${c.hd}, causal]`;
+  const nq = c.batch * c.T * c.nh * c.hd, nk = c.batch * c.T * c.nkv * c.hd;
+  const q = rand(nq, 1), kk = rand(nk, 1), v = rand(nk, 1), dout = rand(nq, 1);
+  const scores = c.batch * c.nh * (c.T * (c.T + 1)) / 2; // visible (query, key) pairs
+  for (const bf16 of [true, false]) {
+    const name = `attention_${bf16 ? 'bf16' : 'fp32'}`;
+    if (!want(name)) continue;
+    const impl = bf16 ? 'bf16 mode (AVX512-BF16 kernel where built, else blocked gemm_bf16)' : 'blocked sgemm';
+    emit(name, shape, 'forward', 4 * c.hd * scores, best(() => addon.ops.attention({ ...c, q, k: kk, v, bf16 })), impl);
+    emit(name, shape, 'forward_backward', 14 * c.hd * scores,
+      best(() => addon.ops.attention({ ...c, q, k: kk, v, dout, bf16 })), impl);
+  }
 }

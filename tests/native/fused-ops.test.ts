@@ -173,6 +173,11 @@ describe('blocked attention matches the plain computation, forward and backward'
     ['GQA, T 300 (3 query blocks, the last partial), batch 2', { batch: 2, T: 300, pos0: 0, nh: 4, nkv: 2, hd: 8, window: 0 }],
     ['odd T 37 after a cached prefix of 5 keys, one KV head', { batch: 1, T: 37, pos0: 5, nh: 3, nkv: 1, hd: 6, window: 0 }],
     ['sliding window 50, T 261, batch 2', { batch: 2, T: 261, pos0: 0, nh: 2, nkv: 2, hd: 16, window: 50 }],
+    // head_dim 64 (the trained models' size: full 16-lane vectors in the bf16 kernels), key / query blocks of 64
+    // with partial last ones, GQA 3:1, a cached prefix, a window that is not a multiple of 16, odd head_dim.
+    ['head_dim 64, GQA 3:1, T 203 after a cached prefix of 7 keys', { batch: 2, T: 203, pos0: 7, nh: 3, nkv: 1, hd: 64, window: 0 }],
+    ['head_dim 64, sliding window 37, T 190', { batch: 1, T: 190, pos0: 0, nh: 2, nkv: 1, hd: 64, window: 37 }],
+    ['odd head_dim 33, window 70 after a prefix of 20 keys, T 129', { batch: 1, T: 129, pos0: 20, nh: 2, nkv: 2, hd: 33, window: 70 }],
   ];
   for (const [name, c] of cases) {
     it(name, () => {

@@ -4,13 +4,15 @@
 // saves each row's log-sum-exp; the backward recomputes the probabilities from it. fp32 mode multiplies with sgemm
 // and std::exp (the reference numerics); bf16 mode with gemm_bf16 (bf16 operands, fp32 accumulation) and a
 // vectorised exp. One parallel region per call: forward over (sequence, head, query block), backward over
-// (sequence, KV head) so the dK / dV accumulations of a KV group never race.
+// (sequence, KV head) so the dK / dV accumulations of a KV group never race. bf16 mode goes to the AVX512-BF16
+// kernels of attention_bf16.cc when the build has them and they take the shape; the gemm_bf16 path here otherwise.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 #include "kernels/bf16_inline.h"
 #include "kernels/kernels.h"
 #include "kernels/vexp.h"
+#include "ops/attention_bf16.h"
 #include "ops/ops.h"
 
 namespace peft::ops {
@@ -87,6 +89,7 @@ inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse, bool
 } // namespace
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
+  if (s.bf16 && attention_bf16_supported(s)) return attention_forward_bf16(out, lse, q, k, v, s);
   const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
   const float scale = 1.f / std::sqrt((float)s.hd);
   const int tasks = s.batch * s.nh * nqb;
@@ -141,6 +144,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
 
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q,
                         const float* k, const float* v, const float* lse, const AttnShape& s) {
+  if (s.bf16 && attention_bf16_supported(s)) return attention_backward_bf16(dq, dk, dv, dout, out, q, k, v, lse, s);
   const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
   const float scale = 1.f / std::sqrt((float)s.hd);
   thread_local std::vector<uint16_t> k16, v16;
