@@ -6,7 +6,7 @@
 // in bf16 beside fp32.
 // Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
 // Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:bf16,nf4:fp32,none:bf16"),
-// BENCH_THREADS, BENCH_PEER=0 (skip the PyTorch peer), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; peak RSS ~1.43 GB here).
+// BENCH_THREADS, BENCH_PEER=0 (skip the PyTorch peer), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; all 30 layers fit at this shape, peak RSS ~1.39 GB here).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -158,10 +158,13 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   if (st.train)
     for (int p = 0; p < N_PROJ; p++)
       if (st.train->mod(0, p)) lu += n * st.train->r;
-  // bf16-compute training keeps gate/up in bf16 (two bf16 tensors packed in n*I floats) like autocast does.
+  // bf16-compute training keeps the matmul outputs the backward needs (q, k, v, attention output, gate, up) in bf16,
+  // as autocast does: every layer's copy is bf16 in the activation arena, converted into one shared set of fp32
+  // scratch buffers when the layer runs (forward) or is differentiated (backward).
   const bool gu16 = training && m.compute == kern::Compute::BF16 && N >= 32;
-  const size_t gu_floats = gu16 ? (n * I + 1) / 2 : n * I; // one of gate / up
-  const size_t per_layer = n * 2 + n * Dq * 2 + n * Dkv * 2 + (size_t)B * c.num_heads * T + n * H + gu_floats * 2 + lu;
+  const auto words = [&](size_t k) { return gu16 ? (k + 1) / 2 : k; }; // floats holding k values of the kept type
+  const size_t per_layer = n * 2 + words(n * Dq) * 2 + words(n * Dkv) * 2 + (size_t)B * c.num_heads * T + n * H +
+                           words(n * I) * 2 + lu;
   if (!training) kept = 0;
   else if (!recompute) kept = (int)L;
   else {
@@ -173,16 +176,15 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   layer.assign(nlayers, LayerActs{});
   for (auto& a : layer) {
     a.rstd1 = acts.take(n);
-    a.q = acts.take(n * Dq); a.k = acts.take(n * Dkv); a.v = acts.take(n * Dkv);
-    a.att = acts.take(n * Dq); a.lse = acts.take((size_t)B * c.num_heads * T);
+    a.lse = acts.take((size_t)B * c.num_heads * T);
     a.x2 = acts.take(n * H); a.rstd2 = acts.take(n);
     if (gu16) {
-      a.g = a.u = nullptr;
-      a.g16 = reinterpret_cast<uint16_t*>(acts.take(gu_floats));
-      a.u16 = reinterpret_cast<uint16_t*>(acts.take(gu_floats));
+      auto half = [&](size_t k) { return reinterpret_cast<uint16_t*>(acts.take(words(k))); };
+      a.q16 = half(n * Dq); a.k16 = half(n * Dkv); a.v16 = half(n * Dkv); a.att16 = half(n * Dq);
+      a.g16 = half(n * I); a.u16 = half(n * I);
     } else {
+      a.q = acts.take(n * Dq); a.k = acts.take(n * Dkv); a.v = acts.take(n * Dkv); a.att = acts.take(n * Dq);
       a.g = acts.take(n * I); a.u = acts.take(n * I);
-      a.g16 = a.u16 = nullptr;
     }
     for (int p = 0; p < N_PROJ; p++) a.lu[p] = (st.train && st.train->mod(0, p)) ? acts.take(n * st.train->r) : nullptr;
   }
@@ -201,7 +203,8 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   const size_t mlp = n * I * (1 + (gu16 ? 2 : 0) + (training ? (gu16 ? 1 : 3) : 0));
   const size_t ce = training && m.compute == kern::Compute::BF16 ? ops::cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
   const size_t region = std::max(mlp, ce);
-  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0) + n * H + region;
+  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0) + n * H + region +
+              (gu16 ? n * Dq * 2 + n * Dkv * 2 : 0);
   if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + (drop ? n * maxin * 2 : 0);
   scratch.plan(sc);
   lora_u = scratch.take(n * rmax);
@@ -219,6 +222,10 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   }
   xdrop = drop ? scratch.take(n * maxin) : nullptr;
   dxdrop = drop ? scratch.take(n * maxin) : nullptr;
+  float* qs = gu16 ? scratch.take(n * Dq) : nullptr;   // the fp32 working copies of the bf16-kept tensors
+  float* ks = gu16 ? scratch.take(n * Dkv) : nullptr;
+  float* vs = gu16 ? scratch.take(n * Dkv) : nullptr;
+  float* atts = gu16 ? scratch.take(n * Dq) : nullptr;
   ce_work = scratch.take(region);
   ce_work_floats = ce ? region : 0;
   float* r = ce_work;
@@ -234,6 +241,8 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   } else {
     dg = du = dh = nullptr;
   }
+  if (gu16)
+    for (auto& a : layer) a.q = qs, a.k = ks, a.v = vs, a.att = atts, a.g = gs, a.u = us;
 }
 
 // Compute mode of the frozen projections for N rows: below 32 rows (decoding, tiny batches) a matmul is a
@@ -429,21 +438,23 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
 }
 
-// Gate / up kept in bf16 for the backward (a.g16, a.u16) and back to fp32, over the pool.
-static void gate_up_to_bf16(const LayerActs& a, const float* g, const float* u, size_t n) {
+// The tensors a layer keeps in bf16 (q, k, v, attention output, gate, up) to their bf16 copies after its forward
+// (to_bf16) or back into the shared fp32 buffers before its backward, over the pool.
+static void kept_bf16(const LlamaModel& m, const LayerActs& a, int N, bool to_bf16) {
+  const size_t q = (size_t)N * m.Dq(), kv = (size_t)N * m.Dkv(), i = (size_t)N * m.I();
+  const std::pair<float*, uint16_t*> t[6] = {{a.q, a.q16}, {a.k, a.k16}, {a.v, a.v16}, {a.att, a.att16}, {a.g, a.g16}, {a.u, a.u16}};
+  const size_t len[6] = {q, kv, kv, q, i, i};
   const size_t chunk = 1 << 16;
-  kern::parallel_for((int)((n + chunk - 1) / chunk), [&](int b, int e) {
-    const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
-    kern::f32_to_bf16(g + i0, a.g16 + i0, i1 - i0);
-    kern::f32_to_bf16(u + i0, a.u16 + i0, i1 - i0);
-  });
-}
-static void gate_up_to_f32(const LayerActs& a, float* g, float* u, size_t n) {
-  const size_t chunk = 1 << 16;
-  kern::parallel_for((int)((n + chunk - 1) / chunk), [&](int b, int e) {
-    const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
-    kern::bf16_to_f32(a.g16 + i0, g + i0, i1 - i0);
-    kern::bf16_to_f32(a.u16 + i0, u + i0, i1 - i0);
+  size_t start[7] = {0};
+  for (int j = 0; j < 6; j++) start[j + 1] = start[j] + (len[j] + chunk - 1) / chunk;
+  kern::parallel_for((int)start[6], [&](int b, int e) {
+    for (int c = b; c < e; c++) {
+      int j = 0;
+      while (c >= (int)start[j + 1]) j++;
+      const size_t i0 = (c - start[j]) * chunk, n = std::min(len[j] - i0, chunk);
+      if (to_bf16) kern::f32_to_bf16(t[j].first + i0, t[j].second + i0, n);
+      else kern::bf16_to_f32(t[j].second + i0, t[j].first + i0, n);
+    }
   });
 }
 
@@ -495,8 +506,8 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
-  float* const G = a.g ? a.g : ws.gs;
-  float* const U = a.u ? a.u : ws.us;
+  float* const G = a.g;
+  float* const U = a.u;
   {
     const int ps[2] = {P_GATE, P_UP};
     float* const ys[2] = {G, U};
@@ -506,7 +517,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   {
     prof::Scope ps(prof::ELEMENTWISE);
     ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
-    if (a.g16) gate_up_to_bf16(a, G, U, (size_t)N * I);
+    if (a.g16) kept_bf16(m, a, N, true);
   }
   {
     const int ps[1] = {P_DOWN};
@@ -523,12 +534,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const ModelConfig& c = m.cfg;
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
-  // MLP: gate / up back to fp32 when kept in bf16; silu(gate) * up recomputed
-  const float* const G = a.g ? a.g : ws.gs;
-  const float* const U = a.u ? a.u : ws.us;
+  // the tensors kept in bf16 back to fp32; silu(gate) * up recomputed
+  const float* const G = a.g;
+  const float* const U = a.u;
   {
     prof::Scope ps(prof::ELEMENTWISE);
-    if (a.g16) gate_up_to_f32(a, ws.gs, ws.us, (size_t)N * I);
+    if (a.g16) kept_bf16(m, a, N, false);
     ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
   }
   {

@@ -91,8 +91,10 @@ struct LayerActs {
   float *q, *k, *v;            // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
   float *att, *lse;            // [N, Dq], [B, nh, T]
   float *x2, *rstd2;           // [N, H] residual after attention, [N]
-  float *g, *u;                // [N, I] gate, up in fp32 (fp32 compute and inference; else null)
-  uint16_t *g16, *u16;         // [N, I] gate, up in bf16 (bf16-compute training, as autocast keeps them; else null)
+  float *g, *u;                // [N, I] gate, up
+  // bf16-compute training: q, k, v, att, g, u above point to one shared set of fp32 buffers and the layer keeps them
+  // in these bf16 copies (as autocast keeps matmul outputs); null otherwise (fp32 compute, inference).
+  uint16_t *q16 = nullptr, *k16 = nullptr, *v16 = nullptr, *att16 = nullptr, *g16 = nullptr, *u16 = nullptr;
   float* lu[N_PROJ];           // [N, r] trainable LoRA A-projections (null where not targeted)
 };
 
