@@ -10,7 +10,7 @@ void register_ops_bindings(Napi::Env env, Napi::Object exports);    // ops/ops_b
 } // namespace peft
 
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), "0.1.0");
+  return Napi::String::New(info.Env(), "0.2.0");
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
