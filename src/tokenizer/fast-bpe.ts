@@ -64,70 +64,83 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
     if (unkId !== undefined) out.push(unkId);
   };
 
+  // Merges of a pair of symbols: rank (0x7fffffff: none) and merged symbol. Small symbol sets (up to 2048: 32 MB at
+  // most) get dense S × S tables of rank + 1 (0: none) and merged symbol instead of the Map.
+  const NONE = 0x7fffffff;
+  const dense = S <= 2048;
+  const rankTab = dense ? new Int32Array(S * S) : undefined;
+  const mergedTab = dense ? new Int32Array(S * S) : undefined;
+  if (rankTab && mergedTab)
+    for (const [key, value] of mergeOf) {
+      rankTab[key] = Math.floor(value / S) + 1;
+      mergedTab[key] = value % S;
+    }
+  const rankOf = rankTab
+    ? (a: number, b: number): number => (a < 0 || b < 0 || rankTab[a * S + b] === 0 ? NONE : rankTab[a * S + b] - 1)
+    : (a: number, b: number): number => {
+        const v = a < 0 || b < 0 ? undefined : mergeOf.get(a * S + b);
+        return v === undefined ? NONE : Math.floor(v / S);
+      };
+  const mergedOf = mergedTab ? (a: number, b: number): number => mergedTab[a * S + b] : (a: number, b: number): number => mergeOf.get(a * S + b)! % S;
+
   // Working arrays, grown as needed: sym[i] the symbol (-1 for a character that is no symbol: it never merges),
-  // pr[i] the merge (rank * S + merged) of (sym[i], sym[i + 1]) or Infinity, chars[i] that character's text.
-  let sym = new Float64Array(64);
-  let pr = new Float64Array(64);
-  const chars: string[] = [];
+  // at[i] where that character starts in the word (read only for those), pr[i] the rank of the merge of (sym[i],
+  // sym[i + 1]) or NONE.
+  let sym = new Int32Array(64);
+  let pr = new Int32Array(64);
+  let at = new Int32Array(64);
   const bmpSym = new Int32Array(0x10000).fill(-2); // symbol of a BMP character, -1 none, -2 not looked up yet
-  // Small symbol sets (up to 2048: 16 MB at most) get a dense S × S table of merge + 1 (0: none) instead of the Map.
-  const dense = S <= 2048 && merges.length * S < 2 ** 31 ? new Int32Array(S * S) : undefined;
-  if (dense) for (const [key, value] of mergeOf) dense[key] = value + 1;
-  const mergeValue = dense
-    ? (a: number, b: number): number => (a < 0 || b < 0 || dense[a * S + b] === 0 ? Infinity : dense[a * S + b] - 1)
-    : (a: number, b: number): number => (a < 0 || b < 0 ? Infinity : (mergeOf.get(a * S + b) ?? Infinity));
 
   return (word: string): number[] => {
     const out: number[] = [];
     if (word.length === 0) return out;
     if (model.ignore_merges && vocab.has(word)) return [vocab.get(word)!];
     if (sym.length < word.length + 1) {
-      sym = new Float64Array(word.length * 2);
-      pr = new Float64Array(word.length * 2);
+      sym = new Int32Array(word.length * 2);
+      pr = new Int32Array(word.length * 2);
+      at = new Int32Array(word.length * 2);
     }
     let n = 0;
     for (let i = 0; i < word.length; n++) {
       const c = word.charCodeAt(i);
       let k: number;
-      let ch: string | undefined;
+      at[n] = i;
       if (c < 0xd800 || c > 0xdfff) {
         k = bmpSym[c];
         if (k === -2) k = bmpSym[c] = symOf.get(word[i]) ?? -1;
-        if (k < 0) ch = word[i];
         i++;
       } else {
-        ch = String.fromCodePoint(word.codePointAt(i)!); // a surrogate pair (or a lone surrogate)
+        const ch = String.fromCodePoint(word.codePointAt(i)!); // a surrogate pair (or a lone surrogate)
         k = symOf.get(ch) ?? -1;
         i += ch.length;
       }
       sym[n] = k;
-      if (k < 0) chars[n] = ch!;
     }
-    for (let i = 0; i + 1 < n; i++) pr[i] = mergeValue(sym[i], sym[i + 1]);
+    for (let i = 0; i + 1 < n; i++) pr[i] = rankOf(sym[i], sym[i + 1]);
     // Merge the lowest rank, leftmost first; only the neighbours of a merge are looked up again.
     while (n > 1) {
-      let best = Infinity;
-      let at = -1;
+      let best = NONE;
+      let m = -1;
       for (let i = 0; i + 1 < n; i++)
         if (pr[i] < best) {
           best = pr[i];
-          at = i;
+          m = i;
         }
-      if (at < 0) break;
-      sym[at] = best % S;
-      for (let i = at + 1; i + 1 < n; i++) {
+      if (m < 0) break;
+      sym[m] = mergedOf(sym[m], sym[m + 1]);
+      for (let i = m + 1; i + 1 < n; i++) {
         sym[i] = sym[i + 1];
-        chars[i] = chars[i + 1];
+        at[i] = at[i + 1];
       }
-      for (let i = at + 1; i + 2 < n; i++) pr[i] = pr[i + 1];
+      for (let i = m + 1; i + 2 < n; i++) pr[i] = pr[i + 1];
       n--;
-      if (at > 0) pr[at - 1] = mergeValue(sym[at - 1], sym[at]);
-      if (at + 1 < n) pr[at] = mergeValue(sym[at], sym[at + 1]);
+      if (m > 0) pr[m - 1] = rankOf(sym[m - 1], sym[m]);
+      if (m + 1 < n) pr[m] = rankOf(sym[m], sym[m + 1]);
     }
     for (let i = 0; i < n; i++) {
       const k = sym[i];
       if (k >= 0 && symVocab[k] >= 0) out.push(symVocab[k]);
-      else emit(k >= 0 ? symStr[k] : chars[i], out);
+      else emit(k >= 0 ? symStr[k] : String.fromCodePoint(word.codePointAt(at[i])!), out);
     }
     return out;
   };

@@ -9,6 +9,7 @@ import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat
 import { makeBpeWordEncoder } from './fast-bpe.ts';
 import { IdBuffer } from './id-buffer.ts';
 import { SpaceWordEncoder } from './space-word-encoder.ts';
+import { SpmDecoder, spmPieces } from './spm-decoder.ts';
 
 export interface ModelTokenizer {
   dir: string;
@@ -28,6 +29,11 @@ export interface ModelTokenizer {
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
   decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string;
+  /**
+   * The UTF-8 bytes of decode(ids) — a view valid until the next call — where the tokenizer has a byte-level decoder
+   * (its text is well-formed UTF-16, so these bytes are exactly that string's UTF-8); absent otherwise.
+   */
+  decodeUtf8?: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }) => Uint8Array;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
 }
@@ -123,8 +129,9 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
       return ids.slice(n);
     },
     decode(ids, opts) {
-      return fastDecode ? fastDecode(ids, opts?.skipSpecial ?? false) : tok.decode(Array.from(ids), { skip_special_tokens: opts?.skipSpecial ?? false });
+      return fastDecode ? fastDecode.decode(ids, opts?.skipSpecial ?? false) : tok.decode(Array.from(ids), { skip_special_tokens: opts?.skipSpecial ?? false });
     },
+    ...(fastDecode ? { decodeUtf8: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }) => fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false) } : {}),
     idToToken: (id) => tok.id_to_token(id),
     tokenToId: (t) => tok.token_to_id(t),
   };
@@ -210,11 +217,8 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
   };
 }
 
-/**
- * Decoding for the SentencePiece decoder Sequence[Replace "▁" → " ", ByteFallback, Fuse, Strip " " (1, 0)] without
- * the library's per-call overhead; undefined for other decoders (the library decodes those).
- */
-function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: ArrayLike<number>, skipSpecial: boolean) => string) | undefined {
+/** The fast decoder for the SentencePiece decoder Sequence (see spm-decoder.ts); undefined for other decoders (the library decodes those). */
+function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): SpmDecoder | undefined {
   const d = tj.decoder as { type?: string; decoders?: Record<string, unknown>[] } | null;
   const expected = JSON.stringify([
     { type: 'Replace', pattern: { String: SP }, content: ' ' },
@@ -225,93 +229,6 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: Ar
   if (!d || d.type !== 'Sequence' || JSON.stringify(d.decoders) !== expected) return undefined;
   if ((tj as { added_tokens?: { normalized?: boolean; special?: boolean }[] }).added_tokens?.some((a) => !a.special)) return undefined;
   const t = tok as unknown as TokenizerInternals;
-  const vocab = t.model.vocab;
-  const special = new Set(t.get_added_tokens_decoder().keys());
-  const pieces: (string | number)[] = vocab.map((v) => {
-    const m = /^<0x([0-9A-F]{2})>$/.exec(v ?? '');
-    return m ? parseInt(m[1], 16) : (v ?? '').replaceAll(SP, ' ');
-  });
-  for (const [id, a] of t.get_added_tokens_decoder()) pieces[id] = a.content;
-  // Decoded as bytes: string pieces as their UTF-8, byte pieces as themselves, then one UTF-8 decode. That equals
-  // decoding each run of byte pieces on its own (the library's ByteFallback) because string pieces are well-formed
-  // UTF-8 (checked; else undefined) and so end any invalid run just as the end of a run does; the one other
-  // difference, a BOM dropped at the start of each run, is done by hand.
-  const utf8Encoder = new TextEncoder();
-  const exact = new TextDecoder('utf-8', { ignoreBOM: true });
-  // Per id: KIND (0 no piece, 1 a byte, 2 a string piece), the byte or the piece's UTF-8 length, and pieces of up to
-  // 8 bytes packed little-endian into LO / HI for one or two unaligned 32-bit stores; longer ones keep their bytes.
-  const n = pieces.length;
-  const kind = new Uint8Array(n);
-  const lenOf = new Int32Array(n);
-  const lo = new Uint32Array(n);
-  const hi = new Uint32Array(n);
-  const longBytes: (Uint8Array | undefined)[] = [];
-  let maxLen = 1;
-  for (let id = 0; id < n; id++) {
-    const p = pieces[id];
-    if (p === undefined) continue;
-    if (typeof p === 'number') {
-      kind[id] = 1;
-      lenOf[id] = p;
-      continue;
-    }
-    const b = utf8Encoder.encode(p);
-    if (exact.decode(b) !== p) return undefined; // a lone surrogate: only the string path keeps it
-    kind[id] = 2;
-    lenOf[id] = b.length;
-    maxLen = Math.max(maxLen, b.length);
-    if (b.length > 8) longBytes[id] = b;
-    else for (let j = 0; j < b.length; j++) if (j < 4) lo[id] |= b[j] << (8 * j);
-      else hi[id] |= b[j] << (8 * (j - 4));
-  }
-  let scratch = new Uint8Array(1 << 16);
-  let view = new DataView(scratch.buffer);
-  /** Drops a BOM at the start of the byte run [start, end), as a fresh TextDecoder does; returns the new end. */
-  const endRun = (start: number, end: number): number => {
-    if (end - start >= 3 && scratch[start] === 0xef && scratch[start + 1] === 0xbb && scratch[start + 2] === 0xbf) {
-      scratch.copyWithin(start, start + 3, end);
-      return end - 3;
-    }
-    return end;
-  };
-  return (ids, skipSpecial) => {
-    if (scratch.length < ids.length * maxLen + 8) {
-      scratch = new Uint8Array(ids.length * maxLen * 2 + 8);
-      view = new DataView(scratch.buffer);
-    }
-    const out = scratch;
-    let pos = 0;
-    let runStart = -1;
-    let text = '';
-    let segStart = 0;
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k];
-      if (skipSpecial && special.has(id)) continue;
-      const kd = id >= 0 && id < n ? kind[id] : 0;
-      if (kd === 1) {
-        if (runStart < 0) runStart = pos;
-        out[pos++] = lenOf[id];
-        continue;
-      }
-      const len = kd === 2 ? lenOf[id] : 0;
-      if (runStart >= 0) {
-        pos = endRun(runStart, pos);
-        runStart = -1;
-        if (len === 0) {
-          // Nothing follows to end an incomplete sequence in the bytes: decode the run on its own here.
-          text += exact.decode(out.subarray(segStart, pos));
-          segStart = pos;
-        }
-      }
-      if (len === 0) continue;
-      if (len <= 8) {
-        view.setUint32(pos, lo[id], true);
-        if (len > 4) view.setUint32(pos + 4, hi[id], true);
-      } else out.set(longBytes[id]!, pos);
-      pos += len;
-    }
-    if (runStart >= 0) pos = endRun(runStart, pos);
-    text += exact.decode(out.subarray(segStart, pos));
-    return text.startsWith(' ') ? text.slice(1) : text;
-  };
+  const added = t.get_added_tokens_decoder();
+  return SpmDecoder.fromPieces(spmPieces(t.model.vocab, added), new Set(added.keys()));
 }

@@ -10,6 +10,9 @@ const SURROGATE = /[\ud800-\udfff]/;
 const ESCAPE = /["\\\u0000-\u001f]/g;
 const SHORT_ESCAPES: Record<number, string> = { 34: '\\"', 92: '\\\\', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t' };
 
+/** The JSON escape of each byte that needs one ('"', '\\', U+0000-U+001F), as JSON.stringify writes it. */
+const ESCAPED_BYTE: string[] = Array.from({ length: 0x60 }, (_, c) => (c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : ''));
+
 class ByteWriter {
   buf: Buffer;
   pos = 0;
@@ -56,6 +59,28 @@ class ByteWriter {
     }
     if (from < s.length) this.utf8(from === 0 ? s : s.slice(from));
     this.ascii('"');
+  }
+
+  /** JSON.stringify of the string whose well-formed UTF-8 is `b`, UTF-8 encoded: `b` with '"', '\\' and controls escaped. */
+  jsonUtf8(b: Uint8Array): void {
+    this.reserve(b.length + 2);
+    let buf = this.buf;
+    let pos = this.pos;
+    buf[pos++] = 0x22;
+    for (let k = 0; k < b.length; k++) {
+      const c = b[k];
+      if (c >= 0x23 ? c !== 0x5c : c >= 0x20 && c !== 0x22) {
+        buf[pos++] = c;
+        continue;
+      }
+      const esc = ESCAPED_BYTE[c];
+      this.pos = pos;
+      this.reserve(esc.length + b.length - k + 1);
+      buf = this.buf;
+      for (let j = 0; j < esc.length; j++) buf[pos++] = esc.charCodeAt(j);
+    }
+    buf[pos++] = 0x22;
+    this.pos = pos;
   }
 
   utf8(s: string): void {
@@ -126,7 +151,11 @@ export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
   const table = digitTable(limit);
   const perId = String(Math.max(0, limit - 1)).length + 1;
   let estimate = 8; // enough for most outputs in one allocation (the text is usually ASCII); reserve() grows otherwise
-  for (const r of records) estimate += 48 + perId * 2 * idsOf(r).length + r.text.length + (r.text.length >> 3);
+  for (const r of records) {
+    const n = idsOf(r).length;
+    const chars = r instanceof PackedRecord ? (r.knownTextLength() ?? 3 * n) : r.text.length; // a token's text: a few bytes
+    estimate += 48 + perId * 2 * n + chars + (chars >> 3);
+  }
   const w = new ByteWriter(estimate);
   for (const r of records) {
     w.ascii('{"ids":[');
@@ -142,7 +171,9 @@ export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
       w.pos += idsEnd - idsAt;
     } else writeIds(w, r.labels, table, limit, perId);
     w.ascii('],"text":');
-    w.jsonString(r.text);
+    const utf8 = packed ? r.textUtf8() : undefined;
+    if (utf8) w.jsonUtf8(utf8);
+    else w.jsonString(r.text);
     w.ascii('}\n');
   }
   return w.buf.subarray(0, w.pos);

@@ -248,7 +248,7 @@ function streamRecords(stream: TextStream, config: DatasetConfig, tok: ModelToke
   const data = stream.ids.data;
   return packStream(stream.ids.length, config.seqLen).map(([a, b]) => {
     const view = data.subarray(a, b);
-    return new PackedRecord(view, tok.decode(view));
+    return new PackedRecord(view, tok); // the text decoded when the JSONL is written
   });
 }
 
