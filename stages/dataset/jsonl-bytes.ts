@@ -1,6 +1,7 @@
-// train.jsonl / valid.jsonl as bytes: ids written from a per-id table of ASCII digits straight into one buffer, the
+// train.jsonl / valid.jsonl as bytes: ids written from a per-id table of ASCII digits straight into a buffer, the
 // labels bytes copied when they are the ids themselves, the text JSON-escaped by JSON.stringify. The same bytes as
 // the string `{"ids":[…],"labels":[…],"text":"…"}\n` per record, UTF-8 encoded, without building that string.
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { PackedRecord } from './packed-record.ts';
 import type { OutputRecord } from './prepare.ts';
 
@@ -89,79 +90,100 @@ class ByteWriter {
   }
 }
 
-/** For ids 0..max-1: the ASCII of `${id},` packed little-endian into lo (bytes 0-3) and hi (bytes 4-7), and its length. */
-interface DigitTable {
-  lo: Uint32Array;
-  hi: Uint32Array;
-  len: Uint8Array;
-}
+/** For ids below `size`: the ASCII of `${id},` packed little-endian into lo (bytes 0-3) and hi (bytes 4-7), and its length. */
+class DigitTable {
+  lo = new Uint32Array(0);
+  hi = new Uint32Array(0);
+  len = new Uint8Array(0);
+  size = 0;
+  perId = 2; // the most bytes a table id takes with its comma
 
-function digitTable(max: number): DigitTable {
-  const t = { lo: new Uint32Array(max), hi: new Uint32Array(max), len: new Uint8Array(max) };
-  for (let k = 0; k < max; k++) {
-    const s = `${k},`;
-    let lo = 0;
-    let hi = 0;
-    for (let j = 0; j < s.length; j++) {
-      if (j < 4) lo |= s.charCodeAt(j) << (8 * j);
-      else hi |= s.charCodeAt(j) << (8 * (j - 4));
-    }
-    t.lo[k] = lo >>> 0;
-    t.hi[k] = hi >>> 0;
-    t.len[k] = s.length;
+  constructor(size: number) {
+    this.build(size);
   }
-  return t;
+
+  /** Grows the table to hold `id` (below TABLE_LIMIT). */
+  grow(id: number): void {
+    let size = this.size * 2;
+    while (size <= id) size *= 2;
+    this.build(Math.min(TABLE_LIMIT, size));
+  }
+
+  private build(size: number): void {
+    const from = this.size;
+    const lo = new Uint32Array(size);
+    const hi = new Uint32Array(size);
+    const len = new Uint8Array(size);
+    lo.set(this.lo);
+    hi.set(this.hi);
+    len.set(this.len);
+    for (let k = from; k < size; k++) {
+      const s = `${k},`;
+      let l = 0;
+      let h = 0;
+      for (let j = 0; j < s.length; j++) {
+        if (j < 4) l |= s.charCodeAt(j) << (8 * j);
+        else h |= s.charCodeAt(j) << (8 * (j - 4));
+      }
+      lo[k] = l >>> 0;
+      hi[k] = h >>> 0;
+      len[k] = s.length;
+    }
+    this.lo = lo;
+    this.hi = hi;
+    this.len = len;
+    this.size = size;
+    this.perId = String(size - 1).length + 1;
+  }
 }
 
 /**
  * Writes ids joined by commas: each table id as one or two unaligned 32-bit stores of `${id},` (room for 8 bytes
- * kept past the end), the last comma dropped. `perId`: the most bytes a table id takes with its comma.
+ * kept past the end), the last comma dropped.
  */
-function writeIds(w: ByteWriter, ids: ArrayLike<number>, table: DigitTable, limit: number, perId: number): void {
+function writeIds(w: ByteWriter, ids: ArrayLike<number>, table: DigitTable): void {
   if (ids.length === 0) return;
-  w.reserve(ids.length * perId + 8);
-  const { lo, hi, len } = table;
+  w.reserve(ids.length * table.perId + 8);
+  let { lo, hi, len, size } = table;
   let view = w.view();
   let pos = w.pos;
   for (let k = 0; k < ids.length; k++) {
     const id = ids[k];
-    if (id >= 0 && id < limit && Number.isInteger(id)) {
+    if (id >= 0 && id < size && Number.isInteger(id)) {
       view.setUint32(pos, lo[id], true);
       if (len[id] > 4) view.setUint32(pos + 4, hi[id], true);
       pos += len[id];
-    } else {
-      w.pos = pos;
-      w.ascii(`${id},`);
-      w.reserve((ids.length - k) * perId + 8);
-      view = w.view();
-      pos = w.pos;
+      continue;
     }
+    w.pos = pos;
+    if (id >= 0 && id < TABLE_LIMIT && Number.isInteger(id)) {
+      table.grow(id);
+      ({ lo, hi, len, size } = table);
+      k--; // written from the grown table
+    } else w.ascii(`${id},`);
+    w.reserve((ids.length - k) * table.perId + 8);
+    view = w.view();
+    pos = w.pos;
   }
   w.pos = pos - 1;
 }
 
-export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
-  let max = 0;
-  const idsOf = (r: OutputRecord): ArrayLike<number> => (r instanceof PackedRecord ? r.idView : r.ids);
+/**
+ * Writes the records' lines into `w`; `flush`, where given, is called between records when the next one may not fit
+ * the buffer (it empties it), so the buffer stays one size however long the output.
+ */
+function writeRecords(records: readonly OutputRecord[], w: ByteWriter, flush?: () => void): void {
+  const table = new DigitTable(1024);
   for (const r of records) {
-    const ids = idsOf(r);
-    for (let k = 0; k < ids.length; k++) if (ids[k] > max && ids[k] < TABLE_LIMIT) max = ids[k];
-  }
-  const limit = Math.min(TABLE_LIMIT, max + 1);
-  const table = digitTable(limit);
-  const perId = String(Math.max(0, limit - 1)).length + 1;
-  let estimate = 8; // enough for most outputs in one allocation (the text is usually ASCII); reserve() grows otherwise
-  for (const r of records) {
-    const n = idsOf(r).length;
-    const chars = r instanceof PackedRecord ? (r.knownTextLength() ?? 3 * n) : r.text.length; // a token's text: a few bytes
-    estimate += 48 + perId * 2 * n + chars + (chars >> 3);
-  }
-  const w = new ByteWriter(estimate);
-  for (const r of records) {
+    const packed = r instanceof PackedRecord;
+    const ids = packed ? r.idView : r.ids;
+    const utf8 = packed ? r.textUtf8() : undefined; // a view of the decoder's buffer, read before its next decode
+    const bound = 40 + ids.length * table.perId * 2 + (utf8 ? utf8.length + 2 : 3 * r.text.length + 2); // escapes reserve more
+    if (flush && w.pos + bound > w.buf.length) flush();
+    w.reserve(bound);
     w.ascii('{"ids":[');
     const idsAt = w.pos;
-    const packed = r instanceof PackedRecord;
-    writeIds(w, idsOf(r), table, limit, perId);
+    writeIds(w, ids, table);
     const idsEnd = w.pos;
     w.ascii('],"labels":[');
     if (packed || r.labels === r.ids) {
@@ -169,12 +191,40 @@ export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
       w.reserve(idsEnd - idsAt);
       w.buf.copyWithin(w.pos, idsAt, idsEnd);
       w.pos += idsEnd - idsAt;
-    } else writeIds(w, r.labels, table, limit, perId);
+    } else writeIds(w, r.labels, table);
     w.ascii('],"text":');
-    const utf8 = packed ? r.textUtf8() : undefined;
     if (utf8) w.jsonUtf8(utf8);
     else w.jsonString(r.text);
     w.ascii('}\n');
   }
+}
+
+export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
+  let estimate = 8; // enough for most outputs in one allocation (the text is usually ASCII); reserve() grows otherwise
+  for (const r of records) {
+    const n = r instanceof PackedRecord ? r.idView.length : r.ids.length;
+    const chars = r instanceof PackedRecord ? (r.knownTextLength() ?? 3 * n) : r.text.length; // a token's text: a few bytes
+    estimate += 48 + 10 * n + chars + (chars >> 3);
+  }
+  const w = new ByteWriter(estimate);
+  writeRecords(records, w);
   return w.buf.subarray(0, w.pos);
+}
+
+const CHUNK = 1 << 18;
+
+/** Writes the JSONL of `records` to `file` (the bytes of jsonlBytes) through one small buffer that stays in the CPU cache. */
+export function writeJsonlFile(file: string, records: readonly OutputRecord[]): void {
+  const fd = openSync(file, 'w');
+  try {
+    const w = new ByteWriter(CHUNK);
+    const flush = (): void => {
+      for (let at = 0; at < w.pos; ) at += writeSync(fd, w.buf, at, w.pos - at);
+      w.pos = 0;
+    };
+    writeRecords(records, w, flush);
+    flush();
+  } finally {
+    closeSync(fd);
+  }
 }
