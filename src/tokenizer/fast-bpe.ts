@@ -53,15 +53,22 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
   for (let b = 0; b < 256; b++) byteIds.push(vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
   const encoder = new TextEncoder();
 
-  const emit = (piece: string, out: number[]) => {
+  const idsOfPiece = (piece: string): number[] => {
     const id = vocab.get(piece);
-    if (id !== undefined) return void out.push(id);
+    if (id !== undefined) return [id];
     if (model.byte_fallback) {
       const bytes = encoder.encode(piece);
       const ids = Array.from(bytes, (x) => byteIds[x]);
-      if (ids.every((x) => x !== undefined)) return void out.push(...(ids as number[]));
+      if (ids.every((x) => x !== undefined)) return ids as number[];
     }
-    if (unkId !== undefined) out.push(unkId);
+    return unkId !== undefined ? [unkId] : [];
+  };
+  // The ids of a piece that is no vocabulary symbol's (one character outside the vocabulary, as a rule), kept.
+  const pieceIds = new Map<string, number[]>();
+  const emit = (piece: string, out: number[]) => {
+    let ids = pieceIds.get(piece);
+    if (!ids) pieceIds.set(piece, (ids = idsOfPiece(piece)));
+    for (const id of ids) out.push(id);
   };
 
   // Merges of a pair of symbols: rank (0x7fffffff: none) and merged symbol. Small symbol sets (up to 2048: 32 MB at

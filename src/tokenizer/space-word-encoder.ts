@@ -2,9 +2,11 @@
 // straight on the raw text: a word is a run of non-spaces with the count of "▁" marks before it (1 + the extra
 // spaces; the first word gets the prepended one), and each distinct (marks, word) is run through BPE once. The cache
 // is an open-addressing hash table over the word's characters in the text, so a hit allocates nothing.
+import { endianness } from 'node:os';
 import type { IdBuffer } from './id-buffer.ts';
 
 const SP = '\u2581';
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 export class SpaceWordEncoder {
   // slots: per slot [hash, record offset + 1] (0: empty). pool: records [hash, length, marks, id count, characters…,
@@ -31,14 +33,25 @@ export class SpaceWordEncoder {
     this.used = 0;
   }
 
+  // The text's UTF-16 code units, copied in by one native write: the loops read a typed array, cheaper than charCodeAt.
+  private bytes = Buffer.allocUnsafeSlow(1 << 17);
+  private chars = new Uint16Array(this.bytes.buffer, 0, 1 << 16);
+
   /** Appends the ids of `text` (which contains no "▁") to `out`. */
   encodeTo(text: string, out: IdBuffer): void {
     const n = text.length;
     if (n === 0) return;
+    if (this.chars.length < n) {
+      this.bytes = Buffer.allocUnsafeSlow(n * 4);
+      this.chars = new Uint16Array(this.bytes.buffer, 0, n * 2);
+    }
+    const chars = this.chars;
+    if (LITTLE_ENDIAN) this.bytes.write(text, 0, 'utf16le');
+    else for (let k = 0; k < n; k++) chars[k] = text.charCodeAt(k);
     let marks = 1;
     let i = 0;
     while (i < n) {
-      let c = text.charCodeAt(i);
+      let c = chars[i];
       if (c === 32) {
         marks++;
         i++;
@@ -49,7 +62,7 @@ export class SpaceWordEncoder {
       for (;;) {
         h = Math.imul(h ^ c, 0x01000193);
         if (++i === n) break;
-        c = text.charCodeAt(i);
+        c = chars[i];
         if (c === 32) break;
       }
       this.emit(text, start, i, marks, h, out);
@@ -68,7 +81,8 @@ export class SpaceWordEncoder {
       if (r < 0) break;
       if (slots[2 * slot] === hash && pool[r + 1] === len && pool[r + 2] === marks) {
         let k = 0;
-        while (k < len && pool[r + 4 + k] === text.charCodeAt(start + k)) k++;
+        const chars = this.chars;
+        while (k < len && pool[r + 4 + k] === chars[start + k]) k++;
         if (k === len) {
           const ic = pool[r + 3];
           let at = out.length;
