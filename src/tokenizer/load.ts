@@ -30,10 +30,11 @@ export interface ModelTokenizer {
   encodeContinuation(text: string): number[];
   decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string;
   /**
-   * The UTF-8 bytes of decode(ids) — a view valid until the next call — where the tokenizer has a byte-level decoder
-   * (its text is well-formed UTF-16, so these bytes are exactly that string's UTF-8); absent otherwise.
+   * The UTF-8 bytes of decode(ids) — with `json`, of JSON.stringify(decode(ids)) without its quotes — as a view valid
+   * until the next call, where the tokenizer has a byte-level decoder (its text is well-formed UTF-16, so these bytes
+   * are exactly that string's UTF-8); absent otherwise.
    */
-  decodeUtf8?: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }) => Uint8Array;
+  decodeUtf8?: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }) => Uint8Array;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
 }
@@ -131,7 +132,9 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
     decode(ids, opts) {
       return fastDecode ? fastDecode.decode(ids, opts?.skipSpecial ?? false) : tok.decode(Array.from(ids), { skip_special_tokens: opts?.skipSpecial ?? false });
     },
-    ...(fastDecode ? { decodeUtf8: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }) => fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false) } : {}),
+    ...(fastDecode
+      ? { decodeUtf8: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }) => fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false, opts?.json ?? false) }
+      : {}),
     idToToken: (id) => tok.id_to_token(id),
     tokenToId: (t) => tok.token_to_id(t),
   };

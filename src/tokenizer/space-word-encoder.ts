@@ -48,56 +48,67 @@ export class SpaceWordEncoder {
     const chars = this.chars;
     if (LITTLE_ENDIAN) this.bytes.write(text, 0, 'utf16le');
     else for (let k = 0; k < n; k++) chars[k] = text.charCodeAt(k);
+    // Room for every id up front: a UTF-16 unit (or "▁" mark) gives at most 3 (byte fallback of a BMP character).
+    out.reserve(3 * n + 3);
+    let dst = out.data;
+    let at = out.length;
+    let slots = this.slots;
+    let pool = this.pool;
+    let mask = this.mask;
     let marks = 1;
     let i = 0;
-    while (i < n) {
-      let c = chars[i];
-      if (c === 32) {
-        marks++;
-        i++;
-        continue;
-      }
+    while (i <= n) {
       const start = i;
       let h = Math.imul(marks, 0x9e3779b1) ^ 0x811c9dc5;
+      if (i < n) {
+        let c = chars[i];
+        if (c === 32) {
+          marks++;
+          i++;
+          continue;
+        }
+        for (;;) {
+          h = Math.imul(h ^ c, 0x01000193);
+          if (++i === n) break;
+          c = chars[i];
+          if (c === 32) break;
+        }
+      } else if (marks === 0) break;
+      else i++; // spaces at the end: "▁" marks with no word (start = n), i past n ends the loop
+      const end = Math.min(i, n);
+      const len = end - start;
+      // The cached ids of (marks, chars[start, end)), found by hash, length, marks and characters.
+      let slot = (h ^ (h >>> 15)) & mask;
+      let r = -1;
       for (;;) {
-        h = Math.imul(h ^ c, 0x01000193);
-        if (++i === n) break;
-        c = chars[i];
-        if (c === 32) break;
+        r = slots[2 * slot + 1] - 1;
+        if (r < 0) break;
+        if (slots[2 * slot] === h && pool[r + 1] === len && pool[r + 2] === marks) {
+          let k = 0;
+          while (k < len && pool[r + 4 + k] === chars[start + k]) k++;
+          if (k === len) break;
+        }
+        slot = (slot + 1) & mask;
       }
-      this.emit(text, start, i, marks, h, out);
+      if (r >= 0) {
+        for (let j = r + 4 + len, e = j + pool[r + 3]; j < e; j++) dst[at++] = pool[j];
+      } else {
+        const ids = this.encodeWord(SP.repeat(marks) + text.slice(start, end));
+        if (at + ids.length + 3 * (n - end) + 3 > dst.length) {
+          // more ids than the bound above (a word encoder other than BPE's): grow
+          out.length = at;
+          out.reserve(ids.length + 3 * (n - end) + 3);
+          dst = out.data;
+        }
+        for (let k = 0; k < ids.length; k++) dst[at++] = ids[k];
+        this.insert(text, start, len, marks, h, ids, slot);
+        slots = this.slots;
+        pool = this.pool;
+        mask = this.mask;
+      }
       marks = 0;
     }
-    if (marks > 0) this.emit(text, n, n, marks, Math.imul(marks, 0x9e3779b1) ^ 0x811c9dc5, out);
-  }
-
-  private emit(text: string, start: number, end: number, marks: number, hash: number, out: IdBuffer): void {
-    const len = end - start;
-    const slots = this.slots;
-    const pool = this.pool;
-    let slot = (hash ^ (hash >>> 15)) & this.mask;
-    for (;;) {
-      const r = slots[2 * slot + 1] - 1;
-      if (r < 0) break;
-      if (slots[2 * slot] === hash && pool[r + 1] === len && pool[r + 2] === marks) {
-        let k = 0;
-        const chars = this.chars;
-        while (k < len && pool[r + 4 + k] === chars[start + k]) k++;
-        if (k === len) {
-          const ic = pool[r + 3];
-          let at = out.length;
-          if (at + ic > out.data.length) out.reserve(ic);
-          const dst = out.data;
-          for (let j = r + 4 + len, e = j + ic; j < e; j++) dst[at++] = pool[j];
-          out.length = at;
-          return;
-        }
-      }
-      slot = (slot + 1) & this.mask;
-    }
-    const ids = this.encodeWord(SP.repeat(marks) + text.slice(start, end));
-    out.pushArray(ids);
-    this.insert(text, start, len, marks, hash, ids, slot);
+    out.length = at;
   }
 
   private insert(text: string, start: number, len: number, marks: number, hash: number, ids: number[], slot: number): void {

@@ -14,14 +14,11 @@ const STRING = 2;
  * (checked by the caller, see fromPieces), so the result is well-formed UTF-8 and decoding it gives the string.
  */
 export class SpmDecoder {
-  // Per id: KIND, the byte (BYTE) or the piece's UTF-8 length (STRING), and pieces of up to 8 bytes packed
-  // little-endian into lo / hi for one or two unaligned 32-bit stores; longer ones keep their bytes.
+  // Per id: KIND; and the piece tables (see packPieces) of the pieces' UTF-8 and of their JSON-escaped UTF-8 (what
+  // JSON.stringify writes between the quotes).
   private readonly kind: Uint8Array;
-  private readonly lenOf: Int32Array;
-  private readonly lo: Uint32Array;
-  private readonly hi: Uint32Array;
-  private readonly longBytes: (Uint8Array | undefined)[];
-  private readonly maxLen: number;
+  private readonly plain: PieceTables;
+  private readonly json: PieceTables;
   private scratch = new Uint8Array(1 << 16);
   private view = new DataView(this.scratch.buffer);
   private readonly exact = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -49,40 +46,27 @@ export class SpmDecoder {
   ) {
     const n = pieces.length;
     this.kind = new Uint8Array(n);
-    this.lenOf = new Int32Array(n);
-    this.lo = new Uint32Array(n);
-    this.hi = new Uint32Array(n);
-    this.longBytes = [];
-    let maxLen = 1;
     for (let id = 0; id < n; id++) {
       const p = pieces[id];
-      if (p === undefined) continue;
-      if (typeof p === 'number') {
-        this.kind[id] = BYTE;
-        this.lenOf[id] = p;
-        continue;
-      }
-      this.kind[id] = STRING;
-      this.lenOf[id] = p.length;
-      maxLen = Math.max(maxLen, p.length);
-      if (p.length > 8) this.longBytes[id] = p;
-      else
-        for (let j = 0; j < p.length; j++)
-          if (j < 4) this.lo[id] |= p[j] << (8 * j);
-          else this.hi[id] |= p[j] << (8 * (j - 4));
+      this.kind[id] = p === undefined ? NO_PIECE : typeof p === 'number' ? BYTE : STRING;
     }
-    this.maxLen = maxLen;
+    this.plain = packPieces(pieces);
+    this.json = packPieces(pieces.map((p) => (p instanceof Uint8Array ? jsonEscapeBytes(p) : p)));
   }
 
   decode(ids: ArrayLike<number>, skipSpecial: boolean): string {
     return this.exact.decode(this.decodeUtf8(ids, skipSpecial));
   }
 
-  /** The UTF-8 bytes of decode(ids): a view of a buffer this decoder reuses, valid until its next call. */
-  decodeUtf8(ids: ArrayLike<number>, skipSpecial: boolean): Uint8Array {
-    const { kind, lenOf, lo, hi, special } = this;
+  /**
+   * The UTF-8 bytes of decode(ids) — with `json`, of JSON.stringify(decode(ids)) without its quotes — as a view of a
+   * buffer this decoder reuses, valid until its next call.
+   */
+  decodeUtf8(ids: ArrayLike<number>, skipSpecial: boolean, json = false): Uint8Array {
+    const { kind, special } = this;
+    const { lenOf, lo, hi, longBytes, maxLen } = json ? this.json : this.plain;
     const n = kind.length;
-    this.ensure(ids.length * this.maxLen + 8);
+    this.ensure(ids.length * maxLen + 8);
     let out = this.scratch;
     let view = this.view;
     let pos = 0;
@@ -97,7 +81,7 @@ export class SpmDecoder {
         continue;
       }
       if (runStart >= 0) {
-        pos = this.endRun(runStart, pos, (ids.length - k) * this.maxLen + 8);
+        pos = this.endRun(runStart, pos, (ids.length - k) * maxLen + 8, json);
         out = this.scratch;
         view = this.view;
         runStart = -1;
@@ -107,12 +91,12 @@ export class SpmDecoder {
       if (len <= 8) {
         view.setUint32(pos, lo[id], true);
         if (len > 4) view.setUint32(pos + 4, hi[id], true);
-      } else out.set(this.longBytes[id]!, pos);
+      } else out.set(longBytes[id]!, pos);
       pos += len;
     }
-    if (runStart >= 0) pos = this.endRun(runStart, pos, 0);
+    if (runStart >= 0) pos = this.endRun(runStart, pos, 0, json);
     out = this.scratch;
-    return out.subarray(out[0] === 0x20 && pos > 0 ? 1 : 0, pos); // Strip " " (1, 0)
+    return out.subarray(out[0] === 0x20 && pos > 0 ? 1 : 0, pos); // Strip " " (1, 0); an escape starts with "\\"
   }
 
   private ensure(size: number): void {
@@ -123,29 +107,97 @@ export class SpmDecoder {
 
   /**
    * The byte run [start, end) as decoded on its own: a BOM at its start dropped (as a fresh TextDecoder does), then
-   * its bytes when they are valid UTF-8, else the UTF-8 of its decoding (U+FFFD for each invalid sequence). Returns
-   * the new end; keeps `room` bytes free after it.
+   * its bytes when they are valid UTF-8, else the UTF-8 of its decoding (U+FFFD for each invalid sequence); with
+   * `json`, JSON-escaped. Returns the new end; keeps `room` bytes free after it.
    */
-  private endRun(start: number, end: number, room: number): number {
-    let out = this.scratch;
+  private endRun(start: number, end: number, room: number, json: boolean): number {
+    const out = this.scratch;
     if (end - start >= 3 && out[start] === 0xef && out[start + 1] === 0xbb && out[start + 2] === 0xbf) {
       out.copyWithin(start, start + 3, end);
       end -= 3;
     }
     let ascii = true;
-    for (let k = start; k < end; k++) if (out[k] >= 0x80) ascii = false;
-    if (ascii || isUtf8(out.subarray(start, end))) return end;
+    let escapes = false;
+    for (let k = start; k < end; k++) {
+      const b = out[k];
+      if (b >= 0x80) ascii = false;
+      else if (b < 0x20 || b === 0x22 || b === 0x5c) escapes = true;
+    }
+    if (ascii || isUtf8(out.subarray(start, end))) {
+      if (!json || !escapes) return end;
+      return this.replaceRun(start, jsonEscapeBytes(out.slice(start, end)), room);
+    }
     const fixed = Buffer.from(this.exact.decode(out.subarray(start, end)), 'utf8');
-    if (start + fixed.length + room > out.length) {
-      const grown = new Uint8Array((start + fixed.length + room) * 2);
-      grown.set(out.subarray(0, start));
+    return this.replaceRun(start, json ? jsonEscapeBytes(fixed) : fixed, room);
+  }
+
+  /** Puts `bytes` at `start` (the end of what was written), growing the buffer to keep `room` free after them. */
+  private replaceRun(start: number, bytes: Uint8Array, room: number): number {
+    if (start + bytes.length + room > this.scratch.length) {
+      const grown = new Uint8Array((start + bytes.length + room) * 2);
+      grown.set(this.scratch.subarray(0, start));
       this.scratch = grown;
       this.view = new DataView(grown.buffer);
-      out = grown;
     }
-    out.set(fixed, start);
-    return start + fixed.length;
+    this.scratch.set(bytes, start);
+    return start + bytes.length;
   }
+}
+
+/** Per id: the byte (a byte piece) or the piece's length, pieces of up to 8 bytes packed little-endian into lo / hi for one or two unaligned 32-bit stores; longer ones keep their bytes. */
+interface PieceTables {
+  lenOf: Int32Array;
+  lo: Uint32Array;
+  hi: Uint32Array;
+  longBytes: (Uint8Array | undefined)[];
+  maxLen: number;
+}
+
+function packPieces(pieces: readonly (Uint8Array | number | undefined)[]): PieceTables {
+  const n = pieces.length;
+  const lenOf = new Int32Array(n);
+  const lo = new Uint32Array(n);
+  const hi = new Uint32Array(n);
+  const longBytes: (Uint8Array | undefined)[] = [];
+  let maxLen = 1;
+  for (let id = 0; id < n; id++) {
+    const p = pieces[id];
+    if (p === undefined) continue;
+    if (typeof p === 'number') {
+      lenOf[id] = p;
+      continue;
+    }
+    lenOf[id] = p.length;
+    maxLen = Math.max(maxLen, p.length);
+    if (p.length > 8) longBytes[id] = p;
+    else
+      for (let j = 0; j < p.length; j++)
+        if (j < 4) lo[id] |= p[j] << (8 * j);
+        else hi[id] |= p[j] << (8 * (j - 4));
+  }
+  return { lenOf, lo, hi, longBytes, maxLen };
+}
+
+/** The JSON escape of each ASCII byte that needs one ('"', '\\', U+0000-U+001F), as JSON.stringify writes it. */
+const JSON_ESCAPES: (Uint8Array | undefined)[] = Array.from({ length: 0x80 }, (_, c) =>
+  c < 0x20 || c === 0x22 || c === 0x5c ? Buffer.from(JSON.stringify(String.fromCharCode(c)).slice(1, -1), 'latin1') : undefined,
+);
+
+/** Well-formed UTF-8 JSON-escaped as JSON.stringify escapes its string (multi-byte characters are left as they are). */
+export function jsonEscapeBytes(b: Uint8Array): Uint8Array {
+  let extra = 0;
+  for (let k = 0; k < b.length; k++) if (b[k] < 0x80 && JSON_ESCAPES[b[k]]) extra += JSON_ESCAPES[b[k]]!.length - 1;
+  if (extra === 0) return b;
+  const out = new Uint8Array(b.length + extra);
+  let pos = 0;
+  for (let k = 0; k < b.length; k++) {
+    const esc = b[k] < 0x80 ? JSON_ESCAPES[b[k]] : undefined;
+    if (esc) {
+      out.set(esc, pos);
+      pos += esc.length;
+    } else out[pos++] = b[k];
+  }
+  return out;
 }
 
 /** pieces for SpmDecoder.fromPieces from a SentencePiece vocabulary (<0xXX> byte tokens, "▁" for spaces) and its added tokens. */

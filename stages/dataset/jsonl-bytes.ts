@@ -11,9 +11,6 @@ const SURROGATE = /[\ud800-\udfff]/;
 const ESCAPE = /["\\\u0000-\u001f]/g;
 const SHORT_ESCAPES: Record<number, string> = { 34: '\\"', 92: '\\\\', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t' };
 
-/** The JSON escape of each byte that needs one ('"', '\\', U+0000-U+001F), as JSON.stringify writes it. */
-const ESCAPED_BYTE: string[] = Array.from({ length: 0x60 }, (_, c) => (c < 0x20 || c === 0x22 || c === 0x5c ? JSON.stringify(String.fromCharCode(c)).slice(1, -1) : ''));
-
 class ByteWriter {
   buf: Buffer;
   pos = 0;
@@ -62,26 +59,13 @@ class ByteWriter {
     this.ascii('"');
   }
 
-  /** JSON.stringify of the string whose well-formed UTF-8 is `b`, UTF-8 encoded: `b` with '"', '\\' and controls escaped. */
-  jsonUtf8(b: Uint8Array): void {
+  /** `b`, the UTF-8 of JSON.stringify(s) without its quotes, in quotes. */
+  jsonQuoted(b: Uint8Array): void {
     this.reserve(b.length + 2);
-    let buf = this.buf;
-    let pos = this.pos;
-    buf[pos++] = 0x22;
-    for (let k = 0; k < b.length; k++) {
-      const c = b[k];
-      if (c >= 0x23 ? c !== 0x5c : c >= 0x20 && c !== 0x22) {
-        buf[pos++] = c;
-        continue;
-      }
-      const esc = ESCAPED_BYTE[c];
-      this.pos = pos;
-      this.reserve(esc.length + b.length - k + 1);
-      buf = this.buf;
-      for (let j = 0; j < esc.length; j++) buf[pos++] = esc.charCodeAt(j);
-    }
-    buf[pos++] = 0x22;
-    this.pos = pos;
+    this.buf[this.pos++] = 0x22;
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    this.buf[this.pos++] = 0x22;
   }
 
   utf8(s: string): void {
@@ -177,7 +161,7 @@ function writeRecords(records: readonly OutputRecord[], w: ByteWriter, flush?: (
   for (const r of records) {
     const packed = r instanceof PackedRecord;
     const ids = packed ? r.idView : r.ids;
-    const utf8 = packed ? r.textUtf8() : undefined; // a view of the decoder's buffer, read before its next decode
+    const utf8 = packed ? r.textJsonUtf8() : undefined; // a view of the decoder's buffer, read before its next decode
     const bound = 40 + ids.length * table.perId * 2 + (utf8 ? utf8.length + 2 : 3 * r.text.length + 2); // escapes reserve more
     if (flush && w.pos + bound > w.buf.length) flush();
     w.reserve(bound);
@@ -193,7 +177,7 @@ function writeRecords(records: readonly OutputRecord[], w: ByteWriter, flush?: (
       w.pos += idsEnd - idsAt;
     } else writeIds(w, r.labels, table);
     w.ascii('],"text":');
-    if (utf8) w.jsonUtf8(utf8);
+    if (utf8) w.jsonQuoted(utf8);
     else w.jsonString(r.text);
     w.ascii('}\n');
   }

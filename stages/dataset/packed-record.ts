@@ -6,8 +6,8 @@ import type { OutputRecord } from './prepare.ts';
 /** What decodes a record's ids into its text (a ModelTokenizer does). */
 export interface RecordDecoder {
   decode(ids: ArrayLike<number>): string;
-  /** The UTF-8 bytes of decode(ids), a view valid until the next call; absent where the decoder has no byte path. */
-  decodeUtf8?: (ids: ArrayLike<number>) => Uint8Array;
+  /** The UTF-8 bytes of decode(ids) (with `json`, of JSON.stringify of it without the quotes), a view valid until the next call; absent where the decoder has no byte path. */
+  decodeUtf8?: (ids: ArrayLike<number>, opts?: { json?: boolean }) => Uint8Array;
 }
 
 export class PackedRecord implements OutputRecord {
@@ -43,9 +43,12 @@ export class PackedRecord implements OutputRecord {
     return this.#text;
   }
 
-  /** The UTF-8 bytes of `text` without building it (a view valid until the decoder's next call), where the decoder has a byte path and the text was not built already. */
-  textUtf8(): Uint8Array | undefined {
-    return this.#text === undefined ? this.#decoder?.decodeUtf8?.(this.idView) : undefined;
+  /**
+   * The UTF-8 bytes of JSON.stringify(text) without its quotes, without building the text (a view valid until the
+   * decoder's next call), where the decoder has a byte path and the text was not built already.
+   */
+  textJsonUtf8(): Uint8Array | undefined {
+    return this.#text === undefined ? this.#decoder?.decodeUtf8?.(this.idView, { json: true }) : undefined;
   }
 
   /** `text.length` where the text is known; else undefined (decoding it just to size a buffer would cost the decode). */

@@ -122,14 +122,43 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     }
   });
 
+  it('decodeUtf8 gives the UTF-8 of decode, and with json that of JSON.stringify(decode) without quotes', () => {
+    const tok = storiesTokenizer();
+    const byte = (b: number) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
+    const a = tok.encode('a')[0];
+    const text = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 40_000) + ' "q" \\ back\tslash Ünïcödé — 東京 🙂\n';
+    const ids = [1, ...tok.encode(text), 2, ...tok.encode('  x\ty  '), 2];
+    const cases: number[][] = [];
+    for (let i = 0; i < ids.length; i += 97) cases.push(ids.slice(i, i + 300));
+    cases.push(
+      [byte(0x0a), byte(0x22), byte(0x5c), a, byte(0x01)], // escapes inside byte runs
+      [byte(0xef), byte(0xbb), byte(0xbf), byte(0x0a), byte(0x22)], // a BOM, then escapes
+      [byte(0xe2), byte(0x0a), a, byte(0xff), byte(0x5c)], // invalid sequences next to escapes
+      [byte(0x20), byte(0x22)], // a leading space from a byte run
+      [byte(0xe2), byte(0x82), 0, byte(0xac), byte(0x1f)],
+    );
+    for (const c of cases)
+      for (const skipSpecial of [false, true]) {
+        const s = tok.decode(c, { skipSpecial });
+        expect(Buffer.from(tok.decodeUtf8!(c, { skipSpecial })).equals(Buffer.from(s, 'utf8'))).toBe(true);
+        expect(Buffer.from(tok.decodeUtf8!(c, { skipSpecial, json: true })).toString('utf8')).toBe(JSON.stringify(s).slice(1, -1));
+      }
+    // Packed records decoding their text as the JSONL is written give the bytes of records holding that text.
+    const stream = new Int32Array(ids);
+    const packed = cases.slice(0, 40).map((_, k) => new PackedRecord(stream.subarray(k * 97, k * 97 + 300), tok));
+    const plain = packed.map((r) => ({ ids: [...r.idView], labels: [...r.idView], text: tok.decode(r.idView) }));
+    expect(jsonlBytes(packed).equals(jsonlBytes(plain))).toBe(true);
+  });
+
   it('encodeTo appends the same ids as encode, across many documents sharing the word cache', () => {
     const tok = storiesTokenizer();
     const docs = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 200_000).split('\n');
+    const l = lib();
     const buf = new IdBuffer();
     const expected: number[] = [];
     for (const d of docs) {
       tok.encodeTo(d, buf);
-      for (const id of tok.encode(d)) expected.push(id);
+      for (const id of l.encode(d, { add_special_tokens: false }).ids) expected.push(id); // the library, not the same fast path
     }
     expect(buf.toArray()).toEqual(expected);
     // A cache cleared every few words (the memory bound) gives the same ids.
