@@ -93,20 +93,24 @@ export function makeBpeWordEncoder(model: BpeConfig): ((word: string) => number[
   // Working arrays, grown as needed: sym[i] the symbol (-1 for a character that is no symbol: it never merges),
   // at[i] where that character starts in the word (read only for those), pr[i] the rank of the merge of (sym[i],
   // sym[i + 1]) or NONE.
-  let sym = new Int32Array(64);
-  let pr = new Int32Array(64);
-  let at = new Int32Array(64);
+  let symBuf = new Int32Array(64);
+  let prBuf = new Int32Array(64);
+  let atBuf = new Int32Array(64);
   const bmpSym = new Int32Array(0x10000).fill(-2); // symbol of a BMP character, -1 none, -2 not looked up yet
 
   return (word: string): number[] => {
     const out: number[] = [];
     if (word.length === 0) return out;
     if (model.ignore_merges && vocab.has(word)) return [vocab.get(word)!];
-    if (sym.length < word.length + 1) {
-      sym = new Int32Array(word.length * 2);
-      pr = new Int32Array(word.length * 2);
-      at = new Int32Array(word.length * 2);
+    if (symBuf.length < word.length + 1) {
+      symBuf = new Int32Array(word.length * 2);
+      prBuf = new Int32Array(word.length * 2);
+      atBuf = new Int32Array(word.length * 2);
     }
+    // Locals, not the closure's variables: the loops below keep them in registers.
+    const sym = symBuf;
+    const pr = prBuf;
+    const at = atBuf;
     let n = 0;
     for (let i = 0; i < word.length; n++) {
       const c = word.charCodeAt(i);

@@ -66,9 +66,11 @@ export class SpmDecoder {
     const { kind, special } = this;
     const { lenOf, lo, hi, longBytes, maxLen } = json ? this.json : this.plain;
     const n = kind.length;
-    this.ensure(ids.length * maxLen + 8);
-    let out = this.scratch;
-    let view = this.view;
+    // Room for the worst case, so the buffer stays the same through the loop: a string piece takes at most maxLen
+    // bytes, a byte at most 6 (a JSON escape; U+FFFD for an invalid byte takes 3).
+    this.ensure(ids.length * Math.max(maxLen, 6) + 8);
+    const out = this.scratch;
+    const view = this.view;
     let pos = 0;
     let runStart = -1;
     for (let k = 0; k < ids.length; k++) {
@@ -81,9 +83,7 @@ export class SpmDecoder {
         continue;
       }
       if (runStart >= 0) {
-        pos = this.endRun(runStart, pos, (ids.length - k) * maxLen + 8, json);
-        out = this.scratch;
-        view = this.view;
+        pos = this.endRun(runStart, pos, json);
         runStart = -1;
       }
       if (kd === NO_PIECE) continue;
@@ -94,8 +94,7 @@ export class SpmDecoder {
       } else out.set(longBytes[id]!, pos);
       pos += len;
     }
-    if (runStart >= 0) pos = this.endRun(runStart, pos, 0, json);
-    out = this.scratch;
+    if (runStart >= 0) pos = this.endRun(runStart, pos, json);
     return out.subarray(out[0] === 0x20 && pos > 0 ? 1 : 0, pos); // Strip " " (1, 0); an escape starts with "\\"
   }
 
@@ -108,9 +107,9 @@ export class SpmDecoder {
   /**
    * The byte run [start, end) as decoded on its own: a BOM at its start dropped (as a fresh TextDecoder does), then
    * its bytes when they are valid UTF-8, else the UTF-8 of its decoding (U+FFFD for each invalid sequence); with
-   * `json`, JSON-escaped. Returns the new end; keeps `room` bytes free after it.
+   * `json`, JSON-escaped. Returns the new end (6 bytes a byte at most: the buffer has room for that).
    */
-  private endRun(start: number, end: number, room: number, json: boolean): number {
+  private endRun(start: number, end: number, json: boolean): number {
     const out = this.scratch;
     if (end - start >= 3 && out[start] === 0xef && out[start + 1] === 0xbb && out[start + 2] === 0xbf) {
       out.copyWithin(start, start + 3, end);
@@ -125,20 +124,14 @@ export class SpmDecoder {
     }
     if (ascii || isUtf8(out.subarray(start, end))) {
       if (!json || !escapes) return end;
-      return this.replaceRun(start, jsonEscapeBytes(out.slice(start, end)), room);
+      return this.replaceRun(start, jsonEscapeBytes(out.slice(start, end)));
     }
     const fixed = Buffer.from(this.exact.decode(out.subarray(start, end)), 'utf8');
-    return this.replaceRun(start, json ? jsonEscapeBytes(fixed) : fixed, room);
+    return this.replaceRun(start, json ? jsonEscapeBytes(fixed) : fixed);
   }
 
-  /** Puts `bytes` at `start` (the end of what was written), growing the buffer to keep `room` free after them. */
-  private replaceRun(start: number, bytes: Uint8Array, room: number): number {
-    if (start + bytes.length + room > this.scratch.length) {
-      const grown = new Uint8Array((start + bytes.length + room) * 2);
-      grown.set(this.scratch.subarray(0, start));
-      this.scratch = grown;
-      this.view = new DataView(grown.buffer);
-    }
+  /** Puts `bytes` (at most 6 per byte of the run they replace) at `start`, the start of the run. */
+  private replaceRun(start: number, bytes: Uint8Array): number {
     this.scratch.set(bytes, start);
     return start + bytes.length;
   }
