@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PeftError } from '../errors.ts';
 import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat-template.ts';
-import { makeBpeWordEncoder } from './fast-bpe.ts';
+import { makeBpeWordEncoder, type WordEncoder } from './fast-bpe.ts';
 import { IdBuffer } from './id-buffer.ts';
 import { SpaceWordEncoder } from './space-word-encoder.ts';
 import { SpmDecoder, spmPieces } from './spm-decoder.ts';
@@ -80,17 +80,6 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   const eosId = eosToken === undefined ? undefined : tok.token_to_id(eosToken);
 
   const libEncode = (text: string, special: boolean): number[] => tok.encode(text, { add_special_tokens: special }).ids;
-  const fast = makeFastEncoder(tok, tj);
-  const fastDecode = makeFastDecoder(tok, tj);
-  const scratch = new IdBuffer();
-  const plain = (text: string): number[] => {
-    if (!fast) return libEncode(text, false);
-    scratch.length = 0;
-    fast(text, scratch);
-    return scratch.toArray();
-  };
-  const encodeTo = (text: string, out: IdBuffer): void => (fast ? fast(text, out) : out.pushArray(libEncode(text, false)));
-
   // What the post-processor adds around a sequence, found by difference; tokenizer_config's add_bos/eos_token override.
   const probe = 'a';
   const bare = libEncode(probe, false);
@@ -104,11 +93,8 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   if (cfg.add_eos_token === true && eosId !== undefined && !suffixIds.includes(eosId)) suffixIds = [...suffixIds, eosId];
   if (cfg.add_eos_token === false && eosId !== undefined) suffixIds = suffixIds.filter((id) => id !== eosId);
 
-  const contProbe = '\n';
-  const contProbeIds = plain(contProbe);
   const templateSource = pickChatTemplate(cfg.chat_template);
-
-  return {
+  const fields: TokenizerFields = {
     dir,
     bosId,
     eosId,
@@ -117,27 +103,95 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
     prefixIds,
     suffixIds,
     chatTemplate: templateSource ? compileChatTemplate(templateSource, { bos_token: bosToken, eos_token: eosToken }, cfgFile) : undefined,
-    encode(text, opts) {
-      const ids = plain(text);
-      return opts?.special ? [...prefixIds, ...ids, ...suffixIds] : ids;
-    },
-    encodeTo,
-    encodeContinuation(text) {
-      if (text === '') return [];
-      const ids = plain(contProbe + text);
-      const n = contProbeIds.length;
-      for (let i = 0; i < n; i++) if (ids[i] !== contProbeIds[i]) return plain(text); // the probe merged with the text
-      return ids.slice(n);
-    },
-    decode(ids, opts) {
-      return fastDecode ? fastDecode.decode(ids, opts?.skipSpecial ?? false) : tok.decode(Array.from(ids), { skip_special_tokens: opts?.skipSpecial ?? false });
-    },
-    ...(fastDecode
-      ? { decodeUtf8: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }) => fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false, opts?.json ?? false) }
-      : {}),
-    idToToken: (id) => tok.id_to_token(id),
-    tokenToId: (t) => tok.token_to_id(t),
   };
+  const fast = makeFastEncoder(tok, tj);
+  const fastDecode = makeFastDecoder(tok, tj);
+  return fastDecode ? new ByteDecodingTokenizer(fields, tok, fast, fastDecode) : new LoadedTokenizer(fields, tok, fast, undefined);
+}
+
+type TokenizerFields = Pick<ModelTokenizer, 'dir' | 'bosId' | 'eosId' | 'bosToken' | 'eosToken' | 'prefixIds' | 'suffixIds' | 'chatTemplate'>;
+
+/**
+ * A loaded tokenizer. Classes, not an object of closures: every tokenizer loaded in a process runs the same methods,
+ * so code optimized while one was used is not thrown away ("wrong call target") when the next one is loaded.
+ */
+class LoadedTokenizer implements ModelTokenizer {
+  readonly dir: string;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly bosToken: string | undefined;
+  readonly eosToken: string | undefined;
+  readonly prefixIds: number[];
+  readonly suffixIds: number[];
+  readonly chatTemplate: ChatTemplate | undefined;
+  private readonly scratch = new IdBuffer();
+  private readonly contProbe = '\n';
+  private readonly contProbeIds: number[];
+
+  constructor(
+    fields: TokenizerFields,
+    private readonly tok: Tokenizer,
+    private readonly fast: FastEncoder | undefined,
+    protected readonly fastDecode: SpmDecoder | undefined,
+  ) {
+    this.dir = fields.dir;
+    this.bosId = fields.bosId;
+    this.eosId = fields.eosId;
+    this.bosToken = fields.bosToken;
+    this.eosToken = fields.eosToken;
+    this.prefixIds = fields.prefixIds;
+    this.suffixIds = fields.suffixIds;
+    this.chatTemplate = fields.chatTemplate;
+    this.contProbeIds = this.plain(this.contProbe);
+  }
+
+  /** Ids of `text` without specials. */
+  private plain(text: string): number[] {
+    if (!this.fast) return this.tok.encode(text, { add_special_tokens: false }).ids;
+    this.scratch.length = 0;
+    this.fast.encodeTo(text, this.scratch);
+    return this.scratch.toArray();
+  }
+
+  encode(text: string, opts?: { special?: boolean }): number[] {
+    const ids = this.plain(text);
+    return opts?.special ? [...this.prefixIds, ...ids, ...this.suffixIds] : ids;
+  }
+
+  encodeTo(text: string, out: IdBuffer): void {
+    if (this.fast) this.fast.encodeTo(text, out);
+    else out.pushArray(this.tok.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  encodeContinuation(text: string): number[] {
+    if (text === '') return [];
+    const ids = this.plain(this.contProbe + text);
+    const n = this.contProbeIds.length;
+    for (let i = 0; i < n; i++) if (ids[i] !== this.contProbeIds[i]) return this.plain(text); // the probe merged with the text
+    return ids.slice(n);
+  }
+
+  decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string {
+    const skip = opts?.skipSpecial ?? false;
+    return this.fastDecode ? this.fastDecode.decode(ids, skip) : this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.tok.id_to_token(id);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.tok.token_to_id(token);
+  }
+}
+
+/** A tokenizer with the byte-level decoder: it has decodeUtf8. */
+class ByteDecodingTokenizer extends LoadedTokenizer {
+  declare protected readonly fastDecode: SpmDecoder;
+
+  decodeUtf8(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }): Uint8Array {
+    return this.fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false, opts?.json ?? false);
+  }
 }
 
 interface TokenizerInternals {
@@ -165,7 +219,7 @@ function isSpmPrependNormalizer(n: unknown): boolean {
  * with "▁" after another character, where BPE can never merge across that point), and run BPE once per distinct word
  * (with fast-bpe.ts where it applies). Returns undefined where that equivalence cannot be guaranteed.
  */
-function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: string, out: IdBuffer) => void) | undefined {
+function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): FastEncoder | undefined {
   const t = tok as unknown as TokenizerInternals;
   if (t.remove_space || t.do_lowercase_and_remove_accent) return undefined;
   const model = tj.model as { type?: string; fuse_unk?: boolean; byte_fallback?: boolean } | undefined;
@@ -174,27 +228,10 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
   if (model!.fuse_unk && !model!.byte_fallback) return undefined; // unknowns fused across words: only the library knows
   const added = [...t.get_added_tokens_decoder().values()].map((a) => a.content).filter((c) => c.length > 0);
   const addedRe = added.length ? new RegExp(added.sort((a, b) => b.length - a.length).map(escapeRe).join('|')) : undefined;
-  // The regex runs only on texts holding the first character of some added token (usually just "<"): indexOf is cheap.
-  const addedFirst = [...new Set(added.map((a) => String.fromCodePoint(a.codePointAt(0)!)))];
-  const mayHoldAdded = (text: string): boolean => {
-    for (const ch of addedFirst) if (text.includes(ch)) return addedRe!.test(text);
-    return false;
-  };
 
   const ids = t.model.tokens_to_ids;
   const unk = t.model.unk_token_id;
-  const wordEncoder = makeBpeWordEncoder(tj.model as never) ?? ((word: string) => t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0));
-  let cache = new Map<string, number[]>();
-  const encodeWord = (word: string, out: IdBuffer) => {
-    let wordIds = cache.get(word);
-    if (!wordIds) {
-      wordIds = wordEncoder(word);
-      if (cache.size > 500_000) cache = new Map();
-      cache.set(word, wordIds);
-    }
-    out.pushArray(wordIds);
-  };
-  const lib = (text: string, out: IdBuffer): void => out.pushArray(tok.encode(text, { add_special_tokens: false }).ids);
+  const wordEncoder: WordEncoder = makeBpeWordEncoder(tj.model as never) ?? { encode: (word) => t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0) };
 
   let split: (normalized: string) => string[];
   let spaceWords: SpaceWordEncoder | undefined;
@@ -208,16 +245,55 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
     // Prepend + Replace, then the split before each "▁": done straight on the raw text's spaces.
     if (isSpmPrependNormalizer(tj.normalizer)) spaceWords = new SpaceWordEncoder(wordEncoder);
   }
+  return new FastEncoder(tok, wordEncoder, addedRe, added, split, spaceWords);
+}
 
-  return (text: string, out: IdBuffer): void => {
+/** makeFastEncoder's encoder (a class: every loaded tokenizer runs the same, already optimized, methods). */
+class FastEncoder {
+  private cache = new Map<string, number[]>();
+  // The added-token regex runs only on texts holding the first character of some added token (usually just "<").
+  private readonly addedFirst: string[];
+
+  constructor(
+    private readonly tok: Tokenizer,
+    private readonly words: WordEncoder,
+    private readonly addedRe: RegExp | undefined,
+    added: string[],
+    private readonly split: (normalized: string) => string[],
+    private readonly spaceWords: SpaceWordEncoder | undefined,
+  ) {
+    this.addedFirst = [...new Set(added.map((a) => String.fromCodePoint(a.codePointAt(0)!)))];
+  }
+
+  private mayHoldAdded(text: string): boolean {
+    for (const ch of this.addedFirst) if (text.includes(ch)) return this.addedRe!.test(text);
+    return false;
+  }
+
+  private encodeWord(word: string, out: IdBuffer): void {
+    let wordIds = this.cache.get(word);
+    if (!wordIds) {
+      wordIds = this.words.encode(word);
+      if (this.cache.size > 500_000) this.cache = new Map();
+      this.cache.set(word, wordIds);
+    }
+    out.pushArray(wordIds);
+  }
+
+  private lib(text: string, out: IdBuffer): void {
+    out.pushArray(this.tok.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  encodeTo(text: string, out: IdBuffer): void {
     if (text === '') return;
-    if (addedRe && mayHoldAdded(text)) return lib(text, out); // special tokens inside the text: the library splits them
-    if (spaceWords && !text.includes(SP)) return spaceWords.encodeTo(text, out);
+    if (this.addedRe && this.mayHoldAdded(text)) return this.lib(text, out); // special tokens inside the text: the library splits them
+    if (this.spaceWords && !text.includes(SP)) return this.spaceWords.encodeTo(text, out);
+    const t = this.tok as unknown as TokenizerInternals;
     const normalized = t.normalizer ? t.normalizer(text) : text;
     if (normalized === '') return;
-    if (addedRe && mayHoldAdded(normalized)) return lib(text, out);
-    for (const word of split(normalized)) if (word !== '') encodeWord(word, out);
-  };
+    if (this.addedRe && this.mayHoldAdded(normalized)) return this.lib(text, out);
+    for (const word of this.split(normalized)) if (word !== '') this.encodeWord(word, out);
+  }
 }
 
 /** The fast decoder for the SentencePiece decoder Sequence (see spm-decoder.ts); undefined for other decoders (the library decodes those). */

@@ -3,6 +3,7 @@
 // spaces; the first word gets the prepended one), and each distinct (marks, word) is run through BPE once. The cache
 // is an open-addressing hash table over the word's characters in the text, so a hit allocates nothing.
 import { endianness } from 'node:os';
+import type { WordEncoder } from './fast-bpe.ts';
 import type { IdBuffer } from './id-buffer.ts';
 
 const SP = '\u2581';
@@ -19,7 +20,7 @@ export class SpaceWordEncoder {
 
   /** `maxEntries`: the cache is cleared past this many distinct words (bounded memory; the output is unchanged). */
   constructor(
-    private readonly encodeWord: (word: string) => number[],
+    private readonly words: WordEncoder,
     private readonly maxEntries = 1 << 19,
   ) {
     this.clear();
@@ -93,7 +94,7 @@ export class SpaceWordEncoder {
       if (r >= 0) {
         for (let j = r + 4 + len, e = j + pool[r + 3]; j < e; j++) dst[at++] = pool[j];
       } else {
-        const ids = this.encodeWord(SP.repeat(marks) + text.slice(start, end));
+        const ids = this.words.encode(SP.repeat(marks) + text.slice(start, end));
         if (at + ids.length + 3 * (n - end) + 3 > dst.length) {
           // more ids than the bound above (a word encoder other than BPE's): grow
           out.length = at;

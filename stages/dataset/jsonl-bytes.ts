@@ -15,8 +15,18 @@ class ByteWriter {
   buf: Buffer;
   pos = 0;
 
-  constructor(capacity: number) {
+  /** `fd`: the file flush() writes to (a writer without one only grows). */
+  constructor(
+    capacity: number,
+    readonly fd?: number,
+  ) {
     this.buf = Buffer.allocUnsafe(Math.max(1 << 16, capacity));
+  }
+
+  /** Writes the bytes so far to the file and empties the buffer. */
+  flush(): void {
+    for (let at = 0; at < this.pos; ) at += writeSync(this.fd!, this.buf, at, this.pos - at);
+    this.pos = 0;
   }
 
   reserve(extra: number): void {
@@ -153,17 +163,18 @@ function writeIds(w: ByteWriter, ids: ArrayLike<number>, table: DigitTable): voi
 }
 
 /**
- * Writes the records' lines into `w`; `flush`, where given, is called between records when the next one may not fit
- * the buffer (it empties it), so the buffer stays one size however long the output.
+ * Writes the records' lines into `w`; a writer to a file is flushed between records when the next one may not fit
+ * its buffer, so the buffer stays one size however long the output.
  */
-function writeRecords(records: readonly OutputRecord[], w: ByteWriter, flush?: () => void): void {
+function writeRecords(records: readonly OutputRecord[], w: ByteWriter): void {
+  const toFile = w.fd !== undefined;
   const table = new DigitTable(1024);
   for (const r of records) {
     const packed = r instanceof PackedRecord;
     const ids = packed ? r.idView : r.ids;
     const utf8 = packed ? r.textJsonUtf8() : undefined; // a view of the decoder's buffer, read before its next decode
     const bound = 40 + ids.length * table.perId * 2 + (utf8 ? utf8.length + 2 : 3 * r.text.length + 2); // escapes reserve more
-    if (flush && w.pos + bound > w.buf.length) flush();
+    if (toFile && w.pos + bound > w.buf.length) w.flush();
     w.reserve(bound);
     w.ascii('{"ids":[');
     const idsAt = w.pos;
@@ -201,13 +212,9 @@ const CHUNK = 1 << 18;
 export function writeJsonlFile(file: string, records: readonly OutputRecord[]): void {
   const fd = openSync(file, 'w');
   try {
-    const w = new ByteWriter(CHUNK);
-    const flush = (): void => {
-      for (let at = 0; at < w.pos; ) at += writeSync(fd, w.buf, at, w.pos - at);
-      w.pos = 0;
-    };
-    writeRecords(records, w, flush);
-    flush();
+    const w = new ByteWriter(CHUNK, fd);
+    writeRecords(records, w);
+    w.flush();
   } finally {
     closeSync(fd);
   }
