@@ -155,9 +155,9 @@ function hasColonPair(text: string): boolean {
  */
 function mayHoldSecret(text: string): boolean {
   return (
-    text.includes('_') || text.includes('-----BEGIN') || (text.includes('k-') && text.includes('sk-')) || (text.includes('at-') && text.includes('glpat-')) ||
-    text.includes('xox') || (text.includes('KIA') && text.includes('AKIA')) || (text.includes('SIA') && text.includes('ASIA')) ||
-    (text.includes('Iza') && text.includes('AIza')) || (text.includes('yJ') && text.includes('eyJ'))
+    text.includes('_') || (text.includes('BEGIN') && text.includes('-----BEGIN')) || (text.includes('k-') && text.includes('sk-')) ||
+    (text.includes('glpat') && text.includes('glpat-')) || text.includes('xox') || (text.includes('KIA') && text.includes('AKIA')) ||
+    (text.includes('SIA') && text.includes('ASIA')) || (text.includes('za') && text.includes('AIza')) || (text.includes('yJ') && text.includes('eyJ'))
   );
 }
 
