@@ -49,6 +49,11 @@ describe('fast paths', () => {
     expect(recordLossCount({ ids, labels: [-100, 300, 2], text: '' }, -100)).toBe(2);
     expect(packed.ids).toEqual(ids);
     expect(packed.labels).toBe(packed.ids);
+    // A decoder without a byte path: the text is decoded as a string when written, and kept.
+    let calls = 0;
+    const lazy = new PackedRecord(stream.subarray(1, 4), { decode: (v) => (calls++, `x "${Array.from(v).join('-')}"\n`) });
+    expect(jsonlBytes([lazy]).equals(jsonlBytes([{ ids, labels: ids, text: 'x "1-300-2"\n' }]))).toBe(true);
+    expect([lazy.text, lazy.text, calls]).toEqual(['x "1-300-2"\n', 'x "1-300-2"\n', 1]); // decoded once, for the JSONL
   });
 
   it('one-pass whitespace normalisation equals the regex chain', () => {
