@@ -102,7 +102,8 @@ export class SpaceWordEncoder {
           dst = out.data;
         }
         for (let k = 0; k < ids.length; k++) dst[at++] = ids[k];
-        this.insert(text, start, len, marks, h, ids, slot);
+        // Cached only within the bound (3 per unit, "▁" marks included), which the hits above rely on.
+        if (ids.length <= 3 * (len + marks)) this.insert(text, start, len, marks, h, ids, slot);
         slots = this.slots;
         pool = this.pool;
         mask = this.mask;

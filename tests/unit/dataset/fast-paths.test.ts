@@ -10,7 +10,7 @@ import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
 import { PackedRecord, recordLength, recordLossCount } from '../../../stages/dataset/packed-record.ts';
 import { readTextDocuments } from '../../../stages/dataset/sources/text-files.ts';
 import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
-import { makeBpeWordEncoder } from '../../../src/tokenizer/fast-bpe.ts';
+import { makeBpeWordEncoder, type WordEncoder } from '../../../src/tokenizer/fast-bpe.ts';
 import { IdBuffer } from '../../../src/tokenizer/index.ts';
 import { SpaceWordEncoder } from '../../../src/tokenizer/space-word-encoder.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
@@ -153,6 +153,41 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     const packed = cases.slice(0, 40).map((_, k) => new PackedRecord(stream.subarray(k * 97, k * 97 + 300), tok));
     const plain = packed.map((r) => ({ ids: [...r.idView], labels: [...r.idView], text: tok.decode(r.idView) }));
     expect(jsonlBytes(packed).equals(jsonlBytes(plain))).toBe(true);
+  });
+
+  it('the word cache gives each (marks, word) its encoder\'s ids, also for an encoder past 3 ids a character', () => {
+    /** The SentencePiece split done plainly: a word with the "▁" marks before it (the first gets the prepended one). */
+    const reference = (text: string, enc: WordEncoder): number[] => {
+      const out: number[] = [];
+      let marks = 1;
+      for (let i = 0; i < text.length; ) {
+        if (text[i] === ' ') {
+          marks++;
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < text.length && text[j] !== ' ') j++;
+        out.push(...enc.encode('\u2581'.repeat(marks) + text.slice(i, j)));
+        marks = 0;
+        i = j;
+      }
+      if (marks > 0 && text.length > 0) out.push(...enc.encode('\u2581'.repeat(marks)));
+      return out;
+    };
+    const bpe = makeBpeWordEncoder(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')).model)!;
+    const wide: WordEncoder = { encode: (w) => Array.from({ length: 5 * w.length }, (_, k) => w.charCodeAt(k % w.length) + k) };
+    const docs = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 100_000).split('\n');
+    for (const enc of [bpe, wide]) {
+      const words = new SpaceWordEncoder(enc);
+      const got = new IdBuffer(16);
+      const expected: number[] = [];
+      for (const d of [...docs, ...docs, '  two  spaces  ', '   ']) {
+        words.encodeTo(d, got);
+        for (const id of reference(d, enc)) expected.push(id);
+      }
+      expect(got.toArray()).toEqual(expected);
+    }
   });
 
   it('encodeTo appends the same ids as encode, across many documents sharing the word cache', () => {
