@@ -17,6 +17,8 @@ export class SpmDecoder {
   // Per id: KIND; and the piece tables (see packPieces) of the pieces' UTF-8 and of their JSON-escaped UTF-8 (what
   // JSON.stringify writes between the quotes).
   private readonly kind: Uint8Array;
+  private readonly specialTab: Uint8Array; // 1 for a special token's id (skipped with skipSpecial)
+  private readonly noneTab: Uint8Array; // all 0: what skipSpecial = false skips
   private readonly plain: PieceTables;
   private readonly json: PieceTables;
   private scratch = new Uint8Array(1 << 16);
@@ -42,7 +44,7 @@ export class SpmDecoder {
 
   private constructor(
     pieces: readonly (Uint8Array | number | undefined)[],
-    private readonly special: ReadonlySet<number>,
+    special: ReadonlySet<number>,
   ) {
     const n = pieces.length;
     this.kind = new Uint8Array(n);
@@ -50,6 +52,9 @@ export class SpmDecoder {
       const p = pieces[id];
       this.kind[id] = p === undefined ? NO_PIECE : typeof p === 'number' ? BYTE : STRING;
     }
+    this.specialTab = new Uint8Array(n);
+    this.noneTab = new Uint8Array(n);
+    for (const id of special) if (id >= 0 && id < n) this.specialTab[id] = 1;
     this.plain = packPieces(pieces);
     this.json = packPieces(pieces.map((p) => (p instanceof Uint8Array ? jsonEscapeBytes(p) : p)));
   }
@@ -63,7 +68,8 @@ export class SpmDecoder {
    * buffer this decoder reuses, valid until its next call.
    */
   decodeUtf8(ids: ArrayLike<number>, skipSpecial: boolean, json = false): Uint8Array {
-    const { kind, special } = this;
+    const kind = this.kind;
+    const skip = skipSpecial ? this.specialTab : this.noneTab;
     const { lenOf, lo, hi, longBytes, maxLen } = json ? this.json : this.plain;
     const n = kind.length;
     // Room for the worst case, so the buffer stays the same through the loop: a string piece takes at most maxLen
@@ -73,28 +79,35 @@ export class SpmDecoder {
     const view = this.view;
     let pos = 0;
     let runStart = -1;
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k];
-      if (skipSpecial && special.has(id)) continue;
-      const kd = id >= 0 && id < n ? kind[id] : NO_PIECE;
-      if (kd === BYTE) {
-        if (runStart < 0) runStart = pos;
-        out[pos++] = lenOf[id];
-        continue;
+    for (let k = 0; k < ids.length; ) {
+      // The hot loop makes no calls (so the arrays' lengths and data stay in registers): it leaves at the end of a
+      // byte run, which endRun finishes, and goes on from the id that ended it.
+      for (; k < ids.length; k++) {
+        const id = ids[k];
+        const kd = id >= 0 && id < n ? kind[id] : NO_PIECE;
+        if (kd === NO_PIECE) {
+          if (runStart >= 0) break;
+          continue;
+        }
+        if (skip[id] !== 0) continue;
+        if (kd === BYTE) {
+          if (runStart < 0) runStart = pos;
+          out[pos++] = lenOf[id];
+          continue;
+        }
+        if (runStart >= 0) break;
+        const len = lenOf[id];
+        if (len <= 8) {
+          view.setUint32(pos, lo[id], true);
+          if (len > 4) view.setUint32(pos + 4, hi[id], true);
+        } else out.set(longBytes[id]!, pos);
+        pos += len;
       }
       if (runStart >= 0) {
         pos = this.endRun(runStart, pos, json);
         runStart = -1;
       }
-      if (kd === NO_PIECE) continue;
-      const len = lenOf[id];
-      if (len <= 8) {
-        view.setUint32(pos, lo[id], true);
-        if (len > 4) view.setUint32(pos + 4, hi[id], true);
-      } else out.set(longBytes[id]!, pos);
-      pos += len;
     }
-    if (runStart >= 0) pos = this.endRun(runStart, pos, json);
     return out.subarray(out[0] === 0x20 && pos > 0 ? 1 : 0, pos); // Strip " " (1, 0); an escape starts with "\\"
   }
 
