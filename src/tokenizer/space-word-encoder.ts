@@ -58,56 +58,71 @@ export class SpaceWordEncoder {
     let mask = this.mask;
     let marks = 1;
     let i = 0;
-    while (i <= n) {
-      const start = i;
-      let h = Math.imul(marks, 0x9e3779b1) ^ 0x811c9dc5;
-      if (i < n) {
-        let c = chars[i];
-        if (c === 32) {
-          marks++;
-          i++;
-          continue;
-        }
+    for (;;) {
+      // The hot loop makes no calls (so the arrays' lengths and data stay in registers): it leaves at a word not in
+      // the cache, which is encoded and cached below, and goes on after it.
+      let missStart = -1;
+      let missEnd = 0;
+      let missHash = 0;
+      let missSlot = 0;
+      while (i <= n) {
+        const start = i;
+        let h = Math.imul(marks, 0x9e3779b1) ^ 0x811c9dc5;
+        if (i < n) {
+          let c = chars[i];
+          if (c === 32) {
+            marks++;
+            i++;
+            continue;
+          }
+          for (;;) {
+            h = Math.imul(h ^ c, 0x01000193);
+            if (++i === n) break;
+            c = chars[i];
+            if (c === 32) break;
+          }
+        } else if (marks === 0) break;
+        else i++; // spaces at the end: "▁" marks with no word (start = n), i past n ends the loop
+        const end = i < n ? i : n;
+        const len = end - start;
+        // The cached ids of (marks, chars[start, end)), found by hash, length, marks and characters.
+        let slot = (h ^ (h >>> 15)) & mask;
+        let r = -1;
         for (;;) {
-          h = Math.imul(h ^ c, 0x01000193);
-          if (++i === n) break;
-          c = chars[i];
-          if (c === 32) break;
+          r = slots[2 * slot + 1] - 1;
+          if (r < 0) break;
+          if (slots[2 * slot] === h && pool[r + 1] === len && pool[r + 2] === marks) {
+            let k = 0;
+            while (k < len && pool[r + 4 + k] === chars[start + k]) k++;
+            if (k === len) break;
+          }
+          slot = (slot + 1) & mask;
         }
-      } else if (marks === 0) break;
-      else i++; // spaces at the end: "▁" marks with no word (start = n), i past n ends the loop
-      const end = Math.min(i, n);
-      const len = end - start;
-      // The cached ids of (marks, chars[start, end)), found by hash, length, marks and characters.
-      let slot = (h ^ (h >>> 15)) & mask;
-      let r = -1;
-      for (;;) {
-        r = slots[2 * slot + 1] - 1;
-        if (r < 0) break;
-        if (slots[2 * slot] === h && pool[r + 1] === len && pool[r + 2] === marks) {
-          let k = 0;
-          while (k < len && pool[r + 4 + k] === chars[start + k]) k++;
-          if (k === len) break;
+        if (r < 0) {
+          missStart = start;
+          missEnd = end;
+          missHash = h;
+          missSlot = slot;
+          break;
         }
-        slot = (slot + 1) & mask;
-      }
-      if (r >= 0) {
         for (let j = r + 4 + len, e = j + pool[r + 3]; j < e; j++) dst[at++] = pool[j];
-      } else {
-        const ids = this.words.encode(SP.repeat(marks) + text.slice(start, end));
-        if (at + ids.length + 3 * (n - end) + 3 > dst.length) {
-          // more ids than the bound above (a word encoder other than BPE's): grow
-          out.length = at;
-          out.reserve(ids.length + 3 * (n - end) + 3);
-          dst = out.data;
-        }
-        for (let k = 0; k < ids.length; k++) dst[at++] = ids[k];
-        // Cached only within the bound (3 per unit, "▁" marks included), which the hits above rely on.
-        if (ids.length <= 3 * (len + marks)) this.insert(text, start, len, marks, h, ids, slot);
-        slots = this.slots;
-        pool = this.pool;
-        mask = this.mask;
+        marks = 0;
       }
+      if (missStart < 0) break;
+      const len = missEnd - missStart;
+      const ids = this.words.encode(SP.repeat(marks) + text.slice(missStart, missEnd));
+      if (at + ids.length + 3 * (n - missEnd) + 3 > dst.length) {
+        // more ids than the bound above (a word encoder other than BPE's): grow
+        out.length = at;
+        out.reserve(ids.length + 3 * (n - missEnd) + 3);
+        dst = out.data;
+      }
+      for (let k = 0; k < ids.length; k++) dst[at++] = ids[k];
+      // Cached only within the bound (3 per unit, "▁" marks included), which the hits above rely on.
+      if (ids.length <= 3 * (len + marks)) this.insert(text, missStart, len, marks, missHash, ids, missSlot);
+      slots = this.slots;
+      pool = this.pool;
+      mask = this.mask;
       marks = 0;
     }
     out.length = at;
