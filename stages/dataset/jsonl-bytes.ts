@@ -138,28 +138,30 @@ class DigitTable {
 function writeIds(w: ByteWriter, ids: ArrayLike<number>, table: DigitTable): void {
   if (ids.length === 0) return;
   w.reserve(ids.length * table.perId + 8);
-  let { lo, hi, len, size } = table;
-  let view = w.view();
-  let pos = w.pos;
-  for (let k = 0; k < ids.length; k++) {
-    const id = ids[k];
-    if (id >= 0 && id < size && Number.isInteger(id)) {
+  for (let k = 0; k < ids.length; ) {
+    // The hot loop makes no calls (so the arrays' lengths and data stay in registers): it leaves at an id outside
+    // the table, which is written (or the table grown) below.
+    const { lo, hi, len, size } = table;
+    const view = w.view();
+    let pos = w.pos;
+    for (; k < ids.length; k++) {
+      const id = ids[k];
+      if (!(id >= 0 && id < size && Number.isInteger(id))) break;
       view.setUint32(pos, lo[id], true);
       if (len[id] > 4) view.setUint32(pos + 4, hi[id], true);
       pos += len[id];
-      continue;
     }
     w.pos = pos;
-    if (id >= 0 && id < TABLE_LIMIT && Number.isInteger(id)) {
-      table.grow(id);
-      ({ lo, hi, len, size } = table);
-      k--; // written from the grown table
-    } else w.ascii(`${id},`);
+    if (k === ids.length) break;
+    const id = ids[k];
+    if (id >= 0 && id < TABLE_LIMIT && Number.isInteger(id)) table.grow(id); // written from the grown table
+    else {
+      w.ascii(`${id},`);
+      k++;
+    }
     w.reserve((ids.length - k) * table.perId + 8);
-    view = w.view();
-    pos = w.pos;
   }
-  w.pos = pos - 1;
+  w.pos--; // the last comma
 }
 
 /**
