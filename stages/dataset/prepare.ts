@@ -212,10 +212,11 @@ function tokenizeTick(k: number, part: 'train' | 'valid', total: number, opts: P
 /** encodeItems for `text`: documents straight into one id stream, maxTokens applied in place. */
 function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats): TextStream {
   const maxTokens = effectiveMaxTokens(config);
-  // Sized for about a token per character (text usually has fewer), so the buffer rarely grows: growing copies it.
+  // Sized for about a token per character (text usually has fewer), so the buffer rarely grows (growing copies it);
+  // at most 2^26 ids (256 MB) up front, past that it grows as needed.
   let chars = 0;
   for (const { item } of items) if (item.example.format === 'text') chars += item.example.text.length + 4;
-  const ids = new IdBuffer(Math.max(1 << 16, chars));
+  const ids = new IdBuffer(Math.min(1 << 26, Math.max(1 << 16, chars)));
   const lengths: number[] = [];
   const removed = new TokenRemovals(maxTokens, stats);
   let k = 0;
