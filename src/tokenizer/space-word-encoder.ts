@@ -8,6 +8,7 @@ import type { IdBuffer } from './id-buffer.ts';
 
 const SP = '\u2581';
 const LITTLE_ENDIAN = endianness() === 'LE';
+const ROOM = 1 << 18; // ids reserved at a time
 
 export class SpaceWordEncoder {
   // slots: per slot [hash, record offset + 1] (0: empty). pool: records [hash, length, marks, id count, characters…,
@@ -49,8 +50,9 @@ export class SpaceWordEncoder {
     const chars = this.chars;
     if (LITTLE_ENDIAN) this.bytes.write(text, 0, 'utf16le');
     else for (let k = 0; k < n; k++) chars[k] = text.charCodeAt(k);
-    // Room for every id up front: a UTF-16 unit (or "▁" mark) gives at most 3 (byte fallback of a BMP character).
-    out.reserve(3 * n + 3);
+    // Room up front for every id of a document of up to ~87k characters: a UTF-16 unit (or "▁" mark) gives at most
+    // 3 (byte fallback of a BMP character); a longer one grows the buffer as it goes.
+    out.reserve(Math.min(3 * n + 3, ROOM));
     let dst = out.data;
     let at = out.length;
     let slots = this.slots;
@@ -62,6 +64,7 @@ export class SpaceWordEncoder {
       // The hot loop makes no calls (so the arrays' lengths and data stay in registers): it leaves at a word not in
       // the cache, which is encoded and cached below, and goes on after it.
       let missStart = -1;
+      let full = -1; // a cached record whose ids do not fit the buffer
       let missEnd = 0;
       let missHash = 0;
       let missSlot = 0;
@@ -105,21 +108,31 @@ export class SpaceWordEncoder {
           missSlot = slot;
           break;
         }
+        if (at + pool[r + 3] > dst.length) {
+          full = r;
+          break;
+        }
         for (let j = r + 4 + len, e = j + pool[r + 3]; j < e; j++) dst[at++] = pool[j];
         marks = 0;
+      }
+      if (full >= 0) {
+        out.length = at;
+        out.reserve(pool[full + 3] + Math.min(3 * (n - i) + 3, ROOM));
+        dst = out.data;
+        for (let j = full + 4 + pool[full + 1], e = j + pool[full + 3]; j < e; j++) dst[at++] = pool[j];
+        marks = 0;
+        continue;
       }
       if (missStart < 0) break;
       const len = missEnd - missStart;
       const ids = this.words.encode(SP.repeat(marks) + text.slice(missStart, missEnd));
-      if (at + ids.length + 3 * (n - missEnd) + 3 > dst.length) {
-        // more ids than the bound above (a word encoder other than BPE's): grow
+      if (at + ids.length > dst.length) {
         out.length = at;
-        out.reserve(ids.length + 3 * (n - missEnd) + 3);
+        out.reserve(ids.length + Math.min(3 * (n - missEnd) + 3, ROOM));
         dst = out.data;
       }
       for (let k = 0; k < ids.length; k++) dst[at++] = ids[k];
-      // Cached only within the bound (3 per unit, "▁" marks included), which the hits above rely on.
-      if (ids.length <= 3 * (len + marks)) this.insert(text, missStart, len, marks, missHash, ids, missSlot);
+      this.insert(text, missStart, len, marks, missHash, ids, missSlot);
       slots = this.slots;
       pool = this.pool;
       mask = this.mask;
