@@ -44,8 +44,8 @@ export class SpaceWordEncoder {
     const n = text.length;
     if (n === 0) return;
     if (this.chars.length < n) {
-      this.bytes = Buffer.allocUnsafeSlow(n * 4);
-      this.chars = new Uint16Array(this.bytes.buffer, 0, n * 2);
+      this.bytes = Buffer.allocUnsafeSlow(n * 2);
+      this.chars = new Uint16Array(this.bytes.buffer, 0, n);
     }
     const chars = this.chars;
     if (LITTLE_ENDIAN) this.bytes.write(text, 0, 'utf16le');
