@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PeftError } from '../errors.ts';
 import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat-template.ts';
-import { makeBpeWordEncoder } from './fast-bpe.ts';
+import { makeBpeWordEncoder, type WordEncoder } from './fast-bpe.ts';
 import { IdBuffer } from './id-buffer.ts';
 import { SpaceWordEncoder } from './space-word-encoder.ts';
+import { SpmDecoder, spmPieces } from './spm-decoder.ts';
 
 export interface ModelTokenizer {
   dir: string;
@@ -28,6 +29,12 @@ export interface ModelTokenizer {
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
   decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string;
+  /**
+   * The UTF-8 bytes of decode(ids) — with `json`, of JSON.stringify(decode(ids)) without its quotes — as a view valid
+   * until the next call, where the tokenizer has a byte-level decoder (its text is well-formed UTF-16, so these bytes
+   * are exactly that string's UTF-8); absent otherwise.
+   */
+  decodeUtf8?: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }) => Uint8Array;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
 }
@@ -73,17 +80,6 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   const eosId = eosToken === undefined ? undefined : tok.token_to_id(eosToken);
 
   const libEncode = (text: string, special: boolean): number[] => tok.encode(text, { add_special_tokens: special }).ids;
-  const fast = makeFastEncoder(tok, tj);
-  const fastDecode = makeFastDecoder(tok, tj);
-  const scratch = new IdBuffer();
-  const plain = (text: string): number[] => {
-    if (!fast) return libEncode(text, false);
-    scratch.length = 0;
-    fast(text, scratch);
-    return scratch.toArray();
-  };
-  const encodeTo = (text: string, out: IdBuffer): void => (fast ? fast(text, out) : out.pushArray(libEncode(text, false)));
-
   // What the post-processor adds around a sequence, found by difference; tokenizer_config's add_bos/eos_token override.
   const probe = 'a';
   const bare = libEncode(probe, false);
@@ -97,11 +93,8 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   if (cfg.add_eos_token === true && eosId !== undefined && !suffixIds.includes(eosId)) suffixIds = [...suffixIds, eosId];
   if (cfg.add_eos_token === false && eosId !== undefined) suffixIds = suffixIds.filter((id) => id !== eosId);
 
-  const contProbe = '\n';
-  const contProbeIds = plain(contProbe);
   const templateSource = pickChatTemplate(cfg.chat_template);
-
-  return {
+  const fields: TokenizerFields = {
     dir,
     bosId,
     eosId,
@@ -110,24 +103,95 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
     prefixIds,
     suffixIds,
     chatTemplate: templateSource ? compileChatTemplate(templateSource, { bos_token: bosToken, eos_token: eosToken }, cfgFile) : undefined,
-    encode(text, opts) {
-      const ids = plain(text);
-      return opts?.special ? [...prefixIds, ...ids, ...suffixIds] : ids;
-    },
-    encodeTo,
-    encodeContinuation(text) {
-      if (text === '') return [];
-      const ids = plain(contProbe + text);
-      const n = contProbeIds.length;
-      for (let i = 0; i < n; i++) if (ids[i] !== contProbeIds[i]) return plain(text); // the probe merged with the text
-      return ids.slice(n);
-    },
-    decode(ids, opts) {
-      return fastDecode ? fastDecode(ids, opts?.skipSpecial ?? false) : tok.decode(Array.from(ids), { skip_special_tokens: opts?.skipSpecial ?? false });
-    },
-    idToToken: (id) => tok.id_to_token(id),
-    tokenToId: (t) => tok.token_to_id(t),
   };
+  const fast = makeFastEncoder(tok, tj);
+  const fastDecode = makeFastDecoder(tok, tj);
+  return fastDecode ? new ByteDecodingTokenizer(fields, tok, fast, fastDecode) : new LoadedTokenizer(fields, tok, fast, undefined);
+}
+
+type TokenizerFields = Pick<ModelTokenizer, 'dir' | 'bosId' | 'eosId' | 'bosToken' | 'eosToken' | 'prefixIds' | 'suffixIds' | 'chatTemplate'>;
+
+/**
+ * A loaded tokenizer. Classes, not an object of closures: every tokenizer loaded in a process runs the same methods,
+ * so code optimized while one was used is not thrown away ("wrong call target") when the next one is loaded.
+ */
+class LoadedTokenizer implements ModelTokenizer {
+  readonly dir: string;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly bosToken: string | undefined;
+  readonly eosToken: string | undefined;
+  readonly prefixIds: number[];
+  readonly suffixIds: number[];
+  readonly chatTemplate: ChatTemplate | undefined;
+  private readonly scratch = new IdBuffer();
+  private readonly contProbe = '\n';
+  private readonly contProbeIds: number[];
+
+  constructor(
+    fields: TokenizerFields,
+    private readonly tok: Tokenizer,
+    private readonly fast: FastEncoder | undefined,
+    protected readonly fastDecode: SpmDecoder | undefined,
+  ) {
+    this.dir = fields.dir;
+    this.bosId = fields.bosId;
+    this.eosId = fields.eosId;
+    this.bosToken = fields.bosToken;
+    this.eosToken = fields.eosToken;
+    this.prefixIds = fields.prefixIds;
+    this.suffixIds = fields.suffixIds;
+    this.chatTemplate = fields.chatTemplate;
+    this.contProbeIds = this.plain(this.contProbe);
+  }
+
+  /** Ids of `text` without specials. */
+  private plain(text: string): number[] {
+    if (!this.fast) return this.tok.encode(text, { add_special_tokens: false }).ids;
+    this.scratch.length = 0;
+    this.fast.encodeTo(text, this.scratch);
+    return this.scratch.toArray();
+  }
+
+  encode(text: string, opts?: { special?: boolean }): number[] {
+    const ids = this.plain(text);
+    return opts?.special ? [...this.prefixIds, ...ids, ...this.suffixIds] : ids;
+  }
+
+  encodeTo(text: string, out: IdBuffer): void {
+    if (this.fast) this.fast.encodeTo(text, out);
+    else out.pushArray(this.tok.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  encodeContinuation(text: string): number[] {
+    if (text === '') return [];
+    const ids = this.plain(this.contProbe + text);
+    const n = this.contProbeIds.length;
+    for (let i = 0; i < n; i++) if (ids[i] !== this.contProbeIds[i]) return this.plain(text); // the probe merged with the text
+    return ids.slice(n);
+  }
+
+  decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string {
+    const skip = opts?.skipSpecial ?? false;
+    return this.fastDecode ? this.fastDecode.decode(ids, skip) : this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.tok.id_to_token(id);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.tok.token_to_id(token);
+  }
+}
+
+/** A tokenizer with the byte-level decoder: it has decodeUtf8. */
+class ByteDecodingTokenizer extends LoadedTokenizer {
+  declare protected readonly fastDecode: SpmDecoder;
+
+  decodeUtf8(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }): Uint8Array {
+    return this.fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false, opts?.json ?? false);
+  }
 }
 
 interface TokenizerInternals {
@@ -155,7 +219,7 @@ function isSpmPrependNormalizer(n: unknown): boolean {
  * with "▁" after another character, where BPE can never merge across that point), and run BPE once per distinct word
  * (with fast-bpe.ts where it applies). Returns undefined where that equivalence cannot be guaranteed.
  */
-function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: string, out: IdBuffer) => void) | undefined {
+function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): FastEncoder | undefined {
   const t = tok as unknown as TokenizerInternals;
   if (t.remove_space || t.do_lowercase_and_remove_accent) return undefined;
   const model = tj.model as { type?: string; fuse_unk?: boolean; byte_fallback?: boolean } | undefined;
@@ -164,27 +228,10 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
   if (model!.fuse_unk && !model!.byte_fallback) return undefined; // unknowns fused across words: only the library knows
   const added = [...t.get_added_tokens_decoder().values()].map((a) => a.content).filter((c) => c.length > 0);
   const addedRe = added.length ? new RegExp(added.sort((a, b) => b.length - a.length).map(escapeRe).join('|')) : undefined;
-  // The regex runs only on texts holding the first character of some added token (usually just "<"): indexOf is cheap.
-  const addedFirst = [...new Set(added.map((a) => String.fromCodePoint(a.codePointAt(0)!)))];
-  const mayHoldAdded = (text: string): boolean => {
-    for (const ch of addedFirst) if (text.includes(ch)) return addedRe!.test(text);
-    return false;
-  };
 
   const ids = t.model.tokens_to_ids;
   const unk = t.model.unk_token_id;
-  const wordEncoder = makeBpeWordEncoder(tj.model as never) ?? ((word: string) => t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0));
-  let cache = new Map<string, number[]>();
-  const encodeWord = (word: string, out: IdBuffer) => {
-    let wordIds = cache.get(word);
-    if (!wordIds) {
-      wordIds = wordEncoder(word);
-      if (cache.size > 500_000) cache = new Map();
-      cache.set(word, wordIds);
-    }
-    out.pushArray(wordIds);
-  };
-  const lib = (text: string, out: IdBuffer): void => out.pushArray(tok.encode(text, { add_special_tokens: false }).ids);
+  const wordEncoder: WordEncoder = makeBpeWordEncoder(tj.model as never) ?? { encode: (word) => t.model([word]).map((tk) => ids.get(tk) ?? unk ?? 0) };
 
   let split: (normalized: string) => string[];
   let spaceWords: SpaceWordEncoder | undefined;
@@ -198,23 +245,59 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): ((text: s
     // Prepend + Replace, then the split before each "▁": done straight on the raw text's spaces.
     if (isSpmPrependNormalizer(tj.normalizer)) spaceWords = new SpaceWordEncoder(wordEncoder);
   }
-
-  return (text: string, out: IdBuffer): void => {
-    if (text === '') return;
-    if (addedRe && mayHoldAdded(text)) return lib(text, out); // special tokens inside the text: the library splits them
-    if (spaceWords && !text.includes(SP)) return spaceWords.encodeTo(text, out);
-    const normalized = t.normalizer ? t.normalizer(text) : text;
-    if (normalized === '') return;
-    if (addedRe && mayHoldAdded(normalized)) return lib(text, out);
-    for (const word of split(normalized)) if (word !== '') encodeWord(word, out);
-  };
+  return new FastEncoder(tok, wordEncoder, addedRe, added, split, spaceWords);
 }
 
-/**
- * Decoding for the SentencePiece decoder Sequence[Replace "▁" → " ", ByteFallback, Fuse, Strip " " (1, 0)] without
- * the library's per-call overhead; undefined for other decoders (the library decodes those).
- */
-function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: ArrayLike<number>, skipSpecial: boolean) => string) | undefined {
+/** makeFastEncoder's encoder (a class: every loaded tokenizer runs the same, already optimized, methods). */
+class FastEncoder {
+  private cache = new Map<string, number[]>();
+  // The added-token regex runs only on texts holding the first character of some added token (usually just "<").
+  private readonly addedFirst: string[];
+
+  constructor(
+    private readonly tok: Tokenizer,
+    private readonly words: WordEncoder,
+    private readonly addedRe: RegExp | undefined,
+    added: string[],
+    private readonly split: (normalized: string) => string[],
+    private readonly spaceWords: SpaceWordEncoder | undefined,
+  ) {
+    this.addedFirst = [...new Set(added.map((a) => String.fromCodePoint(a.codePointAt(0)!)))];
+  }
+
+  private mayHoldAdded(text: string): boolean {
+    for (const ch of this.addedFirst) if (text.includes(ch)) return this.addedRe!.test(text);
+    return false;
+  }
+
+  private encodeWord(word: string, out: IdBuffer): void {
+    let wordIds = this.cache.get(word);
+    if (!wordIds) {
+      wordIds = this.words.encode(word);
+      if (this.cache.size > 500_000) this.cache = new Map();
+      this.cache.set(word, wordIds);
+    }
+    out.pushArray(wordIds);
+  }
+
+  private lib(text: string, out: IdBuffer): void {
+    out.pushArray(this.tok.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  encodeTo(text: string, out: IdBuffer): void {
+    if (text === '') return;
+    if (this.addedRe && this.mayHoldAdded(text)) return this.lib(text, out); // special tokens inside the text: the library splits them
+    if (this.spaceWords && !text.includes(SP)) return this.spaceWords.encodeTo(text, out);
+    const t = this.tok as unknown as TokenizerInternals;
+    const normalized = t.normalizer ? t.normalizer(text) : text;
+    if (normalized === '') return;
+    if (this.addedRe && this.mayHoldAdded(normalized)) return this.lib(text, out);
+    for (const word of this.split(normalized)) if (word !== '') this.encodeWord(word, out);
+  }
+}
+
+/** The fast decoder for the SentencePiece decoder Sequence (see spm-decoder.ts); undefined for other decoders (the library decodes those). */
+function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): SpmDecoder | undefined {
   const d = tj.decoder as { type?: string; decoders?: Record<string, unknown>[] } | null;
   const expected = JSON.stringify([
     { type: 'Replace', pattern: { String: SP }, content: ' ' },
@@ -225,93 +308,6 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): ((ids: Ar
   if (!d || d.type !== 'Sequence' || JSON.stringify(d.decoders) !== expected) return undefined;
   if ((tj as { added_tokens?: { normalized?: boolean; special?: boolean }[] }).added_tokens?.some((a) => !a.special)) return undefined;
   const t = tok as unknown as TokenizerInternals;
-  const vocab = t.model.vocab;
-  const special = new Set(t.get_added_tokens_decoder().keys());
-  const pieces: (string | number)[] = vocab.map((v) => {
-    const m = /^<0x([0-9A-F]{2})>$/.exec(v ?? '');
-    return m ? parseInt(m[1], 16) : (v ?? '').replaceAll(SP, ' ');
-  });
-  for (const [id, a] of t.get_added_tokens_decoder()) pieces[id] = a.content;
-  // Decoded as bytes: string pieces as their UTF-8, byte pieces as themselves, then one UTF-8 decode. That equals
-  // decoding each run of byte pieces on its own (the library's ByteFallback) because string pieces are well-formed
-  // UTF-8 (checked; else undefined) and so end any invalid run just as the end of a run does; the one other
-  // difference, a BOM dropped at the start of each run, is done by hand.
-  const utf8Encoder = new TextEncoder();
-  const exact = new TextDecoder('utf-8', { ignoreBOM: true });
-  // Per id: KIND (0 no piece, 1 a byte, 2 a string piece), the byte or the piece's UTF-8 length, and pieces of up to
-  // 8 bytes packed little-endian into LO / HI for one or two unaligned 32-bit stores; longer ones keep their bytes.
-  const n = pieces.length;
-  const kind = new Uint8Array(n);
-  const lenOf = new Int32Array(n);
-  const lo = new Uint32Array(n);
-  const hi = new Uint32Array(n);
-  const longBytes: (Uint8Array | undefined)[] = [];
-  let maxLen = 1;
-  for (let id = 0; id < n; id++) {
-    const p = pieces[id];
-    if (p === undefined) continue;
-    if (typeof p === 'number') {
-      kind[id] = 1;
-      lenOf[id] = p;
-      continue;
-    }
-    const b = utf8Encoder.encode(p);
-    if (exact.decode(b) !== p) return undefined; // a lone surrogate: only the string path keeps it
-    kind[id] = 2;
-    lenOf[id] = b.length;
-    maxLen = Math.max(maxLen, b.length);
-    if (b.length > 8) longBytes[id] = b;
-    else for (let j = 0; j < b.length; j++) if (j < 4) lo[id] |= b[j] << (8 * j);
-      else hi[id] |= b[j] << (8 * (j - 4));
-  }
-  let scratch = new Uint8Array(1 << 16);
-  let view = new DataView(scratch.buffer);
-  /** Drops a BOM at the start of the byte run [start, end), as a fresh TextDecoder does; returns the new end. */
-  const endRun = (start: number, end: number): number => {
-    if (end - start >= 3 && scratch[start] === 0xef && scratch[start + 1] === 0xbb && scratch[start + 2] === 0xbf) {
-      scratch.copyWithin(start, start + 3, end);
-      return end - 3;
-    }
-    return end;
-  };
-  return (ids, skipSpecial) => {
-    if (scratch.length < ids.length * maxLen + 8) {
-      scratch = new Uint8Array(ids.length * maxLen * 2 + 8);
-      view = new DataView(scratch.buffer);
-    }
-    const out = scratch;
-    let pos = 0;
-    let runStart = -1;
-    let text = '';
-    let segStart = 0;
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k];
-      if (skipSpecial && special.has(id)) continue;
-      const kd = id >= 0 && id < n ? kind[id] : 0;
-      if (kd === 1) {
-        if (runStart < 0) runStart = pos;
-        out[pos++] = lenOf[id];
-        continue;
-      }
-      const len = kd === 2 ? lenOf[id] : 0;
-      if (runStart >= 0) {
-        pos = endRun(runStart, pos);
-        runStart = -1;
-        if (len === 0) {
-          // Nothing follows to end an incomplete sequence in the bytes: decode the run on its own here.
-          text += exact.decode(out.subarray(segStart, pos));
-          segStart = pos;
-        }
-      }
-      if (len === 0) continue;
-      if (len <= 8) {
-        view.setUint32(pos, lo[id], true);
-        if (len > 4) view.setUint32(pos + 4, hi[id], true);
-      } else out.set(longBytes[id]!, pos);
-      pos += len;
-    }
-    if (runStart >= 0) pos = endRun(runStart, pos);
-    text += exact.decode(out.subarray(segStart, pos));
-    return text.startsWith(' ') ? text.slice(1) : text;
-  };
+  const added = t.get_added_tokens_decoder();
+  return SpmDecoder.fromPieces(spmPieces(t.model.vocab, added), new Set(added.keys()));
 }

@@ -52,24 +52,48 @@ function isHorizontalSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 11 || c === 12 || (c >= 0x2000 ? c <= 0x200a || c === 0x202f || c === 0x205f || c === 0x3000 : c === 0xa0);
 }
 
-let scratch = new Uint16Array(1 << 16);
-let scratchLatin1 = new Uint8Array(1 << 16);
+// Scratch buffers: the input's UTF-16 code units (copied in by one native write: reading a typed array is cheaper
+// than charCodeAt on the sliced strings a text is read as), the output's, and its Latin-1 bytes.
+let input = Buffer.allocUnsafeSlow(1 << 17);
+let in16 = new Uint16Array(input.buffer, input.byteOffset, input.length >> 1);
+let output = Buffer.allocUnsafeSlow(1 << 17);
+let out16 = new Uint16Array(output.buffer, output.byteOffset, output.length >> 1);
+let latin1 = Buffer.allocUnsafeSlow(1 << 16); // the output chars' low bytes
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** The string of out[0 .. len), lone surrogates kept: the UTF-16LE bytes as they are where the machine is little-endian. */
-function charsToString(out: Uint16Array, len: number, latin1: boolean): string {
-  if (latin1) {
-    // Every char below U+0100: a one-byte string, which the regexes, hashing and tokenizing after this scan faster.
-    if (scratchLatin1.length < len) scratchLatin1 = new Uint8Array(len * 2);
-    const bytes = scratchLatin1;
-    for (let k = 0; k < len; k++) bytes[k] = out[k];
-    return Buffer.from(bytes.buffer, bytes.byteOffset, len).toString('latin1');
-  }
-  if (LITTLE_ENDIAN) return Buffer.from(out.buffer, out.byteOffset, len * 2).toString('utf16le');
+function ensureScratch(n: number): void {
+  if (in16.length >= n) return;
+  input = Buffer.allocUnsafeSlow(n * 4);
+  in16 = new Uint16Array(input.buffer, input.byteOffset, input.length >> 1);
+  output = Buffer.allocUnsafeSlow(n * 4);
+  out16 = new Uint16Array(output.buffer, output.byteOffset, output.length >> 1);
+  latin1 = Buffer.allocUnsafeSlow(n * 2);
+}
+
+/** The characters String.prototype.trim removes that can be left in normalizeWhitespace's output (the others became " " or "\n" or went). */
+function trimmedAfterNormalizing(c: number): boolean {
+  return c === 32 || c === 10 || c === 0x1680 || c === 0x2028 || c === 0x2029;
+}
+
+/** The string of the output chars [from, to), lone surrogates kept: the UTF-16LE bytes as they are where the machine is little-endian. */
+function charsToString(from: number, to: number, isLatin1: boolean): string {
+  // Every char below U+0100: a one-byte string (its bytes were written alongside), which the regexes, hashing and
+  // tokenizing after this scan faster.
+  if (isLatin1) return latin1.toString('latin1', from, to);
+  if (LITTLE_ENDIAN) return output.toString('utf16le', from * 2, to * 2);
   let text = '';
-  for (let at = 0; at < len; at += 8192) text += String.fromCharCode.apply(null, out.subarray(at, Math.min(len, at + 8192)) as unknown as number[]);
+  for (let at = from; at < to; at += 8192) text += String.fromCharCode.apply(null, out16.subarray(at, Math.min(to, at + 8192)) as unknown as number[]);
   return text;
+}
+
+/** s's UTF-16 code units into in16 (one native copy where the machine is little-endian). */
+function readChars(s: string): Uint16Array {
+  const n = s.length;
+  ensureScratch(n);
+  if (LITTLE_ENDIAN) input.write(s, 0, 'utf16le');
+  else for (let i = 0; i < n; i++) in16[i] = s.charCodeAt(i);
+  return in16;
 }
 
 /**
@@ -80,21 +104,22 @@ function charsToString(out: Uint16Array, len: number, latin1: boolean): string {
  */
 export function normalizeWhitespace(s: string): string {
   const n = s.length;
-  if (scratch.length < n) scratch = new Uint16Array(n * 2);
-  const out = scratch;
+  const inp = readChars(s);
+  const out = out16;
+  const low = latin1;
   let len = 0;
   let space = false; // a pending run of horizontal spaces
   let newlines = 0; // pending newlines
   let replaced = false; // a character replaced in place (the length alone does not show it)
   let wide = 0; // the OR of the characters written: below 0x100 when all are Latin-1
   for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
+    let c = inp[i];
     // The common case skips these tests: a printable ASCII (or C1) char, none of the spaces, newlines or zero-widths.
     if (c <= 32 || c >= 0xa0) {
       if (c === 13) {
         c = 10;
         replaced = true;
-        if (s.charCodeAt(i + 1) === 10) i++;
+        if (i + 1 < n && inp[i + 1] === 10) i++;
       }
       if (c === 10) {
         newlines++;
@@ -109,20 +134,30 @@ export function normalizeWhitespace(s: string): string {
       }
     }
     if (newlines > 0) {
-      out[len++] = 10;
-      if (newlines > 1) out[len++] = 10;
+      out[len] = low[len] = 10;
+      len++;
+      if (newlines > 1) {
+        out[len] = low[len] = 10;
+        len++;
+      }
       newlines = 0;
-    } else if (space) out[len++] = 32;
+    } else if (space) {
+      out[len] = low[len] = 32;
+      len++;
+    }
     space = false;
     wide |= c;
-    out[len++] = c;
+    out[len] = low[len] = c;
+    len++;
   }
-  if (newlines > 0) {
-    out[len++] = 10;
-    if (newlines > 1) out[len++] = 10;
-  } else if (space) out[len++] = 32;
-  const text = len === n && !replaced ? s : charsToString(out, len, wide < 0x100);
-  return text.trim();
+  // Pending newlines or a space at the end are trimmed below.
+  if (len === n && !replaced) return s.trim();
+  // trim() done on the chars: the string is made once, flat (a trimmed string would be a slice of a longer one).
+  let from = 0;
+  let to = len;
+  while (from < to && trimmedAfterNormalizing(out[from])) from++;
+  while (to > from && trimmedAfterNormalizing(out[to - 1])) to--;
+  return charsToString(from, to, wide < 0x100);
 }
 
 export interface TextCleanOptions {

@@ -1,14 +1,28 @@
 // A packed `text` sequence as an output record: its ids are a view of the tokenized stream, written to JSONL from
-// there; `ids` (and `labels`, the same array: loss on every token) become a JS array only when something reads them.
+// there; `ids` (and `labels`, the same array: loss on every token) become a JS array only when something reads them,
+// and its text is decoded only when something reads it (the JSONL writer takes the decoded UTF-8 bytes instead).
 import type { OutputRecord } from './prepare.ts';
+
+/** What decodes a record's ids into its text (a ModelTokenizer does). */
+export interface RecordDecoder {
+  decode(ids: ArrayLike<number>): string;
+  /** The UTF-8 bytes of decode(ids) (with `json`, of JSON.stringify of it without the quotes), a view valid until the next call; absent where the decoder has no byte path. */
+  decodeUtf8?: (ids: ArrayLike<number>, opts?: { json?: boolean }) => Uint8Array;
+}
 
 export class PackedRecord implements OutputRecord {
   #ids: number[] | undefined;
+  #text: string | undefined;
+  readonly #decoder: RecordDecoder | undefined;
 
+  /** `text`: the record's text, or the decoder that gives it from the ids. */
   constructor(
     readonly idView: Int32Array,
-    readonly text: string,
-  ) {}
+    text: string | RecordDecoder,
+  ) {
+    if (typeof text === 'string') this.#text = text;
+    else this.#decoder = text;
+  }
 
   get ids(): number[] {
     if (!this.#ids) {
@@ -22,6 +36,24 @@ export class PackedRecord implements OutputRecord {
 
   get labels(): number[] {
     return this.ids;
+  }
+
+  get text(): string {
+    if (this.#text === undefined) this.#text = this.#decoder!.decode(this.idView);
+    return this.#text;
+  }
+
+  /**
+   * The UTF-8 bytes of JSON.stringify(text) without its quotes, without building the text (a view valid until the
+   * decoder's next call), where the decoder has a byte path and the text was not built already.
+   */
+  textJsonUtf8(): Uint8Array | undefined {
+    return this.#text === undefined ? this.#decoder?.decodeUtf8?.(this.idView, { json: true }) : undefined;
+  }
+
+  /** `text.length` where the text is known; else undefined (decoding it just to size a buffer would cost the decode). */
+  knownTextLength(): number | undefined {
+    return this.#text?.length;
   }
 }
 

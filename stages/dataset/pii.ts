@@ -150,12 +150,14 @@ function hasColonPair(text: string): boolean {
 
 /**
  * False only when no SECRET_RE alternative can match: each one contains "_" (gh*_, github_pat_, [rs]k_, hf_, npm_)
- * or one of these literals. A few substring searches cost less than the regex tried at every position.
+ * or one of these literals. A few substring searches cost less than the regex tried at every position; a literal
+ * whose first character is common in prose ("s", "e", "A") is searched only once a rarer part of it was found.
  */
 function mayHoldSecret(text: string): boolean {
   return (
-    text.includes('_') || text.includes('-----BEGIN') || text.includes('sk-') || text.includes('glpat-') || text.includes('xox') ||
-    text.includes('AKIA') || text.includes('ASIA') || text.includes('AIza') || text.includes('eyJ')
+    text.includes('_') || (text.includes('BEGIN') && text.includes('-----BEGIN')) || (text.includes('k-') && text.includes('sk-')) ||
+    (text.includes('glpat') && text.includes('glpat-')) || text.includes('xox') || (text.includes('KIA') && text.includes('AKIA')) ||
+    (text.includes('SIA') && text.includes('ASIA')) || (text.includes('za') && text.includes('AIza')) || (text.includes('yJ') && text.includes('eyJ'))
   );
 }
 

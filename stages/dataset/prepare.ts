@@ -212,7 +212,11 @@ function tokenizeTick(k: number, part: 'train' | 'valid', total: number, opts: P
 /** encodeItems for `text`: documents straight into one id stream, maxTokens applied in place. */
 function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats): TextStream {
   const maxTokens = effectiveMaxTokens(config);
-  const ids = new IdBuffer(1 << 16);
+  // Sized for about a token per character (text usually has fewer), so the buffer rarely grows (growing copies it);
+  // at most 2^26 ids (256 MB) up front, past that it grows as needed.
+  let chars = 0;
+  for (const { item } of items) if (item.example.format === 'text') chars += item.example.text.length + 4;
+  const ids = new IdBuffer(Math.min(1 << 26, Math.max(1 << 16, chars)));
   const lengths: number[] = [];
   const removed = new TokenRemovals(maxTokens, stats);
   let k = 0;
@@ -248,7 +252,7 @@ function streamRecords(stream: TextStream, config: DatasetConfig, tok: ModelToke
   const data = stream.ids.data;
   return packStream(stream.ids.length, config.seqLen).map(([a, b]) => {
     const view = data.subarray(a, b);
-    return new PackedRecord(view, tok.decode(view));
+    return new PackedRecord(view, tok); // the text decoded when the JSONL is written
   });
 }
 

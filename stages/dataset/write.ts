@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputRecord, Prepared } from './prepare.ts';
 import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
-import { jsonlBytes } from './jsonl-bytes.ts';
+import { jsonlBytes, writeJsonlFile } from './jsonl-bytes.ts';
 import { renderSamples } from './samples.ts';
 import { renderStats } from './stats.ts';
 
@@ -13,11 +13,11 @@ export function toJsonl(records: OutputRecord[]): string {
 }
 
 export async function writeDataset(outDir: string, p: Prepared, tok?: ModelTokenizer): Promise<void> {
-  // Each file is handed to the I/O threads as soon as its bytes exist, so writing overlaps building the next one.
+  // The JSONL files are written as they are built, a small buffer at a time; the others go to the I/O threads.
   const writes: Promise<void>[] = [];
   try {
-    writes.push(writeFile(join(outDir, 'train.jsonl'), jsonlBytes(p.train)));
-    writes.push(writeFile(join(outDir, 'valid.jsonl'), jsonlBytes(p.valid)));
+    writeJsonlFile(join(outDir, 'train.jsonl'), p.train);
+    writeJsonlFile(join(outDir, 'valid.jsonl'), p.valid);
     writes.push(writeFile(join(outDir, 'stats.json'), JSON.stringify(p.stats, null, 2) + '\n'));
     writes.push(writeFile(join(outDir, 'stats.txt'), renderStats(p.stats)));
     if (tok) writes.push(writeFile(join(outDir, 'samples.txt'), renderSamples(p.train, p.valid, tok)));

@@ -10,7 +10,7 @@ import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
 import { PackedRecord, recordLength, recordLossCount } from '../../../stages/dataset/packed-record.ts';
 import { readTextDocuments } from '../../../stages/dataset/sources/text-files.ts';
 import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
-import { makeBpeWordEncoder } from '../../../src/tokenizer/fast-bpe.ts';
+import { makeBpeWordEncoder, type WordEncoder } from '../../../src/tokenizer/fast-bpe.ts';
 import { IdBuffer } from '../../../src/tokenizer/index.ts';
 import { SpaceWordEncoder } from '../../../src/tokenizer/space-word-encoder.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
@@ -49,6 +49,11 @@ describe('fast paths', () => {
     expect(recordLossCount({ ids, labels: [-100, 300, 2], text: '' }, -100)).toBe(2);
     expect(packed.ids).toEqual(ids);
     expect(packed.labels).toBe(packed.ids);
+    // A decoder without a byte path: the text is decoded as a string when written, and kept.
+    let calls = 0;
+    const lazy = new PackedRecord(stream.subarray(1, 4), { decode: (v) => (calls++, `x "${Array.from(v).join('-')}"\n`) });
+    expect(jsonlBytes([lazy]).equals(jsonlBytes([{ ids, labels: ids, text: 'x "1-300-2"\n' }]))).toBe(true);
+    expect([lazy.text, lazy.text, calls]).toEqual(['x "1-300-2"\n', 'x "1-300-2"\n', 1]); // decoded once, for the JSONL
   });
 
   it('one-pass whitespace normalisation equals the regex chain', () => {
@@ -122,14 +127,78 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     }
   });
 
+  it('decodeUtf8 gives the UTF-8 of decode, and with json that of JSON.stringify(decode) without quotes', () => {
+    const tok = storiesTokenizer();
+    const byte = (b: number) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
+    const a = tok.encode('a')[0];
+    const text = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 40_000) + ' "q" \\ back\tslash Ünïcödé — 東京 🙂\n';
+    const ids = [1, ...tok.encode(text), 2, ...tok.encode('  x\ty  '), 2];
+    const cases: number[][] = [];
+    for (let i = 0; i < ids.length; i += 97) cases.push(ids.slice(i, i + 300));
+    cases.push(
+      [byte(0x0a), byte(0x22), byte(0x5c), a, byte(0x01)], // escapes inside byte runs
+      [byte(0xef), byte(0xbb), byte(0xbf), byte(0x0a), byte(0x22)], // a BOM, then escapes
+      [byte(0xe2), byte(0x0a), a, byte(0xff), byte(0x5c)], // invalid sequences next to escapes
+      [byte(0x20), byte(0x22)], // a leading space from a byte run
+      [byte(0xe2), byte(0x82), 0, byte(0xac), byte(0x1f)],
+    );
+    for (const c of cases)
+      for (const skipSpecial of [false, true]) {
+        const s = tok.decode(c, { skipSpecial });
+        expect(Buffer.from(tok.decodeUtf8!(c, { skipSpecial })).equals(Buffer.from(s, 'utf8'))).toBe(true);
+        expect(Buffer.from(tok.decodeUtf8!(c, { skipSpecial, json: true })).toString('utf8')).toBe(JSON.stringify(s).slice(1, -1));
+      }
+    // Packed records decoding their text as the JSONL is written give the bytes of records holding that text.
+    const stream = new Int32Array(ids);
+    const packed = cases.slice(0, 40).map((_, k) => new PackedRecord(stream.subarray(k * 97, k * 97 + 300), tok));
+    const plain = packed.map((r) => ({ ids: [...r.idView], labels: [...r.idView], text: tok.decode(r.idView) }));
+    expect(jsonlBytes(packed).equals(jsonlBytes(plain))).toBe(true);
+  });
+
+  it('the word cache gives each (marks, word) its encoder\'s ids: past 3 ids a character, in a 100k-character document', () => {
+    /** The SentencePiece split done plainly: a word with the "▁" marks before it (the first gets the prepended one). */
+    const reference = (text: string, enc: WordEncoder): number[] => {
+      const out: number[] = [];
+      let marks = 1;
+      for (let i = 0; i < text.length; ) {
+        if (text[i] === ' ') {
+          marks++;
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < text.length && text[j] !== ' ') j++;
+        out.push(...enc.encode('\u2581'.repeat(marks) + text.slice(i, j)));
+        marks = 0;
+        i = j;
+      }
+      if (marks > 0 && text.length > 0) out.push(...enc.encode('\u2581'.repeat(marks)));
+      return out;
+    };
+    const bpe = makeBpeWordEncoder(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')).model)!;
+    const wide: WordEncoder = { encode: (w) => Array.from({ length: 5 * w.length }, (_, k) => w.charCodeAt(k % w.length) + k) };
+    const docs = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 100_000).split('\n');
+    for (const enc of [bpe, wide]) {
+      const words = new SpaceWordEncoder(enc);
+      const got = new IdBuffer(16);
+      const expected: number[] = [];
+      for (const d of [...docs, ...docs, docs.join(' '), '  two  spaces  ', '   ']) {
+        words.encodeTo(d, got);
+        for (const id of reference(d, enc)) expected.push(id);
+      }
+      expect(got.toArray()).toEqual(expected);
+    }
+  });
+
   it('encodeTo appends the same ids as encode, across many documents sharing the word cache', () => {
     const tok = storiesTokenizer();
     const docs = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 200_000).split('\n');
+    const l = lib();
     const buf = new IdBuffer();
     const expected: number[] = [];
     for (const d of docs) {
       tok.encodeTo(d, buf);
-      for (const id of tok.encode(d)) expected.push(id);
+      for (const id of l.encode(d, { add_special_tokens: false }).ids) expected.push(id); // the library, not the same fast path
     }
     expect(buf.toArray()).toEqual(expected);
     // A cache cleared every few words (the memory bound) gives the same ids.
