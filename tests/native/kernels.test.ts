@@ -368,6 +368,16 @@ describe('FrozenLinear', () => {
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
     });
 
+  // Decoding-sized inputs (T <= 32) take the NF4 path that decodes each block in registers (nf4_gemv) when rows are
+  // whole blocks; in = 40 (blocks straddling rows) keeps the tile path.
+  for (const [out, inn, T] of [[100, 192, 1], [37, 64, 32], [33, 4160, 5], [32, 40, 2]] as const)
+    it(`NF4 forward with ${T} input row(s), ${out}x${inn}, compute fp32, matches the naive product`, () => {
+      const w = normalArray(out * inn, 61, 0.05), x = randArray(T * inn, 62), bias = randArray(out, 63);
+      const h = k.frozenLinear({ w, bias, out, in: inn, storage: 'nf4' });
+      const f = naiveForward(x, k.frozenLinearDequantize(h), bias, T, out, inn);
+      expect(worst(k.frozenLinearForward(h, x, T, 'fp32'), f.y, f.mag)).toBeLessThan(2e-6);
+    });
+
   it('forward writes into a caller-provided output array when given one', () => {
     const w = normalArray(64 * 64, 5, 0.1), x = randArray(3 * 64, 6);
     const h = k.frozenLinear({ w, out: 64, in: 64, storage: 'nf4' });

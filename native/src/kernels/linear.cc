@@ -133,6 +133,11 @@ void FrozenLinear::forward(float* y, const float* x, int T, Compute mode) const 
     forward_bf16(y, x16, T);
     return;
   }
+  if (storage_ == Storage::NF4 && T <= NF4_GEMV_MAX_ROWS && nf4_gemv_supported(wq_)) {
+    nf4_gemv(wq_, x, T, y); // decoding: the weight decoded in registers, read once
+    add_bias(y, T);
+    return;
+  }
   const int tr = tile_rows(out_, in_);
   for (int r0 = 0; r0 < out_; r0 += tr) {
     const int rows = std::min(tr, out_ - r0);

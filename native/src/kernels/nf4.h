@@ -28,6 +28,12 @@ float nf4_block_absmax(const NF4Tensor& t, size_t block);
 // Dequantize rows [row0, row0+nrows) into out (nrows*cols values).
 void nf4_dequantize_f32(const NF4Tensor& t, int row0, int nrows, float* out);
 void nf4_dequantize_bf16(const NF4Tensor& t, int row0, int nrows, uint16_t* out);
+// y[T, rows] = x[T, cols] W^T for a few input rows (decoding): each 64-weight block is decoded in registers and
+// multiplied into every input row, so the weight is read once and never materialised (the tile path writes and
+// rereads it in fp32: ~8x the memory traffic). Needs cols % 64 == 0 (nf4_gemv_supported) and 1 <= T <= 32.
+constexpr int NF4_GEMV_MAX_ROWS = 32;
+bool nf4_gemv_supported(const NF4Tensor& t);
+void nf4_gemv(const NF4Tensor& t, const float* x, int T, float* y);
 // Same into rows of stride ld >= cols (room for extra columns after each row).
 void nf4_dequantize_bf16_ld(const NF4Tensor& t, int row0, int nrows, uint16_t* out, size_t ld);
 
