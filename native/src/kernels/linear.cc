@@ -8,6 +8,9 @@
 #include "error.h"
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace peft::kern {
 
@@ -40,6 +43,31 @@ void to_bf16_parallel(const float* x, uint16_t* y, size_t n) {
   parallel_for(chunks, [&](int b, int e) {
     const size_t i0 = (size_t)b * chunk, i1 = std::min(n, (size_t)e * chunk);
     f32_to_bf16(x + i0, y + i0, i1 - i0);
+  });
+}
+
+// y[T, out] = x[T, in] W^T for a few input rows and fp32 W [out, in]: T dot products per weight row, rows split over
+// the pool, so W is streamed once (sgemm packs it first, which doubles the traffic of a decode step).
+void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) {
+  parallel_for((out + 15) / 16, [&](int cb, int ce) {
+    for (int o = cb * 16; o < std::min(out, ce * 16); o++) {
+      const float* w = W + (size_t)o * in;
+      for (int t = 0; t < T; t++) {
+        const float* xr = x + (size_t)t * in;
+        int i = 0;
+        float sum = 0.f;
+#if defined(__AVX512F__)
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (; i + 32 <= in; i += 32) {
+          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(xr + i), a0);
+          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(xr + i + 16), a1);
+        }
+        sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+#endif
+        for (; i < in; i++) sum += w[i] * xr[i];
+        y[(size_t)t * out + o] = sum;
+      }
+    }
   });
 }
 
@@ -135,6 +163,11 @@ void FrozenLinear::forward(float* y, const float* x, int T, Compute mode) const 
   }
   if (storage_ == Storage::NF4 && T <= NF4_GEMV_MAX_ROWS && nf4_gemv_supported(wq_)) {
     nf4_gemv(wq_, x, T, y); // decoding: the weight decoded in registers, read once
+    add_bias(y, T);
+    return;
+  }
+  if (storage_ == Storage::F32 && T <= NF4_GEMV_MAX_ROWS) {
+    gemv_rows_f32(w32_.data(), out_, in_, x, T, y);
     add_bias(y, T);
     return;
   }
