@@ -255,6 +255,8 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
       const u16* vk = VK + vkN * (b * s.nkv + kh);
       const size_t qoff = ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * hd;
       rows_bf16(q + qoff, s.q_stride, nq, hd, hde, q16.data());
+      for (int i = 0; i < nq; i++) // this block's output rows, written at the end of each row group
+        for (int d = 0; d < hd; d += 16) _mm_prefetch((const char*)(out + qoff + (size_t)i * s.q_stride + d), _MM_HINT_ET0);
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
       // column c of a score row is key kgb + c; row group [r0, r0 + MR) needs keys [first_key(pmin), pmax]
       const int pb0 = s.pos0 + q0, kgb = first_key(pb0, s.window) & ~1, nsb = pb0 + nq - kgb;
