@@ -1,7 +1,8 @@
 // Kernel benchmark (JSON lines): GFLOPS of sgemm (linked library and built-in), gemm_bf16 and FrozenLinear
 // (NF4 / bf16 / f32 storage in bf16 and fp32 compute, forward and input-gradient) on SmolLM2-135M training shapes
-// with T = 2048 tokens, and of causal attention (ops.attention, fp32 and bf16) on its training shape: 4 sequences
-// of 512 (T / 4), 9 query heads, 3 KV heads, head_dim 64 (FLOPs of the causal half only). This is the "in-run matmul rate" that end-to-end training figures are compared against.
+// with T = 2048 tokens. This is the "in-run matmul rate" that end-to-end training figures are compared against.
+// Then causal attention (ops.attention, fp32 and bf16) on its training shape: 4 sequences of 512 (T / 4), 9 query
+// heads, 3 KV heads, head_dim 64 (FLOPs of the causal half only).
 // Run: `npx tsx bench/kernels.bench.ts`. Env: BENCH_T (2048), BENCH_REPS (3), BENCH_THREADS (all cores),
 // BENCH_ONLY (substring filter on the measurement name).
 import { createRequire } from 'node:module';
@@ -91,8 +92,9 @@ for (const s of SHAPES) {
     }
 }
 
-// Attention forward (ops.attention without dout) and forward + backward; the wall time includes the binding's
-// copies of q/k/v and the outputs (~ms), small beside the products.
+// Attention forward (ops.attention without dout) and forward + backward. The wall time includes the binding's
+// allocation and copies of q/k/v and of the outputs (a few ms at this shape, page faults included): use it to compare
+// builds, and the engine bench's profile_ms_per_step.attention for what a training step spends.
 {
   const c = { batch: 4, T: T / 4, pos0: 0, nh: 9, nkv: 3, hd: 64, window: 0 };
   const shape = `attention [batch ${c.batch}, T ${c.T}, heads ${c.nh}/${c.nkv}, hd ${c.hd}, causal]`;

@@ -228,14 +228,15 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
   // K as [hd/2][Tkp][2] (scores: keys in lanes) and V as [Tk/2][HDP][2] (P V: head dims in lanes), per (sequence,
   // KV head), once per call. The caller's buffers (a thread_local named in the pool's threads is each one's own).
   thread_local std::vector<u16> kd_buf, vk_buf;
-  kd_buf.assign(kdN * nkvb, 0);
-  vk_buf.assign(vkN * nkvb, 0);
+  kd_buf.resize(kdN * nkvb); // every element is written below: the packs, and K's lanes Tk..Tkp zeroed
+  vk_buf.resize(vkN * nkvb);
   u16 *KD = kd_buf.data(), *VK = vk_buf.data();
   kern::parallel_for(nkvb, [&](int tb, int te) {
     for (int t = tb; t < te; t++) {
       const int b = t / s.nkv, kh = t % s.nkv;
       const size_t off = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
       pack_dim_pairs(k + off, s.kv_stride, s.Tk, hd, Tkp, KD + kdN * t);
+      for (int p = 0; p < kpd; p++) std::fill(KD + kdN * t + ((size_t)p * Tkp + s.Tk) * 2, KD + kdN * t + (size_t)(p + 1) * Tkp * 2, (u16)0);
       pack_row_pairs(v + off, s.kv_stride, s.Tk, hd, HDP, VK + vkN * t);
     }
   });
@@ -255,6 +256,8 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
       const u16* vk = VK + vkN * (b * s.nkv + kh);
       const size_t qoff = ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * hd;
       rows_bf16(q + qoff, s.q_stride, nq, hd, hde, q16.data());
+      for (int i = 0; i < nq; i++) // this block's output rows, written at the end of each row group
+        for (int d = 0; d < hd; d += 16) _mm_prefetch((const char*)(out + qoff + (size_t)i * s.q_stride + d), _MM_HINT_ET0);
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
       // column c of a score row is key kgb + c; row group [r0, r0 + MR) needs keys [first_key(pmin), pmax]
       const int pb0 = s.pos0 + q0, kgb = first_key(pb0, s.window) & ~1, nsb = pb0 + nq - kgb;
