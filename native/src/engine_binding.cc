@@ -13,6 +13,7 @@
 #include "adapter_io.h"
 #include "error.h"
 #include "napi_guard.h"
+#include "ops/attention_bf16.h"
 #include "profile.h"
 #include "generate.h"
 #include "kernels/kernels.h"
@@ -214,11 +215,18 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
 // Which kernels each op family of a training step runs with for this model's compute mode (training log, adapter
 // metadata, bench output).
 std::string compute_kernels(const LlamaModel& m) {
-  if (m.compute == kern::Compute::BF16 && kern::bf16_native())
-    return "bf16: projections oneDNN bf16 matmul, fp32 accumulation (weights to bf16 per tile, no full copy); "
-           "lm_head+CE bf16 matmul in 128-row chunks, AVX-512 logsumexp; attention blocked (128 queries) bf16 "
-           "matmul + AVX-512 exp; LoRA fp32 sgemm (A shared across q/k/v and gate/up); SwiGLU AVX-512; "
-           "norms, softmax, loss, LoRA weights/gradients, AdamW fp32; decode steps (< 32 rows) fp32";
+  if (m.compute == kern::Compute::BF16 && kern::bf16_native()) {
+    ops::AttnShape s{};
+    s.hd = m.cfg.head_dim;
+    const std::string attention = ops::attention_bf16_supported(s)
+                                      ? "attention AVX512-BF16 flash-style kernels (64x64 tiles, online softmax)"
+                                      : "attention blocked (128 queries) oneDNN bf16 matmul + AVX-512 exp";
+    return "bf16: projections oneDNN bf16 matmul, fp32 accumulation (NF4 to bf16 per tile, no full copy), trainable "
+           "LoRA in bf16 folded into the frozen matmuls as extra K; lm_head+CE bf16 in 256-row chunks over 4 "
+           "vocabulary slices, AVX-512 logsumexp; " + attention + "; SwiGLU AVX-512; q/k/v/attention/gate/up kept in "
+           "bf16 for the backward; norms, softmax, loss, LoRA weights/gradients, AdamW fp32; decode steps "
+           "(< 32 rows) fp32 (NF4 decoded in registers)";
+  }
   if (m.compute == kern::Compute::BF16)
     return "bf16 requested but no native bf16 matmul: bf16 inputs widened to fp32 sgemm (install libdnnl-dev)";
   return "fp32: every matmul fp32 sgemm; exp in fp32 / double (the reference numerics)";
