@@ -18,6 +18,8 @@ export interface EvalStageConfig {
   metrics?: ('perplexity' | 'exact_match' | 'f1')[];
   maxExamples?: number;
   maxNewTokens?: number;
+  quant?: 'none' | 'nf4';
+  compute?: 'fp32' | 'bf16' | 'auto';
   gate?: GateConfig;
 }
 
@@ -139,7 +141,7 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
   const total = subjects.length * datasets.length;
   for (const s of subjects) {
     let model = models.get(s.modelDir);
-    if (!model) models.set(s.modelDir, (model = await loadModel({ dir: s.modelDir, quant: 'none', compute: 'fp32' })));
+    if (!model) models.set(s.modelDir, (model = await loadModel({ dir: s.modelDir, quant: c.quant ?? 'none', compute: c.compute ?? 'fp32' })));
     const uses: AdapterUse[] = [];
     for (const a of s.adapters) uses.push({ adapter: await model.loadAdapter(a.dir, a.name), weight: a.weight });
     for (const d of datasets) {

@@ -20,6 +20,12 @@ export const evalSchema: JsonSchema = {
     },
     maxExamples: { type: 'integer', minimum: 0, default: 200, description: 'Cap on examples scored per dataset (0: all).' },
     maxNewTokens: { type: 'integer', minimum: 1, default: 32, description: 'Generation length for exact match / F1.' },
+    quant: {
+      enum: ['none', 'nf4'],
+      default: 'none',
+      description: 'Base weights while scoring: their stored precision (the reference), or NF4 as QLoRA adapters were trained on.',
+    },
+    compute: { enum: ['fp32', 'bf16', 'auto'], default: 'fp32', description: 'Matmul precision while scoring; fp32 is the reference.' },
     gate: {
       type: 'object',
       additionalProperties: false,

@@ -98,6 +98,15 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     expect(comp.perplexity!).toBeLessThan(base.perplexity!);
   });
 
+  it('evals can score on the NF4 base the adapters were trained for: other numbers, within NF4 error, same ranking', async () => {
+    const ev = await h.build('evals.nf4', runEvalStage, { compositions: ['assistant'], datasets: ['stories'], metrics: ['perplexity'], maxExamples: 30, quant: 'nf4' } as EvalStageConfig, [stack, stories, qa]);
+    const rows: EvalRow[] = JSON.parse(readFileSync(join(ev.artifact.dir, 'metrics.json'), 'utf8')).rows;
+    const nf4 = (subject: string) => rows.find((r) => r.subject === subject && r.dataset === 'stories')!.perplexity!;
+    expect(nf4('base')).not.toBe(row('base', 'stories').perplexity);
+    expect(Math.abs(Math.log(nf4('base') / row('base', 'stories').perplexity!))).toBeLessThan(0.15); // mean NLL within 0.15 nats
+    expect(nf4('domain')).toBeLessThan(nf4('base'));
+  });
+
   it('stack and cat merge give the same logits within 1e-5', async () => {
     const cat = (await h.build('compositions.merged', runComposeStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
     const half = (await h.build('compositions.half', runComposeStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }] } as ComposeConfig, [model, domain, task])).artifact;
