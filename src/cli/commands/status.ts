@@ -1,4 +1,4 @@
-// `peftmake status [targets..]`: what a build would do and why; changes nothing.
+// `peftmake status [targets..]`: what a build would do and why; changes nothing. Exits 1 when a stage cannot be planned.
 import type { CommandModule } from 'yargs';
 import { statusOf } from '../../exec/build.ts';
 import { outcomeLine } from '../render.ts';
@@ -18,11 +18,14 @@ export const statusCommand: CommandModule<object, Args> = {
       .option('json', jsonOption) as never,
   handler: async (a) => {
     const report = await statusOf({ file: a.file, targets: a.targets });
+    if (!report.ok) process.exitCode = 1; // a stage that cannot be planned (a missing input, say) is not a clean status
     if (a.json) return printJson(report);
     for (const s of report.stages) process.stdout.write(`${outcomeLine(s, true)}\n`);
     const stale = report.stages.filter((s) => s.action !== 'fresh').length;
     const pinnedStale = report.stages.filter((s) => s.pinned && s.stale).length;
     const pins = pinnedStale ? `; ${pinnedStale} pinned stage(s) held back from newer inputs (\`peftmake unpin\`)` : '';
-    process.stdout.write(`${stale ? `${stale} of ${report.stages.length} stage(s) out of date` : `all ${report.stages.length} stage(s) fresh`}${pins}\n`);
+    const blocked = report.stages.filter((s) => s.action === 'failed' || s.action === 'skipped').length;
+    const cannot = blocked ? `; ${blocked} cannot build (see above)` : '';
+    process.stdout.write(`${stale ? `${stale} of ${report.stages.length} stage(s) out of date` : `all ${report.stages.length} stage(s) fresh`}${pins}${cannot}\n`);
   },
 };

@@ -90,6 +90,28 @@ describe('peftmake CLI', () => {
     expect((await p.cli(['rollback', 'stages.up', 'v1'])).stderr).toContain('stages.up v1: artifact');
   });
 
+  it('status exits 1 and says why when a stage cannot be planned (a missing input), its dependents blocked', async () => {
+    const q = new TempProject();
+    try {
+      q.pipeline({
+        stages: {
+          a: { cmd: 'cat src/missing.txt > a.txt', deps: ['src/missing.txt'], outs: ['a.txt'] },
+          b: { cmd: 'cat a.txt > b.txt', deps: ['a.txt'], outs: ['b.txt'] },
+        },
+      });
+      const r = await q.cli(['status']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/stages\.a .*cannot build/);
+      expect(r.stdout).toMatch(/stages\.b .*blocked/);
+      expect(r.stdout).toContain('2 cannot build');
+      const j = await q.cli(['status', '--json']);
+      expect(j.code).toBe(1);
+      expect(JSON.parse(j.stdout).ok).toBe(false);
+    } finally {
+      q.cleanup();
+    }
+  });
+
   it('invalid pipeline: exit 65, every problem with file:line, no stack trace', async () => {
     const q = new TempProject();
     try {
