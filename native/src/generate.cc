@@ -6,9 +6,6 @@
 #include "error.h"
 #include "kernels/kernels.h"
 #include "rng.h"
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace peft {
 
@@ -38,31 +35,10 @@ int sample_token(float* logits, int V, const GenOptions& opt, Rng& rng) {
   return idx[keep - 1];
 }
 
-// logits = h W^T for one row: a matrix-vector product over the vocabulary (113 MB of fp32 head at SmolLM2's shape),
-// dot products split over the pool, so the head is streamed once (sgemm would pack it first: twice the traffic).
+// logits = h W^T for one row: a matrix-vector product over the vocabulary, the head streamed once.
 static void last_logits(const LlamaModel& m, const Workspace& ws, int row, std::vector<float>& out) {
-  const int V = m.cfg.vocab_size, H = m.H();
-  out.resize(V);
-  const float* h = ws.lnf + (size_t)row * H;
-  const float* W = m.head();
-  float* o = out.data();
-  kern::parallel_for((V + 255) / 256, [&](int b, int e) {
-    for (int v = b * 256; v < std::min(V, e * 256); v++) {
-      const float* w = W + (size_t)v * H;
-      int i = 0;
-      float sum = 0.f;
-#if defined(__AVX512F__)
-      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-      for (; i + 32 <= H; i += 32) {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(h + i), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(h + i + 16), acc1);
-      }
-      sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-#endif
-      for (; i < H; i++) sum += w[i] * h[i];
-      o[v] = sum;
-    }
-  });
+  out.resize(m.cfg.vocab_size);
+  kern::gemv_rows_f32(m.head(), m.cfg.vocab_size, m.H(), ws.lnf + (size_t)row * m.H(), 1, out.data());
 }
 
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,

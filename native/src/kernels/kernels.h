@@ -20,6 +20,10 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
 void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const bf16* A, int lda,
                const bf16* B, int ldb, float beta, float* C, int ldc);
 
+// y[T, out] = x[T, in] W^T for a few input rows (decoding) and fp32 W [out, in]: dot products over W's rows split over
+// the pool, W streamed once (sgemm would pack it first, twice the memory traffic of a decode step).
+void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y);
+
 void f32_to_bf16(const float* x, bf16* y, size_t n); // round to nearest even
 void bf16_to_f32(const bf16* x, float* y, size_t n);
 

@@ -46,6 +46,12 @@ void to_bf16_parallel(const float* x, uint16_t* y, size_t n) {
   });
 }
 
+void check_T(int T, const char* what) {
+  if (T < 0) throw EngineError("E_ENGINE", std::string("FrozenLinear::") + what + ": T must be >= 0");
+}
+
+} // namespace
+
 // y[T, out] = x[T, in] W^T for a few input rows and fp32 W [out, in]: T dot products per weight row, rows split over
 // the pool, so W is streamed once (sgemm packs it first, which doubles the traffic of a decode step).
 void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) {
@@ -70,12 +76,6 @@ void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float
     }
   });
 }
-
-void check_T(int T, const char* what) {
-  if (T < 0) throw EngineError("E_ENGINE", std::string("FrozenLinear::") + what + ": T must be >= 0");
-}
-
-} // namespace
 
 FrozenLinear::FrozenLinear(const float* w, const float* bias, int out, int in, Storage storage)
     : out_(out), in_(in), storage_(storage) {

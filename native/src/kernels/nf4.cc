@@ -170,10 +170,13 @@ void check_rows(const NF4Tensor& t, int row0, int nrows) {
     throw EngineError("E_ENGINE", "nf4_dequantize: the row range must start and end on a 64-weight block boundary");
 }
 
+// Rows [row0, row0 + nrows) into out, rows ld values apart (ld == cols: compact, blocks may straddle rows; a wider
+// ld needs whole blocks per row).
 template <typename T, void (*BLOCK)(const uint8_t*, float, T*)>
-void dequantize_rows(const NF4Tensor& t, int row0, int nrows, T* out) {
+void dequantize_rows(const NF4Tensor& t, int row0, int nrows, T* out, size_t ld) {
   check_rows(t, row0, nrows);
   const size_t b0 = (size_t)row0 * t.cols / NF4_BLOCK, nb = (size_t)nrows * t.cols / NF4_BLOCK;
+  const size_t per_row = ld == (size_t)t.cols ? nb + 1 : (size_t)t.cols / NF4_BLOCK; // compact: one long "row"
   if (nb == 0) return;
   // Serial inside a parallel_for; otherwise split across the pool in chunks of >= 64 blocks.
   const int chunks = (int)std::max<size_t>(1, nb / 64);
@@ -182,7 +185,7 @@ void dequantize_rows(const NF4Tensor& t, int row0, int nrows, T* out) {
     for (size_t b = bb; b < be; b++) {
       const size_t blk = b0 + b;
       const uint8_t* p = t.packed.data() + blk * (NF4_BLOCK / 2);
-      BLOCK(p, decode_absmax(t, blk), out + b * NF4_BLOCK);
+      BLOCK(p, decode_absmax(t, blk), out + (b / per_row) * ld + (b % per_row) * NF4_BLOCK);
     }
   });
 }
@@ -199,17 +202,7 @@ void nf4_dequantize_bf16_ld(const NF4Tensor& t, int row0, int nrows, uint16_t* o
     for (int r = 0; r < nrows; r++) std::memcpy(out + r * ld, tmp.data() + (size_t)r * t.cols, (size_t)t.cols * 2);
     return;
   }
-  const size_t per_row = (size_t)t.cols / NF4_BLOCK, b0 = (size_t)row0 * per_row, nb = (size_t)nrows * per_row;
-  if (nb == 0) return;
-  const int chunks = (int)std::max<size_t>(1, nb / 64);
-  parallel_for(chunks, [&](int cb, int ce) {
-    const size_t bb = nb * cb / chunks, be = nb * ce / chunks;
-    for (size_t b = bb; b < be; b++) {
-      const size_t blk = b0 + b;
-      block_bf16(t.packed.data() + blk * (NF4_BLOCK / 2), decode_absmax(t, blk),
-                 out + (b / per_row) * ld + (b % per_row) * NF4_BLOCK);
-    }
-  });
+  dequantize_rows<uint16_t, block_bf16>(t, row0, nrows, out, ld);
 }
 
 bool nf4_gemv_supported(const NF4Tensor& t) { return t.cols % NF4_BLOCK == 0; }
@@ -257,11 +250,11 @@ void nf4_gemv(const NF4Tensor& t, const float* x, int T, float* y) {
 }
 
 void nf4_dequantize_f32(const NF4Tensor& t, int row0, int nrows, float* out) {
-  dequantize_rows<float, block_f32>(t, row0, nrows, out);
+  dequantize_rows<float, block_f32>(t, row0, nrows, out, (size_t)t.cols);
 }
 
 void nf4_dequantize_bf16(const NF4Tensor& t, int row0, int nrows, uint16_t* out) {
-  dequantize_rows<uint16_t, block_bf16>(t, row0, nrows, out);
+  dequantize_rows<uint16_t, block_bf16>(t, row0, nrows, out, (size_t)t.cols);
 }
 
 } // namespace peft::kern
