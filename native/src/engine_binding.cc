@@ -181,6 +181,27 @@ class Worker : public Napi::AsyncWorker {
   std::string code_ = "E_INTERNAL";
 };
 
+// Queues a worker and returns its promise (the worker deletes itself when done).
+template <typename W>
+Napi::Value queue(W* w) {
+  auto p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// Fills a new worker with `setup` (argument checks that may throw: then the worker is deleted, never queued), then
+// queues it.
+template <typename W, typename F>
+Napi::Value setup_and_queue(W* w, F&& setup) {
+  try {
+    setup(w);
+  } catch (...) {
+    delete w;
+    throw;
+  }
+  return queue(w);
+}
+
 // ---------- loadModel ----------
 class LoadWorker : public Worker {
  public:
@@ -207,9 +228,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (threads >= 0) kern::set_threads(threads);
   auto* w = new LoadWorker(info.Env(), dir, quant == "nf4" ? kern::Storage::NF4 : kern::Storage::F32,
                            compute == "bf16" ? kern::Compute::BF16 : kern::Compute::F32);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue(w);
 }
 
 // Which kernels each op family of a training step runs with for this model's compute mode (training log, adapter
@@ -344,21 +363,14 @@ class ScoreWorker : public Worker {
 
 Napi::Value Score(const Napi::CallbackInfo& info) {
   ModelHandle* mh = get_handle<ModelHandle>(info[0], "model");
-  auto* w = new ScoreWorker(info.Env());
-  try {
+  return setup_and_queue(new ScoreWorker(info.Env()), [&](ScoreWorker* w) {
     w->m_ = mh->m;
     w->ids_ = int32s(info[1], "ids");
     if (w->ids_.empty()) usage("ids must hold at least one token id");
     check_ids(w->ids_, mh->m->cfg.vocab_size, "ids");
     w->st_.frozen = adapter_list(info[2], mh->m.get());
     w->want_logits_ = bool_or(opt_obj(info, 3), "logits", false);
-  } catch (...) {
-    delete w;
-    throw;
-  }
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  });
 }
 
 // ---------- generate ----------
@@ -381,8 +393,7 @@ class GenerateWorker : public Worker {
 
 Napi::Value Generate(const Napi::CallbackInfo& info) {
   ModelHandle* mh = get_handle<ModelHandle>(info[0], "model");
-  auto* w = new GenerateWorker(info.Env());
-  try {
+  return setup_and_queue(new GenerateWorker(info.Env()), [&](GenerateWorker* w) {
     w->m_ = mh->m;
     w->prompt_ = int32s(info[1], "prompt");
     if (w->prompt_.empty()) usage("the prompt must hold at least one token id");
@@ -406,13 +417,7 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
         w->opt_.eos.push_back(e.As<Napi::Number>().Int32Value());
       }
     }
-  } catch (...) {
-    delete w;
-    throw;
-  }
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  });
 }
 
 // ---------- training ----------
@@ -573,9 +578,7 @@ Napi::Value TrainerRun(const Napi::CallbackInfo& info) {
     w->tsfn_ = Napi::ThreadSafeFunction::New(info.Env(), info[2].As<Napi::Function>(), "peft-train-progress", 0, 1);
     w->has_tsfn_ = true;
   }
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue(w);
 }
 
 class EvalWorker : public Worker {
@@ -601,9 +604,7 @@ Napi::Value TrainerEval(const Napi::CallbackInfo& info) {
   if (h->busy.exchange(true)) usage("this trainer is already running");
   auto* w = new EvalWorker(info.Env(), h, info[0].ToObject());
   w->b_ = std::move(b);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue(w);
 }
 
 // Gradients of one step's loss (no clipping, no update), as {loss, microLosses, gradNorm, grads: {PEFT key: Float32Array}}.
@@ -646,9 +647,7 @@ Napi::Value TrainerGradients(const Napi::CallbackInfo& info) {
   if (h->busy.exchange(true)) usage("this trainer is already running");
   auto* w = new GradWorker(info.Env(), h, info[0].ToObject());
   w->b_ = std::move(b);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue(w);
 }
 
 Napi::Value AdapterTensors(const Napi::CallbackInfo& info) {
