@@ -438,16 +438,17 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
 }
 
-// The tensors a layer keeps in bf16 (q, k, v, attention output, gate, up) to their bf16 copies after its forward
-// (to_bf16) or back into the shared fp32 buffers before its backward, over the pool.
+// q, k, v and the attention output of a layer to their bf16 copies after its forward (to_bf16) or back into the
+// shared fp32 buffers before its backward, over the pool (gate / up convert inside the SwiGLU passes, which are
+// memory-bound: 2-thread bench, element-wise 206-211 -> 180-187 ms/step).
 static void kept_bf16(const LlamaModel& m, const LayerActs& a, int N, bool to_bf16) {
-  const size_t q = (size_t)N * m.Dq(), kv = (size_t)N * m.Dkv(), i = (size_t)N * m.I();
-  const std::pair<float*, uint16_t*> t[6] = {{a.q, a.q16}, {a.k, a.k16}, {a.v, a.v16}, {a.att, a.att16}, {a.g, a.g16}, {a.u, a.u16}};
-  const size_t len[6] = {q, kv, kv, q, i, i};
+  const size_t q = (size_t)N * m.Dq(), kv = (size_t)N * m.Dkv();
+  const std::pair<float*, uint16_t*> t[4] = {{a.q, a.q16}, {a.k, a.k16}, {a.v, a.v16}, {a.att, a.att16}};
+  const size_t len[4] = {q, kv, kv, q};
   const size_t chunk = 1 << 16;
-  size_t start[7] = {0};
-  for (int j = 0; j < 6; j++) start[j + 1] = start[j] + (len[j] + chunk - 1) / chunk;
-  kern::parallel_for((int)start[6], [&](int b, int e) {
+  size_t start[5] = {0};
+  for (int j = 0; j < 4; j++) start[j + 1] = start[j] + (len[j] + chunk - 1) / chunk;
+  kern::parallel_for((int)start[4], [&](int b, int e) {
     for (int c = b; c < e; c++) {
       int j = 0;
       while (c >= (int)start[j + 1]) j++;
@@ -516,8 +517,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   }
   {
     prof::Scope ps(prof::ELEMENTWISE);
-    ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
-    if (a.g16) kept_bf16(m, a, N, true);
+    if (a.g16) { // gate / up go to their bf16 copies in the same pass
+      ops::swiglu_forward_keep_bf16(ws.h, G, U, a.g16, a.u16, (size_t)N * I);
+      kept_bf16(m, a, N, true);
+    } else {
+      ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+    }
   }
   {
     const int ps[1] = {P_DOWN};
@@ -539,8 +544,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const float* const U = a.u;
   {
     prof::Scope ps(prof::ELEMENTWISE);
-    if (a.g16) kept_bf16(m, a, N, false);
-    ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+    if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
+      kept_bf16(m, a, N, false);
+      ops::swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
+    } else {
+      ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+    }
   }
   {
     const int ps[1] = {P_DOWN};
@@ -548,7 +557,11 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[1] = {a.lu[P_DOWN]};
     group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, ws.h, lus, N);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N)); }
+  {
+    prof::Scope ps(prof::ELEMENTWISE);
+    if (a.g16) ops::swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
+    else ops::swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
+  }
   {
     prof::Scope ps(prof::ELEMENTWISE);
     ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed

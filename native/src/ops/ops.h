@@ -81,6 +81,12 @@ void swiglu_backward(float* dg,         // [N, I] (=; may be g itself: in place 
                      float* du,         // [N, I] (=; may be u itself)
                      const float* dh,   // [N, I]
                      const float* g, const float* u, size_t n, bool fast = false);
+// bf16-compute training (vectorised exp): the forward that also writes gate / up as bf16 (kept for the backward) in
+// the same pass, and the recompute / backward that read those bf16 copies directly; the same values as widening
+// them to fp32 first and calling the two functions above.
+void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16, size_t n);
+void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n);
+void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16, size_t n);
 
 // ---- Cross-entropy over the vocabulary, computed in row chunks so [N, V] logits never exist (ops/cross_entropy.cc).
 // Rows with target < 0 are ignored. For each kept row: loss_r = logsumexp(h_r W^T) - (h_r W^T)[target].

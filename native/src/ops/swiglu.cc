@@ -1,4 +1,6 @@
-// SwiGLU activation of the Llama MLP, h = silu(gate) * up, forward and backward.
+// SwiGLU activation of the Llama MLP, h = silu(gate) * up, forward and backward; and the bf16-training variants that
+// keep gate / up in bf16 within the same pass (these ops are memory-bound: fewer passes over N x I arrays).
+#include <algorithm>
 #include <cmath>
 #include "kernels/kernels.h"
 #include "kernels/vexp.h"
@@ -58,6 +60,49 @@ void swiglu_backward(float* dg, float* du, const float* dh, const float* g, cons
       const float d = dh[i], uu = u[i];
       du[i] = d * silu;
       dg[i] = d * uu * sig * (1.f + x * (1.f - sig));
+    }
+  });
+}
+
+// bf16-compute training: gate / up written as bf16 (kept for the backward) in the same pass as the forward, and the
+// recompute / backward reading those bf16 copies: fewer passes over N x I arrays (these ops are memory-bound).
+static constexpr size_t KEEP_CHUNK = 2048;
+
+void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16, size_t n) {
+  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
+  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
+    for (int c = b; c < e; c++) {
+      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
+      swiglu_forward(h + lo, g + lo, u + lo, len, true);
+      kern::f32_to_bf16(g + lo, g16 + lo, len);
+      kern::f32_to_bf16(u + lo, u16 + lo, len);
+    }
+  });
+}
+
+void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n) {
+  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
+  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
+    float g[KEEP_CHUNK], u[KEEP_CHUNK];
+    for (int c = b; c < e; c++) {
+      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
+      kern::bf16_to_f32(g16 + lo, g, len);
+      kern::bf16_to_f32(u16 + lo, u, len);
+      swiglu_forward(h + lo, g, u, len, true);
+    }
+  });
+}
+
+void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,
+                               size_t n) {
+  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
+  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
+    float g[KEEP_CHUNK], u[KEEP_CHUNK];
+    for (int c = b; c < e; c++) {
+      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
+      kern::bf16_to_f32(g16 + lo, g, len);
+      kern::bf16_to_f32(u16 + lo, u, len);
+      swiglu_backward(dg + lo, du + lo, dh + lo, g, u, len, true);
     }
   });
 }
