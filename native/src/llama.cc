@@ -382,8 +382,10 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
 // dx[N, in] = the input gradient of the group (overwritten); trainable LoRA gradients accumulate into grad.
 static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
                            const int* ps, int g, float* dx, const float* const* dys, const float* x,
-                           const float* const* lus, int N) {
+                           const float* const* lus, int N, const uint16_t* x16_given = nullptr) {
   const int in = m.proj_in(ps[0]);
+  if (!x && !(x16_given && can_fuse_group(m, st, l, ps, g, N) && st.frozen.empty()))
+    throw EngineError("E_INTERNAL", "group_backward: a bf16-only input needs the fused path and no frozen adapters");
   if (!can_fuse_group(m, st, l, ps, g, N)) {
     { prof::Scope ps_(prof::ELEMENTWISE); std::memset(dx, 0, (size_t)N * in * sizeof(float)); }
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
@@ -431,7 +433,7 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
           ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
                              m.proj_out(ps[j]), ad->r, s);
   }
-  const uint16_t* x16 = activation_bf16(x, N, in, in, xbuf, prof::LORA); // the input again, for dA only
+  const uint16_t* x16 = x16_given ? x16_given : activation_bf16(x, N, in, in, xbuf, prof::LORA); // the input, for dA
   prof::Scope ps_(prof::LORA);
   float* dA[3];
   for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
@@ -539,14 +541,21 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const ModelConfig& c = m.cfg;
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
-  // the tensors kept in bf16 back to fp32; silu(gate) * up recomputed
+  // the tensors kept in bf16 back to fp32; silu(gate) * up recomputed. When every projection runs the fused bf16
+  // LoRA and no frozen adapter needs fp32 inputs, the recomputed inputs (h, ln2, ln1) and the attention output are
+  // only read in bf16: they are produced in bf16 directly (into the fp32 buffers' room), saving passes.
   const float* const G = a.g;
   const float* const U = a.u;
+  static const int ALL[N_PROJ] = {P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN};
+  const bool bf16_in = a.g16 && st.frozen.empty() && can_fuse_group(m, st, l, ALL, N_PROJ, N);
+  uint16_t* const h16 = reinterpret_cast<uint16_t*>(ws.h);
+  uint16_t* const ln16 = reinterpret_cast<uint16_t*>(ws.ln);
   {
     prof::Scope ps(prof::ELEMENTWISE);
     if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
       kept_bf16(m, a, N, false);
-      ops::swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
+      if (bf16_in) ops::swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
+      else ops::swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
     } else {
       ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
     }
@@ -555,7 +564,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const int ps[1] = {P_DOWN};
     const float* const dys[1] = {ws.dres};
     const float* const lus[1] = {a.lu[P_DOWN]};
-    group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, ws.h, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, bf16_in ? nullptr : ws.h, lus, N, bf16_in ? h16 : nullptr);
   }
   {
     prof::Scope ps(prof::ELEMENTWISE);
@@ -564,13 +573,14 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   }
   {
     prof::Scope ps(prof::ELEMENTWISE);
-    ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+    if (bf16_in) ops::rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+    else ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
   }
   {
     const int ps[2] = {P_GATE, P_UP};
     const float* const dys[2] = {ws.dg, ws.du};
     const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
-    group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, ws.ln, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
@@ -578,7 +588,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const int ps[1] = {P_O};
     const float* const dys[1] = {ws.dres};
     const float* const lus[1] = {a.lu[P_O]};
-    group_backward(m, st, ws, grad, l, ps, 1, ws.datt, dys, a.att, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 1, ws.datt, dys, a.att, lus, N, bf16_in ? a.att16 : nullptr);
   }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float)); }
   { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float)); }
@@ -590,13 +600,14 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
   {
     prof::Scope ps(prof::ELEMENTWISE);
-    ops::rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
+    if (bf16_in) ops::rmsnorm_apply_bf16(ln16, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
+    else ops::rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H);
   }
   {
     const int ps[3] = {P_Q, P_K, P_V};
     const float* const dys[3] = {ws.dq, ws.dk, ws.dv};
     const float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
-    group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, ws.ln, lus, N);
+    group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
   { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
 }

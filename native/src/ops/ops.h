@@ -24,6 +24,8 @@ void add_rmsnorm_forward(float* x2,     // [N, C] (+= x: the residual stream aft
                          float* out, float* rstd, const float* w, int N, int C, float eps);
 // The forward's output again from its saved rstd (bit-identical; used where the backward recomputes a norm).
 void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C);
+// The same written as bf16 (the fp32 values rounded), for consumers that only read it in bf16.
+void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C);
 // dx += d(out)/dx applied to dout (accumulates: the residual stream's gradient).
 void rmsnorm_backward(float* dx,        // [N, C] (+=)
                       const float* dout,// [N, C]
@@ -87,6 +89,8 @@ void swiglu_backward(float* dg,         // [N, I] (=; may be g itself: in place 
 void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16, size_t n);
 void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n);
 void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16, size_t n);
+// The recompute when only a bf16 h is needed (the down projection's LoRA input): h16 = bf16(silu(g) * u).
+void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n);
 
 // ---- Cross-entropy over the vocabulary, computed in row chunks so [N, V] logits never exist (ops/cross_entropy.cc).
 // Rows with target < 0 are ignored. For each kept row: loss_r = logsumexp(h_r W^T) - (h_r W^T)[target].

@@ -1,5 +1,6 @@
 // RMSNorm forward/backward (Llama): out = x * rsqrt(mean(x^2) + eps) * w, accumulated in double per row.
 #include <cmath>
+#include <vector>
 #include "kernels/kernels.h"
 #include "ops/ops.h"
 #if defined(__AVX512F__)
@@ -66,6 +67,19 @@ void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd
       float* yr = out + (size_t)r * C;
       const float rs = rstd[r];
       for (int c = 0; c < C; c++) yr[c] = w[c] * (xr[c] * rs);
+    }
+  });
+}
+
+// rmsnorm_apply written as bf16 (the same fp32 values, rounded): for consumers that only read it in bf16.
+void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C) {
+  par_rows(N, (size_t)C, [&](int b, int e) {
+    std::vector<float> row(C);
+    for (int r = b; r < e; r++) {
+      const float* xr = x + (size_t)r * C;
+      const float rs = rstd[r];
+      for (int c = 0; c < C; c++) row[c] = w[c] * (xr[c] * rs);
+      kern::f32_to_bf16(row.data(), out + (size_t)r * C, (size_t)C);
     }
   });
 }

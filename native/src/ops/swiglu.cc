@@ -107,4 +107,18 @@ void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint
   });
 }
 
+void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n) {
+  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
+  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
+    float g[KEEP_CHUNK], u[KEEP_CHUNK], h[KEEP_CHUNK];
+    for (int c = b; c < e; c++) {
+      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
+      kern::bf16_to_f32(g16 + lo, g, len);
+      kern::bf16_to_f32(u16 + lo, u, len);
+      swiglu_forward(h, g, u, len, true);
+      kern::f32_to_bf16(h, h16 + lo, len);
+    }
+  });
+}
+
 } // namespace peft::ops
