@@ -64,3 +64,50 @@ describe.skipIf(!bf16)('bf16 gradients track fp32' + (bf16 ? '' : ' (skipped: no
       expect(worst).toBeGreaterThan(0); // bf16 really ran
     });
 });
+
+// Awkward shapes through the bf16 paths: NF4 rows that are not whole 64-weight blocks (hidden 40, intermediate 72:
+// the strided dequant's fallback), head_dim 8 with one KV head, rank 3, a partial target set (q and v only: the
+// grouped LoRA falls back to per-projection products) and all-linear; 3 x 13 = 39 rows (just above the bf16 threshold).
+describe.skipIf(!bf16)('bf16 gradients track fp32 at awkward shapes, NF4 base' + (bf16 ? '' : ' (skipped: no native bf16 matmul in this build/CPU)'), () => {
+  let dir: string;
+  const B = 3, T = 13;
+  let batch: MicroBatch;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'peft-bf16odd-'));
+    initModel(dir, { vocabSize: 97, hiddenSize: 40, intermediateSize: 72, numLayers: 2, numHeads: 5, numKvHeads: 1, seed: 11, initStd: 0.2, tokenizer: 'none' });
+    const rnd = lcg(21);
+    const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 1 + Math.floor(rnd() * 96)));
+    batch = { inputIds: ids, labels: ids };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const targets of [['q_proj', 'v_proj'], 'all-linear'] as const)
+    it(`targets ${Array.isArray(targets) ? targets.join('+') : targets}: every LoRA gradient within 6% of fp32 (relative L2)`, async () => {
+      const grads = async (compute: 'fp32' | 'bf16') => {
+        const m = await loadModel({ dir, quant: 'nf4', compute });
+        const a = await m.createAdapter({ r: 3, alpha: 6, targets: targets as string | string[], seed: 13 });
+        randomizeB(a, 14, 0.2);
+        const trainer = (await train({ model: m, adapter: a, batches: [batch], steps: 0, lr: 0 })).trainer;
+        const flat = { ids: Int32Array.from(batch.inputIds.flat()), labels: Int32Array.from(batch.labels.flat()), micro: 1, batch: B, seqLen: T };
+        return nativeEngine().trainerGradients(trainer, flat);
+      };
+      const f = await grads('fp32'), b = await grads('bf16');
+      expect(Math.abs(b.loss - f.loss) / f.loss).toBeLessThan(5e-3);
+      let worst = 0, n = 0;
+      for (const [k, gf] of Object.entries(f.grads)) {
+        const gb = b.grads[k];
+        let d = 0, s = 0;
+        for (let i = 0; i < gf.length; i++) {
+          d += (gb[i] - gf[i]) ** 2;
+          s += gf[i] ** 2;
+        }
+        expect(s, k).toBeGreaterThan(0);
+        worst = Math.max(worst, Math.sqrt(d / s));
+        n++;
+      }
+      console.log(`[bf16-grad-odd] ${n} tensors, worst relative L2 error ${worst.toExponential(2)}`);
+      expect(n).toBe(2 * 2 * (Array.isArray(targets) ? 2 : 7));
+      expect(worst).toBeLessThan(6e-2);
+      expect(worst).toBeGreaterThan(0);
+    });
+});
