@@ -85,7 +85,7 @@ describe.skipIf(!bf16)('bf16 gradients track fp32 at awkward shapes, NF4 base' +
     it(`targets ${Array.isArray(targets) ? targets.join('+') : targets}: every LoRA gradient within 6% of fp32 (relative L2)`, async () => {
       const grads = async (compute: 'fp32' | 'bf16') => {
         const m = await loadModel({ dir, quant: 'nf4', compute });
-        const a = await m.createAdapter({ r: 3, alpha: 6, targets: targets as string | string[], seed: 13 });
+        const a = await m.createAdapter({ r: 3, alpha: 6, targets: Array.isArray(targets) ? [...targets] : 'all-linear', seed: 13 });
         randomizeB(a, 14, 0.2);
         const trainer = (await train({ model: m, adapter: a, batches: [batch], steps: 0, lr: 0 })).trainer;
         const flat = { ids: Int32Array.from(batch.inputIds.flat()), labels: Int32Array.from(batch.labels.flat()), micro: 1, batch: B, seqLen: T };
