@@ -203,7 +203,7 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   const size_t mlp = n * I * (1 + (gu16 ? 2 : 0) + (training ? (gu16 ? 1 : 3) : 0));
   const size_t ce = training && m.compute == kern::Compute::BF16 ? ops::cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
   const size_t region = std::max(mlp, ce);
-  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax * 3 : 0) + n * H + region +
+  size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax : 0) + n * H + region +
               (gu16 ? n * Dq * 2 + n * Dkv * 2 : 0);
   if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + (drop ? n * maxin * 2 : 0);
   scratch.plan(sc);
@@ -211,7 +211,7 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   lora_du = scratch.take(n * rmax);
   lora_ucat = scratch.take(n * rmax * 3);
   lora_ducat = training ? scratch.take(n * rmax * 3) : nullptr;
-  lora_dAT = training ? scratch.take(maxin * rmax * 3) : nullptr;
+  lora_dAT = training ? scratch.take(maxin * rmax) : nullptr;
   ln = scratch.take(n * H);
   if (training) {
     dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);

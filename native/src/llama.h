@@ -110,7 +110,7 @@ struct Workspace {
   // scratch
   float *dres, *dln, *dq, *dk, *dv, *datt, *dg, *du, *dh; // gradients [N, *]
   float *lora_u, *lora_du;       // [N, rmax]
-  float* lora_dAT = nullptr;     // [max_in, 3 rmax] (training: dA^T of the bf16-mode LoRA backward, per group)
+  float* lora_dAT = nullptr;     // [max_in, rmax] (training: dA^T of the per-projection bf16-mode LoRA backward)
   float* lora_ucat = nullptr;    // [N, 3 rmax] A-projections of a LoRA group (bf16 mode)
   float* lora_ducat = nullptr;   // [N, 3 rmax] their gradients (training)
   float *xdrop, *dxdrop;         // [N, max_in] (LoRA dropout only)
