@@ -60,5 +60,16 @@ export const adapterSchema: JsonSchema = {
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Seed for LoRA init, dropout and data order.' },
     evalEvery: { type: 'integer', minimum: 0, default: 0, description: 'Validation loss every N steps (0: only at the end).' },
     checkpointEvery: { type: 'integer', minimum: 0, default: 50, description: 'Resumable checkpoint every N steps (0: none).' },
+    gradientCheckpointing: {
+      type: 'boolean',
+      default: false,
+      description: 'Recompute layer activations in the backward instead of keeping them all (less memory, some more time).',
+    },
+    activationBudgetMB: {
+      type: 'number',
+      minimum: 0,
+      default: 0,
+      description: 'With gradientCheckpointing: the first layers keep their activations while they fit this many MB; 0 recomputes every layer but the last.',
+    },
   },
 };

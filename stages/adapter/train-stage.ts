@@ -30,6 +30,8 @@ export interface TrainStageConfig {
   seed?: number;
   evalEvery?: number;
   checkpointEvery?: number;
+  gradientCheckpointing?: boolean;
+  activationBudgetMB?: number;
 }
 
 /** The config with every default of the schema filled in (the core normally does this; run() does not rely on it). */
@@ -55,6 +57,8 @@ export function trainDefaults(c: TrainStageConfig) {
     seed: c.seed ?? 0,
     evalEvery: c.evalEvery ?? 0,
     checkpointEvery: c.checkpointEvery ?? 50,
+    gradientCheckpointing: c.gradientCheckpointing ?? false,
+    activationBudgetMB: c.activationBudgetMB ?? 0,
   };
 }
 
@@ -91,6 +95,8 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
   const perEpoch = batchesPerEpoch(train_.length, c.batchSize);
   const steps = c.maxSteps > 0 ? c.maxSteps : Math.max(1, Math.ceil((c.epochs * perEpoch) / G));
   const segment = c.evalEvery > 0 && c.checkpointEvery > 0 ? gcd(c.evalEvery, c.checkpointEvery) : c.evalEvery || c.checkpointEvery || steps;
+  // gradient checkpointing: recompute layer activations in the backward beyond the budget
+  const memory = { recompute: c.gradientCheckpointing, activationBudgetBytes: c.activationBudgetMB * 2 ** 20 };
   // One engine call per segment: its micro-batches share a padded length, grouped by length for labeled sets.
   const batches = trainBatches(train_, { batchSize: c.batchSize, seqLen: c.seqLen, padId, seed: c.seed, count: steps * G, groupMicro: segment * G, groupByLength: format !== 'text' });
   const vb = validBatches(valid, c.seqLen, padId);
@@ -130,6 +136,7 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
         weightDecay: c.weightDecay,
         dropout: c.lora.dropout,
         seed: c.seed,
+        ...memory,
         checkpoint: { dir: ckptDir, every: segment },
         resumeFrom: existsSync(join(ckptDir, 'trainer_state.json')) ? ckptDir : undefined,
       },
@@ -163,8 +170,9 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
   }
   if (!lastTrainer) {
     // Everything was already trained before an interruption: rebuild the trainer from the last checkpoint.
-    lastTrainer = await train({ model, adapter, frozen, batches, steps, gradAccum: G, lr: c.lr, schedule, resumeFrom: ckptDir });
+    lastTrainer = await train({ model, adapter, frozen, batches, steps, gradAccum: G, lr: c.lr, schedule, ...memory, resumeFrom: ckptDir });
   }
+  const info = nativeEngine().trainerInfo(lastTrainer.trainer); // the training memory plan (before eval replans it)
   let validLoss: number | null = null;
   if (vb.batches.length > 0) {
     validLoss = weightedMean(await evalLoss(lastTrainer.trainer, vb.batches), vb.weights);
@@ -193,6 +201,8 @@ export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<
     seconds,
     resumed_from_step: startStep,
     compute: engine.compute,
+    recomputed_layers: info.recomputedLayers,
+    activation_mb: +(info.activationBytes / 2 ** 20).toFixed(1),
   };
   const meta: AdapterMeta = {
     name: ctx.name.replace(/^adapters\./, ''),

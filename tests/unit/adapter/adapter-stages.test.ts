@@ -85,6 +85,23 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     expect(m.train_loss).toBeLessThan(m.first_loss / 2);
   });
 
+  it('gradientCheckpointing recomputes layers (4 of 5 with no budget, fewer with a 4 MB budget) and trains the same numbers', async () => {
+    const cfg = { ...common, base: 'base', data: 'stories', lora: { r: 8, alpha: 16, dropout: 0 }, lr: 2e-3, maxSteps: 6, batchSize: 4, seqLen: 128 };
+    const plain = (await h.build('adapters.plain', runTrainStage, cfg, [model, stories])).artifact;
+    const ck = (await h.build('adapters.ck', runTrainStage, { ...cfg, gradientCheckpointing: true }, [model, stories])).artifact;
+    const part = (await h.build('adapters.part', runTrainStage, { ...cfg, gradientCheckpointing: true, activationBudgetMB: 4 }, [model, stories])).artifact;
+    const m = (a: UpstreamArtifact) => JSON.parse(readFileSync(join(a.dir, 'metrics.json'), 'utf8'));
+    expect(m(plain).recomputed_layers).toBe(0);
+    expect(m(ck).recomputed_layers).toBe(4);
+    expect(m(part).recomputed_layers).toBeGreaterThan(0);
+    expect(m(part).recomputed_layers).toBeLessThan(4);
+    expect(m(ck).activation_mb).toBeLessThan(m(plain).activation_mb);
+    for (const a of [ck, part]) {
+      expect(m(a).train_loss).toBe(m(plain).train_loss); // recomputation repeats the same arithmetic: same bits
+      expect(m(a).valid_loss).toBe(m(plain).valid_loss);
+    }
+  });
+
   it('the domain adapter lowers held-out perplexity on tinystories', () => {
     expect(row('domain', 'stories').perplexity!).toBeLessThan(row('base', 'stories').perplexity! * 0.97);
   });
