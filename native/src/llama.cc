@@ -309,10 +309,11 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
 }
 
 // Projections that read the same input (q/k/v on ln1, gate/up on ln2; o and down as groups of one) run their
-// trainable LoRA in bf16 compute through ops/lora_bf16.cc: the input converted to bf16 once for the frozen
-// products and the LoRA, one x [A_q; A_k; A_v]^T product for the group, and in the backward one du_cat^T x and one
-// du_cat A_cat over the concatenated ranks. Used when there is no LoRA dropout (each projection would see another
-// mask) and every projection of the group is trained; otherwise each projection runs on its own.
+// trainable LoRA in bf16 compute through ops/lora_bf16.cc: the input converted to bf16 once, one u = x [A_q; A_k;
+// A_v]^T product for the group, and u riding along in each frozen matmul as extra K (y = [x | u] [W | sB]^T); in the
+// backward one matmul per group over the stacked weights and A rows (dx = [dy_q | dy_k | dy_v | du] [W_q; W_k; W_v;
+// A]) and one du_cat^T x. Used when there is no LoRA dropout (each projection would see another mask) and every
+// projection of the group is trained; otherwise each projection runs on its own.
 static bool can_fuse_group(const LlamaModel& m, const AdapterStack& st, int l, const int* ps, int g, int N) {
   if (!fast_math(m, N) || !st.train || st.dropout > 0.f) return false;
   for (int j = 0; j < g; j++)
