@@ -1,12 +1,12 @@
 // Robustness of the native loader on hostile input: seeded random corruption of headers and configs, deep nesting
 // and odd JSON never crash the process; each attempt either loads or throws E_MODEL.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initModel } from '../../src/engine/init-model.ts';
 import { addon } from './addon.ts';
 import { lcg } from './random.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 function tryLoad(dir: string): string {
   try {
@@ -21,7 +21,7 @@ function tryLoad(dir: string): string {
 }
 
 describe('hostile input never crashes the loader', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'peft-fuzz-'));
+  const dir = tempDir('peft-fuzz-');
   initModel(dir, { vocabSize: 16, hiddenSize: 8, intermediateSize: 12, numLayers: 1, numHeads: 2, tokenizer: 'none' });
   const good = readFileSync(join(dir, 'model.safetensors'));
   const goodCfg = readFileSync(join(dir, 'config.json'));

@@ -2,20 +2,20 @@
 // init statistics, BF16 storage, variants (untied, biases, mistral, qwen2) and the byte-level tokenizer.
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { initModel, planModel, SMOLLM2_135M_SHAPE, type InitModelOptions } from '../../src/engine/init-model.ts';
 import { readSafetensors } from '../../src/safetensors.ts';
 import { PeftError } from '../../src/errors.ts';
 import { addon } from '../native/addon.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const tiny: InitModelOptions = { vocabSize: 300, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2 };
 const stories = join(import.meta.dirname, '../../../shared/fixtures/stories260K/hf');
 
 function fresh(): string {
-  return mkdtempSync(join(tmpdir(), 'peft-init-'));
+  return tempDir('peft-init-');
 }
 function sha(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');

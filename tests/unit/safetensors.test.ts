@@ -1,7 +1,6 @@
 // Tests of the TypeScript safetensors reader/writer: round trips, byte layout, validation errors, fixture adapters.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   encodeSafetensorsF32,
@@ -14,12 +13,13 @@ import {
   writeSafetensorsRaw,
 } from '../../src/safetensors.ts';
 import { PeftError } from '../../src/errors.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const fixtures = join(import.meta.dirname, '../../../shared/fixtures');
 const loraA = join(fixtures, 'peft-stories260K/lora-a/adapter_model.safetensors');
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'peft-st-'));
+  return tempDir('peft-st-');
 }
 
 /** Builds a file from a raw header object and a data section. */

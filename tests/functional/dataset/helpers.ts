@@ -1,6 +1,5 @@
 // Shared helpers for dataset tests: fixture paths, the stories260K tokenizer, temp projects and running the stage.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { resolveDatasetConfig } from '../../../stages/dataset/config.ts';
 import datasetStage from '../../../stages/dataset/index.ts';
@@ -8,6 +7,7 @@ import { prepareDataset, type Prepared } from '../../../stages/dataset/prepare.t
 import type { DatasetConfig } from '../../../stages/dataset/schema.ts';
 import type { RunContext, UpstreamArtifact } from '../../../src/stage.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../../../src/tokenizer/index.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 export const FIXTURES = resolve('../shared/fixtures');
 export const haveFixtures = existsSync(join(FIXTURES, 'stories260K/hf/tokenizer.json'));
@@ -21,7 +21,7 @@ export function storiesTokenizer(): ModelTokenizer {
 
 /** A temp project dir with the given files (path → content). */
 export function tempProject(files: Record<string, string | Buffer> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'peftmake-ds-'));
+  const dir = tempDir('peftmake-ds-');
   for (const [p, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, p)), { recursive: true });
     writeFileSync(join(dir, p), content);
@@ -38,7 +38,7 @@ export async function runStage(projectDir: string, config: Record<string, unknow
   const modelArtifact = join(projectDir, '.model-artifact');
   mkdirSync(modelArtifact, { recursive: true });
   writeFileSync(join(modelArtifact, 'model.json'), JSON.stringify({ dir: STORIES_HF }));
-  const outDir = mkdtempSync(join(tmpdir(), 'peftmake-ds-out-'));
+  const outDir = tempDir('peftmake-ds-out-');
   const resolvedConfig = datasetStage.resolveConfig!(name.split('.')[1], { model: 'base', ...config } as DatasetConfig, {});
   const upstream: UpstreamArtifact = {
     name: 'models.base',

@@ -1,12 +1,12 @@
 // The model tokenizer: the fast cached encode gives the library's exact ids; continuation encoding; BOS/EOS from
 // the tokenizer files; chat templates; modelDirOf.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { compileChatTemplate, modelDirOf } from '../../../src/tokenizer/index.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 describe.skipIf(!haveFixtures)('stories260K tokenizer (needs ../shared/fixtures)', () => {
   const lib = () => new Tokenizer(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer_config.json'), 'utf8')));
@@ -53,7 +53,7 @@ describe.skipIf(!haveFixtures)('stories260K tokenizer (needs ../shared/fixtures)
   });
 
   it('modelDirOf follows model.json and falls back to the artifact dir', () => {
-    const art = mkdtempSync(join(tmpdir(), 'peftmake-art-'));
+    const art = tempDir('peftmake-art-');
     expect(modelDirOf(art)).toBe(art);
     writeFileSync(join(art, 'model.json'), JSON.stringify({ dir: STORIES_HF }));
     expect(modelDirOf(art)).toBe(STORIES_HF);
