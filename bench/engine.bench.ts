@@ -6,7 +6,7 @@
 // in bf16 beside fp32.
 // Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
 // Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:bf16,nf4:fp32,none:bf16"),
-// BENCH_THREADS, BENCH_PEER=0 (skip the PyTorch peer), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; all 30 layers fit at this shape, peak RSS ~1.39 GB here).
+// BENCH_THREADS, BENCH_DROPOUT (LoRA dropout, 0), BENCH_PEER=0 (skip the PyTorch peer), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; all 30 layers fit at this shape, peak RSS ~1.39 GB here).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 const SEQ = Number(process.env.BENCH_SEQ ?? 512);
 const BATCH = Number(process.env.BENCH_BATCH ?? 4);
 const RANK = 16;
+const DROPOUT = Number(process.env.BENCH_DROPOUT ?? 0); // LoRA dropout (the adapter stage's default is 0.05)
 
 /** Matmul FLOPs of one training step: forward, input-gradient backward through the frozen weights, recomputed
  * forward (when on), LoRA forward/backward, lm_head + chunked CE forward/backward, causal attention. */
@@ -81,13 +82,13 @@ async function one(config: string, dir: string): Promise<void> {
     return { inputIds: ids, labels: ids };
   });
   // recompute the layers whose activations do not fit in the budget (the rest keep theirs): 640 MiB keeps the nf4
-  // run's peak RSS under the issue's 1.5 GB goal at this shape (~66 MB of activations per layer)
+  // run's peak RSS under the issue's 1.5 GB goal at this shape (~25 MB of activations per layer in bf16)
   const recompute = true;
   const activationBudgetBytes = Number(process.env.BENCH_ACT_BUDGET_MB ?? 760) * 2 ** 20;
   // one trainer (its arenas are the footprint being measured); step 0 is the warm-up and is not timed
   ne.engineProfile({ reset: true });
   const res = await train(
-    { model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4, recompute, activationBudgetBytes },
+    { model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4, recompute, activationBudgetBytes, dropout: DROPOUT },
     // the warm-up step (primitive creation, first touches) is left out of the per-family profile
     { onProgress: (p) => { if (p.step === 1) ne.engineProfile({ reset: true }); } },
   );

@@ -312,10 +312,11 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
 // trainable LoRA in bf16 compute through ops/lora_bf16.cc: the input converted to bf16 once, one u = x [A_q; A_k;
 // A_v]^T product for the group, and u riding along in each frozen matmul as extra K (y = [x | u] [W | sB]^T); in the
 // backward one matmul per group over the stacked weights and A rows (dx = [dy_q | dy_k | dy_v | du] [W_q; W_k; W_v;
-// A]) and one du_cat^T x. Used when there is no LoRA dropout (each projection would see another mask) and every
+// A]) and one du_cat^T x. With LoRA dropout each projection's A side runs on its own dropped input (u_j = dropout_j(x)
+// A_j^T; dA_j and the masked input gradient per projection) while the frozen products stay grouped. Used when every
 // projection of the group is trained; otherwise each projection runs on its own.
 static bool can_fuse_group(const LlamaModel& m, const AdapterStack& st, int l, const int* ps, int g, int N) {
-  if (!fast_math(m, N) || !st.train || st.dropout > 0.f) return false;
+  if (!fast_math(m, N) || !st.train) return false;
   for (int j = 0; j < g; j++)
     if (!st.train->mod(l, ps[j])) return false;
   return true;
@@ -349,6 +350,14 @@ static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vec
   return d;
 }
 
+// bf16(dropout_j(x)) [N, in] for projection p of layer l (the same counter-based mask the fp32 path draws).
+static const uint16_t* dropped_bf16(const AdapterStack& st, int l, int p, const float* x, int N, int in,
+                                    std::vector<uint16_t>& buf) {
+  if (buf.size() < (size_t)N * in) buf.resize((size_t)N * in);
+  ops::dropout_forward_bf16(buf.data(), x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
+  return buf.data();
+}
+
 static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, const int* ps, int g,
                           float* const* ys, const float* x, int N, float* const* lus) {
   if (!can_fuse_group(m, st, l, ps, g, N)) {
@@ -361,7 +370,14 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf, prof::MM_FROZEN_FWD); // [x | u_cat] in bf16
   {
     prof::Scope ps_(prof::LORA);
-    ops::lora_group_project_bf16(gw.view, xa16, N, ws.lora_ucat, lus);
+    if (st.dropout > 0.f && ws.training) {
+      thread_local std::vector<uint16_t> dbuf[3];
+      const uint16_t* xd16[3];
+      for (int j = 0; j < g; j++) xd16[j] = dropped_bf16(st, l, ps[j], x, N, in, dbuf[j]);
+      ops::lora_group_project_dropout_bf16(gw.view, xa16, xd16, N, ws.lora_ucat, lus);
+    } else {
+      ops::lora_group_project_bf16(gw.view, xa16, N, ws.lora_ucat, lus);
+    }
   }
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
@@ -393,14 +409,15 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     return;
   }
   const int r = st.train->r, gr = g * r;
+  const bool drop = st.dropout > 0.f; // each projection's LoRA input is its own dropped x: its A side is not folded
   GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   float* ducat = ws.lora_ducat;
   int col[3], tot = 0;
   for (int j = 0; j < g; j++) col[j] = tot, tot += m.proj_out(ps[j]);
-  const int lda = tot + gr;
+  const int lda = tot + (drop ? 0 : gr);
   thread_local std::vector<uint16_t> dybuf, xbuf;
   if (dybuf.size() < (size_t)N * lda) dybuf.resize((size_t)N * lda);
-  uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16
+  uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16 (no du without dropout)
   {
     prof::Scope ps_(prof::MM_FROZEN_BWD);
     for (int j = 0; j < g; j++) {
@@ -412,19 +429,19 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
       });
     }
   }
-  const uint16_t* A16;
+  const uint16_t* A16 = nullptr;
   {
     prof::Scope ps_(prof::LORA);
     for (int j = 0; j < g; j++)
       ops::lora_out_backward_bf16(gw.view, j, dya16 + col[j], lda, lus[j], N, grad.mod(l, ps[j])->B.data(), ducat,
-                                  dya16 + tot + j * r, lda);
-    A16 = ops::lora_A_bf16(gw.view);
+                                  drop ? nullptr : dya16 + tot + j * r, lda);
+    if (!drop) A16 = ops::lora_A_bf16(gw.view);
   }
   {
-    prof::Scope ps_(prof::MM_FROZEN_BWD); // dx = sum_j dy_j W_j + du_cat A_cat in one matmul
+    prof::Scope ps_(prof::MM_FROZEN_BWD); // dx = sum_j dy_j W_j (+ du_cat A_cat without dropout) in one matmul
     const kern::FrozenLinear* ls[3];
     for (int j = 0; j < g; j++) ls[j] = m.layers[l].proj[ps[j]].get();
-    kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, N, A16, gr, false);
+    kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, N, A16, drop ? 0 : gr, false);
   }
   {
     prof::Scope ps_(prof::LORA);
@@ -433,6 +450,15 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
         if (LoraWeights* w = ad->mod(l, ps[j]))
           ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
                              m.proj_out(ps[j]), ad->r, s);
+  }
+  if (drop) { // per projection: dA_j from its dropped input, dx += mask_j (du_j A_j) / (1 - p)
+    prof::Scope ps_(prof::LORA);
+    for (int j = 0; j < g; j++) {
+      const uint16_t* xd16 = dropped_bf16(st, l, ps[j], x, N, in, xbuf);
+      ops::lora_in_backward_one_bf16(gw.view, j, xd16, ducat, N, grad.mod(l, ps[j])->A.data(), ws.dxdrop);
+      ops::dropout_backward(dx, ws.dxdrop, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, ps[j]));
+    }
+    return;
   }
   const uint16_t* x16 = x16_given ? x16_given : activation_bf16(x, N, in, in, xbuf, prof::LORA); // the input, for dA
   prof::Scope ps_(prof::LORA);
@@ -548,7 +574,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const float* const G = a.g;
   const float* const U = a.u;
   static const int ALL[N_PROJ] = {P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN};
-  const bool bf16_in = a.g16 && st.frozen.empty() && can_fuse_group(m, st, l, ALL, N_PROJ, N);
+  const bool bf16_in = a.g16 && st.frozen.empty() && st.dropout == 0.f && can_fuse_group(m, st, l, ALL, N_PROJ, N);
   uint16_t* const h16 = reinterpret_cast<uint16_t*>(ws.h);
   uint16_t* const ln16 = reinterpret_cast<uint16_t*>(ws.ln);
   {

@@ -1,5 +1,7 @@
 // LoRA side path y += s * B(A(dropout(x))) and its backward to A, B and the input; counter-based dropout masks.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 #include "kernels/kernels.h"
 #include "ops/ops.h"
 
@@ -42,15 +44,45 @@ static inline bool keep(uint64_t seed, uint64_t stream, uint64_t i, float p) {
   return (float)((z >> 40) * (1.0 / 16777216.0)) >= p;
 }
 
+// The masks depend only on (seed, stream, index), so the pool splits the elements in chunks: the same bits at any
+// thread count.
+static constexpr size_t DROP_CHUNK = 1 << 14;
+
+template <typename F>
+static void over_chunks(size_t n, F fn) {
+  par_rows((int)((n + DROP_CHUNK - 1) / DROP_CHUNK), DROP_CHUNK, [&](int b, int e) {
+    for (int c = b; c < e; c++) fn((size_t)c * DROP_CHUNK, std::min(n, (size_t)(c + 1) * DROP_CHUNK));
+  });
+}
+
+// One range of the inverted-dropout output (plain pointers, so the loop vectorises).
+static void drop_range(float* __restrict out, const float* __restrict x, size_t lo, size_t hi, float p, float inv,
+                       uint64_t seed, uint64_t stream) {
+  for (size_t i = lo; i < hi; i++) out[i - lo] = keep(seed, stream, i, p) ? x[i] * inv : 0.f;
+}
+
 void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
   const float inv = 1.f / (1.f - p);
-  for (size_t i = 0; i < n; i++) out[i] = keep(seed, stream, i, p) ? x[i] * inv : 0.f;
+  over_chunks(n, [&](size_t lo, size_t hi) { drop_range(out + lo, x, lo, hi, p, inv, seed, stream); });
+}
+
+void dropout_forward_bf16(uint16_t* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
+  const float inv = 1.f / (1.f - p);
+  over_chunks(n, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> tmp(DROP_CHUNK);
+    drop_range(tmp.data(), x, lo, hi, p, inv, seed, stream);
+    kern::f32_to_bf16(tmp.data(), out + lo, hi - lo);
+  });
+}
+
+static void undrop_range(float* __restrict dx, const float* __restrict dout, size_t lo, size_t hi, float p, float inv,
+                         uint64_t seed, uint64_t stream) {
+  for (size_t i = lo; i < hi; i++) dx[i] += keep(seed, stream, i, p) ? dout[i] * inv : 0.f;
 }
 
 void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) {
   const float inv = 1.f / (1.f - p);
-  for (size_t i = 0; i < n; i++)
-    if (keep(seed, stream, i, p)) dx[i] += dout[i] * inv;
+  over_chunks(n, [&](size_t lo, size_t hi) { undrop_range(dx, dout, lo, hi, p, inv, seed, stream); });
 }
 
 } // namespace peft::ops

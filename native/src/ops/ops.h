@@ -147,12 +147,15 @@ struct LoraGroup {
 // bf16 into xa16's last g r columns (the folded frozen products read them there) and kept in lus[j] (fp32, when
 // non-null) for the backward. ucat: [N, g r] scratch.
 void lora_group_project_bf16(const LoraGroup& G, uint16_t* xa16, int N, float* ucat, float* const* lus);
+// The same with LoRA dropout: projection j's u from its own dropped input xd16[j] [N, in] (bf16).
+void lora_group_project_dropout_bf16(const LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16, int N, float* ucat,
+                                     float* const* lus);
 // Projection j's extra forward weights E_j [out_j, g r] in bf16: scale B_j in columns [j r, j r + r), zeros
 // elsewhere (valid until the next call).
 const uint16_t* lora_extra_cols_bf16(const LoraGroup& G, int j);
 // Backward, output side of projection j, from dy16 = bf16(dy_j) [N, out_j] (row stride lddy): du_j = scale dy_j B_j
 // goes to columns [j r, j r + r) of du_cat and as bf16 to du16 [N, r] (row stride lddu: the folded input gradient
-// dx = [dy | du] [W ; A] reads it there); dB_j += scale dy_j^T u_j.
+// dx = [dy | du] [W ; A] reads it there; may be null); dB_j += scale dy_j^T u_j.
 void lora_out_backward_bf16(const LoraGroup& G, int j, const uint16_t* dy16, int lddy, const float* u, int N, float* dB,
                             float* du_cat, uint16_t* du16, int lddu);
 // A_cat [g r, in] in bf16: the group's extra input-gradient rows (valid until the next call).
@@ -161,8 +164,15 @@ const uint16_t* lora_A_bf16(const LoraGroup& G);
 void lora_in_backward_bf16(const LoraGroup& G, const uint16_t* x16, int ldx, const float* du_cat, int N,
                            float* const* dA);
 
+// With LoRA dropout, the input side of projection j on its own dropped input xd16 [N, in]: dA_j += du_j^T xd,
+// dxd [N, in] = du_j A_j (the gradient of the dropped input; the caller applies the mask).
+void lora_in_backward_one_bf16(const LoraGroup& G, int j, const uint16_t* xd16, const float* du_cat, int N, float* dA,
+                               float* dxd);
+
 // Inverted dropout with a counter-based mask: out = x * keep / (1-p), keep drawn from (seed, stream, index).
 void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream);
+// The same dropped values written as bf16 (the bf16 LoRA's input).
+void dropout_forward_bf16(uint16_t* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream);
 // Same mask applied to a gradient: dx += dout * keep / (1-p).
 void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream);
 
