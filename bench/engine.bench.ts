@@ -116,6 +116,7 @@ async function one(config: string, dir: string): Promise<void> {
       seq: SEQ,
       batch: BATCH,
       rank: RANK,
+      lora_dropout: DROPOUT,
       steps: STEPS,
       step_seconds: +secs.toFixed(3),
       tokens_per_s: +(tokens / secs).toFixed(1),
