@@ -343,11 +343,8 @@ struct GroupWeights {
 static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vector<uint16_t>& buf, prof::Family f) {
   prof::Scope ps_(f);
   if (buf.size() < (size_t)N * ld) buf.resize((size_t)N * ld);
-  uint16_t* d = buf.data();
-  ops::par_rows(N, (size_t)in, [&](int b, int e) {
-    for (int t = b; t < e; t++) kern::f32_to_bf16(x + (size_t)t * in, d + (size_t)t * ld, (size_t)in);
-  });
-  return d;
+  ops::rows_to_bf16(x, in, N, in, buf.data(), ld);
+  return buf.data();
 }
 
 // bf16(dropout_j(x)) [N, in] for projection p of layer l (the same counter-based mask the fp32 path draws).
@@ -420,14 +417,7 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16 (no du without dropout)
   {
     prof::Scope ps_(prof::MM_FROZEN_BWD);
-    for (int j = 0; j < g; j++) {
-      const int out = m.proj_out(ps[j]);
-      const float* dy = dys[j];
-      uint16_t* d = dya16 + col[j];
-      ops::par_rows(N, (size_t)out, [&](int b, int e) {
-        for (int t = b; t < e; t++) kern::f32_to_bf16(dy + (size_t)t * out, d + (size_t)t * lda, (size_t)out);
-      });
-    }
+    for (int j = 0; j < g; j++) ops::rows_to_bf16(dys[j], m.proj_out(ps[j]), N, m.proj_out(ps[j]), dya16 + col[j], lda);
   }
   const uint16_t* A16 = nullptr;
   {

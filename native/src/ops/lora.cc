@@ -48,12 +48,6 @@ static inline bool keep(uint64_t seed, uint64_t stream, uint64_t i, float p) {
 // thread count.
 static constexpr size_t DROP_CHUNK = 1 << 14;
 
-template <typename F>
-static void over_chunks(size_t n, F fn) {
-  par_rows((int)((n + DROP_CHUNK - 1) / DROP_CHUNK), DROP_CHUNK, [&](int b, int e) {
-    for (int c = b; c < e; c++) fn((size_t)c * DROP_CHUNK, std::min(n, (size_t)(c + 1) * DROP_CHUNK));
-  });
-}
 
 // One range of the inverted-dropout output (plain pointers, so the loop vectorises).
 static void drop_range(float* __restrict out, const float* __restrict x, size_t lo, size_t hi, float p, float inv,
@@ -63,12 +57,12 @@ static void drop_range(float* __restrict out, const float* __restrict x, size_t 
 
 void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
   const float inv = 1.f / (1.f - p);
-  over_chunks(n, [&](size_t lo, size_t hi) { drop_range(out + lo, x, lo, hi, p, inv, seed, stream); });
+  par_chunks(n, DROP_CHUNK, [&](size_t lo, size_t hi) { drop_range(out + lo, x, lo, hi, p, inv, seed, stream); });
 }
 
 void dropout_forward_bf16(uint16_t* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
   const float inv = 1.f / (1.f - p);
-  over_chunks(n, [&](size_t lo, size_t hi) {
+  par_chunks(n, DROP_CHUNK, [&](size_t lo, size_t hi) {
     thread_local std::vector<float> tmp(DROP_CHUNK);
     drop_range(tmp.data(), x, lo, hi, p, inv, seed, stream);
     kern::f32_to_bf16(tmp.data(), out + lo, hi - lo);
@@ -82,7 +76,7 @@ static void undrop_range(float* __restrict dx, const float* __restrict dout, siz
 
 void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) {
   const float inv = 1.f / (1.f - p);
-  over_chunks(n, [&](size_t lo, size_t hi) { undrop_range(dx, dout, lo, hi, p, inv, seed, stream); });
+  par_chunks(n, DROP_CHUNK, [&](size_t lo, size_t hi) { undrop_range(dx, dout, lo, hi, p, inv, seed, stream); });
 }
 
 } // namespace peft::ops
@@ -92,5 +86,11 @@ void par_rows(int n, size_t work_per_row, const std::function<void(int, int)>& f
   if (n <= 0) return;
   if ((size_t)n * work_per_row < 65536 || kern::threads() <= 1) fn(0, n);
   else kern::parallel_for(n, fn);
+}
+
+void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd) {
+  par_rows(N, (size_t)cols, [&](int b, int e) {
+    for (int t = b; t < e; t++) kern::f32_to_bf16(src + (size_t)t * lds, dst + (size_t)t * ldd, (size_t)cols);
+  });
 }
 } // namespace peft::ops

@@ -38,19 +38,12 @@ void transpose_to_bf16(const float* src, int N, int ld, int c0, int cols, uint16
   });
 }
 
-// Columns [c0, c0 + cols) of each of N rows of src (stride lds) to bf16 in dst (stride ldd).
-void cols_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd) {
-  par_rows(N, (size_t)cols, [&](int b, int e) {
-    for (int t = b; t < e; t++) kern::f32_to_bf16(src + (size_t)t * lds, dst + (size_t)t * ldd, (size_t)cols);
-  });
-}
-
 } // namespace
 
 // u_cat [N, g r] to bf16 into xa16's last g r columns, and each projection's u into lus[j].
 static void finish_project(const LoraGroup& G, uint16_t* xa16, int N, const float* ucat, float* const* lus) {
   const int gr = G.g * G.r, lda = G.in + gr;
-  cols_to_bf16(ucat, gr, N, gr, xa16 + G.in, lda);
+  rows_to_bf16(ucat, gr, N, gr, xa16 + G.in, lda);
   for (int j = 0; j < G.g; j++)
     if (lus[j])
       for (int t = 0; t < N; t++) std::memcpy(lus[j] + (size_t)t * G.r, ucat + (size_t)t * gr + j * G.r, G.r * sizeof(float));
@@ -97,7 +90,7 @@ void lora_out_backward_bf16(const LoraGroup& G, int j, const uint16_t* dy16, int
   uint16_t* b16 = sized(bf.B16, (size_t)out * r);
   kern::f32_to_bf16(G.B[j], b16, (size_t)out * r);
   kern::gemm_bf16(false, false, N, r, out, G.scale, dy16, lddy, b16, r, 0.f, du_cat + j * r, gr); // du = s dy B
-  if (du16) cols_to_bf16(du_cat + j * r, gr, N, r, du16, lddu);
+  if (du16) rows_to_bf16(du_cat + j * r, gr, N, r, du16, lddu);
   uint16_t* uT = sized(bf.uT16, (size_t)r * N);
   transpose_to_bf16(u, N, r, 0, r, uT);
   float* dBT = sized(bf.dBT, (size_t)r * out);
@@ -139,7 +132,7 @@ void lora_in_backward_one_bf16(const LoraGroup& G, int j, const uint16_t* xd16, 
   kern::gemm_bf16(false, false, r, G.in, N, 1.f, duT, N, xd16, G.in, 0.f, dAj, G.in); // dA_j = du_j^T dropout_j(x)
   for (size_t i = 0; i < an; i++) dA[i] += dAj[i];
   uint16_t* du16 = sized(bf.du16, (size_t)N * r);
-  cols_to_bf16(du_cat + j * r, gr, N, r, du16, r);
+  rows_to_bf16(du_cat + j * r, gr, N, r, du16, r);
   uint16_t* A16 = sized(bf.A16, an);
   kern::f32_to_bf16(G.A[j], A16, an);
   kern::gemm_bf16(false, false, N, G.in, r, 1.f, du16, r, A16, G.in, 0.f, dxd, G.in); // d(dropout_j(x)) = du_j A_j

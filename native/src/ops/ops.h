@@ -1,6 +1,7 @@
 // The model's compute ops as llm.c-style forward/backward pairs: outputs first, d-prefixed gradients,
 // every buffer's shape in its comment. All fp32, row-major; N = number of token rows (batch * seq).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -10,6 +11,15 @@ namespace peft::ops {
 // parallel_for for the elementwise ops: below ~64K floats of work the pool's wake-up costs more than it saves,
 // so small calls (tiny models, decode steps) run inline on the calling thread.
 void par_rows(int n, size_t work_per_row, const std::function<void(int, int)>& fn);
+// fn(lo, hi) over [0, n) in pieces of `chunk` elements, through par_rows.
+template <typename F>
+void par_chunks(size_t n, size_t chunk, F&& fn) {
+  par_rows((int)((n + chunk - 1) / chunk), chunk, [&](int b, int e) {
+    for (int c = b; c < e; c++) fn((size_t)c * chunk, std::min(n, (size_t)(c + 1) * chunk));
+  });
+}
+// The first `cols` values of N rows of src (row stride lds) to bf16 rows of dst (row stride ldd), over the pool.
+void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd);
 
 // ---- RMSNorm (ops/rmsnorm.cc): out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps)
 void rmsnorm_forward(float* out,        // [N, C]

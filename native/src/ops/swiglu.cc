@@ -68,56 +68,41 @@ void swiglu_backward(float* dg, float* du, const float* dh, const float* g, cons
 // recompute / backward reading those bf16 copies: fewer passes over N x I arrays (these ops are memory-bound).
 static constexpr size_t KEEP_CHUNK = 2048;
 
+// fn(lo, len, g, u) over [0, n) in KEEP_CHUNK pieces, with that piece of the bf16 gate / up widened to fp32 (exact).
+template <typename F>
+static void over_widened(const uint16_t* g16, const uint16_t* u16, size_t n, F fn) {
+  par_chunks(n, KEEP_CHUNK, [&](size_t lo, size_t hi) {
+    float g[KEEP_CHUNK], u[KEEP_CHUNK];
+    kern::bf16_to_f32(g16 + lo, g, hi - lo);
+    kern::bf16_to_f32(u16 + lo, u, hi - lo);
+    fn(lo, hi - lo, g, u);
+  });
+}
+
 void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16, size_t n) {
-  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
-  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
-    for (int c = b; c < e; c++) {
-      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
-      swiglu_forward(h + lo, g + lo, u + lo, len, true);
-      kern::f32_to_bf16(g + lo, g16 + lo, len);
-      kern::f32_to_bf16(u + lo, u16 + lo, len);
-    }
+  par_chunks(n, KEEP_CHUNK, [&](size_t lo, size_t hi) {
+    swiglu_forward(h + lo, g + lo, u + lo, hi - lo, true);
+    kern::f32_to_bf16(g + lo, g16 + lo, hi - lo);
+    kern::f32_to_bf16(u + lo, u16 + lo, hi - lo);
   });
 }
 
 void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n) {
-  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
-  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
-    float g[KEEP_CHUNK], u[KEEP_CHUNK];
-    for (int c = b; c < e; c++) {
-      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
-      kern::bf16_to_f32(g16 + lo, g, len);
-      kern::bf16_to_f32(u16 + lo, u, len);
-      swiglu_forward(h + lo, g, u, len, true);
-    }
-  });
+  over_widened(g16, u16, n, [&](size_t lo, size_t len, const float* g, const float* u) { swiglu_forward(h + lo, g, u, len, true); });
 }
 
 void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,
                                size_t n) {
-  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
-  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
-    float g[KEEP_CHUNK], u[KEEP_CHUNK];
-    for (int c = b; c < e; c++) {
-      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
-      kern::bf16_to_f32(g16 + lo, g, len);
-      kern::bf16_to_f32(u16 + lo, u, len);
-      swiglu_backward(dg + lo, du + lo, dh + lo, g, u, len, true);
-    }
+  over_widened(g16, u16, n, [&](size_t lo, size_t len, const float* g, const float* u) {
+    swiglu_backward(dg + lo, du + lo, dh + lo, g, u, len, true);
   });
 }
 
 void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n) {
-  const int chunks = (int)((n + KEEP_CHUNK - 1) / KEEP_CHUNK);
-  par_rows(chunks, KEEP_CHUNK, [&](int b, int e) {
-    float g[KEEP_CHUNK], u[KEEP_CHUNK], h[KEEP_CHUNK];
-    for (int c = b; c < e; c++) {
-      const size_t lo = (size_t)c * KEEP_CHUNK, len = std::min(n, lo + KEEP_CHUNK) - lo;
-      kern::bf16_to_f32(g16 + lo, g, len);
-      kern::bf16_to_f32(u16 + lo, u, len);
-      swiglu_forward(h, g, u, len, true);
-      kern::f32_to_bf16(h, h16 + lo, len);
-    }
+  over_widened(g16, u16, n, [&](size_t lo, size_t len, const float* g, const float* u) {
+    float h[KEEP_CHUNK];
+    swiglu_forward(h, g, u, len, true);
+    kern::f32_to_bf16(h, h16 + lo, len);
   });
 }
 
