@@ -335,7 +335,7 @@ Napi::Value FrozenLinearForwardAug(const Napi::CallbackInfo& info) {
 }
 
 // kernels.frozenLinearBackwardAug(h, dx [T*in] (accumulated into), dya [T*(out+kf)], T, F [kf*in], kf) -> dx:
-// dx += dya [W ; F], bf16 operands.
+// dx += dya [W ; F], bf16 operands (the grouped input gradient with one projection, accumulating).
 Napi::Value FrozenLinearBackwardAug(const Napi::CallbackInfo& info) {
   if (info.Length() < 6) bad("frozenLinearBackwardAug(h, dx, dya, T, F, kf): six arguments needed");
   const FrozenLinear* l = linear_of(info[0], "frozenLinearBackwardAug");
@@ -345,7 +345,7 @@ Napi::Value FrozenLinearBackwardAug(const Napi::CallbackInfo& info) {
   auto dya = f32arr(info[2], "frozenLinearBackwardAug: dya", (size_t)T * (l->out() + kf));
   auto F = f32arr(info[4], "frozenLinearBackwardAug: F", (size_t)kf * l->in());
   const auto dya16 = to_bf16_vec(dya), F16 = to_bf16_vec(F);
-  l->backward_input_bf16_aug(dx.Data(), dya16.data(), T, F16.data(), kf);
+  FrozenLinear::backward_input_group_bf16(&l, 1, dx.Data(), dya16.data(), T, F16.data(), kf, true);
   return dx;
 }
 

@@ -239,27 +239,6 @@ void FrozenLinear::forward_bf16_aug(float* y, const uint16_t* xa16, int T, const
   add_bias(y, T);
 }
 
-void FrozenLinear::backward_input_bf16_aug(float* dx, const uint16_t* dya16, int T, const uint16_t* F, int kf) const {
-  check_T(T, "backward_input_bf16_aug");
-  if (kf < 0 || (kf > 0 && !F)) throw EngineError("E_ENGINE", "FrozenLinear::backward_input_bf16_aug: bad extra rows");
-  if (T == 0) return;
-  const int tr = tile_rows(out_, in_), lda = out_ + kf;
-  for (int r0 = 0; r0 < out_; r0 += tr) {
-    const int rows = std::min(tr, out_ - r0);
-    const bool last = r0 + rows == out_;
-    if (!last) {
-      gemm_bf16(false, false, T, in_, rows, 1.f, dya16 + r0, lda, tile_bf16(r0, rows), in_, 1.f, dx, in_);
-      continue;
-    }
-    // the last tile carries F's rows after W's, so the extra product costs no separate pass over dx
-    uint16_t* t = scratch(tl_aug16, (size_t)(rows + kf) * in_);
-    if (storage_ == Storage::NF4) nf4_dequantize_bf16(wq_, r0, rows, t);
-    else std::memcpy(t, tile_bf16(r0, rows), (size_t)rows * in_ * 2);
-    std::memcpy(t + (size_t)rows * in_, F, (size_t)kf * in_ * 2);
-    gemm_bf16(false, false, T, in_, rows + kf, 1.f, dya16 + r0, lda, t, in_, 1.f, dx, in_);
-  }
-}
-
 void FrozenLinear::backward_input_group_bf16(const FrozenLinear* const* ls, int g, float* dx, const uint16_t* dya16,
                                              int T, const uint16_t* F, int kf, bool accumulate) {
   check_T(T, "backward_input_group_bf16");

@@ -29,10 +29,8 @@ class FrozenLinear {
   void forward_bf16(float* y, const uint16_t* x16, int T) const;            // x16 [T, in]
   void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const;   // dy16 [T, out]
   // bf16 compute with extra operands folded into the same matmul (the LoRA side path rides along, no second pass
-  // over y or dx): y[T, out] = xa16[T, in + ke] [W | E]^T + bias with E [out, ke] bf16 row-major, and
-  // dx[T, in] += dya16[T, out + kf] [W ; F] with F [kf, in] bf16 row-major.
+  // over y): y[T, out] = xa16[T, in + ke] [W | E]^T + bias with E [out, ke] bf16 row-major.
   void forward_bf16_aug(float* y, const uint16_t* xa16, int T, const uint16_t* E, int ke) const;
-  void backward_input_bf16_aug(float* dx, const uint16_t* dya16, int T, const uint16_t* F, int kf) const;
   // The input gradient of g projections that read one input, plus extra rows F [kf, in] (the folded LoRA A's):
   // dx[T, in] = dya16[T, sum out_j + kf] [W_0; ...; W_{g-1}; F] (+= dx when accumulate). One matmul over the
   // stacked weights when they fit one tile, which also spares the sum post-op (a read-modify-write of dx that cost
