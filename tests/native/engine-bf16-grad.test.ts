@@ -13,6 +13,24 @@ import { lcg, randomizeB } from './random.ts';
 
 const bf16 = hasAddon && nativeEngine().engineCaps().bf16Native;
 
+/** Worst relative L2 error of the bf16 gradients against fp32 over every tensor (each non-zero in fp32), and the count. */
+function compareGrads(f: Record<string, Float32Array>, b: Record<string, Float32Array>): { worst: number; n: number } {
+  let worst = 0, n = 0;
+  for (const [k, gf] of Object.entries(f)) {
+    const gb = b[k];
+    let d = 0, s = 0;
+    for (let i = 0; i < gf.length; i++) {
+      d += (gb[i] - gf[i]) ** 2;
+      s += gf[i] ** 2;
+    }
+    expect(s, k).toBeGreaterThan(0);
+    worst = Math.max(worst, Math.sqrt(d / s));
+    if (process.env.DEBUG_GRAD) console.log(k, Math.sqrt(d / s).toExponential(2));
+    n++;
+  }
+  return { worst, n };
+}
+
 describe.skipIf(!bf16)('bf16 gradients track fp32' + (bf16 ? '' : ' (skipped: no native bf16 matmul in this build/CPU)'), () => {
   let dir: string;
   const B = 4, T = 37; // 148 rows: above the 32-row bf16 threshold; T odd
@@ -37,27 +55,15 @@ describe.skipIf(!bf16)('bf16 gradients track fp32' + (bf16 ? '' : ' (skipped: no
     return nativeEngine().trainerGradients(trainer, flat);
   }
 
-  // LoRA dropout takes the per-projection path (each projection its own mask; the same counter-based masks in both
-  // modes), the others the grouped bf16 LoRA products folded into the frozen matmuls.
+  // Every case runs the grouped bf16 LoRA products folded into the frozen matmuls; with LoRA dropout each projection's
+  // A side runs on its own dropped input (the same counter-based masks in both modes).
   // Without a stacked frozen adapter (and without dropout) the backward feeds the LoRA input gradients from bf16-only
   // recomputed inputs (h, ln1, ln2, the kept attention output).
   for (const [recompute, dropout, stacked] of [[false, 0, true], [true, 0, true], [false, 0.1, true], [true, 0, false]] as const)
     it(`every LoRA gradient within 6% (relative L2; measured ~4% worst, bf16 rounding of every matmul input) of fp32, loss within 0.5%${recompute ? ', with recomputation' : ''}${dropout ? `, LoRA dropout ${dropout}` : ''}${stacked ? '' : ', no frozen adapter'}`, async () => {
       const f = await grads('fp32', recompute, dropout, stacked), b = await grads('bf16', recompute, dropout, stacked);
       expect(Math.abs(b.loss - f.loss) / f.loss).toBeLessThan(5e-3);
-      let worst = 0, n = 0;
-      for (const [k, gf] of Object.entries(f.grads)) {
-        const gb = b.grads[k];
-        let d = 0, s = 0;
-        for (let i = 0; i < gf.length; i++) {
-          d += (gb[i] - gf[i]) ** 2;
-          s += gf[i] ** 2;
-        }
-        expect(s, k).toBeGreaterThan(0);
-        worst = Math.max(worst, Math.sqrt(d / s));
-        if (process.env.DEBUG_GRAD) console.log(k, Math.sqrt(d / s).toExponential(2));
-        n++;
-      }
+      const { worst, n } = compareGrads(f.grads, b.grads);
       console.log(`[bf16-grad] ${n} tensors, worst relative L2 error ${worst.toExponential(2)}, loss ${f.loss.toFixed(5)} vs ${b.loss.toFixed(5)}`);
       expect(n).toBe(2 * 7 * 2);
       expect(worst).toBeLessThan(6e-2);
@@ -93,18 +99,7 @@ describe.skipIf(!bf16)('bf16 gradients track fp32 at awkward shapes, NF4 base' +
       };
       const f = await grads('fp32'), b = await grads('bf16');
       expect(Math.abs(b.loss - f.loss) / f.loss).toBeLessThan(5e-3);
-      let worst = 0, n = 0;
-      for (const [k, gf] of Object.entries(f.grads)) {
-        const gb = b.grads[k];
-        let d = 0, s = 0;
-        for (let i = 0; i < gf.length; i++) {
-          d += (gb[i] - gf[i]) ** 2;
-          s += gf[i] ** 2;
-        }
-        expect(s, k).toBeGreaterThan(0);
-        worst = Math.max(worst, Math.sqrt(d / s));
-        n++;
-      }
+      const { worst, n } = compareGrads(f.grads, b.grads);
       console.log(`[bf16-grad-odd] ${n} tensors, worst relative L2 error ${worst.toExponential(2)}`);
       expect(n).toBe(2 * 2 * (Array.isArray(targets) ? 2 : 7));
       expect(worst).toBeLessThan(6e-2);
