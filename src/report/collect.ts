@@ -1,0 +1,71 @@
+// Builds the report model of a project: the pipeline graph with what a build would do now (status, no changes),
+// then one section per adapter, eval, composition and dataset from the store.
+import { basename } from 'node:path';
+import { loadPipeline } from '../config/load.ts';
+import type { Pipeline } from '../config/types.ts';
+import { statusOf } from '../exec/build.ts';
+import { formatReason } from '../plan/reasons.ts';
+import { StoreLayout } from '../store/layout.ts';
+import { currentVersion, readRef } from '../store/refs.ts';
+import { collectAdapter } from './collect-adapter.ts';
+import { collectComposition } from './collect-composition.ts';
+import { collectDataset } from './collect-dataset.ts';
+import { collectEval } from './collect-eval.ts';
+import type { GraphNode, ReportModel } from './model.ts';
+
+export interface CollectOptions {
+  file?: string; // pipeline file (default pipeline.json)
+  cwd?: string;
+  pipeline?: Pipeline; // already loaded
+  now?: Date;
+}
+
+const STATE: Record<string, GraphNode['state']> = { fresh: 'fresh', built: 'stale', restored: 'restore', failed: 'failed', skipped: 'blocked' };
+
+export async function collectReport(opts: CollectOptions = {}): Promise<ReportModel> {
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd });
+  const layout = new StoreLayout(pipeline.projectDir);
+  const status = await statusOf({ pipeline });
+  const outcome = new Map(status.stages.map((s) => [s.name, s]));
+  const graph: GraphNode[] = pipeline.order.map((name) => {
+    const e = pipeline.stages.get(name)!;
+    const o = outcome.get(name);
+    const ref = readRef(layout, name);
+    return {
+      name,
+      kind: e.kind.kind,
+      upstream: [...e.upstream],
+      state: o ? (STATE[o.action] ?? 'stale') : 'stale',
+      version: ref ? ref.current : null,
+      pinned: Boolean(ref?.pinned),
+      heldBack: Boolean(o?.pinned && o.stale),
+      reasons: o ? [...o.reasons.map(formatReason), ...(o.error ? [o.error] : [])] : [],
+    };
+  });
+  const of = (section: string) => pipeline.order.filter((n) => pipeline.stages.get(n)!.section === section);
+  const datasets = of('datasets')
+    .map((s) => {
+      const v = currentVersion(readRef(layout, s));
+      return v ? collectDataset(layout, s, v.key) : undefined;
+    })
+    .filter((d) => d !== undefined);
+  const shown = new Set([...of('adapters'), ...of('evals'), ...of('compositions'), ...datasets.map((d) => d.stage)]);
+  return {
+    title: basename(pipeline.projectDir),
+    description: typeof pipeline.config.description === 'string' ? pipeline.config.description : '',
+    projectDir: pipeline.projectDir,
+    pipelineFile: pipeline.file,
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    graph,
+    adapters: await Promise.all(of('adapters').map((s) => collectAdapter(layout, s))),
+    evals: of('evals').map((s) => collectEval(layout, s, pipeline.stages.get(s)!.config as never)),
+    compositions: of('compositions').map((s) => collectComposition(layout, s)),
+    datasets,
+    others: pipeline.order
+      .filter((n) => !shown.has(n))
+      .map((n) => {
+        const ref = readRef(layout, n);
+        return { stage: n, kind: pipeline.stages.get(n)!.kind.kind, current: ref?.current ?? null, pinned: Boolean(ref?.pinned), versions: ref?.versions.length ?? 0 };
+      }),
+  };
+}
