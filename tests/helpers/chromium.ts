@@ -36,7 +36,9 @@ export interface OfflineBrowser {
 export async function openOfflineBrowser(viewport = { width: 1280, height: 900 }): Promise<OfflineBrowser> {
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(tmpdir(), 'peftmake-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport, offline: true });
+  // bypassCSP: the report's own Content-Security-Policy would refuse a fetch before the router sees it; bypassing it
+  // records every request the page attempts
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport, bypassCSP: true });
   const blocked: string[] = [];
   await context.route('**/*', (route) => {
     const url = route.request().url();
