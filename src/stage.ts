@@ -103,6 +103,15 @@ export interface DiffLine {
   data?: Record<string, unknown>;
 }
 
+/**
+ * What the entry point (the CLI, the test helpers) hands the core: the stage-kind registry (stages/index.ts) and the
+ * engine version that joins every stage key. The core imports neither, so config and plan stay below stages/ and the engine.
+ */
+export interface Toolchain {
+  kinds: readonly StageKind[];
+  engineVersion: string;
+}
+
 export interface StageKind<C = any> {
   section: Section;
   kind: string; // 'dataset', 'adapter', 'command', ...
