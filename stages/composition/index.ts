@@ -1,8 +1,10 @@
 // The `composition` stage kind (compositions.<name>): the base plus weighted adapters, stacked at runtime (switchable)
 // or merged into one adapter. It names adapter stages, so a rolled-back or retrained adapter rebuilds only this.
 // A light descriptor: the compose / merge implementation is imported on first run.
+import { dirname } from 'node:path';
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
 import type { ComposeConfig } from './compose-stage.ts';
+import { runtimeAdapters } from './composition-file.ts';
 import { compositionSchema } from './schema.ts';
 
 export interface CompositionConfig extends ComposeConfig {
@@ -26,6 +28,10 @@ const composition: StageKind<CompositionConfig> = {
     return { upstream: [...new Set(composition.references!(name, c).map((r) => r.target))], files: [] };
   },
   run: (ctx) => import('./compose-stage.ts').then((m) => m.runComposeStage(ctx)),
+  inferenceStack(artifact, opts) {
+    const { file, adapters } = runtimeAdapters(artifact.dir, { disable: [...(opts.disable ?? [])], objectsDir: dirname(artifact.dir) });
+    return { modelDir: file.base.modelDir, adapters };
+  },
 };
 
 export default composition;
