@@ -6,13 +6,14 @@ import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import { canonicalJson, sha256Hex } from '../hash/canonical-json.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
 import { upstreamClosure } from '../graph/graph.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import { currentVersion, readRef, type StageRef } from '../store/refs.ts';
 import { hasObject, readManifest } from '../store/objects.ts';
-import { diffReasons, type KeyMaterial, type Reason } from './reasons.ts';
+import type { Reason } from '../store/reasons.ts';
+import { diffReasons, type KeyMaterial } from './reasons.ts';
 import { readParams } from './params.ts';
-import { hashOutputs, hashStageInputs, type FileRecord } from './inputs.ts';
+import { hashOutputs, hashStageInputs, type FileRecord } from '../hash/inputs.ts';
 
 /** `failed` / `skipped`: the stage could not be planned (a missing input, say) or depends on one that could not. */
 export type PlannedAction = 'built' | 'fresh' | 'restored' | 'failed' | 'skipped';

@@ -7,7 +7,7 @@ import { PeftError } from '../errors.ts';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
 import type { Toolchain } from '../stage.ts';
-import { globBase, isGlob } from '../config/paths.ts';
+import { globBase, isGlob } from '../util/paths.ts';
 import { build, statusOf } from '../exec/build.ts';
 import type { BuildReport, Reporter } from '../exec/reporter.ts';
 

@@ -7,7 +7,7 @@ import { pinToVersion } from '../../store/history.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { downstreamOf } from '../../graph/graph.ts';
 import { PeftError } from '../../errors.ts';
-import { closest } from '../../config/suggest.ts';
+import { closest } from '../../util/suggest.ts';
 import { HumanReporter, summaryLine } from '../render.ts';
 import { interruptSignal } from '../interrupt.ts';
 import { fileOption, type CommonArgs } from '../options.ts';
