@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, actions, stage } from '../../helpers/project.ts';
 import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import type { RunContext, StageKind, StageProgress } from '../../../src/stage.ts';
-import { notImplemented } from '../../../stages/not-implemented.ts';
+import { PeftError } from '../../../src/errors.ts';
 import { StoreLayout } from '../../../src/store/layout.ts';
 import type { Reporter } from '../../../src/exec/reporter.ts';
 
@@ -62,7 +62,9 @@ const consumer: StageKind<{ from: string }> = {
   },
 };
 
-const unbuilt: StageKind = { section: 'evals', kind: 'later', implVersion: '0', schema: { type: 'object' }, deps: () => ({ upstream: [], files: [] }), run: notImplemented };
+const unbuilt: StageKind = { section: 'evals', kind: 'later', implVersion: '0', schema: { type: 'object' }, deps: () => ({ upstream: [], files: [] }), run: async (ctx) => {
+  throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: stage kind "${ctx.kind}" is not implemented yet`);
+} };
 const toolchain = { ...TOOLCHAIN, kinds: [producer, consumer, unbuilt] };
 
 function recorder(): Reporter & { progress_: StageProgress[]; logs: string[] } {
