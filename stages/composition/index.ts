@@ -3,8 +3,8 @@
 // A light descriptor: the compose / merge implementation is imported on first run.
 import { dirname } from 'node:path';
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import type { ComposeConfig } from './compose-stage.ts';
-import { runtimeAdapters } from './composition-file.ts';
+import type { ComposeConfig } from './composition-stage.ts';
+import { runtimeAdapters } from '../shared/composition-file.ts';
 import { compositionSchema } from './schema.ts';
 
 export interface CompositionConfig extends ComposeConfig {
@@ -27,7 +27,7 @@ const composition: StageKind<CompositionConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: [...new Set(composition.references!(name, c).map((r) => r.target))], files: [] };
   },
-  run: (ctx) => import('./compose-stage.ts').then((m) => m.runComposeStage(ctx)),
+  run: (ctx) => import('./composition-stage.ts').then((m) => m.runCompositionStage(ctx)),
   inferenceStack(artifact, opts) {
     const { file, adapters } = runtimeAdapters(artifact.dir, { disable: [...(opts.disable ?? [])], objectsDir: dirname(artifact.dir) });
     return { modelDir: file.base.modelDir, adapters };
