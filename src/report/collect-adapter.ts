@@ -1,6 +1,6 @@
 // Collects an adapter stage for the report: the current version and the earlier ones still in the store, each with
 // its training / validation curves, the config changes between them, and the dataset version it trained on.
-import { formatReason } from '../plan/reasons.ts';
+import { formatReason } from '../store/reasons.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import { diffVersions } from '../store/diff.ts';
 import type { StoreLayout } from '../store/layout.ts';

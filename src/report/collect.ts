@@ -3,8 +3,9 @@
 import { basename } from 'node:path';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
+import type { Toolchain } from '../stage.ts';
 import { statusOf } from '../exec/build.ts';
-import { formatReason } from '../plan/reasons.ts';
+import { formatReason } from '../store/reasons.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { currentVersion, readRef } from '../store/refs.ts';
 import { collectAdapter } from './collect-adapter.ts';
@@ -14,6 +15,8 @@ import { collectEval } from './collect-eval.ts';
 import type { GraphNode, ReportModel } from './model.ts';
 
 export interface CollectOptions {
+  /** The stage kinds and engine version (the CLI's src/cli/toolchain.ts): status needs them to plan. */
+  toolchain: Toolchain;
   file?: string; // pipeline file (default pipeline.json)
   cwd?: string;
   pipeline?: Pipeline; // already loaded
@@ -22,10 +25,10 @@ export interface CollectOptions {
 
 const STATE: Record<string, GraphNode['state']> = { fresh: 'fresh', built: 'stale', restored: 'restore', failed: 'failed', skipped: 'blocked' };
 
-export async function collectReport(opts: CollectOptions = {}): Promise<ReportModel> {
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd });
+export async function collectReport(opts: CollectOptions): Promise<ReportModel> {
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
-  const status = await statusOf({ pipeline });
+  const status = await statusOf({ pipeline, toolchain: opts.toolchain });
   const outcome = new Map(status.stages.map((s) => [s.name, s]));
   const graph: GraphNode[] = pipeline.order.map((name) => {
     const e = pipeline.stages.get(name)!;

@@ -9,7 +9,7 @@ import { adapterVersion } from './collect-adapter.ts';
 import { collectDataset } from './collect-dataset.ts';
 import type { AdapterSection, DatasetView, EvalRow } from './model.ts';
 import { readArtifactJson } from './read-artifacts.ts';
-import { flatten } from '../plan/reasons.ts';
+import { flatten } from '../util/flatten.ts';
 
 export interface CompareModel {
   stage: string;

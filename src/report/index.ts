@@ -10,7 +10,7 @@ export { collectReport } from './collect.ts';
 export { renderReportHtml } from './html/page.ts';
 
 /** The report of the project of `opts.file` (or `opts.pipeline`) as a self-contained HTML document. */
-export async function renderReport(opts: CollectOptions = {}): Promise<string> {
+export async function renderReport(opts: CollectOptions): Promise<string> {
   return renderReportHtml(await collectReport(opts));
 }
 

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipeline } from '../../src/config/load.ts';
 import { REPO_DIR, TempProject } from '../helpers/project.ts';
+import { TOOLCHAIN } from '../helpers/toolchain.ts';
 import { chromiumSkipReason, openOfflineBrowser, type OfflineBrowser } from '../helpers/chromium.ts';
 import { syntheticQa } from '../unit/adapter/synthetic-qa.ts';
 
@@ -75,7 +76,7 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     );
     expect(nodes.map((n) => n.stage).sort()).toEqual([...stages].sort());
     expect(nodes.every((n) => n.target)).toBe(true);
-    const edges = [...loadPipeline(p.path('pipeline.json')).edges.values()].reduce((n, ups) => n + ups.length, 0);
+    const edges = [...loadPipeline(p.path('pipeline.json'), { kinds: TOOLCHAIN.kinds }).edges.values()].reduce((n, ups) => n + ups.length, 0);
     expect(await page.$$eval('svg[data-chart="pipeline"] path.edge', (es) => es.length)).toBe(edges);
 
     // loss charts: as many points as train_log.jsonl has lines, the last one the last logged loss

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { kindForSection } from '../../../stages/index.ts';
+import { TOOLCHAIN, kindOfStage } from '../toolchain.ts';
 import { loadPipeline } from '../../config/load.ts';
 import { renderReportHtml } from '../../report/html/page.ts';
 import { renderCompareHtml } from '../../report/html/compare-page.ts';
@@ -45,10 +45,10 @@ export const reportCommand: CommandModule<object, Args> = {
     if (a.compare) {
       if (a.compare.length !== 3) throw new PeftError('E_USAGE', `--compare takes a stage and two versions (got ${a.compare.length} values)`, { hint: 'e.g. peftmake report --compare adapters.task v1 v3' });
       const [stage, va, vb] = a.compare;
-      const model = await collectCompare(layout, stage, va, vb, kindForSection(stage.split('.')[0]));
+      const model = await collectCompare(layout, stage, va, vb, kindOfStage(stage));
       path = writeReportFile(outDir, `compare-${stage}-v${model.a.version}-v${model.b.version}.html`, renderCompareHtml(model));
     } else {
-      const model = await collectReport({ pipeline: loadPipeline(a.file) });
+      const model = await collectReport({ toolchain: TOOLCHAIN, pipeline: loadPipeline(a.file, { kinds: TOOLCHAIN.kinds }) });
       path = writeReportFile(outDir, 'index.html', renderReportHtml(model));
     }
     if (a.json) printJson({ ok: true, path });
