@@ -1,9 +1,12 @@
 // Collects an adapter stage for the report: the current version and the earlier ones still in the store, each with
 // its training / validation curves, the config changes between them, and the dataset version it trained on.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatReason } from '../store/reasons.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import { diffVersions } from '../store/diff.ts';
 import type { StoreLayout } from '../store/layout.ts';
+import { lockHolder } from '../store/lock.ts';
 import { hasObject, readManifest } from '../store/objects.ts';
 import { readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
 import { collectDataset } from './collect-dataset.ts';
@@ -57,9 +60,34 @@ export async function configChanges(layout: StoreLayout, stage: string, a: Versi
   return [...d.config, ...d.params, ...d.upstream.map((c) => ({ ...c, key: `upstream ${c.key}` }))];
 }
 
-export async function collectAdapter(layout: StoreLayout, stage: string, versions?: number[]): Promise<AdapterSection> {
+/** The newest training log in the stage's resume area whose key is not committed yet: a run under way or interrupted. */
+export function inProgress(layout: StoreLayout, stage: string, maxSteps: number | null): AdapterSection['inProgress'] {
+  let best: { key: string; mtime: number } | undefined;
+  let keys: string[];
+  try {
+    keys = readdirSync(layout.resumeRoot(stage));
+  } catch {
+    return undefined;
+  }
+  for (const key of keys) {
+    if (hasObject(layout, key)) continue;
+    try {
+      const mtime = statSync(join(layout.resume(stage, key), 'train_log.jsonl')).mtimeMs;
+      if (!best || mtime > best.mtime) best = { key, mtime };
+    } catch {
+      // no log yet
+    }
+  }
+  if (!best) return undefined;
+  const dir = layout.resume(stage, best.key);
+  const train = readTrainLog(dir);
+  return { key: best.key, train, valid: readValidLog(dir, train), maxSteps, updatedAt: new Date(best.mtime).toISOString(), buildRunning: lockHolder(layout) !== undefined };
+}
+
+export async function collectAdapter(layout: StoreLayout, stage: string, versions?: number[], maxSteps: number | null = null): Promise<AdapterSection> {
   const ref = readRef(layout, stage);
-  if (!ref) return { stage, current: 0, pinned: false, versions: [], collected: [], configDiffs: [] };
+  const running = versions ? undefined : inProgress(layout, stage, maxSteps);
+  if (!ref) return { stage, current: 0, pinned: false, versions: [], collected: [], configDiffs: [], ...(running ? { inProgress: running } : {}) };
   const shown = pickVersions(layout, ref, versions);
   const views = shown.map((v) => adapterVersion(layout, ref, v));
   const head = shown[0];
@@ -75,5 +103,6 @@ export async function collectAdapter(layout: StoreLayout, stage: string, version
     collected: ref.versions.filter((v) => !hasObject(layout, v.key)).map((v) => v.version),
     configDiffs,
     dataset: ds ? collectDataset(layout, ds.stage, ds.key) : undefined,
+    ...(running ? { inProgress: running } : {}),
   };
 }

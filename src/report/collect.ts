@@ -7,6 +7,7 @@ import type { Toolchain } from '../stage.ts';
 import { statusOf } from '../exec/build.ts';
 import { formatReason } from '../store/reasons.ts';
 import { StoreLayout } from '../store/layout.ts';
+import { lockHolder } from '../store/lock.ts';
 import { currentVersion, readRef } from '../store/refs.ts';
 import { collectAdapter } from './collect-adapter.ts';
 import { collectComposition } from './collect-composition.ts';
@@ -60,7 +61,13 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
     pipelineFile: pipeline.file,
     generatedAt: (opts.now ?? new Date()).toISOString(),
     graph,
-    adapters: await Promise.all(of('adapters').map((s) => collectAdapter(layout, s))),
+    running: lockHolder(layout) ?? null,
+    adapters: await Promise.all(
+      of('adapters').map((s) => {
+        const maxSteps = Number((pipeline.stages.get(s)!.config as { maxSteps?: number }).maxSteps ?? 0);
+        return collectAdapter(layout, s, undefined, maxSteps > 0 ? maxSteps : null);
+      }),
+    ),
     evals: of('evals').map((s) => collectEval(layout, s, pipeline.stages.get(s)!.config as never)),
     compositions: of('compositions').map((s) => collectComposition(layout, s)),
     datasets,

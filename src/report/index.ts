@@ -1,17 +1,17 @@
-// The report's entry points: render a project's report as one HTML string (what `serve` mounts at GET /), and
-// write it into a folder atomically (what `peftmake report` does).
+// The report's entry points: render a project's report as one HTML string (what a server mounts at GET /, with
+// refreshSeconds for a live view while a build runs), and write it into a folder atomically (`peftmake report`).
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { collectReport, type CollectOptions } from './collect.ts';
-import { renderReportHtml } from './html/page.ts';
+import { renderReportHtml, type RenderOptions } from './html/page.ts';
 
 export type { ReportModel } from './model.ts';
 export { collectReport } from './collect.ts';
 export { renderReportHtml } from './html/page.ts';
 
 /** The report of the project of `opts.file` (or `opts.pipeline`) as a self-contained HTML document. */
-export async function renderReport(opts: CollectOptions): Promise<string> {
-  return renderReportHtml(await collectReport(opts));
+export async function renderReport(opts: CollectOptions & RenderOptions): Promise<string> {
+  return renderReportHtml(await collectReport(opts), opts);
 }
 
 /** Writes `html` as `<outDir>/<name>` (temp file + rename: a reader never sees half a page); returns the path. */

@@ -75,6 +75,8 @@ export interface AdapterSection {
   configDiffs: { from: number; to: number; changes: Change[] }[];
   /** The dataset version the current adapter trained on. */
   dataset?: DatasetView;
+  /** A training of a new key under way (or interrupted): its log so far, from the store's resume area. */
+  inProgress?: { key: string; train: TrainPoint[]; valid: ValidPoint[]; maxSteps: number | null; updatedAt: string; buildRunning: boolean };
 }
 
 export interface EvalRow {
@@ -143,6 +145,8 @@ export interface ReportModel {
   evals: EvalSection[];
   compositions: CompositionSection[];
   datasets: DatasetView[];
+  /** The build holding the lock while the report was made, if any. */
+  running: { pid: number; host: string; startedAt: string; command: string } | null;
   /** Stages with versions but no dedicated section (models, command stages, exports): their history in brief. */
   others: { stage: string; kind: string; current: number | null; pinned: boolean; versions: number }[];
 }

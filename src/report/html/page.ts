@@ -33,12 +33,17 @@ function othersTable(m: ReportModel): string {
     .join('')}</tbody></table>`;
 }
 
-export function reportBody(m: ReportModel): string {
+export function reportBody(m: ReportModel, live = false): string {
   const counts = { fresh: m.graph.filter((n) => n.state === 'fresh').length, total: m.graph.length };
   const nav = [...m.adapters.map((a) => a.stage), ...m.evals.map((e) => e.stage), ...m.compositions.map((c) => c.stage), ...m.datasets.map((d) => d.stage)];
   return `<header>
 <h1>peftmake report: ${esc(m.title)}</h1>
 ${m.description ? `<p>${esc(m.description)}</p>` : ''}
+${
+  m.running
+    ? `<p class="building" data-running="${m.running.pid}">A build is running (${esc(m.running.command)}, pid ${m.running.pid} on ${esc(m.running.host)}, since ${esc(m.running.startedAt.replace('T', ' ').slice(0, 19))} UTC)${live ? '; this page reloads while it runs' : ''}.</p>`
+    : ''
+}
 <p class="muted">${esc(m.pipelineFile)} · generated ${esc(m.generatedAt.replace('T', ' ').slice(0, 19))} UTC · ${counts.fresh} of ${counts.total} stages fresh</p>
 </header>
 <nav>${nav.map((s) => `<a href="#${esc(anchor(s))}">${esc(s)}</a>`).join('')}</nav>
@@ -54,6 +59,12 @@ ${othersTable(m)}
 </main>`;
 }
 
-export function renderReportHtml(m: ReportModel): string {
-  return documentHtml(`peftmake report: ${m.title}`, reportBody(m));
+export interface RenderOptions {
+  /** While a build runs, reload the page every this many seconds (a server's live view); 0: never. */
+  refreshSeconds?: number;
+}
+
+export function renderReportHtml(m: ReportModel, opts: RenderOptions = {}): string {
+  const refresh = m.running && opts.refreshSeconds ? `\n<meta http-equiv="refresh" content="${Math.max(1, Math.round(opts.refreshSeconds))}">` : '';
+  return documentHtml(`peftmake report: ${m.title}`, reportBody(m, Boolean(refresh)), refresh);
 }
