@@ -57,7 +57,12 @@ export async function configChanges(layout: StoreLayout, stage: string, a: Versi
   const mb = readManifest(layout, b.key);
   if (!ma || !mb) return [];
   const d = await diffVersions(undefined, artifactOf(layout, stage, a, ma), artifactOf(layout, stage, b, mb));
-  return [...d.config, ...d.params, ...d.upstream.map((c) => ({ ...c, key: `upstream ${c.key}` }))];
+  const named = (up: string, key: unknown) => {
+    if (typeof key !== 'string') return key;
+    const v = readRef(layout, up)?.versions.find((x) => x.key === key);
+    return `${v ? `v${v.version} ` : ''}(${key.slice(0, 12)})`;
+  };
+  return [...d.config, ...d.params, ...d.upstream.map((c) => ({ key: `upstream ${c.key}`, old: named(c.key, c.old), new: named(c.key, c.new) }))];
 }
 
 /** The newest training log in the stage's resume area whose key is not committed yet: a run under way or interrupted. */

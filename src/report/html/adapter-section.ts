@@ -6,9 +6,9 @@ import { versionColor } from './colors.ts';
 import { datasetStatsHtml, samplesHtml } from './dataset-section.ts';
 import { anchor, esc, fmt } from './escape.ts';
 
-/** Series for one curve across the shown versions (the current one first, thicker). */
+/** Series for one curve across the shown versions: the current one (thicker) drawn last, on top of the earlier ones. */
 function curves(a: AdapterSection, pick: (v: AdapterVersion, color: string, i: number) => Series[]): Series[] {
-  return a.versions.flatMap((v, i) => pick(v, versionColor(i), i));
+  return a.versions.flatMap((v, i) => pick(v, versionColor(i), i)).reverse();
 }
 
 const tag = (v: AdapterVersion) => `v${v.version}${v.current ? ' (current)' : ''}`;
@@ -53,10 +53,10 @@ export function adapterCharts(a: AdapterSection): string {
   const tps = curves(a, (v, color, i) => [{ label: tag(v), color, width: i === 0 ? 2 : 1.2, radius: 0.8, data: meta(v, 'tokens-per-s'), points: v.train.map((p) => ({ x: p.step, y: p.tokensPerS })) }]);
   const id = (c: string) => `${a.stage}/${c}`;
   return `<div class="charts">
-${lineChart({ id: id('loss-step'), title: 'loss against step', xLabel: 'step', yLabel: 'loss', series: [...b.lossStep, ...lossStep] })}
-${lineChart({ id: id('loss-tokens'), title: 'loss against tokens seen', xLabel: 'tokens', yLabel: 'loss', series: [...b.lossTokens, ...lossTokens] })}
-${lineChart({ id: id('lr'), title: 'learning rate', xLabel: 'step', yLabel: 'lr', series: [...b.lr, ...lr], width: 420, height: 200 })}
-${lineChart({ id: id('tokens-per-s'), title: 'training speed', xLabel: 'step', yLabel: 'tokens/s', series: [...b.tps, ...tps], width: 420, height: 200 })}
+${lineChart({ id: id('loss-step'), title: 'loss against step', xLabel: 'step', yLabel: 'loss', series: [...lossStep, ...b.lossStep], width: 560 })}
+${lineChart({ id: id('loss-tokens'), title: 'loss against tokens seen', xLabel: 'tokens', yLabel: 'loss', series: [...lossTokens, ...b.lossTokens], width: 560 })}
+${lineChart({ id: id('lr'), title: 'learning rate', xLabel: 'step', yLabel: 'lr', series: [...lr, ...b.lr], width: 560, height: 200 })}
+${lineChart({ id: id('tokens-per-s'), title: 'training speed', xLabel: 'step', yLabel: 'tokens/s', series: [...tps, ...b.tps], width: 560, height: 200 })}
 </div>`;
 }
 

@@ -49,7 +49,7 @@ svg.graph .node.state-stale rect, svg.graph .node.state-restore rect { fill: #ff
 svg.graph .node.state-failed rect, svg.graph .node.state-blocked rect { fill: #ffebe9; stroke: #cf222e; }
 svg.graph .node.pinned rect { stroke-dasharray: 5 3; stroke-width: 2.2; }
 svg.graph .node .name { font-size: 13px; font-weight: 600; }
-svg.graph .node .sub { fill: var(--muted); }
+svg.graph .node .sub { fill: var(--muted); font-size: 10px; }
 svg.graph a:hover rect { stroke-width: 3; }
 .legend-states span { display: inline-block; margin-right: 14px; }
 .legend-states i { display: inline-block; width: 12px; height: 12px; border: 1.5px solid; border-radius: 3px; vertical-align: -2px; margin-right: 4px; }

@@ -3,9 +3,9 @@
 import type { GraphNode } from '../model.ts';
 import { anchor, esc } from '../html/escape.ts';
 
-const NW = 230; // node width
+const NW = 182; // node width
 const NH = 46; // node height
-const GX = 60; // gap between columns
+const GX = 34; // gap between columns
 const GY = 16; // gap between rows
 
 const STATE_TEXT: Record<GraphNode['state'], string> = { fresh: 'fresh', stale: 'would build', restore: 'would restore', failed: 'cannot plan', blocked: 'blocked' };
@@ -60,8 +60,8 @@ export function pipelineGraph(nodes: GraphNode[]): string {
     parts.push(
       `<a href="#${esc(anchor(n.name))}"><g class="node state-${n.state}${n.pinned ? ' pinned' : ''}" data-stage="${esc(n.name)}" data-kind="${esc(n.kind)}" data-state="${n.state}"><title>${esc(tip)}</title>` +
         `<rect x="${p.x}" y="${p.y}" width="${NW}" height="${NH}" rx="6"/>` +
-        `<text class="name" x="${p.x + 10}" y="${p.y + 18}">${esc(n.name)}</text>` +
-        `<text class="sub" x="${p.x + 10}" y="${p.y + 35}">${esc(sub)} · ${esc(state)}</text></g></a>`,
+        `<text class="name" x="${p.x + 8}" y="${p.y + 18}">${esc(n.name)}</text>` +
+        `<text class="sub" x="${p.x + 8}" y="${p.y + 35}">${esc(sub)} · ${esc(state)}</text></g></a>`,
     );
   }
   parts.push('</svg>');
