@@ -1,6 +1,7 @@
 // Builds the report model of a project: the pipeline graph with what a build would do now (status, no changes),
 // then one section per adapter, eval, composition and dataset from the store.
 import { basename } from 'node:path';
+import { PeftError } from '../errors.ts';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
 import type { Toolchain } from '../stage.ts';
@@ -24,9 +25,29 @@ export interface CollectOptions {
   now?: Date;
 }
 
+function readRefQuietly(layout: StoreLayout, stage: string): ReturnType<typeof readRef> {
+  try {
+    return readRef(layout, stage);
+  } catch {
+    return undefined;
+  }
+}
+
 const STATE: Record<string, GraphNode['state']> = { fresh: 'fresh', built: 'stale', restored: 'restore', failed: 'failed', skipped: 'blocked' };
 
 export async function collectReport(opts: CollectOptions): Promise<ReportModel> {
+  const problems: ReportModel['problems'] = [];
+  /** Runs one stage's collector; a store error (a damaged file) becomes a listed problem and the fallback section. */
+  const guarded = async <T>(stage: string, fn: () => T | Promise<T>, fallback: (error: string) => T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof PeftError)) throw e;
+      const message = `${e.message}${e.details.hint ? `; ${e.details.hint}` : ''}`;
+      problems.push({ stage, message });
+      return fallback(message);
+    }
+  };
   const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const status = await statusOf({ pipeline, toolchain: opts.toolchain });
@@ -34,7 +55,7 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
   const graph: GraphNode[] = pipeline.order.map((name) => {
     const e = pipeline.stages.get(name)!;
     const o = outcome.get(name);
-    const ref = readRef(layout, name);
+    const ref = readRefQuietly(layout, name); // a corrupt ref: its section lists the problem
     return {
       name,
       kind: e.kind.kind,
@@ -47,12 +68,39 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
     };
   });
   const of = (section: string) => pipeline.order.filter((n) => pipeline.stages.get(n)!.section === section);
-  const datasets = of('datasets')
-    .map((s) => {
-      const v = currentVersion(readRef(layout, s));
-      return v ? collectDataset(layout, s, v.key) : undefined;
-    })
-    .filter((d) => d !== undefined);
+  const datasets = (
+    await Promise.all(
+      of('datasets').map((s) =>
+        guarded(
+          s,
+          () => {
+            const v = currentVersion(readRef(layout, s));
+            return v ? collectDataset(layout, s, v.key) : undefined;
+          },
+          () => undefined,
+        ),
+      ),
+    )
+  ).filter((d) => d !== undefined);
+  const empty = (stage: string, error: string) => ({ stage, current: 0, pinned: false, error });
+  const adapters = await Promise.all(
+    of('adapters').map((s) => {
+      const maxSteps = Number((pipeline.stages.get(s)!.config as { maxSteps?: number }).maxSteps ?? 0);
+      return guarded(s, () => collectAdapter(layout, s, undefined, maxSteps > 0 ? maxSteps : null), (err) => ({ ...empty(s, err), versions: [], collected: [], configDiffs: [] }));
+    }),
+  );
+  const evals = await Promise.all(
+    of('evals').map((s) =>
+      guarded(
+        s,
+        () => collectEval(layout, s, pipeline.stages.get(s)!.config as never),
+        (err) => ({ ...empty(s, err), datasets: [], metrics: [], rows: [], gateConfig: null, runs: [] }),
+      ),
+    ),
+  );
+  const compositions = await Promise.all(
+    of('compositions').map((s) => guarded(s, () => collectComposition(layout, s), (err) => ({ ...empty(s, err), pinReason: null, adapters: [], versions: [], events: [] }))),
+  );
   const shown = new Set([...of('adapters'), ...of('evals'), ...of('compositions'), ...datasets.map((d) => d.stage)]);
   return {
     title: basename(pipeline.projectDir),
@@ -62,19 +110,15 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
     generatedAt: (opts.now ?? new Date()).toISOString(),
     graph,
     running: lockHolder(layout) ?? null,
-    adapters: await Promise.all(
-      of('adapters').map((s) => {
-        const maxSteps = Number((pipeline.stages.get(s)!.config as { maxSteps?: number }).maxSteps ?? 0);
-        return collectAdapter(layout, s, undefined, maxSteps > 0 ? maxSteps : null);
-      }),
-    ),
-    evals: of('evals').map((s) => collectEval(layout, s, pipeline.stages.get(s)!.config as never)),
-    compositions: of('compositions').map((s) => collectComposition(layout, s)),
+    adapters,
+    evals,
+    compositions,
     datasets,
+    problems,
     others: pipeline.order
       .filter((n) => !shown.has(n))
       .map((n) => {
-        const ref = readRef(layout, n);
+        const ref = graph.find((g) => g.name === n)!.version !== null ? readRefQuietly(layout, n) : undefined;
         return { stage: n, kind: pipeline.stages.get(n)!.kind.kind, current: ref?.current ?? null, pinned: Boolean(ref?.pinned), versions: ref?.versions.length ?? 0 };
       }),
   };

@@ -75,6 +75,8 @@ export interface AdapterSection {
   configDiffs: { from: number; to: number; changes: Change[] }[];
   /** The dataset version the current adapter trained on. */
   dataset?: DatasetView;
+  /** Why this section is empty: an artifact of the stage could not be read (the message names the file). */
+  error?: string;
   /** A training of a new key under way (or interrupted): its log so far, from the store's resume area. */
   inProgress?: { key: string; train: TrainPoint[]; valid: ValidPoint[]; maxSteps: number | null; updatedAt: string; buildRunning: boolean };
 }
@@ -109,6 +111,7 @@ export interface EvalSection {
   rows: EvalRow[]; // the current version's metrics.json rows
   gateConfig: Record<string, unknown> | null;
   runs: EvalRun[]; // every version in the history, oldest first
+  error?: string;
 }
 
 export interface CompositionVersion {
@@ -132,6 +135,7 @@ export interface CompositionSection {
   adapters: { name: string; version: number | null; key: string; weight: number }[];
   versions: CompositionVersion[];
   events: { at: string; event: string; version: number; note?: string }[];
+  error?: string;
 }
 
 export interface ReportModel {
@@ -145,6 +149,8 @@ export interface ReportModel {
   evals: EvalSection[];
   compositions: CompositionSection[];
   datasets: DatasetView[];
+  /** Artifacts that could not be read (damaged files): the report shows the rest and names these. */
+  problems: { stage: string; message: string }[];
   /** The build holding the lock while the report was made, if any. */
   running: { pid: number; host: string; startedAt: string; command: string } | null;
   /** Stages with versions but no dedicated section (models, command stages, exports): their history in brief. */

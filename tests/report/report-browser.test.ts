@@ -147,6 +147,24 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     expect(browser!.blocked.slice(before).sort()).toEqual(['http://192.0.2.1/x.png', 'https://example.com/a.css']);
   });
 
+  it.skipIf(browserSkip !== '')('a damaged artifact is named on the page; the rest of the report still renders', async () => {
+    const log = `artifacts/objects/${keyOf(p, 'adapters.task', 2)}/train_log.jsonl`;
+    const good = p.read(log);
+    p.write(log, `${good}{"step": 7, "loss"\n`);
+    try {
+      const r = await p.cli(['report', '--out', 'out-damaged']);
+      expect(r.code, r.stderr).toBe(0);
+      const page = browser!.page;
+      await page.goto(pathToFileURL(p.path('out-damaged/index.html')).href);
+      const problems = await page.textContent('[data-problems]');
+      expect(problems).toContain(`adapters.task: ${p.path(log)}:${good.trim().split('\n').length + 1}: not a JSON object`);
+      expect(await page.textContent('section[data-stage="adapters.task"] [data-error]')).toContain('not a JSON object');
+      expect(await page.locator('svg[data-chart="adapters.domain/loss-step"] circle').count()).toBeGreaterThan(0);
+    } finally {
+      p.write(log, good);
+    }
+  });
+
   it('log --plot draws the current loss curve in the terminal', async () => {
     const r = await p.cli(['log', 'adapters.domain', '--plot']);
     expect(r.code, r.stderr).toBe(0);

@@ -93,6 +93,7 @@ export function adapterSection(a: AdapterSection): string {
     : '';
   if (!a.versions.length && a.inProgress)
     return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}${running}${adapterCharts(a)}</section>`;
+  if (a.error) return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}<p class="bad" data-error>${esc(a.error)}</p></section>`;
   if (!a.versions.length)
     return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}<p class="muted">${a.current ? 'the artifacts of its versions were removed by gc' : 'not built yet: run `peftmake build`'}</p></section>`;
   const cur = a.versions[0];

@@ -8,6 +8,7 @@ const stackText = (adapters: CompositionSection['adapters']) =>
 
 export function compositionSection(c: CompositionSection): string {
   const head = `<h2>${esc(c.stage)} ${c.current ? `<span class="badge">v${c.current}</span>` : ''}${c.pinned ? ' <span class="badge pin" data-pinned="yes">pinned</span>' : ''}</h2>`;
+  if (c.error) return `<section class="stage" id="${esc(anchor(c.stage))}" data-stage="${esc(c.stage)}">${head}<p class="bad" data-error>${esc(c.error)}</p></section>`;
   if (!c.versions.length) return `<section class="stage" id="${esc(anchor(c.stage))}" data-stage="${esc(c.stage)}">${head}<p class="muted">not built yet: run \`peftmake build\`</p></section>`;
   const pin = c.pinned ? `<p class="pin-reason" data-pin-reason>Pinned at v${c.current}: ${esc(c.pinReason ?? 'rolled back')}. \`peftmake unpin ${esc(c.stage)}\` releases it.</p>` : '';
   return `<section class="stage" id="${esc(anchor(c.stage))}" data-stage="${esc(c.stage)}">

@@ -82,6 +82,7 @@ export function evalSection(e: EvalSection): string {
   const gate = e.gateConfig ? `gate: ${Object.entries(e.gateConfig).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'no gate';
   return `<section class="stage" id="${esc(anchor(e.stage))}" data-stage="${esc(e.stage)}">
 <h2>${esc(e.stage)} ${e.current ? `<span class="badge">v${e.current}</span>` : ''}</h2>
+${e.error ? `<p class="bad" data-error>${esc(e.error)}</p>` : ''}
 ${e.rows.length ? `${evalTable(e)}<p class="muted">Perplexity is on the held-out split (lower is better); EM and F1 in percent. ${esc(gate)}.</p>` : '<p class="muted">not built yet: run `peftmake build`</p>'}
 ${metricCharts(e)}
 ${e.runs.length ? `<h3>Runs</h3>${runsTable(e)}` : ''}

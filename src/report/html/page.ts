@@ -46,6 +46,11 @@ ${
 }
 <p class="muted">${esc(m.pipelineFile)} · generated ${esc(m.generatedAt.replace('T', ' ').slice(0, 19))} UTC · ${counts.fresh} of ${counts.total} stages fresh</p>
 </header>
+${
+  m.problems.length
+    ? `<p class="problems" data-problems="${m.problems.length}"><b>Some artifacts could not be read</b>; the rest of the report is shown.<br>${m.problems.map((x) => `${esc(x.stage)}: ${esc(x.message)}`).join('<br>')}</p>`
+    : ''
+}
 <nav>${nav.map((s) => `<a href="#${esc(anchor(s))}">${esc(s)}</a>`).join('')}</nav>
 <main>
 <h2 id="pipeline">Pipeline</h2>

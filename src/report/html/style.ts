@@ -19,6 +19,7 @@ a:hover { text-decoration: underline; }
 .bad { color: var(--bad); font-weight: 600; }
 .badge { display: inline-block; font-size: 12px; padding: 1px 7px; border-radius: 10px; background: var(--soft); border: 1px solid var(--line); vertical-align: middle; }
 .badge.pin { background: #fff8c5; border-color: #d4a72c; color: #7d4e00; }
+.problems { background: #ffebe9; border: 1px solid #ff8182; padding: 6px 10px; border-radius: 6px; margin: 8px 24px; }
 .building { background: #ffebe9; border: 1px solid #ff8182; padding: 6px 10px; border-radius: 6px; display: inline-block; }
 .pin-reason { background: #fff8c5; border: 1px solid #d4a72c; padding: 6px 10px; border-radius: 6px; display: inline-block; }
 table.data { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }

@@ -38,7 +38,7 @@ describe('the report while a build runs', () => {
     writeFileSync(layout.lock, JSON.stringify({ pid: process.pid, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'build' }));
     const holder = lockHolder(layout);
     expect(holder?.pid).toBe(process.pid);
-    const model: ReportModel = { title: 't', description: '', projectDir: '/p', pipelineFile: '/p/pipeline.json', generatedAt: '2026-01-01T00:00:00Z', graph: [], running: holder ?? null, adapters: [], evals: [], compositions: [], datasets: [], others: [] };
+    const model: ReportModel = { title: 't', description: '', projectDir: '/p', pipelineFile: '/p/pipeline.json', generatedAt: '2026-01-01T00:00:00Z', graph: [], running: holder ?? null, adapters: [], evals: [], compositions: [], datasets: [], others: [], problems: [] };
     expect(renderReportHtml(model, { refreshSeconds: 5 })).toContain('<meta http-equiv="refresh" content="5">');
     expect(renderReportHtml(model, { refreshSeconds: 5 })).toContain(`pid ${process.pid}`);
     expect(renderReportHtml(model)).not.toContain('http-equiv="refresh"');
