@@ -44,7 +44,7 @@ export const reportCommand: CommandModule<object, Args> = {
     y
       .option('out', { type: 'string', describe: 'output folder (default: artifacts/report in the project)' })
       .option('open', { type: 'boolean', default: false, describe: 'open the report in the default browser' })
-      .option('compare', { type: 'string', array: true, nargs: 3, describe: 'STAGE A B: two versions side by side, e.g. --compare adapters.task v1 v3' })
+      .option('compare', { type: 'string', array: true, describe: 'STAGE A B: two versions side by side, e.g. --compare adapters.task v1 v3' })
       .option('file', fileOption)
       .option('json', jsonOption) as never,
   handler: async (a) => {
