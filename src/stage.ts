@@ -67,6 +67,8 @@ export interface StageManifest {
   outputs?: { path: string; sha256: string; size: number }[];
   /** Values read from params files, by `file:key`. */
   params?: Record<string, unknown>;
+  /** The Slurm job that built it (absent for a local build). */
+  job?: { executor: string; id: string; attempts: string[]; node?: string };
 }
 
 export interface RunContext<C = unknown> {

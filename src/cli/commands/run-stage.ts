@@ -1,0 +1,27 @@
+// `peftmake run-stage <stage> --key <key>`: what a Slurm job runs on a compute node (see src/exec/worker.ts); the build
+// that submitted it commits the outputs. Not meant to be typed by hand.
+import type { CommandModule } from 'yargs';
+import { runStageWorker } from '../../exec/worker.ts';
+import { interruptSignal } from '../interrupt.ts';
+import { fileOption } from '../options.ts';
+
+interface Args {
+  file: string;
+  stage: string;
+  key: string;
+  jobDir?: string;
+}
+
+export const runStageCommand: CommandModule<object, Args> = {
+  command: 'run-stage <stage>',
+  describe: 'run one stage into its job directory (what a Slurm job runs; the build commits the result)',
+  builder: (y) =>
+    y
+      .positional('stage', { type: 'string', demandOption: true, describe: 'full stage name, e.g. adapters.domain' })
+      .option('key', { type: 'string', demandOption: true, describe: 'the stage key the build planned' })
+      .option('job-dir', { type: 'string', describe: 'the job directory (artifacts/jobs/<key>)' })
+      .option('file', fileOption) as never,
+  handler: async (a) => {
+    process.exitCode = await runStageWorker({ file: a.file, stage: a.stage, key: a.key, jobDir: a.jobDir, signal: interruptSignal() });
+  },
+};
