@@ -61,7 +61,7 @@ class LogFollower {
   }
   private line(raw: string): void {
     const e = decodeLine(raw);
-    if (e.t === 'log') {
+    if (e.t === 'log' && e.line.trim()) {
       this.tail.push(e.line);
       if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
     }
