@@ -84,18 +84,13 @@ export interface Partition {
   states: string; // node states, e.g. "idle" or "mixed,alloc"
 }
 
-/** The cluster's partitions (`sinfo`), or the reason Slurm cannot be reached. */
-export async function partitions(): Promise<{ partitions?: Partition[]; error?: string }> {
-  const args = ['-h', '-o', '%P|%a|%l|%D|%T'];
-  let r: Ran;
-  try {
-    r = await run('sinfo', args, 15_000);
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-  if (r.code !== 0) return { error: `sinfo failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n')[0]}` };
+/** `sinfo` arguments whose output parsePartitions reads. */
+export const SINFO_ARGS = ['-h', '-o', '%P|%a|%l|%D|%T'];
+
+/** Partitions from `sinfo -h -o '%P|%a|%l|%D|%T'` (one line per partition and node state; `*` marks the default). */
+export function parsePartitions(stdout: string): Partition[] {
   const byName = new Map<string, Partition>();
-  for (const line of r.stdout.split('\n').filter(Boolean)) {
+  for (const line of stdout.split('\n').filter(Boolean)) {
     const [rawName, available, timeLimit, nodes, state] = line.split('|');
     const name = rawName.replace(/\*$/, '');
     const p = byName.get(name);
@@ -104,5 +99,5 @@ export async function partitions(): Promise<{ partitions?: Partition[]; error?: 
       p.states = `${p.states},${state}`;
     } else byName.set(name, { name, default: rawName.endsWith('*'), available, timeLimit, nodes: Number(nodes) || 0, states: state });
   }
-  return { partitions: [...byName.values()] };
+  return [...byName.values()];
 }
