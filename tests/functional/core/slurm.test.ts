@@ -146,6 +146,8 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
     expect(logs).toContain(`adapters.a: Slurm job ${job.jobId} was preempted (SIGTERM); resubmitting: it resumes from its checkpoint`);
     expect(logs.some((l) => /adapters\.a: adapters\.a: resuming from the checkpoint at step \d+\/24/.test(l))).toBe(true);
     expect(p.list('artifacts/resume')).toEqual([]);
+    const log = await p.cli(['log', 'adapters.a']);
+    expect(log.stdout).toContain(`slurm job ${v.job!.id} on ${cluster.node} (attempts ${v.job!.attempts.join(', ')})`);
   }, 120_000);
 
   it('a job cancelled with scancel fails its stage clearly and leaves the store consistent', async () => {
