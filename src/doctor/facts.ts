@@ -3,7 +3,7 @@
 import type { CpuFacts } from './cpu.ts';
 import type { Partition } from '../exec/executors/slurm-cli.ts';
 
-/** What the addon's `kernels.backendInfo()` returns (native/src/kernels/kernels_binding.cc). */
+/** What the addon's `kernels.backendInfo()` returns (native/src/binding/kernel_info.cc). */
 export interface KernelsInfo {
   backend: string;
   threads: number;
