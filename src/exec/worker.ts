@@ -12,12 +12,14 @@ import { StoreLayout } from '../store/layout.ts';
 import { requireManifest } from '../store/objects.ts';
 import { currentVersion, readRef } from '../store/refs.ts';
 import { planBuild } from '../plan/plan.ts';
-import type { UpstreamArtifact } from '../stage.ts';
+import type { Toolchain, UpstreamArtifact } from '../stage.ts';
 import { runKind } from './executors/local.ts';
 import { encodeEvent } from './executors/job-events.ts';
 import { JobFiles, PREEMPTED_EXIT, type WorkerResult } from './executors/job-files.ts';
 
 export interface WorkerOptions {
+  /** The stage kinds and engine version (the CLI's src/cli/toolchain.ts). */
+  toolchain: Toolchain;
   file: string;
   stage: string;
   key: string;
@@ -37,14 +39,14 @@ function upstreamArtifact(layout: StoreLayout, name: string, key: string): Upstr
 export async function runStageWorker(o: WorkerOptions): Promise<number> {
   const t0 = performance.now();
   const write = o.write ?? ((t: string) => void process.stdout.write(t));
-  const pipeline = loadPipeline(o.file);
+  const pipeline = loadPipeline(o.file, { kinds: o.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const files = new JobFiles(layout, o.key);
   if (o.jobDir && o.jobDir !== files.dir) throw new PeftError('E_USAGE', `--job-dir ${o.jobDir} is not the job directory of key ${o.key} (${files.dir})`);
   const finish = (r: Omit<WorkerResult, 'host' | 'seconds'>): void =>
     writeJsonAtomic(files.resultFile, { ...r, host: hostname(), seconds: (performance.now() - t0) / 1000 } satisfies WorkerResult);
   try {
-    const plan = await planBuild(pipeline, layout, new HashCache(layout.hashCache), { targets: [o.stage], signal: o.signal });
+    const plan = await planBuild(pipeline, layout, new HashCache(layout.hashCache), { engineVersion: o.toolchain.engineVersion, targets: [o.stage], signal: o.signal });
     const p = plan.find((x) => x.name === o.stage);
     if (!p) throw new PeftError('E_NOT_FOUND', `no stage "${o.stage}" in ${pipeline.label}`);
     if (p.error) throw new PeftError('E_STAGE_FAILED', `${o.stage}: ${p.error}`);

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { runStageWorker } from '../../exec/worker.ts';
 import { interruptSignal } from '../interrupt.ts';
 import { fileOption } from '../options.ts';
+import { TOOLCHAIN } from '../toolchain.ts';
 
 interface Args {
   file: string;
@@ -22,6 +23,6 @@ export const runStageCommand: CommandModule<object, Args> = {
       .option('job-dir', { type: 'string', describe: 'the job directory (artifacts/jobs/<key>)' })
       .option('file', fileOption) as never,
   handler: async (a) => {
-    process.exitCode = await runStageWorker({ file: a.file, stage: a.stage, key: a.key, jobDir: a.jobDir, signal: interruptSignal() });
+    process.exitCode = await runStageWorker({ toolchain: TOOLCHAIN, file: a.file, stage: a.stage, key: a.key, jobDir: a.jobDir, signal: interruptSignal() });
   },
 };

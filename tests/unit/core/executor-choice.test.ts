@@ -3,6 +3,7 @@
 // schema's checks of the Slurm options, the job-log line protocol, and the doctor's reading of sinfo.
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../../src/config/load.ts';
+import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import { chooseExecutors } from '../../../src/exec/executors/choose.ts';
 import { batchScript, jobSpec, sbatchArgs, shellQuote } from '../../../src/exec/executors/sbatch-plan.ts';
 import { decodeLine, encodeEvent, LineSplitter } from '../../../src/exec/executors/job-events.ts';
@@ -10,7 +11,7 @@ import { parsePartitions } from '../../../src/exec/executors/slurm-cli.ts';
 import { slurmCheck } from '../../../src/doctor/diagnose.ts';
 import { keyOf, stripCosmetic } from '../../../src/plan/plan.ts';
 
-const load = (p: unknown) => loadPipelineText(JSON.stringify(p, null, 2), 'pipeline.json', { cwd: '/proj' });
+const load = (p: unknown) => loadPipelineText(JSON.stringify(p, null, 2), 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
 const base = {
   models: { m: { path: 'models/m' } },
   datasets: { d: { model: 'm', source: { files: ['d.txt'] }, format: 'text' } },
