@@ -73,6 +73,7 @@ export async function runStageWorker(o: WorkerOptions): Promise<number> {
       upstream,
       previous,
       signal: o.signal,
+      checkpointOnAbort: true,
       json: true,
       progress: (pr) => write(encodeEvent({ t: 'progress', p: pr })),
       log: (line) => write(encodeEvent({ t: 'log', line })),

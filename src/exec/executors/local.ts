@@ -16,6 +16,8 @@ export interface KindRun {
   upstream: Record<string, UpstreamArtifact>;
   previous?: UpstreamArtifact;
   signal: AbortSignal;
+  /** A cluster job: the signal is SIGTERM before a kill (see RunContext.checkpointOnAbort). */
+  checkpointOnAbort?: boolean;
   json: boolean;
   progress(p: StageProgress): void;
   log(line: string): void;
@@ -38,6 +40,7 @@ export async function runKind(p: PlannedStage, r: KindRun): Promise<RunResult> {
     previous: r.previous,
     resumeDir: r.resumeDir,
     signal: r.signal,
+    ...(r.checkpointOnAbort ? { checkpointOnAbort: true } : {}),
     json: r.json,
     progress: r.progress,
     log: r.log,
