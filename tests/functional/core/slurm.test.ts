@@ -49,7 +49,7 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
   let cluster: SlurmCluster;
   const projects: TempProject[] = [];
   const track = (p: TempProject): TempProject => (projects.push(p), p);
-  let local: TempProject; // the local reference build (adapters a: 24 steps, b: 8 steps)
+  let local: TempProject; // the local reference build (adapters a: 24 steps, b: 4 steps)
   let localReport: BuildReport;
 
   const squeue = (...args: string[]): Promise<string> =>
@@ -80,7 +80,7 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
   beforeAll(async () => {
     cluster = await startSlurmCluster();
     Object.assign(process.env, cluster.env);
-    local = track(project(undefined, { a: 24, b: 8 }));
+    local = track(project(undefined, { a: 24, b: 4 }));
     localReport = await local.build();
     expect(localReport.ok).toBe(true);
   }, 120_000);
@@ -94,7 +94,7 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
   });
 
   it('builds the same keys and the same adapter weights as a local build; two independent adapters run as two concurrent jobs', async () => {
-    const p = track(project(undefined, { a: 24, b: 8 }));
+    const p = track(project(undefined, { a: 24, b: 4 }));
     const seen: string[][] = [];
     let polling = true;
     const poll = (async () => {
@@ -176,6 +176,34 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
     expect(readdirSync(p.path('artifacts/objects')).every((k) => existsSync(p.path(`artifacts/objects/${k}/manifest.json`)))).toBe(true);
     const s = await p.status();
     expect(actions(s)).toEqual({ 'models.base': 'fresh', 'datasets.docs': 'fresh', 'adapters.a': 'built' });
+
+    // Ctrl-C on the build cancels its job
+    const ctrlC = new AbortController();
+    const again = p.build({ signal: ctrlC.signal });
+    const job2 = await trainingPast(p, 2);
+    expect(job2.jobId).not.toBe(job.jobId);
+    ctrlC.abort();
+    await expect(again).rejects.toMatchObject({ code: 'E_CANCELLED' });
+    expect(cluster.cmd('scontrol', ['show', 'job', '-o', job2.jobId])).toMatch(/JobState=CANCELLED/);
+    expect(p.exists(`artifacts/jobs/${job2.key}/job.json`)).toBe(false);
+    expect(p.exists('artifacts/refs/adapters.a.json')).toBe(false);
+  }, 120_000);
+
+  it('a failing job fails its stage with its exit code and log tail, and cancels the other jobs without --keep-going', async () => {
+    const p = track(project(SLURM, { a: 400 }));
+    const pipeline = JSON.parse(p.read('pipeline.json'));
+    pipeline.stages = { bad: { cmd: 'echo about to fail; sleep 2; exit 3', heavy: true } };
+    p.pipeline(pipeline);
+    const r = await p.build();
+    expect(r.ok).toBe(false);
+    const bad = stage(r, 'stages.bad');
+    expect(bad.action).toBe('failed');
+    expect(bad.error).toMatch(/^stages\.bad: Slurm job \d+ failed \(exit code 1:0, NonZeroExitCode\): stages\.bad: command `echo about to fail; sleep 2; exit 3` exited with code 3; nothing was committed\nlast lines of its log \(.*slurm\.log\):\n/);
+    expect(bad.error).toContain('  about to fail');
+    const a = stage(r, 'adapters.a');
+    expect(a.action).toBe('failed');
+    expect(a.error).toMatch(/^adapters\.a: Slurm job \d+ cancelled \(stages\.bad failed and --keep-going is off\); nothing was committed$/);
+    expect(p.list('artifacts/jobs').filter((k) => p.exists(`artifacts/jobs/${k}/job.json`))).toEqual([]);
   }, 120_000);
 
   it('a second build while a job runs reports it; after the first build dies the next adopts the job, never submitting the key twice', async () => {
