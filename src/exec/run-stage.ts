@@ -111,7 +111,8 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     } catch {
       // not empty: keep the others
     }
-    return { version: v.version, seconds, summary: result.summary };
+    const where = ran.job ? `Slurm job ${ran.job.id}${ran.job.node ? ` on ${ran.job.node}` : ''}` : '';
+    return { version: v.version, seconds, summary: where ? (result.summary ? `${result.summary}; ${where}` : where) : result.summary };
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });
     throw e;

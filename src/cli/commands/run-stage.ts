@@ -23,6 +23,19 @@ export const runStageCommand: CommandModule<object, Args> = {
       .option('job-dir', { type: 'string', describe: 'the job directory (artifacts/jobs/<key>)' })
       .option('file', fileOption) as never,
   handler: async (a) => {
+    await threadsFromSlurm();
     process.exitCode = await runStageWorker({ toolchain: TOOLCHAIN, file: a.file, stage: a.stage, key: a.key, jobDir: a.jobDir, signal: interruptSignal() });
   },
 };
+
+/** The engine's threads follow the job's CPU allocation (`executor.cpusPerTask`) rather than the node's core count. */
+async function threadsFromSlurm(): Promise<void> {
+  const n = Number(process.env.SLURM_CPUS_PER_TASK);
+  if (!Number.isInteger(n) || n < 1) return;
+  try {
+    const { nativeEngine } = await import('../../engine/native.ts');
+    nativeEngine().setThreads(n);
+  } catch {
+    // no native engine here: a command stage does not need it
+  }
+}
