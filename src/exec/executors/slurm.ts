@@ -187,7 +187,13 @@ export class SlurmExecutor implements Executor {
 
   /** Removes the job's files (the resume area is the stage's, kept until commit); the log of a failed job stays. */
   private drop(files: JobFiles, all: boolean): void {
-    if (all) {
+    let keepLog = false;
+    try {
+      keepLog = !all && statSync(files.log).size > 0;
+    } catch {
+      keepLog = false;
+    }
+    if (!keepLog) {
       rmSync(files.dir, { recursive: true, force: true });
       return;
     }

@@ -228,3 +228,30 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
     expect(here).toEqual([`${job.jobId}|peftmake:adapters.a:${job.key.slice(0, 12)}|${p.dir}`]); // one job for this project, ever
   }, 120_000);
 });
+
+describe('the Slurm executor without Slurm', () => {
+  it('fails the stage with a clear message when sbatch is not on PATH, and leaves no job files', async () => {
+    const p = new TempProject('peftmake-slurm-absent-');
+    try {
+      p.pipeline({ stages: { s: { cmd: 'echo hi > out.txt', outs: ['out.txt'], executor: { kind: 'slurm' } } } });
+      const path = process.env.PATH;
+      process.env.PATH = '/nonexistent';
+      let r: BuildReport;
+      try {
+        r = await p.build();
+      } finally {
+        process.env.PATH = path;
+      }
+      expect(stage(r, 'stages.s')).toMatchObject({
+        action: 'failed',
+        error: "stages.s: sbatch: command not found (Slurm's client commands are not installed or not on PATH)",
+      });
+      expect(p.list('artifacts/jobs')).toEqual([]);
+      const local = await p.build({ executor: 'local' });
+      expect(stage(local, 'stages.s').action).toBe('built');
+      expect(p.read('out.txt')).toBe('hi\n');
+    } finally {
+      p.cleanup();
+    }
+  });
+});
