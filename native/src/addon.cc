@@ -7,8 +7,13 @@ namespace peft {
 void register_model_bindings(Napi::Env env, Napi::Object exports); // model/model_binding.cc (model files layer)
 } // namespace peft
 
+#ifndef PEFT_ENGINE_VERSION
+#error "PEFT_ENGINE_VERSION is passed by binding.gyp from native/engine-version.json (build with node native/build.mjs)"
+#endif
+
+// The engine version compiled in from native/engine-version.json (src/engine/version.ts reads the same file).
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), "0.2.0");
+  return Napi::String::New(info.Env(), PEFT_ENGINE_VERSION);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {

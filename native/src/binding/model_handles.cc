@@ -10,7 +10,7 @@
 #include "binding/register.h"
 #include "binding/worker.h"
 #include "kernels/kernels.h"
-#include "llama.h"
+#include "llama_load.h"
 #include "ops/attention_bf16.h"
 
 namespace peft::binding {

@@ -1,6 +1,9 @@
-// A model's tokenizer: tokenizer.json + tokenizer_config.json through @huggingface/tokenizers, with the special
-// tokens its post-processor adds (BOS), EOS from the config, chat template, and a word-cached fast encode path
-// that gives the library's exact ids (checked in tests) at dataset-preprocessing speed.
+// The one reader of a model's tokenizer (tokenizer.json + tokenizer_config.json, through @huggingface/tokenizers), for
+// dataset preparation, training, evals, generate and serve: the special tokens, the chat template, and a word-cached
+// fast encode path that gives the library's exact ids (checked in tests) at dataset-preprocessing speed.
+// One BOS rule, as transformers applies it: a plain text encoded with `special` is wrapped in the ids the tokenizer's
+// post-processor puts around a sequence (BOS for Llama), with tokenizer_config's add_bos_token / add_eos_token
+// overriding it; a text rendered by a chat template is encoded without specials (the template writes its own BOS).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -22,13 +25,14 @@ export interface ModelTokenizer {
   suffixIds: number[];
   /** Chat template of tokenizer_config.json, if it has one. */
   chatTemplate: ChatTemplate | undefined;
-  /** Ids of `text`; with `special`, wrapped in prefixIds / suffixIds. */
-  encode(text: string, opts?: { special?: boolean }): number[];
+  /** Ids of `text`; with `special`, wrapped in prefixIds / suffixIds (the BOS rule above; say which: there is no default). */
+  encode(text: string, opts: { special: boolean }): number[];
   /** Appends the ids of `text` (no specials) to `out`: encode without a JS array per call. */
   encodeTo(text: string, out: IdBuffer): void;
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
-  decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string;
+  /** Text of `ids`; `skipSpecial` drops special tokens (generated text) or keeps them (dataset records). */
+  decode(ids: ArrayLike<number>, opts: { skipSpecial: boolean }): string;
   /**
    * The UTF-8 bytes of decode(ids) — with `json`, of JSON.stringify(decode(ids)) without its quotes — as a view valid
    * until the next call, where the tokenizer has a byte-level decoder (its text is well-formed UTF-16, so these bytes
@@ -61,9 +65,9 @@ function escapeRe(s: string): string {
 export function loadModelTokenizer(dir: string): ModelTokenizer {
   const tjFile = join(dir, 'tokenizer.json');
   if (!existsSync(tjFile))
-    throw new PeftError('E_MODEL', `${dir}: no tokenizer.json; the dataset stage needs the base model's tokenizer`, {
+    throw new PeftError('E_MODEL', `${dir}: no tokenizer.json; text needs the model's tokenizer`, {
       file: tjFile,
-      hint: 'use a model directory in Hugging Face layout with tokenizer.json and tokenizer_config.json',
+      hint: 'use a model directory in Hugging Face layout with tokenizer.json and tokenizer_config.json (generate and score also take token ids: --prompt-ids / --ids)',
     });
   const cfgFile = join(dir, 'tokenizer_config.json');
   const tj = readJson(tjFile);
@@ -153,9 +157,9 @@ class LoadedTokenizer implements ModelTokenizer {
     return this.scratch.toArray();
   }
 
-  encode(text: string, opts?: { special?: boolean }): number[] {
+  encode(text: string, opts: { special: boolean }): number[] {
     const ids = this.plain(text);
-    return opts?.special ? [...this.prefixIds, ...ids, ...this.suffixIds] : ids;
+    return opts.special ? [...this.prefixIds, ...ids, ...this.suffixIds] : ids;
   }
 
   encodeTo(text: string, out: IdBuffer): void {
@@ -171,8 +175,8 @@ class LoadedTokenizer implements ModelTokenizer {
     return ids.slice(n);
   }
 
-  decode(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean }): string {
-    const skip = opts?.skipSpecial ?? false;
+  decode(ids: ArrayLike<number>, opts: { skipSpecial: boolean }): string {
+    const skip = opts.skipSpecial;
     return this.fastDecode ? this.fastDecode.decode(ids, skip) : this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
   }
 

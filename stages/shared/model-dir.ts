@@ -2,7 +2,7 @@
 // artifact points elsewhere (a local model or the HF cache), else the artifact directory itself.
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { PeftError } from '../errors.ts';
+import { PeftError } from '../../src/errors.ts';
 
 export function modelDirOf(artifactDir: string): string {
   const pointer = join(artifactDir, 'model.json');

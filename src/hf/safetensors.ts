@@ -3,7 +3,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { PeftError, type ErrorCode } from './errors.ts';
+import { PeftError, type ErrorCode } from '../errors.ts';
 
 /** Bytes per element of every dtype the safetensors format defines. */
 export const DTYPE_BYTES: Readonly<Record<string, number>> = Object.freeze({
