@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { hubCacheDir } from '../hub/cache-layout.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { readCpuFacts } from './cpu.ts';
-import { parsePartitions, SINFO_ARGS } from '../exec/executors/slurm-cli.ts';
+import { parsePartitions, SINFO_ARGS } from '../slurm/commands.ts';
 import type { DoctorFacts, KernelsInfo } from './facts.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,7 +1,7 @@
 // The facts `peftmake doctor` reports, as plain data: gathered by collect.ts, judged by diagnose.ts, so the
 // judging is a pure function tests can feed any machine.
 import type { CpuFacts } from './cpu.ts';
-import type { Partition } from '../exec/executors/slurm-cli.ts';
+import type { Partition } from '../slurm/commands.ts';
 
 /** What the addon's `kernels.backendInfo()` returns (native/src/binding/kernel_info.cc). */
 export interface KernelsInfo {

@@ -9,7 +9,7 @@ import type { SlurmOptions } from './choose.ts';
 import { decodeLine, LineSplitter } from './job-events.ts';
 import { JobFiles, PREEMPTED_EXIT, type WorkerResult } from './job-files.ts';
 import { batchScript, defaultLauncher, jobSpec, sbatchArgs } from './sbatch-plan.ts';
-import { queueStates, scancel, sbatch, showJob, type JobInfo } from './slurm-cli.ts';
+import { queueStates, scancel, sbatch, showJob, type JobInfo } from '../../slurm/commands.ts';
 import type { Executor, JobRecord, StageRunOutput, StageTask } from './types.ts';
 
 /** Job states in which the job still runs, or may run again. */

@@ -7,7 +7,7 @@ import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import { chooseExecutors } from '../../../src/exec/executors/choose.ts';
 import { batchScript, jobSpec, sbatchArgs, shellQuote } from '../../../src/exec/executors/sbatch-plan.ts';
 import { decodeLine, encodeEvent, LineSplitter } from '../../../src/exec/executors/job-events.ts';
-import { parsePartitions } from '../../../src/exec/executors/slurm-cli.ts';
+import { parsePartitions } from '../../../src/slurm/commands.ts';
 import { slurmCheck } from '../../../src/doctor/diagnose.ts';
 import { keyOf, stripCosmetic } from '../../../src/plan/plan.ts';
 

@@ -1,7 +1,7 @@
 // Thin wrappers over the Slurm commands the build uses: sbatch, squeue, scontrol show job, scancel, sinfo. Accounting
 // (sacct) is never needed: finished jobs are read with scontrol while slurmctld still remembers them (MinJobAge).
 import { execFile } from 'node:child_process';
-import { PeftError } from '../../errors.ts';
+import { PeftError } from '../errors.ts';
 
 interface Ran {
   stdout: string;
