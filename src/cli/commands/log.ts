@@ -35,8 +35,9 @@ export const logCommand: CommandModule<object, Args> = {
         .map(([k, x]) => `${k}=${Number((x as number).toPrecision(5))}`)
         .join(' ');
       const reasons = v.reasons.map(formatReason).join(', ');
+      const job = v.job ? `  slurm job ${v.job.id}${v.job.node ? ` on ${v.job.node}` : ''}${v.job.attempts.length > 1 ? ` (attempts ${v.job.attempts.join(', ')})` : ''}` : '';
       process.stdout.write(
-        `${v.current ? '*' : ' '} v${v.version}  ${v.createdAt}  ${v.action}  ${v.key.slice(0, 12)}  ${formatSeconds(v.seconds)}` +
+        `${v.current ? '*' : ' '} v${v.version}  ${v.createdAt}  ${v.action}  ${v.key.slice(0, 12)}  ${formatSeconds(v.seconds)}${job}` +
           `${reasons ? `  (${reasons})` : ''}${metrics ? `  ${metrics}` : ''}${v.inStore ? '' : '  [collected]'}\n`,
       );
     }
