@@ -32,7 +32,7 @@ const pipeline = (taskLr: number) => ({
     task: { base: 'base', data: 'qa', on: ['domain'], lr: taskLr, ...train },
   },
   compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }, { name: 'task', weight: 0.5 }] } },
-  evals: { report: { compositions: ['assistant'], datasets: ['docs', 'qa'], maxExamples: 4, maxNewTokens: 4, gate: { maxPerplexityIncrease: 100 } } },
+  evals: { report: { compositions: ['assistant'], datasets: ['docs', 'qa'], maxExamples: 2, maxNewTokens: 4, gate: { maxPerplexityIncrease: 100 } } },
 });
 
 const ref = (p: TempProject, stage: string) => JSON.parse(p.read(`artifacts/refs/${stage}.json`)) as { current: number; pinned: boolean; versions: { version: number; key: string }[] };
