@@ -7,6 +7,7 @@ import { PeftError } from '../errors.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
 import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
+import { mulberry32 } from '../util/random.ts';
 
 export interface MicroBatch {
   inputIds: number[][]; // [B][T]
@@ -191,14 +192,7 @@ export function packCausalLM(docs: number[][], seqLen: number, batchSize: number
   const stream = docs.flat();
   const rows: number[][] = [];
   for (let i = 0; i + seqLen <= stream.length; i += seqLen) rows.push(stream.slice(i, i + seqLen));
-  let s = seed >>> 0; // mulberry32
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = rows.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [rows[i], rows[j]] = [rows[j], rows[i]];
