@@ -1,7 +1,8 @@
 // The dataset pipeline in memory: read → fields → clean → PII → length filter → dedup → limit → split → render →
 // tokenize → maxTokens → (text) pack. Counts every step; an empty result names the step that emptied it.
+import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { compileChatTemplate, type ModelTokenizer } from '../../src/tokenizer/index.ts';
+import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer } from '../../src/tokenizer/index.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { contentKey, NearDupIndex } from './dedup.ts';
 import { cleanText } from './clean.ts';
@@ -256,11 +257,20 @@ function streamRecords(stream: TextStream, config: DatasetConfig, tok: ModelToke
   });
 }
 
+/** The chat template a dataset renders with (its own, else the model's), seeing the config's date as today. */
+export function datasetChatTemplate(config: DatasetConfig, tok: ModelTokenizer, name: string): ChatTemplate | undefined {
+  const where = `pipeline.json /datasets/${name.replace(/^datasets\./, '')}/template`;
+  const date = config.template.date;
+  if (date !== null && !parseTemplateDate(date))
+    throw new PeftError('E_CONFIG_SEMANTIC', `${where}/date: "${date}" is not a calendar date`, { pointer: `${where.split(' ')[1]}/date`, hint: 'write the date as YYYY-MM-DD' });
+  const specials = { bos_token: tok.bosToken, eos_token: tok.eosToken };
+  if (config.template.chatTemplate) return compileChatTemplate(config.template.chatTemplate, specials, `${where}/chatTemplate`, { date });
+  return tok.chatTemplate && compileChatTemplate(tok.chatTemplate.source, specials, join(tok.dir, 'tokenizer_config.json'), { date });
+}
+
 function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats, sink: BadRecordSink): Encoded[] {
   const maxTokens = effectiveMaxTokens(config);
-  const chatTemplate = config.template.chatTemplate
-    ? compileChatTemplate(config.template.chatTemplate, { bos_token: tok.bosToken, eos_token: tok.eosToken }, `pipeline.json /datasets/${opts.name.replace(/^datasets\./, '')}/template/chatTemplate`)
-    : tok.chatTemplate;
+  const chatTemplate = datasetChatTemplate(config, tok, opts.name);
   const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
   const out: Encoded[] = [];
   const removed = new TokenRemovals(maxTokens, stats);
