@@ -3,3 +3,4 @@ export { loadModelTokenizer, type ModelTokenizer } from './load.ts';
 export { compileChatTemplate, parseTemplateDate, pickChatTemplate, type ChatMessage, type ChatTemplate } from './chat-template.ts';
 export { modelDirOf } from './model-dir.ts';
 export { IdBuffer } from './id-buffer.ts';
+export { PROMPT_FILE, readPromptFile, renderChatPrompt, type PromptFormat } from './prompt-format.ts';

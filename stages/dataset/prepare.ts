@@ -2,7 +2,7 @@
 // tokenize → maxTokens → (text) pack. Counts every step; an empty result names the step that emptied it.
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer } from '../../src/tokenizer/index.ts';
+import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer, type PromptFormat } from '../../src/tokenizer/index.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { contentKey, NearDupIndex } from './dedup.ts';
 import { cleanText } from './clean.ts';
@@ -266,6 +266,13 @@ export function datasetChatTemplate(config: DatasetConfig, tok: ModelTokenizer, 
   const specials = { bos_token: tok.bosToken, eos_token: tok.eosToken };
   if (config.template.chatTemplate) return compileChatTemplate(config.template.chatTemplate, specials, `${where}/chatTemplate`, { date });
   return tok.chatTemplate && compileChatTemplate(tok.chatTemplate.source, specials, join(tok.dir, 'tokenizer_config.json'), { date });
+}
+
+/** The prompt format the dataset renders its examples in, as prompt.json records it for adapters and inference. */
+export function promptFormatOf(config: DatasetConfig, tok: ModelTokenizer, name: string): PromptFormat {
+  const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
+  const tpl = usesTemplate ? datasetChatTemplate(config, tok, name) : undefined;
+  return { format: config.format, chat: tpl ? { template: tpl.source, date: tpl.date } : null };
 }
 
 function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats, sink: BadRecordSink): Encoded[] {

@@ -1,13 +1,13 @@
 // `--composition NAME [--disable ADAPTER]...` for generate and score: finds the composition's current version in the
 // store (artifacts/refs), turns it into the base model directory and the adapter stack (DIR:WEIGHT) to load, and
-// renders a generate prompt with the base's chat template where it has one; also the --model/--adapter/--quant options both declare.
-import { existsSync, readFileSync } from 'node:fs';
+// renders a generate prompt in the format its adapters were trained on (stages/composition/inference-prompt.ts); also
+// the --model/--adapter/--quant options both declare.
 import { join } from 'node:path';
-import { compileChatTemplate, pickChatTemplate } from '../../tokenizer/chat-template.ts';
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { currentVersion, readRef } from '../../store/refs.ts';
 import { runtimeAdapters } from '../../../stages/composition/composition-file.ts';
+import { compositionPrompt, renderInferencePrompt } from '../../../stages/composition/inference-prompt.ts';
 
 export interface CompositionArgs {
   model?: string;
@@ -25,15 +25,20 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
     return a as A & { model: string };
   }
   if (a.model || a.adapter?.length) throw new PeftError('E_USAGE', '--composition names the model and adapters itself; drop --model / --adapter');
-  const name = a.composition.replace(/^compositions\./, '');
-  const layout = new StoreLayout(a.project ?? cwd);
+  const { dir, objectsDir } = compositionArtifact(a.composition, a.project ?? cwd);
+  const { file, adapters } = runtimeAdapters(dir, { disable: a.disable, objectsDir });
+  return { ...a, model: file.base.modelDir, adapter: adapters.map((x) => `${x.dir}:${x.weight}`) };
+}
+
+/** The artifact directory of the current version of `compositions.NAME` in the project's store. */
+function compositionArtifact(composition: string, project: string): { dir: string; objectsDir: string } {
+  const name = composition.replace(/^compositions\./, '');
+  const layout = new StoreLayout(project);
   const stage = `compositions.${name}`;
   const cur = currentVersion(readRef(layout, stage));
   if (!cur)
     throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
-  const dir = layout.object(cur.key);
-  const { file, adapters } = runtimeAdapters(dir, { disable: a.disable, objectsDir: join(layout.root, 'objects') });
-  return { ...a, model: file.base.modelDir, adapter: adapters.map((x) => `${x.dir}:${x.weight}`) };
+  return { dir: layout.object(cur.key), objectsDir: join(layout.root, 'objects') };
 }
 
 export const compositionOptions = {
@@ -43,28 +48,18 @@ export const compositionOptions = {
 } as const;
 
 /**
- * With --composition the prompt is a user turn rendered with the base's chat template (tokenizer_config.json
- * `chat_template`, generation prompt added) where the base has one; undefined where it has none. `bos` says whether
- * the tokenizer should still add BOS (false when the template already wrote it).
+ * With --composition the prompt is a user turn rendered with the chat template its enabled adapters were trained with
+ * (else the base's), undefined where that format has none; warnings go to `warn`. `bos` says whether the tokenizer
+ * should still add BOS (false when the template already wrote it).
  */
-export function chatPromptText(modelDir: string, prompt: string): { text: string; bos: boolean } | undefined {
-  const file = join(modelDir, 'tokenizer_config.json');
-  if (!existsSync(file)) return undefined;
-  let cfg: Record<string, unknown>;
-  try {
-    cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new PeftError('E_MODEL', `${file}: not valid JSON (${(err as Error).message})`, { file });
-  }
-  const source = pickChatTemplate(cfg.chat_template);
-  if (!source) return undefined;
-  const tokenText = (v: unknown) => (typeof v === 'string' ? v : (v as { content?: string } | undefined)?.content);
-  const bosToken = tokenText(cfg.bos_token);
-  const text = compileChatTemplate(source, { bos_token: bosToken, eos_token: tokenText(cfg.eos_token) }, file).render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
-  return { text, bos: !(bosToken && text.startsWith(bosToken)) };
+export function compositionPromptText(a: CompositionArgs & { composition: string }, modelDir: string, prompt: string, warn: (line: string) => void, cwd = process.cwd()): { text: string; bos: boolean } | undefined {
+  const { dir, objectsDir } = compositionArtifact(a.composition, a.project ?? cwd);
+  const format = compositionPrompt(dir, { disable: a.disable, objectsDir });
+  for (const w of format.warnings) warn(`warning: ${w}`);
+  return renderInferencePrompt(format, modelDir, prompt);
 }
 
-export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the base model\'s chat template' } as const;
+export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the chat template its adapters were trained with' } as const;
 
 /** --model, --adapter and --quant as generate and score declare them. */
 export const modelOption = { type: 'string', describe: 'Hugging Face model directory (or --composition)' } as const;

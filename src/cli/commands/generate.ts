@@ -2,7 +2,7 @@
 // from a text prompt or token ids; `--json` prints {"text", "tokens", "prompt_tokens"}.
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { adapterOption, applyComposition, chatPromptText, compositionOptions, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
+import { adapterOption, applyComposition, compositionOptions, compositionPromptText, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
 import { checkIds, checkQuant, loadWithAdapters, parseIds } from '../../engine/cli-helpers.ts';
 
 export interface GenerateArgs extends CompositionArgs {
@@ -44,7 +44,10 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
   const target = applyComposition(a);
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
-  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(target.model, a.prompt) : undefined;
+  const chat =
+    a.composition !== undefined && !a.raw && a.prompt !== undefined
+      ? compositionPromptText({ ...a, composition: a.composition }, target.model, a.prompt, (line) => process.stderr.write(line + '\n'))
+      : undefined;
   const prompt =
     a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat ? model.tokenizer.encode(chat.text, chat.bos ? undefined : { bos: false }) : model.tokenizer.encode(a.prompt!);
   checkIds(model, prompt, '--prompt-ids');
