@@ -8,7 +8,7 @@ import type { StageKind } from '../stage.ts';
 import { STAGE_KINDS } from '../../stages/index.ts';
 import { buildPipelineSchema } from './pipeline-schema.ts';
 import { compileValidator, validatorForSchema } from './validator.ts';
-import { JsonSyntaxError, lineOf, parseJsonWithLocations, type JsonLocation } from './json-source.ts';
+import { JsonSyntaxError, lineOf, parseJsonWithLocations, type JsonLocation, type ParsedJson } from './json-source.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
 import { checkSemantics } from './semantic.ts';
 import { topoOrder } from '../graph/graph.ts';
@@ -63,7 +63,7 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions =
   const kinds = opts.kinds ?? STAGE_KINDS;
   const abs = resolve(opts.cwd ?? process.cwd(), file);
   const label = relative(opts.cwd ?? process.cwd(), abs) || abs;
-  let parsed;
+  let parsed: ParsedJson;
   try {
     parsed = parseJsonWithLocations(text);
   } catch (e) {

@@ -1,7 +1,7 @@
 // The `command` stage kind (stages.<name>): a shell command run through execa with live output; the core
 // captures its declared `outs` into the store and restores them from it.
 import { PeftError } from '../../src/errors.ts';
-import type { DeclaredDeps, RunContext, RunResult, StageKind } from '../../src/stage.ts';
+import type { DeclaredDeps, RunContext, StageKind } from '../../src/stage.ts';
 import { commandSchema } from './schema.ts';
 
 export interface CommandConfig {

@@ -10,7 +10,7 @@ import { textsOf, toExample, withTexts, type Item } from './fields.ts';
 import { findPii, redactPii } from './pii.ts';
 import { BadRecord, BadRecordSink } from './records.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
-import { renderExample } from './render.ts';
+import { renderExample, type Segment } from './render.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
@@ -285,7 +285,7 @@ function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetC
   for (const { item } of items) {
     tokenizeTick(++k, part, items.length, opts);
     if (item.example.format === 'text') throw new Error('encodeItems: text examples go through encodeTextItems');
-    let segs;
+    let segs: Segment[];
     try {
       segs = renderExample(item.example, config, chatTemplate, item.origin);
     } catch (err) {

@@ -1,7 +1,7 @@
 // Every semantic rule of pipeline.json (after the schema) gives its exact message, with the line and pointer.
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../../src/config/load.ts';
-import { PeftError } from '../../../src/errors.ts';
+import type { PeftError } from '../../../src/errors.ts';
 
 function lines(text: string): string[] {
   try {
