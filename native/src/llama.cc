@@ -1,13 +1,11 @@
 // Llama-family forward and backward on the CPU backend: embeddings, RMSNorm, q/k/v/o (+bias) with RoPE and
 // GQA causal attention (optional sliding window), SwiGLU MLP, final norm, with stacked LoRA adapters on any
 // projection. Frozen base: only input gradients flow through it; parameter gradients go to the trainable adapter.
+// Loading the model lives in llama_load.cc; each op family is timed with PEFT_PROFILE_SCOPE (profile.h).
 #include "llama.h"
 #include <cmath>
 #include <cstring>
-#include <sys/mman.h>
-#include <unistd.h>
 #include "error.h"
-#include "model/safetensors.h"
 #include "kernels/kernels.h"
 #include "profile.h"
 
@@ -15,81 +13,6 @@ namespace peft {
 
 const char* const PROJ_NAMES[N_PROJ] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 const char* const PROJ_PARENT[N_PROJ] = {"self_attn", "self_attn", "self_attn", "self_attn", "mlp", "mlp", "mlp"};
-
-size_t LlamaModel::frozen_bytes() const {
-  size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
-  for (auto& L : layers) {
-    b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
-    for (auto& p : L.proj) b += p->bytes();
-  }
-  return b;
-}
-
-size_t LlamaModel::params() const {
-  size_t n = embed.size() + lm_head.size() + norm.size();
-  for (auto& L : layers) {
-    n += L.ln1.size() + L.ln2.size();
-    for (auto& p : L.proj) n += (size_t)p->in() * p->out();
-  }
-  return n;
-}
-
-static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
-  const TensorView* t = mf.find(name);
-  if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
-  if ((size_t)t->numel() != expect)
-    throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
-                                     " values, the config implies " + std::to_string(expect));
-  std::vector<float> v(expect);
-  t->to_f32(v.data());
-  // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
-  // pages of a read-only mapping: dropping them only means re-reading if touched again).
-  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1), hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
-  if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
-  return v;
-}
-
-std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
-  ModelFiles mf = load_model_dir(dir);
-  auto m = std::make_shared<LlamaModel>();
-  m->cfg = mf.cfg;
-  m->dir = dir;
-  m->storage = storage;
-  m->compute = compute;
-  const ModelConfig& c = m->cfg;
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
-    throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
-                                     "' is not a Llama-family model (llama, mistral, qwen2)");
-  if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
-    throw EngineError("E_MODEL", dir + "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
-                                       "and head_dim even");
-  const size_t V = c.vocab_size, H = c.hidden_size;
-  m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
-  m->norm = tensor_f32(mf, "model.norm.weight", H);
-  if (!c.tie_word_embeddings || mf.find("lm_head.weight")) {
-    if (mf.find("lm_head.weight")) m->lm_head = tensor_f32(mf, "lm_head.weight", V * H);
-  }
-  m->layers.resize(c.num_layers);
-  for (int l = 0; l < c.num_layers; l++) {
-    const std::string pre = "model.layers." + std::to_string(l) + ".";
-    LlamaLayer& L = m->layers[l];
-    L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
-    L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
-    for (int p = 0; p < N_PROJ; p++) {
-      const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
-      const int in = m->proj_in(p), out = m->proj_out(p);
-      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
-      std::vector<float> b;
-      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
-      kern::Storage st = storage;
-      if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
-      L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
-      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && kern::bf16_native()) L.proj[p]->keep_bf16_copy();
-    }
-  }
-  return m;
-}
 
 float Adapter::scaling() const { return (float)(rslora ? alpha / std::sqrt((double)r) : alpha / r); }
 
@@ -261,10 +184,10 @@ static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspa
                             const float* x, int N, float* lu) {
   const int in = m.proj_in(p), out = m.proj_out(p);
   {
-    prof::Scope ps(prof::MM_FROZEN_FWD);
+    PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
     m.layers[l].proj[p]->forward(y, x, N, frozen_mode(m, N));
   }
-  prof::Scope ps(prof::LORA);
+  PEFT_PROFILE_SCOPE(lora);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   if (st.train)
@@ -283,10 +206,10 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
                              float* dx, const float* dy, const float* x, const float* lu, int N) {
   const int in = m.proj_in(p), out = m.proj_out(p);
   {
-    prof::Scope ps(prof::MM_FROZEN_BWD);
+    PEFT_PROFILE_SCOPE(matmul_frozen_bwd);
     m.layers[l].proj[p]->backward_input(dx, dy, N, frozen_mode(m, N));
   }
-  prof::Scope ps(prof::LORA);
+  PEFT_PROFILE_SCOPE(lora);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p))
       ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
@@ -341,7 +264,7 @@ struct GroupWeights {
 // x [N, in] to bf16 into rows of stride ld of a reused per-thread buffer, counted in family f (call it outside other
 // profile scopes); the columns after `in` are left for the caller.
 static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vector<uint16_t>& buf, prof::Family f) {
-  prof::Scope ps_(f);
+  prof::Scope scope(f);
   if (buf.size() < (size_t)N * ld) buf.resize((size_t)N * ld);
   ops::rows_to_bf16(x, in, N, in, buf.data(), ld);
   return buf.data();
@@ -364,9 +287,9 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int in = m.proj_in(ps[0]), gr = g * st.train->r;
   GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   thread_local std::vector<uint16_t> xbuf;
-  uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf, prof::MM_FROZEN_FWD); // [x | u_cat] in bf16
+  uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf, prof::matmul_frozen_fwd); // [x | u_cat] in bf16
   {
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     if (st.dropout > 0.f && ws.training) {
       thread_local std::vector<uint16_t> dbuf[3];
       const uint16_t* xd16[3];
@@ -380,14 +303,14 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     const int p = ps[j], out = m.proj_out(p);
     const uint16_t* E;
     {
-      prof::Scope ps_(prof::LORA);
+      PEFT_PROFILE_SCOPE(lora);
       E = ops::lora_extra_cols_bf16(gw.view, j);
     }
     {
-      prof::Scope ps_(prof::MM_FROZEN_FWD); // y = x W^T + s u B^T in one matmul
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // y = x W^T + s u B^T in one matmul
       m.layers[l].proj[p]->forward_bf16_aug(ys[j], xa16, N, E, gr);
     }
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (auto& [ad, s] : st.frozen)
       if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   }
@@ -401,7 +324,7 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   if (!x && !(x16_given && can_fuse_group(m, st, l, ps, g, N) && st.frozen.empty()))
     throw EngineError("E_INTERNAL", "group_backward: a bf16-only input needs the fused path and no frozen adapters");
   if (!can_fuse_group(m, st, l, ps, g, N)) {
-    { prof::Scope ps_(prof::ELEMENTWISE); std::memset(dx, 0, (size_t)N * in * sizeof(float)); }
+    { PEFT_PROFILE_SCOPE(elementwise); std::memset(dx, 0, (size_t)N * in * sizeof(float)); }
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
     return;
   }
@@ -416,25 +339,25 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   if (dybuf.size() < (size_t)N * lda) dybuf.resize((size_t)N * lda);
   uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16 (no du without dropout)
   {
-    prof::Scope ps_(prof::MM_FROZEN_BWD);
+    PEFT_PROFILE_SCOPE(matmul_frozen_bwd);
     for (int j = 0; j < g; j++) ops::rows_to_bf16(dys[j], m.proj_out(ps[j]), N, m.proj_out(ps[j]), dya16 + col[j], lda);
   }
   const uint16_t* A16 = nullptr;
   {
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++)
       ops::lora_out_backward_bf16(gw.view, j, dya16 + col[j], lda, lus[j], N, grad.mod(l, ps[j])->B.data(), ducat,
                                   drop ? nullptr : dya16 + tot + j * r, lda);
     if (!drop) A16 = ops::lora_A_bf16(gw.view);
   }
   {
-    prof::Scope ps_(prof::MM_FROZEN_BWD); // dx = sum_j dy_j W_j (+ du_cat A_cat without dropout) in one matmul
+    PEFT_PROFILE_SCOPE(matmul_frozen_bwd); // dx = sum_j dy_j W_j (+ du_cat A_cat without dropout) in one matmul
     const kern::FrozenLinear* ls[3];
     for (int j = 0; j < g; j++) ls[j] = m.layers[l].proj[ps[j]].get();
     kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, N, A16, drop ? 0 : gr, false);
   }
   {
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++)
       for (auto& [ad, s] : st.frozen)
         if (LoraWeights* w = ad->mod(l, ps[j]))
@@ -442,7 +365,7 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
                              m.proj_out(ps[j]), ad->r, s);
   }
   if (drop) { // per projection: dA_j from its dropped input, dx += mask_j (du_j A_j) / (1 - p)
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++) {
       const uint16_t* xd16 = dropped_bf16(st, l, ps[j], x, N, in, xbuf);
       ops::lora_in_backward_one_bf16(gw.view, j, xd16, ducat, N, grad.mod(l, ps[j])->A.data(), ws.dxdrop);
@@ -450,8 +373,8 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     }
     return;
   }
-  const uint16_t* x16 = x16_given ? x16_given : activation_bf16(x, N, in, in, xbuf, prof::LORA); // the input, for dA
-  prof::Scope ps_(prof::LORA);
+  const uint16_t* x16 = x16_given ? x16_given : activation_bf16(x, N, in, in, xbuf, prof::lora); // the input, for dA
+  PEFT_PROFILE_SCOPE(lora);
   float* dA[3];
   for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
   ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
@@ -499,24 +422,27 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps); }
+  { PEFT_PROFILE_SCOPE(elementwise); ops::rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps); }
   {
     const int ps[3] = {P_Q, P_K, P_V};
     float* const ys[3] = {a.q, a.k, a.v};
     float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
     group_forward(m, st, ws, l, ps, 3, ys, ws.ln, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim); }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim);
+    ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  }
   if (cache) {
-    prof::Scope ps(prof::ATTENTION);
+    PEFT_PROFILE_SCOPE(attention);
     float* kc = cache->k.data() + ((size_t)l * cache->max_len) * Dkv;
     float* vc = cache->v.data() + ((size_t)l * cache->max_len) * Dkv;
     std::memcpy(kc + (size_t)ws.pos0 * Dkv, a.k, (size_t)T * Dkv * sizeof(float));
     std::memcpy(vc + (size_t)ws.pos0 * Dkv, a.v, (size_t)T * Dkv * sizeof(float));
     ops::attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv, 1));
   } else {
-    prof::Scope ps(prof::ATTENTION);
+    PEFT_PROFILE_SCOPE(attention);
     ops::attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
   }
   {
@@ -525,7 +451,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_O]};
     group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
+  { PEFT_PROFILE_SCOPE(elementwise); ops::add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
   float* const G = a.g;
   float* const U = a.u;
   {
@@ -535,7 +461,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     group_forward(m, st, ws, l, ps, 2, ys, ws.ln, N, lus);
   }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
     if (a.g16) { // gate / up go to their bf16 copies in the same pass
       ops::swiglu_forward_keep_bf16(ws.h, G, U, a.g16, a.u16, (size_t)N * I);
       kept_bf16(m, a, N, true);
@@ -549,7 +475,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_DOWN]};
     group_forward(m, st, ws, l, ps, 1, ys, ws.h, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); add_inplace(out, a.x2, N, H); }
+  { PEFT_PROFILE_SCOPE(elementwise); add_inplace(out, a.x2, N, H); }
 }
 
 // ws.dres holds d(layer output) on entry and d(layer input) on exit.
@@ -568,7 +494,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   uint16_t* const h16 = reinterpret_cast<uint16_t*>(ws.h);
   uint16_t* const ln16 = reinterpret_cast<uint16_t*>(ws.ln);
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
     if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
       kept_bf16(m, a, N, false);
       if (bf16_in) ops::swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
@@ -584,12 +510,12 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, bf16_in ? nullptr : ws.h, lus, N, bf16_in ? h16 : nullptr);
   }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
     if (a.g16) ops::swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
     else ops::swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
   }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
     if (bf16_in) ops::rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
     else ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
   }
@@ -599,7 +525,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
     group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
+  { PEFT_PROFILE_SCOPE(elementwise); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
   {
     const int ps[1] = {P_O};
@@ -607,16 +533,22 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[1] = {a.lu[P_O]};
     group_backward(m, st, ws, grad, l, ps, 1, ws.datt, dys, a.att, lus, N, bf16_in ? a.att16 : nullptr);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float)); }
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float)); }
   {
-    prof::Scope ps(prof::ATTENTION);
+    PEFT_PROFILE_SCOPE(elementwise);
+    std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float));
+    std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float));
+  }
+  {
+    PEFT_PROFILE_SCOPE(attention);
     ops::attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, a.att, a.q, a.k, a.v, a.lse, attn_shape(m, T, T, 0, Dkv, B));
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim); }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
+    ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim);
+    ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
     if (bf16_in) ops::rmsnorm_apply_bf16(ln16, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
     else ops::rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H);
   }
@@ -626,7 +558,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
     group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
+  { PEFT_PROFILE_SCOPE(elementwise); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
 }
 
 void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, const int32_t* ids, int B, int T,
@@ -656,7 +588,7 @@ void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, c
 void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad) {
   const ModelConfig& c = m.cfg;
   const int N = ws.N, H = m.H(), Lc = c.num_layers;
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dres, 0, (size_t)N * H * sizeof(float)); }
+  { PEFT_PROFILE_SCOPE(elementwise); std::memset(ws.dres, 0, (size_t)N * H * sizeof(float)); }
   ops::rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
   for (int l = Lc - 1; l >= 0; l--) {
     // the shared slot still holds the last layer's activations from the forward: only earlier layers recompute

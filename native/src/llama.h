@@ -38,12 +38,9 @@ struct LlamaModel {
   int I() const { return cfg.intermediate_size; }
   int proj_in(int p) const { return p == P_O ? Dq() : p == P_DOWN ? I() : H(); }
   int proj_out(int p) const { return p == P_Q ? Dq() : (p == P_K || p == P_V) ? Dkv() : (p == P_GATE || p == P_UP) ? I() : H(); }
-  size_t frozen_bytes() const;                       // all frozen weights as stored
+  size_t frozen_bytes() const;                       // all frozen weights as stored (llama_load.cc)
   size_t params() const;                             // frozen parameter count
 };
-
-// Loads config.json + safetensors of a HF Llama-family directory; linear weights stored as `storage`.
-std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute);
 
 // One LoRA module: A [r, in], B [out, r] (PEFT layout).
 struct LoraWeights {

@@ -65,7 +65,7 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
   const int N = B * T, H = m.H();
   double sum;
   {
-    prof::Scope ps(prof::LMHEAD_CE);
+    PEFT_PROFILE_SCOPE(lmhead_ce);
     if (backward) std::memset(ws_.dln, 0, (size_t)N * H * sizeof(float));
     sum = ops::cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(),
                                               head16_.empty() ? nullptr : head16_.data(), targets.data(), N, H,
@@ -89,7 +89,7 @@ static void for_each_tensor(Adapter& a, Adapter& b, Adapter& c, Adapter& d,
 StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr) {
   const auto t0 = std::chrono::steady_clock::now();
   StepResult res = accumulate(ids, labels, G, B, T);
-  prof::Scope ps(prof::OPTIMIZER);
+  PEFT_PROFILE_SCOPE(optimizer);
   const float norm = (float)res.grad_norm;
   if (opt_.max_grad_norm > 0.f) {
     res.clip_coef = opt_.max_grad_norm / (norm + 1e-6f);
@@ -118,7 +118,7 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
   StepResult res;
   const size_t mb = (size_t)B * T;
   {
-    prof::Scope ps(prof::OPTIMIZER); // zero gradients
+    PEFT_PROFILE_SCOPE(optimizer); // zero gradients
     for (auto& l : grad_->mods)
       for (auto& p : l)
         if (p) { std::fill(p->A.begin(), p->A.end(), 0.f); std::fill(p->B.begin(), p->B.end(), 0.f); }
@@ -149,7 +149,7 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
     res.loss = s / G;
   }
   // global norm over all LoRA tensors (per-tensor norms, then the norm of the norms)
-  prof::Scope ps(prof::OPTIMIZER);
+  PEFT_PROFILE_SCOPE(optimizer);
   double sq = 0;
   for (auto& l : grad_->mods)
     for (auto& p : l)

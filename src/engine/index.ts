@@ -2,6 +2,5 @@
 export { loadModel, EngineModel, EngineAdapter, type AdapterUse, type GenerateOptions, type LoadModelOptions, type ScoreResult, type Quant, type ComputeMode } from './model.ts';
 export { train, evalLoss, packCausalLM, saveCheckpoint, type MicroBatch, type TrainOptions, type TrainHooks, type TrainResult } from './train.ts';
 export { readAdapterConfig, writeAdapterConfig, LLAMA_PROJECTIONS, type AdapterConfig } from './adapter-files.ts';
-export { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 export { lrAt, type ScheduleKind } from './schedule.ts';
 export { nativeEngine } from './native.ts';

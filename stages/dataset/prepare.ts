@@ -2,27 +2,22 @@
 // tokenize → maxTokens → (text) pack. Counts every step; an empty result names the step that emptied it.
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer, type PromptFormat } from '../../src/tokenizer/index.ts';
+import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer, type PromptFormat } from '../../src/hf/index.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { contentKey, NearDupIndex } from './dedup.ts';
 import { cleanText } from './clean.ts';
 import { textsOf, toExample, withTexts, type Item } from './fields.ts';
 import { findPii, redactPii } from './pii.ts';
 import { BadRecord, BadRecordSink } from './records.ts';
+import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
 import { renderExample, type Segment } from './render.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
 import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
-import { IdBuffer } from '../../src/tokenizer/index.ts';
+import { IdBuffer } from '../../src/hf/index.ts';
 import { capLength, IGNORE, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
-
-export interface OutputRecord {
-  ids: number[];
-  labels: number[];
-  text: string;
-}
 
 export interface PrepareOptions {
   name: string; // full stage name, e.g. datasets.qa

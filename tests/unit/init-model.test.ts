@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { initModel, planModel, SMOLLM2_135M_SHAPE, type InitModelOptions } from '../../src/engine/init-model.ts';
-import { readSafetensors } from '../../src/safetensors.ts';
+import { readSafetensors } from '../../src/hf/safetensors.ts';
 import { PeftError } from '../../src/errors.ts';
 import { addon } from '../native/addon.ts';
 import { tempDir } from '../helpers/temp-dir.ts';

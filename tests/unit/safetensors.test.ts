@@ -11,7 +11,7 @@ import {
   readSafetensorsHeader,
   writeSafetensorsF32,
   writeSafetensorsRaw,
-} from '../../src/safetensors.ts';
+} from '../../src/hf/safetensors.ts';
 import { PeftError } from '../../src/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 

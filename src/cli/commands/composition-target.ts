@@ -1,13 +1,14 @@
 // `--composition NAME [--disable ADAPTER]...` for generate and score: finds the composition's current version in the
-// store (artifacts/refs), turns it into the base model directory and the adapter stack (DIR:WEIGHT) to load, and
-// renders a generate prompt in the format its adapters were trained on (stages/composition/inference-prompt.ts); also
-// the --model/--adapter/--quant options both declare.
-import { join } from 'node:path';
+// store (artifacts/refs) and asks the composition kind (stage contract: inferenceStack) for the base model directory and
+// the adapter stack (DIR:WEIGHT) to load and the prompt format its adapters were trained on, and renders a generate
+// prompt in that format; also the --model/--adapter/--quant options both declare.
+import { renderInferencePrompt, type InferencePrompt } from '../../hf/prompt-format.ts';
+import type { ModelTokenizer } from '../../hf/tokenizer.ts';
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { currentVersion, readRef } from '../../store/refs.ts';
-import { runtimeAdapters } from '../../../stages/composition/composition-file.ts';
-import { compositionPrompt, renderInferencePrompt } from '../../../stages/composition/inference-prompt.ts';
+import { requireManifest } from '../../store/objects.ts';
+import { kindOfStage } from '../toolchain.ts';
 
 export interface CompositionArgs {
   model?: string;
@@ -18,27 +19,23 @@ export interface CompositionArgs {
 }
 
 /** Resolves --composition into --model and --adapter; without it, checks that --model is given. */
-export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.cwd()): A & { model: string } {
+export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.cwd()): A & { model: string; prompt?: InferencePrompt } {
   if (a.composition === undefined) {
     if (a.disable?.length) throw new PeftError('E_USAGE', '--disable needs --composition NAME');
     if (!a.model) throw new PeftError('E_USAGE', 'give --model DIR (with --adapter DIR[:SCALE]...) or --composition NAME');
     return a as A & { model: string };
   }
   if (a.model || a.adapter?.length) throw new PeftError('E_USAGE', '--composition names the model and adapters itself; drop --model / --adapter');
-  const { dir, objectsDir } = compositionArtifact(a.composition, a.project ?? cwd);
-  const { file, adapters } = runtimeAdapters(dir, { disable: a.disable, objectsDir });
-  return { ...a, model: file.base.modelDir, adapter: adapters.map((x) => `${x.dir}:${x.weight}`) };
-}
-
-/** The artifact directory of the current version of `compositions.NAME` in the project's store. */
-function compositionArtifact(composition: string, project: string): { dir: string; objectsDir: string } {
-  const name = composition.replace(/^compositions\./, '');
-  const layout = new StoreLayout(project);
+  const name = a.composition.replace(/^compositions\./, '');
+  const layout = new StoreLayout(a.project ?? cwd);
   const stage = `compositions.${name}`;
   const cur = currentVersion(readRef(layout, stage));
   if (!cur)
     throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
-  return { dir: layout.object(cur.key), objectsDir: join(layout.root, 'objects') };
+  const manifest = requireManifest(layout, cur.key, stage);
+  const artifact = { name: stage, kind: manifest.kind, key: cur.key, version: cur.version, dir: layout.object(cur.key), manifest };
+  const stack = kindOfStage(stage)!.inferenceStack!(artifact, { disable: a.disable });
+  return { ...a, model: stack.modelDir, adapter: stack.adapters.map((x) => `${x.dir}:${x.weight}`), ...(stack.prompt ? { prompt: stack.prompt } : {}) };
 }
 
 export const compositionOptions = {
@@ -48,15 +45,20 @@ export const compositionOptions = {
 } as const;
 
 /**
- * With --composition the prompt is a user turn rendered with the chat template its enabled adapters were trained with
- * (else the base's), undefined where that format has none; warnings go to `warn`. `bos` says whether the tokenizer
- * should still add BOS (false when the template already wrote it).
+ * With --composition the prompt is a user turn rendered with the chat template the composition's enabled adapters were
+ * trained with (`format`, from the composition kind; without one, the base's chat template), undefined where that format
+ * has none; its warnings go to `warn`. The text is encoded without specials: the template writes its own BOS (the one
+ * BOS rule of src/hf/tokenizer.ts).
  */
-export function compositionPromptText(a: CompositionArgs & { composition: string }, modelDir: string, prompt: string, warn: (line: string) => void, cwd = process.cwd()): { text: string; bos: boolean } | undefined {
-  const { dir, objectsDir } = compositionArtifact(a.composition, a.project ?? cwd);
-  const format = compositionPrompt(dir, { disable: a.disable, objectsDir });
+export function chatPromptText(
+  tok: Pick<ModelTokenizer, 'chatTemplate' | 'bosToken' | 'eosToken'>,
+  prompt: string,
+  format?: InferencePrompt,
+  warn: (line: string) => void = () => {},
+): string | undefined {
+  if (!format) return tok.chatTemplate?.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
   for (const w of format.warnings) warn(`warning: ${w}`);
-  return renderInferencePrompt(format, modelDir, prompt);
+  return renderInferencePrompt(format, tok, prompt);
 }
 
 export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the chat template its adapters were trained with' } as const;

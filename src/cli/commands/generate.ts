@@ -2,8 +2,9 @@
 // from a text prompt or token ids; `--json` prints {"text", "tokens", "prompt_tokens"}.
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { adapterOption, applyComposition, compositionOptions, compositionPromptText, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
-import { checkIds, checkQuant, loadWithAdapters, parseIds } from '../../engine/cli-helpers.ts';
+import { adapterOption, applyComposition, chatPromptText, compositionOptions, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
+import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
+import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
 export interface GenerateArgs extends CompositionArgs {
   model?: string;
@@ -43,18 +44,16 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const topP = num(a.topP, '--top-p', 1e-9, 1);
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
   const target = applyComposition(a);
-  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
-  const chat =
-    a.composition !== undefined && !a.raw && a.prompt !== undefined
-      ? compositionPromptText({ ...a, composition: a.composition }, target.model, a.prompt, (line) => process.stderr.write(line + '\n'))
-      : undefined;
+  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
+  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(model.tokenizer, a.prompt, target.prompt, (line) => process.stderr.write(`${line}\n`)) : undefined;
+  // The one BOS rule (src/hf/tokenizer.ts): a plain prompt gets the tokenizer's specials, a chat-template text none.
   const prompt =
-    a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat ? model.tokenizer.encode(chat.text, chat.bos ? undefined : { bos: false }) : model.tokenizer.encode(a.prompt!);
+    a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat !== undefined ? model.tokenizer.encode(chat, { special: false }) : model.tokenizer.encode(a.prompt!, { special: true });
   checkIds(model, prompt, '--prompt-ids');
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
   let text: string;
   try {
-    text = model.tokenizer.decode(tokens);
+    text = model.tokenizer.decode(tokens, { skipSpecial: true });
   } catch (err) {
     if (a.promptIds !== undefined && (err as { code?: string }).code === 'E_MODEL') text = '';
     else throw err;
@@ -65,7 +64,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
     if (i < 0) continue;
     text = text.slice(0, i);
     let n = 0;
-    while (n < tokens.length && model.tokenizer.decode(tokens.slice(0, n + 1)).length <= i) n++;
+    while (n < tokens.length && model.tokenizer.decode(tokens.slice(0, n + 1), { skipSpecial: true }).length <= i) n++;
     tokens = tokens.slice(0, n);
   }
   return { text, tokens, prompt_tokens: prompt };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModelTokenizer } from '../../../src/hf/tokenizer.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'peftmake.js');
@@ -51,7 +52,8 @@ describe.skipIf(skip !== '')(`generate --composition uses the adapter's chat tem
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("renders the prompt with the persona dataset's template and its recorded date", () => {
-    const expected = promptTokens('--model', MODEL, '--prompt', 'Today: 01 Dec 2024\n<|user|>Who is Lily?\n<|assistant|>');
+    // as in training: the template's text, encoded without the tokenizer's specials (the template writes its own)
+    const expected = loadModelTokenizer(MODEL).encode('Today: 01 Dec 2024\n<|user|>Who is Lily?\n<|assistant|>', { special: false });
     expect(promptTokens('--composition', 'persona', '--prompt', 'Who is Lily?')).toEqual(expected);
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { RunContext, RunResult, StageManifest, UpstreamArtifact } from '../../../src/stage.ts';
-import { loadTokenizer } from '../../../src/engine/index.ts';
+import { loadModelTokenizer } from '../../../src/hf/tokenizer.ts';
 
 export interface Harness {
   root: string;
@@ -90,17 +90,17 @@ export interface QaItem {
 
 /** The dataset stage's built-in qa rendering: prompt (no loss) + " answer" + EOS (loss). */
 export function qaRecord(modelDir: string, q: QaItem): { ids: number[]; labels: number[]; text: string; answers: string[]; prompt: string } {
-  const tok = loadTokenizer(modelDir);
+  const tok = loadModelTokenizer(modelDir);
   const prompt = `Context: ${q.context}\nQuestion: ${q.question}\nAnswer:`;
-  const p = tok.encode(prompt);
-  const a = [...tok.encode(' ' + q.answer, { bos: false }), tok.eosId ?? 2];
+  const p = tok.encode(prompt, { special: true });
+  const a = [...tok.encode(' ' + q.answer, { special: false }), tok.eosId ?? 2];
   return { ids: [...p, ...a], labels: [...p.map(() => -100), ...a], text: prompt + ' ' + q.answer, answers: [q.answer], prompt };
 }
 
 /** Text documents tokenized with BOS, joined with EOS, packed into seqLen rows (loss everywhere). */
 export function textRecords(modelDir: string, docs: string[], seqLen: number): { ids: number[]; labels: number[] }[] {
-  const tok = loadTokenizer(modelDir);
-  const stream = docs.flatMap((d) => [...tok.encode(d), tok.eosId ?? 2]);
+  const tok = loadModelTokenizer(modelDir);
+  const stream = docs.flatMap((d) => [...tok.encode(d, { special: true }), tok.eosId ?? 2]);
   const out: { ids: number[]; labels: number[] }[] = [];
   for (let i = 0; i < stream.length; i += seqLen) {
     const ids = stream.slice(i, i + seqLen);

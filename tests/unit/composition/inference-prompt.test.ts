@@ -1,17 +1,18 @@
 // Which prompt format inference uses for an adapter stack: the chat template the topmost adapter trained on a prompt
-// format recorded (with its date), else the base's; rendered as a user turn with BOS written once.
+// format recorded (with its date), else the base's; rendered as a user turn.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inferencePrompt, renderInferencePrompt } from '../../../stages/composition/inference-prompt.ts';
-import { renderChatPrompt } from '../../../src/tokenizer/prompt-format.ts';
+import { inferencePrompt } from '../../../stages/shared/inference-prompt.ts';
+import { renderInferencePrompt } from '../../../src/hf/prompt-format.ts';
 
 const MODEL = join(resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..'), 'models', 'stories260K');
 const BASE_TPL = '{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}';
 const T1 = '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}';
 const T2 = '{{ date_string }} ' + T1;
+const specials = { bosToken: '<s>', eosToken: '</s>' };
 
 describe('inference prompt format', () => {
   const dir = mkdtempSync(join(tmpdir(), 'peftmake-ip-'));
@@ -35,14 +36,14 @@ describe('inference prompt format', () => {
   it("takes the topmost adapter's recorded template over text adapters and the base's", () => {
     const p = inferencePrompt([domain, persona], base);
     expect(p).toEqual({ chat: { template: T1, date: null }, source: 'adapter persona', warnings: [] });
-    expect(renderInferencePrompt(p, base, 'Hi?')).toEqual({ text: '<|user|>Hi?<|assistant|>', bos: true });
-    expect(renderInferencePrompt(inferencePrompt([exec], base), base, 'Hi?')!.text).toBe('01 Dec 2024 <|user|>Hi?<|assistant|>');
+    expect(renderInferencePrompt(p, specials, 'Hi?')).toBe('<|user|>Hi?<|assistant|>');
+    expect(renderInferencePrompt(inferencePrompt([exec], base), specials, 'Hi?')).toBe('01 Dec 2024 <|user|>Hi?<|assistant|>');
   });
 
   it('uses the prompt as is for an adapter trained on plain prompts (qa), even over a base with a template', () => {
     const p = inferencePrompt([domain, qa], base);
     expect(p).toMatchObject({ chat: null, source: 'adapter qa' });
-    expect(renderInferencePrompt(p, base, 'Hi?')).toBeUndefined();
+    expect(renderInferencePrompt(p, specials, 'Hi?')).toBeUndefined();
   });
 
   it("falls back to the base's template for text adapters only, and says when the choice is not clear-cut", () => {
@@ -50,10 +51,5 @@ describe('inference prompt format', () => {
     expect(inferencePrompt([], base).source).toBe('base model');
     expect(inferencePrompt([persona, exec], base).warnings).toEqual(['adapters persona, exec were trained with different prompt formats; using that of exec (the last in the stack)']);
     expect(inferencePrompt([old], base).warnings[0]).toMatch(/adapter old was built before peftmake recorded the prompt format it was trained on; rebuild it/);
-  });
-
-  it('writes BOS once: the tokenizer adds none when the template wrote it', () => {
-    const tpl = { template: '{{ bos_token }}' + T1, date: null };
-    expect(renderChatPrompt(tpl, { bosToken: '<s>', eosToken: '</s>' }, 'Hi?', 'test')).toEqual({ text: '<s><|user|>Hi?<|assistant|>', bos: false });
   });
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveDatasetConfig } from '../../../stages/dataset/config.ts';
 import { prepareDataset } from '../../../stages/dataset/prepare.ts';
-import { loadModelTokenizer } from '../../../src/tokenizer/index.ts';
+import { loadModelTokenizer } from '../../../src/hf/index.ts';
 
 const MODEL = join(resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..'), 'models', 'stories260K');
 // The date logic of Llama 3.2's chat template, around a small chat layout.

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
-import { compileChatTemplate, modelDirOf } from '../../../src/tokenizer/index.ts';
+import { compileChatTemplate } from '../../../src/hf/index.ts';
+import { modelDirOf } from '../../../stages/shared/model-dir.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
@@ -26,30 +27,30 @@ describe.skipIf(!haveFixtures)('stories260K tokenizer (needs ../shared/fixtures)
       'a \u2581 marker',
       '',
     ];
-    for (const t of texts) expect(tok.encode(t)).toEqual(l.encode(t, { add_special_tokens: false }).ids);
+    for (const t of texts) expect(tok.encode(t, { special: false })).toEqual(l.encode(t, { add_special_tokens: false }).ids);
   });
 
   it('fast decode equals the library, with and without special tokens', () => {
     const tok = storiesTokenizer();
     const l = lib();
     const text = readFileSync(join(FIXTURES, 'tinystories-sample/tinystories.txt'), 'utf8').slice(0, 20_000) + ' Ünïcödé — 東京 🙂';
-    const ids = [1, ...tok.encode(text), 2, 1, ...tok.encode('  x\ty  '), 2];
+    const ids = [1, ...tok.encode(text, { special: false }), 2, 1, ...tok.encode('  x\ty  ', { special: false }), 2];
     for (let i = 0; i < ids.length; i += 97) {
       const part = ids.slice(i, i + 300);
-      expect(tok.decode(part)).toBe(l.decode(part, { skip_special_tokens: false }));
+      expect(tok.decode(part, { skipSpecial: false })).toBe(l.decode(part, { skip_special_tokens: false }));
       expect(tok.decode(part, { skipSpecial: true })).toBe(l.decode(part, { skip_special_tokens: true }));
     }
     // A sequence cut inside a multi-byte character.
-    const cut = tok.encode('東京');
-    expect(tok.decode(cut.slice(0, 2))).toBe(l.decode(cut.slice(0, 2)));
+    const cut = tok.encode('東京', { special: false });
+    expect(tok.decode(cut.slice(0, 2), { skipSpecial: false })).toBe(l.decode(cut.slice(0, 2)));
   });
 
   it('adds BOS as the post-processor does, knows EOS, and continues without a space marker', () => {
     const tok = storiesTokenizer();
     expect([tok.bosId, tok.eosId, tok.prefixIds, tok.suffixIds]).toEqual([1, 2, [1], []]);
     expect(tok.encode('Hi', { special: true })).toEqual(lib().encode('Hi').ids);
-    expect(tok.decode(tok.encodeContinuation(' Denver Broncos'))).toBe('Denver Broncos');
-    expect(tok.decode([...tok.encode('Answer:'), ...tok.encodeContinuation(' Denver')])).toBe('Answer: Denver');
+    expect(tok.decode(tok.encodeContinuation(' Denver Broncos'), { skipSpecial: false })).toBe('Denver Broncos');
+    expect(tok.decode([...tok.encode('Answer:', { special: false }), ...tok.encodeContinuation(' Denver')], { skipSpecial: false })).toBe('Answer: Denver');
   });
 
   it('modelDirOf follows model.json and falls back to the artifact dir', () => {

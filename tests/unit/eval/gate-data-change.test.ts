@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpstreamArtifact } from '../../../src/stage.ts';
 import { runModelStage } from '../../../stages/model/model-stage.ts';
-import { runTrainStage, type TrainStageConfig } from '../../../stages/adapter/train-stage.ts';
-import { runComposeStage, type ComposeConfig } from '../../../stages/composition/compose-stage.ts';
+import { runAdapterStage, type TrainStageConfig } from '../../../stages/adapter/adapter-stage.ts';
+import { runCompositionStage, type ComposeConfig } from '../../../stages/composition/composition-stage.ts';
 import { runEvalStage, type EvalRow, type EvalStageConfig } from '../../../stages/eval/eval-stage.ts';
 import { datasetArtifact, makeHarness, qaRecord, type Harness } from '../adapter/stage-harness.ts';
 import { syntheticQa } from '../adapter/synthetic-qa.ts';
@@ -40,7 +40,7 @@ describe.skipIf(skip !== '')(`eval gate after a held-out data change${skip ? ` (
   const metricsOf = (a: UpstreamArtifact) => JSON.parse(readFileSync(join(a.dir, 'metrics.json'), 'utf8')) as { rows: EvalRow[]; gate: GateOut };
   const ppl = (a: UpstreamArtifact, subject: string) => metricsOf(a).rows.find((r) => r.subject === subject && r.dataset === 'qa')!.perplexity!;
   const compose = async (salt: string, weight: number) =>
-    (await h.build('compositions.assistant', runComposeStage, { base: 'base', adapters: [{ name: 'task', weight }], description: salt } as ComposeConfig, [model, task])).artifact;
+    (await h.build('compositions.assistant', runCompositionStage, { base: 'base', adapters: [{ name: 'task', weight }], description: salt } as ComposeConfig, [model, task])).artifact;
 
   beforeAll(async () => {
     h = makeHarness();
@@ -50,7 +50,7 @@ describe.skipIf(skip !== '')(`eval gate after a held-out data change${skip ? ` (
     // the edited data file: the same training records, held-out questions whose answers the model cannot guess
     const odd = syntheticQa(20, 8).map((q, i) => qaRecord(MODEL, { ...q, answer: `${['purple', 'seven', 'quietly', 'under'][i % 4]} ${q.answer.split(' ')[1]} door` }));
     newData = datasetArtifact(h, 'datasets.qa', 'qa', items.slice(0, 160), odd);
-    task = (await h.build('adapters.task', runTrainStage, train, [model, oldData])).artifact;
+    task = (await h.build('adapters.task', runAdapterStage, train, [model, oldData])).artifact;
     v1 = await compose('v1', 1);
     previousEval = (await h.build('evals.report', runEvalStage, evalConfig, [v1, oldData])).artifact;
   }, 300_000);

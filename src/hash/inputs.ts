@@ -1,0 +1,53 @@
+// Hashes a stage's declared inputs (project files, dirs, globs and external paths) into a sorted manifest,
+// and a stage's workspace outputs, both through the stat-keyed hash cache.
+import { relative, resolve, isAbsolute, sep } from 'node:path';
+import { expandInputs } from './expand.ts';
+import { hashFileCached, mapLimit } from './file-hash.ts';
+import type { HashCache } from './hash-cache.ts';
+
+export interface FileRecord {
+  path: string; // project-relative POSIX path, or absolute for inputs outside the project
+  sha256: string;
+  size: number;
+}
+
+/** What hashing needs of a stage (config's StageEntry has these fields): its name for messages, its files and outputs. */
+export interface HashedStage {
+  name: string;
+  files: readonly string[];
+  excludes: readonly string[];
+  outputs: readonly string[];
+  deps: { externalFiles?: readonly string[] };
+}
+
+const HASH_CONCURRENCY = 16;
+
+function display(projectDir: string, abs: string): string {
+  const rel = relative(projectDir, abs);
+  if (rel.startsWith('..') || isAbsolute(rel)) return abs;
+  return sep === '/' ? rel : rel.split(sep).join('/');
+}
+
+export async function hashFiles(projectDir: string, absFiles: readonly string[], cache: HashCache): Promise<FileRecord[]> {
+  return mapLimit(absFiles, HASH_CONCURRENCY, async (f) => ({ path: display(projectDir, f), ...(await hashFileCached(f, cache)) }));
+}
+
+export async function hashStageInputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
+  const project = await expandInputs(entry.name, projectDir, entry.files, entry.excludes);
+  const external = entry.deps.externalFiles?.length ? await expandInputs(entry.name, projectDir, entry.deps.externalFiles.map((p) => resolve(projectDir, p))) : [];
+  const all = [...new Set([...project, ...external])].sort();
+  return hashFiles(projectDir, all, cache);
+}
+
+/** Hashes workspace outputs; a missing output yields no records for it. */
+export async function hashOutputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
+  const files: string[] = [];
+  for (const o of entry.outputs) {
+    try {
+      files.push(...(await expandInputs(entry.name, projectDir, [o])));
+    } catch {
+      // missing: reported by the caller by comparing with the manifest
+    }
+  }
+  return hashFiles(projectDir, [...new Set(files)].sort(), cache);
+}

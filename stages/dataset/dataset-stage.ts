@@ -1,0 +1,44 @@
+// Runs the dataset stage: finds the base model's tokenizer through the upstream model artifact, prepares the data
+// and writes it into ctx.outDir with prompt.json (the prompt format adapters and inference reuse); returns the metrics the core records in the manifest.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PeftError } from '../../src/errors.ts';
+import type { RunContext, RunResult } from '../../src/stage.ts';
+import { loadModelTokenizer, PROMPT_FILE } from '../../src/hf/index.ts';
+import { modelDirOf } from '../shared/model-dir.ts';
+import { resolveDatasetConfig } from './config.ts';
+import { prepareDataset, promptFormatOf } from './prepare.ts';
+import type { DatasetConfig } from './schema.ts';
+import { writeDataset } from './write.ts';
+
+export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
+  const config = resolveDatasetConfig(ctx.config);
+  const upstreamName = `models.${config.model}`;
+  const model = ctx.upstream[upstreamName];
+  if (!model)
+    throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, { hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)` });
+  const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
+  const prepared = await prepareDataset(config, {
+    name: ctx.name,
+    projectDir: ctx.projectDir,
+    tokenizer,
+    signal: ctx.signal,
+    progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
+  });
+  await writeDataset(ctx.outDir, prepared, tokenizer);
+  writeFileSync(join(ctx.outDir, PROMPT_FILE), JSON.stringify(promptFormatOf(config, tokenizer, ctx.name), null, 2) + '\n');
+  const o = prepared.stats.output;
+  return {
+    metrics: {
+      input_bytes: prepared.bytesIn,
+      train_examples: o.train,
+      valid_examples: o.valid,
+      train_tokens: o.trainTokens,
+      valid_tokens: o.validTokens,
+      train_loss_tokens: o.trainLossTokens,
+      bad_records: prepared.stats.badRecords.count,
+      pii_found: Object.values(prepared.stats.pii.byType).reduce((a, b) => a + b, 0),
+    },
+    summary: `${o.train} train / ${o.valid} valid ${config.format === 'text' ? 'sequences' : 'examples'}, ${o.trainTokens} train tokens`,
+  };
+}
