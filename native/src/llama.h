@@ -1,5 +1,5 @@
-// The Llama-family model (Llama 2/3, Mistral, Qwen2, SmolLM) on the CPU backend: frozen weights, LoRA adapter
-// stacks, and the forward / backward passes over a batch of B sequences of T tokens, with an optional KV cache.
+// The Llama-family model (Llama 2/3, Mistral, Qwen2, SmolLM) on a Backend (backend/backend.h): frozen weights, LoRA
+// adapter stacks, and the forward / backward passes over a batch of B sequences of T tokens, with an optional KV cache.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 #include "arena.h"
+#include "backend/backend.h"
 #include "kernels/linear.h"
 #include "model/config.h"
 #include "ops/ops.h"
@@ -31,6 +32,8 @@ struct LlamaModel {
   std::vector<float> lm_head;                        // [V, H], empty when tied to embed
   std::vector<float> norm;                           // [H]
   std::vector<LlamaLayer> layers;
+  const Backend* backend = &cpu_backend();          // runs every op of the forward / backward (backend/backend.h)
+  const Backend& be() const { return *backend; }
   const float* head() const { return lm_head.empty() ? embed.data() : lm_head.data(); }
   int H() const { return cfg.hidden_size; }
   int Dq() const { return cfg.num_heads * cfg.head_dim; }

@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "error.h"
-#include "kernels/kernels.h"
 #include "model/safetensors.h"
 
 namespace peft {
@@ -78,7 +77,7 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
       kern::Storage st = storage;
       if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
       L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
-      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && kern::bf16_native()) L.proj[p]->keep_bf16_copy();
+      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native()) L.proj[p]->keep_bf16_copy();
     }
   }
   return m;

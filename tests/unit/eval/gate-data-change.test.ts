@@ -9,8 +9,8 @@ import { runModelStage } from '../../../stages/model/model-stage.ts';
 import { runAdapterStage, type TrainStageConfig } from '../../../stages/adapter/adapter-stage.ts';
 import { runCompositionStage, type ComposeConfig } from '../../../stages/composition/composition-stage.ts';
 import { runEvalStage, type EvalRow, type EvalStageConfig } from '../../../stages/eval/eval-stage.ts';
-import { datasetArtifact, makeHarness, qaRecord, type Harness } from '../adapter/stage-harness.ts';
-import { syntheticQa } from '../adapter/synthetic-qa.ts';
+import { datasetArtifact, makeHarness, qaRecord, type Harness } from '../../helpers/stage-harness.ts';
+import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const MODEL = resolve(here, '..', '..', '..', 'models', 'stories260K');

@@ -1,4 +1,4 @@
-// JS bindings for the model-files layer (registered from addon.cc): inspectModel, parseModelConfig, ropeInvFreq,
+// JS bindings of the model-files layer (registered from addon.cc): inspectModel, parseModelConfig, ropeInvFreq,
 // inspectSafetensors, readModelTensor, writeSafetensorsF32. Engine errors become JS errors with `code`.
 #include <napi.h>
 
@@ -6,6 +6,8 @@
 
 #include "error.h"
 #include "napi_guard.h"
+#include "binding/model_fields.h"
+#include "binding/register.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 
@@ -45,14 +47,7 @@ Napi::Object config_js(Napi::Env env, const ModelConfig& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("modelType", c.model_type);
   o.Set("architecture", c.architecture);
-  o.Set("vocabSize", c.vocab_size);
-  o.Set("hiddenSize", c.hidden_size);
-  o.Set("intermediateSize", c.intermediate_size);
-  o.Set("numLayers", c.num_layers);
-  o.Set("numHeads", c.num_heads);
-  o.Set("numKvHeads", c.num_kv_heads);
-  o.Set("headDim", c.head_dim);
-  o.Set("maxPositionEmbeddings", c.max_position_embeddings);
+  binding::set_shape_fields(o, c);
   o.Set("rmsNormEps", c.rms_norm_eps);
   o.Set("ropeTheta", c.rope_theta);
   Napi::Object rs = Napi::Object::New(env);
@@ -70,9 +65,7 @@ Napi::Object config_js(Napi::Env env, const ModelConfig& c) {
   o.Set("mlpBias", c.mlp_bias);
   o.Set("hiddenAct", c.hidden_act);
   o.Set("bosTokenId", c.bos_token_id);
-  Napi::Array eos = Napi::Array::New(env, c.eos_token_ids.size());
-  for (size_t i = 0; i < c.eos_token_ids.size(); ++i) eos.Set(static_cast<uint32_t>(i), c.eos_token_ids[i]);
-  o.Set("eosTokenIds", eos);
+  o.Set("eosTokenIds", binding::int_array(env, c.eos_token_ids));
   o.Set("padTokenId", c.pad_token_id);
   o.Set("torchDtype", c.torch_dtype);
   return o;
@@ -217,7 +210,7 @@ Napi::Value WriteSafetensorsF32(const Napi::CallbackInfo& info) {
 
 } // namespace
 
-void register_model_bindings(Napi::Env env, Napi::Object exports) {
+void binding::register_model_files(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectModel", Napi::Function::New(env, InspectModel, "inspectModel"));
   exports.Set("parseModelConfig", Napi::Function::New(env, ParseModelConfig, "parseModelConfig"));
   exports.Set("ropeInvFreq", Napi::Function::New(env, RopeInvFreq, "ropeInvFreq"));
