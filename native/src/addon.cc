@@ -7,6 +7,7 @@ void register_kernel_bindings(Napi::Env env, Napi::Object exports); // kernels/k
 void register_model_bindings(Napi::Env env, Napi::Object exports);  // model/model_binding.cc
 void register_engine_bindings(Napi::Env env, Napi::Object exports); // engine_binding.cc
 void register_ops_bindings(Napi::Env env, Napi::Object exports);    // ops/ops_binding.cc (fused ops, for tests)
+void register_decode_bindings(Napi::Env env, Napi::Object exports); // decode/decode_binding.cc (batched decoding)
 } // namespace peft
 
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
@@ -19,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   peft::register_model_bindings(env, exports);
   peft::register_engine_bindings(env, exports);
   peft::register_ops_bindings(env, exports);
+  peft::register_decode_bindings(env, exports);
   return exports;
 }
 

@@ -22,6 +22,12 @@
 #include "train.h"
 
 namespace peft {
+
+std::mutex& engine_compute_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 namespace {
 
 // ---------- handles ----------
@@ -150,8 +156,7 @@ class Worker : public Napi::AsyncWorker {
   virtual Napi::Value result(Napi::Env env) = 0;
   void Execute() override {
     // One computation at a time: the kernels share one thread pool, and the CPU is the limit anyway.
-    static std::mutex compute_mu;
-    std::lock_guard<std::mutex> lock(compute_mu);
+    std::lock_guard<std::mutex> lock(engine_compute_mutex());
     try {
       run();
     } catch (const EngineError& e) {
@@ -832,6 +837,12 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
 }
 
 } // namespace
+
+// For the other binding files (decode/decode_binding.cc): the model and the adapter stack behind JS handles.
+std::shared_ptr<LlamaModel> model_from_handle(const Napi::Value& v) { return get_handle<ModelHandle>(v, "model")->m; }
+std::vector<std::pair<std::shared_ptr<Adapter>, float>> adapters_from_refs(const Napi::Value& v, const LlamaModel* m) {
+  return adapter_list(v, m);
+}
 
 void register_engine_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New(env, guarded<LoadModel>));
