@@ -77,7 +77,8 @@ export class BatchDecoder {
   private kvUsed = 0;
   private looping = false;
   private closed = false;
-  readonly stats: BatchStats = { running: 0, queued: 0, lastBatch: 0, steps: 0, kvUsedBytes: 0 };
+  private lastBatch = 0;
+  private steps = 0;
   /** Called after every step with the rows it advanced and its seconds (metrics). */
   onStep?: (rows: number, seconds: number) => void;
 
@@ -91,6 +92,10 @@ export class BatchDecoder {
     this.prefillRows = opts.prefillRows ?? 512;
     this.handle = nativeEngine().decoderCreate(model.handle, { maxBatch: this.maxBatch, kvBudgetBytes: this.kvBudget });
     this.kvPerToken = nativeEngine().decoderInfo(this.handle).kvBytesPerToken;
+  }
+
+  get stats(): BatchStats {
+    return { running: this.running.size, queued: this.queue.length, lastBatch: this.lastBatch, steps: this.steps, kvUsedBytes: this.kvUsed };
   }
 
   /** KV bytes one request reserves while it runs. */
@@ -117,7 +122,6 @@ export class BatchDecoder {
       h.signal?.addEventListener('abort', onAbort, { once: true });
       const p: Pending = { id, req, h, kvBytes, resolve, reject, cleanup: () => h.signal?.removeEventListener('abort', onAbort) };
       this.queue.push(p);
-      this.stats.queued = this.queue.length;
       void this.loop();
     });
   }
@@ -126,7 +130,6 @@ export class BatchDecoder {
     const qi = this.queue.findIndex((p) => p.id === id);
     if (qi >= 0) {
       const [p] = this.queue.splice(qi, 1);
-      this.stats.queued = this.queue.length;
       p.cleanup();
       p.resolve('cancelled');
       return;
@@ -157,8 +160,7 @@ export class BatchDecoder {
           adds.push(p);
         }
         for (const p of adds) this.running.set(p.id, p);
-        this.stats.queued = this.queue.length;
-        const drops = this.drops.splice(0);
+          const drops = this.drops.splice(0);
         if (this.running.size === 0) {
           if (drops.length) await call(() => nativeEngine().decoderStep(this.handle, [], drops));
           continue;
@@ -183,8 +185,8 @@ export class BatchDecoder {
           this.handle = nativeEngine().decoderCreate(this.model.handle, { maxBatch: this.maxBatch, kvBudgetBytes: this.kvBudget });
           continue;
         }
-        this.stats.steps++;
-        this.stats.lastBatch = out.events.length;
+        this.steps++;
+        this.lastBatch = out.events.length;
         this.onStep?.(out.events.length, (performance.now() - t0) / 1000);
         for (const r of out.rejected) {
           const p = this.running.get(r.id);
@@ -210,13 +212,9 @@ export class BatchDecoder {
           }
           if (e.finish) p.resolve(e.finish);
         }
-        this.stats.running = this.running.size;
-        this.stats.kvUsedBytes = this.kvUsed;
       }
     } finally {
       this.looping = false;
-      this.stats.running = this.running.size;
-      this.stats.kvUsedBytes = this.kvUsed;
     }
   }
 

@@ -155,4 +155,98 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     await expect(client.completions.create({ model: 'assistant@v9', prompt: PROMPT })).rejects.toMatchObject({ status: 404 });
     expect(logs.some((l) => /store: compositions\.assistant v1 -> v2/.test(l))).toBe(true);
   });
+  it('answers every bad input with an OpenAI error object and its status, and keeps serving', async () => {
+    const err = async (r: Response, status: number) => {
+      expect(r.status).toBe(status);
+      const b = (await r.json()) as { error: { message: string; type: string; param: string | null; code: string | null } };
+      expect(Object.keys(b.error)).toEqual(expect.arrayContaining(['message', 'type', 'param', 'code']));
+      return b.error;
+    };
+    await expect(client.completions.create({ model: 'nope', prompt: 'x' })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+    expect(await err(await post('/v1/completions', '{"model": "assistant", "prompt": '), 400)).toMatchObject({ code: 'invalid_json' });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x', temperature: 'hot' })), 400)).toMatchObject({ param: 'temperature', message: "'temperature' must be a number, got a string (\"hot\")" });
+    expect(await err(await post('/v1/chat/completions', JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 7 }] })), 400)).toMatchObject({ param: 'messages[0].content' });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: Array(600).fill(400) })), 400)).toMatchObject({ code: 'context_length_exceeded', message: expect.stringMatching(/600 tokens.*context is 512/) });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x', max_tokens: 600 })), 400)).toMatchObject({ param: 'max_tokens', message: expect.stringMatching(/max_tokens \(600\).*512/) });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x'.repeat(5 << 20) })), 413)).toMatchObject({ code: 'body_too_large' });
+    expect(await err(await fetch(`${s.url}/v1/completions`), 405)).toMatchObject({ code: 'method_not_allowed' });
+    expect(await err(await post('/fine-tuning/setup', JSON.stringify({ dataset: 'qa', documents: ['a'] })), 400)).toMatchObject({ param: 'dataset', message: expect.stringMatching(/does not read a directory by glob/) });
+    // a store object that went bad fails its own request (500), nothing else
+    const comp = JSON.parse(p.read('artifacts/refs/compositions.assistant.json')) as { versions: { key: string }[] };
+    writeFileSync(p.path(`artifacts/objects/${comp.versions[1].key}/composition.json`), '{"truncated": ');
+    const broken = await err(await post('/v1/completions', JSON.stringify({ model: 'assistant@v2', prompt: 'x' })), 500);
+    expect(broken.message).toMatch(/composition\.json: not valid JSON/);
+    // a client that goes away cancels its generation and frees its row
+    const ac = new AbortController();
+    const res = await fetch(`${s.url}/v1/completions`, { method: 'POST', signal: ac.signal, body: JSON.stringify({ model: 'assistant', prompt: PROMPT, max_tokens: 400, temperature: 0, stream: true }) });
+    const reader = res.body!.getReader();
+    await reader.read();
+    ac.abort();
+    for (let i = 0; i < 100 && !logs.some((l) => l.includes('client went away')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(logs.find((l) => l.includes('client went away'))).toMatch(/POST \/v1\/completions 499 .*model=assistant/);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(/^peftmake_running_sequences 0$/m);
+    expect(metrics).toMatch(/^peftmake_requests_total\{route="POST \/v1\/completions",status="400"\} [1-9]/m);
+    expect(metrics).toMatch(/^peftmake_time_to_first_token_seconds_count\{model="assistant"\} [1-9]/m);
+    // still serving
+    expect((await client.completions.create({ model: 'assistant', prompt: PROMPT, max_tokens: 8, temperature: 0 })).choices[0].text).toBe((await gen({})).text);
+    expect((await (await fetch(`${s.url}/health`)).json()).status).toBe('ok');
+  });
+
+  it('checks the API key (401) and refuses requests past a full queue (429 with Retry-After)', async () => {
+    const keyed = await startServer({ projectDir: p.dir, port: 0, apiKey: 'sekret', log: () => {}, maxBatch: 1, maxQueue: 1 });
+    try {
+      const noKey = await fetch(`${keyed.url}/v1/models`);
+      expect(noKey.status).toBe(401);
+      expect((await noKey.json()).error.code).toBe('invalid_api_key');
+      await expect(new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list()).rejects.toMatchObject({ status: 401 });
+      const ok = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: 'sekret', maxRetries: 0 });
+      expect((await ok.models.list()).data.length).toBe(4);
+      await ok.completions.create({ model: 'assistant', prompt: 'x', max_tokens: 1 }); // loads the model
+      const body = JSON.stringify({ model: 'assistant', prompt: PROMPT, max_tokens: 400, temperature: 0 });
+      const rs = await Promise.all([0, 1, 2].map(() => fetch(`${keyed.url}/v1/completions`, { method: 'POST', body, headers: { authorization: 'Bearer sekret' } })));
+      const busy = rs.filter((r) => r.status === 429);
+      expect(busy).toHaveLength(1);
+      expect(busy[0].headers.get('retry-after')).toBe('1');
+      expect((await busy[0].json()).error).toMatchObject({ type: 'rate_limit_error', code: 'queue_full' });
+      expect(rs.filter((r) => r.status === 200)).toHaveLength(2);
+    } finally {
+      await keyed.close();
+    }
+  });
+
+  it('fine-tuning: setup with documents builds through the executor, status follows it, query answers from the new version', async () => {
+    const form = new FormData();
+    form.append('dataset', 'docs');
+    form.append('files', new Blob(['# Boats\n\nThe red boat sails on the lake every morning. Lily rows it home.\n']), '../../../../escape.md');
+    form.append('files', new Blob(['Tom keeps his kite in the shed by the river.\n']), 'kites.md');
+    const setup = await fetch(`${s.url}/fine-tuning/setup`, { method: 'POST', body: form });
+    expect(setup.status).toBe(202);
+    expect((await setup.json()).build).toMatchObject({ state: 'running', dataset: 'docs', files: ['docs/escape.md', 'docs/kites.md'] });
+    expect(existsSync(resolve(p.dir, '..', 'escape.md'))).toBe(false);
+    expect(readFileSync(p.path('docs/escape.md'), 'utf8')).toContain('red boat');
+    const again = await post('/fine-tuning/setup', JSON.stringify({ dataset: 'docs', documents: ['more'] }));
+    expect(again.status).toBe(409);
+    expect((await again.json()).error).toMatchObject({ code: 'build_running', build: { state: 'running' } });
+    let st: { build: { state: string; stages: { name: string; action: string; version: number }[]; error: string | null }; compositions: { name: string; trained: boolean; served: boolean; version: number }[] };
+    const seen = new Set<string>();
+    for (let i = 0; ; i++) {
+      st = await (await fetch(`${s.url}/fine-tuning/status`)).json();
+      if ((st.build as unknown as { stage: string | null }).stage) seen.add((st.build as unknown as { stage: string }).stage);
+      if (st.build.state !== 'running' || i > 1200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(st.build.error).toBeNull();
+    expect(st.build.state).toBe('succeeded');
+    expect(seen.size).toBeGreaterThan(0);
+    expect(st.build.stages.filter((x) => x.action === 'built').map((x) => x.name)).toEqual(expect.arrayContaining(['datasets.docs', 'adapters.domain', 'compositions.assistant'])); // task stays pinned by the rollback
+    const version = st.build.stages.find((x) => x.name === 'compositions.assistant')!.version;
+    expect(version).toBe(3);
+    expect(st.compositions).toEqual([expect.objectContaining({ name: 'assistant', trained: true, served: true, version: 3 })]);
+    const q = await post('/fine-tuning/query', JSON.stringify({ query: 'Where does Tom keep his kite?', max_tokens: 8 }));
+    expect(q.status).toBe(200);
+    const answer = await q.json();
+    const ref = await runGenerate({ composition: 'assistant', project: p.dir, prompt: 'Where does Tom keep his kite?', maxTokens: 8 });
+    expect(answer).toMatchObject({ model: 'assistant', version: 3, answer: ref.text.trim() });
+  });
 });
