@@ -9,7 +9,8 @@ import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { loadPipeline } from '../config/load.ts';
 import { build } from '../exec/build.ts';
 import type { Reporter, StageOutcome } from '../exec/reporter.ts';
-import { globToRegExp } from '../glob.ts';
+import { globToRegExp } from '../util/glob.ts';
+import type { Toolchain } from '../stage.ts';
 import { badRequest, HttpError, notFound, toHttpError } from './errors.ts';
 import { generate } from './generation.ts';
 import { readBody, readJson, sendJson, type RequestContext, type Router } from './http.ts';
@@ -29,6 +30,7 @@ interface Deps extends FineTuningOptions {
   metrics: ServeMetrics;
   bodyLimit: number;
   projectDir: string;
+  toolchain: Toolchain;
   log: (line: string) => void;
 }
 
@@ -58,7 +60,7 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
     if (current?.state === 'running')
       throw new HttpError(409, `a fine-tuning build is already running (stage ${current.stage ?? 'starting'}); wait for it (GET /fine-tuning/status)`, 'conflict_error', null, 'build_running', {}, { build: current });
     const { dataset, docs } = await readDocuments(ctx, d);
-    const pipeline = loadPipeline(pipelineFile, { cwd: d.projectDir });
+    const pipeline = loadPipeline(pipelineFile, { cwd: d.projectDir, kinds: d.toolchain.kinds });
     const name = dataset ?? d.dataset ?? onlyDataset(pipeline.config);
     const entry = pipeline.stages.get(`datasets.${name}`);
     if (!entry) throw badRequest(`pipeline.json has no dataset "${name}"`, 'dataset');
@@ -74,7 +76,7 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
     const models = d.registry.list().filter((m) => m.kind === 'composition').map((m) => ({ name: m.name, trained: true, served: true, version: m.version, key: m.key, created: m.created }));
     let pipelineCompositions: string[] = [];
     try {
-      pipelineCompositions = Object.keys((loadPipeline(pipelineFile, { cwd: d.projectDir }).config.compositions as object) ?? {});
+      pipelineCompositions = Object.keys((loadPipeline(pipelineFile, { cwd: d.projectDir, kinds: d.toolchain.kinds }).config.compositions as object) ?? {});
     } catch {
       // an unreadable pipeline.json: report what the store serves
     }
@@ -127,7 +129,7 @@ async function runBuild(st: BuildState, file: string, d: Deps, signal: AbortSign
     },
   };
   try {
-    const report = await build({ file, cwd: d.projectDir, signal, reporter });
+    const report = await build({ file, cwd: d.projectDir, toolchain: d.toolchain, signal, reporter });
     st.state = report.ok ? 'succeeded' : 'failed';
     if (!report.ok && !st.error) st.error = report.stages.find((s) => s.error)?.error ?? 'the build failed';
   } catch (err) {

@@ -29,7 +29,6 @@ export function modelObject(m: ServedModel) {
     key: m.key,
     base: m.base.name,
     adapters: m.adapters.map((a) => ({ name: a.name, weight: a.weight })),
-    merged: m.merged,
   };
 }
 

@@ -1,5 +1,6 @@
-// The models `peftmake serve` offers, read from the store's refs: every composition, adapter and base model at its
-// current version (`name@v3` pins one from the history), resolved into a base directory and an adapter stack. Refs are
+// The models `peftmake serve` offers, read from the store's refs: every stage whose kind says what inference loads
+// (compositions, adapters, base models) at its current version (`name@v3` pins one from the history), resolved
+// through that kind's inferenceStack into a base directory and an adapter stack. Refs are
 // read on each lookup, so a build, rollback or unpin is served from the next request on, with no lock taken; a watcher
 // on artifacts/refs reports the switches. Loaded engines and adapters are cached by directory (store objects never change).
 import { existsSync, watch, type FSWatcher } from 'node:fs';
@@ -7,14 +8,13 @@ import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
-import { modelDirOf } from '../tokenizer/model-dir.ts';
-import { runtimeAdapters } from '../../stages/composition/composition-file.ts';
-import { readAdapterMeta } from '../../stages/adapter/adapter-artifact.ts';
+import { requireManifest } from '../store/objects.ts';
+import type { StageKind, Toolchain } from '../stage.ts';
 import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
 import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
 import { notFound, badRequest } from './errors.ts';
 
-export type ModelKind = 'composition' | 'adapter' | 'model';
+export type ModelKind = string; // the stage kind: composition, adapter, model
 
 export interface StackEntry {
   name: string;
@@ -33,7 +33,6 @@ export interface ServedModel {
   created: number; // unix seconds
   base: { name: string; dir: string };
   adapters: StackEntry[];
-  merged: boolean;
 }
 
 /** Per-request switches on a model's adapters: the extra body field `adapters` (see docs/serve.md). */
@@ -41,12 +40,6 @@ export interface AdapterOverrides {
   disable?: string[];
   weights?: Record<string, number>;
 }
-
-const SECTIONS: [string, ModelKind][] = [
-  ['compositions', 'composition'],
-  ['adapters', 'adapter'],
-  ['models', 'model'],
-];
 
 export interface Runtime {
   engine: EngineModel;
@@ -61,11 +54,18 @@ export class ModelRegistry {
   private watcher?: FSWatcher;
   private seen = new Map<string, number>();
 
+  /** Servable kinds in lookup and listing order: those that say what inference loads. */
+  private readonly kinds: StageKind[];
+
   constructor(
     projectDir: string,
+    toolchain: Toolchain,
     readonly opts: { quant?: Quant; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
   ) {
     this.layout = new StoreLayout(projectDir);
+    const order = ['compositions', 'adapters', 'models'];
+    const rank = (k: StageKind) => (order.includes(k.section) ? order.indexOf(k.section) : order.length);
+    this.kinds = toolchain.kinds.filter((k) => k.inferenceStack).sort((a, b) => rank(a) - rank(b));
   }
 
   /** Every servable stage at its current version. */
@@ -73,17 +73,17 @@ export class ModelRegistry {
     const out: ServedModel[] = [];
     for (const ref of listRefs(this.layout)) {
       const [section, ...rest] = ref.stage.split('.');
-      const kind = SECTIONS.find(([s]) => s === section)?.[1];
+      const kind = this.kinds.find((k) => k.section === section);
       if (!kind) continue;
       const v = ref.versions.find((x) => x.version === ref.current);
       if (!v) continue;
       try {
-        out.push(this.describe(rest.join('.'), kind, ref, v, rest.join('.'), true));
+        out.push(this.describe(rest.join('.'), kind, ref, v, rest.join('.'), true, {}));
       } catch {
         // an object missing from the store (gc, a partial copy) is not offered; asking for it gives its error
       }
     }
-    const order = (k: ModelKind) => SECTIONS.findIndex(([, x]) => x === k);
+    const order = (k: string) => this.kinds.findIndex((x) => x.kind === k);
     return out.sort((a, b) => order(a.kind) - order(b.kind) || a.name.localeCompare(b.name));
   }
 
@@ -93,36 +93,47 @@ export class ModelRegistry {
     if (!m || !id) throw notFound(`the model "${id}" does not exist`);
     const [, spec, pin] = m;
     const dot = spec.indexOf('.');
-    const sections = dot > 0 && SECTIONS.some(([s]) => s === spec.slice(0, dot)) ? SECTIONS.filter(([s]) => s === spec.slice(0, dot)) : SECTIONS;
-    const name = sections.length === 1 && dot > 0 && spec.startsWith(`${sections[0][0]}.`) ? spec.slice(dot + 1) : spec;
-    for (const [section, kind] of sections) {
-      const ref = readRef(this.layout, `${section}.${name}`);
+    const named = dot > 0 ? this.kinds.filter((k) => k.section === spec.slice(0, dot)) : [];
+    const kinds = named.length ? named : this.kinds;
+    const name = named.length ? spec.slice(dot + 1) : spec;
+    for (const kind of kinds) {
+      const ref = readRef(this.layout, `${kind.section}.${name}`);
       if (!ref) continue;
       const v = pin === undefined ? ref.versions.find((x) => x.version === ref.current) : findVersion(ref, Number(pin));
       if (!v) {
         if (pin === undefined) continue;
         throw notFound(`the model "${name}" has no version v${pin} (it has ${ref.versions.map((x) => `v${x.version}`).join(', ')})`);
       }
-      return applyOverrides(this.describe(id, kind, ref, v, name, v.version === ref.current), overrides);
+      return applyWeights(this.describe(id, kind, ref, v, name, v.version === ref.current, overrides), overrides);
     }
     const known = this.list().map((x) => x.name);
     throw notFound(`the model "${id}" does not exist in ${this.layout.root}${known.length ? ` (served: ${known.join(', ')})` : ' (nothing is built yet: run `peftmake build`)'}`);
   }
 
-  private describe(id: string, kind: ModelKind, ref: StageRef, v: VersionRecord, name: string, current: boolean): ServedModel {
+  private describe(id: string, kind: StageKind, ref: StageRef, v: VersionRecord, name: string, current: boolean, o: AdapterOverrides): ServedModel {
     const dir = this.layout.object(v.key);
     if (!existsSync(dir)) throw notFound(`${ref.stage} v${v.version} (${v.key.slice(0, 12)}) is not in the store any more (removed by gc?)`);
-    const common = { id, name, kind, stage: ref.stage, version: v.version, current, key: v.key, created: Math.floor(Date.parse(v.createdAt) / 1000) };
-    if (kind === 'composition') {
-      const { file, adapters } = runtimeAdapters(dir, { objectsDir: this.layout.objects });
-      return { ...common, base: { name: file.base.name, dir: file.base.modelDir }, adapters, merged: Boolean(file.merged) };
+    const manifest = requireManifest(this.layout, v.key, ref.stage);
+    let stack;
+    try {
+      stack = kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'E_USAGE') throw badRequest((err as Error).message, 'adapters');
+      throw err;
     }
-    if (kind === 'adapter') {
-      const meta = readAdapterMeta(dir);
-      const stack = meta.stack.map((e) => ({ name: e.name, dir: this.layout.object(e.key), weight: 1 }));
-      return { ...common, base: { name: meta.base.name, dir: meta.base.modelDir }, adapters: [...stack, { name, dir, weight: 1 }], merged: false };
-    }
-    return { ...common, base: { name, dir: modelDirOf(dir) }, adapters: [], merged: false };
+    const baseName = String((manifest.config as { base?: unknown } | null)?.base ?? name);
+    return {
+      id,
+      name,
+      kind: kind.kind,
+      stage: ref.stage,
+      version: v.version,
+      current,
+      key: v.key,
+      created: Math.floor(Date.parse(v.createdAt) / 1000),
+      base: { name: baseName, dir: stack.modelDir },
+      adapters: stack.adapters.map((a) => ({ name: a.name, dir: a.dir, weight: a.weight })),
+    };
   }
 
   /** The loaded base (one engine and one batch decoder per base directory) and the model's adapters. */
@@ -206,17 +217,13 @@ export class ModelRegistry {
   }
 }
 
-function applyOverrides(m: ServedModel, o: AdapterOverrides): ServedModel {
-  const names = m.adapters.map((a) => a.name);
-  const disable = o.disable ?? [];
+/** The extra field's weights: each names an adapter of the (already disable-filtered) stack and replaces its weight. */
+function applyWeights(m: ServedModel, o: AdapterOverrides): ServedModel {
   const weights = o.weights ?? {};
-  if (!disable.length && !Object.keys(weights).length) return m;
-  if (m.merged)
-    throw badRequest(`model "${m.name}" is merged into one adapter ("${m.kind}" built with a merge method); only stacked compositions can switch adapters off or reweight them`, 'adapters');
-  for (const d of [...disable, ...Object.keys(weights)])
-    if (!names.includes(d)) throw badRequest(`model "${m.name}" has no adapter "${d}" (it has ${names.length ? names.join(', ') : 'none'})`, 'adapters');
-  const adapters = m.adapters.filter((a) => !disable.includes(a.name)).map((a) => (a.name in weights ? { ...a, weight: weights[a.name] } : a));
-  return { ...m, adapters };
+  const names = m.adapters.map((a) => a.name);
+  for (const w of Object.keys(weights))
+    if (!names.includes(w)) throw badRequest(`model "${m.name}" has no adapter "${w}" to reweight (it has ${names.length ? names.join(', ') : 'none'})`, 'adapters');
+  return Object.keys(weights).length ? { ...m, adapters: m.adapters.map((a) => (a.name in weights ? { ...a, weight: weights[a.name] } : a)) } : m;
 }
 
 /** The project directory holding artifacts/, checked. */

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Quant } from '../engine/model.ts';
+import type { Toolchain } from '../stage.ts';
 import { nativeEngine } from '../engine/native.ts';
 import { HttpError, toHttpError } from './errors.ts';
 import { Router, sendError, sendJson, type RequestContext } from './http.ts';
@@ -15,6 +16,7 @@ import { ModelRegistry } from './registry.ts';
 
 export interface ServeOptions {
   projectDir: string;
+  toolchain: Toolchain; // the stage kinds (what inference loads for each) and the engine version: src/cli/toolchain.ts
   host?: string; // default 127.0.0.1
   port?: number; // default 8000; 0 picks a free one
   apiKey?: string;
@@ -41,7 +43,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   if (o.threads !== undefined) nativeEngine().setThreads(o.threads);
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const metrics = new ServeMetrics();
-  const registry = new ModelRegistry(o.projectDir, {
+  const registry = new ModelRegistry(o.projectDir, o.toolchain, {
     quant: o.quant,
     batch: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, kvBudgetBytes: o.kvBudgetBytes },
     onStep: (rows, s) => metrics.step(rows, s),
@@ -56,7 +58,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ctx.res.end(text);
   });
   addOpenAIRoutes(router, { registry, metrics, bodyLimit });
-  const fineTuning = addFineTuningRoutes(router, { registry, metrics, bodyLimit, projectDir: o.projectDir, log, ...o.fineTuning });
+  const fineTuning = addFineTuningRoutes(router, { registry, metrics, bodyLimit, projectDir: o.projectDir, toolchain: o.toolchain, log, ...o.fineTuning });
   let decoders: Awaited<ReturnType<ModelRegistry['decoders']>> = [];
   metrics.gauges = () => [
     { name: 'peftmake_queue_depth', help: 'requests waiting for a batch row', value: decoders.reduce((s, d) => s + d.stats.queued, 0) },

@@ -3,7 +3,8 @@
 import { dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { checkQuant } from '../../engine/cli-helpers.ts';
+import { checkQuant } from '../engine-args.ts';
+import { TOOLCHAIN } from '../toolchain.ts';
 import { checkProject } from '../../serve/registry.ts';
 import { startServer } from '../../serve/server.ts';
 import { fileOption } from '../options.ts';
@@ -51,6 +52,7 @@ export const serveCommand: CommandModule<object, Args> = {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new PeftError('E_USAGE', `--port must be an integer in [0, 65535], got ${a.port}`);
     const s = await startServer({
       projectDir,
+      toolchain: TOOLCHAIN,
       host: a.host,
       port: a.port,
       apiKey: a.apiKey ?? (process.env.PEFTMAKE_API_KEY || undefined),

@@ -11,6 +11,7 @@ import { runGenerate } from '../../../src/cli/commands/generate.ts';
 import { runScore } from '../../../src/cli/commands/score.ts';
 import { nativeEngine } from '../../../src/engine/native.ts';
 import { startServer, type RunningServer } from '../../../src/serve/server.ts';
+import { TOOLCHAIN } from '../../../src/cli/toolchain.ts';
 import { TempProject } from '../../helpers/project.ts';
 import { syntheticQa } from '../../unit/adapter/synthetic-qa.ts';
 
@@ -47,7 +48,7 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
       compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }, { name: 'task', weight: 0.8 }] } },
     });
     expect((await p.build()).ok).toBe(true);
-    s = await startServer({ projectDir: p.dir, port: 0, log: (l) => logs.push(l), maxQueue: 64 });
+    s = await startServer({ projectDir: p.dir, toolchain: TOOLCHAIN, port: 0, log: (l) => logs.push(l), maxQueue: 64 });
     client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'not-checked', maxRetries: 0 });
   }, 300_000);
   afterAll(async () => {
@@ -194,7 +195,7 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
   });
 
   it('checks the API key (401) and refuses requests past a full queue (429 with Retry-After)', async () => {
-    const keyed = await startServer({ projectDir: p.dir, port: 0, apiKey: 'sekret', log: () => {}, maxBatch: 1, maxQueue: 1 });
+    const keyed = await startServer({ projectDir: p.dir, toolchain: TOOLCHAIN, port: 0, apiKey: 'sekret', log: () => {}, maxBatch: 1, maxQueue: 1 });
     try {
       const noKey = await fetch(`${keyed.url}/v1/models`);
       expect(noKey.status).toBe(401);
