@@ -96,7 +96,7 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
     const prompt = promptIds(rt, model, chatPrompt(model.base.dir, [{ role: 'user', content: body.query }]));
     const n = maxTokensFor(rt, prompt.length, maxTokens as number, 64);
     const t0 = performance.now();
-    const [c] = await generate(rt, prompt, { maxTokens: n, temperature: 0, topP: 1, topK: 0, seed: 0, n: 1, stop: [], stream: false, includeUsage: false }, { signal: ctx.signal });
+    const [c] = await generate(rt, prompt, { maxTokens: n, temperature: 0, topP: 1, topK: 0, seed: 0, n: 1, stop: [], stream: false, includeUsage: false, ignoreEos: false }, { signal: ctx.signal });
     ctx.log.tokensIn = prompt.length;
     ctx.log.tokensOut = c.tokens.length;
     d.metrics.modelRequests.inc({ model: model.name });

@@ -67,6 +67,7 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
           topK: p.topK,
           seed: p.seed + index,
           topLogprobs: p.logprobs ?? 0,
+          ...(p.ignoreEos ? { eos: [] } : {}),
         },
         {
           signal: ac.signal,
@@ -98,7 +99,8 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
                 safe -= k;
                 break;
               }
-            if (safe > emitted) flush(full, safe, null, tokens.length);
+            // with logprobs every token goes out as it comes (its text may still be held back)
+            if (safe > emitted || lps.length > emittedTokens) flush(full, Math.max(safe, emitted), null, tokens.length);
           },
         },
       );

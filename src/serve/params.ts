@@ -15,6 +15,7 @@ export interface SamplingParams {
   logprobs?: number; // alternatives per token; undefined: no logprobs
   stream: boolean;
   includeUsage: boolean;
+  ignoreEos: boolean; // vLLM's extension: generate max_tokens tokens even past EOS (benchmarks)
 }
 
 type Body = Record<string, unknown>;
@@ -77,7 +78,8 @@ export function samplingParams(b: Body, chat: boolean): SamplingParams {
   const stream = opt(b, 'stream', isBool, 'a boolean') ?? false;
   const so = opt(b, 'stream_options', (v): v is Body => typeof v === 'object' && !Array.isArray(v), 'an object');
   const includeUsage = so ? (opt(so, 'include_usage', isBool, 'a boolean') ?? false) : false;
-  return { maxTokens, temperature, topP, topK: topK < 0 ? 0 : topK, seed, n, stop, logprobs, stream, includeUsage };
+  const ignoreEos = opt(b, 'ignore_eos', isBool, 'a boolean') ?? false;
+  return { maxTokens, temperature, topP, topK: topK < 0 ? 0 : topK, seed, n, stop, logprobs, stream, includeUsage, ignoreEos };
 }
 
 /** The extra body field `adapters`: {"disable": [names], "weights": {name: number}} for this request only. */

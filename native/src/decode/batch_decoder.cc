@@ -1,7 +1,7 @@
 // BatchDecoder: one forward per step over all running sequences. Rows are laid out as pooled short segments (decode
 // rows and prompts the single-sequence path would also run as matrix-vector products), grouped by adapter stack, then
-// long prompts, each on its own. The frozen products of the pooled rows run once for the batch in chunks of at most
-// 32 rows (the row-wise gemv kernels, whose result for a row does not depend on the other rows); each long prompt runs
+// long prompts, each on its own. The frozen products of the pooled rows run once for the batch (decode/rows_matmul:
+// 4x4 register blocks whose result for a row does not depend on the other rows); each long prompt runs
 // exactly as llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack,
 // row-wise (a long prompt's as llama_forward's).
 // Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache.
@@ -15,6 +15,7 @@
 #include "../kernels/nf4.h"
 #include "../model/config.h"
 #include "../ops/ops.h"
+#include "rows_matmul.h"
 
 namespace peft {
 
@@ -61,11 +62,11 @@ float* grow(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
-// y[T, out] += s (x A^T) B^T for T rows with row-wise products (gemv over A's and B's rows): unlike sgemm, whose
+// y[T, out] += s (x A^T) B^T for T rows with row-independent products (decode/rows_matmul): unlike sgemm, whose
 // blocking depends on T, a row's result never depends on how many rows share the call.
 void lora_rows(float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in, int out, int r, float s) {
-  kern::gemv_rows_f32(w.A.data(), r, in, x, T, u);     // u[T, r]
-  kern::gemv_rows_f32(w.B.data(), out, r, u, T, tmp);  // tmp[T, out]
+  decode::rows_matmul_f32(w.A.data(), r, in, x, T, u);     // u[T, r]
+  decode::rows_matmul_f32(w.B.data(), out, r, u, T, tmp);  // tmp[T, out]
   const size_t n = (size_t)T * out;
   for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
 }
@@ -205,10 +206,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const auto project = [&](int l, int p, float* y, const float* xin) {
     const kern::FrozenLinear& W = *m.layers[l].proj[p];
     const int in = m.proj_in(p), o = m.proj_out(p);
-    for (int r0 = 0; r0 < Np; r0 += kern::NF4_GEMV_MAX_ROWS) {
-      const int rows = std::min(kern::NF4_GEMV_MAX_ROWS, Np - r0);
-      W.forward(y + (size_t)r0 * o, xin + (size_t)r0 * in, rows, kern::Compute::F32);
-    }
+    if (Np) decode::rows_matmul(W, xin, Np, y);
     for (auto& g : segs)
       if (!g.pooled) W.forward(y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
     for (auto& gr : groups)
@@ -260,7 +258,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     ops::rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(),
                          1, H, eps);
   float* logits = grow(logits_, (size_t)S * V);
-  kern::gemv_rows_f32(m.head(), V, H, last, S, logits);
+  decode::rows_matmul_f32(m.head(), V, H, last, S, logits);
 
   std::vector<DecodeEvent> events;
   events.reserve(S);
