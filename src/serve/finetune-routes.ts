@@ -14,7 +14,6 @@ import type { Toolchain } from '../stage.ts';
 import { badRequest, HttpError, notFound, toHttpError } from './errors.ts';
 import { generate } from './generation.ts';
 import { readBody, readJson, sendJson, type RequestContext, type Router } from './http.ts';
-import { chatPrompt } from './chat-prompt.ts';
 import { maxTokensFor, promptIds } from './openai-routes.ts';
 import type { ModelRegistry } from './registry.ts';
 import type { ServeMetrics } from './metrics.ts';
@@ -93,7 +92,7 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
     const model = d.registry.resolve(name);
     ctx.log.model = model.id;
     const rt = await d.registry.runtime(model);
-    const prompt = promptIds(rt, model, chatPrompt(model.base.dir, [{ role: 'user', content: body.query }]));
+    const prompt = promptIds(rt, model, { messages: [{ role: 'user', content: body.query }] });
     const n = maxTokensFor(rt, prompt.length, maxTokens as number, 64);
     const t0 = performance.now();
     const [c] = await generate(rt, prompt, { maxTokens: n, temperature: 0, topP: 1, topK: 0, seed: 0, n: 1, stop: [], stream: false, includeUsage: false, ignoreEos: false }, { signal: ctx.signal });

@@ -32,7 +32,7 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
   const tok = rt.engine.tokenizer;
   const tokenText = (id: number) => {
     try {
-      return tok.decode([id]);
+      return tok.decode([id], { skipSpecial: true });
     } catch {
       return '';
     }
@@ -76,7 +76,7 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
             tokens.push(t.token);
             if (p.logprobs !== undefined)
               lps.push({ token: t.token, text: tokenText(t.token), logprob: t.logprob, top: (t.top ?? []).map((x) => ({ ...x, text: tokenText(x.token) })) });
-            const full = tok.decode(tokens);
+            const full = tok.decode(tokens, { skipSpecial: true });
             let cut = -1;
             for (const s of p.stop) {
               const i = full.indexOf(s, Math.max(0, emitted - s.length));
@@ -85,7 +85,7 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
             if (cut >= 0) {
               // the tokens whose text ends before the stop string
               let keep = 0;
-              while (keep < tokens.length && tok.decode(tokens.slice(0, keep + 1)).length <= cut) keep++;
+              while (keep < tokens.length && tok.decode(tokens.slice(0, keep + 1), { skipSpecial: true }).length <= cut) keep++;
               stopped = { text: full.slice(0, cut), keep };
               ac.abort();
               return;
@@ -110,7 +110,7 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
         flush(stopped.text, stopped.text.length, 'stop', lps.length);
         return { index, text: stopped.text, tokens, logprobs: lps, finish: 'stop' };
       }
-      const text = tok.decode(tokens);
+      const text = tok.decode(tokens, { skipSpecial: true });
       if (finish !== 'cancelled') flush(text, text.length, finish, lps.length);
       return { index, text, tokens, logprobs: lps, finish };
     } finally {

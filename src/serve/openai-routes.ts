@@ -2,12 +2,12 @@
 // streams, n choices, logprobs, usage, finish_reason), the adapter stack chosen by `model` and switched per request
 // by the extra body field `adapters`.
 import { randomUUID } from 'node:crypto';
-import type { ChatMessage } from '../tokenizer/chat-template.ts';
+import type { ChatMessage } from '../hf/chat-template.ts';
 import { badRequest } from './errors.ts';
 import { generate, type Choice, type TokenLogprob } from './generation.ts';
 import { readJson, sendJson, sse, type RequestContext, type Router } from './http.ts';
 import { adapterOverrides, chatMessages, completionPrompt, requireModel, samplingParams, type SamplingParams } from './params.ts';
-import { chatPrompt } from './chat-prompt.ts';
+import { chatPromptIds } from './chat-prompt.ts';
 import type { ModelRegistry, Runtime, ServedModel } from './registry.ts';
 import type { ServeMetrics } from './metrics.ts';
 
@@ -42,8 +42,8 @@ export function addOpenAIRoutes(router: Router, deps: RouteDeps): void {
 }
 
 /** The prompt's token ids for a model, and the checks against its context (400 with both numbers). */
-export function promptIds(rt: Runtime, model: ServedModel, input: { text: string; bos?: boolean } | { ids: number[] }): number[] {
-  const ids = 'ids' in input ? input.ids : rt.engine.tokenizer.encode(input.text, input.bos === false ? { bos: false } : undefined);
+export function promptIds(rt: Runtime, model: ServedModel, input: { text: string } | { ids: number[] } | { messages: ChatMessage[] }): number[] {
+  const ids = 'ids' in input ? input.ids : 'messages' in input ? chatPromptIds(rt.engine.tokenizer, input.messages) : rt.engine.tokenizer.encode(input.text, { special: true });
   const vocab = rt.engine.info.vocabSize;
   for (const id of ids) if (id >= vocab) throw badRequest(`'prompt' holds token id ${id}, outside the vocabulary of ${model.base.name} (size ${vocab})`, 'prompt');
   if (ids.length === 0) throw badRequest("'prompt' is empty after tokenization (at least one token is needed)", 'prompt');
@@ -65,12 +65,11 @@ async function completion(ctx: RequestContext, deps: RouteDeps, chat: boolean): 
   const modelId = requireModel(body);
   const params = samplingParams(body, chat);
   const overrides = adapterOverrides(body);
-  const input: { text: string; bos?: boolean } | { ids: number[] } = chat ? { text: '' } : completionPrompt(body);
-  const messages: ChatMessage[] = chat ? chatMessages(body) : [];
+  const input = chat ? { messages: chatMessages(body) } : completionPrompt(body);
   const model = deps.registry.resolve(modelId, overrides);
   ctx.log.model = model.id;
   const rt = await deps.registry.runtime(model);
-  const prompt = promptIds(rt, model, chat ? chatPrompt(model.base.dir, messages) : input);
+  const prompt = promptIds(rt, model, input);
   const maxTokens = maxTokensFor(rt, prompt.length, params.maxTokens, chat ? 1 << 20 : 16);
   ctx.log.tokensIn = prompt.length;
   deps.metrics.modelRequests.inc({ model: model.name });

@@ -1,6 +1,6 @@
 // Checks the body of an OpenAI completion / chat completion request field by field (400 naming the field and what it
 // must be) and turns it into sampling parameters; unknown fields are ignored, as OpenAI-compatible servers do.
-import type { ChatMessage } from '../tokenizer/chat-template.ts';
+import type { ChatMessage } from '../hf/chat-template.ts';
 import { badRequest } from './errors.ts';
 import type { AdapterOverrides } from './registry.ts';
 

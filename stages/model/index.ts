@@ -3,7 +3,7 @@
 // A light descriptor: the hub client and the engine are imported only when a stage needs them.
 import { PeftError } from '../../src/errors.ts';
 import type { DeclaredDeps, StageKind } from '../../src/stage.ts';
-import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
+import { modelDirOf } from '../shared/model-dir.ts';
 import { modelSchema } from './schema.ts';
 import type { ModelStageConfig } from './model-stage.ts';
 

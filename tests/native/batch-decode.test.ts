@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel } from '../../src/engine/index.ts';
 import { BatchDecoder, type DecodeRequest } from '../../src/engine/batch.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
-import { mulberry32 } from '../../src/random.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODEL = join(ROOT, 'models', 'stories260K');
@@ -87,7 +87,7 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
   it('the published stories260K greedy sample comes out of a busy batch; EOS ends a sequence with "stop"', async () => {
     const m = await loadModel({ dir: MODEL, quant: 'none' });
     const dec = new BatchDecoder(m, { maxBatch: 4 });
-    const prompt = m.tokenizer.encode('Once upon a time');
+    const prompt = m.tokenizer.encode('Once upon a time', { special: true });
     const others = [run(dec, { prompt: [1, 500, 501], maxTokens: 30 }), run(dec, { prompt: [1, 42], maxTokens: 7 })];
     const r = await run(dec, { prompt, maxTokens: 20 });
     expect(r.tokens).toEqual(GREEDY);

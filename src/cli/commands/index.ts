@@ -19,7 +19,9 @@ export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
   score: () => import('./score.ts').then((m) => m.scoreCommand),
   serve: () => import('./serve.ts').then((m) => m.serveCommand),
   show: () => import('./show.ts').then((m) => m.showCommand),
+  report: () => import('./report.ts').then((m) => m.reportCommand),
   doctor: () => import('./doctor.ts').then((m) => m.doctorCommand),
+  'run-stage': () => import('./run-stage.ts').then((m) => m.runStageCommand),
 };
 
 /**

@@ -13,7 +13,7 @@ import { nativeEngine } from '../../../src/engine/native.ts';
 import { startServer, type RunningServer } from '../../../src/serve/server.ts';
 import { TOOLCHAIN } from '../../../src/cli/toolchain.ts';
 import { TempProject } from '../../helpers/project.ts';
-import { syntheticQa } from '../../unit/adapter/synthetic-qa.ts';
+import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const skip = existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.node')) ? '' : 'native addon not built (npm run build:native)';
