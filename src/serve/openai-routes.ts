@@ -43,7 +43,7 @@ export function addOpenAIRoutes(router: Router, deps: RouteDeps): void {
 
 /** The prompt's token ids for a model, and the checks against its context (400 with both numbers). */
 export function promptIds(rt: Runtime, model: ServedModel, input: { text: string } | { ids: number[] } | { messages: ChatMessage[] }): number[] {
-  const ids = 'ids' in input ? input.ids : 'messages' in input ? chatPromptIds(rt.engine.tokenizer, input.messages) : rt.engine.tokenizer.encode(input.text, { special: true });
+  const ids = 'ids' in input ? input.ids : 'messages' in input ? chatPromptIds(rt.engine.tokenizer, input.messages, model.prompt) : rt.engine.tokenizer.encode(input.text, { special: true });
   const vocab = rt.engine.info.vocabSize;
   for (const id of ids) if (id >= vocab) throw badRequest(`'prompt' holds token id ${id}, outside the vocabulary of ${model.base.name} (size ${vocab})`, 'prompt');
   if (ids.length === 0) throw badRequest("'prompt' is empty after tokenization (at least one token is needed)", 'prompt');

@@ -13,6 +13,7 @@ import type { StageKind, Toolchain } from '../stage.ts';
 import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
 import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
 import { notFound, badRequest } from './errors.ts';
+import type { InferencePrompt } from '../hf/prompt-format.ts';
 
 export type ModelKind = string; // the stage kind: composition, adapter, model
 
@@ -33,6 +34,8 @@ export interface ServedModel {
   created: number; // unix seconds
   base: { name: string; dir: string };
   adapters: StackEntry[];
+  /** The chat template its adapters were trained with (from the kind's inferenceStack); absent: the base's. */
+  prompt?: InferencePrompt;
 }
 
 /** Per-request switches on a model's adapters: the extra body field `adapters` (see docs/serve.md). */
@@ -133,6 +136,7 @@ export class ModelRegistry {
       created: Math.floor(Date.parse(v.createdAt) / 1000),
       base: { name: baseName, dir: stack.modelDir },
       adapters: stack.adapters.map((a) => ({ name: a.name, dir: a.dir, weight: a.weight })),
+      ...(stack.prompt ? { prompt: stack.prompt } : {}),
     };
   }
 
