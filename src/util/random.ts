@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers shared by the stages: mulberry32, a small 32-bit generator of uniform [0, 1) floats.
+// Seeded pseudo-random numbers shared by the engine and the stages: mulberry32, a small 32-bit generator of uniform [0, 1) floats.
 
 /** A deterministic uniform [0, 1) stream for a 32-bit `seed` (mulberry32). */
 export function mulberry32(seed: number): () => number {

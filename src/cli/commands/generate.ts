@@ -79,7 +79,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .options(compositionOptions)
       .option('raw', rawOption)
       .option('adapter', adapterOption)
-      .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer, BOS as tokenizer_config says)' })
+      .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer and its specials, e.g. BOS; with --composition, rendered with the chat template)' })
       .option('prompt-ids', { type: 'string', describe: 'prompt as comma-separated token ids' })
       .option('max-tokens', { type: 'number', describe: 'new tokens at most (default 64)' })
       .option('temperature', { type: 'number', describe: '0 = greedy (default)' })

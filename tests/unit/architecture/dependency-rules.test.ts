@@ -17,20 +17,23 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/graph': BASE,
   'src/hash': BASE,
   'src/hub': BASE,
+  'src/slurm': BASE,
   'src/config': [...BASE, 'src/stage.ts', 'src/graph'],
   'src/store': [...BASE, 'src/stage.ts', 'src/hash'],
   'src/plan': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/hash', 'src/store'],
-  'src/exec': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan'],
+  'src/exec': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/slurm'],
   'src/watch': [...BASE, 'src/stage.ts', 'src/config', 'src/exec'],
   'src/engine': [...BASE, 'src/hf'],
-  'src/doctor': [...BASE, 'src/hub', 'src/store'],
-  // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor; a static report over the store.
+  'src/doctor': [...BASE, 'src/hub', 'src/store', 'src/slurm'],
+  // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor; a static report over the store; the
+  // cluster (sbatch / squeue) client the executor hands heavy stages to.
   'src/serve': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/exec'],
-  'src/report': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/store', 'src/plan'],
+  'src/report': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/store', 'src/plan', 'src/exec'],
+  'src/slurm': BASE,
   // the composition root: everything in src/, and the stage-kind registry (never a kind's own files)
   'src/cli': [
     ...BASE,
-    ...['stage.ts', 'hf', 'graph', 'hash', 'hub', 'config', 'store', 'plan', 'exec', 'watch', 'engine', 'doctor', 'serve', 'report'].map((p) => `src/${p}`),
+    ...['stage.ts', 'hf', 'graph', 'hash', 'hub', 'config', 'store', 'plan', 'exec', 'watch', 'engine', 'doctor', 'serve', 'report', 'slurm'].map((p) => `src/${p}`),
     'stages/index.ts',
   ],
   'stages/shared': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/hash', 'src/store'],

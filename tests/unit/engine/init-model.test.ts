@@ -5,14 +5,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { initModel, planModel, SMOLLM2_135M_SHAPE, type InitModelOptions } from '../../src/engine/init-model.ts';
-import { readSafetensors } from '../../src/hf/safetensors.ts';
-import { PeftError } from '../../src/errors.ts';
-import { addon } from '../native/addon.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
+import { initModel, planModel, SMOLLM2_135M_SHAPE, type InitModelOptions } from '../../../src/engine/init-model.ts';
+import { readSafetensors } from '../../../src/hf/safetensors.ts';
+import { PeftError } from '../../../src/errors.ts';
+import { addon } from '../../native/addon.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 const tiny: InitModelOptions = { vocabSize: 300, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2 };
-const stories = join(import.meta.dirname, '../../../shared/fixtures/stories260K/hf');
+const stories = join(import.meta.dirname, '../../../../shared/fixtures/stories260K/hf');
 
 function fresh(): string {
   return tempDir('peft-init-');

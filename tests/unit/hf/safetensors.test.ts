@@ -11,11 +11,11 @@ import {
   readSafetensorsHeader,
   writeSafetensorsF32,
   writeSafetensorsRaw,
-} from '../../src/hf/safetensors.ts';
-import { PeftError } from '../../src/errors.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
+} from '../../../src/hf/safetensors.ts';
+import { PeftError } from '../../../src/errors.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
-const fixtures = join(import.meta.dirname, '../../../shared/fixtures');
+const fixtures = join(import.meta.dirname, '../../../../shared/fixtures');
 const loraA = join(fixtures, 'peft-stories260K/lora-a/adapter_model.safetensors');
 
 function tmp(): string {

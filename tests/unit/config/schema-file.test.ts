@@ -36,7 +36,7 @@ describe('schema/pipeline.schema.json', () => {
   it('is a valid JSON Schema 2020-12 document with every section', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     new Ajv2020({ strict: false }).compile(schema);
-    expect(Object.keys(schema.properties as Node)).toEqual(['$schema', 'description', 'models', 'datasets', 'adapters', 'compositions', 'evals', 'exports', 'stages']);
+    expect(Object.keys(schema.properties as Node)).toEqual(['$schema', 'description', 'executor', 'models', 'datasets', 'adapters', 'compositions', 'evals', 'exports', 'stages']);
   });
 
   it('gives every field a description, and every optional core-owned field a default', () => {
@@ -44,8 +44,9 @@ describe('schema/pipeline.schema.json', () => {
     expect(all.length).toBeGreaterThan(60);
     const undocumented = all.filter(([, s]) => typeof s.description !== 'string' || !(s.description as string).length).map(([p]) => p);
     expect(undocumented).toEqual([]);
-    // The choice fields of models (path | hub | init) and exports (adapter | composition) have no default by nature.
-    const choice = /\/\$defs\/(model\/(path|hub|init)|export\/(adapter|composition))$/;
+    // The choice fields of models (path | hub | init) and exports (adapter | composition) have no default by nature;
+    // nor has a stage's `executor` (absent: the top-level executor applies).
+    const choice = /\/\$defs\/(model\/(path|hub|init)|export\/(adapter|composition))$|\/\$defs\/(adapter|command)\/executor$/;
     const coreKinds = /\/\$defs\/(model|adapter|composition|eval|export|command)\//;
     const noDefault = all.filter(([p, s, req]) => coreKinds.test(p) && !req && !('default' in s) && !choice.test(p) && !/\/items\//.test(p)).map(([p]) => p);
     expect(noDefault).toEqual([]);

@@ -4,8 +4,8 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { RunContext, RunResult, StageManifest, UpstreamArtifact } from '../../../src/stage.ts';
-import { loadModelTokenizer } from '../../../src/hf/tokenizer.ts';
+import type { RunContext, RunResult, StageManifest, UpstreamArtifact } from '../../src/stage.ts';
+import { loadModelTokenizer } from '../../src/hf/tokenizer.ts';
 
 export interface Harness {
   root: string;
