@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
+import { faultPoint } from '../util/fault.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
 import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
@@ -87,8 +88,11 @@ function writeJsonAtomic(file: string, v: unknown): void {
 
 export async function saveCheckpoint(dir: string, trainer: Handle, adapter: EngineAdapter, state: TrainerState): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  faultPoint('checkpoint.adapter', dir);
   await adapter.save(dir);
+  faultPoint('checkpoint.optimizer', join(dir, 'optimizer.safetensors'));
   await call(() => nativeEngine().trainerSaveState(trainer, join(dir, 'optimizer.safetensors')));
+  faultPoint('checkpoint.state', join(dir, 'trainer_state.json'));
   writeJsonAtomic(join(dir, 'trainer_state.json'), state);
 }
 

@@ -1,0 +1,33 @@
+// Fault injection, training checkpoints: a SIGKILL or a full disk between the files of a checkpoint must never let
+// the next build resume from a torn mix (adapter at one step, optimizer at another); it completes byte-identical to a
+// clean build of the same key, and a half-deleted checkpoint does not wedge the stage.
+import { afterEach, describe, expect, it } from 'vitest';
+import { NO_ADDON, World, actions, cleanReference, currentKeys, peftmake, storeContent, treeHashes } from './harness.ts';
+
+let w: World | undefined;
+afterEach(() => w?.cleanup());
+
+describe.skipIf(NO_ADDON !== '')(`checkpoints${NO_ADDON ? ` (skipped: ${NO_ADDON})` : ''}`, () => {
+  it.each([
+    ['SIGKILL between the adapter and the optimizer of the 2nd checkpoint', 'checkpoint.optimizer@2:kill'],
+    ['SIGKILL between the optimizer and the trainer state of the 2nd checkpoint', 'checkpoint.state@2:kill'],
+    ['ENOSPC writing the optimizer of the 2nd checkpoint', 'checkpoint.optimizer@2:enospc'],
+  ])('%s: the next build completes identical to a clean build', async (_what, fault) => {
+    const ref = await cleanReference();
+    w = new World();
+    const outside = treeHashes(w.outside);
+    const first = await peftmake(w.dir, ['build', '--json'], { fault });
+    if (fault.endsWith(':kill')) expect(first.signal).toBe('SIGKILL');
+    else {
+      expect(first.code).toBe(1);
+      expect(first.stdout + first.stderr).toMatch(/ENOSPC|no space left/);
+      expect(first.stdout + first.stderr).toContain('optimizer.safetensors');
+    }
+    const again = await peftmake(w.dir, ['build', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(actions(again)['adapters.domain']).toBe('built');
+    expect(currentKeys(w.dir)).toEqual(ref.keys);
+    expect(storeContent(w.dir)).toEqual(ref.content);
+    expect(treeHashes(w.outside)).toEqual(outside);
+  });
+});
