@@ -1,13 +1,14 @@
 // LoRA training through the native engine: micro-batches in order (G per optimizer step), lr schedule with
 // warmup, progress and AbortSignal cancellation, checkpoints (adapter + optimizer + step + data position) and an
 // exact resume. The native side runs the steps off the JS thread.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { faultPoint } from '../util/fault.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
 import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
+import { writeCheckpoint } from './checkpoint.ts';
 
 export interface MicroBatch {
   inputIds: number[][]; // [B][T]
@@ -38,8 +39,12 @@ export interface TrainOptions {
   activationBudgetBytes?: number;
   dropout?: number;
   seed?: number;
-  checkpoint?: { dir: string; every: number };
-  resumeFrom?: string; // a checkpoint dir written by `checkpoint`
+  /**
+   * Checkpoints every `every` steps as atomic step-<n>/ folders under `dir` (see checkpoint.ts), stamped with `key`.
+   * `extra` returns more files for the same checkpoint (the caller's logs; it may evaluate with the trainer first).
+   */
+  checkpoint?: { dir: string; every: number; key?: string; extra?: (trainer: Handle, step: number, records: NativeStepRecord[]) => Promise<Record<string, string>> };
+  resumeFrom?: string; // a checkpoint folder (step-<n>/) written by `checkpoint`
 }
 
 export interface TrainHooks {
@@ -52,6 +57,8 @@ export interface TrainResult {
   adapter: EngineAdapter;
   trainer: Handle;
   stepsDone: number;
+  /** The last checkpoint this call wrote, if any. */
+  checkpointDir?: string;
 }
 
 interface TrainerState {
@@ -81,19 +88,26 @@ function flatten(batches: MicroBatch[], start: number, count: number): { ids: In
   return { ids, labels, B, T };
 }
 
-function writeJsonAtomic(file: string, v: unknown): void {
-  writeFileSync(file + '.tmp', JSON.stringify(v, null, 2) + '\n');
-  renameSync(file + '.tmp', file);
-}
-
-export async function saveCheckpoint(dir: string, trainer: Handle, adapter: EngineAdapter, state: TrainerState): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  faultPoint('checkpoint.adapter', dir);
-  await adapter.save(dir);
-  faultPoint('checkpoint.optimizer', join(dir, 'optimizer.safetensors'));
-  await call(() => nativeEngine().trainerSaveState(trainer, join(dir, 'optimizer.safetensors')));
-  faultPoint('checkpoint.state', join(dir, 'trainer_state.json'));
-  writeJsonAtomic(join(dir, 'trainer_state.json'), state);
+/** Writes one checkpoint (adapter, optimizer, trainer state and the caller's extra files) as one atomic unit; returns its folder. */
+export async function saveCheckpoint(
+  root: string,
+  trainer: Handle,
+  adapter: EngineAdapter,
+  state: TrainerState,
+  opts: { key?: string; extra?: Record<string, string> } = {},
+): Promise<string> {
+  return writeCheckpoint(root, { step: state.step, key: opts.key ?? '' }, async (dir) => {
+    faultPoint('checkpoint.adapter', join(dir, 'adapter_model.safetensors'));
+    await adapter.save(dir);
+    faultPoint('checkpoint.optimizer', join(dir, 'optimizer.safetensors'));
+    await call(() => nativeEngine().trainerSaveState(trainer, join(dir, 'optimizer.safetensors')));
+    faultPoint('checkpoint.state', join(dir, 'trainer_state.json'));
+    writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+    for (const [name, text] of Object.entries(opts.extra ?? {})) {
+      faultPoint('checkpoint.extra', join(dir, name));
+      writeFileSync(join(dir, name), text);
+    }
+  });
 }
 
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -129,6 +143,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const lrOf = (k: number): number =>
     typeof opts.schedule === 'function' ? opts.schedule(k) : lrAt(opts.schedule ?? 'constant', opts.lr, k, opts.steps, opts.warmupSteps ?? 0);
   const records: NativeStepRecord[] = [];
+  let checkpointDir: string | undefined;
   const onAbort = () => engine.trainerCancel(trainer);
   hooks.signal?.addEventListener('abort', onAbort);
   try {
@@ -145,14 +160,19 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       );
       records.push(...recs);
       state = { ...state, step: state.step + chunk, dataPosition: (state.dataPosition + chunk * G) % opts.batches.length };
-      if (opts.checkpoint && state.step % opts.checkpoint.every === 0)
-        await saveCheckpoint(opts.checkpoint.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state);
+      if (opts.checkpoint && state.step % opts.checkpoint.every === 0) {
+        const extra = opts.checkpoint.extra ? await opts.checkpoint.extra(trainer, state.step, records) : undefined;
+        checkpointDir = await saveCheckpoint(opts.checkpoint.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state, {
+          key: opts.checkpoint.key,
+          extra,
+        });
+      }
     }
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
   }
   const trained = new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name);
-  return { records, adapter: trained, trainer, stepsDone: state.step };
+  return { records, adapter: trained, trainer, stepsDone: state.step, checkpointDir };
 }
 
 /** Mean loss of each micro-batch under the trainer's current adapter (no update). */

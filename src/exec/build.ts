@@ -22,6 +22,8 @@ export interface BuildOptions {
   dryRun?: boolean;
   json?: boolean;
   waitSeconds?: number;
+  /** Re-hash every byte of every committed object the plan uses (default: only files whose stat changed). */
+  verify?: boolean;
   signal?: AbortSignal;
   reporter?: Reporter;
   /** Runs under the build lock before planning (rollback re-points a ref here). */
@@ -47,7 +49,7 @@ export async function statusOf(opts: BuildOptions = {}): Promise<BuildReport> {
   const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const cache = new HashCache(layout.hashCache);
-  const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal: opts.signal });
+  const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal: opts.signal, verify: opts.verify });
   return { ok: plan.every((p) => p.action !== 'failed' && p.action !== 'skipped'), stages: plan.map(plannedOutcome) };
 }
 
@@ -62,7 +64,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
     opts.beforePlan?.(pipeline);
     const cache = new HashCache(layout.hashCache);
     try {
-      const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal });
+      const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal, verify: opts.verify });
       const report = await executePlan(
         plan,
         { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter },

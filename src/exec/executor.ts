@@ -1,6 +1,7 @@
 // Runs a plan: stale stages in dependency order, independent ones in parallel up to `jobs`, heavy stages one at a
 // time (the exclusive compute slot); with keepGoing a failure skips only its dependents.
 import { PeftError } from '../errors.ts';
+import { ioError } from '../util/io-errors.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { makeOutcome, type BuildReport, type StageOutcome } from './reporter.ts';
 import { buildStage, restoreStage, type StageEnv } from './run-stage.ts';
@@ -10,8 +11,9 @@ export interface ExecuteOptions {
   keepGoing: boolean;
 }
 
-function errorText(e: unknown): string {
-  if (e instanceof PeftError) return e.message;
+function errorText(raw: unknown): string {
+  const e = ioError(raw);
+  if (e instanceof PeftError) return e.code === 'E_IO' && e.details.hint ? `${e.message}; ${e.details.hint}` : e.message;
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 

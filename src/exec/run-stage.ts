@@ -13,6 +13,8 @@ import { currentVersion, readRef, recordVersion } from '../store/refs.ts';
 import { pinToVersion } from '../store/history.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { hashOutputs, hashStageInputs } from '../plan/inputs.ts';
+import { hashObjectFiles } from '../store/verify.ts';
+import { faultPoint } from '../util/fault.ts';
 import type { Reporter } from './reporter.ts';
 import { captureOutputs, clearOutputs, materializeOutputs } from './workspace-outputs.ts';
 
@@ -72,6 +74,7 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
       inputs: p.inputs,
       previous,
       resumeDir,
+      key: p.key,
       signal: env.signal,
       json: env.json,
       progress: (pr) => reporter.progress(p.name, pr),
@@ -105,10 +108,14 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
       seconds,
       host: hostname(),
       outputs,
+      files: hashObjectFiles(outDir),
     };
+    faultPoint('commit.manifest', join(outDir, 'manifest.json'));
     writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     commitObject(layout, outDir, p.key);
+    faultPoint('commit.ref', layout.ref(p.name));
     const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds });
+    faultPoint('cleanup.resume', resumeDir);
     rmSync(resumeDir, { recursive: true, force: true });
     for (const [stage, key] of Object.entries(result.keep ?? {})) {
       const kept = readRef(layout, stage)?.versions.find((x) => x.key === key);

@@ -10,7 +10,8 @@ import { upstreamClosure } from '../graph/graph.ts';
 import { closest } from '../config/suggest.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import { currentVersion, readRef, type StageRef } from '../store/refs.ts';
-import { hasObject, readManifest } from '../store/objects.ts';
+import { readManifest } from '../store/objects.ts';
+import { verifyObject } from '../store/verify.ts';
 import { diffReasons, type KeyMaterial, type Reason } from './reasons.ts';
 import { readParams } from './params.ts';
 import { hashOutputs, hashStageInputs, type FileRecord } from './inputs.ts';
@@ -77,6 +78,8 @@ export function resolveTargets(pipeline: Pipeline, targets: readonly string[]): 
 export interface PlanOptions {
   targets?: readonly string[];
   signal?: AbortSignal;
+  /** Re-hash every file of every committed object used (`build --verify`), not only files whose stat changed. */
+  verify?: boolean;
 }
 
 function artifactOf(layout: StoreLayout, name: string, ref: StageRef | undefined): UpstreamArtifact | undefined {
@@ -99,7 +102,7 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       continue;
     }
     try {
-      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, signal));
+      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, signal, Boolean(opts.verify)));
     } catch (e) {
       if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
       planned.set(name, unplannable(entry, 'failed', e.message));
@@ -120,6 +123,7 @@ async function planStage(
   cache: HashCache,
   planned: ReadonlyMap<string, PlannedStage>,
   signal: AbortSignal,
+  verifyFull: boolean,
 ): Promise<PlannedStage> {
   const name = entry.name;
   {
@@ -162,7 +166,14 @@ async function planStage(
     if (!cur) reasons.push({ type: 'no-record' });
     else if (cur.key !== computedKey) reasons = curManifest ? diffReasons(curManifest, material) : [{ type: 'output-missing' }];
 
-    const exists = hasObject(layout, key);
+    // A committed object is used only when it is what was committed: a corrupt one is rebuilt (never served).
+    const check = verifyObject(layout, key, { full: verifyFull, cache });
+    const exists = check.state === 'ok' || check.state === 'unverified';
+    if (check.state === 'corrupt' && pinned)
+      throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is corrupt in the store: ${check.problems[0]}`, {
+        hint: `run \`peftmake unpin ${name}\` and build again to rebuild it (\`peftmake fsck\` lists every damaged object)`,
+      });
+    if (check.state === 'corrupt') reasons = [...reasons.filter((r) => r.type !== 'no-record'), { type: 'artifact-corrupt', problem: check.problems[0] }];
     let action: PlannedAction;
     if (cur && cur.key === key && exists) {
       const missing = await missingOutputs(entry, readManifest(layout, key)!, pipeline.projectDir, cache);
@@ -173,7 +184,7 @@ async function planStage(
     } else if (exists) action = 'restored';
     else {
       action = 'built';
-      if (cur && cur.key === key) reasons.push({ type: 'output-missing' });
+      if (cur && cur.key === key && check.state === 'missing') reasons.push({ type: 'output-missing' });
     }
     if (pinned && !exists) throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is missing from the store`, { hint: `run \`peftmake unpin ${name}\` and build again` });
     const version = ref?.versions.find((v) => v.key === key)?.version ?? (ref?.versions.length ?? 0) + 1;

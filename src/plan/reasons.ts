@@ -11,7 +11,8 @@ export type Reason =
   | { type: 'upstream-changed'; stage: string }
   | { type: 'impl-changed'; old: string; new: string }
   | { type: 'engine-changed'; old: string; new: string }
-  | { type: 'output-missing'; path?: string };
+  | { type: 'output-missing'; path?: string }
+  | { type: 'artifact-corrupt'; problem: string };
 
 /** What a stage key is computed from (also stored, field by field, in the manifest). */
 export interface KeyMaterial {
@@ -83,5 +84,7 @@ export function formatReason(r: Reason): string {
       return `${r.type} ${r.old} -> ${r.new}`;
     case 'output-missing':
       return r.path ? `output-missing ${r.path}` : 'output-missing';
+    case 'artifact-corrupt':
+      return `artifact-corrupt ${r.problem} (rebuilding it)`;
   }
 }

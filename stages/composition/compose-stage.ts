@@ -6,6 +6,7 @@ import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { readAdapterMeta, upstreamOf } from '../adapter/adapter-artifact.ts';
 import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
+import { portablePath } from '../../src/store/portable.ts';
 import { COMPOSITION_FILE, type CompositionFile } from './composition-file.ts';
 import { mergeAdapterDirs, type MergeMethod } from './merge.ts';
 
@@ -41,8 +42,8 @@ export async function runComposeStage(ctx: RunContext<ComposeConfig>): Promise<R
   const file: CompositionFile = {
     name: ctx.name.replace(/^compositions\./, ''),
     method,
-    base: { name: c.base, key: modelArt.key, modelDir: modelDirOf(modelArt.dir) },
-    adapters: adapters.map(({ name, key, version, dir, weight }) => ({ name, key, version, dir, weight })),
+    base: { name: c.base, key: modelArt.key, modelDir: portablePath(ctx.projectDir, modelDirOf(modelArt.dir)) },
+    adapters: adapters.map(({ name, key, version, dir, weight }) => ({ name, key, version, dir: portablePath(ctx.projectDir, dir), weight })),
   };
   let summary = `stack of ${adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')}`;
   if (method !== 'stack') {

@@ -2,6 +2,7 @@
 // and writes it into ctx.outDir; returns the metrics the core records in the manifest.
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
+import { portablePath } from '../../src/store/portable.ts';
 import { loadModelTokenizer, modelDirOf } from '../../src/tokenizer/index.ts';
 import { resolveDatasetConfig } from './config.ts';
 import { prepareDataset } from './prepare.ts';
@@ -15,10 +16,12 @@ export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunR
   if (!model)
     throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, { hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)` });
   const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
+  const tokenizerLabel = portablePath(ctx.projectDir, tokenizer.dir); // stats.json names no absolute path of this machine
   const prepared = await prepareDataset(config, {
     name: ctx.name,
     projectDir: ctx.projectDir,
     tokenizer,
+    tokenizerLabel,
     signal: ctx.signal,
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });

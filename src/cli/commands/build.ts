@@ -11,6 +11,7 @@ interface Args extends CommonArgs {
   jobs: number;
   keepGoing: boolean;
   wait: number;
+  verify: boolean;
 }
 
 export const buildCommand: CommandModule<object, Args> = {
@@ -24,6 +25,7 @@ export const buildCommand: CommandModule<object, Args> = {
       .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'stages run in parallel (heavy stages still one at a time)' })
       .option('keep-going', { alias: 'k', type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
       .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another build holding the lock' })
+      .option('verify', { type: 'boolean', default: false, describe: 're-hash every byte of the committed artifacts used (a damaged one is rebuilt)' })
       .option('json', jsonOption) as never,
   handler: async (a) => {
     const report = await build({
@@ -33,6 +35,7 @@ export const buildCommand: CommandModule<object, Args> = {
       jobs: a.jobs,
       keepGoing: a.keepGoing,
       waitSeconds: a.wait,
+      verify: a.verify,
       json: a.json,
       signal: interruptSignal(),
       reporter: a.json ? new JsonModeReporter() : new HumanReporter(),

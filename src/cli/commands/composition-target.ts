@@ -7,6 +7,7 @@ import { compileChatTemplate, pickChatTemplate } from '../../tokenizer/chat-temp
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { currentVersion, readRef } from '../../store/refs.ts';
+import { requireIntact } from '../../store/verify.ts';
 import { runtimeAdapters } from '../../../stages/composition/composition-file.ts';
 
 export interface CompositionArgs {
@@ -32,7 +33,10 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
   if (!cur)
     throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
   const dir = layout.object(cur.key);
+  requireIntact(layout, cur.key, `${stage} v${cur.version}`); // never served from a damaged object
   const { file, adapters } = runtimeAdapters(dir, { disable: a.disable, objectsDir: join(layout.root, 'objects') });
+  for (const x of file.adapters) if (existsSync(layout.object(x.key))) requireIntact(layout, x.key, `adapter ${x.name} (${x.key.slice(0, 12)}) of ${stage}`);
+  if (existsSync(layout.object(file.base.key))) requireIntact(layout, file.base.key, `base model ${file.base.name} of ${stage}`);
   return { ...a, model: file.base.modelDir, adapter: adapters.map((x) => `${x.dir}:${x.weight}`) };
 }
 
