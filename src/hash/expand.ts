@@ -2,8 +2,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { globBase, isGlob, isWithin, normalizeRel } from '../config/paths.ts';
-import { PROJECT_GLOB, globToRegExp } from '../glob.ts';
+import { globBase, isGlob, isWithin, normalizeRel } from '../util/paths.ts';
+import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
 import { checkInputInside } from '../util/confine.ts';
 
 /** Directories never hashed as inputs. */

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { resolvePortable } from '../store/portable.ts';
+import { resolvePortable } from '../util/portable-path.ts';
 
 export function modelDirOf(artifactDir: string): string {
   const pointer = join(artifactDir, 'model.json');

@@ -4,8 +4,8 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { upstreamOf } from '../adapter/adapter-artifact.ts';
-import { readCompositionFile } from '../composition/composition-file.ts';
+import { upstreamOf } from '../shared/adapter-artifact.ts';
+import { readCompositionFile } from '../shared/composition-file.ts';
 
 export interface ExportStageConfig {
   adapter?: string;

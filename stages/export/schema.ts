@@ -1,6 +1,6 @@
 // JSON Schema fragment for one entry of `exports`: copies a built adapter or composition to a project path, in PEFT layout.
 import type { JsonSchema } from '../../src/stage.ts';
-import { descriptionProperty } from '../schema-fields.ts';
+import { descriptionProperty } from '../shared/schema-fields.ts';
 
 export const exportSchema: JsonSchema = {
   type: 'object',

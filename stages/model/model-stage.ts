@@ -6,7 +6,7 @@ import { PeftError } from '../../src/errors.ts';
 import { downloadModelFiles } from '../../src/hub/index.ts';
 import { initModel, type InitModelOptions } from '../../src/engine/init-model.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { portablePath } from '../../src/store/portable.ts';
+import { portablePath } from '../../src/util/portable-path.ts';
 
 export interface ModelStageConfig {
   path?: string;

@@ -2,14 +2,14 @@
 // and writes it into ctx.outDir; returns the metrics the core records in the manifest.
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { portablePath } from '../../src/store/portable.ts';
+import { portablePath } from '../../src/util/portable-path.ts';
 import { loadModelTokenizer, modelDirOf } from '../../src/tokenizer/index.ts';
 import { resolveDatasetConfig } from './config.ts';
 import { prepareDataset } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
 import { writeDataset } from './write.ts';
 
-export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
+export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
   const config = resolveDatasetConfig(ctx.config);
   const upstreamName = `models.${config.model}`;
   const model = ctx.upstream[upstreamName];

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { resolvePortable } from '../../src/store/portable.ts';
+import { resolvePortable } from '../../src/util/portable-path.ts';
 
 export const COMPOSITION_FILE = 'composition.json';
 
