@@ -60,6 +60,8 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
   const layout = new StoreLayout(pipeline.projectDir);
   const signal = opts.signal ?? new AbortController().signal;
   const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal });
+  const stale = lock.clearedStale;
+  if (stale) (opts.reporter ?? silentReporter).log('lock', `cleared a stale build lock of pid ${stale.pid} (${stale.reason}; written ${stale.startedAt} by \`${stale.command}\`)`);
   try {
     cleanTemp(layout);
     opts.beforePlan?.(pipeline);
