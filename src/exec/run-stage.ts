@@ -131,6 +131,13 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     return { version: v.version, seconds, summary: result.summary };
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });
+    // A resume folder the stage never wrote into is not kept (a checkpoint in it is, for the next run of this key).
+    for (const d of [resumeDir, layout.resumeRoot(p.name)])
+      try {
+        rmdirSync(d);
+      } catch {
+        // not empty
+      }
     throw e;
   }
 }
