@@ -1,6 +1,8 @@
 // Fault injection, training checkpoints: a SIGKILL or a full disk between the files of a checkpoint must never let
 // the next build resume from a torn mix (adapter at one step, optimizer at another); it completes byte-identical to a
 // clean build of the same key, and a half-deleted checkpoint does not wedge the stage.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_ADDON, World, actions, cleanReference, currentKeys, peftmake, storeContent, treeHashes } from './harness.ts';
 
@@ -32,5 +34,24 @@ describe.skipIf(NO_ADDON !== '')(`checkpoints${NO_ADDON ? ` (skipped: ${NO_ADDON
     expect(currentKeys(w.dir)).toEqual(ref.keys);
     expect(storeContent(w.dir)).toEqual(ref.content);
     expect(treeHashes(w.outside)).toEqual(outside);
+  });
+});
+
+describe.skipIf(NO_ADDON !== '')(`half-deleted checkpoints${NO_ADDON ? ` (skipped: ${NO_ADDON})` : ''}`, () => {
+  it('a checkpoint with a file deleted is discarded with its reason, never resumed; the build completes identical', async () => {
+    const ref = await cleanReference();
+    w = new World();
+    expect((await peftmake(w.dir, ['build'], { fault: 'checkpoint.adapter@3:kill' })).signal).toBe('SIGKILL');
+    const root = join(w.dir, 'artifacts', 'resume', 'adapters.domain');
+    const [key] = readdirSync(root);
+    const steps = readdirSync(join(root, key, 'checkpoints')).filter((n) => n.startsWith('step-'));
+    expect(steps).toEqual(['step-00000004']);
+    rmSync(join(root, key, 'checkpoints', steps[0], 'optimizer.safetensors'));
+    const again = await peftmake(w.dir, ['build', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('discarded checkpoint step-00000004: optimizer.safetensors is missing');
+    expect(again.stderr).toContain('adapters.domain: no whole checkpoint left; training from step 0');
+    expect(storeContent(w.dir)).toEqual(ref.content);
+    expect(existsSync(root)).toBe(false); // committed: the resume folder is gone
   });
 });
