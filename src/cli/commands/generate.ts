@@ -48,7 +48,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(target.model, a.prompt) : undefined;
   const prompt =
     a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat ? model.tokenizer.encode(chat.text, chat.bos ? undefined : { bos: false }) : model.tokenizer.encode(a.prompt!);
-  checkIds(model, prompt, '--prompt-ids');
+  checkIds(model, prompt, a.promptIds !== undefined ? '--prompt-ids' : undefined);
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
   let text: string;
   try {
