@@ -1,7 +1,7 @@
 // Fault injection, hostile sizes and pipes: a pipeline.json nested thousands of levels deep is a clean parse error
 // (no stack overflow), and output piped into a reader that goes away (`peftmake status --json | head -c 10`) ends
 // quietly with exit 0.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { CLI, World, peftmake } from './harness.ts';
@@ -25,5 +25,17 @@ describe('limits', () => {
     expect(r.exitCode).toBe(0);
     expect(String(r.stdout)).toBe('{\n  "ok": t'.slice(0, 10));
     expect(String(r.stderr)).toBe('');
+  });
+});
+
+describe('init size check', () => {
+  it('an init model too large for the disk or memory fails before writing a byte, saying how large', async () => {
+    w = new World({ models: { huge: { init: { hiddenSize: 65536, intermediateSize: 262144, numLayers: 32, numHeads: 64, vocabSize: 512, seed: 0 } } } });
+    const t0 = Date.now();
+    const r = await peftmake(w.dir, ['build', '--json']);
+    expect(r.code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(r.json!.stages[0].error).toMatch(/^init model: the model's weights need 8\d{3}\.\d GB (on disk and \S+ has|of memory to load and this machine has) [\d.]+ GB( free)?; nothing was written$/);
+    expect(existsSync(w.path('artifacts/tmp')) ? readdirSync(w.path('artifacts/tmp')) : []).toEqual([]);
   });
 });
