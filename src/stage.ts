@@ -69,6 +69,8 @@ export interface StageManifest {
   params?: Record<string, unknown>;
   /** Every file of the committed object (relative path, size, sha256): what verification checks. */
   files?: { path: string; size: number; sha256: string }[];
+  /** The Slurm job that built it (absent for a local build). */
+  job?: { executor: string; id: string; attempts: string[]; node?: string };
 }
 
 export interface RunContext<C = unknown> {
@@ -88,6 +90,9 @@ export interface RunContext<C = unknown> {
   /** This run's stage key (checkpoints are stamped with it). */
   key?: string;
   signal: AbortSignal;
+  /** Set in a cluster job, where the signal means SIGTERM before a kill: save what resumeDir needs to resume at the
+   * point reached (training checkpoints the step it stopped at), then end. Unset: stop as for Ctrl-C. */
+  checkpointOnAbort?: boolean;
   json: boolean; // --json: stay quiet on stdout
   progress(p: StageProgress): void;
   log(line: string): void;

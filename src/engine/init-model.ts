@@ -5,7 +5,7 @@ import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PeftError } from '../errors.ts';
-import { writeSafetensorsStream, type TensorSpec } from '../safetensors.ts';
+import { writeSafetensorsStream, type TensorSpec } from '../hf/safetensors.ts';
 
 export interface LlamaShape {
   modelType?: 'llama' | 'mistral' | 'qwen2';

@@ -4,11 +4,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { faultPoint } from '../util/fault.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
 import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
 import { writeCheckpoint } from './checkpoint.ts';
+import { faultPoint } from '../util/fault.ts';
+import { mulberry32 } from '../util/random.ts';
 
 export interface MicroBatch {
   inputIds: number[][]; // [B][T]
@@ -44,7 +45,21 @@ export interface TrainOptions {
    * `extra` returns more files for the same checkpoint (the caller's logs; it may evaluate with the trainer first).
    */
   checkpoint?: { dir: string; every: number; key?: string; extra?: (trainer: Handle, step: number, records: NativeStepRecord[]) => Promise<Record<string, string>> };
+  /** With `checkpoint`: when the signal aborts (SIGTERM of a cluster job), stop at the step reached and write a
+   * checkpoint there (steps then run one engine call each, so every finished step is known). */
+  checkpointOnAbort?: boolean;
   resumeFrom?: string; // a checkpoint folder (step-<n>/) written by `checkpoint`
+}
+
+/** Training stopped by the signal; with `checkpointOnAbort`, a checkpoint at `step` holds the `records` run before. */
+export class TrainingInterrupted extends PeftError {
+  constructor(
+    readonly step: number,
+    readonly records: NativeStepRecord[],
+    readonly checkpointed: boolean,
+  ) {
+    super('E_CANCELLED', `training cancelled at step ${step}${checkpointed ? ' (checkpoint written there)' : ''}`);
+  }
 }
 
 export interface TrainHooks {
@@ -143,30 +158,43 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const lrOf = (k: number): number =>
     typeof opts.schedule === 'function' ? opts.schedule(k) : lrAt(opts.schedule ?? 'constant', opts.lr, k, opts.steps, opts.warmupSteps ?? 0);
   const records: NativeStepRecord[] = [];
-  let checkpointDir: string | undefined;
   const onAbort = () => engine.trainerCancel(trainer);
   hooks.signal?.addEventListener('abort', onAbort);
+  const stepwise = Boolean(opts.checkpointOnAbort && opts.checkpoint);
+  let saved = state.step; // the step the checkpoint on disk (or the start) is at
+  let checkpointDir: string | undefined;
+  const checkpointNow = async (): Promise<void> => {
+    const ck = opts.checkpoint!;
+    const extra = ck.extra ? await ck.extra(trainer, state.step, records) : undefined;
+    checkpointDir = await saveCheckpoint(ck.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state, { key: ck.key, extra });
+    saved = state.step;
+  };
+  const interrupted = async (): Promise<never> => {
+    const write = stepwise && state.step > saved;
+    if (write) await checkpointNow();
+    throw new TrainingInterrupted(state.step, records, write);
+  };
   try {
     while (state.step < opts.steps) {
-      if (hooks.signal?.aborted) throw new PeftError('E_CANCELLED', `training cancelled at step ${state.step}`);
+      if (hooks.signal?.aborted) await interrupted();
       const every = opts.checkpoint?.every ?? opts.steps;
-      const chunk = Math.min(opts.steps - state.step, every - (state.step % every));
+      const chunk = stepwise ? 1 : Math.min(opts.steps - state.step, every - (state.step % every));
       const { ids, labels, B, T } = flatten(opts.batches, state.dataPosition, chunk * G);
       const lrs = Float64Array.from({ length: chunk }, (_, i) => lrOf(state.step + i));
-      const recs = await call(() =>
-        engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
-          hooks.onProgress?.({ ...p, steps: opts.steps }),
-        ),
-      );
+      let recs: NativeStepRecord[];
+      try {
+        recs = await call(() =>
+          engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
+            hooks.onProgress?.({ ...p, steps: opts.steps }),
+          ),
+        );
+      } catch (e) {
+        if (stepwise && hooks.signal?.aborted && (e as PeftError).code === 'E_CANCELLED') await interrupted(); // cancelled before its one step
+        throw e;
+      }
       records.push(...recs);
       state = { ...state, step: state.step + chunk, dataPosition: (state.dataPosition + chunk * G) % opts.batches.length };
-      if (opts.checkpoint && state.step % opts.checkpoint.every === 0) {
-        const extra = opts.checkpoint.extra ? await opts.checkpoint.extra(trainer, state.step, records) : undefined;
-        checkpointDir = await saveCheckpoint(opts.checkpoint.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state, {
-          key: opts.checkpoint.key,
-          extra,
-        });
-      }
+      if (opts.checkpoint && state.step % opts.checkpoint.every === 0) await checkpointNow();
     }
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
@@ -186,14 +214,7 @@ export function packCausalLM(docs: number[][], seqLen: number, batchSize: number
   const stream = docs.flat();
   const rows: number[][] = [];
   for (let i = 0; i + seqLen <= stream.length; i += seqLen) rows.push(stream.slice(i, i + seqLen));
-  let s = seed >>> 0; // mulberry32
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = rows.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [rows[i], rows[j]] = [rows[j], rows[i]];

@@ -194,3 +194,15 @@ export async function acquireLock(layout: StoreLayout, opts: { command: string; 
     await sleep(200);
   }
 }
+
+/** Who holds the build lock now, without taking it: undefined when it is free or held by a dead process on this host. */
+export function lockHolder(layout: StoreLayout): LockInfo | undefined {
+  let holder: LockInfo | undefined;
+  try {
+    holder = parseLock(readFileSync(layout.lock, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!holder) return undefined;
+  return holder.host === hostname() && staleReason(holder) ? undefined : holder;
+}

@@ -1,5 +1,5 @@
 // Committed artifacts: artifacts/objects/<key>/ (stage outputs + manifest.json), committed by renaming a temp dir.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
@@ -52,4 +52,14 @@ export function commitObject(layout: StoreLayout, tempDir: string, key: string):
 /** Removes temp dirs left by interrupted builds (only call while holding the build lock). */
 export function cleanTemp(layout: StoreLayout): void {
   rmSync(layout.tmp, { recursive: true, force: true });
+}
+
+/** Removes a stage's resume folder for `key` (and the stage's resume root) when nothing was written into it. */
+export function dropEmptyResume(layout: StoreLayout, stage: string, key: string): void {
+  for (const d of [layout.resume(stage, key), layout.resumeRoot(stage)])
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty (a checkpoint to resume from), or already gone
+    }
 }

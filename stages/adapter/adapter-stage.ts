@@ -4,7 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { latestCheckpoint } from '../../src/engine/checkpoint.ts';
-import { evalLoss, loadModel, lrAt, nativeEngine, train, type AdapterUse, type ScheduleKind } from '../../src/engine/index.ts';
+import { writeFileAtomic } from '../../src/store/atomic.ts';
+import { evalLoss, loadModel, lrAt, nativeEngine, train, TrainingInterrupted, type AdapterUse, type ScheduleKind } from '../../src/engine/index.ts';
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
@@ -156,6 +157,7 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
           },
         },
         resumeFrom,
+        checkpointOnAbort: ctx.checkpointOnAbort,
       },
       {
         signal: ctx.signal,
@@ -171,8 +173,14 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
           });
         },
       },
-    );
+    ).catch((e: unknown) => {
+      // Stopped by SIGTERM in a cluster job with a checkpoint at the step reached (its logs are in it).
+      if (e instanceof TrainingInterrupted && e.checkpointed) ctx.log(`${ctx.name}: checkpoint written at step ${e.step}/${steps}`);
+      throw e;
+    });
     trainLog.push(...logLines(from, res.records));
+    // A live copy for readers of a training under way (the report); resume reads the checkpoint's own log.
+    writeFileAtomic(join(ctx.resumeDir, 'train_log.jsonl'), trainLog.join('\n') + '\n');
     done = target;
     lastTrainer = res;
     if (res.checkpointDir) resumeFrom = res.checkpointDir;

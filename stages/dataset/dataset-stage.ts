@@ -3,7 +3,8 @@
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { portablePath } from '../../src/util/portable-path.ts';
-import { loadModelTokenizer, modelDirOf } from '../../src/tokenizer/index.ts';
+import { loadModelTokenizer } from '../../src/hf/index.ts';
+import { modelDirOf } from '../shared/model-dir.ts';
 import { resolveDatasetConfig } from './config.ts';
 import { prepareDataset } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
