@@ -2,7 +2,7 @@
 // unrelated process (a reused PID) is cleared; another host's lock is a clear error with the exact command to clear it;
 // --wait gives up after its timeout with the holder named.
 import { execSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,13 +59,14 @@ describe('build lock', () => {
 
   it('--wait gives up after its timeout, naming the holder', async () => {
     w = new World({ stages: { quick: { cmd: 'echo ok > out.txt', outs: ['out.txt'] } } });
-    const holder = peftmake(w.dir, ['build'], { env: { PEFTMAKE_FAULT: 'lock.acquired:sleep3000' } });
-    await new Promise((r) => setTimeout(r, 1500));
+    const holder = peftmake(w.dir, ['build'], { env: { PEFTMAKE_FAULT: 'lock.acquired:sleep6000' } });
+    const t = Date.now();
+    while (!existsSync(w.path('artifacts/build.lock')) && Date.now() - t < 30_000) await new Promise((r) => setTimeout(r, 20));
     const t0 = Date.now();
     const r = await peftmake(w.dir, ['build', '--wait', '1']);
     expect(r.code).toBe(75);
     expect(r.stderr).toMatch(/error\[E_LOCKED\]: another build holds the lock: pid \d+ on .* \(still held after waiting 1 s\)/);
-    expect(Date.now() - t0).toBeLessThan(3500);
+    expect(Date.now() - t0).toBeLessThan(5500);
     expect((await holder).code).toBe(0);
   });
 });
