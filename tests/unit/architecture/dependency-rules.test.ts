@@ -17,7 +17,6 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/graph': BASE,
   'src/hash': BASE,
   'src/hub': BASE,
-  'src/slurm': BASE,
   'src/config': [...BASE, 'src/stage.ts', 'src/graph'],
   'src/store': [...BASE, 'src/stage.ts', 'src/hash'],
   'src/plan': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/hash', 'src/store'],
