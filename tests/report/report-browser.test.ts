@@ -10,7 +10,7 @@ import { loadPipeline } from '../../src/config/load.ts';
 import { REPO_DIR, TempProject } from '../helpers/project.ts';
 import { TOOLCHAIN } from '../helpers/toolchain.ts';
 import { chromiumSkipReason, openOfflineBrowser, type OfflineBrowser } from '../helpers/chromium.ts';
-import { syntheticQa } from '../unit/adapter/synthetic-qa.ts';
+import { syntheticQa } from '../helpers/synthetic-qa.ts';
 
 const addonSkip = existsSync(join(REPO_DIR, 'native', 'build', 'Release', 'peft_engine.node')) ? '' : 'native addon not built (npm run build:native)';
 const browserSkip = chromiumSkipReason();
