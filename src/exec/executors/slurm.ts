@@ -19,6 +19,16 @@ const RESUBMIT = new Set(['PREEMPTED', 'TIMEOUT', 'NODE_FAIL', 'BOOT_FAIL', 'DEA
 const DEFAULT_RESUBMIT = 3;
 const DEFAULT_POLL_SECONDS = 2;
 const LOG_TAIL_LINES = 15;
+const MAX_UNREACHABLE = 30;
+
+/** squeue kept failing: the job may still run, so its job.json stays and the next build adopts it. */
+class SlurmUnreachable extends PeftError {
+  constructor(stage: string, id: string, cause: unknown) {
+    super('E_SLURM', `${stage}: lost touch with Slurm while following job ${id}: ${(cause as Error).message}`, {
+      hint: 'the job may still be running; the next `peftmake build` follows it (or `scancel` it)',
+    });
+  }
+}
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((r) => {
@@ -113,7 +123,7 @@ export class SlurmExecutor implements Executor {
         throw this.failure(p.name, id, state, info, result, follower.tail, preempted ? attempts.length : 0, files);
       }
     } catch (e) {
-      this.drop(files, false);
+      if (!(e instanceof SlurmUnreachable)) this.drop(files, false);
       throw e;
     }
   }
@@ -124,8 +134,10 @@ export class SlurmExecutor implements Executor {
     if (!prior) return undefined;
     const state = (await queueStates([prior.jobId])).get(prior.jobId);
     const done = files.readResult();
-    if ((state && ACTIVE.has(state)) || (state === 'COMPLETED' && done?.ok)) {
-      say(`adopting Slurm job ${prior.jobId} (${state.toLowerCase()}), submitted by an earlier build (pid ${prior.controller.pid} on ${prior.controller.host})`);
+    // Finished well: Slurm may have forgotten it already (MinJobAge); its result and outputs are on disk.
+    const finished = done?.ok && existsSync(files.outDir) && (state === undefined || state === 'COMPLETED');
+    if ((state && ACTIVE.has(state)) || finished) {
+      say(`adopting Slurm job ${prior.jobId} (${(state ?? 'finished').toLowerCase()}), submitted by an earlier build (pid ${prior.controller.pid} on ${prior.controller.host})`);
       return prior.jobId;
     }
     this.drop(files, false);
@@ -150,13 +162,23 @@ export class SlurmExecutor implements Executor {
   private async watch(id: string, files: JobFiles, follower: LogFollower, pollMs: number, signal: AbortSignal, onState: (s: string) => void): Promise<JobInfo | undefined> {
     let last = '';
     let cancelled = false;
+    let unreachable = 0;
     while (true) {
       follower.pump();
       if (signal.aborted && !cancelled) {
         cancelled = true;
         await scancel(id);
       }
-      const state = (await queueStates([id])).get(id);
+      let state: string | undefined;
+      try {
+        state = (await queueStates([id])).get(id);
+        unreachable = 0;
+      } catch (e) {
+        // slurmctld busy or restarting: keep following; after ~MAX_UNREACHABLE polls give up, leaving job.json for adoption
+        if (++unreachable >= MAX_UNREACHABLE) throw new SlurmUnreachable(files.readJob()?.stage ?? 'stage', id, e);
+        await sleep(pollMs, cancelled ? new AbortController().signal : signal);
+        continue;
+      }
       if (!state || !ACTIVE.has(state)) break;
       if (state !== last && state !== 'RUNNING') onState(state);
       last = state;
