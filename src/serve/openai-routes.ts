@@ -148,7 +148,7 @@ function completionLogprobs(lps: TokenLogprob[], p: SamplingParams) {
     tokens: lps.map((l) => l.text),
     token_logprobs: lps.map((l) => l.logprob),
     top_logprobs: lps.map((l) => Object.fromEntries(l.top.map((t) => [t.text, t.logprob]))),
-    text_offset: lps.reduce<number[]>((acc, l, i) => (acc.push(i ? acc[i - 1] + lps[i - 1].text.length : 0), acc), []),
+    text_offset: lps.reduce<number[]>((acc, _l, i) => (acc.push(i ? acc[i - 1] + lps[i - 1].text.length : 0), acc), []),
   };
 }
 

@@ -79,7 +79,7 @@ export function samplingParams(b: Body, chat: boolean): SamplingParams {
   const so = opt(b, 'stream_options', (v): v is Body => typeof v === 'object' && !Array.isArray(v), 'an object');
   const includeUsage = so ? (opt(so, 'include_usage', isBool, 'a boolean') ?? false) : false;
   const ignoreEos = opt(b, 'ignore_eos', isBool, 'a boolean') ?? false;
-  return { maxTokens, temperature, topP, topK: topK < 0 ? 0 : topK, seed, n, stop, logprobs, stream, includeUsage, ignoreEos };
+  return { maxTokens, temperature, topP, topK: Math.max(0, topK), seed, n, stop, logprobs, stream, includeUsage, ignoreEos };
 }
 
 /** The extra body field `adapters`: {"disable": [names], "weights": {name: number}} for this request only. */

@@ -9,7 +9,7 @@ import { PeftError } from '../errors.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
 import { requireManifest } from '../store/objects.ts';
-import type { StageKind, Toolchain } from '../stage.ts';
+import type { InferenceStack, StageKind, Toolchain } from '../stage.ts';
 import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
 import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
 import { notFound, badRequest } from './errors.ts';
@@ -117,7 +117,7 @@ export class ModelRegistry {
     const dir = this.layout.object(v.key);
     if (!existsSync(dir)) throw notFound(`${ref.stage} v${v.version} (${v.key.slice(0, 12)}) is not in the store any more (removed by gc?)`);
     const manifest = requireManifest(this.layout, v.key, ref.stage);
-    let stack;
+    let stack: InferenceStack;
     try {
       stack = kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
     } catch (err) {

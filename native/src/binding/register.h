@@ -1,7 +1,7 @@
 // The engine's JS functions, one register_* per concern (called from addon.cc), and the guard every export runs under.
 #pragma once
 #include <napi.h>
-#include "napi_guard.h"
+#include "binding/napi_guard.h"
 
 namespace peft::binding {
 

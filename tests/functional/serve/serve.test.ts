@@ -2,7 +2,7 @@
 // adapter, a stacked composition) built in-process, then models, completions, chat, streaming, logprobs, n > 1, an
 // adapter switched off per request, greedy outputs equal to `peftmake generate`'s, a rollback switching the served
 // version live, the fine-tuning flow end to end, and every bad input answered with its status while serving goes on.
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
