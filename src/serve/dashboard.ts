@@ -30,7 +30,10 @@ export async function dashboardHtml(d: DashboardDeps): Promise<string> {
   let problem: string;
   if (existsSync(file)) {
     try {
-      const model = await projectReportModel(file, { kinds: d.toolchain.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: d.toolchain })).stages });
+      const model = await projectReportModel(file, {
+        kinds: d.toolchain.kinds,
+        plan: async (pipeline) => (await statusOf({ pipeline, toolchain: d.toolchain })).stages,
+      });
       return renderReportHtml(model, { ...refresh, extraSections: inference });
     } catch (err) {
       if (!(err instanceof PeftError)) throw err;

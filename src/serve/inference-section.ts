@@ -21,7 +21,14 @@ export function inferenceSection(t: InferenceTimeline, now = Date.now()): string
   const table = `<table class="data" data-table="inference"><thead><tr><th>model</th><th class="num">requests</th><th class="num">prompt tokens</th><th class="num">generated tokens</th><th class="num">latency p50 ms</th><th class="num">p95 ms</th><th class="num">p99 ms</th><th class="num">first token p50 ms</th><th class="num">p99 ms</th><th class="num">tokens/s per request</th></tr></thead><tbody>${hs.map(row).join('')}</tbody></table>`;
   const x = (start: number) => (start - t.started) / 1000;
   const series = (f: (b: ModelHistory['buckets'][number]) => number, dashed = false, suffix = ''): Series[] =>
-    hs.map((h, i) => ({ label: `${h.model}${suffix}`, color: versionColor(i), dashed, radius: 2.5, data: { model: h.model }, points: h.buckets.map((b) => ({ x: x(b.start), y: f(b) })) }));
+    hs.map((h, i) => ({
+      label: `${h.model}${suffix}`,
+      color: versionColor(i),
+      dashed,
+      radius: 2.5,
+      data: { model: h.model },
+      points: h.buckets.map((b) => ({ x: x(b.start), y: f(b) })),
+    }));
   const charts = `<div class="charts">
 ${lineChart({ id: 'inference/requests', title: 'requests per time bucket', xLabel: 'seconds since start', yLabel: 'requests', series: series((b) => b.requests), width: 560, height: 220 })}
 ${lineChart({ id: 'inference/latency', title: 'request latency p50 (solid) and p99 (dashed)', xLabel: 'seconds since start', yLabel: 'ms', series: [...series((b) => percentile(b.latencies, 0.5) * 1000, false, ' p50'), ...series((b) => percentile(b.latencies, 0.99) * 1000, true, ' p99')], width: 560, height: 220 })}

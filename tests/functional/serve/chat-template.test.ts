@@ -21,7 +21,10 @@ const TEMPLATE =
   '{%- if date_string is defined %}Today: {{ date_string }}{{ "\\n" }}{% endif %}' +
   '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% if m.role == "assistant" %}{{ eos_token }}{% endif %}{{ "\\n" }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}';
 const chats = ['Lily', 'Tom', 'Ben', 'Sue'].map((n) => ({
-  messages: [{ role: 'user', content: `Who is ${n}?` }, { role: 'assistant', content: `${n} is a friend who likes the park.` }],
+  messages: [
+    { role: 'user', content: `Who is ${n}?` },
+    { role: 'assistant', content: `${n} is a friend who likes the park.` },
+  ],
 }));
 const train = { quant: 'none', compute: 'fp32', lora: { r: 2, alpha: 4, dropout: 0 }, maxSteps: 2, batchSize: 2, seqLen: 64, checkpointEvery: 0 };
 
@@ -41,7 +44,15 @@ describe.skipIf(skip !== '')(`serve prompts with the chat template the adapters 
     p.write('data/persona.jsonl', chats.map((c) => JSON.stringify(c)).join('\n') + '\n');
     p.pipeline({
       models: { base: { path: MODEL } },
-      datasets: { persona: { model: 'base', source: { files: ['data/persona.jsonl'] }, format: 'chat', template: { chatTemplate: TEMPLATE, date: '2024-12-01' }, split: { valid: 0 } } },
+      datasets: {
+        persona: {
+          model: 'base',
+          source: { files: ['data/persona.jsonl'] },
+          format: 'chat',
+          template: { chatTemplate: TEMPLATE, date: '2024-12-01' },
+          split: { valid: 0 },
+        },
+      },
       adapters: { persona: { base: 'base', data: 'persona', ...train } },
       compositions: { persona: { base: 'base', adapters: [{ name: 'persona' }] } },
     });

@@ -61,7 +61,10 @@ describe.skipIf(skip !== '')(`serve's live dashboard at /${skip ? ` (skipped: ${
     const before = await page();
     expect(before.html).toContain('No generation request yet.');
     const tokens: Record<string, number> = { notes: 0, base: 0 };
-    for (const [model, n] of [['notes', 3], ['base', 1]] as const)
+    for (const [model, n] of [
+      ['notes', 3],
+      ['base', 1],
+    ] as const)
       for (let i = 0; i < n; i++) {
         const r = await fetch(`${s.url}/v1/completions`, {
           method: 'POST',
@@ -74,7 +77,10 @@ describe.skipIf(skip !== '')(`serve's live dashboard at /${skip ? ` (skipped: ${
     const { html, headers } = await page();
     const nodes = [...html.matchAll(/<g class="node[^"]*" data-stage="([^"]+)"/g)].map((m) => m[1]);
     expect(nodes.sort()).toEqual(['adapters.notes', 'compositions.notes', 'datasets.notes', 'models.base']);
-    for (const [model, n] of [['notes', 3], ['base', 1]] as const)
+    for (const [model, n] of [
+      ['notes', 3],
+      ['base', 1],
+    ] as const)
       expect(html).toContain(`<tr data-model="${model}" data-requests="${n}" data-tokens-out="${tokens[model]}">`);
     // the charts over time: one point per time bucket and model, the request counts summing to those made
     const counts = [...html.matchAll(/<circle[^>]*data-y="([\d.]+)"/g)];
