@@ -10,6 +10,7 @@ import { exportSource, type ExportSource } from './export-source.ts';
 import { writePeftExport } from './peft-export.ts';
 import { writeMergedExport } from './merged-export.ts';
 import { writeGgufExport } from './gguf-export.ts';
+import { writeOnnxExport } from './onnx-export.ts';
 
 export interface ExportStageConfig {
   adapter?: string;
@@ -35,6 +36,7 @@ const WRITERS: Record<string, FormatWriter> = {
   peft: writePeftExport,
   merged: writeMergedExport,
   gguf: writeGgufExport,
+  onnx: writeOnnxExport,
 };
 
 export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promise<RunResult> {

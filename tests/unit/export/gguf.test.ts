@@ -91,7 +91,7 @@ describe.skipIf(fixtureSkip !== '')(`gguf exports${fixtureSkip ? ` (skipped: ${f
   }, 120_000);
 
   it('bad input: a model llama.cpp\'s llama architecture cannot take, a type its rows cannot take; nothing written', async () => {
-    expect(() => llamaHparams({ model_type: 'gpt2', n_embd: 64 }, 'config.json')).toThrow(/model_type "gpt2" cannot be written as GGUF/);
+    expect(() => llamaHparams({ model_type: 'gpt2', n_embd: 64 }, 'config.json')).toThrow(/model_type "gpt2" cannot be written as GGUF or ONNX/);
     expect(() => llamaHparams({ model_type: 'llama', hidden_size: 64, num_attention_heads: 4, intermediate_size: 8, num_hidden_layers: 1, vocab_size: 8, rope_scaling: { type: 'dynamic', factor: 2 } }, 'config.json')).toThrow(/rope_scaling: type "dynamic"/);
     expect(existsSync(out('both'))).toBe(true);
   });
