@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { build } from '../src/exec/build.ts';
 import { loadPipeline } from '../src/config/load.ts';
+import { TOOLCHAIN } from '../src/cli/toolchain.ts';
 import { planBuild } from '../src/plan/plan.ts';
 import { HashCache } from '../src/hash/hash-cache.ts';
 import { StoreLayout } from '../src/store/layout.ts';
@@ -96,10 +97,10 @@ try {
   // Both hashers read the same files from a warm page cache: one read pass first, then each timed in turn.
   await execa({ cwd: dir, shell: true })`find data -type f -print0 | xargs -0 cat > /dev/null`;
   // Our first-build hashing: planning with an empty hash cache hashes every input.
-  const pipeline = loadPipeline(join(dir, 'pipeline.json'));
+  const pipeline = loadPipeline(join(dir, 'pipeline.json'), { kinds: TOOLCHAIN.kinds });
   const layout = new StoreLayout(dir);
   let t = performance.now();
-  await planBuild(pipeline, layout, new HashCache());
+  await planBuild(pipeline, layout, new HashCache(), { engineVersion: TOOLCHAIN.engineVersion });
   const hashSeconds = (performance.now() - t) / 1000;
   t = performance.now();
   await execa({ cwd: dir, shell: true })`find data -type f -print0 | xargs -0 -n 2000 sha256sum > /dev/null`;
@@ -117,14 +118,14 @@ try {
   });
 
   t = performance.now();
-  const first = await build({ pipeline, jobs: 2 });
+  const first = await build({ toolchain: TOOLCHAIN, pipeline, jobs: 2 });
   emit({ bench: 'core.first_build', stages: first.stages.length, ok: first.ok, seconds: round((performance.now() - t) / 1000) });
 
   // No-op builds with a warm stat cache: in process (best of 5), then the CLI end to end.
   const noop: number[] = [];
   for (let i = 0; i < 5; i++) {
     t = performance.now();
-    const r = await build({ file: join(dir, 'pipeline.json') });
+    const r = await build({ toolchain: TOOLCHAIN, file: join(dir, 'pipeline.json') });
     noop.push((performance.now() - t) / 1000);
     if (!r.stages.every((s) => s.action === 'fresh')) throw new Error('no-op build was not a no-op');
   }

@@ -8,7 +8,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const addonPath = process.env.PEFT_ADDON ?? fileURLToPath(new URL('../native/build/Release/peft_engine.node', import.meta.url));
+// The test addon (native/build/Release/peft_engine_test.node, built with the engine) exposes the raw kernels and ops.
+const addonPath = process.env.PEFT_TEST_ADDON ?? fileURLToPath(new URL('../native/build/Release/peft_engine_test.node', import.meta.url));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const addon: any = createRequire(import.meta.url)(addonPath);
 const k = addon.kernels;

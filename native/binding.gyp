@@ -1,13 +1,28 @@
 {
+  "target_defaults": {
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src", "<!@(node detect.mjs includes)"],
+    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "<!@(node detect.mjs defines)"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "<!@(node build-flags.mjs)"],
+    "ldflags": ["<!@(node build-flags.mjs ldflags)"]
+  },
   "targets": [
     {
+      "target_name": "peft_engine_lib",
+      "type": "static_library",
+      "sources": ["<!@(node sources.mjs lib)"],
+      "cflags": ["-fPIC"]
+    },
+    {
       "target_name": "peft_engine",
-      "sources": ["<!@(node sources.mjs)"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "include", "src", "<!@(node detect.mjs includes)"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "<!@(node detect.mjs defines)"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "<!@(node build-flags.mjs)"],
-      "ldflags": ["<!@(node build-flags.mjs ldflags)"],
+      "sources": ["<!@(node sources.mjs addon)"],
+      "dependencies": ["peft_engine_lib"],
+      "libraries": ["<!@(node detect.mjs libs)", "-lpthread", "-ldl"]
+    },
+    {
+      "target_name": "peft_engine_test",
+      "sources": ["<!@(node sources.mjs test)"],
+      "dependencies": ["peft_engine_lib"],
       "libraries": ["<!@(node detect.mjs libs)", "-lpthread", "-ldl"]
     }
   ]

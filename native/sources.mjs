@@ -1,4 +1,6 @@
-// Lists the addon's C++ sources for binding.gyp (every .cc under native/src), so new files need no gyp edit.
+// Lists the C++ sources of each binding.gyp target (every .cc under native/src, so new files need no gyp edit):
+// `lib` the engine and its production bindings (a static library both addons link), `addon` the production addon's
+// entry (src/addon.cc), `test` the test addon (src/test_addon/: raw kernels and ops for tests and benchmarks).
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,4 +13,17 @@ function walk(dir) {
     return p.endsWith('.cc') ? [p] : [];
   });
 }
-console.log(walk(join(here, 'src')).map((p) => relative(here, p)).join(' '));
+const all = walk(join(here, 'src')).map((p) => relative(here, p));
+const ADDON = 'src/addon.cc';
+const TEST = 'src/test_addon/';
+const part = process.argv[2] ?? 'lib';
+const pick = {
+  lib: (p) => p !== ADDON && !p.startsWith(TEST),
+  addon: (p) => p === ADDON,
+  test: (p) => p.startsWith(TEST),
+}[part];
+if (!pick) {
+  console.error(`sources.mjs: unknown part '${part}' (lib, addon or test)`);
+  process.exit(1);
+}
+console.log(all.filter(pick).join(' '));

@@ -96,11 +96,26 @@ export interface RunResult {
   keep?: Record<string, string>;
 }
 
+/** What inference (generate, score, serve) loads for a committed artifact: the base model and the adapters stacked on it. */
+export interface InferenceStack {
+  modelDir: string;
+  adapters: { name: string; dir: string; weight: number }[];
+}
+
 /** A line of a stage-specific diff between two versions (e.g. adapter weight norms). */
 export interface DiffLine {
   section: string; // 'weights', 'metrics', ...
   text: string;
   data?: Record<string, unknown>;
+}
+
+/**
+ * What the entry point (the CLI, the test helpers) hands the core: the stage-kind registry (stages/index.ts) and the
+ * engine version that joins every stage key. The core imports neither, so config and plan stay below stages/ and the engine.
+ */
+export interface Toolchain {
+  kinds: readonly StageKind[];
+  engineVersion: string;
 }
 
 export interface StageKind<C = any> {
@@ -129,6 +144,11 @@ export interface StageKind<C = any> {
   resolve?(ctx: Omit<RunContext<C>, 'outDir' | 'inputs' | 'resolved' | 'resumeDir' | 'previous'>): Promise<Record<string, unknown>>;
   /** Does the work, writing only into ctx.outDir. */
   run(ctx: RunContext<C>): Promise<RunResult>;
+  /**
+   * Optional: what inference loads for a committed artifact of this kind (compositions); `disable` switches adapters
+   * off by name and is a usage error where they cannot be (a merged adapter).
+   */
+  inferenceStack?(artifact: UpstreamArtifact, opts: { disable?: readonly string[] }): InferenceStack;
   /** Optional: kind-specific diff lines between two committed versions. */
   diff?(a: UpstreamArtifact, b: UpstreamArtifact): Promise<DiffLine[]>;
 }

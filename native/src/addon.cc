@@ -1,12 +1,10 @@
-// Node binding of the native engine: translates JS calls to the C++ engine and errors to JS exceptions with a `code`.
+// Node binding of the native engine (peft_engine.node, what src/engine loads): translates JS calls to the C++ engine
+// and errors to JS exceptions with a `code`. Tests' raw kernel / op bindings live in the test addon (test_addon/).
 #include <napi.h>
+#include "binding/register.h" // the engine core's bindings, one file per concern under binding/
 
 namespace peft {
-// Each part of the engine registers its own JS functions (kept beside the code they expose).
-void register_kernel_bindings(Napi::Env env, Napi::Object exports); // kernels/kernels_binding.cc
-void register_model_bindings(Napi::Env env, Napi::Object exports);  // model/model_binding.cc
-void register_engine_bindings(Napi::Env env, Napi::Object exports); // engine_binding.cc
-void register_ops_bindings(Napi::Env env, Napi::Object exports);    // ops/ops_binding.cc (fused ops, for tests)
+void register_model_bindings(Napi::Env env, Napi::Object exports); // model/model_binding.cc (model files layer)
 } // namespace peft
 
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
@@ -15,10 +13,15 @@ static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("engineVersion", Napi::Function::New(env, EngineVersion));
-  peft::register_kernel_bindings(env, exports);
+  Napi::Object kernels = Napi::Object::New(env);
+  peft::binding::register_kernel_info(env, kernels);
+  exports.Set("kernels", kernels);
   peft::register_model_bindings(env, exports);
-  peft::register_engine_bindings(env, exports);
-  peft::register_ops_bindings(env, exports);
+  peft::binding::register_model_handles(env, exports);
+  peft::binding::register_inference(env, exports);
+  peft::binding::register_train(env, exports);
+  peft::binding::register_trainer_checkpoint(env, exports);
+  peft::binding::register_engine_info(env, exports);
   return exports;
 }
 

@@ -1,7 +1,7 @@
 // Human rendering of builds: one line per stage (action, version, time, reasons), live output of commands, and
 // progress (a redrawn bar on a TTY, throttled plain lines otherwise). Nothing goes to stdout under --json.
 import type { StageProgress } from '../stage.ts';
-import { formatReason } from '../plan/reasons.ts';
+import { formatReason } from '../store/reasons.ts';
 import type { BuildReport, Reporter, StageOutcome } from '../exec/reporter.ts';
 
 const MARK: Record<string, string> = { built: '✓', restored: '↺', fresh: '·', failed: '✗', skipped: '-' };

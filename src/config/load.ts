@@ -5,9 +5,8 @@ import { dirname, relative, resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { PeftError } from '../errors.ts';
 import type { StageKind } from '../stage.ts';
-import { STAGE_KINDS } from '../../stages/index.ts';
 import { buildPipelineSchema } from './pipeline-schema.ts';
-import { compileValidator, validatorForSchema } from './validator.ts';
+import { validatorForSchema } from './validator.ts';
 import { JsonSyntaxError, lineOf, parseJsonWithLocations, type JsonLocation } from './json-source.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
 import { checkSemantics } from './semantic.ts';
@@ -19,9 +18,8 @@ const validators = new WeakMap<readonly StageKind[], ValidateFunction>();
 function validatorFor(kinds: readonly StageKind[]): ValidateFunction {
   let v = validators.get(kinds);
   if (!v) {
-    // The built-in kinds use the validator precompiled by `npm run schema` (when it is up to date); others compile.
-    const schema = buildPipelineSchema(kinds);
-    v = kinds === STAGE_KINDS ? validatorForSchema(schema) : compileValidator(schema);
+    // The validator precompiled by `npm run schema` when it was made from this very schema (the built-in kinds); others compile.
+    v = validatorForSchema(buildPipelineSchema(kinds));
     validators.set(kinds, v);
   }
   return v;
@@ -54,13 +52,14 @@ function report(code: string, label: string, locations: Map<string, JsonLocation
 }
 
 export interface LoadOptions {
-  kinds?: readonly StageKind[];
+  /** The stage-kind registry, handed in by the entry point (stages/index.ts for the CLI). */
+  kinds: readonly StageKind[];
   cwd?: string;
 }
 
 /** Parses and checks pipeline text; `file` is used for messages and to locate the project. */
-export function loadPipelineText(text: string, file: string, opts: LoadOptions = {}): Pipeline {
-  const kinds = opts.kinds ?? STAGE_KINDS;
+export function loadPipelineText(text: string, file: string, opts: LoadOptions): Pipeline {
+  const kinds = opts.kinds;
   const abs = resolve(opts.cwd ?? process.cwd(), file);
   const label = relative(opts.cwd ?? process.cwd(), abs) || abs;
   let parsed;
@@ -107,7 +106,7 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions =
   };
 }
 
-export function loadPipeline(file = 'pipeline.json', opts: LoadOptions = {}): Pipeline {
+export function loadPipeline(file: string, opts: LoadOptions): Pipeline {
   const abs = resolve(opts.cwd ?? process.cwd(), file);
   let text: string;
   try {

@@ -1,6 +1,6 @@
 // Turns ajv's raw errors into one clear line per problem: `pointer: must be integer >= 1 (got "16")`.
 import type { ErrorObject } from 'ajv';
-import { didYouMean } from './suggest.ts';
+import { didYouMean } from '../util/suggest.ts';
 import { escapePointerToken } from './json-source.ts';
 
 export interface SchemaProblem {

@@ -2,10 +2,10 @@
 // twice, no path escaping the project. Also derives each stage's entry (deps, upstream, outputs) for planning.
 import type { StageKind, StageReference, Section } from '../stage.ts';
 import type { StageEntry } from './types.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean } from '../util/suggest.ts';
 import { escapePointerToken } from './json-source.ts';
 import { findPointer } from './find-pointer.ts';
-import { escapesProject, globBase, isGlob, isWithin, normalizeRel, overlaps } from './paths.ts';
+import { escapesProject, globBase, isGlob, isWithin, normalizeRel, overlaps } from '../util/paths.ts';
 import { findCycle } from '../graph/graph.ts';
 
 export interface SemanticProblem {

@@ -2,7 +2,7 @@
 // judging is a pure function tests can feed any machine.
 import type { CpuFacts } from './cpu.ts';
 
-/** What the addon's `kernels.backendInfo()` returns (native/src/kernels/kernels_binding.cc). */
+/** What the addon's `kernels.backendInfo()` returns (native/src/binding/kernel_info.cc). */
 export interface KernelsInfo {
   backend: string;
   threads: number;

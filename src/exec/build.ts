@@ -2,7 +2,7 @@
 import { PeftError } from '../errors.ts';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
-import type { StageKind } from '../stage.ts';
+import type { Toolchain } from '../stage.ts';
 import { HashCache } from '../hash/hash-cache.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { acquireLock } from '../store/lock.ts';
@@ -12,10 +12,11 @@ import { executePlan } from './executor.ts';
 import { makeOutcome, silentReporter, type BuildReport, type Reporter, type StageOutcome } from './reporter.ts';
 
 export interface BuildOptions {
+  /** The stage kinds and engine version, handed in by the entry point (the CLI's src/cli/toolchain.ts). */
+  toolchain: Toolchain;
   file?: string;
   cwd?: string;
   pipeline?: Pipeline; // already loaded (watch mode)
-  kinds?: readonly StageKind[]; // the stage-kind registry (default: stages/index.ts)
   targets?: readonly string[];
   jobs?: number;
   keepGoing?: boolean;
@@ -43,17 +44,17 @@ export function plannedOutcome(p: PlannedStage): StageOutcome {
 }
 
 /** What a build would do, changing nothing (status, --dry-run). */
-export async function statusOf(opts: BuildOptions = {}): Promise<BuildReport> {
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.kinds });
+export async function statusOf(opts: BuildOptions): Promise<BuildReport> {
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const cache = new HashCache(layout.hashCache);
-  const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal: opts.signal });
+  const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal: opts.signal });
   return { ok: plan.every((p) => p.action !== 'failed' && p.action !== 'skipped'), stages: plan.map(plannedOutcome) };
 }
 
-export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
+export async function build(opts: BuildOptions): Promise<BuildReport> {
   if (opts.dryRun) return statusOf(opts);
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.kinds });
+  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const signal = opts.signal ?? new AbortController().signal;
   const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal });
@@ -62,7 +63,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildReport> {
     opts.beforePlan?.(pipeline);
     const cache = new HashCache(layout.hashCache);
     try {
-      const plan = await planBuild(pipeline, layout, cache, { targets: opts.targets, signal });
+      const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal });
       const report = await executePlan(
         plan,
         { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter },

@@ -1,6 +1,6 @@
 // What the executor tells the outside world while it works (the CLI renders it; tests can record it).
 import type { StageProgress } from '../stage.ts';
-import type { Reason } from '../plan/reasons.ts';
+import type { Reason } from '../store/reasons.ts';
 
 export type StageAction = 'built' | 'fresh' | 'restored' | 'failed' | 'skipped';
 

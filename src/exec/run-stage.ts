@@ -12,7 +12,7 @@ import { commitObject, makeTempDir, requireManifest } from '../store/objects.ts'
 import { currentVersion, readRef, recordVersion } from '../store/refs.ts';
 import { pinToVersion } from '../store/history.ts';
 import type { PlannedStage } from '../plan/plan.ts';
-import { hashOutputs, hashStageInputs } from '../plan/inputs.ts';
+import { hashOutputs, hashStageInputs } from '../hash/inputs.ts';
 import type { Reporter } from './reporter.ts';
 import { captureOutputs, clearOutputs, materializeOutputs } from './workspace-outputs.ts';
 

@@ -2,8 +2,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { globBase, isGlob, isWithin, normalizeRel } from '../config/paths.ts';
-import { PROJECT_GLOB, globToRegExp } from '../glob.ts';
+import { globBase, isGlob, isWithin, normalizeRel } from '../util/paths.ts';
+import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
 
 /** Directories never hashed as inputs. */
 const SKIP_DIRS = new Set(['.git', 'node_modules']);

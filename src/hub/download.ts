@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
 import { PeftError } from '../errors.ts';
 import { blobPath, isCommitSha, readRef, repoCacheDir, snapshotDir, writeRef, type RepoRef } from './cache-layout.ts';
-import { FNMATCH_GLOB, globToRegExp, matchesAny } from '../glob.ts';
+import { FNMATCH_GLOB, globToRegExp, matchesAny } from '../util/glob.ts';
 import { hubError, notCachedError, recordingFetch, repoLabel, type FailureNote } from './hub-errors.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub-options.ts';
 import { fetchListing, readCachedListing, type RepoFileEntry } from './repo-listing.ts';

@@ -1,19 +1,19 @@
 // Planning: computes every selected stage's key (kind + impl version + config + input hashes + params + upstream
 // keys + engine version) and decides fresh / restored / built with structured reasons. Writes nothing.
-import { ENGINE_VERSION } from '../engine/version.ts';
 import type { Pipeline, StageEntry } from '../config/types.ts';
 import { PeftError } from '../errors.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import { canonicalJson, sha256Hex } from '../hash/canonical-json.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
 import { upstreamClosure } from '../graph/graph.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import { currentVersion, readRef, type StageRef } from '../store/refs.ts';
 import { hasObject, readManifest } from '../store/objects.ts';
-import { diffReasons, type KeyMaterial, type Reason } from './reasons.ts';
+import type { Reason } from '../store/reasons.ts';
+import { diffReasons, type KeyMaterial } from './reasons.ts';
 import { readParams } from './params.ts';
-import { hashOutputs, hashStageInputs, type FileRecord } from './inputs.ts';
+import { hashOutputs, hashStageInputs, type FileRecord } from '../hash/inputs.ts';
 
 /** `failed` / `skipped`: the stage could not be planned (a missing input, say) or depends on one that could not. */
 export type PlannedAction = 'built' | 'fresh' | 'restored' | 'failed' | 'skipped';
@@ -75,6 +75,8 @@ export function resolveTargets(pipeline: Pipeline, targets: readonly string[]): 
 }
 
 export interface PlanOptions {
+  /** The engine version that joins every key, handed in by the entry point (src/engine/version.ts for the CLI). */
+  engineVersion: string;
   targets?: readonly string[];
   signal?: AbortSignal;
 }
@@ -86,7 +88,7 @@ function artifactOf(layout: StoreLayout, name: string, ref: StageRef | undefined
   return manifest ? { name, kind: manifest.kind, key: v.key, version: v.version, dir: layout.object(v.key), manifest } : undefined;
 }
 
-export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: HashCache, opts: PlanOptions = {}): Promise<PlannedStage[]> {
+export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: HashCache, opts: PlanOptions): Promise<PlannedStage[]> {
   const selected = upstreamClosure(resolveTargets(pipeline, opts.targets ?? []), pipeline.edges);
   const planned = new Map<string, PlannedStage>();
   const signal = opts.signal ?? new AbortController().signal;
@@ -95,21 +97,21 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
     const entry = pipeline.stages.get(name)!;
     const badUp = entry.upstream.find((u) => ['failed', 'skipped'].includes(planned.get(u)?.action ?? ''));
     if (badUp) {
-      planned.set(name, unplannable(entry, 'skipped', `upstream ${badUp} ${planned.get(badUp)!.action}`));
+      planned.set(name, unplannable(entry, opts.engineVersion, 'skipped', `upstream ${badUp} ${planned.get(badUp)!.action}`));
       continue;
     }
     try {
-      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, signal));
+      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, opts.engineVersion, signal));
     } catch (e) {
       if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
-      planned.set(name, unplannable(entry, 'failed', e.message));
+      planned.set(name, unplannable(entry, opts.engineVersion, 'failed', e.message));
     }
   }
   return [...planned.values()];
 }
 
-function unplannable(entry: StageEntry, action: 'failed' | 'skipped', error: string): PlannedStage {
-  const material: KeyMaterial = { kind: entry.kind.kind, implVersion: entry.kind.implVersion, config: {}, inputs: [], params: {}, upstream: {}, resolved: {}, engineVersion: ENGINE_VERSION };
+function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' | 'skipped', error: string): PlannedStage {
+  const material: KeyMaterial = { kind: entry.kind.kind, implVersion: entry.kind.implVersion, config: {}, inputs: [], params: {}, upstream: {}, resolved: {}, engineVersion };
   return { entry, name: entry.name, kind: entry.kind.kind, action, key: '', computedKey: '', reasons: [], version: 0, pinned: false, stale: false, material, inputs: [], error };
 }
 
@@ -119,6 +121,7 @@ async function planStage(
   layout: StoreLayout,
   cache: HashCache,
   planned: ReadonlyMap<string, PlannedStage>,
+  engineVersion: string,
   signal: AbortSignal,
 ): Promise<PlannedStage> {
   const name = entry.name;
@@ -151,7 +154,7 @@ async function planStage(
       params,
       upstream: Object.fromEntries(entry.upstream.map((u) => [u, planned.get(u)!.key])),
       resolved,
-      engineVersion: ENGINE_VERSION,
+      engineVersion,
     };
     const computedKey = keyOf(material);
     const cur = currentVersion(ref);

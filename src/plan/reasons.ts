@@ -1,17 +1,8 @@
 // Structured reasons why a stage is not fresh, computed by comparing the new key material with the committed manifest.
 import type { StageManifest } from '../stage.ts';
 import { canonicalJson } from '../hash/canonical-json.ts';
-
-export type Reason =
-  | { type: 'no-record' }
-  | { type: 'dep-modified'; path: string }
-  | { type: 'dep-added'; path: string }
-  | { type: 'dep-removed'; path: string }
-  | { type: 'param-changed'; key: string; old: unknown; new: unknown }
-  | { type: 'upstream-changed'; stage: string }
-  | { type: 'impl-changed'; old: string; new: string }
-  | { type: 'engine-changed'; old: string; new: string }
-  | { type: 'output-missing'; path?: string };
+import type { Reason } from '../store/reasons.ts';
+import { flatten } from '../util/flatten.ts';
 
 /** What a stage key is computed from (also stored, field by field, in the manifest). */
 export interface KeyMaterial {
@@ -23,16 +14,6 @@ export interface KeyMaterial {
   upstream: Record<string, string>;
   resolved: Record<string, unknown>;
   engineVersion: string;
-}
-
-/** Flattens nested objects to dotted leaf paths; arrays and scalars are leaves. */
-export function flatten(v: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
-  if (v && typeof v === 'object' && !Array.isArray(v)) {
-    const entries = Object.entries(v as Record<string, unknown>);
-    if (entries.length === 0 && prefix) out[prefix] = {};
-    for (const [k, x] of entries) flatten(x, prefix ? `${prefix}.${k}` : k, out);
-  } else if (prefix) out[prefix] = v;
-  return out;
 }
 
 function changedLeaves(oldV: unknown, newV: unknown, prefix = ''): Reason[] {
@@ -64,24 +45,4 @@ export function diffReasons(old: StageManifest, m: KeyMaterial): Reason[] {
   for (const p of before.keys()) if (!after.has(p)) reasons.push({ type: 'dep-removed', path: p });
   for (const [s, k] of Object.entries(m.upstream)) if (old.upstream[s] !== k) reasons.push({ type: 'upstream-changed', stage: s });
   return reasons;
-}
-
-export function formatReason(r: Reason): string {
-  switch (r.type) {
-    case 'no-record':
-      return 'no-record';
-    case 'dep-modified':
-    case 'dep-added':
-    case 'dep-removed':
-      return `${r.type} ${r.path}`;
-    case 'param-changed':
-      return `param-changed ${r.key}: ${JSON.stringify(r.old)} -> ${JSON.stringify(r.new)}`;
-    case 'upstream-changed':
-      return `upstream-changed ${r.stage}`;
-    case 'impl-changed':
-    case 'engine-changed':
-      return `${r.type} ${r.old} -> ${r.new}`;
-    case 'output-missing':
-      return r.path ? `output-missing ${r.path}` : 'output-missing';
-  }
 }

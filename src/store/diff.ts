@@ -2,7 +2,7 @@
 // output files, plus any lines the stage kind adds (e.g. adapter weight norms).
 import type { DiffLine, StageKind, StageManifest, UpstreamArtifact } from '../stage.ts';
 import { canonicalJson } from '../hash/canonical-json.ts';
-import { flatten } from '../plan/reasons.ts';
+import { flatten } from '../util/flatten.ts';
 
 export interface Change {
   key: string;

@@ -1,7 +1,7 @@
 // Version-history operations behind log / diff / rollback / unpin: look up versions and re-point refs.
 import { PeftError } from '../errors.ts';
 import type { StageManifest } from '../stage.ts';
-import { closest } from '../config/suggest.ts';
+import { closest } from '../util/suggest.ts';
 import type { StoreLayout } from './layout.ts';
 import { findVersion, listRefs, readRef, writeRef, type StageRef, type VersionRecord } from './refs.ts';
 import { requireManifest } from './objects.ts';

@@ -2,7 +2,7 @@
 // history (v1, v2, ... each a key, time, reasons, metrics) and an append-only event log; plus the pin.
 import { readFileSync, readdirSync } from 'node:fs';
 import { PeftError } from '../errors.ts';
-import type { Reason } from '../plan/reasons.ts';
+import type { Reason } from './reasons.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import type { StoreLayout } from './layout.ts';
 

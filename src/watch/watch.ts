@@ -6,7 +6,8 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
-import { globBase, isGlob } from '../config/paths.ts';
+import type { Toolchain } from '../stage.ts';
+import { globBase, isGlob } from '../util/paths.ts';
 import { build, statusOf } from '../exec/build.ts';
 import type { BuildReport, Reporter } from '../exec/reporter.ts';
 
@@ -20,6 +21,8 @@ export type WatchEvent =
   | { type: 'error'; error: unknown };
 
 export interface WatchOptions {
+  /** The stage kinds and engine version, handed in by the entry point. */
+  toolchain: Toolchain;
   file?: string;
   targets?: readonly string[];
   jobs?: number;
@@ -55,7 +58,7 @@ export async function watchPipeline(opts: WatchOptions): Promise<void> {
 
   const load = (): void => {
     try {
-      pipeline = loadPipeline(file, { cwd: projectDir });
+      pipeline = loadPipeline(file, { cwd: projectDir, kinds: opts.toolchain.kinds });
       opts.onEvent({ type: 'reloaded', stages: pipeline.order.length });
     } catch (e) {
       if (e instanceof PeftError && String(e.code).startsWith('E_CONFIG')) {
@@ -90,12 +93,13 @@ export async function watchPipeline(opts: WatchOptions): Promise<void> {
         }
         if (!pipeline) continue;
         try {
-          const status = await statusOf({ pipeline, targets: opts.targets, signal: opts.signal });
+          const status = await statusOf({ toolchain: opts.toolchain, pipeline, targets: opts.targets, signal: opts.signal });
           if (status.stages.every((s) => s.action === 'fresh')) {
             opts.onEvent({ type: 'unchanged' });
             continue;
           }
           const report = await build({
+            toolchain: opts.toolchain,
             pipeline,
             targets: opts.targets,
             jobs: opts.jobs,

@@ -3,7 +3,7 @@
 // A light descriptor: training and weight diffs are imported on first use, so planning and no-op builds stay fast.
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
 import { adapterSchema } from './schema.ts';
-import type { TrainStageConfig } from './train-stage.ts';
+import type { TrainStageConfig } from './adapter-stage.ts';
 
 export interface AdapterConfig extends TrainStageConfig {
   on: string[];
@@ -26,7 +26,7 @@ const adapter: StageKind<AdapterConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: adapter.references!(name, c).map((r) => r.target), files: [] };
   },
-  run: (ctx) => import('./train-stage.ts').then((m) => m.runTrainStage(ctx)),
+  run: (ctx) => import('./adapter-stage.ts').then((m) => m.runAdapterStage(ctx)),
   diff: (a, b) => import('./weight-diff.ts').then((m) => m.adapterDiff(a, b)),
 };
 

@@ -1,6 +1,6 @@
 // JSON Schema fragment for one entry of `adapters`: a LoRA / QLoRA adapter trained on a dataset, optionally on top of frozen adapters.
 import type { JsonSchema } from '../../src/stage.ts';
-import { baseModelProperty, descriptionProperty } from '../schema-fields.ts';
+import { baseModelProperty, descriptionProperty } from '../shared/schema-fields.ts';
 
 export const loraSchema: JsonSchema = {
   type: 'object',

@@ -1,8 +1,8 @@
 // Weight-level diff of two adapter versions: per module the Frobenius norm of s·B·A in each version, of their
 // difference and their cosine similarity, computed from the factors (r×r Gram products), never forming out×in.
 import type { DiffLine, UpstreamArtifact } from '../../src/stage.ts';
-import { readPeftAdapter, type LoraModule } from '../composition/merge-adapter-io.ts';
-import type { Mat } from '../composition/merge-linalg.ts';
+import { readPeftAdapter, type LoraModule } from '../shared/adapter-io.ts';
+import type { Mat } from '../shared/matrix.ts';
 
 /** ⟨s1·B1·A1, s2·B2·A2⟩_F = s1·s2·tr((B1ᵀB2)(A2A1ᵀ)). */
 export function deltaInner(m1: LoraModule, m2: LoraModule): number {

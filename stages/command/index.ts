@@ -1,7 +1,6 @@
 // The `command` stage kind (stages.<name>): a shell command run through execa with live output; the core
 // captures its declared `outs` into the store and restores them from it.
-import { PeftError } from '../../src/errors.ts';
-import type { DeclaredDeps, RunContext, RunResult, StageKind } from '../../src/stage.ts';
+import type { DeclaredDeps, StageKind } from '../../src/stage.ts';
 import { commandSchema } from './schema.ts';
 
 export interface CommandConfig {
@@ -30,29 +29,6 @@ export function paramsByFile(params: CommandConfig['params']): { file: string; k
   return [...byFile].map(([file, keys]) => ({ file, keys }));
 }
 
-async function runOne(cmd: string, ctx: RunContext<CommandConfig>): Promise<void> {
-  ctx.log(`$ ${cmd}`);
-  const { execa } = await import('execa'); // loaded on first run only: planning and no-op builds stay fast
-  const sub = execa(cmd, {
-    shell: true,
-    cwd: ctx.projectDir,
-    env: { ...ctx.config.env, PEFTMAKE_STAGE: ctx.name },
-    stdin: 'ignore',
-    all: true,
-    buffer: false,
-    cancelSignal: ctx.signal,
-    forceKillAfterDelay: 2000,
-    reject: false,
-  });
-  for await (const line of sub.iterable({ from: 'all' })) ctx.log(String(line));
-  const res = await sub;
-  if (res.isCanceled || ctx.signal.aborted) throw new PeftError('E_CANCELLED', `${ctx.name}: interrupted`);
-  if (res.failed) {
-    const why = res.signal ? `was killed by ${res.signal}` : res.exitCode !== undefined ? `exited with code ${res.exitCode}` : res.message;
-    throw new PeftError('E_STAGE_FAILED', `${ctx.name}: command \`${cmd}\` ${why}`);
-  }
-}
-
 const command: StageKind<CommandConfig> = {
   section: 'stages',
   kind: 'command',
@@ -63,11 +39,7 @@ const command: StageKind<CommandConfig> = {
   deps(_name, c): DeclaredDeps {
     return { upstream: [], files: c.deps, paramsFiles: paramsByFile(c.params) };
   },
-  async run(ctx) {
-    const cmds = Array.isArray(ctx.config.cmd) ? ctx.config.cmd : [ctx.config.cmd];
-    for (const c of cmds) await runOne(c, ctx);
-    return {};
-  },
+  run: (ctx) => import('./command-stage.ts').then((m) => m.runCommandStage(ctx)),
 };
 
 export default command;

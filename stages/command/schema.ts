@@ -1,6 +1,6 @@
 // JSON Schema fragment for one entry of `stages`: a make/DVC-like shell command with declared deps, outs and params.
 import type { JsonSchema } from '../../src/stage.ts';
-import { descriptionProperty } from '../schema-fields.ts';
+import { descriptionProperty } from '../shared/schema-fields.ts';
 
 export const commandSchema: JsonSchema = {
   type: 'object',

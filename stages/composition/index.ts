@@ -1,8 +1,10 @@
 // The `composition` stage kind (compositions.<name>): the base plus weighted adapters, stacked at runtime (switchable)
 // or merged into one adapter. It names adapter stages, so a rolled-back or retrained adapter rebuilds only this.
 // A light descriptor: the compose / merge implementation is imported on first run.
+import { dirname } from 'node:path';
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
-import type { ComposeConfig } from './compose-stage.ts';
+import type { ComposeConfig } from './composition-stage.ts';
+import { runtimeAdapters } from '../shared/composition-file.ts';
 import { compositionSchema } from './schema.ts';
 
 export interface CompositionConfig extends ComposeConfig {
@@ -25,7 +27,11 @@ const composition: StageKind<CompositionConfig> = {
   deps(name, c): DeclaredDeps {
     return { upstream: [...new Set(composition.references!(name, c).map((r) => r.target))], files: [] };
   },
-  run: (ctx) => import('./compose-stage.ts').then((m) => m.runComposeStage(ctx)),
+  run: (ctx) => import('./composition-stage.ts').then((m) => m.runCompositionStage(ctx)),
+  inferenceStack(artifact, opts) {
+    const { file, adapters } = runtimeAdapters(artifact.dir, { disable: [...(opts.disable ?? [])], objectsDir: dirname(artifact.dir) });
+    return { modelDir: file.base.modelDir, adapters };
+  },
 };
 
 export default composition;

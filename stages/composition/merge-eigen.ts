@@ -1,7 +1,7 @@
 // Symmetric eigendecomposition (Householder tridiagonalisation + implicit QL, as in EISPACK tred2/tql2) and the
 // best rank-k factorisation of a full matrix through its Gram matrix: O(n³) for n = min(out, in), the fast exact
 // route for merges that must form out×in deltas (ties_svd, dare_*_svd, magnitude_prune_svd).
-import { mat, type Mat } from './merge-linalg.ts';
+import { mat, type Mat } from '../shared/matrix.ts';
 
 /** Eigenvalues (ascending) and eigenvectors (column j of `vectors`, row-major n×n) of the symmetric matrix `a`. */
 export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {

@@ -1,17 +1,7 @@
 // Dense float64 linear algebra for adapter merging: row-major matrices, thin Householder QR, a one-sided Jacobi
 // SVD for small matrices, and the truncated SVD of a product B·A computed without forming it (QR of both factors,
 // SVD of the small core), so a merge never builds an out×in matrix.
-
-/** A row-major dense matrix. */
-export interface Mat {
-  rows: number;
-  cols: number;
-  data: Float64Array; // [rows * cols]
-}
-
-export function mat(rows: number, cols: number, data?: Float64Array): Mat {
-  return { rows, cols, data: data ?? new Float64Array(rows * cols) };
-}
+import { mat, type Mat } from '../shared/matrix.ts';
 
 /** C = A · B. */
 export function matmul(a: Mat, b: Mat): Mat {

@@ -30,9 +30,10 @@
 //   (Householder tridiagonalisation + implicit QL), O(min(out,in)³) per module.
 // With a single adapter PEFT always uses `linear`; so does this merge. svd_clamp is not supported.
 import { PeftError } from '../../src/errors.ts';
-import { readPeftAdapter, writePeftAdapter, type LoraModule, type PeftAdapter } from './merge-adapter-io.ts';
+import { readPeftAdapter, writePeftAdapter, type LoraModule, type PeftAdapter } from '../shared/adapter-io.ts';
 import { truncatedSvdOfMatrix } from './merge-eigen.ts';
-import { mat, matmul, truncatedSvdOfProduct, type Mat } from './merge-linalg.ts';
+import { mat, type Mat } from '../shared/matrix.ts';
+import { matmul, truncatedSvdOfProduct } from './merge-linalg.ts';
 import { magnitudePrune, randomPrune, seededUniform, tiesMerge, weightedSum, type MajoritySignMethod } from './merge-tensor-ops.ts';
 
 export const MERGE_METHODS = [

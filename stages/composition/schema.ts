@@ -1,6 +1,6 @@
 // JSON Schema fragment for one entry of `compositions`: a base plus weighted adapters, stacked at runtime or merged.
 import type { JsonSchema } from '../../src/stage.ts';
-import { baseModelProperty, descriptionProperty } from '../schema-fields.ts';
+import { baseModelProperty, descriptionProperty } from '../shared/schema-fields.ts';
 
 export const compositionSchema: JsonSchema = {
   type: 'object',

@@ -28,8 +28,8 @@ const datasetStage: StageKind<DatasetConfig> = {
     return resolveHubSources(config, { signal: ctx.signal });
   },
   async run(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
-    const { buildDataset } = await import('./build.ts');
-    return buildDataset(ctx);
+    const { runDatasetStage } = await import('./dataset-stage.ts');
+    return runDatasetStage(ctx);
   },
   diff: (a, b) => import('./diff.ts').then((m) => m.diffDatasets(a, b)),
 };

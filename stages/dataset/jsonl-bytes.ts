@@ -3,7 +3,7 @@
 // the string `{"ids":[…],"labels":[…],"text":"…"}\n` per record, UTF-8 encoded, without building that string.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { PackedRecord } from './packed-record.ts';
-import type { OutputRecord } from './prepare.ts';
+import type { OutputRecord } from './output-record.ts';
 
 const TABLE_LIMIT = 1 << 20; // ids below this come from the digits table (7 digits at most); others (and -100) via String()
 

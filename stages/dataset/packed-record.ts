@@ -1,7 +1,7 @@
 // A packed `text` sequence as an output record: its ids are a view of the tokenized stream, written to JSONL from
 // there; `ids` (and `labels`, the same array: loss on every token) become a JS array only when something reads them,
 // and its text is decoded only when something reads it (the JSONL writer takes the decoded UTF-8 bytes instead).
-import type { OutputRecord } from './prepare.ts';
+import type { OutputRecord } from './output-record.ts';
 
 /** What decodes a record's ids into its text (a ModelTokenizer does). */
 export interface RecordDecoder {

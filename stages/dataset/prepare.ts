@@ -8,6 +8,7 @@ import { cleanText } from './clean.ts';
 import { textsOf, toExample, withTexts, type Item } from './fields.ts';
 import { findPii, redactPii } from './pii.ts';
 import { BadRecord, BadRecordSink } from './records.ts';
+import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
 import { renderExample } from './render.ts';
 import { sampleIndices, validIndices } from './sample.ts';
@@ -16,12 +17,6 @@ import { readSource } from './sources/index.ts';
 import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
 import { IdBuffer } from '../../src/tokenizer/index.ts';
 import { capLength, IGNORE, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
-
-export interface OutputRecord {
-  ids: number[];
-  labels: number[];
-  text: string;
-}
 
 export interface PrepareOptions {
   name: string; // full stage name, e.g. datasets.qa

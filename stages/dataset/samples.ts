@@ -1,7 +1,7 @@
 // samples.txt of a dataset artifact: the first examples of each split decoded, with the tokens that carry loss
 // between ⟦ and ⟧ (`peftmake show` prints it, highlighting those parts on a terminal).
 import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
-import type { OutputRecord } from './prepare.ts';
+import type { OutputRecord } from './output-record.ts';
 import { IGNORE } from './tokenize.ts';
 
 export const LOSS_OPEN = '⟦';

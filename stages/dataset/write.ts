@@ -1,7 +1,8 @@
 // Writes a prepared dataset into the artifact directory: train.jsonl, valid.jsonl, stats.json, stats.txt, samples.txt.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OutputRecord, Prepared } from './prepare.ts';
+import type { OutputRecord } from './output-record.ts';
+import type { Prepared } from './prepare.ts';
 import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
 import { jsonlBytes, writeJsonlFile } from './jsonl-bytes.ts';
 import { renderSamples } from './samples.ts';

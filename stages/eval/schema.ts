@@ -1,6 +1,6 @@
 // JSON Schema fragment for one entry of `evals`: metrics of compositions (and their parts) on held-out datasets, with an optional gate.
 import type { JsonSchema } from '../../src/stage.ts';
-import { descriptionProperty } from '../schema-fields.ts';
+import { descriptionProperty } from '../shared/schema-fields.ts';
 
 export const evalSchema: JsonSchema = {
   type: 'object',

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, UpstreamArtifact } from '../../src/stage.ts';
 import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
-import { readAdapterMeta, storeDir, upstreamOf, type AdapterMeta } from '../adapter/adapter-artifact.ts';
-import { readCompositionFile } from '../composition/composition-file.ts';
+import { readAdapterMeta, storeDir, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
+import { readCompositionFile } from '../shared/composition-file.ts';
 
 export interface ExportAdapter {
   name: string;

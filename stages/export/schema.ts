@@ -1,7 +1,7 @@
 // JSON Schema fragment for one entry of `exports`: an adapter or a composition written at a project path as a PEFT
 // adapter, a merged Hugging Face model, a GGUF set for llama.cpp or an ONNX decoder for onnxruntime.
 import type { JsonSchema } from '../../src/stage.ts';
-import { descriptionProperty } from '../schema-fields.ts';
+import { descriptionProperty } from '../shared/schema-fields.ts';
 
 export const EXPORT_FORMATS = ['peft', 'merged', 'gguf', 'onnx'] as const;
 export const GGUF_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0'] as const;

@@ -1,6 +1,6 @@
 // JSON Schema fragment for one entry of `models`: a base model from a local directory, the hub, or a seeded random init.
 import type { JsonSchema } from '../../src/stage.ts';
-import { descriptionProperty } from '../schema-fields.ts';
+import { descriptionProperty } from '../shared/schema-fields.ts';
 
 const int = (description: string, def: number | undefined, minimum = 1): JsonSchema =>
   def === undefined ? { type: 'integer', minimum, description } : { type: 'integer', minimum, default: def, description };

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { build, statusOf, type BuildOptions } from '../../src/exec/build.ts';
 import type { BuildReport, StageOutcome } from '../../src/exec/reporter.ts';
+import { TOOLCHAIN } from './toolchain.ts';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO_DIR, 'bin', 'peftmake.js');
@@ -16,6 +17,8 @@ export interface CliResult {
   stdout: string;
   stderr: string;
 }
+
+export type ProjectBuildOptions = Omit<BuildOptions, 'cwd' | 'file' | 'toolchain'> & Partial<Pick<BuildOptions, 'toolchain'>>;
 
 export class TempProject {
   readonly dir: string;
@@ -49,11 +52,12 @@ export class TempProject {
   pipeline(p: unknown): this {
     return this.write('pipeline.json', `${JSON.stringify(p, null, 2)}\n`);
   }
-  build(opts: Omit<BuildOptions, 'cwd' | 'file'> = {}): Promise<BuildReport> {
-    return build({ ...opts, file: this.path('pipeline.json') });
+  /** A build in-process with the CLI's stage kinds and engine version unless `opts.toolchain` says otherwise. */
+  build(opts: ProjectBuildOptions = {}): Promise<BuildReport> {
+    return build({ toolchain: TOOLCHAIN, ...opts, file: this.path('pipeline.json') });
   }
-  status(opts: Omit<BuildOptions, 'cwd' | 'file'> = {}): Promise<BuildReport> {
-    return statusOf({ ...opts, file: this.path('pipeline.json') });
+  status(opts: ProjectBuildOptions = {}): Promise<BuildReport> {
+    return statusOf({ toolchain: TOOLCHAIN, ...opts, file: this.path('pipeline.json') });
   }
   /** Runs the real CLI; never throws on a non-zero exit. */
   async cli(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {

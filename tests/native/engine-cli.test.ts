@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGenerate } from '../../src/cli/commands/generate.ts';
 import { runScore } from '../../src/cli/commands/score.ts';
-import { parseAdapterSpec } from '../../src/engine/cli-helpers.ts';
+import { parseAdapterSpec } from '../../src/cli/engine-args.ts';
 import { PEFT, STORIES, skipReason } from './fixtures.ts';
 
 const GREEDY = [432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337];

@@ -3,7 +3,7 @@
 // rows not a multiple of the 32-row chunk) and the blocked causal attention (fp32 and bf16; sequence lengths that
 // are odd and not multiples of the 128-query block, GQA, sliding window, a cached prefix).
 import { describe, expect, it } from 'vitest';
-import { addon } from './addon.ts';
+import { testAddon } from './addon.ts';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -57,43 +57,43 @@ describe('chunked cross-entropy matches the plain computation', () => {
   const ref = ceReference(h, W, t, N, C, V, scale);
 
   it('fp32 path: loss and dh within 1e-5 relative', () => {
-    const got = addon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: false });
+    const got = testAddon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: false });
     expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
     expect(relMax(got.dh, ref.dh)).toBeLessThan(1e-5);
     for (let i = 290 * C; i < N * C; i++) expect(got.dh[i]).toBe(0); // ignored rows get no gradient
   });
 
   it('bf16 kernel: loss within 0.1% and dh within 1% of the largest gradient; forward-only gives the same loss', () => {
-    const got = addon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: true });
+    const got = testAddon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: true });
     const rel = Math.abs(got.loss - ref.loss) / Math.abs(ref.loss);
     const drel = relMax(got.dh, ref.dh);
     console.log(`[fused] CE bf16: loss rel ${rel.toExponential(2)}, dh rel ${drel.toExponential(2)}`);
     expect(rel).toBeLessThan(1e-3);
     expect(drel).toBeLessThan(1e-2);
     for (let i = 290 * C; i < N * C; i++) expect(got.dh[i]).toBe(0);
-    const fwd = addon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: false, bf16: true });
+    const fwd = testAddon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: false, bf16: true });
     expect(fwd.loss).toBe(got.loss);
     expect(fwd.dh).toBeUndefined();
   });
 
   it('bf16 kernel: the same bits with 1 and 2 threads (vocabulary slices fixed, not per thread)', () => {
     const run = (n: number) => {
-      addon.kernels.setThreads(n);
-      return addon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: true });
+      testAddon.kernels.setThreads(n);
+      return testAddon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: true });
     };
     try {
       const one = run(1), two = run(2);
       expect(two.loss).toBe(one.loss);
       expect(Array.from(two.dh)).toEqual(Array.from(one.dh));
     } finally {
-      addon.kernels.setThreads(0);
+      testAddon.kernels.setThreads(0);
     }
   });
 
   it('a target outside the vocabulary is a clear error', () => {
     const bad = Int32Array.from(t);
     bad[5] = V;
-    expect(() => addon.ops.crossEntropy({ h, W, targets: bad, N, C, V, bf16: true })).toThrow(/target 1000 at row 5/);
+    expect(() => testAddon.ops.crossEntropy({ h, W, targets: bad, N, C, V, bf16: true })).toThrow(/target 1000 at row 5/);
   });
 });
 
@@ -102,7 +102,7 @@ describe('RMSNorm (vectorised double row sums) and the fused residual add + RMSN
     it(`N ${N}, C ${C}: within 1 ulp-scale of a float64 reference; fused add + norm bit-identical to add then norm`, () => {
       const r = rng(N * 100 + C);
       const x = rand(N * C, r, 2), w = rand(C, r), res = rand(N * C, r, 2), eps = 1e-5;
-      const plain = addon.ops.rmsnorm({ x, w, N, C, eps });
+      const plain = testAddon.ops.rmsnorm({ x, w, N, C, eps });
       for (let i = 0; i < N; i++) {
         let ss = 0;
         for (let c = 0; c < C; c++) ss += x[i * C + c] ** 2;
@@ -110,10 +110,10 @@ describe('RMSNorm (vectorised double row sums) and the fused residual add + RMSN
         expect(Math.abs(plain.rstd[i] - rs) / rs).toBeLessThan(1.2e-7);
         for (let c = 0; c < C; c++) expect(Math.abs(plain.out[i * C + c] - w[c] * x[i * C + c] * rs)).toBeLessThan(2.5e-7 * (Math.abs(w[c] * x[i * C + c] * rs) + 1e-30));
       }
-      const fused = addon.ops.rmsnorm({ x, w, N, C, eps, residual: res });
+      const fused = testAddon.ops.rmsnorm({ x, w, N, C, eps, residual: res });
       const x2 = Float32Array.from(x, (v, i) => Math.fround(v + res[i]));
       expect(Array.from(fused.x2)).toEqual(Array.from(x2));
-      const sep = addon.ops.rmsnorm({ x: x2, w, N, C, eps });
+      const sep = testAddon.ops.rmsnorm({ x: x2, w, N, C, eps });
       expect(Array.from(fused.out)).toEqual(Array.from(sep.out));
       expect(Array.from(fused.rstd)).toEqual(Array.from(sep.rstd));
     });
@@ -186,9 +186,9 @@ describe('blocked attention matches the plain computation, forward and backward'
       const q = rand(c.batch * c.T * c.nh * c.hd, r, 2), k = rand(c.batch * Tk * c.nkv * c.hd, r, 2);
       const v = rand(c.batch * Tk * c.nkv * c.hd, r), dout = rand(c.batch * c.T * c.nh * c.hd, r);
       const ref = attnReference(c, q, k, v, dout);
-      const f32 = addon.ops.attention({ ...c, q, k, v, dout, bf16: false });
+      const f32 = testAddon.ops.attention({ ...c, q, k, v, dout, bf16: false });
       for (const key of ['out', 'dq', 'dk', 'dv'] as const) expect(relMax(f32[key], ref[key]), `fp32 ${key}`).toBeLessThan(2e-5);
-      const b16 = addon.ops.attention({ ...c, q, k, v, dout, bf16: true });
+      const b16 = testAddon.ops.attention({ ...c, q, k, v, dout, bf16: true });
       const errs = (['out', 'dq', 'dk', 'dv'] as const).map((key) => [key, relMax(b16[key], ref[key])] as const);
       console.log(`[fused] attention bf16 ${name}: ${errs.map(([key, e]) => `${key} ${e.toExponential(2)}`).join(', ')}`);
       for (const [key, e] of errs) expect(e, `bf16 ${key}`).toBeLessThan(1.5e-2);

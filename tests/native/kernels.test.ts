@@ -1,10 +1,10 @@
 // Numerics of the CPU compute kernels (native/src/kernels): sgemm (linked library and built-in), bf16 GEMM, bf16
 // conversion, NF4 quantization with double quantization, FrozenLinear forward / input-gradient, argument checks.
 import { describe, expect, it } from 'vitest';
-import { addon } from './addon.ts';
+import { testAddon } from './addon.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const k: any = addon.kernels;
+const k: any = testAddon.kernels;
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,6 +1,7 @@
 // `peftmake build [targets..]`: rebuild what is stale, restore what the store already has.
 import type { CommandModule } from 'yargs';
 import { build } from '../../exec/build.ts';
+import { TOOLCHAIN } from '../toolchain.ts';
 import { HumanReporter, JsonModeReporter, outcomeLine, summaryLine } from '../render.ts';
 import { interruptSignal } from '../interrupt.ts';
 import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.ts';
@@ -27,6 +28,7 @@ export const buildCommand: CommandModule<object, Args> = {
       .option('json', jsonOption) as never,
   handler: async (a) => {
     const report = await build({
+      toolchain: TOOLCHAIN,
       file: a.file,
       targets: a.targets,
       dryRun: a.dryRun,

@@ -1,13 +1,14 @@
 // `--composition NAME [--disable ADAPTER]...` for generate and score: finds the composition's current version in the
-// store (artifacts/refs), turns it into the base model directory and the adapter stack (DIR:WEIGHT) to load, and
-// renders a generate prompt with the base's chat template where it has one; also the --model/--adapter/--quant options both declare.
+// store (artifacts/refs) and asks the composition kind (stage contract: inferenceStack) for the base model directory and
+// the adapter stack (DIR:WEIGHT) to load, and renders a generate prompt with the base's chat template where it has one; also the --model/--adapter/--quant options both declare.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileChatTemplate, pickChatTemplate } from '../../tokenizer/chat-template.ts';
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { currentVersion, readRef } from '../../store/refs.ts';
-import { runtimeAdapters } from '../../../stages/composition/composition-file.ts';
+import { requireManifest } from '../../store/objects.ts';
+import { kindOfStage } from '../toolchain.ts';
 
 export interface CompositionArgs {
   model?: string;
@@ -31,9 +32,10 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
   const cur = currentVersion(readRef(layout, stage));
   if (!cur)
     throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
-  const dir = layout.object(cur.key);
-  const { file, adapters } = runtimeAdapters(dir, { disable: a.disable, objectsDir: join(layout.root, 'objects') });
-  return { ...a, model: file.base.modelDir, adapter: adapters.map((x) => `${x.dir}:${x.weight}`) };
+  const manifest = requireManifest(layout, cur.key, stage);
+  const artifact = { name: stage, kind: manifest.kind, key: cur.key, version: cur.version, dir: layout.object(cur.key), manifest };
+  const stack = kindOfStage(stage)!.inferenceStack!(artifact, { disable: a.disable });
+  return { ...a, model: stack.modelDir, adapter: stack.adapters.map((x) => `${x.dir}:${x.weight}`) };
 }
 
 export const compositionOptions = {

@@ -3,10 +3,10 @@ import type { CommandModule } from 'yargs';
 import { loadPipeline } from '../../config/load.ts';
 import { requireRef, requireVersion, versionManifest } from '../../store/history.ts';
 import { diffVersions, formatDiff } from '../../store/diff.ts';
-import { kindForSection } from '../../../stages/index.ts';
 import { PeftError } from '../../errors.ts';
 import type { UpstreamArtifact } from '../../stage.ts';
 import { layoutFor } from '../project.ts';
+import { TOOLCHAIN, kindOfStage } from '../toolchain.ts';
 import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.ts';
 
 interface Args extends CommonArgs {
@@ -36,9 +36,9 @@ export const diffCommand: CommandModule<object, Args> = {
       const manifest = versionManifest(layout, a.stage, v);
       return { name: a.stage, kind: manifest.kind, key: v.key, version: v.version, dir: layout.object(v.key), manifest };
     };
-    let kind = kindForSection(a.stage.split('.')[0]);
+    let kind = kindOfStage(a.stage);
     try {
-      loadPipeline(a.file); // a kind diff only when the pipeline still loads; the core diff needs only the store
+      loadPipeline(a.file, { kinds: TOOLCHAIN.kinds }); // a kind diff only when the pipeline still loads; the core diff needs only the store
     } catch {
       kind = undefined;
     }

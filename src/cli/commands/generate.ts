@@ -3,7 +3,8 @@
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
 import { adapterOption, applyComposition, chatPromptText, compositionOptions, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
-import { checkIds, checkQuant, loadWithAdapters, parseIds } from '../../engine/cli-helpers.ts';
+import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
+import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
 export interface GenerateArgs extends CompositionArgs {
   model?: string;
@@ -50,7 +51,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
     return onnxGenerate({ dir: a.model, prompt: a.prompt, promptIds: a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : undefined, maxTokens, temperature });
   }
   const target = applyComposition(a);
-  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
+  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
   const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(target.model, a.prompt) : undefined;
   const prompt =
     a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat ? model.tokenizer.encode(chat.text, chat.bos ? undefined : { bos: false }) : model.tokenizer.encode(a.prompt!);

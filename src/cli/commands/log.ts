@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { requireRef } from '../../store/history.ts';
 import { hasObject } from '../../store/objects.ts';
-import { formatReason } from '../../plan/reasons.ts';
+import { formatReason } from '../../store/reasons.ts';
 import { formatSeconds } from '../render.ts';
 import { layoutFor } from '../project.ts';
 import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.ts';

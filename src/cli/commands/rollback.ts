@@ -2,11 +2,12 @@
 // what depends on it (the stage itself is restored from the store, never rerun).
 import type { CommandModule } from 'yargs';
 import { build } from '../../exec/build.ts';
+import { TOOLCHAIN } from '../toolchain.ts';
 import { pinToVersion } from '../../store/history.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { downstreamOf } from '../../graph/graph.ts';
 import { PeftError } from '../../errors.ts';
-import { closest } from '../../config/suggest.ts';
+import { closest } from '../../util/suggest.ts';
 import { HumanReporter, summaryLine } from '../render.ts';
 import { interruptSignal } from '../interrupt.ts';
 import { fileOption, type CommonArgs } from '../options.ts';
@@ -28,13 +29,14 @@ export const rollbackCommand: CommandModule<object, Args> = {
       .option('file', fileOption)
       .option('jobs', { alias: 'j', type: 'number', default: 1 }) as never,
   handler: async (a) => {
-    const pipeline = loadPipeline(a.file);
+    const pipeline = loadPipeline(a.file, { kinds: TOOLCHAIN.kinds });
     if (!pipeline.stages.has(a.stage)) {
       const g = closest(a.stage, pipeline.stages.keys());
       throw new PeftError('E_NOT_FOUND', `no stage "${a.stage}" in ${pipeline.label}${g ? ` (did you mean "${g}"?)` : ''}`);
     }
     let pinned = 0;
     const report = await build({
+      toolchain: TOOLCHAIN,
       pipeline,
       targets: [a.stage, ...downstreamOf(a.stage, pipeline.edges)],
       jobs: a.jobs,

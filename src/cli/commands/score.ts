@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
 import { adapterOption, applyComposition, compositionOptions, modelOption, quantOption, type CompositionArgs } from './composition-target.ts';
-import { checkIds, checkQuant, loadWithAdapters, parseIds, scoreWindows } from '../../engine/cli-helpers.ts';
+import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
+import { scoreWindows } from '../../engine/score-windows.ts';
+import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
 export interface ScoreArgs extends CompositionArgs {
   model?: string;
@@ -32,7 +34,7 @@ export async function runScore(a: ScoreArgs, onWindow?: (done: number, total: nu
   const given = [a.text, a.file, a.ids].filter((x) => x !== undefined).length;
   if (given !== 1) throw new PeftError('E_USAGE', 'give exactly one of --text T, --file F or --ids 1,2,3');
   const target = applyComposition(a);
-  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), target.adapter ?? []);
+  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
   let ids: number[];
   if (a.ids !== undefined) ids = parseIds(a.ids, '--ids');
   else {

@@ -1,6 +1,7 @@
 // `peftmake status [targets..]`: what a build would do and why; changes nothing. Exits 1 when a stage cannot be planned.
 import type { CommandModule } from 'yargs';
 import { statusOf } from '../../exec/build.ts';
+import { TOOLCHAIN } from '../toolchain.ts';
 import { outcomeLine } from '../render.ts';
 import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.ts';
 
@@ -17,7 +18,7 @@ export const statusCommand: CommandModule<object, Args> = {
       .option('file', fileOption)
       .option('json', jsonOption) as never,
   handler: async (a) => {
-    const report = await statusOf({ file: a.file, targets: a.targets });
+    const report = await statusOf({ toolchain: TOOLCHAIN, file: a.file, targets: a.targets });
     if (!report.ok) process.exitCode = 1; // a stage that cannot be planned (a missing input, say) is not a clean status
     if (a.json) return printJson(report);
     for (const s of report.stages) process.stdout.write(`${outcomeLine(s, true)}\n`);

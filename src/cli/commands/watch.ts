@@ -1,6 +1,7 @@
 // `peftmake watch [targets..]`: rebuild on every change of a declared input or of pipeline.json.
 import type { CommandModule } from 'yargs';
 import { watchPipeline } from '../../watch/watch.ts';
+import { TOOLCHAIN } from '../toolchain.ts';
 import { formatError } from '../format-error.ts';
 import { HumanReporter, summaryLine } from '../render.ts';
 import { interruptSignal } from '../interrupt.ts';
@@ -24,6 +25,7 @@ export const watchCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const say = (s: string): boolean => process.stdout.write(`${s}\n`);
     await watchPipeline({
+      toolchain: TOOLCHAIN,
       file: a.file,
       targets: a.targets,
       jobs: a.jobs,

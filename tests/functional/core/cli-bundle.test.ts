@@ -31,9 +31,9 @@ describe('the CLI bundle', () => {
     const cur = current();
     const rel = cur.inputs.map((i) => i.path.slice(REPO_DIR.length + 1));
     expect(rel).toContain('src/cli/main.ts');
-    expect(rel).toContain('stages/adapter/train-stage.ts');
+    expect(rel).toContain('stages/adapter/adapter-stage.ts');
     const main = readFileSync(join(cache, cur.dir, 'main.js'), 'utf8');
-    expect(main).not.toMatch(/function runTrainStage\b/); // in a chunk imported on first run of an adapter stage
+    expect(main).not.toMatch(/function runAdapterStage\b/); // in a chunk imported on first run of an adapter stage
     expect(readdirSync(join(cache, cur.dir)).length).toBeGreaterThan(5);
   });
 

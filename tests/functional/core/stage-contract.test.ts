@@ -5,8 +5,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, actions, stage } from '../../helpers/project.ts';
+import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import type { RunContext, StageKind, StageProgress } from '../../../src/stage.ts';
-import { notImplemented } from '../../../stages/not-implemented.ts';
+import { PeftError } from '../../../src/errors.ts';
 import { StoreLayout } from '../../../src/store/layout.ts';
 import type { Reporter } from '../../../src/exec/reporter.ts';
 
@@ -61,8 +62,10 @@ const consumer: StageKind<{ from: string }> = {
   },
 };
 
-const unbuilt: StageKind = { section: 'evals', kind: 'later', implVersion: '0', schema: { type: 'object' }, deps: () => ({ upstream: [], files: [] }), run: notImplemented };
-const kinds = [producer, consumer, unbuilt];
+const unbuilt: StageKind = { section: 'evals', kind: 'later', implVersion: '0', schema: { type: 'object' }, deps: () => ({ upstream: [], files: [] }), run: async (ctx) => {
+  throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: stage kind "${ctx.kind}" is not implemented yet`);
+} };
+const toolchain = { ...TOOLCHAIN, kinds: [producer, consumer, unbuilt] };
 
 function recorder(): Reporter & { progress_: StageProgress[]; logs: string[] } {
   const r = {
@@ -86,7 +89,7 @@ describe('stage contract', () => {
     seen.length = 0;
     p.pipeline({ models: { m: { value: 1 } }, datasets: { d: { from: 'm' } } });
     const rep = recorder();
-    const r = await p.build({ kinds, reporter: rep });
+    const r = await p.build({ toolchain, reporter: rep });
     expect(actions(r)).toEqual({ 'models.m': 'built', 'datasets.d': 'built' });
     expect(rep.progress_).toEqual([{ step: 1, total: 2, unit: 'step', metrics: { loss: 1.5 } }]);
     expect(rep.logs).toEqual(['models.m: value 1']);
@@ -102,7 +105,7 @@ describe('stage contract', () => {
     ]);
     p.pipeline({ models: { m: { value: 2 } }, datasets: { d: { from: 'm' } } });
     seen.length = 0;
-    await p.build({ kinds });
+    await p.build({ toolchain });
     expect(seen[0]).toEqual({ name: 'models.m', previous: 1, resumed: false, upstream: [] });
   });
 
@@ -110,11 +113,11 @@ describe('stage contract', () => {
     p = new TempProject();
     seen.length = 0;
     p.pipeline({ models: { m: { value: 3, failOnce: true } } });
-    const r1 = await p.build({ kinds });
+    const r1 = await p.build({ toolchain });
     expect(stage(r1, 'models.m')).toMatchObject({ action: 'failed', error: 'Error: interrupted after step 1' });
     const resume = new StoreLayout(p.dir).resume('models.m', stage(r1, 'models.m').key);
     expect(readFileSync(join(resume, 'checkpoint'), 'utf8')).toBe('step 1');
-    const r2 = await p.build({ kinds });
+    const r2 = await p.build({ toolchain });
     expect(stage(r2, 'models.m').action).toBe('built');
     expect(seen.map((s) => s.resumed)).toEqual([false, true]);
     expect(existsSync(resume)).toBe(false);
@@ -123,7 +126,7 @@ describe('stage contract', () => {
   it('a kind that cannot build yet fails with "not implemented yet"', async () => {
     p = new TempProject();
     p.pipeline({ evals: { e: {} } });
-    const r = await p.build({ kinds });
+    const r = await p.build({ toolchain });
     expect(stage(r, 'evals.e').error).toBe('evals.e: stage kind "later" is not implemented yet');
   });
 });

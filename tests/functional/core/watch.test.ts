@@ -3,6 +3,7 @@
 import { utimesSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempProject, actions, waitFor } from '../../helpers/project.ts';
+import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import { watchPipeline, type WatchEvent } from '../../../src/watch/watch.ts';
 
 let p: TempProject;
@@ -17,7 +18,7 @@ afterEach(async () => {
 function start(): WatchEvent[] {
   const events: WatchEvent[] = [];
   stop = new AbortController();
-  done = watchPipeline({ file: p.path('pipeline.json'), signal: stop.signal, onEvent: (e) => events.push(e) });
+  done = watchPipeline({ toolchain: TOOLCHAIN, file: p.path('pipeline.json'), signal: stop.signal, onEvent: (e) => events.push(e) });
   return events;
 }
 

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type AdapterUse } from '../../../src/engine/index.ts';
 import type { UpstreamArtifact } from '../../../src/stage.ts';
 import { runModelStage } from '../../../stages/model/model-stage.ts';
-import { runTrainStage, type TrainStageConfig } from '../../../stages/adapter/train-stage.ts';
+import { runAdapterStage, type TrainStageConfig } from '../../../stages/adapter/adapter-stage.ts';
 import { moduleDiffs } from '../../../stages/adapter/weight-diff.ts';
-import { runComposeStage, type ComposeConfig } from '../../../stages/composition/compose-stage.ts';
-import { runtimeAdapters } from '../../../stages/composition/composition-file.ts';
+import { runCompositionStage, type ComposeConfig } from '../../../stages/composition/composition-stage.ts';
+import { runtimeAdapters } from '../../../stages/shared/composition-file.ts';
 import { runEvalStage, type EvalRow, type EvalStageConfig } from '../../../stages/eval/eval-stage.ts';
-import { readPeftAdapter } from '../../../stages/composition/merge-adapter-io.ts';
+import { readPeftAdapter } from '../../../stages/shared/adapter-io.ts';
 import { runExportStage } from '../../../stages/export/export-stage.ts';
 import { datasetArtifact, makeHarness, qaRecord, textRecords, type Harness } from './stage-harness.ts';
 import { syntheticQa } from './synthetic-qa.ts';
@@ -44,16 +44,16 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     stories = datasetArtifact(h, 'datasets.stories', 'text', textRecords(MODEL, docs.slice(0, 300), 128), textRecords(MODEL, docs.slice(900, 960), 128));
     const items = syntheticQa(260, 7).map((q) => qaRecord(MODEL, q));
     qa = datasetArtifact(h, 'datasets.qa', 'qa', items.slice(0, 230), items.slice(230));
-    domain = (await h.build('adapters.domain', runTrainStage, { ...common, base: 'base', data: 'stories', lora: { r: 8, alpha: 16, dropout: 0 }, lr: 2e-3, maxSteps: 30, batchSize: 4, seqLen: 128 }, [model, stories])).artifact;
+    domain = (await h.build('adapters.domain', runAdapterStage, { ...common, base: 'base', data: 'stories', lora: { r: 8, alpha: 16, dropout: 0 }, lr: 2e-3, maxSteps: 30, batchSize: 4, seqLen: 128 }, [model, stories])).artifact;
     task = (
       await h.build(
         'adapters.task',
-        runTrainStage,
+        runAdapterStage,
         { ...common, base: 'base', data: 'qa', on: ['domain'], lora: { r: 8, alpha: 16, dropout: 0 }, lr: 4e-3, maxSteps: 120, batchSize: 8, seqLen: 128 },
         [model, qa, domain],
       )
     ).artifact;
-    stack = (await h.build('compositions.assistant', runComposeStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }] } as ComposeConfig, [model, domain, task])).artifact;
+    stack = (await h.build('compositions.assistant', runCompositionStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }] } as ComposeConfig, [model, domain, task])).artifact;
     const ev = await h.build('evals.report', runEvalStage, { compositions: ['assistant'], datasets: ['stories', 'qa'], maxExamples: 30, maxNewTokens: 8 } as EvalStageConfig, [stack, stories, qa]);
     evalRows = JSON.parse(readFileSync(join(ev.artifact.dir, 'metrics.json'), 'utf8')).rows;
   }, 600_000);
@@ -87,9 +87,9 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
 
   it('gradientCheckpointing recomputes layers (4 of 5 with no budget, fewer with a 4 MB budget) and trains the same numbers', async () => {
     const cfg = { ...common, base: 'base', data: 'stories', lora: { r: 8, alpha: 16, dropout: 0 }, lr: 2e-3, maxSteps: 6, batchSize: 4, seqLen: 128 };
-    const plain = (await h.build('adapters.plain', runTrainStage, cfg, [model, stories])).artifact;
-    const ck = (await h.build('adapters.ck', runTrainStage, { ...cfg, gradientCheckpointing: true }, [model, stories])).artifact;
-    const part = (await h.build('adapters.part', runTrainStage, { ...cfg, gradientCheckpointing: true, activationBudgetMB: 4 }, [model, stories])).artifact;
+    const plain = (await h.build('adapters.plain', runAdapterStage, cfg, [model, stories])).artifact;
+    const ck = (await h.build('adapters.ck', runAdapterStage, { ...cfg, gradientCheckpointing: true }, [model, stories])).artifact;
+    const part = (await h.build('adapters.part', runAdapterStage, { ...cfg, gradientCheckpointing: true, activationBudgetMB: 4 }, [model, stories])).artifact;
     const m = (a: UpstreamArtifact) => JSON.parse(readFileSync(join(a.dir, 'metrics.json'), 'utf8'));
     expect(m(plain).recomputed_layers).toBe(0);
     expect(m(ck).recomputed_layers).toBe(4);
@@ -125,8 +125,8 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
   });
 
   it('stack and cat merge give the same logits within 1e-5', async () => {
-    const cat = (await h.build('compositions.merged', runComposeStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
-    const half = (await h.build('compositions.half', runComposeStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }] } as ComposeConfig, [model, domain, task])).artifact;
+    const cat = (await h.build('compositions.merged', runCompositionStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
+    const half = (await h.build('compositions.half', runCompositionStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }] } as ComposeConfig, [model, domain, task])).artifact;
     const m = await loadModel({ dir: MODEL, quant: 'none', compute: 'fp32' });
     const use = async (dir: string): Promise<AdapterUse[]> => Promise.all(runtimeAdapters(dir).adapters.map(async (a) => ({ adapter: await m.loadAdapter(a.dir, a.name), weight: a.weight })));
     const ids = qaRecord(MODEL, syntheticQa(1, 99)[0]).ids;
@@ -185,11 +185,11 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
 
   it('an interrupted training resumes from its checkpoint and ends where an uninterrupted run does', async () => {
     const cfg = { ...common, base: 'base', data: 'stories', lora: { r: 4, alpha: 8, dropout: 0.1 }, lr: 1e-3, maxSteps: 12, batchSize: 2, seqLen: 64, checkpointEvery: 4, seed: 3 } as TrainStageConfig;
-    const full = (await h.build('adapters.full', runTrainStage, cfg, [model, stories])).artifact;
+    const full = (await h.build('adapters.full', runAdapterStage, cfg, [model, stories])).artifact;
     const resumeDir = join(h.root, 'resume-test');
     const ac = new AbortController();
     let lines = 0;
-    const first = h.build('adapters.cut', runTrainStage, cfg, [model, stories], {
+    const first = h.build('adapters.cut', runAdapterStage, cfg, [model, stories], {
       resumeDir,
       signal: ac.signal,
     });
@@ -203,7 +203,7 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     expect(lines % 4).toBe(0);
     expect(lines).toBeLessThan(12);
     const logs: string[] = [];
-    const second = (await h.build('adapters.cut', runTrainStage, cfg, [model, stories], { resumeDir, onLog: (l) => logs.push(l) })).artifact;
+    const second = (await h.build('adapters.cut', runAdapterStage, cfg, [model, stories], { resumeDir, onLog: (l) => logs.push(l) })).artifact;
     expect(logs.some((l) => /resuming from the checkpoint at step [48]\/12/.test(l))).toBe(true);
     const m = JSON.parse(readFileSync(join(second.dir, 'metrics.json'), 'utf8'));
     expect(m.resumed_from_step).toBe(lines);
@@ -220,7 +220,7 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
   it('exports an adapter and a merged composition as PEFT directories; a stack as one PEFT directory per adapter', async () => {
     await h.build('exports.task', runExportStage, { adapter: 'task', path: 'export/task' }, [task]);
     expect(readFileSync(join(h.root, 'export', 'task', 'adapter_model.safetensors'))).toEqual(readFileSync(join(task.dir, 'adapter_model.safetensors')));
-    const cat = (await h.build('compositions.catted', runComposeStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
+    const cat = (await h.build('compositions.catted', runCompositionStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
     await h.build('exports.merged', runExportStage, { composition: 'catted', path: 'export/merged' }, [cat]);
     expect(readPeftAdapter(join(h.root, 'export', 'merged')).r).toBe(16);
     await h.build('exports.stack', runExportStage, { composition: 'assistant', path: 'export/stack' }, [stack]);

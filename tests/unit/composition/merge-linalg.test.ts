@@ -3,7 +3,8 @@
 // and against singular values from an independent Jacobi eigen routine.
 import { describe, expect, it } from 'vitest';
 import { symmetricEigen, truncatedSvdOfMatrix } from '../../../stages/composition/merge-eigen.ts';
-import { jacobiSvd, mat, matmul, qr, transpose, truncatedSvdOfProduct, type Mat } from '../../../stages/composition/merge-linalg.ts';
+import { jacobiSvd, matmul, qr, transpose, truncatedSvdOfProduct } from '../../../stages/composition/merge-linalg.ts';
+import { mat, type Mat } from '../../../stages/shared/matrix.ts';
 import { addScaled, frob, maxAbsDiff, rng, singularValues } from './merge-helpers.ts';
 
 function random(rows: number, cols: number, seed: number): Mat {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeftError } from '../../../src/errors.ts';
 import { readSafetensors } from '../../../src/safetensors.ts';
-import { readPeftAdapter, type PeftAdapter } from '../../../stages/composition/merge-adapter-io.ts';
+import { readPeftAdapter, type PeftAdapter } from '../../../stages/shared/adapter-io.ts';
 import { mergeAdapterDirs, mergeAdapters, type MergedAdapter } from '../../../stages/composition/merge.ts';
 import { magnitudePrune, randomPrune, seededUniform } from '../../../stages/composition/merge-tensor-ops.ts';
 import { addScaled, delta, frob, maxAbsDiff, singularValues, writeSyntheticAdapter } from './merge-helpers.ts';

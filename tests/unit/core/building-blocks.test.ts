@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lineOf, parseJsonWithLocations } from '../../../src/config/json-source.ts';
 import { canonicalJson, sha256Hex } from '../../../src/hash/canonical-json.ts';
-import { globToRegExp } from '../../../src/glob.ts';
-import { closest, editDistance } from '../../../src/config/suggest.ts';
+import { globToRegExp } from '../../../src/util/glob.ts';
+import { closest, editDistance } from '../../../src/util/suggest.ts';
 import { downstreamOf, findCycle, topoOrder, upstreamClosure } from '../../../src/graph/graph.ts';
-import { diffReasons, formatReason, type KeyMaterial } from '../../../src/plan/reasons.ts';
+import { diffReasons, type KeyMaterial } from '../../../src/plan/reasons.ts';
+import { formatReason } from '../../../src/store/reasons.ts';
 import { HashCache } from '../../../src/hash/hash-cache.ts';
 import { hashFileCached, sha256File } from '../../../src/hash/file-hash.ts';
 import { acquireLock } from '../../../src/store/lock.ts';
 import { StoreLayout } from '../../../src/store/layout.ts';
-import { escapesProject, globBase, normalizeRel } from '../../../src/config/paths.ts';
+import { escapesProject, globBase, normalizeRel } from '../../../src/util/paths.ts';
 import type { StageManifest } from '../../../src/stage.ts';
 
 describe('json-source', () => {

@@ -1,11 +1,12 @@
 // Every schema rule of pipeline.json gives its exact message: file, line, JSON pointer, problem, all at once.
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../../src/config/load.ts';
+import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import { PeftError } from '../../../src/errors.ts';
 
 function problems(text: string): { code: string; lines: string[] } {
   try {
-    loadPipelineText(text, 'pipeline.json', { cwd: '/proj' });
+    loadPipelineText(text, 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
   } catch (e) {
     if (e instanceof PeftError) return { code: String(e.code), lines: e.message.split('\n') };
     throw e;
@@ -83,7 +84,7 @@ describe('pipeline.json schema errors', () => {
 
   it('reports invalid JSON with line and column', () => {
     try {
-      loadPipelineText('{\n  "stages": {,\n}', 'pipeline.json', { cwd: '/proj' });
+      loadPipelineText('{\n  "stages": {,\n}', 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
       expect.unreachable();
     } catch (e) {
       expect((e as PeftError).code).toBe('E_CONFIG_PARSE');
@@ -92,7 +93,7 @@ describe('pipeline.json schema errors', () => {
   });
 
   it('fills defaults into the frozen resolved config', () => {
-    const p = loadPipelineText(j({ models: { m: { path: 'p' } }, datasets: {}, stages: { s: { cmd: 'true' } } }), 'pipeline.json', { cwd: '/proj' });
+    const p = loadPipelineText(j({ models: { m: { path: 'p' } }, datasets: {}, stages: { s: { cmd: 'true' } } }), 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
     expect(p.config.models).toEqual({ m: { path: 'p', revision: 'main', description: '' } });
     expect(p.stages.get('stages.s')!.config).toEqual({ cmd: 'true', description: '', deps: [], outs: [], params: [], env: {}, heavy: false });
     expect(Object.isFrozen(p.stages.get('stages.s')!.config)).toBe(true);
@@ -103,7 +104,7 @@ describe('pipeline.json schema errors', () => {
 
   it('fills adapter defaults as the adapter issue specifies', () => {
     const text = j({ models: { m: { path: 'p' } }, datasets: { d: { source: { files: ['a.txt'] }, format: 'text', model: 'm' } }, adapters: { a: { base: 'm', data: 'd' } } });
-    const a = loadPipelineText(text, 'pipeline.json', { cwd: '/proj' }).stages.get('adapters.a')!;
+    const a = loadPipelineText(text, 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds }).stages.get('adapters.a')!;
     expect(a.config).toMatchObject({
       lora: { r: 16, alpha: 32, dropout: 0.05, targets: 'all-linear', rslora: false },
       quant: 'nf4',

@@ -1,11 +1,12 @@
 // Every semantic rule of pipeline.json (after the schema) gives its exact message, with the line and pointer.
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../../src/config/load.ts';
+import { TOOLCHAIN } from '../../helpers/toolchain.ts';
 import { PeftError } from '../../../src/errors.ts';
 
 function lines(text: string): string[] {
   try {
-    loadPipelineText(text, 'pipeline.json', { cwd: '/proj' });
+    loadPipelineText(text, 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
   } catch (e) {
     expect((e as PeftError).code).toBe('E_CONFIG_SEMANTIC');
     return (e as PeftError).message.split('\n');
@@ -87,7 +88,7 @@ describe('pipeline.json semantic rules', () => {
 
   it('makes a stage reading another stage\'s output depend on it', () => {
     const text = '{"stages": {"a": {"cmd": "x", "outs": ["gen"]}, "b": {"cmd": "y", "deps": ["gen/f.txt", "src"]}, "c": {"cmd": "z", "deps": ["."]}}}';
-    const p = loadPipelineText(text, 'pipeline.json', { cwd: '/proj' });
+    const p = loadPipelineText(text, 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
     expect(p.stages.get('stages.b')!.upstream).toEqual(['stages.a']);
     expect(p.stages.get('stages.b')!.files).toEqual(['src']);
     expect(p.stages.get('stages.c')!.upstream).toEqual(['stages.a']);

@@ -92,7 +92,8 @@ describe('schema/pipeline.validate.cjs (the precompiled validator)', () => {
 describe('the root pipeline.json', () => {
   it('validates against the schema and the semantic rules', async () => {
     const { loadPipeline } = await import('../../../src/config/load.ts');
-    const p = loadPipeline(SCHEMA_PATH.replace(/schema\/pipeline\.schema\.json$/, 'pipeline.json'));
+    const { TOOLCHAIN } = await import('../../helpers/toolchain.ts');
+    const p = loadPipeline(SCHEMA_PATH.replace(/schema\/pipeline\.schema\.json$/, 'pipeline.json'), { kinds: TOOLCHAIN.kinds });
     expect(p.order.length).toBeGreaterThan(0);
     expect(p.config.$schema).toBe('./schema/pipeline.schema.json');
   });

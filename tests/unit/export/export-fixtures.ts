@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { UpstreamArtifact } from '../../../src/stage.ts';
-import type { AdapterMeta } from '../../../stages/adapter/adapter-artifact.ts';
+import type { AdapterMeta } from '../../../stages/shared/adapter-artifact.ts';
 import { runModelStage } from '../../../stages/model/model-stage.ts';
-import { runComposeStage, type ComposeConfig } from '../../../stages/composition/compose-stage.ts';
+import { runCompositionStage, type ComposeConfig } from '../../../stages/composition/composition-stage.ts';
 import { makeHarness, type Harness } from '../adapter/stage-harness.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -75,7 +75,7 @@ export async function exportWorld(): Promise<ExportWorld> {
   const model = (await h.build('models.base', runModelStage, { path: MODEL }, [])).artifact;
   const a = fixtureAdapter(h, model, 'a', 'lora-a');
   const b = fixtureAdapter(h, model, 'b', 'lora-b');
-  const stack = (await h.build('compositions.both', runComposeStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b' }] } as ComposeConfig, [model, a, b])).artifact;
-  const cat = (await h.build('compositions.catted', runComposeStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, a, b])).artifact;
+  const stack = (await h.build('compositions.both', runCompositionStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b' }] } as ComposeConfig, [model, a, b])).artifact;
+  const cat = (await h.build('compositions.catted', runCompositionStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, a, b])).artifact;
   return { h, model, a, b, stack, cat };
 }

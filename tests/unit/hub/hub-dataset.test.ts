@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PeftError } from '../../../src/errors.ts';
-import { FNMATCH_GLOB, globToRegExp as compileGlob } from '../../../src/glob.ts';
+import { FNMATCH_GLOB, globToRegExp as compileGlob } from '../../../src/util/glob.ts';
 import { downloadDatasetSplit, selectConversionFiles, selectSplitFiles, type HubOptions } from '../../../src/hub/index.ts';
 import { startHubServer, type HubServer } from '../../helpers/hub-server.ts';
 

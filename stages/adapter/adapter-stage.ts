@@ -7,8 +7,8 @@ import { evalLoss, loadModel, lrAt, nativeEngine, train, type AdapterUse, type S
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from './adapter-artifact.ts';
-import { batchesPerEpoch, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from './token-records.ts';
+import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
+import { batchesPerEpoch, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from '../shared/token-records.ts';
 
 export interface TrainStageConfig {
   base: string;
@@ -69,7 +69,7 @@ function fmtEta(s: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
-export async function runTrainStage(ctx: RunContext<TrainStageConfig>): Promise<RunResult> {
+export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promise<RunResult> {
   const t0 = Date.now();
   const c = trainDefaults(ctx.config);
   const modelArt = upstreamOf(ctx, `models.${c.base}`);

@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { readAdapterMeta, upstreamOf } from '../adapter/adapter-artifact.ts';
+import { readAdapterMeta, upstreamOf } from '../shared/adapter-artifact.ts';
 import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
-import { COMPOSITION_FILE, type CompositionFile } from './composition-file.ts';
+import { COMPOSITION_FILE, type CompositionFile } from '../shared/composition-file.ts';
 import { mergeAdapterDirs, type MergeMethod } from './merge.ts';
 
 export interface ComposeConfig {
@@ -20,7 +20,7 @@ export interface ComposeConfig {
 
 export const MERGED_DIR = 'adapter';
 
-export async function runComposeStage(ctx: RunContext<ComposeConfig>): Promise<RunResult> {
+export async function runCompositionStage(ctx: RunContext<ComposeConfig>): Promise<RunResult> {
   const c = ctx.config;
   const method = c.method ?? 'stack';
   const modelArt = upstreamOf(ctx, `models.${c.base}`);

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import { readSafetensors, writeSafetensorsF32, type Tensor } from '../../src/safetensors.ts';
-import { mat, type Mat } from './merge-linalg.ts';
+import { mat, type Mat } from './matrix.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';

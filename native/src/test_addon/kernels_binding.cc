@@ -1,11 +1,11 @@
-// JS bindings of the compute kernels (exports.kernels): sgemm / gemm_bf16 on typed arrays, bf16 conversion, NF4
-// quantize / dequantize, FrozenLinear handles, threads and backend introspection - for tests and benchmarks.
+// Test-addon bindings of the compute kernels (exports.kernels): sgemm / gemm_bf16 on typed arrays, bf16 conversion,
+// NF4 quantize / dequantize, FrozenLinear handles, threads - for tests and benchmarks (introspection: kernel_info.cc).
 // Every argument is validated (type, integer range, typed-array length vs shape); errors are JS Errors with `code`.
 #include <napi.h>
 #include <cstring>
 #include <string>
+#include "binding/kernel_args.h"
 #include "error.h"
-#include "napi_guard.h"
 #include "kernels/gemm_bf16_internal.h"
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
@@ -19,48 +19,7 @@ namespace peft {
 namespace {
 
 using namespace peft::kern;
-
-[[noreturn]] void bad(const std::string& msg) { throw EngineError("E_ENGINE", msg); }
-
-Napi::Object obj_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
-  if (info.Length() <= i || !info[i].IsObject() || info[i].IsTypedArray() || info[i].IsArray())
-    bad(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be an options object");
-  return info[i].As<Napi::Object>();
-}
-
-double num(const Napi::Value& v, const std::string& what) {
-  if (!v.IsNumber()) bad(what + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-int int_in(const Napi::Value& v, const std::string& what, long long lo, long long hi) {
-  const double d = num(v, what);
-  if (d != (double)(long long)d || d < (double)lo || d > (double)hi)
-    bad(what + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(d));
-  return (int)d;
-}
-
-int int_field(const Napi::Object& o, const char* fn, const char* key, long long lo, long long hi, int dflt, bool required) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) {
-    if (required) bad(std::string(fn) + ": '" + key + "' is required");
-    return dflt;
-  }
-  return int_in(v, std::string(fn) + ": '" + key + "'", lo, hi);
-}
-
-bool bool_field(const Napi::Object& o, const char* fn, const char* key, bool dflt) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsBoolean()) bad(std::string(fn) + ": '" + key + "' must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-float float_field(const Napi::Object& o, const char* fn, const char* key, float dflt) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  return (float)num(v, std::string(fn) + ": '" + key + "'");
-}
+using namespace peft::binding;
 
 template <typename T, napi_typedarray_type KIND>
 Napi::TypedArrayOf<T> typed(const Napi::Value& v, const std::string& what, const char* tname, size_t need) {
@@ -79,37 +38,6 @@ auto u16arr(const Napi::Value& v, const std::string& what, size_t need) {
 auto u8arr(const Napi::Value& v, const std::string& what, size_t need) {
   return typed<uint8_t, napi_uint8_array>(v, what, "Uint8Array", need);
 }
-
-// Elements a row-major matrix of `rows` x `cols` with row stride ld spans.
-size_t span(int rows, int cols, int ld) { return rows == 0 || cols == 0 ? 0 : (size_t)(rows - 1) * ld + cols; }
-
-struct GemmArgs {
-  bool tA, tB;
-  int M, N, K, lda, ldb, ldc;
-  float alpha, beta;
-};
-
-GemmArgs gemm_args(const Napi::Object& o, const char* fn) {
-  GemmArgs g;
-  const long long MAXD = 1 << 24;
-  g.tA = bool_field(o, fn, "transA", false);
-  g.tB = bool_field(o, fn, "transB", false);
-  g.M = int_field(o, fn, "M", 0, MAXD, 0, true);
-  g.N = int_field(o, fn, "N", 0, MAXD, 0, true);
-  g.K = int_field(o, fn, "K", 0, MAXD, 0, true);
-  g.lda = int_field(o, fn, "lda", 1, MAXD, std::max(1, g.tA ? g.M : g.K), false);
-  g.ldb = int_field(o, fn, "ldb", 1, MAXD, std::max(1, g.tB ? g.K : g.N), false);
-  g.ldc = int_field(o, fn, "ldc", 1, MAXD, std::max(1, g.N), false);
-  g.alpha = float_field(o, fn, "alpha", 1.f);
-  g.beta = float_field(o, fn, "beta", 0.f);
-  if (g.lda < (g.tA ? g.M : g.K)) bad(std::string(fn) + ": lda " + std::to_string(g.lda) + " is smaller than a row of A (" + std::to_string(g.tA ? g.M : g.K) + ")");
-  if (g.ldb < (g.tB ? g.K : g.N)) bad(std::string(fn) + ": ldb " + std::to_string(g.ldb) + " is smaller than a row of B (" + std::to_string(g.tB ? g.K : g.N) + ")");
-  if (g.ldc < g.N) bad(std::string(fn) + ": ldc " + std::to_string(g.ldc) + " is smaller than N (" + std::to_string(g.N) + ")");
-  return g;
-}
-
-size_t need_a(const GemmArgs& g) { return g.tA ? span(g.K, g.M, g.lda) : span(g.M, g.K, g.lda); }
-size_t need_b(const GemmArgs& g) { return g.tB ? span(g.N, g.K, g.ldb) : span(g.K, g.N, g.ldb); }
 
 // kernels.sgemm({transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, builtin?}): C updated in place and
 // returned; builtin: true runs the built-in blocked kernel, openblas: true one single-threaded OpenBLAS call.
@@ -147,13 +75,6 @@ Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
   auto C = f32arr(o.Get("C"), "gemmBf16: 'C'", span(g.M, g.N, g.ldc));
   gemm_bf16(g.tA, g.tB, g.M, g.N, g.K, g.alpha, A.Data(), g.lda, B.Data(), g.ldb, g.beta, C.Data(), g.ldc);
   return C;
-}
-
-// kernels.gemmBf16Impl({...shape}): the implementation gemmBf16 uses for that call shape.
-Napi::Value GemmBf16Impl(const Napi::CallbackInfo& info) {
-  Napi::Object o = obj_arg(info, 0, "gemmBf16Impl");
-  const GemmArgs g = gemm_args(o, "gemmBf16Impl");
-  return Napi::String::New(info.Env(), bf16_impl_for(g.tA, g.tB, g.M, g.N, g.K, g.alpha, g.lda, g.ldb, g.beta, g.ldc));
 }
 
 Napi::Value F32ToBf16(const Napi::CallbackInfo& info) {
@@ -386,57 +307,31 @@ Napi::Value FrozenLinearBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)l->bytes());
 }
 
-Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("backend", backend_info());
-  o.Set("threads", threads());
-  o.Set("bf16Native", bf16_native());
-  o.Set("bf16Impl", bf16_native() ? bf16_impl() : "fallback:f32-sgemm");
-  o.Set("bf16Library", bf16_backend_name());
-  o.Set("sgemmLibrary", sgemm_uses_openblas() ? "openblas" : "builtin");
-#ifdef PEFT_HAVE_OPENBLAS
-  o.Set("openblasLinked", true);
-#else
-  o.Set("openblasLinked", false);
-#endif
-  o.Set("cachedPrimitives", (double)bf16_cached_primitives());
-  return o;
-}
-
 Napi::Value SetThreadsK(const Napi::CallbackInfo& info) {
   if (info.Length() < 1) bad("setThreads(n): n is required (0 = all cores)");
   set_threads(int_in(info[0], "setThreads: n", 0, 1024));
   return Napi::Number::New(info.Env(), threads());
 }
 
-template <Napi::Value (*F)(const Napi::CallbackInfo&)>
-Napi::Value guarded(const Napi::CallbackInfo& info) {
-  return run_guarded(info, "E_ENGINE", "kernel error: ", [&] { return F(info); });
-}
-
 } // namespace
 
-void register_kernel_bindings(Napi::Env env, Napi::Object exports) {
-  Napi::Object k = Napi::Object::New(env);
-  k.Set("sgemm", Napi::Function::New(env, guarded<Sgemm>));
-  k.Set("gemmBf16", Napi::Function::New(env, guarded<GemmBf16>));
-  k.Set("gemmBf16Impl", Napi::Function::New(env, guarded<GemmBf16Impl>));
-  k.Set("f32ToBf16", Napi::Function::New(env, guarded<F32ToBf16>));
-  k.Set("bf16ToF32", Napi::Function::New(env, guarded<Bf16ToF32>));
-  k.Set("nf4Code", Napi::Function::New(env, guarded<Nf4Code>));
-  k.Set("nf4Quantize", Napi::Function::New(env, guarded<Nf4Quantize>));
-  k.Set("nf4Dequantize", Napi::Function::New(env, guarded<Nf4Dequantize>));
-  k.Set("frozenLinear", Napi::Function::New(env, guarded<MakeFrozenLinear>));
-  k.Set("frozenLinearForward", Napi::Function::New(env, guarded<FrozenLinearForward>));
-  k.Set("frozenLinearBackward", Napi::Function::New(env, guarded<FrozenLinearBackward>));
-  k.Set("frozenLinearForwardAug", Napi::Function::New(env, guarded<FrozenLinearForwardAug>));
-  k.Set("frozenLinearBackwardAug", Napi::Function::New(env, guarded<FrozenLinearBackwardAug>));
-  k.Set("frozenLinearBackwardGroup", Napi::Function::New(env, guarded<FrozenLinearBackwardGroup>));
-  k.Set("frozenLinearDequantize", Napi::Function::New(env, guarded<FrozenLinearDequantize>));
-  k.Set("frozenLinearBytes", Napi::Function::New(env, guarded<FrozenLinearBytes>));
-  k.Set("backendInfo", Napi::Function::New(env, guarded<BackendInfo>));
-  k.Set("setThreads", Napi::Function::New(env, guarded<SetThreadsK>));
-  exports.Set("kernels", k);
+void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
+  k.Set("sgemm", Napi::Function::New(env, kernel_guarded<Sgemm>));
+  k.Set("gemmBf16", Napi::Function::New(env, kernel_guarded<GemmBf16>));
+  k.Set("f32ToBf16", Napi::Function::New(env, kernel_guarded<F32ToBf16>));
+  k.Set("bf16ToF32", Napi::Function::New(env, kernel_guarded<Bf16ToF32>));
+  k.Set("nf4Code", Napi::Function::New(env, kernel_guarded<Nf4Code>));
+  k.Set("nf4Quantize", Napi::Function::New(env, kernel_guarded<Nf4Quantize>));
+  k.Set("nf4Dequantize", Napi::Function::New(env, kernel_guarded<Nf4Dequantize>));
+  k.Set("frozenLinear", Napi::Function::New(env, kernel_guarded<MakeFrozenLinear>));
+  k.Set("frozenLinearForward", Napi::Function::New(env, kernel_guarded<FrozenLinearForward>));
+  k.Set("frozenLinearBackward", Napi::Function::New(env, kernel_guarded<FrozenLinearBackward>));
+  k.Set("frozenLinearForwardAug", Napi::Function::New(env, kernel_guarded<FrozenLinearForwardAug>));
+  k.Set("frozenLinearBackwardAug", Napi::Function::New(env, kernel_guarded<FrozenLinearBackwardAug>));
+  k.Set("frozenLinearBackwardGroup", Napi::Function::New(env, kernel_guarded<FrozenLinearBackwardGroup>));
+  k.Set("frozenLinearDequantize", Napi::Function::New(env, kernel_guarded<FrozenLinearDequantize>));
+  k.Set("frozenLinearBytes", Napi::Function::New(env, kernel_guarded<FrozenLinearBytes>));
+  k.Set("setThreads", Napi::Function::New(env, kernel_guarded<SetThreadsK>));
 }
 
 } // namespace peft

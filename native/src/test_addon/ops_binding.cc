@@ -1,4 +1,4 @@
-// JS bindings of the fused training ops (exports.ops) for tests: the chunked cross-entropy (fp32 reference path or
+// Test-addon bindings of the fused training ops (exports.ops): the chunked cross-entropy (fp32 reference path or
 // bf16 kernel) and the blocked attention forward / backward (fp32 or bf16), on typed arrays with compact strides.
 // Arguments are validated (integers in range, typed-array lengths vs shape); errors are JS Errors with `code`.
 #include <napi.h>

@@ -8,7 +8,7 @@ import { prepareDataset } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
 import { writeDataset } from './write.ts';
 
-export async function buildDataset(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
+export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
   const config = resolveDatasetConfig(ctx.config);
   const upstreamName = `models.${config.model}`;
   const model = ctx.upstream[upstreamName];

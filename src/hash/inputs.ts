@@ -1,15 +1,23 @@
 // Hashes a stage's declared inputs (project files, dirs, globs and external paths) into a sorted manifest,
 // and a stage's workspace outputs, both through the stat-keyed hash cache.
 import { relative, resolve, isAbsolute, sep } from 'node:path';
-import type { StageEntry } from '../config/types.ts';
-import { expandInputs } from '../hash/expand.ts';
-import { hashFileCached, mapLimit } from '../hash/file-hash.ts';
-import type { HashCache } from '../hash/hash-cache.ts';
+import { expandInputs } from './expand.ts';
+import { hashFileCached, mapLimit } from './file-hash.ts';
+import type { HashCache } from './hash-cache.ts';
 
 export interface FileRecord {
   path: string; // project-relative POSIX path, or absolute for inputs outside the project
   sha256: string;
   size: number;
+}
+
+/** What hashing needs of a stage (config's StageEntry has these fields): its name for messages, its files and outputs. */
+export interface HashedStage {
+  name: string;
+  files: readonly string[];
+  excludes: readonly string[];
+  outputs: readonly string[];
+  deps: { externalFiles?: readonly string[] };
 }
 
 const HASH_CONCURRENCY = 16;
@@ -24,7 +32,7 @@ export async function hashFiles(projectDir: string, absFiles: readonly string[],
   return mapLimit(absFiles, HASH_CONCURRENCY, async (f) => ({ path: display(projectDir, f), ...(await hashFileCached(f, cache)) }));
 }
 
-export async function hashStageInputs(entry: StageEntry, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
+export async function hashStageInputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
   const project = await expandInputs(entry.name, projectDir, entry.files, entry.excludes);
   const external = entry.deps.externalFiles?.length ? await expandInputs(entry.name, projectDir, entry.deps.externalFiles.map((p) => resolve(projectDir, p))) : [];
   const all = [...new Set([...project, ...external])].sort();
@@ -32,7 +40,7 @@ export async function hashStageInputs(entry: StageEntry, projectDir: string, cac
 }
 
 /** Hashes workspace outputs; a missing output yields no records for it. */
-export async function hashOutputs(entry: StageEntry, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
+export async function hashOutputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
   const files: string[] = [];
   for (const o of entry.outputs) {
     try {
