@@ -3,8 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunContext } from '../../src/stage.ts';
-import { fitAdapter } from './adapter-fit.ts';
-import { baseShapes, readBaseWeights } from './base-weights.ts';
+import { fitAdapter } from '../shared/adapter-fit.ts';
+import { baseShapes, readBaseWeights } from '../shared/base-weights.ts';
 import { cardBase } from './card-context.ts';
 import type { ExportStageConfig, FormatResult } from './export-stage.ts';
 import type { ExportSource } from './export-source.ts';

@@ -19,7 +19,7 @@ export interface AdapterMeta {
   data: { name: string; key: string; format?: string };
   /** Frozen adapters beneath this one while it trained, in application order (transitively). */
   stack: StackEntry[];
-  objective: 'causal-lm' | 'answer-only';
+  objective: 'causal-lm' | 'answer-only' | 'imported';
   params: Record<string, unknown>;
   /** What the engine actually ran: compute mode (auto resolved), kernels per op family, backend and threads. */
   engine?: { compute: string; quant: string; kernels: string; backend: string; threads: number; version: string };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type EngineAdapter, type EngineModel } from '../../../src/engine/index.ts';
 import { runExportStage, type ExportStageConfig } from '../../../stages/export/export-stage.ts';
-import { readBaseWeights } from '../../../stages/export/base-weights.ts';
+import { readBaseWeights } from '../../../stages/shared/base-weights.ts';
 import { llamaHparams } from '../../../stages/export/llama-hparams.ts';
 import { decodeOnnx } from '../../../stages/export/onnx/onnx-graph.ts';
 import { buildLlamaDecoder, OPSET } from '../../../stages/export/onnx/onnx-llama.ts';

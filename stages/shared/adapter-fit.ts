@@ -3,7 +3,7 @@
 // the base's weight names.
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { readPeftAdapter, type LoraModule, type PeftAdapter } from '../shared/adapter-io.ts';
+import { readPeftAdapter, type LoraModule, type PeftAdapter } from './adapter-io.ts';
 
 export interface FittedModule extends LoraModule {
   /** The base weight it changes, e.g. `model.layers.0.self_attn.q_proj.weight`. */

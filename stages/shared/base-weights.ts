@@ -1,15 +1,19 @@
 // Reads a Hugging Face model directory's weights (model.safetensors, or the shards model.safetensors.index.json
 // lists) as float32 tensors by name, with the dtype each was stored in.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import { readSafetensors, readSafetensorsHeader, type Tensor } from '../../src/safetensors.ts';
-import { readJsonFile } from './hf-files.ts';
 
 export function weightFiles(modelDir: string): string[] {
   const index = join(modelDir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    const map = readJsonFile(index).weight_map;
+    let map: unknown;
+    try {
+      map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+    } catch (e) {
+      throw new PeftError('E_MODEL', `${index}: not valid JSON (${(e as Error).message})`, { file: index });
+    }
     if (!map || typeof map !== 'object') throw new PeftError('E_MODEL', `${index}: no "weight_map" object`, { file: index, pointer: '/weight_map' });
     return [...new Set(Object.values(map as Record<string, string>))].sort().map((f) => join(modelDir, f));
   }
