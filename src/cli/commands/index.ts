@@ -19,6 +19,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
   score: () => import('./score.ts').then((m) => m.scoreCommand),
   show: () => import('./show.ts').then((m) => m.showCommand),
   doctor: () => import('./doctor.ts').then((m) => m.doctorCommand),
+  push: () => import('./push.ts').then((m) => m.pushCommand),
 };
 
 /**
