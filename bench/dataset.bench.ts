@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { resolveDatasetConfig } from '../stages/dataset/config.ts';
 import { prepareDataset } from '../stages/dataset/prepare.ts';
 import { writeDataset } from '../stages/dataset/write.ts';
-import { loadModelTokenizer } from '../src/tokenizer/index.ts';
+import { loadModelTokenizer } from '../src/hf/index.ts';
 
 const FIXTURES = resolve(process.env.FIXTURES ?? '../shared/fixtures');
 const WIKI = join(FIXTURES, 'wikitext-2-raw-v1');

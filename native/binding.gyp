@@ -16,6 +16,7 @@
     {
       "target_name": "peft_engine",
       "sources": ["<!@(node sources.mjs addon)"],
+      "defines": ["<!(node engine-version.mjs define)"],
       "dependencies": ["peft_engine_lib"],
       "libraries": ["<!@(node detect.mjs libs)", "-lpthread", "-ldl"]
     },

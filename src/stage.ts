@@ -67,6 +67,8 @@ export interface StageManifest {
   outputs?: { path: string; sha256: string; size: number }[];
   /** Values read from params files, by `file:key`. */
   params?: Record<string, unknown>;
+  /** The Slurm job that built it (absent for a local build). */
+  job?: { executor: string; id: string; attempts: string[]; node?: string };
 }
 
 export interface RunContext<C = unknown> {
@@ -84,6 +86,9 @@ export interface RunContext<C = unknown> {
   /** Scratch dir that survives an interrupted run of the same key (checkpoints for resume); removed on commit. */
   resumeDir: string;
   signal: AbortSignal;
+  /** Set in a cluster job, where the signal means SIGTERM before a kill: save what resumeDir needs to resume at the
+   * point reached (training checkpoints the step it stopped at), then end. Unset: stop as for Ctrl-C. */
+  checkpointOnAbort?: boolean;
   json: boolean; // --json: stay quiet on stdout
   progress(p: StageProgress): void;
   log(line: string): void;

@@ -1,7 +1,7 @@
 // AdamW exactly as torch 1.13's single-tensor path computes it in float32: decoupled weight decay first, then the
 // moment updates, then p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps) with bias corrections in float64.
 #include <cmath>
-#include "train.h"
+#include "adamw.h"
 
 namespace peft {
 

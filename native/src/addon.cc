@@ -3,12 +3,13 @@
 #include <napi.h>
 #include "binding/register.h" // the engine core's bindings, one file per concern under binding/
 
-namespace peft {
-void register_model_bindings(Napi::Env env, Napi::Object exports); // model/model_binding.cc (model files layer)
-} // namespace peft
+#ifndef PEFT_ENGINE_VERSION
+#error "PEFT_ENGINE_VERSION is passed by binding.gyp from native/engine-version.json (build with node native/build.mjs)"
+#endif
 
+// The engine version compiled in from native/engine-version.json (src/engine/version.ts reads the same file).
 static Napi::Value EngineVersion(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), "0.2.0");
+  return Napi::String::New(info.Env(), PEFT_ENGINE_VERSION);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -16,7 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object kernels = Napi::Object::New(env);
   peft::binding::register_kernel_info(env, kernels);
   exports.Set("kernels", kernels);
-  peft::register_model_bindings(env, exports);
+  peft::binding::register_model_files(env, exports);
   peft::binding::register_model_handles(env, exports);
   peft::binding::register_inference(env, exports);
   peft::binding::register_train(env, exports);

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <numeric>
 #include "error.h"
-#include "kernels/kernels.h"
 #include "rng.h"
 
 namespace peft {
@@ -38,7 +37,7 @@ int sample_token(float* logits, int V, const GenOptions& opt, Rng& rng) {
 // logits = h W^T for one row: a matrix-vector product over the vocabulary, the head streamed once.
 static void last_logits(const LlamaModel& m, const Workspace& ws, int row, std::vector<float>& out) {
   out.resize(m.cfg.vocab_size);
-  kern::gemv_rows_f32(m.head(), m.cfg.vocab_size, m.H(), ws.lnf + (size_t)row * m.H(), 1, out.data());
+  m.be().gemv_rows_f32(m.head(), m.cfg.vocab_size, m.H(), ws.lnf + (size_t)row * m.H(), 1, out.data());
 }
 
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
@@ -78,7 +77,7 @@ void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vect
   for (int t = 0; t + 1 < n; t++) targets[t] = ids[t + 1];
   std::vector<float> lp(n);
   if (logits) logits->resize((size_t)n * m.cfg.vocab_size);
-  ops::logprobs_forward(lp.data(), logits ? logits->data() : nullptr, ws.lnf, m.head(), targets.data(), n, m.H(),
+  m.be().logprobs_forward(lp.data(), logits ? logits->data() : nullptr, ws.lnf, m.head(), targets.data(), n, m.H(),
                         m.cfg.vocab_size);
   logprobs.assign(lp.begin(), lp.begin() + (n - 1));
 }

@@ -1,95 +1,17 @@
-// Llama-family forward and backward on the CPU backend: embeddings, RMSNorm, q/k/v/o (+bias) with RoPE and
-// GQA causal attention (optional sliding window), SwiGLU MLP, final norm, with stacked LoRA adapters on any
-// projection. Frozen base: only input gradients flow through it; parameter gradients go to the trainable adapter.
+// Llama-family forward and backward: embeddings, RMSNorm, q/k/v/o (+bias) with RoPE and GQA causal attention
+// (optional sliding window), SwiGLU MLP, final norm, with stacked LoRA adapters on any projection. Frozen base: only
+// input gradients flow through it; parameter gradients go to the trainable adapter. Every op runs through the model's
+// Backend (backend/backend.h; the CPU backend today). Loading lives in llama_load.cc; each op family is timed with
+// PEFT_PROFILE_SCOPE (profile.h).
 #include "llama.h"
 #include <cmath>
-#include <cstring>
-#include <sys/mman.h>
-#include <unistd.h>
 #include "error.h"
-#include "model/safetensors.h"
-#include "kernels/kernels.h"
 #include "profile.h"
 
 namespace peft {
 
 const char* const PROJ_NAMES[N_PROJ] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 const char* const PROJ_PARENT[N_PROJ] = {"self_attn", "self_attn", "self_attn", "self_attn", "mlp", "mlp", "mlp"};
-
-size_t LlamaModel::frozen_bytes() const {
-  size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
-  for (auto& L : layers) {
-    b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
-    for (auto& p : L.proj) b += p->bytes();
-  }
-  return b;
-}
-
-size_t LlamaModel::params() const {
-  size_t n = embed.size() + lm_head.size() + norm.size();
-  for (auto& L : layers) {
-    n += L.ln1.size() + L.ln2.size();
-    for (auto& p : L.proj) n += (size_t)p->in() * p->out();
-  }
-  return n;
-}
-
-static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
-  const TensorView* t = mf.find(name);
-  if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
-  if ((size_t)t->numel() != expect)
-    throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
-                                     " values, the config implies " + std::to_string(expect));
-  std::vector<float> v(expect);
-  t->to_f32(v.data());
-  // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
-  // pages of a read-only mapping: dropping them only means re-reading if touched again).
-  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1), hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
-  if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
-  return v;
-}
-
-std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
-  ModelFiles mf = load_model_dir(dir);
-  auto m = std::make_shared<LlamaModel>();
-  m->cfg = mf.cfg;
-  m->dir = dir;
-  m->storage = storage;
-  m->compute = compute;
-  const ModelConfig& c = m->cfg;
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
-    throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
-                                     "' is not a Llama-family model (llama, mistral, qwen2)");
-  if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
-    throw EngineError("E_MODEL", dir + "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
-                                       "and head_dim even");
-  const size_t V = c.vocab_size, H = c.hidden_size;
-  m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
-  m->norm = tensor_f32(mf, "model.norm.weight", H);
-  if (!c.tie_word_embeddings || mf.find("lm_head.weight")) {
-    if (mf.find("lm_head.weight")) m->lm_head = tensor_f32(mf, "lm_head.weight", V * H);
-  }
-  m->layers.resize(c.num_layers);
-  for (int l = 0; l < c.num_layers; l++) {
-    const std::string pre = "model.layers." + std::to_string(l) + ".";
-    LlamaLayer& L = m->layers[l];
-    L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
-    L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
-    for (int p = 0; p < N_PROJ; p++) {
-      const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
-      const int in = m->proj_in(p), out = m->proj_out(p);
-      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
-      std::vector<float> b;
-      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
-      kern::Storage st = storage;
-      if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
-      L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
-      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && kern::bf16_native()) L.proj[p]->keep_bf16_copy();
-    }
-  }
-  return m;
-}
 
 float Adapter::scaling() const { return (float)(rslora ? alpha / std::sqrt((double)r) : alpha / r); }
 
@@ -201,7 +123,7 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   // The MLP region (h, gate / up in fp32, their gradients) is idle while the loss runs, so it also serves as the
   // bf16 cross-entropy's working memory (logits of 256 rows): sized for whichever is larger.
   const size_t mlp = n * I * (1 + (gu16 ? 2 : 0) + (training ? (gu16 ? 1 : 3) : 0));
-  const size_t ce = training && m.compute == kern::Compute::BF16 ? ops::cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
+  const size_t ce = training && m.compute == kern::Compute::BF16 ? m.be().cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
   const size_t region = std::max(mlp, ce);
   size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax : 0) + n * H + region +
               (gu16 ? n * Dq * 2 + n * Dkv * 2 : 0);
@@ -261,20 +183,20 @@ static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspa
                             const float* x, int N, float* lu) {
   const int in = m.proj_in(p), out = m.proj_out(p);
   {
-    prof::Scope ps(prof::MM_FROZEN_FWD);
-    m.layers[l].proj[p]->forward(y, x, N, frozen_mode(m, N));
+    PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+    m.be().linear_forward(*m.layers[l].proj[p], y, x, N, frozen_mode(m, N));
   }
-  prof::Scope ps(prof::LORA);
+  PEFT_PROFILE_SCOPE(lora);
   for (auto& [ad, s] : st.frozen)
-    if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+    if (LoraWeights* w = ad->mod(l, p)) m.be().lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   if (st.train)
     if (LoraWeights* w = st.train->mod(l, p)) {
       const float* xin = x;
       if (st.dropout > 0.f && ws.training) {
-        ops::dropout_forward(ws.xdrop, x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
+        m.be().dropout_forward(ws.xdrop, x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
         xin = ws.xdrop;
       }
-      ops::lora_forward(y, lu ? lu : ws.lora_u, xin, w->A.data(), w->B.data(), N, in, out, st.train->r, st.train_scale);
+      m.be().lora_forward(y, lu ? lu : ws.lora_u, xin, w->A.data(), w->B.data(), N, in, out, st.train->r, st.train_scale);
     }
 }
 
@@ -283,27 +205,28 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
                              float* dx, const float* dy, const float* x, const float* lu, int N) {
   const int in = m.proj_in(p), out = m.proj_out(p);
   {
-    prof::Scope ps(prof::MM_FROZEN_BWD);
-    m.layers[l].proj[p]->backward_input(dx, dy, N, frozen_mode(m, N));
+    PEFT_PROFILE_SCOPE(matmul_frozen_bwd);
+    m.be().linear_backward_input(*m.layers[l].proj[p], dx, dy, N, frozen_mode(m, N));
   }
-  prof::Scope ps(prof::LORA);
+  PEFT_PROFILE_SCOPE(lora);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p))
-      ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+      m.be().lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s,
+                           nullptr);
   if (st.train)
     if (LoraWeights* w = st.train->mod(l, p)) {
       LoraWeights* g = grad.mod(l, p);
       const int r = st.train->r;
       if (st.dropout > 0.f) {
         const size_t n = (size_t)N * in;
-        ops::dropout_forward(ws.xdrop, x, n, st.dropout, st.seed, dropout_stream(st, l, p));
-        std::memset(ws.dxdrop, 0, n * sizeof(float));
-        ops::lora_backward(g->A.data(), g->B.data(), ws.dxdrop, ws.lora_du, dy, ws.xdrop, lu, w->A.data(), w->B.data(),
-                           N, in, out, r, st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
-        ops::dropout_backward(dx, ws.dxdrop, n, st.dropout, st.seed, dropout_stream(st, l, p));
+        m.be().dropout_forward(ws.xdrop, x, n, st.dropout, st.seed, dropout_stream(st, l, p));
+        m.be().zero(ws.dxdrop, n);
+        m.be().lora_backward(g->A.data(), g->B.data(), ws.dxdrop, ws.lora_du, dy, ws.xdrop, lu, w->A.data(),
+                             w->B.data(), N, in, out, r, st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
+        m.be().dropout_backward(dx, ws.dxdrop, n, st.dropout, st.seed, dropout_stream(st, l, p));
       } else {
-        ops::lora_backward(g->A.data(), g->B.data(), dx, ws.lora_du, dy, x, lu, w->A.data(), w->B.data(), N, in, out, r,
-                           st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
+        m.be().lora_backward(g->A.data(), g->B.data(), dx, ws.lora_du, dy, x, lu, w->A.data(), w->B.data(), N, in, out,
+                             r, st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
       }
     }
 }
@@ -340,18 +263,19 @@ struct GroupWeights {
 
 // x [N, in] to bf16 into rows of stride ld of a reused per-thread buffer, counted in family f (call it outside other
 // profile scopes); the columns after `in` are left for the caller.
-static uint16_t* activation_bf16(const float* x, int N, int in, int ld, std::vector<uint16_t>& buf, prof::Family f) {
-  prof::Scope ps_(f);
+static uint16_t* activation_bf16(const LlamaModel& m, const float* x, int N, int in, int ld, std::vector<uint16_t>& buf,
+                                 prof::Family f) {
+  prof::Scope scope(f);
   if (buf.size() < (size_t)N * ld) buf.resize((size_t)N * ld);
-  ops::rows_to_bf16(x, in, N, in, buf.data(), ld);
+  m.be().rows_to_bf16(x, in, N, in, buf.data(), ld);
   return buf.data();
 }
 
 // bf16(dropout_j(x)) [N, in] for projection p of layer l (the same counter-based mask the fp32 path draws).
-static const uint16_t* dropped_bf16(const AdapterStack& st, int l, int p, const float* x, int N, int in,
-                                    std::vector<uint16_t>& buf) {
+static const uint16_t* dropped_bf16(const LlamaModel& m, const AdapterStack& st, int l, int p, const float* x, int N,
+                                    int in, std::vector<uint16_t>& buf) {
   if (buf.size() < (size_t)N * in) buf.resize((size_t)N * in);
-  ops::dropout_forward_bf16(buf.data(), x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
+  m.be().dropout_forward_bf16(buf.data(), x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
   return buf.data();
 }
 
@@ -364,32 +288,32 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int in = m.proj_in(ps[0]), gr = g * st.train->r;
   GroupWeights gw(m, *st.train, st.train_scale, l, ps, g);
   thread_local std::vector<uint16_t> xbuf;
-  uint16_t* xa16 = activation_bf16(x, N, in, in + gr, xbuf, prof::MM_FROZEN_FWD); // [x | u_cat] in bf16
+  uint16_t* xa16 = activation_bf16(m, x, N, in, in + gr, xbuf, prof::matmul_frozen_fwd); // [x | u_cat] in bf16
   {
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     if (st.dropout > 0.f && ws.training) {
       thread_local std::vector<uint16_t> dbuf[3];
       const uint16_t* xd16[3];
-      for (int j = 0; j < g; j++) xd16[j] = dropped_bf16(st, l, ps[j], x, N, in, dbuf[j]);
-      ops::lora_group_project_dropout_bf16(gw.view, xa16, xd16, N, ws.lora_ucat, lus);
+      for (int j = 0; j < g; j++) xd16[j] = dropped_bf16(m, st, l, ps[j], x, N, in, dbuf[j]);
+      m.be().lora_group_project_dropout_bf16(gw.view, xa16, xd16, N, ws.lora_ucat, lus);
     } else {
-      ops::lora_group_project_bf16(gw.view, xa16, N, ws.lora_ucat, lus);
+      m.be().lora_group_project_bf16(gw.view, xa16, N, ws.lora_ucat, lus);
     }
   }
   for (int j = 0; j < g; j++) {
     const int p = ps[j], out = m.proj_out(p);
     const uint16_t* E;
     {
-      prof::Scope ps_(prof::LORA);
-      E = ops::lora_extra_cols_bf16(gw.view, j);
+      PEFT_PROFILE_SCOPE(lora);
+      E = m.be().lora_extra_cols_bf16(gw.view, j);
     }
     {
-      prof::Scope ps_(prof::MM_FROZEN_FWD); // y = x W^T + s u B^T in one matmul
-      m.layers[l].proj[p]->forward_bf16_aug(ys[j], xa16, N, E, gr);
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // y = x W^T + s u B^T in one matmul
+      m.be().linear_forward_bf16_aug(*m.layers[l].proj[p], ys[j], xa16, N, E, gr);
     }
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (auto& [ad, s] : st.frozen)
-      if (LoraWeights* w = ad->mod(l, p)) ops::lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+      if (LoraWeights* w = ad->mod(l, p)) m.be().lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   }
 }
 
@@ -401,7 +325,7 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   if (!x && !(x16_given && can_fuse_group(m, st, l, ps, g, N) && st.frozen.empty()))
     throw EngineError("E_INTERNAL", "group_backward: a bf16-only input needs the fused path and no frozen adapters");
   if (!can_fuse_group(m, st, l, ps, g, N)) {
-    { prof::Scope ps_(prof::ELEMENTWISE); std::memset(dx, 0, (size_t)N * in * sizeof(float)); }
+    { PEFT_PROFILE_SCOPE(elementwise); m.be().zero(dx, (size_t)N * in); }
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
     return;
   }
@@ -416,45 +340,45 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   if (dybuf.size() < (size_t)N * lda) dybuf.resize((size_t)N * lda);
   uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16 (no du without dropout)
   {
-    prof::Scope ps_(prof::MM_FROZEN_BWD);
-    for (int j = 0; j < g; j++) ops::rows_to_bf16(dys[j], m.proj_out(ps[j]), N, m.proj_out(ps[j]), dya16 + col[j], lda);
+    PEFT_PROFILE_SCOPE(matmul_frozen_bwd);
+    for (int j = 0; j < g; j++) m.be().rows_to_bf16(dys[j], m.proj_out(ps[j]), N, m.proj_out(ps[j]), dya16 + col[j], lda);
   }
   const uint16_t* A16 = nullptr;
   {
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++)
-      ops::lora_out_backward_bf16(gw.view, j, dya16 + col[j], lda, lus[j], N, grad.mod(l, ps[j])->B.data(), ducat,
+      m.be().lora_out_backward_bf16(gw.view, j, dya16 + col[j], lda, lus[j], N, grad.mod(l, ps[j])->B.data(), ducat,
                                   drop ? nullptr : dya16 + tot + j * r, lda);
-    if (!drop) A16 = ops::lora_A_bf16(gw.view);
+    if (!drop) A16 = m.be().lora_A_bf16(gw.view);
   }
   {
-    prof::Scope ps_(prof::MM_FROZEN_BWD); // dx = sum_j dy_j W_j (+ du_cat A_cat without dropout) in one matmul
+    PEFT_PROFILE_SCOPE(matmul_frozen_bwd); // dx = sum_j dy_j W_j (+ du_cat A_cat without dropout) in one matmul
     const kern::FrozenLinear* ls[3];
     for (int j = 0; j < g; j++) ls[j] = m.layers[l].proj[ps[j]].get();
-    kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, N, A16, drop ? 0 : gr, false);
+    m.be().linear_backward_input_group_bf16(ls, g, dx, dya16, N, A16, drop ? 0 : gr, false);
   }
   {
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++)
       for (auto& [ad, s] : st.frozen)
         if (LoraWeights* w = ad->mod(l, ps[j]))
-          ops::lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
-                             m.proj_out(ps[j]), ad->r, s);
+          m.be().lora_backward(nullptr, nullptr, dx, ws.lora_du, dys[j], x, nullptr, w->A.data(), w->B.data(), N, in,
+                               m.proj_out(ps[j]), ad->r, s, nullptr);
   }
   if (drop) { // per projection: dA_j from its dropped input, dx += mask_j (du_j A_j) / (1 - p)
-    prof::Scope ps_(prof::LORA);
+    PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++) {
-      const uint16_t* xd16 = dropped_bf16(st, l, ps[j], x, N, in, xbuf);
-      ops::lora_in_backward_one_bf16(gw.view, j, xd16, ducat, N, grad.mod(l, ps[j])->A.data(), ws.dxdrop);
-      ops::dropout_backward(dx, ws.dxdrop, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, ps[j]));
+      const uint16_t* xd16 = dropped_bf16(m, st, l, ps[j], x, N, in, xbuf);
+      m.be().lora_in_backward_one_bf16(gw.view, j, xd16, ducat, N, grad.mod(l, ps[j])->A.data(), ws.dxdrop);
+      m.be().dropout_backward(dx, ws.dxdrop, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, ps[j]));
     }
     return;
   }
-  const uint16_t* x16 = x16_given ? x16_given : activation_bf16(x, N, in, in, xbuf, prof::LORA); // the input, for dA
-  prof::Scope ps_(prof::LORA);
+  const uint16_t* x16 = x16_given ? x16_given : activation_bf16(m, x, N, in, in, xbuf, prof::lora); // the input, for dA
+  PEFT_PROFILE_SCOPE(lora);
   float* dA[3];
   for (int j = 0; j < g; j++) dA[j] = grad.mod(l, ps[j])->A.data();
-  ops::lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
+  m.be().lora_in_backward_bf16(gw.view, x16, in, ducat, N, dA);
 }
 
 // q, k, v and the attention output of a layer to their bf16 copies after its forward (to_bf16) or back into the
@@ -462,34 +386,15 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
 // memory-bound: 2-thread bench, element-wise 206-211 -> 180-187 ms/step).
 static void kept_bf16(const LlamaModel& m, const LayerActs& a, int N, bool to_bf16) {
   const size_t q = (size_t)N * m.Dq(), kv = (size_t)N * m.Dkv();
-  const std::pair<float*, uint16_t*> t[4] = {{a.q, a.q16}, {a.k, a.k16}, {a.v, a.v16}, {a.att, a.att16}};
-  const size_t len[4] = {q, kv, kv, q};
-  const size_t chunk = 1 << 16;
-  size_t start[5] = {0};
-  for (int j = 0; j < 4; j++) start[j + 1] = start[j] + (len[j] + chunk - 1) / chunk;
-  kern::parallel_for((int)start[4], [&](int b, int e) {
-    for (int c = b; c < e; c++) {
-      int j = 0;
-      while (c >= (int)start[j + 1]) j++;
-      const size_t i0 = (c - start[j]) * chunk, n = std::min(len[j] - i0, chunk);
-      if (to_bf16) kern::f32_to_bf16(t[j].first + i0, t[j].second + i0, n);
-      else kern::bf16_to_f32(t[j].second + i0, t[j].first + i0, n);
-    }
-  });
-}
-
-// y[N, C] += x[N, C] (the residual adds), over the pool.
-static void add_inplace(float* y, const float* x, int N, int C) {
-  ops::par_rows(N, (size_t)C, [&](int b, int e) {
-    for (size_t i = (size_t)b * C; i < (size_t)e * C; i++) y[i] += x[i];
-  });
+  const Bf16Pair t[4] = {{a.q, a.q16, q}, {a.k, a.k16, kv}, {a.v, a.v16, kv}, {a.att, a.att16, q}};
+  m.be().convert_bf16(t, 4, to_bf16);
 }
 
 static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch) {
   const ModelConfig& c = m.cfg;
   ops::AttnShape s{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
   s.batch = batch;
-  s.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && kern::bf16_native();
+  s.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && m.be().bf16_native();
   return s;
 }
 
@@ -499,25 +404,28 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps); }
+  { PEFT_PROFILE_SCOPE(elementwise); m.be().rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps); }
   {
     const int ps[3] = {P_Q, P_K, P_V};
     float* const ys[3] = {a.q, a.k, a.v};
     float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
     group_forward(m, st, ws, l, ps, 3, ys, ws.ln, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim); }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim);
+    m.be().rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  }
   if (cache) {
-    prof::Scope ps(prof::ATTENTION);
+    PEFT_PROFILE_SCOPE(attention);
     float* kc = cache->k.data() + ((size_t)l * cache->max_len) * Dkv;
     float* vc = cache->v.data() + ((size_t)l * cache->max_len) * Dkv;
-    std::memcpy(kc + (size_t)ws.pos0 * Dkv, a.k, (size_t)T * Dkv * sizeof(float));
-    std::memcpy(vc + (size_t)ws.pos0 * Dkv, a.v, (size_t)T * Dkv * sizeof(float));
-    ops::attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv, 1));
+    m.be().copy_rows(kc + (size_t)ws.pos0 * Dkv, a.k, T, Dkv);
+    m.be().copy_rows(vc + (size_t)ws.pos0 * Dkv, a.v, T, Dkv);
+    m.be().attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv, 1));
   } else {
-    prof::Scope ps(prof::ATTENTION);
-    ops::attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
+    PEFT_PROFILE_SCOPE(attention);
+    m.be().attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
   }
   {
     const int ps[1] = {P_O};
@@ -525,7 +433,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_O]};
     group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
+  { PEFT_PROFILE_SCOPE(elementwise); m.be().add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
   float* const G = a.g;
   float* const U = a.u;
   {
@@ -535,12 +443,12 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     group_forward(m, st, ws, l, ps, 2, ys, ws.ln, N, lus);
   }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
     if (a.g16) { // gate / up go to their bf16 copies in the same pass
-      ops::swiglu_forward_keep_bf16(ws.h, G, U, a.g16, a.u16, (size_t)N * I);
+      m.be().swiglu_forward_keep_bf16(ws.h, G, U, a.g16, a.u16, (size_t)N * I);
       kept_bf16(m, a, N, true);
     } else {
-      ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+      m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
     }
   }
   {
@@ -549,7 +457,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_DOWN]};
     group_forward(m, st, ws, l, ps, 1, ys, ws.h, N, lus);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); add_inplace(out, a.x2, N, H); }
+  { PEFT_PROFILE_SCOPE(elementwise); m.be().add_inplace(out, a.x2, N, H); }
 }
 
 // ws.dres holds d(layer output) on entry and d(layer input) on exit.
@@ -568,13 +476,13 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   uint16_t* const h16 = reinterpret_cast<uint16_t*>(ws.h);
   uint16_t* const ln16 = reinterpret_cast<uint16_t*>(ws.ln);
   {
-    prof::Scope ps(prof::ELEMENTWISE);
+    PEFT_PROFILE_SCOPE(elementwise);
     if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
       kept_bf16(m, a, N, false);
-      if (bf16_in) ops::swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
-      else ops::swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
+      if (bf16_in) m.be().swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
+      else m.be().swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
     } else {
-      ops::swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+      m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
     }
   }
   {
@@ -584,14 +492,14 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, bf16_in ? nullptr : ws.h, lus, N, bf16_in ? h16 : nullptr);
   }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
-    if (a.g16) ops::swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
-    else ops::swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
+    PEFT_PROFILE_SCOPE(elementwise);
+    if (a.g16) m.be().swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
+    else m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
   }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
-    if (bf16_in) ops::rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
-    else ops::rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
+    PEFT_PROFILE_SCOPE(elementwise);
+    if (bf16_in) m.be().rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+    else m.be().rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
   }
   {
     const int ps[2] = {P_GATE, P_UP};
@@ -599,7 +507,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
     group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
+  { PEFT_PROFILE_SCOPE(elementwise); m.be().rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
   // attention
   {
     const int ps[1] = {P_O};
@@ -607,18 +515,24 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[1] = {a.lu[P_O]};
     group_backward(m, st, ws, grad, l, ps, 1, ws.datt, dys, a.att, lus, N, bf16_in ? a.att16 : nullptr);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dk, 0, (size_t)N * Dkv * sizeof(float)); }
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dv, 0, (size_t)N * Dkv * sizeof(float)); }
   {
-    prof::Scope ps(prof::ATTENTION);
-    ops::attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, a.att, a.q, a.k, a.v, a.lse, attn_shape(m, T, T, 0, Dkv, B));
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().zero(ws.dk, (size_t)N * Dkv);
+    m.be().zero(ws.dv, (size_t)N * Dkv);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim); }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim); }
   {
-    prof::Scope ps(prof::ELEMENTWISE);
-    if (bf16_in) ops::rmsnorm_apply_bf16(ln16, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
-    else ops::rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H);
+    PEFT_PROFILE_SCOPE(attention);
+    m.be().attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, a.att, a.q, a.k, a.v, a.lse, attn_shape(m, T, T, 0, Dkv, B));
+  }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim);
+    m.be().rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim);
+  }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    if (bf16_in) m.be().rmsnorm_apply_bf16(ln16, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
+    else m.be().rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H);
   }
   {
     const int ps[3] = {P_Q, P_K, P_V};
@@ -626,7 +540,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
     group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
-  { prof::Scope ps(prof::ELEMENTWISE); ops::rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
+  { PEFT_PROFILE_SCOPE(elementwise); m.be().rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
 }
 
 void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, const int32_t* ids, int B, int T,
@@ -638,26 +552,25 @@ void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, c
   if (cache && (B != 1 || cache->len + T > cache->max_len))
     throw EngineError("E_ENGINE", "KV cache overflow: " + std::to_string(cache->len + T) + " tokens, capacity " +
                                       std::to_string(cache->max_len));
-  for (int r = 0; r < ws.N; r++) {
+  for (int r = 0; r < ws.N; r++)
     if (ids[r] < 0 || ids[r] >= c.vocab_size)
       throw EngineError("E_ENGINE", "token id " + std::to_string(ids[r]) + " at position " + std::to_string(r) +
                                         " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
-    std::memcpy(ws.resid[0] + (size_t)r * H, m.embed.data() + (size_t)ids[r] * H, H * sizeof(float));
-  }
+  m.be().embed_rows(ws.resid[0], m.embed.data(), ids, ws.N, H);
   double pos_scale = 1.0;
   std::vector<double> inv = rope_inv_freq(c, ws.pos0 + T, &pos_scale);
   ops::rope_table(ws.rope, inv, pos_scale, ws.pos0, T);
   for (int l = 0; l < c.num_layers; l++)
     layer_forward(m, st, ws, l, ws.acts_of(l), ws.resid[l], ws.resid[l + 1], cache);
-  ops::rmsnorm_forward(ws.lnf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), ws.N, H, (float)c.rms_norm_eps);
+  m.be().rmsnorm_forward(ws.lnf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), ws.N, H, (float)c.rms_norm_eps);
   if (cache) cache->len += T;
 }
 
 void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad) {
   const ModelConfig& c = m.cfg;
   const int N = ws.N, H = m.H(), Lc = c.num_layers;
-  { prof::Scope ps(prof::ELEMENTWISE); std::memset(ws.dres, 0, (size_t)N * H * sizeof(float)); }
-  ops::rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
+  { PEFT_PROFILE_SCOPE(elementwise); m.be().zero(ws.dres, (size_t)N * H); }
+  m.be().rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
   for (int l = Lc - 1; l >= 0; l--) {
     // the shared slot still holds the last layer's activations from the forward: only earlier layers recompute
     if (ws.recomputed(l) && l != Lc - 1) layer_forward(m, st, ws, l, ws.acts_of(l), ws.resid[l], ws.tmp_out, nullptr);

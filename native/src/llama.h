@@ -1,5 +1,5 @@
-// The Llama-family model (Llama 2/3, Mistral, Qwen2, SmolLM) on the CPU backend: frozen weights, LoRA adapter
-// stacks, and the forward / backward passes over a batch of B sequences of T tokens, with an optional KV cache.
+// The Llama-family model (Llama 2/3, Mistral, Qwen2, SmolLM) on a Backend (backend/backend.h): frozen weights, LoRA
+// adapter stacks, and the forward / backward passes over a batch of B sequences of T tokens, with an optional KV cache.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 #include "arena.h"
+#include "backend/backend.h"
 #include "kernels/linear.h"
 #include "model/config.h"
 #include "ops/ops.h"
@@ -31,6 +32,8 @@ struct LlamaModel {
   std::vector<float> lm_head;                        // [V, H], empty when tied to embed
   std::vector<float> norm;                           // [H]
   std::vector<LlamaLayer> layers;
+  const Backend* backend = &cpu_backend();          // runs every op of the forward / backward (backend/backend.h)
+  const Backend& be() const { return *backend; }
   const float* head() const { return lm_head.empty() ? embed.data() : lm_head.data(); }
   int H() const { return cfg.hidden_size; }
   int Dq() const { return cfg.num_heads * cfg.head_dim; }
@@ -38,12 +41,9 @@ struct LlamaModel {
   int I() const { return cfg.intermediate_size; }
   int proj_in(int p) const { return p == P_O ? Dq() : p == P_DOWN ? I() : H(); }
   int proj_out(int p) const { return p == P_Q ? Dq() : (p == P_K || p == P_V) ? Dkv() : (p == P_GATE || p == P_UP) ? I() : H(); }
-  size_t frozen_bytes() const;                       // all frozen weights as stored
+  size_t frozen_bytes() const;                       // all frozen weights as stored (llama_load.cc)
   size_t params() const;                             // frozen parameter count
 };
-
-// Loads config.json + safetensors of a HF Llama-family directory; linear weights stored as `storage`.
-std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute);
 
 // One LoRA module: A [r, in], B [out, r] (PEFT layout).
 struct LoraWeights {

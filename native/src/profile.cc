@@ -14,8 +14,11 @@ void pool_counters_reset();
 
 namespace peft::prof {
 
-const char* const FAMILY_NAMES[N_FAMILY] = {"matmul_frozen_fwd", "matmul_frozen_bwd", "lora", "attention",
-                                            "elementwise", "lmhead_ce", "optimizer"};
+const char* const FAMILY_NAMES[N_FAMILY] = {
+#define PEFT_PROFILE_NAME(name) #name,
+    PEFT_PROFILE_FAMILIES(PEFT_PROFILE_NAME)
+#undef PEFT_PROFILE_NAME
+};
 
 namespace {
 Counters g_counters;

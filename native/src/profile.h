@@ -1,20 +1,33 @@
 // Per-op-family wall-clock accounting of training steps (matmuls, LoRA, attention, element-wise, lm_head+CE,
 // optimizer) measured on the orchestrating thread, plus the thread pool's own counters (worker busy time, time the
 // caller waits for workers): where a step's time goes, exposed through the engine API and printed by the bench.
+// Code marks a region with one line, `PEFT_PROFILE_SCOPE(family);`, which counts until the end of the enclosing block.
 #pragma once
 #include <chrono>
 #include <cstdint>
 
+// The op families, in the order the profile reports them (their names are the JS keys of engineProfile().families).
+#define PEFT_PROFILE_FAMILIES(X)                                                                                     \
+  X(matmul_frozen_fwd) /* frozen base projections, forward (incl. activation bf16 conversion, NF4 tile dequant) */ \
+  X(matmul_frozen_bwd) /* frozen base projections, input gradient */                                              \
+  X(lora)              /* LoRA A/B matmuls forward and backward (+ dropout) */                                     \
+  X(attention)         /* QK^T, softmax, PV and their backward */                                                  \
+  X(elementwise)       /* RMSNorm, RoPE, SwiGLU, residual adds, memsets, embedding gather */                       \
+  X(lmhead_ce)         /* lm_head matmul + cross-entropy forward/backward (chunked) */                             \
+  X(optimizer)         /* gradient zeroing, norm, clipping, AdamW */
+
+// Counts the rest of the enclosing block in `family` (one of the names above), e.g. PEFT_PROFILE_SCOPE(attention);
+#define PEFT_PROFILE_SCOPE(family) \
+  ::peft::prof::Scope PEFT_PROFILE_CAT(peft_profile_scope_, __LINE__)(::peft::prof::family)
+#define PEFT_PROFILE_CAT(a, b) PEFT_PROFILE_CAT2(a, b)
+#define PEFT_PROFILE_CAT2(a, b) a##b
+
 namespace peft::prof {
 
 enum Family {
-  MM_FROZEN_FWD,   // frozen base projections, forward (incl. activation bf16 conversion, NF4 tile dequant)
-  MM_FROZEN_BWD,   // frozen base projections, input gradient
-  LORA,            // LoRA A/B matmuls forward and backward (+ dropout)
-  ATTENTION,       // QK^T, softmax, PV and their backward
-  ELEMENTWISE,     // RMSNorm, RoPE, SwiGLU, residual adds, memsets, embedding gather
-  LMHEAD_CE,       // lm_head matmul + cross-entropy forward/backward (chunked)
-  OPTIMIZER,       // gradient zeroing, norm, clipping, AdamW
+#define PEFT_PROFILE_ENUM(name) name,
+  PEFT_PROFILE_FAMILIES(PEFT_PROFILE_ENUM)
+#undef PEFT_PROFILE_ENUM
   N_FAMILY
 };
 extern const char* const FAMILY_NAMES[N_FAMILY];
@@ -42,7 +55,8 @@ double now_seconds();
 bool enabled();
 void set_enabled(bool on);
 
-// RAII: adds the scope's wall time to a family (only on the thread that is not inside a parallel region).
+// RAII: adds the scope's wall time to a family (only on the thread that is not inside a parallel region). Use
+// PEFT_PROFILE_SCOPE(family) for a fixed family; construct one directly where the family is a parameter.
 class Scope {
  public:
   explicit Scope(Family f);

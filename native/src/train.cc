@@ -3,10 +3,8 @@
 #include "train.h"
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include "error.h"
-#include "kernels/kernels.h"
 #include "profile.h"
 
 namespace peft {
@@ -44,10 +42,10 @@ Trainer::Trainer(std::shared_ptr<LlamaModel> model, std::shared_ptr<Adapter> ada
 void Trainer::ensure_workspace(int B, int T, bool training) {
   if (ws_.B == B && ws_.T == T && ws_training_ == training) return;
   // bf16 compute: the lm_head (or tied embedding) in bf16 once, for the chunked bf16 cross-entropy.
-  if (model_->compute == kern::Compute::BF16 && kern::bf16_native() && head16_.empty()) {
+  if (model_->compute == kern::Compute::BF16 && model_->be().bf16_native() && head16_.empty()) {
     const size_t n = (size_t)model_->cfg.vocab_size * model_->H();
     head16_.resize(n);
-    kern::f32_to_bf16(model_->head(), head16_.data(), n);
+    model_->be().f32_to_bf16(model_->head(), head16_.data(), n);
   }
   ws_.plan(*model_, stack_, B, T, training, opt_.recompute, (size_t)opt_.act_budget_bytes);
   ws_training_ = training;
@@ -65,11 +63,11 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
   const int N = B * T, H = m.H();
   double sum;
   {
-    prof::Scope ps(prof::LMHEAD_CE);
-    if (backward) std::memset(ws_.dln, 0, (size_t)N * H * sizeof(float));
-    sum = ops::cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(),
-                                              head16_.empty() ? nullptr : head16_.data(), targets.data(), N, H,
-                                              m.cfg.vocab_size, grad_scale_per_token, ws_.ce_work, ws_.ce_work_floats);
+    PEFT_PROFILE_SCOPE(lmhead_ce);
+    if (backward) m.be().zero(ws_.dln, (size_t)N * H);
+    sum = m.be().cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(),
+                                                head16_.empty() ? nullptr : head16_.data(), targets.data(), N, H,
+                                                m.cfg.vocab_size, grad_scale_per_token, ws_.ce_work, ws_.ce_work_floats);
   }
   if (backward) llama_backward(m, stack_, ws_, *grad_);
   return sum / (double)n;
@@ -89,7 +87,7 @@ static void for_each_tensor(Adapter& a, Adapter& b, Adapter& c, Adapter& d,
 StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr) {
   const auto t0 = std::chrono::steady_clock::now();
   StepResult res = accumulate(ids, labels, G, B, T);
-  prof::Scope ps(prof::OPTIMIZER);
+  PEFT_PROFILE_SCOPE(optimizer);
   const float norm = (float)res.grad_norm;
   if (opt_.max_grad_norm > 0.f) {
     res.clip_coef = opt_.max_grad_norm / (norm + 1e-6f);
@@ -98,14 +96,14 @@ StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B
     for (auto& l : grad_->mods)
       for (auto& p : l)
         if (p) {
-          for (float& x : p->A) x *= c;
-          for (float& x : p->B) x *= c;
+          model_->be().scale_inplace(p->A.data(), p->A.size(), c);
+          model_->be().scale_inplace(p->B.data(), p->B.size(), c);
         }
   }
   t_++;
   for_each_tensor(*stack_.train, *grad_, *m_, *v_,
                   [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
-                    adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
+                    model_->be().adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
                                  opt_.weight_decay, t_);
                   });
   prof::Counters& pc = prof::counters();
@@ -118,10 +116,10 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
   StepResult res;
   const size_t mb = (size_t)B * T;
   {
-    prof::Scope ps(prof::OPTIMIZER); // zero gradients
+    PEFT_PROFILE_SCOPE(optimizer); // zero gradients
     for (auto& l : grad_->mods)
       for (auto& p : l)
-        if (p) { std::fill(p->A.begin(), p->A.end(), 0.f); std::fill(p->B.begin(), p->B.end(), 0.f); }
+        if (p) { model_->be().zero(p->A.data(), p->A.size()); model_->be().zero(p->B.data(), p->B.size()); }
   }
   std::vector<long> ntoks(G);
   std::vector<int32_t> tmp;
@@ -149,15 +147,13 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
     res.loss = s / G;
   }
   // global norm over all LoRA tensors (per-tensor norms, then the norm of the norms)
-  prof::Scope ps(prof::OPTIMIZER);
+  PEFT_PROFILE_SCOPE(optimizer);
   double sq = 0;
   for (auto& l : grad_->mods)
     for (auto& p : l)
       if (p)
         for (auto* v : {&p->A, &p->B}) {
-          double s = 0;
-          for (float x : *v) s += (double)x * x;
-          const float tn = (float)std::sqrt(s);
+          const float tn = (float)std::sqrt(model_->be().sum_squares(v->data(), v->size()));
           sq += (double)tn * tn;
         }
   const float norm = (float)std::sqrt(sq);

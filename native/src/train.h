@@ -29,10 +29,6 @@ struct StepResult {
   long tokens = 0;                // target tokens in the step
 };
 
-// AdamW update of one tensor (torch.optim.AdamW single-tensor path, float32 with float64 bias corrections).
-void adamw_update(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1, float beta2, float eps,
-                  float weight_decay, long t);
-
 // Builds per-row targets [B*T] from labels [B, T]: target[b,t] = labels[b,t+1], -1 when ignored or t = T-1.
 // Returns the number of targets; throws E_ENGINE on labels outside {-100} u [0, V).
 long shift_labels(std::vector<int32_t>& targets, const int32_t* labels, int B, int T, int V);

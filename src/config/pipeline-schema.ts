@@ -1,5 +1,6 @@
 // Builds the whole pipeline.json JSON Schema (2020-12) from the stage kinds' per-entry fragments.
 import type { JsonSchema, StageKind } from '../stage.ts';
+import { executorSchema, stageExecutorProperty, topExecutorProperty } from './executor-schema.ts';
 
 export const STAGE_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_-]*$';
 
@@ -17,6 +18,7 @@ export function buildPipelineSchema(kinds: readonly StageKind[]): JsonSchema {
   const properties: Record<string, JsonSchema> = {
     $schema: { type: 'string', description: 'Path or URL of this JSON Schema, for editors.', default: './schema/pipeline.schema.json' },
     description: { type: 'string', description: 'Free text for humans; not part of any stage key.', default: '' },
+    executor: topExecutorProperty,
   };
   for (const k of kinds) {
     properties[k.section] = {
@@ -35,6 +37,16 @@ export function buildPipelineSchema(kinds: readonly StageKind[]): JsonSchema {
     type: 'object',
     additionalProperties: false,
     properties,
-    $defs: Object.fromEntries(kinds.map((k) => [k.kind, k.schema])),
+    $defs: { ...Object.fromEntries(kinds.map((k) => [k.kind, canBeHeavy(k) ? withExecutor(k.schema) : k.schema])), executor: executorSchema },
   };
+}
+
+/** Kinds whose entries can be heavy (training, heavy command stages) take a per-stage `executor`. */
+function canBeHeavy(k: StageKind): boolean {
+  return Boolean(k.heavy || k.isHeavy);
+}
+
+function withExecutor(schema: JsonSchema): JsonSchema {
+  const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  return { ...schema, properties: { ...props, executor: stageExecutorProperty } };
 }

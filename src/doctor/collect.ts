@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { hubCacheDir } from '../hub/cache-layout.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { readCpuFacts } from './cpu.ts';
+import { parsePartitions, SINFO_ARGS } from '../slurm/commands.ts';
 import type { DoctorFacts, KernelsInfo } from './facts.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -80,6 +81,15 @@ function requiredNode(): string {
   }
 }
 
+/** Whether Slurm answers from here (`sinfo`), and its partitions. */
+export function slurmFacts(env: NodeJS.ProcessEnv): DoctorFacts['slurm'] {
+  const r = spawnSync('sinfo', SINFO_ARGS, { encoding: 'utf8', timeout: 15_000, env });
+  const conf = env.SLURM_CONF || undefined;
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return { installed: false };
+  if (r.status !== 0) return { installed: true, conf, error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-2).join('; ') };
+  return { installed: true, conf, partitions: parsePartitions(r.stdout) };
+}
+
 export interface CollectOptions {
   env?: NodeJS.ProcessEnv;
   /** pipeline.json to look for; its directory's artifacts/ is the store. */
@@ -140,5 +150,6 @@ export function collectFacts(opts: CollectOptions = {}): DoctorFacts {
       offline: ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase()),
     },
     project,
+    slurm: slurmFacts(env),
   };
 }

@@ -108,11 +108,25 @@ export function diagnose(f: DoctorFacts): Check[] {
   add({ id: 'hf_offline', label: 'HF_HUB_OFFLINE', value: f.hf.offline ? 'on: builds use the hub cache only' : 'off', status: 'info' });
   if (f.hf.endpoint) add({ id: 'hf_endpoint', label: 'HF_ENDPOINT', value: f.hf.endpoint, status: 'info' });
 
+  if (f.slurm) add(slurmCheck(f.slurm));
+
   if (f.project) {
     const p = f.project;
     add({ id: 'store', label: 'artifact store', value: p.exists ? `${formatBytes(p.bytes)} in ${p.objects} artifact(s) at ${p.store}` : `none yet (${p.pipeline}; peftmake build creates it)`, status: 'info' });
   }
   return out;
+}
+
+/** Whether the `slurm` executor can submit from here: sinfo answers, with the partitions it lists. */
+export function slurmCheck(s: NonNullable<DoctorFacts['slurm']>): Check {
+  const label = 'Slurm';
+  if (!s.installed) return { id: 'slurm', label, value: 'not installed here (no sinfo)', status: 'info', note: 'only needed for `executor: {"kind": "slurm"}` (docs/cluster.md)' };
+  if (s.error)
+    return { id: 'slurm', label, value: `installed, not reachable: ${s.error}`, status: 'info', note: `for \`executor: {"kind": "slurm"}\`: slurmctld must run and ${s.conf ? `SLURM_CONF (${s.conf})` : 'slurm.conf'} name it; \`sinfo\` must answer from this machine` };
+  const parts = s.partitions ?? [];
+  if (!parts.length) return { id: 'slurm', label, value: 'reachable, but sinfo lists no partition', status: 'warn', fix: 'ask the cluster admins which partition to use (`executor.partition`)' };
+  const text = parts.map((p) => `${p.name}${p.default ? '*' : ''} (${p.available}, ${p.nodes} node${p.nodes === 1 ? '' : 's'} ${p.states}, limit ${p.timeLimit})`).join(', ');
+  return { id: 'slurm', label, value: `reachable; partitions: ${text}`, status: 'ok', note: '* marks the default partition' };
 }
 
 /** True when no check is a problem. */

@@ -1,6 +1,7 @@
 // The facts `peftmake doctor` reports, as plain data: gathered by collect.ts, judged by diagnose.ts, so the
 // judging is a pure function tests can feed any machine.
 import type { CpuFacts } from './cpu.ts';
+import type { Partition } from '../slurm/commands.ts';
 
 /** What the addon's `kernels.backendInfo()` returns (native/src/binding/kernel_info.cc). */
 export interface KernelsInfo {
@@ -36,4 +37,6 @@ export interface DoctorFacts {
     offline: boolean;
   };
   project?: { pipeline: string; store: string; exists: boolean; bytes: number; objects: number };
+  /** Slurm as `sinfo` sees it from here: absent (no client commands), unreachable (error), or its partitions. */
+  slurm?: { installed: boolean; error?: string; partitions?: Partition[]; conf?: string };
 }

@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PeftError } from '../errors.ts';
-import { writeSafetensorsStream, type TensorSpec } from '../safetensors.ts';
+import { writeSafetensorsStream, type TensorSpec } from '../hf/safetensors.ts';
 
 export interface LlamaShape {
   modelType?: 'llama' | 'mistral' | 'qwen2';

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { readAdapterConfig, writeAdapterConfig, type AdapterConfig, LLAMA_PROJECTIONS } from './adapter-files.ts';
 import { call, nativeEngine, type Handle, type NativeModelInfo } from './native.ts';
-import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
+import { loraScaling } from '../hf/adapter-config.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../hf/tokenizer.ts';
 
 export type Quant = 'none' | 'nf4';
 export type ComputeMode = 'fp32' | 'bf16' | 'auto';
@@ -30,7 +31,7 @@ export class EngineAdapter {
     writeAdapterConfig(dir, { ...this.config, baseModel: baseModel ?? this.config.baseModel });
   }
   get scaling(): number {
-    return this.config.rslora ? this.config.alpha / Math.sqrt(this.config.r) : this.config.alpha / this.config.r;
+    return loraScaling({ ...this.config, alphaPattern: {} });
   }
 }
 
@@ -57,15 +58,15 @@ export interface ScoreResult {
 }
 
 export class EngineModel {
-  private tok?: TextTokenizer;
+  private tok?: ModelTokenizer;
   constructor(
     readonly handle: Handle,
     readonly dir: string,
     readonly info: NativeModelInfo,
   ) {}
 
-  get tokenizer(): TextTokenizer {
-    this.tok ??= loadTokenizer(this.dir);
+  get tokenizer(): ModelTokenizer {
+    this.tok ??= loadModelTokenizer(this.dir);
     return this.tok;
   }
 

@@ -7,6 +7,7 @@ import { PeftError } from '../errors.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
 import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
+import { mulberry32 } from '../util/random.ts';
 
 export interface MicroBatch {
   inputIds: number[][]; // [B][T]
@@ -38,7 +39,21 @@ export interface TrainOptions {
   dropout?: number;
   seed?: number;
   checkpoint?: { dir: string; every: number };
+  /** With `checkpoint`: when the signal aborts (SIGTERM of a cluster job), stop at the step reached and write a
+   * checkpoint there (steps then run one engine call each, so every finished step is known). */
+  checkpointOnAbort?: boolean;
   resumeFrom?: string; // a checkpoint dir written by `checkpoint`
+}
+
+/** Training stopped by the signal; with `checkpointOnAbort`, a checkpoint at `step` holds the `records` run before. */
+export class TrainingInterrupted extends PeftError {
+  constructor(
+    readonly step: number,
+    readonly records: NativeStepRecord[],
+    readonly checkpointed: boolean,
+  ) {
+    super('E_CANCELLED', `training cancelled at step ${step}${checkpointed ? ' (checkpoint written there)' : ''}`);
+  }
 }
 
 export interface TrainHooks {
@@ -127,22 +142,37 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const records: NativeStepRecord[] = [];
   const onAbort = () => engine.trainerCancel(trainer);
   hooks.signal?.addEventListener('abort', onAbort);
+  const stepwise = Boolean(opts.checkpointOnAbort && opts.checkpoint);
+  let saved = state.step; // the step the checkpoint on disk (or the start) is at
+  const interrupted = async (): Promise<never> => {
+    const write = stepwise && state.step > saved;
+    if (write) await saveCheckpoint(opts.checkpoint!.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state);
+    throw new TrainingInterrupted(state.step, records, write);
+  };
   try {
     while (state.step < opts.steps) {
-      if (hooks.signal?.aborted) throw new PeftError('E_CANCELLED', `training cancelled at step ${state.step}`);
+      if (hooks.signal?.aborted) await interrupted();
       const every = opts.checkpoint?.every ?? opts.steps;
-      const chunk = Math.min(opts.steps - state.step, every - (state.step % every));
+      const chunk = stepwise ? 1 : Math.min(opts.steps - state.step, every - (state.step % every));
       const { ids, labels, B, T } = flatten(opts.batches, state.dataPosition, chunk * G);
       const lrs = Float64Array.from({ length: chunk }, (_, i) => lrOf(state.step + i));
-      const recs = await call(() =>
-        engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
-          hooks.onProgress?.({ ...p, steps: opts.steps }),
-        ),
-      );
+      let recs: NativeStepRecord[];
+      try {
+        recs = await call(() =>
+          engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
+            hooks.onProgress?.({ ...p, steps: opts.steps }),
+          ),
+        );
+      } catch (e) {
+        if (stepwise && hooks.signal?.aborted && (e as PeftError).code === 'E_CANCELLED') await interrupted(); // cancelled before its one step
+        throw e;
+      }
       records.push(...recs);
       state = { ...state, step: state.step + chunk, dataPosition: (state.dataPosition + chunk * G) % opts.batches.length };
-      if (opts.checkpoint && state.step % opts.checkpoint.every === 0)
+      if (opts.checkpoint && state.step % opts.checkpoint.every === 0) {
         await saveCheckpoint(opts.checkpoint.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state);
+        saved = state.step;
+      }
     }
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
@@ -162,14 +192,7 @@ export function packCausalLM(docs: number[][], seqLen: number, batchSize: number
   const stream = docs.flat();
   const rows: number[][] = [];
   for (let i = 0; i + seqLen <= stream.length; i += seqLen) rows.push(stream.slice(i, i + seqLen));
-  let s = seed >>> 0; // mulberry32
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = rows.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [rows[i], rows[j]] = [rows[j], rows[i]];

@@ -10,6 +10,9 @@ import { cleanTemp } from '../store/objects.ts';
 import { planBuild, type PlannedStage } from '../plan/plan.ts';
 import { executePlan } from './executor.ts';
 import { makeOutcome, silentReporter, type BuildReport, type Reporter, type StageOutcome } from './reporter.ts';
+import type { ExecutorKind } from './executors/choose.ts';
+import { executorsFor } from './executors/index.ts';
+import { listJobs } from './executors/job-files.ts';
 
 export interface BuildOptions {
   /** The stage kinds and engine version, handed in by the entry point (the CLI's src/cli/toolchain.ts). */
@@ -23,6 +26,8 @@ export interface BuildOptions {
   dryRun?: boolean;
   json?: boolean;
   waitSeconds?: number;
+  /** `build --executor`: where heavy stages run, over pipeline.json's `executor` fields. */
+  executor?: ExecutorKind;
   signal?: AbortSignal;
   reporter?: Reporter;
   /** Runs under the build lock before planning (rollback re-points a ref here). */
@@ -57,7 +62,9 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
   const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const signal = opts.signal ?? new AbortController().signal;
-  const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal });
+  const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal }).catch((e: unknown) => {
+    throw withJobs(e, layout);
+  });
   try {
     cleanTemp(layout);
     opts.beforePlan?.(pipeline);
@@ -66,7 +73,7 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
       const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal });
       const report = await executePlan(
         plan,
-        { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter },
+        { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter, executorFor: executorsFor(pipeline, opts.executor) },
         { jobs: Math.max(1, opts.jobs ?? 1), keepGoing: Boolean(opts.keepGoing) },
       );
       if (signal.aborted) throw new PeftError('E_CANCELLED', 'build interrupted; completed stages are committed, nothing partial was recorded', { report });
@@ -77,4 +84,13 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
   } finally {
     lock.release();
   }
+}
+
+/** A lock error names the Slurm jobs the other build is waiting for. */
+function withJobs(e: unknown, layout: StoreLayout): unknown {
+  if (!(e instanceof PeftError) || e.code !== 'E_LOCKED') return e;
+  const jobs = listJobs(layout);
+  if (!jobs.length) return e;
+  const list = jobs.map((j) => `${j.jobId} (${j.stage})`).join(', ');
+  return new PeftError(e.code, `${e.message}; its Slurm jobs: ${list}`, { ...e.details, jobs: jobs.map((j) => ({ id: j.jobId, stage: j.stage, key: j.key })) });
 }

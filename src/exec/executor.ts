@@ -1,5 +1,7 @@
 // Runs a plan: stale stages in dependency order, independent ones in parallel up to `jobs`, heavy stages one at a
-// time (the exclusive compute slot); with keepGoing a failure skips only its dependents.
+// time (the exclusive compute slot); with keepGoing a failure skips only its dependents. Stages built by a cluster
+// executor (Slurm jobs) take neither a job slot nor the compute slot: independent ones run as concurrent jobs, and a
+// failure without keepGoing (or Ctrl-C) cancels them.
 import { PeftError } from '../errors.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { makeOutcome, type BuildReport, type StageOutcome } from './reporter.ts';
@@ -17,13 +19,22 @@ function errorText(e: unknown): string {
 
 export async function executePlan(plan: readonly PlannedStage[], env: Omit<StageEnv, 'keys'>, opts: ExecuteOptions): Promise<BuildReport> {
   const keys = new Map<string, string>();
-  const fullEnv: StageEnv = { ...env, keys };
+  const remoteStop = new AbortController(); // cancels cluster jobs: Ctrl-C, or a failure without keepGoing
+  const onAbort = (): void => remoteStop.abort(env.signal.reason);
+  env.signal.addEventListener('abort', onAbort, { once: true });
+  const isRemote = (name: string): boolean => (env.executorFor?.(name).kind ?? 'local') !== 'local';
+  const fullEnv: StageEnv = { ...env, keys, stageSignal: (name) => (isRemote(name) ? remoteStop.signal : env.signal) };
   const outcomes = new Map<string, StageOutcome>();
   const inPlan = new Set(plan.map((p) => p.name));
   const waiting = [...plan];
   const running = new Map<string, Promise<void>>();
   let heavyBusy = false;
   let failed = false;
+  let localRunning = 0;
+  const fail = (name: string): void => {
+    failed = true;
+    if (!opts.keepGoing && !remoteStop.signal.aborted) remoteStop.abort(new PeftError('E_CANCELLED', `${name} failed and --keep-going is off`));
+  };
 
   const base = (p: PlannedStage): Omit<StageOutcome, 'action' | 'seconds' | 'version'> => ({
     name: p.name,
@@ -43,7 +54,9 @@ export async function executePlan(plan: readonly PlannedStage[], env: Omit<Stage
     const action = p.action as 'built' | 'restored';
     env.reporter.stageStart(p.name, action);
     const t0 = performance.now();
-    if (p.entry.heavy && action === 'built') heavyBusy = true;
+    const local = action === 'restored' || !isRemote(p.name);
+    if (local) localRunning++;
+    if (p.entry.heavy && action === 'built' && local) heavyBusy = true;
     const task = (async () => {
       try {
         if (action === 'restored') {
@@ -54,10 +67,11 @@ export async function executePlan(plan: readonly PlannedStage[], env: Omit<Stage
           finish({ ...base(p), action, version: r.version, seconds: r.seconds, summary: r.summary });
         }
       } catch (e) {
-        failed = true;
+        fail(p.name);
         finish({ ...base(p), action: 'failed', version: null, seconds: (performance.now() - t0) / 1000, error: errorText(e) });
       } finally {
-        if (p.entry.heavy && action === 'built') heavyBusy = false;
+        if (p.entry.heavy && action === 'built' && local) heavyBusy = false;
+        if (local) localRunning--;
         running.delete(p.name);
       }
     })();
@@ -71,7 +85,7 @@ export async function executePlan(plan: readonly PlannedStage[], env: Omit<Stage
       if (p.action === 'failed' || p.action === 'skipped') {
         // Could not be planned (e.g. a missing input): reported as is; a failure stops the build unless keepGoing.
         waiting.splice(i, 1);
-        if (p.action === 'failed') failed = true;
+        if (p.action === 'failed') fail(p.name);
         finish({ ...base(p), action: p.action, version: null, seconds: 0, error: p.error });
         continue;
       }
@@ -92,8 +106,9 @@ export async function executePlan(plan: readonly PlannedStage[], env: Omit<Stage
         finish({ ...base(p), action: 'fresh', version: p.version, seconds: 0 });
         continue;
       }
-      const heavy = p.entry.heavy && p.action === 'built';
-      if (stopping || running.size >= opts.jobs || (heavy && heavyBusy)) {
+      const remote = p.action === 'built' && isRemote(p.name);
+      const heavy = p.entry.heavy && p.action === 'built' && !remote;
+      if (stopping || (!remote && localRunning >= opts.jobs) || (heavy && heavyBusy)) {
         i++;
         continue;
       }
@@ -105,6 +120,7 @@ export async function executePlan(plan: readonly PlannedStage[], env: Omit<Stage
       throw new PeftError('E_INTERNAL', `executor stalled with ${waiting.map((p) => p.name).join(', ')} waiting`);
     }
   }
+  env.signal.removeEventListener('abort', onAbort);
   const stages = plan.map((p) => outcomes.get(p.name)!);
   return { ok: stages.every((s) => s.action !== 'failed' && s.action !== 'skipped'), stages };
 }

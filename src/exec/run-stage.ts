@@ -1,20 +1,22 @@
-// Runs one stale stage: into a temp dir, inputs re-checked after the run, outputs captured, then committed
-// atomically under its key and the ref updated. A failure leaves nothing committed. Also performs restores.
-import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+// Runs one stale stage through its executor (in process into a temp dir, or as a Slurm job): inputs re-checked after
+// the run, outputs captured, then committed atomically under its key and the ref updated. A failure leaves nothing
+// committed. Also performs restores.
+import { rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import type { Pipeline } from '../config/types.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
 import type { StoreLayout } from '../store/layout.ts';
-import { commitObject, makeTempDir, requireManifest } from '../store/objects.ts';
+import { commitObject, requireManifest } from '../store/objects.ts';
 import { currentVersion, readRef, recordVersion } from '../store/refs.ts';
 import { pinToVersion } from '../store/history.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { hashOutputs, hashStageInputs } from '../hash/inputs.ts';
 import type { Reporter } from './reporter.ts';
-import { captureOutputs, clearOutputs, materializeOutputs } from './workspace-outputs.ts';
+import { captureOutputs, materializeOutputs } from './workspace-outputs.ts';
+import { localExecutor } from './executors/local.ts';
+import type { Executor } from './executors/types.ts';
 
 export interface StageEnv {
   pipeline: Pipeline;
@@ -25,6 +27,10 @@ export interface StageEnv {
   reporter: Reporter;
   /** Keys the executor has settled for upstream stages in this build. */
   keys: ReadonlyMap<string, string>;
+  /** Which executor builds a stage (default: local, in this process). */
+  executorFor?: (stage: string) => Executor;
+  /** The signal a stage's run obeys (default `signal`): the plan executor also aborts cluster jobs after a failure. */
+  stageSignal?: (stage: string) => AbortSignal;
 }
 
 function artifact(layout: StoreLayout, name: string, key: string): UpstreamArtifact {
@@ -52,31 +58,14 @@ export interface BuiltResult {
 export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltResult> {
   const { layout, pipeline, cache, reporter } = env;
   const t0 = performance.now();
-  const outDir = makeTempDir(layout, p.name);
   const resumeDir = layout.resume(p.name, p.key);
-  mkdirSync(resumeDir, { recursive: true });
+  const upstream = Object.fromEntries(p.entry.upstream.map((u) => [u, artifact(layout, u, env.keys.get(u)!)]));
+  const cur = currentVersion(readRef(layout, p.name));
+  const previous = cur && cur.key !== p.key ? (() => { try { return artifact(layout, p.name, cur.key); } catch { return undefined; } })() : undefined;
+  const executor = env.executorFor?.(p.name) ?? localExecutor;
+  const ran = await executor.run({ p, upstream, previous, env, signal: env.stageSignal?.(p.name) ?? env.signal });
+  const { outDir, result } = ran;
   try {
-    const upstream = Object.fromEntries(p.entry.upstream.map((u) => [u, artifact(layout, u, env.keys.get(u)!)]));
-    const cur = currentVersion(readRef(layout, p.name));
-    const previous = cur && cur.key !== p.key ? (() => { try { return artifact(layout, p.name, cur.key); } catch { return undefined; } })() : undefined;
-    clearOutputs(p.entry, pipeline.projectDir);
-    const result = await p.entry.kind.run({
-      name: p.name,
-      kind: p.kind,
-      config: p.entry.config,
-      pipeline: pipeline.config,
-      projectDir: pipeline.projectDir,
-      outDir,
-      upstream,
-      resolved: p.material.resolved,
-      inputs: p.inputs,
-      previous,
-      resumeDir,
-      signal: env.signal,
-      json: env.json,
-      progress: (pr) => reporter.progress(p.name, pr),
-      log: (line) => reporter.log(p.name, line),
-    });
     if (env.signal.aborted) throw new PeftError('E_CANCELLED', `${p.name}: interrupted`);
     const after = await hashStageInputs(p.entry, pipeline.projectDir, cache);
     const before = new Map(p.inputs.map((i) => [i.path, i.sha256]));
@@ -103,12 +92,13 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
       metrics: result.metrics ?? {},
       createdAt: new Date().toISOString(),
       seconds,
-      host: hostname(),
+      host: ran.host,
       outputs,
+      ...(ran.job ? { job: ran.job } : {}),
     };
     writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     commitObject(layout, outDir, p.key);
-    const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds });
+    const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds, ...(ran.job ? { job: ran.job } : {}) });
     rmSync(resumeDir, { recursive: true, force: true });
     for (const [stage, key] of Object.entries(result.keep ?? {})) {
       const kept = readRef(layout, stage)?.versions.find((x) => x.key === key);
@@ -121,9 +111,12 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     } catch {
       // not empty: keep the others
     }
-    return { version: v.version, seconds, summary: result.summary };
+    const where = ran.job ? `Slurm job ${ran.job.id}${ran.job.node ? ` on ${ran.job.node}` : ''}` : '';
+    return { version: v.version, seconds, summary: where ? (result.summary ? `${result.summary}; ${where}` : where) : result.summary };
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });
     throw e;
+  } finally {
+    ran.release();
   }
 }

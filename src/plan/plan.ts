@@ -37,7 +37,8 @@ export interface PlannedStage {
   error?: string;
 }
 
-const COSMETIC = new Set(['description', '$comment']);
+// Left out of the key: free text, and `executor` (where a stage runs does not change what it builds).
+const COSMETIC = new Set(['description', '$comment', 'executor']);
 
 export function stripCosmetic(v: unknown, top = true): unknown {
   if (Array.isArray(v)) return v.map((x) => stripCosmetic(x, false));

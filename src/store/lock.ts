@@ -89,3 +89,10 @@ export async function acquireLock(layout: StoreLayout, opts: { command: string; 
     await sleep(200);
   }
 }
+
+/** Who holds the build lock now, without taking it: undefined when it is free or held by a dead process on this host. */
+export function lockHolder(layout: StoreLayout): LockInfo | undefined {
+  const holder = readLock(layout.lock);
+  if (!holder) return undefined;
+  return holder.host === hostname() && !alive(holder.pid) ? undefined : holder;
+}

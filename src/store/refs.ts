@@ -14,6 +14,8 @@ export interface VersionRecord {
   reasons: Reason[];
   metrics: Record<string, unknown>;
   seconds: number;
+  /** The cluster job that built this version (`executor: slurm`): its id, every attempt's id, the node. */
+  job?: { executor: string; id: string; attempts: string[]; node?: string };
 }
 
 export interface RefEvent {
@@ -62,7 +64,7 @@ export function recordVersion(
   layout: StoreLayout,
   stage: string,
   key: string,
-  info: { action: 'built' | 'restored'; reasons: Reason[]; metrics: Record<string, unknown>; seconds: number },
+  info: { action: 'built' | 'restored'; reasons: Reason[]; metrics: Record<string, unknown>; seconds: number; job?: VersionRecord['job'] },
 ): VersionRecord {
   const ref: StageRef = readRef(layout, stage) ?? { stage, current: 0, pinned: false, versions: [], events: [] };
   const at = new Date().toISOString();

@@ -3,7 +3,7 @@
 // ctx.resumeDir; writes a PEFT adapter directory plus adapter.json and metrics.json into ctx.outDir.
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalLoss, loadModel, lrAt, nativeEngine, train, type AdapterUse, type ScheduleKind } from '../../src/engine/index.ts';
+import { evalLoss, loadModel, lrAt, nativeEngine, train, TrainingInterrupted, type AdapterUse, type NativeStepRecord, type ScheduleKind } from '../../src/engine/index.ts';
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
@@ -122,6 +122,10 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   let lastTrainer: Awaited<ReturnType<typeof train>> | undefined;
   while (done < steps) {
     const target = Math.min(steps, (Math.floor(done / segment) + 1) * segment);
+    const logRecords = (records: NativeStepRecord[]): void =>
+      records.forEach((r, i) => {
+        appendFileSync(logFile, JSON.stringify({ step: done + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds, compute: engine.compute }) + '\n');
+      });
     const res = await train(
       {
         model,
@@ -138,6 +142,7 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
         seed: c.seed,
         ...memory,
         checkpoint: { dir: ckptDir, every: segment },
+        checkpointOnAbort: ctx.checkpointOnAbort,
         resumeFrom: existsSync(join(ckptDir, 'trainer_state.json')) ? ckptDir : undefined,
       },
       {
@@ -154,10 +159,15 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
           });
         },
       },
-    );
-    res.records.forEach((r, i) => {
-      appendFileSync(logFile, JSON.stringify({ step: done + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds, compute: engine.compute }) + '\n');
+    ).catch((e: unknown) => {
+      // Stopped by SIGTERM in a cluster job with a checkpoint at the step reached: the log keeps pace with it.
+      if (e instanceof TrainingInterrupted && e.checkpointed) {
+        logRecords(e.records);
+        ctx.log(`${ctx.name}: checkpoint written at step ${e.step}/${steps}`);
+      }
+      throw e;
     });
+    logRecords(res.records);
     done = target;
     lastTrainer = res;
     const evalDue = vb.batches.length > 0 && c.evalEvery > 0 && done % c.evalEvery === 0 && done < steps;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { readAdapterMeta, upstreamOf } from '../shared/adapter-artifact.ts';
-import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
+import { modelDirOf } from '../shared/model-dir.ts';
 import { COMPOSITION_FILE, type CompositionFile } from '../shared/composition-file.ts';
 import { mergeAdapterDirs, type MergeMethod } from './merge.ts';
 

@@ -1,6 +1,6 @@
 // Element-wise merge operators of PEFT's merge_utils (task arithmetic, magnitude / random pruning, TIES sign
 // election and disjoint merge, DARE) on flat float64 tensors of equal length, with a seeded, order-free RNG.
-import { mulberry32 } from '../../src/random.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 export type MajoritySignMethod = 'total' | 'frequency';
 

@@ -2,7 +2,8 @@
 // and writes it into ctx.outDir; returns the metrics the core records in the manifest.
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { loadModelTokenizer, modelDirOf } from '../../src/tokenizer/index.ts';
+import { loadModelTokenizer } from '../../src/hf/index.ts';
+import { modelDirOf } from '../shared/model-dir.ts';
 import { resolveDatasetConfig } from './config.ts';
 import { prepareDataset } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';

@@ -1,5 +1,5 @@
 // Maps raw records to the fields of the dataset format (with the `fields` renames), checking types and presence.
-import type { ChatMessage } from '../../src/tokenizer/index.ts';
+import type { ChatMessage } from '../../src/hf/index.ts';
 import { BadRecord, type RawRecord, type Origin } from './records.ts';
 import type { DatasetFormat } from './schema.ts';
 

@@ -5,7 +5,7 @@ import type { OutputRecord } from './output-record.ts';
 
 /** What decodes a record's ids into its text (a ModelTokenizer does). */
 export interface RecordDecoder {
-  decode(ids: ArrayLike<number>): string;
+  decode(ids: ArrayLike<number>, opts: { skipSpecial: boolean }): string;
   /** The UTF-8 bytes of decode(ids) (with `json`, of JSON.stringify of it without the quotes), a view valid until the next call; absent where the decoder has no byte path. */
   decodeUtf8?: (ids: ArrayLike<number>, opts?: { json?: boolean }) => Uint8Array;
 }
@@ -39,7 +39,7 @@ export class PackedRecord implements OutputRecord {
   }
 
   get text(): string {
-    if (this.#text === undefined) this.#text = this.#decoder!.decode(this.idView);
+    if (this.#text === undefined) this.#text = this.#decoder!.decode(this.idView, { skipSpecial: false });
     return this.#text;
   }
 

@@ -1,7 +1,7 @@
 // The dataset pipeline in memory: read → fields → clean → PII → length filter → dedup → limit → split → render →
 // tokenize → maxTokens → (text) pack. Counts every step; an empty result names the step that emptied it.
 import { PeftError } from '../../src/errors.ts';
-import { compileChatTemplate, type ModelTokenizer } from '../../src/tokenizer/index.ts';
+import { compileChatTemplate, type ModelTokenizer } from '../../src/hf/index.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { contentKey, NearDupIndex } from './dedup.ts';
 import { cleanText } from './clean.ts';
@@ -15,7 +15,7 @@ import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
 import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
-import { IdBuffer } from '../../src/tokenizer/index.ts';
+import { IdBuffer } from '../../src/hf/index.ts';
 import { capLength, IGNORE, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
 
 export interface PrepareOptions {

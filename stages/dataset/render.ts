@@ -1,7 +1,7 @@
 // Renders an example as text segments, each with or without loss: prompt templates for instruction / completion / qa,
 // the model's chat template for chat (assistant turns carry the loss, found by rendering the conversation turn by turn).
 import { PeftError } from '../../src/errors.ts';
-import type { ChatMessage, ChatTemplate } from '../../src/tokenizer/index.ts';
+import type { ChatMessage, ChatTemplate } from '../../src/hf/index.ts';
 import type { Example } from './fields.ts';
 import { BadRecord, type Origin } from './records.ts';
 import type { DatasetConfig } from './schema.ts';

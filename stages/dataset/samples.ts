@@ -1,6 +1,6 @@
 // samples.txt of a dataset artifact: the first examples of each split decoded, with the tokens that carry loss
 // between ⟦ and ⟧ (`peftmake show` prints it, highlighting those parts on a terminal).
-import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
+import type { ModelTokenizer } from '../../src/hf/index.ts';
 import type { OutputRecord } from './output-record.ts';
 import { IGNORE } from './tokenize.ts';
 
@@ -9,7 +9,7 @@ export const LOSS_CLOSE = '⟧';
 
 /** The decoded record with its loss-carrying runs marked; boundaries are found by decoding prefixes. */
 export function markLoss(r: OutputRecord, tok: ModelTokenizer): string {
-  const full = tok.decode(r.ids);
+  const full = tok.decode(r.ids, { skipSpecial: false });
   if (r.labels === r.ids || r.labels.every((l) => l !== IGNORE)) return `${LOSS_OPEN}${full}${LOSS_CLOSE}`;
   const cuts: { at: number; open: boolean }[] = [];
   for (let i = 0; i < r.ids.length; i++) {
@@ -21,7 +21,7 @@ export function markLoss(r: OutputRecord, tok: ModelTokenizer): string {
   let out = '';
   let pos = 0;
   for (const c of cuts) {
-    const at = c.at === r.ids.length ? full.length : Math.min(full.length, tok.decode(r.ids.slice(0, c.at)).length);
+    const at = c.at === r.ids.length ? full.length : Math.min(full.length, tok.decode(r.ids.slice(0, c.at), { skipSpecial: false }).length);
     // A marker goes before the spaces the next token carries, so " Denver" reads as "⟦Denver".
     let p = at;
     if (c.open) while (p < full.length && full[p] === ' ') p++;

@@ -1,6 +1,6 @@
 // Turns rendered segments into token ids and labels (labels[i] = ids[i] where trained, -100 where not), applies the
 // maxTokens cap, and packs `text` documents into fixed-length sequences with EOS between documents.
-import type { IdBuffer, ModelTokenizer } from '../../src/tokenizer/index.ts';
+import type { IdBuffer, ModelTokenizer } from '../../src/hf/index.ts';
 import type { Segment } from './render.ts';
 
 export const IGNORE = -100;
@@ -16,7 +16,7 @@ export function tokenizeSegments(segs: Segment[], tok: ModelTokenizer, opts: { s
   const labels: number[] = [];
   if (opts.specials) for (const id of tok.prefixIds) (ids.push(id), labels.push(IGNORE));
   segs.forEach((s, k) => {
-    const part = k === 0 ? tok.encode(s.text) : tok.encodeContinuation(s.text);
+    const part = k === 0 ? tok.encode(s.text, { special: false }) : tok.encodeContinuation(s.text);
     for (const id of part) {
       ids.push(id);
       labels.push(s.loss ? id : IGNORE);

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputRecord } from './output-record.ts';
 import type { Prepared } from './prepare.ts';
-import type { ModelTokenizer } from '../../src/tokenizer/index.ts';
+import type { ModelTokenizer } from '../../src/hf/index.ts';
 import { jsonlBytes, writeJsonlFile } from './jsonl-bytes.ts';
 import { renderSamples } from './samples.ts';
 import { renderStats } from './stats.ts';

@@ -111,8 +111,8 @@ async function qaScores(model: EngineModel, records: TokenRecord[], adapters: Ad
     const p = promptLength(r);
     const out = await model.generate(r.ids.slice(0, p), { maxTokens: maxNewTokens, temperature: 0 }, adapters);
     const cut = out.findIndex((t) => eos.includes(t));
-    const prediction = cleanPrediction(model.tokenizer.decode(cut < 0 ? out : out.slice(0, cut)));
-    const gold = goldAnswers(r, (ids) => model.tokenizer.decode(ids), eos);
+    const prediction = cleanPrediction(model.tokenizer.decode(cut < 0 ? out : out.slice(0, cut), { skipSpecial: true }));
+    const gold = goldAnswers(r, (ids) => model.tokenizer.decode(ids, { skipSpecial: true }), eos);
     em += bestOver(prediction, gold, exactMatch);
     f1 += bestOver(prediction, gold, tokenF1);
     if (samples.length < 5) samples.push({ prediction, gold });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, UpstreamArtifact } from '../../src/stage.ts';
-import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
+import { modelDirOf } from '../shared/model-dir.ts';
 import { readAdapterMeta, storeDir, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
 import { readCompositionFile } from '../shared/composition-file.ts';
 

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext } from '../../src/stage.ts';
-import type { Tensor } from '../../src/safetensors.ts';
+import type { Tensor } from '../../src/hf/safetensors.ts';
 import { fitAdapter, type FittedAdapter } from '../shared/adapter-fit.ts';
 import { baseShapes, readBaseWeights } from '../shared/base-weights.ts';
 import { cardBase } from './card-context.ts';
@@ -19,7 +19,7 @@ import { FILE_TYPE, ggufName, llamaHparams, llamaMetadata, permuteHeads, permute
 import { encodeGgml } from './gguf/gguf-quant.ts';
 import { ggufVocab } from './gguf/gguf-vocab.ts';
 
-function writeModelGguf(path: string, name: string, h: LlamaHparams, vocab: ReturnType<typeof ggufVocab>, tensors: Map<string, Tensor>, type: string): void {
+export function writeModelGguf(path: string, name: string, h: LlamaHparams, vocab: ReturnType<typeof ggufVocab>, tensors: Map<string, Tensor>, type: string): void {
   const ft = FILE_TYPE[type];
   const specs: (GgufTensorSpec & { hf: string })[] = [];
   for (const hf of [...tensors.keys()].sort()) {

@@ -1,6 +1,6 @@
 // Folds adapters into the base weights: W' = W + Σ weight_i · scaling_i · B_i · A_i for every module an adapter
 // targets (float64 accumulation, float32 result), the weights a merged model / ONNX / merged GGUF export carries.
-import type { Tensor } from '../../src/safetensors.ts';
+import type { Tensor } from '../../src/hf/safetensors.ts';
 import type { FittedAdapter } from '../shared/adapter-fit.ts';
 
 export function mergeIntoBase(base: Map<string, Tensor>, adapters: { fitted: FittedAdapter; weight: number }[]): Map<string, Tensor> {

@@ -2,7 +2,7 @@
 // model-0000i-of-0000n.safetensors shards with model.safetensors.index.json past `maxShardBytes`, config.json
 // (torch_dtype set), generation_config.json and the tokenizer files.
 import { join } from 'node:path';
-import { floatToBf16, floatToHalf, writeSafetensorsStream, type Tensor, type TensorSpec } from '../../src/safetensors.ts';
+import { floatToBf16, floatToHalf, writeSafetensorsStream, type Tensor, type TensorSpec } from '../../src/hf/safetensors.ts';
 import { copyTokenizerFiles, generationConfigFor, readJsonFile, writeJson } from './hf-files.ts';
 
 export type MergedDtype = 'bf16' | 'fp16' | 'fp32';

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, UpstreamArtifact } from '../../src/stage.ts';
-import { modelDirOf } from '../../src/tokenizer/model-dir.ts';
+import { modelDirOf } from './model-dir.ts';
 
 export const ADAPTER_META = 'adapter.json';
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { readSafetensors, readSafetensorsHeader, type Tensor } from '../../src/safetensors.ts';
+import { readSafetensors, readSafetensorsHeader, type Tensor } from '../../src/hf/safetensors.ts';
 
 export function weightFiles(modelDir: string): string[] {
   const index = join(modelDir, 'model.safetensors.index.json');

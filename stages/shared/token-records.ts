@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { MicroBatch } from '../../src/engine/index.ts';
 import { PeftError } from '../../src/errors.ts';
-import { mulberry32 } from '../../src/random.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 export interface TokenRecord {
   ids: number[];

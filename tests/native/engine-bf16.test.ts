@@ -15,7 +15,7 @@ describe.skipIf(skipReason !== '')('bf16 compute mode' + (skipReason ? ` (skippe
       const m = await loadModel({ dir: STORIES, quant: 'none', compute });
       expect(m.info.compute).toBe(compute);
       expect(m.info.kernels).toMatch(compute === 'fp32' ? /^fp32: every matmul fp32 sgemm/ : /^bf16/); // named for logs and metadata
-      const docs = lines.map((l) => m.tokenizer.encode(l));
+      const docs = lines.map((l) => m.tokenizer.encode(l, { special: true }));
       const batches = packCausalLM(docs.slice(0, 400), 64, 4, 3);
       const valid = packCausalLM(docs.slice(-80), 64, 4, 4).slice(0, 4);
       const adapter = await m.createAdapter({ r: 8, alpha: 16, targets: 'all-linear', seed: 5 });

@@ -16,7 +16,7 @@ describe.skipIf(skipReason !== '')('training on tinystories-sample' + (skipReaso
   beforeAll(async () => {
     m = await loadModel({ dir: STORIES, quant: 'none' });
     const lines = readFileSync(join(TINYSTORIES, 'tinystories.txt'), 'utf8').split('\n').filter((l) => l.trim());
-    const docs = lines.map((l) => m.tokenizer.encode(l));
+    const docs = lines.map((l) => m.tokenizer.encode(l, { special: true }));
     trainSet = packCausalLM(docs.slice(0, 300), 64, 4, 1);
     heldOut = packCausalLM(docs.slice(-60), 64, 4, 2).slice(0, 4);
     tmp = mkdtempSync(join(tmpdir(), 'peft-train-'));

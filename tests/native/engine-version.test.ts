@@ -1,5 +1,5 @@
-// The engine version the addon reports is the one stage keys use (src/engine/version.ts): a stale build of the addon
-// or a forgotten bump on one side would otherwise key new numerics with an old version.
+// The engine version the addon reports is the one stage keys use: both come from native/engine-version.json (compiled
+// in by binding.gyp, read by src/engine/version.ts), so they differ only when the addon is a stale build.
 import { describe, expect, it } from 'vitest';
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { nativeEngine } from '../../src/engine/native.ts';

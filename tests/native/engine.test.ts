@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type EngineModel } from '../../src/engine/index.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
-import { readSafetensors } from '../../src/safetensors.ts';
+import { readSafetensors } from '../../src/hf/safetensors.ts';
 import { STORIES, maxAbsDiff, skipReason } from './fixtures.ts';
 
 const PROMPT = 'Once upon a time';
@@ -23,17 +23,17 @@ describe.skipIf(skipReason !== '')('engine on stories260K' + (skipReason ? ` (sk
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('greedy generation from "Once upon a time" reproduces the recorded ids token for token', async () => {
-    const prompt = m.tokenizer.encode(PROMPT);
+    const prompt = m.tokenizer.encode(PROMPT, { special: true });
     expect(prompt).toEqual([1, 403, 407, 261, 378]);
     const out = await m.generate(prompt, { maxTokens: 40, temperature: 0 });
     expect(out).toEqual(GREEDY);
-    expect(m.tokenizer.decode([...prompt, ...out])).toBe(
+    expect(m.tokenizer.decode([...prompt, ...out], { skipSpecial: true })).toBe(
       'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.',
     );
   });
 
   it('mean NLL of the SOURCE.txt sentence is 0.280 within 0.005 over 26 tokens', async () => {
-    const ids = m.tokenizer.encode(NLL_TEXT);
+    const ids = m.tokenizer.encode(NLL_TEXT, { special: true });
     const s = await m.score(ids);
     expect(s.logprobs.length).toBe(26);
     expect(Math.abs(s.meanNll - 0.28)).toBeLessThan(0.005);
@@ -52,7 +52,7 @@ describe.skipIf(skipReason !== '')('engine on stories260K' + (skipReason ? ` (sk
   });
 
   it('an adapter with B = 0, and any adapter at weight 0, leave the logits bit-identical', async () => {
-    const ids = m.tokenizer.encode(NLL_TEXT);
+    const ids = m.tokenizer.encode(NLL_TEXT, { special: true });
     const base = await m.score(ids, [], { logits: true });
     const zeroB = await m.createAdapter({ r: 4, targets: 'all-linear', seed: 3 });
     const withZero = await m.score(ids, [{ adapter: zeroB }], { logits: true });
@@ -67,7 +67,7 @@ describe.skipIf(skipReason !== '')('engine on stories260K' + (skipReason ? ` (sk
   it('NF4 stays within 0.15 nats of the f32 mean NLL (stated margin) and stores under 0.6 bytes per weight', async () => {
     const q = await loadModel({ dir: STORIES, quant: 'nf4' });
     expect(q.info.quant).toBe('nf4');
-    const ids = m.tokenizer.encode(NLL_TEXT);
+    const ids = m.tokenizer.encode(NLL_TEXT, { special: true });
     const f = await m.score(ids);
     const n = await q.score(ids);
     expect(Math.abs(n.meanNll - f.meanNll)).toBeLessThan(0.15);

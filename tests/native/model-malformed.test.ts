@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensorsF32, readSafetensors, readSafetensorsHeader, writeSafetensorsRaw, type RawTensor } from '../../src/safetensors.ts';
+import { encodeSafetensorsF32, readSafetensors, readSafetensorsHeader, writeSafetensorsRaw, type RawTensor } from '../../src/hf/safetensors.ts';
 import { initModel } from '../../src/engine/init-model.ts';
 import { addon } from './addon.ts';
 

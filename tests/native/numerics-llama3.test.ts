@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initModel } from '../../src/engine/init-model.ts';
 import { loadModel } from '../../src/engine/index.ts';
-import { readSafetensors } from '../../src/safetensors.ts';
+import { readSafetensors } from '../../src/hf/safetensors.ts';
 import { hasAddon, maxAbsDiff } from './fixtures.ts';
 
 // Llama-3.2-1B's config.json values

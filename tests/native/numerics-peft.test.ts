@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type AdapterUse, type EngineModel } from '../../src/engine/index.ts';
-import { readSafetensors, writeSafetensorsF32 } from '../../src/safetensors.ts';
+import { readSafetensors, writeSafetensorsF32 } from '../../src/hf/safetensors.ts';
 import { PEFT, STORIES, maxAbsDiff, skipReason } from './fixtures.ts';
 
 interface Case {

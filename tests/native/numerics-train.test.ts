@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evalLoss, loadModel, train, type EngineModel, type MicroBatch } from '../../src/engine/index.ts';
-import { readSafetensors } from '../../src/safetensors.ts';
+import { readSafetensors } from '../../src/hf/safetensors.ts';
 import { PEFT, STORIES, skipReason } from './fixtures.ts';
 
 const REF = join(PEFT, 'train-reference');

@@ -23,15 +23,11 @@ std::vector<std::pair<std::shared_ptr<Adapter>, float>> adapter_list(const Napi:
 
 Napi::Object adapter_tensors(Napi::Env env, const Adapter& a) {
   Napi::Object o = Napi::Object::New(env);
-  for (size_t l = 0; l < a.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
-      if (const LoraWeights* w = a.mods[l][p].get())
-        for (int isA = 1; isA >= 0; isA--) {
-          const std::vector<float>& v = isA ? w->A : w->B;
-          Napi::Float32Array t = Napi::Float32Array::New(env, v.size());
-          std::copy(v.begin(), v.end(), t.Data());
-          o.Set(lora_key((int)l, p, isA), t);
-        }
+  for_each_lora_tensor(a, [&](int l, int p, bool isA, const std::vector<float>& v) {
+    Napi::Float32Array t = Napi::Float32Array::New(env, v.size());
+    std::copy(v.begin(), v.end(), t.Data());
+    o.Set(lora_key(l, p, isA), t);
+  });
   return o;
 }
 

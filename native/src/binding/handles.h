@@ -43,6 +43,29 @@ Napi::Value wrap(Napi::Env env, H* h) {
   return Napi::External<Handle>::New(env, h, [](Napi::Env, Handle* p) { delete p; });
 }
 
+// A new adapter handle for JS (a shaped for model m).
+inline Napi::Value wrap_adapter(Napi::Env env, std::shared_ptr<Adapter> a, std::shared_ptr<LlamaModel> m) {
+  auto* h = new AdapterHandle();
+  h->a = std::move(a);
+  h->m = std::move(m);
+  return wrap(env, h);
+}
+
+// fn(layer, proj, isA, values) over every LoRA tensor of an adapter, in PEFT key order (per module: A, then B).
+template <class A, class F>
+void for_each_lora_tensor(A& a, F&& fn) {
+  for (size_t l = 0; l < a.mods.size(); l++)
+    for (int p = 0; p < N_PROJ; p++)
+      if (auto* w = a.mods[l][p].get())
+        for (int isA = 1; isA >= 0; isA--) fn((int)l, p, isA == 1, isA ? w->A : w->B);
+}
+
+// The A (isA) or B tensor of module (l, p) of an adapter that has it.
+template <class A>
+auto& lora_tensor(A& a, int l, int p, bool isA) {
+  return isA ? a.mods[l][p]->A : a.mods[l][p]->B;
+}
+
 // [{adapter, weight}] -> frozen stack entries (effective scale = adapter scaling * weight)
 std::vector<std::pair<std::shared_ptr<Adapter>, float>> adapter_list(const Napi::Value& v, const LlamaModel* m);
 

@@ -7,10 +7,11 @@
 #include "adapter_io.h"
 #include "binding/args.h"
 #include "binding/handles.h"
+#include "binding/model_fields.h"
 #include "binding/register.h"
 #include "binding/worker.h"
 #include "kernels/kernels.h"
-#include "llama.h"
+#include "llama_load.h"
 #include "ops/attention_bf16.h"
 
 namespace peft::binding {
@@ -70,20 +71,11 @@ Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
   const ModelConfig& c = m.cfg;
   Napi::Object o = Napi::Object::New(env);
   o.Set("modelType", c.model_type);
-  o.Set("vocabSize", c.vocab_size);
-  o.Set("hiddenSize", c.hidden_size);
-  o.Set("intermediateSize", c.intermediate_size);
-  o.Set("numLayers", c.num_layers);
-  o.Set("numHeads", c.num_heads);
-  o.Set("numKvHeads", c.num_kv_heads);
-  o.Set("headDim", c.head_dim);
-  o.Set("maxPositionEmbeddings", c.max_position_embeddings);
+  set_shape_fields(o, c);
   o.Set("slidingWindow", c.sliding_window);
   o.Set("tieWordEmbeddings", m.lm_head.empty());
   o.Set("bosTokenId", c.bos_token_id);
-  Napi::Array eos = Napi::Array::New(env, c.eos_token_ids.size());
-  for (size_t i = 0; i < c.eos_token_ids.size(); i++) eos.Set((uint32_t)i, c.eos_token_ids[i]);
-  o.Set("eosTokenIds", eos);
+  o.Set("eosTokenIds", int_array(env, c.eos_token_ids));
   o.Set("ropeScaling", c.rope_scaling.type);
   o.Set("quant", m.storage == kern::Storage::NF4 ? "nf4" : "none");
   o.Set("compute", m.compute == kern::Compute::BF16 ? "bf16" : "fp32");
@@ -100,28 +92,19 @@ Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
   Napi::Object o = opt_obj(info, 2);
   const int r = int_or(o, "r", 0, 1, 1 << 16);
   const double alpha = num_or(o, "alpha", r, -1e9, 1e9);
-  auto* h = new AdapterHandle();
-  try {
-    h->a = load_adapter(*mh->m, path, r, alpha, bool_or(o, "rslora", false), strings(o.Get("targets"), "targets"),
+  auto a = load_adapter(*mh->m, path, r, alpha, bool_or(o, "rslora", false), strings(o.Get("targets"), "targets"),
                         str_or(o, "name", "adapter"));
-  } catch (...) {
-    delete h;
-    throw;
-  }
-  h->m = mh->m;
-  return wrap(info.Env(), h);
+  return wrap_adapter(info.Env(), std::move(a), mh->m);
 }
 
 Napi::Value InitAdapter(const Napi::CallbackInfo& info) {
   ModelHandle* mh = get_handle<ModelHandle>(info[0], "model");
   Napi::Object o = opt_obj(info, 1);
   const int r = int_or(o, "r", 8, 1, 1 << 16);
-  auto* h = new AdapterHandle();
-  h->a = init_adapter(*mh->m, r, num_or(o, "alpha", 2.0 * r, -1e9, 1e9), bool_or(o, "rslora", false),
-                      strings(o.Get("targets"), "targets"), (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0));
-  h->a->name = str_or(o, "name", "adapter");
-  h->m = mh->m;
-  return wrap(info.Env(), h);
+  auto a = init_adapter(*mh->m, r, num_or(o, "alpha", 2.0 * r, -1e9, 1e9), bool_or(o, "rslora", false),
+                        strings(o.Get("targets"), "targets"), (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0));
+  a->name = str_or(o, "name", "adapter");
+  return wrap_adapter(info.Env(), std::move(a), mh->m);
 }
 
 Napi::Value SaveAdapter(const Napi::CallbackInfo& info) {
@@ -160,20 +143,17 @@ Napi::Value AdapterSetTensor(const Napi::CallbackInfo& info) {
   if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     usage("adapterSetTensor: the value must be a Float32Array");
   Napi::Float32Array v = info[2].As<Napi::Float32Array>();
-  Adapter& a = *h->a;
-  for (size_t l = 0; l < a.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
-      if (LoraWeights* w = a.mods[l][p].get())
-        for (int isA = 1; isA >= 0; isA--)
-          if (lora_key((int)l, p, isA) == key) {
-            std::vector<float>& dst = isA ? w->A : w->B;
-            if (v.ElementLength() != dst.size())
-              usage("adapterSetTensor: '" + key + "' holds " + std::to_string(dst.size()) + " values, got " +
-                    std::to_string(v.ElementLength()));
-            std::copy(v.Data(), v.Data() + dst.size(), dst.begin());
-            return info.Env().Undefined();
-          }
-  throw EngineError("E_ADAPTER", "adapterSetTensor: the adapter has no tensor '" + key + "'");
+  bool found = false;
+  for_each_lora_tensor(*h->a, [&](int l, int p, bool isA, std::vector<float>& dst) {
+    if (found || lora_key(l, p, isA) != key) return;
+    if (v.ElementLength() != dst.size())
+      usage("adapterSetTensor: '" + key + "' holds " + std::to_string(dst.size()) + " values, got " +
+            std::to_string(v.ElementLength()));
+    std::copy(v.Data(), v.Data() + dst.size(), dst.begin());
+    found = true;
+  });
+  if (!found) throw EngineError("E_ADAPTER", "adapterSetTensor: the adapter has no tensor '" + key + "'");
+  return info.Env().Undefined();
 }
 
 } // namespace

@@ -17,6 +17,7 @@ void export_fn(Napi::Env env, Napi::Object exports, const char* name) {
   exports.Set(name, Napi::Function::New(env, guarded<F>));
 }
 
+void register_model_files(Napi::Env env, Napi::Object exports);       // model_files.cc: inspect model dirs, configs, safetensors
 void register_model_handles(Napi::Env env, Napi::Object exports);     // model_handles.cc: load / inspect models, adapters
 void register_inference(Napi::Env env, Napi::Object exports);         // inference_workers.cc: score, generate
 void register_train(Napi::Env env, Napi::Object exports);             // train_workers.cc: trainer create / run / eval / gradients

@@ -34,16 +34,12 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   t.dropout = (float)num_or(o, "dropout", 0, 0, 0.99);
   t.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
   const float weight = (float)num_or(o, "weight", 1, -1e6, 1e6);
+  auto frozen = adapter_list(info[2], mh->m.get());
+  for (auto& f : frozen)
+    if (f.first == ah->a) usage("the trainable adapter is also listed among the frozen adapters");
+  auto trainer = std::make_shared<Trainer>(mh->m, ah->a, weight, std::move(frozen), t);
   auto* h = new TrainerHandle();
-  try {
-    auto frozen = adapter_list(info[2], mh->m.get());
-    for (auto& f : frozen)
-      if (f.first == ah->a) usage("the trainable adapter is also listed among the frozen adapters");
-    h->t = std::make_shared<Trainer>(mh->m, ah->a, weight, std::move(frozen), t);
-  } catch (...) {
-    delete h;
-    throw;
-  }
+  h->t = std::move(trainer);
   h->m = mh->m;
   h->a = ah->a;
   return wrap(info.Env(), h);
@@ -73,15 +69,41 @@ BatchSpec batch_spec(const Napi::Object& o, const LlamaModel& m, bool need_steps
   return b;
 }
 
+// A worker on one trainer: the trainer is marked busy until the worker settles, and its JS handle is kept alive.
+class TrainerWorker : public Worker {
+ public:
+  TrainerWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep) : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
+  void OnOK() override {
+    h_->busy = false;
+    Worker::OnOK();
+  }
+  void OnError(const Napi::Error& e) override {
+    h_->busy = false;
+    Worker::OnError(e);
+  }
+  TrainerHandle* h_;
+  Napi::ObjectReference keep_; // keeps the trainer handle alive while the worker runs
+  BatchSpec b_;
+};
+
+// A new W on the trainer (argument 0) for batch b, the trainer marked busy (a usage error when it already is).
+template <class W>
+W* on_trainer(const Napi::CallbackInfo& info, TrainerHandle* h, BatchSpec b) {
+  if (h->busy.exchange(true)) usage("this trainer is already running");
+  auto* w = new W(info.Env(), h, info[0].ToObject());
+  w->b_ = std::move(b);
+  return w;
+}
+
 struct Progress {
   long step;
   double loss, lr, grad_norm, tokens_per_sec;
   long tokens;
 };
 
-class TrainWorker : public Worker {
+class TrainWorker : public TrainerWorker {
  public:
-  TrainWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep) : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
+  using TrainerWorker::TrainerWorker;
   ~TrainWorker() override {
     if (has_tsfn_) tsfn_.Release();
   }
@@ -132,18 +154,10 @@ class TrainWorker : public Worker {
     }
     return out;
   }
-  void OnOK() override {
-    h_->busy = false;
-    Worker::OnOK();
-  }
   void OnError(const Napi::Error& e) override {
-    h_->busy = false;
     h_->t->cancel = false;
-    Worker::OnError(e);
+    TrainerWorker::OnError(e);
   }
-  TrainerHandle* h_;
-  Napi::ObjectReference keep_; // keeps the trainer handle alive while the worker runs
-  BatchSpec b_;
   std::vector<double> lrs_;
   std::vector<StepResult> results_;
   std::vector<double> secs_;
@@ -166,9 +180,7 @@ Napi::Value TrainerRun(const Napi::CallbackInfo& info) {
   if ((int)lrs.size() != b.steps) usage("lrs must hold one learning rate per step (" + std::to_string(b.steps) + ")");
   for (double lr : lrs)
     if (!std::isfinite(lr) || lr < 0 || lr > 10) usage("learning rate " + std::to_string(lr) + " is outside [0, 10]");
-  if (h->busy.exchange(true)) usage("this trainer is already running");
-  auto* w = new TrainWorker(info.Env(), h, info[0].ToObject());
-  w->b_ = std::move(b);
+  auto* w = on_trainer<TrainWorker>(info, h, std::move(b));
   w->lrs_ = std::move(lrs);
   if (info.Length() > 2 && info[2].IsFunction()) {
     w->tsfn_ = Napi::ThreadSafeFunction::New(info.Env(), info[2].As<Napi::Function>(), "peft-train-progress", 0, 1);
@@ -177,36 +189,27 @@ Napi::Value TrainerRun(const Napi::CallbackInfo& info) {
   return queue(w);
 }
 
-class EvalWorker : public Worker {
+class EvalWorker : public TrainerWorker {
  public:
-  EvalWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep) : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
+  using TrainerWorker::TrainerWorker;
   void run() override { losses_ = h_->t->eval(b_.ids.data(), b_.labels.data(), b_.G, b_.B, b_.T); }
   Napi::Value result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, losses_.size());
     for (size_t i = 0; i < losses_.size(); i++) out.Set((uint32_t)i, losses_[i]);
     return out;
   }
-  void OnOK() override { h_->busy = false; Worker::OnOK(); }
-  void OnError(const Napi::Error& e) override { h_->busy = false; Worker::OnError(e); }
-  TrainerHandle* h_;
-  Napi::ObjectReference keep_;
-  BatchSpec b_;
   std::vector<double> losses_;
 };
 
 Napi::Value TrainerEval(const Napi::CallbackInfo& info) {
   TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
-  BatchSpec b = batch_spec(opt_obj(info, 1), *h->m, false);
-  if (h->busy.exchange(true)) usage("this trainer is already running");
-  auto* w = new EvalWorker(info.Env(), h, info[0].ToObject());
-  w->b_ = std::move(b);
-  return queue(w);
+  return queue(on_trainer<EvalWorker>(info, h, batch_spec(opt_obj(info, 1), *h->m, false)));
 }
 
 // Gradients of one step's loss (no clipping, no update), as {loss, microLosses, gradNorm, grads: {PEFT key: Float32Array}}.
-class GradWorker : public Worker {
+class GradWorker : public TrainerWorker {
  public:
-  GradWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep) : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
+  using TrainerWorker::TrainerWorker;
   void run() override { r_ = h_->t->accumulate(b_.ids.data(), b_.labels.data(), b_.G, b_.B, b_.T); }
   Napi::Value result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -215,21 +218,12 @@ class GradWorker : public Worker {
     o.Set("grads", adapter_tensors(env, h_->t->gradients()));
     return o;
   }
-  void OnOK() override { h_->busy = false; Worker::OnOK(); }
-  void OnError(const Napi::Error& e) override { h_->busy = false; Worker::OnError(e); }
-  TrainerHandle* h_;
-  Napi::ObjectReference keep_;
-  BatchSpec b_;
   StepResult r_;
 };
 
 Napi::Value TrainerGradients(const Napi::CallbackInfo& info) {
   TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
-  BatchSpec b = batch_spec(opt_obj(info, 1), *h->m, false);
-  if (h->busy.exchange(true)) usage("this trainer is already running");
-  auto* w = new GradWorker(info.Env(), h, info[0].ToObject());
-  w->b_ = std::move(b);
-  return queue(w);
+  return queue(on_trainer<GradWorker>(info, h, batch_spec(opt_obj(info, 1), *h->m, false)));
 }
 
 Napi::Value TrainerCancel(const Napi::CallbackInfo& info) {
@@ -240,10 +234,7 @@ Napi::Value TrainerCancel(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerAdapter(const Napi::CallbackInfo& info) {
   TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
-  auto* a = new AdapterHandle();
-  a->a = h->a;
-  a->m = h->m;
-  return wrap(info.Env(), a);
+  return wrap_adapter(info.Env(), h->a, h->m);
 }
 
 Napi::Value TrainerStep(const Napi::CallbackInfo& info) {

@@ -22,20 +22,15 @@ Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
   std::vector<NamedTensor> ts;
   Adapter& m = h->t->exp_avg();
   Adapter& v = h->t->exp_avg_sq();
-  for (size_t l = 0; l < m.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
-      if (m.mods[l][p]) {
-        const int64_t r = m.r;
-        for (int isA = 1; isA >= 0; isA--) {
-          const std::string k = lora_key((int)l, p, isA);
-          const std::vector<float>& mm = isA ? m.mods[l][p]->A : m.mods[l][p]->B;
-          const std::vector<float>& vv = isA ? v.mods[l][p]->A : v.mods[l][p]->B;
-          std::vector<int64_t> shape = isA ? std::vector<int64_t>{r, (int64_t)(mm.size() / r)}
-                                           : std::vector<int64_t>{(int64_t)(mm.size() / r), r};
-          ts.push_back({k + ".exp_avg", shape, mm.data()});
-          ts.push_back({k + ".exp_avg_sq", shape, vv.data()});
-        }
-      }
+  const int64_t r = m.r;
+  for_each_lora_tensor(m, [&](int l, int p, bool isA, const std::vector<float>& mm) {
+    const std::string k = lora_key(l, p, isA);
+    const std::vector<float>& vv = lora_tensor(v, l, p, isA);
+    std::vector<int64_t> shape = isA ? std::vector<int64_t>{r, (int64_t)(mm.size() / r)}
+                                     : std::vector<int64_t>{(int64_t)(mm.size() / r), r};
+    ts.push_back({k + ".exp_avg", shape, mm.data()});
+    ts.push_back({k + ".exp_avg_sq", shape, vv.data()});
+  });
   write_safetensors_f32(path, ts, {{"format", "pt"}, {"step", std::to_string(h->t->steps_done())}});
   return info.Env().Undefined();
 }
@@ -48,19 +43,17 @@ Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
   Adapter& m = h->t->exp_avg();
   Adapter& v = h->t->exp_avg_sq();
   size_t used = 0;
-  for (size_t l = 0; l < m.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
-      if (m.mods[l][p])
-        for (int isA = 1; isA >= 0; isA--)
-          for (int which = 0; which < 2; which++) {
-            const std::string k = lora_key((int)l, p, isA) + (which ? ".exp_avg_sq" : ".exp_avg");
-            auto it = f.tensors().find(k);
-            std::vector<float>& dst = which ? (isA ? v.mods[l][p]->A : v.mods[l][p]->B) : (isA ? m.mods[l][p]->A : m.mods[l][p]->B);
-            if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())
-              throw EngineError("E_ADAPTER", path + ": optimizer tensor '" + k + "' is missing or has the wrong size");
-            it->second.to_f32(dst.data());
-            used++;
-          }
+  for_each_lora_tensor(m, [&](int l, int p, bool isA, std::vector<float>& mm) {
+    for (int which = 0; which < 2; which++) {
+      const std::string k = lora_key(l, p, isA) + (which ? ".exp_avg_sq" : ".exp_avg");
+      auto it = f.tensors().find(k);
+      std::vector<float>& dst = which ? lora_tensor(v, l, p, isA) : mm;
+      if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())
+        throw EngineError("E_ADAPTER", path + ": optimizer tensor '" + k + "' is missing or has the wrong size");
+      it->second.to_f32(dst.data());
+      used++;
+    }
+  });
   if (used != f.tensors().size())
     throw EngineError("E_ADAPTER", path + ": holds optimizer tensors for modules the trainer does not have");
   auto st = f.metadata().find("step");

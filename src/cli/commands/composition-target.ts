@@ -1,9 +1,7 @@
 // `--composition NAME [--disable ADAPTER]...` for generate and score: finds the composition's current version in the
 // store (artifacts/refs) and asks the composition kind (stage contract: inferenceStack) for the base model directory and
 // the adapter stack (DIR:WEIGHT) to load, and renders a generate prompt with the base's chat template where it has one; also the --model/--adapter/--quant options both declare.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { compileChatTemplate, pickChatTemplate } from '../../tokenizer/chat-template.ts';
+import type { ModelTokenizer } from '../../hf/tokenizer.ts';
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { currentVersion, readRef } from '../../store/refs.ts';
@@ -46,24 +44,11 @@ export const compositionOptions = {
 
 /**
  * With --composition the prompt is a user turn rendered with the base's chat template (tokenizer_config.json
- * `chat_template`, generation prompt added) where the base has one; undefined where it has none. `bos` says whether
- * the tokenizer should still add BOS (false when the template already wrote it).
+ * `chat_template`, generation prompt added) where the base has one; undefined where it has none. The text is encoded
+ * without specials: the template writes its own BOS (the one BOS rule of src/hf/tokenizer.ts).
  */
-export function chatPromptText(modelDir: string, prompt: string): { text: string; bos: boolean } | undefined {
-  const file = join(modelDir, 'tokenizer_config.json');
-  if (!existsSync(file)) return undefined;
-  let cfg: Record<string, unknown>;
-  try {
-    cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new PeftError('E_MODEL', `${file}: not valid JSON (${(err as Error).message})`, { file });
-  }
-  const source = pickChatTemplate(cfg.chat_template);
-  if (!source) return undefined;
-  const tokenText = (v: unknown) => (typeof v === 'string' ? v : (v as { content?: string } | undefined)?.content);
-  const bosToken = tokenText(cfg.bos_token);
-  const text = compileChatTemplate(source, { bos_token: bosToken, eos_token: tokenText(cfg.eos_token) }, file).render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
-  return { text, bos: !(bosToken && text.startsWith(bosToken)) };
+export function chatPromptText(tok: Pick<ModelTokenizer, 'chatTemplate'>, prompt: string): string | undefined {
+  return tok.chatTemplate?.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
 }
 
 export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the base model\'s chat template' } as const;

@@ -47,19 +47,20 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   if (a.runtime === 'onnx') {
     if (!a.model || a.composition !== undefined || a.adapter?.length)
       throw new PeftError('E_USAGE', '--runtime onnx runs an ONNX export: give --model <export path> (adapters are folded into it), not --composition / --adapter');
-    const { onnxGenerate } = await import('../../../stages/export/onnx/onnx-generate.ts');
+    const { onnxGenerate } = await import('../../onnx/onnx-generate.ts');
     return onnxGenerate({ dir: a.model, prompt: a.prompt, promptIds: a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : undefined, maxTokens, temperature });
   }
   const target = applyComposition(a);
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
-  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(target.model, a.prompt) : undefined;
+  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(model.tokenizer, a.prompt) : undefined;
+  // The one BOS rule (src/hf/tokenizer.ts): a plain prompt gets the tokenizer's specials, a chat-template text none.
   const prompt =
-    a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat ? model.tokenizer.encode(chat.text, chat.bos ? undefined : { bos: false }) : model.tokenizer.encode(a.prompt!);
+    a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat !== undefined ? model.tokenizer.encode(chat, { special: false }) : model.tokenizer.encode(a.prompt!, { special: true });
   checkIds(model, prompt, '--prompt-ids');
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
   let text: string;
   try {
-    text = model.tokenizer.decode(tokens);
+    text = model.tokenizer.decode(tokens, { skipSpecial: true });
   } catch (err) {
     if (a.promptIds !== undefined && (err as { code?: string }).code === 'E_MODEL') text = '';
     else throw err;
@@ -70,7 +71,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
     if (i < 0) continue;
     text = text.slice(0, i);
     let n = 0;
-    while (n < tokens.length && model.tokenizer.decode(tokens.slice(0, n + 1)).length <= i) n++;
+    while (n < tokens.length && model.tokenizer.decode(tokens.slice(0, n + 1), { skipSpecial: true }).length <= i) n++;
     tokens = tokens.slice(0, n);
   }
   return { text, tokens, prompt_tokens: prompt };
@@ -85,7 +86,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .options(compositionOptions)
       .option('raw', rawOption)
       .option('adapter', adapterOption)
-      .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer, BOS as tokenizer_config says)' })
+      .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer and its specials, e.g. BOS; with --composition, rendered with the chat template)' })
       .option('prompt-ids', { type: 'string', describe: 'prompt as comma-separated token ids' })
       .option('max-tokens', { type: 'number', describe: 'new tokens at most (default 64)' })
       .option('temperature', { type: 'number', describe: '0 = greedy (default)' })

@@ -18,7 +18,9 @@ export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
   generate: () => import('./generate.ts').then((m) => m.generateCommand),
   score: () => import('./score.ts').then((m) => m.scoreCommand),
   show: () => import('./show.ts').then((m) => m.showCommand),
+  report: () => import('./report.ts').then((m) => m.reportCommand),
   doctor: () => import('./doctor.ts').then((m) => m.doctorCommand),
+  'run-stage': () => import('./run-stage.ts').then((m) => m.runStageCommand),
   push: () => import('./push.ts').then((m) => m.pushCommand),
 };
 

@@ -1,7 +1,7 @@
 // `peftmake push <stage> --repo owner/name [--revision branch] [--private]`: uploads the stage's current version
 // (an adapter or an export) to the hub with HF_TOKEN; `peftmake log` then lists where each version was pushed.
 import type { CommandModule } from 'yargs';
-import { pushStage } from '../../hub/push.ts';
+import { pushStage } from '../hub-push.ts';
 import { layoutFor } from '../project.ts';
 import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.ts';
 

@@ -46,7 +46,7 @@ export async function runScore(a: ScoreArgs, onWindow?: (done: number, total: nu
         throw new PeftError('E_NOT_FOUND', `--file ${a.file}: cannot read (${(err as Error).message})`, { file: a.file });
       }
     }
-    ids = model.tokenizer.encode(text!);
+    ids = model.tokenizer.encode(text!, { special: true });
   }
   checkIds(model, ids, '--ids');
   if (ids.length < 2) throw new PeftError('E_USAGE', 'scoring needs at least two tokens (the first one is context only)');

@@ -1,7 +1,7 @@
 // A small graph-building layer over onnx-proto (protobufjs' compiled onnx.proto): nodes with unique output names,
 // typed initializers (raw little-endian bytes), inputs and outputs with symbolic dims; encodes a ModelProto.
 import onnxProto from 'onnx-proto';
-import { floatToHalf } from '../../../src/safetensors.ts';
+import { floatToHalf } from '../../../src/hf/safetensors.ts';
 
 const { onnx } = onnxProto;
 export type Elem = 'float32' | 'float16';

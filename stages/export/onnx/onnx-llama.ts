@@ -1,7 +1,7 @@
 // A Llama-family decoder as an ONNX graph in the layout Optimum and transformers.js use: inputs input_ids,
 // attention_mask, position_ids and past_key_values.<i>.key/value [batch, kv_heads, past, head_dim]; outputs logits
 // and present.<i>.key/value. RMSNorm and softmax run in float32 also in an fp16 graph; GQA by broadcasting.
-import type { Tensor } from '../../../src/safetensors.ts';
+import type { Tensor } from '../../../src/hf/safetensors.ts';
 import type { LlamaHparams } from '../llama-hparams.ts';
 import { GraphBuilder, type Elem } from './onnx-graph.ts';
 

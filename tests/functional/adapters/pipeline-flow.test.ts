@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syntheticQa } from '../../unit/adapter/synthetic-qa.ts';
+import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'peftmake.js');

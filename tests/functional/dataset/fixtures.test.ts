@@ -38,7 +38,7 @@ describe.skipIf(!haveFixtures)('dataset stage on the fixtures (needs ../shared/f
       expect(answers.has(answer)).toBe(true);
       expect(r.text.endsWith(`Answer: ${answer}`)).toBe(true);
       // The prompt part decodes to the prompt: the answer is not in it.
-      expect(tok.decode(r.ids.slice(1, firstLoss))).toBe(r.text.slice(0, r.text.length - answer.length - 1));
+      expect(tok.decode(r.ids.slice(1, firstLoss), { skipSpecial: false })).toBe(r.text.slice(0, r.text.length - answer.length - 1));
     }
     expect(p.stats.steps.find((s) => s.step === 'limit')).toMatchObject({ in: 10547, out: 1000 });
     expect(p.stats.steps.find((s) => s.step === 'dedup/train')).toMatchObject({ in: 10570, out: 10547, removed: { 'exact duplicate': 23 } });
@@ -85,7 +85,7 @@ describe.skipIf(!haveFixtures)('dataset stage on the fixtures (needs ../shared/f
     const tok = storiesTokenizer();
     expect(run.train.length).toBeGreaterThan(50);
     expect(run.train.slice(0, -1).every((r) => r.ids.length === 256)).toBe(true);
-    expect(run.train[0].text).toBe(tok.decode(run.train[0].ids));
+    expect(run.train[0].text).toBe(tok.decode(run.train[0].ids, { skipSpecial: false }));
     expect(run.train[0].text.startsWith('<s> One day, a little girl named Lily found a needle in her room.')).toBe(true);
     expect(run.stats.output.train).toBe(run.train.length);
     expect(run.result.metrics).toMatchObject({ train_examples: run.train.length, valid_examples: run.valid.length, bad_records: 0 });

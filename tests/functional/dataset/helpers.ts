@@ -6,7 +6,7 @@ import datasetStage from '../../../stages/dataset/index.ts';
 import { prepareDataset, type Prepared } from '../../../stages/dataset/prepare.ts';
 import type { DatasetConfig } from '../../../stages/dataset/schema.ts';
 import type { RunContext, UpstreamArtifact } from '../../../src/stage.ts';
-import { loadModelTokenizer, type ModelTokenizer } from '../../../src/tokenizer/index.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../../../src/hf/index.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 export const FIXTURES = resolve('../shared/fixtures');

@@ -15,8 +15,8 @@ import { runtimeAdapters } from '../../../stages/shared/composition-file.ts';
 import { runEvalStage, type EvalRow, type EvalStageConfig } from '../../../stages/eval/eval-stage.ts';
 import { readPeftAdapter } from '../../../stages/shared/adapter-io.ts';
 import { runExportStage } from '../../../stages/export/export-stage.ts';
-import { datasetArtifact, makeHarness, qaRecord, textRecords, type Harness } from './stage-harness.ts';
-import { syntheticQa } from './synthetic-qa.ts';
+import { datasetArtifact, makeHarness, qaRecord, textRecords, type Harness } from '../../helpers/stage-harness.ts';
+import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const FIX = resolve(here, '..', '..', '..', '..', 'shared', 'fixtures');

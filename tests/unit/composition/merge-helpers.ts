@@ -2,7 +2,7 @@
 // get singular values), and synthetic PEFT adapters with seeded random factors.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSafetensorsF32, type Tensor } from '../../../src/safetensors.ts';
+import { writeSafetensorsF32, type Tensor } from '../../../src/hf/safetensors.ts';
 
 /** s·B·A in float64, row-major [out, in]. */
 export function delta(b: ArrayLike<number>, a: ArrayLike<number>, out: number, r: number, inF: number, s = 1): Float64Array {

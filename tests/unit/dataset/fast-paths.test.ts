@@ -10,9 +10,9 @@ import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
 import { PackedRecord, recordLength, recordLossCount } from '../../../stages/dataset/packed-record.ts';
 import { readTextDocuments } from '../../../stages/dataset/sources/text-files.ts';
 import { packDocuments, packStream } from '../../../stages/dataset/tokenize.ts';
-import { makeBpeWordEncoder, type WordEncoder } from '../../../src/tokenizer/fast-bpe.ts';
-import { IdBuffer } from '../../../src/tokenizer/index.ts';
-import { SpaceWordEncoder } from '../../../src/tokenizer/space-word-encoder.ts';
+import { makeBpeWordEncoder, type WordEncoder } from '../../../src/hf/fast-bpe.ts';
+import { IdBuffer } from '../../../src/hf/index.ts';
+import { SpaceWordEncoder } from '../../../src/hf/space-word-encoder.ts';
 import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../functional/dataset/helpers.ts';
 
 /** The regex chain normalizeWhitespace is specified by. */
@@ -112,7 +112,7 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     const tok = storiesTokenizer();
     const l = lib();
     const byte = (b: number) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
-    const a = tok.encode('a')[0];
+    const a = tok.encode('a', { special: false })[0];
     const cases = [
       [0xef, 0xbb, 0xbf, 0x41].map(byte), // a BOM at the start of a run
       [a, ...[0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf].map(byte), a], // two BOMs in one run, after a piece
@@ -122,7 +122,7 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
       [byte(0x20), a],
     ];
     for (const ids of cases) {
-      expect(tok.decode(ids)).toBe(l.decode(ids, { skip_special_tokens: false }));
+      expect(tok.decode(ids, { skipSpecial: false })).toBe(l.decode(ids, { skip_special_tokens: false }));
       expect(tok.decode(ids, { skipSpecial: true })).toBe(l.decode(ids, { skip_special_tokens: true }));
     }
   });
@@ -130,9 +130,9 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
   it('decodeUtf8 gives the UTF-8 of decode, and with json that of JSON.stringify(decode) without quotes', () => {
     const tok = storiesTokenizer();
     const byte = (b: number) => tok.tokenToId(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
-    const a = tok.encode('a')[0];
+    const a = tok.encode('a', { special: false })[0];
     const text = readFileSync(join(FIXTURES, 'wikitext-2-raw-v1/wiki.valid.raw'), 'utf8').slice(0, 40_000) + ' "q" \\ back\tslash Ünïcödé — 東京 🙂\n';
-    const ids = [1, ...tok.encode(text), 2, ...tok.encode('  x\ty  '), 2];
+    const ids = [1, ...tok.encode(text, { special: false }), 2, ...tok.encode('  x\ty  ', { special: false }), 2];
     const cases: number[][] = [];
     for (let i = 0; i < ids.length; i += 97) cases.push(ids.slice(i, i + 300));
     cases.push(
@@ -151,7 +151,7 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     // Packed records decoding their text as the JSONL is written give the bytes of records holding that text.
     const stream = new Int32Array(ids);
     const packed = cases.slice(0, 40).map((_, k) => new PackedRecord(stream.subarray(k * 97, k * 97 + 300), tok));
-    const plain = packed.map((r) => ({ ids: [...r.idView], labels: [...r.idView], text: tok.decode(r.idView) }));
+    const plain = packed.map((r) => ({ ids: [...r.idView], labels: [...r.idView], text: tok.decode(r.idView, { skipSpecial: false }) }));
     expect(jsonlBytes(packed).equals(jsonlBytes(plain))).toBe(true);
   });
 
@@ -208,6 +208,6 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     const plain = new IdBuffer();
     for (const d of docs) if (!d.includes('\u2581') && !/<unk>|<\/?s>/.test(d)) tok.encodeTo(d, plain);
     expect(again.toArray()).toEqual(plain.toArray());
-    expect(tok.encode(docs[1])).toEqual(lib().encode(docs[1], { add_special_tokens: false }).ids);
+    expect(tok.encode(docs[1], { special: false })).toEqual(lib().encode(docs[1], { add_special_tokens: false }).ids);
   });
 });

@@ -10,7 +10,7 @@ import type { UpstreamArtifact } from '../../../src/stage.ts';
 import type { AdapterMeta } from '../../../stages/shared/adapter-artifact.ts';
 import { runModelStage } from '../../../stages/model/model-stage.ts';
 import { runCompositionStage, type ComposeConfig } from '../../../stages/composition/composition-stage.ts';
-import { makeHarness, type Harness } from '../adapter/stage-harness.ts';
+import { makeHarness, type Harness } from '../../helpers/stage-harness.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 export const REPO = resolve(here, '..', '..', '..');

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type EngineModel } from '../../../src/engine/index.ts';
-import { readSafetensors } from '../../../src/safetensors.ts';
+import { readSafetensors } from '../../../src/hf/safetensors.ts';
 import { runExportStage, type ExportStageConfig } from '../../../stages/export/export-stage.ts';
 import { GgmlType, readGguf } from '../../../stages/export/gguf/gguf-file.ts';
 import { decodeGgml, encodeGgml } from '../../../stages/export/gguf/gguf-quant.ts';

@@ -11,7 +11,7 @@ import type { UpstreamArtifact } from '../../../src/stage.ts';
 import { resolveImport, runImportStage, type ImportStageConfig } from '../../../stages/adapter/import-stage.ts';
 import { runModelStage } from '../../../stages/model/model-stage.ts';
 import { filesFromDir, startHubServer, type HubServer } from '../../helpers/hub-server.ts';
-import { makeHarness, type Harness } from '../adapter/stage-harness.ts';
+import { makeHarness, type Harness } from '../../helpers/stage-harness.ts';
 import { FIX, fixtureSkip, MODEL, PEFT_FIX } from './export-fixtures.ts';
 
 const SHA = 'a'.repeat(40);

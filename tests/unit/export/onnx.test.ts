@@ -11,7 +11,7 @@ import { readBaseWeights } from '../../../stages/shared/base-weights.ts';
 import { llamaHparams } from '../../../stages/export/llama-hparams.ts';
 import { decodeOnnx } from '../../../stages/export/onnx/onnx-graph.ts';
 import { buildLlamaDecoder, OPSET } from '../../../stages/export/onnx/onnx-llama.ts';
-import { loadOnnxDecoder, onnxGreedy, onnxLogits } from '../../../stages/export/onnx/onnx-session.ts';
+import { loadOnnxDecoder, onnxGreedy, onnxLogits } from '../../../src/onnx/onnx-session.ts';
 import { exportWorld, fixtureSkip, MODEL, REPO, type ExportWorld } from './export-fixtures.ts';
 
 const N = 32;

@@ -5,7 +5,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type EngineModel } from '../../../src/engine/index.ts';
-import { readSafetensorsHeader } from '../../../src/safetensors.ts';
+import { readSafetensorsHeader } from '../../../src/hf/safetensors.ts';
 import { runExportStage, type ExportStageConfig } from '../../../stages/export/export-stage.ts';
 import { exportWorld, fixtureSkip, MODEL, PEFT_FIX, runTransformers, transformersSkip, type ExportWorld } from './export-fixtures.ts';
 
@@ -104,7 +104,7 @@ describe.skipIf(fixtureSkip !== '')(`peft and merged exports${fixtureSkip ? ` (s
     await run('fit', { adapter: 'a', path: 'out/fit', format: 'merged', dtype: 'fp32' });
     const before = readFileSync(join(w.h.root, 'out', 'fit', 'model.safetensors'));
     // Re-commit adapter "a" with lora_B of q_proj cut to the wrong size.
-    const { readSafetensors, writeSafetensorsF32 } = await import('../../../src/safetensors.ts');
+    const { readSafetensors, writeSafetensorsF32 } = await import('../../../src/hf/safetensors.ts');
     const bad = join(w.h.root, 'bad-a');
     cpSync(w.a.dir, bad, { recursive: true });
     const st = readSafetensors(join(bad, 'adapter_model.safetensors'));

@@ -1,0 +1,125 @@
+// The backend seam: every computation the Llama forward / backward, the trainer and inference run goes through this
+// interface (ggml style: one object, one virtual per op). The CPU backend (cpu_backend.cc, over ops/ and kernels/) is
+// the only implementation; a GPU backend implements the same calls. Buffers are host pointers today (see
+// docs/engine.md, "Backend seam", for what a device backend needs beyond these calls).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "kernels/linear.h"
+#include "ops/ops.h"
+
+namespace peft {
+
+// One fp32 tensor and its bf16 copy (n values each), for Backend::convert_bf16.
+struct Bf16Pair {
+  float* f32;
+  uint16_t* bf16;
+  size_t n;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;          // "cpu"
+  virtual std::string info() const = 0;          // libraries, kernels and threads it runs with
+  virtual bool bf16_native() const = 0;          // bf16 matmuls run on native bf16 hardware kernels
+
+  // ---- memory and element-wise (N rows of C values; shapes as in ops/ops.h)
+  virtual void zero(float* x, size_t n) const = 0;
+  virtual void embed_rows(float* out, const float* table, const int32_t* ids, int N, int C) const = 0; // out[r] = table[ids[r]]
+  virtual void copy_rows(float* dst, const float* src, int N, int C) const = 0;
+  virtual void add_inplace(float* y, const float* x, int N, int C) const = 0;                        // y += x
+  virtual void scale_inplace(float* x, size_t n, float c) const = 0;                                   // x *= c
+  virtual double sum_squares(const float* x, size_t n) const = 0;                                     // sum x^2 (double)
+  virtual void f32_to_bf16(const float* x, uint16_t* y, size_t n) const = 0;
+  virtual void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd) const = 0;
+  // Each pair's fp32 values to its bf16 copy (to_bf16) or back, as one parallel pass over all of them.
+  virtual void convert_bf16(const Bf16Pair* t, int count, bool to_bf16) const = 0;
+
+  // ---- frozen base projections (kern::FrozenLinear: fp32 / bf16 / NF4 storage, NF4 dequantised per tile)
+  virtual void linear_forward(const kern::FrozenLinear& w, float* y, const float* x, int T, kern::Compute mode) const = 0;
+  virtual void linear_backward_input(const kern::FrozenLinear& w, float* dx, const float* dy, int T,
+                                     kern::Compute mode) const = 0;
+  virtual void linear_forward_bf16_aug(const kern::FrozenLinear& w, float* y, const uint16_t* xa16, int T,
+                                       const uint16_t* E, int ke) const = 0;
+  virtual void linear_backward_input_group_bf16(const kern::FrozenLinear* const* ls, int g, float* dx,
+                                                const uint16_t* dya16, int T, const uint16_t* F, int kf,
+                                                bool accumulate) const = 0;
+  // y[T, out] = x[T, in] W^T for a few rows with an fp32 W (decoding's lm_head).
+  virtual void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
+
+  // ---- RMSNorm
+  virtual void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) const = 0;
+  virtual void add_rmsnorm_forward(float* x2, const float* x, float* out, float* rstd, const float* w, int N, int C,
+                                   float eps) const = 0;
+  virtual void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C) const = 0;
+  virtual void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C) const = 0;
+  virtual void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
+                                int C) const = 0;
+
+  // ---- RoPE (the table is built on the host: ops::rope_table)
+  virtual void rope_forward(float* x, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const = 0;
+  virtual void rope_backward(float* dx, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const = 0;
+
+  // ---- causal GQA attention
+  virtual void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                                 const ops::AttnShape& s) const = 0;
+  virtual void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q,
+                                  const float* k, const float* v, const float* lse, const ops::AttnShape& s) const = 0;
+
+  // ---- SwiGLU
+  virtual void swiglu_forward(float* h, const float* g, const float* u, size_t n, bool fast) const = 0;
+  virtual void swiglu_backward(float* dg, float* du, const float* dh, const float* g, const float* u, size_t n,
+                               bool fast) const = 0;
+  virtual void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16,
+                                        size_t n) const = 0;
+  virtual void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n) const = 0;
+  virtual void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,
+                                         size_t n) const = 0;
+  virtual void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n) const = 0;
+
+  // ---- lm_head + cross-entropy (chunked over rows and vocabulary), scoring
+  virtual double cross_entropy_forward_backward(float* dh, const float* h, const float* W, const uint16_t* W16,
+                                                const int32_t* targets, int N, int C, int V, float grad_scale,
+                                                float* work, size_t work_floats) const = 0;
+  virtual size_t cross_entropy_bf16_work_floats(int N, int C, int V) const = 0;
+  virtual void logprobs_forward(float* logprob, float* logits, const float* h, const float* W, const int32_t* targets,
+                                int N, int C, int V) const = 0;
+
+  // ---- LoRA products, fp32 (frozen adapters, the reference path)
+  virtual void lora_forward(float* y, float* u, const float* x, const float* A, const float* B, int N, int in, int out,
+                            int r, float scale) const = 0;
+  virtual void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
+                             const float* A, const float* B, int N, int in, int out, int r, float scale,
+                             float* dAT) const = 0;
+  // ---- LoRA products in bf16 compute, folded into the frozen matmuls (ops::LoraGroup: g projections on one input)
+  virtual void lora_group_project_bf16(const ops::LoraGroup& G, uint16_t* xa16, int N, float* ucat,
+                                       float* const* lus) const = 0;
+  virtual void lora_group_project_dropout_bf16(const ops::LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16,
+                                               int N, float* ucat, float* const* lus) const = 0;
+  virtual const uint16_t* lora_extra_cols_bf16(const ops::LoraGroup& G, int j) const = 0;
+  virtual void lora_out_backward_bf16(const ops::LoraGroup& G, int j, const uint16_t* dy16, int lddy, const float* u,
+                                      int N, float* dB, float* du_cat, uint16_t* du16, int lddu) const = 0;
+  virtual const uint16_t* lora_A_bf16(const ops::LoraGroup& G) const = 0;
+  virtual void lora_in_backward_bf16(const ops::LoraGroup& G, const uint16_t* x16, int ldx, const float* du_cat, int N,
+                                     float* const* dA) const = 0;
+  virtual void lora_in_backward_one_bf16(const ops::LoraGroup& G, int j, const uint16_t* xd16, const float* du_cat,
+                                         int N, float* dA, float* dxd) const = 0;
+
+  // ---- LoRA dropout (counter-based masks: the same mask for a (seed, stream) on every backend)
+  virtual void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) const = 0;
+  virtual void dropout_forward_bf16(uint16_t* out, const float* x, size_t n, float p, uint64_t seed,
+                                    uint64_t stream) const = 0;
+  virtual void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) const = 0;
+
+  // ---- optimizer: AdamW on one tensor (torch single-tensor semantics)
+  virtual void adamw_update(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1, float beta2,
+                            float eps, float weight_decay, long t) const = 0;
+};
+
+// The CPU backend (ops/ and kernels/: OpenBLAS or the built-in sgemm, oneDNN bf16, the engine's thread pool).
+const Backend& cpu_backend();
+
+} // namespace peft

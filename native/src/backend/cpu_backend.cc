@@ -1,0 +1,204 @@
+// The CPU backend: the Backend interface over the engine's own kernels (ops/: norms, RoPE, attention, SwiGLU,
+// cross-entropy, LoRA, dropout; kernels/: FrozenLinear matmuls with NF4 / bf16 storage, sgemm, oneDNN bf16, the pool).
+#include <cstring>
+#include "adamw.h"
+#include "backend/backend.h"
+#include "kernels/kernels.h"
+
+namespace peft {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  std::string info() const override { return kern::backend_info(); }
+  bool bf16_native() const override { return kern::bf16_native(); }
+
+  void zero(float* x, size_t n) const override { std::memset(x, 0, n * sizeof(float)); }
+  void embed_rows(float* out, const float* table, const int32_t* ids, int N, int C) const override {
+    for (int r = 0; r < N; r++) std::memcpy(out + (size_t)r * C, table + (size_t)ids[r] * C, C * sizeof(float));
+  }
+  void copy_rows(float* dst, const float* src, int N, int C) const override {
+    std::memcpy(dst, src, (size_t)N * C * sizeof(float));
+  }
+  // over the pool (the residual adds)
+  void add_inplace(float* y, const float* x, int N, int C) const override {
+    ops::par_rows(N, (size_t)C, [&](int b, int e) {
+      for (size_t i = (size_t)b * C; i < (size_t)e * C; i++) y[i] += x[i];
+    });
+  }
+  void scale_inplace(float* x, size_t n, float c) const override {
+    for (size_t i = 0; i < n; i++) x[i] *= c;
+  }
+  double sum_squares(const float* x, size_t n) const override {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+  }
+  void f32_to_bf16(const float* x, uint16_t* y, size_t n) const override { kern::f32_to_bf16(x, y, n); }
+  void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd) const override {
+    ops::rows_to_bf16(src, lds, N, cols, dst, ldd);
+  }
+  // Chunks of 64K values over all the tensors, split over the pool.
+  void convert_bf16(const Bf16Pair* t, int count, bool to_bf16) const override {
+    const size_t chunk = 1 << 16;
+    std::vector<size_t> start(count + 1, 0);
+    for (int j = 0; j < count; j++) start[j + 1] = start[j] + (t[j].n + chunk - 1) / chunk;
+    kern::parallel_for((int)start[count], [&](int b, int e) {
+      for (int c = b; c < e; c++) {
+        int j = 0;
+        while (c >= (int)start[j + 1]) j++;
+        const size_t i0 = (c - start[j]) * chunk, n = std::min(t[j].n - i0, chunk);
+        if (to_bf16) kern::f32_to_bf16(t[j].f32 + i0, t[j].bf16 + i0, n);
+        else kern::bf16_to_f32(t[j].bf16 + i0, t[j].f32 + i0, n);
+      }
+    });
+  }
+
+  void linear_forward(const kern::FrozenLinear& w, float* y, const float* x, int T, kern::Compute mode) const override {
+    w.forward(y, x, T, mode);
+  }
+  void linear_backward_input(const kern::FrozenLinear& w, float* dx, const float* dy, int T,
+                             kern::Compute mode) const override {
+    w.backward_input(dx, dy, T, mode);
+  }
+  void linear_forward_bf16_aug(const kern::FrozenLinear& w, float* y, const uint16_t* xa16, int T, const uint16_t* E,
+                               int ke) const override {
+    w.forward_bf16_aug(y, xa16, T, E, ke);
+  }
+  void linear_backward_input_group_bf16(const kern::FrozenLinear* const* ls, int g, float* dx, const uint16_t* dya16,
+                                        int T, const uint16_t* F, int kf, bool accumulate) const override {
+    kern::FrozenLinear::backward_input_group_bf16(ls, g, dx, dya16, T, F, kf, accumulate);
+  }
+  void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
+    kern::gemv_rows_f32(W, out, in, x, T, y);
+  }
+
+  void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) const override {
+    ops::rmsnorm_forward(out, rstd, x, w, N, C, eps);
+  }
+  void add_rmsnorm_forward(float* x2, const float* x, float* out, float* rstd, const float* w, int N, int C,
+                           float eps) const override {
+    ops::add_rmsnorm_forward(x2, x, out, rstd, w, N, C, eps);
+  }
+  void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C) const override {
+    ops::rmsnorm_apply(out, x, w, rstd, N, C);
+  }
+  void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C) const override {
+    ops::rmsnorm_apply_bf16(out, x, w, rstd, N, C);
+  }
+  void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
+                        int C) const override {
+    ops::rmsnorm_backward(dx, dout, x, w, rstd, N, C);
+  }
+
+  void rope_forward(float* x, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const override {
+    ops::rope_forward(x, tab, N, T, nheads, hd);
+  }
+  void rope_backward(float* dx, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const override {
+    ops::rope_backward(dx, tab, N, T, nheads, hd);
+  }
+
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                         const ops::AttnShape& s) const override {
+    ops::attention_forward(out, lse, q, k, v, s);
+  }
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q,
+                          const float* k, const float* v, const float* lse, const ops::AttnShape& s) const override {
+    ops::attention_backward(dq, dk, dv, dout, out, q, k, v, lse, s);
+  }
+
+  void swiglu_forward(float* h, const float* g, const float* u, size_t n, bool fast) const override {
+    ops::swiglu_forward(h, g, u, n, fast);
+  }
+  void swiglu_backward(float* dg, float* du, const float* dh, const float* g, const float* u, size_t n,
+                       bool fast) const override {
+    ops::swiglu_backward(dg, du, dh, g, u, n, fast);
+  }
+  void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16,
+                                size_t n) const override {
+    ops::swiglu_forward_keep_bf16(h, g, u, g16, u16, n);
+  }
+  void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n) const override {
+    ops::swiglu_forward_from_bf16(h, g16, u16, n);
+  }
+  void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,
+                                 size_t n) const override {
+    ops::swiglu_backward_from_bf16(dg, du, dh, g16, u16, n);
+  }
+  void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n) const override {
+    ops::swiglu_forward_bf16_to_bf16(h16, g16, u16, n);
+  }
+
+  double cross_entropy_forward_backward(float* dh, const float* h, const float* W, const uint16_t* W16,
+                                        const int32_t* targets, int N, int C, int V, float grad_scale, float* work,
+                                        size_t work_floats) const override {
+    return ops::cross_entropy_forward_backward(dh, h, W, W16, targets, N, C, V, grad_scale, work, work_floats);
+  }
+  size_t cross_entropy_bf16_work_floats(int N, int C, int V) const override {
+    return ops::cross_entropy_bf16_work_floats(N, C, V);
+  }
+  void logprobs_forward(float* logprob, float* logits, const float* h, const float* W, const int32_t* targets, int N,
+                        int C, int V) const override {
+    ops::logprobs_forward(logprob, logits, h, W, targets, N, C, V);
+  }
+
+  void lora_forward(float* y, float* u, const float* x, const float* A, const float* B, int N, int in, int out, int r,
+                    float scale) const override {
+    ops::lora_forward(y, u, x, A, B, N, in, out, r, scale);
+  }
+  void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
+                     const float* A, const float* B, int N, int in, int out, int r, float scale,
+                     float* dAT) const override {
+    ops::lora_backward(dA, dB, dx, du, dy, x, u, A, B, N, in, out, r, scale, dAT);
+  }
+  void lora_group_project_bf16(const ops::LoraGroup& G, uint16_t* xa16, int N, float* ucat,
+                               float* const* lus) const override {
+    ops::lora_group_project_bf16(G, xa16, N, ucat, lus);
+  }
+  void lora_group_project_dropout_bf16(const ops::LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16, int N,
+                                       float* ucat, float* const* lus) const override {
+    ops::lora_group_project_dropout_bf16(G, xa16, xd16, N, ucat, lus);
+  }
+  const uint16_t* lora_extra_cols_bf16(const ops::LoraGroup& G, int j) const override {
+    return ops::lora_extra_cols_bf16(G, j);
+  }
+  void lora_out_backward_bf16(const ops::LoraGroup& G, int j, const uint16_t* dy16, int lddy, const float* u, int N,
+                              float* dB, float* du_cat, uint16_t* du16, int lddu) const override {
+    ops::lora_out_backward_bf16(G, j, dy16, lddy, u, N, dB, du_cat, du16, lddu);
+  }
+  const uint16_t* lora_A_bf16(const ops::LoraGroup& G) const override { return ops::lora_A_bf16(G); }
+  void lora_in_backward_bf16(const ops::LoraGroup& G, const uint16_t* x16, int ldx, const float* du_cat, int N,
+                             float* const* dA) const override {
+    ops::lora_in_backward_bf16(G, x16, ldx, du_cat, N, dA);
+  }
+  void lora_in_backward_one_bf16(const ops::LoraGroup& G, int j, const uint16_t* xd16, const float* du_cat, int N,
+                                 float* dA, float* dxd) const override {
+    ops::lora_in_backward_one_bf16(G, j, xd16, du_cat, N, dA, dxd);
+  }
+
+  void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) const override {
+    ops::dropout_forward(out, x, n, p, seed, stream);
+  }
+  void dropout_forward_bf16(uint16_t* out, const float* x, size_t n, float p, uint64_t seed,
+                            uint64_t stream) const override {
+    ops::dropout_forward_bf16(out, x, n, p, seed, stream);
+  }
+  void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) const override {
+    ops::dropout_backward(dx, dout, n, p, seed, stream);
+  }
+
+  void adamw_update(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1, float beta2,
+                    float eps, float weight_decay, long t) const override {
+    peft::adamw_update(p, m, v, g, n, lr, beta1, beta2, eps, weight_decay, t);
+  }
+};
+
+} // namespace
+
+const Backend& cpu_backend() {
+  static const CpuBackend cpu;
+  return cpu;
+}
+
+} // namespace peft

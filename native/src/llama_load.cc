@@ -1,0 +1,86 @@
+// Loading a Llama-family model (llama, mistral, qwen2): config checks, every tensor read from the safetensors files
+// as fp32, frozen projections quantised to their storage (NF4 / fp32 + bf16 copy); and the model's size accounting.
+#include "llama_load.h"
+#include <sys/mman.h>
+#include <unistd.h>
+#include "error.h"
+#include "model/safetensors.h"
+
+namespace peft {
+
+size_t LlamaModel::frozen_bytes() const {
+  size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
+  for (auto& L : layers) {
+    b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
+    for (auto& p : L.proj) b += p->bytes();
+  }
+  return b;
+}
+
+size_t LlamaModel::params() const {
+  size_t n = embed.size() + lm_head.size() + norm.size();
+  for (auto& L : layers) {
+    n += L.ln1.size() + L.ln2.size();
+    for (auto& p : L.proj) n += (size_t)p->in() * p->out();
+  }
+  return n;
+}
+
+static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+  const TensorView* t = mf.find(name);
+  if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
+  if ((size_t)t->numel() != expect)
+    throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
+                                     " values, the config implies " + std::to_string(expect));
+  std::vector<float> v(expect);
+  t->to_f32(v.data());
+  // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
+  // pages of a read-only mapping: dropping them only means re-reading if touched again).
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1), hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+  if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
+  return v;
+}
+
+std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
+  ModelFiles mf = load_model_dir(dir);
+  auto m = std::make_shared<LlamaModel>();
+  m->cfg = mf.cfg;
+  m->dir = dir;
+  m->storage = storage;
+  m->compute = compute;
+  const ModelConfig& c = m->cfg;
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
+    throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
+                                     "' is not a Llama-family model (llama, mistral, qwen2)");
+  if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
+    throw EngineError("E_MODEL", dir + "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
+                                       "and head_dim even");
+  const size_t V = c.vocab_size, H = c.hidden_size;
+  m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
+  m->norm = tensor_f32(mf, "model.norm.weight", H);
+  if (!c.tie_word_embeddings || mf.find("lm_head.weight")) {
+    if (mf.find("lm_head.weight")) m->lm_head = tensor_f32(mf, "lm_head.weight", V * H);
+  }
+  m->layers.resize(c.num_layers);
+  for (int l = 0; l < c.num_layers; l++) {
+    const std::string pre = "model.layers." + std::to_string(l) + ".";
+    LlamaLayer& L = m->layers[l];
+    L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
+    L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
+    for (int p = 0; p < N_PROJ; p++) {
+      const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
+      const int in = m->proj_in(p), out = m->proj_out(p);
+      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
+      std::vector<float> b;
+      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
+      kern::Storage st = storage;
+      if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
+      L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
+      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native()) L.proj[p]->keep_bf16_copy();
+    }
+  }
+  return m;
+}
+
+} // namespace peft

@@ -1,0 +1,20 @@
+// Finds the Hugging Face model directory behind a model stage's artifact: `model.json` {"dir": "..."} when the
+// artifact points elsewhere (a local model or the HF cache), else the artifact directory itself.
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { PeftError } from '../../src/errors.ts';
+
+export function modelDirOf(artifactDir: string): string {
+  const pointer = join(artifactDir, 'model.json');
+  if (!existsSync(pointer)) return artifactDir;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(pointer, 'utf8'));
+  } catch (err) {
+    throw new PeftError('E_MODEL', `${pointer}: not valid JSON (${(err as Error).message})`, { file: pointer });
+  }
+  const dir = (parsed as { dir?: unknown })?.dir;
+  if (typeof dir !== 'string' || dir === '')
+    throw new PeftError('E_MODEL', `${pointer}: expected {"dir": "<model directory>"}`, { file: pointer, pointer: '/dir' });
+  return isAbsolute(dir) ? dir : resolve(artifactDir, dir);
+}
