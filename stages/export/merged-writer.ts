@@ -2,7 +2,8 @@
 // model-0000i-of-0000n.safetensors shards with model.safetensors.index.json past `maxShardBytes`, config.json
 // (torch_dtype set), generation_config.json and the tokenizer files.
 import { join } from 'node:path';
-import { floatToBf16, floatToHalf, writeSafetensorsStream, type Tensor, type TensorSpec } from '../../src/hf/safetensors.ts';
+import { writeSafetensorsStream, type Tensor, type TensorSpec } from '../../src/hf/safetensors.ts';
+import { toBf16Array, toHalfArray } from '../shared/half-floats.ts';
 import { copyTokenizerFiles, generationConfigFor, readJsonFile, writeJson } from './hf-files.ts';
 
 export type MergedDtype = 'bf16' | 'fp16' | 'fp32';
@@ -13,10 +14,7 @@ const WIDTH: Record<MergedDtype, number> = { bf16: 2, fp16: 2, fp32: 4 };
 
 export function encodeTensor(t: Tensor, dtype: MergedDtype): Uint8Array {
   if (dtype === 'fp32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const out = new Uint16Array(t.data.length);
-  const conv = dtype === 'bf16' ? floatToBf16 : floatToHalf;
-  for (let i = 0; i < out.length; i++) out[i] = conv(t.data[i]);
-  return new Uint8Array(out.buffer);
+  return new Uint8Array((dtype === 'bf16' ? toBf16Array(t.data) : toHalfArray(t.data)).buffer);
 }
 
 /** Groups sorted tensor names into shards of at most maxBytes each (a tensor larger than that gets its own). */

@@ -1,14 +1,13 @@
 // Encodes float32 rows into ggml tensor types: F32, F16, and the 32-value block formats Q8_0 (fp16 scale +
 // 32 int8) and Q4_0 (fp16 scale + 32 4-bit values, offset 8), rounding as ggml's reference quantizers do.
 import { floatToHalf, halfToFloat } from '../../../src/hf/safetensors.ts';
+import { toHalfArray } from '../../shared/half-floats.ts';
 import { GgmlType, GGML_BLOCK } from './gguf-file.ts';
 
 export function encodeGgml(data: Float32Array, type: GgmlType): Uint8Array {
   if (type === GgmlType.F32) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (type === GgmlType.F16) {
-    const out = new Uint16Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = floatToHalf(data[i]);
-    return new Uint8Array(out.buffer);
+    return new Uint8Array(toHalfArray(data).buffer);
   }
   const { size, bytes } = GGML_BLOCK[type];
   const nb = data.length / size;

@@ -1,7 +1,7 @@
 // A small graph-building layer over onnx-proto (protobufjs' compiled onnx.proto): nodes with unique output names,
 // typed initializers (raw little-endian bytes), inputs and outputs with symbolic dims; encodes a ModelProto.
 import onnxProto from 'onnx-proto';
-import { floatToHalf } from '../../../src/hf/safetensors.ts';
+import { toHalfArray } from '../../shared/half-floats.ts';
 
 const { onnx } = onnxProto;
 export type Elem = 'float32' | 'float16';
@@ -43,9 +43,7 @@ export class GraphBuilder {
     let raw: Uint8Array;
     if (elem === 'float32') raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     else {
-      const h = new Uint16Array(data.length);
-      for (let i = 0; i < h.length; i++) h[i] = floatToHalf(data[i]);
-      raw = new Uint8Array(h.buffer);
+      raw = new Uint8Array(toHalfArray(data).buffer);
     }
     this.inits.push(onnx.TensorProto.create({ name, dims, dataType: ELEM[elem], rawData: raw }));
     return name;
