@@ -37,7 +37,9 @@ export async function loadOnnxDecoder(path: string, opts: { threads?: number } =
     throw new PeftError('E_MODEL', `${file}: onnxruntime cannot load it (${(e as Error).message})`, { file });
   }
   const dir = file.replace(/\/onnx\/[^/]+$/, '');
-  const cfg = existsSync(join(dir, 'config.json')) ? JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) : {};
+  if (!existsSync(join(dir, 'config.json')))
+    throw new PeftError('E_MODEL', `${dir}: no config.json beside onnx/ (the export writes one; the decoder needs its head counts)`, { file: join(dir, 'config.json') });
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const layers = session.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n)).length;
   const heads = cfg.num_attention_heads;
   const eos = Array.isArray(cfg.eos_token_id) ? cfg.eos_token_id : typeof cfg.eos_token_id === 'number' ? [cfg.eos_token_id] : [];
