@@ -10,7 +10,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initModel, SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
+import { readFileSync } from 'node:fs';
 import { cpuFlags, emitJson, loadAverage, otherProcsCpuWindow, peakRssMb, round } from './lib/system.ts';
+
+/** This process image's own peak RSS (VmHWM): getrusage's maxrss carries the parent's peak across fork + exec. */
+function ownPeakRssMb(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? round(Number(m[1]) / 1024, 1) : peakRssMb();
+}
 
 const THREADS = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const NEW = Number(process.env.BENCH_NEW_TOKENS ?? 128);
@@ -25,7 +32,7 @@ async function timed(runtime: string, precision: string, warm: () => Promise<unk
   const ids = await gen();
   const secs = (performance.now() - t0) / 1000;
   if (ids.length !== NEW) throw new Error(`${runtime} ${precision}: generated ${ids.length} tokens, expected ${NEW}`);
-  emitJson({ bench: 'deploy', runtime, precision, threads: THREADS, new_tokens: ids.length, seconds: round(secs, 3), tokens_per_s: round(ids.length / secs, 1), peak_rss_mb: peakRssMb(), other_procs_cpu_frac: other(), cpu_flags: cpuFlags(), loadavg: loadAverage() });
+  emitJson({ bench: 'deploy', runtime, precision, threads: THREADS, new_tokens: ids.length, seconds: round(secs, 3), tokens_per_s: round(ids.length / secs, 1), peak_rss_mb: ownPeakRssMb(), other_procs_cpu_frac: other(), cpu_flags: cpuFlags(), loadavg: loadAverage() });
 }
 
 async function one(runtime: string, precision: string, dir: string): Promise<void> {
@@ -67,7 +74,6 @@ async function prepare(dir: string): Promise<void> {
   const { writeModelGguf } = await import('../stages/export/gguf-export.ts');
   const { ggufVocab } = await import('../stages/export/gguf/gguf-vocab.ts');
   const { buildLlamaDecoder, OPSET } = await import('../stages/export/onnx/onnx-llama.ts');
-  const { readFileSync } = await import('node:fs');
   const config = JSON.parse(readFileSync(join(hf, 'config.json'), 'utf8'));
   const h = llamaHparams(config, join(hf, 'config.json'));
   const tensors = readBaseWeights(hf).tensors;
