@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TOOLCHAIN } from '../src/cli/toolchain.ts';
-import { renderReport, writeReportFile } from '../src/report/index.ts';
+import { projectReportModel } from '../src/cli/commands/report.ts';
+import { renderReportHtml, writeReportFile } from '../src/report/index.ts';
 import { chromiumSkipReason, openOfflineBrowser } from '../tests/helpers/chromium.ts';
 
 async function main(): Promise<void> {
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const skip = chromiumSkipReason();
   if (skip) throw new Error(`cannot take the screenshot: ${skip}`);
   const dir = mkdtempSync(join(tmpdir(), 'peftmake-report-'));
-  const page = writeReportFile(dir, 'index.html', await renderReport({ toolchain: TOOLCHAIN, file }));
+  const page = writeReportFile(dir, 'index.html', renderReportHtml(await projectReportModel(file)));
   const b = await openOfflineBrowser({ width: 1280, height: 1600 });
   try {
     await b.page.goto(pathToFileURL(page).href);

@@ -105,6 +105,11 @@ export interface RunResult {
 export interface InferenceStack {
   modelDir: string;
   adapters: { name: string; dir: string; weight: number }[];
+  /**
+   * The format prompts are put in: the chat template (and its date) the adapters were trained with, or null for the
+   * prompt as is; where the choice comes from; warnings when it is not clear-cut. Absent: the base's chat template.
+   */
+  prompt?: { chat: { template: string; date: string | null } | null; source: string; warnings: string[] };
 }
 
 /** A line of a stage-specific diff between two versions (e.g. adapter weight norms). */

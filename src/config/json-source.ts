@@ -112,7 +112,7 @@ export function parseJsonWithLocations(text: string): ParsedJson {
         const kLine = line;
         const key = parseString();
         const childPointer = `${pointer}/${escapePointerToken(key)}`;
-        if (Object.prototype.hasOwnProperty.call(obj, key)) duplicates.push({ pointer: childPointer, line: kLine });
+        if (Object.hasOwn(obj, key)) duplicates.push({ pointer: childPointer, line: kLine });
         skipWs();
         if (text[pos] !== ':') fail(`expected ":" after member name, found ${describe()}`);
         pos++;

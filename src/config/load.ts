@@ -7,7 +7,7 @@ import { PeftError } from '../errors.ts';
 import type { StageKind } from '../stage.ts';
 import { buildPipelineSchema } from './pipeline-schema.ts';
 import { validatorForSchema } from './validator.ts';
-import { JsonSyntaxError, lineOf, parseJsonWithLocations, type JsonLocation } from './json-source.ts';
+import { JsonSyntaxError, lineOf, parseJsonWithLocations, type JsonLocation, type ParsedJson } from './json-source.ts';
 import { formatSchemaErrors } from './schema-errors.ts';
 import { checkSemantics } from './semantic.ts';
 import { topoOrder } from '../graph/graph.ts';
@@ -62,7 +62,7 @@ export function loadPipelineText(text: string, file: string, opts: LoadOptions):
   const kinds = opts.kinds;
   const abs = resolve(opts.cwd ?? process.cwd(), file);
   const label = relative(opts.cwd ?? process.cwd(), abs) || abs;
-  let parsed;
+  let parsed: ParsedJson;
   try {
     parsed = parseJsonWithLocations(text);
   } catch (e) {

@@ -105,6 +105,29 @@ export interface NativeEngine {
   trainerSaveState(trainer: Handle, path: string): void;
   trainerLoadState(trainer: Handle, path: string): void;
   setThreads(n: number): number;
+  /** Batched decoding (src/engine/batch.ts): a decoder over one model, stepped one forward at a time. */
+  decoderCreate(model: Handle, opts: { maxBatch: number; kvBudgetBytes: number }): Handle;
+  decoderInfo(decoder: Handle): { maxBatch: number; kvBudgetBytes: number; kvBytesPerToken: number };
+  decoderStep(
+    decoder: Handle,
+    adds: {
+      id: number;
+      prompt: Int32Array;
+      adapters: NativeAdapterRef[];
+      maxTokens: number;
+      temperature: number;
+      topK: number;
+      topP: number;
+      seed: number;
+      eos?: number[];
+      topLogprobs: number;
+    }[],
+    drops: number[],
+    opts?: { prefillRows?: number },
+  ): Promise<{
+    events: { id: number; token: number; logprob: number; topIds?: Int32Array; topLogprobs?: Float32Array; finish: 'stop' | 'length' | null }[];
+    rejected: { id: number; code: string; message: string }[];
+  }>;
   /** recomputedLayers: layers whose activations the backward recomputes (see TrainOptions.activationBudgetBytes). */
   trainerInfo(trainer: Handle): { loraParams: number; loraBytes: number; activationBytes: number; frozenBytes: number; recomputedLayers: number; steps: number };
   /** Seconds per op family accumulated over training steps since the last reset (reset: true zeroes them after reading). */

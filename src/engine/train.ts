@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
-import { EngineAdapter, EngineModel, refs, type AdapterUse } from './model.ts';
+import { EngineAdapter, type EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
 import { mulberry32 } from '../util/random.ts';
 

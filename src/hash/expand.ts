@@ -1,4 +1,5 @@
 // Expands declared inputs (files, directories, globs) into a sorted list of files, leaving out excluded subtrees.
+import type { Dirent, Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
@@ -9,7 +10,7 @@ import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
 const SKIP_DIRS = new Set(['.git', 'node_modules']);
 
 async function walk(absDir: string, out: string[]): Promise<void> {
-  let ents;
+  let ents: Dirent[];
   try {
     ents = await readdir(absDir, { withFileTypes: true });
   } catch {
@@ -48,7 +49,7 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
       if (found.length === 0) throw new PeftError('E_INPUT_MISSING', `${stage}: input glob "${pattern}" matches no file`, { hint: 'fix the glob or create the files' });
     } else {
       const abs = resolve(baseDir, pattern);
-      let st;
+      let st: Stats;
       try {
         st = await stat(abs);
       } catch {

@@ -86,7 +86,7 @@ export class SpaceWordEncoder {
           }
         } else if (marks === 0) break;
         else i++; // spaces at the end: "▁" marks with no word (start = n), i past n ends the loop
-        const end = i < n ? i : n;
+        const end = Math.min(i, n);
         const len = end - start;
         // The cached ids of (marks, chars[start, end)), found by hash, length, marks and characters.
         let slot = (h ^ (h >>> 15)) & mask;

@@ -212,7 +212,7 @@ const SP = '\u2581'; // "▁", SentencePiece's space marker
 /** tokenizer.json's normalizer is exactly Sequence[Prepend "▁", Replace " " → "▁"] (Llama / SentencePiece "legacy"). */
 function isSpmPrependNormalizer(n: unknown): boolean {
   const seq = n as { type?: string; normalizers?: { type?: string; prepend?: string; pattern?: { String?: string }; content?: string }[] } | null;
-  if (!seq || seq.type !== 'Sequence' || seq.normalizers?.length !== 2) return false;
+  if (seq?.type !== 'Sequence' || seq.normalizers?.length !== 2) return false;
   const [a, b] = seq.normalizers;
   return a.type === 'Prepend' && a.prepend === SP && b.type === 'Replace' && b.pattern?.String === ' ' && b.content === SP;
 }
@@ -309,7 +309,7 @@ function makeFastDecoder(tok: Tokenizer, tj: Record<string, unknown>): SpmDecode
     { type: 'Fuse' },
     { type: 'Strip', content: ' ', start: 1, stop: 0 },
   ]);
-  if (!d || d.type !== 'Sequence' || JSON.stringify(d.decoders) !== expected) return undefined;
+  if (d?.type !== 'Sequence' || JSON.stringify(d.decoders) !== expected) return undefined;
   if ((tj as { added_tokens?: { normalized?: boolean; special?: boolean }[] }).added_tokens?.some((a) => !a.special)) return undefined;
   const t = tok as unknown as TokenizerInternals;
   const added = t.get_added_tokens_decoder();

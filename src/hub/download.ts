@@ -63,7 +63,7 @@ export function selectFiles(listing: RepoFileEntry[], include: string[], exclude
   const inc = include.map((p) => globToRegExp(p, FNMATCH_GLOB));
   const exc = exclude.map((p) => globToRegExp(p, FNMATCH_GLOB));
   const selected = listing.filter((f) => matchesAny(f.path, inc) && !matchesAny(f.path, exc));
-  const unmatched = include.filter((p, i) => !selected.some((f) => inc[i].test(f.path)));
+  const unmatched = include.filter((_p, i) => !selected.some((f) => inc[i].test(f.path)));
   return { selected, unmatched };
 }
 

@@ -19,7 +19,7 @@ export function readParams(stage: string, projectDir: string, files: readonly { 
     for (const key of keys) {
       let v: unknown = doc;
       for (const part of key.split('.')) {
-        if (v && typeof v === 'object' && Object.prototype.hasOwnProperty.call(v, part)) v = (v as Record<string, unknown>)[part];
+        if (v && typeof v === 'object' && Object.hasOwn(v, part)) v = (v as Record<string, unknown>)[part];
         else throw new PeftError('E_INPUT_MISSING', `${stage}: params file "${file}" has no key "${key}"`, { file, hint: `add "${key}" to ${file} or remove it from the stage's params` });
       }
       out[`${file}:${key}`] = v;

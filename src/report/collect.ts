@@ -1,12 +1,9 @@
-// Builds the report model of a project: the pipeline graph with what a build would do now (status, no changes),
-// then one section per adapter, eval, composition and dataset from the store.
+// Builds the report model of a project: the pipeline graph with what a build would do now (the status the caller
+// planned), then one section per adapter, eval, composition and dataset from the store. Reads; runs nothing.
 import { basename } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
-import type { Toolchain } from '../stage.ts';
-import { statusOf } from '../exec/build.ts';
-import { formatReason } from '../store/reasons.ts';
+import { formatReason, type Reason } from '../store/reasons.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { lockHolder } from '../store/lock.ts';
 import { currentVersion, readRef } from '../store/refs.ts';
@@ -16,12 +13,21 @@ import { collectDataset } from './collect-dataset.ts';
 import { collectEval } from './collect-eval.ts';
 import type { GraphNode, ReportModel } from './model.ts';
 
+/** What a build would do for one stage (the shape of `statusOf`'s outcomes, which the caller hands in). */
+export interface StageStatus {
+  name: string;
+  action: string; // fresh | built | restored | failed | skipped
+  reasons: Reason[];
+  pinned?: boolean;
+  stale?: boolean;
+  error?: string;
+}
+
 export interface CollectOptions {
-  /** The stage kinds and engine version (the CLI's src/cli/toolchain.ts): status needs them to plan. */
-  toolchain: Toolchain;
-  file?: string; // pipeline file (default pipeline.json)
-  cwd?: string;
-  pipeline?: Pipeline; // already loaded
+  /** The loaded pipeline (config/load.ts with the CLI's stage kinds). */
+  pipeline: Pipeline;
+  /** What a build would do now, per stage: the caller plans (`statusOf` in src/exec); the report runs nothing. */
+  status: readonly StageStatus[];
   now?: Date;
 }
 
@@ -48,10 +54,9 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
       return fallback(message);
     }
   };
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
+  const pipeline = opts.pipeline;
   const layout = new StoreLayout(pipeline.projectDir);
-  const status = await statusOf({ pipeline, toolchain: opts.toolchain });
-  const outcome = new Map(status.stages.map((s) => [s.name, s]));
+  const outcome = new Map(opts.status.map((s) => [s.name, s]));
   const graph: GraphNode[] = pipeline.order.map((name) => {
     const e = pipeline.stages.get(name)!;
     const o = outcome.get(name);

@@ -9,7 +9,10 @@ export type { ReportModel } from './model.ts';
 export { collectReport } from './collect.ts';
 export { renderReportHtml } from './html/page.ts';
 
-/** The report of the project of `opts.file` (or `opts.pipeline`) as a self-contained HTML document. */
+/**
+ * The report of `opts.pipeline` as a self-contained HTML document. The caller loads the pipeline and plans:
+ * `loadPipeline(file, { kinds })` and `(await statusOf({ pipeline, toolchain })).stages` (src/cli/commands/report.ts).
+ */
 export async function renderReport(opts: CollectOptions & RenderOptions): Promise<string> {
   return renderReportHtml(await collectReport(opts), opts);
 }

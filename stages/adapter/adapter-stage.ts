@@ -7,6 +7,7 @@ import { evalLoss, loadModel, lrAt, nativeEngine, train, TrainingInterrupted, ty
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
+import { readPromptFile } from '../../src/hf/prompt-format.ts';
 import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
 import { batchesPerEpoch, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from '../shared/token-records.ts';
 
@@ -214,12 +215,14 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
     recomputed_layers: info.recomputedLayers,
     activation_mb: +(info.activationBytes / 2 ** 20).toFixed(1),
   };
+  const prompt = readPromptFile(dataArt.dir);
   const meta: AdapterMeta = {
     name: ctx.name.replace(/^adapters\./, ''),
     base: { name: c.base, key: modelArt.key, modelDir },
     data: { name: c.data, key: dataArt.key, format },
     stack: stack.map(({ name, key }) => ({ name, key })),
     objective,
+    ...(prompt ? { prompt } : {}),
     params: { ...c, on: c.on },
     engine,
   };

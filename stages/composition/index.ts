@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
 import type { ComposeConfig } from './composition-stage.ts';
 import { runtimeAdapters } from '../shared/composition-file.ts';
+import { compositionPrompt } from '../shared/inference-prompt.ts';
 import { compositionSchema } from './schema.ts';
 
 export interface CompositionConfig extends ComposeConfig {
@@ -30,7 +31,8 @@ const composition: StageKind<CompositionConfig> = {
   run: (ctx) => import('./composition-stage.ts').then((m) => m.runCompositionStage(ctx)),
   inferenceStack(artifact, opts) {
     const { file, adapters } = runtimeAdapters(artifact.dir, { disable: [...(opts.disable ?? [])], objectsDir: dirname(artifact.dir) });
-    return { modelDir: file.base.modelDir, adapters };
+    const prompt = compositionPrompt(artifact.dir, { disable: opts.disable, objectsDir: dirname(artifact.dir) });
+    return { modelDir: file.base.modelDir, adapters, prompt };
   },
 };
 

@@ -34,6 +34,7 @@ export function resolveDatasetConfig(c: Loose): DatasetConfig {
       response: template.response ?? null,
       useChatTemplate: template.useChatTemplate ?? false,
       chatTemplate: template.chatTemplate ?? null,
+      date: template.date ?? null,
     },
     clean: {
       nfc: clean.nfc ?? true,

@@ -1,11 +1,13 @@
 // Runs the dataset stage: finds the base model's tokenizer through the upstream model artifact, prepares the data
-// and writes it into ctx.outDir; returns the metrics the core records in the manifest.
+// and writes it into ctx.outDir with prompt.json (the prompt format adapters and inference reuse); returns the metrics the core records in the manifest.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { loadModelTokenizer } from '../../src/hf/index.ts';
+import { loadModelTokenizer, PROMPT_FILE } from '../../src/hf/index.ts';
 import { modelDirOf } from '../shared/model-dir.ts';
 import { resolveDatasetConfig } from './config.ts';
-import { prepareDataset } from './prepare.ts';
+import { prepareDataset, promptFormatOf } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
 import { writeDataset } from './write.ts';
 
@@ -24,6 +26,7 @@ export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<R
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });
   await writeDataset(ctx.outDir, prepared, tokenizer);
+  writeFileSync(join(ctx.outDir, PROMPT_FILE), JSON.stringify(promptFormatOf(config, tokenizer, ctx.name), null, 2) + '\n');
   const o = prepared.stats.output;
   return {
     metrics: {

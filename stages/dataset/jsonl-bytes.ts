@@ -8,6 +8,7 @@ import type { OutputRecord } from './output-record.ts';
 const TABLE_LIMIT = 1 << 20; // ids below this come from the digits table (7 digits at most); others (and -100) via String()
 
 const SURROGATE = /[\ud800-\udfff]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what JSON must escape
 const ESCAPE = /["\\\u0000-\u001f]/g;
 const SHORT_ESCAPES: Record<number, string> = { 34: '\\"', 92: '\\\\', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t' };
 

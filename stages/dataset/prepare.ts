@@ -1,7 +1,8 @@
 // The dataset pipeline in memory: read → fields → clean → PII → length filter → dedup → limit → split → render →
 // tokenize → maxTokens → (text) pack. Counts every step; an empty result names the step that emptied it.
+import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
-import { compileChatTemplate, type ModelTokenizer } from '../../src/hf/index.ts';
+import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer, type PromptFormat } from '../../src/hf/index.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { contentKey, NearDupIndex } from './dedup.ts';
 import { cleanText } from './clean.ts';
@@ -10,7 +11,7 @@ import { findPii, redactPii } from './pii.ts';
 import { BadRecord, BadRecordSink } from './records.ts';
 import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
-import { renderExample } from './render.ts';
+import { renderExample, type Segment } from './render.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
@@ -251,11 +252,27 @@ function streamRecords(stream: TextStream, config: DatasetConfig, tok: ModelToke
   });
 }
 
+/** The chat template a dataset renders with (its own, else the model's), seeing the config's date as today. */
+export function datasetChatTemplate(config: DatasetConfig, tok: ModelTokenizer, name: string): ChatTemplate | undefined {
+  const where = `pipeline.json /datasets/${name.replace(/^datasets\./, '')}/template`;
+  const date = config.template.date;
+  if (date !== null && !parseTemplateDate(date))
+    throw new PeftError('E_CONFIG_SEMANTIC', `${where}/date: "${date}" is not a calendar date`, { pointer: `${where.split(' ')[1]}/date`, hint: 'write the date as YYYY-MM-DD' });
+  const specials = { bos_token: tok.bosToken, eos_token: tok.eosToken };
+  if (config.template.chatTemplate) return compileChatTemplate(config.template.chatTemplate, specials, `${where}/chatTemplate`, { date });
+  return tok.chatTemplate && compileChatTemplate(tok.chatTemplate.source, specials, join(tok.dir, 'tokenizer_config.json'), { date });
+}
+
+/** The prompt format the dataset renders its examples in, as prompt.json records it for adapters and inference. */
+export function promptFormatOf(config: DatasetConfig, tok: ModelTokenizer, name: string): PromptFormat {
+  const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
+  const tpl = usesTemplate ? datasetChatTemplate(config, tok, name) : undefined;
+  return { format: config.format, chat: tpl ? { template: tpl.source, date: tpl.date } : null };
+}
+
 function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats, sink: BadRecordSink): Encoded[] {
   const maxTokens = effectiveMaxTokens(config);
-  const chatTemplate = config.template.chatTemplate
-    ? compileChatTemplate(config.template.chatTemplate, { bos_token: tok.bosToken, eos_token: tok.eosToken }, `pipeline.json /datasets/${opts.name.replace(/^datasets\./, '')}/template/chatTemplate`)
-    : tok.chatTemplate;
+  const chatTemplate = datasetChatTemplate(config, tok, opts.name);
   const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
   const out: Encoded[] = [];
   const removed = new TokenRemovals(maxTokens, stats);
@@ -263,7 +280,7 @@ function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetC
   for (const { item } of items) {
     tokenizeTick(++k, part, items.length, opts);
     if (item.example.format === 'text') throw new Error('encodeItems: text examples go through encodeTextItems');
-    let segs;
+    let segs: Segment[];
     try {
       segs = renderExample(item.example, config, chatTemplate, item.origin);
     } catch (err) {

@@ -23,7 +23,7 @@ export interface DatasetConfig {
   source: DatasetSource;
   format: DatasetFormat;
   fields: Record<string, string>;
-  template: { prompt: string | null; promptNoInput: string | null; response: string | null; useChatTemplate: boolean; chatTemplate: string | null };
+  template: { prompt: string | null; promptNoInput: string | null; response: string | null; useChatTemplate: boolean; chatTemplate: string | null; date: string | null };
   clean: {
     nfc: boolean;
     whitespace: boolean;
@@ -139,6 +139,13 @@ export const datasetSchema = {
           type: ['string', 'null'],
           default: null,
           description: 'A Jinja chat template (the tokenizer_config.json `chat_template` syntax) used instead of the model\'s, e.g. for a base model that has none. null: the model\'s.',
+        },
+        date: {
+          type: ['string', 'null'],
+          pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$',
+          default: null,
+          description:
+            'The date (YYYY-MM-DD) a chat template sees as today: `strftime_now` formats it and `date_string` is it as "01 Dec 2024" (Llama 3.x templates print it). null: neither is defined, so a template uses its own default (Llama 3.2: 26 Jul 2024). Never the clock, so the data does not change from day to day under one key.',
         },
         useChatTemplate: {
           type: 'boolean',

@@ -1,15 +1,17 @@
 // Runs an `evals.<name>` stage: perplexity on each dataset's held-out split for the base, each adapter alone and each
 // composition; exact match and token F1 (SQuAD) on qa sets by greedy generation; a table (log + table.md) and
-// metrics.json; the optional gate compares compositions with the previous eval and reports regressions.
+// metrics.json; the optional gate compares each composition with its previous version on the same held-out data (the
+// previous eval's rows, or the previous version scored again when the data changed) and reports regressions.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadModel, type AdapterUse, type EngineModel } from '../../src/engine/index.ts';
-import type { RunContext, RunResult } from '../../src/stage.ts';
+import type { RunContext, RunResult, UpstreamArtifact } from '../../src/stage.ts';
 import { upstreamOf } from '../shared/adapter-artifact.ts';
 import { readTokenRecords, type TokenRecord } from '../shared/token-records.ts';
 import { runtimeAdapters, type RuntimeAdapter } from '../shared/composition-file.ts';
 import { bestOver, exactMatch, tokenF1 } from './squad-metrics.ts';
-import { checkGate, type GateConfig, type GateResult } from './gate.ts';
+import { checkGate, type Baseline, type GateConfig, type GateResult, type Uncompared } from './gate.ts';
+import { planBaselines, scoringSettings, type PreviousEval } from './gate-baseline.ts';
 import { formatTable } from './table.ts';
 
 export interface EvalStageConfig {
@@ -135,13 +137,17 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
   for (const d of datasets) if (d.records.length === 0) ctx.log(`${ctx.name}: datasets.${d.name} has no held-out (valid) records: nothing to score`);
 
   const models = new Map<string, EngineModel>();
+  const getModel = async (dir: string) => {
+    let m = models.get(dir);
+    if (!m) models.set(dir, (m = await loadModel({ dir, quant: c.quant ?? 'none', compute: c.compute ?? 'fp32' })));
+    return m;
+  };
   const rows: EvalRow[] = [];
   const samples: Record<string, unknown> = {};
   let done = 0;
   const total = subjects.length * datasets.length;
   for (const s of subjects) {
-    let model = models.get(s.modelDir);
-    if (!model) models.set(s.modelDir, (model = await loadModel({ dir: s.modelDir, quant: c.quant ?? 'none', compute: c.compute ?? 'fp32' })));
+    const model = await getModel(s.modelDir);
     const uses: AdapterUse[] = [];
     for (const a of s.adapters) uses.push({ adapter: await model.loadAdapter(a.dir, a.name), weight: a.weight });
     for (const d of datasets) {
@@ -161,8 +167,8 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
     }
   }
 
-  const previous = ctx.previous && existsSync(join(ctx.previous.dir, 'metrics.json')) ? (JSON.parse(readFileSync(join(ctx.previous.dir, 'metrics.json'), 'utf8')) as { rows?: EvalRow[] }) : undefined;
-  const gate: GateResult = checkGate(c.gate ?? {}, rows, previous?.rows, ctx.upstream, c.compositions, ctx.previous?.manifest.upstream);
+  const { baselines, uncompared } = await gateBaselines(ctx, datasets, getModel);
+  const gate: GateResult = checkGate(c.gate ?? {}, rows, baselines, ctx.upstream, c.compositions, ctx.previous?.manifest.upstream, uncompared);
   const table = formatTable(rows, datasets.map((d) => ({ name: d.name, qa: d.format === 'qa' })), wanted);
   for (const line of table.split('\n')) ctx.log(line);
   for (const line of gate.messages) ctx.log(`${ctx.name}: ${line}`);
@@ -177,4 +183,57 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
     summary: `${subjects.length} subjects × ${datasets.length} datasets${gate.passed ? '' : `; ${gate.messages.join('; ')}`}`,
     ...(Object.keys(gate.keep).length ? { keep: gate.keep } : {}),
   };
+}
+
+function readPreviousEval(prev: UpstreamArtifact | undefined): PreviousEval | undefined {
+  if (!prev || !existsSync(join(prev.dir, 'metrics.json'))) return undefined;
+  const m = JSON.parse(readFileSync(join(prev.dir, 'metrics.json'), 'utf8')) as { rows?: EvalRow[] };
+  return { config: prev.manifest.config, upstream: prev.manifest.upstream ?? {}, rows: m.rows ?? [] };
+}
+
+/** A previous composition version as an eval subject, or undefined where it (or an adapter of it) left the store. */
+function storedSubject(name: string, dir: string, objectsDir: string): Subject | undefined {
+  if (!existsSync(join(dir, 'composition.json'))) return undefined;
+  const { file, adapters } = runtimeAdapters(dir, { objectsDir });
+  if (!adapters.every((a) => existsSync(join(a.dir, 'adapter_model.safetensors')))) return undefined;
+  return { label: name, kind: 'composition', modelDir: file.base.modelDir, adapters };
+}
+
+/**
+ * What the gate compares each composition with, on this eval's held-out records: the previous eval's perplexity where
+ * it scored the same records the same way, else the previous version scored again now (or why it cannot be).
+ */
+async function gateBaselines(
+  ctx: RunContext<EvalStageConfig>,
+  datasets: { name: string; records: TokenRecord[] }[],
+  getModel: (dir: string) => Promise<EngineModel>,
+): Promise<{ baselines: Baseline[]; uncompared: Uncompared[] }> {
+  const c = ctx.config;
+  const baselines: Baseline[] = [];
+  const uncompared: Uncompared[] = [];
+  if (!((c.gate?.maxPerplexityIncrease ?? 0) > 0)) return { baselines, uncompared };
+  const keys = Object.fromEntries(Object.values(ctx.upstream).map((u) => [u.name, u.key]));
+  const plan = planBaselines(c.compositions, c.datasets, { keys, settings: scoringSettings(c) }, readPreviousEval(ctx.previous));
+  const loaded = new Map<string, { model: EngineModel; uses: AdapterUse[] } | undefined>();
+  for (const p of plan) {
+    if (p.use === 'previous-eval') baselines.push({ composition: p.composition, dataset: p.dataset, key: p.key, perplexity: p.perplexity });
+    if (p.use !== 'rescore') continue;
+    const records = datasets.find((d) => d.name === p.dataset)?.records ?? [];
+    if (!records.length) continue;
+    if (!loaded.has(p.key)) {
+      const objectsDir = dirname(upstreamOf(ctx, `compositions.${p.composition}`).dir);
+      const s = storedSubject(p.composition, join(objectsDir, p.key), objectsDir);
+      if (s) {
+        ctx.log(`${ctx.name}: scoring compositions.${p.composition}'s previous version (${p.key.slice(0, 12)}) on the current held-out data: ${p.why}`);
+        const model = await getModel(s.modelDir);
+        const uses: AdapterUse[] = [];
+        for (const a of s.adapters) uses.push({ adapter: await model.loadAdapter(a.dir, a.name), weight: a.weight });
+        loaded.set(p.key, { model, uses });
+      } else loaded.set(p.key, undefined);
+    }
+    const prev = loaded.get(p.key);
+    if (!prev) uncompared.push({ composition: p.composition, dataset: p.dataset, key: p.key, reason: `${p.why} and that version is no longer in the store` });
+    else baselines.push({ composition: p.composition, dataset: p.dataset, key: p.key, perplexity: await perplexity(prev.model, records, prev.uses), rescored: p.why });
+  }
+  return { baselines, uncompared };
 }

@@ -1,10 +1,11 @@
-// What an adapter artifact holds besides its PEFT files (adapter.json: base, dataset, the frozen stack beneath it),
+// What an adapter artifact holds besides its PEFT files (adapter.json: base, dataset, the frozen stack beneath it, the prompt format it was trained on),
 // and how dependents find upstream artifacts: a model's directory, an adapter's frozen stack in the store.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, UpstreamArtifact } from '../../src/stage.ts';
 import { modelDirOf } from './model-dir.ts';
+import type { PromptFormat } from '../../src/hf/prompt-format.ts';
 
 export const ADAPTER_META = 'adapter.json';
 
@@ -20,6 +21,8 @@ export interface AdapterMeta {
   /** Frozen adapters beneath this one while it trained, in application order (transitively). */
   stack: StackEntry[];
   objective: 'causal-lm' | 'answer-only';
+  /** The prompt format of the training data (chat template and its date), for inference; absent in older artifacts. */
+  prompt?: PromptFormat;
   params: Record<string, unknown>;
   /** What the engine actually ran: compute mode (auto resolved), kernels per op family, backend and threads. */
   engine?: { compute: string; quant: string; kernels: string; backend: string; threads: number; version: string };

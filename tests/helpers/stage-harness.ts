@@ -17,7 +17,7 @@ export interface Harness {
     run: (ctx: RunContext<C>) => Promise<RunResult>,
     config: C,
     upstream: UpstreamArtifact[],
-    opts?: { resumeDir?: string; signal?: AbortSignal; resolved?: Record<string, unknown>; onLog?: (l: string) => void },
+    opts?: { resumeDir?: string; signal?: AbortSignal; resolved?: Record<string, unknown>; onLog?: (l: string) => void; previous?: UpstreamArtifact },
   ): Promise<{ artifact: UpstreamArtifact; result: RunResult }>;
   /** Commits a ready directory as an artifact (for dataset artifacts made by hand). */
   commitDir(name: string, kind: string, srcDir: string, salt: string): UpstreamArtifact;
@@ -29,8 +29,8 @@ export function makeHarness(): Harness {
   const objects = join(root, 'artifacts', 'objects');
   mkdirSync(objects, { recursive: true });
   const pipeline: Record<string, Record<string, unknown>> = { models: {}, datasets: {}, adapters: {}, compositions: {}, evals: {}, exports: {} };
-  const manifest = (name: string, kind: string, key: string, config: unknown, metrics: Record<string, unknown> = {}, resolved: Record<string, unknown> = {}): StageManifest => ({
-    name, kind, implVersion: 'test', key, config, inputs: [], upstream: {}, resolved, engineVersion: 'test', metrics, createdAt: new Date().toISOString(), seconds: 0,
+  const manifest = (name: string, kind: string, key: string, config: unknown, metrics: Record<string, unknown> = {}, resolved: Record<string, unknown> = {}, upstream: Record<string, string> = {}): StageManifest => ({
+    name, kind, implVersion: 'test', key, config, inputs: [], upstream, resolved, engineVersion: 'test', metrics, createdAt: new Date().toISOString(), seconds: 0,
   });
   const h: Harness = {
     root,
@@ -51,6 +51,7 @@ export function makeHarness(): Harness {
         upstream: Object.fromEntries(upstream.map((u) => [u.name, u])),
         resolved: opts.resolved ?? {},
         inputs: [],
+        ...(opts.previous ? { previous: opts.previous } : {}),
         resumeDir: opts.resumeDir ?? join(root, 'resume', name, key),
         signal: opts.signal ?? new AbortController().signal,
         json: true,
@@ -64,7 +65,7 @@ export function makeHarness(): Harness {
       rmSync(dir, { recursive: true, force: true });
       cpSync(outDir, dir, { recursive: true });
       rmSync(outDir, { recursive: true, force: true });
-      const m = manifest(name, ctx.kind, key, config, result.metrics ?? {}, opts.resolved ?? {});
+      const m = manifest(name, ctx.kind, key, config, result.metrics ?? {}, opts.resolved ?? {}, Object.fromEntries(upstream.map((u) => [u.name, u.key])));
       writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
       return { artifact: { name, kind: ctx.kind, key, version: 1, dir, manifest: m }, result };
     },

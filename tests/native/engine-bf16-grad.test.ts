@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initModel } from '../../src/engine/init-model.ts';
-import { loadModel, train, type EngineAdapter, type MicroBatch } from '../../src/engine/index.ts';
+import { loadModel, train, type MicroBatch } from '../../src/engine/index.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
 import { hasAddon } from './fixtures.ts';
 import { lcg, randomizeB } from './random.ts';

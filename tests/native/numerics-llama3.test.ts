@@ -16,7 +16,7 @@ const THETA = 500000;
 function invFreq(hd: number, llama3: boolean): number[] {
   const out: number[] = [];
   for (let j = 0; j < hd / 2; j++) {
-    const f = 1 / Math.pow(THETA, (2 * j) / hd);
+    const f = 1 / THETA ** ((2 * j) / hd);
     if (!llama3) { out.push(f); continue; }
     const lowWl = ROPE.original_max_position_embeddings / ROPE.low_freq_factor;
     const highWl = ROPE.original_max_position_embeddings / ROPE.high_freq_factor;
@@ -38,7 +38,6 @@ function reference(dir: string, ids: number[], llama3: boolean): number[][] {
   const w = (n: string) => W.get(n)!.data;
   const H = cfg.hidden_size, nh = cfg.num_attention_heads, nkv = cfg.num_key_value_heads, hd = H / nh, I = cfg.intermediate_size, V = cfg.vocab_size;
   const eps = cfg.rms_norm_eps;
-  const T = ids.length;
   const lin = (x: number[], name: string, out: number, inp: number) => {
     const m = w(name);
     return Array.from({ length: out }, (_, o) => { let s = 0; for (let i = 0; i < inp; i++) s += m[o * inp + i] * x[i]; return s; });

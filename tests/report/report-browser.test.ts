@@ -32,7 +32,7 @@ const pipeline = (taskLr: number) => ({
     task: { base: 'base', data: 'qa', on: ['domain'], lr: taskLr, ...train },
   },
   compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }, { name: 'task', weight: 0.5 }] } },
-  evals: { report: { compositions: ['assistant'], datasets: ['docs', 'qa'], maxExamples: 4, maxNewTokens: 4, gate: { maxPerplexityIncrease: 100 } } },
+  evals: { report: { compositions: ['assistant'], datasets: ['docs', 'qa'], maxExamples: 2, maxNewTokens: 4, gate: { maxPerplexityIncrease: 100 } } },
 });
 
 const ref = (p: TempProject, stage: string) => JSON.parse(p.read(`artifacts/refs/${stage}.json`)) as { current: number; pinned: boolean; versions: { version: number; key: string }[] };
@@ -135,7 +135,27 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     const vl = await page.$$eval('table[data-table="compare-metrics"] tr[data-metric="valid_loss"] td[data-value]', (tds) => tds.map((t) => Number(t.getAttribute('data-value'))));
     const m = (v: number) => JSON.parse(p.read(`artifacts/objects/${keyOf(p, 'adapters.task', v)}/metrics.json`)).valid_loss;
     expect(vl).toEqual([m(1), m(2)]);
+
+    // an eval: both tables, each with its own version's metrics.json numbers
+    const e = await p.cli(['report', '--compare', 'evals.report', 'v1', 'v2', '--out', 'out']);
+    expect(e.code, e.stderr).toBe(0);
+    await page.goto(pathToFileURL(p.path('out/compare-evals.report-v1-v2.html')).href);
+    const tables = await page.$$eval('table[data-table="eval"]', (ts) =>
+      ts.map((t) => [...t.querySelectorAll('td[data-value]')].map((td) => `${td.getAttribute('data-subject')}/${td.getAttribute('data-dataset')}/${td.getAttribute('data-metric')}=${td.getAttribute('data-value')}`)),
+    );
+    const flat = (v: number) =>
+      (JSON.parse(p.read(`artifacts/objects/${keyOf(p, 'evals.report', v)}/metrics.json`)) as { rows: Record<string, unknown>[] }).rows.flatMap((r) =>
+        ['perplexity', 'exact_match', 'f1'].filter((k) => typeof r[k] === 'number').map((k) => `${r.subject}/${r.dataset}/${k}=${r[k]}`),
+      );
+    expect(tables).toEqual([flat(1), flat(2)]);
     expect(browser!.blocked).toEqual([]);
+
+    const bad = await p.cli(['report', '--compare', 'adapters.task', 'v1']);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('--compare takes a stage and two versions (got 2 values)');
+    const missing = await p.cli(['report', '--compare', 'adapters.task', 'v1', 'v9']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('adapters.task has no version "v9"');
   });
 
   it.skipIf(browserSkip !== '')('the request guard does see a page that reaches out (so an empty list means something)', async () => {

@@ -2,16 +2,15 @@
 // build every stage is stale and says why, after it fresh with its version; an edited input makes its stage and
 // the one downstream stale again; the page has no script and no URL outside itself.
 import { afterAll, describe, expect, it } from 'vitest';
-import { collectReport } from '../../src/report/collect.ts';
+import { projectReportModel } from '../../src/cli/commands/report.ts';
 import { renderReportHtml } from '../../src/report/html/page.ts';
 import { TempProject } from '../helpers/project.ts';
-import { TOOLCHAIN } from '../helpers/toolchain.ts';
 
 describe('report model of a command-stage project', () => {
   const p = new TempProject('peftmake-report-model-')
     .write('a.txt', 'a\n')
     .pipeline({ stages: { make: { cmd: 'cat a.txt > b.txt', deps: ['a.txt'], outs: ['b.txt'] }, use: { cmd: 'cat b.txt > c.txt', deps: ['b.txt'], outs: ['c.txt'] } } });
-  const model = () => collectReport({ toolchain: TOOLCHAIN, file: p.path('pipeline.json') });
+  const model = () => projectReportModel(p.path('pipeline.json'));
   afterAll(() => p.cleanup());
 
   it('shows what a build would do, then the versions it made', async () => {

@@ -4,7 +4,7 @@
 #include <napi.h>
 #include <cstddef>
 #include <string>
-#include "napi_guard.h"
+#include "binding/napi_guard.h"
 
 namespace peft::binding {
 

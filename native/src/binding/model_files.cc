@@ -5,7 +5,7 @@
 #include <new>
 
 #include "error.h"
-#include "napi_guard.h"
+#include "binding/napi_guard.h"
 #include "binding/model_fields.h"
 #include "binding/register.h"
 #include "model/config.h"

@@ -1,7 +1,7 @@
 // The engine's JS functions, one register_* per concern (called from addon.cc), and the guard every export runs under.
 #pragma once
 #include <napi.h>
-#include "napi_guard.h"
+#include "binding/napi_guard.h"
 
 namespace peft::binding {
 
@@ -23,6 +23,7 @@ void register_inference(Napi::Env env, Napi::Object exports);         // inferen
 void register_train(Napi::Env env, Napi::Object exports);             // train_workers.cc: trainer create / run / eval / gradients
 void register_trainer_checkpoint(Napi::Env env, Napi::Object exports); // trainer_checkpoint.cc: optimizer state save / load
 void register_engine_info(Napi::Env env, Napi::Object exports);       // engine_info.cc: profile, caps, threads, sgemm bench
+void register_decode(Napi::Env env, Napi::Object exports);            // decode_workers.cc: batched decoding (serve)
 void register_kernel_info(Napi::Env env, Napi::Object kernels);       // kernel_info.cc: kernels.backendInfo / gemmBf16Impl
 
 } // namespace peft::binding

@@ -163,6 +163,15 @@ const float* FrozenLinear::tile_f32(int r0, int rows) const {
   return t;
 }
 
+const float* FrozenLinear::rows_f32(int r0, int rows, std::vector<float>& buf) const {
+  if (r0 < 0 || rows < 0 || r0 + rows > out_) throw EngineError("E_ENGINE", "FrozenLinear::rows_f32: rows out of range");
+  if (storage_ == Storage::F32) return w32_.data() + (size_t)r0 * in_;
+  if (buf.size() < (size_t)rows * in_) buf.resize((size_t)rows * in_);
+  if (storage_ == Storage::NF4) nf4_dequantize_f32(wq_, r0, rows, buf.data());
+  else bf16_to_f32(w16_.data() + (size_t)r0 * in_, buf.data(), (size_t)rows * in_);
+  return buf.data();
+}
+
 void FrozenLinear::add_bias(float* y, int T) const {
   if (bias_.empty()) return;
   parallel_for(T, [&](int b, int e) {

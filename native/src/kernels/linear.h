@@ -37,6 +37,10 @@ class FrozenLinear {
   // ~20% of the product here); one product per projection otherwise.
   static void backward_input_group_bf16(const FrozenLinear* const* ls, int g, float* dx, const uint16_t* dya16, int T,
                                         const uint16_t* F, int kf, bool accumulate);
+  // Rows [r0, r0+rows) of W in fp32: a pointer into the fp32 weight, or `buf` filled (NF4, bf16); for batched decoding.
+  const float* rows_f32(int r0, int rows, std::vector<float>& buf) const;
+  // y[T, out] += bias (no-op without one).
+  void add_bias_rows(float* y, int T) const { add_bias(y, T); }
   // The weight as fp32 [out, in] (for tests and merges).
   void dequantize(float* w) const;
   // fp32-stored weights used in bf16 compute: keep a bf16 copy beside the fp32 one so each matmul reads bf16

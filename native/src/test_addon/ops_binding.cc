@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 #include "error.h"
-#include "napi_guard.h"
+#include "binding/napi_guard.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"
 

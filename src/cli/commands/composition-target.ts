@@ -1,6 +1,8 @@
 // `--composition NAME [--disable ADAPTER]...` for generate and score: finds the composition's current version in the
 // store (artifacts/refs) and asks the composition kind (stage contract: inferenceStack) for the base model directory and
-// the adapter stack (DIR:WEIGHT) to load, and renders a generate prompt with the base's chat template where it has one; also the --model/--adapter/--quant options both declare.
+// the adapter stack (DIR:WEIGHT) to load and the prompt format its adapters were trained on, and renders a generate
+// prompt in that format; also the --model/--adapter/--quant options both declare.
+import { renderInferencePrompt, type InferencePrompt } from '../../hf/prompt-format.ts';
 import type { ModelTokenizer } from '../../hf/tokenizer.ts';
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
@@ -17,7 +19,7 @@ export interface CompositionArgs {
 }
 
 /** Resolves --composition into --model and --adapter; without it, checks that --model is given. */
-export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.cwd()): A & { model: string } {
+export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.cwd()): A & { model: string; prompt?: InferencePrompt } {
   if (a.composition === undefined) {
     if (a.disable?.length) throw new PeftError('E_USAGE', '--disable needs --composition NAME');
     if (!a.model) throw new PeftError('E_USAGE', 'give --model DIR (with --adapter DIR[:SCALE]...) or --composition NAME');
@@ -33,7 +35,7 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
   const manifest = requireManifest(layout, cur.key, stage);
   const artifact = { name: stage, kind: manifest.kind, key: cur.key, version: cur.version, dir: layout.object(cur.key), manifest };
   const stack = kindOfStage(stage)!.inferenceStack!(artifact, { disable: a.disable });
-  return { ...a, model: stack.modelDir, adapter: stack.adapters.map((x) => `${x.dir}:${x.weight}`) };
+  return { ...a, model: stack.modelDir, adapter: stack.adapters.map((x) => `${x.dir}:${x.weight}`), ...(stack.prompt ? { prompt: stack.prompt } : {}) };
 }
 
 export const compositionOptions = {
@@ -43,15 +45,23 @@ export const compositionOptions = {
 } as const;
 
 /**
- * With --composition the prompt is a user turn rendered with the base's chat template (tokenizer_config.json
- * `chat_template`, generation prompt added) where the base has one; undefined where it has none. The text is encoded
- * without specials: the template writes its own BOS (the one BOS rule of src/hf/tokenizer.ts).
+ * With --composition the prompt is a user turn rendered with the chat template the composition's enabled adapters were
+ * trained with (`format`, from the composition kind; without one, the base's chat template), undefined where that format
+ * has none; its warnings go to `warn`. The text is encoded without specials: the template writes its own BOS (the one
+ * BOS rule of src/hf/tokenizer.ts).
  */
-export function chatPromptText(tok: Pick<ModelTokenizer, 'chatTemplate'>, prompt: string): string | undefined {
-  return tok.chatTemplate?.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
+export function chatPromptText(
+  tok: Pick<ModelTokenizer, 'chatTemplate' | 'bosToken' | 'eosToken'>,
+  prompt: string,
+  format?: InferencePrompt,
+  warn: (line: string) => void = () => {},
+): string | undefined {
+  if (!format) return tok.chatTemplate?.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
+  for (const w of format.warnings) warn(`warning: ${w}`);
+  return renderInferencePrompt(format, tok, prompt);
 }
 
-export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the base model\'s chat template' } as const;
+export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the chat template its adapters were trained with' } as const;
 
 /** --model, --adapter and --quant as generate and score declare them. */
 export const modelOption = { type: 'string', describe: 'Hugging Face model directory (or --composition)' } as const;

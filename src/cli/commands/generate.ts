@@ -26,6 +26,8 @@ export interface GenerateOutput {
   text: string;
   tokens: number[];
   prompt_tokens: number[];
+  /** Seconds the generation took (model loading excluded). */
+  seconds?: number;
 }
 
 function num(v: number | undefined, flag: string, lo: number, hi: number, int = false): number | undefined {
@@ -45,12 +47,14 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
   const target = applyComposition(a);
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
-  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(model.tokenizer, a.prompt) : undefined;
+  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(model.tokenizer, a.prompt, target.prompt, (line) => process.stderr.write(`${line}\n`)) : undefined;
   // The one BOS rule (src/hf/tokenizer.ts): a plain prompt gets the tokenizer's specials, a chat-template text none.
   const prompt =
     a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat !== undefined ? model.tokenizer.encode(chat, { special: false }) : model.tokenizer.encode(a.prompt!, { special: true });
   checkIds(model, prompt, '--prompt-ids');
+  const t0 = performance.now();
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
+  const seconds = (performance.now() - t0) / 1000;
   let text: string;
   try {
     text = model.tokenizer.decode(tokens, { skipSpecial: true });
@@ -67,7 +71,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
     while (n < tokens.length && model.tokenizer.decode(tokens.slice(0, n + 1), { skipSpecial: true }).length <= i) n++;
     tokens = tokens.slice(0, n);
   }
-  return { text, tokens, prompt_tokens: prompt };
+  return { text, tokens, prompt_tokens: prompt, seconds };
 }
 
 export const generateCommand: CommandModule<object, GenerateArgs> = {
@@ -91,7 +95,10 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('json', { type: 'boolean', describe: 'print {"text", "tokens", "prompt_tokens"}' }) as never,
   handler: async (argv) => {
     const out = await runGenerate(argv);
-    process.stdout.write(argv.json ? JSON.stringify(out) + '\n' : out.text + '\n');
+    const { seconds, ...shown } = out;
+    process.stdout.write(argv.json ? JSON.stringify(shown) + '\n' : out.text + '\n');
+    if (seconds !== undefined)
+      process.stderr.write(`generated ${out.tokens.length} tokens in ${(seconds * 1000).toFixed(1)} ms (${seconds > 0 ? (out.tokens.length / seconds).toFixed(1) : '-'} tokens/s, prompt ${out.prompt_tokens.length} tokens)\n`);
   },
 };
 

@@ -17,6 +17,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
   watch: () => import('./watch.ts').then((m) => m.watchCommand),
   generate: () => import('./generate.ts').then((m) => m.generateCommand),
   score: () => import('./score.ts').then((m) => m.scoreCommand),
+  serve: () => import('./serve.ts').then((m) => m.serveCommand),
   show: () => import('./show.ts').then((m) => m.showCommand),
   report: () => import('./report.ts').then((m) => m.reportCommand),
   doctor: () => import('./doctor.ts').then((m) => m.doctorCommand),

@@ -9,6 +9,8 @@ import { loadPipeline } from '../../config/load.ts';
 import { renderReportHtml } from '../../report/html/page.ts';
 import { renderCompareHtml } from '../../report/html/compare-page.ts';
 import { collectReport } from '../../report/collect.ts';
+import type { ReportModel } from '../../report/model.ts';
+import { statusOf } from '../../exec/build.ts';
 import { collectCompare } from '../../report/compare.ts';
 import { writeReportFile } from '../../report/index.ts';
 import { layoutFor } from '../project.ts';
@@ -18,6 +20,13 @@ interface Args extends CommonArgs {
   out?: string;
   open: boolean;
   compare?: string[];
+}
+
+/** The report model of the project of `file`: load the pipeline with the CLI's stage kinds, plan (status), collect. */
+export async function projectReportModel(file: string, cwd?: string): Promise<ReportModel> {
+  const pipeline = loadPipeline(file, { cwd, kinds: TOOLCHAIN.kinds });
+  const status = await statusOf({ pipeline, toolchain: TOOLCHAIN });
+  return collectReport({ pipeline, status: status.stages });
 }
 
 /** Opens a file with the desktop's default program; says so (and where the file is) when there is none. */
@@ -35,7 +44,7 @@ export const reportCommand: CommandModule<object, Args> = {
     y
       .option('out', { type: 'string', describe: 'output folder (default: artifacts/report in the project)' })
       .option('open', { type: 'boolean', default: false, describe: 'open the report in the default browser' })
-      .option('compare', { type: 'string', array: true, nargs: 3, describe: 'STAGE A B: two versions side by side, e.g. --compare adapters.task v1 v3' })
+      .option('compare', { type: 'string', array: true, describe: 'STAGE A B: two versions side by side, e.g. --compare adapters.task v1 v3' })
       .option('file', fileOption)
       .option('json', jsonOption) as never,
   handler: async (a) => {
@@ -48,7 +57,7 @@ export const reportCommand: CommandModule<object, Args> = {
       const model = await collectCompare(layout, stage, va, vb, kindOfStage(stage));
       path = writeReportFile(outDir, `compare-${stage}-v${model.a.version}-v${model.b.version}.html`, renderCompareHtml(model));
     } else {
-      const model = await collectReport({ toolchain: TOOLCHAIN, pipeline: loadPipeline(a.file, { kinds: TOOLCHAIN.kinds }) });
+      const model = await projectReportModel(a.file);
       path = writeReportFile(outDir, 'index.html', renderReportHtml(model));
     }
     if (a.json) printJson({ ok: true, path });

@@ -1,5 +1,5 @@
 // RFC 4180 CSV parsing: quoted fields with "" escapes and embedded newlines, CRLF or LF rows, a header row.
-import { BadRecord, BadRecordSink, type RawRecord } from '../records.ts';
+import { BadRecord, type BadRecordSink, type RawRecord } from '../records.ts';
 
 /**
  * Splits CSV text into rows of fields, each with the line it starts on. A broken row is reported to `sink` (which

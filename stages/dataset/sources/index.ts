@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, relative } from 'node:path';
 import { expandInputs } from '../../../src/hash/expand.ts';
 import { PeftError } from '../../../src/errors.ts';
-import { BadRecord, BadRecordSink, type RawRecord } from '../records.ts';
+import { BadRecord, type BadRecordSink, type RawRecord } from '../records.ts';
 import type { DatasetSource, FileFormat } from '../schema.ts';
 import { readCsv } from './csv.ts';
 import { fetchHubSource } from './hub.ts';

@@ -1,5 +1,5 @@
 // .jsonl (one JSON object per line) and .json (an array of records, or SQuAD's nested {"data": [...]} layout).
-import { BadRecord, BadRecordSink, type RawRecord } from '../records.ts';
+import { BadRecord, type BadRecordSink, type RawRecord } from '../records.ts';
 import { jsonErrorLine } from './json-error.ts';
 
 function isObject(v: unknown): v is Record<string, unknown> {

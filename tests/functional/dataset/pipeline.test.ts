@@ -1,6 +1,5 @@
 // The dataset stage inside a real pipeline: built by the core from pipeline.json (model stage upstream, files
 // hashed), incremental (an unrelated edit keeps it fresh, a data edit rebuilds it), and `peftmake show`.
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TempProject, actions, stage } from '../../helpers/project.ts';
 import { haveFixtures, STORIES_HF } from './helpers.ts';

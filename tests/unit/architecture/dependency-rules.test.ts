@@ -27,7 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor; a static report over the store; the
   // cluster (sbatch / squeue) client the executor hands heavy stages to.
   'src/serve': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/exec'],
-  'src/report': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/store', 'src/plan', 'src/exec'],
+  'src/report': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/store', 'src/plan'],
   'src/slurm': BASE,
   // the composition root: everything in src/, and the stage-kind registry (never a kind's own files)
   'src/cli': [

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../../src/config/load.ts';
 import { TOOLCHAIN } from '../../helpers/toolchain.ts';
-import { PeftError } from '../../../src/errors.ts';
+import type { PeftError } from '../../../src/errors.ts';
 
 function lines(text: string): string[] {
   try {

@@ -27,7 +27,7 @@ describe('the report while a build runs', () => {
     const html = adapterSection(a);
     expect(html).toContain('step 3 of 10');
     expect(html).toContain('An interrupted training'); // no build holds the lock
-    const building = html.match(/<g class="series" data-series="building \(step 3 of 10\)" data-version="building" data-curve="train"[^]*?<\/g>/)?.[0] ?? '';
+    const building = html.match(/<g class="series" data-series="building \(step 3 of 10\)" data-version="building" data-curve="train"[\s\S]*?<\/g>/)?.[0] ?? '';
     expect(building.match(/<circle class="pt"/g)).toHaveLength(3);
   });
 

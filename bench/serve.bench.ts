@@ -1,0 +1,130 @@
+// `npm run bench serve`: `peftmake serve` under load, SmolLM2-135M shape (random init, byte-level tokenizer), NF4
+// base, from a temp project whose store holds two one-step adapters and their stacked composition. A bounded loop
+// of the official openai client streams completions at 1, 4 and 16 concurrent streams (requests rotate over the
+// base, each adapter and the composition, so a batch mixes adapter stacks): aggregate decode tokens/s, p50 / p99 time
+// to first token and inter-token latency (one SSE chunk per token: logprobs on), peak RSS. Goal: 16 streams give
+// >= 6x one stream's aggregate tokens/s with p99 inter-token latency <= 3x the single-stream one.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { build } from '../src/exec/build.ts';
+import { TOOLCHAIN } from '../src/cli/toolchain.ts';
+import { SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
+import { nativeEngine } from '../src/engine/native.ts';
+import { startServer } from '../src/serve/server.ts';
+import { cpuFlags, emitJson, loadAverage, peakRssMb, round } from './lib/system.ts';
+
+const PROMPT_TOKENS = Number(process.env.BENCH_SERVE_PROMPT ?? 32);
+const NEW_TOKENS = Number(process.env.BENCH_SERVE_TOKENS ?? 32);
+const MODELS = ['base', 'a', 'b', 'mix'];
+
+const pct = (xs: number[], p: number) => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function project(dir: string): Promise<void> {
+  const text = Array.from({ length: 12 }, (_, i) => ({ text: `Document ${i}: the quick brown fox jumps over the lazy dog, again and again, in the morning light.` }));
+  const train = { quant: 'nf4', compute: 'fp32', maxSteps: 1, seqLen: 32, batchSize: 1, warmup: 0, checkpointEvery: 0 };
+  writeFileSync(
+    join(dir, 'pipeline.json'),
+    JSON.stringify({
+      models: { base: { init: { ...SMOLLM2_135M_SHAPE, seed: 0 } } },
+      datasets: { text: { model: 'base', source: { examples: text }, format: 'text', seqLen: 32, split: { valid: 0.2, seed: 1 } } },
+      adapters: { a: { base: 'base', data: 'text', lora: { r: 8, alpha: 16 }, ...train }, b: { base: 'base', data: 'text', lora: { r: 16, alpha: 16, targets: ['q_proj', 'v_proj'] }, ...train } },
+      compositions: { mix: { base: 'base', adapters: [{ name: 'a' }, { name: 'b', weight: 0.5 }] } },
+    }),
+  );
+  const t = performance.now();
+  const r = await build({ file: join(dir, 'pipeline.json'), toolchain: TOOLCHAIN });
+  if (!r.ok) throw new Error(`bench project build failed: ${JSON.stringify(r.stages.filter((s) => s.error))}`);
+  process.stderr.write(`serve bench: project built in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+}
+
+interface Sample {
+  ttft: number;
+  itl: number[];
+  tokens: number;
+}
+
+async function one(client: OpenAI, model: string, seed: number): Promise<Sample> {
+  const prompt = Array.from({ length: PROMPT_TOKENS }, (_, j) => 3 + ((seed * 131 + j * 17) % 40000));
+  const t0 = performance.now();
+  let last = 0;
+  let ttft = 0;
+  let tokens = 0;
+  const itl: number[] = [];
+  const body = { model, prompt, max_tokens: NEW_TOKENS, temperature: 0, stream: true, logprobs: 0, ignore_eos: true };
+  const stream = await client.completions.create(body as unknown as OpenAI.CompletionCreateParamsStreaming);
+  for await (const ch of stream) {
+    const n = ch.choices[0]?.logprobs?.tokens?.length ?? 0;
+    if (!n) continue;
+    const now = performance.now();
+    if (!last) ttft = now - t0;
+    else itl.push((now - last) / n);
+    last = now;
+    tokens += n;
+  }
+  return { ttft, itl, tokens };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-'));
+  try {
+    await project(dir);
+    const s = await startServer({ projectDir: dir, toolchain: TOOLCHAIN, port: 0, quant: 'nf4', maxBatch: 16, log: () => {} });
+    const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'bench', maxRetries: 0 });
+    try {
+      for (const m of MODELS) await one(client, m, 0); // loads the base and every adapter, warms the kernels
+      const results: Record<string, unknown>[] = [];
+      for (const streams of [1, 4, 16]) {
+        const perStream = streams === 1 ? 4 : 2;
+        const samples: Sample[] = [];
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: streams }, async (_, w) => {
+            for (let k = 0; k < perStream; k++) samples.push(await one(client, MODELS[(w + k) % MODELS.length], 1 + w * 7 + k));
+          }),
+        );
+        const wall = (performance.now() - t0) / 1000;
+        const tokens = samples.reduce((a, x) => a + x.tokens, 0);
+        const ttfts = samples.map((x) => x.ttft);
+        const itls = samples.flatMap((x) => x.itl);
+        const line = {
+          bench: 'serve',
+          model: 'SmolLM2-135M shape (random init)',
+          quant: 'nf4',
+          streams,
+          requests: samples.length,
+          prompt_tokens: PROMPT_TOKENS,
+          new_tokens: NEW_TOKENS,
+          aggregate_tokens_per_s: round(tokens / wall, 2),
+          ttft_ms_p50: round(pct(ttfts, 50)!, 1),
+          ttft_ms_p99: round(pct(ttfts, 99)!, 1),
+          itl_ms_p50: round(pct(itls, 50)!, 1),
+          itl_ms_p99: round(pct(itls, 99)!, 1),
+          wall_s: round(wall, 2),
+          peak_rss_mb: peakRssMb(),
+          threads: nativeEngine().engineCaps().threads,
+          cpu_flags: cpuFlags(),
+          loadavg: loadAverage(),
+        };
+        emitJson(line);
+        results.push(line);
+      }
+      const one1 = results[0] as { aggregate_tokens_per_s: number; itl_ms_p99: number };
+      const r16 = results[2] as { aggregate_tokens_per_s: number; itl_ms_p99: number };
+      const ratio = round(r16.aggregate_tokens_per_s / one1.aggregate_tokens_per_s, 2);
+      const itlRatio = round(r16.itl_ms_p99 / one1.itl_ms_p99, 2);
+      emitJson({ bench: 'serve-scaling', tokens_per_s_16_vs_1: ratio, itl_p99_16_vs_1: itlRatio, goal: '>= 6x tokens/s, <= 3x p99 ITL', goal_met: ratio >= 6 && itlRatio <= 3 });
+    } finally {
+      await s.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,302 @@
+// BatchDecoder: one forward per step over all running sequences. Rows are laid out as pooled short segments (decode
+// rows and prompts the single-sequence path would also run as matrix-vector products), grouped by adapter stack, then
+// long prompts, each on its own. The frozen products of the pooled rows run once for the batch (decode/rows_matmul:
+// 4x4 register blocks whose result for a row does not depend on the other rows); each long prompt runs
+// exactly as llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack,
+// row-wise (a long prompt's as llama_forward's).
+// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache.
+#include "batch_decoder.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include "../error.h"
+#include "../kernels/kernels.h"
+#include "../kernels/nf4.h"
+#include "../model/config.h"
+#include "../ops/ops.h"
+#include "rows_matmul.h"
+
+namespace peft {
+
+namespace {
+
+// The compute mode llama_forward gives the frozen products of T rows (below 32 rows always fp32).
+kern::Compute frozen_mode(const LlamaModel& m, int T) { return T < 32 ? kern::Compute::F32 : m.compute; }
+
+// One contiguous range of rows in the step: a whole prompt, or the one fed-back token of a running sequence.
+struct Segment {
+  int seq = 0;          // index into the step's sequence list
+  int row0 = 0, T = 0;  // rows [row0, row0 + T)
+  int pos0 = 0;         // position of the first row
+  bool pooled = true;   // frozen products with the batch (else on its own, as llama_forward does)
+};
+
+// Rows with the same adapter stack, whose LoRA products run as one.
+struct Group {
+  int row0 = 0, rows = 0;
+  bool pooled = true;
+  const std::vector<std::pair<std::shared_ptr<Adapter>, float>>* stack = nullptr;
+};
+
+bool same_stack(const std::vector<std::pair<std::shared_ptr<Adapter>, float>>& a,
+                const std::vector<std::pair<std::shared_ptr<Adapter>, float>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (a[i].first.get() != b[i].first.get() || a[i].second != b[i].second) return false;
+  return true;
+}
+
+bool stack_less(const std::vector<std::pair<std::shared_ptr<Adapter>, float>>& a,
+                const std::vector<std::pair<std::shared_ptr<Adapter>, float>>& b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  for (size_t i = 0; i < a.size(); i++) {
+    if (a[i].first.get() != b[i].first.get()) return std::less<const Adapter*>()(a[i].first.get(), b[i].first.get());
+    if (a[i].second != b[i].second) return a[i].second < b[i].second;
+  }
+  return false;
+}
+
+float* grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// y[T, out] += s (x A^T) B^T for T rows with row-independent products (decode/rows_matmul): unlike sgemm, whose
+// blocking depends on T, a row's result never depends on how many rows share the call.
+void lora_rows(float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in, int out, int r, float s) {
+  decode::rows_matmul_f32(w.A.data(), r, in, x, T, u);     // u[T, r]
+  decode::rows_matmul_f32(w.B.data(), out, r, u, T, tmp);  // tmp[T, out]
+  const size_t n = (size_t)T * out;
+  for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
+}
+
+} // namespace
+
+BatchDecoder::BatchDecoder(std::shared_ptr<LlamaModel> m, int max_batch, size_t kv_budget_bytes)
+    : m_(std::move(m)), max_batch_(max_batch), kv_budget_(kv_budget_bytes) {
+  if (max_batch_ < 1) throw EngineError("E_ENGINE", "decoder: maxBatch must be at least 1");
+}
+
+size_t BatchDecoder::kv_bytes_per_token() const { return (size_t)2 * m_->cfg.num_layers * m_->Dkv() * sizeof(float); }
+
+size_t BatchDecoder::check(const DecodeRequest& r) const {
+  const ModelConfig& c = m_->cfg;
+  if (r.prompt.empty()) throw EngineError("E_ENGINE", "decoder: the prompt is empty (at least one token id is needed)");
+  for (size_t i = 0; i < r.prompt.size(); i++)
+    if (r.prompt[i] < 0 || r.prompt[i] >= c.vocab_size)
+      throw EngineError("E_ENGINE", "decoder: prompt[" + std::to_string(i) + "] = " + std::to_string(r.prompt[i]) +
+                                        " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  if (r.opt.max_tokens < 1) throw EngineError("E_ENGINE", "decoder: maxTokens must be at least 1");
+  if (r.top_logprobs < 0 || r.top_logprobs > c.vocab_size)
+    throw EngineError("E_ENGINE", "decoder: topLogprobs must be in [0, vocabulary size]");
+  for (auto& [a, s] : r.adapters)
+    if (!a || (int)a->mods.size() != c.num_layers) throw EngineError("E_ENGINE", "decoder: an adapter is not shaped for this model");
+  return (r.prompt.size() + (size_t)r.opt.max_tokens) * kv_bytes_per_token();
+}
+
+void BatchDecoder::add(DecodeRequest r) {
+  const size_t bytes = check(r);
+  if (seqs_.count(r.id)) throw EngineError("E_ENGINE", "decoder: sequence id " + std::to_string(r.id) + " is already running");
+  if ((int)seqs_.size() >= max_batch_)
+    throw EngineError("E_BUSY", "decoder: the batch is full (" + std::to_string(max_batch_) + " sequences)");
+  if (kv_used_ + bytes > kv_budget_)
+    throw EngineError("E_BUSY", "decoder: the KV cache budget is full (" + std::to_string(kv_used_) + " of " +
+                                    std::to_string(kv_budget_) + " bytes in use, this sequence needs " +
+                                    std::to_string(bytes) + ")");
+  auto s = std::make_unique<Seq>();
+  s->rng.reseed(r.opt.seed);
+  s->cache.init(*m_, (int)(r.prompt.size() + r.opt.max_tokens));
+  s->kv_bytes = bytes;
+  s->req = std::move(r);
+  kv_used_ += bytes;
+  order_.push_back(s->req.id);
+  seqs_[s->req.id] = std::move(s);
+}
+
+void BatchDecoder::drop(int64_t id) {
+  auto it = seqs_.find(id);
+  if (it == seqs_.end()) return;
+  kv_used_ -= it->second->kv_bytes;
+  seqs_.erase(it);
+  order_.erase(std::remove(order_.begin(), order_.end(), id), order_.end());
+}
+
+std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
+  const LlamaModel& m = *m_;
+  const ModelConfig& c = m.cfg;
+  const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
+  const float eps = (float)c.rms_norm_eps;
+
+  // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget.
+  std::vector<Seq*> seqs;
+  int joining_rows = 0;
+  for (int64_t id : order_) {
+    Seq* s = seqs_.at(id).get();
+    if (s->prefilled) seqs.push_back(s);
+    else if (joining_rows == 0 || joining_rows + (int)s->req.prompt.size() <= prefill_rows) {
+      seqs.push_back(s);
+      joining_rows += (int)s->req.prompt.size();
+    }
+  }
+  if (seqs.empty()) return {};
+
+  // Segments: pooled ones first, sorted by adapter stack (so each group is contiguous), then the long prompts.
+  std::vector<Segment> segs(seqs.size());
+  for (size_t i = 0; i < seqs.size(); i++) {
+    Seq* s = seqs[i];
+    segs[i].seq = (int)i;
+    segs[i].T = s->prefilled ? 1 : (int)s->req.prompt.size();
+    segs[i].pos0 = s->cache.len;
+    segs[i].pooled = frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS;
+  }
+  std::stable_sort(segs.begin(), segs.end(), [&](const Segment& a, const Segment& b) {
+    if (a.pooled != b.pooled) return a.pooled;
+    if (!a.pooled) return false;
+    return stack_less(seqs[a.seq]->req.adapters, seqs[b.seq]->req.adapters);
+  });
+  int N = 0, Np = 0;
+  for (auto& g : segs) {
+    g.row0 = N;
+    N += g.T;
+    if (g.pooled) Np = N;
+  }
+  std::vector<Group> groups; // LoRA groups: runs of pooled rows with one stack, and each long segment
+  for (auto& g : segs) {
+    const auto* st = &seqs[g.seq]->req.adapters;
+    if (g.pooled && !groups.empty() && groups.back().row0 + groups.back().rows == g.row0 && g.row0 < Np &&
+        same_stack(*groups.back().stack, *st))
+      groups.back().rows += g.T;
+    else
+      groups.push_back(Group{g.row0, g.T, g.pooled, st});
+  }
+  int rmax = 0;
+  for (auto* s : seqs)
+    for (auto& [a, sc] : s->req.adapters) rmax = std::max(rmax, a->r);
+
+  const size_t n = N;
+  float* x = grow(x_, n * H);
+  float* ln = grow(ln_, n * H);
+  float* q = grow(q_, n * Dq);
+  float* k = grow(k_, n * Dkv);
+  float* v = grow(v_, n * Dkv);
+  float* att = grow(att_, n * Dq);
+  float* x2 = grow(x2_, n * H);
+  float* G = grow(g_, n * I);
+  float* U = grow(u_, n * I);
+  float* h = grow(h_, n * I);
+  float* out = grow(out_, n * H);
+  float* lu = grow(lora_u_, n * std::max(rmax, 1));
+  float* ltmp = grow(lora_tmp_, n * std::max({H, I, Dq, Dkv}));
+
+  for (auto& g : segs) {
+    Seq* s = seqs[g.seq];
+    const int32_t* ids = s->prefilled ? &s->last : s->req.prompt.data();
+    for (int t = 0; t < g.T; t++)
+      std::memcpy(x + (size_t)(g.row0 + t) * H, m.embed.data() + (size_t)ids[t] * H, H * sizeof(float));
+  }
+  std::vector<ops::RopeTable> rope(segs.size());
+  for (size_t i = 0; i < segs.size(); i++) {
+    double pos_scale = 1.0;
+    std::vector<double> inv = rope_inv_freq(c, segs[i].pos0 + segs[i].T, &pos_scale);
+    ops::rope_table(rope[i], inv, pos_scale, segs[i].pos0, segs[i].T);
+  }
+
+  // y = x W^T (+ bias) + the LoRA products of each row's stack, for projection p of layer l.
+  const auto project = [&](int l, int p, float* y, const float* xin) {
+    const kern::FrozenLinear& W = *m.layers[l].proj[p];
+    const int in = m.proj_in(p), o = m.proj_out(p);
+    if (Np) decode::rows_matmul(W, xin, Np, y);
+    for (auto& g : segs)
+      if (!g.pooled) W.forward(y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
+    for (auto& gr : groups)
+      for (auto& [ad, sc] : *gr.stack)
+        if (LoraWeights* w = ad->mod(l, p))
+          if (gr.pooled) lora_rows(y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
+          else ops::lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(), gr.rows, in, o, ad->r, sc);
+  };
+
+  for (int l = 0; l < c.num_layers; l++) {
+    const LlamaLayer& L = m.layers[l];
+    ops::rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+    project(l, P_Q, q, ln);
+    project(l, P_K, k, ln);
+    project(l, P_V, v, ln);
+    for (size_t i = 0; i < segs.size(); i++) {
+      const Segment& g = segs[i];
+      KVCache& cache = seqs[g.seq]->cache;
+      float* qs = q + (size_t)g.row0 * Dq;
+      float* ks = k + (size_t)g.row0 * Dkv;
+      ops::rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
+      ops::rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+      float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
+      float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
+      std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
+      std::memcpy(vc + (size_t)g.pos0 * Dkv, v + (size_t)g.row0 * Dkv, (size_t)g.T * Dkv * sizeof(float));
+      ops::AttnShape sh{g.T, g.pos0 + g.T, g.pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
+      sh.batch = 1;
+      sh.bf16 = m.compute == kern::Compute::BF16 && g.T >= 32 && kern::bf16_native();
+      ops::attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
+    }
+    project(l, P_O, x2, att);
+    ops::add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+    project(l, P_GATE, G, ln);
+    project(l, P_UP, U, ln);
+    if (Np) ops::swiglu_forward(h, G, U, (size_t)Np * I, false);
+    for (auto& g : segs)
+      if (!g.pooled)
+        ops::swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
+                            frozen_mode(m, g.T) == kern::Compute::BF16);
+    project(l, P_DOWN, out, h);
+    for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+    std::swap(x, out);
+  }
+  // the final norm of each segment's last row, then its logits (row-wise matrix-vector products over the head)
+  const int S = (int)segs.size();
+  float* last = grow(last_, (size_t)S * H);
+  for (int i = 0; i < S; i++)
+    ops::rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(),
+                         1, H, eps);
+  float* logits = grow(logits_, (size_t)S * V);
+  decode::rows_matmul_f32(m.head(), V, H, last, S, logits);
+
+  std::vector<DecodeEvent> events;
+  events.reserve(S);
+  std::vector<int64_t> finished;
+  for (int i = 0; i < S; i++) {
+    Seq* s = seqs[segs[i].seq];
+    s->cache.len += segs[i].T;
+    s->prefilled = true;
+    float* lg = logits + (size_t)i * V;
+    double mx = -INFINITY;
+    for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
+    double sum = 0;
+    for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
+    const double lse = mx + std::log(sum);
+    DecodeEvent ev;
+    ev.id = s->req.id;
+    if (s->req.top_logprobs > 0) {
+      std::vector<int> idx(V);
+      std::iota(idx.begin(), idx.end(), 0);
+      const int kk = s->req.top_logprobs;
+      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+      for (int j = 0; j < kk; j++) {
+        ev.top_ids.push_back(idx[j]);
+        ev.top_logprobs.push_back((float)(lg[idx[j]] - lse));
+      }
+    }
+    const int32_t id = sample_token(lg, V, s->req.opt, s->rng);
+    ev.token = id;
+    ev.logprob = (float)(lg[id] - lse);
+    s->produced++;
+    s->last = id;
+    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), id) != s->req.opt.eos.end()) ev.finish = "stop";
+    else if (s->produced >= s->req.opt.max_tokens) ev.finish = "length";
+    if (ev.finish) finished.push_back(s->req.id);
+    events.push_back(std::move(ev));
+  }
+  for (int64_t id : finished) drop(id);
+  return events;
+}
+
+} // namespace peft

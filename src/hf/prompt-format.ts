@@ -1,0 +1,46 @@
+// The prompt format a dataset rendered its examples in (prompt.json in a dataset artifact, `prompt` in adapter.json),
+// so inference can format a prompt the way an adapter was trained: its chat template, with the date it saw, or none.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PeftError } from '../errors.ts';
+import { compileChatTemplate } from './chat-template.ts';
+
+export const PROMPT_FILE = 'prompt.json';
+
+export interface PromptFormat {
+  /** The dataset format: text, chat, qa, instruction or completion. */
+  format: string;
+  /** The chat template the examples were rendered with (the dataset's own or the model's) and the date it saw; null: none. */
+  chat: { template: string; date: string | null } | null;
+}
+
+/** prompt.json of a dataset artifact; undefined where the artifact has none (built before it was recorded). */
+export function readPromptFile(artifactDir: string): PromptFormat | undefined {
+  const f = join(artifactDir, PROMPT_FILE);
+  if (!existsSync(f)) return undefined;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as PromptFormat;
+  } catch (err) {
+    throw new PeftError('E_STORE', `${f}: not valid JSON (${(err as Error).message})`, { file: f });
+  }
+}
+
+/** The format an inference prompt is put in, and where that choice comes from (`adapter NAME`, `base model`, `none`). */
+export interface InferencePrompt {
+  /** The chat template (and the date it renders) a prompt is wrapped in as a user turn; null: the prompt as is. */
+  chat: { template: string; date: string | null } | null;
+  source: string;
+  /** Said when the choice is not clear-cut (adapters trained with different templates, an older artifact). */
+  warnings: string[];
+}
+
+/**
+ * `prompt` as a user turn with the generation prompt, rendered by the chat template with the model's special tokens;
+ * undefined where the format has no chat template (the prompt is used as is). The text is encoded without specials:
+ * the template writes its own BOS (the one BOS rule of tokenizer.ts).
+ */
+export function renderInferencePrompt(p: Pick<InferencePrompt, 'chat' | 'source'>, specials: { bosToken?: string; eosToken?: string }, prompt: string): string | undefined {
+  if (!p.chat) return undefined;
+  const tpl = compileChatTemplate(p.chat.template, { bos_token: specials.bosToken, eos_token: specials.eosToken }, `the chat template of the ${p.source}`, { date: p.chat.date });
+  return tpl.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
+}

@@ -1,0 +1,234 @@
+// The models `peftmake serve` offers, read from the store's refs: every stage whose kind says what inference loads
+// (compositions, adapters, base models) at its current version (`name@v3` pins one from the history), resolved
+// through that kind's inferenceStack into a base directory and an adapter stack. Refs are
+// read on each lookup, so a build, rollback or unpin is served from the next request on, with no lock taken; a watcher
+// on artifacts/refs reports the switches. Loaded engines and adapters are cached by directory (store objects never change).
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { PeftError } from '../errors.ts';
+import { StoreLayout } from '../store/layout.ts';
+import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
+import { requireManifest } from '../store/objects.ts';
+import type { InferenceStack, StageKind, Toolchain } from '../stage.ts';
+import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
+import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
+import { notFound, badRequest } from './errors.ts';
+
+export type ModelKind = string; // the stage kind: composition, adapter, model
+
+export interface StackEntry {
+  name: string;
+  dir: string;
+  weight: number;
+}
+
+export interface ServedModel {
+  id: string; // as asked for: name or name@vN
+  name: string;
+  kind: ModelKind;
+  stage: string;
+  version: number;
+  current: boolean; // the ref's current version (not a pin from the history)
+  key: string;
+  created: number; // unix seconds
+  base: { name: string; dir: string };
+  adapters: StackEntry[];
+}
+
+/** Per-request switches on a model's adapters: the extra body field `adapters` (see docs/serve.md). */
+export interface AdapterOverrides {
+  disable?: string[];
+  weights?: Record<string, number>;
+}
+
+export interface Runtime {
+  engine: EngineModel;
+  decoder: BatchDecoder;
+  adapters: AdapterUse[];
+}
+
+export class ModelRegistry {
+  readonly layout: StoreLayout;
+  private engines = new Map<string, Promise<{ engine: EngineModel; decoder: BatchDecoder }>>();
+  private adapterCache = new Map<string, Promise<EngineAdapter>>();
+  private watcher?: FSWatcher;
+  private seen = new Map<string, number>();
+
+  /** Servable kinds in lookup and listing order: those that say what inference loads. */
+  private readonly kinds: StageKind[];
+
+  constructor(
+    projectDir: string,
+    toolchain: Toolchain,
+    readonly opts: { quant?: Quant; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
+  ) {
+    this.layout = new StoreLayout(projectDir);
+    const order = ['compositions', 'adapters', 'models'];
+    const rank = (k: StageKind) => (order.includes(k.section) ? order.indexOf(k.section) : order.length);
+    this.kinds = toolchain.kinds.filter((k) => k.inferenceStack).sort((a, b) => rank(a) - rank(b));
+  }
+
+  /** Every servable stage at its current version. */
+  list(): ServedModel[] {
+    const out: ServedModel[] = [];
+    for (const ref of listRefs(this.layout)) {
+      const [section, ...rest] = ref.stage.split('.');
+      const kind = this.kinds.find((k) => k.section === section);
+      if (!kind) continue;
+      const v = ref.versions.find((x) => x.version === ref.current);
+      if (!v) continue;
+      try {
+        out.push(this.describe(rest.join('.'), kind, ref, v, rest.join('.'), true, {}));
+      } catch {
+        // an object missing from the store (gc, a partial copy) is not offered; asking for it gives its error
+      }
+    }
+    const order = (k: string) => this.kinds.findIndex((x) => x.kind === k);
+    return out.sort((a, b) => order(a.kind) - order(b.kind) || a.name.localeCompare(b.name));
+  }
+
+  /** `name`, `section.name`, `name@v3` or `name@3` to the model it names (404 when there is none). */
+  resolve(id: string, overrides: AdapterOverrides = {}): ServedModel {
+    const m = /^(.+?)(?:@v?(\d+))?$/.exec(id);
+    if (!m || !id) throw notFound(`the model "${id}" does not exist`);
+    const [, spec, pin] = m;
+    const dot = spec.indexOf('.');
+    const named = dot > 0 ? this.kinds.filter((k) => k.section === spec.slice(0, dot)) : [];
+    const kinds = named.length ? named : this.kinds;
+    const name = named.length ? spec.slice(dot + 1) : spec;
+    for (const kind of kinds) {
+      const ref = readRef(this.layout, `${kind.section}.${name}`);
+      if (!ref) continue;
+      const v = pin === undefined ? ref.versions.find((x) => x.version === ref.current) : findVersion(ref, Number(pin));
+      if (!v) {
+        if (pin === undefined) continue;
+        throw notFound(`the model "${name}" has no version v${pin} (it has ${ref.versions.map((x) => `v${x.version}`).join(', ')})`);
+      }
+      return applyWeights(this.describe(id, kind, ref, v, name, v.version === ref.current, overrides), overrides);
+    }
+    const known = this.list().map((x) => x.name);
+    throw notFound(`the model "${id}" does not exist in ${this.layout.root}${known.length ? ` (served: ${known.join(', ')})` : ' (nothing is built yet: run `peftmake build`)'}`);
+  }
+
+  private describe(id: string, kind: StageKind, ref: StageRef, v: VersionRecord, name: string, current: boolean, o: AdapterOverrides): ServedModel {
+    const dir = this.layout.object(v.key);
+    if (!existsSync(dir)) throw notFound(`${ref.stage} v${v.version} (${v.key.slice(0, 12)}) is not in the store any more (removed by gc?)`);
+    const manifest = requireManifest(this.layout, v.key, ref.stage);
+    let stack: InferenceStack;
+    try {
+      stack = kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'E_USAGE') throw badRequest((err as Error).message, 'adapters');
+      throw err;
+    }
+    const baseName = String((manifest.config as { base?: unknown } | null)?.base ?? name);
+    return {
+      id,
+      name,
+      kind: kind.kind,
+      stage: ref.stage,
+      version: v.version,
+      current,
+      key: v.key,
+      created: Math.floor(Date.parse(v.createdAt) / 1000),
+      base: { name: baseName, dir: stack.modelDir },
+      adapters: stack.adapters.map((a) => ({ name: a.name, dir: a.dir, weight: a.weight })),
+    };
+  }
+
+  /** The loaded base (one engine and one batch decoder per base directory) and the model's adapters. */
+  async runtime(model: ServedModel): Promise<Runtime> {
+    const quant = this.opts.quant ?? 'none';
+    const ek = `${model.base.dir}|${quant}`;
+    let e = this.engines.get(ek);
+    if (!e) {
+      e = loadModel({ dir: model.base.dir, quant }).then((engine) => {
+        const decoder = new BatchDecoder(engine, this.opts.batch);
+        decoder.onStep = this.opts.onStep;
+        return { engine, decoder };
+      });
+      this.engines.set(ek, e);
+      e.catch(() => this.engines.delete(ek));
+    }
+    const { engine, decoder } = await e;
+    const adapters: AdapterUse[] = [];
+    for (const a of model.adapters) {
+      const ak = `${ek}|${a.dir}`;
+      let p = this.adapterCache.get(ak);
+      if (!p) {
+        p = engine.loadAdapter(a.dir, a.name);
+        this.adapterCache.set(ak, p);
+        p.catch(() => this.adapterCache.delete(ak));
+      }
+      adapters.push({ adapter: await p, weight: a.weight });
+    }
+    return { engine, decoder, adapters };
+  }
+
+  /** Decoders loaded so far (metrics: queue depth and running sequences). */
+  async decoders(): Promise<BatchDecoder[]> {
+    const out: BatchDecoder[] = [];
+    for (const p of this.engines.values()) out.push((await p.catch(() => undefined))?.decoder as BatchDecoder);
+    return out.filter(Boolean);
+  }
+
+  /** Calls `onSwitch` when a servable stage's current version changes (build, rollback, unpin). */
+  watch(onSwitch: (stage: string, from: number | undefined, to: number) => void): void {
+    const scan = () => {
+      for (const ref of listRefs(this.layout)) {
+        const before = this.seen.get(ref.stage);
+        if (before !== ref.current) {
+          this.seen.set(ref.stage, ref.current);
+          if (before !== undefined || this.watcher) onSwitch(ref.stage, before, ref.current);
+        }
+      }
+    };
+    scan();
+    const attach = () => {
+      try {
+        this.watcher = watch(this.layout.refs, () => {
+          try {
+            scan();
+          } catch {
+            // a ref mid-write: the next event rescans
+          }
+        });
+      } catch {
+        this.watcher = undefined;
+      }
+    };
+    if (existsSync(this.layout.refs)) attach();
+    else {
+      // no build yet: look for the refs directory until it appears
+      const t = setInterval(() => {
+        if (existsSync(this.layout.refs)) {
+          clearInterval(t);
+          attach();
+          scan();
+        }
+      }, 1000);
+      t.unref();
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    for (const p of this.engines.values()) void p.then((x) => x.decoder.close(), () => {});
+  }
+}
+
+/** The extra field's weights: each names an adapter of the (already disable-filtered) stack and replaces its weight. */
+function applyWeights(m: ServedModel, o: AdapterOverrides): ServedModel {
+  const weights = o.weights ?? {};
+  const names = m.adapters.map((a) => a.name);
+  for (const w of Object.keys(weights))
+    if (!names.includes(w)) throw badRequest(`model "${m.name}" has no adapter "${w}" to reweight (it has ${names.length ? names.join(', ') : 'none'})`, 'adapters');
+  return Object.keys(weights).length ? { ...m, adapters: m.adapters.map((a) => (a.name in weights ? { ...a, weight: weights[a.name] } : a)) } : m;
+}
+
+/** The project directory holding artifacts/, checked. */
+export function checkProject(dir: string): void {
+  if (!existsSync(dir)) throw new PeftError('E_NOT_FOUND', `project directory ${dir} does not exist`);
+  if (!existsSync(join(dir, 'pipeline.json')) && !existsSync(join(dir, 'artifacts')))
+    throw new PeftError('E_NOT_FOUND', `${dir} has neither pipeline.json nor artifacts/`, { hint: 'run `peftmake serve` in a project directory (or pass --project DIR)' });
+}
