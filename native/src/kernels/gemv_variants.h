@@ -8,13 +8,13 @@
 
 namespace peft::kern {
 
-struct Nf4View {                  // an NF4Tensor's storage (see nf4.h)
-  const uint8_t* packed;          // two codes per byte, low nibble first
-  const uint8_t* absmax_q;        // int8 per 64-weight block
-  const float* absmax_scale;      // one per 256 blocks
+struct Nf4View {             // an NF4Tensor's storage (see nf4.h)
+  const uint8_t* packed;     // two codes per byte, low nibble first
+  const uint8_t* absmax_q;   // int8 per 64-weight block
+  const float* absmax_scale; // one per 256 blocks
   float absmax_offset;
-  const float* code;              // NF4_CODE[16]
-  int rows, cols;                 // cols % 64 == 0
+  const float* code; // NF4_CODE[16]
+  int rows, cols;    // cols % 64 == 0
 };
 
 // y[t * rows + o] = sum_k W[o, k] x[t * cols + k] for o in [o0, o1), t < T (T <= 32).

@@ -107,7 +107,8 @@ void set_isa(const std::string& name) {
 }
 
 std::string isa_info() {
-  return std::string("isa=") + isa_name(active_isa()) + " (cpu: " + isa_info_cpu() + "; built: " + isa_info_built() + ")";
+  return std::string("isa=") + isa_name(active_isa()) + " (cpu: " + isa_info_cpu() + "; built: " + isa_info_built() +
+         ")";
 }
 
 } // namespace peft::kern
