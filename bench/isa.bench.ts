@@ -42,7 +42,11 @@ async function main(): Promise<void> {
     const self = fileURLToPath(import.meta.url);
     const rows: Array<{ isa: string; nf4: number; none: number; threads: number }> = [];
     for (const isa of isas) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', dir], { env: { ...process.env, PEFT_ISA: isa }, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', dir], {
+        env: { ...process.env, PEFT_ISA: isa },
+        stdio: ['ignore', 'pipe', 'inherit'],
+        encoding: 'utf8',
+      });
       const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
       if (r.status !== 0 || !line) emitJson({ bench: 'isa-generate', isa, error: `exit ${r.status}` });
       else rows.push(JSON.parse(line));
@@ -50,9 +54,19 @@ async function main(): Promise<void> {
     const best = (q: 'nf4' | 'none') => Math.max(0, ...rows.map((r) => r[q]));
     for (const r of rows)
       emitJson({
-        bench: 'isa-generate', isa: r.isa, model: 'SmolLM2-135M shape (random init)', batch: 1, prompt_tokens: 16, new_tokens: NEW_TOKENS,
-        nf4_tokens_per_s: r.nf4, fp32_tokens_per_s: r.none, nf4_ratio_to_best_path: round(r.nf4 / best('nf4'), 2),
-        fp32_ratio_to_best_path: round(r.none / best('none'), 2), threads: r.threads, cpu_flags: cpuFlags(), loadavg: loadAverage(),
+        bench: 'isa-generate',
+        isa: r.isa,
+        model: 'SmolLM2-135M shape (random init)',
+        batch: 1,
+        prompt_tokens: 16,
+        new_tokens: NEW_TOKENS,
+        nf4_tokens_per_s: r.nf4,
+        fp32_tokens_per_s: r.none,
+        nf4_ratio_to_best_path: round(r.nf4 / best('nf4'), 2),
+        fp32_ratio_to_best_path: round(r.none / best('none'), 2),
+        threads: r.threads,
+        cpu_flags: cpuFlags(),
+        loadavg: loadAverage(),
       });
   } finally {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,8 @@ import { skipReason } from './fixtures.ts';
 
 const k = testAddon.kernels;
 const info = k.backendInfo() as { isa: string; isaCpu: string; isaBuilt: string };
-const cpu = info.isaCpu.split(' '), built = info.isaBuilt.split(' ');
+const cpu = info.isaCpu.split(' '),
+  built = info.isaBuilt.split(' ');
 const ALL = ['avx512', 'avx2', 'scalar'];
 const runnable = ALL.filter((i) => cpu.includes(i) && built.includes(i));
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +27,8 @@ function relErr(y: Float32Array, W: Float32Array, x: Float32Array, T: number, ou
   let worst = 0;
   for (let t = 0; t < T; t++)
     for (let o = 0; o < out; o++) {
-      let s = 0, m = 0;
+      let s = 0,
+        m = 0;
       for (let i = 0; i < inn; i++) {
         s += W[o * inn + i] * x[t * inn + i];
         m += Math.abs(W[o * inn + i] * x[t * inn + i]);
@@ -48,7 +50,10 @@ describe('kernel ISA selection', () => {
     expect(k.setIsa(info.isa)).toBe(info.isa);
   });
   it.skipIf(skipReason !== '')('PEFT_ISA=bogus makes the engine refuse to load a model with a clear error', () => {
-    const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(here, 'isa-child.ts')], { env: { ...process.env, PEFT_ISA: 'bogus' }, encoding: 'utf8' });
+    const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(here, 'isa-child.ts')], {
+      env: { ...process.env, PEFT_ISA: 'bogus' },
+      encoding: 'utf8',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/PEFT_ISA: unknown kernel ISA 'bogus'; use avx512, avx2 or scalar/);
   });
@@ -56,7 +61,13 @@ describe('kernel ISA selection', () => {
 
 describe.each(runnable)('decode GEMVs on the %s path', (isa) => {
   // rows not a multiple of 8 or 16; T 1 / 5 / 32; in with and without a tail after the 32- and 8-wide loops
-  for (const [out, inn, T] of [[37, 64, 1], [33, 192, 5], [1, 4160, 32], [100, 128, 32], [17, 64, 5]] as const)
+  for (const [out, inn, T] of [
+    [37, 64, 1],
+    [33, 192, 5],
+    [1, 4160, 32],
+    [100, 128, 32],
+    [17, 64, 5],
+  ] as const)
     it(`NF4 ${out}x${inn}, T ${T}: equals the float64 product of the dequantized weight within 2e-6 of sum|w x|`, () => {
       k.setIsa(isa);
       const h = k.frozenLinear({ w: rand(out * inn, 7 + out, 0.05), out, in: inn, storage: 'nf4' });
@@ -70,7 +81,13 @@ describe.each(runnable)('decode GEMVs on the %s path', (isa) => {
     const x = rand(5 * 40, 4);
     expect(relErr(k.frozenLinearForward(h, x, 5, 'fp32'), k.frozenLinearDequantize(h), x, 5, 32, 40)).toBeLessThan(2e-6);
   });
-  for (const [out, inn, T] of [[37, 1, 1], [13, 7, 5], [33, 45, 32], [20, 100, 5], [3, 4167, 1]] as const)
+  for (const [out, inn, T] of [
+    [37, 1, 1],
+    [13, 7, 5],
+    [33, 45, 32],
+    [20, 100, 5],
+    [3, 4167, 1],
+  ] as const)
     it(`fp32 rows ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|`, () => {
       k.setIsa(isa);
       const w = rand(out * inn, 5 + inn);
@@ -80,18 +97,31 @@ describe.each(runnable)('decode GEMVs on the %s path', (isa) => {
     });
 });
 
-const GREEDY = [432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426];
+const GREEDY = [
+  432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358,
+  394, 261, 370, 432, 352, 266, 268, 388, 426,
+];
 describe.skipIf(skipReason !== '')('stories260K greedy sample on every path' + (skipReason ? ` (skipped: ${skipReason})` : ''), () => {
   const runs = new Map<string, { isa: string; none: number[]; nf4: number[] }>();
   const run = (isa: string) => {
-    if (!runs.has(isa)) runs.set(isa, JSON.parse(execFileSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(here, 'isa-child.ts')], { env: { ...process.env, PEFT_ISA: isa }, encoding: 'utf8' })));
+    if (!runs.has(isa))
+      runs.set(
+        isa,
+        JSON.parse(
+          execFileSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(here, 'isa-child.ts')], { env: { ...process.env, PEFT_ISA: isa }, encoding: 'utf8' }),
+        ),
+      );
     return runs.get(isa)!;
   };
-  it.each(runnable)('%s: fp32 reproduces the recorded ids, NF4 the same ids as the other paths', (isa) => {
-    const r = run(isa);
-    expect(r.isa).toBe(isa);
-    expect(r.none).toEqual(GREEDY);
-    expect(r.nf4).toEqual(run(runnable[runnable.length - 1]).nf4); // the scalar path's NF4 sample
-    expect(r.nf4.slice(0, 16)).toEqual(GREEDY.slice(0, 16));
-  }, 60_000);
+  it.each(runnable)(
+    '%s: fp32 reproduces the recorded ids, NF4 the same ids as the other paths',
+    (isa) => {
+      const r = run(isa);
+      expect(r.isa).toBe(isa);
+      expect(r.none).toEqual(GREEDY);
+      expect(r.nf4).toEqual(run(runnable[runnable.length - 1]).nf4); // the scalar path's NF4 sample
+      expect(r.nf4.slice(0, 16)).toEqual(GREEDY.slice(0, 16));
+    },
+    60_000,
+  );
 });
