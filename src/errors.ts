@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'E_ADAPTER' // malformed or mismatched adapter files
   | 'E_ENGINE' // the native engine refused its input
   | 'E_CANCELLED' // interrupted by the user (Ctrl-C) or an AbortSignal
+  | 'E_IO' // the operating system refused a write (a full disk, a quota, a read-only filesystem)
   | 'E_SLURM' // a Slurm command (sbatch, squeue, scontrol, scancel, sinfo) is absent or failed, or a job failed
   | 'E_INTERNAL'; // a bug in peftmake
 

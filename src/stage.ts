@@ -67,6 +67,8 @@ export interface StageManifest {
   outputs?: { path: string; sha256: string; size: number }[];
   /** Values read from params files, by `file:key`. */
   params?: Record<string, unknown>;
+  /** Every file of the committed object (relative path, size, sha256): what verification checks. */
+  files?: { path: string; size: number; sha256: string }[];
   /** The Slurm job that built it (absent for a local build). */
   job?: { executor: string; id: string; attempts: string[]; node?: string };
 }
@@ -85,6 +87,8 @@ export interface RunContext<C = unknown> {
   previous?: UpstreamArtifact;
   /** Scratch dir that survives an interrupted run of the same key (checkpoints for resume); removed on commit. */
   resumeDir: string;
+  /** This run's stage key (checkpoints are stamped with it). */
+  key?: string;
   signal: AbortSignal;
   /** Set in a cluster job, where the signal means SIGTERM before a kill: save what resumeDir needs to resume at the
    * point reached (training checkpoints the step it stopped at), then end. Unset: stop as for Ctrl-C. */
@@ -151,7 +155,7 @@ export interface StageKind<C = any> {
   /** Pure: what this stage reads, from its resolved config. */
   deps(name: string, config: C, pipeline: Record<string, unknown>): DeclaredDeps;
   /** Optional, may do IO: external facts that join the key (e.g. the commit sha a hub revision resolves to). */
-  resolve?(ctx: Omit<RunContext<C>, 'outDir' | 'inputs' | 'resolved' | 'resumeDir' | 'previous'>): Promise<Record<string, unknown>>;
+  resolve?(ctx: Omit<RunContext<C>, 'outDir' | 'inputs' | 'resolved' | 'resumeDir' | 'previous' | 'key'>): Promise<Record<string, unknown>>;
   /** Does the work, writing only into ctx.outDir. */
   run(ctx: RunContext<C>): Promise<RunResult>;
   /**

@@ -30,7 +30,13 @@ export function checkQuant(q: unknown): Quant {
   return q;
 }
 
-export function checkIds(model: EngineModel, ids: number[], flag: string): void {
+/** Ids outside the vocabulary: blamed on the flag that gave them, or (flag undefined) on the tokenizer that made them. */
+export function checkIds(model: EngineModel, ids: number[], flag: string | undefined): void {
   for (const id of ids)
-    if (id >= model.info.vocabSize) throw new PeftError('E_USAGE', `${flag}: id ${id} is outside the vocabulary (size ${model.info.vocabSize})`);
+    if (id >= model.info.vocabSize) {
+      if (flag) throw new PeftError('E_USAGE', `${flag}: id ${id} is outside the vocabulary (size ${model.info.vocabSize})`);
+      throw new PeftError('E_MODEL', `the model's tokenizer produced id ${id}, outside the model's vocabulary (size ${model.info.vocabSize})`, {
+        hint: "the model folder's tokenizer.json does not match its config.json (vocab_size): use the tokenizer saved with this model",
+      });
+    }
 }

@@ -31,8 +31,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `peftmake log | head`: the reader went away; stop quietly (exit 0), as cat and git do, without a stack trace. */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 const isEntry = process.argv[1] !== undefined && /(?:main\.ts|peftmake(?:\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
+  quietOnEpipe(process.stdout);
+  quietOnEpipe(process.stderr);
   const code = await main(hideBin(process.argv));
   process.exitCode = code;
 }

@@ -27,6 +27,9 @@ export function escapePointerToken(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** The deepest nesting of objects and arrays accepted. */
+export const MAX_DEPTH = 256;
+
 export function parseJsonWithLocations(text: string): ParsedJson {
   let pos = 0;
   let line = 1;
@@ -94,7 +97,17 @@ export function parseJsonWithLocations(text: string): ParsedJson {
     return Number(m![0]);
   };
 
+  // Nesting is capped: a pipeline is a few levels deep, and a hostile file must end in an error, not a stack overflow.
+  let depth = 0;
   const parseValue = (pointer: string, keyLine?: number): unknown => {
+    if (++depth > MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH} levels (a pipeline file is a few levels deep)`);
+    try {
+      return parseValueAt(pointer, keyLine);
+    } finally {
+      depth--;
+    }
+  };
+  const parseValueAt = (pointer: string, keyLine?: number): unknown => {
     skipWs();
     locations.set(pointer, { line, keyLine });
     const c = text[pos];

@@ -1,7 +1,8 @@
 // Creates a deterministic random-init Llama-family model of any shape in Hugging Face layout (config.json,
 // generation_config.json, model.safetensors and, unless given, a byte-level BPE tokenizer) for tests and benchmarks.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PeftError } from '../errors.ts';
 import { writeSafetensorsStream, type TensorSpec } from '../hf/safetensors.ts';
@@ -290,6 +291,18 @@ export function planModel(shape: LlamaShape): { tensors: { name: string; shape: 
   return { tensors, numParams: tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0) };
 }
 
+const gb = (n: number): string => `${(n / 1e9).toFixed(1)} GB`;
+
+/** Before writing a byte: the weights must fit on the disk and in memory (loading them for training needs that much). */
+function checkRoom(outDir: string, bytes: number): void {
+  let probe = outDir;
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  const st = statfsSync(probe);
+  const free = Number(st.bavail) * Number(st.bsize);
+  if (bytes > free) bad(`the model's weights need ${gb(bytes)} on disk and ${probe} has ${gb(free)} free; nothing was written`, 'make the init shape smaller, or free disk space');
+  if (bytes > totalmem()) bad(`the model's weights need ${gb(bytes)} of memory to load and this machine has ${gb(totalmem())}; nothing was written`, 'make the init shape smaller');
+}
+
 /** Writes the model into `outDir` (created if needed) and returns its parameter count. */
 export function initModel(outDir: string, opts: InitModelOptions): InitModelResult {
   const r = resolveShape(opts);
@@ -298,8 +311,9 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
   const std = opts.initStd ?? 0.02;
   if (!(std >= 0) || !Number.isFinite(std)) bad(`initStd must be a non-negative number, got ${std}`, 'set initStd');
   const dtype = opts.dtype ?? 'F32';
-  mkdirSync(outDir, { recursive: true });
   const plan = tensorPlan(r).map((t) => ({ ...t, dtype }));
+  checkRoom(outDir, plan.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0) * (dtype === 'BF16' ? 2 : 4));
+  mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
 
   const cfg = configJson(r, opts);

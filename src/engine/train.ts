@@ -1,12 +1,14 @@
 // LoRA training through the native engine: micro-batches in order (G per optimizer step), lr schedule with
 // warmup, progress and AbortSignal cancellation, checkpoints (adapter + optimizer + step + data position) and an
 // exact resume. The native side runs the steps off the JS thread.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { call, nativeEngine, type Handle, type NativeProgress, type NativeStepRecord } from './native.ts';
 import { EngineAdapter, type EngineModel, refs, type AdapterUse } from './model.ts';
 import { lrAt, type ScheduleKind } from './schedule.ts';
+import { writeCheckpoint } from './checkpoint.ts';
+import { faultPoint } from '../util/fault.ts';
 import { mulberry32 } from '../util/random.ts';
 
 export interface MicroBatch {
@@ -38,11 +40,15 @@ export interface TrainOptions {
   activationBudgetBytes?: number;
   dropout?: number;
   seed?: number;
-  checkpoint?: { dir: string; every: number };
+  /**
+   * Checkpoints every `every` steps as atomic step-<n>/ folders under `dir` (see checkpoint.ts), stamped with `key`.
+   * `extra` returns more files for the same checkpoint (the caller's logs; it may evaluate with the trainer first).
+   */
+  checkpoint?: { dir: string; every: number; key?: string; extra?: (trainer: Handle, step: number, records: NativeStepRecord[]) => Promise<Record<string, string>> };
   /** With `checkpoint`: when the signal aborts (SIGTERM of a cluster job), stop at the step reached and write a
    * checkpoint there (steps then run one engine call each, so every finished step is known). */
   checkpointOnAbort?: boolean;
-  resumeFrom?: string; // a checkpoint dir written by `checkpoint`
+  resumeFrom?: string; // a checkpoint folder (step-<n>/) written by `checkpoint`
 }
 
 /** Training stopped by the signal; with `checkpointOnAbort`, a checkpoint at `step` holds the `records` run before. */
@@ -66,6 +72,8 @@ export interface TrainResult {
   adapter: EngineAdapter;
   trainer: Handle;
   stepsDone: number;
+  /** The last checkpoint this call wrote, if any. */
+  checkpointDir?: string;
 }
 
 interface TrainerState {
@@ -95,16 +103,26 @@ function flatten(batches: MicroBatch[], start: number, count: number): { ids: In
   return { ids, labels, B, T };
 }
 
-function writeJsonAtomic(file: string, v: unknown): void {
-  writeFileSync(file + '.tmp', JSON.stringify(v, null, 2) + '\n');
-  renameSync(file + '.tmp', file);
-}
-
-export async function saveCheckpoint(dir: string, trainer: Handle, adapter: EngineAdapter, state: TrainerState): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  await adapter.save(dir);
-  await call(() => nativeEngine().trainerSaveState(trainer, join(dir, 'optimizer.safetensors')));
-  writeJsonAtomic(join(dir, 'trainer_state.json'), state);
+/** Writes one checkpoint (adapter, optimizer, trainer state and the caller's extra files) as one atomic unit; returns its folder. */
+export async function saveCheckpoint(
+  root: string,
+  trainer: Handle,
+  adapter: EngineAdapter,
+  state: TrainerState,
+  opts: { key?: string; extra?: Record<string, string> } = {},
+): Promise<string> {
+  return writeCheckpoint(root, { step: state.step, key: opts.key ?? '' }, async (dir) => {
+    faultPoint('checkpoint.adapter', join(dir, 'adapter_model.safetensors'));
+    await adapter.save(dir);
+    faultPoint('checkpoint.optimizer', join(dir, 'optimizer.safetensors'));
+    await call(() => nativeEngine().trainerSaveState(trainer, join(dir, 'optimizer.safetensors')));
+    faultPoint('checkpoint.state', join(dir, 'trainer_state.json'));
+    writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+    for (const [name, text] of Object.entries(opts.extra ?? {})) {
+      faultPoint('checkpoint.extra', join(dir, name));
+      writeFileSync(join(dir, name), text);
+    }
+  });
 }
 
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -144,9 +162,16 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   hooks.signal?.addEventListener('abort', onAbort);
   const stepwise = Boolean(opts.checkpointOnAbort && opts.checkpoint);
   let saved = state.step; // the step the checkpoint on disk (or the start) is at
+  let checkpointDir: string | undefined;
+  const checkpointNow = async (): Promise<void> => {
+    const ck = opts.checkpoint!;
+    const extra = ck.extra ? await ck.extra(trainer, state.step, records) : undefined;
+    checkpointDir = await saveCheckpoint(ck.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state, { key: ck.key, extra });
+    saved = state.step;
+  };
   const interrupted = async (): Promise<never> => {
     const write = stepwise && state.step > saved;
-    if (write) await saveCheckpoint(opts.checkpoint!.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state);
+    if (write) await checkpointNow();
     throw new TrainingInterrupted(state.step, records, write);
   };
   try {
@@ -169,16 +194,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       }
       records.push(...recs);
       state = { ...state, step: state.step + chunk, dataPosition: (state.dataPosition + chunk * G) % opts.batches.length };
-      if (opts.checkpoint && state.step % opts.checkpoint.every === 0) {
-        await saveCheckpoint(opts.checkpoint.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state);
-        saved = state.step;
-      }
+      if (opts.checkpoint && state.step % opts.checkpoint.every === 0) await checkpointNow();
     }
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
   }
   const trained = new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name);
-  return { records, adapter: trained, trainer, stepsDone: state.step };
+  return { records, adapter: trained, trainer, stepsDone: state.step, checkpointDir };
 }
 
 /** Mean loss of each micro-batch under the trainer's current adapter (no update). */

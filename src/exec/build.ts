@@ -26,6 +26,8 @@ export interface BuildOptions {
   dryRun?: boolean;
   json?: boolean;
   waitSeconds?: number;
+  /** Re-hash every byte of every committed object the plan uses (default: only files whose stat changed). */
+  verify?: boolean;
   /** `build --executor`: where heavy stages run, over pipeline.json's `executor` fields. */
   executor?: ExecutorKind;
   signal?: AbortSignal;
@@ -53,7 +55,7 @@ export async function statusOf(opts: BuildOptions): Promise<BuildReport> {
   const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const cache = new HashCache(layout.hashCache);
-  const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal: opts.signal });
+  const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal: opts.signal, verify: opts.verify });
   return { ok: plan.every((p) => p.action !== 'failed' && p.action !== 'skipped'), stages: plan.map(plannedOutcome) };
 }
 
@@ -65,12 +67,14 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
   const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal }).catch((e: unknown) => {
     throw withJobs(e, layout);
   });
+  const stale = lock.clearedStale;
+  if (stale) (opts.reporter ?? silentReporter).log('lock', `cleared a stale build lock of pid ${stale.pid} (${stale.reason}; written ${stale.startedAt} by \`${stale.command}\`)`);
   try {
     cleanTemp(layout);
     opts.beforePlan?.(pipeline);
     const cache = new HashCache(layout.hashCache);
     try {
-      const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal });
+      const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal, verify: opts.verify });
       const report = await executePlan(
         plan,
         { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter, executorFor: executorsFor(pipeline, opts.executor) },

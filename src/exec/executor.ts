@@ -3,6 +3,7 @@
 // executor (Slurm jobs) take neither a job slot nor the compute slot: independent ones run as concurrent jobs, and a
 // failure without keepGoing (or Ctrl-C) cancels them.
 import { PeftError } from '../errors.ts';
+import { ioError } from '../util/io-errors.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { makeOutcome, type BuildReport, type StageOutcome } from './reporter.ts';
 import { buildStage, restoreStage, type StageEnv } from './run-stage.ts';
@@ -12,8 +13,9 @@ export interface ExecuteOptions {
   keepGoing: boolean;
 }
 
-function errorText(e: unknown): string {
-  if (e instanceof PeftError) return e.message;
+function errorText(raw: unknown): string {
+  const e = ioError(raw);
+  if (e instanceof PeftError) return e.code === 'E_IO' && e.details.hint ? `${e.message}; ${e.details.hint}` : e.message;
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 

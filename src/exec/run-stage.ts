@@ -8,11 +8,13 @@ import type { Pipeline } from '../config/types.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
 import type { StoreLayout } from '../store/layout.ts';
-import { commitObject, requireManifest } from '../store/objects.ts';
+import { commitObject, dropEmptyResume, requireManifest } from '../store/objects.ts';
 import { currentVersion, readRef, recordVersion } from '../store/refs.ts';
 import { pinToVersion } from '../store/history.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { hashOutputs, hashStageInputs } from '../hash/inputs.ts';
+import { hashObjectFiles } from '../store/verify.ts';
+import { faultPoint } from '../util/fault.ts';
 import type { Reporter } from './reporter.ts';
 import { captureOutputs, materializeOutputs } from './workspace-outputs.ts';
 import { localExecutor } from './executors/local.ts';
@@ -95,10 +97,14 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
       host: ran.host,
       outputs,
       ...(ran.job ? { job: ran.job } : {}),
+      files: hashObjectFiles(outDir),
     };
+    faultPoint('commit.manifest', join(outDir, 'manifest.json'));
     writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     commitObject(layout, outDir, p.key);
+    faultPoint('commit.ref', layout.ref(p.name));
     const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds, ...(ran.job ? { job: ran.job } : {}) });
+    faultPoint('cleanup.resume', resumeDir);
     rmSync(resumeDir, { recursive: true, force: true });
     for (const [stage, key] of Object.entries(result.keep ?? {})) {
       const kept = readRef(layout, stage)?.versions.find((x) => x.key === key);
@@ -115,6 +121,7 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     return { version: v.version, seconds, summary: where ? (result.summary ? `${result.summary}; ${where}` : where) : result.summary };
   } catch (e) {
     rmSync(outDir, { recursive: true, force: true });
+    dropEmptyResume(layout, p.name, p.key);
     throw e;
   } finally {
     ran.release();

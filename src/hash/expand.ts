@@ -1,10 +1,11 @@
 // Expands declared inputs (files, directories, globs) into a sorted list of files, leaving out excluded subtrees.
 import type { Dirent, Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { globBase, isGlob, isWithin, normalizeRel } from '../util/paths.ts';
 import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
+import { checkInputInside } from '../util/confine.ts';
 
 /** Directories never hashed as inputs. */
 const SKIP_DIRS = new Set(['.git', 'node_modules']);
@@ -58,7 +59,13 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
       if (st.isDirectory()) await walk(abs, found);
       else found.push(abs);
     }
-    for (const f of found) if (!excluded(f)) files.add(f);
+    // A project input (a relative pattern) must really be inside the project: a symlink out of it is refused.
+    const confined = !isAbsolute(pattern);
+    for (const f of found)
+      if (!excluded(f)) {
+        if (confined) checkInputInside(stage, baseDir, f);
+        files.add(f);
+      }
   }
   return [...files].sort();
 }

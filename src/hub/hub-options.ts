@@ -1,6 +1,8 @@
 // Settings for hub access, filled from the environment the way huggingface_hub reads it:
-// HF_ENDPOINT (hub URL), HF_TOKEN (bearer token), HF_HUB_OFFLINE=1 (cache only), HF_HUB_CACHE / HF_HOME (cache root).
+// HF_ENDPOINT (hub URL), HF_TOKEN (bearer token), HF_HUB_OFFLINE=1 (cache only), HF_HUB_CACHE / HF_HOME (cache root),
+// HF_HUB_DOWNLOAD_TIMEOUT (seconds a response may take to start) and PEFTMAKE_HUB_RETRIES (see timed-fetch.ts).
 import { hubCacheDir } from './cache-layout.ts';
+import { retryPolicy, timedFetch } from './timed-fetch.ts';
 
 export interface HubOptions {
   /** Hub base URL; default $HF_ENDPOINT or https://huggingface.co. Tests point it at a local server. */
@@ -44,7 +46,7 @@ export function resolveHubOptions(opts: HubOptions = {}): ResolvedHubOptions {
     cacheDir: opts.cacheDir ?? hubCacheDir(env),
     offline: opts.offline ?? TRUE_VALUES.has(String(env.HF_HUB_OFFLINE ?? '').toLowerCase()),
     refresh: opts.refresh ?? false,
-    fetch: opts.fetch ?? globalThis.fetch,
+    fetch: timedFetch(opts.fetch ?? globalThis.fetch, retryPolicy(env)),
     signal: opts.signal,
   };
 }

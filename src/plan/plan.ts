@@ -9,7 +9,8 @@ import { upstreamClosure } from '../graph/graph.ts';
 import { closest } from '../util/suggest.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import { currentVersion, readRef, type StageRef } from '../store/refs.ts';
-import { hasObject, readManifest } from '../store/objects.ts';
+import { readManifest } from '../store/objects.ts';
+import { verifyObject } from '../store/verify.ts';
 import type { Reason } from '../store/reasons.ts';
 import { diffReasons, type KeyMaterial } from './reasons.ts';
 import { readParams } from './params.ts';
@@ -80,6 +81,8 @@ export interface PlanOptions {
   engineVersion: string;
   targets?: readonly string[];
   signal?: AbortSignal;
+  /** Re-hash every file of every committed object used (`build --verify`), not only files whose stat changed. */
+  verify?: boolean;
 }
 
 function artifactOf(layout: StoreLayout, name: string, ref: StageRef | undefined): UpstreamArtifact | undefined {
@@ -102,7 +105,7 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       continue;
     }
     try {
-      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, opts.engineVersion, signal));
+      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, opts.engineVersion, signal, Boolean(opts.verify)));
     } catch (e) {
       if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
       planned.set(name, unplannable(entry, opts.engineVersion, 'failed', e.message));
@@ -124,6 +127,7 @@ async function planStage(
   planned: ReadonlyMap<string, PlannedStage>,
   engineVersion: string,
   signal: AbortSignal,
+  verifyFull: boolean,
 ): Promise<PlannedStage> {
   const name = entry.name;
   {
@@ -166,7 +170,14 @@ async function planStage(
     if (!cur) reasons.push({ type: 'no-record' });
     else if (cur.key !== computedKey) reasons = curManifest ? diffReasons(curManifest, material) : [{ type: 'output-missing' }];
 
-    const exists = hasObject(layout, key);
+    // A committed object is used only when it is what was committed: a corrupt one is rebuilt (never served).
+    const check = verifyObject(layout, key, { full: verifyFull, cache });
+    const exists = check.state === 'ok' || check.state === 'unverified';
+    if (check.state === 'corrupt' && pinned)
+      throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is corrupt in the store: ${check.problems[0]}`, {
+        hint: `run \`peftmake unpin ${name}\` and build again to rebuild it (\`peftmake fsck\` lists every damaged object)`,
+      });
+    if (check.state === 'corrupt') reasons = [...reasons.filter((r) => r.type !== 'no-record'), { type: 'artifact-corrupt', problem: check.problems[0] }];
     let action: PlannedAction;
     if (cur && cur.key === key && exists) {
       const missing = await missingOutputs(entry, readManifest(layout, key)!, pipeline.projectDir, cache);
@@ -177,7 +188,7 @@ async function planStage(
     } else if (exists) action = 'restored';
     else {
       action = 'built';
-      if (cur && cur.key === key) reasons.push({ type: 'output-missing' });
+      if (cur && cur.key === key && check.state === 'missing') reasons.push({ type: 'output-missing' });
     }
     if (pinned && !exists) throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is missing from the store`, { hint: `run \`peftmake unpin ${name}\` and build again` });
     const version = ref?.versions.find((v) => v.key === key)?.version ?? (ref?.versions.length ?? 0) + 1;

@@ -1,6 +1,6 @@
 // Garbage collection: keeps the newest N versions of each stage and never deletes a current, pinned or
 // referenced (an upstream of a kept artifact) version; removes unreferenced objects and stale resume dirs.
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreLayout } from './layout.ts';
 import { listRefs } from './refs.ts';
@@ -10,18 +10,32 @@ export interface GcResult {
   kept: number;
   removed: string[]; // keys
   bytesFreed: number;
+  /** Resume folders (`<stage>/<key>`) removed: no build would resume from them. */
+  resumeRemoved: string[];
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function dirSize(p: string): number {
   let total = 0;
   for (const e of readdirSync(p, { withFileTypes: true })) {
     const q = join(p, e.name);
-    total += e.isDirectory() ? dirSize(q) : statSync(q).size;
+    total += e.isDirectory() ? dirSize(q) : e.isFile() ? statSync(q).size : 0;
   }
   return total;
 }
 
-export function collectGarbage(layout: StoreLayout, keep: number, dryRun = false): GcResult {
+/**
+ * `liveResume`: the `<stage>/<key>` resume folders a build would resume from now (the keys the plan would build);
+ * every other resume folder is abandoned and removed. Without it, only those of keys already committed go.
+ */
+export function collectGarbage(layout: StoreLayout, keep: number, dryRun = false, liveResume?: ReadonlySet<string>): GcResult {
   const live = new Set<string>();
   for (const ref of listRefs(layout)) {
     const newest = [...ref.versions].sort((a, b) => b.version - a.version).slice(0, Math.max(0, keep));
@@ -53,6 +67,18 @@ export function collectGarbage(layout: StoreLayout, keep: number, dryRun = false
     if (!dryRun) rmSync(layout.object(k), { recursive: true, force: true });
     removed.push(k);
   }
+  const resumeRemoved: string[] = [];
+  for (const stage of list(join(layout.root, 'resume'))) {
+    for (const key of list(layout.resumeRoot(stage))) {
+      const id = `${stage}/${key}`;
+      const abandoned = liveResume ? !liveResume.has(id) : existsSync(layout.manifest(key));
+      if (!abandoned) continue;
+      bytesFreed += dirSize(layout.resume(stage, key));
+      if (!dryRun) rmSync(layout.resume(stage, key), { recursive: true, force: true });
+      resumeRemoved.push(id);
+    }
+    if (!dryRun && list(layout.resumeRoot(stage)).length === 0) rmSync(layout.resumeRoot(stage), { recursive: true, force: true });
+  }
   // Version records stay (history is append-only); `log` marks versions whose artifact was collected.
-  return { kept: keys.length - removed.length, removed, bytesFreed };
+  return { kept: keys.length - removed.length, removed, bytesFreed, resumeRemoved };
 }

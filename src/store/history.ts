@@ -5,6 +5,7 @@ import { closest } from '../util/suggest.ts';
 import type { StoreLayout } from './layout.ts';
 import { findVersion, listRefs, readRef, writeRef, type StageRef, type VersionRecord } from './refs.ts';
 import { requireManifest } from './objects.ts';
+import { requireIntact } from './verify.ts';
 
 export function requireRef(layout: StoreLayout, stage: string): StageRef {
   const ref = readRef(layout, stage);
@@ -31,6 +32,8 @@ export function pinToVersion(layout: StoreLayout, stage: string, spec: string): 
   const ref = requireRef(layout, stage);
   const v = requireVersion(ref, spec);
   versionManifest(layout, stage, v); // must still be in the store
+  // ... and whole: every byte re-hashed before the ref moves onto it.
+  requireIntact(layout, v.key, `${stage} v${v.version}`, `it cannot be rolled back to; pick another version (\`peftmake log ${stage}\`)`);
   ref.current = v.version;
   ref.pinned = true;
   ref.events.push({ at: new Date().toISOString(), event: 'rollback', version: v.version });

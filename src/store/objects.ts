@@ -1,8 +1,9 @@
 // Committed artifacts: artifacts/objects/<key>/ (stage outputs + manifest.json), committed by renaming a temp dir.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
+import { faultPoint } from '../util/fault.ts';
 import type { StageManifest } from '../stage.ts';
 import type { StoreLayout } from './layout.ts';
 
@@ -31,20 +32,34 @@ export function makeTempDir(layout: StoreLayout, stage: string): string {
   return dir;
 }
 
-/** Atomically moves a finished temp dir into place; if the key is already committed, the temp dir is dropped. */
+/**
+ * Atomically moves a finished temp dir into place. An object already under the key is one the plan found corrupt or
+ * incomplete (an intact one is never rebuilt): it is moved aside first and dropped after.
+ */
 export function commitObject(layout: StoreLayout, tempDir: string, key: string): void {
   mkdirSync(layout.objects, { recursive: true });
   const target = layout.object(key);
-  if (hasObject(layout, key)) {
-    rmSync(tempDir, { recursive: true, force: true });
-    return;
+  let aside: string | undefined;
+  if (existsSync(target)) {
+    aside = join(layout.tmp, `replaced-${key.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+    renameSync(target, aside);
   }
-  // A directory without manifest.json is a leftover of a crash between mkdir and rename: replace it.
-  if (existsSync(target)) rmSync(target, { recursive: true, force: true });
+  faultPoint('commit.rename', target);
   renameSync(tempDir, target);
+  if (aside) rmSync(aside, { recursive: true, force: true });
 }
 
 /** Removes temp dirs left by interrupted builds (only call while holding the build lock). */
 export function cleanTemp(layout: StoreLayout): void {
   rmSync(layout.tmp, { recursive: true, force: true });
+}
+
+/** Removes a stage's resume folder for `key` (and the stage's resume root) when nothing was written into it. */
+export function dropEmptyResume(layout: StoreLayout, stage: string, key: string): void {
+  for (const d of [layout.resume(stage, key), layout.resumeRoot(stage)])
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty (a checkpoint to resume from), or already gone
+    }
 }

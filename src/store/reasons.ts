@@ -10,7 +10,8 @@ export type Reason =
   | { type: 'upstream-changed'; stage: string }
   | { type: 'impl-changed'; old: string; new: string }
   | { type: 'engine-changed'; old: string; new: string }
-  | { type: 'output-missing'; path?: string };
+  | { type: 'output-missing'; path?: string }
+  | { type: 'artifact-corrupt'; problem: string };
 
 export function formatReason(r: Reason): string {
   switch (r.type) {
@@ -29,5 +30,7 @@ export function formatReason(r: Reason): string {
       return `${r.type} ${r.old} -> ${r.new}`;
     case 'output-missing':
       return r.path ? `output-missing ${r.path}` : 'output-missing';
+    case 'artifact-corrupt':
+      return `artifact-corrupt ${r.problem} (rebuilding it)`;
   }
 }

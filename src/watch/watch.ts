@@ -1,6 +1,7 @@
 // Watch mode: chokidar on every declared input and on pipeline.json (the store ignored), debounced; a change is
 // re-planned and built only if some stage is stale (so a touch with unchanged content does nothing); changes
 // during a build are coalesced into one follow-up build; an invalid pipeline.json is reported and watching goes on.
+// A build refused because another holds the lock is retried (the change kept pending) until the lock frees.
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { PeftError } from '../errors.ts';
@@ -17,6 +18,7 @@ export type WatchEvent =
   | { type: 'unchanged' }
   | { type: 'build'; report: BuildReport }
   | { type: 'invalid'; error: PeftError }
+  | { type: 'locked'; error: PeftError }
   | { type: 'reloaded'; stages: number }
   | { type: 'error'; error: unknown };
 
@@ -28,6 +30,8 @@ export interface WatchOptions {
   jobs?: number;
   keepGoing?: boolean;
   debounceMs?: number;
+  /** How long each build attempt waits for another build's lock before trying again (default 30 s). */
+  lockWaitSeconds?: number;
   signal: AbortSignal;
   reporter?: Reporter;
   onEvent: (e: WatchEvent) => void;
@@ -55,6 +59,7 @@ export async function watchPipeline(opts: WatchOptions): Promise<void> {
   let busy = false;
   let pending = new Set<string>();
   let configChanged = false;
+  let locked = false;
 
   const load = (): void => {
     try {
@@ -85,7 +90,7 @@ export async function watchPipeline(opts: WatchOptions): Promise<void> {
       while (pending.size || configChanged) {
         const changed = [...pending].map((x) => (isAbsolute(x) ? relative(projectDir, x) : x)).sort();
         pending = new Set();
-        opts.onEvent({ type: 'change', paths: changed });
+        if (!locked) opts.onEvent({ type: 'change', paths: changed }); // a retry after the lock is not a new change
         if (configChanged) {
           configChanged = false;
           load();
@@ -106,11 +111,21 @@ export async function watchPipeline(opts: WatchOptions): Promise<void> {
             keepGoing: opts.keepGoing,
             signal: opts.signal,
             reporter: opts.reporter,
-            waitSeconds: 30,
+            waitSeconds: opts.lockWaitSeconds ?? 30,
           });
+          locked = false;
           opts.onEvent({ type: 'build', report });
         } catch (e) {
           if (opts.signal.aborted) return;
+          if (e instanceof PeftError && e.code === 'E_LOCKED') {
+            // Another build holds the lock: keep the change and try again (said once per wait, not per attempt).
+            if (!locked) opts.onEvent({ type: 'locked', error: e });
+            locked = true;
+            for (const c of changed) pending.add(resolve(projectDir, c));
+            if (!pending.size) pending.add(file);
+            await new Promise((r) => setTimeout(r, 200));
+            continue;
+          }
           opts.onEvent({ type: 'error', error: e });
         }
       }

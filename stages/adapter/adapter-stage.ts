@@ -1,13 +1,16 @@
 // Trains one `adapters.<name>` stage: LoRA (QLoRA with nf4) on the dataset artifact's train.jsonl over the base,
 // with the `on` adapters frozen beneath; progress, train_log.jsonl, validation loss, resumable checkpoints in
 // ctx.resumeDir; writes a PEFT adapter directory plus adapter.json and metrics.json into ctx.outDir.
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { evalLoss, loadModel, lrAt, nativeEngine, train, TrainingInterrupted, type AdapterUse, type NativeStepRecord, type ScheduleKind } from '../../src/engine/index.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { latestCheckpoint } from '../../src/engine/checkpoint.ts';
+import { writeFileAtomic } from '../../src/store/atomic.ts';
+import { evalLoss, loadModel, lrAt, nativeEngine, train, TrainingInterrupted, type AdapterUse, type ScheduleKind } from '../../src/engine/index.ts';
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { readPromptFile } from '../../src/hf/prompt-format.ts';
+import { portablePath } from '../../src/util/portable-path.ts';
 import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
 import { batchesPerEpoch, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from '../shared/token-records.ts';
 
@@ -102,31 +105,29 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const batches = trainBatches(train_, { batchSize: c.batchSize, seqLen: c.seqLen, padId, seed: c.seed, count: steps * G, groupMicro: segment * G, groupByLength: format !== 'text' });
   const vb = validBatches(valid, c.seqLen, padId);
 
-  // Resume state lives in ctx.resumeDir (kept across an interrupted run of the same key).
-  mkdirSync(ctx.resumeDir, { recursive: true });
-  const ckptDir = join(ctx.resumeDir, 'checkpoint');
-  const logFile = join(ctx.resumeDir, 'train_log.jsonl');
-  const validFile = join(ctx.resumeDir, 'valid_log.json');
-  const resumable = existsSync(join(ckptDir, 'trainer_state.json'));
-  if (!resumable) {
-    rmSync(logFile, { force: true });
-    rmSync(validFile, { force: true });
-  }
-  let done = resumable ? (JSON.parse(readFileSync(join(ckptDir, 'trainer_state.json'), 'utf8')) as { step: number }).step : 0;
-  const validLog: { step: number; loss: number }[] = existsSync(validFile) ? JSON.parse(readFileSync(validFile, 'utf8')) : [];
-  if (resumable) ctx.log(`${ctx.name}: resuming from the checkpoint at step ${done}/${steps}`);
+  // Resume state: atomic checkpoints in ctx.resumeDir/checkpoints (kept across an interrupted run of the same key),
+  // each holding the adapter, optimizer, trainer state and the logs up to its step.
+  const key = ctx.key ?? basename(ctx.resumeDir);
+  const ckptRoot = join(ctx.resumeDir, 'checkpoints');
+  const { found, discarded } = latestCheckpoint(ckptRoot, key);
+  for (const d of discarded) ctx.log(`${ctx.name}: discarded checkpoint ${d}`);
+  let done = found?.manifest.step ?? 0;
+  const trainLog: string[] = found ? readFileSync(join(found.dir, 'train_log.jsonl'), 'utf8').split('\n').filter(Boolean) : [];
+  const validLog: { step: number; loss: number }[] = found ? JSON.parse(readFileSync(join(found.dir, 'valid_log.json'), 'utf8')) : [];
+  if (found) ctx.log(`${ctx.name}: resuming from the checkpoint at step ${done}/${steps}`);
+  else if (discarded.length) ctx.log(`${ctx.name}: no whole checkpoint left; training from step 0`);
+  let resumeFrom = found?.dir;
 
   const adapter = await model.createAdapter({ ...c.lora, seed: c.seed, name: ctx.name });
   const schedule = (k: number) => lrAt(c.schedule, c.lr, k, steps, c.warmup);
   const startStep = done;
   const runStart = Date.now();
+  const logLines = (from: number, records: { loss: number; lr: number; gradNorm: number; clipped: boolean; tokens: number; seconds: number }[]) =>
+    records.map((r, i) => JSON.stringify({ step: from + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds, compute: engine.compute }));
   let lastTrainer: Awaited<ReturnType<typeof train>> | undefined;
   while (done < steps) {
     const target = Math.min(steps, (Math.floor(done / segment) + 1) * segment);
-    const logRecords = (records: NativeStepRecord[]): void =>
-      records.forEach((r, i) => {
-        appendFileSync(logFile, JSON.stringify({ step: done + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds, compute: engine.compute }) + '\n');
-      });
+    const from = done;
     const res = await train(
       {
         model,
@@ -142,9 +143,22 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
         dropout: c.lora.dropout,
         seed: c.seed,
         ...memory,
-        checkpoint: { dir: ckptDir, every: segment },
+        checkpoint: {
+          dir: ckptRoot,
+          every: segment,
+          key,
+          // The validation loss due at this step is computed before the checkpoint, so it is part of it.
+          extra: async (trainer, step, records) => {
+            if (vb.batches.length > 0 && c.evalEvery > 0 && step % c.evalEvery === 0 && step < steps) {
+              const loss = weightedMean(await evalLoss(trainer, vb.batches), vb.weights);
+              validLog.push({ step, loss });
+              ctx.log(`${ctx.name}: step ${step}/${steps} valid loss ${loss.toFixed(4)}`);
+            }
+            return { 'train_log.jsonl': [...trainLog, ...logLines(from, records)].join('\n') + '\n', 'valid_log.json': JSON.stringify(validLog) };
+          },
+        },
+        resumeFrom,
         checkpointOnAbort: ctx.checkpointOnAbort,
-        resumeFrom: existsSync(join(ckptDir, 'trainer_state.json')) ? ckptDir : undefined,
       },
       {
         signal: ctx.signal,
@@ -161,27 +175,20 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
         },
       },
     ).catch((e: unknown) => {
-      // Stopped by SIGTERM in a cluster job with a checkpoint at the step reached: the log keeps pace with it.
-      if (e instanceof TrainingInterrupted && e.checkpointed) {
-        logRecords(e.records);
-        ctx.log(`${ctx.name}: checkpoint written at step ${e.step}/${steps}`);
-      }
+      // Stopped by SIGTERM in a cluster job with a checkpoint at the step reached (its logs are in it).
+      if (e instanceof TrainingInterrupted && e.checkpointed) ctx.log(`${ctx.name}: checkpoint written at step ${e.step}/${steps}`);
       throw e;
     });
-    logRecords(res.records);
+    trainLog.push(...logLines(from, res.records));
+    // A live copy for readers of a training under way (the report); resume reads the checkpoint's own log.
+    writeFileAtomic(join(ctx.resumeDir, 'train_log.jsonl'), trainLog.join('\n') + '\n');
     done = target;
     lastTrainer = res;
-    const evalDue = vb.batches.length > 0 && c.evalEvery > 0 && done % c.evalEvery === 0 && done < steps;
-    if (evalDue) {
-      const loss = weightedMean(await evalLoss(res.trainer, vb.batches), vb.weights);
-      validLog.push({ step: done, loss });
-      writeFileSync(validFile, JSON.stringify(validLog));
-      ctx.log(`${ctx.name}: step ${done}/${steps} valid loss ${loss.toFixed(4)}`);
-    }
+    if (res.checkpointDir) resumeFrom = res.checkpointDir;
   }
   if (!lastTrainer) {
     // Everything was already trained before an interruption: rebuild the trainer from the last checkpoint.
-    lastTrainer = await train({ model, adapter, frozen, batches, steps, gradAccum: G, lr: c.lr, schedule, ...memory, resumeFrom: ckptDir });
+    lastTrainer = await train({ model, adapter, frozen, batches, steps, gradAccum: G, lr: c.lr, schedule, ...memory, resumeFrom });
   }
   const info = nativeEngine().trainerInfo(lastTrainer.trainer); // the training memory plan (before eval replans it)
   let validLoss: number | null = null;
@@ -191,9 +198,11 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   }
 
   // Outputs: the PEFT adapter, its metadata, the logs and the metrics.
-  await lastTrainer.adapter.save(ctx.outDir, modelArt.manifest?.resolved?.hub ? String(modelArt.manifest.resolved.hub) : modelDir);
-  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { loss: number; tokens: number }) : [];
-  copyFileSync(logFile, join(ctx.outDir, 'train_log.jsonl'));
+  // base_model_name_or_path: the hub id, else the model folder project-relative (no absolute path of this machine).
+  const baseLabel = portablePath(ctx.projectDir, modelDir);
+  await lastTrainer.adapter.save(ctx.outDir, modelArt.manifest?.resolved?.hub ? String(modelArt.manifest.resolved.hub) : baseLabel);
+  const log = trainLog.map((l) => JSON.parse(l) as { loss: number; tokens: number });
+  writeFileSync(join(ctx.outDir, 'train_log.jsonl'), trainLog.length ? trainLog.join('\n') + '\n' : '');
   writeFileSync(join(ctx.outDir, 'valid_log.json'), JSON.stringify(validLog, null, 1) + '\n');
   const tail = log.slice(-Math.max(1, Math.min(10, Math.ceil(log.length / 10))));
   const trainLoss = tail.reduce((s, r) => s + r.loss, 0) / tail.length;
@@ -218,7 +227,7 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const prompt = readPromptFile(dataArt.dir);
   const meta: AdapterMeta = {
     name: ctx.name.replace(/^adapters\./, ''),
-    base: { name: c.base, key: modelArt.key, modelDir },
+    base: { name: c.base, key: modelArt.key, modelDir: baseLabel },
     data: { name: c.data, key: dataArt.key, format },
     stack: stack.map(({ name, key }) => ({ name, key })),
     objective,

@@ -1,8 +1,37 @@
-// Runs a command stage: each command through a shell (execa) in the project directory, its output streamed to the
-// stage log; a non-zero exit or a signal fails the stage, an abort cancels it.
+// Runs a command stage: each command through a shell (execa) in the project directory, in its own process group, its
+// output streamed to the stage log; a non-zero exit or a signal fails the stage. An abort cancels it: SIGTERM to the
+// whole group (grandchildren included), SIGKILL after a grace period, and the cancel is reported only once the group
+// is gone, so nothing of the stage writes after it.
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import type { CommandConfig } from './index.ts';
+
+const GRACE_MS = 1500;
+
+function signalGroup(pgid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pgid) return;
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // the group is gone
+  }
+}
+
+/** Waits until no process of the group is left (SIGKILL after the grace period). */
+async function groupGone(pgid: number | undefined): Promise<void> {
+  if (!pgid) return;
+  const t0 = Date.now();
+  while (true) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() - t0 > GRACE_MS) signalGroup(pgid, 'SIGKILL');
+    if (Date.now() - t0 > GRACE_MS + 2000) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 async function runOne(cmd: string, ctx: RunContext<CommandConfig>): Promise<void> {
   ctx.log(`$ ${cmd}`);
@@ -14,13 +43,29 @@ async function runOne(cmd: string, ctx: RunContext<CommandConfig>): Promise<void
     stdin: 'ignore',
     all: true,
     buffer: false,
-    cancelSignal: ctx.signal,
-    forceKillAfterDelay: 2000,
+    detached: true, // its own process group: a cancel reaches every process the command started
     reject: false,
   });
-  for await (const line of sub.iterable({ from: 'all' })) ctx.log(String(line));
-  const res = await sub;
-  if (res.isCanceled || ctx.signal.aborted) throw new PeftError('E_CANCELLED', `${ctx.name}: interrupted`);
+  const group = sub.pid;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    signalGroup(group, 'SIGTERM');
+    killTimer = setTimeout(() => signalGroup(group, 'SIGKILL'), GRACE_MS);
+  };
+  if (ctx.signal.aborted) onAbort();
+  else ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let res;
+  try {
+    for await (const line of sub.iterable({ from: 'all' })) ctx.log(String(line));
+    res = await sub;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+  }
+  if (ctx.signal.aborted) {
+    await groupGone(group);
+    throw new PeftError('E_CANCELLED', `${ctx.name}: interrupted`);
+  }
   if (res.failed) {
     const why = res.signal ? `was killed by ${res.signal}` : res.exitCode !== undefined ? `exited with code ${res.exitCode}` : res.message;
     throw new PeftError('E_STAGE_FAILED', `${ctx.name}: command \`${cmd}\` ${why}`);

@@ -6,6 +6,7 @@ import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { readAdapterMeta, upstreamOf } from '../shared/adapter-artifact.ts';
 import { modelDirOf } from '../shared/model-dir.ts';
+import { portablePath } from '../../src/util/portable-path.ts';
 import { COMPOSITION_FILE, type CompositionFile } from '../shared/composition-file.ts';
 import { mergeAdapterDirs, type MergeMethod } from './merge.ts';
 
@@ -41,8 +42,8 @@ export async function runCompositionStage(ctx: RunContext<ComposeConfig>): Promi
   const file: CompositionFile = {
     name: ctx.name.replace(/^compositions\./, ''),
     method,
-    base: { name: c.base, key: modelArt.key, modelDir: modelDirOf(modelArt.dir) },
-    adapters: adapters.map(({ name, key, version, dir, weight }) => ({ name, key, version, dir, weight })),
+    base: { name: c.base, key: modelArt.key, modelDir: portablePath(ctx.projectDir, modelDirOf(modelArt.dir)) },
+    adapters: adapters.map(({ name, key, version, dir, weight }) => ({ name, key, version, dir: portablePath(ctx.projectDir, dir), weight })),
   };
   let summary = `stack of ${adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')}`;
   if (method !== 'stack') {

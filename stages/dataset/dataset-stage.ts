@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
+import { portablePath } from '../../src/util/portable-path.ts';
 import { loadModelTokenizer, PROMPT_FILE } from '../../src/hf/index.ts';
 import { modelDirOf } from '../shared/model-dir.ts';
 import { resolveDatasetConfig } from './config.ts';
@@ -18,10 +19,12 @@ export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<R
   if (!model)
     throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, { hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)` });
   const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
+  const tokenizerLabel = portablePath(ctx.projectDir, tokenizer.dir); // stats.json names no absolute path of this machine
   const prepared = await prepareDataset(config, {
     name: ctx.name,
     projectDir: ctx.projectDir,
     tokenizer,
+    tokenizerLabel,
     signal: ctx.signal,
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });

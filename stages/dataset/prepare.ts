@@ -22,6 +22,8 @@ import { capLength, IGNORE, packStream, tokenizeDocumentTo, tokenizeSegments, ty
 export interface PrepareOptions {
   name: string; // full stage name, e.g. datasets.qa
   projectDir: string;
+  /** How stats.json names the tokenizer's model (project-relative inside the project); default its directory. */
+  tokenizerLabel?: string;
   tokenizer: ModelTokenizer;
   signal?: AbortSignal;
   progress?: (message: string, step?: number, total?: number) => void;
@@ -325,7 +327,7 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
   const stats: DatasetStats = {
     name: opts.name,
     format: config.format,
-    tokenizer: tok.dir,
+    tokenizer: opts.tokenizerLabel ?? tok.dir,
     sources: [],
     badRecords: { count: 0, examples: [] },
     steps: [],

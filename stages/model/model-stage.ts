@@ -6,6 +6,7 @@ import { PeftError } from '../../src/errors.ts';
 import { downloadModelFiles } from '../../src/hub/index.ts';
 import { initModel, type InitModelOptions } from '../../src/engine/init-model.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
+import { portablePath } from '../../src/util/portable-path.ts';
 
 export interface ModelStageConfig {
   path?: string;
@@ -70,12 +71,14 @@ export async function resolveModel(config: ModelStageConfig, signal?: AbortSigna
 export async function runModelStage(ctx: RunContext<ModelStageConfig>): Promise<RunResult> {
   const c = ctx.config;
   let dir: string;
-  let pointer: string;
+  let pointer: Record<string, string>;
   let source: Record<string, unknown>;
   if (c.path) {
     dir = localModelDir(ctx.projectDir, c.path);
     checkModelDir(dir, ctx.name);
-    pointer = dir;
+    // Inside the project: recorded project-relative, so a copied project reads its own copy of the model.
+    const portable = portablePath(ctx.projectDir, dir);
+    pointer = isAbsolute(portable) ? { dir } : { project: portable };
     source = { kind: 'path', path: c.path };
   } else if (c.hub) {
     const sha = typeof ctx.resolved.sha === 'string' ? ctx.resolved.sha : undefined;
@@ -83,18 +86,18 @@ export async function runModelStage(ctx: RunContext<ModelStageConfig>): Promise<
     const res = await downloadModelFiles({ id: c.hub, revision: sha ?? c.revision ?? 'main' }, { signal: ctx.signal });
     dir = res.snapshotDir;
     checkModelDir(dir, ctx.name);
-    pointer = dir;
+    pointer = { dir };
     source = { kind: 'hub', hub: c.hub, revision: c.revision ?? 'main', sha: res.sha };
   } else if (c.init) {
     dir = join(ctx.outDir, INIT_MODEL_SUBDIR);
     const r = initModel(dir, initOptions(c.init));
-    pointer = INIT_MODEL_SUBDIR; // relative: the artifact moves from the temp dir into the store
+    pointer = { dir: INIT_MODEL_SUBDIR }; // relative: the artifact moves from the temp dir into the store
     source = { kind: 'init', init: c.init, numParams: r.numParams };
   } else {
     throw new PeftError('E_CONFIG_SCHEMA', `${ctx.name}: give one of path, hub or init`, { pointer: `/${ctx.name.replace('.', '/')}` });
   }
   const cfg = readConfigJson(dir);
-  writeFileSync(join(ctx.outDir, 'model.json'), JSON.stringify({ dir: pointer }, null, 2) + '\n');
+  writeFileSync(join(ctx.outDir, 'model.json'), JSON.stringify(pointer, null, 2) + '\n');
   const info = {
     source,
     modelType: cfg.model_type,

@@ -16,7 +16,7 @@ export interface StackEntry {
 
 export interface AdapterMeta {
   name: string;
-  base: { name: string; key: string; modelDir: string };
+  base: { name: string; key: string; modelDir: string }; // modelDir project-relative inside the project (informational)
   data: { name: string; key: string; format?: string };
   /** Frozen adapters beneath this one while it trained, in application order (transitively). */
   stack: StackEntry[];

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
+import { resolvePortable } from '../../src/util/portable-path.ts';
 
 export const COMPOSITION_FILE = 'composition.json';
 
@@ -10,14 +11,14 @@ export interface ComposedAdapter {
   name: string;
   key: string;
   version: number;
-  dir: string; // absolute artifact dir when written; re-derived from the store by key when read
+  dir: string; // artifact dir, written project-relative (artifacts/objects/<key>); absolute once read
   weight: number;
 }
 
 export interface CompositionFile {
   name: string;
   method: string;
-  base: { name: string; key: string; modelDir: string };
+  base: { name: string; key: string; modelDir: string }; // written project-relative inside the project; absolute once read
   adapters: ComposedAdapter[];
   /** Merged methods: the merged adapter, relative to the composition artifact. */
   merged?: { dir: string; r: number; method: string };
@@ -33,7 +34,13 @@ export function readCompositionFile(artifactDir: string): CompositionFile {
   const f = join(artifactDir, COMPOSITION_FILE);
   if (!existsSync(f)) throw new PeftError('E_STORE', `${artifactDir}: no ${COMPOSITION_FILE} (not a composition artifact)`, { file: f });
   try {
-    return JSON.parse(readFileSync(f, 'utf8')) as CompositionFile;
+    const file = JSON.parse(readFileSync(f, 'utf8')) as CompositionFile;
+    // Paths are stored project-relative (a copied project reads its own store): resolved here for every reader.
+    return {
+      ...file,
+      base: { ...file.base, modelDir: resolvePortable(artifactDir, file.base.modelDir) },
+      adapters: file.adapters.map((a) => ({ ...a, dir: resolvePortable(artifactDir, a.dir) })),
+    };
   } catch (err) {
     throw new PeftError('E_STORE', `${f}: not valid JSON (${(err as Error).message})`, { file: f });
   }

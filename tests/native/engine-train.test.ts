@@ -49,7 +49,8 @@ describe.skipIf(skipReason !== '')('training on tinystories-sample' + (skipReaso
     // the interrupted run stops after step 3, where its checkpoint was written
     const partial = await train({ ...common, adapter: await m.createAdapter({ r: 4, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 2 }), steps: 3, checkpoint: { dir: join(tmp, 'ck3'), every: 3 } });
     expect(partial.stepsDone).toBe(3);
-    const resumed = await train({ ...common, adapter: partial.adapter, resumeFrom: join(tmp, 'ck3') });
+    expect(partial.checkpointDir).toBe(join(tmp, 'ck3', 'step-00000003'));
+    const resumed = await train({ ...common, adapter: partial.adapter, resumeFrom: partial.checkpointDir });
     expect(resumed.records.map((r) => r.step)).toEqual([3, 4, 5, 6, 7]);
     expect(resumed.records.map((r) => r.loss)).toEqual(full.records.slice(3).map((r) => r.loss));
     expect(resumed.records.map((r) => r.gradNorm)).toEqual(full.records.slice(3).map((r) => r.gradNorm));

@@ -12,6 +12,7 @@ interface Args extends CommonArgs {
   jobs: number;
   keepGoing: boolean;
   wait: number;
+  verify: boolean;
   executor?: 'local' | 'slurm';
 }
 
@@ -26,6 +27,7 @@ export const buildCommand: CommandModule<object, Args> = {
       .option('jobs', { alias: 'j', type: 'number', default: 1, describe: 'stages run in parallel (heavy stages still one at a time)' })
       .option('keep-going', { alias: 'k', type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
       .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another build holding the lock' })
+      .option('verify', { type: 'boolean', default: false, describe: 're-hash every byte of the committed artifacts used (a damaged one is rebuilt)' })
       .option('executor', { type: 'string', choices: ['local', 'slurm'], describe: 'where heavy stages run (over pipeline.json `executor`): here, or as Slurm jobs' })
       .option('json', jsonOption) as never,
   handler: async (a) => {
@@ -37,6 +39,7 @@ export const buildCommand: CommandModule<object, Args> = {
       jobs: a.jobs,
       keepGoing: a.keepGoing,
       waitSeconds: a.wait,
+      verify: a.verify,
       executor: a.executor,
       json: a.json,
       signal: interruptSignal(),

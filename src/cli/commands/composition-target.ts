@@ -3,11 +3,14 @@
 // the adapter stack (DIR:WEIGHT) to load and the prompt format its adapters were trained on, and renders a generate
 // prompt in that format; also the --model/--adapter/--quant options both declare.
 import { renderInferencePrompt, type InferencePrompt } from '../../hf/prompt-format.ts';
+import { existsSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
 import type { ModelTokenizer } from '../../hf/tokenizer.ts';
 import { PeftError } from '../../errors.ts';
 import { StoreLayout } from '../../store/layout.ts';
 import { currentVersion, readRef } from '../../store/refs.ts';
 import { requireManifest } from '../../store/objects.ts';
+import { requireIntact } from '../../store/verify.ts';
 import { kindOfStage } from '../toolchain.ts';
 
 export interface CompositionArgs {
@@ -32,9 +35,16 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
   const cur = currentVersion(readRef(layout, stage));
   if (!cur)
     throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
+  requireIntact(layout, cur.key, `${stage} v${cur.version}`); // never served from a damaged object
   const manifest = requireManifest(layout, cur.key, stage);
   const artifact = { name: stage, kind: manifest.kind, key: cur.key, version: cur.version, dir: layout.object(cur.key), manifest };
   const stack = kindOfStage(stage)!.inferenceStack!(artifact, { disable: a.disable });
+  // ... nor from a damaged adapter or model object it stacks
+  for (const d of [stack.modelDir, ...stack.adapters.map((x) => x.dir)]) {
+    const rel = relative(layout.objects, d);
+    const key = rel.split(sep)[0];
+    if (key && !rel.startsWith('..') && !isAbsolute(rel) && existsSync(layout.object(key))) requireIntact(layout, key, `${stage}'s artifact ${key.slice(0, 12)}`);
+  }
   return { ...a, model: stack.modelDir, adapter: stack.adapters.map((x) => `${x.dir}:${x.weight}`), ...(stack.prompt ? { prompt: stack.prompt } : {}) };
 }
 

@@ -51,7 +51,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   // The one BOS rule (src/hf/tokenizer.ts): a plain prompt gets the tokenizer's specials, a chat-template text none.
   const prompt =
     a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat !== undefined ? model.tokenizer.encode(chat, { special: false }) : model.tokenizer.encode(a.prompt!, { special: true });
-  checkIds(model, prompt, '--prompt-ids');
+  checkIds(model, prompt, a.promptIds !== undefined ? '--prompt-ids' : undefined);
   const t0 = performance.now();
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
   const seconds = (performance.now() - t0) / 1000;

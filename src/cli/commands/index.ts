@@ -14,6 +14,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
   rollback: () => import('./rollback.ts').then((m) => m.rollbackCommand),
   unpin: () => import('./unpin.ts').then((m) => m.unpinCommand),
   gc: () => import('./gc.ts').then((m) => m.gcCommand),
+  fsck: () => import('./fsck.ts').then((m) => m.fsckCommand),
   watch: () => import('./watch.ts').then((m) => m.watchCommand),
   generate: () => import('./generate.ts').then((m) => m.generateCommand),
   score: () => import('./score.ts').then((m) => m.scoreCommand),

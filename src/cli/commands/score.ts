@@ -48,7 +48,7 @@ export async function runScore(a: ScoreArgs, onWindow?: (done: number, total: nu
     }
     ids = model.tokenizer.encode(text!, { special: true });
   }
-  checkIds(model, ids, '--ids');
+  checkIds(model, ids, a.ids !== undefined ? '--ids' : undefined);
   if (ids.length < 2) throw new PeftError('E_USAGE', 'scoring needs at least two tokens (the first one is context only)');
   const window = a.window ?? model.info.maxPositionEmbeddings;
   const stride = a.stride ?? Math.max(1, Math.floor(window / 2));

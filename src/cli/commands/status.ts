@@ -7,6 +7,7 @@ import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.t
 
 interface Args extends CommonArgs {
   targets: string[];
+  verify: boolean;
 }
 
 export const statusCommand: CommandModule<object, Args> = {
@@ -16,9 +17,10 @@ export const statusCommand: CommandModule<object, Args> = {
     y
       .positional('targets', { type: 'string', array: true, default: [] })
       .option('file', fileOption)
+      .option('verify', { type: 'boolean', default: false, describe: 're-hash every byte of the committed artifacts (not only files whose stat changed)' })
       .option('json', jsonOption) as never,
   handler: async (a) => {
-    const report = await statusOf({ toolchain: TOOLCHAIN, file: a.file, targets: a.targets });
+    const report = await statusOf({ toolchain: TOOLCHAIN, file: a.file, targets: a.targets, verify: a.verify });
     if (!report.ok) process.exitCode = 1; // a stage that cannot be planned (a missing input, say) is not a clean status
     if (a.json) return printJson(report);
     for (const s of report.stages) process.stdout.write(`${outcomeLine(s, true)}\n`);

@@ -39,6 +39,7 @@ export const watchCommand: CommandModule<object, Args> = {
         else if (e.type === 'build') say(`${summaryLine(e.report)}; watching`);
         else if (e.type === 'invalid') say(`${formatError(e.error)}\n(still watching; fix the file to continue)`);
         else if (e.type === 'reloaded') say(`pipeline loaded: ${e.stages} stage(s)`);
+        else if (e.type === 'locked') say(`${formatError(e.error)}\n(the change is kept: building as soon as the lock frees)`);
         else if (e.type === 'error') say(`${formatError(e.error)}\n(still watching)`);
       },
     });

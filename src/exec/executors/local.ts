@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { Pipeline } from '../../config/types.ts';
 import type { RunResult, StageProgress, UpstreamArtifact } from '../../stage.ts';
 import type { PlannedStage } from '../../plan/plan.ts';
-import { makeTempDir } from '../../store/objects.ts';
+import { dropEmptyResume, makeTempDir } from '../../store/objects.ts';
 import { clearOutputs } from '../workspace-outputs.ts';
 import type { Executor, StageRunOutput, StageTask } from './types.ts';
 
@@ -39,6 +39,7 @@ export async function runKind(p: PlannedStage, r: KindRun): Promise<RunResult> {
     inputs: p.inputs,
     previous: r.previous,
     resumeDir: r.resumeDir,
+    key: p.key,
     signal: r.signal,
     ...(r.checkpointOnAbort ? { checkpointOnAbort: true } : {}),
     json: r.json,
@@ -67,6 +68,7 @@ export const localExecutor: Executor = {
       return { outDir, result, host: hostname(), release() {} };
     } catch (e) {
       rmSync(outDir, { recursive: true, force: true });
+      dropEmptyResume(layout, p.name, p.key);
       throw e;
     }
   },

@@ -1,7 +1,7 @@
 // The model, adapter, composition and eval stage kinds run on stories260K through hand-made RunContexts: a domain
 // adapter lowers held-out loss, a task adapter trained on top of it raises exact match, stack == cat merge,
 // disabling an adapter == the composition without it, weight diffs from factors, resume after an interruption.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,13 +193,15 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
       resumeDir,
       signal: ac.signal,
     });
-    // abort once the first checkpoint exists
+    // abort once the first checkpoint exists (a step-<n> folder appears whole, by rename)
+    const ckpts = join(resumeDir, 'checkpoints');
+    const steps = () => (existsSync(ckpts) ? readdirSync(ckpts).filter((n) => n.startsWith('step-')) : []);
     const timer = setInterval(() => {
-      if (existsSync(join(resumeDir, 'checkpoint', 'trainer_state.json'))) ac.abort();
+      if (steps().length) ac.abort();
     }, 5);
     await expect(first).rejects.toMatchObject({ code: 'E_CANCELLED' });
     clearInterval(timer);
-    lines = readFileSync(join(resumeDir, 'train_log.jsonl'), 'utf8').trim().split('\n').length;
+    lines = readFileSync(join(ckpts, steps()[0], 'train_log.jsonl'), 'utf8').trim().split('\n').length;
     expect(lines % 4).toBe(0);
     expect(lines).toBeLessThan(12);
     const logs: string[] = [];

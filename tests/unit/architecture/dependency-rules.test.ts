@@ -17,6 +17,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/graph': BASE,
   'src/hash': BASE,
   'src/hub': BASE,
+  'src/slurm': BASE,
   'src/config': [...BASE, 'src/stage.ts', 'src/graph'],
   'src/store': [...BASE, 'src/stage.ts', 'src/hash'],
   'src/plan': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/hash', 'src/store'],
@@ -24,11 +25,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/watch': [...BASE, 'src/stage.ts', 'src/config', 'src/exec'],
   'src/engine': [...BASE, 'src/hf'],
   'src/doctor': [...BASE, 'src/hub', 'src/store', 'src/slurm'],
-  // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor; a static report over the store; the
-  // cluster (sbatch / squeue) client the executor hands heavy stages to.
+  // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor; a static report over the store.
   'src/serve': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/exec'],
   'src/report': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/store', 'src/plan'],
-  'src/slurm': BASE,
   // the composition root: everything in src/, and the stage-kind registry (never a kind's own files)
   'src/cli': [
     ...BASE,

@@ -1,0 +1,42 @@
+// Fault injection, cancel: SIGTERM to a build whose command stage has a nested child kills the stage's whole process
+// group promptly; nothing writes into the workspace after the build reported its cancel.
+import { existsSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { CLI, World } from './harness.ts';
+
+let w: World | undefined;
+afterEach(() => w?.cleanup());
+
+const gone = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+describe('cancel', () => {
+  it('SIGTERM kills the command stage\'s grandchildren; nothing writes after the cancel', async () => {
+    w = new World({ stages: { nested: { cmd: "sh -c 'echo $$ > inner.pid; sleep 3; echo late > late.txt'; echo after > after.txt", outs: ['after.txt'] } } });
+    const child = execa(process.execPath, [CLI, 'build'], { cwd: w.dir, reject: false, env: { FORCE_COLOR: '0' } });
+    const t0 = Date.now();
+    while (!existsSync(w.path('inner.pid'))) {
+      if (Date.now() - t0 > 30_000) throw new Error('the stage never started');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const inner = Number(readFileSync(w.path('inner.pid'), 'utf8').trim());
+    const t1 = Date.now();
+    child.kill('SIGTERM');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(String(r.stderr)).toContain('error[E_CANCELLED]: build interrupted');
+    expect(Date.now() - t1).toBeLessThan(2500);
+    expect(gone(inner), 'the nested shell outlived the cancel').toBe(true);
+    await new Promise((r) => setTimeout(r, 3200)); // past the moment the nested shell would have written
+    expect(existsSync(w.path('late.txt'))).toBe(false);
+    expect(existsSync(w.path('after.txt'))).toBe(false);
+  });
+});
