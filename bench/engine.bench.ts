@@ -143,6 +143,7 @@ async function one(config: string, dir: string): Promise<void> {
       ),
       pool_regions_per_step: Math.round(prof.poolRegions / Math.max(1, prof.steps)),
       threads: caps.threads,
+      isa: /isa=(\S+)/.exec(caps.backend)?.[1] ?? null, // the decode kernels' ISA (PEFT_ISA forces one)
       backend: caps.backend,
       kernels: m.info.kernels,
       cpu_flags: cpuFlags(),
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
         emitJson({ bench: 'engine-peer', mode, best_of: 'default, OMP_WAIT_POLICY=PASSIVE', ...(b ? { tokens_per_s: b.tokens_per_s, achieved_gflops: b.achieved_gflops, omp_wait_policy: b.omp_wait_policy, peak_rss_mb: b.peak_rss_mb, matmul_peak_gflops: b.matmul_peak_gflops, other_procs_cpu_frac: b.other_procs_cpu_frac, cpu_flags: b.cpu_flags } : { error: 'every run failed' }) });
       }
     const gen = (q: string, c: string) => lines.find((l) => l.quant === q && l.compute === c)?.generate_tokens_per_s ?? null;
-    emitJson({ bench: 'engine-generate', batch: 1, kv_cache: true, new_tokens: 64, nf4_bf16_tokens_per_s: gen('nf4', 'bf16'), nf4_fp32_tokens_per_s: gen('nf4', 'fp32'), none_bf16_tokens_per_s: gen('none', 'bf16'), note: 'decode steps (< 32 rows) run the frozen projections in fp32 in both modes' });
+    emitJson({ bench: 'engine-generate', isa: lines[0]?.isa ?? null, batch: 1, kv_cache: true, new_tokens: 64, nf4_bf16_tokens_per_s: gen('nf4', 'bf16'), nf4_fp32_tokens_per_s: gen('nf4', 'fp32'), none_bf16_tokens_per_s: gen('none', 'bf16'), note: 'decode steps (< 32 rows) run the frozen projections in fp32 in both modes' });
   } finally {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }

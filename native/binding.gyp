@@ -8,10 +8,25 @@
   },
   "targets": [
     {
+      "target_name": "peft_kern_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node sources.mjs avx2)"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["<!@(node build-flags.mjs avx2)"]
+    },
+    {
+      "target_name": "peft_kern_scalar",
+      "type": "static_library",
+      "sources": ["<!@(node sources.mjs scalar)"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["<!@(node build-flags.mjs scalar)"]
+    },
+    {
       "target_name": "peft_engine_lib",
       "type": "static_library",
       "sources": ["<!@(node sources.mjs lib)"],
-      "cflags": ["-fPIC"]
+      "cflags": ["-fPIC"],
+      "dependencies": ["peft_kern_avx2", "peft_kern_scalar"]
     },
     {
       "target_name": "peft_engine",

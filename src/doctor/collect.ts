@@ -121,6 +121,10 @@ export function collectFacts(opts: CollectOptions = {}): DoctorFacts {
       bf16Library: info.bf16Library,
       sgemmLibrary: info.sgemmLibrary,
       openblasLinked: info.openblasLinked,
+      isa: info.isa,
+      isaCpu: info.isaCpu,
+      isaBuilt: info.isaBuilt,
+      isaError: info.isaError,
       bf16KernelForModel,
     };
   }

@@ -94,6 +94,8 @@ export function diagnose(f: DoctorFacts): Check[] {
       status: bf16Fix ? 'warn' : 'ok',
       fix: bf16Fix,
     });
+    if (k.isaError) add({ id: 'isa', label: 'kernel ISA', value: `refused: ${k.isaError}`, status: 'warn', fix: 'set PEFT_ISA to one of the listed ISAs, or unset it to pick the best one' });
+    else if (k.isa) add({ id: 'isa', label: 'kernel ISA', value: `${k.isa} (CPU can run: ${k.isaCpu}; built: ${k.isaBuilt})`, status: k.isa === 'scalar' ? 'warn' : 'ok', fix: k.isa === 'scalar' ? 'decode kernels run scalar: unset PEFT_ISA, or use a CPU with AVX2' : undefined });
     const threadsLow = k.threads < f.cpu.logicalCores;
     add({ id: 'threads', label: 'kernel threads', value: `${k.threads} of ${f.cpu.logicalCores} cores`, status: 'info', note: threadsLow ? 'fewer threads than cores (set by the engine or BENCH_THREADS); fine on a shared machine' : undefined });
   }

@@ -12,6 +12,12 @@ export interface KernelsInfo {
   bf16Library: string; // "onednn-2.6.3/omp", or "none" when built without oneDNN
   sgemmLibrary: string; // "openblas" | "builtin"
   openblasLinked: boolean;
+  /** The decode kernels' ISA (avx512 | avx2 | scalar; PEFT_ISA forces one), what the CPU / build can run, or the
+   * error a bad PEFT_ISA gives (absent in addons older than the ISA dispatch). */
+  isa?: string;
+  isaCpu?: string;
+  isaBuilt?: string;
+  isaError?: string;
 }
 
 export interface DoctorFacts {

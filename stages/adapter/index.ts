@@ -8,8 +8,11 @@ import { readAdapterMeta } from '../shared/adapter-artifact.ts';
 import { inferencePrompt } from '../shared/inference-prompt.ts';
 import { adapterSchema } from './schema.ts';
 import type { TrainStageConfig } from './adapter-stage.ts';
+import type { ImportSpec } from './import-stage.ts';
 
-export interface AdapterConfig extends TrainStageConfig {
+export interface AdapterConfig extends Omit<TrainStageConfig, 'data'> {
+  data?: string;
+  import?: ImportSpec;
   on: string[];
   [field: string]: unknown;
 }
@@ -23,14 +26,26 @@ const adapter: StageKind<AdapterConfig> = {
   references(_name, c): StageReference[] {
     return [
       { pointer: '/base', target: `models.${c.base}` },
-      { pointer: '/data', target: `datasets.${c.data}` },
+      ...(c.data ? [{ pointer: '/data', target: `datasets.${c.data}` }] : []),
       ...(c.on ?? []).map((a, i) => ({ pointer: `/on/${i}`, target: `adapters.${a}` })),
     ];
   },
-  deps(name, c): DeclaredDeps {
-    return { upstream: adapter.references!(name, c).map((r) => r.target), files: [] };
+  isHeavy(c): boolean {
+    return !c.import;
   },
-  run: (ctx) => import('./adapter-stage.ts').then((m) => m.runAdapterStage(ctx)),
+  deps(name, c): DeclaredDeps {
+    // An imported adapter directory is hashed like a local base model (it may live outside the project).
+    return { upstream: adapter.references!(name, c).map((r) => r.target), files: [], externalFiles: c.import?.path ? [c.import.path] : [] };
+  },
+  async resolve(ctx) {
+    if (!ctx.config.import?.hub) return {};
+    const { resolveImport } = await import('./import-stage.ts');
+    return resolveImport(ctx.config.import, ctx.signal);
+  },
+  run: (ctx) =>
+    ctx.config.import
+      ? import('./import-stage.ts').then((m) => m.runImportStage(ctx as unknown as Parameters<typeof m.runImportStage>[0]))
+      : import('./adapter-stage.ts').then((m) => m.runAdapterStage(ctx as unknown as Parameters<typeof m.runAdapterStage>[0])),
   diff: (a, b) => import('./weight-diff.ts').then((m) => m.adapterDiff(a, b)),
   // served on its own (serve): the base, the frozen adapters it was trained on (in order), then the adapter itself
   inferenceStack(artifact, opts) {

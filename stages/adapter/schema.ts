@@ -32,11 +32,23 @@ export const adapterSchema: JsonSchema = {
   type: 'object',
   description: 'A LoRA adapter trained on `data` over `base`; causal-LM for text datasets, answer-only loss for labeled ones.',
   additionalProperties: false,
-  required: ['base', 'data'],
+  required: ['base'],
+  oneOf: [{ required: ['data'] }, { required: ['import'] }],
   properties: {
     description: descriptionProperty,
     base: baseModelProperty,
-    data: { type: 'string', minLength: 1, description: 'Name of the training dataset in `datasets`.' },
+    data: { type: 'string', minLength: 1, description: 'Name of the training dataset in `datasets` (or give `import`).' },
+    import: {
+      type: 'object',
+      description: 'Import a PEFT LoRA adapter instead of training one: from a directory, or from the hub (`hub` + `revision`, the commit sha joins the key; cached, offline after the first time). Validated against `base`.',
+      additionalProperties: false,
+      oneOf: [{ required: ['path'] }, { required: ['hub'] }],
+      properties: {
+        path: { type: 'string', minLength: 1, description: 'PEFT adapter directory (adapter_config.json + adapter_model.safetensors), project-relative or absolute.' },
+        hub: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Hub repo id of a PEFT adapter, owner/name.' },
+        revision: { type: 'string', minLength: 1, default: 'main', description: 'Branch, tag or commit sha of `hub`.' },
+      },
+    },
     on: {
       type: 'array',
       items: { type: 'string', minLength: 1 },

@@ -1,45 +1,64 @@
-// Runs an `exports.<name>` stage: writes a trained adapter, or the one adapter of a merged composition, as a PEFT
-// directory at a project path (the core captures it into the store and restores it on rollback / revert).
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// Runs an `exports.<name>` stage: resolves what to export (an adapter or a composition, over its base), writes the
+// chosen format into a temp directory beside `path` and swaps it in whole (an error leaves the earlier export in
+// place, never half a new one); the core captures `path` into the store and restores it on rollback / revert.
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
-import { upstreamOf } from '../shared/adapter-artifact.ts';
-import { readCompositionFile } from '../shared/composition-file.ts';
+import { exportSource, type ExportSource } from './export-source.ts';
+import { writePeftExport } from './peft-export.ts';
+import { writeMergedExport } from './merged-export.ts';
+import { writeGgufExport } from './gguf-export.ts';
+import { writeOnnxExport } from './onnx-export.ts';
 
 export interface ExportStageConfig {
   adapter?: string;
   composition?: string;
   path: string;
-  format?: string;
+  format?: 'peft' | 'merged' | 'gguf' | 'onnx';
+  dtype?: 'bf16' | 'fp16' | 'fp32';
+  maxShardMB?: number;
+  type?: string;
 }
 
-const PEFT_FILES = ['adapter_config.json', 'adapter_model.safetensors'];
+export interface FormatResult {
+  summary: string;
+  files: string[];
+  metrics?: Record<string, unknown>;
+}
+
+export interface FormatWriter {
+  (ctx: RunContext<ExportStageConfig>, src: ExportSource, dst: string): Promise<FormatResult>;
+}
+
+const WRITERS: Record<string, FormatWriter> = {
+  peft: writePeftExport,
+  merged: writeMergedExport,
+  gguf: writeGgufExport,
+  onnx: writeOnnxExport,
+};
 
 export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promise<RunResult> {
   const c = ctx.config;
-  let src: string;
-  let what: string;
-  if (c.adapter) {
-    src = upstreamOf(ctx, `adapters.${c.adapter}`).dir;
-    what = `adapters.${c.adapter}`;
-  } else if (c.composition) {
-    const art = upstreamOf(ctx, `compositions.${c.composition}`);
-    const file = readCompositionFile(art.dir);
-    if (!file.merged)
-      throw new PeftError('E_CONFIG_SEMANTIC', `${ctx.name}: compositions.${c.composition} uses method "${file.method}", which keeps its adapters apart; only a merged composition is one PEFT adapter`, {
-        hint: 'set "method": "cat" (exact) on the composition, or export each adapter with "adapter"',
-      });
-    src = join(art.dir, file.merged.dir);
-    what = `compositions.${c.composition} (${file.merged.method}, rank ${file.merged.r})`;
-  } else throw new PeftError('E_CONFIG_SCHEMA', `${ctx.name}: give "adapter" or "composition"`);
+  const format = c.format ?? 'peft';
+  const writer = WRITERS[format];
+  if (!writer) throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: format "${format}" is not implemented yet`, { pointer: `/exports/${ctx.name.split('.')[1]}/format` });
+  const src = exportSource(ctx, c);
   const dst = resolve(ctx.projectDir, c.path);
-  rmSync(dst, { recursive: true, force: true });
-  mkdirSync(dst, { recursive: true });
-  for (const f of PEFT_FILES) {
-    if (!existsSync(join(src, f))) throw new PeftError('E_STORE', `${ctx.name}: ${join(src, f)} is missing from the store`, { hint: `rebuild ${what}` });
-    copyFileSync(join(src, f), join(dst, f));
+  mkdirSync(dirname(dst), { recursive: true });
+  const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(tmp);
+  let result: FormatResult;
+  try {
+    result = await writer(ctx, src, tmp);
+    if (ctx.signal.aborted) throw new PeftError('E_CANCELLED', `${ctx.name}: cancelled`);
+    rmSync(dst, { recursive: true, force: true });
+    renameSync(tmp, dst);
+  } finally {
+    if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
   }
-  writeFileSync(join(ctx.outDir, 'export.json'), JSON.stringify({ from: what, path: c.path, format: c.format ?? 'peft' }, null, 2) + '\n');
-  return { summary: `${what} → ${c.path}/ (PEFT)` };
+  const record = { from: src.what, path: c.path, format, files: result.files.sort(), adapters: src.adapters.map((a) => ({ name: a.name, key: a.key, weight: a.weight })), ...result.metrics };
+  writeFileSync(join(ctx.outDir, 'export.json'), JSON.stringify(record, null, 2) + '\n');
+  return { summary: `${src.what} → ${c.path}/ (${result.summary})`, metrics: { files: result.files.length, ...result.metrics } };
 }

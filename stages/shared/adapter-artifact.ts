@@ -20,7 +20,7 @@ export interface AdapterMeta {
   data: { name: string; key: string; format?: string };
   /** Frozen adapters beneath this one while it trained, in application order (transitively). */
   stack: StackEntry[];
-  objective: 'causal-lm' | 'answer-only';
+  objective: 'causal-lm' | 'answer-only' | 'imported';
   /** The prompt format of the training data (chat template and its date), for inference; absent in older artifacts. */
   prompt?: PromptFormat;
   params: Record<string, unknown>;

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
+import { handleWrite, type CommitRecord, type WriteState } from './hub-writes.ts';
 
 /** One file of a repo: an absolute path on disk (read when served) or the bytes themselves. */
 export type FileSource = string | Buffer;
@@ -44,6 +45,10 @@ export interface HubServer {
   close(): Promise<void>;
   /** Git blob sha1 of bytes (the oid the tree listing reports for non-LFS files). */
   gitOid(bytes: Buffer): string;
+  /** Commits made through the write API (create repo, preupload, LFS batch, commit), oldest first. */
+  commits: CommitRecord[];
+  /** The repos, including those created through the API. */
+  repos: Record<string, FakeRepo>;
 }
 
 interface ServedFile {
@@ -94,7 +99,7 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 }
 
 /** Starts the server on 127.0.0.1 with a free port. */
-export async function startHubServer(repos: Record<string, FakeRepo>): Promise<HubServer> {
+export async function startHubServer(repos: Record<string, FakeRepo>, opts: { writeTokens?: string[] } = {}): Promise<HubServer> {
   const requests: LoggedRequest[] = [];
   const fileCache = new Map<string, Map<string, ServedFile>>(); // `${repoId}@${sha}` -> files
   const blobs = new Map<string, Buffer>(); // sha256 -> bytes, for the CDN route
@@ -245,8 +250,17 @@ export async function startHubServer(repos: Record<string, FakeRepo>): Promise<H
     return sendBytes(req, res, file.bytes, headers);
   };
 
+  const writes: WriteState = { repos, blobs, writeTokens: opts.writeTokens ?? ['hf_write_token'], commits: [] };
   const server: Server = createServer((req, res) => {
     try {
+      if (req.method === 'POST' || req.method === 'PUT') {
+        requests.push({ method: req.method, path: req.url ?? '/', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+        handleWrite(req, res, base, writes).then(
+          (handled) => void (handled || sendError(res, 404, 'NotFound', `unknown route ${req.url}`)),
+          (e) => sendError(res, 500, 'Internal', String((e as Error).message)),
+        );
+        return;
+      }
       handle(req, res, base);
     } catch (e) {
       sendError(res, 500, 'Internal', String((e as Error).message));
@@ -259,6 +273,8 @@ export async function startHubServer(repos: Record<string, FakeRepo>): Promise<H
     requests,
     clearLog: () => void requests.splice(0),
     gitOid,
+    commits: writes.commits,
+    repos,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -176,7 +176,7 @@ describe('bf16', () => {
   it('reports whether bf16 runs on native kernels and names the implementation', () => {
     const info = k.backendInfo();
     expect(typeof info.bf16Native).toBe('boolean');
-    expect(info.backend).toMatch(/^sgemm=\S+.* bf16=.* threads=\d+$/);
+    expect(info.backend).toMatch(/^sgemm=\S+.* bf16=.* threads=\d+ isa=(avx512|avx2|scalar) \(cpu: [a-z0-9 ]+; built: [a-z0-9 ]+\)$/);
     if (info.bf16Native) expect(info.bf16Impl).toMatch(/bf16|amx/);
     else expect(info.bf16Impl).toBe('fallback:f32-sgemm');
   });

@@ -4,6 +4,7 @@
 #include "binding/kernel_args.h"
 #include "binding/register.h"
 #include "kernels/gemm_bf16_internal.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/sgemm_builtin.h"
 
@@ -21,7 +22,15 @@ Napi::Value GemmBf16Impl(const Napi::CallbackInfo& info) {
 
 Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("backend", backend_info());
+  o.Set("isaCpu", isa_info_cpu());
+  o.Set("isaBuilt", isa_info_built());
+  try { // a bad PEFT_ISA is reported here (doctor shows it), and refused by every engine call that decodes
+    o.Set("isa", isa_name(active_isa()));
+  } catch (const EngineError& e) {
+    o.Set("isaError", e.what());
+    o.Set("backend", "unavailable: " + std::string(e.what()));
+  }
+  if (!o.Has("isaError")) o.Set("backend", backend_info());
   o.Set("threads", threads());
   o.Set("bf16Native", bf16_native());
   o.Set("bf16Impl", bf16_native() ? bf16_impl() : "fallback:f32-sgemm");

@@ -1,6 +1,8 @@
-// backend_info(): one line naming the sgemm library, the bf16 matmul implementation and the thread count.
+// backend_info(): one line naming the sgemm library, the bf16 matmul implementation, the thread count and the ISA of
+// the dispatched decode kernels.
 #include <string>
 #include "kernels/gemm_bf16_internal.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/sgemm_builtin.h"
 #ifdef PEFT_HAVE_OPENBLAS
@@ -36,7 +38,7 @@ std::string backend_info() {
   std::string bf = bf16_backend_name();
   if (bf == "none") bf = "fp32-fallback (built without oneDNN)";
   else bf += bf16_native() ? " (" + bf16_impl() + ")" : " (no bf16 ISA: fp32 fallback)";
-  return "sgemm=" + sgemm_name() + " bf16=" + bf + " threads=" + std::to_string(threads());
+  return "sgemm=" + sgemm_name() + " bf16=" + bf + " threads=" + std::to_string(threads()) + " " + isa_info();
 }
 
 } // namespace peft::kern

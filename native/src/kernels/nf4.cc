@@ -10,6 +10,8 @@
 #include <cstring>
 #include "error.h"
 #include "kernels/bf16_inline.h"
+#include "kernels/gemv_variants.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/nf4.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -207,46 +209,56 @@ void nf4_dequantize_bf16_ld(const NF4Tensor& t, int row0, int nrows, uint16_t* o
 
 bool nf4_gemv_supported(const NF4Tensor& t) { return t.cols % NF4_BLOCK == 0; }
 
+namespace {
+
+#ifdef PEFT_NF4_AVX512
+// The AVX-512 body of nf4_gemv for output rows [o0, o1): each block decoded once in registers (a 16-entry permute).
+void nf4_gemv_rows_avx512(const Nf4View& w, const float* x, int T, float* y, int o0, int o1) {
+  const int cols = w.cols, per_row = cols / NF4_BLOCK;
+  const __m512 table = _mm512_loadu_ps(w.code);
+  for (int o = o0; o < o1; o++) {
+    __m512 acc[NF4_GEMV_MAX_ROWS];
+    for (int i = 0; i < T; i++) acc[i] = _mm512_setzero_ps();
+    for (int b = 0; b < per_row; b++) {
+      const size_t blk = (size_t)o * per_row + b;
+      const uint8_t* p = w.packed + blk * (NF4_BLOCK / 2);
+      const __m512 va = _mm512_set1_ps(nf4_view_absmax(w, blk));
+      __m512 wv[4];
+      for (int q = 0; q < 4; q++) wv[q] = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + q * 8), table), va);
+      const float* xb = x + (size_t)b * NF4_BLOCK;
+      for (int i = 0; i < T; i++) {
+        const float* xr = xb + (size_t)i * cols;
+        __m512 a = acc[i];
+        for (int q = 0; q < 4; q++) a = _mm512_fmadd_ps(wv[q], _mm512_loadu_ps(xr + 16 * q), a);
+        acc[i] = a;
+      }
+    }
+    for (int i = 0; i < T; i++) y[(size_t)i * w.rows + o] = _mm512_reduce_add_ps(acc[i]);
+  }
+}
+#endif
+
+Nf4GemvRows nf4_gemv_body(Isa isa) {
+  switch (isa) {
+#ifdef PEFT_NF4_AVX512
+    case Isa::Avx512: return nf4_gemv_rows_avx512;
+#endif
+    case Isa::Avx2: return nf4_gemv_rows_avx2;
+    case Isa::Scalar: return nf4_gemv_rows_scalar;
+    default: throw EngineError("E_ENGINE", "nf4_gemv: no kernel for ISA " + std::string(isa_name(isa)));
+  }
+}
+
+} // namespace
+
 void nf4_gemv(const NF4Tensor& t, const float* x, int T, float* y) {
   if (!nf4_gemv_supported(t)) throw EngineError("E_ENGINE", "nf4_gemv: the row length must be a multiple of 64");
   if (T < 1 || T > NF4_GEMV_MAX_ROWS) throw EngineError("E_ENGINE", "nf4_gemv: T must be in [1, 32]");
-  const int rows = t.rows, cols = t.cols, per_row = cols / NF4_BLOCK;
+  const Nf4GemvRows body = nf4_gemv_body(active_isa()); // isa.cc only picks variants this build has
+  const Nf4View w{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, NF4_CODE, t.rows, t.cols};
   // Output rows in chunks of 16 per task: each weight block is decoded once, in registers, and used for all T inputs.
-  const int chunks = (rows + 15) / 16;
-  parallel_for(chunks, [&](int cb, int ce) {
-    for (int o = cb * 16; o < std::min(rows, ce * 16); o++) {
-#ifdef PEFT_NF4_AVX512
-      __m512 acc[NF4_GEMV_MAX_ROWS];
-      for (int i = 0; i < T; i++) acc[i] = _mm512_setzero_ps();
-      const __m512 table = _mm512_loadu_ps(NF4_CODE);
-      for (int b = 0; b < per_row; b++) {
-        const size_t blk = (size_t)o * per_row + b;
-        const uint8_t* p = t.packed.data() + blk * (NF4_BLOCK / 2);
-        const __m512 va = _mm512_set1_ps(decode_absmax(t, blk));
-        __m512 w[4];
-        for (int q = 0; q < 4; q++) w[q] = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + q * 8), table), va);
-        const float* xb = x + (size_t)b * NF4_BLOCK;
-        for (int i = 0; i < T; i++) {
-          const float* xr = xb + (size_t)i * cols;
-          __m512 a = acc[i];
-          for (int q = 0; q < 4; q++) a = _mm512_fmadd_ps(w[q], _mm512_loadu_ps(xr + 16 * q), a);
-          acc[i] = a;
-        }
-      }
-      for (int i = 0; i < T; i++) y[(size_t)i * rows + o] = _mm512_reduce_add_ps(acc[i]);
-#else
-      float acc[NF4_GEMV_MAX_ROWS] = {};
-      float w[NF4_BLOCK];
-      for (int b = 0; b < per_row; b++) {
-        const size_t blk = (size_t)o * per_row + b;
-        block_f32(t.packed.data() + blk * (NF4_BLOCK / 2), decode_absmax(t, blk), w);
-        for (int i = 0; i < T; i++)
-          for (int k = 0; k < NF4_BLOCK; k++) acc[i] += w[k] * x[(size_t)i * cols + (size_t)b * NF4_BLOCK + k];
-      }
-      for (int i = 0; i < T; i++) y[(size_t)i * rows + o] = acc[i];
-#endif
-    }
-  });
+  const int rows = t.rows, chunks = (rows + 15) / 16;
+  parallel_for(chunks, [&](int cb, int ce) { body(w, x, T, y, cb * 16, std::min(rows, ce * 16)); });
 }
 
 void nf4_dequantize_f32(const NF4Tensor& t, int row0, int nrows, float* out) {

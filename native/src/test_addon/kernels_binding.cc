@@ -7,6 +7,7 @@
 #include "binding/kernel_args.h"
 #include "error.h"
 #include "kernels/gemm_bf16_internal.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
 #include "kernels/nf4.h"
@@ -97,6 +98,14 @@ Napi::Value Nf4Code(const Napi::CallbackInfo& info) {
   auto y = Napi::Float32Array::New(info.Env(), 16);
   std::memcpy(y.Data(), NF4_CODE, sizeof(NF4_CODE));
   return y;
+}
+
+// kernels.setIsa("avx512" | "avx2" | "scalar") -> the active ISA of the dispatched decode kernels (refused when the CPU
+// or the build lacks it), so one test process can hold every path to the same reference.
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) bad("setIsa: the argument must be \"avx512\", \"avx2\" or \"scalar\"");
+  set_isa(info[0].As<Napi::String>().Utf8Value());
+  return Napi::String::New(info.Env(), isa_name(active_isa()));
 }
 
 // kernels.nf4Quantize(w: Float32Array, rows, cols) -> {rows, cols, packed, absmaxQ (int8 bits), absmaxScale,
@@ -321,6 +330,7 @@ void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("f32ToBf16", Napi::Function::New(env, kernel_guarded<F32ToBf16>));
   k.Set("bf16ToF32", Napi::Function::New(env, kernel_guarded<Bf16ToF32>));
   k.Set("nf4Code", Napi::Function::New(env, kernel_guarded<Nf4Code>));
+  k.Set("setIsa", Napi::Function::New(env, kernel_guarded<SetIsa>));
   k.Set("nf4Quantize", Napi::Function::New(env, kernel_guarded<Nf4Quantize>));
   k.Set("nf4Dequantize", Napi::Function::New(env, kernel_guarded<Nf4Dequantize>));
   k.Set("frozenLinear", Napi::Function::New(env, kernel_guarded<MakeFrozenLinear>));

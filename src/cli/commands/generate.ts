@@ -20,6 +20,7 @@ export interface GenerateArgs extends CompositionArgs {
   quant?: string;
   stop?: string[];
   json?: boolean;
+  runtime?: string;
 }
 
 export interface GenerateOutput {
@@ -45,6 +46,12 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const topK = num(a.topK, '--top-k', 0, 1 << 30, true);
   const topP = num(a.topP, '--top-p', 1e-9, 1);
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
+  if (a.runtime === 'onnx') {
+    if (!a.model || a.composition !== undefined || a.adapter?.length)
+      throw new PeftError('E_USAGE', '--runtime onnx runs an ONNX export: give --model <export path> (adapters are folded into it), not --composition / --adapter');
+    const { onnxGenerate } = await import('../../onnx/onnx-generate.ts');
+    return onnxGenerate({ dir: a.model, prompt: a.prompt, promptIds: a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : undefined, maxTokens, temperature });
+  }
   const target = applyComposition(a);
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
   const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(model.tokenizer, a.prompt, target.prompt, (line) => process.stderr.write(`${line}\n`)) : undefined;
@@ -92,6 +99,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('seed', { type: 'number', describe: 'sampling seed (default 0)' })
       .option('stop', { type: 'string', array: true, describe: 'stop string (repeatable); the text is cut before it' })
       .option('quant', quantOption)
+      .option('runtime', { type: 'string', choices: ['engine', 'onnx'], describe: 'engine (default), or onnx: run an ONNX export (--model <export path>) in onnxruntime-node, greedy' })
       .option('json', { type: 'boolean', describe: 'print {"text", "tokens", "prompt_tokens"}' }) as never,
   handler: async (argv) => {
     const out = await runGenerate(argv);

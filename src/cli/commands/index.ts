@@ -23,6 +23,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, Loader>> = {
   report: () => import('./report.ts').then((m) => m.reportCommand),
   doctor: () => import('./doctor.ts').then((m) => m.doctorCommand),
   'run-stage': () => import('./run-stage.ts').then((m) => m.runStageCommand),
+  push: () => import('./push.ts').then((m) => m.pushCommand),
 };
 
 /**

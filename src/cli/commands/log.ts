@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { requireRef } from '../../store/history.ts';
 import { hasObject } from '../../store/objects.ts';
 import { formatReason } from '../../store/reasons.ts';
+import { pushesOf } from '../hub-push.ts';
 import { formatSeconds } from '../render.ts';
 import { PeftError } from '../../errors.ts';
 import { currentVersion } from '../../store/refs.ts';
@@ -24,7 +25,8 @@ export const logCommand: CommandModule<object, Args> = {
   handler: (a) => {
     const layout = layoutFor(a.file);
     const ref = requireRef(layout, a.stage);
-    const versions = ref.versions.map((v) => ({ ...v, current: v.version === ref.current, inStore: hasObject(layout, v.key) }));
+    const pushes = pushesOf(layout, a.stage);
+    const versions = ref.versions.map((v) => ({ ...v, current: v.version === ref.current, inStore: hasObject(layout, v.key), pushes: pushes.filter((p) => p.key === v.key) }));
     if (a.plot && !a.stage.startsWith('adapters.'))
       throw new PeftError('E_USAGE', `--plot draws an adapter's loss curve; ${a.stage} is not an adapters.* stage`, { hint: 'e.g. peftmake log adapters.task --plot' });
     if (a.json) return printJson({ stage: ref.stage, current: ref.current, pinned: ref.pinned, versions, events: ref.events });
@@ -40,6 +42,7 @@ export const logCommand: CommandModule<object, Args> = {
         `${v.current ? '*' : ' '} v${v.version}  ${v.createdAt}  ${v.action}  ${v.key.slice(0, 12)}  ${formatSeconds(v.seconds)}${job}` +
           `${reasons ? `  (${reasons})` : ''}${metrics ? `  ${metrics}` : ''}${v.inStore ? '' : '  [collected]'}\n`,
       );
+      for (const p of v.pushes) process.stdout.write(`      pushed → ${p.repo}@${p.revision}  commit ${p.commit.slice(0, 12)}  ${p.at}\n`);
     }
     if (a.plot) {
       const cur = currentVersion(ref)!;

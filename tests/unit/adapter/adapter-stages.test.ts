@@ -219,12 +219,14 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     }
   });
 
-  it('exports an adapter and a merged composition as PEFT directories; a stack cannot be exported as one', async () => {
+  it('exports an adapter and a merged composition as PEFT directories; a stack as one PEFT directory per adapter', async () => {
     await h.build('exports.task', runExportStage, { adapter: 'task', path: 'export/task' }, [task]);
     expect(readFileSync(join(h.root, 'export', 'task', 'adapter_model.safetensors'))).toEqual(readFileSync(join(task.dir, 'adapter_model.safetensors')));
     const cat = (await h.build('compositions.catted', runCompositionStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
     await h.build('exports.merged', runExportStage, { composition: 'catted', path: 'export/merged' }, [cat]);
     expect(readPeftAdapter(join(h.root, 'export', 'merged')).r).toBe(16);
-    await expect(h.build('exports.bad', runExportStage, { composition: 'assistant', path: 'export/bad' }, [stack])).rejects.toThrow(/uses method "stack", which keeps its adapters apart/);
+    await h.build('exports.stack', runExportStage, { composition: 'assistant', path: 'export/stack' }, [stack]);
+    expect(readFileSync(join(h.root, 'export', 'stack', 'domain', 'adapter_model.safetensors'))).toEqual(readFileSync(join(domain.dir, 'adapter_model.safetensors')));
+    expect(readPeftAdapter(join(h.root, 'export', 'stack', 'task')).r).toBe(8);
   });
 });

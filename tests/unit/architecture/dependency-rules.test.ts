@@ -25,6 +25,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/watch': [...BASE, 'src/stage.ts', 'src/config', 'src/exec'],
   'src/engine': [...BASE, 'src/hf'],
   'src/doctor': [...BASE, 'src/hub', 'src/store', 'src/slurm'],
+  // onnxruntime-node running an ONNX export (`generate --runtime onnx`), beside the native engine.
+  'src/onnx': [...BASE, 'src/hf'],
   // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor (its dashboard is the report); a static
   // report over the store.
   'src/serve': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/exec', 'src/report'],
@@ -32,7 +34,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // the composition root: everything in src/, and the stage-kind registry (never a kind's own files)
   'src/cli': [
     ...BASE,
-    ...['stage.ts', 'hf', 'graph', 'hash', 'hub', 'config', 'store', 'plan', 'exec', 'watch', 'engine', 'doctor', 'serve', 'report', 'slurm'].map((p) => `src/${p}`),
+    ...['stage.ts', 'hf', 'graph', 'hash', 'hub', 'config', 'store', 'plan', 'exec', 'watch', 'engine', 'doctor', 'serve', 'report', 'slurm', 'onnx'].map((p) => `src/${p}`),
     'stages/index.ts',
   ],
   'stages/shared': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/hash', 'src/store'],

@@ -44,9 +44,10 @@ describe('schema/pipeline.schema.json', () => {
     expect(all.length).toBeGreaterThan(60);
     const undocumented = all.filter(([, s]) => typeof s.description !== 'string' || !(s.description as string).length).map(([p]) => p);
     expect(undocumented).toEqual([]);
-    // The choice fields of models (path | hub | init) and exports (adapter | composition) have no default by nature;
-    // nor has a stage's `executor` (absent: the top-level executor applies).
-    const choice = /\/\$defs\/(model\/(path|hub|init)|export\/(adapter|composition))$|\/\$defs\/(adapter|command)\/executor$/;
+    // The choice fields of models (path | hub | init), adapters (data | import, path | hub) and exports (adapter |
+    // composition) have no default by nature; an export's dtype defaults by format (merged bf16, onnx fp32); nor has
+    // a stage's `executor` (absent: the top-level executor applies).
+    const choice = /\/\$defs\/(model\/(path|hub|init)|adapter\/(data|import|import\/path|import\/hub)|export\/(adapter|composition|dtype))$|\/\$defs\/(adapter|command)\/executor$/;
     const coreKinds = /\/\$defs\/(model|adapter|composition|eval|export|command)\//;
     const noDefault = all.filter(([p, s, req]) => coreKinds.test(p) && !req && !('default' in s) && !choice.test(p) && !/\/items\//.test(p)).map(([p]) => p);
     expect(noDefault).toEqual([]);

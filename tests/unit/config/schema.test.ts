@@ -35,7 +35,7 @@ describe('pipeline.json schema errors', () => {
     expect(problems(text).lines).toEqual([
       'pipeline.json:3 /adapters/qa/quant: must be one of "nf4", "none" (got "nf8") (did you mean "nf4"?)',
       'pipeline.json:3 /adapters/qa/lr: must be > 0 (got 0)',
-      'pipeline.json:4 /adapters/dom: missing required field "data"',
+      'pipeline.json:4 /adapters/dom: must set exactly one of "data", "import"',
       'pipeline.json:4 /adapters/dom/lrate: unknown field "lrate" (did you mean "lr"?)',
       'pipeline.json:6 /stages/x/cmd: must be a string or an array of strings (got 5)',
     ]);

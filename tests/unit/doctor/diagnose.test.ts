@@ -73,6 +73,16 @@ describe('diagnose', () => {
     expect(allOk(diagnose(f))).toBe(true);
   });
 
+  it('the kernel ISA: reported with what the CPU and build can run; scalar and a refused PEFT_ISA are warnings', () => {
+    const ok = facts({ cpu: cpu(AVX2), kernels: kernels({ isa: 'avx2', isaCpu: 'avx2 scalar', isaBuilt: 'avx512 avx2 scalar' }) });
+    expect(byId(ok, 'isa')).toMatchObject({ status: 'ok', value: 'avx2 (CPU can run: avx2 scalar; built: avx512 avx2 scalar)' });
+    const scalar = facts({ kernels: kernels({ isa: 'scalar', isaCpu: 'avx512 avx2 scalar', isaBuilt: 'avx512 avx2 scalar' }) });
+    expect(byId(scalar, 'isa').status).toBe('warn');
+    const bad = facts({ kernels: kernels({ isaCpu: 'avx2 scalar', isaBuilt: 'avx2 scalar', isaError: 'PEFT_ISA: this CPU cannot run the avx512 kernels (it has: avx2 scalar); choose one of those or unset it' }) });
+    expect(byId(bad, 'isa')).toMatchObject({ status: 'warn', value: expect.stringContaining('refused: PEFT_ISA: this CPU cannot run the avx512 kernels') });
+    expect(byId(bad, 'isa').fix).toContain('PEFT_ISA');
+  });
+
   it('no addon: the fix is npm run build:native and auto falls back to fp32', () => {
     const f = facts({ addon: { path: '/x/peft_engine.node', loaded: false, error: '/x/peft_engine.node is missing (the native engine is not built)' }, kernels: undefined });
     const c = byId(f, 'addon');

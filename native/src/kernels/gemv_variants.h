@@ -1,0 +1,37 @@
+// The per-ISA bodies of the decode GEMVs (nf4_gemv, gemv_rows_f32): each computes output rows [o0, o1) and is compiled
+// in its own file with its own ISA flags (*_avx2.cc without AVX-512, *_scalar.cc without AVX); the dispatcher splits
+// rows over the pool. Plain pointers only: the variant files include no shared inline code that the linker could
+// merge with a copy built for another ISA.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace peft::kern {
+
+struct Nf4View {             // an NF4Tensor's storage (see nf4.h)
+  const uint8_t* packed;     // two codes per byte, low nibble first
+  const uint8_t* absmax_q;   // int8 per 64-weight block
+  const float* absmax_scale; // one per 256 blocks
+  float absmax_offset;
+  const float* code; // NF4_CODE[16]
+  int rows, cols;    // cols % 64 == 0
+};
+
+// y[t * rows + o] = sum_k W[o, k] x[t * cols + k] for o in [o0, o1), t < T (T <= 32).
+using Nf4GemvRows = void (*)(const Nf4View& w, const float* x, int T, float* y, int o0, int o1);
+// y[t * out + o] = sum_i W[o * in + i] x[t * in + i] for o in [o0, o1).
+using GemvF32Rows = void (*)(const float* W, int out, int in, const float* x, int T, float* y, int o0, int o1);
+
+void nf4_gemv_rows_scalar(const Nf4View& w, const float* x, int T, float* y, int o0, int o1);
+void gemv_f32_rows_scalar(const float* W, int out, int in, const float* x, int T, float* y, int o0, int o1);
+// Null when the build has no AVX2 code (a non-x86 compiler).
+extern const Nf4GemvRows nf4_gemv_rows_avx2;
+extern const GemvF32Rows gemv_f32_rows_avx2;
+
+// Absmax of block b after double-quant decoding (the formula of nf4.cc). static: each variant file keeps its own copy.
+static inline float nf4_view_absmax(const Nf4View& w, size_t b) {
+  const float a = w.absmax_offset + (float)(int8_t)w.absmax_q[b] * w.absmax_scale[b / 256];
+  return a > 0.f ? a : 0.f;
+}
+
+} // namespace peft::kern
