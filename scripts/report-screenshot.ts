@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { projectReportModel } from '../src/cli/commands/report.ts';
-import { renderReportHtml, writeReportFile } from '../src/report/index.ts';
+import { TOOLCHAIN } from '../src/cli/toolchain.ts';
+import { statusOf } from '../src/exec/build.ts';
+import { projectReportModel, renderReportHtml, writeReportFile } from '../src/report/index.ts';
 import { chromiumSkipReason, openOfflineBrowser } from '../tests/helpers/chromium.ts';
 
 async function main(): Promise<void> {
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const skip = chromiumSkipReason();
   if (skip) throw new Error(`cannot take the screenshot: ${skip}`);
   const dir = mkdtempSync(join(tmpdir(), 'peftmake-report-'));
-  const page = writeReportFile(dir, 'index.html', renderReportHtml(await projectReportModel(file)));
+  const page = writeReportFile(dir, 'index.html', renderReportHtml(await projectReportModel(file, { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages })));
   const b = await openOfflineBrowser({ width: 1280, height: 1600 });
   try {
     await b.page.goto(pathToFileURL(page).href);

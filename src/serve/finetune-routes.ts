@@ -17,6 +17,7 @@ import { readBody, readJson, sendJson, type RequestContext, type Router } from '
 import { maxTokensFor, promptIds } from './openai-routes.ts';
 import type { ModelRegistry } from './registry.ts';
 import type { ServeMetrics } from './metrics.ts';
+import type { InferenceTimeline } from './timeline.ts';
 
 export interface FineTuningOptions {
   dataset?: string; // the dataset setup writes into when the request names none
@@ -31,6 +32,7 @@ interface Deps extends FineTuningOptions {
   projectDir: string;
   toolchain: Toolchain;
   log: (line: string) => void;
+  timeline?: InferenceTimeline;
 }
 
 interface BuildState {
@@ -99,6 +101,7 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
     ctx.log.tokensIn = prompt.length;
     ctx.log.tokensOut = c.tokens.length;
     d.metrics.modelRequests.inc({ model: model.name });
+    d.timeline?.record(model.name, { seconds: (performance.now() - t0) / 1000, tokensIn: prompt.length, tokensOut: c.tokens.length });
     sendJson(ctx.res, 200, { answer: c.text.trim(), model: model.name, version: model.version, key: model.key, finish_reason: c.finish, usage: { prompt_tokens: prompt.length, completion_tokens: c.tokens.length }, latency_ms: Math.round(performance.now() - t0) });
   });
 

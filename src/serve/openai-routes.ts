@@ -10,11 +10,14 @@ import { adapterOverrides, chatMessages, completionPrompt, requireModel, samplin
 import { chatPromptIds } from './chat-prompt.ts';
 import type { ModelRegistry, Runtime, ServedModel } from './registry.ts';
 import type { ServeMetrics } from './metrics.ts';
+import type { InferenceTimeline } from './timeline.ts';
 
 export interface RouteDeps {
   registry: ModelRegistry;
   metrics: ServeMetrics;
   bodyLimit: number;
+  /** The dashboard's history: each finished generation request (absent: not recorded). */
+  timeline?: InferenceTimeline;
 }
 
 export function modelObject(m: ServedModel) {
@@ -43,7 +46,7 @@ export function addOpenAIRoutes(router: Router, deps: RouteDeps): void {
 
 /** The prompt's token ids for a model, and the checks against its context (400 with both numbers). */
 export function promptIds(rt: Runtime, model: ServedModel, input: { text: string } | { ids: number[] } | { messages: ChatMessage[] }): number[] {
-  const ids = 'ids' in input ? input.ids : 'messages' in input ? chatPromptIds(rt.engine.tokenizer, input.messages) : rt.engine.tokenizer.encode(input.text, { special: true });
+  const ids = 'ids' in input ? input.ids : 'messages' in input ? chatPromptIds(rt.engine.tokenizer, input.messages, model.prompt) : rt.engine.tokenizer.encode(input.text, { special: true });
   const vocab = rt.engine.info.vocabSize;
   for (const id of ids) if (id >= vocab) throw badRequest(`'prompt' holds token id ${id}, outside the vocabulary of ${model.base.name} (size ${vocab})`, 'prompt');
   if (ids.length === 0) throw badRequest("'prompt' is empty after tokenization (at least one token is needed)", 'prompt');
@@ -90,6 +93,7 @@ async function completion(ctx: RequestContext, deps: RouteDeps, chat: boolean): 
     const out = choices.reduce((s, c) => s + c.tokens.length, 0);
     ctx.log.tokensOut = out;
     deps.metrics.tokensOut.inc({ model: model.name }, out);
+    deps.timeline?.record(model.name, { seconds: (performance.now() - t0) / 1000, ttft: ctx.log.ttft, tokensIn: prompt.length, tokensOut: out });
     return { prompt_tokens: prompt.length, completion_tokens: out, total_tokens: prompt.length + out };
   };
   const p = { ...params, maxTokens };

@@ -4,7 +4,7 @@
 // read on each lookup, so a build, rollback or unpin is served from the next request on, with no lock taken; a watcher
 // on artifacts/refs reports the switches. Loaded engines and adapters are cached by directory (store objects never change).
 import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
@@ -12,7 +12,10 @@ import { requireManifest } from '../store/objects.ts';
 import type { InferenceStack, StageKind, Toolchain } from '../stage.ts';
 import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
 import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
-import { notFound, badRequest } from './errors.ts';
+import { HashCache } from '../hash/hash-cache.ts';
+import { verifyObject } from '../store/verify.ts';
+import { HttpError, notFound, badRequest } from './errors.ts';
+import type { InferencePrompt } from '../hf/prompt-format.ts';
 
 export type ModelKind = string; // the stage kind: composition, adapter, model
 
@@ -33,6 +36,8 @@ export interface ServedModel {
   created: number; // unix seconds
   base: { name: string; dir: string };
   adapters: StackEntry[];
+  /** The chat template its adapters were trained with (from the kind's inferenceStack); absent: the base's. */
+  prompt?: InferencePrompt;
 }
 
 /** Per-request switches on a model's adapters: the extra body field `adapters` (see docs/serve.md). */
@@ -116,7 +121,11 @@ export class ModelRegistry {
     const manifest = requireManifest(this.layout, v.key, ref.stage);
     let stack: InferenceStack;
     try {
-      stack = kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
+      // a store object never changes: its stack (and prompt format, which may read the base's tokenizer) is kept
+      const sk = `${v.key}|${JSON.stringify(o.disable ?? [])}`;
+      stack = this.stacks.get(sk) ?? kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
+      if (this.stacks.size >= 256) this.stacks.clear();
+      this.stacks.set(sk, stack);
     } catch (err) {
       if ((err as { code?: string }).code === 'E_USAGE') throw badRequest((err as Error).message, 'adapters');
       throw err;
@@ -133,11 +142,42 @@ export class ModelRegistry {
       created: Math.floor(Date.parse(v.createdAt) / 1000),
       base: { name: baseName, dir: stack.modelDir },
       adapters: stack.adapters.map((a) => ({ name: a.name, dir: a.dir, weight: a.weight })),
+      ...(stack.prompt ? { prompt: stack.prompt } : {}),
     };
   }
 
-  /** The loaded base (one engine and one batch decoder per base directory) and the model's adapters. */
+  /**
+   * Every store object the model reads (its own, its adapters', its base's) checked against its manifest before it is
+   * served: the first time each file is hashed in full, then again whenever its size, mtime or inode change (an
+   * in-memory stat-keyed cache). A damaged or missing one is a 503 naming it; nothing of it is loaded.
+   */
+  verify(model: ServedModel): void {
+    const keys = new Set<string>();
+    for (const d of [this.layout.object(model.key), model.base.dir, ...model.adapters.map((a) => a.dir)]) {
+      const rel = relative(this.layout.objects, d);
+      if (rel && !rel.startsWith('..') && !isAbsolute(rel)) keys.add(rel.split(sep)[0]);
+    }
+    for (const key of keys) {
+      const r = verifyObject(this.layout, key, { cache: this.hashes });
+      if (r.state !== 'ok' && r.state !== 'unverified') {
+        const what = key === model.key ? `${model.stage} v${model.version}` : `an object ${model.stage} v${model.version} uses`;
+        const more = r.problems.length > 1 ? ` (and ${r.problems.length - 1} more)` : '';
+        throw new HttpError(
+          503,
+          `the model "${model.id}" is not served: ${what} (${key.slice(0, 12)}) is ${r.state === 'missing' ? 'missing from' : 'corrupt in'} the store: ${r.problems[0]}${more}; rebuild it (\`peftmake build\`), \`peftmake fsck\` lists every damaged object`,
+          'server_error',
+          'model',
+          'corrupt_object',
+        );
+      }
+    }
+  }
+  private hashes = new HashCache();
+  private stacks = new Map<string, InferenceStack>();
+
+  /** The loaded base (one engine and one batch decoder per base directory) and the model's adapters, verified first. */
   async runtime(model: ServedModel): Promise<Runtime> {
+    this.verify(model);
     const quant = this.opts.quant ?? 'none';
     const ek = `${model.base.dir}|${quant}`;
     let e = this.engines.get(ek);

@@ -1,5 +1,5 @@
 // `peftmake serve` as a library: an HTTP server over a project's store with the OpenAI-compatible routes, the
-// fine-tuning routes, /health and /metrics; Bearer-key auth when a key is set; one log line per request; every
+// fine-tuning routes, /health, /metrics and the live dashboard at /; Bearer-key auth when a key is set; one log line per request; every
 // failure answered as an OpenAI error object, and no request's failure ever stops the server.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,8 @@ import { ServeMetrics } from './metrics.ts';
 import { addOpenAIRoutes } from './openai-routes.ts';
 import { addFineTuningRoutes, type FineTuningOptions } from './finetune-routes.ts';
 import { ModelRegistry } from './registry.ts';
+import { addDashboard } from './dashboard.ts';
+import { InferenceTimeline } from './timeline.ts';
 
 export interface ServeOptions {
   projectDir: string;
@@ -36,6 +38,7 @@ export interface RunningServer {
   port: number;
   registry: ModelRegistry;
   metrics: ServeMetrics;
+  timeline: InferenceTimeline;
   close(): Promise<void>;
 }
 
@@ -57,8 +60,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ctx.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     ctx.res.end(text);
   });
-  addOpenAIRoutes(router, { registry, metrics, bodyLimit });
-  const fineTuning = addFineTuningRoutes(router, { registry, metrics, bodyLimit, projectDir: o.projectDir, toolchain: o.toolchain, log, ...o.fineTuning });
+  const timeline = new InferenceTimeline();
+  addOpenAIRoutes(router, { registry, metrics, bodyLimit, timeline });
+  const fineTuning = addFineTuningRoutes(router, { registry, metrics, bodyLimit, projectDir: o.projectDir, toolchain: o.toolchain, log, timeline, ...o.fineTuning });
+  addDashboard(router, { projectDir: o.projectDir, pipelineFile: o.fineTuning?.pipelineFile, toolchain: o.toolchain, timeline });
   let decoders: Awaited<ReturnType<ModelRegistry['decoders']>> = [];
   metrics.gauges = () => [
     { name: 'peftmake_queue_depth', help: 'requests waiting for a batch row', value: decoders.reduce((s, d) => s + d.stats.queued, 0) },
@@ -80,7 +85,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       try {
         const m = router.match(req.method ?? 'GET', url.pathname);
         route = m.route;
-        if (o.apiKey && url.pathname !== '/health') checkKey(req.headers.authorization, o.apiKey);
+        if (o.apiKey && url.pathname !== '/health') checkKey(req.headers.authorization, o.apiKey, DASHBOARD_ROUTES.has(m.route));
         if (m.route.endsWith('/metrics')) decoders = await registry.decoders();
         await m.handler(ctx);
       } catch (err) {
@@ -121,6 +126,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     port: addr.port,
     registry,
     metrics,
+    timeline,
     close: async () => {
       fineTuning.close();
       registry.close();
@@ -130,10 +136,21 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 }
 
-function checkKey(header: string | undefined, key: string): void {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) throw new HttpError(401, 'missing API key: send "Authorization: Bearer <key>"', 'invalid_request_error', null, 'invalid_api_key', { 'www-authenticate': 'Bearer' });
-  const a = Buffer.from(m[1].trim());
+/** The routes a browser opens: they take the key as HTTP Basic auth too (any user name, the key as password). */
+const DASHBOARD_ROUTES = new Set(['GET /', 'GET /index.html']);
+
+/**
+ * The API key as a Bearer token; for the dashboard also as the password of HTTP Basic auth, which a browser asks for
+ * itself on a 401 with `WWW-Authenticate: Basic` (it cannot send a Bearer token without a script).
+ */
+function checkKey(header: string | undefined, key: string, browser = false): void {
+  const challenge = { 'www-authenticate': browser ? 'Basic realm="peftmake serve", charset="UTF-8"' : 'Bearer' };
+  const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  const basic = browser ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header ?? '') : null;
+  const given = bearer ? bearer[1].trim() : basic ? Buffer.from(basic[1], 'base64').toString('utf8').replace(/^[^:]*:/, '') : undefined;
+  if (given === undefined)
+    throw new HttpError(401, `missing API key: send "Authorization: Bearer <key>"${browser ? ' (a browser: the key as the password)' : ''}`, 'invalid_request_error', null, 'invalid_api_key', challenge);
+  const a = Buffer.from(given);
   const b = Buffer.from(key);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'incorrect API key', 'invalid_request_error', null, 'invalid_api_key', { 'www-authenticate': 'Bearer' });
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'incorrect API key', 'invalid_request_error', null, 'invalid_api_key', challenge);
 }

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import type { DeclaredDeps, StageKind, StageReference } from '../../src/stage.ts';
 import { readAdapterMeta } from '../shared/adapter-artifact.ts';
+import { inferencePrompt } from '../shared/inference-prompt.ts';
 import { adapterSchema } from './schema.ts';
 import type { TrainStageConfig } from './adapter-stage.ts';
 import type { ImportSpec } from './import-stage.ts';
@@ -54,7 +55,9 @@ const adapter: StageKind<AdapterConfig> = {
     const disable = opts.disable ?? [];
     for (const d of disable)
       if (!all.some((a) => a.name === d)) throw new PeftError('E_USAGE', `adapter ${name} has no adapter "${d}" in its stack (it has ${all.map((a) => a.name).join(', ')})`);
-    return { modelDir: meta.base.modelDir, adapters: all.filter((a) => !disable.includes(a.name)) };
+    const adapters = all.filter((a) => !disable.includes(a.name));
+    // prompts in the format the enabled adapters were trained on (the same rule as a composition's)
+    return { modelDir: meta.base.modelDir, adapters, prompt: inferencePrompt(adapters, meta.base.modelDir) };
   },
 };
 

@@ -2,15 +2,17 @@
 // build every stage is stale and says why, after it fresh with its version; an edited input makes its stage and
 // the one downstream stale again; the page has no script and no URL outside itself.
 import { afterAll, describe, expect, it } from 'vitest';
-import { projectReportModel } from '../../src/cli/commands/report.ts';
+import { statusOf } from '../../src/exec/build.ts';
+import { projectReportModel } from '../../src/report/index.ts';
 import { renderReportHtml } from '../../src/report/html/page.ts';
 import { TempProject } from '../helpers/project.ts';
+import { TOOLCHAIN } from '../helpers/toolchain.ts';
 
 describe('report model of a command-stage project', () => {
   const p = new TempProject('peftmake-report-model-')
     .write('a.txt', 'a\n')
     .pipeline({ stages: { make: { cmd: 'cat a.txt > b.txt', deps: ['a.txt'], outs: ['b.txt'] }, use: { cmd: 'cat b.txt > c.txt', deps: ['b.txt'], outs: ['c.txt'] } } });
-  const model = () => projectReportModel(p.path('pipeline.json'));
+  const model = () => projectReportModel(p.path('pipeline.json'), { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages });
   afterAll(() => p.cleanup());
 
   it('shows what a build would do, then the versions it made', async () => {

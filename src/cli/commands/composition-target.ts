@@ -2,7 +2,7 @@
 // store (artifacts/refs) and asks the composition kind (stage contract: inferenceStack) for the base model directory and
 // the adapter stack (DIR:WEIGHT) to load and the prompt format its adapters were trained on, and renders a generate
 // prompt in that format; also the --model/--adapter/--quant options both declare.
-import { renderInferencePrompt, type InferencePrompt } from '../../hf/prompt-format.ts';
+import { inferenceChatText, type InferencePrompt } from '../../hf/prompt-format.ts';
 import { existsSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import type { ModelTokenizer } from '../../hf/tokenizer.ts';
@@ -66,9 +66,8 @@ export function chatPromptText(
   format?: InferencePrompt,
   warn: (line: string) => void = () => {},
 ): string | undefined {
-  if (!format) return tok.chatTemplate?.render([{ role: 'user', content: prompt }], { addGenerationPrompt: true });
-  for (const w of format.warnings) warn(`warning: ${w}`);
-  return renderInferencePrompt(format, tok, prompt);
+  for (const w of format?.warnings ?? []) warn(`warning: ${w}`);
+  return inferenceChatText(tok, [{ role: 'user', content: prompt }], format);
 }
 
 export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the chat template its adapters were trained with' } as const;

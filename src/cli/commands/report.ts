@@ -5,14 +5,11 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
 import { TOOLCHAIN, kindOfStage } from '../toolchain.ts';
-import { loadPipeline } from '../../config/load.ts';
 import { renderReportHtml } from '../../report/html/page.ts';
 import { renderCompareHtml } from '../../report/html/compare-page.ts';
-import { collectReport } from '../../report/collect.ts';
-import type { ReportModel } from '../../report/model.ts';
 import { statusOf } from '../../exec/build.ts';
 import { collectCompare } from '../../report/compare.ts';
-import { writeReportFile } from '../../report/index.ts';
+import { projectReportModel, writeReportFile } from '../../report/index.ts';
 import { layoutFor } from '../project.ts';
 import { fileOption, jsonOption, printJson, type CommonArgs } from '../options.ts';
 
@@ -20,13 +17,6 @@ interface Args extends CommonArgs {
   out?: string;
   open: boolean;
   compare?: string[];
-}
-
-/** The report model of the project of `file`: load the pipeline with the CLI's stage kinds, plan (status), collect. */
-export async function projectReportModel(file: string, cwd?: string): Promise<ReportModel> {
-  const pipeline = loadPipeline(file, { cwd, kinds: TOOLCHAIN.kinds });
-  const status = await statusOf({ pipeline, toolchain: TOOLCHAIN });
-  return collectReport({ pipeline, status: status.stages });
 }
 
 /** Opens a file with the desktop's default program; says so (and where the file is) when there is none. */
@@ -57,7 +47,7 @@ export const reportCommand: CommandModule<object, Args> = {
       const model = await collectCompare(layout, stage, va, vb, kindOfStage(stage));
       path = writeReportFile(outDir, `compare-${stage}-v${model.a.version}-v${model.b.version}.html`, renderCompareHtml(model));
     } else {
-      const model = await projectReportModel(a.file);
+      const model = await projectReportModel(a.file, { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages });
       path = writeReportFile(outDir, 'index.html', renderReportHtml(model));
     }
     if (a.json) printJson({ ok: true, path });

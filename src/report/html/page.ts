@@ -33,7 +33,7 @@ function othersTable(m: ReportModel): string {
     .join('')}</tbody></table>`;
 }
 
-export function reportBody(m: ReportModel, live = false): string {
+export function reportBody(m: ReportModel, live = false, extra = ''): string {
   const counts = { fresh: m.graph.filter((n) => n.state === 'fresh').length, total: m.graph.length };
   const nav = [...m.adapters.map((a) => a.stage), ...m.evals.map((e) => e.stage), ...m.compositions.map((c) => c.stage), ...m.datasets.map((d) => d.stage)];
   return `<header>
@@ -61,15 +61,21 @@ ${m.evals.length ? `<h1 class="part">Evals</h1>${m.evals.map(evalSection).join('
 ${m.compositions.length ? `<h1 class="part">Compositions</h1>${m.compositions.map(compositionSection).join('\n')}` : ''}
 ${m.datasets.length ? `<h1 class="part">Datasets</h1>${m.datasets.map((d) => datasetSection(d, anchor(d.stage))).join('\n')}` : ''}
 ${othersTable(m)}
+${extra}
 </main>`;
 }
 
 export interface RenderOptions {
   /** While a build runs, reload the page every this many seconds (a server's live view); 0: never. */
   refreshSeconds?: number;
+  /** Reload every this many seconds even with no build running (a dashboard with live numbers); 0: never. */
+  idleRefreshSeconds?: number;
+  /** More sections (trusted HTML) at the end of the page, e.g. serve's inference section. */
+  extraSections?: string;
 }
 
 export function renderReportHtml(m: ReportModel, opts: RenderOptions = {}): string {
-  const refresh = m.running && opts.refreshSeconds ? `\n<meta http-equiv="refresh" content="${Math.max(1, Math.round(opts.refreshSeconds))}">` : '';
-  return documentHtml(`peftmake report: ${m.title}`, reportBody(m, Boolean(refresh)), refresh);
+  const every = m.running ? opts.refreshSeconds : opts.idleRefreshSeconds;
+  const refresh = every ? `\n<meta http-equiv="refresh" content="${Math.max(1, Math.round(every))}">` : '';
+  return documentHtml(`peftmake report: ${m.title}`, reportBody(m, Boolean(m.running && opts.refreshSeconds), opts.extraSections ?? ''), refresh);
 }

@@ -172,11 +172,11 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x'.repeat(5 << 20) })), 413)).toMatchObject({ code: 'body_too_large' });
     expect(await err(await fetch(`${s.url}/v1/completions`), 405)).toMatchObject({ code: 'method_not_allowed' });
     expect(await err(await post('/fine-tuning/setup', JSON.stringify({ dataset: 'qa', documents: ['a'] })), 400)).toMatchObject({ param: 'dataset', message: expect.stringMatching(/does not read a directory by glob/) });
-    // a store object that went bad fails its own request (500), nothing else
+    // a store object that went bad fails its own requests (503 from the verification before serving), nothing else
     const comp = JSON.parse(p.read('artifacts/refs/compositions.assistant.json')) as { versions: { key: string }[] };
     writeFileSync(p.path(`artifacts/objects/${comp.versions[1].key}/composition.json`), '{"truncated": ');
-    const broken = await err(await post('/v1/completions', JSON.stringify({ model: 'assistant@v2', prompt: 'x' })), 500);
-    expect(broken.message).toMatch(/composition\.json: not valid JSON/);
+    const broken = await err(await post('/v1/completions', JSON.stringify({ model: 'assistant@v2', prompt: 'x' })), 503);
+    expect(broken).toMatchObject({ code: 'corrupt_object', message: expect.stringMatching(/compositions\.assistant v2 .*composition\.json: \d+ bytes, the manifest records/) });
     // a client that goes away cancels its generation and frees its row
     const ac = new AbortController();
     const res = await fetch(`${s.url}/v1/completions`, { method: 'POST', signal: ac.signal, body: JSON.stringify({ model: 'assistant', prompt: PROMPT, max_tokens: 400, temperature: 0, stream: true }) });

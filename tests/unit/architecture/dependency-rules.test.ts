@@ -27,8 +27,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/doctor': [...BASE, 'src/hub', 'src/store', 'src/slurm'],
   // onnxruntime-node running an ONNX export (`generate --runtime onnx`), beside the native engine.
   'src/onnx': [...BASE, 'src/hf'],
-  // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor; a static report over the store.
-  'src/serve': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/exec'],
+  // wave 2 (docs/ARCHITECTURE.md): a server over the store and the executor (its dashboard is the report); a static
+  // report over the store.
+  'src/serve': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/config', 'src/graph', 'src/hash', 'src/store', 'src/plan', 'src/exec', 'src/report'],
   'src/report': [...BASE, 'src/stage.ts', 'src/config', 'src/graph', 'src/store', 'src/plan'],
   // the composition root: everything in src/, and the stage-kind registry (never a kind's own files)
   'src/cli': [
