@@ -1,5 +1,6 @@
 // Safetensors in TypeScript: a fully validating header parser, readers that convert F32/F16/BF16 to Float32Array,
 // and an atomic writer (tensors sorted by name, header padded to 8 bytes, {"format":"pt"} metadata).
+import { toBf16Array, toHalfArray } from './half-floats.ts';
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -182,35 +183,12 @@ export function halfToFloat(h: number): number {
 
 /** float -> IEEE half, round to nearest even (for writing test files). */
 export function floatToHalf(f: number): number {
-  const f32 = new Float32Array([f]);
-  const x = new Uint32Array(f32.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
+  return toHalfArray(new Float32Array([f]))[0];
 }
 
 /** float -> bfloat16 bits, round to nearest even (for writing test files). */
 export function floatToBf16(f: number): number {
-  const u = new Uint32Array(new Float32Array([f]).buffer)[0];
-  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 0x40) & 0xffff;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  return toBf16Array(new Float32Array([f]))[0];
 }
 
 /** Reads every tensor of a safetensors file as float32 (F32/F16/BF16; other dtypes are an error naming the tensor). */

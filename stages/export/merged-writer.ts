@@ -3,7 +3,7 @@
 // (torch_dtype set), generation_config.json and the tokenizer files.
 import { join } from 'node:path';
 import { writeSafetensorsStream, type Tensor, type TensorSpec } from '../../src/hf/safetensors.ts';
-import { toBf16Array, toHalfArray } from '../shared/half-floats.ts';
+import { toBf16Array, toHalfArray } from '../../src/hf/half-floats.ts';
 import { copyTokenizerFiles, generationConfigFor, readJsonFile, writeJson } from './hf-files.ts';
 
 export type MergedDtype = 'bf16' | 'fp16' | 'fp32';

@@ -1,7 +1,7 @@
 // Encodes float32 rows into ggml tensor types: F32, F16, and the 32-value block formats Q8_0 (fp16 scale +
 // 32 int8) and Q4_0 (fp16 scale + 32 4-bit values, offset 8), rounding as ggml's reference quantizers do.
 import { floatToHalf, halfToFloat } from '../../../src/hf/safetensors.ts';
-import { toHalfArray } from '../../shared/half-floats.ts';
+import { toHalfArray } from '../../../src/hf/half-floats.ts';
 import { GgmlType, GGML_BLOCK } from './gguf-file.ts';
 
 export function encodeGgml(data: Float32Array, type: GgmlType): Uint8Array {

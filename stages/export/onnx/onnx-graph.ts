@@ -1,7 +1,7 @@
 // A small graph-building layer over onnx-proto (protobufjs' compiled onnx.proto): nodes with unique output names,
 // typed initializers (raw little-endian bytes), inputs and outputs with symbolic dims; encodes a ModelProto.
 import onnxProto from 'onnx-proto';
-import { toHalfArray } from '../../shared/half-floats.ts';
+import { toHalfArray } from '../../../src/hf/half-floats.ts';
 
 const { onnx } = onnxProto;
 export type Elem = 'float32' | 'float16';

@@ -1,5 +1,5 @@
-// Whole-array float32 -> IEEE half / bfloat16 conversion (round to nearest even), with one Uint32 view of the input
-// instead of a temporary array per value: the export writers convert hundreds of millions of weights.
+// Float32 -> IEEE half / bfloat16 conversion (round to nearest even), the one definition: whole arrays over one Uint32
+// view of the input (the export writers convert hundreds of millions of weights); the per-value helpers call these.
 export function toHalfArray(src: Float32Array): Uint16Array {
   const u = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const out = new Uint16Array(src.length);
