@@ -66,5 +66,16 @@ if (!existsSync(join(WIKI, 'wiki.valid.raw')) || !existsSync(join(TOKENIZER, 'to
   const sorted = [...rates].sort((a, b) => a - b);
   const cpuSorted = [...cpuRates].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  line({ bench: 'dataset.preprocess.summary', runs: RUNS, median_mb_per_s: Number(median.toFixed(2)), best_mb_per_s: Number(sorted[sorted.length - 1].toFixed(2)), median_mb_per_cpu_s: Number(cpuSorted[Math.floor(cpuSorted.length / 2)].toFixed(2)), best_mb_per_cpu_s: Number(cpuSorted[cpuSorted.length - 1].toFixed(2)), load_avg_1m: Number(loadavg()[0].toFixed(2)), cpus: cpus().length, goal_mb_per_s: GOAL, meets_goal: median >= GOAL });
+  line({
+    bench: 'dataset.preprocess.summary',
+    runs: RUNS,
+    median_mb_per_s: Number(median.toFixed(2)),
+    best_mb_per_s: Number(sorted[sorted.length - 1].toFixed(2)),
+    median_mb_per_cpu_s: Number(cpuSorted[Math.floor(cpuSorted.length / 2)].toFixed(2)),
+    best_mb_per_cpu_s: Number(cpuSorted[cpuSorted.length - 1].toFixed(2)),
+    load_avg_1m: Number(loadavg()[0].toFixed(2)),
+    cpus: cpus().length,
+    goal_mb_per_s: GOAL,
+    meets_goal: median >= GOAL,
+  });
 }

@@ -32,7 +32,19 @@ async function timed(runtime: string, precision: string, warm: () => Promise<unk
   const ids = await gen();
   const secs = (performance.now() - t0) / 1000;
   if (ids.length !== NEW) throw new Error(`${runtime} ${precision}: generated ${ids.length} tokens, expected ${NEW}`);
-  emitJson({ bench: 'deploy', runtime, precision, threads: THREADS, new_tokens: ids.length, seconds: round(secs, 3), tokens_per_s: round(ids.length / secs, 1), peak_rss_mb: ownPeakRssMb(), other_procs_cpu_frac: other(), cpu_flags: cpuFlags(), loadavg: loadAverage() });
+  emitJson({
+    bench: 'deploy',
+    runtime,
+    precision,
+    threads: THREADS,
+    new_tokens: ids.length,
+    seconds: round(secs, 3),
+    tokens_per_s: round(ids.length / secs, 1),
+    peak_rss_mb: ownPeakRssMb(),
+    other_procs_cpu_frac: other(),
+    cpu_flags: cpuFlags(),
+    loadavg: loadAverage(),
+  });
 }
 
 async function one(runtime: string, precision: string, dir: string): Promise<void> {
@@ -42,12 +54,22 @@ async function one(runtime: string, precision: string, dir: string): Promise<voi
     nativeEngine().setThreads(THREADS);
     const m = await loadModel({ dir: join(dir, 'hf'), quant: precision as 'nf4' | 'none', compute: 'auto' });
     const label = `${precision === 'nf4' ? 'nf4' : 'unquantized'}+${m.info.compute ?? 'auto'}`;
-    return timed('engine', label, () => m.generate(PROMPT, { maxTokens: 8, temperature: 0, eos: [] }), () => m.generate(PROMPT, { maxTokens: NEW, temperature: 0, eos: [] }));
+    return timed(
+      'engine',
+      label,
+      () => m.generate(PROMPT, { maxTokens: 8, temperature: 0, eos: [] }),
+      () => m.generate(PROMPT, { maxTokens: NEW, temperature: 0, eos: [] }),
+    );
   }
   if (runtime === 'ort') {
     const { loadOnnxDecoder, onnxGreedy } = await import('../src/onnx/onnx-session.ts');
     const d = await loadOnnxDecoder(join(dir, `onnx-${precision}`), { threads: THREADS });
-    return timed('onnxruntime-node', precision, () => onnxGreedy(d, PROMPT, 8, []), () => onnxGreedy(d, PROMPT, NEW, []));
+    return timed(
+      'onnxruntime-node',
+      precision,
+      () => onnxGreedy(d, PROMPT, 8, []),
+      () => onnxGreedy(d, PROMPT, NEW, []),
+    );
   }
   const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
@@ -63,7 +85,12 @@ async function one(runtime: string, precision: string, dir: string): Promise<voi
     seq.dispose();
     return out;
   };
-  return timed('llama.cpp', precision, () => run(8), () => run(NEW));
+  return timed(
+    'llama.cpp',
+    precision,
+    () => run(8),
+    () => run(NEW),
+  );
 }
 
 async function prepare(dir: string): Promise<void> {
@@ -84,7 +111,10 @@ async function prepare(dir: string): Promise<void> {
     const out = join(dir, `onnx-${p}`);
     mkdirSync(join(out, 'onnx'), { recursive: true });
     writeFileSync(join(out, 'config.json'), JSON.stringify(config));
-    writeFileSync(join(out, 'onnx', p === 'fp16' ? 'model_fp16.onnx' : 'model.onnx'), buildLlamaDecoder(h, tensors, p === 'fp16' ? 'float16' : 'float32').encode({ producer: 'bench', version: '0', doc: '', props: {} }, OPSET));
+    writeFileSync(
+      join(out, 'onnx', p === 'fp16' ? 'model_fp16.onnx' : 'model.onnx'),
+      buildLlamaDecoder(h, tensors, p === 'fp16' ? 'float16' : 'float32').encode({ producer: 'bench', version: '0', doc: '', props: {} }, OPSET),
+    );
   }
 }
 
@@ -98,7 +128,10 @@ async function main(): Promise<void> {
     const lines: Record<string, unknown>[] = [];
     for (const rt of RUNTIMES) {
       const [runtime, precision] = rt.split(':');
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', runtime, precision, dir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--one', runtime, precision, dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        encoding: 'utf8',
+      });
       const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
       if (r.status !== 0 || !line) emitJson({ bench: 'deploy', runtime, precision, error: `exit ${r.status}` });
       else {
@@ -108,7 +141,8 @@ async function main(): Promise<void> {
     }
     const tps = (runtime: string, p: RegExp) => lines.find((l) => l.runtime === runtime && p.test(String(l.precision)))?.tokens_per_s as number | undefined;
     const ratio = (a?: number, b?: number) => (a && b ? round(a / b, 2) : null);
-    const engNf4 = tps('engine', /^nf4/), engFull = tps('engine', /^unquantized/);
+    const engNf4 = tps('engine', /^nf4/),
+      engFull = tps('engine', /^unquantized/);
     const ortBest = Math.max(tps('onnxruntime-node', /fp32/) ?? 0, tps('onnxruntime-node', /fp16/) ?? 0) || undefined;
     emitJson({
       bench: 'deploy-ratios',

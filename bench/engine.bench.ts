@@ -29,11 +29,12 @@ const DROPOUT = Number(process.env.BENCH_DROPOUT ?? 0); // LoRA dropout (the ada
 function stepFlops(s: typeof SMOLLM2_135M_SHAPE, tokens: number, T: number, recomputedLayers: number): number {
   const hd = s.hiddenSize / s.numHeads;
   const kv = (s.numKvHeads ?? s.numHeads) * hd;
-  const H = s.hiddenSize, I = s.intermediateSize;
+  const H = s.hiddenSize,
+    I = s.intermediateSize;
   const linear = H * H * 2 + H * kv * 2 + 3 * H * I; // q, o, k, v, gate, up, down
   const lora = RANK * (H + H + H + H + H + H + H + H + H + kv + H + kv + H + I + H + I + I + H); // A+B of the 7 projections
   const fwd = 2 * tokens * (linear + lora) * s.numLayers + 2 * tokens * s.vocabSize * H;
-  const attnFwd = 2 * 2 * (tokens * T / 2) * H * s.numLayers; // QK^T and PV over the causal half
+  const attnFwd = 2 * 2 * ((tokens * T) / 2) * H * s.numLayers; // QK^T and PV over the causal half
   const bwd = 2 * tokens * (linear + 2 * lora) * s.numLayers + 2 * tokens * s.vocabSize * H + 2 * attnFwd;
   return fwd + attnFwd + bwd + (fwd - 2 * tokens * s.vocabSize * H + attnFwd) * (recomputedLayers / s.numLayers);
 }
@@ -41,11 +42,20 @@ function stepFlops(s: typeof SMOLLM2_135M_SHAPE, tokens: number, T: number, reco
 /** The in-run matmul rate on the model's own shapes: each frozen projection's forward product (T x out x in) and the
  * lm_head (T x vocab x hidden), best of 3 each, combined by FLOPs (total FLOPs / total seconds). */
 function modelMatmulGflops(bf16: boolean): number {
-  const s = SMOLLM2_135M_SHAPE, H = s.hiddenSize, I = s.intermediateSize;
+  const s = SMOLLM2_135M_SHAPE,
+    H = s.hiddenSize,
+    I = s.intermediateSize;
   const kv = (s.numKvHeads ?? s.numHeads) * (H / s.numHeads);
-  const shapes: Array<[number, number, number]> = [[H, H, 2], [kv, H, 2], [I, H, 2], [H, I, 1]]; // [out, in, count]: q+o, k+v, gate+up, down
-  const M = SEQ * BATCH, ne = nativeEngine();
-  let flops = 0, secs = 0;
+  const shapes: Array<[number, number, number]> = [
+    [H, H, 2],
+    [kv, H, 2],
+    [I, H, 2],
+    [H, I, 1],
+  ]; // [out, in, count]: q+o, k+v, gate+up, down
+  const M = SEQ * BATCH,
+    ne = nativeEngine();
+  let flops = 0,
+    secs = 0;
   for (const [N, K, count] of shapes) {
     const f = 2 * M * N * K * count * s.numLayers;
     flops += f;
@@ -61,7 +71,9 @@ function modelMatmulGflops(bf16: boolean): number {
  * 4·N_lin·T + 12·L·S·H·T + 6·N_lora·T, N_lin = frozen projections + lm_head, attention over the full S×S,
  * N_lora = Σ r·(in + out). 1.379 TFLOP for the SmolLM2-135M shape at seq 512, batch 4. */
 function peerStepFlops(s: typeof SMOLLM2_135M_SHAPE, tokens: number, S: number): number {
-  const H = s.hiddenSize, I = s.intermediateSize, kv = (s.numKvHeads ?? s.numHeads) * (H / s.numHeads);
+  const H = s.hiddenSize,
+    I = s.intermediateSize,
+    kv = (s.numKvHeads ?? s.numHeads) * (H / s.numHeads);
   const nLin = (H * H * 2 + H * kv * 2 + 3 * H * I) * s.numLayers + s.vocabSize * H;
   const nLora = RANK * ((H + H) * 2 + (H + kv) * 2 + (H + I) * 2 + (I + H)) * s.numLayers;
   return 4 * nLin * tokens + 12 * s.numLayers * S * H * tokens + 6 * nLora * tokens;
@@ -76,7 +88,7 @@ async function one(config: string, dir: string): Promise<void> {
   const m = await loadModel({ dir, quant, compute });
   const adapter = await m.createAdapter({ r: RANK, alpha: 32, targets: 'all-linear', seed: 0 });
   let s = 1;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % SMOLLM2_135M_SHAPE.vocabSize);
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % SMOLLM2_135M_SHAPE.vocabSize;
   const batches: MicroBatch[] = Array.from({ length: STEPS + 1 }, () => {
     const ids = Array.from({ length: BATCH }, () => Array.from({ length: SEQ }, rnd));
     return { inputIds: ids, labels: ids };
@@ -90,7 +102,11 @@ async function one(config: string, dir: string): Promise<void> {
   const res = await train(
     { model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4, recompute, activationBudgetBytes, dropout: DROPOUT },
     // the warm-up step (primitive creation, first touches) is left out of the per-family profile
-    { onProgress: (p) => { if (p.step === 1) ne.engineProfile({ reset: true }); } },
+    {
+      onProgress: (p) => {
+        if (p.step === 1) ne.engineProfile({ reset: true });
+      },
+    },
   );
   const prof = ne.engineProfile();
   const timed = res.records.slice(1);
@@ -104,7 +120,10 @@ async function one(config: string, dir: string): Promise<void> {
   // can make one of them low, which would inflate the ratio
   const matmul = Math.max(matmulBefore, modelMatmulGflops(compute === 'bf16'));
   const t0 = performance.now();
-  const gen = await m.generate(Array.from({ length: 16 }, (_, i) => 1 + i), { maxTokens: 64, eos: [] });
+  const gen = await m.generate(
+    Array.from({ length: 16 }, (_, i) => 1 + i),
+    { maxTokens: 64, eos: [] },
+  );
   const genSecs = (performance.now() - t0) / 1000;
   const theoretical = info.frozenBytes + info.loraBytes + info.activationBytes;
   console.log(
@@ -129,8 +148,8 @@ async function one(config: string, dir: string): Promise<void> {
       recomputed_layers: info.recomputedLayers,
       matmul_gflops_model_shapes: +matmul.toFixed(1),
       matmul_kernel: compute === 'bf16' ? (caps.bf16Native ? 'onednn bf16' : 'fp32 sgemm (no native bf16)') : 'fp32 sgemm',
-      ratio_to_matmul: +((peerFlops / secs / 1e9) / matmul).toFixed(3),
-      executed_ratio_to_matmul: +((flops / secs / 1e9) / matmul).toFixed(3),
+      ratio_to_matmul: +(peerFlops / secs / 1e9 / matmul).toFixed(3),
+      executed_ratio_to_matmul: +(flops / secs / 1e9 / matmul).toFixed(3),
       peak_rss_mb: +(peak / 2 ** 20).toFixed(1),
       theoretical_mb: +(theoretical / 2 ** 20).toFixed(1),
       rss_over_theoretical: +(peak / theoretical).toFixed(2),
@@ -138,8 +157,12 @@ async function one(config: string, dir: string): Promise<void> {
       final_loss: +res.records.at(-1)!.loss.toFixed(4),
       generate_tokens_per_s: +(gen.length / genSecs).toFixed(1),
       profile_ms_per_step: Object.fromEntries(
-        [...Object.entries(prof.families), ['unaccounted', prof.unaccounted], ['pool_caller_wait', prof.poolCallerWaitSeconds],
-          ['pool_worker_busy', prof.poolWorkerBusySeconds]].map(([k, v]) => [k, +((v as number) * 1000 / Math.max(1, prof.steps)).toFixed(1)]),
+        [
+          ...Object.entries(prof.families),
+          ['unaccounted', prof.unaccounted],
+          ['pool_caller_wait', prof.poolCallerWaitSeconds],
+          ['pool_worker_busy', prof.poolWorkerBusySeconds],
+        ].map(([k, v]) => [k, +(((v as number) * 1000) / Math.max(1, prof.steps)).toFixed(1)]),
       ),
       pool_regions_per_step: Math.round(prof.poolRegions / Math.max(1, prof.steps)),
       threads: caps.threads,
@@ -168,16 +191,40 @@ async function main(): Promise<void> {
     }
     const peer: PeerResult | undefined = process.env.BENCH_PEER === '0' ? undefined : peerBest({ steps: 2, warmup: 1, timeBudgetS: 40 });
     const best = peer ? Object.values(peer.best).reduce<number>((a, l) => Math.max(a, l?.tokens_per_s ?? 0), 0) : 0;
-    for (const l of lines)
-      emitJson({ ...l, ratio_to_best_torch: best > 0 ? round((l.tokens_per_s as number) / best, 2) : null });
+    for (const l of lines) emitJson({ ...l, ratio_to_best_torch: best > 0 ? round((l.tokens_per_s as number) / best, 2) : null });
     if (peer?.skipped) emitJson({ bench: 'engine-peer', skipped: peer.skipped });
     else if (peer)
       for (const mode of ['fp32', 'bf16'] as const) {
         const b = peer.best[mode];
-        emitJson({ bench: 'engine-peer', mode, best_of: 'default, OMP_WAIT_POLICY=PASSIVE', ...(b ? { tokens_per_s: b.tokens_per_s, achieved_gflops: b.achieved_gflops, omp_wait_policy: b.omp_wait_policy, peak_rss_mb: b.peak_rss_mb, matmul_peak_gflops: b.matmul_peak_gflops, other_procs_cpu_frac: b.other_procs_cpu_frac, cpu_flags: b.cpu_flags } : { error: 'every run failed' }) });
+        emitJson({
+          bench: 'engine-peer',
+          mode,
+          best_of: 'default, OMP_WAIT_POLICY=PASSIVE',
+          ...(b
+            ? {
+                tokens_per_s: b.tokens_per_s,
+                achieved_gflops: b.achieved_gflops,
+                omp_wait_policy: b.omp_wait_policy,
+                peak_rss_mb: b.peak_rss_mb,
+                matmul_peak_gflops: b.matmul_peak_gflops,
+                other_procs_cpu_frac: b.other_procs_cpu_frac,
+                cpu_flags: b.cpu_flags,
+              }
+            : { error: 'every run failed' }),
+        });
       }
     const gen = (q: string, c: string) => lines.find((l) => l.quant === q && l.compute === c)?.generate_tokens_per_s ?? null;
-    emitJson({ bench: 'engine-generate', isa: lines[0]?.isa ?? null, batch: 1, kv_cache: true, new_tokens: 64, nf4_bf16_tokens_per_s: gen('nf4', 'bf16'), nf4_fp32_tokens_per_s: gen('nf4', 'fp32'), none_bf16_tokens_per_s: gen('none', 'bf16'), note: 'decode steps (< 32 rows) run the frozen projections in fp32 in both modes' });
+    emitJson({
+      bench: 'engine-generate',
+      isa: lines[0]?.isa ?? null,
+      batch: 1,
+      kv_cache: true,
+      new_tokens: 64,
+      nf4_bf16_tokens_per_s: gen('nf4', 'bf16'),
+      nf4_fp32_tokens_per_s: gen('nf4', 'fp32'),
+      none_bf16_tokens_per_s: gen('none', 'bf16'),
+      note: 'decode steps (< 32 rows) run the frozen projections in fp32 in both modes',
+    });
   } finally {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }

@@ -53,33 +53,80 @@ function best(fn: () => void): number {
 
 function emit(name: string, shape: string, op: string, flops: number, seconds: number, impl: string): void {
   if (ONLY && !name.includes(ONLY)) return;
-  console.log(JSON.stringify({
-    bench: 'kernels', name, shape, op, T, gflops: +(flops / seconds / 1e9).toFixed(1), ms: +(seconds * 1e3).toFixed(2),
-    impl, backend: info.backend, threads: info.threads, bf16Native: info.bf16Native,
-  }));
+  console.log(
+    JSON.stringify({
+      bench: 'kernels',
+      name,
+      shape,
+      op,
+      T,
+      gflops: +(flops / seconds / 1e9).toFixed(1),
+      ms: +(seconds * 1e3).toFixed(2),
+      impl,
+      backend: info.backend,
+      threads: info.threads,
+      bf16Native: info.bf16Native,
+    }),
+  );
 }
 const want = (name: string) => !ONLY || name.includes(ONLY);
 
 for (const s of SHAPES) {
   const shape = `${s.name} [${s.in}->${s.out}]`;
   const flops = 2 * T * s.in * s.out;
-  const x = rand(T * s.in, 1), w = rand(s.out * s.in, 0.05), dy = rand(T * s.out, 1);
-  const y = new Float32Array(T * s.out), dx = new Float32Array(T * s.in);
-  const x16 = k.f32ToBf16(x), w16 = k.f32ToBf16(w), dy16 = k.f32ToBf16(dy);
+  const x = rand(T * s.in, 1),
+    w = rand(s.out * s.in, 0.05),
+    dy = rand(T * s.out, 1);
+  const y = new Float32Array(T * s.out),
+    dx = new Float32Array(T * s.in);
+  const x16 = k.f32ToBf16(x),
+    w16 = k.f32ToBf16(w),
+    dy16 = k.f32ToBf16(dy);
   // forward y = x W^T (transB), input gradient dx = dy W (no transposes)
   const fwd = { transA: false, transB: true, M: T, N: s.out, K: s.in };
   const bwd = { transA: false, transB: false, M: T, N: s.in, K: s.out, beta: 1 };
   // sgemm: what kern::sgemm picks; the built-in kernel; OpenBLAS in one single-threaded call (for comparison).
-  const variants: Array<[string, object, string]> = [['sgemm', {}, info.sgemmLibrary], ['sgemm_builtin', { builtin: true }, 'builtin-blocked']];
+  const variants: Array<[string, object, string]> = [
+    ['sgemm', {}, info.sgemmLibrary],
+    ['sgemm_builtin', { builtin: true }, 'builtin-blocked'],
+  ];
   if (info.openblasLinked) variants.push(['sgemm_openblas_1thread', { openblas: true }, 'openblas']);
   for (const [name, opt, impl] of variants) {
     if (!want(name)) continue;
-    emit(name, shape, 'forward', flops, best(() => k.sgemm({ ...fwd, ...opt, A: x, B: w, C: y })), impl);
-    emit(name, shape, 'backward_input', flops, best(() => k.sgemm({ ...bwd, ...opt, A: dy, B: w, C: dx })), impl);
+    emit(
+      name,
+      shape,
+      'forward',
+      flops,
+      best(() => k.sgemm({ ...fwd, ...opt, A: x, B: w, C: y })),
+      impl,
+    );
+    emit(
+      name,
+      shape,
+      'backward_input',
+      flops,
+      best(() => k.sgemm({ ...bwd, ...opt, A: dy, B: w, C: dx })),
+      impl,
+    );
   }
   if (want('gemm_bf16')) {
-    emit('gemm_bf16', shape, 'forward', flops, best(() => k.gemmBf16({ ...fwd, A: x16, B: w16, C: y })), k.gemmBf16Impl(fwd));
-    emit('gemm_bf16', shape, 'backward_input', flops, best(() => k.gemmBf16({ ...bwd, A: dy16, B: w16, C: dx })), k.gemmBf16Impl(bwd));
+    emit(
+      'gemm_bf16',
+      shape,
+      'forward',
+      flops,
+      best(() => k.gemmBf16({ ...fwd, A: x16, B: w16, C: y })),
+      k.gemmBf16Impl(fwd),
+    );
+    emit(
+      'gemm_bf16',
+      shape,
+      'backward_input',
+      flops,
+      best(() => k.gemmBf16({ ...bwd, A: dy16, B: w16, C: dx })),
+      k.gemmBf16Impl(bwd),
+    );
   }
   if (!s.linear) continue;
   for (const storage of ['nf4', 'bf16', 'f32'])
@@ -88,8 +135,22 @@ for (const s of SHAPES) {
       if (!want(name)) continue;
       const h = k.frozenLinear({ w, out: s.out, in: s.in, storage });
       const impl = compute === 'bf16' ? `gemm_bf16 ${k.gemmBf16Impl(fwd)}` : 'sgemm';
-      emit(name, shape, 'forward', flops, best(() => k.frozenLinearForward(h, x, T, compute, y)), impl);
-      emit(name, shape, 'backward_input', flops, best(() => k.frozenLinearBackward(h, dx, dy, T, compute)), impl);
+      emit(
+        name,
+        shape,
+        'forward',
+        flops,
+        best(() => k.frozenLinearForward(h, x, T, compute, y)),
+        impl,
+      );
+      emit(
+        name,
+        shape,
+        'backward_input',
+        flops,
+        best(() => k.frozenLinearBackward(h, dx, dy, T, compute)),
+        impl,
+      );
     }
 }
 
@@ -99,15 +160,32 @@ for (const s of SHAPES) {
 {
   const c = { batch: 4, T: T / 4, pos0: 0, nh: 9, nkv: 3, hd: 64, window: 0 };
   const shape = `attention [batch ${c.batch}, T ${c.T}, heads ${c.nh}/${c.nkv}, hd ${c.hd}, causal]`;
-  const nq = c.batch * c.T * c.nh * c.hd, nk = c.batch * c.T * c.nkv * c.hd;
-  const q = rand(nq, 1), kk = rand(nk, 1), v = rand(nk, 1), dout = rand(nq, 1);
-  const scores = c.batch * c.nh * (c.T * (c.T + 1)) / 2; // visible (query, key) pairs
+  const nq = c.batch * c.T * c.nh * c.hd,
+    nk = c.batch * c.T * c.nkv * c.hd;
+  const q = rand(nq, 1),
+    kk = rand(nk, 1),
+    v = rand(nk, 1),
+    dout = rand(nq, 1);
+  const scores = (c.batch * c.nh * (c.T * (c.T + 1))) / 2; // visible (query, key) pairs
   for (const bf16 of [true, false]) {
     const name = `attention_${bf16 ? 'bf16' : 'fp32'}`;
     if (!want(name)) continue;
     const impl = bf16 ? 'bf16 mode (AVX512-BF16 kernel where built, else blocked gemm_bf16)' : 'blocked sgemm';
-    emit(name, shape, 'forward', 4 * c.hd * scores, best(() => addon.ops.attention({ ...c, q, k: kk, v, bf16 })), impl);
-    emit(name, shape, 'forward_backward', 14 * c.hd * scores,
-      best(() => addon.ops.attention({ ...c, q, k: kk, v, dout, bf16 })), impl);
+    emit(
+      name,
+      shape,
+      'forward',
+      4 * c.hd * scores,
+      best(() => addon.ops.attention({ ...c, q, k: kk, v, bf16 })),
+      impl,
+    );
+    emit(
+      name,
+      shape,
+      'forward_backward',
+      14 * c.hd * scores,
+      best(() => addon.ops.attention({ ...c, q, k: kk, v, dout, bf16 })),
+      impl,
+    );
   }
 }

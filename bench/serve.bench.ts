@@ -26,14 +26,19 @@ const pct = (xs: number[], p: number) => {
 };
 
 async function project(dir: string): Promise<void> {
-  const text = Array.from({ length: 12 }, (_, i) => ({ text: `Document ${i}: the quick brown fox jumps over the lazy dog, again and again, in the morning light.` }));
+  const text = Array.from({ length: 12 }, (_, i) => ({
+    text: `Document ${i}: the quick brown fox jumps over the lazy dog, again and again, in the morning light.`,
+  }));
   const train = { quant: 'nf4', compute: 'fp32', maxSteps: 1, seqLen: 32, batchSize: 1, warmup: 0, checkpointEvery: 0 };
   writeFileSync(
     join(dir, 'pipeline.json'),
     JSON.stringify({
       models: { base: { init: { ...SMOLLM2_135M_SHAPE, seed: 0 } } },
       datasets: { text: { model: 'base', source: { examples: text }, format: 'text', seqLen: 32, split: { valid: 0.2, seed: 1 } } },
-      adapters: { a: { base: 'base', data: 'text', lora: { r: 8, alpha: 16 }, ...train }, b: { base: 'base', data: 'text', lora: { r: 16, alpha: 16, targets: ['q_proj', 'v_proj'] }, ...train } },
+      adapters: {
+        a: { base: 'base', data: 'text', lora: { r: 8, alpha: 16 }, ...train },
+        b: { base: 'base', data: 'text', lora: { r: 16, alpha: 16, targets: ['q_proj', 'v_proj'] }, ...train },
+      },
       compositions: { mix: { base: 'base', adapters: [{ name: 'a' }, { name: 'b', weight: 0.5 }] } },
     }),
   );
@@ -118,7 +123,13 @@ async function main(): Promise<void> {
       const r16 = results[2] as { aggregate_tokens_per_s: number; itl_ms_p99: number };
       const ratio = round(r16.aggregate_tokens_per_s / one1.aggregate_tokens_per_s, 2);
       const itlRatio = round(r16.itl_ms_p99 / one1.itl_ms_p99, 2);
-      emitJson({ bench: 'serve-scaling', tokens_per_s_16_vs_1: ratio, itl_p99_16_vs_1: itlRatio, goal: '>= 6x tokens/s, <= 3x p99 ITL', goal_met: ratio >= 6 && itlRatio <= 3 });
+      emitJson({
+        bench: 'serve-scaling',
+        tokens_per_s_16_vs_1: ratio,
+        itl_p99_16_vs_1: itlRatio,
+        goal: '>= 6x tokens/s, <= 3x p99 ITL',
+        goal_met: ratio >= 6 && itlRatio <= 3,
+      });
     } finally {
       await s.close();
     }

@@ -10,13 +10,20 @@ const debug = process.env.PEFT_NATIVE_DEBUG === '1';
 const sanitize = '-fsanitize=address,undefined';
 const x86 = process.arch === 'x64' || process.arch === 'ia32';
 const mode = process.argv[2];
-const flags = mode === 'avx2'
-  ? (x86 ? ['-mavx2', '-mfma', '-mf16c', '-mno-avx512f'] : [])
-  : mode === 'scalar'
-  ? (x86 ? ['-mno-avx'] : [])
-  : mode === 'ldflags'
-  ? (debug ? [sanitize] : [])
-  : debug
-    ? ['-O1', '-g', '-fno-omit-frame-pointer', sanitize]
-    : ['-O3', '-march=native', '-fno-math-errno', '-fno-trapping-math'];
+const flags =
+  mode === 'avx2'
+    ? x86
+      ? ['-mavx2', '-mfma', '-mf16c', '-mno-avx512f']
+      : []
+    : mode === 'scalar'
+      ? x86
+        ? ['-mno-avx']
+        : []
+      : mode === 'ldflags'
+        ? debug
+          ? [sanitize]
+          : []
+        : debug
+          ? ['-O1', '-g', '-fno-omit-frame-pointer', sanitize]
+          : ['-O3', '-march=native', '-fno-math-errno', '-fno-trapping-math'];
 console.log(flags.join(' '));

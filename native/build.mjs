@@ -14,7 +14,9 @@ const require = createRequire(import.meta.url);
 const prefix = dirname(dirname(process.execPath));
 const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 
-console.log(`peftmake native build: sgemm=${features.openblas ? 'OpenBLAS (or the built-in AVX-512 kernel at run time where OpenBLAS has only AVX2 kernels)' : 'built-in blocked sgemm (apt-get install libopenblas-dev for speed)'}, bf16=${features.dnnl ? 'oneDNN' : 'none (apt-get install libdnnl-dev for the bf16 fast path)'}${process.env.PEFT_NATIVE_DEBUG === '1' ? ', debug + sanitizers' : ''}`);
+console.log(
+  `peftmake native build: sgemm=${features.openblas ? 'OpenBLAS (or the built-in AVX-512 kernel at run time where OpenBLAS has only AVX2 kernels)' : 'built-in blocked sgemm (apt-get install libopenblas-dev for speed)'}, bf16=${features.dnnl ? 'oneDNN' : 'none (apt-get install libdnnl-dev for the bf16 fast path)'}${process.env.PEFT_NATIVE_DEBUG === '1' ? ', debug + sanitizers' : ''}`,
+);
 
 const gyp = require.resolve('node-gyp/bin/node-gyp.js');
 const args = [gyp, 'rebuild', `--directory=${here}`, `--jobs=${process.env.JOBS ?? 'max'}`];

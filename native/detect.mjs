@@ -7,7 +7,9 @@ const libDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/us
 const lib = (name) => libDirs.some((d) => existsSync(`${d}/lib${name}.so`));
 
 export const features = {
-  openblas: process.env.PEFT_NO_OPENBLAS ? false : has(['/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/cblas.h', '/usr/include/openblas/cblas.h']) && lib('openblas'),
+  openblas: process.env.PEFT_NO_OPENBLAS
+    ? false
+    : has(['/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/cblas.h', '/usr/include/openblas/cblas.h']) && lib('openblas'),
   dnnl: process.env.PEFT_NO_DNNL ? false : has(['/usr/include/oneapi/dnnl/dnnl.hpp', '/usr/include/dnnl.hpp']) && lib('dnnl'),
 };
 

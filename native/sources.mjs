@@ -8,11 +8,13 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 function walk(dir) {
-  return readdirSync(dir).sort().flatMap((f) => {
-    const p = join(dir, f);
-    if (statSync(p).isDirectory()) return f === 'cuda' ? [] : walk(p);
-    return p.endsWith('.cc') ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((f) => {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) return f === 'cuda' ? [] : walk(p);
+      return p.endsWith('.cc') ? [p] : [];
+    });
 }
 const all = walk(join(here, 'src')).map((p) => relative(here, p));
 const ADDON = 'src/addon.cc';

@@ -14,7 +14,9 @@ if (mode !== '--check' && mode !== '--write') {
 const bin = process.env.CLANG_FORMAT ?? 'clang-format';
 const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
 if (probe.error || probe.status !== 0) {
-  console.log(`clang-format: "${bin}" not found: C++ formatting of native/src not ${mode === '--check' ? 'checked' : 'applied'} (apt-get install clang-format)`);
+  console.log(
+    `clang-format: "${bin}" not found: C++ formatting of native/src not ${mode === '--check' ? 'checked' : 'applied'} (apt-get install clang-format)`,
+  );
   process.exit(0);
 }
 

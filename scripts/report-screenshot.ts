@@ -16,7 +16,13 @@ async function main(): Promise<void> {
   const skip = chromiumSkipReason();
   if (skip) throw new Error(`cannot take the screenshot: ${skip}`);
   const dir = mkdtempSync(join(tmpdir(), 'peftmake-report-'));
-  const page = writeReportFile(dir, 'index.html', renderReportHtml(await projectReportModel(file, { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages })));
+  const page = writeReportFile(
+    dir,
+    'index.html',
+    renderReportHtml(
+      await projectReportModel(file, { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages }),
+    ),
+  );
   const b = await openOfflineBrowser({ width: 1280, height: 1600 });
   try {
     await b.page.goto(pathToFileURL(page).href);

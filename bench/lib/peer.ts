@@ -140,7 +140,19 @@ function runOnce(o: Required<Omit<PeerOptions, 'onRun'>>, mode: PeerMode, policy
   const env = { ...process.env };
   if (policy === 'PASSIVE') env.OMP_WAIT_POLICY = 'PASSIVE';
   else delete env.OMP_WAIT_POLICY;
-  const args = [join(o.peersDir, PEER_SCRIPT), '--preset', o.preset, '--steps', String(o.steps), '--min-steps', '1', '--time-budget', String(o.timeBudgetS), '--warmup', String(o.warmup)];
+  const args = [
+    join(o.peersDir, PEER_SCRIPT),
+    '--preset',
+    o.preset,
+    '--steps',
+    String(o.steps),
+    '--min-steps',
+    '1',
+    '--time-budget',
+    String(o.timeBudgetS),
+    '--warmup',
+    String(o.warmup),
+  ];
   if (mode === 'bf16') args.push('--bf16');
   args.push('--label', o.preset);
   // the peer's progress goes to our stderr as it happens; its one JSON line comes on stdout
@@ -148,7 +160,10 @@ function runOnce(o: Required<Omit<PeerOptions, 'onRun'>>, mode: PeerMode, policy
   const fail = (error: string): PeerError => ({ bench: 'peer', name: 'peer', mode, omp_wait_policy: policy, error });
   if (r.error) return fail(`${o.python} ${PEER_SCRIPT}: ${r.error.message}`);
   if (r.status !== 0) return fail(`${PEER_SCRIPT} exited with ${r.status ?? r.signal}`);
-  const line = r.stdout.split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  const line = r.stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.trim().startsWith('{'));
   if (!line) return fail(`${PEER_SCRIPT} printed no JSON line`);
   try {
     return relabel(JSON.parse(line) as Record<string, unknown>, mode, policy);

@@ -46,8 +46,16 @@ static bool parse_key(const std::string& k, int& layer, int& proj, bool& isA) {
   std::string rest = k.substr(j + 1);
   for (int p = 0; p < N_PROJ; p++) {
     const std::string base = std::string(PROJ_PARENT[p]) + "." + PROJ_NAMES[p];
-    if (rest == base + ".lora_A.weight") { proj = p; isA = true; return true; }
-    if (rest == base + ".lora_B.weight") { proj = p; isA = false; return true; }
+    if (rest == base + ".lora_A.weight") {
+      proj = p;
+      isA = true;
+      return true;
+    }
+    if (rest == base + ".lora_B.weight") {
+      proj = p;
+      isA = false;
+      return true;
+    }
   }
   return false;
 }
@@ -71,7 +79,8 @@ std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& pa
     if (!parse_key(key, l, p, isA) || l >= m.cfg.num_layers)
       throw EngineError("E_ADAPTER", path + ": tensor '" + key +
                                          "' does not map onto a module of the base model (expected "
-                                         "base_model.model.model.layers.{0.." + std::to_string(m.cfg.num_layers - 1) +
+                                         "base_model.model.model.layers.{0.." +
+                                         std::to_string(m.cfg.num_layers - 1) +
                                          "}.{self_attn|mlp}.<proj>.lora_{A|B}.weight)");
     if (!mask[p])
       throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' is on " + PROJ_NAMES[p] +
@@ -79,10 +88,12 @@ std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& pa
     const int in = m.proj_in(p), out = m.proj_out(p);
     const std::vector<int64_t> want = isA ? std::vector<int64_t>{r, in} : std::vector<int64_t>{out, r};
     if (t.shape != want)
-      throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' has shape [" +
-                                         (t.shape.size() == 2 ? std::to_string(t.shape[0]) + ", " + std::to_string(t.shape[1]) : std::string("?")) +
-                                         "], expected [" + std::to_string(want[0]) + ", " + std::to_string(want[1]) +
-                                         "] (r = " + std::to_string(r) + ")");
+      throw EngineError("E_ADAPTER",
+                        path + ": tensor '" + key + "' has shape [" +
+                            (t.shape.size() == 2 ? std::to_string(t.shape[0]) + ", " + std::to_string(t.shape[1])
+                                                 : std::string("?")) +
+                            "], expected [" + std::to_string(want[0]) + ", " + std::to_string(want[1]) +
+                            "] (r = " + std::to_string(r) + ")");
     if (!a->mods[l][p]) a->mods[l][p] = std::make_unique<LoraWeights>();
     std::vector<float>& dst = isA ? a->mods[l][p]->A : a->mods[l][p]->B;
     dst.resize((size_t)want[0] * want[1]);
@@ -93,8 +104,9 @@ std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& pa
   }
   for (const auto& [lp, bits] : seen)
     if (bits != 3)
-      throw EngineError("E_ADAPTER", path + ": module layers." + std::to_string(lp.first) + "." + PROJ_NAMES[lp.second] +
-                                         " has lora_" + (bits == 1 ? "A but no lora_B" : "B but no lora_A"));
+      throw EngineError("E_ADAPTER", path + ": module layers." + std::to_string(lp.first) + "." +
+                                         PROJ_NAMES[lp.second] + " has lora_" +
+                                         (bits == 1 ? "A but no lora_B" : "B but no lora_A"));
   if (seen.empty()) throw EngineError("E_ADAPTER", path + ": the file holds no LoRA tensors");
   return a;
 }

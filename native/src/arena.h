@@ -13,7 +13,10 @@ class Arena {
   Arena() = default;
   explicit Arena(std::string role) : role_(std::move(role)) {}
   // Reserve the total number of floats once; take() then hands out consecutive slices.
-  void plan(size_t floats) { buf_.assign(floats, 0.f); used_ = 0; }
+  void plan(size_t floats) {
+    buf_.assign(floats, 0.f);
+    used_ = 0;
+  }
   float* take(size_t n) {
     if (used_ + n > buf_.size())
       throw EngineError("E_INTERNAL", "arena '" + role_ + "' overflow: planned " + std::to_string(buf_.size()) +

@@ -23,14 +23,20 @@ int sample_token(float* logits, int V, const GenOptions& opt, Rng& rng) {
   if (opt.top_p < 1.f) { // smallest prefix whose mass reaches top_p (at least one token)
     double c = 0;
     int n = 0;
-    while (n < keep) { c += p[n++]; if (c >= opt.top_p) break; }
+    while (n < keep) {
+      c += p[n++];
+      if (c >= opt.top_p) break;
+    }
     keep = n;
     double s = 0;
     for (int i = 0; i < keep; i++) s += p[i];
     for (int i = 0; i < keep; i++) p[i] /= s;
   }
   double u = rng.uniform(), c = 0;
-  for (int i = 0; i < keep; i++) { c += p[i]; if (u < c) return idx[i]; }
+  for (int i = 0; i < keep; i++) {
+    c += p[i];
+    if (u < c) return idx[i];
+  }
   return idx[keep - 1];
 }
 
@@ -78,7 +84,7 @@ void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vect
   std::vector<float> lp(n);
   if (logits) logits->resize((size_t)n * m.cfg.vocab_size);
   m.be().logprobs_forward(lp.data(), logits ? logits->data() : nullptr, ws.lnf, m.head(), targets.data(), n, m.H(),
-                        m.cfg.vocab_size);
+                          m.cfg.vocab_size);
   logprobs.assign(lp.begin(), lp.begin() + (n - 1));
 }
 

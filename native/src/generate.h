@@ -10,11 +10,11 @@ namespace peft {
 
 struct GenOptions {
   int max_tokens = 64;
-  float temperature = 0.f;  // 0 = greedy
-  int top_k = 0;            // 0 = off
-  float top_p = 1.f;        // 1 = off
+  float temperature = 0.f; // 0 = greedy
+  int top_k = 0;           // 0 = off
+  float top_p = 1.f;       // 1 = off
   uint64_t seed = 0;
-  std::vector<int> eos;     // stop ids (the stop id is kept as the last generated token)
+  std::vector<int> eos; // stop ids (the stop id is kept as the last generated token)
 };
 
 // Returns the generated ids (prompt excluded). Checks `cancel` between tokens (E_CANCELLED).

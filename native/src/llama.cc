@@ -23,7 +23,8 @@ size_t Adapter::params() const {
   return n;
 }
 
-std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora, const bool targets[N_PROJ]) {
+std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
+                                      const bool targets[N_PROJ]) {
   auto a = std::make_shared<Adapter>();
   a->r = r;
   a->alpha = alpha;
@@ -85,10 +86,12 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   // scratch buffers when the layer runs (forward) or is differentiated (backward).
   const bool gu16 = training && m.compute == kern::Compute::BF16 && N >= 32;
   const auto words = [&](size_t k) { return gu16 ? (k + 1) / 2 : k; }; // floats holding k values of the kept type
-  const size_t per_layer = n * 2 + words(n * Dq) * 2 + words(n * Dkv) * 2 + (size_t)B * c.num_heads * T + n * H +
-                           words(n * I) * 2 + lu;
-  if (!training) kept = 0;
-  else if (!recompute) kept = (int)L;
+  const size_t per_layer =
+      n * 2 + words(n * Dq) * 2 + words(n * Dkv) * 2 + (size_t)B * c.num_heads * T + n * H + words(n * I) * 2 + lu;
+  if (!training)
+    kept = 0;
+  else if (!recompute)
+    kept = (int)L;
   else {
     const size_t slots = act_budget / (per_layer * sizeof(float));
     kept = slots >= L ? (int)L : (int)std::max<size_t>(slots, 1) - 1;
@@ -99,14 +102,23 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   for (auto& a : layer) {
     a.rstd1 = acts.take(n);
     a.lse = acts.take((size_t)B * c.num_heads * T);
-    a.x2 = acts.take(n * H); a.rstd2 = acts.take(n);
+    a.x2 = acts.take(n * H);
+    a.rstd2 = acts.take(n);
     if (gu16) {
       auto half = [&](size_t k) { return reinterpret_cast<uint16_t*>(acts.take(words(k))); };
-      a.q16 = half(n * Dq); a.k16 = half(n * Dkv); a.v16 = half(n * Dkv); a.att16 = half(n * Dq);
-      a.g16 = half(n * I); a.u16 = half(n * I);
+      a.q16 = half(n * Dq);
+      a.k16 = half(n * Dkv);
+      a.v16 = half(n * Dkv);
+      a.att16 = half(n * Dq);
+      a.g16 = half(n * I);
+      a.u16 = half(n * I);
     } else {
-      a.q = acts.take(n * Dq); a.k = acts.take(n * Dkv); a.v = acts.take(n * Dkv); a.att = acts.take(n * Dq);
-      a.g = acts.take(n * I); a.u = acts.take(n * I);
+      a.q = acts.take(n * Dq);
+      a.k = acts.take(n * Dkv);
+      a.v = acts.take(n * Dkv);
+      a.att = acts.take(n * Dq);
+      a.g = acts.take(n * I);
+      a.u = acts.take(n * I);
     }
     for (int p = 0; p < N_PROJ; p++) a.lu[p] = (st.train && st.train->mod(0, p)) ? acts.take(n * st.train->r) : nullptr;
   }
@@ -123,7 +135,8 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   // The MLP region (h, gate / up in fp32, their gradients) is idle while the loss runs, so it also serves as the
   // bf16 cross-entropy's working memory (logits of 256 rows): sized for whichever is larger.
   const size_t mlp = n * I * (1 + (gu16 ? 2 : 0) + (training ? (gu16 ? 1 : 3) : 0));
-  const size_t ce = training && m.compute == kern::Compute::BF16 ? m.be().cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
+  const size_t ce =
+      training && m.compute == kern::Compute::BF16 ? m.be().cross_entropy_bf16_work_floats(N, H, c.vocab_size) : 0;
   const size_t region = std::max(mlp, ce);
   size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax : 0) + n * H + region +
               (gu16 ? n * Dq * 2 + n * Dkv * 2 : 0);
@@ -136,22 +149,30 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   lora_dAT = training ? scratch.take(maxin * rmax) : nullptr;
   ln = scratch.take(n * H);
   if (training) {
-    dres = scratch.take(n * H); dln = scratch.take(n * H); tmp_out = scratch.take(n * H);
-    dq = scratch.take(n * Dq); datt = scratch.take(n * Dq);
-    dk = scratch.take(n * Dkv); dv = scratch.take(n * Dkv);
+    dres = scratch.take(n * H);
+    dln = scratch.take(n * H);
+    tmp_out = scratch.take(n * H);
+    dq = scratch.take(n * Dq);
+    datt = scratch.take(n * Dq);
+    dk = scratch.take(n * Dkv);
+    dv = scratch.take(n * Dkv);
   } else {
     dres = dln = tmp_out = dq = datt = dk = dv = nullptr;
   }
   xdrop = drop ? scratch.take(n * maxin) : nullptr;
   dxdrop = drop ? scratch.take(n * maxin) : nullptr;
-  float* qs = gu16 ? scratch.take(n * Dq) : nullptr;   // the fp32 working copies of the bf16-kept tensors
+  float* qs = gu16 ? scratch.take(n * Dq) : nullptr; // the fp32 working copies of the bf16-kept tensors
   float* ks = gu16 ? scratch.take(n * Dkv) : nullptr;
   float* vs = gu16 ? scratch.take(n * Dkv) : nullptr;
   float* atts = gu16 ? scratch.take(n * Dq) : nullptr;
   ce_work = scratch.take(region);
   ce_work_floats = ce ? region : 0;
   float* r = ce_work;
-  auto next = [&](size_t k) { float* p = r; r += k; return p; };
+  auto next = [&](size_t k) {
+    float* p = r;
+    r += k;
+    return p;
+  };
   h = next(n * I);
   gs = gu16 ? next(n * I) : nullptr;
   us = gu16 ? next(n * I) : nullptr;
@@ -188,7 +209,8 @@ static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspa
   }
   PEFT_PROFILE_SCOPE(lora);
   for (auto& [ad, s] : st.frozen)
-    if (LoraWeights* w = ad->mod(l, p)) m.be().lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+    if (LoraWeights* w = ad->mod(l, p))
+      m.be().lora_forward(y, ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   if (st.train)
     if (LoraWeights* w = st.train->mod(l, p)) {
       const float* xin = x;
@@ -196,7 +218,8 @@ static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspa
         m.be().dropout_forward(ws.xdrop, x, (size_t)N * in, st.dropout, st.seed, dropout_stream(st, l, p));
         xin = ws.xdrop;
       }
-      m.be().lora_forward(y, lu ? lu : ws.lora_u, xin, w->A.data(), w->B.data(), N, in, out, st.train->r, st.train_scale);
+      m.be().lora_forward(y, lu ? lu : ws.lora_u, xin, w->A.data(), w->B.data(), N, in, out, st.train->r,
+                          st.train_scale);
     }
 }
 
@@ -211,8 +234,8 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
   PEFT_PROFILE_SCOPE(lora);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p))
-      m.be().lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out, ad->r, s,
-                           nullptr);
+      m.be().lora_backward(nullptr, nullptr, dx, ws.lora_du, dy, x, nullptr, w->A.data(), w->B.data(), N, in, out,
+                           ad->r, s, nullptr);
   if (st.train)
     if (LoraWeights* w = st.train->mod(l, p)) {
       LoraWeights* g = grad.mod(l, p);
@@ -313,7 +336,8 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     }
     PEFT_PROFILE_SCOPE(lora);
     for (auto& [ad, s] : st.frozen)
-      if (LoraWeights* w = ad->mod(l, p)) m.be().lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
+      if (LoraWeights* w = ad->mod(l, p))
+        m.be().lora_forward(ys[j], ws.lora_u, x, w->A.data(), w->B.data(), N, in, out, ad->r, s);
   }
 }
 
@@ -325,7 +349,10 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   if (!x && !(x16_given && can_fuse_group(m, st, l, ps, g, N) && st.frozen.empty()))
     throw EngineError("E_INTERNAL", "group_backward: a bf16-only input needs the fused path and no frozen adapters");
   if (!can_fuse_group(m, st, l, ps, g, N)) {
-    { PEFT_PROFILE_SCOPE(elementwise); m.be().zero(dx, (size_t)N * in); }
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      m.be().zero(dx, (size_t)N * in);
+    }
     for (int j = 0; j < g; j++) project_backward(m, st, ws, grad, l, ps[j], dx, dys[j], x, lus[j], N);
     return;
   }
@@ -341,14 +368,15 @@ static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   uint16_t* dya16 = dybuf.data(); // [dy_0 | ... | dy_{g-1} | du_0 | ... | du_{g-1}] in bf16 (no du without dropout)
   {
     PEFT_PROFILE_SCOPE(matmul_frozen_bwd);
-    for (int j = 0; j < g; j++) m.be().rows_to_bf16(dys[j], m.proj_out(ps[j]), N, m.proj_out(ps[j]), dya16 + col[j], lda);
+    for (int j = 0; j < g; j++)
+      m.be().rows_to_bf16(dys[j], m.proj_out(ps[j]), N, m.proj_out(ps[j]), dya16 + col[j], lda);
   }
   const uint16_t* A16 = nullptr;
   {
     PEFT_PROFILE_SCOPE(lora);
     for (int j = 0; j < g; j++)
       m.be().lora_out_backward_bf16(gw.view, j, dya16 + col[j], lda, lus[j], N, grad.mod(l, ps[j])->B.data(), ducat,
-                                  drop ? nullptr : dya16 + tot + j * r, lda);
+                                    drop ? nullptr : dya16 + tot + j * r, lda);
     if (!drop) A16 = m.be().lora_A_bf16(gw.view);
   }
   {
@@ -404,7 +432,10 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
-  { PEFT_PROFILE_SCOPE(elementwise); m.be().rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().rmsnorm_forward(ws.ln, a.rstd1, x, L.ln1.data(), N, H, eps);
+  }
   {
     const int ps[3] = {P_Q, P_K, P_V};
     float* const ys[3] = {a.q, a.k, a.v};
@@ -433,7 +464,10 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_O]};
     group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
   }
-  { PEFT_PROFILE_SCOPE(elementwise); m.be().add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps);
+  }
   float* const G = a.g;
   float* const U = a.u;
   {
@@ -457,7 +491,10 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[1] = {a.lu[P_DOWN]};
     group_forward(m, st, ws, l, ps, 1, ys, ws.h, N, lus);
   }
-  { PEFT_PROFILE_SCOPE(elementwise); m.be().add_inplace(out, a.x2, N, H); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().add_inplace(out, a.x2, N, H);
+  }
 }
 
 // ws.dres holds d(layer output) on entry and d(layer input) on exit.
@@ -479,8 +516,10 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     PEFT_PROFILE_SCOPE(elementwise);
     if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
       kept_bf16(m, a, N, false);
-      if (bf16_in) m.be().swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
-      else m.be().swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
+      if (bf16_in)
+        m.be().swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
+      else
+        m.be().swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
     } else {
       m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
     }
@@ -493,13 +532,17 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   }
   {
     PEFT_PROFILE_SCOPE(elementwise);
-    if (a.g16) m.be().swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
-    else m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
+    if (a.g16)
+      m.be().swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
+    else
+      m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
   }
   {
     PEFT_PROFILE_SCOPE(elementwise);
-    if (bf16_in) m.be().rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
-    else m.be().rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
+    if (bf16_in)
+      m.be().rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+    else
+      m.be().rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
   }
   {
     const int ps[2] = {P_GATE, P_UP};
@@ -507,7 +550,10 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
     group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
-  { PEFT_PROFILE_SCOPE(elementwise); m.be().rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H);
+  }
   // attention
   {
     const int ps[1] = {P_O};
@@ -522,7 +568,8 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   }
   {
     PEFT_PROFILE_SCOPE(attention);
-    m.be().attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, a.att, a.q, a.k, a.v, a.lse, attn_shape(m, T, T, 0, Dkv, B));
+    m.be().attention_backward(ws.dq, ws.dk, ws.dv, ws.datt, a.att, a.q, a.k, a.v, a.lse,
+                              attn_shape(m, T, T, 0, Dkv, B));
   }
   {
     PEFT_PROFILE_SCOPE(elementwise);
@@ -531,8 +578,10 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   }
   {
     PEFT_PROFILE_SCOPE(elementwise);
-    if (bf16_in) m.be().rmsnorm_apply_bf16(ln16, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
-    else m.be().rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H);
+    if (bf16_in)
+      m.be().rmsnorm_apply_bf16(ln16, x, L.ln1.data(), a.rstd1, N, H); // ln1 recomputed
+    else
+      m.be().rmsnorm_apply(ws.ln, x, L.ln1.data(), a.rstd1, N, H);
   }
   {
     const int ps[3] = {P_Q, P_K, P_V};
@@ -540,7 +589,10 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     const float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
     group_backward(m, st, ws, grad, l, ps, 3, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
   }
-  { PEFT_PROFILE_SCOPE(elementwise); m.be().rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().rmsnorm_backward(ws.dres, ws.dln, x, L.ln1.data(), a.rstd1, N, H);
+  }
 }
 
 void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, const int32_t* ids, int B, int T,
@@ -569,7 +621,10 @@ void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, c
 void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad) {
   const ModelConfig& c = m.cfg;
   const int N = ws.N, H = m.H(), Lc = c.num_layers;
-  { PEFT_PROFILE_SCOPE(elementwise); m.be().zero(ws.dres, (size_t)N * H); }
+  {
+    PEFT_PROFILE_SCOPE(elementwise);
+    m.be().zero(ws.dres, (size_t)N * H);
+  }
   m.be().rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
   for (int l = Lc - 1; l >= 0; l--) {
     // the shared slot still holds the last layer's activations from the forward: only earlier layers recompute

@@ -15,11 +15,11 @@
 namespace peft {
 
 enum Proj { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, N_PROJ };
-extern const char* const PROJ_NAMES[N_PROJ];   // "q_proj", ..., "down_proj"
-extern const char* const PROJ_PARENT[N_PROJ];  // "self_attn" or "mlp"
+extern const char* const PROJ_NAMES[N_PROJ];  // "q_proj", ..., "down_proj"
+extern const char* const PROJ_PARENT[N_PROJ]; // "self_attn" or "mlp"
 
 struct LlamaLayer {
-  std::vector<float> ln1, ln2;                       // [H] input_layernorm, post_attention_layernorm
+  std::vector<float> ln1, ln2; // [H] input_layernorm, post_attention_layernorm
   std::array<std::unique_ptr<kern::FrozenLinear>, N_PROJ> proj;
 };
 
@@ -28,11 +28,11 @@ struct LlamaModel {
   std::string dir;
   kern::Storage storage = kern::Storage::F32;
   kern::Compute compute = kern::Compute::F32;
-  std::vector<float> embed;                          // [V, H]
-  std::vector<float> lm_head;                        // [V, H], empty when tied to embed
-  std::vector<float> norm;                           // [H]
+  std::vector<float> embed;   // [V, H]
+  std::vector<float> lm_head; // [V, H], empty when tied to embed
+  std::vector<float> norm;    // [H]
   std::vector<LlamaLayer> layers;
-  const Backend* backend = &cpu_backend();          // runs every op of the forward / backward (backend/backend.h)
+  const Backend* backend = &cpu_backend(); // runs every op of the forward / backward (backend/backend.h)
   const Backend& be() const { return *backend; }
   const float* head() const { return lm_head.empty() ? embed.data() : lm_head.data(); }
   int H() const { return cfg.hidden_size; }
@@ -40,9 +40,11 @@ struct LlamaModel {
   int Dkv() const { return cfg.num_kv_heads * cfg.head_dim; }
   int I() const { return cfg.intermediate_size; }
   int proj_in(int p) const { return p == P_O ? Dq() : p == P_DOWN ? I() : H(); }
-  int proj_out(int p) const { return p == P_Q ? Dq() : (p == P_K || p == P_V) ? Dkv() : (p == P_GATE || p == P_UP) ? I() : H(); }
-  size_t frozen_bytes() const;                       // all frozen weights as stored (llama_load.cc)
-  size_t params() const;                             // frozen parameter count
+  int proj_out(int p) const {
+    return p == P_Q ? Dq() : (p == P_K || p == P_V) ? Dkv() : (p == P_GATE || p == P_UP) ? I() : H();
+  }
+  size_t frozen_bytes() const; // all frozen weights as stored (llama_load.cc)
+  size_t params() const;       // frozen parameter count
 };
 
 // One LoRA module: A [r, in], B [out, r] (PEFT layout).
@@ -57,29 +59,30 @@ struct Adapter {
   double alpha = 0;
   bool rslora = false;
   std::vector<std::array<std::unique_ptr<LoraWeights>, N_PROJ>> mods; // [num_layers][N_PROJ]
-  float scaling() const;                             // alpha / r, or alpha / sqrt(r) with rsLoRA
+  float scaling() const;                                              // alpha / r, or alpha / sqrt(r) with rsLoRA
   LoraWeights* mod(int l, int p) const { return mods[l][p].get(); }
   size_t params() const;
 };
 // Zero-initialised adapter with modules on the given projections, shaped for `m`.
-std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora, const bool targets[N_PROJ]);
+std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
+                                      const bool targets[N_PROJ]);
 // Same modules and shapes as `a`, all zero (for gradients and optimizer moments).
 std::shared_ptr<Adapter> zeros_like(const Adapter& a);
 
 // The adapters active in one forward: frozen ones with their effective scales, at most one trainable one.
 struct AdapterStack {
   std::vector<std::pair<std::shared_ptr<Adapter>, float>> frozen; // adapter, effective scale (scaling * weight)
-  std::shared_ptr<Adapter> train;                                  // may be null
+  std::shared_ptr<Adapter> train;                                 // may be null
   float train_scale = 0.f;
-  float dropout = 0.f;                                             // on the trainable adapter's input (training only)
-  uint64_t seed = 0, step = 0;                                     // dropout mask stream
+  float dropout = 0.f;         // on the trainable adapter's input (training only)
+  uint64_t seed = 0, step = 0; // dropout mask stream
   int max_rank() const;
 };
 
 // Cached keys / values for incremental decoding (batch 1).
 struct KVCache {
   int max_len = 0, len = 0;
-  std::vector<float> k, v;                           // [L, max_len, Dkv] each, keys after RoPE
+  std::vector<float> k, v; // [L, max_len, Dkv] each, keys after RoPE
   void init(const LlamaModel& m, int max_len_);
 };
 
@@ -87,15 +90,15 @@ struct KVCache {
 // kept: the backward recomputes them (one cheap pass each) from the saved inputs, which makes a layer ~2x smaller
 // and leaves room to keep more layers instead of recomputing their matmuls.
 struct LayerActs {
-  float* rstd1;                // [N]
-  float *q, *k, *v;            // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
-  float *att, *lse;            // [N, Dq], [B, nh, T]
-  float *x2, *rstd2;           // [N, H] residual after attention, [N]
-  float *g, *u;                // [N, I] gate, up
+  float* rstd1;      // [N]
+  float *q, *k, *v;  // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
+  float *att, *lse;  // [N, Dq], [B, nh, T]
+  float *x2, *rstd2; // [N, H] residual after attention, [N]
+  float *g, *u;      // [N, I] gate, up
   // bf16-compute training: q, k, v, att, g, u above point to one shared set of fp32 buffers and the layer keeps them
   // in these bf16 copies (as autocast keeps matmul outputs); null otherwise (fp32 compute, inference).
   uint16_t *q16 = nullptr, *k16 = nullptr, *v16 = nullptr, *att16 = nullptr, *g16 = nullptr, *u16 = nullptr;
-  float* lu[N_PROJ];           // [N, r] trainable LoRA A-projections (null where not targeted)
+  float* lu[N_PROJ]; // [N, r] trainable LoRA A-projections (null where not targeted)
 };
 
 // Memory and activations of one forward (and backward) over B x T tokens, planned up front.
@@ -103,24 +106,24 @@ struct Workspace {
   int B = 0, T = 0, N = 0;
   bool recompute = false, training = false;
   Arena acts{"activations"}, resid_arena{"residual"}, scratch{"scratch"};
-  std::vector<LayerActs> layer;  // kept entries, plus one shared slot for the recomputed layers (or inference)
-  int kept = 0;                  // layers 0..kept-1 keep their activations from the forward; the rest are recomputed
-  std::vector<float*> resid;     // L+1 pointers to [N, H] (layer inputs; resid[L] = last layer output)
-  float *lnf, *rstdf;            // [N, H], [N] final norm
+  std::vector<LayerActs> layer; // kept entries, plus one shared slot for the recomputed layers (or inference)
+  int kept = 0;                 // layers 0..kept-1 keep their activations from the forward; the rest are recomputed
+  std::vector<float*> resid;    // L+1 pointers to [N, H] (layer inputs; resid[L] = last layer output)
+  float *lnf, *rstdf;           // [N, H], [N] final norm
   // scratch
   float *dres, *dln, *dq, *dk, *dv, *datt, *dg, *du, *dh; // gradients [N, *]
-  float *lora_u, *lora_du;       // [N, rmax]
-  float* lora_dAT = nullptr;     // [max_in, rmax] (training: dA^T of the per-projection bf16-mode LoRA backward)
-  float* lora_ucat = nullptr;    // [N, 3 rmax] A-projections of a LoRA group (bf16 mode)
-  float* lora_ducat = nullptr;   // [N, 3 rmax] their gradients (training)
-  float *xdrop, *dxdrop;         // [N, max_in] (LoRA dropout only)
-  float* ln;                     // [N, H] the current norm output (forward; recomputed in the backward)
-  float* h;                      // [N, I] silu(gate) * up (forward; recomputed in the backward)
-  float *gs, *us;                // [N, I] fp32 gate / up when the layer keeps them in bf16 (else null)
-  float* tmp_out;                // [N, H] (recomputed layer output)
-  float* ce_work = nullptr;      // the MLP region of the scratch, lent to the bf16 cross-entropy while it runs
-  size_t ce_work_floats = 0;     // 0: not planned for it (fp32 compute, inference)
-  ops::RopeTable rope;           // cos/sin of this forward's positions
+  float *lora_u, *lora_du;                                // [N, rmax]
+  float* lora_dAT = nullptr;   // [max_in, rmax] (training: dA^T of the per-projection bf16-mode LoRA backward)
+  float* lora_ucat = nullptr;  // [N, 3 rmax] A-projections of a LoRA group (bf16 mode)
+  float* lora_ducat = nullptr; // [N, 3 rmax] their gradients (training)
+  float *xdrop, *dxdrop;       // [N, max_in] (LoRA dropout only)
+  float* ln;                   // [N, H] the current norm output (forward; recomputed in the backward)
+  float* h;                    // [N, I] silu(gate) * up (forward; recomputed in the backward)
+  float *gs, *us;              // [N, I] fp32 gate / up when the layer keeps them in bf16 (else null)
+  float* tmp_out;              // [N, H] (recomputed layer output)
+  float* ce_work = nullptr;    // the MLP region of the scratch, lent to the bf16 cross-entropy while it runs
+  size_t ce_work_floats = 0;   // 0: not planned for it (fp32 compute, inference)
+  ops::RopeTable rope;         // cos/sin of this forward's positions
   int pos0 = 0;
   size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes(); }
   // Plans the arenas for B x T (inference: training = false keeps one layer of activations, no gradients).

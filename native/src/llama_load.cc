@@ -37,7 +37,8 @@ static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& na
   // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
   // pages of a read-only mapping: dropping them only means re-reading if touched again).
   const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1), hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1),
+                  hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
   if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
   return v;
 }
@@ -54,8 +55,9 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
     throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
                                      "' is not a Llama-family model (llama, mistral, qwen2)");
   if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
-    throw EngineError("E_MODEL", dir + "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
-                                       "and head_dim even");
+    throw EngineError("E_MODEL", dir +
+                                     "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
+                                     "and head_dim even");
   const size_t V = c.vocab_size, H = c.hidden_size;
   m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
   m->norm = tensor_f32(mf, "model.norm.weight", H);
@@ -77,7 +79,8 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
       kern::Storage st = storage;
       if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
       L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
-      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native()) L.proj[p]->keep_bf16_copy();
+      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native())
+        L.proj[p]->keep_bf16_copy();
     }
   }
   return m;

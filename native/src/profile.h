@@ -7,9 +7,9 @@
 #include <cstdint>
 
 // The op families, in the order the profile reports them (their names are the JS keys of engineProfile().families).
-#define PEFT_PROFILE_FAMILIES(X)                                                                                     \
+#define PEFT_PROFILE_FAMILIES(X)                                                                                   \
   X(matmul_frozen_fwd) /* frozen base projections, forward (incl. activation bf16 conversion, NF4 tile dequant) */ \
-  X(matmul_frozen_bwd) /* frozen base projections, input gradient */                                              \
+  X(matmul_frozen_bwd) /* frozen base projections, input gradient */                                               \
   X(lora)              /* LoRA A/B matmuls forward and backward (+ dropout) */                                     \
   X(attention)         /* QK^T, softmax, PV and their backward */                                                  \
   X(elementwise)       /* RMSNorm, RoPE, SwiGLU, residual adds, memsets, embedding gather */                       \
@@ -28,17 +28,17 @@ enum Family {
 #define PEFT_PROFILE_ENUM(name) name,
   PEFT_PROFILE_FAMILIES(PEFT_PROFILE_ENUM)
 #undef PEFT_PROFILE_ENUM
-  N_FAMILY
+      N_FAMILY
 };
 extern const char* const FAMILY_NAMES[N_FAMILY];
 
 struct Counters {
   double sec[N_FAMILY] = {};
-  double step_sec = 0;   // wall time inside Trainer::step / accumulate
+  double step_sec = 0; // wall time inside Trainer::step / accumulate
   long steps = 0;
 };
 Counters& counters();
-void reset();          // also resets the pool counters
+void reset(); // also resets the pool counters
 
 // Pool counters (kernels/threads.cc): seconds workers spent running chunks, seconds the caller waited for them
 // after finishing its own chunk, and the number of parallel regions dispatched.
@@ -61,6 +61,7 @@ class Scope {
  public:
   explicit Scope(Family f);
   ~Scope();
+
  private:
   Family f_;
   bool on_;

@@ -17,7 +17,8 @@ long shift_labels(std::vector<int32_t>& targets, const int32_t* labels, int B, i
       const int32_t y = labels[(size_t)b * T + t];
       if (y != -100 && (y < 0 || y >= V))
         throw EngineError("E_ENGINE", "label " + std::to_string(y) + " at row " + std::to_string(b) + ", position " +
-                                          std::to_string(t) + " is neither -100 nor a token id below " + std::to_string(V));
+                                          std::to_string(t) + " is neither -100 nor a token id below " +
+                                          std::to_string(V));
       if (t > 0 && y != -100) {
         targets[(size_t)b * T + t - 1] = y;
         n++;
@@ -65,17 +66,17 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
     if (backward) m.be().zero(ws_.dln, (size_t)N * H);
-    sum = m.be().cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(),
-                                                head16_.empty() ? nullptr : head16_.data(), targets.data(), N, H,
-                                                m.cfg.vocab_size, grad_scale_per_token, ws_.ce_work, ws_.ce_work_floats);
+    sum = m.be().cross_entropy_forward_backward(
+        backward ? ws_.dln : nullptr, ws_.lnf, m.head(), head16_.empty() ? nullptr : head16_.data(), targets.data(), N,
+        H, m.cfg.vocab_size, grad_scale_per_token, ws_.ce_work, ws_.ce_work_floats);
   }
   if (backward) llama_backward(m, stack_, ws_, *grad_);
   return sum / (double)n;
 }
 
-static void for_each_tensor(Adapter& a, Adapter& b, Adapter& c, Adapter& d,
-                            const std::function<void(std::vector<float>&, std::vector<float>&, std::vector<float>&,
-                                                     std::vector<float>&)>& fn) {
+static void for_each_tensor(
+    Adapter& a, Adapter& b, Adapter& c, Adapter& d,
+    const std::function<void(std::vector<float>&, std::vector<float>&, std::vector<float>&, std::vector<float>&)>& fn) {
   for (size_t l = 0; l < a.mods.size(); l++)
     for (int p = 0; p < N_PROJ; p++)
       if (a.mods[l][p]) {
@@ -103,8 +104,8 @@ StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B
   t_++;
   for_each_tensor(*stack_.train, *grad_, *m_, *v_,
                   [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
-                    model_->be().adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1, opt_.beta2, opt_.eps,
-                                 opt_.weight_decay, t_);
+                    model_->be().adamw_update(p.data(), m.data(), v.data(), g.data(), p.size(), lr, opt_.beta1,
+                                              opt_.beta2, opt_.eps, opt_.weight_decay, t_);
                   });
   prof::Counters& pc = prof::counters();
   pc.step_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -119,7 +120,10 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
     PEFT_PROFILE_SCOPE(optimizer); // zero gradients
     for (auto& l : grad_->mods)
       for (auto& p : l)
-        if (p) { model_->be().zero(p->A.data(), p->A.size()); model_->be().zero(p->B.data(), p->B.size()); }
+        if (p) {
+          model_->be().zero(p->A.data(), p->A.size());
+          model_->be().zero(p->B.data(), p->B.size());
+        }
   }
   std::vector<long> ntoks(G);
   std::vector<int32_t> tmp;
@@ -132,7 +136,7 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
   double weighted = 0;
   for (int g = 0; g < G; g++) {
     stack_.step = (uint64_t)t_ * (uint64_t)G + g;
-    const float scale = ntoks[g] == 0 ? 0.f
+    const float scale = ntoks[g] == 0         ? 0.f
                         : opt_.token_weighted ? (float)(1.0 / (double)total)
                                               : (float)(1.0 / ((double)ntoks[g] * G));
     long n = 0;
@@ -140,7 +144,8 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
     res.micro_losses.push_back(l);
     weighted += l * (double)n;
   }
-  if (opt_.token_weighted) res.loss = total ? weighted / (double)total : 0.0;
+  if (opt_.token_weighted)
+    res.loss = total ? weighted / (double)total : 0.0;
   else {
     double s = 0;
     for (double l : res.micro_losses) s += l;

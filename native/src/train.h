@@ -12,21 +12,22 @@ namespace peft {
 
 struct TrainOptions {
   float weight_decay = 0.f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-  float max_grad_norm = 0.f;      // <= 0: no clipping
-  bool token_weighted = false;    // false: mean of micro-batch means (HF Trainer / the reference); true: mean over all tokens of the step
-  bool recompute = false;         // recompute each layer's activations in the backward pass
-  double act_budget_bytes = 0;    // with recompute: leading layers keep their activations while they fit in this
-  float dropout = 0.f;            // LoRA dropout on the trainable adapter's input
-  uint64_t seed = 0;              // dropout masks
+  float max_grad_norm = 0.f; // <= 0: no clipping
+  bool token_weighted =
+      false; // false: mean of micro-batch means (HF Trainer / the reference); true: mean over all tokens of the step
+  bool recompute = false;      // recompute each layer's activations in the backward pass
+  double act_budget_bytes = 0; // with recompute: leading layers keep their activations while they fit in this
+  float dropout = 0.f;         // LoRA dropout on the trainable adapter's input
+  uint64_t seed = 0;           // dropout masks
 };
 
 struct StepResult {
-  double loss = 0;                // mean of micro-batch means (or token-weighted mean)
+  double loss = 0; // mean of micro-batch means (or token-weighted mean)
   std::vector<double> micro_losses;
-  double grad_norm = 0;           // before clipping
-  float clip_coef = 1.f;          // max_norm / (norm + 1e-6) (1 when clipping is off)
-  bool clipped = false;           // clip_coef < 1
-  long tokens = 0;                // target tokens in the step
+  double grad_norm = 0;  // before clipping
+  float clip_coef = 1.f; // max_norm / (norm + 1e-6) (1 when clipping is off)
+  bool clipped = false;  // clip_coef < 1
+  long tokens = 0;       // target tokens in the step
 };
 
 // Builds per-row targets [B*T] from labels [B, T]: target[b,t] = labels[b,t+1], -1 when ignored or t = T-1.
@@ -64,9 +65,9 @@ class Trainer {
   TrainOptions opt_;
   std::shared_ptr<Adapter> grad_, m_, v_;
   Workspace ws_;
-  std::vector<uint16_t> head16_;  // lm_head in bf16 (bf16 compute only)
+  std::vector<uint16_t> head16_; // lm_head in bf16 (bf16 compute only)
   bool ws_training_ = false;
-  long t_ = 0;                    // optimizer steps done
+  long t_ = 0; // optimizer steps done
 };
 
 } // namespace peft

@@ -16,7 +16,10 @@ export function parseAdapterSpec(spec: string): AdapterSpec {
 }
 
 export function parseIds(text: string, flag: string): number[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (parts.length === 0) throw new PeftError('E_USAGE', `${flag} needs a comma-separated list of token ids, e.g. ${flag} 1,403,407`);
   return parts.map((p) => {
     if (!/^\d+$/.test(p)) throw new PeftError('E_USAGE', `${flag}: '${p}' is not a non-negative integer token id`);

@@ -43,10 +43,21 @@ function walk(dir: string): string[] {
 }
 
 function adapterCard(m: StageManifest, version: number): string {
-  const metrics = Object.entries(m.metrics).filter(([, v]) => typeof v === 'number').map(([k, v]) => `| ${k} | ${v} |`);
+  const metrics = Object.entries(m.metrics)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `| ${k} | ${v} |`);
   return [
-    '---', 'library_name: peft', 'tags:', '- peftmake', '- lora', '---', '', `# ${m.name}`, '',
-    `Pushed by peftmake: ${m.name} v${version}, key \`${m.key}\`, engine ${m.engineVersion}, built ${m.createdAt}.`, '',
+    '---',
+    'library_name: peft',
+    'tags:',
+    '- peftmake',
+    '- lora',
+    '---',
+    '',
+    `# ${m.name}`,
+    '',
+    `Pushed by peftmake: ${m.name} v${version}, key \`${m.key}\`, engine ${m.engineVersion}, built ${m.createdAt}.`,
+    '',
     ...(metrics.length ? ['| metric | value |', '|---|---|', ...metrics, ''] : []),
   ].join('\n');
 }
@@ -73,14 +84,14 @@ export function pushFiles(layout: StoreLayout, m: StageManifest, version: number
 
 export async function pushStage(layout: StoreLayout, req: PushRequest, options: HubOptions = {}): Promise<PushRecord> {
   const opts = resolveHubOptions(options);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(req.repo))
-    throw new PeftError('E_USAGE', `--repo ${req.repo}: expected owner/name`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(req.repo)) throw new PeftError('E_USAGE', `--repo ${req.repo}: expected owner/name`);
   if (opts.offline) throw new PeftError('E_HUB', `push ${req.stage}: HF_HUB_OFFLINE is set`, { hint: 'unset HF_HUB_OFFLINE to push' });
   if (!opts.token) throw new PeftError('E_HUB', `push ${req.stage}: no token`, { hint: 'set HF_TOKEN to a token with write access to ' + req.repo });
   const ref = requireRef(layout, req.stage);
   const v = currentVersion(ref)!;
   const mf = layout.manifest(v.key);
-  if (!existsSync(mf)) throw new PeftError('E_STORE', `${req.stage} v${v.version} (${v.key.slice(0, 12)}) is not in the store`, { hint: `rebuild ${req.stage}` });
+  if (!existsSync(mf))
+    throw new PeftError('E_STORE', `${req.stage} v${v.version} (${v.key.slice(0, 12)}) is not in the store`, { hint: `rebuild ${req.stage}` });
   const m = JSON.parse(readFileSync(mf, 'utf8')) as StageManifest;
   const files = pushFiles(layout, m, v.version);
   const hub = await import('@huggingface/hub');
@@ -89,7 +100,12 @@ export async function pushStage(layout: StoreLayout, req: PushRequest, options: 
   const revision = req.revision ?? 'main';
   const fail = (e: unknown, what: string): never => {
     const status = (e as { statusCode?: number }).statusCode;
-    const hint = status === 401 || status === 403 ? `the token in ${opts.tokenSource ?? 'HF_TOKEN'} cannot write to ${req.repo}` : status === 404 ? `${req.repo} or its revision ${revision} does not exist on ${opts.hubUrl}` : undefined;
+    const hint =
+      status === 401 || status === 403
+        ? `the token in ${opts.tokenSource ?? 'HF_TOKEN'} cannot write to ${req.repo}`
+        : status === 404
+          ? `${req.repo} or its revision ${revision} does not exist on ${opts.hubUrl}`
+          : undefined;
     throw new PeftError('E_HUB', `push ${req.stage} to ${req.repo}: ${what} failed${status ? ` (HTTP ${status})` : ''}: ${(e as Error).message}`, { hint });
   };
   try {
@@ -119,8 +135,15 @@ export async function pushStage(layout: StoreLayout, req: PushRequest, options: 
     fail(e, 'the commit');
   }
   const record: PushRecord = {
-    stage: req.stage, version: v.version, key: v.key, repo: req.repo, revision,
-    commit: out!?.commit.oid ?? '', url: out!?.commit.url ?? '', files: [...files.keys()].sort(), at: new Date().toISOString(),
+    stage: req.stage,
+    version: v.version,
+    key: v.key,
+    repo: req.repo,
+    revision,
+    commit: out!?.commit.oid ?? '',
+    url: out!?.commit.url ?? '',
+    files: [...files.keys()].sort(),
+    at: new Date().toISOString(),
   };
   appendFileSync(join(layout.root, 'pushes.jsonl'), JSON.stringify(record) + '\n');
   return record;
@@ -130,5 +153,9 @@ export async function pushStage(layout: StoreLayout, req: PushRequest, options: 
 export function pushesOf(layout: StoreLayout, stage: string): PushRecord[] {
   const f = join(layout.root, 'pushes.jsonl');
   if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as PushRecord).filter((r) => r.stage === stage);
+  return readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as PushRecord)
+    .filter((r) => r.stage === stage);
 }

@@ -11,8 +11,11 @@ export function formatSeconds(s: number): string {
 }
 
 export function outcomeLine(o: StageOutcome, status = false): string {
-  const action = status ? ({ built: 'would build', restored: 'would restore', fresh: 'fresh', failed: 'cannot build', skipped: 'blocked' } as Record<string, string>)[o.action] ?? o.action : o.action;
-  const mark = status && o.action === 'built' ? '*' : MARK[o.action] ?? ' ';
+  const action = status
+    ? (({ built: 'would build', restored: 'would restore', fresh: 'fresh', failed: 'cannot build', skipped: 'blocked' } as Record<string, string>)[o.action] ??
+      o.action)
+    : o.action;
+  const mark = status && o.action === 'built' ? '*' : (MARK[o.action] ?? ' ');
   const parts = [`${mark} ${o.name}`, action];
   if (o.version !== null) parts.push(`v${o.version}`);
   if (!status && o.action !== 'fresh' && o.action !== 'skipped') parts.push(formatSeconds(o.seconds));

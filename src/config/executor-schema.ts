@@ -19,7 +19,8 @@ export const executorSchema: JsonSchema = {
     time: {
       type: 'string',
       pattern: SLURM_TIME_PATTERN,
-      description: 'sbatch --time: the job time limit (minutes, HH:MM:SS or D-HH:MM:SS). At the limit Slurm sends SIGTERM: the stage checkpoints and is resubmitted.',
+      description:
+        'sbatch --time: the job time limit (minutes, HH:MM:SS or D-HH:MM:SS). At the limit Slurm sends SIGTERM: the stage checkpoints and is resubmitted.',
     },
     cpusPerTask: { type: 'integer', minimum: 1, description: 'sbatch --cpus-per-task: CPU cores for the training process.' },
     mem: { type: 'string', pattern: '^\\d+[KMGT]?$', description: 'sbatch --mem: memory per node, e.g. "16G".' },
@@ -37,9 +38,14 @@ export const executorSchema: JsonSchema = {
     resubmit: {
       type: 'integer',
       minimum: 0,
-      description: 'How many times a stage whose job was preempted, hit its time limit or lost its node is resubmitted (it resumes from its checkpoint). Default 3.',
+      description:
+        'How many times a stage whose job was preempted, hit its time limit or lost its node is resubmitted (it resumes from its checkpoint). Default 3.',
     },
-    pollSeconds: { type: 'number', exclusiveMinimum: 0, description: 'How often the build asks Slurm (squeue) about its jobs and reads their logs. Default 2.' },
+    pollSeconds: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      description: 'How often the build asks Slurm (squeue) about its jobs and reads their logs. Default 2.',
+    },
   },
 };
 
@@ -52,5 +58,6 @@ export const stageExecutorProperty: JsonSchema = {
 /** The top-level `executor` property (absent: local). */
 export const topExecutorProperty: JsonSchema = {
   $ref: '#/$defs/executor',
-  description: 'Where heavy stages (training, heavy command stages) run by default: `{"kind": "local"}` (the default) or `{"kind": "slurm", ...Slurm options}`. Light stages always run locally.',
+  description:
+    'Where heavy stages (training, heavy command stages) run by default: `{"kind": "local"}` (the default) or `{"kind": "slurm", ...Slurm options}`. Light stages always run locally.',
 };

@@ -81,8 +81,10 @@ export function checkSemantics(config: Record<string, unknown>, kinds: readonly 
     for (const f of e.deps.files)
       if (escapesProject(f)) problems.push({ pointer: where(e, f), message: `path "${f}" escapes the project directory (use a path inside it)` });
     for (const [i, o] of (e.kind.workspaceOutputs?.(e.name, e.config as never) ?? []).entries()) {
-      if (escapesProject(o)) problems.push({ pointer: where(e, o, `/outs/${i}`), message: `output "${o}" escapes the project directory (use a path inside it)` });
-      else if (normalizeRel(o) === '.') problems.push({ pointer: where(e, o, `/outs/${i}`), message: `output "${o}" is the whole project directory (name a file or folder inside it)` });
+      if (escapesProject(o))
+        problems.push({ pointer: where(e, o, `/outs/${i}`), message: `output "${o}" escapes the project directory (use a path inside it)` });
+      else if (normalizeRel(o) === '.')
+        problems.push({ pointer: where(e, o, `/outs/${i}`), message: `output "${o}" is the whole project directory (name a file or folder inside it)` });
       else if (isGlob(o)) problems.push({ pointer: where(e, o), message: `output "${o}" must be a path, not a glob` });
     }
   }

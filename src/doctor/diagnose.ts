@@ -28,9 +28,13 @@ export function autoComputeMode(f: Pick<DoctorFacts, 'kernels' | 'cpu'>): { mode
 /** `a >= b` for dotted numeric versions ("20.19.1" vs "20.19"). */
 export function versionAtLeast(a: string, b: string): boolean {
   const pa = a.replace(/^v/, '').split('.').map(Number);
-  const pb = b.replace(/^[>=v\s]+/, '').split('.').map(Number);
+  const pb = b
+    .replace(/^[>=v\s]+/, '')
+    .split('.')
+    .map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? 0, y = pb[i] ?? 0;
+    const x = pa[i] ?? 0,
+      y = pb[i] ?? 0;
     if (x !== y) return x > y;
   }
   return true;
@@ -56,21 +60,53 @@ export function diagnose(f: DoctorFacts): Check[] {
   const add = (c: Check): void => void out.push(c);
 
   const nodeOk = versionAtLeast(f.node.version, f.node.required);
-  add({ id: 'node', label: 'Node.js', value: `${f.node.version} (needs ${f.node.required})`, status: nodeOk ? 'ok' : 'warn', fix: nodeOk ? undefined : `install Node.js ${f.node.required} (e.g. nvm install 20)` });
+  add({
+    id: 'node',
+    label: 'Node.js',
+    value: `${f.node.version} (needs ${f.node.required})`,
+    status: nodeOk ? 'ok' : 'warn',
+    fix: nodeOk ? undefined : `install Node.js ${f.node.required} (e.g. nvm install 20)`,
+  });
   add({ id: 'cpu', label: 'CPU', value: `${f.cpu.model}, ${f.cpu.logicalCores} logical cores`, status: 'info' });
 
   const tier = bf16Tier(f.cpu.flags);
   const flagText = f.cpu.present.length ? f.cpu.present.join(' ') : 'none of avx2 avx512f avx512_bf16 amx_bf16 amx_tile';
   const tierText = tier === 'amx' ? 'AMX bf16 tiles' : tier === 'avx512_bf16' ? 'AVX512-BF16, no AMX' : 'no native bf16 matmul';
-  add({ id: 'cpu_flags', label: 'CPU flags', value: `${flagText} (${tierText})`, status: f.cpu.flags.avx2 || f.cpu.source !== 'proc-cpuinfo' ? 'info' : 'warn', fix: f.cpu.flags.avx2 || f.cpu.source !== 'proc-cpuinfo' ? undefined : 'no AVX2: the kernels fall back to scalar code; training will be slow on this CPU' });
+  add({
+    id: 'cpu_flags',
+    label: 'CPU flags',
+    value: `${flagText} (${tierText})`,
+    status: f.cpu.flags.avx2 || f.cpu.source !== 'proc-cpuinfo' ? 'info' : 'warn',
+    fix: f.cpu.flags.avx2 || f.cpu.source !== 'proc-cpuinfo' ? undefined : 'no AVX2: the kernels fall back to scalar code; training will be slow on this CPU',
+  });
 
   const memStatus: CheckStatus = f.memory.availableMb < 2048 ? 'warn' : 'info';
-  add({ id: 'memory', label: 'memory', value: `${mb(f.memory.availableMb)} available of ${mb(f.memory.totalMb)}`, status: memStatus, fix: memStatus === 'warn' ? 'under 2 GB free: use quant "nf4" and a smaller batch or sequence length' : undefined });
+  add({
+    id: 'memory',
+    label: 'memory',
+    value: `${mb(f.memory.availableMb)} available of ${mb(f.memory.totalMb)}`,
+    status: memStatus,
+    fix: memStatus === 'warn' ? 'under 2 GB free: use quant "nf4" and a smaller batch or sequence length' : undefined,
+  });
   const busy = f.loadavg[0] > f.cpu.logicalCores * 0.75;
-  add({ id: 'load', label: 'load average', value: f.loadavg.join(' '), status: busy ? 'warn' : 'info', fix: busy ? `the machine is busy (1-min load ${f.loadavg[0]} on ${f.cpu.logicalCores} cores): training and benchmark figures will be low until it quiets down` : undefined });
+  add({
+    id: 'load',
+    label: 'load average',
+    value: f.loadavg.join(' '),
+    status: busy ? 'warn' : 'info',
+    fix: busy
+      ? `the machine is busy (1-min load ${f.loadavg[0]} on ${f.cpu.logicalCores} cores): training and benchmark figures will be low until it quiets down`
+      : undefined,
+  });
 
   if (!f.addon.loaded || !f.kernels) {
-    add({ id: 'addon', label: 'native addon', value: `not loaded: ${f.addon.error ?? 'unknown reason'}`, status: 'warn', fix: 'npm run build:native (needs g++ >= 9, make, python3)' });
+    add({
+      id: 'addon',
+      label: 'native addon',
+      value: `not loaded: ${f.addon.error ?? 'unknown reason'}`,
+      status: 'warn',
+      fix: 'npm run build:native (needs g++ >= 9, make, python3)',
+    });
   } else {
     const k = f.kernels;
     add({ id: 'addon', label: 'native addon', value: `loaded (engine ${f.addon.version ?? '?'}) ${f.addon.path}`, status: 'ok' });
@@ -90,23 +126,64 @@ export function diagnose(f: DoctorFacts): Check[] {
     add({
       id: 'bf16',
       label: 'bf16 matmul',
-      value: built ? `${k.bf16Library}, ${k.bf16Native ? `native (${k.bf16KernelForModel ?? k.bf16Impl})` : 'no bf16 ISA on this CPU: fp32 fallback'}` : 'built without oneDNN: fp32 fallback',
+      value: built
+        ? `${k.bf16Library}, ${k.bf16Native ? `native (${k.bf16KernelForModel ?? k.bf16Impl})` : 'no bf16 ISA on this CPU: fp32 fallback'}`
+        : 'built without oneDNN: fp32 fallback',
       status: bf16Fix ? 'warn' : 'ok',
       fix: bf16Fix,
     });
-    if (k.isaError) add({ id: 'isa', label: 'kernel ISA', value: `refused: ${k.isaError}`, status: 'warn', fix: 'set PEFT_ISA to one of the listed ISAs, or unset it to pick the best one' });
-    else if (k.isa) add({ id: 'isa', label: 'kernel ISA', value: `${k.isa} (CPU can run: ${k.isaCpu}; built: ${k.isaBuilt})`, status: k.isa === 'scalar' ? 'warn' : 'ok', fix: k.isa === 'scalar' ? 'decode kernels run scalar: unset PEFT_ISA, or use a CPU with AVX2' : undefined });
+    if (k.isaError)
+      add({
+        id: 'isa',
+        label: 'kernel ISA',
+        value: `refused: ${k.isaError}`,
+        status: 'warn',
+        fix: 'set PEFT_ISA to one of the listed ISAs, or unset it to pick the best one',
+      });
+    else if (k.isa)
+      add({
+        id: 'isa',
+        label: 'kernel ISA',
+        value: `${k.isa} (CPU can run: ${k.isaCpu}; built: ${k.isaBuilt})`,
+        status: k.isa === 'scalar' ? 'warn' : 'ok',
+        fix: k.isa === 'scalar' ? 'decode kernels run scalar: unset PEFT_ISA, or use a CPU with AVX2' : undefined,
+      });
     const threadsLow = k.threads < f.cpu.logicalCores;
-    add({ id: 'threads', label: 'kernel threads', value: `${k.threads} of ${f.cpu.logicalCores} cores`, status: 'info', note: threadsLow ? 'fewer threads than cores (set by the engine or BENCH_THREADS); fine on a shared machine' : undefined });
+    add({
+      id: 'threads',
+      label: 'kernel threads',
+      value: `${k.threads} of ${f.cpu.logicalCores} cores`,
+      status: 'info',
+      note: threadsLow ? 'fewer threads than cores (set by the engine or BENCH_THREADS); fine on a shared machine' : undefined,
+    });
   }
   const auto = autoComputeMode(f);
   add({ id: 'compute', label: 'compute "auto"', value: `${auto.mode} (${auto.reason})`, status: 'info' });
-  if (f.detected) add({ id: 'build_libs', label: 'libraries found now', value: `OpenBLAS ${f.detected.openblas ? 'yes' : 'no'}, oneDNN ${f.detected.dnnl ? 'yes' : 'no'} (native/detect.mjs)`, status: 'info' });
-  else add({ id: 'build_libs', label: 'libraries found now', value: `unknown: ${f.detectError ?? 'native/detect.mjs did not run'}`, status: 'warn', fix: 'node native/detect.mjs report' });
+  if (f.detected)
+    add({
+      id: 'build_libs',
+      label: 'libraries found now',
+      value: `OpenBLAS ${f.detected.openblas ? 'yes' : 'no'}, oneDNN ${f.detected.dnnl ? 'yes' : 'no'} (native/detect.mjs)`,
+      status: 'info',
+    });
+  else
+    add({
+      id: 'build_libs',
+      label: 'libraries found now',
+      value: `unknown: ${f.detectError ?? 'native/detect.mjs did not run'}`,
+      status: 'warn',
+      fix: 'node native/detect.mjs report',
+    });
 
   add({ id: 'hf_home', label: 'HF_HOME', value: f.hf.home ?? 'not set', status: 'info' });
   add({ id: 'hf_cache', label: 'hub cache', value: f.hf.hubCache, status: 'info' });
-  add({ id: 'hf_token', label: 'HF token', value: f.hf.tokenVar ? `set in ${f.hf.tokenVar} (hidden)` : 'not set (public models only)', status: 'info', note: f.hf.tokenVar ? undefined : 'gated or private models need HF_TOKEN=hf_... (https://huggingface.co/settings/tokens)' });
+  add({
+    id: 'hf_token',
+    label: 'HF token',
+    value: f.hf.tokenVar ? `set in ${f.hf.tokenVar} (hidden)` : 'not set (public models only)',
+    status: 'info',
+    note: f.hf.tokenVar ? undefined : 'gated or private models need HF_TOKEN=hf_... (https://huggingface.co/settings/tokens)',
+  });
   add({ id: 'hf_offline', label: 'HF_HUB_OFFLINE', value: f.hf.offline ? 'on: builds use the hub cache only' : 'off', status: 'info' });
   if (f.hf.endpoint) add({ id: 'hf_endpoint', label: 'HF_ENDPOINT', value: f.hf.endpoint, status: 'info' });
 
@@ -114,7 +191,12 @@ export function diagnose(f: DoctorFacts): Check[] {
 
   if (f.project) {
     const p = f.project;
-    add({ id: 'store', label: 'artifact store', value: p.exists ? `${formatBytes(p.bytes)} in ${p.objects} artifact(s) at ${p.store}` : `none yet (${p.pipeline}; peftmake build creates it)`, status: 'info' });
+    add({
+      id: 'store',
+      label: 'artifact store',
+      value: p.exists ? `${formatBytes(p.bytes)} in ${p.objects} artifact(s) at ${p.store}` : `none yet (${p.pipeline}; peftmake build creates it)`,
+      status: 'info',
+    });
   }
   return out;
 }
@@ -122,12 +204,34 @@ export function diagnose(f: DoctorFacts): Check[] {
 /** Whether the `slurm` executor can submit from here: sinfo answers, with the partitions it lists. */
 export function slurmCheck(s: NonNullable<DoctorFacts['slurm']>): Check {
   const label = 'Slurm';
-  if (!s.installed) return { id: 'slurm', label, value: 'not installed here (no sinfo)', status: 'info', note: 'only needed for `executor: {"kind": "slurm"}` (docs/cluster.md)' };
+  if (!s.installed)
+    return {
+      id: 'slurm',
+      label,
+      value: 'not installed here (no sinfo)',
+      status: 'info',
+      note: 'only needed for `executor: {"kind": "slurm"}` (docs/cluster.md)',
+    };
   if (s.error)
-    return { id: 'slurm', label, value: `installed, not reachable: ${s.error}`, status: 'info', note: `for \`executor: {"kind": "slurm"}\`: slurmctld must run and ${s.conf ? `SLURM_CONF (${s.conf})` : 'slurm.conf'} name it; \`sinfo\` must answer from this machine` };
+    return {
+      id: 'slurm',
+      label,
+      value: `installed, not reachable: ${s.error}`,
+      status: 'info',
+      note: `for \`executor: {"kind": "slurm"}\`: slurmctld must run and ${s.conf ? `SLURM_CONF (${s.conf})` : 'slurm.conf'} name it; \`sinfo\` must answer from this machine`,
+    };
   const parts = s.partitions ?? [];
-  if (!parts.length) return { id: 'slurm', label, value: 'reachable, but sinfo lists no partition', status: 'warn', fix: 'ask the cluster admins which partition to use (`executor.partition`)' };
-  const text = parts.map((p) => `${p.name}${p.default ? '*' : ''} (${p.available}, ${p.nodes} node${p.nodes === 1 ? '' : 's'} ${p.states}, limit ${p.timeLimit})`).join(', ');
+  if (!parts.length)
+    return {
+      id: 'slurm',
+      label,
+      value: 'reachable, but sinfo lists no partition',
+      status: 'warn',
+      fix: 'ask the cluster admins which partition to use (`executor.partition`)',
+    };
+  const text = parts
+    .map((p) => `${p.name}${p.default ? '*' : ''} (${p.available}, ${p.nodes} node${p.nodes === 1 ? '' : 's'} ${p.states}, limit ${p.timeLimit})`)
+    .join(', ');
   return { id: 'slurm', label, value: `reachable; partitions: ${text}`, status: 'ok', note: '* marks the default partition' };
 }
 

@@ -26,7 +26,12 @@ export function readAdapterConfig(dir: string): AdapterConfig {
   const cfg = readLoraConfig(dir);
   const odd = moduleAlphaKeys(cfg);
   if (odd.length)
-    fail(file, `#/alpha_pattern/${odd[0]}`, `gives modules matching '${odd[0]}' lora_alpha ${cfg.alphaPattern[odd[0]]} (lora_alpha is ${cfg.alpha}); the engine applies one scaling per adapter`, 'merge the adapter (a composition with a merge method honours alpha_pattern) or give every module the same alpha');
+    fail(
+      file,
+      `#/alpha_pattern/${odd[0]}`,
+      `gives modules matching '${odd[0]}' lora_alpha ${cfg.alphaPattern[odd[0]]} (lora_alpha is ${cfg.alpha}); the engine applies one scaling per adapter`,
+      'merge the adapter (a composition with a merge method honours alpha_pattern) or give every module the same alpha',
+    );
   const tm = cfg.targets;
   let targets: string[];
   if (tm === 'all-linear') targets = [...LLAMA_PROJECTIONS];

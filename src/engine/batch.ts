@@ -113,7 +113,9 @@ export class BatchDecoder {
     if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) return Promise.reject(new PeftError('E_USAGE', 'maxTokens must be an integer >= 1'));
     const kvBytes = this.kvBytesFor(req);
     if (kvBytes > this.kvBudget)
-      return Promise.reject(new PeftError('E_USAGE', `this request needs ${kvBytes} bytes of KV cache, more than the whole budget (${this.kvBudget}); ask for fewer tokens`));
+      return Promise.reject(
+        new PeftError('E_USAGE', `this request needs ${kvBytes} bytes of KV cache, more than the whole budget (${this.kvBudget}); ask for fewer tokens`),
+      );
     if (this.queue.length >= this.maxQueue) return Promise.reject(new PeftError('E_BUSY', `the queue is full (${this.maxQueue} requests waiting)`));
     if (h.signal?.aborted) return Promise.resolve('cancelled');
     return new Promise((resolve, reject) => {
@@ -160,7 +162,7 @@ export class BatchDecoder {
           adds.push(p);
         }
         for (const p of adds) this.running.set(p.id, p);
-          const drops = this.drops.splice(0);
+        const drops = this.drops.splice(0);
         if (this.running.size === 0) {
           if (drops.length) await call(() => nativeEngine().decoderStep(this.handle, [], drops));
           continue;
@@ -233,5 +235,13 @@ export class BatchDecoder {
 }
 
 function nativeOptions(r: DecodeRequest) {
-  return { maxTokens: r.maxTokens, temperature: r.temperature ?? 0, topK: r.topK ?? 0, topP: r.topP ?? 1, seed: r.seed ?? 0, eos: r.eos, topLogprobs: r.topLogprobs ?? 0 };
+  return {
+    maxTokens: r.maxTokens,
+    temperature: r.temperature ?? 0,
+    topK: r.topK ?? 0,
+    topP: r.topP ?? 1,
+    seed: r.seed ?? 0,
+    eos: r.eos,
+    topLogprobs: r.topLogprobs ?? 0,
+  };
 }

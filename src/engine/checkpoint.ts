@@ -106,7 +106,10 @@ export function latestCheckpoint(root: string, key: string): { found?: FoundChec
   const discarded: string[] = [];
   if (!existsSync(root)) return { discarded };
   const names = readdirSync(root);
-  const steps = names.filter((n) => STEP_DIR.test(n)).sort().reverse();
+  const steps = names
+    .filter((n) => STEP_DIR.test(n))
+    .sort()
+    .reverse();
   let found: FoundCheckpoint | undefined;
   for (const n of steps) {
     const dir = join(root, n);

@@ -75,8 +75,16 @@ function checkInt(name: string, v: number | undefined, min: number): void {
 
 interface Resolved {
   modelType: 'llama' | 'mistral' | 'qwen2';
-  V: number; H: number; I: number; L: number; nh: number; nkv: number; hd: number;
-  tie: boolean; qkvBias: boolean; oBias: boolean;
+  V: number;
+  H: number;
+  I: number;
+  L: number;
+  nh: number;
+  nkv: number;
+  hd: number;
+  tie: boolean;
+  qkvBias: boolean;
+  oBias: boolean;
 }
 
 function resolveShape(o: LlamaShape): Resolved {
@@ -89,19 +97,30 @@ function resolveShape(o: LlamaShape): Resolved {
   checkInt('numKvHeads', nkv, 1);
   if (o.numHeads % nkv !== 0) bad(`numHeads ${o.numHeads} is not a multiple of numKvHeads ${nkv}`, 'use whole GQA groups');
   const hd = o.headDim ?? o.hiddenSize / o.numHeads;
-  if (!Number.isSafeInteger(hd) || hd < 2 || hd % 2 !== 0) bad(`head dim ${hd} must be an even integer`, 'set headDim or make hiddenSize divisible by numHeads');
+  if (!Number.isSafeInteger(hd) || hd < 2 || hd % 2 !== 0)
+    bad(`head dim ${hd} must be an even integer`, 'set headDim or make hiddenSize divisible by numHeads');
   const modelType = o.modelType ?? 'llama';
   if (!['llama', 'mistral', 'qwen2'].includes(modelType)) bad(`modelType "${modelType}" is not supported`, 'use llama, mistral or qwen2');
   const llamaBias = modelType === 'llama' && (o.attentionBias ?? false);
   return {
-    modelType, V: o.vocabSize, H: o.hiddenSize, I: o.intermediateSize, L: o.numLayers, nh: o.numHeads, nkv, hd,
-    tie: o.tieWordEmbeddings ?? true, qkvBias: llamaBias || modelType === 'qwen2', oBias: llamaBias,
+    modelType,
+    V: o.vocabSize,
+    H: o.hiddenSize,
+    I: o.intermediateSize,
+    L: o.numLayers,
+    nh: o.numHeads,
+    nkv,
+    hd,
+    tie: o.tieWordEmbeddings ?? true,
+    qkvBias: llamaBias || modelType === 'qwen2',
+    oBias: llamaBias,
   };
 }
 
 /** The tensors of the model in HF names with shapes, and how each is initialised. */
 function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] {
-  const q = r.nh * r.hd, kv = r.nkv * r.hd;
+  const q = r.nh * r.hd,
+    kv = r.nkv * r.hd;
   const t: (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] = [];
   const add = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => t.push({ name, dtype: 'F32', shape, init });
   add('model.embed_tokens.weight', [r.V, r.H], 'normal');
@@ -131,7 +150,10 @@ function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zer
 /** xoshiro128** seeded from SHA-256(seed, tensor name): one independent stream per tensor. */
 function streamFor(seed: number, name: string): () => number {
   const h = createHash('sha256').update(`peftmake-init:${seed}:${name}`).digest();
-  let a = h.readUInt32LE(0), b = h.readUInt32LE(4), c = h.readUInt32LE(8), d = h.readUInt32LE(12);
+  let a = h.readUInt32LE(0),
+    b = h.readUInt32LE(4),
+    c = h.readUInt32LE(8),
+    d = h.readUInt32LE(12);
   if ((a | b | c | d) === 0) a = 1;
   return () => {
     const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
@@ -194,7 +216,10 @@ export function bytesToUnicode(): string[] {
  */
 export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokenizer: object; config: object; specialTokensMap: object } {
   if (vocabSize < 3 + 256) {
-    bad(`a byte-level tokenizer needs vocabSize >= 259 (3 specials + 256 bytes), got ${vocabSize}`, 'raise vocabSize, or pass tokenizer: "none" or a tokenizer directory');
+    bad(
+      `a byte-level tokenizer needs vocabSize >= 259 (3 specials + 256 bytes), got ${vocabSize}`,
+      'raise vocabSize, or pass tokenizer: "none" or a tokenizer directory',
+    );
   }
   const u = bytesToUnicode();
   const vocab: Record<string, number> = {};
@@ -202,7 +227,12 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
   for (let b = 0; b < 256; b++) vocab[u[b]] = 3 + b;
   const priority: number[] = [];
   const seen = new Set<number>();
-  const push = (b: number) => { if (!seen.has(b)) { seen.add(b); priority.push(b); } };
+  const push = (b: number) => {
+    if (!seen.has(b)) {
+      seen.add(b);
+      priority.push(b);
+    }
+  };
   for (const ch of 'etaoinshrdlcumwfgypbvkjxqz ') push(ch.charCodeAt(0));
   for (let b = 65; b <= 90; b++) push(b);
   for (let b = 48; b <= 57; b++) push(b);
@@ -213,7 +243,13 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
   // pairs ordered by the later member's priority, so merges among common characters come first
   outer: for (let k = 0; k < 256; k++) {
     for (let i = 0; i <= k; i++) {
-      const pairs = i === k ? [[priority[k], priority[k]]] : [[priority[i], priority[k]], [priority[k], priority[i]]];
+      const pairs =
+        i === k
+          ? [[priority[k], priority[k]]]
+          : [
+              [priority[i], priority[k]],
+              [priority[k], priority[i]],
+            ];
       for (const [a, b] of pairs) {
         if (id >= vocabSize) break outer;
         vocab[u[a] + u[b]] = id++;
@@ -232,14 +268,33 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '<s>', type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
       special_tokens: { '<s>': { id: '<s>', ids: [BOS], tokens: ['<s>'] } },
     },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
   const addedDecoder: Record<string, object> = {};
-  for (const a of added) { const { id: i, ...rest } = a; addedDecoder[String(i)] = rest; }
+  for (const a of added) {
+    const { id: i, ...rest } = a;
+    addedDecoder[String(i)] = rest;
+  }
   const config = {
     add_bos_token: true,
     add_eos_token: false,
@@ -279,7 +334,10 @@ function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
     torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
   };
   if (r.hd !== r.H / r.nh) c.head_dim = r.hd;
-  if (r.modelType === 'llama') { c.attention_bias = r.oBias; c.mlp_bias = false; }
+  if (r.modelType === 'llama') {
+    c.attention_bias = r.oBias;
+    c.mlp_bias = false;
+  }
   if (r.modelType === 'mistral') c.sliding_window = o.slidingWindow ?? 4096;
   if (r.modelType === 'qwen2') c.use_sliding_window = false;
   return c;
@@ -299,8 +357,13 @@ function checkRoom(outDir: string, bytes: number): void {
   while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
   const st = statfsSync(probe);
   const free = Number(st.bavail) * Number(st.bsize);
-  if (bytes > free) bad(`the model's weights need ${gb(bytes)} on disk and ${probe} has ${gb(free)} free; nothing was written`, 'make the init shape smaller, or free disk space');
-  if (bytes > totalmem()) bad(`the model's weights need ${gb(bytes)} of memory to load and this machine has ${gb(totalmem())}; nothing was written`, 'make the init shape smaller');
+  if (bytes > free)
+    bad(
+      `the model's weights need ${gb(bytes)} on disk and ${probe} has ${gb(free)} free; nothing was written`,
+      'make the init shape smaller, or free disk space',
+    );
+  if (bytes > totalmem())
+    bad(`the model's weights need ${gb(bytes)} of memory to load and this machine has ${gb(totalmem())}; nothing was written`, 'make the init shape smaller');
 }
 
 /** Writes the model into `outDir` (created if needed) and returns its parameter count. */
@@ -339,7 +402,8 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
     writeFileSync(join(outDir, 'special_tokens_map.json'), JSON.stringify(tok.specialTokensMap, null, 2) + '\n');
     files.push('tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json');
   } else if (tokSource !== 'none') {
-    if (!existsSync(join(tokSource, 'tokenizer.json'))) bad(`no tokenizer.json in ${tokSource}`, 'point tokenizer at a model directory with tokenizer.json, or use "byte-level"');
+    if (!existsSync(join(tokSource, 'tokenizer.json')))
+      bad(`no tokenizer.json in ${tokSource}`, 'point tokenizer at a model directory with tokenizer.json, or use "byte-level"');
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
       if (existsSync(join(tokSource, f))) {
         copyFileSync(join(tokSource, f), join(outDir, f));

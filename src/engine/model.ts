@@ -86,7 +86,15 @@ export class EngineModel {
   }
 
   /** A fresh adapter as PEFT initialises one: A Kaiming-uniform (seeded), B zero. */
-  async createAdapter(opts: { r: number; alpha?: number; rslora?: boolean; targets: string[] | 'all-linear'; dropout?: number; seed?: number; name?: string }): Promise<EngineAdapter> {
+  async createAdapter(opts: {
+    r: number;
+    alpha?: number;
+    rslora?: boolean;
+    targets: string[] | 'all-linear';
+    dropout?: number;
+    seed?: number;
+    name?: string;
+  }): Promise<EngineAdapter> {
     const targets = opts.targets === 'all-linear' ? [...LLAMA_PROJECTIONS] : [...new Set(opts.targets)].sort();
     const alpha = opts.alpha ?? 2 * opts.r;
     const h = await call(() =>
@@ -115,7 +123,18 @@ export class EngineModel {
     if (maxTokens === 0) return [];
     const engine = nativeEngine();
     const dec = engine.decoderCreate(this.handle, { maxBatch: 1, kvBudgetBytes: 1e15 });
-    const add = { id: 1, prompt, adapters: refs(adapters), maxTokens, temperature: opts.temperature ?? 0, topK: opts.topK ?? 0, topP: opts.topP ?? 1, seed: opts.seed ?? 0, eos: opts.eos, topLogprobs: 0 };
+    const add = {
+      id: 1,
+      prompt,
+      adapters: refs(adapters),
+      maxTokens,
+      temperature: opts.temperature ?? 0,
+      topK: opts.topK ?? 0,
+      topP: opts.topP ?? 1,
+      seed: opts.seed ?? 0,
+      eos: opts.eos,
+      topLogprobs: 0,
+    };
     const out: number[] = [];
     for (let adds = [add]; ; adds = []) {
       const r = await call(() => engine.decoderStep(dec, adds, []));

@@ -129,7 +129,14 @@ export interface NativeEngine {
     rejected: { id: number; code: string; message: string }[];
   }>;
   /** recomputedLayers: layers whose activations the backward recomputes (see TrainOptions.activationBudgetBytes). */
-  trainerInfo(trainer: Handle): { loraParams: number; loraBytes: number; activationBytes: number; frozenBytes: number; recomputedLayers: number; steps: number };
+  trainerInfo(trainer: Handle): {
+    loraParams: number;
+    loraBytes: number;
+    activationBytes: number;
+    frozenBytes: number;
+    recomputedLayers: number;
+    steps: number;
+  };
   /** Seconds per op family accumulated over training steps since the last reset (reset: true zeroes them after reading). */
   engineProfile(opts?: { reset?: boolean }): EngineProfile;
   engineCaps(): { threads: number; bf16Native: boolean; backend: string };

@@ -44,7 +44,12 @@ export interface TrainOptions {
    * Checkpoints every `every` steps as atomic step-<n>/ folders under `dir` (see checkpoint.ts), stamped with `key`.
    * `extra` returns more files for the same checkpoint (the caller's logs; it may evaluate with the trainer first).
    */
-  checkpoint?: { dir: string; every: number; key?: string; extra?: (trainer: Handle, step: number, records: NativeStepRecord[]) => Promise<Record<string, string>> };
+  checkpoint?: {
+    dir: string;
+    every: number;
+    key?: string;
+    extra?: (trainer: Handle, step: number, records: NativeStepRecord[]) => Promise<Record<string, string>>;
+  };
   /** With `checkpoint`: when the signal aborts (SIGTERM of a cluster job), stop at the step reached and write a
    * checkpoint there (steps then run one engine call each, so every finished step is known). */
   checkpointOnAbort?: boolean;
@@ -166,7 +171,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const checkpointNow = async (): Promise<void> => {
     const ck = opts.checkpoint!;
     const extra = ck.extra ? await ck.extra(trainer, state.step, records) : undefined;
-    checkpointDir = await saveCheckpoint(ck.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state, { key: ck.key, extra });
+    checkpointDir = await saveCheckpoint(ck.dir, trainer, new EngineAdapter(engine.trainerAdapter(trainer), adapter.config, adapter.name), state, {
+      key: ck.key,
+      extra,
+    });
     saved = state.step;
   };
   const interrupted = async (): Promise<never> => {
@@ -184,9 +192,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       let recs: NativeStepRecord[];
       try {
         recs = await call(() =>
-          engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
-            hooks.onProgress?.({ ...p, steps: opts.steps }),
-          ),
+          engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) => hooks.onProgress?.({ ...p, steps: opts.steps })),
         );
       } catch (e) {
         if (stepwise && hooks.signal?.aborted && (e as PeftError).code === 'E_CANCELLED') await interrupted(); // cancelled before its one step

@@ -55,7 +55,12 @@ export async function statusOf(opts: BuildOptions): Promise<BuildReport> {
   const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
   const layout = new StoreLayout(pipeline.projectDir);
   const cache = new HashCache(layout.hashCache);
-  const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal: opts.signal, verify: opts.verify });
+  const plan = await planBuild(pipeline, layout, cache, {
+    engineVersion: opts.toolchain.engineVersion,
+    targets: opts.targets,
+    signal: opts.signal,
+    verify: opts.verify,
+  });
   return { ok: plan.every((p) => p.action !== 'failed' && p.action !== 'skipped'), stages: plan.map(plannedOutcome) };
 }
 
@@ -68,16 +73,33 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
     throw withJobs(e, layout);
   });
   const stale = lock.clearedStale;
-  if (stale) (opts.reporter ?? silentReporter).log('lock', `cleared a stale build lock of pid ${stale.pid} (${stale.reason}; written ${stale.startedAt} by \`${stale.command}\`)`);
+  if (stale)
+    (opts.reporter ?? silentReporter).log(
+      'lock',
+      `cleared a stale build lock of pid ${stale.pid} (${stale.reason}; written ${stale.startedAt} by \`${stale.command}\`)`,
+    );
   try {
     cleanTemp(layout);
     opts.beforePlan?.(pipeline);
     const cache = new HashCache(layout.hashCache);
     try {
-      const plan = await planBuild(pipeline, layout, cache, { engineVersion: opts.toolchain.engineVersion, targets: opts.targets, signal, verify: opts.verify });
+      const plan = await planBuild(pipeline, layout, cache, {
+        engineVersion: opts.toolchain.engineVersion,
+        targets: opts.targets,
+        signal,
+        verify: opts.verify,
+      });
       const report = await executePlan(
         plan,
-        { pipeline, layout, cache, signal, json: Boolean(opts.json), reporter: opts.reporter ?? silentReporter, executorFor: executorsFor(pipeline, opts.executor) },
+        {
+          pipeline,
+          layout,
+          cache,
+          signal,
+          json: Boolean(opts.json),
+          reporter: opts.reporter ?? silentReporter,
+          executorFor: executorsFor(pipeline, opts.executor),
+        },
         { jobs: Math.max(1, opts.jobs ?? 1), keepGoing: Boolean(opts.keepGoing) },
       );
       if (signal.aborted) throw new PeftError('E_CANCELLED', 'build interrupted; completed stages are committed, nothing partial was recorded', { report });

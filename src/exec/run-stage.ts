@@ -63,7 +63,16 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
   const resumeDir = layout.resume(p.name, p.key);
   const upstream = Object.fromEntries(p.entry.upstream.map((u) => [u, artifact(layout, u, env.keys.get(u)!)]));
   const cur = currentVersion(readRef(layout, p.name));
-  const previous = cur && cur.key !== p.key ? (() => { try { return artifact(layout, p.name, cur.key); } catch { return undefined; } })() : undefined;
+  const previous =
+    cur && cur.key !== p.key
+      ? (() => {
+          try {
+            return artifact(layout, p.name, cur.key);
+          } catch {
+            return undefined;
+          }
+        })()
+      : undefined;
   const executor = env.executorFor?.(p.name) ?? localExecutor;
   const ran = await executor.run({ p, upstream, previous, env, signal: env.stageSignal?.(p.name) ?? env.signal });
   const { outDir, result } = ran;
@@ -71,7 +80,10 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     if (env.signal.aborted) throw new PeftError('E_CANCELLED', `${p.name}: interrupted`);
     const after = await hashStageInputs(p.entry, pipeline.projectDir, cache);
     const before = new Map(p.inputs.map((i) => [i.path, i.sha256]));
-    const changed = [...after.filter((a) => before.get(a.path) !== a.sha256).map((a) => a.path), ...p.inputs.filter((i) => !after.some((a) => a.path === i.path)).map((i) => i.path)];
+    const changed = [
+      ...after.filter((a) => before.get(a.path) !== a.sha256).map((a) => a.path),
+      ...p.inputs.filter((i) => !after.some((a) => a.path === i.path)).map((i) => i.path),
+    ];
     if (changed.length)
       throw new PeftError('E_INPUT_CHANGED', `${p.name}: input "${changed[0]}" changed while the stage was running; the result was not recorded`, {
         hint: 'run the build again once the inputs are settled',
@@ -103,7 +115,13 @@ export async function buildStage(p: PlannedStage, env: StageEnv): Promise<BuiltR
     writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     commitObject(layout, outDir, p.key);
     faultPoint('commit.ref', layout.ref(p.name));
-    const v = recordVersion(layout, p.name, p.key, { action: 'built', reasons: p.reasons, metrics: manifest.metrics, seconds, ...(ran.job ? { job: ran.job } : {}) });
+    const v = recordVersion(layout, p.name, p.key, {
+      action: 'built',
+      reasons: p.reasons,
+      metrics: manifest.metrics,
+      seconds,
+      ...(ran.job ? { job: ran.job } : {}),
+    });
     faultPoint('cleanup.resume', resumeDir);
     rmSync(resumeDir, { recursive: true, force: true });
     for (const [stage, key] of Object.entries(result.keep ?? {})) {

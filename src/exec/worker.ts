@@ -46,14 +46,22 @@ export async function runStageWorker(o: WorkerOptions): Promise<number> {
   const finish = (r: Omit<WorkerResult, 'host' | 'seconds'>): void =>
     writeJsonAtomic(files.resultFile, { ...r, host: hostname(), seconds: (performance.now() - t0) / 1000 } satisfies WorkerResult);
   try {
-    const plan = await planBuild(pipeline, layout, new HashCache(layout.hashCache), { engineVersion: o.toolchain.engineVersion, targets: [o.stage], signal: o.signal });
+    const plan = await planBuild(pipeline, layout, new HashCache(layout.hashCache), {
+      engineVersion: o.toolchain.engineVersion,
+      targets: [o.stage],
+      signal: o.signal,
+    });
     const p = plan.find((x) => x.name === o.stage);
     if (!p) throw new PeftError('E_NOT_FOUND', `no stage "${o.stage}" in ${pipeline.label}`);
     if (p.error) throw new PeftError('E_STAGE_FAILED', `${o.stage}: ${p.error}`);
     if (p.key !== o.key)
-      throw new PeftError('E_INPUT_CHANGED', `${o.stage}: on ${hostname()} its inputs give key ${p.key.slice(0, 12)}, the build submitted ${o.key.slice(0, 12)}; nothing was run`, {
-        hint: 'an input changed after the build planned, or the compute node sees other files (is the project on a shared filesystem?)',
-      });
+      throw new PeftError(
+        'E_INPUT_CHANGED',
+        `${o.stage}: on ${hostname()} its inputs give key ${p.key.slice(0, 12)}, the build submitted ${o.key.slice(0, 12)}; nothing was run`,
+        {
+          hint: 'an input changed after the build planned, or the compute node sees other files (is the project on a shared filesystem?)',
+        },
+      );
     const upstream = Object.fromEntries(Object.entries(p.material.upstream).map(([u, k]) => [u, upstreamArtifact(layout, u, k)]));
     const cur = currentVersion(readRef(layout, p.name));
     let previous: UpstreamArtifact | undefined;
@@ -85,7 +93,11 @@ export async function runStageWorker(o: WorkerOptions): Promise<number> {
     const err = e instanceof PeftError ? e : new PeftError('E_INTERNAL', e instanceof Error ? `${e.name}: ${e.message}` : String(e));
     const preempted = o.signal.aborted;
     write(`${preempted ? 'interrupted (SIGTERM): the checkpoint in the resume area is kept; resubmit to resume' : `error: ${err.message}`}\n`);
-    finish({ ok: false, ...(preempted ? { preempted: true } : {}), error: { code: String(err.code), message: err.message, ...(err.details.hint ? { hint: err.details.hint } : {}) } });
+    finish({
+      ok: false,
+      ...(preempted ? { preempted: true } : {}),
+      error: { code: String(err.code), message: err.message, ...(err.details.hint ? { hint: err.details.hint } : {}) },
+    });
     return preempted ? PREEMPTED_EXIT : 1;
   }
 }

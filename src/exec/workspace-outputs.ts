@@ -18,7 +18,10 @@ export function captureOutputs(entry: StageEntry, projectDir: string, artifactDi
   for (const o of entry.outputs) {
     checkOutputInside(entry.name, projectDir, o);
     const src = resolve(projectDir, o);
-    if (!existsSync(src)) throw new PeftError('E_STAGE_FAILED', `${entry.name}: declared output "${o}" was not created`, { hint: 'make the command write it, or remove it from `outs`' });
+    if (!existsSync(src))
+      throw new PeftError('E_STAGE_FAILED', `${entry.name}: declared output "${o}" was not created`, {
+        hint: 'make the command write it, or remove it from `outs`',
+      });
     const dst = join(artifactDir, OUTS_DIR, o);
     mkdirSync(dirname(dst), { recursive: true });
     cpSync(src, dst, { recursive: true, mode: constants.COPYFILE_FICLONE, preserveTimestamps: true });

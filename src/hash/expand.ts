@@ -47,14 +47,17 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
       const all: string[] = [];
       await walk(base, all);
       for (const f of all) if (re.test(toPosix(f))) found.push(f);
-      if (found.length === 0) throw new PeftError('E_INPUT_MISSING', `${stage}: input glob "${pattern}" matches no file`, { hint: 'fix the glob or create the files' });
+      if (found.length === 0)
+        throw new PeftError('E_INPUT_MISSING', `${stage}: input glob "${pattern}" matches no file`, { hint: 'fix the glob or create the files' });
     } else {
       const abs = resolve(baseDir, pattern);
       let st: Stats;
       try {
         st = await stat(abs);
       } catch {
-        throw new PeftError('E_INPUT_MISSING', `${stage}: input "${pattern}" does not exist`, { hint: 'create it, fix the path, or declare the stage that writes it as an output' });
+        throw new PeftError('E_INPUT_MISSING', `${stage}: input "${pattern}" does not exist`, {
+          hint: 'create it, fix the path, or declare the stage that writes it as an output',
+        });
       }
       if (st.isDirectory()) await walk(abs, found);
       else found.push(abs);

@@ -34,7 +34,13 @@ export async function hashFiles(projectDir: string, absFiles: readonly string[],
 
 export async function hashStageInputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
   const project = await expandInputs(entry.name, projectDir, entry.files, entry.excludes);
-  const external = entry.deps.externalFiles?.length ? await expandInputs(entry.name, projectDir, entry.deps.externalFiles.map((p) => resolve(projectDir, p))) : [];
+  const external = entry.deps.externalFiles?.length
+    ? await expandInputs(
+        entry.name,
+        projectDir,
+        entry.deps.externalFiles.map((p) => resolve(projectDir, p)),
+      )
+    : [];
   const all = [...new Set([...project, ...external])].sort();
   return hashFiles(projectDir, all, cache);
 }

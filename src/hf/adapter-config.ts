@@ -69,7 +69,16 @@ export function parseAdapterConfig(j: unknown, file: string): LoraConfig {
   else if (typeof tm === 'string') targets = { pattern: tm };
   else if (Array.isArray(tm) && tm.every((t) => typeof t === 'string')) targets = [...new Set(tm as string[])].sort();
   else fail(file, '#/target_modules', 'must be a list of module names, "all-linear" or a regular expression');
-  return { r, alpha, rslora, dropout, targets, alphaPattern, baseModel: typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : undefined, raw };
+  return {
+    r,
+    alpha,
+    rslora,
+    dropout,
+    targets,
+    alphaPattern,
+    baseModel: typeof raw.base_model_name_or_path === 'string' ? raw.base_model_name_or_path : undefined,
+    raw,
+  };
 }
 
 /** Reads and checks <dir>/adapter_config.json (its weights file must be there too). */
@@ -111,12 +120,24 @@ export function moduleAlphaKeys(cfg: Pick<LoraConfig, 'alpha' | 'alphaPattern'>)
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
 /** adapter_config.json as PEFT 0.13 writes it (the keys PEFT needs to load it), for an adapter with one alpha. */
-export function peftConfigJson(cfg: { r: number; alpha: number; rslora: boolean; dropout: number; targets: readonly string[]; baseModel?: string }): Record<string, unknown> {
+export function peftConfigJson(cfg: {
+  r: number;
+  alpha: number;
+  rslora: boolean;
+  dropout: number;
+  targets: readonly string[];
+  baseModel?: string;
+}): Record<string, unknown> {
   return {
     alpha_pattern: {},
     auto_mapping: null,

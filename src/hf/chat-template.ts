@@ -85,9 +85,15 @@ function environment(date: Date | undefined): Environment {
  * without one neither is defined, so templates fall back to their own default date. Never the clock: a dataset's
  * rendering depends on its config alone.
  */
-export function compileChatTemplate(source: string, specials: { bos_token?: string; eos_token?: string }, origin: string, opts: { date?: string | null } = {}): ChatTemplate {
+export function compileChatTemplate(
+  source: string,
+  specials: { bos_token?: string; eos_token?: string },
+  origin: string,
+  opts: { date?: string | null } = {},
+): ChatTemplate {
   const date = opts.date ? parseTemplateDate(opts.date) : undefined;
-  if (opts.date && !date) throw new PeftError('E_CONFIG_SEMANTIC', `${origin}: the chat template date "${opts.date}" is not a calendar date`, { hint: 'write it as YYYY-MM-DD' });
+  if (opts.date && !date)
+    throw new PeftError('E_CONFIG_SEMANTIC', `${origin}: the chat template date "${opts.date}" is not a calendar date`, { hint: 'write it as YYYY-MM-DD' });
   let tpl: Template;
   try {
     tpl = new Template(source);
@@ -108,10 +114,14 @@ export function compileChatTemplate(source: string, specials: { bos_token?: stri
       } catch (err) {
         const needsDate = !date && /strftime_now|date_string/.test(source) && /strftime_now|date_string|not a function|undefined/i.test((err as Error).message);
         if (needsDate)
-          throw new PeftError('E_DATA', `${origin}: the chat template calls strftime_now (today's date), and no date is set for it (${(err as Error).message})`, {
-            file: origin,
-            hint: 'set "template": {"date": "YYYY-MM-DD"} on the dataset: the date the template prints, fixed so the dataset does not change from day to day',
-          });
+          throw new PeftError(
+            'E_DATA',
+            `${origin}: the chat template calls strftime_now (today's date), and no date is set for it (${(err as Error).message})`,
+            {
+              file: origin,
+              hint: 'set "template": {"date": "YYYY-MM-DD"} on the dataset: the date the template prints, fixed so the dataset does not change from day to day',
+            },
+          );
         throw new PeftError('E_DATA', `${origin}: chat template failed on these messages: ${(err as Error).message}`, { file: origin });
       }
     },

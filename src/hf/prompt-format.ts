@@ -39,17 +39,27 @@ export interface InferencePrompt {
  * undefined where the format has no chat template (the prompt is used as is). The text is encoded without specials:
  * the template writes its own BOS (the one BOS rule of tokenizer.ts).
  */
-export function renderInferencePrompt(p: Pick<InferencePrompt, 'chat' | 'source'>, specials: { bosToken?: string; eosToken?: string }, prompt: string): string | undefined {
+export function renderInferencePrompt(
+  p: Pick<InferencePrompt, 'chat' | 'source'>,
+  specials: { bosToken?: string; eosToken?: string },
+  prompt: string,
+): string | undefined {
   return renderInferenceChat(p, specials, [{ role: 'user', content: prompt }]);
 }
 
 /** Chat messages with the generation prompt, rendered by the format's chat template; undefined where it has none. */
-export function renderInferenceChat(p: Pick<InferencePrompt, 'chat' | 'source'>, specials: { bosToken?: string; eosToken?: string }, messages: ChatMessage[]): string | undefined {
+export function renderInferenceChat(
+  p: Pick<InferencePrompt, 'chat' | 'source'>,
+  specials: { bosToken?: string; eosToken?: string },
+  messages: ChatMessage[],
+): string | undefined {
   if (!p.chat) return undefined;
   const key = JSON.stringify([p.chat.template, p.chat.date, specials.bosToken ?? null, specials.eosToken ?? null]);
   let tpl = compiled.get(key);
   if (!tpl) {
-    tpl = compileChatTemplate(p.chat.template, { bos_token: specials.bosToken, eos_token: specials.eosToken }, `the chat template of the ${p.source}`, { date: p.chat.date });
+    tpl = compileChatTemplate(p.chat.template, { bos_token: specials.bosToken, eos_token: specials.eosToken }, `the chat template of the ${p.source}`, {
+      date: p.chat.date,
+    });
     if (compiled.size >= 32) compiled.delete(compiled.keys().next().value!);
     compiled.set(key, tpl);
   }
@@ -62,7 +72,11 @@ const compiled = new Map<string, ChatTemplate>(); // a server renders the same f
  * template `format` says its adapters were trained with, or, without a format, the tokenizer's own; undefined where
  * there is none (the caller uses the text as is). Encode the result without specials: the template writes its own BOS.
  */
-export function inferenceChatText(tok: { chatTemplate?: ChatTemplate; bosToken?: string; eosToken?: string }, messages: ChatMessage[], format?: Pick<InferencePrompt, 'chat' | 'source'>): string | undefined {
+export function inferenceChatText(
+  tok: { chatTemplate?: ChatTemplate; bosToken?: string; eosToken?: string },
+  messages: ChatMessage[],
+  format?: Pick<InferencePrompt, 'chat' | 'source'>,
+): string | undefined {
   if (!format) return tok.chatTemplate?.render(messages, { addGenerationPrompt: true });
   return renderInferenceChat(format, tok, messages);
 }

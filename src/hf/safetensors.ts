@@ -8,10 +8,21 @@ import { PeftError, type ErrorCode } from '../errors.ts';
 
 /** Bytes per element of every dtype the safetensors format defines. */
 export const DTYPE_BYTES: Readonly<Record<string, number>> = Object.freeze({
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 });
 
 /** The dtypes this project converts to float32. */
@@ -303,8 +314,15 @@ export function writeSafetensorsStream(
   const code = opts.code ?? 'E_MODEL';
   const list = [...specs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const sizes = list.map((t) => t.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[t.dtype] ?? 0));
-  checkRaw(list.map((t, i) => ({ ...t, bytes: { byteLength: sizes[i] } as Uint8Array })), path, code);
-  const header = buildHeader(list.map((t, i) => ({ ...t, bytes: { byteLength: sizes[i] } as Uint8Array })), metadata);
+  checkRaw(
+    list.map((t, i) => ({ ...t, bytes: { byteLength: sizes[i] } as Uint8Array })),
+    path,
+    code,
+  );
+  const header = buildHeader(
+    list.map((t, i) => ({ ...t, bytes: { byteLength: sizes[i] } as Uint8Array })),
+    metadata,
+  );
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let fd: number | undefined;
   try {

@@ -42,10 +42,7 @@ export class SpmDecoder {
     return new SpmDecoder(bytes, special);
   }
 
-  private constructor(
-    pieces: readonly (Uint8Array | number | undefined)[],
-    special: ReadonlySet<number>,
-  ) {
+  private constructor(pieces: readonly (Uint8Array | number | undefined)[], special: ReadonlySet<number>) {
     const n = pieces.length;
     this.kind = new Uint8Array(n);
     for (let id = 0; id < n; id++) {

@@ -231,7 +231,14 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): FastEncod
   if (modelType !== 'BPE' && modelType !== 'WordPiece' && modelType !== 'Unigram') return undefined;
   if (model!.fuse_unk && !model!.byte_fallback) return undefined; // unknowns fused across words: only the library knows
   const added = [...t.get_added_tokens_decoder().values()].map((a) => a.content).filter((c) => c.length > 0);
-  const addedRe = added.length ? new RegExp(added.sort((a, b) => b.length - a.length).map(escapeRe).join('|')) : undefined;
+  const addedRe = added.length
+    ? new RegExp(
+        added
+          .sort((a, b) => b.length - a.length)
+          .map(escapeRe)
+          .join('|'),
+      )
+    : undefined;
 
   const ids = t.model.tokens_to_ids;
   const unk = t.model.unk_token_id;

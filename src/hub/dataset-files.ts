@@ -114,30 +114,79 @@ export async function downloadDatasetSplit(req: DatasetSplitRequest, options: Hu
   if (revision !== PARQUET_CONVERSION_REVISION) {
     const listing = await listingAt(repo, revision, opts);
     if (!listing) throw notCachedError(repo, revision, opts);
-    const picked = selectSplitFiles(listing.files.map((f) => f.path), req.config, req.split);
+    const picked = selectSplitFiles(
+      listing.files.map((f) => f.path),
+      req.config,
+      req.split,
+    );
     if (picked.paths.length) {
       const res = await fetchFiles(listing.sha, picked.paths);
-      return { repo, revision, sha: res.sha, config: req.config, split: req.split, format: picked.format!, source: 'repo', files: res.files, fromCache: res.fromCache };
+      return {
+        repo,
+        revision,
+        sha: res.sha,
+        config: req.config,
+        split: req.split,
+        format: picked.format!,
+        source: 'repo',
+        files: res.files,
+        fromCache: res.fromCache,
+      };
     }
-    configsSeen = [...new Set(listing.files.map((f) => f.path).filter((p) => p.includes('/')).map((p) => p.split('/')[0]))];
+    configsSeen = [
+      ...new Set(
+        listing.files
+          .map((f) => f.path)
+          .filter((p) => p.includes('/'))
+          .map((p) => p.split('/')[0]),
+      ),
+    ];
   }
   const conv = await listingAt(repo, PARQUET_CONVERSION_REVISION, opts).catch((e: unknown) => {
     if (e instanceof PeftError && /no revision/.test(e.message)) return undefined; // the dataset has no conversion
     throw e;
   });
   if (conv) {
-    const picked = selectConversionFiles(conv.files.map((f) => f.path), req.config, req.split);
+    const picked = selectConversionFiles(
+      conv.files.map((f) => f.path),
+      req.config,
+      req.split,
+    );
     if (picked.paths.length) {
       const res = await fetchFiles(conv.sha, picked.paths);
-      return { repo, revision: PARQUET_CONVERSION_REVISION, sha: res.sha, config: picked.config, split: req.split, format: 'parquet', source: 'parquet-conversion', files: res.files, fromCache: res.fromCache };
+      return {
+        repo,
+        revision: PARQUET_CONVERSION_REVISION,
+        sha: res.sha,
+        config: picked.config,
+        split: req.split,
+        format: 'parquet',
+        source: 'parquet-conversion',
+        files: res.files,
+        fromCache: res.fromCache,
+      };
     }
-    configsSeen = [...new Set([...configsSeen, ...conv.files.map((f) => f.path).filter((p) => p.includes('/')).map((p) => p.split('/')[0])])];
+    configsSeen = [
+      ...new Set([
+        ...configsSeen,
+        ...conv.files
+          .map((f) => f.path)
+          .filter((p) => p.includes('/'))
+          .map((p) => p.split('/')[0]),
+      ]),
+    ];
   } else if (opts.offline) {
     throw notCachedError(repo, PARQUET_CONVERSION_REVISION, opts);
   }
   throw new PeftError(
     'E_HUB',
     `dataset "${req.id}" at revision "${revision}" has no data files for ${req.config ? `config "${req.config}", ` : ''}split "${req.split}"${conv ? ' (neither in the repo nor in its parquet conversion)' : ''}${configsSeen.length ? `; folders seen: ${configsSeen.slice(0, 10).join(', ')}` : ''}`,
-    { repo: req.id, revision, config: req.config, split: req.split, hint: 'check the config and split names on the dataset page (e.g. "train", "validation", "test")' },
+    {
+      repo: req.id,
+      revision,
+      config: req.config,
+      split: req.split,
+      hint: 'check the config and split names on the dataset page (e.g. "train", "validation", "test")',
+    },
   );
 }

@@ -107,7 +107,15 @@ function linkIntoSnapshot(snap: string, path: string, blob: string): void {
 }
 
 /** Streams one file into blobs/<etag> via a temp file, verifying its size and its git/LFS hash. */
-async function fetchBlob(repo: RepoRef, sha: string, revision: string, entry: RepoFileEntry, blob: string, opts: ResolvedHubOptions, onBytes: (n: number) => void): Promise<void> {
+async function fetchBlob(
+  repo: RepoRef,
+  sha: string,
+  revision: string,
+  entry: RepoFileEntry,
+  blob: string,
+  opts: ResolvedHubOptions,
+  onBytes: (n: number) => void,
+): Promise<void> {
   const note: FailureNote = {};
   const size = contentSize(entry);
   const tmp = `${blob}.incomplete-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -154,12 +162,16 @@ async function fetchBlob(repo: RepoRef, sha: string, revision: string, entry: Re
   const expected = entry.lfs ? entry.lfs.oid : entry.oid;
   if (written !== size || digest !== expected) {
     rmSync(tmp, { force: true });
-    throw new PeftError('E_HUB', `download of ${repoLabel(repo)} file "${entry.path}"@${sha} is corrupt: got ${written} bytes with ${entry.lfs ? 'sha256' : 'git sha1'} ${digest}, expected ${size} bytes with ${expected}`, {
-      repo: repo.id,
-      revision,
-      path: entry.path,
-      hint: 'retry the build; if it persists, clear this repo from the cache',
-    });
+    throw new PeftError(
+      'E_HUB',
+      `download of ${repoLabel(repo)} file "${entry.path}"@${sha} is corrupt: got ${written} bytes with ${entry.lfs ? 'sha256' : 'git sha1'} ${digest}, expected ${size} bytes with ${expected}`,
+      {
+        repo: repo.id,
+        revision,
+        path: entry.path,
+        hint: 'retry the build; if it persists, clear this repo from the cache',
+      },
+    );
   }
   renameSync(tmp, blob);
 }
@@ -183,7 +195,12 @@ export async function downloadRepoFiles(req: DownloadRequest, options: HubOption
     if (missing.length === 0 && (!requireAll || unmatched.length === 0)) return toResult(repo, revision, sha, snap, selected, true, 0);
     if (opts.offline) {
       if (missing.length === 0) throw noMatchError(repo, revision, sha, unmatched, cachedListing);
-      throw notCachedError(repo, revision, opts, missing.map((m) => m.path));
+      throw notCachedError(
+        repo,
+        revision,
+        opts,
+        missing.map((m) => m.path),
+      );
     }
   }
   if (opts.offline) throw notCachedError(repo, revision, opts, req.include);

@@ -81,10 +81,16 @@ export function hubError(err: unknown, ctx: Ctx): PeftError {
         hint: `check the repo id; if it is private or gated, ${tokenHint}`,
       });
     }
-    return new PeftError('E_HUB', `${where}: repository not found (HTTP 404)`, { ...details, hint: `check the repo id and type (${repo.type}); ${tokenHint} if it is private` });
+    return new PeftError('E_HUB', `${where}: repository not found (HTTP 404)`, {
+      ...details,
+      hint: `check the repo id and type (${repo.type}); ${tokenHint} if it is private`,
+    });
   }
   if (status !== undefined) {
-    return new PeftError('E_HUB', `${where}: the hub answered HTTP ${status}: ${e?.message ?? ''}`.trim(), { ...details, hint: 'retry later, or set HF_HUB_OFFLINE=1 to build from the cache' });
+    return new PeftError('E_HUB', `${where}: the hub answered HTTP ${status}: ${e?.message ?? ''}`.trim(), {
+      ...details,
+      hint: 'retry later, or set HF_HUB_OFFLINE=1 to build from the cache',
+    });
   }
   const cause = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
   return new PeftError('E_HUB', `cannot reach the hub at ${opts.hubUrl} for ${where}: ${cause}`, {
@@ -95,7 +101,12 @@ export function hubError(err: unknown, ctx: Ctx): PeftError {
 
 /** Offline (HF_HUB_OFFLINE=1 or no network wanted) and what was asked for is not in the cache. */
 export function notCachedError(repo: RepoRef, revision: string, opts: ResolvedHubOptions, missing?: string[]): PeftError {
-  const what = missing?.length ? `files ${missing.slice(0, 5).map((m) => `"${m}"`).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} of ` : '';
+  const what = missing?.length
+    ? `files ${missing
+        .slice(0, 5)
+        .map((m) => `"${m}"`)
+        .join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} of `
+    : '';
   return new PeftError('E_HUB', `offline (HF_HUB_OFFLINE=1) and ${what}${repoLabel(repo)} at revision "${revision}" is not in the cache ${opts.cacheDir}`, {
     repo: repo.id,
     repoType: repo.type,

@@ -4,5 +4,13 @@ export { hubCacheDir, repoCacheDir, repoFolderName, isCommitSha, snapshotDir, ty
 export { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub-options.ts';
 export { resolveRevision, type ResolvedRevision } from './resolve-revision.ts';
 export { downloadRepoFiles, selectFiles, type DownloadRequest, type DownloadResult, type DownloadProgress, type DownloadedFile } from './download.ts';
-export { downloadDatasetSplit, selectSplitFiles, selectConversionFiles, PARQUET_CONVERSION_REVISION, type DatasetSplitRequest, type DatasetSplitFiles, type DataFileFormat } from './dataset-files.ts';
+export {
+  downloadDatasetSplit,
+  selectSplitFiles,
+  selectConversionFiles,
+  PARQUET_CONVERSION_REVISION,
+  type DatasetSplitRequest,
+  type DatasetSplitFiles,
+  type DataFileFormat,
+} from './dataset-files.ts';
 export { downloadModelFiles, REQUIRED_MODEL_FILES, OPTIONAL_MODEL_FILES, type ModelFilesRequest } from './model-files.ts';

@@ -43,7 +43,10 @@ export async function fetchListing(repo: RepoRef, revision: string, sha: string,
     })) {
       if (e.type !== 'file') continue;
       if (typeof e.path !== 'string' || typeof e.size !== 'number' || typeof e.oid !== 'string') {
-        throw new PeftError('E_HUB', `the hub's file listing of ${repo.type} "${repo.id}"@${sha} has a malformed entry: ${JSON.stringify(e).slice(0, 200)}`, { repo: repo.id, revision });
+        throw new PeftError('E_HUB', `the hub's file listing of ${repo.type} "${repo.id}"@${sha} has a malformed entry: ${JSON.stringify(e).slice(0, 200)}`, {
+          repo: repo.id,
+          revision,
+        });
       }
       files.push({ path: e.path, size: e.size, oid: e.oid, ...(e.lfs ? { lfs: { oid: e.lfs.oid, size: e.lfs.size } } : {}) });
     }
@@ -56,7 +59,12 @@ export async function fetchListing(repo: RepoRef, revision: string, sha: string,
 }
 
 /** The listing of `sha`, from the cache when recorded (unless offline forbids fetching and it is absent). */
-export async function repoListing(repo: RepoRef, revision: string, sha: string, opts: ResolvedHubOptions): Promise<{ files: RepoFileEntry[]; fromCache: boolean } | undefined> {
+export async function repoListing(
+  repo: RepoRef,
+  revision: string,
+  sha: string,
+  opts: ResolvedHubOptions,
+): Promise<{ files: RepoFileEntry[]; fromCache: boolean } | undefined> {
   const cached = readCachedListing(repo, sha, opts);
   if (cached) return { files: cached, fromCache: true };
   if (opts.offline) return undefined;

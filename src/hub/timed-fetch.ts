@@ -13,7 +13,8 @@ export function retryPolicy(env: NodeJS.ProcessEnv): RetryPolicy {
   const num = (v: string | undefined, dflt: number, what: string): number => {
     if (v === undefined || v === '') return dflt;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new PeftError('E_USAGE', `${what}=${v}: expected a non-negative number`, { hint: `unset ${what} or give a number` });
+    if (!Number.isFinite(n) || n < 0)
+      throw new PeftError('E_USAGE', `${what}=${v}: expected a non-negative number`, { hint: `unset ${what} or give a number` });
     return n;
   };
   return {

@@ -15,13 +15,17 @@ export interface OnnxGenerateArgs {
 
 export async function onnxGenerate(a: OnnxGenerateArgs): Promise<{ text: string; tokens: number[]; prompt_tokens: number[] }> {
   if (a.temperature !== 0)
-    throw new PeftError('E_USAGE', `--runtime onnx decodes greedily; --temperature ${a.temperature} is not supported there`, { hint: 'drop --temperature, or use the engine runtime for sampling' });
+    throw new PeftError('E_USAGE', `--runtime onnx decodes greedily; --temperature ${a.temperature} is not supported there`, {
+      hint: 'drop --temperature, or use the engine runtime for sampling',
+    });
   const d = await loadOnnxDecoder(a.dir, { threads: a.threads });
   const tok = safeTokenizer(a.dir);
   if (a.prompt !== undefined && !tok) throw new PeftError('E_MODEL', `${a.dir}: no tokenizer.json to encode --prompt`, { hint: 'pass --prompt-ids' });
   const prompt = a.promptIds ?? tok!.encode(a.prompt!, { special: true });
   if (!prompt.length) throw new PeftError('E_USAGE', 'the prompt is empty');
-  for (const id of prompt) if (!Number.isInteger(id) || id < 0 || id >= d.vocab) throw new PeftError('E_USAGE', `--prompt-ids: ${id} is not a token id of this model (vocab ${d.vocab})`);
+  for (const id of prompt)
+    if (!Number.isInteger(id) || id < 0 || id >= d.vocab)
+      throw new PeftError('E_USAGE', `--prompt-ids: ${id} is not a token id of this model (vocab ${d.vocab})`);
   const tokens = await onnxGreedy(d, prompt, a.maxTokens);
   let text = '';
   try {

@@ -24,7 +24,10 @@ export interface OnnxDecoder {
 export function onnxModelFile(path: string): string {
   if (path.endsWith('.onnx') && existsSync(path)) return path;
   for (const f of ['model.onnx', 'model_fp16.onnx']) if (existsSync(join(path, 'onnx', f))) return join(path, 'onnx', f);
-  throw new PeftError('E_MODEL', `${path}: no onnx/model.onnx or onnx/model_fp16.onnx (not an ONNX export)`, { file: path, hint: 'build an export with "format": "onnx" and pass its path' });
+  throw new PeftError('E_MODEL', `${path}: no onnx/model.onnx or onnx/model_fp16.onnx (not an ONNX export)`, {
+    file: path,
+    hint: 'build an export with "format": "onnx" and pass its path',
+  });
 }
 
 export async function loadOnnxDecoder(path: string, opts: { threads?: number } = {}): Promise<OnnxDecoder> {
@@ -38,7 +41,9 @@ export async function loadOnnxDecoder(path: string, opts: { threads?: number } =
   }
   const dir = file.replace(/\/onnx\/[^/]+$/, '');
   if (!existsSync(join(dir, 'config.json')))
-    throw new PeftError('E_MODEL', `${dir}: no config.json beside onnx/ (the export writes one; the decoder needs its head counts)`, { file: join(dir, 'config.json') });
+    throw new PeftError('E_MODEL', `${dir}: no config.json beside onnx/ (the export writes one; the decoder needs its head counts)`, {
+      file: join(dir, 'config.json'),
+    });
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const layers = session.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n)).length;
   const heads = cfg.num_attention_heads;
@@ -78,7 +83,11 @@ async function step(d: OnnxDecoder, ids: number[], past: Record<string, OrtTenso
     ...past,
     input_ids: new d.ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, n]),
     attention_mask: new d.ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-    position_ids: new d.ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), [1, n]),
+    position_ids: new d.ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)),
+      [1, n],
+    ),
   };
   const out = await d.session.run(feeds);
   const next: Record<string, OrtTensor> = {};

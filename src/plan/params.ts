@@ -20,7 +20,11 @@ export function readParams(stage: string, projectDir: string, files: readonly { 
       let v: unknown = doc;
       for (const part of key.split('.')) {
         if (v && typeof v === 'object' && Object.hasOwn(v, part)) v = (v as Record<string, unknown>)[part];
-        else throw new PeftError('E_INPUT_MISSING', `${stage}: params file "${file}" has no key "${key}"`, { file, hint: `add "${key}" to ${file} or remove it from the stage's params` });
+        else
+          throw new PeftError('E_INPUT_MISSING', `${stage}: params file "${file}" has no key "${key}"`, {
+            file,
+            hint: `add "${key}" to ${file} or remove it from the stage's params`,
+          });
       }
       out[`${file}:${key}`] = v;
     }

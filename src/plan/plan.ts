@@ -62,14 +62,17 @@ export function resolveTargets(pipeline: Pipeline, targets: readonly string[]): 
   const out = new Set<string>();
   for (const t of targets) {
     if (pipeline.stages.has(t)) out.add(t);
-    else if ([...pipeline.stages.values()].some((e) => e.section === t)) for (const e of pipeline.stages.values()) (e.section === t ? out.add(e.name) : undefined);
+    else if ([...pipeline.stages.values()].some((e) => e.section === t))
+      for (const e of pipeline.stages.values()) e.section === t ? out.add(e.name) : undefined;
     else {
       const bare = [...pipeline.stages.values()].filter((e) => e.entryName === t);
       if (bare.length === 1) out.add(bare[0].name);
       else {
         const guess = closest(t, pipeline.stages.keys());
         const detail = bare.length > 1 ? ` (ambiguous: ${bare.map((e) => e.name).join(', ')})` : guess ? ` (did you mean "${guess}"?)` : '';
-        throw new PeftError('E_NOT_FOUND', `no stage "${t}" in ${pipeline.label}${detail}`, { hint: 'stage names are <section>.<name>; `peftmake status` lists them' });
+        throw new PeftError('E_NOT_FOUND', `no stage "${t}" in ${pipeline.label}${detail}`, {
+          hint: 'stage names are <section>.<name>; `peftmake status` lists them',
+        });
       }
     }
   }
@@ -115,8 +118,31 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
 }
 
 function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' | 'skipped', error: string): PlannedStage {
-  const material: KeyMaterial = { kind: entry.kind.kind, implVersion: entry.kind.implVersion, config: {}, inputs: [], params: {}, upstream: {}, resolved: {}, engineVersion };
-  return { entry, name: entry.name, kind: entry.kind.kind, action, key: '', computedKey: '', reasons: [], version: 0, pinned: false, stale: false, material, inputs: [], error };
+  const material: KeyMaterial = {
+    kind: entry.kind.kind,
+    implVersion: entry.kind.implVersion,
+    config: {},
+    inputs: [],
+    params: {},
+    upstream: {},
+    resolved: {},
+    engineVersion,
+  };
+  return {
+    entry,
+    name: entry.name,
+    kind: entry.kind.kind,
+    action,
+    key: '',
+    computedKey: '',
+    reasons: [],
+    version: 0,
+    pinned: false,
+    stale: false,
+    material,
+    inputs: [],
+    error,
+  };
 }
 
 async function planStage(
@@ -190,7 +216,10 @@ async function planStage(
       action = 'built';
       if (cur && cur.key === key && check.state === 'missing') reasons.push({ type: 'output-missing' });
     }
-    if (pinned && !exists) throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is missing from the store`, { hint: `run \`peftmake unpin ${name}\` and build again` });
+    if (pinned && !exists)
+      throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is missing from the store`, {
+        hint: `run \`peftmake unpin ${name}\` and build again`,
+      });
     const version = ref?.versions.find((v) => v.key === key)?.version ?? (ref?.versions.length ?? 0) + 1;
     return {
       entry,

@@ -21,7 +21,10 @@ export function pickVersions(layout: StoreLayout, ref: StageRef, versions?: numb
   if (versions) return versions.map((n) => ref.versions.find((v) => v.version === n)).filter((v): v is VersionRecord => v !== undefined);
   const inStore = ref.versions.filter((v) => hasObject(layout, v.key));
   const current = inStore.filter((v) => v.version === ref.current);
-  const earlier = inStore.filter((v) => v.version !== ref.current).sort((a, b) => b.version - a.version).slice(0, MAX_OVERLAID);
+  const earlier = inStore
+    .filter((v) => v.version !== ref.current)
+    .sort((a, b) => b.version - a.version)
+    .slice(0, MAX_OVERLAID);
   return [...current, ...earlier];
 }
 
@@ -86,7 +89,14 @@ export function inProgress(layout: StoreLayout, stage: string, maxSteps: number 
   if (!best) return undefined;
   const dir = layout.resume(stage, best.key);
   const train = readTrainLog(dir);
-  return { key: best.key, train, valid: readValidLog(dir, train), maxSteps, updatedAt: new Date(best.mtime).toISOString(), buildRunning: lockHolder(layout) !== undefined };
+  return {
+    key: best.key,
+    train,
+    valid: readValidLog(dir, train),
+    maxSteps,
+    updatedAt: new Date(best.mtime).toISOString(),
+    buildRunning: lockHolder(layout) !== undefined,
+  };
 }
 
 export async function collectAdapter(layout: StoreLayout, stage: string, versions?: number[], maxSteps: number | null = null): Promise<AdapterSection> {

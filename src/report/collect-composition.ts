@@ -48,7 +48,15 @@ export function collectComposition(layout: StoreLayout, stage: string): Composit
   const versions = ref.versions.map((v) => {
     const inStore = hasObject(layout, v.key);
     const f = inStore ? readArtifactJson<CompositionFile>(layout.object(v.key), 'composition.json') : undefined;
-    return { version: v.version, key: v.key, createdAt: v.createdAt, current: v.version === ref.current, inStore, method: f?.method, adapters: f ? adaptersOf(layout, f) : undefined };
+    return {
+      version: v.version,
+      key: v.key,
+      createdAt: v.createdAt,
+      current: v.version === ref.current,
+      inStore,
+      method: f?.method,
+      adapters: f ? adaptersOf(layout, f) : undefined,
+    };
   });
   const keyOf = (n: number) => ref.versions.find((v) => v.version === n)?.key ?? '';
   const events = ref.events.map((e): CompositionSection['events'][number] => {

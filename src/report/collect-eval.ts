@@ -30,9 +30,19 @@ export function collectEval(layout: StoreLayout, stage: string, config: EvalConf
       const key = manifest?.upstream[s];
       compositions[s] = key ? (readRef(layout, s)?.versions.find((x) => x.key === key)?.version ?? null) : null;
     }
-    return { version: v.version, key: v.key, createdAt: v.createdAt, current: v.version === ref?.current, metrics: v.metrics, compositions, gate: file?.gate ?? null };
+    return {
+      version: v.version,
+      key: v.key,
+      createdAt: v.createdAt,
+      current: v.version === ref?.current,
+      metrics: v.metrics,
+      compositions,
+      gate: file?.gate ?? null,
+    };
   });
-  const current = ref ? readArtifactJson<EvalMetricsFile>(layout.object(ref.versions.find((v) => v.version === ref.current)?.key ?? ''), 'metrics.json') : undefined;
+  const current = ref
+    ? readArtifactJson<EvalMetricsFile>(layout.object(ref.versions.find((v) => v.version === ref.current)?.key ?? ''), 'metrics.json')
+    : undefined;
   const rows = current?.rows ?? [];
   const datasets = (config.datasets ?? []).map((name) => ({ name, qa: rows.some((r) => r.dataset === name && r.exact_match !== undefined) }));
   const gate = config.gate && Object.values(config.gate).some((x) => typeof x === 'number' && x > 0) ? config.gate : null;

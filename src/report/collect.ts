@@ -91,7 +91,11 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
   const adapters = await Promise.all(
     of('adapters').map((s) => {
       const maxSteps = Number((pipeline.stages.get(s)!.config as { maxSteps?: number }).maxSteps ?? 0);
-      return guarded(s, () => collectAdapter(layout, s, undefined, maxSteps > 0 ? maxSteps : null), (err) => ({ ...empty(s, err), versions: [], collected: [], configDiffs: [] }));
+      return guarded(
+        s,
+        () => collectAdapter(layout, s, undefined, maxSteps > 0 ? maxSteps : null),
+        (err) => ({ ...empty(s, err), versions: [], collected: [], configDiffs: [] }),
+      );
     }),
   );
   const evals = await Promise.all(
@@ -104,7 +108,13 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
     ),
   );
   const compositions = await Promise.all(
-    of('compositions').map((s) => guarded(s, () => collectComposition(layout, s), (err) => ({ ...empty(s, err), pinReason: null, adapters: [], versions: [], events: [] }))),
+    of('compositions').map((s) =>
+      guarded(
+        s,
+        () => collectComposition(layout, s),
+        (err) => ({ ...empty(s, err), pinReason: null, adapters: [], versions: [], events: [] }),
+      ),
+    ),
   );
   const shown = new Set([...of('adapters'), ...of('evals'), ...of('compositions'), ...datasets.map((d) => d.stage)]);
   return {
@@ -124,7 +134,13 @@ export async function collectReport(opts: CollectOptions): Promise<ReportModel> 
       .filter((n) => !shown.has(n))
       .map((n) => {
         const ref = graph.find((g) => g.name === n)!.version !== null ? readRefQuietly(layout, n) : undefined;
-        return { stage: n, kind: pipeline.stages.get(n)!.kind.kind, current: ref?.current ?? null, pinned: Boolean(ref?.pinned), versions: ref?.versions.length ?? 0 };
+        return {
+          stage: n,
+          kind: pipeline.stages.get(n)!.kind.kind,
+          current: ref?.current ?? null,
+          pinned: Boolean(ref?.pinned),
+          versions: ref?.versions.length ?? 0,
+        };
       }),
   };
 }

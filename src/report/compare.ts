@@ -27,7 +27,14 @@ export interface CompareModel {
   generatedAt: string;
 }
 
-export async function collectCompare(layout: StoreLayout, stage: string, specA: string, specB: string, kind?: StageKind, now = new Date()): Promise<CompareModel> {
+export async function collectCompare(
+  layout: StoreLayout,
+  stage: string,
+  specA: string,
+  specB: string,
+  kind?: StageKind,
+  now = new Date(),
+): Promise<CompareModel> {
   const ref = requireRef(layout, stage);
   const va = requireVersion(ref, specA);
   const vb = requireVersion(ref, specB);
@@ -58,7 +65,14 @@ export async function collectCompare(layout: StoreLayout, stage: string, specA: 
   if (aa.manifest.kind === 'adapter') {
     // the adapter charts draw their first version as "current"; here that is b, with a overlaid
     const shown = { ...ref, current: vb.version };
-    model.adapter = { stage, current: vb.version, pinned: false, versions: [adapterVersion(layout, shown, vb), adapterVersion(layout, shown, va)], collected: [], configDiffs: [] };
+    model.adapter = {
+      stage,
+      current: vb.version,
+      pinned: false,
+      versions: [adapterVersion(layout, shown, vb), adapterVersion(layout, shown, va)],
+      collected: [],
+      configDiffs: [],
+    };
   } else if (aa.manifest.kind === 'eval') {
     const rows = (v: VersionRecord) => readArtifactJson<{ rows?: EvalRow[] }>(layout.object(v.key), 'metrics.json')?.rows ?? [];
     const cfg = (ab.manifest.config ?? {}) as { datasets?: string[]; metrics?: string[] };

@@ -58,7 +58,20 @@ export interface DatasetView {
   sources: { file: string; records: number; bytes: number }[];
   steps: { step: string; in: number; out: number; removed: Record<string, number> }[];
   pii: { mode: string; byType: Record<string, number>; records: number } | null;
-  lengths: Record<string, { count: number; tokens: number; lossTokens?: number; min: number; max: number; mean: number; p50: number; p95: number; histogram: { upTo: number; count: number }[] }>;
+  lengths: Record<
+    string,
+    {
+      count: number;
+      tokens: number;
+      lossTokens?: number;
+      min: number;
+      max: number;
+      mean: number;
+      p50: number;
+      p95: number;
+      histogram: { upTo: number; count: number }[];
+    }
+  >;
   output: Record<string, unknown>;
   samples: DatasetSample[];
 }

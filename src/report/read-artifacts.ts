@@ -76,7 +76,9 @@ export function lossParts(text: string): { text: string; loss: boolean }[] {
 export function readSamples(dir: string, perSplit = 2): DatasetSample[] {
   const path = join(dir, 'samples.txt');
   if (!existsSync(path)) return [];
-  const blocks = readFileSync(path, 'utf8').split(/\n\n(?=--- )/).slice(1);
+  const blocks = readFileSync(path, 'utf8')
+    .split(/\n\n(?=--- )/)
+    .slice(1);
   const out: DatasetSample[] = [];
   for (const b of blocks) {
     const m = /^--- ((\w+)\[(\d+)\][^\n]*?) ---\n?([\s\S]*)$/.exec(b.trimEnd());

@@ -18,7 +18,8 @@ export class HttpError extends Error {
 
 export const badRequest = (message: string, param: string | null = null, code: string | null = 'invalid_value') =>
   new HttpError(400, message, 'invalid_request_error', param, code);
-export const notFound = (message: string, param: string | null = 'model', code = 'model_not_found') => new HttpError(404, message, 'invalid_request_error', param, code);
+export const notFound = (message: string, param: string | null = 'model', code = 'model_not_found') =>
+  new HttpError(404, message, 'invalid_request_error', param, code);
 
 /** Any thrown value as the HttpError to answer with: engine and usage errors are the client's (400), the rest 500. */
 export function toHttpError(err: unknown): HttpError {

@@ -59,14 +59,36 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
 
   router.add('POST', '/fine-tuning/setup', async (ctx) => {
     if (current?.state === 'running')
-      throw new HttpError(409, `a fine-tuning build is already running (stage ${current.stage ?? 'starting'}); wait for it (GET /fine-tuning/status)`, 'conflict_error', null, 'build_running', {}, { build: current });
+      throw new HttpError(
+        409,
+        `a fine-tuning build is already running (stage ${current.stage ?? 'starting'}); wait for it (GET /fine-tuning/status)`,
+        'conflict_error',
+        null,
+        'build_running',
+        {},
+        { build: current },
+      );
     const { dataset, docs } = await readDocuments(ctx, d);
     const pipeline = loadPipeline(pipelineFile, { cwd: d.projectDir, kinds: d.toolchain.kinds });
     const name = dataset ?? d.dataset ?? onlyDataset(pipeline.config);
     const entry = pipeline.stages.get(`datasets.${name}`);
     if (!entry) throw badRequest(`pipeline.json has no dataset "${name}"`, 'dataset');
     const files = writeDocuments(pipeline.projectDir, name, entry.config, docs);
-    const st: BuildState = { id: ++builds, state: 'running', dataset: name, files, started_at: new Date().toISOString(), finished_at: null, stage: null, step: null, total: null, loss: null, eta_s: null, error: null, stages: [] };
+    const st: BuildState = {
+      id: ++builds,
+      state: 'running',
+      dataset: name,
+      files,
+      started_at: new Date().toISOString(),
+      finished_at: null,
+      stage: null,
+      step: null,
+      total: null,
+      loss: null,
+      eta_s: null,
+      error: null,
+      stages: [],
+    };
     current = st;
     d.log(`${st.started_at} fine-tuning: ${files.length} document(s) written for dataset ${name}; build #${st.id} started`);
     void runBuild(st, pipelineFile, d, abort.signal);
@@ -74,14 +96,18 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
   });
 
   router.add('GET', '/fine-tuning/status', (ctx) => {
-    const models = d.registry.list().filter((m) => m.kind === 'composition').map((m) => ({ name: m.name, trained: true, served: true, version: m.version, key: m.key, created: m.created }));
+    const models = d.registry
+      .list()
+      .filter((m) => m.kind === 'composition')
+      .map((m) => ({ name: m.name, trained: true, served: true, version: m.version, key: m.key, created: m.created }));
     let pipelineCompositions: string[] = [];
     try {
       pipelineCompositions = Object.keys((loadPipeline(pipelineFile, { cwd: d.projectDir, kinds: d.toolchain.kinds }).config.compositions as object) ?? {});
     } catch {
       // an unreadable pipeline.json: report what the store serves
     }
-    for (const c of pipelineCompositions) if (!models.some((m) => m.name === c)) models.push({ name: c, trained: false, served: false, version: 0, key: '', created: 0 });
+    for (const c of pipelineCompositions)
+      if (!models.some((m) => m.name === c)) models.push({ name: c, trained: false, served: false, version: 0, key: '', created: 0 });
     sendJson(ctx.res, 200, { build: current ?? null, compositions: models });
   });
 
@@ -97,12 +123,25 @@ export function addFineTuningRoutes(router: Router, d: Deps): { close(): void } 
     const prompt = promptIds(rt, model, { messages: [{ role: 'user', content: body.query }] });
     const n = maxTokensFor(rt, prompt.length, maxTokens as number, 64);
     const t0 = performance.now();
-    const [c] = await generate(rt, prompt, { maxTokens: n, temperature: 0, topP: 1, topK: 0, seed: 0, n: 1, stop: [], stream: false, includeUsage: false, ignoreEos: false }, { signal: ctx.signal });
+    const [c] = await generate(
+      rt,
+      prompt,
+      { maxTokens: n, temperature: 0, topP: 1, topK: 0, seed: 0, n: 1, stop: [], stream: false, includeUsage: false, ignoreEos: false },
+      { signal: ctx.signal },
+    );
     ctx.log.tokensIn = prompt.length;
     ctx.log.tokensOut = c.tokens.length;
     d.metrics.modelRequests.inc({ model: model.name });
     d.timeline?.record(model.name, { seconds: (performance.now() - t0) / 1000, tokensIn: prompt.length, tokensOut: c.tokens.length });
-    sendJson(ctx.res, 200, { answer: c.text.trim(), model: model.name, version: model.version, key: model.key, finish_reason: c.finish, usage: { prompt_tokens: prompt.length, completion_tokens: c.tokens.length }, latency_ms: Math.round(performance.now() - t0) });
+    sendJson(ctx.res, 200, {
+      answer: c.text.trim(),
+      model: model.name,
+      version: model.version,
+      key: model.key,
+      finish_reason: c.finish,
+      usage: { prompt_tokens: prompt.length, completion_tokens: c.tokens.length },
+      latency_ms: Math.round(performance.now() - t0),
+    });
   });
 
   return { close: () => abort.abort() };
@@ -168,7 +207,8 @@ async function readDocuments(ctx: RequestContext, d: Deps): Promise<{ dataset?: 
     if (!Array.isArray(body.documents)) throw badRequest("'documents' must be an array of texts or {name, text} objects", 'documents', 'invalid_type');
     docs = body.documents.map((x, i) => {
       if (typeof x === 'string') return { text: x };
-      if (x && typeof x === 'object' && typeof (x as Doc).text === 'string' && ((x as Doc).name === undefined || typeof (x as Doc).name === 'string')) return x as Doc;
+      if (x && typeof x === 'object' && typeof (x as Doc).text === 'string' && ((x as Doc).name === undefined || typeof (x as Doc).name === 'string'))
+        return x as Doc;
       throw badRequest(`'documents[${i}]' must be a string or {name, text}`, `documents[${i}]`, 'invalid_type');
     });
   }
@@ -182,9 +222,13 @@ function writeDocuments(projectDir: string, dataset: string, config: Readonly<Re
   const files = (config.source as { files?: string[] } | undefined)?.files;
   const pattern = files?.find((f) => /[*?[]/.test(f.split('/').pop() ?? ''));
   if (!pattern)
-    throw badRequest(`dataset "${dataset}" does not read a directory by glob (its source is ${JSON.stringify(config.source)}); setup needs one such as "data/docs/*.md"`, 'dataset');
+    throw badRequest(
+      `dataset "${dataset}" does not read a directory by glob (its source is ${JSON.stringify(config.source)}); setup needs one such as "data/docs/*.md"`,
+      'dataset',
+    );
   const dir = dirname(pattern);
-  if (/[*?[{]/.test(dir)) throw badRequest(`dataset "${dataset}": the glob ${pattern} has wildcards in its directory; setup needs a fixed directory`, 'dataset');
+  if (/[*?[{]/.test(dir))
+    throw badRequest(`dataset "${dataset}": the glob ${pattern} has wildcards in its directory; setup needs a fixed directory`, 'dataset');
   const re = globToRegExp(pattern);
   const tail = pattern.split('/').pop()!;
   const ext = /\.([A-Za-z0-9]+)$/.exec(tail)?.[0] ?? '.txt';
@@ -193,7 +237,12 @@ function writeDocuments(projectDir: string, dataset: string, config: Readonly<Re
   for (const doc of docs) {
     const hash = createHash('sha256').update(doc.text).digest('hex').slice(0, 16);
     // a client's file name keeps only its safe base name; anything else becomes the content hash
-    const given = doc.name?.split(/[\\/]/).pop()?.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') ?? '';
+    const given =
+      doc.name
+        ?.split(/[\\/]/)
+        .pop()
+        ?.replace(/[^A-Za-z0-9._-]/g, '_')
+        .replace(/^\.+/, '') ?? '';
     let base = given && extname(given) === ext ? given : `upload-${hash}${ext}`;
     let rel = `${dir}/${base}`;
     if (!re.test(rel)) {
@@ -215,11 +264,18 @@ function writeDocuments(projectDir: string, dataset: string, config: Readonly<Re
 function onlyDataset(config: Readonly<Record<string, unknown>>): string {
   const names = Object.keys((config.datasets as object) ?? {});
   if (names.length === 1) return names[0];
-  throw badRequest(`name the dataset to write into ('dataset': one of ${names.join(', ') || 'none'}), or start serve with --finetune-dataset`, 'dataset', 'missing_field');
+  throw badRequest(
+    `name the dataset to write into ('dataset': one of ${names.join(', ') || 'none'}), or start serve with --finetune-dataset`,
+    'dataset',
+    'missing_field',
+  );
 }
 
 function onlyComposition(registry: ModelRegistry): string {
-  const names = registry.list().filter((m) => m.kind === 'composition').map((m) => m.name);
+  const names = registry
+    .list()
+    .filter((m) => m.kind === 'composition')
+    .map((m) => m.name);
   if (names.length === 1) return names[0];
   if (names.length === 0) throw notFound('no composition is built yet (POST /fine-tuning/setup, then wait for GET /fine-tuning/status to say trained)');
   throw badRequest(`name the composition to ask ('model': one of ${names.join(', ')}), or start serve with --finetune-composition`, 'model', 'missing_field');

@@ -27,9 +27,16 @@ export class Router {
     const hit = hits.find((r) => r.method === method);
     if (hit) return hit;
     if (hits.length)
-      throw new HttpError(405, `${method} is not allowed on ${path} (use ${hits.map((h) => h.method).join(' or ')})`, 'invalid_request_error', null, 'method_not_allowed', {
-        allow: hits.map((h) => h.method).join(', '),
-      });
+      throw new HttpError(
+        405,
+        `${method} is not allowed on ${path} (use ${hits.map((h) => h.method).join(' or ')})`,
+        'invalid_request_error',
+        null,
+        'method_not_allowed',
+        {
+          allow: hits.map((h) => h.method).join(', '),
+        },
+      );
     throw new HttpError(404, `no route ${method} ${path}`, 'invalid_request_error', null, 'not_found');
   }
 }

@@ -13,7 +13,10 @@ const num = (x: number) => (Number.isFinite(x) ? String(x) : x > 0 ? '+Inf' : x 
 
 class Counter {
   private values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const k = key(labels);
     const v = this.values.get(k) ?? { labels, value: 0 };
@@ -32,7 +35,11 @@ class Counter {
 
 class Histogram {
   private values = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {}
   observe(x: number, labels: Labels = {}): void {
     const k = key(labels);
     const v = this.values.get(k) ?? { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
@@ -77,9 +84,18 @@ export class ServeMetrics {
   render(): string {
     const g = [
       ...this.gauges(),
-      { name: 'peftmake_decode_tokens_per_second', help: 'tokens per second of decode-step time since start', value: this.decodeSeconds > 0 ? this.decodeTokens / this.decodeSeconds : 0 },
+      {
+        name: 'peftmake_decode_tokens_per_second',
+        help: 'tokens per second of decode-step time since start',
+        value: this.decodeSeconds > 0 ? this.decodeTokens / this.decodeSeconds : 0,
+      },
     ];
     const gauges = g.map((x) => `# HELP ${x.name} ${x.help}\n# TYPE ${x.name} gauge\n${x.name} ${num(x.value)}`);
-    return [this.requests, this.modelRequests, this.tokensIn, this.tokensOut, this.ttft, this.itl, this.latency, this.batch].map((m) => m.render()).concat(gauges).join('\n') + '\n';
+    return (
+      [this.requests, this.modelRequests, this.tokensIn, this.tokensOut, this.ttft, this.itl, this.latency, this.batch]
+        .map((m) => m.render())
+        .concat(gauges)
+        .join('\n') + '\n'
+    );
   }
 }

@@ -46,9 +46,15 @@ export function addOpenAIRoutes(router: Router, deps: RouteDeps): void {
 
 /** The prompt's token ids for a model, and the checks against its context (400 with both numbers). */
 export function promptIds(rt: Runtime, model: ServedModel, input: { text: string } | { ids: number[] } | { messages: ChatMessage[] }): number[] {
-  const ids = 'ids' in input ? input.ids : 'messages' in input ? chatPromptIds(rt.engine.tokenizer, input.messages, model.prompt) : rt.engine.tokenizer.encode(input.text, { special: true });
+  const ids =
+    'ids' in input
+      ? input.ids
+      : 'messages' in input
+        ? chatPromptIds(rt.engine.tokenizer, input.messages, model.prompt)
+        : rt.engine.tokenizer.encode(input.text, { special: true });
   const vocab = rt.engine.info.vocabSize;
-  for (const id of ids) if (id >= vocab) throw badRequest(`'prompt' holds token id ${id}, outside the vocabulary of ${model.base.name} (size ${vocab})`, 'prompt');
+  for (const id of ids)
+    if (id >= vocab) throw badRequest(`'prompt' holds token id ${id}, outside the vocabulary of ${model.base.name} (size ${vocab})`, 'prompt');
   if (ids.length === 0) throw badRequest("'prompt' is empty after tokenization (at least one token is needed)", 'prompt');
   return ids;
 }
@@ -57,9 +63,17 @@ export function promptIds(rt: Runtime, model: ServedModel, input: { text: string
 export function maxTokensFor(rt: Runtime, promptLen: number, asked: number | undefined, dflt: number): number {
   const ctx = rt.engine.info.maxPositionEmbeddings;
   if (promptLen >= ctx)
-    throw badRequest(`the prompt has ${promptLen} tokens; the model's context is ${ctx} tokens, which leaves no room to generate`, 'messages', 'context_length_exceeded');
+    throw badRequest(
+      `the prompt has ${promptLen} tokens; the model's context is ${ctx} tokens, which leaves no room to generate`,
+      'messages',
+      'context_length_exceeded',
+    );
   if (asked !== undefined && promptLen + asked > ctx)
-    throw badRequest(`the prompt (${promptLen} tokens) plus max_tokens (${asked}) is ${promptLen + asked} tokens, more than the model's context of ${ctx} tokens`, 'max_tokens', 'context_length_exceeded');
+    throw badRequest(
+      `the prompt (${promptLen} tokens) plus max_tokens (${asked}) is ${promptLen + asked} tokens, more than the model's context of ${ctx} tokens`,
+      'max_tokens',
+      'context_length_exceeded',
+    );
   return asked ?? Math.min(dflt, ctx - promptLen);
 }
 

@@ -25,7 +25,12 @@ const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an a
 function opt<T>(b: Body, field: string, check: (v: unknown) => v is T, what: string): T | undefined {
   const v = b[field];
   if (v === undefined || v === null) return undefined;
-  if (!check(v)) throw badRequest(`'${field}' must be ${what}, got ${typeName(v)}${typeof v === 'number' || typeof v === 'string' ? ` (${JSON.stringify(v)})` : ''}`, field, 'invalid_type');
+  if (!check(v))
+    throw badRequest(
+      `'${field}' must be ${what}, got ${typeName(v)}${typeof v === 'number' || typeof v === 'string' ? ` (${JSON.stringify(v)})` : ''}`,
+      field,
+      'invalid_type',
+    );
   return v;
 }
 
@@ -42,13 +47,16 @@ function range(field: string, v: number | undefined, lo: number, hi: number, loO
 
 export function requireModel(b: Body): string {
   const m = b.model;
-  if (m === undefined || m === null) throw badRequest("'model' is required (a composition, adapter or model name; GET /v1/models lists them)", 'model', 'missing_field');
+  if (m === undefined || m === null)
+    throw badRequest("'model' is required (a composition, adapter or model name; GET /v1/models lists them)", 'model', 'missing_field');
   if (typeof m !== 'string' || m === '') throw badRequest(`'model' must be a non-empty string, got ${typeName(m)}`, 'model', 'invalid_type');
   return m;
 }
 
 export function samplingParams(b: Body, chat: boolean): SamplingParams {
-  const maxTokens = range('max_tokens', opt(b, 'max_tokens', isInt, 'an integer'), 1, 1 << 20) ?? range('max_completion_tokens', opt(b, 'max_completion_tokens', isInt, 'an integer'), 1, 1 << 20);
+  const maxTokens =
+    range('max_tokens', opt(b, 'max_tokens', isInt, 'an integer'), 1, 1 << 20) ??
+    range('max_completion_tokens', opt(b, 'max_completion_tokens', isInt, 'an integer'), 1, 1 << 20);
   const temperature = range('temperature', opt(b, 'temperature', isNum, 'a number'), 0, 2) ?? 1;
   const topP = range('top_p', opt(b, 'top_p', isNum, 'a number'), 0, 1, true) ?? 1;
   const topK = range('top_k', opt(b, 'top_k', isInt, 'an integer'), -1, 1 << 30) ?? 0;
@@ -59,7 +67,8 @@ export function samplingParams(b: Body, chat: boolean): SamplingParams {
   let stop: string[] = [];
   if (typeof stopRaw === 'string') stop = [stopRaw];
   else if (Array.isArray(stopRaw) && stopRaw.every(isStr)) stop = stopRaw;
-  else if (stopRaw !== undefined && stopRaw !== null) throw badRequest(`'stop' must be a string or an array of strings, got ${typeName(stopRaw)}`, 'stop', 'invalid_type');
+  else if (stopRaw !== undefined && stopRaw !== null)
+    throw badRequest(`'stop' must be a string or an array of strings, got ${typeName(stopRaw)}`, 'stop', 'invalid_type');
   if (stop.length > 4) throw badRequest(`'stop' takes at most 4 sequences, got ${stop.length}`, 'stop');
   stop = stop.filter((s) => s !== '');
   for (const f of ['presence_penalty', 'frequency_penalty'] as const) {
@@ -86,15 +95,20 @@ export function samplingParams(b: Body, chat: boolean): SamplingParams {
 export function adapterOverrides(b: Body): AdapterOverrides {
   const a = b.adapters;
   if (a === undefined || a === null) return {};
-  if (typeof a !== 'object' || Array.isArray(a)) throw badRequest(`'adapters' must be an object {"disable": [names], "weights": {name: number}}, got ${typeName(a)}`, 'adapters', 'invalid_type');
+  if (typeof a !== 'object' || Array.isArray(a))
+    throw badRequest(`'adapters' must be an object {"disable": [names], "weights": {name: number}}, got ${typeName(a)}`, 'adapters', 'invalid_type');
   const o = a as Body;
-  for (const k of Object.keys(o)) if (k !== 'disable' && k !== 'weights') throw badRequest(`'adapters.${k}' is not a field (use "disable" and "weights")`, `adapters.${k}`);
+  for (const k of Object.keys(o))
+    if (k !== 'disable' && k !== 'weights') throw badRequest(`'adapters.${k}' is not a field (use "disable" and "weights")`, `adapters.${k}`);
   const disable = o.disable;
-  if (disable !== undefined && !(Array.isArray(disable) && disable.every(isStr))) throw badRequest(`'adapters.disable' must be an array of adapter names, got ${typeName(disable)}`, 'adapters.disable', 'invalid_type');
+  if (disable !== undefined && !(Array.isArray(disable) && disable.every(isStr)))
+    throw badRequest(`'adapters.disable' must be an array of adapter names, got ${typeName(disable)}`, 'adapters.disable', 'invalid_type');
   const weights = o.weights;
   if (weights !== undefined) {
-    if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) throw badRequest(`'adapters.weights' must be an object {name: number}, got ${typeName(weights)}`, 'adapters.weights', 'invalid_type');
-    for (const [k, v] of Object.entries(weights)) if (!isNum(v) || Math.abs(v) > 1e6) throw badRequest(`'adapters.weights.${k}' must be a number in [-1e6, 1e6]`, `adapters.weights.${k}`, 'invalid_type');
+    if (typeof weights !== 'object' || weights === null || Array.isArray(weights))
+      throw badRequest(`'adapters.weights' must be an object {name: number}, got ${typeName(weights)}`, 'adapters.weights', 'invalid_type');
+    for (const [k, v] of Object.entries(weights))
+      if (!isNum(v) || Math.abs(v) > 1e6) throw badRequest(`'adapters.weights.${k}' must be a number in [-1e6, 1e6]`, `adapters.weights.${k}`, 'invalid_type');
   }
   return { disable: disable as string[] | undefined, weights: weights as Record<string, number> | undefined };
 }
@@ -114,7 +128,8 @@ export function completionPrompt(b: Body): { text: string } | { ids: number[] } 
 export function chatMessages(b: Body): ChatMessage[] {
   const ms = b.messages;
   if (ms === undefined || ms === null) throw badRequest("'messages' is required", 'messages', 'missing_field');
-  if (!Array.isArray(ms) || ms.length === 0) throw badRequest(`'messages' must be a non-empty array of {role, content}, got ${typeName(ms)}`, 'messages', 'invalid_type');
+  if (!Array.isArray(ms) || ms.length === 0)
+    throw badRequest(`'messages' must be a non-empty array of {role, content}, got ${typeName(ms)}`, 'messages', 'invalid_type');
   return ms.map((m, i) => {
     const at = `messages[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`'${at}' must be an object {role, content}`, at, 'invalid_type');

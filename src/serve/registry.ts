@@ -112,7 +112,9 @@ export class ModelRegistry {
       return applyWeights(this.describe(id, kind, ref, v, name, v.version === ref.current, overrides), overrides);
     }
     const known = this.list().map((x) => x.name);
-    throw notFound(`the model "${id}" does not exist in ${this.layout.root}${known.length ? ` (served: ${known.join(', ')})` : ' (nothing is built yet: run `peftmake build`)'}`);
+    throw notFound(
+      `the model "${id}" does not exist in ${this.layout.root}${known.length ? ` (served: ${known.join(', ')})` : ' (nothing is built yet: run `peftmake build`)'}`,
+    );
   }
 
   private describe(id: string, kind: StageKind, ref: StageRef, v: VersionRecord, name: string, current: boolean, o: AdapterOverrides): ServedModel {
@@ -123,7 +125,9 @@ export class ModelRegistry {
     try {
       // a store object never changes: its stack (and prompt format, which may read the base's tokenizer) is kept
       const sk = `${v.key}|${JSON.stringify(o.disable ?? [])}`;
-      stack = this.stacks.get(sk) ?? kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
+      stack =
+        this.stacks.get(sk) ??
+        kind.inferenceStack!({ name: ref.stage, kind: kind.kind, key: v.key, version: v.version, dir, manifest }, { disable: o.disable });
       if (this.stacks.size >= 256) this.stacks.clear();
       this.stacks.set(sk, stack);
     } catch (err) {
@@ -253,7 +257,11 @@ export class ModelRegistry {
 
   close(): void {
     this.watcher?.close();
-    for (const p of this.engines.values()) void p.then((x) => x.decoder.close(), () => {});
+    for (const p of this.engines.values())
+      void p.then(
+        (x) => x.decoder.close(),
+        () => {},
+      );
   }
 }
 
@@ -262,7 +270,8 @@ function applyWeights(m: ServedModel, o: AdapterOverrides): ServedModel {
   const weights = o.weights ?? {};
   const names = m.adapters.map((a) => a.name);
   for (const w of Object.keys(weights))
-    if (!names.includes(w)) throw badRequest(`model "${m.name}" has no adapter "${w}" to reweight (it has ${names.length ? names.join(', ') : 'none'})`, 'adapters');
+    if (!names.includes(w))
+      throw badRequest(`model "${m.name}" has no adapter "${w}" to reweight (it has ${names.length ? names.join(', ') : 'none'})`, 'adapters');
   return Object.keys(weights).length ? { ...m, adapters: m.adapters.map((a) => (a.name in weights ? { ...a, weight: weights[a.name] } : a)) } : m;
 }
 
@@ -270,5 +279,7 @@ function applyWeights(m: ServedModel, o: AdapterOverrides): ServedModel {
 export function checkProject(dir: string): void {
   if (!existsSync(dir)) throw new PeftError('E_NOT_FOUND', `project directory ${dir} does not exist`);
   if (!existsSync(join(dir, 'pipeline.json')) && !existsSync(join(dir, 'artifacts')))
-    throw new PeftError('E_NOT_FOUND', `${dir} has neither pipeline.json nor artifacts/`, { hint: 'run `peftmake serve` in a project directory (or pass --project DIR)' });
+    throw new PeftError('E_NOT_FOUND', `${dir} has neither pipeline.json nor artifacts/`, {
+      hint: 'run `peftmake serve` in a project directory (or pass --project DIR)',
+    });
 }

@@ -54,7 +54,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const bodyLimit = o.bodyLimit ?? 4 * 1024 * 1024;
   const router = new Router();
   const started = Date.now();
-  router.add('GET', '/health', (ctx) => sendJson(ctx.res, 200, { status: 'ok', uptime_s: Math.round((Date.now() - started) / 1000), models: registry.list().length }));
+  router.add('GET', '/health', (ctx) =>
+    sendJson(ctx.res, 200, { status: 'ok', uptime_s: Math.round((Date.now() - started) / 1000), models: registry.list().length }),
+  );
   router.add('GET', '/metrics', (ctx) => {
     const text = metrics.render();
     ctx.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -62,7 +64,16 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   });
   const timeline = new InferenceTimeline();
   addOpenAIRoutes(router, { registry, metrics, bodyLimit, timeline });
-  const fineTuning = addFineTuningRoutes(router, { registry, metrics, bodyLimit, projectDir: o.projectDir, toolchain: o.toolchain, log, timeline, ...o.fineTuning });
+  const fineTuning = addFineTuningRoutes(router, {
+    registry,
+    metrics,
+    bodyLimit,
+    projectDir: o.projectDir,
+    toolchain: o.toolchain,
+    log,
+    timeline,
+    ...o.fineTuning,
+  });
   addDashboard(router, { projectDir: o.projectDir, pipelineFile: o.fineTuning?.pipelineFile, toolchain: o.toolchain, timeline });
   let decoders: Awaited<ReturnType<ModelRegistry['decoders']>> = [];
   metrics.gauges = () => [
@@ -117,7 +128,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     server.once('error', reject);
     server.listen(o.port ?? 8000, o.host ?? '127.0.0.1', () => resolve());
   });
-  registry.watch((stage, from, to) => log(`${new Date().toISOString()} store: ${stage} ${from === undefined ? 'appeared at' : `v${from} ->`} v${to}; served from the next request`));
+  registry.watch((stage, from, to) =>
+    log(`${new Date().toISOString()} store: ${stage} ${from === undefined ? 'appeared at' : `v${from} ->`} v${to}; served from the next request`),
+  );
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
@@ -147,10 +160,24 @@ function checkKey(header: string | undefined, key: string, browser = false): voi
   const challenge = { 'www-authenticate': browser ? 'Basic realm="peftmake serve", charset="UTF-8"' : 'Bearer' };
   const bearer = /^Bearer\s+(.+)$/i.exec(header ?? '');
   const basic = browser ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header ?? '') : null;
-  const given = bearer ? bearer[1].trim() : basic ? Buffer.from(basic[1], 'base64').toString('utf8').replace(/^[^:]*:/, '') : undefined;
+  const given = bearer
+    ? bearer[1].trim()
+    : basic
+      ? Buffer.from(basic[1], 'base64')
+          .toString('utf8')
+          .replace(/^[^:]*:/, '')
+      : undefined;
   if (given === undefined)
-    throw new HttpError(401, `missing API key: send "Authorization: Bearer <key>"${browser ? ' (a browser: the key as the password)' : ''}`, 'invalid_request_error', null, 'invalid_api_key', challenge);
+    throw new HttpError(
+      401,
+      `missing API key: send "Authorization: Bearer <key>"${browser ? ' (a browser: the key as the password)' : ''}`,
+      'invalid_request_error',
+      null,
+      'invalid_api_key',
+      challenge,
+    );
   const a = Buffer.from(given);
   const b = Buffer.from(key);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'incorrect API key', 'invalid_request_error', null, 'invalid_api_key', challenge);
+  if (a.length !== b.length || !timingSafeEqual(a, b))
+    throw new HttpError(401, 'incorrect API key', 'invalid_request_error', null, 'invalid_api_key', challenge);
 }

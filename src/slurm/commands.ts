@@ -14,7 +14,11 @@ function run(cmd: string, args: readonly string[], timeoutMs = 60_000): Promise<
     execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: string | number }) | null;
       if (e && e.code === 'ENOENT')
-        return reject(new PeftError('E_SLURM', `${cmd}: command not found (Slurm's client commands are not installed or not on PATH)`, { hint: 'run the build on a login node of the cluster, or use `--executor local`' }));
+        return reject(
+          new PeftError('E_SLURM', `${cmd}: command not found (Slurm's client commands are not installed or not on PATH)`, {
+            hint: 'run the build on a login node of the cluster, or use `--executor local`',
+          }),
+        );
       resolveRun({ stdout, stderr, code: e ? (typeof e.code === 'number' ? e.code : 1) : 0 });
     });
   });
@@ -67,7 +71,13 @@ export async function showJob(id: string): Promise<JobInfo | undefined> {
   }
   const fields = new Map<string, string>();
   for (const m of r.stdout.matchAll(/(\w+)=(\S*)/g)) if (!fields.has(m[1])) fields.set(m[1], m[2]);
-  return { id, state: fields.get('JobState') ?? 'UNKNOWN', exitCode: fields.get('ExitCode') ?? '?', reason: fields.get('Reason') ?? '', node: fields.get('BatchHost') ?? fields.get('NodeList') ?? '' };
+  return {
+    id,
+    state: fields.get('JobState') ?? 'UNKNOWN',
+    exitCode: fields.get('ExitCode') ?? '?',
+    reason: fields.get('Reason') ?? '',
+    node: fields.get('BatchHost') ?? fields.get('NodeList') ?? '',
+  };
 }
 
 export async function scancel(id: string): Promise<void> {

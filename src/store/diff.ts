@@ -37,8 +37,9 @@ function fileChanges(a: { path: string; sha256: string }[] = [], b: { path: stri
   const before = new Map(a.map((x) => [x.path, x.sha256]));
   const after = new Map(b.map((x) => [x.path, x.sha256]));
   const out: FileChange[] = [];
-  for (const [p, h] of after) if (!before.has(p)) out.push({ path: p, change: 'added' });
-  else if (before.get(p) !== h) out.push({ path: p, change: 'modified' });
+  for (const [p, h] of after)
+    if (!before.has(p)) out.push({ path: p, change: 'added' });
+    else if (before.get(p) !== h) out.push({ path: p, change: 'modified' });
   for (const p of before.keys()) if (!after.has(p)) out.push({ path: p, change: 'removed' });
   return out.sort((x, y) => x.path.localeCompare(y.path));
 }
@@ -71,12 +72,32 @@ export function formatDiff(d: VersionDiff): string[] {
     out.push(...lines.map((l) => `  ${l}`));
   };
   const j = (v: unknown): string => JSON.stringify(v);
-  section('config', d.config.map((c) => `${c.key}: ${j(c.old)} -> ${j(c.new)}`));
-  section('params', d.params.map((c) => `${c.key}: ${j(c.old)} -> ${j(c.new)}`));
-  section('inputs', d.inputs.map((f) => `${f.change === 'added' ? '+' : f.change === 'removed' ? '-' : 'M'} ${f.path}`));
-  section('upstream', d.upstream.map((c) => `${c.key}: ${String(c.old).slice(0, 12)} -> ${String(c.new).slice(0, 12)}`));
-  section('metrics', d.metrics.map((c) => `${c.key}: ${j(c.old)} -> ${j(c.new)}${c.delta !== undefined ? ` (${c.delta >= 0 ? '+' : ''}${Number(c.delta.toPrecision(6))})` : ''}`));
-  section('outputs', d.outputs.map((f) => `${f.change === 'added' ? '+' : f.change === 'removed' ? '-' : 'M'} ${f.path}`));
+  section(
+    'config',
+    d.config.map((c) => `${c.key}: ${j(c.old)} -> ${j(c.new)}`),
+  );
+  section(
+    'params',
+    d.params.map((c) => `${c.key}: ${j(c.old)} -> ${j(c.new)}`),
+  );
+  section(
+    'inputs',
+    d.inputs.map((f) => `${f.change === 'added' ? '+' : f.change === 'removed' ? '-' : 'M'} ${f.path}`),
+  );
+  section(
+    'upstream',
+    d.upstream.map((c) => `${c.key}: ${String(c.old).slice(0, 12)} -> ${String(c.new).slice(0, 12)}`),
+  );
+  section(
+    'metrics',
+    d.metrics.map(
+      (c) => `${c.key}: ${j(c.old)} -> ${j(c.new)}${c.delta !== undefined ? ` (${c.delta >= 0 ? '+' : ''}${Number(c.delta.toPrecision(6))})` : ''}`,
+    ),
+  );
+  section(
+    'outputs',
+    d.outputs.map((f) => `${f.change === 'added' ? '+' : f.change === 'removed' ? '-' : 'M'} ${f.path}`),
+  );
   const bySection = new Map<string, string[]>();
   for (const l of d.kind) bySection.set(l.section, [...(bySection.get(l.section) ?? []), l.text]);
   for (const [s, lines] of bySection) section(s, lines);

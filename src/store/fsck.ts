@@ -39,7 +39,11 @@ export function fsck(layout: StoreLayout, opts: { repair?: boolean } = {}): Fsck
       const ref = readRef(layout, stage);
       if (ref) refs.push(ref);
     } catch (e) {
-      report.problems.push({ what: `ref ${stage}`, problem: (e as PeftError).message, fix: `delete ${layout.ref(stage)} (the stage then rebuilds; its version history is lost)` });
+      report.problems.push({
+        what: `ref ${stage}`,
+        problem: (e as PeftError).message,
+        fix: `delete ${layout.ref(stage)} (the stage then rebuilds; its version history is lost)`,
+      });
     }
   }
   for (const ref of refs) for (const v of ref.versions) users.set(v.key, [...(users.get(v.key) ?? []), `${ref.stage} v${v.version}`]);
@@ -51,7 +55,11 @@ export function fsck(layout: StoreLayout, opts: { repair?: boolean } = {}): Fsck
     else if (r.state === 'unverified') report.unverified.push(key);
     else {
       const who = users.get(key)?.join(', ') ?? 'no version';
-      const p: FsckProblem = { what: `object ${key.slice(0, 12)} (${who})`, problem: r.problems.join('; '), fix: 'removed by `peftmake fsck --repair`; the next build rebuilds it' };
+      const p: FsckProblem = {
+        what: `object ${key.slice(0, 12)} (${who})`,
+        problem: r.problems.join('; '),
+        fix: 'removed by `peftmake fsck --repair`; the next build rebuilds it',
+      };
       if (opts.repair) {
         rmSync(layout.object(key), { recursive: true, force: true });
         p.repaired = true;
@@ -61,7 +69,12 @@ export function fsck(layout: StoreLayout, opts: { repair?: boolean } = {}): Fsck
   }
   for (const ref of refs) {
     const cur = ref.versions.find((v) => v.version === ref.current);
-    if (!cur) report.problems.push({ what: `ref ${ref.stage}`, problem: `current version v${ref.current} has no record`, fix: `\`peftmake rollback ${ref.stage} <version>\` onto a recorded one` });
+    if (!cur)
+      report.problems.push({
+        what: `ref ${ref.stage}`,
+        problem: `current version v${ref.current} has no record`,
+        fix: `\`peftmake rollback ${ref.stage} <version>\` onto a recorded one`,
+      });
     else if (!existsSync(layout.object(cur.key)))
       report.problems.push({
         what: `ref ${ref.stage}`,
@@ -71,7 +84,11 @@ export function fsck(layout: StoreLayout, opts: { repair?: boolean } = {}): Fsck
   }
   const tmp = list(layout.tmp);
   if (tmp.length) {
-    const p: FsckProblem = { what: 'tmp', problem: `${tmp.length} unfinished stage run(s) in ${layout.tmp}`, fix: 'removed by the next build or `peftmake fsck --repair`' };
+    const p: FsckProblem = {
+      what: 'tmp',
+      problem: `${tmp.length} unfinished stage run(s) in ${layout.tmp}`,
+      fix: 'removed by the next build or `peftmake fsck --repair`',
+    };
     if (opts.repair) {
       rmSync(layout.tmp, { recursive: true, force: true });
       p.repaired = true;

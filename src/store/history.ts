@@ -19,7 +19,10 @@ export function requireRef(layout: StoreLayout, stage: string): StageRef {
 
 export function requireVersion(ref: StageRef, spec: string | number): VersionRecord {
   const v = findVersion(ref, spec);
-  if (!v) throw new PeftError('E_NOT_FOUND', `${ref.stage} has no version "${spec}" (it has v1..v${ref.versions.length})`, { hint: `\`peftmake log ${ref.stage}\` lists them` });
+  if (!v)
+    throw new PeftError('E_NOT_FOUND', `${ref.stage} has no version "${spec}" (it has v1..v${ref.versions.length})`, {
+      hint: `\`peftmake log ${ref.stage}\` lists them`,
+    });
   return v;
 }
 

@@ -131,7 +131,14 @@ export async function acquireLock(layout: StoreLayout, opts: { command: string; 
   mkdirSync(dirname(path), { recursive: true });
   const wait = opts.waitSeconds ?? 0;
   const deadline = Date.now() + wait * 1000;
-  const me: LockInfo = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command: opts.command, pidStart: processStart(process.pid), bootId: bootId() };
+  const me: LockInfo = {
+    pid: process.pid,
+    host: hostname(),
+    startedAt: new Date().toISOString(),
+    command: opts.command,
+    pidStart: processStart(process.pid),
+    bootId: bootId(),
+  };
   const text = JSON.stringify(me);
   let clearedStale: (LockInfo & { reason: string }) | undefined;
   while (true) {
@@ -181,10 +188,14 @@ export async function acquireLock(layout: StoreLayout, opts: { command: string; 
     if (Date.now() >= deadline) {
       if (!parsed) continue;
       if (parsed.host !== hostname())
-        throw new PeftError('E_LOCKED', `the build lock is held by pid ${parsed.pid} on host ${parsed.host} (this is ${hostname()}), started ${parsed.startedAt} (${parsed.command})`, {
-          file: path,
-          hint: `if that build is still running, wait for it; if no build is running there (a restarted container, say), clear it with: rm '${path}'`,
-        });
+        throw new PeftError(
+          'E_LOCKED',
+          `the build lock is held by pid ${parsed.pid} on host ${parsed.host} (this is ${hostname()}), started ${parsed.startedAt} (${parsed.command})`,
+          {
+            file: path,
+            hint: `if that build is still running, wait for it; if no build is running there (a restarted container, say), clear it with: rm '${path}'`,
+          },
+        );
       throw new PeftError(
         'E_LOCKED',
         `another build holds the lock: pid ${parsed.pid} on ${parsed.host}, started ${parsed.startedAt} (${parsed.command})${wait > 0 ? ` (still held after waiting ${wait} s)` : ''}`,

@@ -76,7 +76,8 @@ export function verifyObject(layout: StoreLayout, key: string, opts: { full?: bo
   }
   const manifest = readManifest(layout, key);
   if (!manifest) return { state: 'corrupt', problems: [`${layout.manifest(key)} is missing or not valid JSON`] };
-  if (manifest.key !== key) return { state: 'corrupt', problems: [`${layout.manifest(key)} records key ${String(manifest.key).slice(0, 12)}, not ${key.slice(0, 12)}`], manifest };
+  if (manifest.key !== key)
+    return { state: 'corrupt', problems: [`${layout.manifest(key)} records key ${String(manifest.key).slice(0, 12)}, not ${key.slice(0, 12)}`], manifest };
   if (!Array.isArray(manifest.files)) return { state: 'unverified', problems: [], manifest };
   const problems: string[] = [];
   const want = new Map(manifest.files.map((f) => [f.path, f]));

@@ -48,8 +48,12 @@ export function checkOutputInside(stage: string, projectDir: string, rel: string
   // The output itself may be a symlink (removing it removes the link only); what matters is the folder it sits in.
   const real = resolve(realPathOf(dirname(abs)), relative(dirname(abs), abs));
   if (within(realRoot(projectDir), real)) return;
-  throw new PeftError('E_CONFIG_SEMANTIC', `${stage}: output "${rel}" resolves through a symlink to ${real}, outside the project; nothing was deleted or written there`, {
-    file: abs,
-    hint: `replace the symlinked folder with a real folder inside the project`,
-  });
+  throw new PeftError(
+    'E_CONFIG_SEMANTIC',
+    `${stage}: output "${rel}" resolves through a symlink to ${real}, outside the project; nothing was deleted or written there`,
+    {
+      file: abs,
+      hint: `replace the symlinked folder with a real folder inside the project`,
+    },
+  );
 }

@@ -12,7 +12,10 @@ interface Fault {
 
 function parse(spec: string | undefined): Map<string, Fault> {
   const out = new Map<string, Fault>();
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([\w.-]+)(?:@(\d+))?:(kill|enospc|eio|sleep\d+)$/.exec(part);
     if (!m) throw new Error(`PEFTMAKE_FAULT: cannot parse "${part}" (expected <point>[@n]:kill|enospc|eio|sleep<ms>)`);
     out.set(m[1], { nth: m[2] ? Number(m[2]) : 1, action: m[3] as Action, seen: 0 });

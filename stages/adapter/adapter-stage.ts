@@ -82,14 +82,23 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const train_ = readTokenRecords(join(dataArt.dir, 'train.jsonl'));
   const valid = readTokenRecords(join(dataArt.dir, 'valid.jsonl'));
   if (train_.length === 0)
-    throw new PeftError('E_DATA', `${ctx.name}: datasets.${c.data} has no training records (${join(dataArt.dir, 'train.jsonl')})`, { hint: 'check the dataset filters' });
+    throw new PeftError('E_DATA', `${ctx.name}: datasets.${c.data} has no training records (${join(dataArt.dir, 'train.jsonl')})`, {
+      hint: 'check the dataset filters',
+    });
   const format = ((ctx.pipeline.datasets as Record<string, { format?: string }> | undefined)?.[c.data]?.format ?? 'text') as string;
   const objective = format === 'text' ? 'causal-lm' : 'answer-only';
 
   const model = await loadModel({ dir: modelDir, quant: c.quant, compute: c.compute });
   const padId = model.info.eosTokenIds[0] ?? 0;
   const caps = nativeEngine().engineCaps();
-  const engine = { compute: model.info.compute, quant: c.quant, kernels: model.info.kernels, backend: caps.backend, threads: caps.threads, version: ENGINE_VERSION };
+  const engine = {
+    compute: model.info.compute,
+    quant: c.quant,
+    kernels: model.info.kernels,
+    backend: caps.backend,
+    threads: caps.threads,
+    version: ENGINE_VERSION,
+  };
   ctx.log(`${ctx.name}: compute ${engine.compute} (asked ${c.compute}), quant ${engine.quant}, ${engine.threads} threads; kernels: ${engine.kernels}`);
   const stack = frozenStackFor(ctx, c.on);
   const frozen: AdapterUse[] = [];
@@ -102,7 +111,15 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   // gradient checkpointing: recompute layer activations in the backward beyond the budget
   const memory = { recompute: c.gradientCheckpointing, activationBudgetBytes: c.activationBudgetMB * 2 ** 20 };
   // One engine call per segment: its micro-batches share a padded length, grouped by length for labeled sets.
-  const batches = trainBatches(train_, { batchSize: c.batchSize, seqLen: c.seqLen, padId, seed: c.seed, count: steps * G, groupMicro: segment * G, groupByLength: format !== 'text' });
+  const batches = trainBatches(train_, {
+    batchSize: c.batchSize,
+    seqLen: c.seqLen,
+    padId,
+    seed: c.seed,
+    count: steps * G,
+    groupMicro: segment * G,
+    groupByLength: format !== 'text',
+  });
   const vb = validBatches(valid, c.seqLen, padId);
 
   // Resume state: atomic checkpoints in ctx.resumeDir/checkpoints (kept across an interrupted run of the same key),
@@ -123,7 +140,18 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const startStep = done;
   const runStart = Date.now();
   const logLines = (from: number, records: { loss: number; lr: number; gradNorm: number; clipped: boolean; tokens: number; seconds: number }[]) =>
-    records.map((r, i) => JSON.stringify({ step: from + i + 1, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, clipped: r.clipped, tokens: r.tokens, seconds: r.seconds, compute: engine.compute }));
+    records.map((r, i) =>
+      JSON.stringify({
+        step: from + i + 1,
+        loss: r.loss,
+        lr: r.lr,
+        grad_norm: r.gradNorm,
+        clipped: r.clipped,
+        tokens: r.tokens,
+        seconds: r.seconds,
+        compute: engine.compute,
+      }),
+    );
   let lastTrainer: Awaited<ReturnType<typeof train>> | undefined;
   while (done < steps) {
     const target = Math.min(steps, (Math.floor(done / segment) + 1) * segment);

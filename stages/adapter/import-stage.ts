@@ -37,11 +37,18 @@ async function sourceDir(ctx: RunContext<ImportStageConfig>): Promise<{ dir: str
   if (spec.path) {
     const dir = isAbsolute(spec.path) ? spec.path : resolve(ctx.projectDir, spec.path);
     if (!existsSync(dir) || !statSync(dir).isDirectory())
-      throw new PeftError('E_ADAPTER', `${ctx.name}: import path ${dir} is not a directory`, { file: dir, pointer: `/adapters/${ctx.name.split('.')[1]}/import/path`, hint: 'point it at a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)' });
+      throw new PeftError('E_ADAPTER', `${ctx.name}: import path ${dir} is not a directory`, {
+        file: dir,
+        pointer: `/adapters/${ctx.name.split('.')[1]}/import/path`,
+        hint: 'point it at a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)',
+      });
     return { dir, source: { kind: 'path', path: spec.path } };
   }
   const sha = typeof ctx.resolved.sha === 'string' ? ctx.resolved.sha : undefined;
-  const res = await downloadRepoFiles({ repo: { type: 'model', id: spec.hub! }, revision: sha ?? spec.revision ?? 'main', include: PEFT_FILES }, { signal: ctx.signal });
+  const res = await downloadRepoFiles(
+    { repo: { type: 'model', id: spec.hub! }, revision: sha ?? spec.revision ?? 'main', include: PEFT_FILES },
+    { signal: ctx.signal },
+  );
   return { dir: res.snapshotDir, source: { kind: 'hub', hub: spec.hub, revision: spec.revision ?? 'main', sha: res.sha } };
 }
 
@@ -57,22 +64,40 @@ export async function runImportStage(ctx: RunContext<ImportStageConfig>): Promis
   for (const m of fitted.modules) {
     const proj = m.weight.split('.').at(-2)!;
     if (!targets.has(proj))
-      throw new PeftError('E_ADAPTER', `${join(dir, 'adapter_model.safetensors')}: module "${m.key}" is not among target_modules ${JSON.stringify(cfg.targets)} of adapter_config.json`, {
-        file: join(dir, 'adapter_config.json'), pointer: '/target_modules', hint: 'the config and the weights disagree; re-save the adapter with PEFT',
-      });
+      throw new PeftError(
+        'E_ADAPTER',
+        `${join(dir, 'adapter_model.safetensors')}: module "${m.key}" is not among target_modules ${JSON.stringify(cfg.targets)} of adapter_config.json`,
+        {
+          file: join(dir, 'adapter_config.json'),
+          pointer: '/target_modules',
+          hint: 'the config and the weights disagree; re-save the adapter with PEFT',
+        },
+      );
   }
   for (const f of PEFT_FILES) copyFileSync(join(dir, f), join(ctx.outDir, f));
   const meta: AdapterMeta = {
     name: ctx.name.replace(/^adapters\./, ''),
     base: { name: c.base, key: modelArt.key, modelDir },
-    data: { name: source.kind === 'hub' ? `hub:${String(source.hub)}@${String(source.sha).slice(0, 12)}` : `path:${String(source.path)}`, key: String(source.sha ?? ''), format: 'peft-import' },
+    data: {
+      name: source.kind === 'hub' ? `hub:${String(source.hub)}@${String(source.sha).slice(0, 12)}` : `path:${String(source.path)}`,
+      key: String(source.sha ?? ''),
+      format: 'peft-import',
+    },
     stack: [],
     objective: 'imported',
     params: { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, targets: cfg.targets, imported: source },
   };
   writeFileSync(join(ctx.outDir, ADAPTER_META), JSON.stringify(meta, null, 2) + '\n');
-  const metrics = { r: cfg.r, alpha: cfg.alpha, modules: fitted.modules.length, params: fitted.modules.reduce((a, m) => a + m.a.data.length + m.b.data.length, 0) };
+  const metrics = {
+    r: cfg.r,
+    alpha: cfg.alpha,
+    modules: fitted.modules.length,
+    params: fitted.modules.reduce((a, m) => a + m.a.data.length + m.b.data.length, 0),
+  };
   writeFileSync(join(ctx.outDir, 'metrics.json'), JSON.stringify({ ...metrics, engine_version: ENGINE_VERSION }, null, 2) + '\n');
   const from = source.kind === 'hub' ? `${String(source.hub)}@${String(source.sha).slice(0, 12)}` : String(source.path);
-  return { metrics, summary: `imported ${from}: r ${cfg.r}, alpha ${cfg.alpha}${cfg.rslora ? ' (rsLoRA)' : ''}, ${fitted.modules.length} modules fit models.${c.base}` };
+  return {
+    metrics,
+    summary: `imported ${from}: r ${cfg.r}, alpha ${cfg.alpha}${cfg.rslora ? ' (rsLoRA)' : ''}, ${fitted.modules.length} modules fit models.${c.base}`,
+  };
 }

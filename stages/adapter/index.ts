@@ -54,7 +54,8 @@ const adapter: StageKind<AdapterConfig> = {
     const all = [...meta.stack.map((e) => ({ name: e.name, dir: join(dirname(artifact.dir), e.key), weight: 1 })), { name, dir: artifact.dir, weight: 1 }];
     const disable = opts.disable ?? [];
     for (const d of disable)
-      if (!all.some((a) => a.name === d)) throw new PeftError('E_USAGE', `adapter ${name} has no adapter "${d}" in its stack (it has ${all.map((a) => a.name).join(', ')})`);
+      if (!all.some((a) => a.name === d))
+        throw new PeftError('E_USAGE', `adapter ${name} has no adapter "${d}" in its stack (it has ${all.map((a) => a.name).join(', ')})`);
     const adapters = all.filter((a) => !disable.includes(a.name));
     // prompts in the format the enabled adapters were trained on (the same rule as a composition's)
     return { modelDir: meta.base.modelDir, adapters, prompt: inferencePrompt(adapters, meta.base.modelDir) };

@@ -40,11 +40,16 @@ export const adapterSchema: JsonSchema = {
     data: { type: 'string', minLength: 1, description: 'Name of the training dataset in `datasets` (or give `import`).' },
     import: {
       type: 'object',
-      description: 'Import a PEFT LoRA adapter instead of training one: from a directory, or from the hub (`hub` + `revision`, the commit sha joins the key; cached, offline after the first time). Validated against `base`.',
+      description:
+        'Import a PEFT LoRA adapter instead of training one: from a directory, or from the hub (`hub` + `revision`, the commit sha joins the key; cached, offline after the first time). Validated against `base`.',
       additionalProperties: false,
       oneOf: [{ required: ['path'] }, { required: ['hub'] }],
       properties: {
-        path: { type: 'string', minLength: 1, description: 'PEFT adapter directory (adapter_config.json + adapter_model.safetensors), project-relative or absolute.' },
+        path: {
+          type: 'string',
+          minLength: 1,
+          description: 'PEFT adapter directory (adapter_config.json + adapter_model.safetensors), project-relative or absolute.',
+        },
         hub: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Hub repo id of a PEFT adapter, owner/name.' },
         revision: { type: 'string', minLength: 1, default: 'main', description: 'Branch, tag or commit sha of `hub`.' },
       },

@@ -6,8 +6,14 @@ import type { Mat } from '../shared/matrix.ts';
 
 /** ⟨s1·B1·A1, s2·B2·A2⟩_F = s1·s2·tr((B1ᵀB2)(A2A1ᵀ)). */
 export function deltaInner(m1: LoraModule, m2: LoraModule): number {
-  const b1: Mat = m1.b, b2: Mat = m2.b, a1: Mat = m1.a, a2: Mat = m2.a;
-  const r1 = b1.cols, r2 = b2.cols, out = b1.rows, inn = a1.cols;
+  const b1: Mat = m1.b,
+    b2: Mat = m2.b,
+    a1: Mat = m1.a,
+    a2: Mat = m2.a;
+  const r1 = b1.cols,
+    r2 = b2.cols,
+    out = b1.rows,
+    inn = a1.cols;
   const M = new Float64Array(r1 * r2); // B1ᵀB2
   for (let o = 0; o < out; o++)
     for (let i = 0; i < r1; i++) {

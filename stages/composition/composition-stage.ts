@@ -29,9 +29,13 @@ export async function runCompositionStage(ctx: RunContext<ComposeConfig>): Promi
     const art = upstreamOf(ctx, `adapters.${a.name}`);
     const meta = readAdapterMeta(art.dir);
     if (meta.base.key !== modelArt.key)
-      throw new PeftError('E_ADAPTER', `${ctx.name}: adapter "${a.name}" was trained on models.${meta.base.name} (${meta.base.key.slice(0, 12)}), not on models.${c.base} (${modelArt.key.slice(0, 12)})`, {
-        hint: `compose adapters of one base, or set "base": "${meta.base.name}"`,
-      });
+      throw new PeftError(
+        'E_ADAPTER',
+        `${ctx.name}: adapter "${a.name}" was trained on models.${meta.base.name} (${meta.base.key.slice(0, 12)}), not on models.${c.base} (${modelArt.key.slice(0, 12)})`,
+        {
+          hint: `compose adapters of one base, or set "base": "${meta.base.name}"`,
+        },
+      );
     return { name: a.name, key: art.key, version: art.version, dir: art.dir, weight: a.weight ?? 1, meta };
   });
   // An adapter trained on top of others expects them beneath it: say so when the composition leaves one out.

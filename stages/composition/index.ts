@@ -20,10 +20,7 @@ const composition: StageKind<CompositionConfig> = {
   implVersion: '1',
   schema: compositionSchema,
   references(_name, c): StageReference[] {
-    return [
-      { pointer: '/base', target: `models.${c.base}` },
-      ...c.adapters.map((a, i) => ({ pointer: `/adapters/${i}/name`, target: `adapters.${a.name}` })),
-    ];
+    return [{ pointer: '/base', target: `models.${c.base}` }, ...c.adapters.map((a, i) => ({ pointer: `/adapters/${i}/name`, target: `adapters.${a.name}` }))];
   },
   deps(name, c): DeclaredDeps {
     return { upstream: [...new Set(composition.references!(name, c).map((r) => r.target))], files: [] };

@@ -95,13 +95,27 @@ function combine(base: string, xs: Float64Array[], w: number[], opts: MergeOptio
     case 'svd':
       return weightedSum(xs, w);
     case 'magnitude_prune':
-      return weightedSum(xs.map((x) => magnitudePrune(x, density)), w);
+      return weightedSum(
+        xs.map((x) => magnitudePrune(x, density)),
+        w,
+      );
     case 'ties':
-      return tiesMerge(xs.map((x) => magnitudePrune(x, density)), w, sign);
+      return tiesMerge(
+        xs.map((x) => magnitudePrune(x, density)),
+        w,
+        sign,
+      );
     case 'dare_linear':
-      return weightedSum(xs.map((x, t) => randomPrune(x, density, seededUniform(seed, streams[t]))), w);
+      return weightedSum(
+        xs.map((x, t) => randomPrune(x, density, seededUniform(seed, streams[t]))),
+        w,
+      );
     case 'dare_ties':
-      return tiesMerge(xs.map((x, t) => randomPrune(x, density, seededUniform(seed, streams[t]))), w, sign);
+      return tiesMerge(
+        xs.map((x, t) => randomPrune(x, density, seededUniform(seed, streams[t]))),
+        w,
+        sign,
+      );
     default:
       throw new PeftError('E_INTERNAL', `unknown merge operator ${base}`);
   }
@@ -112,7 +126,8 @@ function checkOptions(method: MergeMethod, opts: MergeOptions, inputs: { weight:
   for (const i of inputs) if (!Number.isFinite(i.weight)) fail(`adapter ${i.name}: weight must be a finite number (got ${i.weight})`);
   const needsDensity = method !== 'cat' && method !== 'linear' && method !== 'svd';
   if (needsDensity) {
-    if (opts.density === undefined) fail(`merge method "${method}" needs a density (the fraction of entries kept, 0 to 1)`, 'add "density": 0.5 (for example) to the composition');
+    if (opts.density === undefined)
+      fail(`merge method "${method}" needs a density (the fraction of entries kept, 0 to 1)`, 'add "density": 0.5 (for example) to the composition');
     if (!(opts.density >= 0 && opts.density <= 1)) fail(`density must be between 0 and 1 (got ${opts.density})`);
   }
   if (opts.seed !== undefined && !Number.isInteger(opts.seed)) fail(`seed must be an integer (got ${opts.seed})`);
@@ -162,16 +177,17 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
   if (method === 'cat') r = ranks.reduce((x, y) => x + y, 0);
   else if (LINEAR_FAMILY.has(method)) {
     if (new Set(ranks).size !== 1) {
-      fail(`merge method "${method}" needs adapters of equal rank; got ${loaded.map((l) => `${l.name} r=${l.adapter.r}`).join(', ')}`, 'use "cat" (exact, rank = sum) or "svd" (to a chosen rank) for adapters of different ranks');
+      fail(
+        `merge method "${method}" needs adapters of equal rank; got ${loaded.map((l) => `${l.name} r=${l.adapter.r}`).join(', ')}`,
+        'use "cat" (exact, rank = sum) or "svd" (to a chosen rank) for adapters of different ranks',
+      );
     }
     r = ranks[0];
   } else r = options.svdRank ?? Math.max(...ranks);
 
   const modules: MergedAdapter['modules'] = [];
   for (const key of keys) {
-    const present = loaded
-      .map((l, index) => ({ ...l, index, m: l.adapter.modules.get(key) as LoraModule }))
-      .filter((p) => p.m !== undefined);
+    const present = loaded.map((l, index) => ({ ...l, index, m: l.adapter.modules.get(key) as LoraModule })).filter((p) => p.m !== undefined);
     const out = present[0].m.b.rows;
     const inF = present[0].m.a.cols;
     if (method === 'cat') {
@@ -188,12 +204,28 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
     } else if (LINEAR_FAMILY.has(method)) {
       const w = present.map((p) => {
         const c = p.weight * p.m.scaling;
-        if (c < 0) fail(`merge method "${method}" takes √(weight × scaling), but adapter ${p.name} has weight ${p.weight} × scaling ${p.m.scaling} < 0 on "${key}"`, 'use "cat" or "svd" for negative weights');
+        if (c < 0)
+          fail(
+            `merge method "${method}" takes √(weight × scaling), but adapter ${p.name} has weight ${p.weight} × scaling ${p.m.scaling} < 0 on "${key}"`,
+            'use "cat" or "svd" for negative weights',
+          );
         return Math.sqrt(c);
       });
       const idx = present.map((p) => p.index);
-      const a = combine(method, present.map((p) => p.m.a.data), w, options, idx.map((i) => `${key}/lora_A/${i}`));
-      const b = combine(method, present.map((p) => p.m.b.data), w, options, idx.map((i) => `${key}/lora_B/${i}`));
+      const a = combine(
+        method,
+        present.map((p) => p.m.a.data),
+        w,
+        options,
+        idx.map((i) => `${key}/lora_A/${i}`),
+      );
+      const b = combine(
+        method,
+        present.map((p) => p.m.b.data),
+        w,
+        options,
+        idx.map((i) => `${key}/lora_B/${i}`),
+      );
       modules.push({ key, a: mat(r, inF, a), b: mat(out, r, b) });
     } else if (method === 'svd') {
       // Stack [c_i·B_i] and [A_i]: B_stack·A_stack = Σ c_i·B_i·A_i.
@@ -219,7 +251,13 @@ export function mergeAdapters(inputs: MergeInput[], options: MergeOptions): Merg
       });
       const w = present.map((p) => p.weight * (options.peftSvdScaling ? p.m.scaling : 1));
       const idx = present.map((p) => p.index);
-      const delta = combine(method.replace(/_svd$/, ''), deltas, w, options, idx.map((i) => `${key}/delta/${i}`));
+      const delta = combine(
+        method.replace(/_svd$/, ''),
+        deltas,
+        w,
+        options,
+        idx.map((i) => `${key}/delta/${i}`),
+      );
       const { newB, newA } = truncatedSvdOfMatrix(mat(out, inF, delta), r);
       const a = newA;
       const b = newB;
@@ -246,4 +284,3 @@ export function mergeAdapterDirs(inputs: MergeInput[], outDir: string, options: 
   writePeftAdapter(outDir, merged.config, merged.modules);
   return merged;
 }
-

@@ -17,7 +17,9 @@ export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<R
   const upstreamName = `models.${config.model}`;
   const model = ctx.upstream[upstreamName];
   if (!model)
-    throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, { hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)` });
+    throw new PeftError('E_STORE', `${ctx.name}: the artifact of ${upstreamName} is not available`, {
+      hint: `build ${upstreamName} first (peftmake build ${ctx.name} builds both)`,
+    });
   const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
   const tokenizerLabel = portablePath(ctx.projectDir, tokenizer.dir); // stats.json names no absolute path of this machine
   const prepared = await prepareDataset(config, {

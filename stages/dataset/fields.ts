@@ -59,7 +59,11 @@ export function toExample(rec: RawRecord, format: DatasetFormat, fields: Record<
     const v = field(f);
     if (v === undefined || v === null) {
       if (optional) return '';
-      throw new BadRecord(rec.origin, `missing field ${label(f)}; the record has ${Object.keys(rec.fields).slice(0, 8).join(', ') || 'no fields'}`, `map the field with "fields": {"${f}": "<name>"}`);
+      throw new BadRecord(
+        rec.origin,
+        `missing field ${label(f)}; the record has ${Object.keys(rec.fields).slice(0, 8).join(', ') || 'no fields'}`,
+        `map the field with "fields": {"${f}": "<name>"}`,
+      );
     }
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     if (typeof v !== 'string') throw new BadRecord(rec.origin, `field ${label(f)} must be a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
@@ -76,7 +80,13 @@ export function toExample(rec: RawRecord, format: DatasetFormat, fields: Record<
       const raw = field('answers') ?? (fields.answers ? undefined : get(rec.fields, 'answer'));
       const answer = firstAnswer(raw);
       if (answer === undefined)
-        throw new BadRecord(rec.origin, raw === undefined ? `missing field ${label('answers')}` : `field ${label('answers')} has no answer text (expected {"text": [...]}, [{"text": ...}], ["..."] or a string)`, `map the field with "fields": {"answers": "<name>"}`);
+        throw new BadRecord(
+          rec.origin,
+          raw === undefined
+            ? `missing field ${label('answers')}`
+            : `field ${label('answers')} has no answer text (expected {"text": [...]}, [{"text": ...}], ["..."] or a string)`,
+          `map the field with "fields": {"answers": "<name>"}`,
+        );
       return { format, context: str('context'), question: str('question'), answer };
     }
     case 'chat': {

@@ -155,7 +155,8 @@ function writeIds(w: ByteWriter, ids: ArrayLike<number>, table: DigitTable): voi
     w.pos = pos;
     if (k === ids.length) break;
     const id = ids[k];
-    if (id >= 0 && id < TABLE_LIMIT && Number.isInteger(id)) table.grow(id); // written from the grown table
+    if (id >= 0 && id < TABLE_LIMIT && Number.isInteger(id))
+      table.grow(id); // written from the grown table
     else {
       w.ascii(`${id},`);
       k++;

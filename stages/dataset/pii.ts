@@ -155,9 +155,15 @@ function hasColonPair(text: string): boolean {
  */
 function mayHoldSecret(text: string): boolean {
   return (
-    text.includes('_') || (text.includes('BEGIN') && text.includes('-----BEGIN')) || (text.includes('k-') && text.includes('sk-')) ||
-    (text.includes('glpat') && text.includes('glpat-')) || text.includes('xox') || (text.includes('KIA') && text.includes('AKIA')) ||
-    (text.includes('SIA') && text.includes('ASIA')) || (text.includes('za') && text.includes('AIza')) || (text.includes('yJ') && text.includes('eyJ'))
+    text.includes('_') ||
+    (text.includes('BEGIN') && text.includes('-----BEGIN')) ||
+    (text.includes('k-') && text.includes('sk-')) ||
+    (text.includes('glpat') && text.includes('glpat-')) ||
+    text.includes('xox') ||
+    (text.includes('KIA') && text.includes('AKIA')) ||
+    (text.includes('SIA') && text.includes('ASIA')) ||
+    (text.includes('za') && text.includes('AIza')) ||
+    (text.includes('yJ') && text.includes('eyJ'))
   );
 }
 
@@ -171,26 +177,38 @@ export function findPii(text: string, types: readonly PiiType[]): PiiMatch[] {
   if (hasDigit) {
     if (want.has('iban')) collect(IBAN_RE, text, 'iban', (m) => ibanValid(m), found);
     if (want.has('card'))
-      collect(CARD_RE, text, 'card', (m) => {
-        const d = m.replace(/[ -]/g, '');
-        if (/^(\d)\1+$/.test(d)) return false;
-        if (/[ -]/.test(m) && !/^\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}$|^\d{4}([ -])\d{6}\2\d{4,5}$/.test(m)) return false; // grouped like a card
-        return luhnValid(d);
-      }, found);
+      collect(
+        CARD_RE,
+        text,
+        'card',
+        (m) => {
+          const d = m.replace(/[ -]/g, '');
+          if (/^(\d)\1+$/.test(d)) return false;
+          if (/[ -]/.test(m) && !/^\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}$|^\d{4}([ -])\d{6}\2\d{4,5}$/.test(m)) return false; // grouped like a card
+          return luhnValid(d);
+        },
+        found,
+      );
     if (want.has('ssn') && text.includes('-')) collect(SSN_RE, text, 'ssn', () => true, found);
     if (want.has('ipv6') && hasColonPair(text)) collect(IPV6_RE, text, 'ipv6', (m) => ipv6Valid(m), found);
     if (want.has('ipv4') && text.includes('.'))
       collect(IPV4_RE, text, 'ipv4', (_m, start) => !VERSION_CONTEXT.test(text.slice(Math.max(0, start - 12), start)), found);
     if (want.has('phone'))
-      collect(PHONE_RE, text, 'phone', (m, start) => {
-        const digits = m.replace(/\D/g, '').length;
-        if (digits < 9 || digits > 15) return false;
-        const before = text[start - 1] ?? '';
-        const after = text[start + m.length] ?? '';
-        if (/[\w.,/:-]/.test(before) && !/\s/.test(before)) return false; // part of a longer token (a date, a version, an id)
-        if (/\d/.test(after) || (/[.,/-]/.test(after) && /\d/.test(text[start + m.length + 1] ?? ''))) return false;
-        return true;
-      }, found);
+      collect(
+        PHONE_RE,
+        text,
+        'phone',
+        (m, start) => {
+          const digits = m.replace(/\D/g, '').length;
+          if (digits < 9 || digits > 15) return false;
+          const before = text[start - 1] ?? '';
+          const after = text[start + m.length] ?? '';
+          if (/[\w.,/:-]/.test(before) && !/\s/.test(before)) return false; // part of a longer token (a date, a version, an id)
+          if (/\d/.test(after) || (/[.,/-]/.test(after) && /\d/.test(text[start + m.length + 1] ?? ''))) return false;
+          return true;
+        },
+        found,
+      );
   }
   if (found.length <= 1) return found;
   // Resolve overlaps: higher priority first, then longer.

@@ -56,7 +56,7 @@ function step(name: string, stats: StepStats[], stepName: string, inCount: numbe
     throw new PeftError('E_DATA', `${name}: no ${what} left after ${stepName}: it removed ${inCount} of ${inCount} (${why})`, {
       step: stepName,
       removed,
-      hint: 'loosen that filter (see the dataset\'s clean / maxTokens settings) or check the source',
+      hint: "loosen that filter (see the dataset's clean / maxTokens settings) or check the source",
     });
   }
 }
@@ -70,7 +70,12 @@ async function readItems(src: DatasetSource, part: 'train' | 'valid', config: Da
     signal: opts.signal,
     onProgress: (m) => opts.progress?.(m),
   });
-  stats.sources.push({ split: part, files: read.files, bytes: read.bytes, ...(read.hub ? { hub: { id: read.hub.id, sha: read.hub.sha, fromCache: read.hub.fromCache } } : {}) });
+  stats.sources.push({
+    split: part,
+    files: read.files,
+    bytes: read.bytes,
+    ...(read.hub ? { hub: { id: read.hub.id, sha: read.hub.sha, fromCache: read.hub.fromCache } } : {}),
+  });
   if (read.records.length === 0 && sink.count === 0) {
     const what = src.files ? `files ${src.files.join(', ')}` : src.hub ? `hub dataset ${src.hub}` : 'inline examples';
     throw new PeftError('E_DATA', `${opts.name}: the ${part} source (${what}) has no records`, { hint: 'check that the files are not empty' });
@@ -208,7 +213,14 @@ function tokenizeTick(k: number, part: 'train' | 'valid', total: number, opts: P
 }
 
 /** encodeItems for `text`: documents straight into one id stream, maxTokens applied in place. */
-function encodeTextItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats): TextStream {
+function encodeTextItems(
+  items: Cleaned[],
+  part: 'train' | 'valid',
+  config: DatasetConfig,
+  tok: ModelTokenizer,
+  opts: PrepareOptions,
+  stats: DatasetStats,
+): TextStream {
   const maxTokens = effectiveMaxTokens(config);
   // Sized for about a token per character (text usually has fewer), so the buffer rarely grows (growing copies it);
   // at most 2^26 ids (256 MB) up front, past that it grows as needed.
@@ -259,7 +271,10 @@ export function datasetChatTemplate(config: DatasetConfig, tok: ModelTokenizer, 
   const where = `pipeline.json /datasets/${name.replace(/^datasets\./, '')}/template`;
   const date = config.template.date;
   if (date !== null && !parseTemplateDate(date))
-    throw new PeftError('E_CONFIG_SEMANTIC', `${where}/date: "${date}" is not a calendar date`, { pointer: `${where.split(' ')[1]}/date`, hint: 'write the date as YYYY-MM-DD' });
+    throw new PeftError('E_CONFIG_SEMANTIC', `${where}/date: "${date}" is not a calendar date`, {
+      pointer: `${where.split(' ')[1]}/date`,
+      hint: 'write the date as YYYY-MM-DD',
+    });
   const specials = { bos_token: tok.bosToken, eos_token: tok.eosToken };
   if (config.template.chatTemplate) return compileChatTemplate(config.template.chatTemplate, specials, `${where}/chatTemplate`, { date });
   return tok.chatTemplate && compileChatTemplate(tok.chatTemplate.source, specials, join(tok.dir, 'tokenizer_config.json'), { date });
@@ -272,7 +287,15 @@ export function promptFormatOf(config: DatasetConfig, tok: ModelTokenizer, name:
   return { format: config.format, chat: tpl ? { template: tpl.source, date: tpl.date } : null };
 }
 
-function encodeItems(items: Cleaned[], part: 'train' | 'valid', config: DatasetConfig, tok: ModelTokenizer, opts: PrepareOptions, stats: DatasetStats, sink: BadRecordSink): Encoded[] {
+function encodeItems(
+  items: Cleaned[],
+  part: 'train' | 'valid',
+  config: DatasetConfig,
+  tok: ModelTokenizer,
+  opts: PrepareOptions,
+  stats: DatasetStats,
+  sink: BadRecordSink,
+): Encoded[] {
   const maxTokens = effectiveMaxTokens(config);
   const chatTemplate = datasetChatTemplate(config, tok, opts.name);
   const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
@@ -335,7 +358,15 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
     maxTokens: { limit: effectiveMaxTokens(config), mode: config.overLength, dropped: 0, truncated: 0, droppedNoLoss: 0 },
     split: { mode: config.split.source ? 'source' : 'fraction', valid: config.split.valid, seed: splitSeed },
     lengths: { train: lengthStats([], 0), valid: lengthStats([], 0) },
-    output: { train: 0, valid: 0, seqLen: config.format === 'text' ? config.seqLen : null, trainTokens: 0, validTokens: 0, trainLossTokens: 0, validLossTokens: 0 },
+    output: {
+      train: 0,
+      valid: 0,
+      seqLen: config.format === 'text' ? config.seqLen : null,
+      trainTokens: 0,
+      validTokens: 0,
+      trainLossTokens: 0,
+      validLossTokens: 0,
+    },
   };
 
   // Train source.
@@ -353,7 +384,9 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
     config.seed,
   );
   const limited = picked.map((i) => trainItems[i]);
-  step(opts.name, stats.steps, 'limit', trainItems.length, limited.length, { [`limit ${config.limit} (${config.sample})`]: trainItems.length - limited.length });
+  step(opts.name, stats.steps, 'limit', trainItems.length, limited.length, {
+    [`limit ${config.limit} (${config.sample})`]: trainItems.length - limited.length,
+  });
   trainItems = limited;
 
   // Split.

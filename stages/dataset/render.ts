@@ -28,10 +28,14 @@ export function fillTemplate(template: string, values: Record<string, string>, w
     if (m === '}}') return '}';
     const v = values[name!];
     if (v === undefined)
-      throw new PeftError('E_CONFIG_SEMANTIC', `pipeline.json ${what}: template placeholder {${name}} is not a field of this format (${Object.keys(values).join(', ')})`, {
-        pointer: what,
-        hint: 'use one of the listed placeholders; write {{ and }} for literal braces',
-      });
+      throw new PeftError(
+        'E_CONFIG_SEMANTIC',
+        `pipeline.json ${what}: template placeholder {${name}} is not a field of this format (${Object.keys(values).join(', ')})`,
+        {
+          pointer: what,
+          hint: 'use one of the listed placeholders; write {{ and }} for literal braces',
+        },
+      );
     return v;
   });
 }
@@ -40,16 +44,25 @@ function promptResponse(e: Example, t: DatasetConfig['template']): { prompt: str
   switch (e.format) {
     case 'qa': {
       const v = { context: e.context, question: e.question, answer: e.answer };
-      return { prompt: fillTemplate(t.prompt ?? DEFAULT_TEMPLATES.qa.prompt, v, 'template/prompt'), response: fillTemplate(t.response ?? DEFAULT_TEMPLATES.qa.response, v, 'template/response') };
+      return {
+        prompt: fillTemplate(t.prompt ?? DEFAULT_TEMPLATES.qa.prompt, v, 'template/prompt'),
+        response: fillTemplate(t.response ?? DEFAULT_TEMPLATES.qa.response, v, 'template/response'),
+      };
     }
     case 'instruction': {
       const v = { instruction: e.instruction, input: e.input, output: e.output };
-      const p = e.input.trim() === '' ? t.promptNoInput ?? DEFAULT_TEMPLATES.instruction.promptNoInput : t.prompt ?? DEFAULT_TEMPLATES.instruction.prompt;
-      return { prompt: fillTemplate(p, v, 'template/prompt'), response: fillTemplate(t.response ?? DEFAULT_TEMPLATES.instruction.response, v, 'template/response') };
+      const p = e.input.trim() === '' ? (t.promptNoInput ?? DEFAULT_TEMPLATES.instruction.promptNoInput) : (t.prompt ?? DEFAULT_TEMPLATES.instruction.prompt);
+      return {
+        prompt: fillTemplate(p, v, 'template/prompt'),
+        response: fillTemplate(t.response ?? DEFAULT_TEMPLATES.instruction.response, v, 'template/response'),
+      };
     }
     case 'completion': {
       const v = { prompt: e.prompt, completion: e.completion };
-      return { prompt: fillTemplate(t.prompt ?? DEFAULT_TEMPLATES.completion.prompt, v, 'template/prompt'), response: fillTemplate(t.response ?? DEFAULT_TEMPLATES.completion.response, v, 'template/response') };
+      return {
+        prompt: fillTemplate(t.prompt ?? DEFAULT_TEMPLATES.completion.prompt, v, 'template/prompt'),
+        response: fillTemplate(t.response ?? DEFAULT_TEMPLATES.completion.response, v, 'template/response'),
+      };
     }
     default:
       throw new Error(`promptResponse: ${e.format}`);
@@ -62,7 +75,11 @@ export function chatSegments(messages: ChatMessage[], tpl: ChatTemplate, origin:
   let prev = '';
   const extend = (next: string, loss: boolean, what: string) => {
     if (!next.startsWith(prev))
-      throw new BadRecord(origin, `the chat template does not render turn by turn (${what} changes the earlier text), so assistant turns cannot be masked`, 'use a chat template whose rendering of a conversation prefix is a prefix of the whole');
+      throw new BadRecord(
+        origin,
+        `the chat template does not render turn by turn (${what} changes the earlier text), so assistant turns cannot be masked`,
+        'use a chat template whose rendering of a conversation prefix is a prefix of the whole',
+      );
     if (next.length > prev.length) segs.push({ text: next.slice(prev.length), loss });
     prev = next;
   };
@@ -83,9 +100,19 @@ export function renderExample(e: Example, config: DatasetConfig, chatTemplate: C
   const { prompt, response } = promptResponse(e, config.template);
   if (config.template.useChatTemplate) {
     if (!chatTemplate) throw noChatTemplate(config);
-    return chatSegments([{ role: 'user', content: prompt }, { role: 'assistant', content: response }], chatTemplate, origin);
+    return chatSegments(
+      [
+        { role: 'user', content: prompt },
+        { role: 'assistant', content: response },
+      ],
+      chatTemplate,
+      origin,
+    );
   }
-  return [{ text: prompt, loss: false }, { text: response, loss: true }];
+  return [
+    { text: prompt, loss: false },
+    { text: response, loss: true },
+  ];
 }
 
 export function noChatTemplate(config: DatasetConfig): Error {

@@ -23,7 +23,14 @@ export interface DatasetConfig {
   source: DatasetSource;
   format: DatasetFormat;
   fields: Record<string, string>;
-  template: { prompt: string | null; promptNoInput: string | null; response: string | null; useChatTemplate: boolean; chatTemplate: string | null; date: string | null };
+  template: {
+    prompt: string | null;
+    promptNoInput: string | null;
+    response: string | null;
+    useChatTemplate: boolean;
+    chatTemplate: string | null;
+    date: string | null;
+  };
   clean: {
     nfc: boolean;
     whitespace: boolean;
@@ -64,7 +71,11 @@ const sourceSchema = {
       description:
         'Hugging Face hub dataset id (`wikitext`, `rajpurkar/squad`); its data files (or its parquet conversion) are downloaded into the standard HF cache (HF_HOME / HF_HUB_CACHE; HF_TOKEN for private repos; HF_HUB_OFFLINE=1 for cache only).',
     },
-    config: { type: ['string', 'null'], default: null, description: 'Hub dataset config (subset), e.g. `wikitext-2-raw-v1`; null: the only one, or `default`.' },
+    config: {
+      type: ['string', 'null'],
+      default: null,
+      description: 'Hub dataset config (subset), e.g. `wikitext-2-raw-v1`; null: the only one, or `default`.',
+    },
     split: { type: 'string', default: 'train', description: 'Hub dataset split to read (`train`, `validation`, `test`).' },
     revision: {
       type: 'string',
@@ -98,13 +109,17 @@ export const datasetSchema = {
   required: ['source', 'model'],
   properties: {
     description: { type: 'string', default: '', description: 'Free text for humans; does not join the stage key.' },
-    model: { type: 'string', minLength: 1, description: 'Name of the `models` entry whose tokenizer (and chat template) is used; that model stage is an upstream of this one.' },
+    model: {
+      type: 'string',
+      minLength: 1,
+      description: 'Name of the `models` entry whose tokenizer (and chat template) is used; that model stage is an upstream of this one.',
+    },
     source: sourceSchema,
     format: {
       enum: ['text', 'chat', 'instruction', 'completion', 'qa'],
       default: 'text',
       description:
-        '`text`: documents packed into `seqLen` token sequences with EOS between documents, loss on every token. `chat`: `messages` rendered with the model\'s chat template, loss on assistant turns. `instruction` (instruction/input/output), `completion` (prompt/completion), `qa` (context/question/answers): loss on the answer (and the EOS after it) only.',
+        "`text`: documents packed into `seqLen` token sequences with EOS between documents, loss on every token. `chat`: `messages` rendered with the model's chat template, loss on assistant turns. `instruction` (instruction/input/output), `completion` (prompt/completion), `qa` (context/question/answers): loss on the answer (and the EOS after it) only.",
     },
     fields: {
       type: 'object',
@@ -117,7 +132,8 @@ export const datasetSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      description: 'Prompt templates for instruction / completion / qa, with {field} placeholders ({{ and }} for literal braces), and the chat template. null: the built-in template of the format.',
+      description:
+        'Prompt templates for instruction / completion / qa, with {field} placeholders ({{ and }} for literal braces), and the chat template. null: the built-in template of the format.',
       properties: {
         prompt: {
           type: ['string', 'null'],
@@ -138,7 +154,8 @@ export const datasetSchema = {
         chatTemplate: {
           type: ['string', 'null'],
           default: null,
-          description: 'A Jinja chat template (the tokenizer_config.json `chat_template` syntax) used instead of the model\'s, e.g. for a base model that has none. null: the model\'s.',
+          description:
+            "A Jinja chat template (the tokenizer_config.json `chat_template` syntax) used instead of the model's, e.g. for a base model that has none. null: the model's.",
         },
         date: {
           type: ['string', 'null'],
@@ -150,7 +167,8 @@ export const datasetSchema = {
         useChatTemplate: {
           type: 'boolean',
           default: false,
-          description: 'Render instruction / completion / qa as a user turn (the prompt) and an assistant turn (the response) with the model\'s chat template instead.',
+          description:
+            "Render instruction / completion / qa as a user turn (the prompt) and an assistant turn (the response) with the model's chat template instead.",
         },
       },
     },
@@ -168,17 +186,30 @@ export const datasetSchema = {
         },
         strip: { enum: ['none', 'markdown', 'html'], default: 'none', description: 'Strip markdown syntax (keeping the text) or HTML tags and entities.' },
         minChars: { type: 'integer', minimum: 0, default: 1, description: 'Drop records whose text (all fields joined) is shorter than this after cleaning.' },
-        maxChars: { type: ['integer', 'null'], minimum: 1, default: null, description: 'Drop records longer than this many characters after cleaning; null: no limit.' },
+        maxChars: {
+          type: ['integer', 'null'],
+          minimum: 1,
+          default: null,
+          description: 'Drop records longer than this many characters after cleaning; null: no limit.',
+        },
         dedup: {
           enum: ['none', 'exact', 'near'],
           default: 'exact',
-          description: '`exact`: drop records identical to an earlier one; `near`: also drop records whose word 5-gram MinHash Jaccard estimate with an earlier one is at least `nearDupThreshold`.',
+          description:
+            '`exact`: drop records identical to an earlier one; `near`: also drop records whose word 5-gram MinHash Jaccard estimate with an earlier one is at least `nearDupThreshold`.',
         },
-        nearDupThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.85, description: 'Jaccard similarity at which `near` dedup treats two records as duplicates.' },
+        nearDupThreshold: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          default: 0.85,
+          description: 'Jaccard similarity at which `near` dedup treats two records as duplicates.',
+        },
         pii: {
           enum: ['off', 'redact', 'drop'],
           default: 'off',
-          description: '`redact`: replace PII with typed placeholders (<EMAIL>, <PHONE>, <IP_ADDRESS>, <CREDIT_CARD>, <IBAN>, <SSN>, <SECRET>); `drop`: drop records containing any; counts by type go to stats.json.',
+          description:
+            '`redact`: replace PII with typed placeholders (<EMAIL>, <PHONE>, <IP_ADDRESS>, <CREDIT_CARD>, <IBAN>, <SSN>, <SECRET>); `drop`: drop records containing any; counts by type go to stats.json.',
         },
         piiTypes: {
           type: 'array',
@@ -194,11 +225,21 @@ export const datasetSchema = {
       type: ['integer', 'null'],
       minimum: 2,
       default: null,
-      description: 'Examples longer than this many tokens are dropped or truncated (`overLength`). null: 2048 for chat / instruction / completion / qa; no cap for `text`, whose documents are split across packed sequences.',
+      description:
+        'Examples longer than this many tokens are dropped or truncated (`overLength`). null: 2048 for chat / instruction / completion / qa; no cap for `text`, whose documents are split across packed sequences.',
     },
     overLength: { enum: ['drop', 'truncate'], default: 'drop', description: 'What to do with examples over `maxTokens`; both are counted in stats.json.' },
-    limit: { type: ['integer', 'null'], minimum: 1, default: null, description: 'Keep at most this many records (after cleaning, before the split), chosen by `sample`.' },
-    sample: { enum: ['random', 'first'], default: 'random', description: 'How `limit` picks records: a seeded random sample (kept in source order) or the first N.' },
+    limit: {
+      type: ['integer', 'null'],
+      minimum: 1,
+      default: null,
+      description: 'Keep at most this many records (after cleaning, before the split), chosen by `sample`.',
+    },
+    sample: {
+      enum: ['random', 'first'],
+      default: 'random',
+      description: 'How `limit` picks records: a seeded random sample (kept in source order) or the first N.',
+    },
     seed: { type: 'integer', default: 0, description: 'Seed for `limit` sampling and (unless split.seed is set) for the validation split.' },
     split: {
       type: 'object',
@@ -206,19 +247,27 @@ export const datasetSchema = {
       default: {},
       description: 'The validation split: a seeded fraction of the records, or an explicit source of its own.',
       properties: {
-        valid: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'Fraction of records (documents for `text`) held out as valid.jsonl, chosen by a seeded hash; ignored when `source` is given.' },
-        seed: { type: ['integer', 'null'], default: null, description: 'Seed of the split; null: the dataset\'s `seed`.' },
+        valid: {
+          type: 'number',
+          minimum: 0,
+          maximum: 0.9,
+          default: 0.1,
+          description: 'Fraction of records (documents for `text`) held out as valid.jsonl, chosen by a seeded hash; ignored when `source` is given.',
+        },
+        seed: { type: ['integer', 'null'], default: null, description: "Seed of the split; null: the dataset's `seed`." },
         source: {
           anyOf: [{ type: 'null' }, sourceSchema],
           default: null,
-          description: 'Explicit validation records (files, hub split or examples), cleaned and tokenized like the training source; null: split off a fraction.',
+          description:
+            'Explicit validation records (files, hub split or examples), cleaned and tokenized like the training source; null: split off a fraction.',
         },
       },
     },
     onError: {
       enum: ['fail', 'skip'],
       default: 'fail',
-      description: '`fail`: a malformed record (JSONL line, CSV row, JSON file, missing field) is an error naming file and line; `skip`: such records are skipped and counted in stats.json.',
+      description:
+        '`fail`: a malformed record (JSONL line, CSV row, JSON file, missing field) is an error naming file and line; `skip`: such records are skipped and counted in stats.json.',
     },
   },
 } as const;

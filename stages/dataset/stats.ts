@@ -24,7 +24,12 @@ export interface DatasetStats {
   name: string;
   format: string;
   tokenizer: string;
-  sources: { split: 'train' | 'valid'; files: { file: string; records: number; bytes: number }[]; bytes: number; hub?: { id: string; sha: string; fromCache: boolean } }[];
+  sources: {
+    split: 'train' | 'valid';
+    files: { file: string; records: number; bytes: number }[];
+    bytes: number;
+    hub?: { id: string; sha: string; fromCache: boolean };
+  }[];
   badRecords: { count: number; examples: { where: string; reason: string }[] };
   steps: StepStats[];
   pii: { mode: string; byType: Record<string, number>; records: number };
@@ -52,7 +57,17 @@ export function lengthStats(lengths: number[], lossTokens: number): LengthStats 
       histogram[b].count++;
     }
   }
-  return { count: n, tokens, lossTokens, min: n ? sorted[0] : 0, max: n ? sorted[n - 1] : 0, mean: n ? Math.round((tokens / n) * 10) / 10 : 0, p50: pct(0.5), p95: pct(0.95), histogram };
+  return {
+    count: n,
+    tokens,
+    lossTokens,
+    min: n ? sorted[0] : 0,
+    max: n ? sorted[n - 1] : 0,
+    mean: n ? Math.round((tokens / n) * 10) / 10 : 0,
+    p50: pct(0.5),
+    p95: pct(0.95),
+    histogram,
+  };
 }
 
 function bar(count: number, max: number, width = 30): string {
@@ -79,16 +94,24 @@ export function renderStats(s: DatasetStats): string {
     for (const b of s.badRecords.examples.slice(0, 5)) lines.push(`  ${b.where}: ${b.reason}`);
   }
   const pii = Object.entries(s.pii.byType).filter(([, n]) => n > 0);
-  lines.push(`pii (${s.pii.mode}): ${pii.length ? pii.map(([k, n]) => `${k} ${n}`).join(', ') : 'none found'}${s.pii.records ? ` in ${s.pii.records} record(s)` : ''}`);
-  lines.push(`maxTokens ${s.maxTokens.limit ?? 'none'} (${s.maxTokens.mode}): dropped ${s.maxTokens.dropped}, truncated ${s.maxTokens.truncated}, dropped with no answer left ${s.maxTokens.droppedNoLoss}`);
+  lines.push(
+    `pii (${s.pii.mode}): ${pii.length ? pii.map(([k, n]) => `${k} ${n}`).join(', ') : 'none found'}${s.pii.records ? ` in ${s.pii.records} record(s)` : ''}`,
+  );
+  lines.push(
+    `maxTokens ${s.maxTokens.limit ?? 'none'} (${s.maxTokens.mode}): dropped ${s.maxTokens.dropped}, truncated ${s.maxTokens.truncated}, dropped with no answer left ${s.maxTokens.droppedNoLoss}`,
+  );
   lines.push(`split: ${s.split.mode === 'source' ? 'explicit valid source' : `valid ${s.split.valid} by seed ${s.split.seed}`}`);
   for (const part of ['train', 'valid'] as const) {
     const l = s.lengths[part];
-    lines.push(`${part}: ${l.count} ${s.format === 'text' ? 'documents' : 'examples'}, ${l.tokens} tokens (${l.lossTokens} with loss), length min ${l.min} p50 ${l.p50} p95 ${l.p95} max ${l.max} mean ${l.mean}`);
+    lines.push(
+      `${part}: ${l.count} ${s.format === 'text' ? 'documents' : 'examples'}, ${l.tokens} tokens (${l.lossTokens} with loss), length min ${l.min} p50 ${l.p50} p95 ${l.p95} max ${l.max} mean ${l.mean}`,
+    );
     const max = Math.max(0, ...l.histogram.map((h) => h.count));
     for (const h of l.histogram) lines.push(`  <= ${String(h.upTo).padStart(6)} ${String(h.count).padStart(7)} ${bar(h.count, max)}`);
   }
   const o = s.output;
-  lines.push(`output: train.jsonl ${o.train} ${o.seqLen ? `sequences of <= ${o.seqLen} tokens` : 'examples'} (${o.trainTokens} tokens, ${o.trainLossTokens} with loss), valid.jsonl ${o.valid} (${o.validTokens} tokens, ${o.validLossTokens} with loss)`);
+  lines.push(
+    `output: train.jsonl ${o.train} ${o.seqLen ? `sequences of <= ${o.seqLen} tokens` : 'examples'} (${o.trainTokens} tokens, ${o.trainLossTokens} with loss), valid.jsonl ${o.valid} (${o.validTokens} tokens, ${o.validLossTokens} with loss)`,
+  );
   return lines.join('\n') + '\n';
 }

@@ -14,7 +14,7 @@ export interface Tokenized {
 export function tokenizeSegments(segs: Segment[], tok: ModelTokenizer, opts: { specials: boolean; eos: boolean }): Tokenized {
   const ids: number[] = [];
   const labels: number[] = [];
-  if (opts.specials) for (const id of tok.prefixIds) (ids.push(id), labels.push(IGNORE));
+  if (opts.specials) for (const id of tok.prefixIds) ids.push(id), labels.push(IGNORE);
   segs.forEach((s, k) => {
     const part = k === 0 ? tok.encode(s.text, { special: false }) : tok.encodeContinuation(s.text);
     for (const id of part) {

@@ -56,7 +56,12 @@ export function subjectsOf(comps: { name: string; dir: string }[]): Subject[] {
       if (seen.has(a.key)) continue;
       seen.add(a.key);
       const inStore = join(dirname(c.dir), a.key);
-      singles.push({ label: a.name, kind: 'adapter', modelDir: file.base.modelDir, adapters: [{ name: a.name, dir: existsSync(inStore) ? inStore : a.dir, weight: 1 }] });
+      singles.push({
+        label: a.name,
+        kind: 'adapter',
+        modelDir: file.base.modelDir,
+        adapters: [{ name: a.name, dir: existsSync(inStore) ? inStore : a.dir, weight: 1 }],
+      });
     }
     composed.push({ label: c.name, kind: 'composition', modelDir: file.base.modelDir, adapters });
   }
@@ -104,7 +109,12 @@ async function perplexity(model: EngineModel, records: TokenRecord[], adapters: 
   return n ? Math.exp(nll / n) : NaN;
 }
 
-async function qaScores(model: EngineModel, records: TokenRecord[], adapters: AdapterUse[], maxNewTokens: number): Promise<{ em: number; f1: number; samples: { prediction: string; gold: string[] }[] }> {
+async function qaScores(
+  model: EngineModel,
+  records: TokenRecord[],
+  adapters: AdapterUse[],
+  maxNewTokens: number,
+): Promise<{ em: number; f1: number; samples: { prediction: string; gold: string[] }[] }> {
   const eos = model.info.eosTokenIds;
   let em = 0;
   let f1 = 0;
@@ -169,7 +179,11 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
 
   const { baselines, uncompared } = await gateBaselines(ctx, datasets, getModel);
   const gate: GateResult = checkGate(c.gate ?? {}, rows, baselines, ctx.upstream, c.compositions, ctx.previous?.manifest.upstream, uncompared);
-  const table = formatTable(rows, datasets.map((d) => ({ name: d.name, qa: d.format === 'qa' })), wanted);
+  const table = formatTable(
+    rows,
+    datasets.map((d) => ({ name: d.name, qa: d.format === 'qa' })),
+    wanted,
+  );
   for (const line of table.split('\n')) ctx.log(line);
   for (const line of gate.messages) ctx.log(`${ctx.name}: ${line}`);
   writeFileSync(join(ctx.outDir, 'table.md'), table + '\n');
@@ -233,7 +247,14 @@ async function gateBaselines(
     }
     const prev = loaded.get(p.key);
     if (!prev) uncompared.push({ composition: p.composition, dataset: p.dataset, key: p.key, reason: `${p.why} and that version is no longer in the store` });
-    else baselines.push({ composition: p.composition, dataset: p.dataset, key: p.key, perplexity: await perplexity(prev.model, records, prev.uses), rescored: p.why });
+    else
+      baselines.push({
+        composition: p.composition,
+        dataset: p.dataset,
+        key: p.key,
+        perplexity: await perplexity(prev.model, records, prev.uses),
+        rescored: p.why,
+      });
   }
   return { baselines, uncompared };
 }

@@ -78,7 +78,9 @@ export function checkGate(
     const cur = upstream[stage];
     const prevKey = previousUpstream?.[stage];
     const against = () =>
-      g.rescored ? `the previous version's ${g.previous!.toFixed(3)}, scored again on the current held-out data because ${g.rescored}` : `the previous ${g.previous!.toFixed(3)}`;
+      g.rescored
+        ? `the previous version's ${g.previous!.toFixed(3)}, scored again on the current held-out data because ${g.rescored}`
+        : `the previous ${g.previous!.toFixed(3)}`;
     const what =
       g.metric === 'perplexity'
         ? `${stage} v${cur?.version ?? '?'}: ${g.dataset} perplexity ${g.current.toFixed(3)} is ${(100 * (g.current / g.previous! - 1)).toFixed(1)}% above ${against()} (allowed +${(100 * maxRise).toFixed(1)}%)`
@@ -89,7 +91,9 @@ export function checkGate(
     } else res.messages.push(`gate: ${what}; no earlier version to keep`);
   }
   for (const u of uncompared)
-    res.messages.push(`gate: cannot compare compositions.${u.composition} with its previous version (${u.key.slice(0, 12)}) on ${u.dataset}: ${u.reason}; its perplexity there is not gated`);
+    res.messages.push(
+      `gate: cannot compare compositions.${u.composition} with its previous version (${u.key.slice(0, 12)}) on ${u.dataset}: ${u.reason}; its perplexity there is not gated`,
+    );
   res.passed = res.regressions.length === 0;
   if (res.passed && (maxRise > 0 || minEm > 0)) res.messages.push(uncompared.length ? 'gate: passed where it could compare' : 'gate: passed');
   return res;

@@ -9,8 +9,20 @@ export const evalSchema: JsonSchema = {
   required: ['compositions', 'datasets'],
   properties: {
     description: descriptionProperty,
-    compositions: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 }, description: 'Composition names in `compositions`.' },
-    datasets: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 }, description: 'Dataset names in `datasets`; their valid split is scored.' },
+    compositions: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+      description: 'Composition names in `compositions`.',
+    },
+    datasets: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+      description: 'Dataset names in `datasets`; their valid split is scored.',
+    },
     metrics: {
       type: 'array',
       uniqueItems: true,
@@ -32,7 +44,12 @@ export const evalSchema: JsonSchema = {
       default: {},
       description: 'Keeps the previous version of a composition current when the new one regresses.',
       properties: {
-        maxPerplexityIncrease: { type: 'number', minimum: 0, default: 0, description: 'Largest allowed relative rise in valid perplexity, e.g. 0.02 (0: no gate).' },
+        maxPerplexityIncrease: {
+          type: 'number',
+          minimum: 0,
+          default: 0,
+          description: 'Largest allowed relative rise in valid perplexity, e.g. 0.02 (0: no gate).',
+        },
         minExactMatch: { type: 'number', minimum: 0, maximum: 1, default: 0, description: 'Lowest allowed exact match on qa sets (0: no gate).' },
       },
     },

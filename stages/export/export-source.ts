@@ -59,14 +59,30 @@ export function exportSource(ctx: Pick<RunContext, 'name' | 'upstream'>, c: { ad
     const composition = { name: c.composition, method: file.method };
     if (file.merged) {
       const merged: ExportAdapter = { name: c.composition, dir: join(art.dir, file.merged.dir), weight: 1, key: art.key };
-      return { what: `compositions.${c.composition} (${file.merged.method}, rank ${file.merged.r})`, baseName: file.base.name, modelDir, adapters: [merged], primary: merged, composition };
+      return {
+        what: `compositions.${c.composition} (${file.merged.method}, rank ${file.merged.r})`,
+        baseName: file.base.name,
+        modelDir,
+        adapters: [merged],
+        primary: merged,
+        composition,
+      };
     }
     const adapters = file.adapters.map((a) => {
       const dir = join(art.dir, '..', a.key);
       const d = existsSync(join(dir, 'adapter_model.safetensors')) ? dir : a.dir;
       if (!existsSync(join(d, 'adapter_model.safetensors')))
-        throw new PeftError('E_STORE', `${ctx.name}: adapter ${a.name} (${a.key.slice(0, 12)}) of compositions.${c.composition} is missing from the store`, { hint: 'rebuild the pipeline' });
-      return { name: a.name, dir: d, weight: a.weight, key: a.key, meta: existsSync(join(d, 'adapter.json')) ? readAdapterMeta(d) : undefined, metrics: metricsOf(undefined, d) };
+        throw new PeftError('E_STORE', `${ctx.name}: adapter ${a.name} (${a.key.slice(0, 12)}) of compositions.${c.composition} is missing from the store`, {
+          hint: 'rebuild the pipeline',
+        });
+      return {
+        name: a.name,
+        dir: d,
+        weight: a.weight,
+        key: a.key,
+        meta: existsSync(join(d, 'adapter.json')) ? readAdapterMeta(d) : undefined,
+        metrics: metricsOf(undefined, d),
+      };
     });
     return { what: `compositions.${c.composition} (stack)`, baseName: file.base.name, modelDir, adapters, composition };
   }

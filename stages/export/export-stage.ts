@@ -43,7 +43,10 @@ export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promis
   const c = ctx.config;
   const format = c.format ?? 'peft';
   const writer = WRITERS[format];
-  if (!writer) throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: format "${format}" is not implemented yet`, { pointer: `/exports/${ctx.name.split('.')[1]}/format` });
+  if (!writer)
+    throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: format "${format}" is not implemented yet`, {
+      pointer: `/exports/${ctx.name.split('.')[1]}/format`,
+    });
   const src = exportSource(ctx, c);
   const dst = resolve(ctx.projectDir, c.path);
   mkdirSync(dirname(dst), { recursive: true });
@@ -58,7 +61,14 @@ export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promis
   } finally {
     if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
   }
-  const record = { from: src.what, path: c.path, format, files: result.files.sort(), adapters: src.adapters.map((a) => ({ name: a.name, key: a.key, weight: a.weight })), ...result.metrics };
+  const record = {
+    from: src.what,
+    path: c.path,
+    format,
+    files: result.files.sort(),
+    adapters: src.adapters.map((a) => ({ name: a.name, key: a.key, weight: a.weight })),
+    ...result.metrics,
+  };
   writeFileSync(join(ctx.outDir, 'export.json'), JSON.stringify(record, null, 2) + '\n');
   return { summary: `${src.what} → ${c.path}/ (${result.summary})`, metrics: { files: result.files.length, ...result.metrics } };
 }

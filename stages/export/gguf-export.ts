@@ -19,7 +19,14 @@ import { FILE_TYPE, ggufName, llamaHparams, llamaMetadata, permuteHeads, permute
 import { encodeGgml } from './gguf/gguf-quant.ts';
 import { ggufVocab } from './gguf/gguf-vocab.ts';
 
-export function writeModelGguf(path: string, name: string, h: LlamaHparams, vocab: ReturnType<typeof ggufVocab>, tensors: Map<string, Tensor>, type: string): void {
+export function writeModelGguf(
+  path: string,
+  name: string,
+  h: LlamaHparams,
+  vocab: ReturnType<typeof ggufVocab>,
+  tensors: Map<string, Tensor>,
+  type: string,
+): void {
   const ft = FILE_TYPE[type];
   const specs: (GgufTensorSpec & { hf: string })[] = [];
   for (const hf of [...tensors.keys()].sort()) {
@@ -74,15 +81,24 @@ export function loraFileName(name: string): string {
 export async function writeGgufExport(ctx: RunContext<ExportStageConfig>, src: ExportSource, dst: string): Promise<FormatResult> {
   const type = ctx.config.type ?? 'F16';
   const ft = FILE_TYPE[type];
-  if (!ft) throw new PeftError('E_CONFIG_SCHEMA', `${ctx.name}: GGUF type "${type}" is not one of ${Object.keys(FILE_TYPE).join(', ')}`, { pointer: `/exports/${ctx.name.split('.')[1]}/type` });
+  if (!ft)
+    throw new PeftError('E_CONFIG_SCHEMA', `${ctx.name}: GGUF type "${type}" is not one of ${Object.keys(FILE_TYPE).join(', ')}`, {
+      pointer: `/exports/${ctx.name.split('.')[1]}/type`,
+    });
   const cfgFile = join(src.modelDir, 'config.json');
   const config = readJsonFile(cfgFile);
   const h = llamaHparams(config, cfgFile);
   if (ft.ggml === GgmlType.Q4_0 || ft.ggml === GgmlType.Q8_0) {
     if (h.hidden % 32 !== 0)
-      throw new PeftError('E_MODEL', `${ctx.name}: GGUF type ${type} quantizes rows in blocks of 32 values, but this model's hidden_size is ${h.hidden} (not a multiple of 32)`, {
-        file: cfgFile, pointer: `/exports/${ctx.name.split('.')[1]}/type`, hint: 'use "type": "F16" (or F32) for this model',
-      });
+      throw new PeftError(
+        'E_MODEL',
+        `${ctx.name}: GGUF type ${type} quantizes rows in blocks of 32 values, but this model's hidden_size is ${h.hidden} (not a multiple of 32)`,
+        {
+          file: cfgFile,
+          pointer: `/exports/${ctx.name.split('.')[1]}/type`,
+          hint: 'use "type": "F16" (or F32) for this model',
+        },
+      );
   }
   const vocab = ggufVocab(src.modelDir, config, h.vocab);
   const shapes = baseShapes(src.modelDir);
@@ -109,10 +125,19 @@ export async function writeGgufExport(ctx: RunContext<ExportStageConfig>, src: E
       source: src,
       format: 'gguf',
       ...cardBase(ctx.pipeline, src.baseName),
-      details: [`base.gguf and merged.gguf: ${type} (norms F32${type.startsWith('Q') ? '; rows that are not whole 32-value blocks F16' : ''}${type === 'Q4_0' ? '; token embedding Q8_0' : ''})`, ...loras.map((l) => `${l.file}: LoRA ${loraType === GgmlType.F32 ? 'F32' : 'F16'}, adapter.lora.alpha ${l.alpha} (the composition weight folded in: apply at scale 1)`)],
+      details: [
+        `base.gguf and merged.gguf: ${type} (norms F32${type.startsWith('Q') ? '; rows that are not whole 32-value blocks F16' : ''}${type === 'Q4_0' ? '; token embedding Q8_0' : ''})`,
+        ...loras.map(
+          (l) =>
+            `${l.file}: LoRA ${loraType === GgmlType.F32 ? 'F32' : 'F16'}, adapter.lora.alpha ${l.alpha} (the composition weight folded in: apply at scale 1)`,
+        ),
+      ],
       usage: [
         { lang: 'sh', code: `llama-cli -m ${p}/base.gguf ${loraFlags} -p "Once upon a time"\nllama-cli -m ${p}/merged.gguf -p "Once upon a time"` },
-        { lang: 'sh', code: `printf 'FROM ./base.gguf\\n${loras.map((l) => `ADAPTER ./${l.file}`).join('\\n')}\\n' > ${p}/Modelfile && ollama create my-model -f ${p}/Modelfile` },
+        {
+          lang: 'sh',
+          code: `printf 'FROM ./base.gguf\\n${loras.map((l) => `ADAPTER ./${l.file}`).join('\\n')}\\n' > ${p}/Modelfile && ollama create my-model -f ${p}/Modelfile`,
+        },
       ],
     }),
   );

@@ -22,13 +22,25 @@ const SUPPORTED = new Set(['llama', 'mistral']);
 export function llamaHparams(config: Record<string, unknown>, file: string): LlamaHparams {
   const type = String(config.model_type ?? '');
   if (!SUPPORTED.has(type))
-    throw new PeftError('E_MODEL', `${file}: model_type "${type}" cannot be written as GGUF or ONNX by peftmake (it writes Llama-family decoders: Llama, Mistral without a sliding window, SmolLM)`, {
-      file, pointer: '/model_type', hint: 'export this model as "peft" or "merged" and convert it with llama.cpp\'s convert_hf_to_gguf.py',
-    });
+    throw new PeftError(
+      'E_MODEL',
+      `${file}: model_type "${type}" cannot be written as GGUF or ONNX by peftmake (it writes Llama-family decoders: Llama, Mistral without a sliding window, SmolLM)`,
+      {
+        file,
+        pointer: '/model_type',
+        hint: 'export this model as "peft" or "merged" and convert it with llama.cpp\'s convert_hf_to_gguf.py',
+      },
+    );
   if (config.attention_bias === true || config.mlp_bias === true)
-    throw new PeftError('E_MODEL', `${file}: attention_bias / mlp_bias are set; the GGUF and ONNX writers handle bias-free Llama layers only`, { file, hint: 'export as "merged" and convert with convert_hf_to_gguf.py' });
+    throw new PeftError('E_MODEL', `${file}: attention_bias / mlp_bias are set; the GGUF and ONNX writers handle bias-free Llama layers only`, {
+      file,
+      hint: 'export as "merged" and convert with convert_hf_to_gguf.py',
+    });
   if (type === 'mistral' && config.sliding_window != null)
-    throw new PeftError('E_MODEL', `${file}: sliding_window ${config.sliding_window} is not written by the GGUF and ONNX writers`, { file, pointer: '/sliding_window' });
+    throw new PeftError('E_MODEL', `${file}: sliding_window ${config.sliding_window} is not written by the GGUF and ONNX writers`, {
+      file,
+      pointer: '/sliding_window',
+    });
   const num = (k: string, d?: number): number => {
     const v = config[k] ?? d;
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new PeftError('E_MODEL', `${file}#/${k}: must be a number`, { file, pointer: `/${k}` });
@@ -41,7 +53,10 @@ export function llamaHparams(config: Record<string, unknown>, file: string): Lla
   if (rs) {
     const t = rs.type ?? rs.rope_type;
     if (t !== 'linear' || typeof rs.factor !== 'number')
-      throw new PeftError('E_MODEL', `${file}#/rope_scaling: type ${JSON.stringify(t)} is not written by the GGUF and ONNX writers (linear is)`, { file, pointer: '/rope_scaling' });
+      throw new PeftError('E_MODEL', `${file}#/rope_scaling: type ${JSON.stringify(t)} is not written by the GGUF and ONNX writers (linear is)`, {
+        file,
+        pointer: '/rope_scaling',
+      });
     ropeScaling = { type: 'linear', factor: rs.factor };
   }
   return {

@@ -26,12 +26,22 @@ export async function writeMergedExport(ctx: RunContext<ExportStageConfig>, src:
       source: src,
       format: 'merged',
       ...cardBase(ctx.pipeline, src.baseName),
-      details: [`weights: ${dtype}, ${w.shards} safetensors file${w.shards > 1 ? 's' : ''}, ${(w.totalBytes / 1e6).toFixed(1)} MB`, `merged: ${src.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')} folded into the base (W + weight·scaling·B·A)`],
+      details: [
+        `weights: ${dtype}, ${w.shards} safetensors file${w.shards > 1 ? 's' : ''}, ${(w.totalBytes / 1e6).toFixed(1)} MB`,
+        `merged: ${src.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')} folded into the base (W + weight·scaling·B·A)`,
+      ],
       usage: [
-        { lang: 'python', code: `from transformers import AutoModelForCausalLM, AutoTokenizer\nmodel = AutoModelForCausalLM.from_pretrained("${path}")\ntok = AutoTokenizer.from_pretrained("${path}")` },
+        {
+          lang: 'python',
+          code: `from transformers import AutoModelForCausalLM, AutoTokenizer\nmodel = AutoModelForCausalLM.from_pretrained("${path}")\ntok = AutoTokenizer.from_pretrained("${path}")`,
+        },
         { lang: 'sh', code: `vllm serve ${path}` },
       ],
     }),
   );
-  return { summary: `merged ${dtype}, ${w.shards} shard${w.shards > 1 ? 's' : ''}`, files: [...w.files, 'README.md'], metrics: { dtype, shards: w.shards, bytes: w.totalBytes } };
+  return {
+    summary: `merged ${dtype}, ${w.shards} shard${w.shards > 1 ? 's' : ''}`,
+    files: [...w.files, 'README.md'],
+    metrics: { dtype, shards: w.shards, bytes: w.totalBytes },
+  };
 }

@@ -41,7 +41,12 @@ export interface MergedWriteResult {
   shards: number;
 }
 
-export function writeMergedModel(dst: string, modelDir: string, tensors: Map<string, Tensor>, opts: { dtype: MergedDtype; maxShardBytes: number }): MergedWriteResult {
+export function writeMergedModel(
+  dst: string,
+  modelDir: string,
+  tensors: Map<string, Tensor>,
+  opts: { dtype: MergedDtype; maxShardBytes: number },
+): MergedWriteResult {
   const config = readJsonFile(join(modelDir, 'config.json'));
   const names = [...tensors.keys()].sort();
   const sizes: [string, number][] = names.map((n) => [n, tensors.get(n)!.data.length * WIDTH[opts.dtype]]);

@@ -28,7 +28,9 @@ function adapterSection(a: ExportAdapter): string[] {
   const out = [`### ${a.name}`, ''];
   out.push(`- store key: \`${a.key}\`${a.weight !== 1 ? `, weight ${a.weight}` : ''}`);
   if (a.meta) {
-    out.push(`- dataset: \`${a.meta.data.name}\` (${a.meta.data.format ?? 'unknown format'}, key \`${a.meta.data.key.slice(0, 16)}\`), objective ${a.meta.objective}`);
+    out.push(
+      `- dataset: \`${a.meta.data.name}\` (${a.meta.data.format ?? 'unknown format'}, key \`${a.meta.data.key.slice(0, 16)}\`), objective ${a.meta.objective}`,
+    );
     if (a.meta.stack.length) out.push(`- trained on top of (frozen): ${a.meta.stack.map((s) => `\`${s.name}\``).join(', ')}`);
     const p = a.meta.params;
     const keys = Object.keys(p).sort();
@@ -36,7 +38,11 @@ function adapterSection(a: ExportAdapter): string[] {
       out.push('', '| training setting | value |', '|---|---|');
       for (const k of keys) out.push(`| ${k} | ${fmt(p[k]).replace(/\|/g, '\\|')} |`);
     }
-    if (a.meta.engine) out.push('', `- engine: ${a.meta.engine.backend}, compute ${a.meta.engine.compute}, quant ${a.meta.engine.quant}, ${a.meta.engine.threads} threads, engine ${a.meta.engine.version}`);
+    if (a.meta.engine)
+      out.push(
+        '',
+        `- engine: ${a.meta.engine.backend}, compute ${a.meta.engine.compute}, quant ${a.meta.engine.quant}, ${a.meta.engine.threads} threads, engine ${a.meta.engine.version}`,
+      );
   }
   if (a.metrics && Object.keys(a.metrics).length) {
     out.push('', '| metric | value |', '|---|---|');
@@ -59,11 +65,19 @@ export function modelCard(c: CardInput): string {
   lines.push(`Exported by peftmake ${c.peftmakeVersion} (engine ${c.engineVersion}) as \`${c.format}\`.`, '');
   lines.push(`- base model: \`${base}\`${c.baseModel.revision ? ` (revision \`${c.baseModel.revision}\`)` : ''}`);
   if (datasets.length) lines.push(`- datasets: ${datasets.map((d) => `\`${d}\``).join(', ')}`);
-  if (s.composition) lines.push(`- composition \`${s.composition.name}\`: method \`${s.composition.method}\`, adapters ${s.adapters.map((a) => `\`${a.name}\`×${a.weight}`).join(' + ')}`);
+  if (s.composition)
+    lines.push(
+      `- composition \`${s.composition.name}\`: method \`${s.composition.method}\`, adapters ${s.adapters.map((a) => `\`${a.name}\`×${a.weight}`).join(' + ')}`,
+    );
   for (const d of c.details) lines.push(`- ${d}`);
   lines.push('', '## Use', '');
   for (const u of c.usage) lines.push('```' + u.lang, u.code.trimEnd(), '```', '');
   lines.push('## Adapters', '');
   for (const a of s.adapters) lines.push(...adapterSection(a));
-  return lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    lines
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }

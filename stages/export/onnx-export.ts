@@ -23,7 +23,8 @@ export async function writeOnnxExport(ctx: RunContext<ExportStageConfig>, src: E
   const dtype = ctx.config.dtype ?? 'fp32';
   if (dtype !== 'fp32' && dtype !== 'fp16')
     throw new PeftError('E_CONFIG_SEMANTIC', `${ctx.name}: ONNX exports are fp32 or fp16, not ${dtype}`, {
-      pointer: `/exports/${ctx.name.split('.')[1]}/dtype`, hint: 'set "dtype": "fp32" or "fp16" (onnxruntime has no bf16 CPU kernels for these ops)',
+      pointer: `/exports/${ctx.name.split('.')[1]}/dtype`,
+      hint: 'set "dtype": "fp32" or "fp16" (onnxruntime has no bf16 CPU kernels for these ops)',
     });
   const cfgFile = join(src.modelDir, 'config.json');
   const config = readJsonFile(cfgFile);
@@ -44,7 +45,9 @@ export async function writeOnnxExport(ctx: RunContext<ExportStageConfig>, src: E
     OPSET,
   );
   if (bytes.byteLength > MAX_PROTO_BYTES)
-    throw new PeftError('E_MODEL', `${ctx.name}: the ONNX model would be ${(bytes.byteLength / 2 ** 30).toFixed(2)} GiB, past protobuf's 2 GiB limit`, { hint: 'use "dtype": "fp16" or a smaller model' });
+    throw new PeftError('E_MODEL', `${ctx.name}: the ONNX model would be ${(bytes.byteLength / 2 ** 30).toFixed(2)} GiB, past protobuf's 2 GiB limit`, {
+      hint: 'use "dtype": "fp16" or a smaller model',
+    });
   const file = dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
   mkdirSync(join(dst, 'onnx'));
   writeFileSync(join(dst, 'onnx', file), bytes);
@@ -58,10 +61,15 @@ export async function writeOnnxExport(ctx: RunContext<ExportStageConfig>, src: E
       source: src,
       format: 'onnx',
       ...cardBase(ctx.pipeline, src.baseName),
-      details: [`onnx/${file}: decoder with KV cache (inputs input_ids, attention_mask, position_ids, past_key_values.N.key/value; outputs logits, present.N.key/value), ${dtype}, opset ${OPSET}, ${(bytes.byteLength / 1e6).toFixed(1)} MB`],
+      details: [
+        `onnx/${file}: decoder with KV cache (inputs input_ids, attention_mask, position_ids, past_key_values.N.key/value; outputs logits, present.N.key/value), ${dtype}, opset ${OPSET}, ${(bytes.byteLength / 1e6).toFixed(1)} MB`,
+      ],
       usage: [
         { lang: 'sh', code: `peftmake generate --runtime onnx --model ${p} --prompt "Once upon a time"` },
-        { lang: 'js', code: `import { pipeline } from '@huggingface/transformers';\nconst generate = await pipeline('text-generation', './${p}', { dtype: '${dtype}' });` },
+        {
+          lang: 'js',
+          code: `import { pipeline } from '@huggingface/transformers';\nconst generate = await pipeline('text-generation', './${p}', { dtype: '${dtype}' });`,
+        },
       ],
     }),
   );

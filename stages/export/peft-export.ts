@@ -50,7 +50,20 @@ export async function writePeftExport(ctx: RunContext<ExportStageConfig>, src: E
   }
   usage.push({ lang: 'sh', code: `peftmake push exports.${ctx.name.split('.')[1]} --repo <owner>/<name>` });
   files.push(...copyTokenizerFiles(src.modelDir, dst));
-  writeFileSync(join(dst, 'README.md'), modelCard({ source: src, format: 'peft', ...base, details: [src.primary ? 'files: PEFT LoRA adapter (fp32) and the base tokenizer' : `one PEFT adapter per sub-directory: ${src.adapters.map((a) => `\`${a.name}/\``).join(', ')}`], usage }));
+  writeFileSync(
+    join(dst, 'README.md'),
+    modelCard({
+      source: src,
+      format: 'peft',
+      ...base,
+      details: [
+        src.primary
+          ? 'files: PEFT LoRA adapter (fp32) and the base tokenizer'
+          : `one PEFT adapter per sub-directory: ${src.adapters.map((a) => `\`${a.name}/\``).join(', ')}`,
+      ],
+      usage,
+    }),
+  );
   files.push('README.md');
   return { summary: `PEFT${src.primary ? '' : `, ${src.adapters.length} adapters`}, tokenizer, model card`, files };
 }

@@ -28,7 +28,8 @@ const model: StageKind<ModelConfig> = {
   run: (ctx) => import('./model-stage.ts').then((m) => m.runModelStage(ctx)),
   // served on its own (serve): the base model with no adapters
   inferenceStack(artifact, opts) {
-    if (opts.disable?.length) throw new PeftError('E_USAGE', `model ${artifact.name.replace(/^models\./, '')} is a base model: it has no adapters to switch off`);
+    if (opts.disable?.length)
+      throw new PeftError('E_USAGE', `model ${artifact.name.replace(/^models\./, '')} is a base model: it has no adapters to switch off`);
     return { modelDir: modelDirOf(artifact.dir), adapters: [] };
   },
 };

@@ -26,7 +26,9 @@ export function fitAdapter(dir: string, shapes: Map<string, number[]>, modelDir:
   const wFile = join(dir, 'adapter_model.safetensors');
   if (adapter.config.fan_in_fan_out === true)
     throw new PeftError('E_ADAPTER', `${cfgFile}#/fan_in_fan_out: is true, but the base's projections are Linear layers stored [out, in]`, {
-      file: cfgFile, pointer: '/fan_in_fan_out', hint: 'fan_in_fan_out is for GPT-2 Conv1D weights; re-save the adapter with fan_in_fan_out false',
+      file: cfgFile,
+      pointer: '/fan_in_fan_out',
+      hint: 'fan_in_fan_out is for GPT-2 Conv1D weights; re-save the adapter with fan_in_fan_out false',
     });
   const modules: FittedModule[] = [];
   for (const m of adapter.modules.values()) {
@@ -34,12 +36,18 @@ export function fitAdapter(dir: string, shapes: Map<string, number[]>, modelDir:
     const shape = shapes.get(weight);
     if (!shape)
       throw new PeftError('E_ADAPTER', `${wFile}: module "${m.key}" targets ${weight}, which the base model in ${modelDir} does not have`, {
-        file: wFile, hint: 'the adapter was trained for another architecture or another number of layers; use it with its own base model',
+        file: wFile,
+        hint: 'the adapter was trained for another architecture or another number of layers; use it with its own base model',
       });
     if (shape.length !== 2 || m.a.cols !== shape[1] || m.b.rows !== shape[0])
-      throw new PeftError('E_ADAPTER', `${wFile}: module "${m.key}": lora_A is [${m.a.rows}, ${m.a.cols}] and lora_B [${m.b.rows}, ${m.b.cols}], but ${weight} in the base is [${shape.join(', ')}] (needs lora_A [r, ${shape[1]}], lora_B [${shape[0]}, r])`, {
-        file: wFile, hint: 'the adapter was trained for a base model of another size; use it with its own base model',
-      });
+      throw new PeftError(
+        'E_ADAPTER',
+        `${wFile}: module "${m.key}": lora_A is [${m.a.rows}, ${m.a.cols}] and lora_B [${m.b.rows}, ${m.b.cols}], but ${weight} in the base is [${shape.join(', ')}] (needs lora_A [r, ${shape[1]}], lora_B [${shape[0]}, r])`,
+        {
+          file: wFile,
+          hint: 'the adapter was trained for a base model of another size; use it with its own base model',
+        },
+      );
     modules.push({ ...m, weight });
   }
   return { adapter, modules };

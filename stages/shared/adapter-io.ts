@@ -52,7 +52,10 @@ export function readPeftAdapter(dir: string): PeftAdapter {
   for (const [key, p] of parts) {
     if (!p.a || !p.b) bad(wPath, `module "${key}" has ${p.a ? 'lora_A' : 'lora_B'} but no ${p.a ? 'lora_B' : 'lora_A'}`);
     if (p.a.shape[0] !== r || p.b.shape[1] !== r) {
-      bad(wPath, `module "${key}": lora_A is [${p.a.shape}] and lora_B is [${p.b.shape}], expected [${r}, in] and [out, ${r}] for r = ${r} in ${ADAPTER_CONFIG}`);
+      bad(
+        wPath,
+        `module "${key}": lora_A is [${p.a.shape}] and lora_B is [${p.b.shape}], expected [${r}, in] and [out, ${r}] for r = ${r} in ${ADAPTER_CONFIG}`,
+      );
     }
     modules.set(key, { key, a: toMat(p.a), b: toMat(p.b), scaling: loraScaling(cfg, key.replace(/^base_model\.model\./, '')) });
   }

@@ -19,7 +19,10 @@ export function weightFiles(modelDir: string): string[] {
   }
   const single = join(modelDir, 'model.safetensors');
   if (!existsSync(single))
-    throw new PeftError('E_MODEL', `${modelDir}: no model.safetensors (nor model.safetensors.index.json)`, { file: single, hint: 'exports read Hugging Face safetensors checkpoints' });
+    throw new PeftError('E_MODEL', `${modelDir}: no model.safetensors (nor model.safetensors.index.json)`, {
+      file: single,
+      hint: 'exports read Hugging Face safetensors checkpoints',
+    });
   return [single];
 }
 

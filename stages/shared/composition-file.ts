@@ -50,18 +50,24 @@ export function readCompositionFile(artifactDir: string): CompositionFile {
  * The adapters to apply at inference for a composition artifact. `disable` switches adapters off by name (stack
  * compositions only: a merged adapter cannot be taken apart). `objectsDir` (artifacts/objects) re-roots adapter dirs.
  */
-export function runtimeAdapters(artifactDir: string, opts: { disable?: string[]; objectsDir?: string } = {}): { file: CompositionFile; adapters: RuntimeAdapter[] } {
+export function runtimeAdapters(
+  artifactDir: string,
+  opts: { disable?: string[]; objectsDir?: string } = {},
+): { file: CompositionFile; adapters: RuntimeAdapter[] } {
   const file = readCompositionFile(artifactDir);
   const disable = opts.disable ?? [];
   const names = file.adapters.map((a) => a.name);
   for (const d of disable)
-    if (!names.includes(d))
-      throw new PeftError('E_USAGE', `--disable ${d}: composition ${file.name} has no adapter "${d}" (it has ${names.join(', ')})`);
+    if (!names.includes(d)) throw new PeftError('E_USAGE', `--disable ${d}: composition ${file.name} has no adapter "${d}" (it has ${names.join(', ')})`);
   if (file.merged) {
     if (disable.length)
-      throw new PeftError('E_USAGE', `--disable: composition ${file.name} is merged with "${file.method}" into one adapter; only "stack" compositions can switch adapters off`, {
-        hint: 'use method "stack" for runtime switching',
-      });
+      throw new PeftError(
+        'E_USAGE',
+        `--disable: composition ${file.name} is merged with "${file.method}" into one adapter; only "stack" compositions can switch adapters off`,
+        {
+          hint: 'use method "stack" for runtime switching',
+        },
+      );
     return { file, adapters: [{ name: file.name, dir: join(artifactDir, file.merged.dir), weight: 1 }] };
   }
   const adapters = file.adapters

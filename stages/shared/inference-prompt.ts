@@ -8,7 +8,8 @@ import { loadModelTokenizer } from '../../src/hf/tokenizer.ts';
 import { ADAPTER_META, readAdapterMeta } from './adapter-artifact.ts';
 import { readCompositionFile } from './composition-file.ts';
 
-const sameChat = (a: PromptFormat['chat'], b: PromptFormat['chat']) => (a?.template ?? null) === (b?.template ?? null) && (a?.date ?? null) === (b?.date ?? null);
+const sameChat = (a: PromptFormat['chat'], b: PromptFormat['chat']) =>
+  (a?.template ?? null) === (b?.template ?? null) && (a?.date ?? null) === (b?.date ?? null);
 
 /**
  * The prompt format for adapters applied in this order over the base in `modelDir`. The topmost adapter trained on a
@@ -30,11 +31,16 @@ export function inferencePrompt(adapters: { name: string; dir: string }[], model
   if (trained.length) {
     const top = trained[trained.length - 1];
     const others = trained.filter((t) => !sameChat(t.prompt.chat, top.prompt.chat)).map((t) => t.name);
-    if (others.length) warnings.push(`adapters ${[...others, top.name].join(', ')} were trained with different prompt formats; using that of ${top.name} (the last in the stack)`);
+    if (others.length)
+      warnings.push(
+        `adapters ${[...others, top.name].join(', ')} were trained with different prompt formats; using that of ${top.name} (the last in the stack)`,
+      );
     return { chat: top.prompt.chat, source: `adapter ${top.name}`, warnings };
   }
   const base = existsSync(join(modelDir, 'tokenizer_config.json')) ? loadModelTokenizer(modelDir).chatTemplate : undefined;
-  return base ? { chat: { template: base.source, date: new Date().toISOString().slice(0, 10) }, source: 'base model', warnings } : { chat: null, source: 'none', warnings };
+  return base
+    ? { chat: { template: base.source, date: new Date().toISOString().slice(0, 10) }, source: 'base model', warnings }
+    : { chat: null, source: 'none', warnings };
 }
 
 /** The prompt format of a composition artifact with adapters switched off by name (merged: of the adapters merged). */

@@ -84,7 +84,8 @@ export function trainBatches(
 ): MicroBatch[] {
   const clip = (r: TokenRecord) => ({ ids: r.ids.slice(0, opts.seqLen), labels: r.labels.slice(0, opts.seqLen) });
   const usable = records.map(clip).filter((r) => lossTokens(r) > 0);
-  if (usable.length === 0) throw new PeftError('E_DATA', 'the training set has no record with loss tokens inside seqLen', { hint: 'raise seqLen or check the dataset' });
+  if (usable.length === 0)
+    throw new PeftError('E_DATA', 'the training set has no record with loss tokens inside seqLen', { hint: 'raise seqLen or check the dataset' });
   const group = Math.max(1, opts.groupMicro ?? opts.count);
   const perGroup = group * opts.batchSize;
   const stream: TokenRecord[] = [];

@@ -18,7 +18,7 @@ const gone = (pid: number): boolean => {
 };
 
 describe('cancel', () => {
-  it('SIGTERM kills the command stage\'s grandchildren; nothing writes after the cancel', async () => {
+  it("SIGTERM kills the command stage's grandchildren; nothing writes after the cancel", async () => {
     w = new World({ stages: { nested: { cmd: "sh -c 'echo $$ > inner.pid; sleep 3; echo late > late.txt'; echo after > after.txt", outs: ['after.txt'] } } });
     const child = execa(process.execPath, [CLI, 'build'], { cwd: w.dir, reject: false, env: { FORCE_COLOR: '0' } });
     const t0 = Date.now();

@@ -12,7 +12,15 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const CLI = join(ROOT, 'bin', 'peftmake.js');
 export const NO_ADDON = existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.node')) ? '' : 'native addon not built (npm run build:native)';
 
-export const TRAIN = { quant: 'none', compute: 'fp32', lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'] }, lr: 0.003, warmup: 1, batchSize: 2, seqLen: 32 };
+export const TRAIN = {
+  quant: 'none',
+  compute: 'fp32',
+  lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'] },
+  lr: 0.003,
+  warmup: 1,
+  batchSize: 2,
+  seqLen: 32,
+};
 
 /** A pipeline over the copied model: one text dataset and one adapter checkpointing every 2 of 6 steps. */
 export function adapterPipeline(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -26,7 +34,10 @@ export function adapterPipeline(extra: Record<string, unknown> = {}): Record<str
 
 const NOTE = (i: number) =>
   `# Note ${i}\n\n` +
-  Array.from({ length: 6 }, (_, j) => `Once upon a time a little ${['cat', 'dog', 'bird', 'fox'][(i + j) % 4]} went to the ${['park', 'sea', 'hill'][(i * j) % 3]} and played all day.`).join(' ') +
+  Array.from(
+    { length: 6 },
+    (_, j) => `Once upon a time a little ${['cat', 'dog', 'bird', 'fox'][(i + j) % 4]} went to the ${['park', 'sea', 'hill'][(i * j) % 3]} and played all day.`,
+  ).join(' ') +
   '\n';
 
 /** A test world: root/project (the project) and root/outside (files a correct build never touches). */
@@ -114,7 +125,14 @@ export function artifactContent(objectDir: string): Record<string, string> {
     if (TIMED.has(rel)) continue;
     if (rel.endsWith('train_log.jsonl')) {
       const lines = readFileSync(join(objectDir, rel), 'utf8').trim().split('\n').filter(Boolean);
-      out[rel] = sha(lines.map((l) => { const { seconds: _s, ...rest } = JSON.parse(l); return JSON.stringify(rest); }).join('\n'));
+      out[rel] = sha(
+        lines
+          .map((l) => {
+            const { seconds: _s, ...rest } = JSON.parse(l);
+            return JSON.stringify(rest);
+          })
+          .join('\n'),
+      );
     } else out[rel] = h;
   }
   return out;

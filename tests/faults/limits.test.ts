@@ -35,7 +35,9 @@ describe('init size check', () => {
     const r = await peftmake(w.dir, ['build', '--json']);
     expect(r.code).toBe(1);
     expect(Date.now() - t0).toBeLessThan(20_000);
-    expect(r.json!.stages[0].error).toMatch(/^init model: the model's weights need 8\d{3}\.\d GB (on disk and \S+ has|of memory to load and this machine has) [\d.]+ GB( free)?; nothing was written$/);
+    expect(r.json!.stages[0].error).toMatch(
+      /^init model: the model's weights need 8\d{3}\.\d GB (on disk and \S+ has|of memory to load and this machine has) [\d.]+ GB( free)?; nothing was written$/,
+    );
     expect(existsSync(w.path('artifacts/tmp')) ? readdirSync(w.path('artifacts/tmp')) : []).toEqual([]);
   });
 });

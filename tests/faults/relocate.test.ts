@@ -34,7 +34,10 @@ describe.skipIf(NO_ADDON !== '')(`relocatable projects${NO_ADDON ? ` (skipped: $
 
     const again = await peftmake(copy, ['build', '--json']);
     expect(again.code, again.stderr).toBe(0);
-    expect(Object.values(actions(again)).every((a) => a === 'fresh'), JSON.stringify(actions(again))).toBe(true);
+    expect(
+      Object.values(actions(again)).every((a) => a === 'fresh'),
+      JSON.stringify(actions(again)),
+    ).toBe(true);
     const leaks = filesUnder(join(copy, 'artifacts', 'objects')).filter((f) => readFileSync(f).includes(w.dir));
     expect(leaks, 'artifacts naming the original project').toEqual([]);
     const ppl = await perplexity(copy);
@@ -43,7 +46,10 @@ describe.skipIf(NO_ADDON !== '')(`relocatable projects${NO_ADDON ? ` (skipped: $
     const moved = join(w.root, 'moved');
     renameSync(w.dir, moved);
     const m = await peftmake(moved, ['build', '--json']);
-    expect(Object.values(actions(m)).every((a) => a === 'fresh'), JSON.stringify(actions(m))).toBe(true);
+    expect(
+      Object.values(actions(m)).every((a) => a === 'fresh'),
+      JSON.stringify(actions(m)),
+    ).toBe(true);
     expect(await perplexity(moved)).toBe(ppl);
     const weights = join(moved, 'models', 'tiny', 'model.safetensors');
     const fd = openSync(weights, 'r+');

@@ -92,7 +92,12 @@ describe.skipIf(NO_ADDON !== '')(`verified store${NO_ADDON ? ` (skipped: ${NO_AD
   });
 
   it('rollback onto a damaged version refuses, naming the file and the fix', async () => {
-    w.pipeline(adapterPipeline({ compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }] } }, adapters: { domain: { ...(pipeline.adapters as { domain: object }).domain, lr: 0.002 } } }));
+    w.pipeline(
+      adapterPipeline({
+        compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }] } },
+        adapters: { domain: { ...(pipeline.adapters as { domain: object }).domain, lr: 0.002 } },
+      }),
+    );
     expect((await peftmake(w.dir, ['build'])).code).toBe(0);
     scribble(obj('adapters.domain', 'adapter_model.safetensors')); // v1's weights
     const r = await peftmake(w.dir, ['rollback', 'adapters.domain', 'v1']);
@@ -105,7 +110,9 @@ describe.skipIf(NO_ADDON !== '')(`verified store${NO_ADDON ? ` (skipped: ${NO_AD
   it('fsck lists the damage with its fix; --repair removes it; the next build restores the committed bytes', async () => {
     const bad = await peftmake(w.dir, ['fsck']);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(new RegExp(`damaged: object ${keys['adapters.domain'].slice(0, 12)} \\(adapters\\.domain v1\\): \\S+adapter_model\\.safetensors: content differs`));
+    expect(bad.stdout).toMatch(
+      new RegExp(`damaged: object ${keys['adapters.domain'].slice(0, 12)} \\(adapters\\.domain v1\\): \\S+adapter_model\\.safetensors: content differs`),
+    );
     expect(bad.stdout).toContain('fix: removed by `peftmake fsck --repair`; the next build rebuilds it');
     const fixed = await peftmake(w.dir, ['fsck', '--repair']);
     expect(fixed.code).toBe(0);

@@ -24,7 +24,9 @@ describe('symlinks out of the project', () => {
     expect(r.code).toBe(1);
     const s = r.json!.stages[0];
     expect(s.action).toBe('failed');
-    expect(s.error).toBe(`stages.out: output "out/victim.txt" resolves through a symlink to ${join(w!.outside, 'dir', 'victim.txt')}, outside the project; nothing was deleted or written there`);
+    expect(s.error).toBe(
+      `stages.out: output "out/victim.txt" resolves through a symlink to ${join(w!.outside, 'dir', 'victim.txt')}, outside the project; nothing was deleted or written there`,
+    );
     expect(treeHashes(w!.outside)).toEqual(before);
   });
 
@@ -34,7 +36,9 @@ describe('symlinks out of the project', () => {
     const before = treeHashes(w!.outside);
     const r = await peftmake(w!.dir, ['build']);
     expect(r.code).toBe(1);
-    expect(r.stdout + r.stderr).toContain(`stages.read: input "data.txt" is a symlink to ${join(w!.outside, 'dir', 'victim.txt')}, outside the project; it was not read`);
+    expect(r.stdout + r.stderr).toContain(
+      `stages.read: input "data.txt" is a symlink to ${join(w!.outside, 'dir', 'victim.txt')}, outside the project; it was not read`,
+    );
     expect(existsSync(w!.path('copy.txt'))).toBe(false);
     expect(treeHashes(w!.outside)).toEqual(before);
   });

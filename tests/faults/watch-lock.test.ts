@@ -32,7 +32,9 @@ describe('watch', () => {
     await waitFor(() => ev.some((e) => e.type === 'locked'), 10_000, 'the lock to be reported');
     await new Promise((r) => setTimeout(r, 1500)); // several attempts, each waiting 0.3 s, all refused
     expect(ev.filter((e) => e.type === 'locked')).toHaveLength(1);
-    expect((ev.find((e) => e.type === 'locked') as Extract<WatchEvent, { type: 'locked' }>).error.message).toMatch(/another build holds the lock: pid \d+ .*\(build \(another one\)\)/);
+    expect((ev.find((e) => e.type === 'locked') as Extract<WatchEvent, { type: 'locked' }>).error.message).toMatch(
+      /another build holds the lock: pid \d+ .*\(build \(another one\)\)/,
+    );
     expect(builds()).toHaveLength(1);
     lock.release();
     await waitFor(() => builds().length === 2, 10_000, 'the build after the lock freed');

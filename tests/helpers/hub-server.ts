@@ -141,7 +141,12 @@ export async function startHubServer(repos: Record<string, FakeRepo>, opts: { wr
   const handle = (req: IncomingMessage, res: ServerResponse, base: string) => {
     const rawPath = (req.url ?? '/').split('?')[0];
     const auth = req.headers.authorization;
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', ...(auth ? { authorization: auth } : {}), ...(req.headers.range ? { range: String(req.headers.range) } : {}) });
+    requests.push({
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      ...(auth ? { authorization: auth } : {}),
+      ...(req.headers.range ? { range: String(req.headers.range) } : {}),
+    });
 
     if (rawPath.startsWith('/cdn/')) {
       const bytes = blobs.get(rawPath.slice(5));
@@ -169,7 +174,9 @@ export async function startHubServer(repos: Record<string, FakeRepo>, opts: { wr
       .filter(([id, r]) => r.type === type && rest.startsWith(`${id}/`))
       .sort((a, b) => b[0].length - a[0].length)[0];
     if (!entry) {
-      return auth ? sendError(res, 404, 'RepoNotFound', 'Repository not found') : sendError(res, 401, 'RepoNotFound', 'Repository not found. Invalid credentials in Authorization header');
+      return auth
+        ? sendError(res, 404, 'RepoNotFound', 'Repository not found')
+        : sendError(res, 401, 'RepoNotFound', 'Repository not found. Invalid credentials in Authorization header');
     }
     const [id, repo] = entry;
     rest = rest.slice(id.length + 1);

@@ -24,7 +24,11 @@ const LFS = /\.(safetensors|gguf|onnx|bin|parquet)$/;
 
 function json(res: ServerResponse, status: number, body: unknown, code?: string): void {
   const data = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(data.length), ...(code ? { 'X-Error-Code': code, 'X-Error-Message': String((body as { error?: string }).error ?? '') } : {}) });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': String(data.length),
+    ...(code ? { 'X-Error-Code': code, 'X-Error-Message': String((body as { error?: string }).error ?? '') } : {}),
+  });
   res.end(data);
 }
 
@@ -42,7 +46,7 @@ export async function handleWrite(req: IncomingMessage, res: ServerResponse, bas
   if (req.method === 'PUT' && path.startsWith('/lfs-upload/')) {
     const oid = path.slice(12);
     const bytes = await body(req);
-    if (createHash('sha256').update(bytes).digest('hex') !== oid) return json(res, 400, { error: 'sha256 mismatch' }, 'BadRequest'), true;
+    if (createHash('sha256').update(bytes).digest('hex') !== oid) return (json(res, 400, { error: 'sha256 mismatch' }, 'BadRequest'), true);
     s.blobs.set(oid, bytes);
     res.writeHead(200).end();
     return true;
@@ -50,36 +54,52 @@ export async function handleWrite(req: IncomingMessage, res: ServerResponse, bas
   if (req.method !== 'POST') return false;
   if (path === '/api/repos/create') {
     const b = JSON.parse((await body(req)).toString('utf8')) as { name: string; organization?: string; type?: string; visibility?: string; private?: boolean };
-    if (!token || !s.writeTokens.includes(token)) return denied(), true;
+    if (!token || !s.writeTokens.includes(token)) return (denied(), true);
     const id = `${b.organization}/${b.name}`;
-    if (s.repos[id]) return json(res, 409, { error: 'You already created this model repo', url: `${base}/${id}` }, 'RepoExists'), true;
+    if (s.repos[id]) return (json(res, 409, { error: 'You already created this model repo', url: `${base}/${id}` }, 'RepoExists'), true);
     const sha = createHash('sha1').update(`init ${id}`).digest('hex');
-    s.repos[id] = { type: 'model', revisions: { main: sha }, commits: { [sha]: {} }, private: b.visibility === 'private' || b.private === true, tokens: s.writeTokens };
-    return json(res, 200, { url: `${base}/${id}`, name: id }), true;
+    s.repos[id] = {
+      type: 'model',
+      revisions: { main: sha },
+      commits: { [sha]: {} },
+      private: b.visibility === 'private' || b.private === true,
+      tokens: s.writeTokens,
+    };
+    return (json(res, 200, { url: `${base}/${id}`, name: id }), true);
   }
   const m = /^\/(?:api\/models\/)?(.+?)(?:\.git\/info\/lfs\/objects\/batch|\/(preupload|commit|branch)\/(.+))$/.exec(path);
   if (!m) return false;
   const [, id, action, rev] = m;
   const repo = s.repos[id];
-  if (!token || !s.writeTokens.includes(token)) return denied(), true;
-  if (!repo) return json(res, 404, { error: 'Repository not found' }, 'RepoNotFound'), true;
+  if (!token || !s.writeTokens.includes(token)) return (denied(), true);
+  if (!repo) return (json(res, 404, { error: 'Repository not found' }, 'RepoNotFound'), true);
   const b = await body(req);
   if (!action) {
     const q = JSON.parse(b.toString('utf8')) as { objects: { oid: string; size: number }[] };
-    return json(res, 200, { transfer: 'basic', objects: q.objects.map((o) => ({ ...o, authenticated: true, ...(s.blobs.has(o.oid) ? {} : { actions: { upload: { href: `${base}/lfs-upload/${o.oid}` } } }) })) }), true;
+    return (
+      json(res, 200, {
+        transfer: 'basic',
+        objects: q.objects.map((o) => ({
+          ...o,
+          authenticated: true,
+          ...(s.blobs.has(o.oid) ? {} : { actions: { upload: { href: `${base}/lfs-upload/${o.oid}` } } }),
+        })),
+      }),
+      true
+    );
   }
   const revision = decodeURIComponent(rev);
   if (action === 'branch') {
-    if (repo.revisions[revision]) return json(res, 409, { error: 'Reference already exists' }, 'BranchExists'), true;
+    if (repo.revisions[revision]) return (json(res, 409, { error: 'Reference already exists' }, 'BranchExists'), true);
     repo.revisions[revision] = repo.revisions.main;
-    return json(res, 200, {}), true;
+    return (json(res, 200, {}), true);
   }
   if (action === 'preupload') {
     const q = JSON.parse(b.toString('utf8')) as { files: { path: string }[] };
-    return json(res, 200, { files: q.files.map((f) => ({ path: f.path, uploadMode: LFS.test(f.path) ? 'lfs' : 'regular', shouldIgnore: false })) }), true;
+    return (json(res, 200, { files: q.files.map((f) => ({ path: f.path, uploadMode: LFS.test(f.path) ? 'lfs' : 'regular', shouldIgnore: false })) }), true);
   }
   const parent = repo.revisions[revision];
-  if (!parent) return json(res, 404, { error: `Invalid rev id: ${revision}` }, 'RevisionNotFound'), true;
+  if (!parent) return (json(res, 404, { error: `Invalid rev id: ${revision}` }, 'RevisionNotFound'), true);
   const files: Record<string, FileSource> = { ...(repo.commits?.[parent] ?? repo.files ?? {}) };
   let summary = '';
   const touched: string[] = [];
@@ -90,14 +110,16 @@ export async function handleWrite(req: IncomingMessage, res: ServerResponse, bas
     else if (key === 'deletedFile') delete files[value.path];
     else if (key === 'lfsFile') {
       const blob = s.blobs.get(value.oid);
-      if (!blob) return json(res, 400, { error: `LFS object ${value.oid} was never uploaded` }, 'BadRequest'), true;
+      if (!blob) return (json(res, 400, { error: `LFS object ${value.oid} was never uploaded` }, 'BadRequest'), true);
       files[value.path] = blob;
       touched.push(value.path);
     }
   }
-  const sha = createHash('sha1').update(`${parent} ${summary} ${touched.join(',')} ${s.commits.length}`).digest('hex');
+  const sha = createHash('sha1')
+    .update(`${parent} ${summary} ${touched.join(',')} ${s.commits.length}`)
+    .digest('hex');
   repo.commits = { ...(repo.commits ?? {}), [sha]: files };
   repo.revisions[revision] = sha;
   s.commits.push({ repo: id, revision, sha, summary, files: touched.sort() });
-  return json(res, 200, { commitOid: sha, commitUrl: `${base}/${id}/commit/${sha}` }), true;
+  return (json(res, 200, { commitOid: sha, commitUrl: `${base}/${id}/commit/${sha}` }), true);
 }

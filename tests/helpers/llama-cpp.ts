@@ -27,7 +27,11 @@ export async function llamaCppGreedy(modelPath: string, loras: string[], prompt:
   const l = await llamaCpp();
   const model = await l.loadModel({ modelPath, gpuLayers: 0 });
   try {
-    const ctx = await model.createContext({ contextSize: 256, threads, lora: loras.length ? { adapters: loras.map((filePath) => ({ filePath, scale: 1 })) } : undefined });
+    const ctx = await model.createContext({
+      contextSize: 256,
+      threads,
+      lora: loras.length ? { adapters: loras.map((filePath) => ({ filePath, scale: 1 })) } : undefined,
+    });
     const seq = ctx.getSequence();
     const out: number[] = [];
     for await (const t of seq.evaluate(prompt as never[], { temperature: 0 })) {

@@ -106,7 +106,17 @@ export async function startSlurmCluster(opts: { cpus?: number } = {}): Promise<S
     }
   };
   try {
-    run('munged', [`--socket=${socket}`, `--key-file=${key}`, `--pid-file=${join(dir, 'munged.pid')}`, `--log-file=${join(dir, 'munged.log')}`, `--seed-file=${join(dir, 'munged.seed')}`], {});
+    run(
+      'munged',
+      [
+        `--socket=${socket}`,
+        `--key-file=${key}`,
+        `--pid-file=${join(dir, 'munged.pid')}`,
+        `--log-file=${join(dir, 'munged.log')}`,
+        `--seed-file=${join(dir, 'munged.seed')}`,
+      ],
+      {},
+    );
     const probe = execFileSync(which('slurmd')!, ['-C'], { encoding: 'utf8' }).split('\n')[0];
     const node = /NodeName=(\S+)/.exec(probe)?.[1] ?? hostname().split('.')[0];
     const memory = /RealMemory=(\d+)/.exec(probe)?.[1] ?? '1000';

@@ -29,8 +29,27 @@ export function makeHarness(): Harness {
   const objects = join(root, 'artifacts', 'objects');
   mkdirSync(objects, { recursive: true });
   const pipeline: Record<string, Record<string, unknown>> = { models: {}, datasets: {}, adapters: {}, compositions: {}, evals: {}, exports: {} };
-  const manifest = (name: string, kind: string, key: string, config: unknown, metrics: Record<string, unknown> = {}, resolved: Record<string, unknown> = {}, upstream: Record<string, string> = {}): StageManifest => ({
-    name, kind, implVersion: 'test', key, config, inputs: [], upstream, resolved, engineVersion: 'test', metrics, createdAt: new Date().toISOString(), seconds: 0,
+  const manifest = (
+    name: string,
+    kind: string,
+    key: string,
+    config: unknown,
+    metrics: Record<string, unknown> = {},
+    resolved: Record<string, unknown> = {},
+    upstream: Record<string, string> = {},
+  ): StageManifest => ({
+    name,
+    kind,
+    implVersion: 'test',
+    key,
+    config,
+    inputs: [],
+    upstream,
+    resolved,
+    engineVersion: 'test',
+    metrics,
+    createdAt: new Date().toISOString(),
+    seconds: 0,
   });
   const h: Harness = {
     root,
@@ -39,7 +58,9 @@ export function makeHarness(): Harness {
     async build(name, run, config, upstream, opts = {}) {
       const [section, short] = name.split('.');
       pipeline[section][short] = config as Record<string, unknown>;
-      const key = createHash('sha256').update(JSON.stringify({ name, config, up: upstream.map((u) => u.key), resolved: opts.resolved ?? {} })).digest('hex');
+      const key = createHash('sha256')
+        .update(JSON.stringify({ name, config, up: upstream.map((u) => u.key), resolved: opts.resolved ?? {} }))
+        .digest('hex');
       const outDir = mkdtempSync(join(root, 'tmp-'));
       const ctx: RunContext<typeof config> = {
         name,
@@ -70,7 +91,9 @@ export function makeHarness(): Harness {
       return { artifact: { name, kind: ctx.kind, key, version: 1, dir, manifest: m }, result };
     },
     commitDir(name, kind, srcDir, salt) {
-      const key = createHash('sha256').update(name + salt).digest('hex');
+      const key = createHash('sha256')
+        .update(name + salt)
+        .digest('hex');
       const dir = join(objects, key);
       cpSync(srcDir, dir, { recursive: true });
       return { name, kind, key, version: 1, dir, manifest: manifest(name, kind, key, {}) };

@@ -16,7 +16,8 @@ describe('production and test addons', () => {
   });
 
   it('the test addon exports the raw kernels and ops, and no engine entry points', () => {
-    for (const f of ['sgemm', 'gemmBf16', 'nf4Quantize', 'frozenLinearBackwardGroup', 'backendInfo', 'setThreads']) expect(typeof testAddon.kernels[f]).toBe('function');
+    for (const f of ['sgemm', 'gemmBf16', 'nf4Quantize', 'frozenLinearBackwardGroup', 'backendInfo', 'setThreads'])
+      expect(typeof testAddon.kernels[f]).toBe('function');
     for (const f of ['crossEntropy', 'rmsnorm', 'attention']) expect(typeof testAddon.ops[f]).toBe('function');
     expect(testAddon.loadModel).toBeUndefined();
     expect(testAddon.kernels.backendInfo().backend).toBe(addon.kernels.backendInfo().backend);

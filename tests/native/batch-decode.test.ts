@@ -52,7 +52,15 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
           const len = i % 5 === 4 ? 40 + i : 1 + Math.floor(rnd() * 20); // a few prompts longer than 32 tokens
           const prompt = [1, ...Array.from({ length: len - 1 }, () => 3 + Math.floor(rnd() * 500))];
           const sampled = i % 4 === 3;
-          return { prompt, adapters: stacks[i % stacks.length], maxTokens: 4 + ((i * 7) % 21), temperature: sampled ? 0.9 : 0, topP: sampled ? 0.9 : 1, seed: i, eos: [] };
+          return {
+            prompt,
+            adapters: stacks[i % stacks.length],
+            maxTokens: 4 + ((i * 7) % 21),
+            temperature: sampled ? 0.9 : 0,
+            topP: sampled ? 0.9 : 1,
+            seed: i,
+            eos: [],
+          };
         });
       });
 
@@ -65,7 +73,9 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
           // the engine's other path (llama_forward over the whole sequence, sgemm products) scores the same tokens
           const P = reqs[i].prompt.length;
           const sc = await m.score([...reqs[i].prompt, ...alone[i].tokens], reqs[i].adapters);
-          alone[i].logprobs.forEach((lp, t) => expect(Math.abs(lp - sc.logprobs[P - 1 + t]), `request ${i} token ${t}`).toBeLessThan(quant === 'nf4' ? 2e-3 : 2e-4));
+          alone[i].logprobs.forEach((lp, t) =>
+            expect(Math.abs(lp - sc.logprobs[P - 1 + t]), `request ${i} token ${t}`).toBeLessThan(quant === 'nf4' ? 2e-3 : 2e-4),
+          );
         }
         const dec = new BatchDecoder(m, { maxBatch: 16 });
         let maxRows = 0;

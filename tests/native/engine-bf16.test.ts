@@ -9,7 +9,9 @@ import { STORIES, TINYSTORIES, skipReason } from './fixtures.ts';
 
 describe.skipIf(skipReason !== '')('bf16 compute mode' + (skipReason ? ` (skipped: ${skipReason})` : ''), () => {
   it('100 training steps track fp32 within 2% per step and 1% final validation loss', async () => {
-    const lines = readFileSync(join(TINYSTORIES, 'tinystories.txt'), 'utf8').split('\n').filter((l) => l.trim());
+    const lines = readFileSync(join(TINYSTORIES, 'tinystories.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     const results: Record<string, { losses: number[]; valid: number }> = {};
     for (const compute of ['fp32', 'bf16'] as const) {
       const m = await loadModel({ dir: STORIES, quant: 'none', compute });
@@ -23,10 +25,13 @@ describe.skipIf(skipReason !== '')('bf16 compute mode' + (skipReason ? ` (skippe
       const v = await evalLoss(res.trainer, valid);
       results[compute] = { losses: res.records.map((r) => r.loss), valid: v.reduce((a, b) => a + b, 0) / v.length };
     }
-    const f = results.fp32, b = results.bf16;
+    const f = results.fp32,
+      b = results.bf16;
     const worst = Math.max(...f.losses.map((l, i) => Math.abs(b.losses[i] - l) / l));
     const validRel = Math.abs(b.valid - f.valid) / f.valid;
-    console.log(`[bf16] worst per-step loss rel diff ${worst.toExponential(2)}, validation ${f.valid.toFixed(4)} (fp32) vs ${b.valid.toFixed(4)} (bf16), rel ${validRel.toExponential(2)}`);
+    console.log(
+      `[bf16] worst per-step loss rel diff ${worst.toExponential(2)}, validation ${f.valid.toFixed(4)} (fp32) vs ${b.valid.toFixed(4)} (bf16), rel ${validRel.toExponential(2)}`,
+    );
     expect(worst).toBeLessThan(0.02);
     expect(validRel).toBeLessThan(0.01);
     expect(b.losses).not.toEqual(f.losses); // bf16 really computed differently

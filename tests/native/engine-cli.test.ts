@@ -28,7 +28,12 @@ describe.skipIf(skipReason !== '')('generate / score commands' + (skipReason ? `
 
   it('generate --prompt-ids with stacked adapters equals the PEFT reference ids; stop strings cut the text', async () => {
     const exp = (await import(join(PEFT, 'expected.json'), { with: { type: 'json' } })).default as { cases: Record<string, { greedy_ids: number[] }> };
-    const out = await runGenerate({ model: STORIES, promptIds: '1,403,407,261,378', adapter: [join(PEFT, 'lora-a'), join(PEFT, 'lora-b') + ':1'], maxTokens: 40 });
+    const out = await runGenerate({
+      model: STORIES,
+      promptIds: '1,403,407,261,378',
+      adapter: [join(PEFT, 'lora-a'), join(PEFT, 'lora-b') + ':1'],
+      maxTokens: 40,
+    });
     expect(out.tokens).toEqual(exp.cases['lora-a+lora-b'].greedy_ids);
     const cut = await runGenerate({ model: STORIES, prompt: 'Once upon a time', maxTokens: 30, stop: ['Lily'] });
     expect(cut.text).toBe(', there was a little girl named ');

@@ -18,7 +18,8 @@ describe.skipIf(!hasAddon)('LoRA gradients vs finite differences (tiny random GQ
   let trainable: EngineAdapter;
   let trainer: Handle;
   let batch: MicroBatch;
-  const B = 2, T = 9;
+  const B = 2,
+    T = 9;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'peft-grad-'));
     initModel(dir, { vocabSize: 96, hiddenSize: 32, intermediateSize: 40, numLayers: 2, numHeads: 4, numKvHeads: 2, seed: 3, initStd: 0.3, tokenizer: 'none' });
@@ -51,7 +52,9 @@ describe.skipIf(!hasAddon)('LoRA gradients vs finite differences (tiny random GQ
           const p = params[key];
           expect(grad && p && grad.length === p.length).toBe(true);
           // the two largest-magnitude entries of this tensor
-          const idx = Array.from(grad.keys()).sort((i, j) => Math.abs(grad[j]) - Math.abs(grad[i])).slice(0, 2);
+          const idx = Array.from(grad.keys())
+            .sort((i, j) => Math.abs(grad[j]) - Math.abs(grad[i]))
+            .slice(0, 2);
           for (const i of idx) {
             const orig = p[i];
             const q = p.slice();
@@ -75,8 +78,7 @@ describe.skipIf(!hasAddon)('LoRA gradients vs finite differences (tiny random GQ
 
   it('per-layer recomputation gives bit-identical gradients', async () => {
     const g1 = await nativeEngine().trainerGradients(trainer, flat());
-    const t2 = (await train({ model: m, adapter: trainable, batches: [batch], steps: 0, lr: 0, recompute: true,
-      frozen: [] })).trainer;
+    const t2 = (await train({ model: m, adapter: trainable, batches: [batch], steps: 0, lr: 0, recompute: true, frozen: [] })).trainer;
     const t3 = (await train({ model: m, adapter: trainable, batches: [batch], steps: 0, lr: 0, recompute: false, frozen: [] })).trainer;
     const a = await nativeEngine().trainerGradients(t2, flat());
     const b = await nativeEngine().trainerGradients(t3, flat());

@@ -19,7 +19,17 @@ describe.skipIf(!hasAddon)('partial recomputation under an activation budget (ti
   let batch: MicroBatch;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'peft-partial-'));
-    initModel(dir, { vocabSize: 80, hiddenSize: 32, intermediateSize: 48, numLayers: L, numHeads: 4, numKvHeads: 2, seed: 11, initStd: 0.3, tokenizer: 'none' });
+    initModel(dir, {
+      vocabSize: 80,
+      hiddenSize: 32,
+      intermediateSize: 48,
+      numLayers: L,
+      numHeads: 4,
+      numKvHeads: 2,
+      seed: 11,
+      initStd: 0.3,
+      tokenizer: 'none',
+    });
     m = await loadModel({ dir, quant: 'none', compute: 'fp32' });
     adapter = await m.createAdapter({ r: 4, alpha: 8, targets: 'all-linear', seed: 12 });
     // non-zero B so every layer's LoRA path carries gradient to the layers below
@@ -27,11 +37,19 @@ describe.skipIf(!hasAddon)('partial recomputation under an activation budget (ti
     const ids = Array.from({ length: 2 }, (_, b) => Array.from({ length: 11 }, (_, t) => 1 + ((b * 37 + t * 13) % 79)));
     batch = { inputIds: ids, labels: ids.map((r) => r.map((x, t) => (t < 2 ? -100 : x))) };
   });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   async function run(recompute: boolean, activationBudgetBytes = 0) {
     const t = (await train({ model: m, adapter, batches: [batch], steps: 0, lr: 0, recompute, activationBudgetBytes })).trainer;
-    const g = await nativeEngine().trainerGradients(t, { ids: Int32Array.from(batch.inputIds.flat()), labels: Int32Array.from(batch.labels.flat()), micro: 1, batch: 2, seqLen: 11 });
+    const g = await nativeEngine().trainerGradients(t, {
+      ids: Int32Array.from(batch.inputIds.flat()),
+      labels: Int32Array.from(batch.labels.flat()),
+      micro: 1,
+      batch: 2,
+      seqLen: 11,
+    });
     const info = nativeEngine().trainerInfo(t);
     return { g, bytes: info.activationBytes, recomputed: info.recomputedLayers };
   }

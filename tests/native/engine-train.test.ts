@@ -15,7 +15,9 @@ describe.skipIf(skipReason !== '')('training on tinystories-sample' + (skipReaso
   let tmp: string;
   beforeAll(async () => {
     m = await loadModel({ dir: STORIES, quant: 'none' });
-    const lines = readFileSync(join(TINYSTORIES, 'tinystories.txt'), 'utf8').split('\n').filter((l) => l.trim());
+    const lines = readFileSync(join(TINYSTORIES, 'tinystories.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     const docs = lines.map((l) => m.tokenizer.encode(l, { special: true }));
     trainSet = packCausalLM(docs.slice(0, 300), 64, 4, 1);
     heldOut = packCausalLM(docs.slice(-60), 64, 4, 2).slice(0, 4);
@@ -34,7 +36,9 @@ describe.skipIf(skipReason !== '')('training on tinystories-sample' + (skipReaso
     const before = await evalLoss((await train({ model: m, adapter: base, batches: heldOut, steps: 0, lr: 0 })).trainer, heldOut);
     const after = await evalLoss(res.trainer, heldOut);
     const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
-    console.log(`[train] held-out loss ${mean(before).toFixed(4)} -> ${mean(after).toFixed(4)}; train loss ${res.records[0].loss.toFixed(4)} -> ${res.records.at(-1)!.loss.toFixed(4)}`);
+    console.log(
+      `[train] held-out loss ${mean(before).toFixed(4)} -> ${mean(after).toFixed(4)}; train loss ${res.records[0].loss.toFixed(4)} -> ${res.records.at(-1)!.loss.toFixed(4)}`,
+    );
     expect(mean(after)).toBeLessThan(mean(before) - 0.01);
     expect(res.records.length).toBe(30);
     expect(res.records[0].lr).toBe(0); // HF warmup: step 0 runs at lr 0
@@ -44,10 +48,27 @@ describe.skipIf(skipReason !== '')('training on tinystories-sample' + (skipReaso
   });
 
   it('an interrupted and resumed run matches the uninterrupted one exactly (with LoRA dropout)', async () => {
-    const common = { model: m, batches: trainSet.slice(0, 5), steps: 8, gradAccum: 2, lr: 2e-3, schedule: 'linear' as const, warmupSteps: 2, weightDecay: 0.01, maxGradNorm: 1, dropout: 0.1, seed: 42 };
+    const common = {
+      model: m,
+      batches: trainSet.slice(0, 5),
+      steps: 8,
+      gradAccum: 2,
+      lr: 2e-3,
+      schedule: 'linear' as const,
+      warmupSteps: 2,
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+      dropout: 0.1,
+      seed: 42,
+    };
     const full = await train({ ...common, adapter: await m.createAdapter({ r: 4, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 2 }) });
     // the interrupted run stops after step 3, where its checkpoint was written
-    const partial = await train({ ...common, adapter: await m.createAdapter({ r: 4, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 2 }), steps: 3, checkpoint: { dir: join(tmp, 'ck3'), every: 3 } });
+    const partial = await train({
+      ...common,
+      adapter: await m.createAdapter({ r: 4, targets: ['q_proj', 'v_proj', 'down_proj'], seed: 2 }),
+      steps: 3,
+      checkpoint: { dir: join(tmp, 'ck3'), every: 3 },
+    });
     expect(partial.stepsDone).toBe(3);
     expect(partial.checkpointDir).toBe(join(tmp, 'ck3', 'step-00000003'));
     const resumed = await train({ ...common, adapter: partial.adapter, resumeFrom: partial.checkpointDir });

@@ -10,7 +10,10 @@ import { readSafetensors } from '../../src/hf/safetensors.ts';
 import { STORIES, maxAbsDiff, skipReason } from './fixtures.ts';
 
 const PROMPT = 'Once upon a time';
-const GREEDY = [432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426];
+const GREEDY = [
+  432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358,
+  394, 261, 370, 432, 352, 266, 268, 388, 426,
+];
 const NLL_TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside.';
 
 describe.skipIf(skipReason !== '')('engine on stories260K' + (skipReason ? ` (skipped: ${skipReason})` : ''), () => {
@@ -74,7 +77,9 @@ describe.skipIf(skipReason !== '')('engine on stories260K' + (skipReason ? ` (sk
     expect(n.meanNll).not.toBe(f.meanNll); // the weights really are quantized
     console.log(`[numerics] stories260K NF4 vs f32 mean NLL: ${n.meanNll.toFixed(4)} vs ${f.meanNll.toFixed(4)}`);
     // linear weights: f32 footprint minus the unquantized embedding and norms, per linear weight
-    const H = 64, V = 512, L = 5;
+    const H = 64,
+      V = 512,
+      L = 5;
     const linear = q.info.params - V * H - (2 * L + 1) * H;
     const linearBytes = q.info.frozenBytes - (V * H + (2 * L + 1) * H) * 4;
     expect(linearBytes / linear).toBeLessThan(0.6);

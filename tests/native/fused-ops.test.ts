@@ -14,7 +14,8 @@ function rand(n: number, r: () => number, scale = 1): Float32Array {
 }
 /** max |a - b| / max |b| */
 function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
+  let d = 0,
+    m = 0;
   for (let i = 0; i < b.length; i++) {
     d = Math.max(d, Math.abs(a[i] - b[i]));
     m = Math.max(m, Math.abs(b[i]));
@@ -48,9 +49,13 @@ function ceReference(h: Float32Array, W: Float32Array, t: Int32Array, N: number,
 }
 
 describe('chunked cross-entropy matches the plain computation', () => {
-  const N = 300, C = 40, V = 1000, scale = 1 / 50;
+  const N = 300,
+    C = 40,
+    V = 1000,
+    scale = 1 / 50;
   const r = rng(7);
-  const h = rand(N * C, r), W = rand(V * C, r, 0.5);
+  const h = rand(N * C, r),
+    W = rand(V * C, r, 0.5);
   // padding: a run of ignored rows at the end and scattered ignored rows; 263 rows kept: two 256-row chunks of the
   // bf16 kernel (the last one partial), five 64-row chunks of the fp32 path
   const t = Int32Array.from({ length: N }, (_, i) => (i >= 290 || i % 11 === 3 ? -1 : Math.floor(((r() + 1) / 2) * V) % V));
@@ -82,7 +87,8 @@ describe('chunked cross-entropy matches the plain computation', () => {
       return testAddon.ops.crossEntropy({ h, W, targets: t, N, C, V, gradScale: scale, backward: true, bf16: true });
     };
     try {
-      const one = run(1), two = run(2);
+      const one = run(1),
+        two = run(2);
       expect(two.loss).toBe(one.loss);
       expect(Array.from(two.dh)).toEqual(Array.from(one.dh));
     } finally {
@@ -98,17 +104,25 @@ describe('chunked cross-entropy matches the plain computation', () => {
 });
 
 describe('RMSNorm (vectorised double row sums) and the fused residual add + RMSNorm', () => {
-  for (const [N, C] of [[7, 576], [5, 37], [3, 1]] as const)
+  for (const [N, C] of [
+    [7, 576],
+    [5, 37],
+    [3, 1],
+  ] as const)
     it(`N ${N}, C ${C}: within 1 ulp-scale of a float64 reference; fused add + norm bit-identical to add then norm`, () => {
       const r = rng(N * 100 + C);
-      const x = rand(N * C, r, 2), w = rand(C, r), res = rand(N * C, r, 2), eps = 1e-5;
+      const x = rand(N * C, r, 2),
+        w = rand(C, r),
+        res = rand(N * C, r, 2),
+        eps = 1e-5;
       const plain = testAddon.ops.rmsnorm({ x, w, N, C, eps });
       for (let i = 0; i < N; i++) {
         let ss = 0;
         for (let c = 0; c < C; c++) ss += x[i * C + c] ** 2;
         const rs = 1 / Math.sqrt(ss / C + eps);
         expect(Math.abs(plain.rstd[i] - rs) / rs).toBeLessThan(1.2e-7);
-        for (let c = 0; c < C; c++) expect(Math.abs(plain.out[i * C + c] - w[c] * x[i * C + c] * rs)).toBeLessThan(2.5e-7 * (Math.abs(w[c] * x[i * C + c] * rs) + 1e-30));
+        for (let c = 0; c < C; c++)
+          expect(Math.abs(plain.out[i * C + c] - w[c] * x[i * C + c] * rs)).toBeLessThan(2.5e-7 * (Math.abs(w[c] * x[i * C + c] * rs) + 1e-30));
       }
       const fused = testAddon.ops.rmsnorm({ x, w, N, C, eps, residual: res });
       const x2 = Float32Array.from(x, (v, i) => Math.fround(v + res[i]));
@@ -119,18 +133,33 @@ describe('RMSNorm (vectorised double row sums) and the fused residual add + RMSN
     });
 });
 
-interface AttnCase { batch: number; T: number; pos0: number; nh: number; nkv: number; hd: number; window: number }
+interface AttnCase {
+  batch: number;
+  T: number;
+  pos0: number;
+  nh: number;
+  nkv: number;
+  hd: number;
+  window: number;
+}
 
 function attnReference(c: AttnCase, q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array) {
-  const { batch, T, pos0, nh, nkv, hd, window } = c, Tk = pos0 + T, qs = nh * hd, ks = nkv * hd, g = nh / nkv;
+  const { batch, T, pos0, nh, nkv, hd, window } = c,
+    Tk = pos0 + T,
+    qs = nh * hd,
+    ks = nkv * hd,
+    g = nh / nkv;
   const scale = 1 / Math.sqrt(hd);
-  const out = new Float64Array(batch * T * qs), dq = new Float64Array(out.length);
-  const dk = new Float64Array(batch * Tk * ks), dv = new Float64Array(dk.length);
+  const out = new Float64Array(batch * T * qs),
+    dq = new Float64Array(out.length);
+  const dk = new Float64Array(batch * Tk * ks),
+    dv = new Float64Array(dk.length);
   for (let b = 0; b < batch; b++)
     for (let h = 0; h < nh; h++) {
       const kh = Math.floor(h / g);
       for (let i = 0; i < T; i++) {
-        const p = pos0 + i, lo = window > 0 ? Math.max(0, p - window + 1) : 0;
+        const p = pos0 + i,
+          lo = window > 0 ? Math.max(0, p - window + 1) : 0;
         const qi = (b * T + i) * qs + h * hd;
         const P: number[] = [];
         let mx = -Infinity;
@@ -156,7 +185,8 @@ function attnReference(c: AttnCase, q: Float32Array, k: Float32Array, v: Float32
           D += P[x] * s;
         }
         for (let x = 0; x < P.length; x++) {
-          const kj = (b * Tk + lo + x) * ks + kh * hd, dS = P[x] * (dP[x] - D) * scale;
+          const kj = (b * Tk + lo + x) * ks + kh * hd,
+            dS = P[x] * (dP[x] - D) * scale;
           for (let d = 0; d < hd; d++) {
             dq[qi + d] += dS * k[kj + d];
             dk[kj + d] += dS * q[qi + d];
@@ -183,8 +213,10 @@ describe('blocked attention matches the plain computation, forward and backward'
     it(name, () => {
       const r = rng(c.T * 31 + c.nh);
       const Tk = c.pos0 + c.T;
-      const q = rand(c.batch * c.T * c.nh * c.hd, r, 2), k = rand(c.batch * Tk * c.nkv * c.hd, r, 2);
-      const v = rand(c.batch * Tk * c.nkv * c.hd, r), dout = rand(c.batch * c.T * c.nh * c.hd, r);
+      const q = rand(c.batch * c.T * c.nh * c.hd, r, 2),
+        k = rand(c.batch * Tk * c.nkv * c.hd, r, 2);
+      const v = rand(c.batch * Tk * c.nkv * c.hd, r),
+        dout = rand(c.batch * c.T * c.nh * c.hd, r);
       const ref = attnReference(c, q, k, v, dout);
       const f32 = testAddon.ops.attention({ ...c, q, k, v, dout, bf16: false });
       for (const key of ['out', 'dq', 'dk', 'dv'] as const) expect(relMax(f32[key], ref[key]), `fp32 ${key}`).toBeLessThan(2e-5);

@@ -28,15 +28,25 @@ function normalArray(n: number, seed: number, std: number): Float32Array {
 }
 
 interface Gemm {
-  transA: boolean; transB: boolean; M: number; N: number; K: number; alpha: number; beta: number;
-  lda: number; ldb: number; ldc: number;
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  alpha: number;
+  beta: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
 }
 /** C = alpha op(A) op(B) + beta C in float64, and sum |a||b| per element (for error bounds). */
 function refGemm(g: Gemm, A: ArrayLike<number>, B: ArrayLike<number>, C0: Float32Array): { C: Float64Array; mag: Float64Array } {
-  const C = new Float64Array(C0.length), mag = new Float64Array(C0.length);
+  const C = new Float64Array(C0.length),
+    mag = new Float64Array(C0.length);
   for (let i = 0; i < g.M; i++)
     for (let j = 0; j < g.N; j++) {
-      let s = 0, m = 0;
+      let s = 0,
+        m = 0;
       for (let p = 0; p < g.K; p++) {
         const a = g.transA ? A[p * g.lda + i] : A[i * g.lda + p];
         const b = g.transB ? B[j * g.ldb + p] : B[p * g.ldb + j];
@@ -74,13 +84,23 @@ function relErr(g: Gemm, got: Float32Array, want: Float64Array, mag: Float64Arra
   return worst;
 }
 
-const combos: Array<[boolean, boolean]> = [[false, false], [false, true], [true, false], [true, true]];
+const combos: Array<[boolean, boolean]> = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
 
 describe('sgemm', () => {
   for (const builtin of [false, true])
     for (const [tA, tB] of combos)
       it(`${builtin ? 'built-in' : 'linked'} transA=${tA} transB=${tB}: odd sizes, padded leading dims, alpha/beta`, () => {
-        for (const [M, N, K, pad, alpha, beta] of [[37, 29, 53, 3, 0.7, 0.3], [1, 1, 1, 0, 1, 0], [130, 67, 300, 5, -1.5, 1], [13, 70, 1, 1, 2, 0]] as const) {
+        for (const [M, N, K, pad, alpha, beta] of [
+          [37, 29, 53, 3, 0.7, 0.3],
+          [1, 1, 1, 0, 1, 0],
+          [130, 67, 300, 5, -1.5, 1],
+          [13, 70, 1, 1, 2, 0],
+        ] as const) {
           const g = shapeOf(tA, tB, M, N, K, pad, alpha, beta);
           const { A, B, C } = buffers(g, M + N + K);
           const C0 = C.slice();
@@ -119,9 +139,12 @@ describe('bf16', () => {
       [0x3f808001, 0x3f81], // above halfway
       [0x3f807fff, 0x3f80], // below halfway
       [0x7f7fffff, 0x7f80], // max float rounds to +inf
-      [0x7f800000, 0x7f80], [0xff800000, 0xff80], // +-inf
-      [0x80000000, 0x8000], [0x00000000, 0x0000], // signed zeros
-      [0x00000001, 0x0000], [0x007fffff, 0x0080], // denormals
+      [0x7f800000, 0x7f80],
+      [0xff800000, 0xff80], // +-inf
+      [0x80000000, 0x8000],
+      [0x00000000, 0x0000], // signed zeros
+      [0x00000001, 0x0000],
+      [0x007fffff, 0x0080], // denormals
       [0xc0490fdb, 0xc049], // -pi
     ];
     const x = new Float32Array(cases.map(([u]) => bits(u)));
@@ -147,11 +170,16 @@ describe('bf16', () => {
 
   for (const [tA, tB] of combos)
     it(`gemmBf16 transA=${tA} transB=${tB} matches fp32 on the bf16-rounded inputs and fp32 inputs within bf16 tolerance`, () => {
-      for (const [M, N, K, pad, alpha, beta] of [[37, 29, 53, 3, 0.7, 0.3], [64, 96, 128, 0, 1, 0], [5, 300, 70, 2, 1, 1]] as const) {
+      for (const [M, N, K, pad, alpha, beta] of [
+        [37, 29, 53, 3, 0.7, 0.3],
+        [64, 96, 128, 0, 1, 0],
+        [5, 300, 70, 2, 1, 1],
+      ] as const) {
         const g = shapeOf(tA, tB, M, N, K, pad, alpha, beta);
         const { A, B, C } = buffers(g, 100 + M);
         const C0 = C.slice();
-        const A16 = k.f32ToBf16(A), B16 = k.f32ToBf16(B);
+        const A16 = k.f32ToBf16(A),
+          B16 = k.f32ToBf16(B);
         k.gemmBf16({ ...g, A: A16, B: B16, C });
         const rounded = refGemm(g, k.bf16ToF32(A16), k.bf16ToF32(B16), C0);
         expect(relErr(g, C, rounded.C, rounded.mag, C0)).toBeLessThan(2e-6); // fp32 accumulation of exact products
@@ -164,7 +192,8 @@ describe('bf16', () => {
     for (const bf of [true, false]) {
       const g = shapeOf(false, true, 256, 192, 256, 0, 1, 0);
       const { A, B } = buffers(g, 77);
-      const A16 = k.f32ToBf16(A), B16 = k.f32ToBf16(B);
+      const A16 = k.f32ToBf16(A),
+        B16 = k.f32ToBf16(B);
       const run = () => (bf ? k.gemmBf16 : k.sgemm)({ ...g, A: bf ? A16 : A, B: bf ? B16 : B, C: new Float32Array(256 * 192) });
       const first: Float32Array = run();
       const want = refGemm(g, bf ? k.bf16ToF32(A16) : A, bf ? k.bf16ToF32(B16) : B, new Float32Array(256 * 192));
@@ -183,9 +212,10 @@ describe('bf16', () => {
 });
 
 describe('NF4', () => {
-  const CODE = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-    -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
-    0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0];
+  const CODE = [
+    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+    0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+  ];
   let maxGap = 0;
   for (let i = 1; i < 16; i++) maxGap = Math.max(maxGap, CODE[i] - CODE[i - 1]);
 
@@ -193,7 +223,11 @@ describe('NF4', () => {
     expect(Array.from(k.nf4Code())).toEqual(CODE.map(Math.fround));
   });
 
-  for (const [rows, cols] of [[96, 128], [320, 128], [7, 192]] as const)
+  for (const [rows, cols] of [
+    [96, 128],
+    [320, 128],
+    [7, 192],
+  ] as const)
     it(`quantize -> dequantize stays within the per-block bound [${rows}x${cols}], codes are nearest, <= 0.6 bytes/param`, () => {
       const w = normalArray(rows * cols, rows * 7 + cols, 0.02);
       for (let i = 0; i < 64; i++) w[64 * 3 + i] = 0; // an all-zero block
@@ -235,8 +269,9 @@ describe('NF4', () => {
       for (let i = 64 * 3; i < 64 * 4; i++) expect(d[i]).toBe(0);
       // bf16 dequantization is the rounding of the fp32 one; row ranges are slices of the whole
       expect(Array.from(k.nf4Dequantize(q, { bf16: true }))).toEqual(Array.from(k.f32ToBf16(d)));
-      const r0 = rows > 2 ? 2 : 0, nr = Math.min(3, rows - r0);
-      if (((r0 * cols) % 64 === 0) && (((r0 + nr) * cols) % 64 === 0))
+      const r0 = rows > 2 ? 2 : 0,
+        nr = Math.min(3, rows - r0);
+      if ((r0 * cols) % 64 === 0 && ((r0 + nr) * cols) % 64 === 0)
         expect(Array.from(k.nf4Dequantize(q, { row0: r0, rows: nr }))).toEqual(Array.from(d.slice(r0 * cols, (r0 + nr) * cols)));
     });
 
@@ -255,22 +290,32 @@ describe('FrozenLinear', () => {
   type St = 'f32' | 'bf16' | 'nf4';
   const round16 = (a: Float32Array) => k.bf16ToF32(k.f32ToBf16(a)) as Float32Array;
   function naiveForward(x: Float32Array, W: Float32Array, bias: Float32Array | null, T: number, out: number, inn: number) {
-    const y = new Float64Array(T * out), mag = new Float64Array(T * out);
+    const y = new Float64Array(T * out),
+      mag = new Float64Array(T * out);
     for (let t = 0; t < T; t++)
       for (let o = 0; o < out; o++) {
-        let s = bias ? bias[o] : 0, m = bias ? Math.abs(bias[o]) : 0;
-        for (let i = 0; i < inn; i++) { s += x[t * inn + i] * W[o * inn + i]; m += Math.abs(x[t * inn + i] * W[o * inn + i]); }
+        let s = bias ? bias[o] : 0,
+          m = bias ? Math.abs(bias[o]) : 0;
+        for (let i = 0; i < inn; i++) {
+          s += x[t * inn + i] * W[o * inn + i];
+          m += Math.abs(x[t * inn + i] * W[o * inn + i]);
+        }
         y[t * out + o] = s;
         mag[t * out + o] = m;
       }
     return { y, mag };
   }
   function naiveBackward(dx0: Float32Array, dy: Float32Array, W: Float32Array, T: number, out: number, inn: number) {
-    const dx = new Float64Array(T * inn), mag = new Float64Array(T * inn);
+    const dx = new Float64Array(T * inn),
+      mag = new Float64Array(T * inn);
     for (let t = 0; t < T; t++)
       for (let i = 0; i < inn; i++) {
-        let s = dx0[t * inn + i], m = Math.abs(dx0[t * inn + i]);
-        for (let o = 0; o < out; o++) { s += dy[t * out + o] * W[o * inn + i]; m += Math.abs(dy[t * out + o] * W[o * inn + i]); }
+        let s = dx0[t * inn + i],
+          m = Math.abs(dx0[t * inn + i]);
+        for (let o = 0; o < out; o++) {
+          s += dy[t * out + o] * W[o * inn + i];
+          m += Math.abs(dy[t * out + o] * W[o * inn + i]);
+        }
         dx[t * inn + i] = s;
         mag[t * inn + i] = m;
       }
@@ -286,8 +331,12 @@ describe('FrozenLinear', () => {
     for (const compute of ['fp32', 'bf16'])
       for (const withBias of [false, true])
         it(`storage ${storage}, compute ${compute}, ${withBias ? 'with' : 'no'} bias: forward and backward_input vs naive`, () => {
-          const out = 96, inn = 128, T = 7;
-          const w = normalArray(out * inn, 11, 0.05), bias = withBias ? randArray(out, 12) : null, x = randArray(T * inn, 13);
+          const out = 96,
+            inn = 128,
+            T = 7;
+          const w = normalArray(out * inn, 11, 0.05),
+            bias = withBias ? randArray(out, 12) : null,
+            x = randArray(T * inn, 13);
           const h = k.frozenLinear({ w, bias, out, in: inn, storage });
           const Wd: Float32Array = k.frozenLinearDequantize(h);
           if (storage === 'f32') expect(Array.from(Wd)).toEqual(Array.from(w));
@@ -296,11 +345,14 @@ describe('FrozenLinear', () => {
           const wBytes = bytes - (withBias ? out * 4 : 0);
           expect(wBytes).toBe(storage === 'f32' ? out * inn * 4 : storage === 'bf16' ? out * inn * 2 : k.nf4Quantize(w, out, inn).bytes);
           // In bf16 compute the kernel sees bf16(x) and bf16(W'): the reference takes the same rounded inputs.
-          const xr = compute === 'bf16' ? round16(x) : x, Wr = compute === 'bf16' ? round16(Wd) : Wd;
+          const xr = compute === 'bf16' ? round16(x) : x,
+            Wr = compute === 'bf16' ? round16(Wd) : Wd;
           const y = k.frozenLinearForward(h, x, T, compute);
           const f = naiveForward(xr, Wr, bias, T, out, inn);
           expect(worst(y, f.y, f.mag)).toBeLessThan(2e-6);
-          const dy = randArray(T * out, 14), dx = randArray(T * inn, 15), dx0 = dx.slice();
+          const dy = randArray(T * out, 14),
+            dx = randArray(T * inn, 15),
+            dx0 = dx.slice();
           k.frozenLinearBackward(h, dx, dy, T, compute);
           const b = naiveBackward(dx0, compute === 'bf16' ? round16(dy) : dy, Wr, T, out, inn);
           expect(worst(dx, b.dx, b.mag)).toBeLessThan(2e-6);
@@ -314,14 +366,19 @@ describe('FrozenLinear', () => {
 
   for (const compute of ['fp32', 'bf16'])
     it(`NF4 weight larger than one tile (1000x4160, tiles of 960 rows), compute ${compute}`, () => {
-      const out = 1000, inn = 4160, T = 3;
-      const w = normalArray(out * inn, 21, 0.02), x = randArray(T * inn, 22);
+      const out = 1000,
+        inn = 4160,
+        T = 3;
+      const w = normalArray(out * inn, 21, 0.02),
+        x = randArray(T * inn, 22);
       const h = k.frozenLinear({ w, out, in: inn, storage: 'nf4' });
       const Wd: Float32Array = k.frozenLinearDequantize(h);
-      const xr = compute === 'bf16' ? round16(x) : x, Wr = compute === 'bf16' ? round16(Wd) : Wd;
+      const xr = compute === 'bf16' ? round16(x) : x,
+        Wr = compute === 'bf16' ? round16(Wd) : Wd;
       const f = naiveForward(xr, Wr, null, T, out, inn);
       expect(worst(k.frozenLinearForward(h, x, T, compute), f.y, f.mag)).toBeLessThan(4e-6);
-      const dy = randArray(T * out, 23), dx = new Float32Array(T * inn);
+      const dy = randArray(T * out, 23),
+        dx = new Float32Array(T * inn);
       k.frozenLinearBackward(h, dx, dy, T, compute);
       const b = naiveBackward(new Float32Array(T * inn), compute === 'bf16' ? round16(dy) : dy, Wr, T, out, inn);
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
@@ -329,12 +386,20 @@ describe('FrozenLinear', () => {
 
   // The folded-LoRA products: extra K columns (forward) / rows (input gradient) ride along in the frozen matmul.
   // Shapes: NF4 with blocks inside rows, NF4 with blocks straddling rows (in = 40), several tiles, f32 / bf16 storage.
-  for (const [storage, out, inn, ke, T] of [['nf4', 96, 64, 5, 7], ['nf4', 32, 40, 16, 3], ['nf4', 1000, 4160, 16, 3], ['f32', 48, 72, 3, 5], ['bf16', 40, 64, 48, 4]] as const)
+  for (const [storage, out, inn, ke, T] of [
+    ['nf4', 96, 64, 5, 7],
+    ['nf4', 32, 40, 16, 3],
+    ['nf4', 1000, 4160, 16, 3],
+    ['f32', 48, 72, 3, 5],
+    ['bf16', 40, 64, 48, 4],
+  ] as const)
     it(`folded extra operands: ${storage} ${out}x${inn}, ${ke} extra, T ${T}, match the naive product of the bf16-rounded inputs`, () => {
-      const w = normalArray(out * inn, 31, 0.05), bias = storage === 'f32' ? randArray(out, 32) : null;
+      const w = normalArray(out * inn, 31, 0.05),
+        bias = storage === 'f32' ? randArray(out, 32) : null;
       const h = k.frozenLinear({ w, out, in: inn, storage, ...(bias ? { bias } : {}) });
       const Wd: Float32Array = k.frozenLinearDequantize(h);
-      const xa = randArray(T * (inn + ke), 33), E = randArray(out * ke, 34, 0.1);
+      const xa = randArray(T * (inn + ke), 33),
+        E = randArray(out * ke, 34, 0.1);
       const Waug = new Float32Array(out * (inn + ke));
       for (let o = 0; o < out; o++) {
         Waug.set(Wd.subarray(o * inn, (o + 1) * inn), o * (inn + ke));
@@ -342,7 +407,10 @@ describe('FrozenLinear', () => {
       }
       const f = naiveForward(round16(xa), round16(Waug), bias, T, out, inn + ke);
       expect(worst(k.frozenLinearForwardAug(h, xa, T, E, ke), f.y, f.mag)).toBeLessThan(4e-6);
-      const dya = randArray(T * (out + ke), 35), F = randArray(ke * inn, 36, 0.1), dx = randArray(T * inn, 37), dx0 = dx.slice();
+      const dya = randArray(T * (out + ke), 35),
+        F = randArray(ke * inn, 36, 0.1),
+        dx = randArray(T * inn, 37),
+        dx0 = dx.slice();
       const Faug = new Float32Array((out + ke) * inn);
       Faug.set(Wd, 0);
       Faug.set(F, out * inn);
@@ -353,16 +421,26 @@ describe('FrozenLinear', () => {
 
   // The grouped input gradient (q/k/v or gate/up with the folded LoRA A rows): one stacked tile, and stacked weights
   // too big for one tile (one product per projection), overwriting or accumulating.
-  for (const [outs, inn, kf, T, accumulate] of [[[96, 32, 32], 64, 12, 5, false], [[40, 24], 40, 4, 3, true], [[1000, 1000], 4160, 16, 2, false], [[1000, 1000], 4160, 16, 2, true]] as const)
+  for (const [outs, inn, kf, T, accumulate] of [
+    [[96, 32, 32], 64, 12, 5, false],
+    [[40, 24], 40, 4, 3, true],
+    [[1000, 1000], 4160, 16, 2, false],
+    [[1000, 1000], 4160, 16, 2, true],
+  ] as const)
     it(`grouped input gradient: outputs ${outs.join('+')} x ${inn}, ${kf} extra rows, T ${T}, ${accumulate ? 'accumulating' : 'overwriting'}`, () => {
       const hs = outs.map((o, j) => k.frozenLinear({ w: normalArray(o * inn, 41 + j, 0.05), out: o, in: inn, storage: j === 1 ? 'bf16' : 'nf4' }));
       const rows = outs.reduce((a, b) => a + b, 0);
       const stacked = new Float32Array((rows + kf) * inn);
       let r0 = 0;
-      hs.forEach((h, j) => { stacked.set(k.frozenLinearDequantize(h), r0 * inn); r0 += outs[j]; });
+      hs.forEach((h, j) => {
+        stacked.set(k.frozenLinearDequantize(h), r0 * inn);
+        r0 += outs[j];
+      });
       const F = randArray(kf * inn, 48, 0.1);
       stacked.set(F, rows * inn);
-      const dya = randArray(T * (rows + kf), 49), dx = randArray(T * inn, 50), dx0 = accumulate ? dx.slice() : new Float32Array(T * inn);
+      const dya = randArray(T * (rows + kf), 49),
+        dx = randArray(T * inn, 50),
+        dx0 = accumulate ? dx.slice() : new Float32Array(T * inn);
       k.frozenLinearBackwardGroup(hs, dx, dya, T, F, kf, accumulate);
       const b = naiveBackward(dx0, round16(dya), round16(stacked), T, rows + kf, inn);
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
@@ -370,16 +448,24 @@ describe('FrozenLinear', () => {
 
   // Decoding-sized inputs (T <= 32) take the NF4 path that decodes each block in registers (nf4_gemv) when rows are
   // whole blocks; in = 40 (blocks straddling rows) keeps the tile path.
-  for (const [out, inn, T] of [[100, 192, 1], [37, 64, 32], [33, 4160, 5], [32, 40, 2]] as const)
+  for (const [out, inn, T] of [
+    [100, 192, 1],
+    [37, 64, 32],
+    [33, 4160, 5],
+    [32, 40, 2],
+  ] as const)
     it(`NF4 forward with ${T} input row(s), ${out}x${inn}, compute fp32, matches the naive product`, () => {
-      const w = normalArray(out * inn, 61, 0.05), x = randArray(T * inn, 62), bias = randArray(out, 63);
+      const w = normalArray(out * inn, 61, 0.05),
+        x = randArray(T * inn, 62),
+        bias = randArray(out, 63);
       const h = k.frozenLinear({ w, bias, out, in: inn, storage: 'nf4' });
       const f = naiveForward(x, k.frozenLinearDequantize(h), bias, T, out, inn);
       expect(worst(k.frozenLinearForward(h, x, T, 'fp32'), f.y, f.mag)).toBeLessThan(2e-6);
     });
 
   it('forward writes into a caller-provided output array when given one', () => {
-    const w = normalArray(64 * 64, 5, 0.1), x = randArray(3 * 64, 6);
+    const w = normalArray(64 * 64, 5, 0.1),
+      x = randArray(3 * 64, 6);
     const h = k.frozenLinear({ w, out: 64, in: 64, storage: 'nf4' });
     const y = new Float32Array(3 * 64);
     expect(k.frozenLinearForward(h, x, 3, 'bf16', y)).toBe(y);
@@ -395,7 +481,9 @@ describe('FrozenLinear', () => {
 
 describe('argument validation', () => {
   const err = (re: RegExp) => expect.objectContaining({ code: 'E_ENGINE', message: expect.stringMatching(re) });
-  const A = new Float32Array(6), B = new Float32Array(6), C = new Float32Array(4);
+  const A = new Float32Array(6),
+    B = new Float32Array(6),
+    C = new Float32Array(4);
   it('sgemm / gemmBf16 check types, leading dimensions and lengths', () => {
     expect(() => k.sgemm({ M: 2, N: 2, K: 3, A: new Float32Array(5), B, C })).toThrow(err(/'A' has 5 elements but the shape needs 6/));
     expect(() => k.sgemm({ M: 2, N: 2, K: 3, A, B, C: new Float32Array(3) })).toThrow(err(/'C'/));

@@ -98,9 +98,21 @@ describe.skipIf(noFixtures)('hf-tiny fixtures load with transformers-equal confi
   it('stories260K/hf: GQA 8/4, head_dim 8, tied, 47 tensors', () => {
     const m = addon.inspectModel(stories);
     expect(m.config).toMatchObject({
-      modelType: 'llama', vocabSize: 512, hiddenSize: 64, intermediateSize: 172, numLayers: 5, numHeads: 8, numKvHeads: 4,
-      headDim: 8, maxPositionEmbeddings: 512, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true,
-      bosTokenId: 1, eosTokenIds: [2], torchDtype: 'float32',
+      modelType: 'llama',
+      vocabSize: 512,
+      hiddenSize: 64,
+      intermediateSize: 172,
+      numLayers: 5,
+      numHeads: 8,
+      numKvHeads: 4,
+      headDim: 8,
+      maxPositionEmbeddings: 512,
+      rmsNormEps: 1e-5,
+      ropeTheta: 10000,
+      tieWordEmbeddings: true,
+      bosTokenId: 1,
+      eosTokenIds: [2],
+      torchDtype: 'float32',
     });
     expect(m.tensors.length).toBe(47);
     const shape = (n: string) => m.tensors.find((t: { name: string }) => t.name === n)?.shape;
@@ -119,13 +131,29 @@ describe('config defaults per model type (transformers config classes)', () => {
   it('llama: kv heads = heads, eps 1e-6, theta 1e4, max_pos 2048, untied, bos 1 / eos 2, no biases', () => {
     const c = parse({ ...base, model_type: 'llama' });
     expect(c).toMatchObject({
-      numKvHeads: 4, headDim: 16, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositionEmbeddings: 2048, tieWordEmbeddings: false,
-      bosTokenId: 1, eosTokenIds: [2], attentionBias: false, mlpBias: false, slidingWindow: 0, architecture: 'LlamaForCausalLM',
+      numKvHeads: 4,
+      headDim: 16,
+      rmsNormEps: 1e-6,
+      ropeTheta: 10000,
+      maxPositionEmbeddings: 2048,
+      tieWordEmbeddings: false,
+      bosTokenId: 1,
+      eosTokenIds: [2],
+      attentionBias: false,
+      mlpBias: false,
+      slidingWindow: 0,
+      architecture: 'LlamaForCausalLM',
     });
   });
   it('mistral: sliding_window 4096 when absent, none when null, max_pos 131072, 8 kv heads when absent', () => {
     const wide = { ...base, num_attention_heads: 16 };
-    expect(parse({ ...wide, model_type: 'mistral' })).toMatchObject({ slidingWindow: 4096, maxPositionEmbeddings: 131072, tieWordEmbeddings: false, numKvHeads: 8, headDim: 4 });
+    expect(parse({ ...wide, model_type: 'mistral' })).toMatchObject({
+      slidingWindow: 4096,
+      maxPositionEmbeddings: 131072,
+      tieWordEmbeddings: false,
+      numKvHeads: 8,
+      headDim: 4,
+    });
     expect(parse({ ...wide, model_type: 'mistral', sliding_window: null, num_key_value_heads: null })).toMatchObject({ slidingWindow: 0, numKvHeads: 16 });
   });
   it('qwen2: 32 kv heads when the key is absent (Qwen2Config), heads when null', () => {
@@ -136,7 +164,16 @@ describe('config defaults per model type (transformers config classes)', () => {
   });
   it('qwen2: q/k/v bias without o bias, untied, no default bos/eos, max_pos 32768', () => {
     const c = parse({ ...base, model_type: 'qwen2', num_key_value_heads: 2, sliding_window: 4096, use_sliding_window: false });
-    expect(c).toMatchObject({ qkvBias: true, oBias: false, attentionBias: true, tieWordEmbeddings: false, bosTokenId: -1, eosTokenIds: [], maxPositionEmbeddings: 32768, slidingWindow: 0 });
+    expect(c).toMatchObject({
+      qkvBias: true,
+      oBias: false,
+      attentionBias: true,
+      tieWordEmbeddings: false,
+      bosTokenId: -1,
+      eosTokenIds: [],
+      maxPositionEmbeddings: 32768,
+      slidingWindow: 0,
+    });
   });
   it('head_dim key wins over hidden_size / heads; eos may be a list; generation_config overrides', () => {
     const c = parse({ ...base, model_type: 'llama', head_dim: 8, eos_token_id: [2, 7], tie_word_embeddings: true }, { eos_token_id: [9, 3], bos_token_id: 5 });

@@ -15,7 +15,11 @@ function defaultInvFreq(base: number, dim: number): number[] {
 }
 
 /** transformers _compute_llama3_parameters, elementwise in float64. */
-function llama3InvFreq(theta: number, dim: number, s: { factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number }): number[] {
+function llama3InvFreq(
+  theta: number,
+  dim: number,
+  s: { factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number },
+): number[] {
   const inv = defaultInvFreq(theta, dim);
   const old = s.original_max_position_embeddings;
   const lowWavelen = old / s.low_freq_factor;
@@ -105,7 +109,10 @@ describe('rope inverse frequencies', () => {
 const dynamicDir = join(fixtures, 'hf-tiny/llama-rope-dynamic');
 describe.skipIf(!existsSync(dynamicDir))('dynamic NTK on the hf-tiny fixture config (../shared/fixtures; skipped when absent)', () => {
   const text = existsSync(dynamicDir) ? readFileSync(join(dynamicDir, 'config.json'), 'utf8') : '{}';
-  const hd = 16, theta = 10000, factor = 2, maxPos = 32;
+  const hd = 16,
+    theta = 10000,
+    factor = 2,
+    maxPos = 32;
 
   it('seq 48 > max_pos 32: base = theta * ((f*T/max) - (f-1)) ** (d/(d-2)) for all positions', () => {
     const base = theta * ((factor * 48) / maxPos - (factor - 1)) ** (hd / (hd - 2));

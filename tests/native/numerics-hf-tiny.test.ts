@@ -30,7 +30,9 @@ describe.skipIf(skipReason !== '')('hf-tiny architecture variants' + (skipReason
       }
       const lpDiff = maxAbsDiff(s.logprobs, exp.forward.next_token_logprobs);
       const greedy = await m.generate(exp.greedy.prompt_ids, { maxTokens: exp.greedy.new_ids.length, temperature: 0, eos: [] });
-      console.log(`[numerics] hf-tiny/${name}: max |logit diff| ${logitDiff.toExponential(2)}, max |logprob diff| ${lpDiff.toExponential(2)}, greedy ${greedy.join(',') === exp.greedy.new_ids.join(',') ? 'exact' : 'DIFFERENT'}`);
+      console.log(
+        `[numerics] hf-tiny/${name}: max |logit diff| ${logitDiff.toExponential(2)}, max |logprob diff| ${lpDiff.toExponential(2)}, greedy ${greedy.join(',') === exp.greedy.new_ids.join(',') ? 'exact' : 'DIFFERENT'}`,
+      );
       expect(logitDiff).toBeLessThan(2e-4);
       expect(lpDiff).toBeLessThan(1e-4);
       expect(greedy).toEqual(exp.greedy.new_ids);

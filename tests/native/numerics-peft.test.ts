@@ -26,7 +26,13 @@ describe.skipIf(skipReason !== '')('PEFT adapters on stories260K' + (skipReason 
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  const stacks: Record<string, string[]> = { base: [], 'lora-a': ['lora-a'], 'lora-b': ['lora-b'], 'lora-a+lora-b': ['lora-a', 'lora-b'], 'merged-cat': ['merged-cat'] };
+  const stacks: Record<string, string[]> = {
+    base: [],
+    'lora-a': ['lora-a'],
+    'lora-b': ['lora-b'],
+    'lora-a+lora-b': ['lora-a', 'lora-b'],
+    'merged-cat': ['merged-cat'],
+  };
   for (const [name, dirs] of Object.entries(stacks)) {
     it(`${name}: greedy ids, log-probs and last logits match PEFT`, async () => {
       const adapters: AdapterUse[] = [];
@@ -40,7 +46,9 @@ describe.skipIf(skipReason !== '')('PEFT adapters on stories260K' + (skipReason 
       const lgDiff = maxAbsDiff(last, c.last_logits);
       const nll32 = -s.logprobs.slice(-32).reduce((a, b) => a + b, 0) / 32;
       const greedy = await m.generate(exp.prompt.ids, { maxTokens: 40, temperature: 0 }, adapters);
-      console.log(`[numerics] peft-stories260K/${name}: max |logprob diff| ${lpDiff.toExponential(2)}, max |last logit diff| ${lgDiff.toExponential(2)}, |nll32 diff| ${Math.abs(nll32 - c.mean_nll_cont32).toExponential(2)}`);
+      console.log(
+        `[numerics] peft-stories260K/${name}: max |logprob diff| ${lpDiff.toExponential(2)}, max |last logit diff| ${lgDiff.toExponential(2)}, |nll32 diff| ${Math.abs(nll32 - c.mean_nll_cont32).toExponential(2)}`,
+      );
       expect(lpDiff).toBeLessThan(1e-4);
       expect(lgDiff).toBeLessThan(2e-4);
       expect(Math.abs(nll32 - c.mean_nll_cont32)).toBeLessThan(2e-5);

@@ -53,7 +53,8 @@ describe.skipIf(skipReason !== '')('train-reference trajectories' + (skipReason 
         maxGradNorm: hp.max_grad_norm,
         accumulation: 'mean',
       });
-      let lossDiff = 0, normRel = 0;
+      let lossDiff = 0,
+        normRel = 0;
       res.records.forEach((r, k) => {
         const ref = traj.steps[k];
         expect(r.lr).toBeCloseTo(ref.lr, 12);
@@ -69,7 +70,11 @@ describe.skipIf(skipReason !== '')('train-reference trajectories' + (skipReason 
       await res.adapter.save(out);
       const got = readSafetensors(join(out, 'adapter_model.safetensors')).tensors;
       rmSync(out, { recursive: true, force: true });
-      let wDiff = 0, d2 = 0, u2 = 0, over1e6 = 0, n = 0;
+      let wDiff = 0,
+        d2 = 0,
+        u2 = 0,
+        over1e6 = 0,
+        n = 0;
       expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
       const init0 = readSafetensors(join(REF, 'init', 'adapter_model.safetensors')).tensors;
       for (const [k, t] of want) {
@@ -92,7 +97,9 @@ describe.skipIf(skipReason !== '')('train-reference trajectories' + (skipReason 
       let evalDiff = 0;
       evals.forEach((l, i) => (evalDiff = Math.max(evalDiff, Math.abs(l - traj.final.eval_loss_per_micro_batch[i]))));
       const greedy = await m.generate([1, 403, 407, 261, 378], { maxTokens: 40 }, [{ adapter: res.adapter }]);
-      console.log(`[numerics] train-reference/${run}: max |loss diff| ${lossDiff.toExponential(2)}, max grad-norm rel diff ${normRel.toExponential(2)}, final weights max |diff| ${wDiff.toExponential(2)} (rel L2 ${relL2.toExponential(2)}, ${over1e6}/${n} above 1e-6), final logprobs max |diff| ${lpDiff.toExponential(2)}, eval loss max |diff| ${evalDiff.toExponential(2)}`);
+      console.log(
+        `[numerics] train-reference/${run}: max |loss diff| ${lossDiff.toExponential(2)}, max grad-norm rel diff ${normRel.toExponential(2)}, final weights max |diff| ${wDiff.toExponential(2)} (rel L2 ${relL2.toExponential(2)}, ${over1e6}/${n} above 1e-6), final logprobs max |diff| ${lpDiff.toExponential(2)}, eval loss max |diff| ${evalDiff.toExponential(2)}`,
+      );
       expect(lossDiff).toBeLessThan(1e-5);
       expect(normRel).toBeLessThan(1e-5);
       // The README's criteria: ||W - W_ref|| / ||W_ref - W_init|| <= 1e-3 and nearly all elements within 1e-6.

@@ -19,12 +19,29 @@ const ARTIFACTS = join(REPO_DIR, 'test-artifacts', 'report');
 const qaLine = (q: { context: string; question: string; answer: string }) =>
   JSON.stringify({ context: q.context, question: q.question, answers: { text: [q.answer], answer_start: [q.context.indexOf(q.answer)] } });
 
-const train = { quant: 'none', compute: 'fp32', lora: { r: 4, alpha: 8, dropout: 0 }, warmup: 1, batchSize: 4, seqLen: 64, maxSteps: 6, evalEvery: 3, checkpointEvery: 0 };
+const train = {
+  quant: 'none',
+  compute: 'fp32',
+  lora: { r: 4, alpha: 8, dropout: 0 },
+  warmup: 1,
+  batchSize: 4,
+  seqLen: 64,
+  maxSteps: 6,
+  evalEvery: 3,
+  checkpointEvery: 0,
+};
 const pipeline = (taskLr: number) => ({
   description: 'report test project',
   models: { base: { path: join(REPO_DIR, 'models', 'stories260K') } },
   datasets: {
-    docs: { model: 'base', source: { files: ['docs/*.md'], documents: 'paragraph' }, format: 'text', clean: { strip: 'markdown' }, seqLen: 64, split: { valid: 0.2, seed: 1 } },
+    docs: {
+      model: 'base',
+      source: { files: ['docs/*.md'], documents: 'paragraph' },
+      format: 'text',
+      clean: { strip: 'markdown' },
+      seqLen: 64,
+      split: { valid: 0.2, seed: 1 },
+    },
     qa: { model: 'base', source: { files: ['data/qa.jsonl'] }, format: 'qa', split: { valid: 0.2, seed: 1 } },
   },
   adapters: {
@@ -35,7 +52,8 @@ const pipeline = (taskLr: number) => ({
   evals: { report: { compositions: ['assistant'], datasets: ['docs', 'qa'], maxExamples: 2, maxNewTokens: 4, gate: { maxPerplexityIncrease: 100 } } },
 });
 
-const ref = (p: TempProject, stage: string) => JSON.parse(p.read(`artifacts/refs/${stage}.json`)) as { current: number; pinned: boolean; versions: { version: number; key: string }[] };
+const ref = (p: TempProject, stage: string) =>
+  JSON.parse(p.read(`artifacts/refs/${stage}.json`)) as { current: number; pinned: boolean; versions: { version: number; key: string }[] };
 const keyOf = (p: TempProject, stage: string, version?: number) => {
   const r = ref(p, stage);
   return r.versions.find((v) => v.version === (version ?? r.current))!.key;
@@ -81,7 +99,10 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
 
     // loss charts: as many points as train_log.jsonl has lines, the last one the last logged loss
     for (const stage of ['adapters.domain', 'adapters.task']) {
-      const log = p.read(`artifacts/objects/${keyOf(p, stage)}/train_log.jsonl`).trim().split('\n');
+      const log = p
+        .read(`artifacts/objects/${keyOf(p, stage)}/train_log.jsonl`)
+        .trim()
+        .split('\n');
       const pts = await page.$$eval(`svg[data-chart="${stage}/loss-step"] g.series[data-curve="train"][data-current="yes"] circle`, (cs) =>
         cs.map((c) => ({ x: Number(c.getAttribute('data-x')), y: Number(c.getAttribute('data-y')) })),
       );
@@ -106,10 +127,18 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     // the eval table's numbers are metrics.json's
     const metrics = JSON.parse(p.read(`artifacts/objects/${keyOf(p, 'evals.report')}/metrics.json`)) as { rows: Record<string, unknown>[] };
     const cells = await page.$$eval('table[data-table="eval"] td[data-value]', (tds) =>
-      tds.map((td) => ({ subject: td.getAttribute('data-subject'), dataset: td.getAttribute('data-dataset'), metric: td.getAttribute('data-metric')!, value: Number(td.getAttribute('data-value')), text: td.textContent })),
+      tds.map((td) => ({
+        subject: td.getAttribute('data-subject'),
+        dataset: td.getAttribute('data-dataset'),
+        metric: td.getAttribute('data-metric')!,
+        value: Number(td.getAttribute('data-value')),
+        text: td.textContent,
+      })),
     );
     const expected = metrics.rows.flatMap((r) =>
-      ['perplexity', 'exact_match', 'f1'].filter((m) => typeof r[m] === 'number').map((m) => ({ subject: r.subject, dataset: r.dataset, metric: m, value: r[m] as number })),
+      ['perplexity', 'exact_match', 'f1']
+        .filter((m) => typeof r[m] === 'number')
+        .map((m) => ({ subject: r.subject, dataset: r.dataset, metric: m, value: r[m] as number })),
     );
     expect(cells.map(({ text: _, ...c }) => c)).toEqual(expect.arrayContaining(expected));
     expect(cells).toHaveLength(expected.length);
@@ -129,10 +158,14 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     expect(r.code, r.stderr).toBe(0);
     const page = browser!.page;
     await page.goto(pathToFileURL(p.path('out/compare-adapters.task-v1-v2.html')).href);
-    const series = await page.$$eval('svg[data-chart="adapters.task/loss-step"] g.series[data-curve="train"]', (gs) => gs.map((g) => g.getAttribute('data-version')));
+    const series = await page.$$eval('svg[data-chart="adapters.task/loss-step"] g.series[data-curve="train"]', (gs) =>
+      gs.map((g) => g.getAttribute('data-version')),
+    );
     expect(series.sort()).toEqual(['1', '2']);
     expect(await page.$$eval('table[data-table="diff-config"] tr', (rs) => rs.map((x) => x.textContent))).toContain('lr0.0030.01');
-    const vl = await page.$$eval('table[data-table="compare-metrics"] tr[data-metric="valid_loss"] td[data-value]', (tds) => tds.map((t) => Number(t.getAttribute('data-value'))));
+    const vl = await page.$$eval('table[data-table="compare-metrics"] tr[data-metric="valid_loss"] td[data-value]', (tds) =>
+      tds.map((t) => Number(t.getAttribute('data-value'))),
+    );
     const m = (v: number) => JSON.parse(p.read(`artifacts/objects/${keyOf(p, 'adapters.task', v)}/metrics.json`)).valid_loss;
     expect(vl).toEqual([m(1), m(2)]);
 
@@ -141,7 +174,11 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     expect(e.code, e.stderr).toBe(0);
     await page.goto(pathToFileURL(p.path('out/compare-evals.report-v1-v2.html')).href);
     const tables = await page.$$eval('table[data-table="eval"]', (ts) =>
-      ts.map((t) => [...t.querySelectorAll('td[data-value]')].map((td) => `${td.getAttribute('data-subject')}/${td.getAttribute('data-dataset')}/${td.getAttribute('data-metric')}=${td.getAttribute('data-value')}`)),
+      ts.map((t) =>
+        [...t.querySelectorAll('td[data-value]')].map(
+          (td) => `${td.getAttribute('data-subject')}/${td.getAttribute('data-dataset')}/${td.getAttribute('data-metric')}=${td.getAttribute('data-value')}`,
+        ),
+      ),
     );
     const flat = (v: number) =>
       (JSON.parse(p.read(`artifacts/objects/${keyOf(p, 'evals.report', v)}/metrics.json`)) as { rows: Record<string, unknown>[] }).rows.flatMap((r) =>
@@ -192,7 +229,11 @@ describe.skipIf(addonSkip !== '')(`peftmake report on a built, retrained and rol
     const plot = lines.slice(lines.findIndex((l) => l.includes('loss against step')) + 1).filter((l) => l.includes('┤'));
     expect(plot).toHaveLength(12);
     expect(plot.join('')).toMatch(/[\u2801-\u28ff]/);
-    const logged = p.read(`artifacts/objects/${keyOf(p, 'adapters.domain')}/train_log.jsonl`).trim().split('\n').map((l) => JSON.parse(l).loss as number);
+    const logged = p
+      .read(`artifacts/objects/${keyOf(p, 'adapters.domain')}/train_log.jsonl`)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).loss as number);
     expect(plot[0].trim().startsWith(String(Number(Math.max(...logged).toPrecision(4))))).toBe(true);
     expect(plot[11].trim().startsWith(String(Number(Math.min(...logged, ...validLosses(p)).toPrecision(4))))).toBe(true);
     const bad = await p.cli(['log', 'datasets.qa', '--plot']);

@@ -9,10 +9,14 @@ import { TempProject } from '../helpers/project.ts';
 import { TOOLCHAIN } from '../helpers/toolchain.ts';
 
 describe('report model of a command-stage project', () => {
-  const p = new TempProject('peftmake-report-model-')
-    .write('a.txt', 'a\n')
-    .pipeline({ stages: { make: { cmd: 'cat a.txt > b.txt', deps: ['a.txt'], outs: ['b.txt'] }, use: { cmd: 'cat b.txt > c.txt', deps: ['b.txt'], outs: ['c.txt'] } } });
-  const model = () => projectReportModel(p.path('pipeline.json'), { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages });
+  const p = new TempProject('peftmake-report-model-').write('a.txt', 'a\n').pipeline({
+    stages: { make: { cmd: 'cat a.txt > b.txt', deps: ['a.txt'], outs: ['b.txt'] }, use: { cmd: 'cat b.txt > c.txt', deps: ['b.txt'], outs: ['c.txt'] } },
+  });
+  const model = () =>
+    projectReportModel(p.path('pipeline.json'), {
+      kinds: TOOLCHAIN.kinds,
+      plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages,
+    });
   afterAll(() => p.cleanup());
 
   it('shows what a build would do, then the versions it made', async () => {

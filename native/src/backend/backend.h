@@ -22,24 +22,26 @@ struct Bf16Pair {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual std::string name() const = 0;          // "cpu"
-  virtual std::string info() const = 0;          // libraries, kernels and threads it runs with
-  virtual bool bf16_native() const = 0;          // bf16 matmuls run on native bf16 hardware kernels
+  virtual std::string name() const = 0; // "cpu"
+  virtual std::string info() const = 0; // libraries, kernels and threads it runs with
+  virtual bool bf16_native() const = 0; // bf16 matmuls run on native bf16 hardware kernels
 
   // ---- memory and element-wise (N rows of C values; shapes as in ops/ops.h)
   virtual void zero(float* x, size_t n) const = 0;
-  virtual void embed_rows(float* out, const float* table, const int32_t* ids, int N, int C) const = 0; // out[r] = table[ids[r]]
+  virtual void embed_rows(float* out, const float* table, const int32_t* ids, int N,
+                          int C) const = 0; // out[r] = table[ids[r]]
   virtual void copy_rows(float* dst, const float* src, int N, int C) const = 0;
-  virtual void add_inplace(float* y, const float* x, int N, int C) const = 0;                        // y += x
-  virtual void scale_inplace(float* x, size_t n, float c) const = 0;                                   // x *= c
-  virtual double sum_squares(const float* x, size_t n) const = 0;                                     // sum x^2 (double)
+  virtual void add_inplace(float* y, const float* x, int N, int C) const = 0; // y += x
+  virtual void scale_inplace(float* x, size_t n, float c) const = 0;          // x *= c
+  virtual double sum_squares(const float* x, size_t n) const = 0;             // sum x^2 (double)
   virtual void f32_to_bf16(const float* x, uint16_t* y, size_t n) const = 0;
   virtual void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd) const = 0;
   // Each pair's fp32 values to its bf16 copy (to_bf16) or back, as one parallel pass over all of them.
   virtual void convert_bf16(const Bf16Pair* t, int count, bool to_bf16) const = 0;
 
   // ---- frozen base projections (kern::FrozenLinear: fp32 / bf16 / NF4 storage, NF4 dequantised per tile)
-  virtual void linear_forward(const kern::FrozenLinear& w, float* y, const float* x, int T, kern::Compute mode) const = 0;
+  virtual void linear_forward(const kern::FrozenLinear& w, float* y, const float* x, int T,
+                              kern::Compute mode) const = 0;
   virtual void linear_backward_input(const kern::FrozenLinear& w, float* dx, const float* dy, int T,
                                      kern::Compute mode) const = 0;
   virtual void linear_forward_bf16_aug(const kern::FrozenLinear& w, float* y, const uint16_t* xa16, int T,
@@ -51,11 +53,13 @@ class Backend {
   virtual void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
 
   // ---- RMSNorm
-  virtual void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) const = 0;
+  virtual void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C,
+                               float eps) const = 0;
   virtual void add_rmsnorm_forward(float* x2, const float* x, float* out, float* rstd, const float* w, int N, int C,
                                    float eps) const = 0;
   virtual void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C) const = 0;
-  virtual void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C) const = 0;
+  virtual void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N,
+                                  int C) const = 0;
   virtual void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
                                 int C) const = 0;
 
@@ -76,8 +80,8 @@ class Backend {
   virtual void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16,
                                         size_t n) const = 0;
   virtual void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n) const = 0;
-  virtual void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,
-                                         size_t n) const = 0;
+  virtual void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16,
+                                         const uint16_t* u16, size_t n) const = 0;
   virtual void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n) const = 0;
 
   // ---- lm_head + cross-entropy (chunked over rows and vocabulary), scoring
@@ -91,8 +95,8 @@ class Backend {
   // ---- LoRA products, fp32 (frozen adapters, the reference path)
   virtual void lora_forward(float* y, float* u, const float* x, const float* A, const float* B, int N, int in, int out,
                             int r, float scale) const = 0;
-  virtual void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
-                             const float* A, const float* B, int N, int in, int out, int r, float scale,
+  virtual void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x,
+                             const float* u, const float* A, const float* B, int N, int in, int out, int r, float scale,
                              float* dAT) const = 0;
   // ---- LoRA products in bf16 compute, folded into the frozen matmuls (ops::LoraGroup: g projections on one input)
   virtual void lora_group_project_bf16(const ops::LoraGroup& G, uint16_t* xa16, int N, float* ucat,
@@ -112,7 +116,8 @@ class Backend {
   virtual void dropout_forward(float* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) const = 0;
   virtual void dropout_forward_bf16(uint16_t* out, const float* x, size_t n, float p, uint64_t seed,
                                     uint64_t stream) const = 0;
-  virtual void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) const = 0;
+  virtual void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed,
+                                uint64_t stream) const = 0;
 
   // ---- optimizer: AdamW on one tensor (torch single-tensor semantics)
   virtual void adamw_update(float* p, float* m, float* v, const float* g, size_t n, float lr, float beta1, float beta2,

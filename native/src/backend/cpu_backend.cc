@@ -49,8 +49,10 @@ class CpuBackend final : public Backend {
         int j = 0;
         while (c >= (int)start[j + 1]) j++;
         const size_t i0 = (c - start[j]) * chunk, n = std::min(t[j].n - i0, chunk);
-        if (to_bf16) kern::f32_to_bf16(t[j].f32 + i0, t[j].bf16 + i0, n);
-        else kern::bf16_to_f32(t[j].bf16 + i0, t[j].f32 + i0, n);
+        if (to_bf16)
+          kern::f32_to_bf16(t[j].f32 + i0, t[j].bf16 + i0, n);
+        else
+          kern::bf16_to_f32(t[j].bf16 + i0, t[j].f32 + i0, n);
       }
     });
   }
@@ -74,7 +76,8 @@ class CpuBackend final : public Backend {
     kern::gemv_rows_f32(W, out, in, x, T, y);
   }
 
-  void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) const override {
+  void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C,
+                       float eps) const override {
     ops::rmsnorm_forward(out, rstd, x, w, N, C, eps);
   }
   void add_rmsnorm_forward(float* x2, const float* x, float* out, float* rstd, const float* w, int N, int C,
@@ -84,7 +87,8 @@ class CpuBackend final : public Backend {
   void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C) const override {
     ops::rmsnorm_apply(out, x, w, rstd, N, C);
   }
-  void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C) const override {
+  void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N,
+                          int C) const override {
     ops::rmsnorm_apply_bf16(out, x, w, rstd, N, C);
   }
   void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
@@ -184,7 +188,8 @@ class CpuBackend final : public Backend {
                             uint64_t stream) const override {
     ops::dropout_forward_bf16(out, x, n, p, seed, stream);
   }
-  void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) const override {
+  void dropout_backward(float* dx, const float* dout, size_t n, float p, uint64_t seed,
+                        uint64_t stream) const override {
     ops::dropout_backward(dx, dout, n, p, seed, stream);
   }
 

@@ -23,8 +23,8 @@ int int_or(const Napi::Object& o, const char* key, int dflt, int lo, int hi);
 bool bool_or(const Napi::Object& o, const char* key, bool dflt);
 std::string str_or(const Napi::Object& o, const char* key, const std::string& dflt);
 
-std::vector<int32_t> int32s(const Napi::Value& v, const char* name);              // an Int32Array, copied
-void check_ids(const std::vector<int32_t>& ids, int V, const char* name);        // every id in [0, V)
-std::vector<std::string> strings(const Napi::Value& v, const char* name);        // an array of strings
+std::vector<int32_t> int32s(const Napi::Value& v, const char* name);      // an Int32Array, copied
+void check_ids(const std::vector<int32_t>& ids, int V, const char* name); // every id in [0, V)
+std::vector<std::string> strings(const Napi::Value& v, const char* name); // an array of strings
 
 } // namespace peft::binding

@@ -137,7 +137,8 @@ DecodeRequest parse_add(const Napi::Value& v, const LlamaModel* m, uint32_t i) {
   r.opt.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
   r.top_logprobs = int_or(o, "topLogprobs", 0, 0, 1 << 20);
   Napi::Value eos = o.Get("eos");
-  if (eos.IsUndefined() || eos.IsNull()) r.opt.eos = m->cfg.eos_token_ids;
+  if (eos.IsUndefined() || eos.IsNull())
+    r.opt.eos = m->cfg.eos_token_ids;
   else {
     if (!eos.IsArray()) usage(at + ".eos must be an array of token ids");
     Napi::Array a = eos.As<Napi::Array>();

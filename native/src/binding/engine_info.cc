@@ -50,7 +50,8 @@ Napi::Value EngineCaps(const Napi::CallbackInfo& info) {
 // Measures sgemm GFLOPS on an M x N x K product (best of `iters`), for the benchmark's in-run reference rate.
 Napi::Value BenchSgemm(const Napi::CallbackInfo& info) {
   Napi::Object o = opt_obj(info, 0);
-  const int M = int_or(o, "M", 2048, 1, 1 << 16), N = int_or(o, "N", 1536, 1, 1 << 16), K = int_or(o, "K", 576, 1, 1 << 16);
+  const int M = int_or(o, "M", 2048, 1, 1 << 16), N = int_or(o, "N", 1536, 1, 1 << 16),
+            K = int_or(o, "K", 576, 1, 1 << 16);
   const int iters = int_or(o, "iters", 3, 1, 1000);
   const bool bf16 = bool_or(o, "bf16", false);
   std::vector<float> A((size_t)M * K, 0.01f), B((size_t)N * K, 0.02f), C((size_t)M * N);
@@ -60,8 +61,10 @@ Napi::Value BenchSgemm(const Napi::CallbackInfo& info) {
   double best = 1e30;
   for (int i = 0; i < iters; i++) {
     auto t0 = std::chrono::steady_clock::now();
-    if (bf16) kern::gemm_bf16(false, true, M, N, K, 1.f, A16.data(), K, B16.data(), K, 0.f, C.data(), N);
-    else kern::sgemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N);
+    if (bf16)
+      kern::gemm_bf16(false, true, M, N, K, 1.f, A16.data(), K, B16.data(), K, 0.f, C.data(), N);
+    else
+      kern::sgemm(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N);
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return Napi::Number::New(info.Env(), 2.0 * M * N * K / best / 1e9);

@@ -21,11 +21,13 @@ double num(const Napi::Value& v, const std::string& what) {
 int int_in(const Napi::Value& v, const std::string& what, long long lo, long long hi) {
   const double d = num(v, what);
   if (d != (double)(long long)d || d < (double)lo || d > (double)hi)
-    bad(what + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(d));
+    bad(what + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+        std::to_string(d));
   return (int)d;
 }
 
-int int_field(const Napi::Object& o, const char* fn, const char* key, long long lo, long long hi, int dflt, bool required) {
+int int_field(const Napi::Object& o, const char* fn, const char* key, long long lo, long long hi, int dflt,
+              bool required) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) {
     if (required) bad(std::string(fn) + ": '" + key + "' is required");
@@ -49,7 +51,6 @@ float float_field(const Napi::Object& o, const char* fn, const char* key, float 
 
 size_t span(int rows, int cols, int ld) { return rows == 0 || cols == 0 ? 0 : (size_t)(rows - 1) * ld + cols; }
 
-
 GemmArgs gemm_args(const Napi::Object& o, const char* fn) {
   GemmArgs g;
   const long long MAXD = 1 << 24;
@@ -63,9 +64,14 @@ GemmArgs gemm_args(const Napi::Object& o, const char* fn) {
   g.ldc = int_field(o, fn, "ldc", 1, MAXD, std::max(1, g.N), false);
   g.alpha = float_field(o, fn, "alpha", 1.f);
   g.beta = float_field(o, fn, "beta", 0.f);
-  if (g.lda < (g.tA ? g.M : g.K)) bad(std::string(fn) + ": lda " + std::to_string(g.lda) + " is smaller than a row of A (" + std::to_string(g.tA ? g.M : g.K) + ")");
-  if (g.ldb < (g.tB ? g.K : g.N)) bad(std::string(fn) + ": ldb " + std::to_string(g.ldb) + " is smaller than a row of B (" + std::to_string(g.tB ? g.K : g.N) + ")");
-  if (g.ldc < g.N) bad(std::string(fn) + ": ldc " + std::to_string(g.ldc) + " is smaller than N (" + std::to_string(g.N) + ")");
+  if (g.lda < (g.tA ? g.M : g.K))
+    bad(std::string(fn) + ": lda " + std::to_string(g.lda) + " is smaller than a row of A (" +
+        std::to_string(g.tA ? g.M : g.K) + ")");
+  if (g.ldb < (g.tB ? g.K : g.N))
+    bad(std::string(fn) + ": ldb " + std::to_string(g.ldb) + " is smaller than a row of B (" +
+        std::to_string(g.tB ? g.K : g.N) + ")");
+  if (g.ldc < g.N)
+    bad(std::string(fn) + ": ldc " + std::to_string(g.ldc) + " is smaller than N (" + std::to_string(g.N) + ")");
   return g;
 }
 

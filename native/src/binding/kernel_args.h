@@ -13,7 +13,8 @@ namespace peft::binding {
 Napi::Object obj_arg(const Napi::CallbackInfo& info, size_t i, const char* fn);
 double num(const Napi::Value& v, const std::string& what);
 int int_in(const Napi::Value& v, const std::string& what, long long lo, long long hi);
-int int_field(const Napi::Object& o, const char* fn, const char* key, long long lo, long long hi, int dflt, bool required);
+int int_field(const Napi::Object& o, const char* fn, const char* key, long long lo, long long hi, int dflt,
+              bool required);
 bool bool_field(const Napi::Object& o, const char* fn, const char* key, bool dflt);
 float float_field(const Napi::Object& o, const char* fn, const char* key, float dflt);
 

@@ -26,20 +26,20 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
   return run_guarded(info, "E_INTERNAL", "native engine bug: ", [&]() -> Napi::Value {
     try {
       return body();
-    } catch (const std::bad_alloc&) {
-      throw EngineError("E_ENGINE", "out of memory");
-    }
+    } catch (const std::bad_alloc&) { throw EngineError("E_ENGINE", "out of memory"); }
   });
 }
 
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw_js(info.Env(), "E_ENGINE", std::string("argument ") + what + " must be a string");
+  if (info.Length() <= i || !info[i].IsString())
+    throw_js(info.Env(), "E_ENGINE", std::string("argument ") + what + " must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
 Napi::Array shape_js(Napi::Env env, const std::vector<int64_t>& shape) {
   Napi::Array a = Napi::Array::New(env, shape.size());
-  for (size_t i = 0; i < shape.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));
+  for (size_t i = 0; i < shape.size(); ++i)
+    a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));
   return a;
 }
 
@@ -172,7 +172,8 @@ Napi::Value WriteSafetensorsF32(const Napi::CallbackInfo& info) {
       Napi::Value name = t.Get("name"), shape = t.Get("shape"), data = t.Get("data");
       if (!name.IsString() || !shape.IsArray() || !data.IsTypedArray() ||
           data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-        throw_js(env, "E_ENGINE", "tensors[" + std::to_string(i) + "] needs name (string), shape (array) and data (Float32Array)");
+        throw_js(env, "E_ENGINE",
+                 "tensors[" + std::to_string(i) + "] needs name (string), shape (array) and data (Float32Array)");
       NamedTensor nt;
       nt.name = name.As<Napi::String>().Utf8Value();
       Napi::Array sh = shape.As<Napi::Array>();
@@ -187,7 +188,9 @@ Napi::Value WriteSafetensorsF32(const Napi::CallbackInfo& info) {
       }
       Napi::Float32Array fa = data.As<Napi::Float32Array>();
       if (static_cast<int64_t>(fa.ElementLength()) != numel)
-        throw_js(env, "E_ENGINE", "tensor \"" + nt.name + "\": data has " + std::to_string(fa.ElementLength()) + " values, shape needs " + std::to_string(numel));
+        throw_js(env, "E_ENGINE",
+                 "tensor \"" + nt.name + "\": data has " + std::to_string(fa.ElementLength()) +
+                     " values, shape needs " + std::to_string(numel));
       nt.data = fa.Data();
       list.push_back(nt);
     }

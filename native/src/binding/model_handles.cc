@@ -19,7 +19,8 @@ namespace {
 
 class LoadWorker : public Worker {
  public:
-  LoadWorker(Napi::Env env, std::string dir, kern::Storage s, kern::Compute c) : Worker(env), dir_(std::move(dir)), s_(s), c_(c) {}
+  LoadWorker(Napi::Env env, std::string dir, kern::Storage s, kern::Compute c)
+      : Worker(env), dir_(std::move(dir)), s_(s), c_(c) {}
   void run() override { m_ = load_llama(dir_, s_, c_); }
   Napi::Value result(Napi::Env env) override {
     auto* h = new ModelHandle();
@@ -56,7 +57,9 @@ std::string compute_kernels(const LlamaModel& m) {
                                       : "attention blocked (128 queries) oneDNN bf16 matmul + AVX-512 exp";
     return "bf16: projections oneDNN bf16 matmul, fp32 accumulation (NF4 to bf16 per tile, no full copy), trainable "
            "LoRA in bf16 folded into the frozen matmuls as extra K; lm_head+CE bf16 in 256-row chunks over 4 "
-           "vocabulary slices, AVX-512 logsumexp; " + attention + "; SwiGLU AVX-512; q/k/v/attention/gate/up kept in "
+           "vocabulary slices, AVX-512 logsumexp; " +
+           attention +
+           "; SwiGLU AVX-512; q/k/v/attention/gate/up kept in "
            "bf16 for the backward; norms, softmax, loss, LoRA weights/gradients, AdamW fp32; decode steps "
            "(< 32 rows) fp32 (NF4 decoded in registers)";
   }

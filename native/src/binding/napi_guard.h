@@ -16,13 +16,9 @@ Napi::Value run_guarded(const Napi::CallbackInfo& info, const char* fallback_cod
   };
   try {
     return body();
-  } catch (const EngineError& e) {
-    throw_js(e.code, e.what());
-  } catch (const Napi::Error&) {
+  } catch (const EngineError& e) { throw_js(e.code, e.what()); } catch (const Napi::Error&) {
     throw;
-  } catch (const std::exception& e) {
-    throw_js(fallback_code, std::string(prefix) + e.what());
-  }
+  } catch (const std::exception& e) { throw_js(fallback_code, std::string(prefix) + e.what()); }
   return info.Env().Undefined();
 }
 

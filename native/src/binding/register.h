@@ -17,13 +17,15 @@ void export_fn(Napi::Env env, Napi::Object exports, const char* name) {
   exports.Set(name, Napi::Function::New(env, guarded<F>));
 }
 
-void register_model_files(Napi::Env env, Napi::Object exports);       // model_files.cc: inspect model dirs, configs, safetensors
-void register_model_handles(Napi::Env env, Napi::Object exports);     // model_handles.cc: load / inspect models, adapters
-void register_inference(Napi::Env env, Napi::Object exports);         // inference_workers.cc: score, generate
-void register_train(Napi::Env env, Napi::Object exports);             // train_workers.cc: trainer create / run / eval / gradients
-void register_trainer_checkpoint(Napi::Env env, Napi::Object exports); // trainer_checkpoint.cc: optimizer state save / load
-void register_engine_info(Napi::Env env, Napi::Object exports);       // engine_info.cc: profile, caps, threads, sgemm bench
-void register_decode(Napi::Env env, Napi::Object exports);            // decode_workers.cc: batched decoding (serve)
-void register_kernel_info(Napi::Env env, Napi::Object kernels);       // kernel_info.cc: kernels.backendInfo / gemmBf16Impl
+void register_model_files(Napi::Env env,
+                          Napi::Object exports); // model_files.cc: inspect model dirs, configs, safetensors
+void register_model_handles(Napi::Env env, Napi::Object exports); // model_handles.cc: load / inspect models, adapters
+void register_inference(Napi::Env env, Napi::Object exports);     // inference_workers.cc: score, generate
+void register_train(Napi::Env env, Napi::Object exports); // train_workers.cc: trainer create / run / eval / gradients
+void register_trainer_checkpoint(Napi::Env env,
+                                 Napi::Object exports);         // trainer_checkpoint.cc: optimizer state save / load
+void register_engine_info(Napi::Env env, Napi::Object exports); // engine_info.cc: profile, caps, threads, sgemm bench
+void register_decode(Napi::Env env, Napi::Object exports);      // decode_workers.cc: batched decoding (serve)
+void register_kernel_info(Napi::Env env, Napi::Object kernels); // kernel_info.cc: kernels.backendInfo / gemmBf16Impl
 
 } // namespace peft::binding

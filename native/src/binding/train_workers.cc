@@ -72,7 +72,8 @@ BatchSpec batch_spec(const Napi::Object& o, const LlamaModel& m, bool need_steps
 // A worker on one trainer: the trainer is marked busy until the worker settles, and its JS handle is kept alive.
 class TrainerWorker : public Worker {
  public:
-  TrainerWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep) : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
+  TrainerWorker(Napi::Env env, TrainerHandle* h, Napi::Object keep)
+      : Worker(env), h_(h), keep_(Napi::Persistent(keep)) {}
   void OnOK() override {
     h_->busy = false;
     Worker::OnOK();
@@ -111,14 +112,16 @@ class TrainWorker : public TrainerWorker {
     Trainer& t = *h_->t;
     const size_t per = (size_t)b_.G * b_.B * b_.T;
     for (int s = 0; s < b_.steps; s++) {
-      if (t.cancel.load()) throw EngineError("E_CANCELLED", "training cancelled after step " + std::to_string(t.steps_done()));
+      if (t.cancel.load())
+        throw EngineError("E_CANCELLED", "training cancelled after step " + std::to_string(t.steps_done()));
       auto t0 = std::chrono::steady_clock::now();
       StepResult r = t.step(b_.ids.data() + s * per, b_.labels.data() + s * per, b_.G, b_.B, b_.T, (float)lrs_[s]);
       double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       results_.push_back(r);
       secs_.push_back(dt);
       if (has_tsfn_) {
-        auto* p = new Progress{t.steps_done(), r.loss, lrs_[s], r.grad_norm, (double)per / std::max(dt, 1e-9), r.tokens};
+        auto* p =
+            new Progress{t.steps_done(), r.loss, lrs_[s], r.grad_norm, (double)per / std::max(dt, 1e-9), r.tokens};
         tsfn_.NonBlockingCall(p, [](Napi::Env env, Napi::Function cb, Progress* p) {
           Napi::Object o = Napi::Object::New(env);
           o.Set("step", (double)p->step);
@@ -128,7 +131,9 @@ class TrainWorker : public TrainerWorker {
           o.Set("tokensPerSec", p->tokens_per_sec);
           o.Set("tokens", (double)p->tokens);
           delete p;
-          try { cb.Call({o}); } catch (...) {}
+          try {
+            cb.Call({o});
+          } catch (...) {}
         });
       }
     }

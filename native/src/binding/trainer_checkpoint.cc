@@ -26,8 +26,8 @@ Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
   for_each_lora_tensor(m, [&](int l, int p, bool isA, const std::vector<float>& mm) {
     const std::string k = lora_key(l, p, isA);
     const std::vector<float>& vv = lora_tensor(v, l, p, isA);
-    std::vector<int64_t> shape = isA ? std::vector<int64_t>{r, (int64_t)(mm.size() / r)}
-                                     : std::vector<int64_t>{(int64_t)(mm.size() / r), r};
+    std::vector<int64_t> shape =
+        isA ? std::vector<int64_t>{r, (int64_t)(mm.size() / r)} : std::vector<int64_t>{(int64_t)(mm.size() / r), r};
     ts.push_back({k + ".exp_avg", shape, mm.data()});
     ts.push_back({k + ".exp_avg_sq", shape, vv.data()});
   });

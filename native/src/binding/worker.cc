@@ -29,9 +29,7 @@ void Worker::OnOK() {
   Napi::HandleScope scope(Env());
   try {
     deferred_.Resolve(result(Env()));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
-  }
+  } catch (const Napi::Error& e) { deferred_.Reject(e.Value()); }
 }
 
 void Worker::OnError(const Napi::Error& e) {

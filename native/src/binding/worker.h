@@ -12,8 +12,8 @@ class Worker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
-  virtual void run() = 0;                            // on a worker thread
-  virtual Napi::Value result(Napi::Env env) = 0;     // back on the JS thread, after run() succeeded
+  virtual void run() = 0;                        // on a worker thread
+  virtual Napi::Value result(Napi::Env env) = 0; // back on the JS thread, after run() succeeded
   void Execute() override;
   void OnOK() override;
   void OnError(const Napi::Error& e) override;

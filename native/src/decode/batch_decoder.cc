@@ -26,10 +26,10 @@ kern::Compute frozen_mode(const LlamaModel& m, int T) { return T < 32 ? kern::Co
 
 // One contiguous range of rows in the step: a whole prompt, or the one fed-back token of a running sequence.
 struct Segment {
-  int seq = 0;          // index into the step's sequence list
-  int row0 = 0, T = 0;  // rows [row0, row0 + T)
-  int pos0 = 0;         // position of the first row
-  bool pooled = true;   // frozen products with the batch (else on its own, as llama_forward does)
+  int seq = 0;         // index into the step's sequence list
+  int row0 = 0, T = 0; // rows [row0, row0 + T)
+  int pos0 = 0;        // position of the first row
+  bool pooled = true;  // frozen products with the batch (else on its own, as llama_forward does)
 };
 
 // Rows with the same adapter stack, whose LoRA products run as one.
@@ -64,9 +64,10 @@ float* grow(std::vector<float>& v, size_t n) {
 
 // y[T, out] += s (x A^T) B^T for T rows with row-independent products (decode/rows_matmul): unlike sgemm, whose
 // blocking depends on T, a row's result never depends on how many rows share the call.
-void lora_rows(float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in, int out, int r, float s) {
-  decode::rows_matmul_f32(w.A.data(), r, in, x, T, u);     // u[T, r]
-  decode::rows_matmul_f32(w.B.data(), out, r, u, T, tmp);  // tmp[T, out]
+void lora_rows(float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in, int out, int r,
+               float s) {
+  decode::rows_matmul_f32(w.A.data(), r, in, x, T, u);    // u[T, r]
+  decode::rows_matmul_f32(w.B.data(), out, r, u, T, tmp); // tmp[T, out]
   const size_t n = (size_t)T * out;
   for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
 }
@@ -91,13 +92,15 @@ size_t BatchDecoder::check(const DecodeRequest& r) const {
   if (r.top_logprobs < 0 || r.top_logprobs > c.vocab_size)
     throw EngineError("E_ENGINE", "decoder: topLogprobs must be in [0, vocabulary size]");
   for (auto& [a, s] : r.adapters)
-    if (!a || (int)a->mods.size() != c.num_layers) throw EngineError("E_ENGINE", "decoder: an adapter is not shaped for this model");
+    if (!a || (int)a->mods.size() != c.num_layers)
+      throw EngineError("E_ENGINE", "decoder: an adapter is not shaped for this model");
   return (r.prompt.size() + (size_t)r.opt.max_tokens) * kv_bytes_per_token();
 }
 
 void BatchDecoder::add(DecodeRequest r) {
   const size_t bytes = check(r);
-  if (seqs_.count(r.id)) throw EngineError("E_ENGINE", "decoder: sequence id " + std::to_string(r.id) + " is already running");
+  if (seqs_.count(r.id))
+    throw EngineError("E_ENGINE", "decoder: sequence id " + std::to_string(r.id) + " is already running");
   if ((int)seqs_.size() >= max_batch_)
     throw EngineError("E_BUSY", "decoder: the batch is full (" + std::to_string(max_batch_) + " sequences)");
   if (kv_used_ + bytes > kv_budget_)
@@ -133,7 +136,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   int joining_rows = 0;
   for (int64_t id : order_) {
     Seq* s = seqs_.at(id).get();
-    if (s->prefilled) seqs.push_back(s);
+    if (s->prefilled)
+      seqs.push_back(s);
     else if (joining_rows == 0 || joining_rows + (int)s->req.prompt.size() <= prefill_rows) {
       seqs.push_back(s);
       joining_rows += (int)s->req.prompt.size();
@@ -212,8 +216,11 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     for (auto& gr : groups)
       for (auto& [ad, sc] : *gr.stack)
         if (LoraWeights* w = ad->mod(l, p))
-          if (gr.pooled) lora_rows(y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
-          else ops::lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(), gr.rows, in, o, ad->r, sc);
+          if (gr.pooled)
+            lora_rows(y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
+          else
+            ops::lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(),
+                              gr.rows, in, o, ad->r, sc);
   };
 
   for (int l = 0; l < c.num_layers; l++) {
@@ -279,7 +286,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
       std::vector<int> idx(V);
       std::iota(idx.begin(), idx.end(), 0);
       const int kk = s->req.top_logprobs;
-      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
+                        [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
       for (int j = 0; j < kk; j++) {
         ev.top_ids.push_back(idx[j]);
         ev.top_logprobs.push_back((float)(lg[idx[j]] - lse));
@@ -290,8 +298,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     ev.logprob = (float)(lg[id] - lse);
     s->produced++;
     s->last = id;
-    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), id) != s->req.opt.eos.end()) ev.finish = "stop";
-    else if (s->produced >= s->req.opt.max_tokens) ev.finish = "length";
+    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), id) != s->req.opt.eos.end())
+      ev.finish = "stop";
+    else if (s->produced >= s->req.opt.max_tokens)
+      ev.finish = "length";
     if (ev.finish) finished.push_back(s->req.id);
     events.push_back(std::move(ev));
   }

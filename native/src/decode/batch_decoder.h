@@ -27,10 +27,10 @@ struct DecodeRequest {
 struct DecodeEvent {
   int64_t id = 0;
   int32_t token = 0;
-  float logprob = 0.f;                 // log softmax of the raw logits (before temperature / top-k / top-p)
-  std::vector<int32_t> top_ids;        // the top_logprobs most likely ids, best first
+  float logprob = 0.f;          // log softmax of the raw logits (before temperature / top-k / top-p)
+  std::vector<int32_t> top_ids; // the top_logprobs most likely ids, best first
   std::vector<float> top_logprobs;
-  const char* finish = nullptr;        // "stop" (EOS), "length" (max tokens or context full), or null (continues)
+  const char* finish = nullptr; // "stop" (EOS), "length" (max tokens or context full), or null (continues)
 };
 
 class BatchDecoder {
@@ -59,7 +59,7 @@ class BatchDecoder {
     KVCache cache;
     Rng rng;
     int produced = 0;
-    int32_t last = -1;   // the token to feed next (after the prefill)
+    int32_t last = -1; // the token to feed next (after the prefill)
     bool prefilled = false;
     size_t kv_bytes = 0;
   };

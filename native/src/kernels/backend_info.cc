@@ -24,7 +24,8 @@ static std::string builtin_name() {
 static std::string sgemm_name() {
 #ifdef PEFT_HAVE_OPENBLAS
   if (!sgemm_uses_openblas())
-    return builtin_name() + "; linked " + std::string(openblas_get_config()).substr(0, 15) + " (" + openblas_get_corename() + ") slower here";
+    return builtin_name() + "; linked " + std::string(openblas_get_config()).substr(0, 15) + " (" +
+           openblas_get_corename() + ") slower here";
   std::string cfg = openblas_get_config(); // e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64"
   std::string ver = "openblas";
   if (cfg.rfind("OpenBLAS ", 0) == 0) ver += "-" + cfg.substr(9, cfg.find(' ', 9) - 9);
@@ -36,8 +37,10 @@ static std::string sgemm_name() {
 
 std::string backend_info() {
   std::string bf = bf16_backend_name();
-  if (bf == "none") bf = "fp32-fallback (built without oneDNN)";
-  else bf += bf16_native() ? " (" + bf16_impl() + ")" : " (no bf16 ISA: fp32 fallback)";
+  if (bf == "none")
+    bf = "fp32-fallback (built without oneDNN)";
+  else
+    bf += bf16_native() ? " (" + bf16_impl() + ")" : " (no bf16 ISA: fp32 fallback)";
   return "sgemm=" + sgemm_name() + " bf16=" + bf + " threads=" + std::to_string(threads()) + " " + isa_info();
 }
 

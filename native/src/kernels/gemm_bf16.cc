@@ -47,7 +47,7 @@ using Key = std::tuple<bool, bool, int, int, int, int, int, int, uint32_t, uint3
 struct Prim {
   dnnl::matmul prim;
   dnnl::memory::desc a, b, c, scratch;
-  std::string impl;      // oneDNN's implementation name, e.g. "brg:avx512_core_bf16"
+  std::string impl; // oneDNN's implementation name, e.g. "brg:avx512_core_bf16"
   bool usable = false;
 };
 
@@ -99,9 +99,7 @@ std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alph
       p->prim = dnnl::matmul(pd);
       p->scratch = pd.scratchpad_desc();
     }
-  } catch (const dnnl::error&) {
-    p->usable = false;
-  }
+  } catch (const dnnl::error&) { p->usable = false; }
   d.cache.emplace(key, p);
   return p;
 }
@@ -115,9 +113,7 @@ bool probe_native(std::string& impl) {
     auto p = get_prim(false, true, 64, 64, 64, 1.f, 64, 64, 0.f, 64);
     impl = p->impl;
     return p->usable && (impl.find("bf16") != std::string::npos || impl.find("amx") != std::string::npos);
-  } catch (...) {
-    return false;
-  }
+  } catch (...) { return false; }
 }
 #endif
 
@@ -152,7 +148,9 @@ std::string bf16_backend_name() {
 #ifdef PEFT_HAVE_DNNL
   const dnnl_version_t* v = dnnl::version();
   return "onednn-" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
-         (v->cpu_runtime == DNNL_RUNTIME_OMP ? "/omp" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "/tbb" : "/seq");
+         (v->cpu_runtime == DNNL_RUNTIME_OMP   ? "/omp"
+          : v->cpu_runtime == DNNL_RUNTIME_TBB ? "/tbb"
+                                               : "/seq");
 #else
   return "none";
 #endif
@@ -206,7 +204,8 @@ void gemm_bf16(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A
         thread_local std::vector<uint8_t> scratch;
         if (scratch.size() < p->scratch.get_size()) scratch.resize(p->scratch.get_size());
         dnnl::memory ms(p->scratch, d.eng, scratch.data());
-        p->prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
+        p->prim.execute(stream,
+                        {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
         stream.wait();
       } catch (const dnnl::error& e) {
         throw EngineError("E_ENGINE", std::string("oneDNN bf16 matmul failed: ") + e.what());

@@ -33,10 +33,10 @@ T* scratch(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
-thread_local std::vector<uint16_t> tl_act16;  // activations converted to bf16
-thread_local std::vector<uint16_t> tl_w16;    // weight tile in bf16
-thread_local std::vector<float> tl_w32;       // weight tile in fp32
-thread_local std::vector<uint16_t> tl_aug16;  // weight tile with extra columns / rows (folded LoRA products)
+thread_local std::vector<uint16_t> tl_act16; // activations converted to bf16
+thread_local std::vector<uint16_t> tl_w16;   // weight tile in bf16
+thread_local std::vector<float> tl_w32;      // weight tile in fp32
+thread_local std::vector<uint16_t> tl_aug16; // weight tile with extra columns / rows (folded LoRA products)
 
 // f32 -> bf16 over the pool (activations are megabytes; one core converts ~2 values per ns).
 void to_bf16_parallel(const float* x, uint16_t* y, size_t n) {
@@ -111,8 +111,9 @@ FrozenLinear::FrozenLinear(const float* w, const float* bias, int out, int in, S
       break;
     case Storage::NF4:
       if (n % NF4_BLOCK != 0)
-        throw EngineError("E_ENGINE", "FrozenLinear: NF4 needs out*in to be a multiple of 64 (got " + std::to_string(out) +
-                                          "x" + std::to_string(in) + "); use quant none for this model");
+        throw EngineError("E_ENGINE", "FrozenLinear: NF4 needs out*in to be a multiple of 64 (got " +
+                                          std::to_string(out) + "x" + std::to_string(in) +
+                                          "); use quant none for this model");
       nf4_quantize(w, out, in, wq_);
       break;
   }
@@ -142,8 +143,10 @@ void FrozenLinear::keep_bf16_copy() {
 const uint16_t* FrozenLinear::tile_bf16(int r0, int rows) const {
   if (!w16_.empty()) return w16_.data() + (size_t)r0 * in_;
   uint16_t* t = scratch(tl_w16, (size_t)rows * in_);
-  if (storage_ == Storage::NF4) nf4_dequantize_bf16(wq_, r0, rows, t);
-  else to_bf16_parallel(w32_.data() + (size_t)r0 * in_, t, (size_t)rows * in_);
+  if (storage_ == Storage::NF4)
+    nf4_dequantize_bf16(wq_, r0, rows, t);
+  else
+    to_bf16_parallel(w32_.data() + (size_t)r0 * in_, t, (size_t)rows * in_);
   return t;
 }
 
@@ -151,7 +154,8 @@ const uint16_t* FrozenLinear::tile_bf16(int r0, int rows) const {
 const float* FrozenLinear::tile_f32(int r0, int rows) const {
   if (storage_ == Storage::F32) return w32_.data() + (size_t)r0 * in_;
   float* t = scratch(tl_w32, (size_t)rows * in_);
-  if (storage_ == Storage::NF4) nf4_dequantize_f32(wq_, r0, rows, t);
+  if (storage_ == Storage::NF4)
+    nf4_dequantize_f32(wq_, r0, rows, t);
   else {
     const size_t n = (size_t)rows * in_, chunk = 1 << 16;
     const uint16_t* src = w16_.data() + (size_t)r0 * in_;
@@ -164,11 +168,14 @@ const float* FrozenLinear::tile_f32(int r0, int rows) const {
 }
 
 const float* FrozenLinear::rows_f32(int r0, int rows, std::vector<float>& buf) const {
-  if (r0 < 0 || rows < 0 || r0 + rows > out_) throw EngineError("E_ENGINE", "FrozenLinear::rows_f32: rows out of range");
+  if (r0 < 0 || rows < 0 || r0 + rows > out_)
+    throw EngineError("E_ENGINE", "FrozenLinear::rows_f32: rows out of range");
   if (storage_ == Storage::F32) return w32_.data() + (size_t)r0 * in_;
   if (buf.size() < (size_t)rows * in_) buf.resize((size_t)rows * in_);
-  if (storage_ == Storage::NF4) nf4_dequantize_f32(wq_, r0, rows, buf.data());
-  else bf16_to_f32(w16_.data() + (size_t)r0 * in_, buf.data(), (size_t)rows * in_);
+  if (storage_ == Storage::NF4)
+    nf4_dequantize_f32(wq_, r0, rows, buf.data());
+  else
+    bf16_to_f32(w16_.data() + (size_t)r0 * in_, buf.data(), (size_t)rows * in_);
   return buf.data();
 }
 
@@ -258,7 +265,8 @@ void FrozenLinear::forward_bf16_aug(float* y, const uint16_t* xa16, int T, const
   for (int r0 = 0; r0 < out_; r0 += tr) {
     const int rows = std::min(tr, out_ - r0);
     uint16_t* t = scratch(tl_aug16, (size_t)rows * K); // [rows, in + ke]: W rows, then their E columns
-    if (storage_ == Storage::NF4) nf4_dequantize_bf16_ld(wq_, r0, rows, t, (size_t)K);
+    if (storage_ == Storage::NF4)
+      nf4_dequantize_bf16_ld(wq_, r0, rows, t, (size_t)K);
     else {
       const uint16_t* w = tile_bf16(r0, rows);
       for (int r = 0; r < rows; r++) std::memcpy(t + (size_t)r * K, w + (size_t)r * in_, (size_t)in_ * 2);
@@ -272,7 +280,8 @@ void FrozenLinear::forward_bf16_aug(float* y, const uint16_t* xa16, int T, const
 void FrozenLinear::backward_input_group_bf16(const FrozenLinear* const* ls, int g, float* dx, const uint16_t* dya16,
                                              int T, const uint16_t* F, int kf, bool accumulate) {
   check_T(T, "backward_input_group_bf16");
-  if (g <= 0 || kf < 0 || (kf > 0 && !F)) throw EngineError("E_ENGINE", "FrozenLinear::backward_input_group_bf16: bad group");
+  if (g <= 0 || kf < 0 || (kf > 0 && !F))
+    throw EngineError("E_ENGINE", "FrozenLinear::backward_input_group_bf16: bad group");
   const int in = ls[0]->in_;
   int rows = 0;
   for (int j = 0; j < g; j++) {
@@ -286,8 +295,10 @@ void FrozenLinear::backward_input_group_bf16(const FrozenLinear* const* ls, int 
     size_t r0 = 0;
     for (int j = 0; j < g; j++) {
       const FrozenLinear& L = *ls[j];
-      if (L.storage_ == Storage::NF4) nf4_dequantize_bf16(L.wq_, 0, L.out_, t + r0 * in);
-      else std::memcpy(t + r0 * in, L.tile_bf16(0, L.out_), (size_t)L.out_ * in * 2);
+      if (L.storage_ == Storage::NF4)
+        nf4_dequantize_bf16(L.wq_, 0, L.out_, t + r0 * in);
+      else
+        std::memcpy(t + r0 * in, L.tile_bf16(0, L.out_), (size_t)L.out_ * in * 2);
       r0 += L.out_;
     }
     if (kf) std::memcpy(t + r0 * in, F, (size_t)kf * in * 2);

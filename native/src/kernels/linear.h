@@ -26,8 +26,8 @@ class FrozenLinear {
   // dx[T, in] += dy[T, out] * W   (accumulates into dx)
   void backward_input(float* dx, const float* dy, int T, Compute mode) const;
   // bf16-compute variants taking activations already converted to bf16 (convert once, use for q/k/v or gate/up).
-  void forward_bf16(float* y, const uint16_t* x16, int T) const;            // x16 [T, in]
-  void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const;   // dy16 [T, out]
+  void forward_bf16(float* y, const uint16_t* x16, int T) const;          // x16 [T, in]
+  void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const; // dy16 [T, out]
   // bf16 compute with extra operands folded into the same matmul (the LoRA side path rides along, no second pass
   // over y): y[T, out] = xa16[T, in + ke] [W | E]^T + bias with E [out, ke] bf16 row-major.
   void forward_bf16_aug(float* y, const uint16_t* xa16, int T, const uint16_t* E, int ke) const;

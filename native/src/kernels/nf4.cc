@@ -71,9 +71,11 @@ void nf4_quantize(const float* w, int rows, int cols, NF4Tensor& out) {
   if (rows <= 0 || cols <= 0) throw EngineError("E_ENGINE", "nf4_quantize: rows and cols must be positive");
   const size_t n = (size_t)rows * cols;
   if (n % NF4_BLOCK != 0)
-    throw EngineError("E_ENGINE", "nf4_quantize: rows*cols = " + std::to_string(n) + " is not a multiple of the NF4 block size 64");
+    throw EngineError("E_ENGINE",
+                      "nf4_quantize: rows*cols = " + std::to_string(n) + " is not a multiple of the NF4 block size 64");
   for (size_t i = 0; i < n; i++)
-    if (!std::isfinite(w[i])) throw EngineError("E_ENGINE", "nf4_quantize: weight " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(w[i]))
+      throw EngineError("E_ENGINE", "nf4_quantize: weight " + std::to_string(i) + " is not finite");
   const size_t nb = n / NF4_BLOCK, nsb = (nb + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK;
   out.rows = rows;
   out.cols = cols;
@@ -166,8 +168,9 @@ inline void block_bf16(const uint8_t* p, float a, uint16_t* out) {
 
 void check_rows(const NF4Tensor& t, int row0, int nrows) {
   if (row0 < 0 || nrows < 0 || row0 + nrows > t.rows)
-    throw EngineError("E_ENGINE", "nf4_dequantize: rows [" + std::to_string(row0) + ", " + std::to_string(row0 + nrows) +
-                                      ") outside the tensor's " + std::to_string(t.rows) + " rows");
+    throw EngineError("E_ENGINE", "nf4_dequantize: rows [" + std::to_string(row0) + ", " +
+                                      std::to_string(row0 + nrows) + ") outside the tensor's " +
+                                      std::to_string(t.rows) + " rows");
   if (((size_t)row0 * t.cols) % NF4_BLOCK != 0 || ((size_t)(row0 + nrows) * t.cols) % NF4_BLOCK != 0)
     throw EngineError("E_ENGINE", "nf4_dequantize: the row range must start and end on a 64-weight block boundary");
 }

@@ -9,16 +9,16 @@ namespace peft::kern {
 
 extern const float NF4_CODE[16]; // the QLoRA paper's NF4 values, ascending, NF4_CODE[7] == 0
 
-constexpr int NF4_BLOCK = 64;      // weights per absmax
-constexpr int NF4_DQ_BLOCK = 256;  // absmax constants per double-quant scale
+constexpr int NF4_BLOCK = 64;     // weights per absmax
+constexpr int NF4_DQ_BLOCK = 256; // absmax constants per double-quant scale
 
 struct NF4Tensor {
-  int rows = 0, cols = 0;            // logical [rows, cols] row-major (HF weight layout [out, in])
-  std::vector<uint8_t> packed;       // rows*cols/2 bytes, two 4-bit codes per byte (low nibble first)
-  std::vector<uint8_t> absmax_q;     // one 8-bit code per 64-weight block
-  std::vector<float> absmax_scale;   // one fp32 scale per 256 blocks
-  float absmax_offset = 0.f;         // mean of the absmax constants, subtracted before quantizing
-  size_t bytes() const;              // storage footprint
+  int rows = 0, cols = 0;          // logical [rows, cols] row-major (HF weight layout [out, in])
+  std::vector<uint8_t> packed;     // rows*cols/2 bytes, two 4-bit codes per byte (low nibble first)
+  std::vector<uint8_t> absmax_q;   // one 8-bit code per 64-weight block
+  std::vector<float> absmax_scale; // one fp32 scale per 256 blocks
+  float absmax_offset = 0.f;       // mean of the absmax constants, subtracted before quantizing
+  size_t bytes() const;            // storage footprint
 };
 
 // Quantize a row-major fp32 matrix; rows*cols must be a multiple of NF4_BLOCK.

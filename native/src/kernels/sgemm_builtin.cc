@@ -51,7 +51,7 @@ inline vf bcast(float x) {
 inline void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* __restrict c, int ldc,
                          int mr, int nr, float alpha, float beta, bool first) {
   vf acc0[MR], acc1[MR];
-  for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = vf{} ;
+  for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = vf{};
   for (int k = 0; k < kc; k++) {
     const vf b0 = loadu(b), b1 = loadu(b + VL);
 #pragma GCC unroll 12
@@ -116,7 +116,8 @@ void pack_b_panel(bool tB, const float* B, int ldb, int k0, int kc, int j, int n
     for (int k = 0; k < kc; k++) {
       const float* src = B + (size_t)(k0 + k) * ldb + j;
       float* dk = d + (size_t)k * NR;
-      if (nr == NR) std::memcpy(dk, src, NR * 4);
+      if (nr == NR)
+        std::memcpy(dk, src, NR * 4);
       else
         for (int c = 0; c < NR; c++) dk[c] = c < nr ? src[c] : 0.f;
     }
@@ -135,7 +136,8 @@ void pack_b_panel(bool tB, const float* B, int ldb, int k0, int kc, int j, int n
 void scale_c(int M, int N, float beta, float* C, int ldc) {
   for (int i = 0; i < M; i++) {
     float* c = C + (size_t)i * ldc;
-    if (beta == 0.f) std::memset(c, 0, (size_t)N * 4);
+    if (beta == 0.f)
+      std::memset(c, 0, (size_t)N * 4);
     else
       for (int j = 0; j < N; j++) c[j] *= beta;
   }
@@ -143,8 +145,8 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
 
 } // namespace
 
-void sgemm_builtin(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
-                   int ldb, float beta, float* C, int ldc, bool parallel) {
+void sgemm_builtin(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                   float beta, float* C, int ldc, bool parallel) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {
     scale_c(M, N, beta, C, ldc);

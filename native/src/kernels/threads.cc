@@ -32,7 +32,8 @@ thread_local bool tl_in_parallel = false; // set on pool workers and on a caller
 // Profiling counters (nanoseconds): workers' time inside chunks, the caller's wait for workers after its own chunk.
 std::atomic<long long> g_busy_ns{0}, g_wait_ns{0}, g_regions{0};
 inline long long now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 class Pool {
@@ -203,8 +204,10 @@ void parallel_gemm_blocks(int M, int N, int K, const std::function<void(int, int
       const int g0 = (int)((long long)groups * p / parts), g1 = (int)((long long)groups * (p + 1) / parts);
       const int lo = g0 * 16, hi = std::min(len, g1 * 16);
       if (hi <= lo) continue;
-      if (by_rows) fn(lo, hi, 0, N);
-      else fn(0, M, lo, hi);
+      if (by_rows)
+        fn(lo, hi, 0, N);
+      else
+        fn(0, M, lo, hi);
     }
   });
 }

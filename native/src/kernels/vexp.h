@@ -63,7 +63,8 @@ inline void vexp_scale(float* x, size_t n, float m, float scale) {
   size_t i = 0;
 #if defined(__AVX512F__)
   const __m512 vm = _mm512_set1_ps(m), vs = _mm512_set1_ps(scale);
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm)), vs));
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(x + i, _mm512_mul_ps(exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm)), vs));
   if (i < n) {
     const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
     _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)), vs));

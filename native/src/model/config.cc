@@ -12,7 +12,9 @@
 namespace peft {
 namespace {
 
-[[noreturn]] void fail(const std::string& file, const std::string& msg) { throw EngineError("E_MODEL", file + ": " + msg); }
+[[noreturn]] void fail(const std::string& file, const std::string& msg) {
+  throw EngineError("E_MODEL", file + ": " + msg);
+}
 
 std::string show(const json::Value& v) {
   switch (v.type) {
@@ -44,14 +46,16 @@ struct Keys {
       return def;
     }
     if (!v->is_number() || !v->is_integer || v->integer < min || v->integer > 2147483647LL)
-      fail(file, "key \"" + key + "\" must be an integer >= " + std::to_string(min) + ", got " + show(*v) + " (" + fix + ")");
+      fail(file,
+           "key \"" + key + "\" must be an integer >= " + std::to_string(min) + ", got " + show(*v) + " (" + fix + ")");
     return static_cast<int>(v->integer);
   }
   double number(const std::string& key, double def, const std::string& fix, bool positive = true) const {
     const json::Value* v = opt(key);
     if (!v) return def;
     if (!v->is_number() || (positive && !(v->number > 0)))
-      fail(file, "key \"" + key + "\" must be a " + (positive ? "positive " : "") + "number, got " + show(*v) + " (" + fix + ")");
+      fail(file, "key \"" + key + "\" must be a " + (positive ? "positive " : "") + "number, got " + show(*v) + " (" +
+                     fix + ")");
     return v->number;
   }
   bool boolean(const std::string& key, bool def) const {
@@ -74,9 +78,9 @@ struct TypeDefaults {
   double rms_norm_eps;
   double rope_theta;
   bool tie_word_embeddings;
-  int bos, eos;                        // -1 = None
+  int bos, eos; // -1 = None
   const char* architecture;
-  int num_kv_heads;                    // when the key is absent; -1 = num_attention_heads (null always means that)
+  int num_kv_heads; // when the key is absent; -1 = num_attention_heads (null always means that)
 };
 
 const TypeDefaults* defaults_for(const std::string& model_type) {
@@ -132,7 +136,8 @@ void parse_rope_scaling(const json::Value& rs, const std::string& key, const std
     auto need = [&](const char* name) -> double {
       const json::Value* v = k.opt(name);
       if (!v || !v->is_number() || !(v->number > 0))
-        fail(file, "\"" + key + "." + name + "\" must be a positive number for rope type llama3 (copy it from the model's published config)");
+        fail(file, "\"" + key + "." + name +
+                       "\" must be a positive number for rope type llama3 (copy it from the model's published config)");
       return v->number;
     };
     cfg.rope_scaling.low_freq_factor = need("low_freq_factor");
@@ -163,7 +168,8 @@ std::string read_file(const std::string& path, bool* exists) {
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& file) {
   json::Value root = json::parse(json_text, file, "E_MODEL");
-  if (!root.is_object()) fail(file, "config.json must hold a JSON object, got " + std::string(json::type_name(root.type)));
+  if (!root.is_object())
+    fail(file, "config.json must hold a JSON object, got " + std::string(json::type_name(root.type)));
   Keys k{root, file};
   ModelConfig cfg;
 
@@ -180,38 +186,48 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       fail(file, "key \"model_type\" is missing (add \"model_type\": \"llama\", \"mistral\" or \"qwen2\")");
   }
   if (cfg.model_type == "gpt2")
-    fail(file, "model_type \"gpt2\" (GPT-2 family) is not supported by this engine yet; supported: llama, mistral, qwen2 (Llama family)");
+    fail(file,
+         "model_type \"gpt2\" (GPT-2 family) is not supported by this engine yet; supported: llama, mistral, qwen2 "
+         "(Llama family)");
   const TypeDefaults* d = defaults_for(cfg.model_type);
   if (!d)
-    fail(file, "model_type \"" + cfg.model_type + "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM)");
+    fail(file, "model_type \"" + cfg.model_type +
+                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM)");
   if (!cfg.architecture.empty() && cfg.architecture != d->architecture)
-    fail(file, "architecture \"" + cfg.architecture + "\" is not supported for model_type \"" + cfg.model_type + "\"; expected \"" +
-                   d->architecture + "\" (a causal LM head)");
+    fail(file, "architecture \"" + cfg.architecture + "\" is not supported for model_type \"" + cfg.model_type +
+                   "\"; expected \"" + d->architecture + "\" (a causal LM head)");
   if (cfg.architecture.empty()) cfg.architecture = d->architecture;
 
   // Shape.
   cfg.vocab_size = k.integer("vocab_size", 0, true, 1, "set it to the number of rows of model.embed_tokens.weight");
-  cfg.hidden_size = k.integer("hidden_size", 0, true, 1, "set it to the model width, the columns of model.embed_tokens.weight");
-  cfg.intermediate_size = k.integer("intermediate_size", 0, true, 1, "set it to the MLP width, the rows of mlp.gate_proj.weight");
+  cfg.hidden_size =
+      k.integer("hidden_size", 0, true, 1, "set it to the model width, the columns of model.embed_tokens.weight");
+  cfg.intermediate_size =
+      k.integer("intermediate_size", 0, true, 1, "set it to the MLP width, the rows of mlp.gate_proj.weight");
   cfg.num_layers = k.integer("num_hidden_layers", 0, true, 1, "set it to the number of model.layers.N blocks");
   cfg.num_heads = k.integer("num_attention_heads", 0, true, 1, "set it to the number of query heads");
   // Absent: the config class default (LlamaConfig: = heads; MistralConfig: 8; Qwen2Config: 32). null: = heads.
   const json::Value* kv_key = root.get("num_key_value_heads");
   const int kv_default = (kv_key == nullptr && d->num_kv_heads > 0) ? d->num_kv_heads : cfg.num_heads;
-  cfg.num_kv_heads = k.integer("num_key_value_heads", kv_default, false, 1, "number of key/value heads; null for multi-head attention");
+  cfg.num_kv_heads = k.integer("num_key_value_heads", kv_default, false, 1,
+                               "number of key/value heads; null for multi-head attention");
   if (cfg.num_heads % cfg.num_kv_heads != 0)
     fail(file, "num_attention_heads " + std::to_string(cfg.num_heads) + " is not a multiple of num_key_value_heads " +
                    std::to_string(cfg.num_kv_heads) + " (GQA needs whole groups)");
   if (k.opt("head_dim")) {
-    cfg.head_dim = k.integer("head_dim", 0, false, 1, "per-head width; omit it to use hidden_size / num_attention_heads");
+    cfg.head_dim =
+        k.integer("head_dim", 0, false, 1, "per-head width; omit it to use hidden_size / num_attention_heads");
   } else {
     if (cfg.hidden_size % cfg.num_heads != 0)
       fail(file, "hidden_size " + std::to_string(cfg.hidden_size) + " is not divisible by num_attention_heads " +
-                     std::to_string(cfg.num_heads) + " (add \"head_dim\" if the model uses a different per-head width)");
+                     std::to_string(cfg.num_heads) +
+                     " (add \"head_dim\" if the model uses a different per-head width)");
     cfg.head_dim = cfg.hidden_size / cfg.num_heads;
   }
-  if (cfg.head_dim % 2 != 0) fail(file, "head_dim " + std::to_string(cfg.head_dim) + " must be even for rotary embeddings");
-  cfg.max_position_embeddings = k.integer("max_position_embeddings", d->max_position_embeddings, false, 1, "the context length the model was trained for");
+  if (cfg.head_dim % 2 != 0)
+    fail(file, "head_dim " + std::to_string(cfg.head_dim) + " must be even for rotary embeddings");
+  cfg.max_position_embeddings = k.integer("max_position_embeddings", d->max_position_embeddings, false, 1,
+                                          "the context length the model was trained for");
 
   // Numerics.
   cfg.hidden_act = k.string("hidden_act", "silu");
@@ -219,21 +235,23 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   if (cfg.hidden_act != "silu")
     fail(file, "hidden_act \"" + cfg.hidden_act + "\" is not supported (the Llama family uses \"silu\")");
   cfg.rms_norm_eps = k.number("rms_norm_eps", d->rms_norm_eps, "the RMSNorm epsilon, e.g. 1e-5");
-  const json::Value* rope_params = k.opt("rope_parameters");  // transformers >= 5 layout
+  const json::Value* rope_params = k.opt("rope_parameters"); // transformers >= 5 layout
   if (rope_params && !rope_params->is_object()) fail(file, "key \"rope_parameters\" must be an object");
   cfg.rope_theta = k.number("rope_theta", d->rope_theta, "the RoPE base, e.g. 10000");
   if (rope_params && rope_params->get("rope_theta")) {
     Keys rk{*rope_params, file};
     cfg.rope_theta = rk.number("rope_theta", cfg.rope_theta, "the RoPE base, e.g. 10000");
   }
-  if (const json::Value* rs = k.opt("rope_scaling")) parse_rope_scaling(*rs, "rope_scaling", file, cfg);
-  else if (rope_params) parse_rope_scaling(*rope_params, "rope_parameters", file, cfg);
+  if (const json::Value* rs = k.opt("rope_scaling"))
+    parse_rope_scaling(*rs, "rope_scaling", file, cfg);
+  else if (rope_params)
+    parse_rope_scaling(*rope_params, "rope_parameters", file, cfg);
 
   // Embeddings, attention variants, biases.
   cfg.tie_word_embeddings = k.boolean("tie_word_embeddings", d->tie_word_embeddings);
   cfg.mlp_bias = k.boolean("mlp_bias", false);
   if (cfg.model_type == "qwen2") {
-    cfg.qkv_bias = true;  // Qwen2Attention: q/k/v with bias, o_proj without
+    cfg.qkv_bias = true; // Qwen2Attention: q/k/v with bias, o_proj without
     cfg.o_bias = false;
     if (k.boolean("use_sliding_window", false))
       fail(file, "use_sliding_window true (Qwen2 per-layer sliding window) is not supported; set it to false");
@@ -245,9 +263,13 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   cfg.attention_bias = cfg.qkv_bias || cfg.o_bias;
   if (cfg.model_type == "mistral") {
     const json::Value* sw = root.get("sliding_window");
-    if (!sw) cfg.sliding_window = 4096;  // MistralConfig default
-    else if (sw->is_null()) cfg.sliding_window = 0;
-    else cfg.sliding_window = k.integer("sliding_window", 0, false, 1, "attention window in tokens, or null for full attention");
+    if (!sw)
+      cfg.sliding_window = 4096; // MistralConfig default
+    else if (sw->is_null())
+      cfg.sliding_window = 0;
+    else
+      cfg.sliding_window =
+          k.integer("sliding_window", 0, false, 1, "attention window in tokens, or null for full attention");
   }
 
   // Special tokens.
@@ -257,17 +279,22 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     parse_token_ids(b, "bos_token_id", file, &ids);
     cfg.bos_token_id = ids.empty() ? -1 : ids[0];
   }
-  if (const json::Value* e = root.get("eos_token_id")) parse_token_ids(e, "eos_token_id", file, &cfg.eos_token_ids);
-  else if (d->eos >= 0) cfg.eos_token_ids = {d->eos};
+  if (const json::Value* e = root.get("eos_token_id"))
+    parse_token_ids(e, "eos_token_id", file, &cfg.eos_token_ids);
+  else if (d->eos >= 0)
+    cfg.eos_token_ids = {d->eos};
   if (const json::Value* p = root.get("pad_token_id")) {
     std::vector<int> ids;
     parse_token_ids(p, "pad_token_id", file, &ids);
     cfg.pad_token_id = ids.empty() ? -1 : ids[0];
   }
   for (int id : cfg.eos_token_ids)
-    if (id >= cfg.vocab_size) fail(file, "eos_token_id " + std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(cfg.vocab_size) + ")");
+    if (id >= cfg.vocab_size)
+      fail(file, "eos_token_id " + std::to_string(id) + " is outside the vocabulary (vocab_size " +
+                     std::to_string(cfg.vocab_size) + ")");
   if (cfg.bos_token_id >= cfg.vocab_size)
-    fail(file, "bos_token_id " + std::to_string(cfg.bos_token_id) + " is outside the vocabulary (vocab_size " + std::to_string(cfg.vocab_size) + ")");
+    fail(file, "bos_token_id " + std::to_string(cfg.bos_token_id) + " is outside the vocabulary (vocab_size " +
+                   std::to_string(cfg.vocab_size) + ")");
 
   std::string dtype = k.string("torch_dtype", "");
   if (dtype.empty()) dtype = k.string("dtype", "float32");
@@ -292,15 +319,19 @@ void apply_generation_config(ModelConfig& cfg, const std::string& json_text, con
     if (!ids.empty()) cfg.pad_token_id = ids[0];
   }
   for (int id : cfg.eos_token_ids)
-    if (id >= cfg.vocab_size) fail(file, "eos_token_id " + std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(cfg.vocab_size) + ")");
-  if (cfg.bos_token_id >= cfg.vocab_size) fail(file, "bos_token_id " + std::to_string(cfg.bos_token_id) + " is outside the vocabulary");
+    if (id >= cfg.vocab_size)
+      fail(file, "eos_token_id " + std::to_string(id) + " is outside the vocabulary (vocab_size " +
+                     std::to_string(cfg.vocab_size) + ")");
+  if (cfg.bos_token_id >= cfg.vocab_size)
+    fail(file, "bos_token_id " + std::to_string(cfg.bos_token_id) + " is outside the vocabulary");
 }
 
 ModelConfig load_model_config(const std::string& dir) {
   const std::string path = dir + "/config.json";
   bool exists = false;
   std::string text = read_file(path, &exists);
-  if (!exists) fail(path, "not found (a Hugging Face model directory needs config.json beside its safetensors weights)");
+  if (!exists)
+    fail(path, "not found (a Hugging Face model directory needs config.json beside its safetensors weights)");
   ModelConfig cfg = parse_model_config(text, path);
   const std::string gen_path = dir + "/generation_config.json";
   std::string gen = read_file(gen_path, &exists);
@@ -310,7 +341,8 @@ ModelConfig load_model_config(const std::string& dir) {
 
 std::vector<double> rope_inv_freq(const ModelConfig& cfg, int seq_len, double* pos_scale) {
   const int dim = cfg.head_dim;
-  if (dim <= 0 || dim % 2 != 0) throw EngineError("E_MODEL", "rope_inv_freq: head_dim " + std::to_string(dim) + " must be positive and even");
+  if (dim <= 0 || dim % 2 != 0)
+    throw EngineError("E_MODEL", "rope_inv_freq: head_dim " + std::to_string(dim) + " must be positive and even");
   const RopeScaling& rs = cfg.rope_scaling;
   double base = cfg.rope_theta;
   if (pos_scale) *pos_scale = 1.0;

@@ -7,38 +7,38 @@
 namespace peft {
 
 struct RopeScaling {
-  std::string type = "none";           // none | linear | dynamic | llama3
+  std::string type = "none"; // none | linear | dynamic | llama3
   double factor = 1.0;
-  double low_freq_factor = 1.0;        // llama3
-  double high_freq_factor = 4.0;       // llama3
+  double low_freq_factor = 1.0;                // llama3
+  double high_freq_factor = 4.0;               // llama3
   int original_max_position_embeddings = 8192; // llama3
 };
 
 struct ModelConfig {
-  std::string model_type;              // llama | mistral | qwen2 (config.json "model_type")
+  std::string model_type; // llama | mistral | qwen2 (config.json "model_type")
   int vocab_size = 0;
   int hidden_size = 0;
   int intermediate_size = 0;
   int num_layers = 0;
   int num_heads = 0;
   int num_kv_heads = 0;
-  int head_dim = 0;                    // hidden_size / num_heads unless config.json says otherwise
+  int head_dim = 0; // hidden_size / num_heads unless config.json says otherwise
   int max_position_embeddings = 2048;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = true;
-  int sliding_window = 0;              // 0 = full causal attention
-  bool attention_bias = false;         // q/k/v/o biases (loaded for whichever projections have them)
+  int sliding_window = 0;      // 0 = full causal attention
+  bool attention_bias = false; // q/k/v/o biases (loaded for whichever projections have them)
   bool mlp_bias = false;
   int bos_token_id = -1;
   std::vector<int> eos_token_ids;
   std::string torch_dtype = "float32";
   // Extensions (kept after the original fields):
-  std::string architecture;            // architectures[0] when present, e.g. LlamaForCausalLM
-  std::string hidden_act = "silu";     // silu (swish accepted as its alias)
-  bool qkv_bias = false;               // q/k/v_proj carry a bias (llama attention_bias, always for qwen2)
-  bool o_bias = false;                 // o_proj carries a bias (llama attention_bias; never for qwen2)
+  std::string architecture;        // architectures[0] when present, e.g. LlamaForCausalLM
+  std::string hidden_act = "silu"; // silu (swish accepted as its alias)
+  bool qkv_bias = false;           // q/k/v_proj carry a bias (llama attention_bias, always for qwen2)
+  bool o_bias = false;             // o_proj carries a bias (llama attention_bias; never for qwen2)
   int pad_token_id = -1;
 };
 

@@ -60,9 +60,15 @@ class Parser {
   [[noreturn]] void fail(const std::string& what) const {
     int line = 1, col = 1;
     for (const char* q = begin_; q < p_ && q < end_; ++q) {
-      if (*q == '\n') { ++line; col = 1; } else { ++col; }
+      if (*q == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
     }
-    throw EngineError(code_, file_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON: " + what);
+    throw EngineError(code_,
+                      file_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON: " + what);
   }
 
   bool at_end() const { return p_ >= end_; }
@@ -85,22 +91,41 @@ class Parser {
     switch (*p_) {
       case '{': parse_object(v, depth); break;
       case '[': parse_array(v, depth); break;
-      case '"': v.type = Type::String; v.string = parse_string(); break;
-      case 't': expect_literal("true"); v.type = Type::Bool; v.boolean = true; break;
-      case 'f': expect_literal("false"); v.type = Type::Bool; v.boolean = false; break;
-      case 'n': expect_literal("null"); v.type = Type::Null; break;
+      case '"':
+        v.type = Type::String;
+        v.string = parse_string();
+        break;
+      case 't':
+        expect_literal("true");
+        v.type = Type::Bool;
+        v.boolean = true;
+        break;
+      case 'f':
+        expect_literal("false");
+        v.type = Type::Bool;
+        v.boolean = false;
+        break;
+      case 'n':
+        expect_literal("null");
+        v.type = Type::Null;
+        break;
       default:
-        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) parse_number(v);
-        else fail(std::string("unexpected character '") + (static_cast<unsigned char>(*p_) < 32 ? '?' : *p_) + "'");
+        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9'))
+          parse_number(v);
+        else
+          fail(std::string("unexpected character '") + (static_cast<unsigned char>(*p_) < 32 ? '?' : *p_) + "'");
     }
     return v;
   }
 
   void parse_object(Value& v, int depth) {
     v.type = Type::Object;
-    ++p_;  // {
+    ++p_; // {
     skip_ws();
-    if (peek() == '}') { ++p_; return; }
+    if (peek() == '}') {
+      ++p_;
+      return;
+    }
     std::unordered_set<std::string> seen;
     for (;;) {
       skip_ws();
@@ -114,23 +139,38 @@ class Parser {
       Value child = parse_value(depth + 1);
       v.object.emplace_back(std::move(key), std::move(child));
       skip_ws();
-      if (peek() == ',') { ++p_; continue; }
-      if (peek() == '}') { ++p_; return; }
+      if (peek() == ',') {
+        ++p_;
+        continue;
+      }
+      if (peek() == '}') {
+        ++p_;
+        return;
+      }
       fail("expected ',' or '}' in object");
     }
   }
 
   void parse_array(Value& v, int depth) {
     v.type = Type::Array;
-    ++p_;  // [
+    ++p_; // [
     skip_ws();
-    if (peek() == ']') { ++p_; return; }
+    if (peek() == ']') {
+      ++p_;
+      return;
+    }
     for (;;) {
       skip_ws();
       v.array.push_back(parse_value(depth + 1));
       skip_ws();
-      if (peek() == ',') { ++p_; continue; }
-      if (peek() == ']') { ++p_; return; }
+      if (peek() == ',') {
+        ++p_;
+        continue;
+      }
+      if (peek() == ']') {
+        ++p_;
+        return;
+      }
       fail("expected ',' or ']' in array");
     }
   }
@@ -141,10 +181,14 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       char c = *p_++;
       u <<= 4;
-      if (c >= '0' && c <= '9') u |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') u |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') u |= static_cast<unsigned>(c - 'A' + 10);
-      else fail("invalid hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        u |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        u |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        u |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        fail("invalid hex digit in \\u escape");
     }
     return u;
   }
@@ -168,14 +212,21 @@ class Parser {
   }
 
   std::string parse_string() {
-    ++p_;  // opening quote
+    ++p_; // opening quote
     std::string out;
     for (;;) {
       if (at_end()) fail("unterminated string");
       unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"') { ++p_; return out; }
+      if (c == '"') {
+        ++p_;
+        return out;
+      }
       if (c < 0x20) fail("control character in string");
-      if (c != '\\') { out += static_cast<char>(c); ++p_; continue; }
+      if (c != '\\') {
+        out += static_cast<char>(c);
+        ++p_;
+        continue;
+      }
       ++p_;
       if (at_end()) fail("unterminated escape");
       char e = *p_++;
@@ -231,7 +282,7 @@ class Parser {
       if (!(peek() >= '0' && peek() <= '9')) fail("digit expected in exponent");
       while (peek() >= '0' && peek() <= '9') ++p_;
     }
-    std::string lit(start, p_);  // bounded copy: strtod needs a terminator
+    std::string lit(start, p_); // bounded copy: strtod needs a terminator
     v.type = Type::Number;
     if (!to_double(lit, &v.number) || !std::isfinite(v.number)) fail("number out of range: " + lit);
     if (integral) {

@@ -16,8 +16,8 @@ struct Value {
   Type type = Type::Null;
   bool boolean = false;
   double number = 0.0;
-  bool is_integer = false;             // the literal had no fraction or exponent and fits int64
-  int64_t integer = 0;                 // valid when is_integer
+  bool is_integer = false; // the literal had no fraction or exponent and fits int64
+  int64_t integer = 0;     // valid when is_integer
   std::string string;
   std::vector<Value> array;
   std::vector<std::pair<std::string, Value>> object; // in document order; keys are unique

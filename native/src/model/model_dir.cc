@@ -14,7 +14,9 @@
 namespace peft {
 namespace {
 
-[[noreturn]] void fail(const std::string& file, const std::string& msg) { throw EngineError("E_MODEL", file + ": " + msg); }
+[[noreturn]] void fail(const std::string& file, const std::string& msg) {
+  throw EngineError("E_MODEL", file + ": " + msg);
+}
 
 bool is_file(const std::string& p) {
   struct stat st;
@@ -34,16 +36,19 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 struct Expect {
   std::vector<int64_t> shape;
-  std::string why;                     // which config keys imply the shape
+  std::string why; // which config keys imply the shape
   bool required;
 };
 
 // Every tensor name the config allows, with its shape and whether it must be present.
 std::map<std::string, Expect> expected_tensors(const ModelConfig& c) {
   const int64_t H = c.hidden_size, V = c.vocab_size, I = c.intermediate_size;
-  const int64_t Q = static_cast<int64_t>(c.num_heads) * c.head_dim, KV = static_cast<int64_t>(c.num_kv_heads) * c.head_dim;
-  const std::string q = "num_attention_heads " + std::to_string(c.num_heads) + " x head_dim " + std::to_string(c.head_dim);
-  const std::string kv = "num_key_value_heads " + std::to_string(c.num_kv_heads) + " x head_dim " + std::to_string(c.head_dim);
+  const int64_t Q = static_cast<int64_t>(c.num_heads) * c.head_dim,
+                KV = static_cast<int64_t>(c.num_kv_heads) * c.head_dim;
+  const std::string q =
+      "num_attention_heads " + std::to_string(c.num_heads) + " x head_dim " + std::to_string(c.head_dim);
+  const std::string kv =
+      "num_key_value_heads " + std::to_string(c.num_kv_heads) + " x head_dim " + std::to_string(c.head_dim);
   const std::string h = "hidden_size " + std::to_string(H);
   const std::string im = "intermediate_size " + std::to_string(I);
   const std::string v = "vocab_size " + std::to_string(V);
@@ -51,7 +56,8 @@ std::map<std::string, Expect> expected_tensors(const ModelConfig& c) {
   e["model.embed_tokens.weight"] = {{V, H}, v + ", " + h, true};
   e["model.norm.weight"] = {{H}, h, true};
   // With tied embeddings transformers ignores a stored lm_head (it is the embedding); accept it when the shape fits.
-  e["lm_head.weight"] = {{V, H}, v + ", " + h + (c.tie_word_embeddings ? "" : "; tie_word_embeddings is false"), !c.tie_word_embeddings};
+  e["lm_head.weight"] = {
+      {V, H}, v + ", " + h + (c.tie_word_embeddings ? "" : "; tie_word_embeddings is false"), !c.tie_word_embeddings};
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     e[p + "input_layernorm.weight"] = {{H}, h, true};
@@ -104,14 +110,16 @@ void load_sharded(ModelFiles& mf, const std::string& index_path, std::map<std::s
   json::Value root = json::parse(read_text(index_path), index_path, "E_MODEL");
   if (!root.is_object()) fail(index_path, "must hold a JSON object with \"weight_map\"");
   const json::Value* wm = root.get("weight_map");
-  if (!wm || !wm->is_object()) fail(index_path, "key \"weight_map\" is missing or not an object of tensor name -> shard file");
-  std::map<std::string, std::string> map;  // tensor -> shard file name
+  if (!wm || !wm->is_object())
+    fail(index_path, "key \"weight_map\" is missing or not an object of tensor name -> shard file");
+  std::map<std::string, std::string> map; // tensor -> shard file name
   std::set<std::string> shards;
   for (const auto& kv : wm->object) {
     if (!kv.second.is_string()) fail(index_path, "weight_map[\"" + kv.first + "\"] must be a shard file name");
     const std::string& s = kv.second.string;
     if (s.empty() || s.find('/') != std::string::npos || s.find('\\') != std::string::npos || s == "." || s == "..")
-      fail(index_path, "weight_map[\"" + kv.first + "\"] = \"" + s + "\" is not a plain file name in the model directory");
+      fail(index_path,
+           "weight_map[\"" + kv.first + "\"] = \"" + s + "\" is not a plain file name in the model directory");
     map[kv.first] = s;
     shards.insert(s);
   }
@@ -124,13 +132,16 @@ void load_sharded(ModelFiles& mf, const std::string& index_path, std::map<std::s
     for (const auto& kv : f.tensors()) {
       auto it = map.find(kv.first);
       if (it == map.end()) fail(p, "tensor \"" + kv.first + "\" is not listed in model.safetensors.index.json");
-      if (it->second != s) fail(p, "tensor \"" + kv.first + "\" is listed under shard \"" + it->second + "\" in model.safetensors.index.json");
+      if (it->second != s)
+        fail(p, "tensor \"" + kv.first + "\" is listed under shard \"" + it->second +
+                    "\" in model.safetensors.index.json");
     }
     add_tensors(mf, f, origin);
   }
   for (const auto& kv : map)
     if (!origin.count(kv.first))
-      fail(mf.dir + "/" + kv.second, "tensor \"" + kv.first + "\" is listed in model.safetensors.index.json but missing from this shard");
+      fail(mf.dir + "/" + kv.second,
+           "tensor \"" + kv.first + "\" is listed in model.safetensors.index.json but missing from this shard");
 }
 
 } // namespace
@@ -145,7 +156,7 @@ ModelFiles load_model_dir(const std::string& dir_in) {
 
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
-  std::map<std::string, std::string> origin;  // tensor -> file path
+  std::map<std::string, std::string> origin; // tensor -> file path
   std::string weights_label;
   if (is_file(single)) {
     mf.files.push_back(std::make_unique<SafetensorsFile>(single));
@@ -155,8 +166,9 @@ ModelFiles load_model_dir(const std::string& dir_in) {
     load_sharded(mf, index, origin);
     weights_label = index;
   } else {
-    fail(dir, "no model.safetensors or model.safetensors.index.json (only safetensors weights are read; convert "
-              "pytorch_model.bin with transformers: model.save_pretrained(dir, safe_serialization=True))");
+    fail(dir,
+         "no model.safetensors or model.safetensors.index.json (only safetensors weights are read; convert "
+         "pytorch_model.bin with transformers: model.save_pretrained(dir, safe_serialization=True))");
   }
 
   const std::map<std::string, Expect> expect = expected_tensors(mf.cfg);
@@ -170,13 +182,15 @@ ModelFiles load_model_dir(const std::string& dir_in) {
         continue;
       }
       std::string hint;
-      if (expect.count("model." + name)) hint = " (saved without the \"model.\" prefix? rename it to \"model." + name + "\")";
-      else if (name.rfind("model.layers.", 0) == 0) hint = " (config.json has num_hidden_layers " + std::to_string(mf.cfg.num_layers) + ")";
+      if (expect.count("model." + name))
+        hint = " (saved without the \"model.\" prefix? rename it to \"model." + name + "\")";
+      else if (name.rfind("model.layers.", 0) == 0)
+        hint = " (config.json has num_hidden_layers " + std::to_string(mf.cfg.num_layers) + ")";
       fail(origin[name], "unexpected tensor \"" + name + "\" for a " + mf.cfg.model_type + " model" + hint);
     }
     if (it->second.shape != ex->second.shape)
-      fail(origin[name], "tensor \"" + name + "\" has shape " + shape_str(it->second.shape) + " but " + cfg_path + " implies " +
-                             shape_str(ex->second.shape) + " (" + ex->second.why + ")");
+      fail(origin[name], "tensor \"" + name + "\" has shape " + shape_str(it->second.shape) + " but " + cfg_path +
+                             " implies " + shape_str(ex->second.shape) + " (" + ex->second.why + ")");
     ++it;
   }
   for (const auto& kv : expect)

@@ -19,9 +19,11 @@
 namespace peft {
 namespace {
 
-constexpr uint64_t kMaxHeader = 100000000;  // as the reference implementation
+constexpr uint64_t kMaxHeader = 100000000; // as the reference implementation
 
-[[noreturn]] void fail(const std::string& file, const std::string& msg) { throw EngineError("E_MODEL", file + ": " + msg); }
+[[noreturn]] void fail(const std::string& file, const std::string& msg) {
+  throw EngineError("E_MODEL", file + ": " + msg);
+}
 
 int dtype_size(const std::string& dt) {
   if (dt == "F32") return 4;
@@ -30,8 +32,8 @@ int dtype_size(const std::string& dt) {
 }
 
 bool known_dtype(const std::string& dt) {
-  static const char* all[] = {"BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2", "I16", "U16", "F16", "BF16",
-                              "I32", "U32", "F32", "I64", "U64", "F64"};
+  static const char* all[] = {"BOOL", "U8",  "I8",  "F8_E4M3", "F8_E5M2", "I16", "U16", "F16",
+                              "BF16", "I32", "U32", "F32",     "I64",     "U64", "F64"};
   for (const char* a : all)
     if (dt == a) return true;
   return false;
@@ -51,9 +53,12 @@ float half_to_float(uint16_t h) {
   if (exp == 0) {
     if (mant == 0) {
       bits = sign;
-    } else {  // subnormal: normalise
+    } else { // subnormal: normalise
       int e = -1;
-      do { ++e; mant <<= 1; } while ((mant & 0x400) == 0);
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400) == 0);
       mant &= 0x3ff;
       bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | (mant << 13);
     }
@@ -78,7 +83,7 @@ int64_t TensorView::numel() const {
 void TensorView::to_f32(float* out) const {
   const int64_t n = numel();
   if (dtype == "F32") {
-    std::memcpy(out, data, static_cast<size_t>(n) * 4);  // little-endian host
+    std::memcpy(out, data, static_cast<size_t>(n) * 4); // little-endian host
   } else if (dtype == "BF16") {
     for (int64_t i = 0; i < n; ++i) {
       uint16_t v;
@@ -113,7 +118,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   size_ = static_cast<size_t>(st.st_size);
   if (size_ < 8) {
     ::close(fd);
-    fail(path, "file is " + std::to_string(size_) + " bytes, too short for the 8-byte header length (truncated or not safetensors)");
+    fail(path, "file is " + std::to_string(size_) +
+                   " bytes, too short for the 8-byte header length (truncated or not safetensors)");
   }
   void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   int map_errno = errno;
@@ -123,10 +129,12 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   try {
     const uint8_t* base = static_cast<const uint8_t*>(map_);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];  // little-endian u64
+    for (int i = 7; i >= 0; --i) n = (n << 8) | base[i]; // little-endian u64
     const std::string bad = " (the file is not valid safetensors; re-export it)";
     if (n < 2) fail(path, "header length " + std::to_string(n) + " is too small for a JSON object" + bad);
-    if (n > size_ - 8) fail(path, "header length " + std::to_string(n) + " exceeds the file size " + std::to_string(size_) + " (truncated file?)");
+    if (n > size_ - 8)
+      fail(path, "header length " + std::to_string(n) + " exceeds the file size " + std::to_string(size_) +
+                     " (truncated file?)");
     if (n > kMaxHeader) fail(path, "header length " + std::to_string(n) + " exceeds the 100000000-byte limit" + bad);
     const char* hdr = reinterpret_cast<const char*>(base + 8);
     if (hdr[0] != '{') fail(path, "header does not start with '{'" + bad);
@@ -134,7 +142,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     if (!root.is_object()) fail(path, "header JSON is not an object" + bad);
     const size_t data_start = 8 + static_cast<size_t>(n);
     const uint64_t data_len = size_ - data_start;
-    struct Range { uint64_t begin, end; const std::string* name; };
+    struct Range {
+      uint64_t begin, end;
+      const std::string* name;
+    };
     std::vector<Range> ranges;
     for (const auto& kv : root.object) {
       const std::string& name = kv.first;
@@ -155,7 +166,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       if (!dt || !dt->is_string()) fail(path, where + "dtype is missing or not a string");
       if (!known_dtype(dt->string)) fail(path, where + "unknown dtype \"" + dt->string + "\"");
       const int width = dtype_size(dt->string);
-      if (width == 0) fail(path, where + "dtype " + dt->string + " is not supported (the engine reads F32, F16 and BF16)");
+      if (width == 0)
+        fail(path, where + "dtype " + dt->string + " is not supported (the engine reads F32, F16 and BF16)");
       if (!sh || !sh->is_array()) fail(path, where + "shape is missing or not an array");
       TensorView tv;
       tv.name = name;
@@ -163,48 +175,50 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       uint64_t numel = 1;
       bool overflow = false;
       for (const auto& d : sh->array) {
-        if (!d.is_number() || !d.is_integer || d.integer < 0) fail(path, where + "shape must hold non-negative integers");
+        if (!d.is_number() || !d.is_integer || d.integer < 0)
+          fail(path, where + "shape must hold non-negative integers");
         tv.shape.push_back(d.integer);
         uint64_t ud = static_cast<uint64_t>(d.integer);
         if (ud != 0 && numel > (UINT64_C(1) << 62) / ud) overflow = true;
         numel *= ud;
       }
-      if (!off || !off->is_array() || off->array.size() != 2 || !off->array[0].is_integer || !off->array[1].is_integer ||
-          off->array[0].integer < 0 || off->array[1].integer < 0)
+      if (!off || !off->is_array() || off->array.size() != 2 || !off->array[0].is_integer ||
+          !off->array[1].is_integer || off->array[0].integer < 0 || off->array[1].integer < 0)
         fail(path, where + "data_offsets must be [begin, end] non-negative integers");
       const uint64_t b = static_cast<uint64_t>(off->array[0].integer);
       const uint64_t en = static_cast<uint64_t>(off->array[1].integer);
-      if (en < b) fail(path, where + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] end before begin");
+      if (en < b)
+        fail(path, where + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] end before begin");
       if (en > data_len)
         fail(path, where + "data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + "] lie outside the " +
                        std::to_string(data_len) + "-byte data section (truncated file?)");
       if (overflow || numel * static_cast<uint64_t>(width) != en - b)
         fail(path, where + "shape " + shape_str(tv.shape) + " x " + tv.dtype + " needs " +
-                       (overflow ? std::string("too many") : std::to_string(numel * width)) + " bytes but data_offsets span " +
-                       std::to_string(en - b));
+                       (overflow ? std::string("too many") : std::to_string(numel * width)) +
+                       " bytes but data_offsets span " + std::to_string(en - b));
       tv.data = base + data_start + b;
       tv.nbytes = static_cast<size_t>(en - b);
       auto ins = tensors_.emplace(name, std::move(tv));
       ranges.push_back({b, en, &ins.first->first});
     }
-    std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) {
-      return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
-    });
+    std::sort(ranges.begin(), ranges.end(),
+              [](const Range& x, const Range& y) { return x.begin != y.begin ? x.begin < y.begin : x.end < y.end; });
     uint64_t pos = 0;
     const std::string* prev = nullptr;
     for (const Range& r : ranges) {
       if (r.begin < pos)
-        fail(path, "tensor \"" + *r.name + "\": data_offsets [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
-                       "] overlap tensor \"" + (prev ? *prev : std::string("?")) + "\"");
+        fail(path, "tensor \"" + *r.name + "\": data_offsets [" + std::to_string(r.begin) + ", " +
+                       std::to_string(r.end) + "] overlap tensor \"" + (prev ? *prev : std::string("?")) + "\"");
       if (r.begin > pos)
-        fail(path, "tensor \"" + *r.name + "\": hole of " + std::to_string(r.begin - pos) + " bytes before its data_offsets [" +
-                       std::to_string(r.begin) + ", " + std::to_string(r.end) + "]");
+        fail(path, "tensor \"" + *r.name + "\": hole of " + std::to_string(r.begin - pos) +
+                       " bytes before its data_offsets [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
+                       "]");
       pos = r.end;
       prev = r.name;
     }
     if (pos != data_len)
-      fail(path, "tensors cover " + std::to_string(pos) + " bytes but the data section has " + std::to_string(data_len) +
-                     " (trailing bytes or truncated file)");
+      fail(path, "tensors cover " + std::to_string(pos) + " bytes but the data section has " +
+                     std::to_string(data_len) + " (trailing bytes or truncated file)");
   } catch (...) {
     ::munmap(map_, size_);
     map_ = nullptr;
@@ -227,7 +241,8 @@ void write_safetensors_f32(const std::string& path, const std::vector<NamedTenso
   for (const auto& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](const NamedTensor* a, const NamedTensor* b) { return a->name < b->name; });
   for (size_t i = 0; i < order.size(); ++i) {
-    if (order[i]->name.empty() || order[i]->name == "__metadata__") fail(path, "invalid tensor name \"" + order[i]->name + "\"");
+    if (order[i]->name.empty() || order[i]->name == "__metadata__")
+      fail(path, "invalid tensor name \"" + order[i]->name + "\"");
     if (i > 0 && order[i]->name == order[i - 1]->name) fail(path, "tensor \"" + order[i]->name + "\" given twice");
     for (int64_t d : order[i]->shape)
       if (d < 0) fail(path, "tensor \"" + order[i]->name + "\": negative dimension");
@@ -252,8 +267,8 @@ void write_safetensors_f32(const std::string& path, const std::vector<NamedTenso
     std::string shape = "[";
     for (size_t i = 0; i < t->shape.size(); ++i) shape += (i ? "," : "") + std::to_string(t->shape[i]);
     shape += "]";
-    header += (first ? "" : ",") + json::quote(t->name) + ":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[" +
-              std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
+    header += (first ? "" : ",") + json::quote(t->name) + ":{\"dtype\":\"F32\",\"shape\":" + shape +
+              ",\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
     first = false;
     off += bytes;
   }

@@ -12,12 +12,12 @@ namespace peft {
 
 struct TensorView {
   std::string name;
-  std::string dtype;                   // F32 | F16 | BF16 (others rejected with E_MODEL)
+  std::string dtype; // F32 | F16 | BF16 (others rejected with E_MODEL)
   std::vector<int64_t> shape;
-  const uint8_t* data = nullptr;       // inside the mapping
+  const uint8_t* data = nullptr; // inside the mapping
   size_t nbytes = 0;
   int64_t numel() const;
-  void to_f32(float* out) const;       // converts any supported dtype
+  void to_f32(float* out) const; // converts any supported dtype
 };
 
 class SafetensorsFile {
@@ -44,7 +44,7 @@ struct ModelFiles {
   std::string dir;
   ModelConfig cfg;
   std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, TensorView> tensors; // HF names (model.layers.0.self_attn.q_proj.weight, ...)
+  std::map<std::string, TensorView> tensors;             // HF names (model.layers.0.self_attn.q_proj.weight, ...)
   const TensorView* find(const std::string& name) const; // nullptr when absent
 };
 
@@ -54,7 +54,11 @@ ModelFiles load_model_dir(const std::string& dir);
 
 // Writes a safetensors file (F32 tensors, sorted by name, header padded to 8 bytes, metadata {"format":"pt"}),
 // atomically (temp file + rename). Used for adapters and random-init models.
-struct NamedTensor { std::string name; std::vector<int64_t> shape; const float* data; };
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  const float* data;
+};
 void write_safetensors_f32(const std::string& path, const std::vector<NamedTensor>& tensors,
                            const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 

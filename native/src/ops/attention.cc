@@ -25,7 +25,9 @@ static inline int first_key(int p, int window) { return window > 0 ? std::max(0,
 namespace {
 
 // The keys [k0, k1) that queries [q0, q1) (relative to the sequence) can see.
-struct KeyRange { int k0, k1; };
+struct KeyRange {
+  int k0, k1;
+};
 KeyRange key_range(const AttnShape& s, int q0, int q1) {
   return {first_key(s.pos0 + q0, s.window), std::min(s.Tk, s.pos0 + q1)};
 }
@@ -54,7 +56,7 @@ struct Mm {
   }
   // bf16 mode with B already in bf16 (row stride ldb): only A is converted.
   void with_b16(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const uint16_t* B, int ldb,
-           float beta, float* C, int ldc) {
+                float beta, float* C, int ldc) {
     const int ar = tA ? K : M, ac = tA ? M : K;
     to_bf16_block(A, ar, ac, lda, a16);
     kern::gemm_bf16(tA, tB, M, N, K, alpha, a16.data(), ac, B, ldb, beta, C, ldc);
@@ -63,7 +65,8 @@ struct Mm {
 
 // bf16 mode: keys and values [batch * Tk, kv_stride] converted once per call (every query block and every head of a
 // GQA group reads them), instead of once per block product; the same values the per-block conversion gives.
-void kv_to_bf16(const float* k, const float* v, const AttnShape& s, std::vector<uint16_t>& k16, std::vector<uint16_t>& v16) {
+void kv_to_bf16(const float* k, const float* v, const AttnShape& s, std::vector<uint16_t>& k16,
+                std::vector<uint16_t>& v16) {
   const size_t rows = (size_t)s.batch * s.Tk, n = rows * s.kv_stride;
   k16.resize(n);
   v16.resize(n);
@@ -80,7 +83,8 @@ void kv_to_bf16(const float* k, const float* v, const AttnShape& s, std::vector<
 inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse, bool fast) {
   const int a = std::max(lo, k0) - k0, b = std::min(p + 1, k0 + nk) - k0; // visible columns [a, b)
   for (int j = 0; j < a; j++) row[j] = 0.f;
-  if (fast) kern::vexp_scale(row + a, (size_t)(b - a), lse, 1.f);
+  if (fast)
+    kern::vexp_scale(row + a, (size_t)(b - a), lse, 1.f);
   else
     for (int j = a; j < b; j++) row[j] = std::exp(row[j] - lse);
   for (int j = b; j < nk; j++) row[j] = 0.f;
@@ -112,12 +116,14 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       float* oh = out + ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * s.hd;
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
       const size_t kvoff = ((size_t)b * s.Tk + kr.k0) * s.kv_stride + (size_t)kh * s.hd;
-      if (s.bf16) mm.with_b16(false, true, nq, nk, s.hd, scale, qh, s.q_stride, K16 + kvoff, s.kv_stride, 0.f, S.data(), nk);
-      else mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, S.data(), nk); // S = scale Q K^T
+      if (s.bf16)
+        mm.with_b16(false, true, nq, nk, s.hd, scale, qh, s.q_stride, K16 + kvoff, s.kv_stride, 0.f, S.data(), nk);
+      else
+        mm(false, true, nq, nk, s.hd, scale, qh, s.q_stride, kk, s.kv_stride, 0.f, S.data(), nk); // S = scale Q K^T
       for (int i = 0; i < nq; i++) {
         float* row = S.data() + (size_t)i * nk;
         const int p = s.pos0 + q0 + i, lo = first_key(p, s.window);
-        const int a = lo - kr.k0, e = p + 1 - kr.k0;                                            // visible [a, e)
+        const int a = lo - kr.k0, e = p + 1 - kr.k0; // visible [a, e)
         float mx, l;
         if (s.bf16) {
           mx = kern::vmax(row + a, (size_t)(e - a));
@@ -128,7 +134,10 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
           for (int j = a; j < e; j++) mx = std::max(mx, row[j]);
           float sum = 0.f;
           for (int j = 0; j < a; j++) row[j] = 0.f;
-          for (int j = a; j < e; j++) { row[j] = std::exp(row[j] - mx); sum += row[j]; }
+          for (int j = a; j < e; j++) {
+            row[j] = std::exp(row[j] - mx);
+            sum += row[j];
+          }
           for (int j = e; j < nk; j++) row[j] = 0.f;
           const float inv = 1.f / sum;
           for (int j = a; j < e; j++) row[j] *= inv;
@@ -136,8 +145,10 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         }
         if (L) L[i] = l;
       }
-      if (s.bf16) mm.with_b16(false, false, nq, s.hd, nk, 1.f, S.data(), nk, V16 + kvoff, s.kv_stride, 0.f, oh, s.q_stride);
-      else mm(false, false, nq, s.hd, nk, 1.f, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
+      if (s.bf16)
+        mm.with_b16(false, false, nq, s.hd, nk, 1.f, S.data(), nk, V16 + kvoff, s.kv_stride, 0.f, oh, s.q_stride);
+      else
+        mm(false, false, nq, s.hd, nk, 1.f, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
     }
   });
 }
@@ -185,10 +196,16 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             probs_row(pr, nk, kr.k0, lo, p, L[i], s.bf16);
             for (int j = 0; j < nk; j++) dr[j] = pr[j] * (dr[j] - D) * scale; // dS (score scale folded in)
           }
-          if (s.bf16) mm.with_b16(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, K16 + koff, s.kv_stride, 0.f, dq + qoff, s.q_stride);
-          else mm(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff, s.q_stride); // dQ = dS K
-          mm(true, false, nk, s.hd, nq, 1.f, dP.data(), nk, qh, s.q_stride, 1.f, dk + koff, s.kv_stride);     // dK += dS^T Q
-          mm(true, false, nk, s.hd, nq, 1.f, P.data(), nk, doh, s.q_stride, 1.f, dv + koff, s.kv_stride);     // dV += P^T dO
+          if (s.bf16)
+            mm.with_b16(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, K16 + koff, s.kv_stride, 0.f, dq + qoff,
+                        s.q_stride);
+          else
+            mm(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff,
+               s.q_stride); // dQ = dS K
+          mm(true, false, nk, s.hd, nq, 1.f, dP.data(), nk, qh, s.q_stride, 1.f, dk + koff,
+             s.kv_stride); // dK += dS^T Q
+          mm(true, false, nk, s.hd, nq, 1.f, P.data(), nk, doh, s.q_stride, 1.f, dv + koff,
+             s.kv_stride); // dV += P^T dO
         }
     }
   });

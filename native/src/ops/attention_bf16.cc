@@ -102,7 +102,8 @@ void tile_kernel(const u16* A, size_t lda, const u16* B, size_t ldb, int kp, flo
 }
 
 using TileFn = void (*)(const u16*, size_t, const u16*, size_t, int, float*, size_t, float, bool);
-#define PEFT_TILE_ROW(M) {&tile_kernel<M, 1>, &tile_kernel<M, 2>, &tile_kernel<M, 3>, &tile_kernel<M, 4>}
+#define PEFT_TILE_ROW(M) \
+  { &tile_kernel<M, 1>, &tile_kernel<M, 2>, &tile_kernel<M, 3>, &tile_kernel<M, 4> }
 const TileFn TILE_FNS[MR][4] = {PEFT_TILE_ROW(1), PEFT_TILE_ROW(2), PEFT_TILE_ROW(3),
                                 PEFT_TILE_ROW(4), PEFT_TILE_ROW(5), PEFT_TILE_ROW(6)};
 #undef PEFT_TILE_ROW
@@ -149,12 +150,14 @@ void pack_dim_pairs(const float* x, size_t ld, int rows, int hd, size_t lanes, u
       __m512 blk[16];
       for (int r = 0; r < 16; r++) {
         const float* xr = x + (size_t)(r0 + r) * ld + 2 * p0;
-        blk[r] = r0 + r < rows ? (__m512)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr))
-                               : _mm512_setzero_ps();
+        blk[r] = r0 + r < rows
+                     ? (__m512)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, xr + 16), _mm512_maskz_loadu_ps(lo, xr))
+                     : _mm512_setzero_ps();
       }
       transpose16(blk);
       for (int i = 0; i < 16 && p0 + i < kp; i++)
-        _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst) + (size_t)(p0 + i) * lanes + r0, lane_mask(rows - r0), blk[i]);
+        _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst) + (size_t)(p0 + i) * lanes + r0, lane_mask(rows - r0),
+                              blk[i]);
     }
   }
 }
@@ -218,7 +221,8 @@ float exp_row_bf16(const float* x, int a, int e, int npad, float m, u16* dst) {
 
 bool attention_bf16_supported(const AttnShape& s) { return s.hd >= 1 && s.hd <= 64; }
 
-void attention_forward_bf16(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
+void attention_forward_bf16(float* out, float* lse, const float* q, const float* k, const float* v,
+                            const AttnShape& s) {
   const int group = s.nh / s.nkv, hd = s.hd, hde = hd + (hd & 1), kpd = hde / 2, HDP = round_up(hd, 16), nvd = HDP / 16;
   const int Tkp = round_up(s.Tk, 16) + LANES; // key lanes of packed K: a 64-lane tile starting at a key never leaves it
   const int npair = (s.Tk + 1) / 2;
@@ -236,7 +240,8 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
       const int b = t / s.nkv, kh = t % s.nkv;
       const size_t off = (size_t)b * s.Tk * s.kv_stride + (size_t)kh * hd;
       pack_dim_pairs(k + off, s.kv_stride, s.Tk, hd, Tkp, KD + kdN * t);
-      for (int p = 0; p < kpd; p++) std::fill(KD + kdN * t + ((size_t)p * Tkp + s.Tk) * 2, KD + kdN * t + (size_t)(p + 1) * Tkp * 2, (u16)0);
+      for (int p = 0; p < kpd; p++)
+        std::fill(KD + kdN * t + ((size_t)p * Tkp + s.Tk) * 2, KD + kdN * t + (size_t)(p + 1) * Tkp * 2, (u16)0);
       pack_row_pairs(v + off, s.kv_stride, s.Tk, hd, HDP, VK + vkN * t);
     }
   });
@@ -257,18 +262,20 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
       const size_t qoff = ((size_t)b * s.T + q0) * s.q_stride + (size_t)h * hd;
       rows_bf16(q + qoff, s.q_stride, nq, hd, hde, q16.data());
       for (int i = 0; i < nq; i++) // this block's output rows, written at the end of each row group
-        for (int d = 0; d < hd; d += 16) _mm_prefetch((const char*)(out + qoff + (size_t)i * s.q_stride + d), _MM_HINT_ET0);
+        for (int d = 0; d < hd; d += 16)
+          _mm_prefetch((const char*)(out + qoff + (size_t)i * s.q_stride + d), _MM_HINT_ET0);
       float* L = lse ? lse + ((size_t)b * s.nh + h) * s.T + q0 : nullptr;
       // column c of a score row is key kgb + c; row group [r0, r0 + MR) needs keys [first_key(pmin), pmax]
       const int pb0 = s.pos0 + q0, kgb = first_key(pb0, s.window) & ~1, nsb = pb0 + nq - kgb;
-      for (int kt = 0; kt < nsb; kt += LANES) // S = scale Q K^T (log2 units), key tiles outer so each stays in L1 for the block
+      for (int kt = 0; kt < nsb;
+           kt += LANES) // S = scale Q K^T (log2 units), key tiles outer so each stays in L1 for the block
         for (int r0 = 0; r0 < nq; r0 += MR) {
           const int mr = std::min(MR, nq - r0), pmin = pb0 + r0, pmax = pmin + mr - 1;
           const int c1 = std::min(kt + LANES, pmax + 1 - kgb);
           if (c1 <= kt || kgb + kt + LANES <= first_key(pmin, s.window)) continue;
           TILE_FNS[mr - 1][(c1 - kt + 15) / 16 - 1](q16.data() + (size_t)r0 * hde, hde, kd + (size_t)(kgb + kt) * 2,
-                                                    (size_t)Tkp * 2, kpd, S.data() + (size_t)r0 * SLD + kt, SLD, scale * LOG2E,
-                                                    false);
+                                                    (size_t)Tkp * 2, kpd, S.data() + (size_t)r0 * SLD + kt, SLD,
+                                                    scale * LOG2E, false);
         }
       // the next task's query rows, fetched while this block computes (its rows_bf16 would wait on memory)
       const float* qnext = nullptr;
@@ -293,10 +300,11 @@ void attention_forward_bf16(float* out, float* lse, const float* q, const float*
         }
         tile(mr, nvd, p16.data() + (size_t)r0 * SLD + c0, SLD, vk + (size_t)((kgb + c0) / 2) * HDP * 2, (size_t)HDP * 2,
              (c1 - c0) / 2, O.data(), HDP, 1.f, false); // O = E V
-        for (int i = 0; i < mr; i++) // O = (E V) / sum
+        for (int i = 0; i < mr; i++)                    // O = (E V) / sum
           for (int d = 0; d < hd; d += 16)
-            _mm512_mask_storeu_ps(out + qoff + (size_t)(r0 + i) * s.q_stride + d, lane_mask(hd - d),
-                                  _mm512_mul_ps(_mm512_loadu_ps(O.data() + (size_t)i * HDP + d), _mm512_set1_ps(rinv[i])));
+            _mm512_mask_storeu_ps(
+                out + qoff + (size_t)(r0 + i) * s.q_stride + d, lane_mask(hd - d),
+                _mm512_mul_ps(_mm512_loadu_ps(O.data() + (size_t)i * HDP + d), _mm512_set1_ps(rinv[i])));
       }
     }
   });
@@ -337,8 +345,9 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
         for (int d0 = 0; d0 < hd; d0 += 16) {
           __m512 blk[16];
           for (int r = 0; r < 16; r++)
-            blk[r] = j0 + r < s.Tk ? _mm512_maskz_loadu_ps(lane_mask(hd - d0), k + koff + (size_t)(j0 + r) * s.kv_stride + d0)
-                                   : _mm512_setzero_ps();
+            blk[r] = j0 + r < s.Tk
+                         ? _mm512_maskz_loadu_ps(lane_mask(hd - d0), k + koff + (size_t)(j0 + r) * s.kv_stride + d0)
+                         : _mm512_setzero_ps();
           transpose16(blk);
           for (int c = 0; c < 16 && d0 + c < hd; c++)
             _mm256_mask_storeu_epi16(kt16.data() + (size_t)(d0 + c) * Tkt + j0, lane_mask(s.Tk - j0),
@@ -388,16 +397,18 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
             int vsg[(KB + MR - 1) / MR], veg[(KB + MR - 1) / MR];
             for (int r0 = 0, g = 0; r0 < nj; r0 += MR, g++) {
               const int mr = std::min(MR, nj - r0);
-              const int ve = s.window > 0
-                  ? std::clamp((j0 + r0 + mr - 1 + s.window - s.pos0 - qc + 15) / 16, 0, nvq) : nvq;
+              const int ve =
+                  s.window > 0 ? std::clamp((j0 + r0 + mr - 1 + s.window - s.pos0 - qc + 15) / 16, 0, nvq) : nvq;
               const int vs = std::min(ve, std::max(0, (j0 + r0 - s.pos0 - qc) / 16));
               vsg[g] = vs;
               veg[g] = ve;
               if (vs == ve) continue;
-              TILE_FNS[mr - 1][ve - vs - 1](k16.data() + (size_t)(j0 + r0) * hde, hde, qd.data() + (size_t)(qc + 16 * vs) * 2,
-                                            (size_t)Tqp * 2, kpd, St.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale * LOG2E, false);
-              TILE_FNS[mr - 1][ve - vs - 1](v16.data() + (size_t)(j0 + r0) * hde, hde, dod.data() + (size_t)(qc + 16 * vs) * 2,
-                                            (size_t)Tqp * 2, kpd, dPt.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale, false);
+              TILE_FNS[mr - 1][ve - vs - 1](k16.data() + (size_t)(j0 + r0) * hde, hde,
+                                            qd.data() + (size_t)(qc + 16 * vs) * 2, (size_t)Tqp * 2, kpd,
+                                            St.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale * LOG2E, false);
+              TILE_FNS[mr - 1][ve - vs - 1](v16.data() + (size_t)(j0 + r0) * hde, hde,
+                                            dod.data() + (size_t)(qc + 16 * vs) * 2, (size_t)Tqp * 2, kpd,
+                                            dPt.data() + (size_t)r0 * LANES + 16 * vs, LANES, scale, false);
             }
             // P^T and dS^T = P (dP - D) scale (both dP^T and D scaled already): bf16 rows (key-major) and key-pair-packed dS^T for dQ^T
             for (int r = 0; r < njp; r += 2) {
@@ -407,7 +418,10 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
                 __m512i ds2[2];
                 for (int e = 0; e < 2; e++) {
                   const int rr = r + e, j = j0 + rr;
-                  if (rr >= nj) { ds2[e] = _mm512_setzero_si512(); continue; }
+                  if (rr >= nj) {
+                    ds2[e] = _mm512_setzero_si512();
+                    continue;
+                  }
                   // visible: q < T, position pos0 + q >= j, and (window) pos0 + q < j + window
                   const int qhi = s.window > 0 ? std::min(s.T, j + s.window - s.pos0) : s.T;
                   const __mmask16 m = range_mask(j - s.pos0 - q16i, qhi - q16i);
@@ -429,10 +443,10 @@ void attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout,
               const int mr = std::min(MR, nj - r0), p0 = 8 * vsg[g], p1 = std::min(nqp / 2, 8 * veg[g]);
               if (p1 <= p0) continue;
               const size_t bo = (size_t)(qc / 2 + p0) * HDP * 2;
-              TILE_FNS[mr - 1][nvd - 1](pt.data() + (size_t)r0 * LANES + 2 * p0, LANES, doq.data() + bo, (size_t)HDP * 2,
-                                        p1 - p0, dVa.data() + (size_t)r0 * HDP, HDP, 1.f, true);
-              TILE_FNS[mr - 1][nvd - 1](dst.data() + (size_t)r0 * LANES + 2 * p0, LANES, qq.data() + bo, (size_t)HDP * 2,
-                                        p1 - p0, dKa.data() + (size_t)r0 * HDP, HDP, 1.f, true);
+              TILE_FNS[mr - 1][nvd - 1](pt.data() + (size_t)r0 * LANES + 2 * p0, LANES, doq.data() + bo,
+                                        (size_t)HDP * 2, p1 - p0, dVa.data() + (size_t)r0 * HDP, HDP, 1.f, true);
+              TILE_FNS[mr - 1][nvd - 1](dst.data() + (size_t)r0 * LANES + 2 * p0, LANES, qq.data() + bo,
+                                        (size_t)HDP * 2, p1 - p0, dKa.data() + (size_t)r0 * HDP, HDP, 1.f, true);
             }
             tile(hd, nvq, kt16.data() + j0, Tkt, dsp.data(), (size_t)LANES * 2, njp / 2, dqt.data() + qc, Tqp, 1.f,
                  true);

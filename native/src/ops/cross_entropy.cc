@@ -57,8 +57,8 @@ static double cross_entropy_bf16(float* dh, const float* h, const uint16_t* W16,
     });
     kern::parallel_for(P, [&](int pb, int pe) { // logits = h W^T, slice by slice
       for (int p = pb; p < pe; p++)
-        kern::gemm_bf16(false, true, n, v0[p + 1] - v0[p], C, 1.f, h16, C, W16 + (size_t)v0[p] * C, C, 0.f,
-                        lg + v0[p], V);
+        kern::gemm_bf16(false, true, n, v0[p + 1] - v0[p], C, 1.f, h16, C, W16 + (size_t)v0[p] * C, C, 0.f, lg + v0[p],
+                        V);
     });
     par_rows(n, (size_t)V, [&](int b, int e) {
       for (int i = b; i < e; i++) {
@@ -77,8 +77,8 @@ static double cross_entropy_bf16(float* dh, const float* h, const uint16_t* W16,
     if (!dh) continue;
     kern::parallel_for(P, [&](int pb, int pe) { // partial dh per slice = dlogits[:, slice] W[slice]
       for (int p = pb; p < pe; p++)
-        kern::gemm_bf16(false, false, n, C, v0[p + 1] - v0[p], 1.f, dl16 + v0[p], V, W16 + (size_t)v0[p] * C, C,
-                        0.f, part + (size_t)p * CH * C, C);
+        kern::gemm_bf16(false, false, n, C, v0[p + 1] - v0[p], 1.f, dl16 + v0[p], V, W16 + (size_t)v0[p] * C, C, 0.f,
+                        part + (size_t)p * CH * C, C);
     });
     par_rows(n, (size_t)C * P, [&](int b, int e) {
       for (int i = b; i < e; i++) {
@@ -100,12 +100,13 @@ double cross_entropy_forward_backward(float* dh, const float* h, const float* W,
                                       size_t work_floats) {
   // Gather the rows that have a target: ignored rows cost nothing.
   std::vector<int> rows;
-  for (int r = 0; r < N; r++) if (targets[r] >= 0) rows.push_back(r);
+  for (int r = 0; r < N; r++)
+    if (targets[r] >= 0) rows.push_back(r);
   if (W16) return cross_entropy_bf16(dh, h, W16, targets, rows, C, V, grad_scale, work, work_floats);
   const int R = (int)rows.size();
-  std::vector<float> hc((size_t)CE_CHUNK * C);   // [chunk, C] gathered inputs
-  std::vector<float> lg((size_t)CE_CHUNK * V);   // [chunk, V] logits, then dlogits
-  std::vector<float> dhc((size_t)CE_CHUNK * C);  // [chunk, C]
+  std::vector<float> hc((size_t)CE_CHUNK * C);  // [chunk, C] gathered inputs
+  std::vector<float> lg((size_t)CE_CHUNK * V);  // [chunk, V] logits, then dlogits
+  std::vector<float> dhc((size_t)CE_CHUNK * C); // [chunk, C]
   std::vector<double> rowloss(CE_CHUNK);
   double total = 0.0;
   for (int c0 = 0; c0 < R; c0 += CE_CHUNK) {
@@ -152,7 +153,10 @@ void logprobs_forward(float* logprob, float* logits, const float* h, const float
       for (int i = b; i < e; i++) {
         const float* l = out + (size_t)i * V;
         const int t = targets ? targets[c0 + i] : -1;
-        if (t < 0) { logprob[c0 + i] = 0.f; continue; }
+        if (t < 0) {
+          logprob[c0 + i] = 0.f;
+          continue;
+        }
         float mx = -INFINITY;
         for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
         double sum = 0;

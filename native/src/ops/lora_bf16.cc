@@ -46,7 +46,8 @@ static void finish_project(const LoraGroup& G, uint16_t* xa16, int N, const floa
   rows_to_bf16(ucat, gr, N, gr, xa16 + G.in, lda);
   for (int j = 0; j < G.g; j++)
     if (lus[j])
-      for (int t = 0; t < N; t++) std::memcpy(lus[j] + (size_t)t * G.r, ucat + (size_t)t * gr + j * G.r, G.r * sizeof(float));
+      for (int t = 0; t < N; t++)
+        std::memcpy(lus[j] + (size_t)t * G.r, ucat + (size_t)t * gr + j * G.r, G.r * sizeof(float));
 }
 
 void lora_group_project_bf16(const LoraGroup& G, uint16_t* xa16, int N, float* ucat, float* const* lus) {
@@ -59,8 +60,8 @@ void lora_group_project_bf16(const LoraGroup& G, uint16_t* xa16, int N, float* u
   finish_project(G, xa16, N, ucat, lus);
 }
 
-void lora_group_project_dropout_bf16(const LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16, int N, float* ucat,
-                                     float* const* lus) {
+void lora_group_project_dropout_bf16(const LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16, int N,
+                                     float* ucat, float* const* lus) {
   if (N == 0) return;
   const int gr = G.g * G.r;
   const size_t an = (size_t)G.r * G.in;

@@ -22,39 +22,39 @@ void par_chunks(size_t n, size_t chunk, F&& fn) {
 void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd);
 
 // ---- RMSNorm (ops/rmsnorm.cc): out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps)
-void rmsnorm_forward(float* out,        // [N, C]
-                     float* rstd,       // [N] (saved for backward; may be null)
-                     const float* x,    // [N, C]
-                     const float* w,    // [C]
+void rmsnorm_forward(float* out,     // [N, C]
+                     float* rstd,    // [N] (saved for backward; may be null)
+                     const float* x, // [N, C]
+                     const float* w, // [C]
                      int N, int C, float eps);
 // Fused residual add + RMSNorm: x2 += x, then out = rmsnorm(x2) (rstd saved when non-null); bit-identical to the
 // two ops in sequence.
-void add_rmsnorm_forward(float* x2,     // [N, C] (+= x: the residual stream after the block)
-                         const float* x,// [N, C]
+void add_rmsnorm_forward(float* x2,      // [N, C] (+= x: the residual stream after the block)
+                         const float* x, // [N, C]
                          float* out, float* rstd, const float* w, int N, int C, float eps);
 // The forward's output again from its saved rstd (bit-identical; used where the backward recomputes a norm).
 void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, int N, int C);
 // The same written as bf16 (the fp32 values rounded), for consumers that only read it in bf16.
 void rmsnorm_apply_bf16(uint16_t* out, const float* x, const float* w, const float* rstd, int N, int C);
 // dx += d(out)/dx applied to dout (accumulates: the residual stream's gradient).
-void rmsnorm_backward(float* dx,        // [N, C] (+=)
-                      const float* dout,// [N, C]
-                      const float* x,   // [N, C]
-                      const float* w,   // [C]
-                      const float* rstd,// [N]
+void rmsnorm_backward(float* dx,         // [N, C] (+=)
+                      const float* dout, // [N, C]
+                      const float* x,    // [N, C]
+                      const float* w,    // [C]
+                      const float* rstd, // [N]
                       int N, int C);
 
 // ---- RoPE (ops/rope.cc), HF rotate_half layout: inside each head, dim j pairs with dim j + hd/2.
 struct RopeTable {
   int pos0 = 0, T = 0, half = 0;
-  std::vector<float> cos, sin;          // [T, half] for positions pos0 .. pos0+T-1
+  std::vector<float> cos, sin; // [T, half] for positions pos0 .. pos0+T-1
 };
 // inv_freq: [half] (from rope_inv_freq), pos_scale multiplies the position (linear scaling).
 void rope_table(RopeTable& tab, const std::vector<double>& inv_freq, double pos_scale, int pos0, int T);
 // x row r (r in [0, N)) has position tab.pos0 + (r % T): rows are B sequences of T tokens each.
-void rope_forward(float* x,             // [N, nheads*hd] in place
+void rope_forward(float* x, // [N, nheads*hd] in place
                   const RopeTable& tab, int N, int T, int nheads, int hd);
-void rope_backward(float* dx,           // [N, nheads*hd] in place (rotation by -angle)
+void rope_backward(float* dx, // [N, nheads*hd] in place (rotation by -angle)
                    const RopeTable& tab, int N, int T, int nheads, int hd);
 
 // ---- Causal attention with GQA and optional sliding window (ops/attention.cc).
@@ -63,42 +63,42 @@ void rope_backward(float* dx,           // [N, nheads*hd] in place (rotation by 
 // j <= pos0+i and (window == 0 or j > pos0+i-window). Scale 1/sqrt(hd).
 struct AttnShape {
   int T, Tk, pos0, nh, nkv, hd, window;
-  int q_stride, kv_stride;              // floats between consecutive rows of q/out and of k/v
-  int batch = 1;                        // sequences, stacked: rows b*T.. of q/out, b*Tk.. of k/v, lse [batch, nh, T]
-  bool bf16 = false;                    // bf16 matmuls (fp32 accumulation) and vectorised exp; false: fp32 reference
+  int q_stride, kv_stride; // floats between consecutive rows of q/out and of k/v
+  int batch = 1;           // sequences, stacked: rows b*T.. of q/out, b*Tk.. of k/v, lse [batch, nh, T]
+  bool bf16 = false;       // bf16 matmuls (fp32 accumulation) and vectorised exp; false: fp32 reference
 };
-void attention_forward(float* out,      // [T, nh*hd] (row stride q_stride)
-                       float* lse,      // [nh, T] log-sum-exp of each score row (saved; may be null)
-                       const float* q,  // [T, nh*hd]
-                       const float* k,  // [Tk, nkv*hd]
-                       const float* v,  // [Tk, nkv*hd]
+void attention_forward(float* out,     // [T, nh*hd] (row stride q_stride)
+                       float* lse,     // [nh, T] log-sum-exp of each score row (saved; may be null)
+                       const float* q, // [T, nh*hd]
+                       const float* k, // [Tk, nkv*hd]
+                       const float* v, // [Tk, nkv*hd]
                        const AttnShape& s);
 // Gradients (dq overwritten, dk/dv accumulated). Recomputes the probabilities from q, k and lse.
-void attention_backward(float* dq,      // [T, nh*hd] (=)
-                        float* dk,      // [T, nkv*hd] (+=)
-                        float* dv,      // [T, nkv*hd] (+=)
-                        const float* dout,// [T, nh*hd]
-                        const float* out, // [T, nh*hd]
-                        const float* q, const float* k, const float* v, const float* lse,
-                        const AttnShape& s);
+void attention_backward(float* dq,         // [T, nh*hd] (=)
+                        float* dk,         // [T, nkv*hd] (+=)
+                        float* dv,         // [T, nkv*hd] (+=)
+                        const float* dout, // [T, nh*hd]
+                        const float* out,  // [T, nh*hd]
+                        const float* q, const float* k, const float* v, const float* lse, const AttnShape& s);
 
 // ---- SwiGLU (ops/swiglu.cc): h = silu(g) * u
 // fast: vectorised exp (bf16 mode); otherwise std::exp (the fp32 reference numerics).
-void swiglu_forward(float* h,           // [N, I]
-                    const float* g,     // [N, I]
-                    const float* u,     // [N, I]
-                    size_t n,           // N*I
+void swiglu_forward(float* h,       // [N, I]
+                    const float* g, // [N, I]
+                    const float* u, // [N, I]
+                    size_t n,       // N*I
                     bool fast = false);
-void swiglu_backward(float* dg,         // [N, I] (=; may be g itself: in place is safe)
-                     float* du,         // [N, I] (=; may be u itself)
-                     const float* dh,   // [N, I]
+void swiglu_backward(float* dg,       // [N, I] (=; may be g itself: in place is safe)
+                     float* du,       // [N, I] (=; may be u itself)
+                     const float* dh, // [N, I]
                      const float* g, const float* u, size_t n, bool fast = false);
 // bf16-compute training (vectorised exp): the forward that also writes gate / up as bf16 (kept for the backward) in
 // the same pass, and the recompute / backward that read those bf16 copies directly; the same values as widening
 // them to fp32 first and calling the two functions above.
 void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t* g16, uint16_t* u16, size_t n);
 void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n);
-void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16, size_t n);
+void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,
+                               size_t n);
 // The recompute when only a bf16 h is needed (the down projection's LoRA input): h16 = bf16(silu(g) * u).
 void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint16_t* u16, size_t n);
 
@@ -108,35 +108,35 @@ void swiglu_forward_bf16_to_bf16(uint16_t* h16, const uint16_t* g16, const uint1
 // With W16 (the same W in bf16) the bf16 kernel runs: bf16 matmuls with fp32 accumulation, fp32 logits of 256 rows
 // at a time (in `work` when it holds cross_entropy_bf16_work_floats(...) floats: the caller's planned scratch; else
 // allocated), vectorised exp; without it the plain fp32 path (sgemm, exp in double).
-double cross_entropy_forward_backward(float* dh,          // [N, C] (+=) or null
-                                      const float* h,     // [N, C] final-norm output
-                                      const float* W,     // [V, C] output projection (lm_head / tied embedding)
-                                      const uint16_t* W16,// [V, C] bf16 copy of W, or null for the fp32 path
+double cross_entropy_forward_backward(float* dh,              // [N, C] (+=) or null
+                                      const float* h,         // [N, C] final-norm output
+                                      const float* W,         // [V, C] output projection (lm_head / tied embedding)
+                                      const uint16_t* W16,    // [V, C] bf16 copy of W, or null for the fp32 path
                                       const int32_t* targets, // [N]
                                       int N, int C, int V, float grad_scale, float* work = nullptr,
                                       size_t work_floats = 0);
 // Floats of working memory the bf16 kernel uses for up to N rows (logits, bf16 dlogits, partial dh, bf16 inputs).
 size_t cross_entropy_bf16_work_floats(int N, int C, int V);
 // Per-row log-probabilities of the targets and, optionally, the full logits (scoring; small N).
-void logprobs_forward(float* logprob,   // [N] log softmax(h_r W^T)[target_r] (0 where target < 0)
-                      float* logits,    // [N, V] or null
+void logprobs_forward(float* logprob, // [N] log softmax(h_r W^T)[target_r] (0 where target < 0)
+                      float* logits,  // [N, V] or null
                       const float* h, const float* W, const int32_t* targets, int N, int C, int V);
 
 // ---- LoRA (ops/lora.cc): y += scale * (x A^T) B^T
-void lora_forward(float* y,             // [N, out] (+=)
-                  float* u,             // [N, r] x A^T (saved for backward)
-                  const float* x,       // [N, in]
-                  const float* A,       // [r, in]
-                  const float* B,       // [out, r]
+void lora_forward(float* y,       // [N, out] (+=)
+                  float* u,       // [N, r] x A^T (saved for backward)
+                  const float* x, // [N, in]
+                  const float* A, // [r, in]
+                  const float* B, // [out, r]
                   int N, int in, int out, int r, float scale);
 // dA += (scale dy B)^T x ; dB += scale dy^T u ; dx += (scale dy B) A (when dx non-null; dA/dB may be null for frozen).
-void lora_backward(float* dA,           // [r, in] (+=) or null
-                   float* dB,           // [out, r] (+=) or null
-                   float* dx,           // [N, in] (+=) or null
-                   float* du,           // [N, r] scratch
-                   const float* dy,     // [N, out]
-                   const float* x,      // [N, in] (the dropped-out input the forward saw)
-                   const float* u,      // [N, r] (only needed for dB)
+void lora_backward(float* dA,       // [r, in] (+=) or null
+                   float* dB,       // [out, r] (+=) or null
+                   float* dx,       // [N, in] (+=) or null
+                   float* du,       // [N, r] scratch
+                   const float* dy, // [N, out]
+                   const float* x,  // [N, in] (the dropped-out input the forward saw)
+                   const float* u,  // [N, r] (only needed for dB)
                    const float* A, const float* B, int N, int in, int out, int r, float scale,
                    float* dAT = nullptr); // [in, r] scratch: when given, dA comes from the faster x^T du product
                                           // (another summation order: used in bf16 mode, not in the fp32 reference)
@@ -147,10 +147,10 @@ void lora_backward(float* dA,           // [r, in] (+=) or null
 // over y or dx. The weight-gradient products are laid out untransposed (u^T dy, du^T x), which oneDNN runs ~2.7x
 // faster than the transposed-A form.
 struct LoraGroup {
-  int g, r, in;                         // projections, rank, input width
-  const int* outs;                      // [g] output widths
-  const float* const* A;                // [g] of [r, in]
-  const float* const* B;                // [g] of [out_j, r]
+  int g, r, in;          // projections, rank, input width
+  const int* outs;       // [g] output widths
+  const float* const* A; // [g] of [r, in]
+  const float* const* B; // [g] of [out_j, r]
   float scale;
 };
 // Forward, A side: u_cat = x A_cat^T [N, g r] from xa16 [N, in + g r] (x in its first `in` columns), written as
@@ -158,8 +158,8 @@ struct LoraGroup {
 // non-null) for the backward. ucat: [N, g r] scratch.
 void lora_group_project_bf16(const LoraGroup& G, uint16_t* xa16, int N, float* ucat, float* const* lus);
 // The same with LoRA dropout: projection j's u from its own dropped input xd16[j] [N, in] (bf16).
-void lora_group_project_dropout_bf16(const LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16, int N, float* ucat,
-                                     float* const* lus);
+void lora_group_project_dropout_bf16(const LoraGroup& G, uint16_t* xa16, const uint16_t* const* xd16, int N,
+                                     float* ucat, float* const* lus);
 // Projection j's extra forward weights E_j [out_j, g r] in bf16: scale B_j in columns [j r, j r + r), zeros
 // elsewhere (valid until the next call).
 const uint16_t* lora_extra_cols_bf16(const LoraGroup& G, int j);

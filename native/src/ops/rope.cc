@@ -39,7 +39,11 @@ static void rotate(float* x, const RopeTable& tab, int N, int T, int nheads, int
   });
 }
 
-void rope_forward(float* x, const RopeTable& tab, int N, int T, int nheads, int hd) { rotate(x, tab, N, T, nheads, hd, 1.f); }
-void rope_backward(float* dx, const RopeTable& tab, int N, int T, int nheads, int hd) { rotate(dx, tab, N, T, nheads, hd, -1.f); }
+void rope_forward(float* x, const RopeTable& tab, int N, int T, int nheads, int hd) {
+  rotate(x, tab, N, T, nheads, hd, 1.f);
+}
+void rope_backward(float* dx, const RopeTable& tab, int N, int T, int nheads, int hd) {
+  rotate(dx, tab, N, T, nheads, hd, -1.f);
+}
 
 } // namespace peft::ops

@@ -88,7 +88,8 @@ void swiglu_forward_keep_bf16(float* h, const float* g, const float* u, uint16_t
 }
 
 void swiglu_forward_from_bf16(float* h, const uint16_t* g16, const uint16_t* u16, size_t n) {
-  over_widened(g16, u16, n, [&](size_t lo, size_t len, const float* g, const float* u) { swiglu_forward(h + lo, g, u, len, true); });
+  over_widened(g16, u16, n,
+               [&](size_t lo, size_t len, const float* g, const float* u) { swiglu_forward(h + lo, g, u, len, true); });
 }
 
 void swiglu_backward_from_bf16(float* dg, float* du, const float* dh, const uint16_t* g16, const uint16_t* u16,

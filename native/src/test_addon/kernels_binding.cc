@@ -112,10 +112,12 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 // absmaxOffset, blockAbsmax (decoded, one per 64-block), bytes}
 Napi::Value Nf4Quantize(const Napi::CallbackInfo& info) {
   if (info.Length() < 3) bad("nf4Quantize(w, rows, cols): three arguments needed");
-  const int rows = int_in(info[1], "nf4Quantize: rows", 1, 1 << 24), cols = int_in(info[2], "nf4Quantize: cols", 1, 1 << 24);
+  const int rows = int_in(info[1], "nf4Quantize: rows", 1, 1 << 24),
+            cols = int_in(info[2], "nf4Quantize: cols", 1, 1 << 24);
   const size_t n = (size_t)rows * cols;
   auto w = f32arr(info[0], "nf4Quantize: w", n);
-  if (w.ElementLength() != n) bad("nf4Quantize: w has " + std::to_string(w.ElementLength()) + " elements, rows*cols = " + std::to_string(n));
+  if (w.ElementLength() != n)
+    bad("nf4Quantize: w has " + std::to_string(w.ElementLength()) + " elements, rows*cols = " + std::to_string(n));
   NF4Tensor t;
   nf4_quantize(w.Data(), rows, cols, t);
   Napi::Env env = info.Env();
@@ -162,7 +164,8 @@ NF4Tensor nf4_from_js(const Napi::Value& v) {
 Napi::Value Nf4Dequantize(const Napi::CallbackInfo& info) {
   if (info.Length() < 1) bad("nf4Dequantize(q, opts?): q is required");
   const NF4Tensor t = nf4_from_js(info[0]);
-  Napi::Object o = info.Length() > 1 && !info[1].IsUndefined() ? obj_arg(info, 1, "nf4Dequantize") : Napi::Object::New(info.Env());
+  Napi::Object o =
+      info.Length() > 1 && !info[1].IsUndefined() ? obj_arg(info, 1, "nf4Dequantize") : Napi::Object::New(info.Env());
   const bool to16 = bool_field(o, "nf4Dequantize", "bf16", false);
   const int row0 = int_field(o, "nf4Dequantize", "row0", 0, t.rows, 0, false);
   const int rows = int_field(o, "nf4Dequantize", "rows", 0, t.rows - row0, t.rows - row0, false);
@@ -202,15 +205,18 @@ FrozenLinear* linear_of(const Napi::Value& v, const char* fn) {
 // kernels.frozenLinear({w: Float32Array [out*in], bias?: Float32Array [out], out, in, storage}) -> handle
 Napi::Value MakeFrozenLinear(const Napi::CallbackInfo& info) {
   Napi::Object o = obj_arg(info, 0, "frozenLinear");
-  const int out = int_field(o, "frozenLinear", "out", 1, 1 << 24, 0, true), in = int_field(o, "frozenLinear", "in", 1, 1 << 24, 0, true);
+  const int out = int_field(o, "frozenLinear", "out", 1, 1 << 24, 0, true),
+            in = int_field(o, "frozenLinear", "in", 1, 1 << 24, 0, true);
   const size_t n = (size_t)out * in;
   auto w = f32arr(o.Get("w"), "frozenLinear: 'w'", n);
-  if (w.ElementLength() != n) bad("frozenLinear: 'w' has " + std::to_string(w.ElementLength()) + " elements, out*in = " + std::to_string(n));
+  if (w.ElementLength() != n)
+    bad("frozenLinear: 'w' has " + std::to_string(w.ElementLength()) + " elements, out*in = " + std::to_string(n));
   const float* bias = nullptr;
   Napi::Value bv = o.Get("bias");
   if (!bv.IsUndefined() && !bv.IsNull()) {
     auto b = f32arr(bv, "frozenLinear: 'bias'", (size_t)out);
-    if (b.ElementLength() != (size_t)out) bad("frozenLinear: 'bias' must have out = " + std::to_string(out) + " elements");
+    if (b.ElementLength() != (size_t)out)
+      bad("frozenLinear: 'bias' must have out = " + std::to_string(out) + " elements");
     bias = b.Data();
   }
   auto* l = new FrozenLinear(w.Data(), bias, out, in, storage_of(o.Get("storage")));
@@ -226,7 +232,7 @@ Napi::Value FrozenLinearForward(const Napi::CallbackInfo& info) {
   const Compute c = compute_of(info[3], "frozenLinearForward");
   // optional 5th argument: an output array to reuse (benchmarks: no 10 MB zero-filled allocation per call)
   auto y = info.Length() > 4 && !info[4].IsUndefined() ? f32arr(info[4], "frozenLinearForward: y", (size_t)T * l->out())
-                                                        : Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
+                                                       : Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
   l->forward(y.Data(), x.Data(), T, c);
   return y;
 }
@@ -282,7 +288,8 @@ Napi::Value FrozenLinearBackwardAug(const Napi::CallbackInfo& info) {
 // kernels.frozenLinearBackwardGroup([h...], dx [T*in], dya [T*(sum out + kf)], T, F [kf*in], kf, accumulate) -> dx:
 // dx (+)= dya [W_0; ...; F], bf16 operands (the grouped input gradient of projections sharing an input).
 Napi::Value FrozenLinearBackwardGroup(const Napi::CallbackInfo& info) {
-  if (info.Length() < 7 || !info[0].IsArray()) bad("frozenLinearBackwardGroup(hs, dx, dya, T, F, kf, accumulate): seven arguments, hs an array");
+  if (info.Length() < 7 || !info[0].IsArray())
+    bad("frozenLinearBackwardGroup(hs, dx, dya, T, F, kf, accumulate): seven arguments, hs an array");
   Napi::Array hs = info[0].As<Napi::Array>();
   if (hs.Length() < 1 || hs.Length() > 8) bad("frozenLinearBackwardGroup: 1 to 8 projections");
   std::vector<const FrozenLinear*> ls;

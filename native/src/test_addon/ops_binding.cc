@@ -21,7 +21,8 @@ int int_of(const Napi::Object& o, const char* fn, const char* key, int lo, int h
   if (!v.IsNumber()) bad(std::string(fn) + ": '" + key + "' must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (d != std::floor(d) || d < lo || d > hi)
-    bad(std::string(fn) + ": '" + key + "' must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    bad(std::string(fn) + ": '" + key + "' must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+        "]");
   return (int)d;
 }
 
@@ -62,7 +63,8 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   auto W = f32(o, fn, "W", (size_t)V * C);
   auto t = arr<int32_t, napi_int32_array>(o, fn, "targets", N, "Int32Array");
   for (int r = 0; r < N; r++)
-    if (t[r] >= V) bad(std::string(fn) + ": target " + std::to_string(t[r]) + " at row " + std::to_string(r) + " is >= V");
+    if (t[r] >= V)
+      bad(std::string(fn) + ": target " + std::to_string(t[r]) + " at row " + std::to_string(r) + " is >= V");
   Napi::Value gs = o.Get("gradScale");
   const float scale = gs.IsNumber() ? gs.As<Napi::Number>().FloatValue() : 1.f;
   const bool backward = bool_of(o, "backward"), bf16 = bool_of(o, "bf16");
@@ -140,7 +142,8 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   const int N = int_of(o, fn, "N", 1, 1 << 20), C = int_of(o, fn, "C", 1, 1 << 16);
   Napi::Value ev = o.Get("eps");
-  if (!ev.IsNumber() || !(ev.As<Napi::Number>().DoubleValue() > 0)) bad(std::string(fn) + ": 'eps' must be a positive number");
+  if (!ev.IsNumber() || !(ev.As<Napi::Number>().DoubleValue() > 0))
+    bad(std::string(fn) + ": 'eps' must be a positive number");
   const float eps = (float)ev.As<Napi::Number>().DoubleValue();
   auto x = f32(o, fn, "x", (size_t)N * C);
   auto w = f32(o, fn, "w", (size_t)C);

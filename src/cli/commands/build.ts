@@ -28,7 +28,11 @@ export const buildCommand: CommandModule<object, Args> = {
       .option('keep-going', { alias: 'k', type: 'boolean', default: false, describe: 'after a failure, keep building what does not depend on it' })
       .option('wait', { type: 'number', default: 0, describe: 'seconds to wait for another build holding the lock' })
       .option('verify', { type: 'boolean', default: false, describe: 're-hash every byte of the committed artifacts used (a damaged one is rebuilt)' })
-      .option('executor', { type: 'string', choices: ['local', 'slurm'], describe: 'where heavy stages run (over pipeline.json `executor`): here, or as Slurm jobs' })
+      .option('executor', {
+        type: 'string',
+        choices: ['local', 'slurm'],
+        describe: 'where heavy stages run (over pipeline.json `executor`): here, or as Slurm jobs',
+      })
       .option('json', jsonOption) as never,
   handler: async (a) => {
     const report = await build({

@@ -33,8 +33,7 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
   const layout = new StoreLayout(a.project ?? cwd);
   const stage = `compositions.${name}`;
   const cur = currentVersion(readRef(layout, stage));
-  if (!cur)
-    throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
+  if (!cur) throw new PeftError('E_NOT_FOUND', `composition "${name}" has not been built in ${layout.root}`, { hint: `run \`peftmake build ${stage}\` first` });
   requireIntact(layout, cur.key, `${stage} v${cur.version}`); // never served from a damaged object
   const manifest = requireManifest(layout, cur.key, stage);
   const artifact = { name: stage, kind: manifest.kind, key: cur.key, version: cur.version, dir: layout.object(cur.key), manifest };
@@ -43,7 +42,8 @@ export function applyComposition<A extends CompositionArgs>(a: A, cwd = process.
   for (const d of [stack.modelDir, ...stack.adapters.map((x) => x.dir)]) {
     const rel = relative(layout.objects, d);
     const key = rel.split(sep)[0];
-    if (key && !rel.startsWith('..') && !isAbsolute(rel) && existsSync(layout.object(key))) requireIntact(layout, key, `${stage}'s artifact ${key.slice(0, 12)}`);
+    if (key && !rel.startsWith('..') && !isAbsolute(rel) && existsSync(layout.object(key)))
+      requireIntact(layout, key, `${stage}'s artifact ${key.slice(0, 12)}`);
   }
   return { ...a, model: stack.modelDir, adapter: stack.adapters.map((x) => `${x.dir}:${x.weight}`), ...(stack.prompt ? { prompt: stack.prompt } : {}) };
 }
@@ -70,7 +70,10 @@ export function chatPromptText(
   return inferenceChatText(tok, [{ role: 'user', content: prompt }], format);
 }
 
-export const rawOption = { type: 'boolean', describe: 'with --composition: use the prompt as is, without the chat template its adapters were trained with' } as const;
+export const rawOption = {
+  type: 'boolean',
+  describe: 'with --composition: use the prompt as is, without the chat template its adapters were trained with',
+} as const;
 
 /** --model, --adapter and --quant as generate and score declare them. */
 export const modelOption = { type: 'string', describe: 'Hugging Face model directory (or --composition)' } as const;

@@ -30,7 +30,8 @@ export const diffCommand: CommandModule<object, Args> = {
     const ref = requireRef(layout, a.stage);
     const to = requireVersion(ref, a.to ?? ref.current);
     const fromSpec = a.from ?? (to.version > 1 ? to.version - 1 : undefined);
-    if (fromSpec === undefined) throw new PeftError('E_NOT_FOUND', `${a.stage} has only one version (v${to.version}); nothing to compare`, { hint: 'name two versions' });
+    if (fromSpec === undefined)
+      throw new PeftError('E_NOT_FOUND', `${a.stage} has only one version (v${to.version}); nothing to compare`, { hint: 'name two versions' });
     const from = requireVersion(ref, fromSpec);
     const art = (v: typeof to): UpstreamArtifact => {
       const manifest = versionManifest(layout, a.stage, v);

@@ -28,7 +28,9 @@ export const fsckCommand: CommandModule<object, Args> = {
       if (a.json) return printJson({ ok: open.length === 0, ...r });
       for (const p of r.problems) process.stdout.write(`${p.repaired ? 'repaired' : 'damaged'}: ${p.what}: ${p.problem}\n  fix: ${p.fix}\n`);
       const unv = r.unverified.length ? `, ${r.unverified.length} without recorded hashes (built by an older peftmake)` : '';
-      process.stdout.write(`${r.objects} object(s): ${r.intact} intact${unv}; ${open.length} problem(s) left${r.problems.length - open.length ? `, ${r.problems.length - open.length} repaired` : ''}\n`);
+      process.stdout.write(
+        `${r.objects} object(s): ${r.intact} intact${unv}; ${open.length} problem(s) left${r.problems.length - open.length ? `, ${r.problems.length - open.length} repaired` : ''}\n`,
+      );
     } finally {
       lock?.release();
     }

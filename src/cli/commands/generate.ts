@@ -2,7 +2,16 @@
 // from a text prompt or token ids; `--json` prints {"text", "tokens", "prompt_tokens"}.
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { adapterOption, applyComposition, chatPromptText, compositionOptions, modelOption, quantOption, rawOption, type CompositionArgs } from './composition-target.ts';
+import {
+  adapterOption,
+  applyComposition,
+  chatPromptText,
+  compositionOptions,
+  modelOption,
+  quantOption,
+  rawOption,
+  type CompositionArgs,
+} from './composition-target.ts';
 import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
 import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
@@ -39,8 +48,7 @@ function num(v: number | undefined, flag: string, lo: number, hi: number, int = 
 }
 
 export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
-  if ((a.prompt === undefined) === (a.promptIds === undefined))
-    throw new PeftError('E_USAGE', 'give exactly one of --prompt TEXT or --prompt-ids 1,2,3');
+  if ((a.prompt === undefined) === (a.promptIds === undefined)) throw new PeftError('E_USAGE', 'give exactly one of --prompt TEXT or --prompt-ids 1,2,3');
   const maxTokens = num(a.maxTokens, '--max-tokens', 0, 1 << 20, true) ?? 64;
   const temperature = num(a.temperature, '--temperature', 0, 100) ?? 0;
   const topK = num(a.topK, '--top-k', 0, 1 << 30, true);
@@ -48,16 +56,32 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   const seed = num(a.seed, '--seed', 0, Number.MAX_SAFE_INTEGER, true);
   if (a.runtime === 'onnx') {
     if (!a.model || a.composition !== undefined || a.adapter?.length)
-      throw new PeftError('E_USAGE', '--runtime onnx runs an ONNX export: give --model <export path> (adapters are folded into it), not --composition / --adapter');
+      throw new PeftError(
+        'E_USAGE',
+        '--runtime onnx runs an ONNX export: give --model <export path> (adapters are folded into it), not --composition / --adapter',
+      );
     const { onnxGenerate } = await import('../../onnx/onnx-generate.ts');
-    return onnxGenerate({ dir: a.model, prompt: a.prompt, promptIds: a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : undefined, maxTokens, temperature });
+    return onnxGenerate({
+      dir: a.model,
+      prompt: a.prompt,
+      promptIds: a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : undefined,
+      maxTokens,
+      temperature,
+    });
   }
   const target = applyComposition(a);
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
-  const chat = a.composition !== undefined && !a.raw && a.prompt !== undefined ? chatPromptText(model.tokenizer, a.prompt, target.prompt, (line) => process.stderr.write(`${line}\n`)) : undefined;
+  const chat =
+    a.composition !== undefined && !a.raw && a.prompt !== undefined
+      ? chatPromptText(model.tokenizer, a.prompt, target.prompt, (line) => process.stderr.write(`${line}\n`))
+      : undefined;
   // The one BOS rule (src/hf/tokenizer.ts): a plain prompt gets the tokenizer's specials, a chat-template text none.
   const prompt =
-    a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : chat !== undefined ? model.tokenizer.encode(chat, { special: false }) : model.tokenizer.encode(a.prompt!, { special: true });
+    a.promptIds !== undefined
+      ? parseIds(a.promptIds, '--prompt-ids')
+      : chat !== undefined
+        ? model.tokenizer.encode(chat, { special: false })
+        : model.tokenizer.encode(a.prompt!, { special: true });
   checkIds(model, prompt, a.promptIds !== undefined ? '--prompt-ids' : undefined);
   const t0 = performance.now();
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);
@@ -90,7 +114,10 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .options(compositionOptions)
       .option('raw', rawOption)
       .option('adapter', adapterOption)
-      .option('prompt', { type: 'string', describe: 'prompt text (tokenized with the model tokenizer and its specials, e.g. BOS; with --composition, rendered with the chat template)' })
+      .option('prompt', {
+        type: 'string',
+        describe: 'prompt text (tokenized with the model tokenizer and its specials, e.g. BOS; with --composition, rendered with the chat template)',
+      })
       .option('prompt-ids', { type: 'string', describe: 'prompt as comma-separated token ids' })
       .option('max-tokens', { type: 'number', describe: 'new tokens at most (default 64)' })
       .option('temperature', { type: 'number', describe: '0 = greedy (default)' })
@@ -99,14 +126,20 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('seed', { type: 'number', describe: 'sampling seed (default 0)' })
       .option('stop', { type: 'string', array: true, describe: 'stop string (repeatable); the text is cut before it' })
       .option('quant', quantOption)
-      .option('runtime', { type: 'string', choices: ['engine', 'onnx'], describe: 'engine (default), or onnx: run an ONNX export (--model <export path>) in onnxruntime-node, greedy' })
+      .option('runtime', {
+        type: 'string',
+        choices: ['engine', 'onnx'],
+        describe: 'engine (default), or onnx: run an ONNX export (--model <export path>) in onnxruntime-node, greedy',
+      })
       .option('json', { type: 'boolean', describe: 'print {"text", "tokens", "prompt_tokens"}' }) as never,
   handler: async (argv) => {
     const out = await runGenerate(argv);
     const { seconds, ...shown } = out;
     process.stdout.write(argv.json ? JSON.stringify(shown) + '\n' : out.text + '\n');
     if (seconds !== undefined)
-      process.stderr.write(`generated ${out.tokens.length} tokens in ${(seconds * 1000).toFixed(1)} ms (${seconds > 0 ? (out.tokens.length / seconds).toFixed(1) : '-'} tokens/s, prompt ${out.prompt_tokens.length} tokens)\n`);
+      process.stderr.write(
+        `generated ${out.tokens.length} tokens in ${(seconds * 1000).toFixed(1)} ms (${seconds > 0 ? (out.tokens.length / seconds).toFixed(1) : '-'} tokens/s, prompt ${out.prompt_tokens.length} tokens)\n`,
+      );
   },
 };
 

@@ -20,15 +20,26 @@ interface Args extends CommonArgs {
 export const logCommand: CommandModule<object, Args> = {
   command: 'log <stage>',
   describe: 'list the versions of a stage with time, reasons and metrics',
-  builder: (y) => y.positional('stage', { type: 'string', demandOption: true }).option('file', fileOption).option('json', jsonOption)
-      .option('plot', { type: 'boolean', default: false, describe: "draw the current version's loss curve (adapters): training loss as a line, validation loss as ◆" }) as never,
+  builder: (y) =>
+    y.positional('stage', { type: 'string', demandOption: true }).option('file', fileOption).option('json', jsonOption).option('plot', {
+      type: 'boolean',
+      default: false,
+      describe: "draw the current version's loss curve (adapters): training loss as a line, validation loss as ◆",
+    }) as never,
   handler: (a) => {
     const layout = layoutFor(a.file);
     const ref = requireRef(layout, a.stage);
     const pushes = pushesOf(layout, a.stage);
-    const versions = ref.versions.map((v) => ({ ...v, current: v.version === ref.current, inStore: hasObject(layout, v.key), pushes: pushes.filter((p) => p.key === v.key) }));
+    const versions = ref.versions.map((v) => ({
+      ...v,
+      current: v.version === ref.current,
+      inStore: hasObject(layout, v.key),
+      pushes: pushes.filter((p) => p.key === v.key),
+    }));
     if (a.plot && !a.stage.startsWith('adapters.'))
-      throw new PeftError('E_USAGE', `--plot draws an adapter's loss curve; ${a.stage} is not an adapters.* stage`, { hint: 'e.g. peftmake log adapters.task --plot' });
+      throw new PeftError('E_USAGE', `--plot draws an adapter's loss curve; ${a.stage} is not an adapters.* stage`, {
+        hint: 'e.g. peftmake log adapters.task --plot',
+      });
     if (a.json) return printJson({ stage: ref.stage, current: ref.current, pinned: ref.pinned, versions, events: ref.events });
     process.stdout.write(`${ref.stage}: current v${ref.current}${ref.pinned ? ' (pinned)' : ''}\n`);
     for (const v of [...versions].reverse()) {
@@ -37,7 +48,9 @@ export const logCommand: CommandModule<object, Args> = {
         .map(([k, x]) => `${k}=${Number((x as number).toPrecision(5))}`)
         .join(' ');
       const reasons = v.reasons.map(formatReason).join(', ');
-      const job = v.job ? `  slurm job ${v.job.id}${v.job.node ? ` on ${v.job.node}` : ''}${v.job.attempts.length > 1 ? ` (attempts ${v.job.attempts.join(', ')})` : ''}` : '';
+      const job = v.job
+        ? `  slurm job ${v.job.id}${v.job.node ? ` on ${v.job.node}` : ''}${v.job.attempts.length > 1 ? ` (attempts ${v.job.attempts.join(', ')})` : ''}`
+        : '';
       process.stdout.write(
         `${v.current ? '*' : ' '} v${v.version}  ${v.createdAt}  ${v.action}  ${v.key.slice(0, 12)}  ${formatSeconds(v.seconds)}${job}` +
           `${reasons ? `  (${reasons})` : ''}${metrics ? `  ${metrics}` : ''}${v.inStore ? '' : '  [collected]'}\n`,
@@ -46,12 +59,18 @@ export const logCommand: CommandModule<object, Args> = {
     }
     if (a.plot) {
       const cur = currentVersion(ref)!;
-      if (!hasObject(layout, cur.key)) throw new PeftError('E_STORE', `${ref.stage} v${cur.version}: its artifact was collected by gc; no loss log to plot`, { hint: `rebuild it: peftmake build ${ref.stage}` });
+      if (!hasObject(layout, cur.key))
+        throw new PeftError('E_STORE', `${ref.stage} v${cur.version}: its artifact was collected by gc; no loss log to plot`, {
+          hint: `rebuild it: peftmake build ${ref.stage}`,
+        });
       const train = readTrainLog(layout.object(cur.key));
       const valid = readValidLog(layout.object(cur.key), train);
       const width = Math.max(20, Math.min(100, (process.stdout.columns ?? 80) - 14));
       process.stdout.write(`\nv${cur.version} loss against step (line: training, ◆: validation)\n`);
-      const lines = terminalPlot([{ points: train.map((p) => ({ x: p.step, y: p.loss })) }, { points: valid.map((p) => ({ x: p.step, y: p.loss })), mark: '◆' }], { width, height: 12, xLabel: 'step' });
+      const lines = terminalPlot(
+        [{ points: train.map((p) => ({ x: p.step, y: p.loss })) }, { points: valid.map((p) => ({ x: p.step, y: p.loss })), mark: '◆' }],
+        { width, height: 12, xLabel: 'step' },
+      );
       process.stdout.write(`${lines.join('\n')}\n`);
     }
   },

@@ -21,7 +21,8 @@ interface Args extends CommonArgs {
 
 /** Opens a file with the desktop's default program; says so (and where the file is) when there is none. */
 function openFile(path: string): void {
-  const [cmd, args] = process.platform === 'darwin' ? ['open', [path]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', path]] : ['xdg-open', [path]];
+  const [cmd, args] =
+    process.platform === 'darwin' ? ['open', [path]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', path]] : ['xdg-open', [path]];
   const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
   child.on('error', () => process.stderr.write(`could not run ${cmd} to open the report; open ${path} in a browser\n`));
   child.unref();
@@ -42,12 +43,18 @@ export const reportCommand: CommandModule<object, Args> = {
     const outDir = a.out !== undefined ? resolve(a.out) : resolve(layout.root, 'report');
     let path: string;
     if (a.compare) {
-      if (a.compare.length !== 3) throw new PeftError('E_USAGE', `--compare takes a stage and two versions (got ${a.compare.length} values)`, { hint: 'e.g. peftmake report --compare adapters.task v1 v3' });
+      if (a.compare.length !== 3)
+        throw new PeftError('E_USAGE', `--compare takes a stage and two versions (got ${a.compare.length} values)`, {
+          hint: 'e.g. peftmake report --compare adapters.task v1 v3',
+        });
       const [stage, va, vb] = a.compare;
       const model = await collectCompare(layout, stage, va, vb, kindOfStage(stage));
       path = writeReportFile(outDir, `compare-${stage}-v${model.a.version}-v${model.b.version}.html`, renderCompareHtml(model));
     } else {
-      const model = await projectReportModel(a.file, { kinds: TOOLCHAIN.kinds, plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages });
+      const model = await projectReportModel(a.file, {
+        kinds: TOOLCHAIN.kinds,
+        plan: async (pipeline) => (await statusOf({ pipeline, toolchain: TOOLCHAIN })).stages,
+      });
       path = writeReportFile(outDir, 'index.html', renderReportHtml(model));
     }
     if (a.json) printJson({ ok: true, path });

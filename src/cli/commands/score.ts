@@ -78,11 +78,15 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
   handler: async (argv) => {
     const tty = process.stderr.isTTY;
     const out = await runScore(argv, (done, total) => {
-      if (total > 1 && (tty || done === total || done % Math.ceil(total / 10) === 0)) process.stderr.write(`${tty ? '\r' : ''}scoring window ${done}/${total}${tty ? '' : '\n'}`);
+      if (total > 1 && (tty || done === total || done % Math.ceil(total / 10) === 0))
+        process.stderr.write(`${tty ? '\r' : ''}scoring window ${done}/${total}${tty ? '' : '\n'}`);
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
     if (argv.json) process.stdout.write(JSON.stringify({ ids: out.ids, logprobs: out.logprobs, mean_nll: out.mean_nll, perplexity: out.perplexity }) + '\n');
-    else process.stdout.write(`tokens: ${out.logprobs.length}${out.ids.length > out.window ? ` (windows of ${out.window}, stride ${out.stride})` : ''}\nmean NLL: ${out.mean_nll.toFixed(6)}\nperplexity: ${out.perplexity.toFixed(4)}\n`);
+    else
+      process.stdout.write(
+        `tokens: ${out.logprobs.length}${out.ids.length > out.window ? ` (windows of ${out.window}, stride ${out.stride})` : ''}\nmean NLL: ${out.mean_nll.toFixed(6)}\nperplexity: ${out.perplexity.toFixed(4)}\n`,
+      );
   },
 };
 

@@ -37,7 +37,9 @@ export const showCommand: CommandModule<object, Args> = {
       .option('json', jsonOption) as never,
   handler: (a) => {
     if (!a.stage.startsWith('datasets.'))
-      throw new PeftError('E_USAGE', `show prints dataset artifacts; "${a.stage}" is not a datasets.* stage`, { hint: 'use `peftmake log` or `peftmake diff` for other stages' });
+      throw new PeftError('E_USAGE', `show prints dataset artifacts; "${a.stage}" is not a datasets.* stage`, {
+        hint: 'use `peftmake log` or `peftmake diff` for other stages',
+      });
     const layout = layoutFor(a.file);
     const ref = requireRef(layout, a.stage);
     const v = a.version !== undefined ? requireVersion(ref, a.version) : currentVersion(ref);
@@ -45,7 +47,9 @@ export const showCommand: CommandModule<object, Args> = {
     const dir = layout.object(v.key);
     const statsFile = join(dir, 'stats.json');
     if (!existsSync(statsFile))
-      throw new PeftError('E_STORE', `${a.stage} v${v.version}: ${statsFile} is missing (collected by gc, or not a dataset artifact)`, { hint: `rebuild it: peftmake build ${a.stage}` });
+      throw new PeftError('E_STORE', `${a.stage} v${v.version}: ${statsFile} is missing (collected by gc, or not a dataset artifact)`, {
+        hint: `rebuild it: peftmake build ${a.stage}`,
+      });
     const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
     const samplesFile = join(dir, 'samples.txt');
     const { header, blocks } = existsSync(samplesFile) ? sampleBlocks(readFileSync(samplesFile, 'utf8')) : { header: '', blocks: [] };
@@ -55,6 +59,7 @@ export const showCommand: CommandModule<object, Args> = {
     const tty = Boolean(process.stdout.isTTY);
     const statsText = existsSync(join(dir, 'stats.txt')) ? readFileSync(join(dir, 'stats.txt'), 'utf8') : `${JSON.stringify(stats, null, 2)}\n`;
     process.stdout.write(`${a.stage} v${v.version} (${v.key.slice(0, 12)}) at ${dir}\n${statsText}`);
-    if (chosen.length) process.stdout.write(`\n${tty ? 'Loss-carrying tokens are highlighted.' : header}\n\n${chosen.map((b) => highlightLoss(b, tty)).join('\n\n')}\n`);
+    if (chosen.length)
+      process.stdout.write(`\n${tty ? 'Loss-carrying tokens are highlighted.' : header}\n\n${chosen.map((b) => highlightLoss(b, tty)).join('\n\n')}\n`);
   },
 };

@@ -29,6 +29,8 @@ export const statusCommand: CommandModule<object, Args> = {
     const pins = pinnedStale ? `; ${pinnedStale} pinned stage(s) held back from newer inputs (\`peftmake unpin\`)` : '';
     const blocked = report.stages.filter((s) => s.action === 'failed' || s.action === 'skipped').length;
     const cannot = blocked ? `; ${blocked} cannot build (see above)` : '';
-    process.stdout.write(`${stale ? `${stale} of ${report.stages.length} stage(s) out of date` : `all ${report.stages.length} stage(s) fresh`}${pins}${cannot}\n`);
+    process.stdout.write(
+      `${stale ? `${stale} of ${report.stages.length} stage(s) out of date` : `all ${report.stages.length} stage(s) fresh`}${pins}${cannot}\n`,
+    );
   },
 };

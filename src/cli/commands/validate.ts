@@ -10,7 +10,12 @@ export const validateCommand: CommandModule<object, CommonArgs> = {
   builder: (y) => y.option('file', fileOption).option('json', jsonOption) as never,
   handler: (a) => {
     const p = loadPipeline(a.file, { kinds: TOOLCHAIN.kinds });
-    if (a.json) return printJson({ ok: true, file: p.label, stages: p.order.map((n) => ({ name: n, kind: p.stages.get(n)!.kind.kind, upstream: p.stages.get(n)!.upstream })) });
+    if (a.json)
+      return printJson({
+        ok: true,
+        file: p.label,
+        stages: p.order.map((n) => ({ name: n, kind: p.stages.get(n)!.kind.kind, upstream: p.stages.get(n)!.upstream })),
+      });
     process.stdout.write(`${p.label}: valid, ${p.order.length} stage(s)\n`);
     for (const n of p.order) {
       const e = p.stages.get(n)!;

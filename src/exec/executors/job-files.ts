@@ -31,7 +31,10 @@ export const PREEMPTED_EXIT = 75;
 
 export class JobFiles {
   readonly dir: string;
-  constructor(layout: StoreLayout, readonly key: string) {
+  constructor(
+    layout: StoreLayout,
+    readonly key: string,
+  ) {
     this.dir = join(jobsRoot(layout), key);
   }
   get jobFile(): string {

@@ -13,7 +13,20 @@ import { queueStates, scancel, sbatch, showJob, type JobInfo } from '../../slurm
 import type { Executor, JobRecord, StageRunOutput, StageTask } from './types.ts';
 
 /** Job states in which the job still runs, or may run again. */
-const ACTIVE = new Set(['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'SIGNALING', 'STAGE_OUT', 'STOPPED']);
+const ACTIVE = new Set([
+  'PENDING',
+  'RUNNING',
+  'CONFIGURING',
+  'COMPLETING',
+  'SUSPENDED',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESIZING',
+  'SIGNALING',
+  'STAGE_OUT',
+  'STOPPED',
+]);
 /** End states after which the stage is resubmitted (it resumes from its checkpoint). */
 const RESUBMIT = new Set(['PREEMPTED', 'TIMEOUT', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE']);
 const DEFAULT_RESUBMIT = 3;
@@ -47,7 +60,10 @@ class LogFollower {
   private offset = 0;
   private split = new LineSplitter();
   readonly tail: string[] = [];
-  constructor(private path: string, private onEvent: (e: ReturnType<typeof decodeLine>) => void) {}
+  constructor(
+    private path: string,
+    private onEvent: (e: ReturnType<typeof decodeLine>) => void,
+  ) {}
   pump(final = false): void {
     let size = 0;
     try {
@@ -103,10 +119,19 @@ export class SlurmExecutor implements Executor {
         if (!id) {
           id = await this.submit(files, spec, p.name, attempts.length === 0);
           attempts.push(id);
-          files.writeJob({ stage: p.name, key: p.key, jobId: id, attempts, submittedAt: new Date().toISOString(), controller: { pid: process.pid, host: hostname() } });
+          files.writeJob({
+            stage: p.name,
+            key: p.key,
+            jobId: id,
+            attempts,
+            submittedAt: new Date().toISOString(),
+            controller: { pid: process.pid, host: hostname() },
+          });
           say(`Slurm job ${id} submitted${attempts.length > 1 ? ` (attempt ${attempts.length})` : ''}`);
         }
-        const info = await this.watch(id, files, follower, pollMs, signal, (state) => env.reporter.progress(p.name, { message: `Slurm job ${id} ${state.toLowerCase()}` }));
+        const info = await this.watch(id, files, follower, pollMs, signal, (state) =>
+          env.reporter.progress(p.name, { message: `Slurm job ${id} ${state.toLowerCase()}` }),
+        );
         follower.pump(true);
         const result = files.readResult();
         const state = info?.state ?? (result ? (result.ok ? 'COMPLETED' : 'FAILED') : 'UNKNOWN');
@@ -137,7 +162,9 @@ export class SlurmExecutor implements Executor {
     // Finished well: Slurm may have forgotten it already (MinJobAge); its result and outputs are on disk.
     const finished = done?.ok && existsSync(files.outDir) && (state === undefined || state === 'COMPLETED');
     if ((state && ACTIVE.has(state)) || finished) {
-      say(`adopting Slurm job ${prior.jobId} (${(state ?? 'finished').toLowerCase()}), submitted by an earlier build (pid ${prior.controller.pid} on ${prior.controller.host})`);
+      say(
+        `adopting Slurm job ${prior.jobId} (${(state ?? 'finished').toLowerCase()}), submitted by an earlier build (pid ${prior.controller.pid} on ${prior.controller.host})`,
+      );
       return prior.jobId;
     }
     this.drop(files, false);
@@ -153,13 +180,23 @@ export class SlurmExecutor implements Executor {
     try {
       return await sbatch(sbatchArgs(this.opts, spec));
     } catch (e) {
-      if (e instanceof PeftError) throw new PeftError(e.code, `${stage}: ${e.message}`, { hint: 'check the executor options in pipeline.json (partition, account, time ...) or run with `--executor local`' });
+      if (e instanceof PeftError)
+        throw new PeftError(e.code, `${stage}: ${e.message}`, {
+          hint: 'check the executor options in pipeline.json (partition, account, time ...) or run with `--executor local`',
+        });
       throw e;
     }
   }
 
   /** Polls the queue until the job leaves it, streaming its log; on abort cancels the job and waits for it to end. */
-  private async watch(id: string, files: JobFiles, follower: LogFollower, pollMs: number, signal: AbortSignal, onState: (s: string) => void): Promise<JobInfo | undefined> {
+  private async watch(
+    id: string,
+    files: JobFiles,
+    follower: LogFollower,
+    pollMs: number,
+    signal: AbortSignal,
+    onState: (s: string) => void,
+  ): Promise<JobInfo | undefined> {
     let last = '';
     let cancelled = false;
     let unreachable = 0;
@@ -192,7 +229,16 @@ export class SlurmExecutor implements Executor {
     return showJob(id);
   }
 
-  private failure(stage: string, id: string, state: string, info: JobInfo | undefined, result: WorkerResult | undefined, tail: string[], preemptions: number, files: JobFiles): PeftError {
+  private failure(
+    stage: string,
+    id: string,
+    state: string,
+    info: JobInfo | undefined,
+    result: WorkerResult | undefined,
+    tail: string[],
+    preemptions: number,
+    files: JobFiles,
+  ): PeftError {
     const exit = info ? ` (exit code ${info.exitCode}${info.reason && info.reason !== 'None' ? `, ${info.reason}` : ''})` : '';
     let what: string;
     if (state === 'CANCELLED') what = `Slurm job ${id} was cancelled${exit}`;

@@ -22,12 +22,41 @@ function buildingSeries(a: AdapterSection): Record<'lossStep' | 'lossTokens' | '
   const label = `building (step ${r.train[r.train.length - 1]?.step ?? 0}${r.maxSteps ? ` of ${r.maxSteps}` : ''})`;
   const data = (curve: string) => ({ version: 'building', curve, current: 'no' });
   const line = (curve: string, points: { x: number; y: number }[]): Series => ({ label, color: BUILDING, width: 2, radius: 1.6, data: data(curve), points });
-  const valid = (points: { x: number; y: number }[]): Series => ({ label: 'valid (building)', color: BUILDING, dashed: true, radius: 3.5, data: data('valid'), points });
+  const valid = (points: { x: number; y: number }[]): Series => ({
+    label: 'valid (building)',
+    color: BUILDING,
+    dashed: true,
+    radius: 3.5,
+    data: data('valid'),
+    points,
+  });
   return {
-    lossStep: [line('train', r.train.map((p) => ({ x: p.step, y: p.loss }))), valid(r.valid.map((p) => ({ x: p.step, y: p.loss })))],
-    lossTokens: [line('train', r.train.map((p) => ({ x: p.tokens, y: p.loss }))), valid(r.valid.filter((p) => p.tokens !== null).map((p) => ({ x: p.tokens!, y: p.loss })))],
-    lr: [line('lr', r.train.map((p) => ({ x: p.step, y: p.lr })))],
-    tps: [line('tokens-per-s', r.train.map((p) => ({ x: p.step, y: p.tokensPerS })))],
+    lossStep: [
+      line(
+        'train',
+        r.train.map((p) => ({ x: p.step, y: p.loss })),
+      ),
+      valid(r.valid.map((p) => ({ x: p.step, y: p.loss }))),
+    ],
+    lossTokens: [
+      line(
+        'train',
+        r.train.map((p) => ({ x: p.tokens, y: p.loss })),
+      ),
+      valid(r.valid.filter((p) => p.tokens !== null).map((p) => ({ x: p.tokens!, y: p.loss }))),
+    ],
+    lr: [
+      line(
+        'lr',
+        r.train.map((p) => ({ x: p.step, y: p.lr })),
+      ),
+    ],
+    tps: [
+      line(
+        'tokens-per-s',
+        r.train.map((p) => ({ x: p.step, y: p.tokensPerS })),
+      ),
+    ],
   };
 }
 
@@ -35,22 +64,56 @@ export function adapterCharts(a: AdapterSection): string {
   const meta = (v: AdapterVersion, curve: string) => ({ version: v.version, curve, current: v.current ? 'yes' : 'no' });
   const b = buildingSeries(a);
   const lossStep = curves(a, (v, color, i) => [
-    { label: `train ${tag(v)}`, color, width: i === 0 ? 2 : 1.2, radius: i === 0 ? 1.6 : 1, data: meta(v, 'train'), points: v.train.map((p) => ({ x: p.step, y: p.loss, title: `v${v.version} step ${p.step}: train loss ${p.loss}` })) },
-    { label: `valid v${v.version}`, color, dashed: true, radius: 3.5, data: meta(v, 'valid'), points: v.valid.map((p) => ({ x: p.step, y: p.loss, title: `v${v.version} step ${p.step}: valid loss ${p.loss}` })) },
-  ]);
-  const lossTokens = curves(a, (v, color, i) => [
-    { label: `train ${tag(v)}`, color, width: i === 0 ? 2 : 1.2, radius: i === 0 ? 1.6 : 1, data: meta(v, 'train'), points: v.train.map((p) => ({ x: p.tokens, y: p.loss, title: `v${v.version} ${p.tokens} tokens: train loss ${p.loss}` })) },
+    {
+      label: `train ${tag(v)}`,
+      color,
+      width: i === 0 ? 2 : 1.2,
+      radius: i === 0 ? 1.6 : 1,
+      data: meta(v, 'train'),
+      points: v.train.map((p) => ({ x: p.step, y: p.loss, title: `v${v.version} step ${p.step}: train loss ${p.loss}` })),
+    },
     {
       label: `valid v${v.version}`,
       color,
       dashed: true,
       radius: 3.5,
       data: meta(v, 'valid'),
-      points: v.valid.filter((p) => p.tokens !== null).map((p) => ({ x: p.tokens!, y: p.loss, title: `v${v.version} ${p.tokens} tokens: valid loss ${p.loss}` })),
+      points: v.valid.map((p) => ({ x: p.step, y: p.loss, title: `v${v.version} step ${p.step}: valid loss ${p.loss}` })),
     },
   ]);
-  const lr = curves(a, (v, color, i) => [{ label: tag(v), color, width: i === 0 ? 2 : 1.2, radius: 0.8, data: meta(v, 'lr'), points: v.train.map((p) => ({ x: p.step, y: p.lr })) }]);
-  const tps = curves(a, (v, color, i) => [{ label: tag(v), color, width: i === 0 ? 2 : 1.2, radius: 0.8, data: meta(v, 'tokens-per-s'), points: v.train.map((p) => ({ x: p.step, y: p.tokensPerS })) }]);
+  const lossTokens = curves(a, (v, color, i) => [
+    {
+      label: `train ${tag(v)}`,
+      color,
+      width: i === 0 ? 2 : 1.2,
+      radius: i === 0 ? 1.6 : 1,
+      data: meta(v, 'train'),
+      points: v.train.map((p) => ({ x: p.tokens, y: p.loss, title: `v${v.version} ${p.tokens} tokens: train loss ${p.loss}` })),
+    },
+    {
+      label: `valid v${v.version}`,
+      color,
+      dashed: true,
+      radius: 3.5,
+      data: meta(v, 'valid'),
+      points: v.valid
+        .filter((p) => p.tokens !== null)
+        .map((p) => ({ x: p.tokens!, y: p.loss, title: `v${v.version} ${p.tokens} tokens: valid loss ${p.loss}` })),
+    },
+  ]);
+  const lr = curves(a, (v, color, i) => [
+    { label: tag(v), color, width: i === 0 ? 2 : 1.2, radius: 0.8, data: meta(v, 'lr'), points: v.train.map((p) => ({ x: p.step, y: p.lr })) },
+  ]);
+  const tps = curves(a, (v, color, i) => [
+    {
+      label: tag(v),
+      color,
+      width: i === 0 ? 2 : 1.2,
+      radius: 0.8,
+      data: meta(v, 'tokens-per-s'),
+      points: v.train.map((p) => ({ x: p.step, y: p.tokensPerS })),
+    },
+  ]);
   const id = (c: string) => `${a.stage}/${c}`;
   return `<div class="charts">
 ${lineChart({ id: id('loss-step'), title: 'loss against step', xLabel: 'step', yLabel: 'loss', series: [...lossStep, ...b.lossStep], width: 560 })}
@@ -78,7 +141,9 @@ export function configDiffHtml(diffs: AdapterSection['configDiffs']): string {
         `<h4>config v${d.from} → v${d.to}</h4>${
           d.changes.length
             ? `<table class="data" data-table="config-diff" data-from="${d.from}" data-to="${d.to}"><thead><tr><th>key</th><th>v${d.from}</th><th>v${d.to}</th></tr></thead><tbody>${d.changes
-                .map((c) => `<tr><td>${esc(c.key)}</td><td class="old">${esc(JSON.stringify(c.old))}</td><td class="new">${esc(JSON.stringify(c.new))}</td></tr>`)
+                .map(
+                  (c) => `<tr><td>${esc(c.key)}</td><td class="old">${esc(JSON.stringify(c.old))}</td><td class="new">${esc(JSON.stringify(c.new))}</td></tr>`,
+                )
                 .join('')}</tbody></table>`
             : '<p class="muted">same config and upstream (the inputs or the engine changed)</p>'
         }`,
@@ -93,12 +158,19 @@ export function adapterSection(a: AdapterSection): string {
     : '';
   if (!a.versions.length && a.inProgress)
     return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}${running}${adapterCharts(a)}</section>`;
-  if (a.error) return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}<p class="bad" data-error>${esc(a.error)}</p></section>`;
+  if (a.error)
+    return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}<p class="bad" data-error>${esc(a.error)}</p></section>`;
   if (!a.versions.length)
     return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">${head}<p class="muted">${a.current ? 'the artifacts of its versions were removed by gc' : 'not built yet: run `peftmake build`'}</p></section>`;
   const cur = a.versions[0];
   const ds = cur.dataset;
-  const overlaid = a.versions.length > 1 ? `earlier versions overlaid: ${a.versions.slice(1).map((v) => `v${v.version}`).join(', ')}` : 'no earlier version in the store';
+  const overlaid =
+    a.versions.length > 1
+      ? `earlier versions overlaid: ${a.versions
+          .slice(1)
+          .map((v) => `v${v.version}`)
+          .join(', ')}`
+      : 'no earlier version in the store';
   return `<section class="stage" id="${esc(anchor(a.stage))}" data-stage="${esc(a.stage)}">
 ${head}
 ${running}

@@ -18,7 +18,14 @@ function diffTables(m: CompareModel): string {
   const files = (title: string, rows: { path: string; change: string }[]) =>
     rows.length ? `<h3>${esc(title)}</h3><ul>${rows.map((f) => `<li>${esc(f.change)} ${esc(f.path)}</li>`).join('')}</ul>` : '';
   const kindLines = d.kind.length ? `<h3>${esc(m.kind)}</h3><pre>${esc(d.kind.map((l) => `${l.section}: ${l.text}`).join('\n'))}</pre>` : '';
-  return change('config', d.config) + change('params', d.params) + files('inputs', d.inputs) + change('upstream', d.upstream) + files('outputs', d.outputs) + kindLines;
+  return (
+    change('config', d.config) +
+    change('params', d.params) +
+    files('inputs', d.inputs) +
+    change('upstream', d.upstream) +
+    files('outputs', d.outputs) +
+    kindLines
+  );
 }
 
 function metricsTable(m: CompareModel): string {
@@ -37,10 +44,16 @@ export function renderCompareHtml(m: CompareModel): string {
   let kindPart = '';
   if (m.adapter) kindPart = `<h2>Curves</h2>${adapterCharts(m.adapter)}`;
   if (m.evalRows) {
-    const t = (rows: typeof m.evalRows.a) => evalTable({ stage: m.stage, current: 0, datasets: m.evalRows!.datasets, metrics: m.evalRows!.metrics, rows, gateConfig: null, runs: [] });
+    const t = (rows: typeof m.evalRows.a) =>
+      evalTable({ stage: m.stage, current: 0, datasets: m.evalRows!.datasets, metrics: m.evalRows!.metrics, rows, gateConfig: null, runs: [] });
     kindPart = side('Tables', t(m.evalRows.a), t(m.evalRows.b));
   }
-  if (m.datasets) kindPart = side('Datasets', m.datasets.a ? datasetStatsHtml(m.datasets.a) : 'not in the store', m.datasets.b ? datasetStatsHtml(m.datasets.b) : 'not in the store');
+  if (m.datasets)
+    kindPart = side(
+      'Datasets',
+      m.datasets.a ? datasetStatsHtml(m.datasets.a) : 'not in the store',
+      m.datasets.b ? datasetStatsHtml(m.datasets.b) : 'not in the store',
+    );
   const body = `<header><h1>${esc(m.stage)}: v${m.a.version} vs v${m.b.version}</h1>
 <p class="muted">v${m.a.version} ${esc(m.a.key.slice(0, 12))} (${esc(m.a.createdAt.replace('T', ' ').slice(0, 19))}) · v${m.b.version} ${esc(m.b.key.slice(0, 12))} (${esc(m.b.createdAt.replace('T', ' ').slice(0, 19))}) · generated ${esc(m.generatedAt.replace('T', ' ').slice(0, 19))} UTC</p></header>
 <main>

@@ -63,7 +63,11 @@ export function datasetStatsHtml(d: DatasetView): string {
           buckets,
           xLabel: 'tokens per example',
           yLabel: 'examples',
-          series: splits.map(([split, l]) => ({ label: split, color: SPLIT_COLORS[split] ?? '#57606a', values: buckets.map((_, i) => l.histogram[i]?.count ?? 0) })),
+          series: splits.map(([split, l]) => ({
+            label: split,
+            color: SPLIT_COLORS[split] ?? '#57606a',
+            values: buckets.map((_, i) => l.histogram[i]?.count ?? 0),
+          })),
         }),
       );
   }

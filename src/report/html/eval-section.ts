@@ -36,13 +36,22 @@ export function metricCharts(e: EvalSection): string {
     const [comp, dataset, metric] = k.split('/');
     const stage = `compositions.${comp}`;
     const runs = e.runs.filter((r) => typeof r.metrics[k] === 'number');
-    const point = (r: EvalRun) => ({ x: r.version, y: r.metrics[k] as number, title: `${e.stage} v${r.version} scored ${stage} v${r.compositions[stage] ?? '?'}: ${dataset} ${metric} ${fmt(r.metrics[k])}` });
+    const point = (r: EvalRun) => ({
+      x: r.version,
+      y: r.metrics[k] as number,
+      title: `${e.stage} v${r.version} scored ${stage} v${r.compositions[stage] ?? '?'}: ${dataset} ${metric} ${fmt(r.metrics[k])}`,
+    });
     const markers: Marker[] = runs
       .filter((r) => r.gate && (r.gate.messages.length || r.gate.regressions.length))
       .map((r) => {
         const failed = r.gate!.regressions.some((g) => g.composition === comp && g.dataset === dataset && g.metric === metric);
         const msg = r.gate!.messages.find((m) => m.includes(stage)) ?? r.gate!.messages.join('; ');
-        return { x: r.version, y: r.metrics[k] as number, kind: failed ? 'fail' : 'pass', label: `${e.stage} v${r.version}: ${msg || (failed ? 'regressed' : 'gate passed')}` };
+        return {
+          x: r.version,
+          y: r.metrics[k] as number,
+          kind: failed ? 'fail' : 'pass',
+          label: `${e.stage} v${r.version}: ${msg || (failed ? 'regressed' : 'gate passed')}`,
+        };
       });
     return lineChart({
       id: `${e.stage}/${k}`,
@@ -79,7 +88,11 @@ function runsTable(e: EvalSection): string {
 }
 
 export function evalSection(e: EvalSection): string {
-  const gate = e.gateConfig ? `gate: ${Object.entries(e.gateConfig).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'no gate';
+  const gate = e.gateConfig
+    ? `gate: ${Object.entries(e.gateConfig)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`
+    : 'no gate';
   return `<section class="stage" id="${esc(anchor(e.stage))}" data-stage="${esc(e.stage)}">
 <h2>${esc(e.stage)} ${e.current ? `<span class="badge">v${e.current}</span>` : ''}</h2>
 ${e.error ? `<p class="bad" data-error>${esc(e.error)}</p>` : ''}

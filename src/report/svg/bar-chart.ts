@@ -9,7 +9,16 @@ export interface BarSeries {
   values: number[]; // one per bucket
 }
 
-export function barChart(spec: { id: string; title: string; buckets: string[]; series: BarSeries[]; xLabel: string; yLabel: string; width?: number; height?: number }): string {
+export function barChart(spec: {
+  id: string;
+  title: string;
+  buckets: string[];
+  series: BarSeries[];
+  xLabel: string;
+  yLabel: string;
+  width?: number;
+  height?: number;
+}): string {
   const W = spec.width ?? 420;
   const H = spec.height ?? 220;
   const M = { left: 48, right: 12, top: 28, bottom: 40 };
@@ -22,10 +31,17 @@ export function barChart(spec: { id: string; title: string; buckets: string[]; s
     `<svg class="chart" data-chart="${esc(spec.id)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(spec.title)}" xmlns="http://www.w3.org/2000/svg">`,
     `<text class="chart-title" x="${M.left}" y="16">${esc(spec.title)}</text><g class="axis">`,
   ];
-  for (const t of yt) parts.push(`<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}"/><text x="${M.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${tickLabel(t)}</text>`);
-  spec.buckets.forEach((b, i) => parts.push(`<text x="${(M.left + gw * (i + 0.5)).toFixed(1)}" y="${H - M.bottom + 14}" text-anchor="middle">${esc(b)}</text>`));
+  for (const t of yt)
+    parts.push(
+      `<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}"/><text x="${M.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${tickLabel(t)}</text>`,
+    );
+  spec.buckets.forEach((b, i) =>
+    parts.push(`<text x="${(M.left + gw * (i + 0.5)).toFixed(1)}" y="${H - M.bottom + 14}" text-anchor="middle">${esc(b)}</text>`),
+  );
   parts.push(`<text class="axis-label" x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(spec.xLabel)}</text>`);
-  parts.push(`<text class="axis-label" transform="translate(12 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(spec.yLabel)}</text></g>`);
+  parts.push(
+    `<text class="axis-label" transform="translate(12 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(spec.yLabel)}</text></g>`,
+  );
   spec.series.forEach((s, j) => {
     parts.push(`<g class="series" data-series="${esc(s.label)}">`);
     s.values.forEach((v, i) => {

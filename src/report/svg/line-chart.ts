@@ -72,11 +72,21 @@ export function lineChart(spec: LineChartSpec): string {
   const r = (v: number) => Number(v.toFixed(2));
   const parts: string[] = [head, title];
   parts.push('<g class="axis">');
-  for (const t of yt) parts.push(`<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${r(sy(t))}" y2="${r(sy(t))}"/><text x="${M.left - 6}" y="${r(sy(t)) + 4}" text-anchor="end">${tickLabel(t)}</text>`);
-  for (const t of xt) parts.push(`<line class="tick" x1="${r(sx(t))}" x2="${r(sx(t))}" y1="${H - M.bottom}" y2="${H - M.bottom + 4}"/><text x="${r(sx(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${tickLabel(t)}</text>`);
-  parts.push(`<line class="frame" x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}"/><line class="frame" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}"/>`);
+  for (const t of yt)
+    parts.push(
+      `<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${r(sy(t))}" y2="${r(sy(t))}"/><text x="${M.left - 6}" y="${r(sy(t)) + 4}" text-anchor="end">${tickLabel(t)}</text>`,
+    );
+  for (const t of xt)
+    parts.push(
+      `<line class="tick" x1="${r(sx(t))}" x2="${r(sx(t))}" y1="${H - M.bottom}" y2="${H - M.bottom + 4}"/><text x="${r(sx(t))}" y="${H - M.bottom + 16}" text-anchor="middle">${tickLabel(t)}</text>`,
+    );
+  parts.push(
+    `<line class="frame" x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}"/><line class="frame" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}"/>`,
+  );
   parts.push(`<text class="axis-label" x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(spec.xLabel)}</text>`);
-  parts.push(`<text class="axis-label" transform="translate(14 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(spec.yLabel)}</text></g>`);
+  parts.push(
+    `<text class="axis-label" transform="translate(14 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(spec.yLabel)}</text></g>`,
+  );
   for (const s of spec.series) {
     const pts = s.points.filter(finite);
     const rad = s.radius ?? 1.6;

@@ -8,7 +8,13 @@ const NH = 46; // node height
 const GX = 34; // gap between columns
 const GY = 16; // gap between rows
 
-const STATE_TEXT: Record<GraphNode['state'], string> = { fresh: 'fresh', stale: 'would build', restore: 'would restore', failed: 'cannot plan', blocked: 'blocked' };
+const STATE_TEXT: Record<GraphNode['state'], string> = {
+  fresh: 'fresh',
+  stale: 'would build',
+  restore: 'would restore',
+  failed: 'cannot plan',
+  blocked: 'blocked',
+};
 
 /** Column of each node: 0 for stages without upstream, else 1 + the deepest upstream. */
 export function depths(nodes: GraphNode[]): Map<string, number> {
@@ -49,7 +55,9 @@ export function pipelineGraph(nodes: GraphNode[]): string {
       const x2 = to.x - 2;
       const y2 = to.y + NH / 2;
       const mx = (x1 + x2) / 2;
-      parts.push(`<path class="edge" data-from="${esc(u)}" data-to="${esc(n.name)}" d="M${x1} ${y1}C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}" marker-end="url(#arrow)"/>`);
+      parts.push(
+        `<path class="edge" data-from="${esc(u)}" data-to="${esc(n.name)}" d="M${x1} ${y1}C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}" marker-end="url(#arrow)"/>`,
+      );
     }
   }
   for (const n of nodes) {

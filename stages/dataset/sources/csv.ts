@@ -34,7 +34,12 @@ export function parseCsvRows(text: string, file: string, sink: BadRecordSink): {
         i++;
         for (;;) {
           const q = text.indexOf('"', i);
-          if (q < 0) throw new BadRecord({ file, line: quoteLine }, 'unterminated quoted field (a " opens a field that never closes)', 'close the quote, or double a literal " as ""');
+          if (q < 0)
+            throw new BadRecord(
+              { file, line: quoteLine },
+              'unterminated quoted field (a " opens a field that never closes)',
+              'close the quote, or double a literal " as ""',
+            );
           const chunk = text.slice(i, q);
           for (let k = chunk.indexOf('\n'); k >= 0; k = chunk.indexOf('\n', k + 1)) line++;
           value += chunk;
@@ -48,7 +53,11 @@ export function parseCsvRows(text: string, file: string, sink: BadRecordSink): {
         }
         const c = text[i];
         if (i < n && c !== ',' && c !== '\n' && c !== '\r')
-          throw new BadRecord({ file, line }, `unexpected character ${JSON.stringify(c)} after a closing quote`, 'a quoted field must end at a comma or the end of the row');
+          throw new BadRecord(
+            { file, line },
+            `unexpected character ${JSON.stringify(c)} after a closing quote`,
+            'a quoted field must end at a comma or the end of the row',
+          );
       } else {
         let j = i;
         while (j < n) {
@@ -84,7 +93,13 @@ export function readCsv(text: string, file: string, sink: BadRecordSink): RawRec
   const out: RawRecord[] = [];
   for (const row of rows.slice(1)) {
     if (row.fields.length !== header.length) {
-      sink.report(new BadRecord({ file, line: row.line }, `row has ${row.fields.length} fields, the header has ${header.length} (${header.join(', ')})`, 'quote fields that contain commas'));
+      sink.report(
+        new BadRecord(
+          { file, line: row.line },
+          `row has ${row.fields.length} fields, the header has ${header.length} (${header.join(', ')})`,
+          'quote fields that contain commas',
+        ),
+      );
       continue;
     }
     const fields: Record<string, unknown> = {};

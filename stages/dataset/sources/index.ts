@@ -68,7 +68,14 @@ function prefetch(abs: string, shown: string, src: DatasetSource, format?: FileF
   return read;
 }
 
-async function readOne(abs: string, shown: string, src: DatasetSource, sink: BadRecordSink, format?: FileFormat, ahead?: Prefetch): Promise<{ records: RawRecord[]; bytes: number }> {
+async function readOne(
+  abs: string,
+  shown: string,
+  src: DatasetSource,
+  sink: BadRecordSink,
+  format?: FileFormat,
+  ahead?: Prefetch,
+): Promise<{ records: RawRecord[]; bytes: number }> {
   const fmt = fileFormatOf(shown, format ?? src.fileFormat);
   if (fmt === 'parquet') {
     const { size } = await stat(abs);
@@ -77,7 +84,11 @@ async function readOne(abs: string, shown: string, src: DatasetSource, sink: Bad
   const buf = await (ahead ?? readFile(abs));
   const text = buf.toString('utf8');
   if (text.includes('\uFFFD') && !buf.includes(Buffer.from('\uFFFD', 'utf8')))
-    throw new BadRecord({ file: shown, line: 1 + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0) }, 'not valid UTF-8', 're-encode the file as UTF-8');
+    throw new BadRecord(
+      { file: shown, line: 1 + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0) },
+      'not valid UTF-8',
+      're-encode the file as UTF-8',
+    );
   let records: RawRecord[];
   if (fmt === 'txt' || fmt === 'md') records = readTextDocuments(text, shown, src.documents ?? 'file');
   else if (fmt === 'jsonl') records = readJsonl(text, shown, sink);

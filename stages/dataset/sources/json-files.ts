@@ -21,7 +21,9 @@ export function readJsonl(text: string, file: string, sink: BadRecordSink): RawR
     try {
       value = JSON.parse(line);
     } catch (err) {
-      sink.report(new BadRecord({ file, line: lineNo }, `not valid JSON (${(err as Error).message})`, 'each line of a .jsonl file must be one complete JSON object'));
+      sink.report(
+        new BadRecord({ file, line: lineNo }, `not valid JSON (${(err as Error).message})`, 'each line of a .jsonl file must be one complete JSON object'),
+      );
       continue;
     }
     if (!isObject(value)) {
@@ -70,11 +72,18 @@ export function readJson(text: string, file: string, sink: BadRecordSink): RawRe
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     const msg = (err as Error).message;
-    throw new BadRecord({ file, line: jsonErrorLine(text)?.line }, `not valid JSON (${msg})`, 'a .json source must be one JSON array of records (or a SQuAD {"data": [...]} file); use .jsonl for one record per line');
+    throw new BadRecord(
+      { file, line: jsonErrorLine(text)?.line },
+      `not valid JSON (${msg})`,
+      'a .json source must be one JSON array of records (or a SQuAD {"data": [...]} file); use .jsonl for one record per line',
+    );
   }
   if (isObject(doc) && Array.isArray(doc.data)) return flattenSquad(doc as { data: unknown[] }, file, sink);
   if (!Array.isArray(doc))
-    throw new BadRecord({ file, line: 1 }, `expected a JSON array of records or a SQuAD {"data": [...]} object, got ${isObject(doc) ? 'an object with keys ' + Object.keys(doc).slice(0, 5).join(', ') : typeof doc}`);
+    throw new BadRecord(
+      { file, line: 1 },
+      `expected a JSON array of records or a SQuAD {"data": [...]} object, got ${isObject(doc) ? 'an object with keys ' + Object.keys(doc).slice(0, 5).join(', ') : typeof doc}`,
+    );
   const out: RawRecord[] = [];
   doc.forEach((rec, k) => {
     if (!isObject(rec)) sink.report(new BadRecord({ file, pointer: `/${k}` }, `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : typeof rec}`));

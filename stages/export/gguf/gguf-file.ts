@@ -4,10 +4,29 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { PeftError } from '../../../src/errors.ts';
 
-export enum GgufValueType { UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12 }
+export enum GgufValueType {
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
+}
 
 /** ggml tensor types this writer produces, with their block size and bytes per block. */
-export enum GgmlType { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 }
+export enum GgmlType {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q8_0 = 8,
+}
 export const GGML_BLOCK: Record<GgmlType, { size: number; bytes: number }> = {
   [GgmlType.F32]: { size: 1, bytes: 4 },
   [GgmlType.F16]: { size: 1, bytes: 2 },
@@ -17,7 +36,18 @@ export const GGML_BLOCK: Record<GgmlType, { size: number; bytes: number }> = {
 
 export type GgufValue =
   | { type: GgufValueType.STRING; value: string }
-  | { type: GgufValueType.UINT32 | GgufValueType.INT32 | GgufValueType.FLOAT32 | GgufValueType.UINT8 | GgufValueType.INT8 | GgufValueType.UINT16 | GgufValueType.INT16 | GgufValueType.FLOAT64; value: number }
+  | {
+      type:
+        | GgufValueType.UINT32
+        | GgufValueType.INT32
+        | GgufValueType.FLOAT32
+        | GgufValueType.UINT8
+        | GgufValueType.INT8
+        | GgufValueType.UINT16
+        | GgufValueType.INT16
+        | GgufValueType.FLOAT64;
+      value: number;
+    }
   | { type: GgufValueType.UINT64 | GgufValueType.INT64; value: bigint }
   | { type: GgufValueType.BOOL; value: boolean }
   | { type: GgufValueType.ARRAY; itemType: GgufValueType; value: (string | number)[] };
@@ -44,7 +74,8 @@ export const ALIGNMENT = 32;
 
 export function tensorBytes(t: Pick<GgufTensorSpec, 'ne' | 'type'>): number {
   const b = GGML_BLOCK[t.type];
-  if (t.ne[0] % b.size !== 0) throw new PeftError('E_INTERNAL', `a row of ${t.ne[0]} values is not whole ${b.size}-value blocks of ggml type ${GgmlType[t.type]}`);
+  if (t.ne[0] % b.size !== 0)
+    throw new PeftError('E_INTERNAL', `a row of ${t.ne[0]} values is not whole ${b.size}-value blocks of ggml type ${GgmlType[t.type]}`);
   return (t.ne.reduce((a, c) => a * c, 1) / b.size) * b.bytes;
 }
 
@@ -73,19 +104,43 @@ class ByteSink {
   scalar(type: GgufValueType, v: string | number | bigint | boolean): void {
     const b = Buffer.alloc(8);
     switch (type) {
-      case GgufValueType.UINT8: b.writeUInt8(v as number); return this.push(b.subarray(0, 1));
-      case GgufValueType.INT8: b.writeInt8(v as number); return this.push(b.subarray(0, 1));
-      case GgufValueType.UINT16: b.writeUInt16LE(v as number); return this.push(b.subarray(0, 2));
-      case GgufValueType.INT16: b.writeInt16LE(v as number); return this.push(b.subarray(0, 2));
-      case GgufValueType.UINT32: b.writeUInt32LE(v as number); return this.push(b.subarray(0, 4));
-      case GgufValueType.INT32: b.writeInt32LE(v as number); return this.push(b.subarray(0, 4));
-      case GgufValueType.FLOAT32: b.writeFloatLE(v as number); return this.push(b.subarray(0, 4));
-      case GgufValueType.FLOAT64: b.writeDoubleLE(v as number); return this.push(b);
-      case GgufValueType.UINT64: b.writeBigUInt64LE(BigInt(v as number)); return this.push(b);
-      case GgufValueType.INT64: b.writeBigInt64LE(BigInt(v as number)); return this.push(b);
-      case GgufValueType.BOOL: b.writeUInt8(v ? 1 : 0); return this.push(b.subarray(0, 1));
-      case GgufValueType.STRING: return this.str(v as string);
-      default: throw new PeftError('E_INTERNAL', `GGUF: cannot write a scalar of type ${type}`);
+      case GgufValueType.UINT8:
+        b.writeUInt8(v as number);
+        return this.push(b.subarray(0, 1));
+      case GgufValueType.INT8:
+        b.writeInt8(v as number);
+        return this.push(b.subarray(0, 1));
+      case GgufValueType.UINT16:
+        b.writeUInt16LE(v as number);
+        return this.push(b.subarray(0, 2));
+      case GgufValueType.INT16:
+        b.writeInt16LE(v as number);
+        return this.push(b.subarray(0, 2));
+      case GgufValueType.UINT32:
+        b.writeUInt32LE(v as number);
+        return this.push(b.subarray(0, 4));
+      case GgufValueType.INT32:
+        b.writeInt32LE(v as number);
+        return this.push(b.subarray(0, 4));
+      case GgufValueType.FLOAT32:
+        b.writeFloatLE(v as number);
+        return this.push(b.subarray(0, 4));
+      case GgufValueType.FLOAT64:
+        b.writeDoubleLE(v as number);
+        return this.push(b);
+      case GgufValueType.UINT64:
+        b.writeBigUInt64LE(BigInt(v as number));
+        return this.push(b);
+      case GgufValueType.INT64:
+        b.writeBigInt64LE(BigInt(v as number));
+        return this.push(b);
+      case GgufValueType.BOOL:
+        b.writeUInt8(v ? 1 : 0);
+        return this.push(b.subarray(0, 1));
+      case GgufValueType.STRING:
+        return this.str(v as string);
+      default:
+        throw new PeftError('E_INTERNAL', `GGUF: cannot write a scalar of type ${type}`);
     }
   }
   bytes(): Buffer {
@@ -131,7 +186,8 @@ export function writeGguf(path: string, metadata: [string, GgufValue][], tensors
     writeSync(fd, h.bytes());
     tensors.forEach((t, i) => {
       const bytes = produce(t);
-      if (bytes.byteLength !== sizes[i]) throw new PeftError('E_INTERNAL', `GGUF ${path}: tensor ${t.name} produced ${bytes.byteLength} bytes, expected ${sizes[i]}`);
+      if (bytes.byteLength !== sizes[i])
+        throw new PeftError('E_INTERNAL', `GGUF ${path}: tensor ${t.name} produced ${bytes.byteLength} bytes, expected ${sizes[i]}`);
       writeSync(fd, bytes);
       const tail = (ALIGNMENT - (sizes[i] % ALIGNMENT)) % ALIGNMENT;
       if (tail && i < tensors.length - 1) writeSync(fd, Buffer.alloc(tail));
@@ -166,19 +222,47 @@ export function readGguf(path: string): GgufContents {
   };
   const scalar = (t: number): string | number | boolean => {
     switch (t) {
-      case 0: need(1); return buf.readUInt8(p++);
-      case 1: need(1); return buf.readInt8(p++);
-      case 2: need(2); p += 2; return buf.readUInt16LE(p - 2);
-      case 3: need(2); p += 2; return buf.readInt16LE(p - 2);
-      case 4: return u32();
-      case 5: need(4); p += 4; return buf.readInt32LE(p - 4);
-      case 6: need(4); p += 4; return buf.readFloatLE(p - 4);
-      case 7: need(1); return buf.readUInt8(p++) !== 0;
-      case 8: return str();
-      case 10: return u64();
-      case 11: need(8); p += 8; return Number(buf.readBigInt64LE(p - 8));
-      case 12: need(8); p += 8; return buf.readDoubleLE(p - 8);
-      default: return fail(`value type ${t}`);
+      case 0:
+        need(1);
+        return buf.readUInt8(p++);
+      case 1:
+        need(1);
+        return buf.readInt8(p++);
+      case 2:
+        need(2);
+        p += 2;
+        return buf.readUInt16LE(p - 2);
+      case 3:
+        need(2);
+        p += 2;
+        return buf.readInt16LE(p - 2);
+      case 4:
+        return u32();
+      case 5:
+        need(4);
+        p += 4;
+        return buf.readInt32LE(p - 4);
+      case 6:
+        need(4);
+        p += 4;
+        return buf.readFloatLE(p - 4);
+      case 7:
+        need(1);
+        return buf.readUInt8(p++) !== 0;
+      case 8:
+        return str();
+      case 10:
+        return u64();
+      case 11:
+        need(8);
+        p += 8;
+        return Number(buf.readBigInt64LE(p - 8));
+      case 12:
+        need(8);
+        p += 8;
+        return buf.readDoubleLE(p - 8);
+      default:
+        return fail(`value type ${t}`);
     }
   };
   if (buf.toString('ascii', 0, 4) !== 'GGUF') fail('magic');

@@ -51,7 +51,9 @@ export function ggufName(hf: string): string | undefined {
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
   if (m && LAYER_NAMES[m[2]]) return `blk.${m[1]}.${LAYER_NAMES[m[2]]}`;
   if (/\.rotary_emb\.inv_freq$/.test(hf)) return undefined;
-  throw new PeftError('E_MODEL', `tensor "${hf}" has no llama.cpp name (the GGUF writer knows Llama layers only)`, { hint: 'export as "merged" and convert with convert_hf_to_gguf.py' });
+  throw new PeftError('E_MODEL', `tensor "${hf}" has no llama.cpp name (the GGUF writer knows Llama layers only)`, {
+    hint: 'export as "merged" and convert with convert_hf_to_gguf.py',
+  });
 }
 
 /**

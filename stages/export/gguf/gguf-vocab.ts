@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { PeftError } from '../../../src/errors.ts';
 import { kv, type GgufValue } from './gguf-file.ts';
 
-const NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
+const NORMAL = 1,
+  UNKNOWN = 2,
+  CONTROL = 3,
+  USER_DEFINED = 4,
+  UNUSED = 5,
+  BYTE = 6;
 
 interface TokenizerJson {
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[]; unk_token?: string; byte_fallback?: boolean };
@@ -45,7 +50,10 @@ export function ggufVocab(modelDir: string, config: Record<string, unknown>, voc
   }
   const n = Math.max(vocabSize, ...Object.values(vocab).map((i) => i + 1));
   if (n > vocabSize)
-    throw new PeftError('E_MODEL', `${file}: the tokenizer has ids up to ${n - 1}, but config.json vocab_size is ${vocabSize}`, { file, hint: 'the tokenizer does not belong to this model' });
+    throw new PeftError('E_MODEL', `${file}: the tokenizer has ids up to ${n - 1}, but config.json vocab_size is ${vocabSize}`, {
+      file,
+      hint: 'the tokenizer does not belong to this model',
+    });
   const tokens: string[] = new Array(n);
   for (const [t, i] of Object.entries(vocab)) tokens[i] = t;
   const byteLevel = JSON.stringify(tj.pre_tokenizer ?? null).includes('"ByteLevel"');
@@ -53,10 +61,11 @@ export function ggufVocab(modelDir: string, config: Record<string, unknown>, voc
   const types: number[] = [];
   const scores: number[] = [];
   const rank = new Map<string, number>();
-  if (!byteLevel) merges.forEach((m, r) => {
-    const merged = m.replace(' ', '');
-    if (!rank.has(merged)) rank.set(merged, r);
-  });
+  if (!byteLevel)
+    merges.forEach((m, r) => {
+      const merged = m.replace(' ', '');
+      if (!rank.has(merged)) rank.set(merged, r);
+    });
   for (let i = 0; i < n; i++) {
     if (tokens[i] === undefined) {
       tokens[i] = `[PAD${i}]`;

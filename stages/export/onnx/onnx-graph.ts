@@ -99,7 +99,9 @@ function valueInfo(name: string, elem: keyof typeof ELEM, dims: (number | string
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
         elemType: ELEM[elem],
-        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create(typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }),
+        shape: onnx.TensorShapeProto.create({
+          dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create(typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        }),
       }),
     }),
   });

@@ -66,7 +66,9 @@ export function buildLlamaDecoder(h: LlamaHparams, tensors: Map<string, Tensor>,
   const keep = g.one('And', [g.one('Unsqueeze', [g.one('Cast', [mask], { to: 9 }), g.ints([1])]), causal]);
   const bias = g.one('Where', [g.one('Unsqueeze', [keep, g.ints([1, 2])]), g.scalar(0, 'float32'), g.scalar(-1e9, 'float32')]);
 
-  let x = g.one('Gather', [g.weight('model.embed_tokens.weight', get('model.embed_tokens.weight').shape, get('model.embed_tokens.weight').data, elem), ids], { axis: 0 });
+  let x = g.one('Gather', [g.weight('model.embed_tokens.weight', get('model.embed_tokens.weight').shape, get('model.embed_tokens.weight').data, elem), ids], {
+    axis: 0,
+  });
   const scale = g.scalar(1 / Math.sqrt(hd), 'float32');
   for (let l = 0; l < h.layers; l++) {
     const p = `model.layers.${l}`;
@@ -98,7 +100,10 @@ export function buildLlamaDecoder(h: LlamaHparams, tensors: Map<string, Tensor>,
   }
   const xn = rms(x, 'model.norm.weight');
   const head = h.tied || !tensors.has('lm_head.weight') ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  const lmW = head === 'lm_head.weight' ? g.weight('lm_head.weight.T', [H, V], transpose2d(get(head)), elem) : g.one('Transpose', ['model.embed_tokens.weight'], { perm: [1, 0] });
+  const lmW =
+    head === 'lm_head.weight'
+      ? g.weight('lm_head.weight.T', [H, V], transpose2d(get(head)), elem)
+      : g.one('Transpose', ['model.embed_tokens.weight'], { perm: [1, 0] });
   g.one('MatMul', [xn, lmW], {}, 'logits');
   g.output('logits', elem, ['batch_size', 'sequence_length', V]);
   return g;

@@ -27,7 +27,13 @@ describe.skipIf(skip !== '')(`default pipeline${skip ? ` (skipped: ${skip})` : '
     const first = JSON.parse(cli('build', '--json')) as { ok: boolean; stages: { name: string; action: string; key: string }[] };
     expect(first.ok).toBe(true);
     expect(first.stages.map((s) => `${s.name}:${s.action}`)).toEqual([
-      'models.base:built', 'datasets.docs:built', 'datasets.qa:built', 'adapters.domain:built', 'adapters.task:built', 'compositions.assistant:built', 'evals.report:built',
+      'models.base:built',
+      'datasets.docs:built',
+      'datasets.qa:built',
+      'adapters.domain:built',
+      'adapters.task:built',
+      'compositions.assistant:built',
+      'evals.report:built',
     ]);
     const ev = first.stages.find((s) => s.name === 'evals.report')!;
     const table = readFileSync(join(dir, 'artifacts', 'objects', ev.key, 'table.md'), 'utf8');

@@ -17,13 +17,22 @@ const TEMPLATE =
   '{%- if date_string is defined %}Today: {{ date_string }}{{ "\\n" }}{% endif %}' +
   '{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% if m.role == "assistant" %}{{ eos_token }}{% endif %}{{ "\\n" }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}';
 const chats = ['Lily', 'Tom', 'Ben', 'Sue', 'Max', 'Anna', 'Sam', 'Mia'].map((n) => ({
-  messages: [{ role: 'user', content: `Who is ${n}?` }, { role: 'assistant', content: `${n} is a friend who likes the park.` }],
+  messages: [
+    { role: 'user', content: `Who is ${n}?` },
+    { role: 'assistant', content: `${n} is a friend who likes the park.` },
+  ],
 }));
 const train = { quant: 'none', compute: 'fp32', lora: { r: 2, alpha: 4, dropout: 0 }, maxSteps: 2, batchSize: 2, seqLen: 64, checkpointEvery: 0 };
 const pipeline = {
   models: { base: { path: MODEL } },
   datasets: {
-    persona: { model: 'base', source: { files: ['data/persona.jsonl'] }, format: 'chat', template: { chatTemplate: TEMPLATE, date: '2024-12-01' }, split: { valid: 0 } },
+    persona: {
+      model: 'base',
+      source: { files: ['data/persona.jsonl'] },
+      format: 'chat',
+      template: { chatTemplate: TEMPLATE, date: '2024-12-01' },
+      split: { valid: 0 },
+    },
     notes: { model: 'base', source: { files: ['data/notes.txt'] }, format: 'text', seqLen: 32, split: { valid: 0 } },
   },
   adapters: {
@@ -39,7 +48,8 @@ const pipeline = {
 describe.skipIf(skip !== '')(`generate --composition uses the adapter's chat template${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let dir: string;
   const cli = (...args: string[]) => execFileSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const promptTokens = (...args: string[]) => (JSON.parse(cli('generate', ...args, '--max-tokens', '1', '--json')) as { prompt_tokens: number[] }).prompt_tokens;
+  const promptTokens = (...args: string[]) =>
+    (JSON.parse(cli('generate', ...args, '--max-tokens', '1', '--json')) as { prompt_tokens: number[] }).prompt_tokens;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'peftmake-chat-'));

@@ -29,7 +29,14 @@ const train = { quant: 'none', compute: 'fp32', lora: { r: 4, alpha: 8, dropout:
 const pipeline = {
   models: { base: { path: join(ROOT, 'models', 'stories260K') } },
   datasets: {
-    docs: { model: 'base', source: { files: ['docs/*.md'], documents: 'paragraph' }, format: 'text', clean: { strip: 'markdown' }, seqLen: 64, split: { valid: 0.2, seed: 1 } },
+    docs: {
+      model: 'base',
+      source: { files: ['docs/*.md'], documents: 'paragraph' },
+      format: 'text',
+      clean: { strip: 'markdown' },
+      seqLen: 64,
+      split: { valid: 0.2, seed: 1 },
+    },
     qa: { model: 'base', source: { files: ['data/qa.jsonl'] }, format: 'qa', split: { valid: 0.2, seed: 1 } },
   },
   adapters: {
@@ -100,7 +107,9 @@ describe.skipIf(skip !== '')(`adapters pipeline through the CLI${skip ? ` (skipp
     const disabled = JSON.parse(cli('generate', '--composition', 'assistant', '--disable', 'task', '--prompt', prompt, '--max-tokens', '6', '--json'));
     const objects = join(dir, 'artifacts', 'objects');
     const domainKey = JSON.parse(readFileSync(join(dir, 'artifacts', 'refs', 'adapters.domain.json'), 'utf8')).versions[0].key;
-    const direct = JSON.parse(cli('generate', '--model', join(ROOT, 'models', 'stories260K'), '--adapter', join(objects, domainKey), '--prompt', prompt, '--max-tokens', '6', '--json'));
+    const direct = JSON.parse(
+      cli('generate', '--model', join(ROOT, 'models', 'stories260K'), '--adapter', join(objects, domainKey), '--prompt', prompt, '--max-tokens', '6', '--json'),
+    );
     expect(disabled.tokens).toEqual(direct.tokens);
     expect(composed.tokens).toHaveLength(6);
     const s1 = JSON.parse(cli('score', '--composition', 'assistant', '--disable', 'task', '--text', prompt, '--json'));
@@ -128,7 +137,9 @@ describe.skipIf(skip !== '')(`adapters pipeline through the CLI${skip ? ` (skipp
     const evalKey = r['evals.report'].key;
     const metrics = JSON.parse(readFileSync(join(dir, 'artifacts', 'objects', evalKey, 'metrics.json'), 'utf8'));
     expect(metrics.gate.passed).toBe(false);
-    expect(metrics.gate.messages.join('\n')).toMatch(/gate: compositions\.assistant v\d+: \w+ perplexity [\d.]+ is [\d.]+% above the previous [\d.]+ \(allowed \+2\.0%\); keeping the previous version \([0-9a-f]{12}\) current/);
+    expect(metrics.gate.messages.join('\n')).toMatch(
+      /gate: compositions\.assistant v\d+: \w+ perplexity [\d.]+ is [\d.]+% above the previous [\d.]+ \(allowed \+2\.0%\); keeping the previous version \([0-9a-f]{12}\) current/,
+    );
     expect(metrics.gate.keep).toEqual({ 'compositions.assistant': goodComposition.key });
   });
 });

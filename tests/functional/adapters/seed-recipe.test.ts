@@ -15,7 +15,11 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '
 const FIX = resolve(ROOT, '..', 'shared', 'fixtures');
 const BIN = join(ROOT, 'bin', 'peftmake.js');
 const RECIPE = join(ROOT, 'examples', 'seed-recipe', 'pipeline.json');
-const skip = !existsSync(join(FIX, 'squad-v1.1')) ? '../shared/fixtures is absent' : !existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.node')) ? 'native addon not built' : '';
+const skip = !existsSync(join(FIX, 'squad-v1.1'))
+  ? '../shared/fixtures is absent'
+  : !existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.node'))
+    ? 'native addon not built'
+    : '';
 
 const SHA_MODEL = '1'.repeat(40);
 const SHA_WIKI = '2'.repeat(40);
@@ -46,7 +50,10 @@ it('the personas example validates: three chat adapters on one base, one composi
   const out = await run(ROOT, {}, 'validate', '-f', join(ROOT, 'examples', 'personas', 'pipeline.json'));
   for (const n of ['eli5', 'intuitive', 'executive']) expect(out).toContain(`compositions.${n} (composition) <- adapters.${n}, models.base`);
   for (const n of ['eli5', 'intuitive', 'executive']) {
-    const lines = readFileSync(join(ROOT, 'examples', 'personas', 'data', `${n}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(ROOT, 'examples', 'personas', 'data', `${n}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(8);
     for (const l of lines) expect(l.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
   }
@@ -58,10 +65,20 @@ describe.skipIf(skip !== '')(`seed recipe end to end on a local hub${skip ? ` (s
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    const wiki = (f: string, n: number) => readFileSync(join(FIX, 'wikitext-2-raw-v1', f), 'utf8').split('\n').slice(0, n);
-    const squad = JSON.parse(readFileSync(join(FIX, 'squad-v1.1', 'dev-v1.1.json'), 'utf8')) as { data: { paragraphs: { context: string; qas: { question: string; answers: { text: string }[] }[] }[] }[] };
-    const rows = squad.data.slice(0, 2).flatMap((a) => a.paragraphs.slice(0, 6).flatMap((p) => p.qas.slice(0, 3).map((q) => ({ context: p.context, question: q.question, answers: q.answers[0].text }))));
-    const table = (rs: typeof rows) => writeParquet(['context', 'question', 'answers'].map((k) => ({ name: k, type: 'string' as const, values: rs.map((r) => r[k as keyof typeof r]) })));
+    const wiki = (f: string, n: number) =>
+      readFileSync(join(FIX, 'wikitext-2-raw-v1', f), 'utf8')
+        .split('\n')
+        .slice(0, n);
+    const squad = JSON.parse(readFileSync(join(FIX, 'squad-v1.1', 'dev-v1.1.json'), 'utf8')) as {
+      data: { paragraphs: { context: string; qas: { question: string; answers: { text: string }[] }[] }[] }[];
+    };
+    const rows = squad.data
+      .slice(0, 2)
+      .flatMap((a) =>
+        a.paragraphs.slice(0, 6).flatMap((p) => p.qas.slice(0, 3).map((q) => ({ context: p.context, question: q.question, answers: q.answers[0].text }))),
+      );
+    const table = (rs: typeof rows) =>
+      writeParquet(['context', 'question', 'answers'].map((k) => ({ name: k, type: 'string' as const, values: rs.map((r) => r[k as keyof typeof r]) })));
     server = await startHubServer({
       'HuggingFaceTB/SmolLM2-135M': { type: 'model', revisions: { main: SHA_MODEL }, files: filesFromDir(join(FIX, 'stories260K', 'hf')) },
       wikitext: {
@@ -87,7 +104,8 @@ describe.skipIf(skip !== '')(`seed recipe end to end on a local hub${skip ? ` (s
     const p = JSON.parse(readFileSync(RECIPE, 'utf8'));
     p.$schema = join(ROOT, 'schema', 'pipeline.schema.json');
     p.datasets.wikitext.seqLen = 64;
-    for (const a of Object.values(p.adapters) as Record<string, unknown>[]) Object.assign(a, { maxSteps: 3, batchSize: 2, gradAccum: 1, evalEvery: 0, checkpointEvery: 0 });
+    for (const a of Object.values(p.adapters) as Record<string, unknown>[])
+      Object.assign(a, { maxSteps: 3, batchSize: 2, gradAccum: 1, evalEvery: 0, checkpointEvery: 0 });
     p.adapters.domain.seqLen = 64;
     Object.assign(p.evals.report, { maxExamples: 2, maxNewTokens: 3 });
     writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(p, null, 2));
@@ -107,7 +125,14 @@ describe.skipIf(skip !== '')(`seed recipe end to end on a local hub${skip ? ` (s
     const evalKey = first.stages.find((s) => s.name === 'evals.report')!.key;
     const metrics = JSON.parse(readFileSync(join(dir, 'artifacts', 'objects', evalKey, 'metrics.json'), 'utf8'));
     expect(metrics.rows.map((r: { subject: string; dataset: string }) => `${r.subject}/${r.dataset}`)).toEqual([
-      'base/wikitext', 'base/squad', 'domain/wikitext', 'domain/squad', 'task/wikitext', 'task/squad', 'assistant/wikitext', 'assistant/squad',
+      'base/wikitext',
+      'base/squad',
+      'domain/wikitext',
+      'domain/squad',
+      'task/wikitext',
+      'task/squad',
+      'assistant/wikitext',
+      'assistant/squad',
     ]);
     server.clearLog();
     const second = JSON.parse(await run(dir, { ...env, HF_HUB_OFFLINE: '1' }, 'build', '--json')) as { ok: boolean; stages: { action: string }[] };

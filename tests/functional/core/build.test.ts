@@ -11,7 +11,9 @@ afterEach(() => p?.cleanup());
 /** a -> b -> c chain plus an independent d; every run appends the stage name to runs.log. */
 function chain(): TempProject {
   p = new TempProject();
-  p.write('src/a.txt', 'alpha\n').write('src/d.txt', 'delta\n').write('params.json', JSON.stringify({ n: 3, other: 1 }));
+  p.write('src/a.txt', 'alpha\n')
+    .write('src/d.txt', 'delta\n')
+    .write('params.json', JSON.stringify({ n: 3, other: 1 }));
   p.pipeline({
     stages: {
       a: { cmd: 'echo a >> runs.log; mkdir -p gen && tr a-z A-Z < src/a.txt > gen/a.txt', deps: ['src/a.txt'], outs: ['gen/a.txt'] },
@@ -152,7 +154,7 @@ describe('incremental build', () => {
 });
 
 describe('failures', () => {
-  it('--keep-going skips only the failed stage\'s dependents; nothing partial is committed', async () => {
+  it("--keep-going skips only the failed stage's dependents; nothing partial is committed", async () => {
     chain();
     await p.build();
     const layout = new StoreLayout(p.dir);

@@ -65,7 +65,7 @@ describe('build lock', () => {
 });
 
 describe('Ctrl-C', () => {
-  it('SIGINT stops the build cleanly: exit 130, the stage\'s process ended, nothing committed, lock released', async () => {
+  it("SIGINT stops the build cleanly: exit 130, the stage's process ended, nothing committed, lock released", async () => {
     gated();
     const child = p.spawnCli(['build']);
     await waitFor(() => p.exists('started.pid'), 30_000, 'the stage to start');
@@ -84,7 +84,7 @@ describe('Ctrl-C', () => {
 });
 
 describe('SIGKILL mid-run', () => {
-  it('killing the stage\'s process fails the stage, commits nothing, and the next build completes', async () => {
+  it("killing the stage's process fails the stage, commits nothing, and the next build completes", async () => {
     gated();
     const build = p.build();
     await waitFor(() => p.exists('started.pid'), 30_000, 'the stage to start');

@@ -14,7 +14,11 @@ describe('npm run build', () => {
 
   it('runs `peftmake build` with the arguments after --', () => {
     writeFileSync(join(dir, 'pipeline.json'), JSON.stringify({ stages: { hello: { cmd: 'echo built > hello.txt', outs: ['hello.txt'] } } }));
-    const out = execFileSync('npm', ['run', '--silent', 'build', '--', '-f', join(dir, 'pipeline.json'), '--json'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npm', ['run', '--silent', 'build', '--', '-f', join(dir, 'pipeline.json'), '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const report = JSON.parse(out) as { ok: boolean; stages: { name: string; action: string }[] };
     expect(report.ok).toBe(true);
     expect(report.stages).toMatchObject([{ name: 'stages.hello', action: 'built' }]);

@@ -26,7 +26,16 @@ function project(executor: Record<string, unknown> | undefined, steps: { a: numb
   p.pipeline({
     ...(executor ? { executor } : {}),
     models: { base: { path: join(ROOT, 'models', 'stories260K') } },
-    datasets: { docs: { model: 'base', source: { files: ['docs/*.md'], documents: 'paragraph' }, format: 'text', clean: { strip: 'markdown' }, seqLen: 64, split: { valid: 0.2, seed: 1 } } },
+    datasets: {
+      docs: {
+        model: 'base',
+        source: { files: ['docs/*.md'], documents: 'paragraph' },
+        format: 'text',
+        clean: { strip: 'markdown' },
+        seqLen: 64,
+        split: { valid: 0.2, seed: 1 },
+      },
+    },
     adapters: {
       a: { base: 'base', data: 'docs', maxSteps: steps.a, ...train },
       ...(steps.b ? { b: { base: 'base', data: 'docs', maxSteps: steps.b, ...train, seed: 7 } } : {}),
@@ -68,12 +77,16 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
   /** Waits until the job of `p` has reported a training step >= `step` in its log. */
   const trainingPast = async (p: TempProject, step: number): Promise<{ jobId: string; key: string }> => {
     let job: { jobId: string; key: string } | undefined;
-    await waitFor(() => {
-      job = liveJob(p);
-      if (!job) return false;
-      const steps = [...jobLog(p, job.key).matchAll(/"step":(\d+)/g)].map((m) => Number(m[1]));
-      return steps.some((s) => s >= step);
-    }, 60_000, `the Slurm job to reach step ${step}`);
+    await waitFor(
+      () => {
+        job = liveJob(p);
+        if (!job) return false;
+        const steps = [...jobLog(p, job.key).matchAll(/"step":(\d+)/g)].map((m) => Number(m[1]));
+        return steps.some((s) => s >= step);
+      },
+      60_000,
+      `the Slurm job to reach step ${step}`,
+    );
     return job!;
   };
 
@@ -99,12 +112,19 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
     let polling = true;
     const poll = (async () => {
       while (polling) {
-        seen.push((await squeue('-t', 'running', '-o', '%j')).split('\n').filter((n) => n.startsWith('peftmake:adapters.')).sort());
+        seen.push(
+          (await squeue('-t', 'running', '-o', '%j'))
+            .split('\n')
+            .filter((n) => n.startsWith('peftmake:adapters.'))
+            .sort(),
+        );
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
     const logs: string[] = [];
-    const r = await p.build({ executor: 'slurm', reporter: { stageStart() {}, progress() {}, log: (n, l) => logs.push(`${n}: ${l}`), stageEnd() {} } }).finally(() => (polling = false));
+    const r = await p
+      .build({ executor: 'slurm', reporter: { stageStart() {}, progress() {}, log: (n, l) => logs.push(`${n}: ${l}`), stageEnd() {} } })
+      .finally(() => (polling = false));
     await poll;
     expect(r.ok).toBe(true);
     expect(keys(r)).toEqual(keys(localReport));
@@ -150,7 +170,11 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
     expect(logs).toContain(`adapters.a: adapters.a: resuming from the checkpoint at step ${at}/24`);
     expect(v.metrics.resumed_from_step).toBe(at);
     // the training log has every step once, and the metrics are those of the uninterrupted run
-    const log = p.read(`artifacts/objects/${a.key}/train_log.jsonl`).trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+    const log = p
+      .read(`artifacts/objects/${a.key}/train_log.jsonl`)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; loss: number });
     expect(log.map((r) => r.step)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
     const ref = readRef(new StoreLayout(local.dir), 'adapters.a')!.versions[0].metrics;
     for (const m of ['train_loss', 'first_loss', 'valid_loss', 'tokens_seen']) expect(v.metrics[m]).toBe(ref[m]);
@@ -198,7 +222,9 @@ describe.skipIf(skip !== '')(`builds on a real Slurm cluster${skip ? ` (skipped:
     expect(r.ok).toBe(false);
     const bad = stage(r, 'stages.bad');
     expect(bad.action).toBe('failed');
-    expect(bad.error).toMatch(/^stages\.bad: Slurm job \d+ failed \(exit code 1:0, NonZeroExitCode\): stages\.bad: command `echo about to fail; sleep 2; exit 3` exited with code 3; nothing was committed\nlast lines of its log \(.*slurm\.log\):\n/);
+    expect(bad.error).toMatch(
+      /^stages\.bad: Slurm job \d+ failed \(exit code 1:0, NonZeroExitCode\): stages\.bad: command `echo about to fail; sleep 2; exit 3` exited with code 3; nothing was committed\nlast lines of its log \(.*slurm\.log\):\n/,
+    );
     expect(bad.error).toContain('  about to fail');
     const a = stage(r, 'adapters.a');
     expect(a.action).toBe('failed');

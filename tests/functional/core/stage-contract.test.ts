@@ -62,9 +62,16 @@ const consumer: StageKind<{ from: string }> = {
   },
 };
 
-const unbuilt: StageKind = { section: 'evals', kind: 'later', implVersion: '0', schema: { type: 'object' }, deps: () => ({ upstream: [], files: [] }), run: async (ctx) => {
-  throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: stage kind "${ctx.kind}" is not implemented yet`);
-} };
+const unbuilt: StageKind = {
+  section: 'evals',
+  kind: 'later',
+  implVersion: '0',
+  schema: { type: 'object' },
+  deps: () => ({ upstream: [], files: [] }),
+  run: async (ctx) => {
+    throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: stage kind "${ctx.kind}" is not implemented yet`);
+  },
+};
 const toolchain = { ...TOOLCHAIN, kinds: [producer, consumer, unbuilt] };
 
 function recorder(): Reporter & { progress_: StageProgress[]; logs: string[] } {
@@ -98,7 +105,13 @@ describe('stage contract', () => {
     const key = stage(r, 'datasets.d').key;
     expect(readFileSync(join(layout.object(key), 'copy.txt'), 'utf8')).toBe('10 from v1 probe-producer');
     const manifest = JSON.parse(readFileSync(layout.manifest(stage(r, 'models.m').key), 'utf8'));
-    expect(manifest).toMatchObject({ name: 'models.m', kind: 'probe-producer', implVersion: '1', metrics: { value: 1 }, config: { value: 1, failOnce: false } });
+    expect(manifest).toMatchObject({
+      name: 'models.m',
+      kind: 'probe-producer',
+      implVersion: '1',
+      metrics: { value: 1 },
+      config: { value: 1, failOnce: false },
+    });
     expect(seen).toEqual([
       { name: 'models.m', previous: undefined, resumed: false, upstream: [] },
       { name: 'datasets.d', resumed: false, upstream: ['models.m'] },

@@ -22,7 +22,8 @@ function start(): WatchEvent[] {
   return events;
 }
 
-const builds = (ev: WatchEvent[]): Extract<WatchEvent, { type: 'build' }>[] => ev.filter((e): e is Extract<WatchEvent, { type: 'build' }> => e.type === 'build');
+const builds = (ev: WatchEvent[]): Extract<WatchEvent, { type: 'build' }>[] =>
+  ev.filter((e): e is Extract<WatchEvent, { type: 'build' }> => e.type === 'build');
 
 describe('peftmake watch', () => {
   it('rebuilds on a content change, ignores a touch, survives an invalid pipeline.json and reloads a valid one', async () => {
@@ -76,7 +77,11 @@ describe('peftmake watch', () => {
     p.write('src/a.txt', 'a').write('src/b.txt', 'b0').write('gate/go', '');
     p.pipeline({
       stages: {
-        slow: { cmd: 'touch gate/started; i=0; while [ ! -e gate/go ]; do i=$((i+1)); [ $i -gt 600 ] && exit 9; sleep 0.05; done; cp src/a.txt a.out', deps: ['src/a.txt'], outs: ['a.out'] },
+        slow: {
+          cmd: 'touch gate/started; i=0; while [ ! -e gate/go ]; do i=$((i+1)); [ $i -gt 600 ] && exit 9; sleep 0.05; done; cp src/a.txt a.out',
+          deps: ['src/a.txt'],
+          outs: ['a.out'],
+        },
         b: { cmd: 'cp src/b.txt b.out; echo run >> gate/b-runs', deps: ['src/b.txt'], outs: ['b.out'] },
       },
     });

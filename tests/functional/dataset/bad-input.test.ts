@@ -44,7 +44,10 @@ describe.skipIf(!haveFixtures)('bad input (needs the stories260K tokenizer from 
 
   it('field mapping with dotted paths', async () => {
     const dir = tempProject({ 'data/qa.jsonl': [1, 2, 3].map((i) => JSON.stringify({ body: { ctx: `ctx ${i}` }, q: `q ${i}?`, a: [`a${i}`] })).join('\n') });
-    const p = await prepare({ format: 'qa', source: { files: ['data/qa.jsonl'] }, fields: { context: 'body.ctx', question: 'q', answers: 'a' }, split: { valid: 0 } } as never, dir);
+    const p = await prepare(
+      { format: 'qa', source: { files: ['data/qa.jsonl'] }, fields: { context: 'body.ctx', question: 'q', answers: 'a' }, split: { valid: 0 } } as never,
+      dir,
+    );
     expect(p.train.map((r) => r.text)).toEqual([1, 2, 3].map((i) => `Context: ctx ${i}\nQuestion: q ${i}?\nAnswer: a${i}`));
   });
 
@@ -65,7 +68,10 @@ describe.skipIf(!haveFixtures)('bad input (needs the stories260K tokenizer from 
     const dir = tempProject({ 'data/c.csv': csv });
     const err = await failure(prepare({ format: 'completion', source: { files: ['data/c.csv'] } } as never, dir));
     expect(err.message).toBe('data/c.csv:5: row has 1 fields, the header has 2 (prompt, completion)');
-    const p = await prepare({ format: 'completion', source: { files: ['data/c.csv'] }, onError: 'skip', split: { valid: 0 }, clean: { whitespace: false } } as never, dir);
+    const p = await prepare(
+      { format: 'completion', source: { files: ['data/c.csv'] }, onError: 'skip', split: { valid: 0 }, clean: { whitespace: false } } as never,
+      dir,
+    );
     expect(p.train.map((r) => r.text)).toEqual(['Say "hi"hi, there', 'two\nlinesok', 'lastone']);
     expect(p.stats.badRecords.count).toBe(1);
   });
@@ -75,7 +81,9 @@ describe.skipIf(!haveFixtures)('bad input (needs the stories260K tokenizer from 
     expect((await failure(prepare({ format: 'completion', source: { files: ['data/u.csv'] } } as never, dir))).message).toBe(
       'data/u.csv:3: unterminated quoted field (a " opens a field that never closes)',
     );
-    expect((await failure(prepare({ format: 'completion', source: { files: ['data/s.csv'] } } as never, dir))).message).toBe('data/s.csv:3: a " inside an unquoted field');
+    expect((await failure(prepare({ format: 'completion', source: { files: ['data/s.csv'] } } as never, dir))).message).toBe(
+      'data/s.csv:3: a " inside an unquoted field',
+    );
     const p = await prepare({ format: 'completion', source: { files: ['data/s.csv'] }, onError: 'skip', split: { valid: 0 } } as never, dir);
     expect(p.train.map((r) => r.text)).toEqual(['ab', 'cd']);
   });

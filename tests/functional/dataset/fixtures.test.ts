@@ -58,7 +58,11 @@ describe.skipIf(!haveFixtures)('dataset stage on the fixtures (needs ../shared/f
       expect(r.text.endsWith(`### Response:\n${out}`)).toBe(true);
       if (r.text.includes('### Input:')) withInput++;
     }
-    const expectedWithInput = new Set(items.filter((i) => i.input.trim() !== '').map((i) => JSON.stringify([i.instruction, i.input, i.output].map((t) => cleanText(t, { nfc: true, whitespace: true, strip: 'none' }))))).size;
+    const expectedWithInput = new Set(
+      items
+        .filter((i) => i.input.trim() !== '')
+        .map((i) => JSON.stringify([i.instruction, i.input, i.output].map((t) => cleanText(t, { nfc: true, whitespace: true, strip: 'none' })))),
+    ).size;
     expect(withInput).toBe(expectedWithInput);
   });
 
@@ -67,7 +71,10 @@ describe.skipIf(!haveFixtures)('dataset stage on the fixtures (needs ../shared/f
     const p = await prepare({ format: 'text', source: { files: [join(WIKI, 'wiki.*.raw')], documents: 'paragraph' }, split: { valid: 0.1, seed: 3 } } as never);
     expect(p.stats.sources[0].files.map((f) => f.file.split('/').pop())).toEqual(['wiki.test.raw', 'wiki.valid.raw']);
     expect(p.stats.sources[0].bytes).toBe(1290590 + 1146846);
-    for (const [recs, part] of [[p.train, 'train'], [p.valid, 'valid']] as const) {
+    for (const [recs, part] of [
+      [p.train, 'train'],
+      [p.valid, 'valid'],
+    ] as const) {
       recs.slice(0, -1).forEach((r) => expect(r.ids.length).toBe(512));
       for (const r of recs) expect(r.labels).toEqual(r.ids);
       const all = recs.flatMap((r) => r.ids);
@@ -81,7 +88,13 @@ describe.skipIf(!haveFixtures)('dataset stage on the fixtures (needs ../shared/f
 
   it('tinystories as text through the stage: files in the artifact, stats, and the decoded text round-trips', async () => {
     const project = tempProject({ 'data/stories.txt': readFileSync(STORIES) });
-    const run = await runStage(project, { format: 'text', source: { files: ['data/*.txt'], documents: 'paragraph' }, seqLen: 256, clean: { pii: 'redact' }, split: { valid: 0 } });
+    const run = await runStage(project, {
+      format: 'text',
+      source: { files: ['data/*.txt'], documents: 'paragraph' },
+      seqLen: 256,
+      clean: { pii: 'redact' },
+      split: { valid: 0 },
+    });
     const tok = storiesTokenizer();
     expect(run.train.length).toBeGreaterThan(50);
     expect(run.train.slice(0, -1).every((r) => r.ids.length === 256)).toBe(true);

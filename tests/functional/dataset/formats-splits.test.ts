@@ -65,21 +65,43 @@ describe.skipIf(!haveFixtures)('formats and splits (needs the stories260K tokeni
   });
 
   it('chat without any template is an error that says how to fix it', async () => {
-    await expect(prepare({ format: 'chat', source: { examples: [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] }] } } as never)).rejects.toThrow(
-      'model "base" has no chat_template in tokenizer_config.json and the dataset sets none',
-    );
+    await expect(
+      prepare({
+        format: 'chat',
+        source: {
+          examples: [
+            {
+              messages: [
+                { role: 'user', content: 'a' },
+                { role: 'assistant', content: 'b' },
+              ],
+            },
+          ],
+        },
+      } as never),
+    ).rejects.toThrow('model "base" has no chat_template in tokenizer_config.json and the dataset sets none');
   });
 
   it('completion with an overridden template; qa with a custom prompt', async () => {
     const tok = storiesTokenizer();
-    const p = await prepare({ format: 'completion', source: { examples: [{ prompt: 'Once upon a time', completion: ' there was a cat.' }] }, template: { prompt: '[{prompt}]' }, split: { valid: 0 } } as never);
+    const p = await prepare({
+      format: 'completion',
+      source: { examples: [{ prompt: 'Once upon a time', completion: ' there was a cat.' }] },
+      template: { prompt: '[{prompt}]' },
+      split: { valid: 0 },
+    } as never);
     expect(p.train[0].text).toBe('[Once upon a time] there was a cat.');
     expect(tok.decode(lossRuns(p.train[0])[0], { skipSpecial: true })).toBe('there was a cat.');
-    const q = await prepare({ format: 'qa', source: { examples: [{ context: 'Tom is a cat.', question: 'Who is Tom?', answers: ['a cat'] }] }, template: { prompt: 'Q: {question} ({context}) {{A}}:' }, split: { valid: 0 } } as never);
+    const q = await prepare({
+      format: 'qa',
+      source: { examples: [{ context: 'Tom is a cat.', question: 'Who is Tom?', answers: ['a cat'] }] },
+      template: { prompt: 'Q: {question} ({context}) {{A}}:' },
+      split: { valid: 0 },
+    } as never);
     expect(q.train[0].text).toBe('Q: Who is Tom? (Tom is a cat.) {A}: a cat');
-    await expect(prepare({ format: 'qa', source: { examples: [{ context: 'c', question: 'q', answers: ['a'] }] }, template: { prompt: '{nope}' } } as never)).rejects.toThrow(
-      'pipeline.json template/prompt: template placeholder {nope} is not a field of this format (context, question, answer)',
-    );
+    await expect(
+      prepare({ format: 'qa', source: { examples: [{ context: 'c', question: 'q', answers: ['a'] }] }, template: { prompt: '{nope}' } } as never),
+    ).rejects.toThrow('pipeline.json template/prompt: template placeholder {nope} is not a field of this format (context, question, answer)');
   });
 
   it('maxTokens truncate keeps the first tokens and counts them; drop counts too', async () => {
@@ -110,7 +132,9 @@ describe.skipIf(!haveFixtures)('formats and splits (needs the stories260K tokeni
 
   it('limit takes a seeded sample in source order, or the first N', async () => {
     const seen = async (sample: string, seed: number) =>
-      (await prepare({ format: 'text', source: { examples: stories }, limit: 20, sample, seed, split: { valid: 0 }, seqLen: 4096 } as never)).train[0].text.match(/Story number \d+/g)!;
+      (
+        await prepare({ format: 'text', source: { examples: stories }, limit: 20, sample, seed, split: { valid: 0 }, seqLen: 4096 } as never)
+      ).train[0].text.match(/Story number \d+/g)!;
     const r1 = await seen('random', 7);
     expect(r1).toHaveLength(20);
     expect(await seen('random', 7)).toEqual(r1);
@@ -122,10 +146,19 @@ describe.skipIf(!haveFixtures)('formats and splits (needs the stories260K tokeni
 
   it('explicit valid files instead of a fraction', async () => {
     const dir = tempProject({
-      'data/train.jsonl': stories.slice(0, 10).map((s) => JSON.stringify(s)).join('\n'),
-      'data/valid.jsonl': stories.slice(10, 13).map((s) => JSON.stringify(s)).join('\n'),
+      'data/train.jsonl': stories
+        .slice(0, 10)
+        .map((s) => JSON.stringify(s))
+        .join('\n'),
+      'data/valid.jsonl': stories
+        .slice(10, 13)
+        .map((s) => JSON.stringify(s))
+        .join('\n'),
     });
-    const p = await prepare({ format: 'text', source: { files: ['data/train.jsonl'] }, split: { source: { files: ['data/valid.jsonl'] } }, seqLen: 4096 } as never, dir);
+    const p = await prepare(
+      { format: 'text', source: { files: ['data/train.jsonl'] }, split: { source: { files: ['data/valid.jsonl'] } }, seqLen: 4096 } as never,
+      dir,
+    );
     expect(p.stats.lengths.train.count).toBe(10);
     expect(p.stats.lengths.valid.count).toBe(3);
     expect(p.valid[0].text).toContain('Story number 10');
@@ -140,16 +173,38 @@ describe.skipIf(!haveFixtures)('formats and splits (needs the stories260K tokeni
       'notes/c.md': 'tiny',
       'notes/d.html': '<p>Hello &amp; <b>bye</b></p>',
     });
-    const md = await prepare({ source: { files: ['notes/*.md'] }, clean: { strip: 'markdown', dedup: 'near', nearDupThreshold: 0.8, minChars: 10 }, split: { valid: 0 }, seqLen: 4096 } as never, dir);
-    expect(md.stats.steps.find((s) => s.step === 'length/train')).toEqual({ step: 'length/train', in: 3, out: 2, removed: { 'minChars 10': 1, 'maxChars null': 0 } });
-    expect(md.stats.steps.find((s) => s.step === 'dedup/train')).toEqual({ step: 'dedup/train', in: 2, out: 1, removed: { 'exact duplicate': 0, 'near duplicate': 1 } });
+    const md = await prepare(
+      {
+        source: { files: ['notes/*.md'] },
+        clean: { strip: 'markdown', dedup: 'near', nearDupThreshold: 0.8, minChars: 10 },
+        split: { valid: 0 },
+        seqLen: 4096,
+      } as never,
+      dir,
+    );
+    expect(md.stats.steps.find((s) => s.step === 'length/train')).toEqual({
+      step: 'length/train',
+      in: 3,
+      out: 2,
+      removed: { 'minChars 10': 1, 'maxChars null': 0 },
+    });
+    expect(md.stats.steps.find((s) => s.step === 'dedup/train')).toEqual({
+      step: 'dedup/train',
+      in: 2,
+      out: 1,
+      removed: { 'exact duplicate': 0, 'near duplicate': 1 },
+    });
     expect(md.train[0].text).toBe(`<s> Title\n\n${body}.\n\nlink</s>`);
     const html = await prepare({ source: { files: ['notes/d.html'], fileFormat: 'txt' }, clean: { strip: 'html' }, split: { valid: 0 } } as never, dir);
     expect(html.train[0].text).toBe('<s> Hello & bye</s>');
   });
 
   it('PII redaction puts typed placeholders into the training text and counts by type', async () => {
-    const examples = [{ text: 'Mail tom@cats.io or call 555-123-4567.' }, { text: 'Server 10.1.2.3 and card 4111 1111 1111 1111 and bob@x.org.' }, { text: 'Version 1.2.3 costs $4.99 on 2024-01-02.' }];
+    const examples = [
+      { text: 'Mail tom@cats.io or call 555-123-4567.' },
+      { text: 'Server 10.1.2.3 and card 4111 1111 1111 1111 and bob@x.org.' },
+      { text: 'Version 1.2.3 costs $4.99 on 2024-01-02.' },
+    ];
     const p = await prepare({ format: 'text', source: { examples }, clean: { pii: 'redact' }, split: { valid: 0 }, seqLen: 4096 } as never);
     expect(p.stats.pii).toEqual({ mode: 'redact', byType: { email: 2, phone: 1, ipv4: 1, card: 1 }, records: 2 });
     expect(p.train[0].text).toContain('Mail <EMAIL> or call <PHONE>.');

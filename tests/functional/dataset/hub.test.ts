@@ -67,7 +67,9 @@ describe.skipIf(!haveFixtures)('hub dataset sources (local hub server; needs ../
     const project = tempProject();
     const config = { format: 'text', source: { hub: 'wikitext', config: 'wikitext-2-raw-v1', split: 'test' }, split: { valid: 0.1 } };
     const first = await runStage(project, config);
-    expect(first.resolved).toMatchObject({ hub: { id: 'wikitext', sha: SHA_CONV, from: 'parquet-conversion', format: 'parquet', files: ['wikitext-2-raw-v1/test/0000.parquet'] } });
+    expect(first.resolved).toMatchObject({
+      hub: { id: 'wikitext', sha: SHA_CONV, from: 'parquet-conversion', format: 'parquet', files: ['wikitext-2-raw-v1/test/0000.parquet'] },
+    });
     expect(first.stats.sources[0].hub).toEqual({ id: 'wikitext', sha: SHA_CONV, fromCache: true });
     expect(first.stats.steps[0]).toMatchObject({ step: 'read/train', in: 400, out: 400 });
     expect(first.train.length).toBeGreaterThan(10);
@@ -100,7 +102,9 @@ describe.skipIf(!haveFixtures)('hub dataset sources (local hub server; needs ../
 
   it('an unknown split is an E_HUB error naming the dataset', async () => {
     const project = tempProject();
-    await expect(runStage(project, { source: { hub: 'rajpurkar/squad', config: 'plain_text', split: 'test' } })).rejects.toThrow(/dataset "rajpurkar\/squad" at revision "main" has no data files for config "plain_text", split "test"/);
+    await expect(runStage(project, { source: { hub: 'rajpurkar/squad', config: 'plain_text', split: 'test' } })).rejects.toThrow(
+      /dataset "rajpurkar\/squad" at revision "main" has no data files for config "plain_text", split "test"/,
+    );
   });
 
   it('reads a local .parquet file', async () => {

@@ -61,17 +61,21 @@ export function writeParquet(columns: Column[]): Buffer {
   for (const col of columns) {
     const data =
       col.type === 'string'
-        ? Buffer.concat(col.values.flatMap((v) => {
-            const b = Buffer.from(v);
-            const len = Buffer.alloc(4);
-            len.writeUInt32LE(b.length);
-            return [len, b];
-          }))
-        : Buffer.concat(col.values.map((v) => {
-            const b = Buffer.alloc(8);
-            b.writeBigInt64LE(BigInt(v));
-            return b;
-          }));
+        ? Buffer.concat(
+            col.values.flatMap((v) => {
+              const b = Buffer.from(v);
+              const len = Buffer.alloc(4);
+              len.writeUInt32LE(b.length);
+              return [len, b];
+            }),
+          )
+        : Buffer.concat(
+            col.values.map((v) => {
+              const b = Buffer.alloc(8);
+              b.writeBigInt64LE(BigInt(v));
+              return b;
+            }),
+          );
     const header = new Writer();
     header.struct([
       i32(1, 0), // DATA_PAGE
@@ -93,7 +97,9 @@ export function writeParquet(columns: Column[]): Buffer {
       (w) =>
         w.list(T.STRUCT, [
           (x) => x.struct([str(4, 'schema'), i32(5, columns.length)]),
-          ...columns.map((c) => (x: Writer) => x.struct([i32(1, c.type === 'string' ? 6 : 2), i32(3, 0), str(4, c.name), ...(c.type === 'string' ? [i32(6, 0)] : [])])),
+          ...columns.map(
+            (c) => (x: Writer) => x.struct([i32(1, c.type === 'string' ? 6 : 2), i32(3, 0), str(4, c.name), ...(c.type === 'string' ? [i32(6, 0)] : [])]),
+          ),
         ]),
     ],
     i64(3, numRows),
@@ -110,29 +116,33 @@ export function writeParquet(columns: Column[]): Buffer {
                 (y) =>
                   y.list(
                     T.STRUCT,
-                    chunks.map((c) => (z: Writer) =>
-                      z.struct([
-                        i64(2, c.pageOffset),
-                        [
-                          3,
-                          T.STRUCT,
-                          (m) =>
-                            m.struct([
-                              i32(1, c.col.type === 'string' ? 6 : 2),
-                              [2, T.LIST, (l) => l.list(T.I32, [(e) => e.zigzag(0)])],
-                              [3, T.LIST, (l) => l.list(T.BINARY, [(e) => e.binary(Buffer.from(c.col.name))])],
-                              i32(4, 0),
-                              i64(5, numRows),
-                              i64(6, c.size),
-                              i64(7, c.size),
-                              i64(9, c.pageOffset),
-                            ]),
-                        ],
-                      ]),
+                    chunks.map(
+                      (c) => (z: Writer) =>
+                        z.struct([
+                          i64(2, c.pageOffset),
+                          [
+                            3,
+                            T.STRUCT,
+                            (m) =>
+                              m.struct([
+                                i32(1, c.col.type === 'string' ? 6 : 2),
+                                [2, T.LIST, (l) => l.list(T.I32, [(e) => e.zigzag(0)])],
+                                [3, T.LIST, (l) => l.list(T.BINARY, [(e) => e.binary(Buffer.from(c.col.name))])],
+                                i32(4, 0),
+                                i64(5, numRows),
+                                i64(6, c.size),
+                                i64(7, c.size),
+                                i64(9, c.pageOffset),
+                              ]),
+                          ],
+                        ]),
                     ),
                   ),
               ],
-              i64(2, chunks.reduce((a, c) => a + c.size, 0)),
+              i64(
+                2,
+                chunks.reduce((a, c) => a + c.size, 0),
+              ),
               i64(3, numRows),
             ]),
         ]),

@@ -5,7 +5,9 @@ import { TempProject, actions, stage } from '../../helpers/project.ts';
 import { haveFixtures, STORIES_HF } from './helpers.ts';
 
 const qaLines = (n: number, extra = '') =>
-  Array.from({ length: n }, (_, i) => JSON.stringify({ context: `Tom${i} is a cat${extra}. Mail tom${i}@cats.io.`, question: `Who is Tom${i}?`, answers: { text: [`a cat${extra}`] } })).join('\n') + '\n';
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ context: `Tom${i} is a cat${extra}. Mail tom${i}@cats.io.`, question: `Who is Tom${i}?`, answers: { text: [`a cat${extra}`] } }),
+  ).join('\n') + '\n';
 
 describe.skipIf(!haveFixtures)('dataset stage in a pipeline (needs ../shared/fixtures)', () => {
   const p = new TempProject('peftmake-ds-pipe-');

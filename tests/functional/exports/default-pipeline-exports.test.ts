@@ -20,7 +20,7 @@ describe.skipIf(skip !== '')(`default pipeline exports${skip ? ` (skipped: ${ski
   const build = () => JSON.parse(cli('build', '--json')) as { ok: boolean; stages: { name: string; action: string }[] };
   const actions = (r: ReturnType<typeof build>) => Object.fromEntries(r.stages.map((s) => [s.name, s.action]));
 
-  it('the assistant composition in llama.cpp gives the engine\'s greedy ids; exports rebuild only when they change', async () => {
+  it("the assistant composition in llama.cpp gives the engine's greedy ids; exports rebuild only when they change", async () => {
     for (const p of ['README.md', 'docs', 'data', 'models', 'schema']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
     const p = JSON.parse(readFileSync(join(ROOT, 'pipeline.json'), 'utf8'));
     for (const a of Object.values(p.adapters) as Record<string, unknown>[]) Object.assign(a, { maxSteps: 6, evalEvery: 0, checkpointEvery: 0, lr: 0.02 });
@@ -37,7 +37,8 @@ describe.skipIf(skip !== '')(`default pipeline exports${skip ? ` (skipped: ${ski
     expect(readdirSync(join(dir, 'exports', 'task-peft'))).toContain('tokenizer.json');
 
     const prompt = [1, 403, 407, 261, 378];
-    const gen = (...extra: string[]) => (JSON.parse(cli('generate', ...extra, '--prompt-ids', prompt.join(','), '--max-tokens', '24', '--json')) as { tokens: number[] }).tokens;
+    const gen = (...extra: string[]) =>
+      (JSON.parse(cli('generate', ...extra, '--prompt-ids', prompt.join(','), '--max-tokens', '24', '--json')) as { tokens: number[] }).tokens;
     const engineAssistant = gen('--composition', 'assistant');
     const engineBase = gen('--model', 'models/stories260K');
     expect(engineAssistant).not.toEqual(engineBase); // the adapters change the output

@@ -34,7 +34,11 @@ describe.skipIf(fixtureSkip !== '')(`push and import through the CLI${fixtureSki
   it('imports, exports, pushes the export (files + model card), and log shows the push', async () => {
     const b = await run(['build', '--json']);
     expect(b.code, b.stderr).toBe(0);
-    expect(JSON.parse(b.stdout).stages.map((s: { name: string; action: string }) => `${s.name}:${s.action}`)).toEqual(['models.base:built', 'adapters.a:built', 'exports.a-peft:built']);
+    expect(JSON.parse(b.stdout).stages.map((s: { name: string; action: string }) => `${s.name}:${s.action}`)).toEqual([
+      'models.base:built',
+      'adapters.a:built',
+      'exports.a-peft:built',
+    ]);
     const r = await run(['push', 'exports.a-peft', '--repo', 'me/a-lora', '--json'], { HF_ENDPOINT: server.url, HF_TOKEN: 'hf_write_token' });
     expect(r.code, r.stderr).toBe(0);
     const rec = JSON.parse(r.stdout);
@@ -42,14 +46,24 @@ describe.skipIf(fixtureSkip !== '')(`push and import through the CLI${fixtureSki
     const c = server.commits[0];
     expect(c.repo).toBe('me/a-lora');
     expect(c.summary).toMatch(/^peftmake: exports\.a-peft v1 \([0-9a-f]{12}\)$/);
-    expect(c.files).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(c.files).toEqual([
+      'README.md',
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     expect(rec.commit).toBe(c.sha);
     const files = server.repos['me/a-lora'].commits![c.sha] as Record<string, Buffer>;
     expect(files['adapter_model.safetensors'].equals(readFileSync(join(PEFT_FIX, 'lora-a', 'adapter_model.safetensors')))).toBe(true);
     expect(files['README.md'].toString()).toMatch(/library_name: peft/);
     const log = await run(['log', 'exports.a-peft']);
     expect(log.stdout).toMatch(new RegExp(`pushed → me/a-lora@main  commit ${c.sha.slice(0, 12)}`));
-    const adapterPush = await run(['push', 'adapters.a', '--repo', 'me/a-adapter', '--revision', 'v1'], { HF_ENDPOINT: server.url, HF_TOKEN: 'hf_write_token' });
+    const adapterPush = await run(['push', 'adapters.a', '--repo', 'me/a-adapter', '--revision', 'v1'], {
+      HF_ENDPOINT: server.url,
+      HF_TOKEN: 'hf_write_token',
+    });
     expect(adapterPush.code, adapterPush.stderr).toBe(0);
     expect(server.commits[1]).toMatchObject({ repo: 'me/a-adapter', revision: 'v1', files: ['README.md', 'adapter_config.json', 'adapter_model.safetensors'] });
   }, 120_000);

@@ -20,7 +20,17 @@ const skip = existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.no
 
 const qaLine = (q: { context: string; question: string; answer: string }) =>
   JSON.stringify({ context: q.context, question: q.question, answers: { text: [q.answer], answer_start: [q.context.indexOf(q.answer)] } });
-const train = { quant: 'none', compute: 'fp32', lora: { r: 4, alpha: 8, dropout: 0 }, lr: 0.01, warmup: 1, batchSize: 4, seqLen: 64, checkpointEvery: 0, maxSteps: 3 };
+const train = {
+  quant: 'none',
+  compute: 'fp32',
+  lora: { r: 4, alpha: 8, dropout: 0 },
+  lr: 0.01,
+  warmup: 1,
+  batchSize: 4,
+  seqLen: 64,
+  checkpointEvery: 0,
+  maxSteps: 3,
+};
 const PROMPT = 'Context: Lily went to the park. Tom went to the zoo.\nQuestion: Where did Tom go?\nAnswer:';
 
 describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -41,7 +51,14 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     p.pipeline({
       models: { base: { path: join(ROOT, 'models', 'stories260K') } },
       datasets: {
-        docs: { model: 'base', source: { files: ['docs/*.md'], documents: 'paragraph' }, format: 'text', clean: { strip: 'markdown' }, seqLen: 64, split: { valid: 0.2, seed: 1 } },
+        docs: {
+          model: 'base',
+          source: { files: ['docs/*.md'], documents: 'paragraph' },
+          format: 'text',
+          clean: { strip: 'markdown' },
+          seqLen: 64,
+          split: { valid: 0.2, seed: 1 },
+        },
         qa: { model: 'base', source: { files: ['data/qa.jsonl'] }, format: 'qa', split: { valid: 0.2, seed: 1 } },
       },
       adapters: { domain: { base: 'base', data: 'docs', ...train }, task: { base: 'base', data: 'qa', on: ['domain'], ...train } },
@@ -59,7 +76,16 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
   it('lists every composition, adapter and base model with its base, stack and version', async () => {
     const models = (await client.models.list()).data as unknown as Record<string, unknown>[];
     expect(models.map((m) => m.id)).toEqual(['assistant', 'domain', 'task', 'base']);
-    expect(models[0]).toMatchObject({ object: 'model', kind: 'composition', version: 1, base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.8 }] });
+    expect(models[0]).toMatchObject({
+      object: 'model',
+      kind: 'composition',
+      version: 1,
+      base: 'base',
+      adapters: [
+        { name: 'domain', weight: 1 },
+        { name: 'task', weight: 0.8 },
+      ],
+    });
     expect(models[2]).toMatchObject({ kind: 'adapter', adapters: [{ name: 'domain' }, { name: 'task' }] });
     expect(models[3]).toMatchObject({ kind: 'model', adapters: [] });
   });
@@ -68,7 +94,11 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     const ref = await gen({});
     const r = await client.completions.create({ model: 'assistant', prompt: PROMPT, max_tokens: 8, temperature: 0 });
     expect(r.choices[0].text).toBe(ref.text);
-    expect(r.usage).toEqual({ prompt_tokens: ref.prompt_tokens.length, completion_tokens: ref.tokens.length, total_tokens: ref.prompt_tokens.length + ref.tokens.length });
+    expect(r.usage).toEqual({
+      prompt_tokens: ref.prompt_tokens.length,
+      completion_tokens: ref.tokens.length,
+      total_tokens: ref.prompt_tokens.length + ref.tokens.length,
+    });
     expect(r.choices[0].finish_reason).toBe('length');
     const chatRef = await gen({ raw: false });
     const c = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: PROMPT }], max_tokens: 8, temperature: 0 });
@@ -78,7 +108,14 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
 
   it('streams the same text over SSE, with usage at the end when asked', async () => {
     const ref = await gen({ maxTokens: 12 });
-    const stream = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: PROMPT }], max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'assistant',
+      messages: [{ role: 'user', content: PROMPT }],
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let chunks = 0;
     let finish: string | null = null;
@@ -112,7 +149,14 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     lp.token_logprobs!.forEach((x, i) => expect(x).toBeCloseTo(sc.logprobs[P - 1 + i], 4));
     const best = Math.max(...Object.values(lp.top_logprobs![0]));
     expect(lp.token_logprobs![0]).toBeCloseTo(best, 6);
-    const chat = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: PROMPT }], max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2 });
+    const chat = await client.chat.completions.create({
+      model: 'assistant',
+      messages: [{ role: 'user', content: PROMPT }],
+      max_tokens: 4,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
     expect(chat.choices[0].logprobs!.content).toHaveLength(4);
     expect(chat.choices[0].logprobs!.content![0].top_logprobs).toHaveLength(2);
 
@@ -132,7 +176,13 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     const body = { model: 'assistant', prompt: PROMPT, max_tokens: 10, temperature: 0, adapters: { disable: ['task'] } };
     const r = await client.completions.create(body as never);
     expect((r as OpenAI.Completion).choices[0].text).toBe(off.text);
-    const same = await client.completions.create({ model: 'assistant', prompt: PROMPT, max_tokens: 10, temperature: 0, adapters: { weights: { task: 0 } } } as never);
+    const same = await client.completions.create({
+      model: 'assistant',
+      prompt: PROMPT,
+      max_tokens: 10,
+      temperature: 0,
+      adapters: { weights: { task: 0 } },
+    } as never);
     expect((same as OpenAI.Completion).choices[0].text).toBe(off.text); // weight 0 = off
     const bad = await post('/v1/completions', JSON.stringify({ ...body, adapters: { disable: ['nope'] } }));
     expect(bad.status).toBe(400);
@@ -165,21 +215,44 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     };
     await expect(client.completions.create({ model: 'nope', prompt: 'x' })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
     expect(await err(await post('/v1/completions', '{"model": "assistant", "prompt": '), 400)).toMatchObject({ code: 'invalid_json' });
-    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x', temperature: 'hot' })), 400)).toMatchObject({ param: 'temperature', message: "'temperature' must be a number, got a string (\"hot\")" });
-    expect(await err(await post('/v1/chat/completions', JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 7 }] })), 400)).toMatchObject({ param: 'messages[0].content' });
-    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: Array(600).fill(400) })), 400)).toMatchObject({ code: 'context_length_exceeded', message: expect.stringMatching(/600 tokens.*context is 512/) });
-    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x', max_tokens: 600 })), 400)).toMatchObject({ param: 'max_tokens', message: expect.stringMatching(/max_tokens \(600\).*512/) });
-    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x'.repeat(5 << 20) })), 413)).toMatchObject({ code: 'body_too_large' });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x', temperature: 'hot' })), 400)).toMatchObject({
+      param: 'temperature',
+      message: '\'temperature\' must be a number, got a string ("hot")',
+    });
+    expect(await err(await post('/v1/chat/completions', JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 7 }] })), 400)).toMatchObject({
+      param: 'messages[0].content',
+    });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: Array(600).fill(400) })), 400)).toMatchObject({
+      code: 'context_length_exceeded',
+      message: expect.stringMatching(/600 tokens.*context is 512/),
+    });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x', max_tokens: 600 })), 400)).toMatchObject({
+      param: 'max_tokens',
+      message: expect.stringMatching(/max_tokens \(600\).*512/),
+    });
+    expect(await err(await post('/v1/completions', JSON.stringify({ model: 'assistant', prompt: 'x'.repeat(5 << 20) })), 413)).toMatchObject({
+      code: 'body_too_large',
+    });
     expect(await err(await fetch(`${s.url}/v1/completions`), 405)).toMatchObject({ code: 'method_not_allowed' });
-    expect(await err(await post('/fine-tuning/setup', JSON.stringify({ dataset: 'qa', documents: ['a'] })), 400)).toMatchObject({ param: 'dataset', message: expect.stringMatching(/does not read a directory by glob/) });
+    expect(await err(await post('/fine-tuning/setup', JSON.stringify({ dataset: 'qa', documents: ['a'] })), 400)).toMatchObject({
+      param: 'dataset',
+      message: expect.stringMatching(/does not read a directory by glob/),
+    });
     // a store object that went bad fails its own requests (503 from the verification before serving), nothing else
     const comp = JSON.parse(p.read('artifacts/refs/compositions.assistant.json')) as { versions: { key: string }[] };
     writeFileSync(p.path(`artifacts/objects/${comp.versions[1].key}/composition.json`), '{"truncated": ');
     const broken = await err(await post('/v1/completions', JSON.stringify({ model: 'assistant@v2', prompt: 'x' })), 503);
-    expect(broken).toMatchObject({ code: 'corrupt_object', message: expect.stringMatching(/compositions\.assistant v2 .*composition\.json: \d+ bytes, the manifest records/) });
+    expect(broken).toMatchObject({
+      code: 'corrupt_object',
+      message: expect.stringMatching(/compositions\.assistant v2 .*composition\.json: \d+ bytes, the manifest records/),
+    });
     // a client that goes away cancels its generation and frees its row
     const ac = new AbortController();
-    const res = await fetch(`${s.url}/v1/completions`, { method: 'POST', signal: ac.signal, body: JSON.stringify({ model: 'assistant', prompt: PROMPT, max_tokens: 400, temperature: 0, stream: true }) });
+    const res = await fetch(`${s.url}/v1/completions`, {
+      method: 'POST',
+      signal: ac.signal,
+      body: JSON.stringify({ model: 'assistant', prompt: PROMPT, max_tokens: 400, temperature: 0, stream: true }),
+    });
     const reader = res.body!.getReader();
     await reader.read();
     ac.abort();
@@ -205,7 +278,9 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
       expect((await ok.models.list()).data.length).toBe(4);
       await ok.completions.create({ model: 'assistant', prompt: 'x', max_tokens: 1 }); // loads the model
       const body = JSON.stringify({ model: 'assistant', prompt: PROMPT, max_tokens: 400, temperature: 0 });
-      const rs = await Promise.all([0, 1, 2].map(() => fetch(`${keyed.url}/v1/completions`, { method: 'POST', body, headers: { authorization: 'Bearer sekret' } })));
+      const rs = await Promise.all(
+        [0, 1, 2].map(() => fetch(`${keyed.url}/v1/completions`, { method: 'POST', body, headers: { authorization: 'Bearer sekret' } })),
+      );
       const busy = rs.filter((r) => r.status === 429);
       expect(busy).toHaveLength(1);
       expect(busy[0].headers.get('retry-after')).toBe('1');
@@ -229,7 +304,10 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     const again = await post('/fine-tuning/setup', JSON.stringify({ dataset: 'docs', documents: ['more'] }));
     expect(again.status).toBe(409);
     expect((await again.json()).error).toMatchObject({ code: 'build_running', build: { state: 'running' } });
-    let st: { build: { state: string; stages: { name: string; action: string; version: number }[]; error: string | null }; compositions: { name: string; trained: boolean; served: boolean; version: number }[] };
+    let st: {
+      build: { state: string; stages: { name: string; action: string; version: number }[]; error: string | null };
+      compositions: { name: string; trained: boolean; served: boolean; version: number }[];
+    };
     const seen = new Set<string>();
     for (let i = 0; ; i++) {
       st = await (await fetch(`${s.url}/fine-tuning/status`)).json();
@@ -240,7 +318,9 @@ describe.skipIf(skip !== '')(`peftmake serve with the openai client${skip ? ` (s
     expect(st.build.error).toBeNull();
     expect(st.build.state).toBe('succeeded');
     expect(seen.size).toBeGreaterThan(0);
-    expect(st.build.stages.filter((x) => x.action === 'built').map((x) => x.name)).toEqual(expect.arrayContaining(['datasets.docs', 'adapters.domain', 'compositions.assistant'])); // task stays pinned by the rollback
+    expect(st.build.stages.filter((x) => x.action === 'built').map((x) => x.name)).toEqual(
+      expect.arrayContaining(['datasets.docs', 'adapters.domain', 'compositions.assistant']),
+    ); // task stays pinned by the rollback
     const version = st.build.stages.find((x) => x.name === 'compositions.assistant')!.version;
     expect(version).toBe(3);
     expect(st.compositions).toEqual([expect.objectContaining({ name: 'assistant', trained: true, served: true, version: 3 })]);

@@ -44,7 +44,14 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     stories = datasetArtifact(h, 'datasets.stories', 'text', textRecords(MODEL, docs.slice(0, 300), 128), textRecords(MODEL, docs.slice(900, 960), 128));
     const items = syntheticQa(260, 7).map((q) => qaRecord(MODEL, q));
     qa = datasetArtifact(h, 'datasets.qa', 'qa', items.slice(0, 230), items.slice(230));
-    domain = (await h.build('adapters.domain', runAdapterStage, { ...common, base: 'base', data: 'stories', lora: { r: 8, alpha: 16, dropout: 0 }, lr: 2e-3, maxSteps: 30, batchSize: 4, seqLen: 128 }, [model, stories])).artifact;
+    domain = (
+      await h.build(
+        'adapters.domain',
+        runAdapterStage,
+        { ...common, base: 'base', data: 'stories', lora: { r: 8, alpha: 16, dropout: 0 }, lr: 2e-3, maxSteps: 30, batchSize: 4, seqLen: 128 },
+        [model, stories],
+      )
+    ).artifact;
     task = (
       await h.build(
         'adapters.task',
@@ -53,8 +60,19 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
         [model, qa, domain],
       )
     ).artifact;
-    stack = (await h.build('compositions.assistant', runCompositionStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }] } as ComposeConfig, [model, domain, task])).artifact;
-    const ev = await h.build('evals.report', runEvalStage, { compositions: ['assistant'], datasets: ['stories', 'qa'], maxExamples: 30, maxNewTokens: 8 } as EvalStageConfig, [stack, stories, qa]);
+    stack = (
+      await h.build('compositions.assistant', runCompositionStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }] } as ComposeConfig, [
+        model,
+        domain,
+        task,
+      ])
+    ).artifact;
+    const ev = await h.build(
+      'evals.report',
+      runEvalStage,
+      { compositions: ['assistant'], datasets: ['stories', 'qa'], maxExamples: 30, maxNewTokens: 8 } as EvalStageConfig,
+      [stack, stories, qa],
+    );
     evalRows = JSON.parse(readFileSync(join(ev.artifact.dir, 'metrics.json'), 'utf8')).rows;
   }, 600_000);
   afterAll(() => h?.cleanup());
@@ -63,12 +81,21 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
 
   it('model stage points at the local directory and records its shape', () => {
     expect(JSON.parse(readFileSync(join(model.dir, 'model.json'), 'utf8'))).toEqual({ dir: MODEL });
-    expect(JSON.parse(readFileSync(join(model.dir, 'info.json'), 'utf8'))).toMatchObject({ modelType: 'llama', vocabSize: 512, numLayers: 5, hasTokenizer: true });
+    expect(JSON.parse(readFileSync(join(model.dir, 'info.json'), 'utf8'))).toMatchObject({
+      modelType: 'llama',
+      vocabSize: 512,
+      numLayers: 5,
+      hasTokenizer: true,
+    });
   });
 
   it('writes a PEFT adapter with logs, metadata and metrics', () => {
-    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'train_log.jsonl', 'adapter.json', 'metrics.json']) expect(existsSync(join(domain.dir, f)), f).toBe(true);
-    const log = readFileSync(join(task.dir, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'train_log.jsonl', 'adapter.json', 'metrics.json'])
+      expect(existsSync(join(domain.dir, f)), f).toBe(true);
+    const log = readFileSync(join(task.dir, 'train_log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log).toHaveLength(120);
     expect(log[119].step).toBe(120);
     const meta = JSON.parse(readFileSync(join(task.dir, 'adapter.json'), 'utf8'));
@@ -116,7 +143,12 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
   });
 
   it('evals can score on the NF4 base the adapters were trained for: other numbers, within NF4 error, same ranking', async () => {
-    const ev = await h.build('evals.nf4', runEvalStage, { compositions: ['assistant'], datasets: ['stories'], metrics: ['perplexity'], maxExamples: 30, quant: 'nf4' } as EvalStageConfig, [stack, stories, qa]);
+    const ev = await h.build(
+      'evals.nf4',
+      runEvalStage,
+      { compositions: ['assistant'], datasets: ['stories'], metrics: ['perplexity'], maxExamples: 30, quant: 'nf4' } as EvalStageConfig,
+      [stack, stories, qa],
+    );
     const rows: EvalRow[] = JSON.parse(readFileSync(join(ev.artifact.dir, 'metrics.json'), 'utf8')).rows;
     const nf4 = (subject: string) => rows.find((r) => r.subject === subject && r.dataset === 'stories')!.perplexity!;
     expect(nf4('base')).not.toBe(row('base', 'stories').perplexity);
@@ -125,10 +157,38 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
   });
 
   it('stack and cat merge give the same logits within 1e-5', async () => {
-    const cat = (await h.build('compositions.merged', runCompositionStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
-    const half = (await h.build('compositions.half', runCompositionStage, { base: 'base', adapters: [{ name: 'domain', weight: 1 }, { name: 'task', weight: 0.5 }] } as ComposeConfig, [model, domain, task])).artifact;
+    const cat = (
+      await h.build(
+        'compositions.merged',
+        runCompositionStage,
+        {
+          base: 'base',
+          adapters: [
+            { name: 'domain', weight: 1 },
+            { name: 'task', weight: 0.5 },
+          ],
+          method: 'cat',
+        } as ComposeConfig,
+        [model, domain, task],
+      )
+    ).artifact;
+    const half = (
+      await h.build(
+        'compositions.half',
+        runCompositionStage,
+        {
+          base: 'base',
+          adapters: [
+            { name: 'domain', weight: 1 },
+            { name: 'task', weight: 0.5 },
+          ],
+        } as ComposeConfig,
+        [model, domain, task],
+      )
+    ).artifact;
     const m = await loadModel({ dir: MODEL, quant: 'none', compute: 'fp32' });
-    const use = async (dir: string): Promise<AdapterUse[]> => Promise.all(runtimeAdapters(dir).adapters.map(async (a) => ({ adapter: await m.loadAdapter(a.dir, a.name), weight: a.weight })));
+    const use = async (dir: string): Promise<AdapterUse[]> =>
+      Promise.all(runtimeAdapters(dir).adapters.map(async (a) => ({ adapter: await m.loadAdapter(a.dir, a.name), weight: a.weight })));
     const ids = qaRecord(MODEL, syntheticQa(1, 99)[0]).ids;
     const a = (await m.score(ids, await use(half.dir), { logits: true })).logits!;
     const b = (await m.score(ids, await use(cat.dir), { logits: true })).logits!;
@@ -170,7 +230,9 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     const B = readPeftAdapter(task.dir).modules.get('base_model.model.model.layers.0.self_attn.q_proj')!;
     const dense = (m: typeof A) => {
       const out = new Float64Array(m.b.rows * m.a.cols);
-      for (let o = 0; o < m.b.rows; o++) for (let k = 0; k < m.b.cols; k++) for (let i = 0; i < m.a.cols; i++) out[o * m.a.cols + i] += m.scaling * m.b.data[o * m.b.cols + k] * m.a.data[k * m.a.cols + i];
+      for (let o = 0; o < m.b.rows; o++)
+        for (let k = 0; k < m.b.cols; k++)
+          for (let i = 0; i < m.a.cols; i++) out[o * m.a.cols + i] += m.scaling * m.b.data[o * m.b.cols + k] * m.a.data[k * m.a.cols + i];
       return out;
     };
     const da = dense(A);
@@ -184,7 +246,18 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
   });
 
   it('an interrupted training resumes from its checkpoint and ends where an uninterrupted run does', async () => {
-    const cfg = { ...common, base: 'base', data: 'stories', lora: { r: 4, alpha: 8, dropout: 0.1 }, lr: 1e-3, maxSteps: 12, batchSize: 2, seqLen: 64, checkpointEvery: 4, seed: 3 } as TrainStageConfig;
+    const cfg = {
+      ...common,
+      base: 'base',
+      data: 'stories',
+      lora: { r: 4, alpha: 8, dropout: 0.1 },
+      lr: 1e-3,
+      maxSteps: 12,
+      batchSize: 2,
+      seqLen: 64,
+      checkpointEvery: 4,
+      seed: 3,
+    } as TrainStageConfig;
     const full = (await h.build('adapters.full', runAdapterStage, cfg, [model, stories])).artifact;
     const resumeDir = join(h.root, 'resume-test');
     const ac = new AbortController();
@@ -201,7 +274,9 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     }, 5);
     await expect(first).rejects.toMatchObject({ code: 'E_CANCELLED' });
     clearInterval(timer);
-    lines = readFileSync(join(ckpts, steps()[0], 'train_log.jsonl'), 'utf8').trim().split('\n').length;
+    lines = readFileSync(join(ckpts, steps()[0], 'train_log.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length;
     expect(lines % 4).toBe(0);
     expect(lines).toBeLessThan(12);
     const logs: string[] = [];
@@ -222,11 +297,20 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
   it('exports an adapter and a merged composition as PEFT directories; a stack as one PEFT directory per adapter', async () => {
     await h.build('exports.task', runExportStage, { adapter: 'task', path: 'export/task' }, [task]);
     expect(readFileSync(join(h.root, 'export', 'task', 'adapter_model.safetensors'))).toEqual(readFileSync(join(task.dir, 'adapter_model.safetensors')));
-    const cat = (await h.build('compositions.catted', runCompositionStage, { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }], method: 'cat' } as ComposeConfig, [model, domain, task])).artifact;
+    const cat = (
+      await h.build(
+        'compositions.catted',
+        runCompositionStage,
+        { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }], method: 'cat' } as ComposeConfig,
+        [model, domain, task],
+      )
+    ).artifact;
     await h.build('exports.merged', runExportStage, { composition: 'catted', path: 'export/merged' }, [cat]);
     expect(readPeftAdapter(join(h.root, 'export', 'merged')).r).toBe(16);
     await h.build('exports.stack', runExportStage, { composition: 'assistant', path: 'export/stack' }, [stack]);
-    expect(readFileSync(join(h.root, 'export', 'stack', 'domain', 'adapter_model.safetensors'))).toEqual(readFileSync(join(domain.dir, 'adapter_model.safetensors')));
+    expect(readFileSync(join(h.root, 'export', 'stack', 'domain', 'adapter_model.safetensors'))).toEqual(
+      readFileSync(join(domain.dir, 'adapter_model.safetensors')),
+    );
     expect(readPeftAdapter(join(h.root, 'export', 'stack', 'task')).r).toBe(8);
   });
 });

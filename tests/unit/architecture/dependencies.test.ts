@@ -30,7 +30,9 @@ describe('dependencies', () => {
       .map((f) => readFileSync(f, 'utf8'))
       .concat(Object.values(pkg.scripts))
       .join('\n');
-    const unused = Object.keys(pkg.dependencies).filter((d) => !NOT_IMPORTED[d] && !new RegExp(`['"\`]${d.replace(/[/.]/g, '\\$&')}(/[^'"\`]*)?['"\`]|^${d}\\b|\\b${d} `, 'm').test(code));
+    const unused = Object.keys(pkg.dependencies).filter(
+      (d) => !NOT_IMPORTED[d] && !new RegExp(`['"\`]${d.replace(/[/.]/g, '\\$&')}(/[^'"\`]*)?['"\`]|^${d}\\b|\\b${d} `, 'm').test(code),
+    );
     expect(unused).toEqual([]);
     for (const d of Object.keys(NOT_IMPORTED)) expect(Object.keys(pkg.dependencies), `${d} is no longer a dependency: drop it from NOT_IMPORTED`).toContain(d);
   });

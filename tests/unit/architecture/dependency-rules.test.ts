@@ -34,7 +34,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // the composition root: everything in src/, and the stage-kind registry (never a kind's own files)
   'src/cli': [
     ...BASE,
-    ...['stage.ts', 'hf', 'graph', 'hash', 'hub', 'config', 'store', 'plan', 'exec', 'watch', 'engine', 'doctor', 'serve', 'report', 'slurm', 'onnx'].map((p) => `src/${p}`),
+    ...['stage.ts', 'hf', 'graph', 'hash', 'hub', 'config', 'store', 'plan', 'exec', 'watch', 'engine', 'doctor', 'serve', 'report', 'slurm', 'onnx'].map(
+      (p) => `src/${p}`,
+    ),
     'stages/index.ts',
   ],
   'stages/shared': [...BASE, 'src/stage.ts', 'src/hf', 'src/engine', 'src/hash', 'src/store'],
@@ -55,7 +57,10 @@ describe('dependency rules (docs/ARCHITECTURE.md)', () => {
 
   it('every part is known to the rules', () => {
     const parts = new Set(internal.flatMap((e) => [partOf(e.from), partOf(e.to)]));
-    expect([...parts].filter((p) => allowed(p) === undefined), 'add the new part to MAY_IMPORT and to docs/ARCHITECTURE.md').toEqual([]);
+    expect(
+      [...parts].filter((p) => allowed(p) === undefined),
+      'add the new part to MAY_IMPORT and to docs/ARCHITECTURE.md',
+    ).toEqual([]);
   });
 
   it('nothing imports src/cli', () => {
@@ -77,12 +82,16 @@ describe('dependency rules (docs/ARCHITECTURE.md)', () => {
   });
 
   it('config does not import stages (the registry is handed in) nor the engine, planning or execution', () => {
-    const bad = internal.filter((e) => partOf(e.from) === 'src/config' && (e.to.startsWith('stages/') || ['src/engine', 'src/plan', 'src/exec', 'src/store'].includes(partOf(e.to))));
+    const bad = internal.filter(
+      (e) => partOf(e.from) === 'src/config' && (e.to.startsWith('stages/') || ['src/engine', 'src/plan', 'src/exec', 'src/store'].includes(partOf(e.to))),
+    );
     expect(bad.map(where)).toEqual([]);
   });
 
   it('the core (src/) never imports stages/, except the CLI importing the registry', () => {
-    const bad = internal.filter((e) => e.from.startsWith('src/') && e.to.startsWith('stages/') && !(partOf(e.from) === 'src/cli' && e.to === 'stages/index.ts'));
+    const bad = internal.filter(
+      (e) => e.from.startsWith('src/') && e.to.startsWith('stages/') && !(partOf(e.from) === 'src/cli' && e.to === 'stages/index.ts'),
+    );
     expect(bad.map(where)).toEqual([]);
   });
 

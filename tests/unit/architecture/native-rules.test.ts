@@ -39,8 +39,7 @@ describe('native engine layering', () => {
     const HOST = new Set(['rope_table']);
     const offenders: string[] = [];
     for (const f of files.filter((x) => /^(llama|llama_load|train|generate)\.cc$/.test(x.path)))
-      for (const m of code(f.text).matchAll(/\b(ops|kern)::([a-z_0-9]+)\s*\(/g))
-        if (!HOST.has(m[2])) offenders.push(`${f.path}: ${m[1]}::${m[2]}`);
+      for (const m of code(f.text).matchAll(/\b(ops|kern)::([a-z_0-9]+)\s*\(/g)) if (!HOST.has(m[2])) offenders.push(`${f.path}: ${m[1]}::${m[2]}`);
     expect(offenders).toEqual([]);
   });
 });

@@ -32,7 +32,8 @@ describe('--composition arguments', () => {
         add_bos_token: true,
         bos_token: '<s>',
         eos_token: '</s>',
-        chat_template: "{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}",
+        chat_template:
+          '{{ bos_token }}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}',
       }),
     );
     const tok = loadModelTokenizer(model);

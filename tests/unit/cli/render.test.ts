@@ -11,10 +11,20 @@ function sink(): { stream: NodeJS.WriteStream; text: () => string } {
 
 describe('render', () => {
   it('formats outcome lines and the summary', () => {
-    const o = { name: 'stages.a', kind: 'command', action: 'built' as const, version: 3, key: 'k', reasons: [{ type: 'dep-modified' as const, path: 'a.txt' }], seconds: 1.234 };
+    const o = {
+      name: 'stages.a',
+      kind: 'command',
+      action: 'built' as const,
+      version: 3,
+      key: 'k',
+      reasons: [{ type: 'dep-modified' as const, path: 'a.txt' }],
+      seconds: 1.234,
+    };
     expect(outcomeLine(o)).toBe('✓ stages.a  built  v3  1.23s  (dep-modified a.txt)');
     expect(outcomeLine(o, true)).toBe('* stages.a  would build  v3  (dep-modified a.txt)');
-    expect(outcomeLine({ ...o, action: 'fresh', reasons: [], pinned: true, stale: true })).toBe('· stages.a  fresh  v3  pinned (stale: its inputs say otherwise)');
+    expect(outcomeLine({ ...o, action: 'fresh', reasons: [], pinned: true, stale: true })).toBe(
+      '· stages.a  fresh  v3  pinned (stale: its inputs say otherwise)',
+    );
     expect(outcomeLine({ ...o, action: 'failed', version: null, error: 'boom' })).toBe('✗ stages.a  failed  1.23s  (dep-modified a.txt)\n    boom');
     expect(summaryLine({ ok: false, stages: [o, { ...o, action: 'failed' }, { ...o, action: 'skipped' }] })).toBe('FAILED: 1 built, 1 failed, 1 skipped');
   });

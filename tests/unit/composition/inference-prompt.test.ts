@@ -49,7 +49,9 @@ describe('inference prompt format', () => {
   it("falls back to the base's template for text adapters only, and says when the choice is not clear-cut", () => {
     expect(inferencePrompt([domain], base)).toMatchObject({ chat: { template: BASE_TPL }, source: 'base model', warnings: [] });
     expect(inferencePrompt([], base).source).toBe('base model');
-    expect(inferencePrompt([persona, exec], base).warnings).toEqual(['adapters persona, exec were trained with different prompt formats; using that of exec (the last in the stack)']);
+    expect(inferencePrompt([persona, exec], base).warnings).toEqual([
+      'adapters persona, exec were trained with different prompt formats; using that of exec (the last in the stack)',
+    ]);
     expect(inferencePrompt([old], base).warnings[0]).toMatch(/adapter old was built before peftmake recorded the prompt format it was trained on; rebuild it/);
   });
 });

@@ -7,10 +7,11 @@ import { writeSafetensorsF32, type Tensor } from '../../../src/hf/safetensors.ts
 /** s·B·A in float64, row-major [out, in]. */
 export function delta(b: ArrayLike<number>, a: ArrayLike<number>, out: number, r: number, inF: number, s = 1): Float64Array {
   const d = new Float64Array(out * inF);
-  for (let i = 0; i < out; i++) for (let k = 0; k < r; k++) {
-    const v = b[i * r + k] * s;
-    for (let j = 0; j < inF; j++) d[i * inF + j] += v * a[k * inF + j];
-  }
+  for (let i = 0; i < out; i++)
+    for (let k = 0; k < r; k++) {
+      const v = b[i * r + k] * s;
+      for (let j = 0; j < inF; j++) d[i * inF + j] += v * a[k * inF + j];
+    }
   return d;
 }
 
@@ -35,35 +36,37 @@ export function frob(x: ArrayLike<number>): number {
 export function singularValues(m: Float64Array, rows: number, cols: number): number[] {
   const n = cols;
   const g = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < rows; k++) s += m[k * cols + i] * m[k * cols + j];
-    g[i * n + j] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < rows; k++) s += m[k * cols + i] * m[k * cols + j];
+      g[i * n + j] = s;
+    }
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
     for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += g[p * n + q] ** 2;
     if (off < 1e-30) break;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) {
-      const apq = g[p * n + q];
-      if (Math.abs(apq) < 1e-300) continue;
-      const theta = (g[q * n + q] - g[p * n + p]) / (2 * apq);
-      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-      const c = 1 / Math.sqrt(t * t + 1);
-      const s = t * c;
-      for (let k = 0; k < n; k++) {
-        const gkp = g[k * n + p];
-        const gkq = g[k * n + q];
-        g[k * n + p] = c * gkp - s * gkq;
-        g[k * n + q] = s * gkp + c * gkq;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = g[p * n + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (g[q * n + q] - g[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const gkp = g[k * n + p];
+          const gkq = g[k * n + q];
+          g[k * n + p] = c * gkp - s * gkq;
+          g[k * n + q] = s * gkp + c * gkq;
+        }
+        for (let k = 0; k < n; k++) {
+          const gpk = g[p * n + k];
+          const gqk = g[q * n + k];
+          g[p * n + k] = c * gpk - s * gqk;
+          g[q * n + k] = s * gpk + c * gqk;
+        }
       }
-      for (let k = 0; k < n; k++) {
-        const gpk = g[p * n + k];
-        const gqk = g[q * n + k];
-        g[p * n + k] = c * gpk - s * gqk;
-        g[q * n + k] = s * gpk + c * gqk;
-      }
-    }
   }
   return Array.from({ length: n }, (_, i) => Math.sqrt(Math.max(0, g[i * n + i]))).sort((x, y) => y - x);
 }
@@ -87,7 +90,10 @@ export interface SyntheticModule {
 }
 
 /** Writes a PEFT adapter directory with random A [r, in] and B [out, r] for each module. */
-export function writeSyntheticAdapter(dir: string, opts: { r: number; alpha: number; seed: number; modules: SyntheticModule[]; extraConfig?: Record<string, unknown> }): void {
+export function writeSyntheticAdapter(
+  dir: string,
+  opts: { r: number; alpha: number; seed: number; modules: SyntheticModule[]; extraConfig?: Record<string, unknown> },
+): void {
   mkdirSync(dir, { recursive: true });
   const next = rng(opts.seed);
   const tensors = new Map<string, Tensor>();

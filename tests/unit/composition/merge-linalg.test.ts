@@ -21,7 +21,11 @@ function identityError(q: Mat): number {
 
 describe('merge linear algebra', () => {
   it('QR: Q has orthonormal columns, R is upper triangular, Q·R = A (tall and wide)', () => {
-    for (const [m, n] of [[40, 7], [7, 40], [12, 12]]) {
+    for (const [m, n] of [
+      [40, 7],
+      [7, 40],
+      [12, 12],
+    ]) {
       const a = random(m, n, m * 100 + n);
       const { q, r } = qr(a);
       expect([q.rows, q.cols, r.rows, r.cols]).toEqual([m, Math.min(m, n), Math.min(m, n), n]);
@@ -32,7 +36,10 @@ describe('merge linear algebra', () => {
   });
 
   it('Jacobi SVD: U·S·Vᵀ = M, V orthonormal, singular values descending and equal to the reference', () => {
-    for (const [m, n] of [[20, 9], [9, 20]]) {
+    for (const [m, n] of [
+      [20, 9],
+      [9, 20],
+    ]) {
       const a = random(m, n, 7 + m);
       const { us, s, v } = jacobiSvd(a);
       expect(maxAbsDiff(matmul(us, transpose(v)).data, a.data)).toBeLessThan(1e-12);
@@ -73,7 +80,10 @@ describe('merge linear algebra', () => {
   });
 
   it('Gram-based truncated SVD of a full matrix: error = sqrt(dropped σ²) on both shapes', () => {
-    for (const [m, n] of [[60, 24], [24, 60]]) {
+    for (const [m, n] of [
+      [60, 24],
+      [24, 60],
+    ]) {
       const a = random(m, n, m + 3 * n);
       const sv = m >= n ? singularValues(a.data, m, n) : singularValues(transpose(a).data, n, m);
       for (const k of [24, 10, 2]) {

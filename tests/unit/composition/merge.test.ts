@@ -55,7 +55,14 @@ describe.skipIf(!haveFixtures)('merging the PEFT stories260K adapters (needs ../
 
   it('cat with weights [1.0, 0.5] reproduces PEFT merged-cat within 1e-6, written as a PEFT directory', () => {
     const out = join(tmp, 'cat');
-    const merged = mergeAdapterDirs([{ adapter: a, weight: 1.0 }, { adapter: b, weight: 0.5 }], out, { method: 'cat' });
+    const merged = mergeAdapterDirs(
+      [
+        { adapter: a, weight: 1.0 },
+        { adapter: b, weight: 0.5 },
+      ],
+      out,
+      { method: 'cat' },
+    );
     expect(readdirSync(out).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     const mine = readSafetensors(join(out, 'adapter_model.safetensors'), { code: 'E_ADAPTER' }).tensors;
     const ref = readSafetensors(join(PEFT, 'merged-cat/adapter_model.safetensors'), { code: 'E_ADAPTER' }).tensors;
@@ -77,7 +84,13 @@ describe.skipIf(!haveFixtures)('merging the PEFT stories260K adapters (needs ../
   });
 
   it('svd at full rank (12) equals Σ w·s·B·A in every module', () => {
-    const merged = mergeAdapters([{ adapter: a, weight: 0.7 }, { adapter: b, weight: -1.3 }], { method: 'svd', svdRank: 12 });
+    const merged = mergeAdapters(
+      [
+        { adapter: a, weight: 0.7 },
+        { adapter: b, weight: -1.3 },
+      ],
+      { method: 'svd', svdRank: 12 },
+    );
     expect(merged.r).toBe(12);
     for (const key of a.modules.keys()) {
       const want = intended([a, b], [0.7, -1.3], key);
@@ -87,9 +100,19 @@ describe.skipIf(!haveFixtures)('merging the PEFT stories260K adapters (needs ../
 
   it('svd at lower rank is the best rank-k approximation: error = sqrt(sum of dropped σ²)', () => {
     for (const k of [8, 4, 1]) {
-      const merged = mergeAdapters([{ adapter: a, weight: 1 }, { adapter: b, weight: 0.5 }], { method: 'svd', ...(k === 8 ? {} : { svdRank: k }) });
+      const merged = mergeAdapters(
+        [
+          { adapter: a, weight: 1 },
+          { adapter: b, weight: 0.5 },
+        ],
+        { method: 'svd', ...(k === 8 ? {} : { svdRank: k }) },
+      );
       expect(merged.r).toBe(k); // default rank = max(8, 4)
-      for (const key of ['base_model.model.model.layers.0.self_attn.q_proj', 'base_model.model.model.layers.3.self_attn.v_proj', 'base_model.model.model.layers.2.mlp.down_proj']) {
+      for (const key of [
+        'base_model.model.model.layers.0.self_attn.q_proj',
+        'base_model.model.model.layers.3.self_attn.v_proj',
+        'base_model.model.model.layers.2.mlp.down_proj',
+      ]) {
         const want = intended([a, b], [1, 0.5], key);
         const mod = merged.modules.find((m) => m.key === key)!;
         const sv = singularValues(want, mod.b.rows, mod.a.cols);
@@ -99,20 +122,42 @@ describe.skipIf(!haveFixtures)('merging the PEFT stories260K adapters (needs ../
       }
     }
     // PEFT 0.13 compatibility: scaling applied twice (w·s²) when asked.
-    const quirk = mergeAdapters([{ adapter: a, weight: 1 }, { adapter: b, weight: 0.5 }], { method: 'svd', svdRank: 12, peftSvdScaling: true });
+    const quirk = mergeAdapters(
+      [
+        { adapter: a, weight: 1 },
+        { adapter: b, weight: 0.5 },
+      ],
+      { method: 'svd', svdRank: 12, peftSvdScaling: true },
+    );
     const key = 'base_model.model.model.layers.1.self_attn.q_proj';
     const want = intended([a, b], [2, 1], key); // s = 2 for both adapters
     expect(maxAbsDiff(mergedDelta(quirk, key), want) / frob(want)).toBeLessThan(1e-6);
   });
 
   it('magnitude_prune_svd at density 1 equals the exact weighted sum at full rank, the best approximation below', () => {
-    const merged = mergeAdapters([{ adapter: a, weight: 1 }, { adapter: b, weight: 0.5 }], { method: 'magnitude_prune_svd', density: 1, svdRank: 12 });
+    const merged = mergeAdapters(
+      [
+        { adapter: a, weight: 1 },
+        { adapter: b, weight: 0.5 },
+      ],
+      { method: 'magnitude_prune_svd', density: 1, svdRank: 12 },
+    );
     const key = 'base_model.model.model.layers.4.self_attn.q_proj';
     const want = intended([a, b], [1, 0.5], key);
     expect(maxAbsDiff(mergedDelta(merged, key), want) / frob(want)).toBeLessThan(1e-6);
-    const low = mergeAdapters([{ adapter: a, weight: 1 }, { adapter: b, weight: 0.5 }], { method: 'magnitude_prune_svd', density: 1, svdRank: 3 });
+    const low = mergeAdapters(
+      [
+        { adapter: a, weight: 1 },
+        { adapter: b, weight: 0.5 },
+      ],
+      { method: 'magnitude_prune_svd', density: 1, svdRank: 3 },
+    );
     // k_proj is 32×64 (Gram of rows), down_proj 64×in (Gram of columns or rows by shape).
-    for (const k of ['base_model.model.model.layers.1.self_attn.k_proj', 'base_model.model.model.layers.1.mlp.down_proj', 'base_model.model.model.layers.1.mlp.up_proj']) {
+    for (const k of [
+      'base_model.model.model.layers.1.self_attn.k_proj',
+      'base_model.model.model.layers.1.mlp.down_proj',
+      'base_model.model.model.layers.1.mlp.up_proj',
+    ]) {
       const w = intended([a, b], [1, 0.5], k);
       const mod = low.modules.find((m) => m.key === k)!;
       const sv = singularValues(w, mod.b.rows, mod.a.cols);
@@ -124,7 +169,13 @@ describe.skipIf(!haveFixtures)('merging the PEFT stories260K adapters (needs ../
   it('refuses linear-family methods on different ranks, naming both adapters', () => {
     const e = (() => {
       try {
-        mergeAdapters([{ adapter: a, weight: 1, name: 'lora-a' }, { adapter: b, weight: 1, name: 'lora-b' }], { method: 'linear' });
+        mergeAdapters(
+          [
+            { adapter: a, weight: 1, name: 'lora-a' },
+            { adapter: b, weight: 1, name: 'lora-b' },
+          ],
+          { method: 'linear' },
+        );
       } catch (x) {
         return x as PeftError;
       }
@@ -154,15 +205,31 @@ describe('merge semantics on synthetic adapters', () => {
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('linear: A and B are Σ sqrt(w·s)·A_i and Σ sqrt(w·s)·B_i (PEFT), one adapter gives w·ΔW exactly', () => {
-    const merged = mergeAdapters([{ adapter: x, weight: 0.6 }, { adapter: y, weight: 1.5 }], { method: 'linear' });
+    const merged = mergeAdapters(
+      [
+        { adapter: x, weight: 0.6 },
+        { adapter: y, weight: 1.5 },
+      ],
+      { method: 'linear' },
+    );
     const key = modules[0].key;
     const mx = x.modules.get(key)!;
     const my = y.modules.get(key)!;
     const cx = Math.sqrt(0.6 * 2);
     const cy = Math.sqrt(1.5 * 1);
     const got = merged.modules.find((m) => m.key === key)!;
-    expect(maxAbsDiff(got.a.data, mx.a.data.map((v, i) => cx * v + cy * my.a.data[i]))).toBeLessThan(1e-12);
-    expect(maxAbsDiff(got.b.data, mx.b.data.map((v, i) => cx * v + cy * my.b.data[i]))).toBeLessThan(1e-12);
+    expect(
+      maxAbsDiff(
+        got.a.data,
+        mx.a.data.map((v, i) => cx * v + cy * my.a.data[i]),
+      ),
+    ).toBeLessThan(1e-12);
+    expect(
+      maxAbsDiff(
+        got.b.data,
+        mx.b.data.map((v, i) => cx * v + cy * my.b.data[i]),
+      ),
+    ).toBeLessThan(1e-12);
     // up_proj only in x: sqrt(c)·A, sqrt(c)·B -> c·ΔW.
     const up = merged.modules.find((m) => m.key === modules[1].key)!;
     expect(maxAbsDiff(delta(up.b.data, up.a.data, 40, 4, 16), intended([x], [0.6], modules[1].key))).toBeLessThan(1e-12);
@@ -173,7 +240,13 @@ describe('merge semantics on synthetic adapters', () => {
   });
 
   it('ties: magnitude-pruned factors, sign elected on unweighted tensors, mean of agreeing weighted entries', () => {
-    const merged = mergeAdapters([{ adapter: x, weight: 0.6 }, { adapter: y, weight: 1.5 }], { method: 'ties', density: 0.5 });
+    const merged = mergeAdapters(
+      [
+        { adapter: x, weight: 0.6 },
+        { adapter: y, weight: 1.5 },
+      ],
+      { method: 'ties', density: 0.5 },
+    );
     const key = modules[0].key;
     const w = [Math.sqrt(0.6 * 2), Math.sqrt(1.5)];
     const check = (tx: Float64Array, ty: Float64Array, got: Float64Array) => {
@@ -191,21 +264,46 @@ describe('merge semantics on synthetic adapters', () => {
     check(x.modules.get(key)!.a.data, y.modules.get(key)!.a.data, got.a.data);
     check(x.modules.get(key)!.b.data, y.modules.get(key)!.b.data, got.b.data);
     // Entries of the top half by magnitude survive in a single-adapter module as-is (x only: up_proj).
-    const again = mergeAdapters([{ adapter: x, weight: 0.6 }, { adapter: y, weight: 1.5 }], { method: 'ties', density: 0.5 });
+    const again = mergeAdapters(
+      [
+        { adapter: x, weight: 0.6 },
+        { adapter: y, weight: 1.5 },
+      ],
+      { method: 'ties', density: 0.5 },
+    );
     expect(again.modules.map((m) => Array.from(m.a.data))).toEqual(merged.modules.map((m) => Array.from(m.a.data)));
   });
 
   it('dare_linear: deterministic for a seed, different for another, density 1 equals linear', () => {
-    const run = (seed: number, density = 0.3) => mergeAdapters([{ adapter: x, weight: 0.6 }, { adapter: y, weight: 1.5 }], { method: 'dare_linear', density, seed });
+    const run = (seed: number, density = 0.3) =>
+      mergeAdapters(
+        [
+          { adapter: x, weight: 0.6 },
+          { adapter: y, weight: 1.5 },
+        ],
+        { method: 'dare_linear', density, seed },
+      );
     const r1 = run(7);
     const r2 = run(7);
     const r3 = run(8);
     expect(Array.from(r1.modules[0].a.data)).toEqual(Array.from(r2.modules[0].a.data));
     expect(maxAbsDiff(r1.modules[0].a.data, r3.modules[0].a.data)).toBeGreaterThan(0);
-    const lin = mergeAdapters([{ adapter: x, weight: 0.6 }, { adapter: y, weight: 1.5 }], { method: 'linear' });
+    const lin = mergeAdapters(
+      [
+        { adapter: x, weight: 0.6 },
+        { adapter: y, weight: 1.5 },
+      ],
+      { method: 'linear' },
+    );
     const full = run(7, 1);
     for (let i = 0; i < lin.modules.length; i++) expect(maxAbsDiff(full.modules[i].b.data, lin.modules[i].b.data)).toBeLessThan(1e-12);
-    const ties1 = mergeAdapters([{ adapter: x, weight: 0.6 }, { adapter: y, weight: 1.5 }], { method: 'dare_ties', density: 0.3, seed: 7 });
+    const ties1 = mergeAdapters(
+      [
+        { adapter: x, weight: 0.6 },
+        { adapter: y, weight: 1.5 },
+      ],
+      { method: 'dare_ties', density: 0.3, seed: 7 },
+    );
     expect(ties1.modules.length).toBe(2);
   });
 
@@ -234,19 +332,67 @@ describe('merge semantics on synthetic adapters', () => {
       throw new Error('expected an error');
     };
     writeSyntheticAdapter(join(tmp, 'other-base'), { r: 4, alpha: 4, seed: 3, modules: [{ key: modules[0].key, out: 24, inF: 32 }] });
-    const mism = errOf(() => mergeAdapters([{ adapter: x, weight: 1, name: 'x' }, { adapter: join(tmp, 'other-base'), weight: 1, name: 'z' }], { method: 'cat' }));
+    const mism = errOf(() =>
+      mergeAdapters(
+        [
+          { adapter: x, weight: 1, name: 'x' },
+          { adapter: join(tmp, 'other-base'), weight: 1, name: 'z' },
+        ],
+        { method: 'cat' },
+      ),
+    );
     expect(mism.code).toBe('E_ADAPTER');
-    expect(mism.message).toBe(`adapters x and z disagree on module "${modules[0].key}": [out 24, in 16] vs [out 24, in 32]; they were trained on different base models`);
-    const neg = errOf(() => mergeAdapters([{ adapter: x, weight: -1, name: 'x' }, { adapter: y, weight: 1, name: 'y' }], { method: 'linear' }));
+    expect(mism.message).toBe(
+      `adapters x and z disagree on module "${modules[0].key}": [out 24, in 16] vs [out 24, in 32]; they were trained on different base models`,
+    );
+    const neg = errOf(() =>
+      mergeAdapters(
+        [
+          { adapter: x, weight: -1, name: 'x' },
+          { adapter: y, weight: 1, name: 'y' },
+        ],
+        { method: 'linear' },
+      ),
+    );
     expect(neg.message).toContain('takes √(weight × scaling), but adapter x has weight -1 × scaling 2 < 0');
-    const dens = errOf(() => mergeAdapters([{ adapter: x, weight: 1 }, { adapter: y, weight: 1 }], { method: 'ties' }));
+    const dens = errOf(() =>
+      mergeAdapters(
+        [
+          { adapter: x, weight: 1 },
+          { adapter: y, weight: 1 },
+        ],
+        { method: 'ties' },
+      ),
+    );
     expect(dens.message).toBe('merge method "ties" needs a density (the fraction of entries kept, 0 to 1)');
-    expect(errOf(() => mergeAdapters([{ adapter: x, weight: 1 }, { adapter: y, weight: 1 }], { method: 'dare_linear', density: 1.5 })).message).toBe('density must be between 0 and 1 (got 1.5)');
-    expect(errOf(() => mergeAdapters([{ adapter: x, weight: 1 }, { adapter: y, weight: 1 }], { method: 'avg' as never })).message).toContain('unknown merge method "avg"');
+    expect(
+      errOf(() =>
+        mergeAdapters(
+          [
+            { adapter: x, weight: 1 },
+            { adapter: y, weight: 1 },
+          ],
+          { method: 'dare_linear', density: 1.5 },
+        ),
+      ).message,
+    ).toBe('density must be between 0 and 1 (got 1.5)');
+    expect(
+      errOf(() =>
+        mergeAdapters(
+          [
+            { adapter: x, weight: 1 },
+            { adapter: y, weight: 1 },
+          ],
+          { method: 'avg' as never },
+        ),
+      ).message,
+    ).toContain('unknown merge method "avg"');
     const missing = errOf(() => readPeftAdapter(join(tmp, 'nope')));
     expect(missing.message).toBe(`${join(tmp, 'nope')}: no adapter_config.json (not a PEFT adapter folder)`);
     writeSyntheticAdapter(join(tmp, 'dora'), { r: 4, alpha: 4, seed: 4, modules, extraConfig: { use_dora: true } });
-    expect(errOf(() => readPeftAdapter(join(tmp, 'dora'))).message).toContain('adapter_config.json#/use_dora: DoRA adapters (use_dora: true) are not supported');
+    expect(errOf(() => readPeftAdapter(join(tmp, 'dora'))).message).toContain(
+      'adapter_config.json#/use_dora: DoRA adapters (use_dora: true) are not supported',
+    );
     writeSyntheticAdapter(join(tmp, 'wrong-r'), { r: 4, alpha: 4, seed: 5, modules, extraConfig: { r: 8 } });
     expect(errOf(() => readPeftAdapter(join(tmp, 'wrong-r'))).message).toContain('expected [8, in] and [out, 8] for r = 8');
   });

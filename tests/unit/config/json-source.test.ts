@@ -15,7 +15,8 @@ describe('json-source', () => {
   });
 
   it('is strict JSON and keeps __proto__ as a plain key', () => {
-    for (const bad of ['{"a": 1,}', "{'a': 1}", '{"a": 01}', '[1 2]', '{"a": 1} x', '{"a": "\\q"}', '// c\n{}']) expect(() => parseJsonWithLocations(bad)).toThrow();
+    for (const bad of ['{"a": 1,}', "{'a': 1}", '{"a": 01}', '[1 2]', '{"a": 1} x', '{"a": "\\q"}', '// c\n{}'])
+      expect(() => parseJsonWithLocations(bad)).toThrow();
     const v = parseJsonWithLocations('{"__proto__": {"x": 1}, "n": -1.5e3, "s": "\\u00e9\\n"}').value as Record<string, unknown>;
     expect(Object.keys(v)).toEqual(['__proto__', 'n', 's']);
     expect(v.n).toBe(-1500);

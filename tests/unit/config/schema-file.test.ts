@@ -36,7 +36,18 @@ describe('schema/pipeline.schema.json', () => {
   it('is a valid JSON Schema 2020-12 document with every section', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
     new Ajv2020({ strict: false }).compile(schema);
-    expect(Object.keys(schema.properties as Node)).toEqual(['$schema', 'description', 'executor', 'models', 'datasets', 'adapters', 'compositions', 'evals', 'exports', 'stages']);
+    expect(Object.keys(schema.properties as Node)).toEqual([
+      '$schema',
+      'description',
+      'executor',
+      'models',
+      'datasets',
+      'adapters',
+      'compositions',
+      'evals',
+      'exports',
+      'stages',
+    ]);
   });
 
   it('gives every field a description, and every optional core-owned field a default', () => {
@@ -47,7 +58,8 @@ describe('schema/pipeline.schema.json', () => {
     // The choice fields of models (path | hub | init), adapters (data | import, path | hub) and exports (adapter |
     // composition) have no default by nature; an export's dtype defaults by format (merged bf16, onnx fp32); nor has
     // a stage's `executor` (absent: the top-level executor applies).
-    const choice = /\/\$defs\/(model\/(path|hub|init)|adapter\/(data|import|import\/path|import\/hub)|export\/(adapter|composition|dtype))$|\/\$defs\/(adapter|command)\/executor$/;
+    const choice =
+      /\/\$defs\/(model\/(path|hub|init)|adapter\/(data|import|import\/path|import\/hub)|export\/(adapter|composition|dtype))$|\/\$defs\/(adapter|command)\/executor$/;
     const coreKinds = /\/\$defs\/(model|adapter|composition|eval|export|command)\//;
     const noDefault = all.filter(([p, s, req]) => coreKinds.test(p) && !req && !('default' in s) && !choice.test(p) && !/\/items\//.test(p)).map(([p]) => p);
     expect(noDefault).toEqual([]);
@@ -82,7 +94,13 @@ describe('schema/pipeline.validate.cjs (the precompiled validator)', () => {
       expect(JSON.stringify(pre.errors ?? null)).toBe(JSON.stringify(compiled.errors ?? null));
       return [ok, pre.errors?.length ?? 0];
     });
-    expect(results).toEqual([[true, 0], [false, 5], [false, 2], [false, 9], [false, 1]]);
+    expect(results).toEqual([
+      [true, 0],
+      [false, 5],
+      [false, 2],
+      [false, 9],
+      [false, 1],
+    ]);
   });
 
   it('is not used for a schema it was not generated from (a kind changed without `npm run schema`)', () => {

@@ -93,7 +93,10 @@ describe('pipeline.json schema errors', () => {
   });
 
   it('fills defaults into the frozen resolved config', () => {
-    const p = loadPipelineText(j({ models: { m: { path: 'p' } }, datasets: {}, stages: { s: { cmd: 'true' } } }), 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
+    const p = loadPipelineText(j({ models: { m: { path: 'p' } }, datasets: {}, stages: { s: { cmd: 'true' } } }), 'pipeline.json', {
+      cwd: '/proj',
+      kinds: TOOLCHAIN.kinds,
+    });
     expect(p.config.models).toEqual({ m: { path: 'p', revision: 'main', description: '' } });
     expect(p.stages.get('stages.s')!.config).toEqual({ cmd: 'true', description: '', deps: [], outs: [], params: [], env: {}, heavy: false });
     expect(Object.isFrozen(p.stages.get('stages.s')!.config)).toBe(true);
@@ -103,7 +106,11 @@ describe('pipeline.json schema errors', () => {
   });
 
   it('fills adapter defaults as the adapter issue specifies', () => {
-    const text = j({ models: { m: { path: 'p' } }, datasets: { d: { source: { files: ['a.txt'] }, format: 'text', model: 'm' } }, adapters: { a: { base: 'm', data: 'd' } } });
+    const text = j({
+      models: { m: { path: 'p' } },
+      datasets: { d: { source: { files: ['a.txt'] }, format: 'text', model: 'm' } },
+      adapters: { a: { base: 'm', data: 'd' } },
+    });
     const a = loadPipelineText(text, 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds }).stages.get('adapters.a')!;
     expect(a.config).toMatchObject({
       lora: { r: 16, alpha: 32, dropout: 0.05, targets: 'all-linear', rslora: false },

@@ -63,7 +63,8 @@ describe('pipeline.json semantic rules', () => {
   });
 
   it('reports outputs claimed by two stages, equal or nested', () => {
-    const text = '{"stages": {\n"a": {"cmd": "x", "outs": ["data/raw"]},\n"b": {"cmd": "x", "outs": ["data/raw/"]},\n"c": {"cmd": "x", "outs": ["data/raw/sub"]},\n"e": {"cmd": "x", "outs": ["data"]}}}';
+    const text =
+      '{"stages": {\n"a": {"cmd": "x", "outs": ["data/raw"]},\n"b": {"cmd": "x", "outs": ["data/raw/"]},\n"c": {"cmd": "x", "outs": ["data/raw/sub"]},\n"e": {"cmd": "x", "outs": ["data"]}}}';
     expect(lines(text)).toEqual([
       'pipeline.json:3 /stages/b/outs/0: output "data/raw" is also an output of stages.a',
       'pipeline.json:4 /stages/c/outs/0: output "data/raw/sub" lies inside output "data/raw" of stages.a',
@@ -72,7 +73,8 @@ describe('pipeline.json semantic rules', () => {
   });
 
   it('reports paths escaping the project directory', () => {
-    const text = '{"stages": {\n"a": {"cmd": "x", "deps": ["../secret", "/etc/passwd", "ok/../../x"]},\n"b": {"cmd": "x", "outs": ["../out"]}},\n"exports": {"e": {"adapter": "q", "path": "/tmp/e"}}}';
+    const text =
+      '{"stages": {\n"a": {"cmd": "x", "deps": ["../secret", "/etc/passwd", "ok/../../x"]},\n"b": {"cmd": "x", "outs": ["../out"]}},\n"exports": {"e": {"adapter": "q", "path": "/tmp/e"}}}';
     const got = lines(text);
     expect(got).toContain('pipeline.json:2 /stages/a/deps/0: path "../secret" escapes the project directory (use a path inside it)');
     expect(got).toContain('pipeline.json:2 /stages/a/deps/1: path "/etc/passwd" escapes the project directory (use a path inside it)');
@@ -86,7 +88,7 @@ describe('pipeline.json semantic rules', () => {
     expect(lines(text)).toEqual(['pipeline.json:2 /stages/a/deps/0: input "out/x.txt" overlaps this stage\'s own output "out"']);
   });
 
-  it('makes a stage reading another stage\'s output depend on it', () => {
+  it("makes a stage reading another stage's output depend on it", () => {
     const text = '{"stages": {"a": {"cmd": "x", "outs": ["gen"]}, "b": {"cmd": "y", "deps": ["gen/f.txt", "src"]}, "c": {"cmd": "z", "deps": ["."]}}}';
     const p = loadPipelineText(text, 'pipeline.json', { cwd: '/proj', kinds: TOOLCHAIN.kinds });
     expect(p.stages.get('stages.b')!.upstream).toEqual(['stages.a']);

@@ -15,8 +15,11 @@ describe('cleaning', () => {
   });
 
   it('strips markdown and keeps the text', () => {
-    const md = '# Title\n\nSome **bold** and *italic* and `code`, a [link](http://x.io) and ![alt text](img.png).\n\n> quoted\n\n- item one\n1. item two\n\n```js\nconst x = 1;\n```\n\n| a | b |\n|---|---|\n';
-    expect(normalizeWhitespace(stripMarkdown(md))).toBe('Title\n\nSome bold and italic and code, a link and alt text.\n\nquoted\n\nitem one\nitem two\n\nconst x = 1;\n\n| a | b |');
+    const md =
+      '# Title\n\nSome **bold** and *italic* and `code`, a [link](http://x.io) and ![alt text](img.png).\n\n> quoted\n\n- item one\n1. item two\n\n```js\nconst x = 1;\n```\n\n| a | b |\n|---|---|\n';
+    expect(normalizeWhitespace(stripMarkdown(md))).toBe(
+      'Title\n\nSome bold and italic and code, a link and alt text.\n\nquoted\n\nitem one\nitem two\n\nconst x = 1;\n\n| a | b |',
+    );
   });
 
   it('strips HTML tags, scripts and entities', () => {

@@ -57,7 +57,31 @@ describe('fast paths', () => {
   });
 
   it('one-pass whitespace normalisation equals the regex chain', () => {
-    const alphabet = ['a', 'é', ' ', ' ', '\n', '\n', '\r', '\t', '\f', '\v', '\u00a0', '\u2000', '\u200a', '\u200b', '\u2060', '\ufeff', '\u202f', '\u205f', '\u3000', '\u2028', '\u1680', '\ud83d', '\ude42'];
+    const alphabet = [
+      'a',
+      'é',
+      ' ',
+      ' ',
+      '\n',
+      '\n',
+      '\r',
+      '\t',
+      '\f',
+      '\v',
+      '\u00a0',
+      '\u2000',
+      '\u200a',
+      '\u200b',
+      '\u2060',
+      '\ufeff',
+      '\u202f',
+      '\u205f',
+      '\u3000',
+      '\u2028',
+      '\u1680',
+      '\ud83d',
+      '\ude42',
+    ];
     let seed = 1;
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let k = 0; k < 20_000; k++) {
@@ -106,7 +130,11 @@ describe('fast paths', () => {
 });
 
 describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs ../shared/fixtures)', () => {
-  const lib = () => new Tokenizer(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer_config.json'), 'utf8')));
+  const lib = () =>
+    new Tokenizer(
+      JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer_config.json'), 'utf8')),
+    );
 
   it('byte-level decode equals the library on byte-fallback runs: BOMs, cut and invalid sequences', () => {
     const tok = storiesTokenizer();
@@ -155,7 +183,7 @@ describe.skipIf(!haveFixtures)('fast tokenizer paths against the library (needs 
     expect(jsonlBytes(packed).equals(jsonlBytes(plain))).toBe(true);
   });
 
-  it('the word cache gives each (marks, word) its encoder\'s ids: past 3 ids a character, in a 100k-character document', () => {
+  it("the word cache gives each (marks, word) its encoder's ids: past 3 ids a character, in a 100k-character document", () => {
     /** The SentencePiece split done plainly: a word with the "▁" marks before it (the first gets the prepended one). */
     const reference = (text: string, enc: WordEncoder): number[] => {
       const out: number[] = [];

@@ -10,7 +10,10 @@ import { allOk, autoComputeMode, diagnose, formatBytes, versionAtLeast } from '.
 import type { DoctorFacts, KernelsInfo } from '../../../src/doctor/facts.ts';
 import { renderChecks } from '../../../src/doctor/render.ts';
 
-const cpu = (flags: string) => ({ ...parseCpuInfo(`processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: ${flags}\n\nprocessor\t: 1\nmodel name\t: Test CPU\nflags\t\t: ${flags}\n`), source: 'proc-cpuinfo' as const });
+const cpu = (flags: string) => ({
+  ...parseCpuInfo(`processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: ${flags}\n\nprocessor\t: 1\nmodel name\t: Test CPU\nflags\t\t: ${flags}\n`),
+  source: 'proc-cpuinfo' as const,
+});
 const AMX = 'avx2 avx512f avx512_bf16 amx_bf16 amx_tile';
 const ZEN4 = 'avx2 avx512f avx512_bf16';
 const AVX2 = 'avx2 fma';
@@ -51,7 +54,11 @@ describe('diagnose', () => {
   });
 
   it('a Zen 4 CPU with the addon built without oneDNN: the fix installs libdnnl-dev and rebuilds; auto is fp32', () => {
-    const f = facts({ cpu: cpu(ZEN4), kernels: kernels({ bf16Native: false, bf16Library: 'none', bf16Impl: 'fallback:f32-sgemm' }), detected: { openblas: true, dnnl: false } });
+    const f = facts({
+      cpu: cpu(ZEN4),
+      kernels: kernels({ bf16Native: false, bf16Library: 'none', bf16Impl: 'fallback:f32-sgemm' }),
+      detected: { openblas: true, dnnl: false },
+    });
     const c = byId(f, 'bf16');
     expect(c.status).toBe('warn');
     expect(c.fix).toBe('the CPU has native bf16 but oneDNN is missing: apt-get install -y libdnnl-dev && npm run build:native');
@@ -78,13 +85,22 @@ describe('diagnose', () => {
     expect(byId(ok, 'isa')).toMatchObject({ status: 'ok', value: 'avx2 (CPU can run: avx2 scalar; built: avx512 avx2 scalar)' });
     const scalar = facts({ kernels: kernels({ isa: 'scalar', isaCpu: 'avx512 avx2 scalar', isaBuilt: 'avx512 avx2 scalar' }) });
     expect(byId(scalar, 'isa').status).toBe('warn');
-    const bad = facts({ kernels: kernels({ isaCpu: 'avx2 scalar', isaBuilt: 'avx2 scalar', isaError: 'PEFT_ISA: this CPU cannot run the avx512 kernels (it has: avx2 scalar); choose one of those or unset it' }) });
+    const bad = facts({
+      kernels: kernels({
+        isaCpu: 'avx2 scalar',
+        isaBuilt: 'avx2 scalar',
+        isaError: 'PEFT_ISA: this CPU cannot run the avx512 kernels (it has: avx2 scalar); choose one of those or unset it',
+      }),
+    });
     expect(byId(bad, 'isa')).toMatchObject({ status: 'warn', value: expect.stringContaining('refused: PEFT_ISA: this CPU cannot run the avx512 kernels') });
     expect(byId(bad, 'isa').fix).toContain('PEFT_ISA');
   });
 
   it('no addon: the fix is npm run build:native and auto falls back to fp32', () => {
-    const f = facts({ addon: { path: '/x/peft_engine.node', loaded: false, error: '/x/peft_engine.node is missing (the native engine is not built)' }, kernels: undefined });
+    const f = facts({
+      addon: { path: '/x/peft_engine.node', loaded: false, error: '/x/peft_engine.node is missing (the native engine is not built)' },
+      kernels: undefined,
+    });
     const c = byId(f, 'addon');
     expect(c).toMatchObject({ status: 'warn', value: 'not loaded: /x/peft_engine.node is missing (the native engine is not built)' });
     expect(c.fix).toContain('npm run build:native');
@@ -94,13 +110,18 @@ describe('diagnose', () => {
 
   it('old Node, low memory and a busy machine are problems with fixes', () => {
     const f = facts({ node: { version: 'v18.20.0', required: '>=20.19' }, memory: { totalMb: 4096, availableMb: 900 }, loadavg: [3.1, 2, 1] });
-    const warn = diagnose(f).filter((c) => c.status === 'warn').map((c) => c.id);
+    const warn = diagnose(f)
+      .filter((c) => c.status === 'warn')
+      .map((c) => c.id);
     expect(warn).toEqual(['node', 'memory', 'load']);
     expect(byId(f, 'load').fix).toContain('1-min load 3.1 on 2 cores');
   });
 
   it('store size and HF settings appear; the token is only named by its variable', () => {
-    const f = facts({ hf: { hubCache: '/c', tokenVar: 'HF_TOKEN', offline: true, home: '/h' }, project: { pipeline: '/p/pipeline.json', store: '/p/artifacts', exists: true, bytes: 3 * 2 ** 20, objects: 4 } });
+    const f = facts({
+      hf: { hubCache: '/c', tokenVar: 'HF_TOKEN', offline: true, home: '/h' },
+      project: { pipeline: '/p/pipeline.json', store: '/p/artifacts', exists: true, bytes: 3 * 2 ** 20, objects: 4 },
+    });
     expect(byId(f, 'hf_token').value).toBe('set in HF_TOKEN (hidden)');
     expect(byId(f, 'hf_offline').value).toBe('on: builds use the hub cache only');
     expect(byId(f, 'store').value).toBe('3.0 MB in 4 artifact(s) at /p/artifacts');

@@ -25,9 +25,28 @@ describe('initModel', () => {
   it('writes an HF directory the native loader accepts, with the declared shape', () => {
     const dir = fresh();
     const r = initModel(dir, { ...tiny, seed: 3 });
-    expect(r.files).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(r.files).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const m = addon.inspectModel(dir);
-    expect(m.config).toMatchObject({ modelType: 'llama', vocabSize: 300, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, tieWordEmbeddings: true, bosTokenId: 1, eosTokenIds: [2] });
+    expect(m.config).toMatchObject({
+      modelType: 'llama',
+      vocabSize: 300,
+      hiddenSize: 32,
+      intermediateSize: 48,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 8,
+      tieWordEmbeddings: true,
+      bosTokenId: 1,
+      eosTokenIds: [2],
+    });
     expect(m.tensors.length).toBe(2 + 2 * 9);
     const params = m.tensors.reduce((s: number, t: { shape: number[] }) => s + t.shape.reduce((a, b) => a * b, 1), 0);
     expect(r.numParams).toBe(params);
@@ -35,7 +54,9 @@ describe('initModel', () => {
   });
 
   it('is deterministic: same seed gives identical bytes, another seed different weights', () => {
-    const a = fresh(), b = fresh(), c = fresh();
+    const a = fresh(),
+      b = fresh(),
+      c = fresh();
     initModel(a, { ...tiny, seed: 7 });
     initModel(b, { ...tiny, seed: 7 });
     initModel(c, { ...tiny, seed: 8 });
@@ -51,9 +72,17 @@ describe('initModel', () => {
     initModel(dir, { ...tiny, vocabSize: 2000, hiddenSize: 64, numHeads: 4, numKvHeads: 4, seed: 1, initStd: 0.05 });
     const t = readSafetensors(join(dir, 'model.safetensors')).tensors;
     const emb = t.get('model.embed_tokens.weight')!.data;
-    let s = 0, s2 = 0, s4 = 0;
-    for (const v of emb) { s += v; s2 += v * v; s4 += v ** 4; }
-    const n = emb.length, mean = s / n, varr = s2 / n - mean * mean;
+    let s = 0,
+      s2 = 0,
+      s4 = 0;
+    for (const v of emb) {
+      s += v;
+      s2 += v * v;
+      s4 += v ** 4;
+    }
+    const n = emb.length,
+      mean = s / n,
+      varr = s2 / n - mean * mean;
     expect(Math.abs(mean)).toBeLessThan(0.002);
     expect(Math.sqrt(varr)).toBeGreaterThan(0.0495);
     expect(Math.sqrt(varr)).toBeLessThan(0.0505);
@@ -64,7 +93,8 @@ describe('initModel', () => {
   });
 
   it('stores BF16 when asked; the native reader converts it back', () => {
-    const f32 = fresh(), bf = fresh();
+    const f32 = fresh(),
+      bf = fresh();
     initModel(f32, { ...tiny, seed: 2 });
     initModel(bf, { ...tiny, seed: 2, dtype: 'BF16' });
     const m = addon.inspectModel(bf);

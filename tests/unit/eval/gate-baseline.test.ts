@@ -18,13 +18,19 @@ describe('gate baselines', () => {
     ]);
   });
   it('scores the previous version again when the held-out data, the scoring or the dataset list changed', () => {
-    const plan = (keys: Record<string, string>, s = settings, datasets = ['qa']) => planBaselines(['a'], datasets, { keys: { 'compositions.a': k('c2'), ...keys }, settings: s }, previous);
-    expect(plan({ 'datasets.qa': k('d2') })).toEqual([{ composition: 'a', dataset: 'qa', use: 'rescore', key: k('c1'), why: 'datasets.qa changed since the previous eval' }]);
+    const plan = (keys: Record<string, string>, s = settings, datasets = ['qa']) =>
+      planBaselines(['a'], datasets, { keys: { 'compositions.a': k('c2'), ...keys }, settings: s }, previous);
+    expect(plan({ 'datasets.qa': k('d2') })).toEqual([
+      { composition: 'a', dataset: 'qa', use: 'rescore', key: k('c1'), why: 'datasets.qa changed since the previous eval' },
+    ]);
     expect(plan({ 'datasets.qa': k('d1') }, scoringSettings({ maxExamples: 20, quant: 'nf4' }))[0]).toMatchObject({
       use: 'rescore',
       why: 'the previous eval scored with other settings (maxExamples 50 → 20, quant none → nf4)',
     });
-    expect(plan({ 'datasets.qa': k('d1'), 'datasets.docs': k('x') }, settings, ['docs'])[0]).toMatchObject({ use: 'rescore', why: 'the previous eval did not score datasets.docs' });
+    expect(plan({ 'datasets.qa': k('d1'), 'datasets.docs': k('x') }, settings, ['docs'])[0]).toMatchObject({
+      use: 'rescore',
+      why: 'the previous eval did not score datasets.docs',
+    });
   });
   it('compares nothing without a previous eval, or when the composition is the same version', () => {
     expect(planBaselines(['a'], ['qa'], { keys: { 'compositions.a': k('c2') }, settings }, undefined)[0].use).toBe('none');

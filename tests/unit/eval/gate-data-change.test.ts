@@ -18,9 +18,25 @@ const ADDON = resolve(here, '..', '..', '..', 'native', 'build', 'Release', 'pef
 const skip = !existsSync(ADDON) ? 'native addon not built (npm run build:native)' : '';
 
 const train: TrainStageConfig = {
-  base: 'base', data: 'qa', quant: 'none', compute: 'fp32', checkpointEvery: 0, warmup: 2, lora: { r: 4, alpha: 8, dropout: 0 }, lr: 4e-3, maxSteps: 40, batchSize: 8, seqLen: 64,
+  base: 'base',
+  data: 'qa',
+  quant: 'none',
+  compute: 'fp32',
+  checkpointEvery: 0,
+  warmup: 2,
+  lora: { r: 4, alpha: 8, dropout: 0 },
+  lr: 4e-3,
+  maxSteps: 40,
+  batchSize: 8,
+  seqLen: 64,
 } as TrainStageConfig;
-const evalConfig = { compositions: ['assistant'], datasets: ['qa'], metrics: ['perplexity'], maxExamples: 12, gate: { maxPerplexityIncrease: 0.02 } } as EvalStageConfig;
+const evalConfig = {
+  compositions: ['assistant'],
+  datasets: ['qa'],
+  metrics: ['perplexity'],
+  maxExamples: 12,
+  gate: { maxPerplexityIncrease: 0.02 },
+} as EvalStageConfig;
 
 interface GateOut {
   passed: boolean;
@@ -40,7 +56,12 @@ describe.skipIf(skip !== '')(`eval gate after a held-out data change${skip ? ` (
   const metricsOf = (a: UpstreamArtifact) => JSON.parse(readFileSync(join(a.dir, 'metrics.json'), 'utf8')) as { rows: EvalRow[]; gate: GateOut };
   const ppl = (a: UpstreamArtifact, subject: string) => metricsOf(a).rows.find((r) => r.subject === subject && r.dataset === 'qa')!.perplexity!;
   const compose = async (salt: string, weight: number) =>
-    (await h.build('compositions.assistant', runCompositionStage, { base: 'base', adapters: [{ name: 'task', weight }], description: salt } as ComposeConfig, [model, task])).artifact;
+    (
+      await h.build('compositions.assistant', runCompositionStage, { base: 'base', adapters: [{ name: 'task', weight }], description: salt } as ComposeConfig, [
+        model,
+        task,
+      ])
+    ).artifact;
 
   beforeAll(async () => {
     h = makeHarness();
@@ -48,7 +69,9 @@ describe.skipIf(skip !== '')(`eval gate after a held-out data change${skip ? ` (
     const items = syntheticQa(180, 7).map((q) => qaRecord(MODEL, q));
     oldData = datasetArtifact(h, 'datasets.qa', 'qa', items.slice(0, 160), items.slice(160));
     // the edited data file: the same training records, held-out questions whose answers the model cannot guess
-    const odd = syntheticQa(20, 8).map((q, i) => qaRecord(MODEL, { ...q, answer: `${['purple', 'seven', 'quietly', 'under'][i % 4]} ${q.answer.split(' ')[1]} door` }));
+    const odd = syntheticQa(20, 8).map((q, i) =>
+      qaRecord(MODEL, { ...q, answer: `${['purple', 'seven', 'quietly', 'under'][i % 4]} ${q.answer.split(' ')[1]} door` }),
+    );
     newData = datasetArtifact(h, 'datasets.qa', 'qa', items.slice(0, 160), odd);
     task = (await h.build('adapters.task', runAdapterStage, train, [model, oldData])).artifact;
     v1 = await compose('v1', 1);
@@ -82,7 +105,9 @@ describe.skipIf(skip !== '')(`eval gate after a held-out data change${skip ? ` (
     const ev = await h.build('evals.report', runEvalStage, evalConfig, [v4, newData], { previous: previousEval });
     const gate = metricsOf(ev.artifact).gate;
     expect(gate.messages.join('\n')).toMatch(
-      new RegExp(`gate: cannot compare compositions\\.assistant with its previous version \\(${v1.key.slice(0, 12)}\\) on qa: datasets\\.qa changed since the previous eval and that version is no longer in the store`),
+      new RegExp(
+        `gate: cannot compare compositions\\.assistant with its previous version \\(${v1.key.slice(0, 12)}\\) on qa: datasets\\.qa changed since the previous eval and that version is no longer in the store`,
+      ),
     );
     expect(ev.result.keep).toBeUndefined();
   });

@@ -28,7 +28,16 @@ describe('SQuAD metrics', () => {
 });
 
 describe('eval gate', () => {
-  const up = { 'compositions.a': { name: 'compositions.a', kind: 'composition', key: 'k2'.padEnd(64, '0'), version: 2, dir: '/x', manifest: {} as never } as UpstreamArtifact };
+  const up = {
+    'compositions.a': {
+      name: 'compositions.a',
+      kind: 'composition',
+      key: 'k2'.padEnd(64, '0'),
+      version: 2,
+      dir: '/x',
+      manifest: {} as never,
+    } as UpstreamArtifact,
+  };
   const prevUp = { 'compositions.a': 'k1'.padEnd(64, '0') };
   const rows = (ppl: number, em: number) => [{ subject: 'a', kind: 'composition', dataset: 'docs', perplexity: ppl, exact_match: em }];
   const base = (ppl: number) => [{ composition: 'a', dataset: 'docs', key: prevUp['compositions.a'], perplexity: ppl }];
@@ -36,10 +45,16 @@ describe('eval gate', () => {
     const g = checkGate({ maxPerplexityIncrease: 0.02 }, rows(10.3, 0), base(10), up, ['a'], prevUp);
     expect(g.passed).toBe(false);
     expect(g.keep).toEqual({ 'compositions.a': prevUp['compositions.a'] });
-    expect(g.messages[0]).toMatch(/^gate: compositions\.a v2: docs perplexity 10\.300 is 3\.0% above the previous 10\.000 \(allowed \+2\.0%\); keeping the previous version \(k10000000000\) current$/);
+    expect(g.messages[0]).toMatch(
+      /^gate: compositions\.a v2: docs perplexity 10\.300 is 3\.0% above the previous 10\.000 \(allowed \+2\.0%\); keeping the previous version \(k10000000000\) current$/,
+    );
   });
   it('passes within the allowance and without a gate', () => {
-    expect(checkGate({ maxPerplexityIncrease: 0.02 }, rows(10.19, 0), base(10), up, ['a'], prevUp)).toMatchObject({ passed: true, keep: {}, messages: ['gate: passed'] });
+    expect(checkGate({ maxPerplexityIncrease: 0.02 }, rows(10.19, 0), base(10), up, ['a'], prevUp)).toMatchObject({
+      passed: true,
+      keep: {},
+      messages: ['gate: passed'],
+    });
     expect(checkGate({}, rows(50, 0), base(10), up, ['a'], prevUp)).toMatchObject({ passed: true, messages: [] });
   });
   it('fails an exact-match floor', () => {

@@ -15,7 +15,11 @@ const load = (p: unknown) => loadPipelineText(JSON.stringify(p, null, 2), 'pipel
 const base = {
   models: { m: { path: 'models/m' } },
   datasets: { d: { model: 'm', source: { files: ['d.txt'] }, format: 'text' } },
-  adapters: { a: { base: 'm', data: 'd' }, b: { base: 'm', data: 'd', executor: { kind: 'local' } }, c: { base: 'm', data: 'd', executor: { partition: 'gpu', time: '2:00:00' } } },
+  adapters: {
+    a: { base: 'm', data: 'd' },
+    b: { base: 'm', data: 'd', executor: { kind: 'local' } },
+    c: { base: 'm', data: 'd', executor: { partition: 'gpu', time: '2:00:00' } },
+  },
   stages: { light: { cmd: 'true' }, heavy: { cmd: 'true', heavy: true }, remote: { cmd: 'torchrun x.py', executor: { kind: 'slurm', nodes: 2 } } },
 };
 
@@ -54,7 +58,8 @@ describe('executor choice', () => {
     const a = load(base).stages.get('adapters.c')!.config;
     const b = load({ ...base, adapters: { ...base.adapters, c: { base: 'm', data: 'd' } } }).stages.get('adapters.c')!.config;
     expect(stripCosmetic(a)).toEqual(stripCosmetic(b));
-    const m = (config: unknown) => keyOf({ kind: 'adapter', implVersion: '1', config: stripCosmetic(config), inputs: [], params: {}, upstream: {}, resolved: {}, engineVersion: 'x' });
+    const m = (config: unknown) =>
+      keyOf({ kind: 'adapter', implVersion: '1', config: stripCosmetic(config), inputs: [], params: {}, upstream: {}, resolved: {}, engineVersion: 'x' });
     expect(m(a)).toBe(m(b));
   });
 
@@ -71,14 +76,33 @@ describe('executor choice', () => {
     expect(msg).toMatch(/pipeline\.json:\d+ \/executor\/sbatchArgs\/0: /);
     expect(msg).toMatch(/pipeline\.json:\d+ \/executor\/cpusPerTask: /);
     expect(msg).toMatch(/pipeline\.json:\d+ \/executor\/bogus: unknown field "bogus"/);
-    expect(() => load({ ...base, datasets: { d: { ...base.datasets.d, executor: { kind: 'slurm' } } } })).toThrow(/\/datasets\/d\/executor: unknown field "executor"/);
+    expect(() => load({ ...base, datasets: { d: { ...base.datasets.d, executor: { kind: 'slurm' } } } })).toThrow(
+      /\/datasets\/d\/executor: unknown field "executor"/,
+    );
   });
 });
 
 describe('sbatch plan', () => {
   const spec = jobSpec('adapters.a', 'ab'.repeat(32), '/shared/my project', '/shared/my project/pipeline.json', "/shared/my project/artifacts/jobs/it's");
   it('passes the Slurm options as Slurm names them, then the extra arguments as given, then the script', () => {
-    expect(sbatchArgs({ partition: 'gpu', time: '1-00:00:00', cpusPerTask: 8, mem: '32G', gres: 'gpu:a100:1', account: 'lab', qos: 'high', constraint: 'a100', nodes: 1, ntasksPerNode: 1, sbatchArgs: ['--signal=B:TERM@120', '--exclusive'] }, spec)).toEqual([
+    expect(
+      sbatchArgs(
+        {
+          partition: 'gpu',
+          time: '1-00:00:00',
+          cpusPerTask: 8,
+          mem: '32G',
+          gres: 'gpu:a100:1',
+          account: 'lab',
+          qos: 'high',
+          constraint: 'a100',
+          nodes: 1,
+          ntasksPerNode: 1,
+          sbatchArgs: ['--signal=B:TERM@120', '--exclusive'],
+        },
+        spec,
+      ),
+    ).toEqual([
       '--parsable',
       `--job-name=peftmake:adapters.a:${'ab'.repeat(6)}`,
       '--chdir=/shared/my project',
@@ -116,9 +140,13 @@ describe('sbatch plan', () => {
 describe('job log protocol', () => {
   it('round-trips events and keeps other lines (torn ones too) as log lines', () => {
     const s = new LineSplitter();
-    const text = encodeEvent({ t: 'progress', p: { step: 3, total: 9, message: 'loss 1.5' } }) + 'slurmstepd: error: *** JOB 4 CANCELLED ***\n' + '@peftmake {"t":"pro';
+    const text =
+      encodeEvent({ t: 'progress', p: { step: 3, total: 9, message: 'loss 1.5' } }) + 'slurmstepd: error: *** JOB 4 CANCELLED ***\n' + '@peftmake {"t":"pro';
     const lines = s.push(text);
-    expect(lines.map(decodeLine)).toEqual([{ t: 'progress', p: { step: 3, total: 9, message: 'loss 1.5' } }, { t: 'log', line: 'slurmstepd: error: *** JOB 4 CANCELLED ***' }]);
+    expect(lines.map(decodeLine)).toEqual([
+      { t: 'progress', p: { step: 3, total: 9, message: 'loss 1.5' } },
+      { t: 'log', line: 'slurmstepd: error: *** JOB 4 CANCELLED ***' },
+    ]);
     expect(s.flush().map(decodeLine)).toEqual([{ t: 'log', line: '@peftmake {"t":"pro' }]);
   });
 });
@@ -130,9 +158,15 @@ describe('doctor: Slurm', () => {
       { name: 'debug', default: true, available: 'up', timeLimit: 'infinite', nodes: 1, states: 'idle' },
       { name: 'gpu', default: false, available: 'up', timeLimit: '2-00:00:00', nodes: 4, states: 'mixed,drained' },
     ]);
-    expect(slurmCheck({ installed: true, partitions: parts })).toMatchObject({ status: 'ok', value: 'reachable; partitions: debug* (up, 1 node idle, limit infinite), gpu (up, 4 nodes mixed,drained, limit 2-00:00:00)' });
+    expect(slurmCheck({ installed: true, partitions: parts })).toMatchObject({
+      status: 'ok',
+      value: 'reachable; partitions: debug* (up, 1 node idle, limit infinite), gpu (up, 4 nodes mixed,drained, limit 2-00:00:00)',
+    });
     expect(slurmCheck({ installed: false })).toMatchObject({ status: 'info', value: 'not installed here (no sinfo)' });
-    expect(slurmCheck({ installed: true, error: 'sinfo: fatal: Could not establish a configuration source' })).toMatchObject({ status: 'info', value: 'installed, not reachable: sinfo: fatal: Could not establish a configuration source' });
+    expect(slurmCheck({ installed: true, error: 'sinfo: fatal: Could not establish a configuration source' })).toMatchObject({
+      status: 'info',
+      value: 'installed, not reachable: sinfo: fatal: Could not establish a configuration source',
+    });
     expect(slurmCheck({ installed: true, partitions: [] }).status).toBe('warn');
   });
 });

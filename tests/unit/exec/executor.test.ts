@@ -12,7 +12,10 @@ import { StoreLayout } from '../../../src/store/layout.ts';
 import { probeToolchain, type ProbeEvent } from '../../helpers/probe-kind.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
-async function run(stages: Record<string, unknown>, opts: { jobs?: number; keepGoing?: boolean; files?: Record<string, string> } = {}): Promise<{ report: BuildReport; events: ProbeEvent[] }> {
+async function run(
+  stages: Record<string, unknown>,
+  opts: { jobs?: number; keepGoing?: boolean; files?: Record<string, string> } = {},
+): Promise<{ report: BuildReport; events: ProbeEvent[] }> {
   const dir = tempDir('peftmake-exec-');
   for (const [f, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, f), text);
   const events: ProbeEvent[] = [];
@@ -52,7 +55,12 @@ describe('executePlan', () => {
     const { report, events } = await run(DIAMOND, { jobs: 2 });
     expect(report.ok).toBe(true);
     expect(actionsOf(report)).toEqual({ a: 'built', b: 'built', c: 'built', d: 'built', e: 'built' });
-    expect(events.filter((e) => e.event === 'start').map((e) => e.name).sort()).toEqual(['a', 'b', 'c', 'd', 'e'].map((n) => `stages.${n}`));
+    expect(
+      events
+        .filter((e) => e.event === 'start')
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(['a', 'b', 'c', 'd', 'e'].map((n) => `stages.${n}`));
     expect(at(events, 'b', 'start')).toBeGreaterThanOrEqual(at(events, 'a', 'end'));
     expect(at(events, 'c', 'start')).toBeGreaterThanOrEqual(at(events, 'b', 'end'));
     expect(report.stages.map((s) => s.version)).toEqual([1, 1, 1, 1, 1]);

@@ -27,11 +27,15 @@ export const PYTHON_SITE = join(SHARED, 'peers', 'python-site');
 export function transformersSkip(): string {
   if (!existsSync(PYTHON_SITE)) return '../shared/peers/python-site is absent';
   const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, transformers'], { env: { ...process.env, PYTHONPATH: PYTHON_SITE }, encoding: 'utf8' });
-  if (r.status !== 0) return `transformers does not import with /usr/bin/python3 (apt-get install python3-torch and the python3-* packages ../shared/peers/README.md lists): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
+  if (r.status !== 0)
+    return `transformers does not import with /usr/bin/python3 (apt-get install python3-torch and the python3-* packages ../shared/peers/README.md lists): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
   return '';
 }
 
-export function runTransformers(modelDir: string, spec: { ids: number[]; prompt: number[]; n: number }): { logits: number[][]; greedy: number[]; dtype_loaded: string } {
+export function runTransformers(
+  modelDir: string,
+  spec: { ids: number[]; prompt: number[]; n: number },
+): { logits: number[][]; greedy: number[]; dtype_loaded: string } {
   const r = spawnSync('/usr/bin/python3', [join(REPO, 'tests', 'helpers', 'transformers-run.py'), modelDir, JSON.stringify(spec)], {
     env: { ...process.env, PYTHONPATH: PYTHON_SITE },
     encoding: 'utf8',
@@ -75,7 +79,16 @@ export async function exportWorld(): Promise<ExportWorld> {
   const model = (await h.build('models.base', runModelStage, { path: MODEL }, [])).artifact;
   const a = fixtureAdapter(h, model, 'a', 'lora-a');
   const b = fixtureAdapter(h, model, 'b', 'lora-b');
-  const stack = (await h.build('compositions.both', runCompositionStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b' }] } as ComposeConfig, [model, a, b])).artifact;
-  const cat = (await h.build('compositions.catted', runCompositionStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b', weight: 0.5 }], method: 'cat' } as ComposeConfig, [model, a, b])).artifact;
+  const stack = (
+    await h.build('compositions.both', runCompositionStage, { base: 'base', adapters: [{ name: 'a' }, { name: 'b' }] } as ComposeConfig, [model, a, b])
+  ).artifact;
+  const cat = (
+    await h.build(
+      'compositions.catted',
+      runCompositionStage,
+      { base: 'base', adapters: [{ name: 'a' }, { name: 'b', weight: 0.5 }], method: 'cat' } as ComposeConfig,
+      [model, a, b],
+    )
+  ).artifact;
   return { h, model, a, b, stack, cat };
 }

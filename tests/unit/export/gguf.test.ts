@@ -42,7 +42,13 @@ describe.skipIf(fixtureSkip !== '')(`gguf exports${fixtureSkip ? ` (skipped: ${f
     expect(g.version).toBe(3);
     const m = g.metadata;
     expect(m.get('general.architecture')).toBe('llama');
-    expect([m.get('llama.block_count'), m.get('llama.embedding_length'), m.get('llama.feed_forward_length'), m.get('llama.attention.head_count'), m.get('llama.attention.head_count_kv')]).toEqual([5, 64, 172, 8, 4]);
+    expect([
+      m.get('llama.block_count'),
+      m.get('llama.embedding_length'),
+      m.get('llama.feed_forward_length'),
+      m.get('llama.attention.head_count'),
+      m.get('llama.attention.head_count_kv'),
+    ]).toEqual([5, 64, 172, 8, 4]);
     expect(m.get('tokenizer.ggml.model')).toBe('llama');
     expect((m.get('tokenizer.ggml.tokens') as string[]).slice(0, 4)).toEqual(['<unk>', '<s>', '</s>', '<0x00>']);
     expect((m.get('tokenizer.ggml.token_type') as number[]).slice(0, 4)).toEqual([2, 3, 3, 6]);
@@ -62,12 +68,18 @@ describe.skipIf(fixtureSkip !== '')(`gguf exports${fixtureSkip ? ` (skipped: ${f
     expect(lora.tensors.map((t) => t.name).sort()).toContain('blk.0.attn_q.weight.lora_a');
     const la = lora.tensors.find((t) => t.name === 'blk.0.attn_q.weight.lora_a')!;
     const lb = lora.tensors.find((t) => t.name === 'blk.0.attn_q.weight.lora_b')!;
-    expect([la.ne, lb.ne]).toEqual([[64, 4], [4, 64]]);
+    expect([la.ne, lb.ne]).toEqual([
+      [64, 4],
+      [4, 64],
+    ]);
   });
 
   it('Q8_0 and Q4_0 blocks round-trip within their step; permuteRows is a permutation', () => {
     const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * 1.7) * (i % 5));
-    for (const [t, step] of [[GgmlType.Q8_0, 1 / 127], [GgmlType.Q4_0, 1 / 8]] as const) {
+    for (const [t, step] of [
+      [GgmlType.Q8_0, 1 / 127],
+      [GgmlType.Q4_0, 1 / 8],
+    ] as const) {
       const y = decodeGgml(encodeGgml(x, t), t, 64);
       for (let blk = 0; blk < 2; blk++) {
         const amax = Math.max(...x.subarray(blk * 32, blk * 32 + 32).map(Math.abs));
@@ -79,20 +91,37 @@ describe.skipIf(fixtureSkip !== '')(`gguf exports${fixtureSkip ? ` (skipped: ${f
   });
 
   const llSkip = llamaCppSkip();
-  it.skipIf(llSkip !== '')(`llama.cpp (node-llama-cpp) at F16 gives the engine's greedy ids: base, one adapter, the stack, adapters off, merged${llSkip ? ` (skipped: ${llSkip})` : ''}`, async () => {
-    const expected = JSON.parse(readFileSync(join(PEFT_FIX, 'expected.json'), 'utf8'));
-    expect(greedy.base).toEqual(expected.cases.base.greedy_ids);
-    expect(greedy.ab).toEqual(expected.cases['lora-a+lora-b'].greedy_ids);
-    const base = out('both', 'base.gguf');
-    expect(await llamaCppGreedy(base, [], prompt, N)).toEqual(greedy.base);
-    expect(await llamaCppGreedy(base, [out('both', 'a.lora.gguf')], prompt, N)).toEqual(greedy.a);
-    expect(await llamaCppGreedy(base, [out('both', 'a.lora.gguf'), out('both', 'b.lora.gguf')], prompt, N)).toEqual(greedy.ab);
-    expect(await llamaCppGreedy(out('both', 'merged.gguf'), [], prompt, N)).toEqual(greedy.ab);
-  }, 120_000);
+  it.skipIf(llSkip !== '')(
+    `llama.cpp (node-llama-cpp) at F16 gives the engine's greedy ids: base, one adapter, the stack, adapters off, merged${llSkip ? ` (skipped: ${llSkip})` : ''}`,
+    async () => {
+      const expected = JSON.parse(readFileSync(join(PEFT_FIX, 'expected.json'), 'utf8'));
+      expect(greedy.base).toEqual(expected.cases.base.greedy_ids);
+      expect(greedy.ab).toEqual(expected.cases['lora-a+lora-b'].greedy_ids);
+      const base = out('both', 'base.gguf');
+      expect(await llamaCppGreedy(base, [], prompt, N)).toEqual(greedy.base);
+      expect(await llamaCppGreedy(base, [out('both', 'a.lora.gguf')], prompt, N)).toEqual(greedy.a);
+      expect(await llamaCppGreedy(base, [out('both', 'a.lora.gguf'), out('both', 'b.lora.gguf')], prompt, N)).toEqual(greedy.ab);
+      expect(await llamaCppGreedy(out('both', 'merged.gguf'), [], prompt, N)).toEqual(greedy.ab);
+    },
+    120_000,
+  );
 
-  it('bad input: a model llama.cpp\'s llama architecture cannot take, a type its rows cannot take; nothing written', async () => {
+  it("bad input: a model llama.cpp's llama architecture cannot take, a type its rows cannot take; nothing written", async () => {
     expect(() => llamaHparams({ model_type: 'gpt2', n_embd: 64 }, 'config.json')).toThrow(/model_type "gpt2" cannot be written as GGUF or ONNX/);
-    expect(() => llamaHparams({ model_type: 'llama', hidden_size: 64, num_attention_heads: 4, intermediate_size: 8, num_hidden_layers: 1, vocab_size: 8, rope_scaling: { type: 'dynamic', factor: 2 } }, 'config.json')).toThrow(/rope_scaling: type "dynamic"/);
+    expect(() =>
+      llamaHparams(
+        {
+          model_type: 'llama',
+          hidden_size: 64,
+          num_attention_heads: 4,
+          intermediate_size: 8,
+          num_hidden_layers: 1,
+          vocab_size: 8,
+          rope_scaling: { type: 'dynamic', factor: 2 },
+        },
+        'config.json',
+      ),
+    ).toThrow(/rope_scaling: type "dynamic"/);
     expect(existsSync(out('both'))).toBe(true);
   });
 });

@@ -43,7 +43,7 @@ describe.skipIf(fixtureSkip !== '')(`adapter import${fixtureSkip ? ` (skipped: $
     rmSync(cache, { recursive: true, force: true });
   });
 
-  it('from a path and from the hub: validated, committed like a trained adapter, the fixtures\' outputs alone and stacked', async () => {
+  it("from a path and from the hub: validated, committed like a trained adapter, the fixtures' outputs alone and stacked", async () => {
     const a = await imp('a', { path: join(PEFT_FIX, 'lora-a') });
     expect(a.result.summary).toMatch(/imported .*lora-a: r 8, alpha 16, 35 modules fit models\.base/);
     const resolved = await resolveImport({ hub: 'someone/lora-b', revision: 'main' });
@@ -63,10 +63,12 @@ describe.skipIf(fixtureSkip !== '')(`adapter import${fixtureSkip ? ` (skipped: $
     const prompt = expected.prompt.ids;
     expect(await engine.generate(prompt, { maxTokens: 40, temperature: 0, eos: [] }, [{ adapter: la }])).toEqual(expected.cases['lora-a'].greedy_ids);
     expect(await engine.generate(prompt, { maxTokens: 40, temperature: 0, eos: [] }, [{ adapter: lb }])).toEqual(expected.cases['lora-b'].greedy_ids);
-    expect(await engine.generate(prompt, { maxTokens: 40, temperature: 0, eos: [] }, [{ adapter: la }, { adapter: lb }])).toEqual(expected.cases['lora-a+lora-b'].greedy_ids);
+    expect(await engine.generate(prompt, { maxTokens: 40, temperature: 0, eos: [] }, [{ adapter: la }, { adapter: lb }])).toEqual(
+      expected.cases['lora-a+lora-b'].greedy_ids,
+    );
   }, 60_000);
 
-  it('bad input: another base\'s adapter, weights outside target_modules, hub 401 and 404 — clear errors, nothing committed', async () => {
+  it("bad input: another base's adapter, weights outside target_modules, hub 401 and 404 — clear errors, nothing committed", async () => {
     const other = (await h.build('models.other', runModelStage, { path: join(FIX, 'hf-tiny', 'llama-gqa-untied') }, [])).artifact;
     await expect(imp('x', { path: join(PEFT_FIX, 'lora-a') }, undefined, { ...other, name: 'models.base' })).rejects.toThrow(
       /module "base_model\.model\.model\.layers\.0\.mlp\.down_proj": lora_A is \[8, 172\] and lora_B \[64, 8\], but model\.layers\.0\.mlp\.down_proj\.weight in the base is \[64, 128\] \(needs lora_A \[r, 128\], lora_B \[64, r\]\)/,
@@ -75,11 +77,16 @@ describe.skipIf(fixtureSkip !== '')(`adapter import${fixtureSkip ? ` (skipped: $
     cpSync(join(PEFT_FIX, 'lora-a'), dir, { recursive: true });
     const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
     writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ ...cfg, target_modules: ['q_proj', 'v_proj'] }));
-    await expect(imp('x', { path: dir })).rejects.toThrow(/module "base_model\.model\.model\.layers\.0\.mlp\.down_proj" is not among target_modules \["q_proj","v_proj"\]/);
+    await expect(imp('x', { path: dir })).rejects.toThrow(
+      /module "base_model\.model\.model\.layers\.0\.mlp\.down_proj" is not among target_modules \["q_proj","v_proj"\]/,
+    );
     writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ ...cfg, fan_in_fan_out: true }));
     await expect(imp('x', { path: dir })).rejects.toThrow(/fan_in_fan_out: is true/);
     rmSync(dir, { recursive: true, force: true });
-    await expect(resolveImport({ hub: 'someone/private-lora' })).rejects.toMatchObject({ code: 'E_HUB', message: expect.stringMatching(/401|HF_TOKEN|token/i) });
+    await expect(resolveImport({ hub: 'someone/private-lora' })).rejects.toMatchObject({
+      code: 'E_HUB',
+      message: expect.stringMatching(/401|HF_TOKEN|token/i),
+    });
     await expect(resolveImport({ hub: 'someone/missing' })).rejects.toMatchObject({ code: 'E_HUB', message: expect.stringMatching(/someone\/missing/) });
     expect(h.pipeline.adapters.x).toBeDefined(); // the harness saw the attempts; no adapters.x artifact was committed
   }, 60_000);

@@ -44,7 +44,7 @@ describe.skipIf(fixtureSkip !== '')(`onnx exports${fixtureSkip ? ` (skipped: ${f
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('base graph: onnxruntime gives the engine\'s logits (fp32, < 1e-4) and greedy ids with the KV cache', async () => {
+  it("base graph: onnxruntime gives the engine's logits (fp32, < 1e-4) and greedy ids with the KV cache", async () => {
     const h = llamaHparams(JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8')), 'config.json');
     const file = join(tmp, 'base', 'onnx', 'model.onnx');
     rmSync(join(tmp, 'base'), { recursive: true, force: true });
@@ -58,16 +58,33 @@ describe.skipIf(fixtureSkip !== '')(`onnx exports${fixtureSkip ? ` (skipped: ${f
     expect(await onnxGreedy(d, prompt, N, [])).toEqual(await engine.generate(prompt, { maxTokens: N, temperature: 0, eos: [] }));
   });
 
-  it('one adapter and the stacked composition, fp32: the engine\'s greedy ids and logits; the files as transformers.js reads them', async () => {
+  it("one adapter and the stacked composition, fp32: the engine's greedy ids and logits; the files as transformers.js reads them", async () => {
     await run('a', { adapter: 'a', path: 'out/a', format: 'onnx' });
     await run('both', { composition: 'both', path: 'out/both', format: 'onnx', dtype: 'fp32' });
     const dir = join(w.h.root, 'out', 'both');
-    expect(readdirSync(dir).sort()).toEqual(['README.md', 'config.json', 'generation_config.json', 'onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'README.md',
+      'config.json',
+      'generation_config.json',
+      'onnx',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const m = decodeOnnx(readFileSync(join(dir, 'onnx', 'model.onnx')));
-    expect(m.graph!.input!.map((i) => i.name).slice(0, 5)).toEqual(['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key', 'past_key_values.0.value']);
+    expect(m.graph!.input!.map((i) => i.name).slice(0, 5)).toEqual([
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      'past_key_values.0.key',
+      'past_key_values.0.value',
+    ]);
     expect(m.graph!.output!.map((o) => o.name)).toEqual([...Array.from({ length: 5 }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat(), 'logits']);
     expect(Number(m.opsetImport![0].version)).toBe(OPSET);
-    for (const [name, adapters] of [['a', [{ adapter: a }]], ['both', [{ adapter: a }, { adapter: b }]]] as const) {
+    for (const [name, adapters] of [
+      ['a', [{ adapter: a }]],
+      ['both', [{ adapter: a }, { adapter: b }]],
+    ] as const) {
       const d = await loadOnnxDecoder(join(w.h.root, 'out', name), { threads: 1 });
       const ref = (await engine.score(seq, [...adapters], { logits: true })).logits!;
       expect(maxAbs(await onnxLogits(d, seq), ref)).toBeLessThan(1e-4);
@@ -75,17 +92,23 @@ describe.skipIf(fixtureSkip !== '')(`onnx exports${fixtureSkip ? ` (skipped: ${f
     }
   });
 
-  it('peftmake generate --runtime onnx runs the export through onnxruntime-node (text prompt, the export\'s tokenizer)', async () => {
+  it("peftmake generate --runtime onnx runs the export through onnxruntime-node (text prompt, the export's tokenizer)", async () => {
     const { execa } = await import('execa');
     const dir = join(w.h.root, 'out', 'both');
     if (!existsSync(dir)) await run('both', { composition: 'both', path: 'out/both', format: 'onnx', dtype: 'fp32' });
-    const r = await execa('node', [join(REPO, 'bin', 'peftmake.js'), 'generate', '--runtime', 'onnx', '--model', dir, '--prompt', 'Once upon a time', '--max-tokens', '12', '--json'], { reject: false });
+    const r = await execa(
+      'node',
+      [join(REPO, 'bin', 'peftmake.js'), 'generate', '--runtime', 'onnx', '--model', dir, '--prompt', 'Once upon a time', '--max-tokens', '12', '--json'],
+      { reject: false },
+    );
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const out = JSON.parse(String(r.stdout));
     expect(out.prompt_tokens).toEqual(prompt);
     expect(out.tokens).toEqual(await engine.generate(prompt, { maxTokens: 12, temperature: 0 }, [{ adapter: a }, { adapter: b }]));
     expect(out.text).toMatch(/^, there was/);
-    const bad = await execa('node', [join(REPO, 'bin', 'peftmake.js'), 'generate', '--runtime', 'onnx', '--model', MODEL, '--prompt-ids', '1,2'], { reject: false });
+    const bad = await execa('node', [join(REPO, 'bin', 'peftmake.js'), 'generate', '--runtime', 'onnx', '--model', MODEL, '--prompt-ids', '1,2'], {
+      reject: false,
+    });
     expect(bad.exitCode).not.toBe(0);
     expect(String(bad.stderr)).toMatch(/no onnx\/model\.onnx or onnx\/model_fp16\.onnx \(not an ONNX export\)/);
   }, 60_000);
@@ -102,7 +125,9 @@ describe.skipIf(fixtureSkip !== '')(`onnx exports${fixtureSkip ? ` (skipped: ${f
   });
 
   it('bad input: bf16 is not an ONNX dtype here; nothing is written', async () => {
-    await expect(run('bad', { composition: 'both', path: 'out/bad', format: 'onnx', dtype: 'bf16' })).rejects.toThrow(/ONNX exports are fp32 or fp16, not bf16/);
+    await expect(run('bad', { composition: 'both', path: 'out/bad', format: 'onnx', dtype: 'bf16' })).rejects.toThrow(
+      /ONNX exports are fp32 or fp16, not bf16/,
+    );
     expect(existsSync(join(w.h.root, 'out', 'bad'))).toBe(false);
     expect(readdirSync(join(w.h.root, 'out')).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });

@@ -37,7 +37,14 @@ describe.skipIf(fixtureSkip !== '')(`peft and merged exports${fixtureSkip ? ` (s
   it('peft: the adapter, the base tokenizer files and a model card', async () => {
     const { result } = await run('a', { adapter: 'a', path: 'out/a', format: 'peft' });
     const dir = join(w.h.root, 'out', 'a');
-    expect(readdirSync(dir).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'README.md',
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     expect(readFileSync(join(dir, 'adapter_model.safetensors'))).toEqual(readFileSync(join(PEFT_FIX, 'lora-a', 'adapter_model.safetensors')));
     expect(readFileSync(join(dir, 'tokenizer.json'))).toEqual(readFileSync(join(MODEL, 'tokenizer.json')));
     const card = readFileSync(join(dir, 'README.md'), 'utf8');
@@ -59,7 +66,7 @@ describe.skipIf(fixtureSkip !== '')(`peft and merged exports${fixtureSkip ? ` (s
     expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain('model.load_adapter("out/both/b", adapter_name="b")');
   });
 
-  it('merged fp32, sharded: loads in the engine with the stacked adapters\' logits', async () => {
+  it("merged fp32, sharded: loads in the engine with the stacked adapters' logits", async () => {
     const { result } = await run('m32', { composition: 'both', path: 'out/m32', format: 'merged', dtype: 'fp32', maxShardMB: 0.3 });
     const dir = join(w.h.root, 'out', 'm32');
     const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
@@ -91,14 +98,18 @@ describe.skipIf(fixtureSkip !== '')(`peft and merged exports${fixtureSkip ? ` (s
   });
 
   const pySkip = fixtureSkip ? fixtureSkip : transformersSkip();
-  it.skipIf(pySkip !== '')(`merged: transformers loads it and gives the engine's logits and greedy ids${pySkip ? ` (skipped: ${pySkip})` : ''}`, async () => {
-    const dir = join(w.h.root, 'out', 'm32');
-    if (!existsSync(dir)) await run('m32', { composition: 'both', path: 'out/m32', format: 'merged', dtype: 'fp32', maxShardMB: 0.3 });
-    const py = runTransformers(dir, { ids, prompt: expected.prompt.ids, n: 40 });
-    expect(py.dtype_loaded).toBe('torch.float32');
-    expect(maxAbs(py.logits.flat(), ref)).toBeLessThan(2e-4);
-    expect(py.greedy).toEqual(expected.cases['lora-a+lora-b'].greedy_ids);
-  }, 60_000);
+  it.skipIf(pySkip !== '')(
+    `merged: transformers loads it and gives the engine's logits and greedy ids${pySkip ? ` (skipped: ${pySkip})` : ''}`,
+    async () => {
+      const dir = join(w.h.root, 'out', 'm32');
+      if (!existsSync(dir)) await run('m32', { composition: 'both', path: 'out/m32', format: 'merged', dtype: 'fp32', maxShardMB: 0.3 });
+      const py = runTransformers(dir, { ids, prompt: expected.prompt.ids, n: 40 });
+      expect(py.dtype_loaded).toBe('torch.float32');
+      expect(maxAbs(py.logits.flat(), ref)).toBeLessThan(2e-4);
+      expect(py.greedy).toEqual(expected.cases['lora-a+lora-b'].greedy_ids);
+    },
+    60_000,
+  );
 
   it('bad input: an adapter whose shapes do not fit the base fails, and the earlier export stays whole', async () => {
     await run('fit', { adapter: 'a', path: 'out/fit', format: 'merged', dtype: 'fp32' });
@@ -122,9 +133,19 @@ describe.skipIf(fixtureSkip !== '')(`peft and merged exports${fixtureSkip ? ` (s
     for (const [n, v] of [...st2.tensors]) if (n.includes('layers.4.')) st2.tensors.set(n.replace('layers.4.', 'layers.9.'), v);
     writeSafetensorsF32(join(bad, 'adapter_model.safetensors'), st2.tensors);
     const badArt2 = w.h.commitDir('adapters.a', 'adapter', bad, 'bad2');
-    await expect(w.h.build('exports.fit', runExportStage, { adapter: 'a', path: 'out/fit', format: 'gguf' }, [badArt2])).rejects.toThrow(/targets model\.layers\.9\.\S+\.weight, which the base model in .* does not have/);
+    await expect(w.h.build('exports.fit', runExportStage, { adapter: 'a', path: 'out/fit', format: 'gguf' }, [badArt2])).rejects.toThrow(
+      /targets model\.layers\.9\.\S+\.weight, which the base model in .* does not have/,
+    );
     expect(readdirSync(join(w.h.root, 'out')).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(readFileSync(join(w.h.root, 'out', 'fit', 'model.safetensors'))).toEqual(before);
-    expect(readdirSync(join(w.h.root, 'out', 'fit')).sort()).toEqual(['README.md', 'config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(join(w.h.root, 'out', 'fit')).sort()).toEqual([
+      'README.md',
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
   });
 });

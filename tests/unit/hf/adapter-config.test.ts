@@ -37,8 +37,11 @@ describe('adapter_config.json: one reader', () => {
     expect(scalings(rs)).toEqual({ [Q]: 4, [V]: 4, [Q1]: 4 });
   });
 
-  it('alpha_pattern: the first key matching a module-name suffix (PEFT get_pattern_key) sets that module\'s alpha, with rsLoRA too', () => {
-    const cfg = parseAdapterConfig({ r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'], alpha_pattern: { q_proj: 16, 'layers.1.self_attn.v_proj': 32 } }, 'x.json');
+  it("alpha_pattern: the first key matching a module-name suffix (PEFT get_pattern_key) sets that module's alpha, with rsLoRA too", () => {
+    const cfg = parseAdapterConfig(
+      { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'], alpha_pattern: { q_proj: 16, 'layers.1.self_attn.v_proj': 32 } },
+      'x.json',
+    );
     expect(moduleAlpha(cfg, 'model.layers.0.self_attn.q_proj')).toBe(16);
     expect(moduleAlpha(cfg, 'model.layers.0.self_attn.v_proj')).toBe(8);
     expect(moduleAlpha(cfg, 'model.layers.1.self_attn.v_proj')).toBe(32);
@@ -49,9 +52,11 @@ describe('adapter_config.json: one reader', () => {
     expect(scalings(both)).toEqual({ [Q]: 8, [V]: 4, [Q1]: 8 });
   });
 
-  it('the engine (one scaling per adapter) refuses an alpha_pattern that changes a module\'s alpha, naming the key; an empty or no-op one loads', () => {
+  it("the engine (one scaling per adapter) refuses an alpha_pattern that changes a module's alpha, naming the key; an empty or no-op one loads", () => {
     const pattern = adapter('engine-pattern', { alpha_pattern: { q_proj: 16 } });
-    expect(() => readEngineConfig(pattern)).toThrow(/adapter_config\.json#\/alpha_pattern\/q_proj: gives modules matching 'q_proj' lora_alpha 16 \(lora_alpha is 8\); the engine applies one scaling per adapter/);
+    expect(() => readEngineConfig(pattern)).toThrow(
+      /adapter_config\.json#\/alpha_pattern\/q_proj: gives modules matching 'q_proj' lora_alpha 16 \(lora_alpha is 8\); the engine applies one scaling per adapter/,
+    );
     expect(readEngineConfig(adapter('engine-noop', { alpha_pattern: { q_proj: 8 } })).alpha).toBe(8);
     expect(readEngineConfig(adapter('engine-empty', { alpha_pattern: {} })).alpha).toBe(8);
   });

@@ -122,16 +122,24 @@ describe('safetensors validation', () => {
     },
     { name: 'bad JSON', file: () => rawFile(null, new Uint8Array(), '{"w": [1,}'), fragment: 'not valid JSON' },
     { name: 'not an object', file: () => rawFile(null, new Uint8Array(), '[1, 2]   '), fragment: 'does not start with "{"' },
-    { name: 'unknown dtype', file: () => rawFile({ w: { dtype: 'F7', shape: [1], data_offsets: [0, 4] } }, f32(1)), fragment: 'tensor "w": unknown dtype "F7"' },
-    { name: 'shape vs bytes', file: () => rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, f32(1)), fragment: 'tensor "w": shape [2] x F32 needs 8 bytes' },
-    { name: 'offsets outside', file: () => rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f32(1)), fragment: 'tensor "w": data_offsets [0, 8] lie outside' },
+    {
+      name: 'unknown dtype',
+      file: () => rawFile({ w: { dtype: 'F7', shape: [1], data_offsets: [0, 4] } }, f32(1)),
+      fragment: 'tensor "w": unknown dtype "F7"',
+    },
+    {
+      name: 'shape vs bytes',
+      file: () => rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, f32(1)),
+      fragment: 'tensor "w": shape [2] x F32 needs 8 bytes',
+    },
+    {
+      name: 'offsets outside',
+      file: () => rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f32(1)),
+      fragment: 'tensor "w": data_offsets [0, 8] lie outside',
+    },
     {
       name: 'overlap',
-      file: () =>
-        rawFile(
-          { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
-          f32(3),
-        ),
+      file: () => rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, f32(3)),
       fragment: 'overlap',
     },
     {

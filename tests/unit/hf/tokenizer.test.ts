@@ -10,7 +10,11 @@ import { FIXTURES, haveFixtures, STORIES_HF, storiesTokenizer } from '../../func
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 describe.skipIf(!haveFixtures)('stories260K tokenizer (needs ../shared/fixtures)', () => {
-  const lib = () => new Tokenizer(JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer_config.json'), 'utf8')));
+  const lib = () =>
+    new Tokenizer(
+      JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(STORIES_HF, 'tokenizer_config.json'), 'utf8')),
+    );
 
   it('fast encode equals the library on tinystories, wikitext and tricky strings', () => {
     const tok = storiesTokenizer();

@@ -29,17 +29,26 @@ describe('data file selection rules', () => {
     'data/pretrain.jsonl',
   ];
   it('picks the split of the named config, sorted, and ignores look-alike words', () => {
-    expect(selectSplitFiles(repoFiles, 'plain_text', 'train')).toEqual({ paths: ['plain_text/train-00000-of-00002.parquet', 'plain_text/train-00001-of-00002.parquet'], format: 'parquet' });
+    expect(selectSplitFiles(repoFiles, 'plain_text', 'train')).toEqual({
+      paths: ['plain_text/train-00000-of-00002.parquet', 'plain_text/train-00001-of-00002.parquet'],
+      format: 'parquet',
+    });
     expect(selectSplitFiles(repoFiles, 'plain_text', 'validation').paths).toEqual(['plain_text/validation-00000-of-00001.parquet']);
     expect(selectSplitFiles(repoFiles, 'plain_text', 'test').paths).toEqual([]);
     expect(selectSplitFiles(['data/pretrain.jsonl'], undefined, 'train').paths).toEqual([]);
   });
   it('supports split directories and prefers parquet over jsonl', () => {
-    expect(selectSplitFiles(['data/train/a.jsonl', 'data/train/b.jsonl', 'data/valid.csv'], undefined, 'train')).toEqual({ paths: ['data/train/a.jsonl', 'data/train/b.jsonl'], format: 'jsonl' });
+    expect(selectSplitFiles(['data/train/a.jsonl', 'data/train/b.jsonl', 'data/valid.csv'], undefined, 'train')).toEqual({
+      paths: ['data/train/a.jsonl', 'data/train/b.jsonl'],
+      format: 'jsonl',
+    });
     expect(selectSplitFiles(['train.jsonl', 'train.parquet'], undefined, 'train')).toEqual({ paths: ['train.parquet'], format: 'parquet' });
   });
   it('reads both layouts of the parquet conversion branch', () => {
-    expect(selectConversionFiles(['cfg/train/0000.parquet', 'cfg/train/0001.parquet', 'cfg/test/0000.parquet'], undefined, 'train')).toEqual({ paths: ['cfg/train/0000.parquet', 'cfg/train/0001.parquet'], config: 'cfg' });
+    expect(selectConversionFiles(['cfg/train/0000.parquet', 'cfg/train/0001.parquet', 'cfg/test/0000.parquet'], undefined, 'train')).toEqual({
+      paths: ['cfg/train/0000.parquet', 'cfg/train/0001.parquet'],
+      config: 'cfg',
+    });
     expect(selectConversionFiles(['a/x-train.parquet', 'b/x-train.parquet'], 'b', 'train')).toEqual({ paths: ['b/x-train.parquet'], config: 'b' });
     expect(selectConversionFiles(['a/x-train.parquet', 'b/x-train.parquet'], undefined, 'train').paths).toEqual([]);
   });
@@ -71,7 +80,11 @@ describe.skipIf(!haveFixtures)('dataset splits from the hub (local server; needs
       'rajpurkar/squad': {
         type: 'dataset',
         revisions: { main: SHA_MAIN },
-        files: { 'README.md': Buffer.from('# squad\n'), 'plain_text/validation-00000-of-00001.parquet': squad, 'plain_text/train-00000-of-00001.parquet': jsonl },
+        files: {
+          'README.md': Buffer.from('# squad\n'),
+          'plain_text/validation-00000-of-00001.parquet': squad,
+          'plain_text/train-00000-of-00001.parquet': jsonl,
+        },
       },
       // Only a README on main; the data lives on the parquet conversion branch.
       wikitext: {

@@ -44,8 +44,20 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
         revisions: { main: SHA_NEW, old: SHA_OLD },
         commits: { [SHA_OLD]: { 'config.json': Buffer.from('{"v":1}') }, [SHA_NEW]: { 'config.json': Buffer.from('{"v":2}') } },
       },
-      'org/private-model': { type: 'model', private: true, tokens: [TOKEN], revisions: { main: SHA_MAIN }, files: { 'config.json': Buffer.from('{"private":true}') } },
-      'org/gated-model': { type: 'model', gated: true, tokens: [TOKEN], revisions: { main: SHA_MAIN }, files: { 'config.json': Buffer.from('{"gated":true}') } },
+      'org/private-model': {
+        type: 'model',
+        private: true,
+        tokens: [TOKEN],
+        revisions: { main: SHA_MAIN },
+        files: { 'config.json': Buffer.from('{"private":true}') },
+      },
+      'org/gated-model': {
+        type: 'model',
+        gated: true,
+        tokens: [TOKEN],
+        revisions: { main: SHA_MAIN },
+        files: { 'config.json': Buffer.from('{"gated":true}') },
+      },
       'org/bin-only': { type: 'model', revisions: { main: SHA_MAIN }, files: { 'config.json': Buffer.from('{}'), 'pytorch_model.bin': Buffer.from('pickle') } },
       'org/flaky': {
         type: 'model',
@@ -66,13 +78,20 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
     expect((await resolveRevision({ type: 'model', id: 'karpathy/stories260K' }, 'main', opts())).sha).toBe(SHA_MAIN);
     const tag = await resolveRevision({ type: 'model', id: 'karpathy/stories260K' }, 'v1.0', opts());
     expect(tag).toMatchObject({ sha: SHA_MAIN, fromCache: false });
-    expect(server.requests.map((r) => r.path.split('?')[0])).toEqual(['/api/models/karpathy/stories260K/revision/main', '/api/models/karpathy/stories260K/revision/v1.0']);
+    expect(server.requests.map((r) => r.path.split('?')[0])).toEqual([
+      '/api/models/karpathy/stories260K/revision/main',
+      '/api/models/karpathy/stories260K/revision/v1.0',
+    ]);
   });
 
   it('downloads by pattern into blobs/snapshots/refs with relative symlinks, verified bytes and progress', async () => {
     const events: DownloadProgress[] = [];
     const res = await downloadRepoFiles(
-      { repo: { type: 'model', id: 'karpathy/stories260K' }, include: ['*.safetensors', 'config.json', 'tokenizer*.json'], onProgress: (p) => events.push({ ...p }) },
+      {
+        repo: { type: 'model', id: 'karpathy/stories260K' },
+        include: ['*.safetensors', 'config.json', 'tokenizer*.json'],
+        onProgress: (p) => events.push({ ...p }),
+      },
       opts(),
     );
     expect(res.sha).toBe(SHA_MAIN);
@@ -90,11 +109,17 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
     const cfg = readFileSync(join(STORIES, 'config.json'));
     expect(readlinkSync(join(res.snapshotDir, 'config.json'))).toBe(`../../blobs/${server.gitOid(cfg)}`);
     expect(readdirSync(join(repoDir, 'blobs')).sort()).toEqual(
-      [sha256, server.gitOid(cfg), server.gitOid(readFileSync(join(STORIES, 'tokenizer.json'))), server.gitOid(readFileSync(join(STORIES, 'tokenizer_config.json')))].sort(),
+      [
+        sha256,
+        server.gitOid(cfg),
+        server.gitOid(readFileSync(join(STORIES, 'tokenizer.json'))),
+        server.gitOid(readFileSync(join(STORIES, 'tokenizer_config.json'))),
+      ].sort(),
     );
     // generation_config.json and special_tokens_map.json were not asked for.
     expect(existsSync(join(res.snapshotDir, 'generation_config.json'))).toBe(false);
-    const total = model.length + cfg.length + readFileSync(join(STORIES, 'tokenizer.json')).length + readFileSync(join(STORIES, 'tokenizer_config.json')).length;
+    const total =
+      model.length + cfg.length + readFileSync(join(STORIES, 'tokenizer.json')).length + readFileSync(join(STORIES, 'tokenizer_config.json')).length;
     expect(res.bytesDownloaded).toBe(total);
     const last = events[events.length - 1];
     expect(last).toMatchObject({ bytesDone: total, bytesTotal: total, filesTotal: 4 });
@@ -153,7 +178,9 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
     expect(e401.message).toContain('org/private-model');
     expect(e401.message).toContain('401');
     expect(e401.details.hint).toContain('HF_TOKEN');
-    const gated = await hubErr(downloadRepoFiles({ repo: { type: 'model', id: 'org/gated-model' }, include: ['config.json'] }, opts({ env: { HF_TOKEN: 'hf_someoneElse' } })));
+    const gated = await hubErr(
+      downloadRepoFiles({ repo: { type: 'model', id: 'org/gated-model' }, include: ['config.json'] }, opts({ env: { HF_TOKEN: 'hf_someoneElse' } })),
+    );
     expect(gated.message).toMatch(/model "org\/gated-model" at revision "main".*is gated/);
     expect(gated.details.hint).toContain('accept the conditions');
     const bad = await hubErr(resolveRevision({ type: 'model', id: 'org/private-model' }, 'main', opts({ env: { HF_TOKEN: 'not-a-token' } })));
@@ -163,11 +190,15 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
   it('unknown repo, unknown revision, unmatched pattern and offline-not-cached are clear E_HUB errors', async () => {
     const nf = await hubErr(resolveRevision({ type: 'model', id: 'org/nope' }, 'main', opts({ env: { HF_TOKEN: TOKEN } })));
     expect(nf.message).toBe('model "org/nope" at revision "main": repository not found (HTTP 404)');
-    const rev = await hubErr(downloadRepoFiles({ repo: { type: 'model', id: 'karpathy/stories260K' }, revision: 'no-such-branch', include: ['config.json'] }, opts()));
+    const rev = await hubErr(
+      downloadRepoFiles({ repo: { type: 'model', id: 'karpathy/stories260K' }, revision: 'no-such-branch', include: ['config.json'] }, opts()),
+    );
     expect(rev.message).toBe('model "karpathy/stories260K" has no revision "no-such-branch" (not a branch, tag or commit of the repo)');
     const pat = await hubErr(downloadRepoFiles({ repo: { type: 'model', id: 'karpathy/stories260K' }, include: ['*.gguf', 'config.json'] }, opts()));
     expect(pat.message).toMatch(/has no file matching "\*\.gguf"; it has 6 files: config\.json, generation_config\.json/);
-    const off = await hubErr(downloadRepoFiles({ repo: { type: 'model', id: 'karpathy/stories260K' }, include: ['config.json'] }, opts({ env: { HF_HUB_OFFLINE: '1' } })));
+    const off = await hubErr(
+      downloadRepoFiles({ repo: { type: 'model', id: 'karpathy/stories260K' }, include: ['config.json'] }, opts({ env: { HF_HUB_OFFLINE: '1' } })),
+    );
     expect(off.message).toContain('offline (HF_HUB_OFFLINE=1)');
     expect(off.message).toContain('"karpathy/stories260K" at revision "main" is not in the cache');
     expect(off.details.hint).toContain('unset HF_HUB_OFFLINE');
@@ -178,9 +209,18 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
 
   it('downloadModelFiles takes config, weights and tokenizer files; LFS weights come through the CDN redirect', async () => {
     const res = await downloadModelFiles({ id: 'karpathy/stories260K', revision: 'v1.0' }, opts());
-    expect(res.files.map((f) => f.path)).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(res.files.map((f) => f.path)).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     expect(readFileSync(join(home, 'hub', 'models--karpathy--stories260K', 'refs', 'v1.0'), 'utf8')).toBe(SHA_MAIN);
-    const sha256 = createHash('sha256').update(readFileSync(join(STORIES, 'model.safetensors'))).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(readFileSync(join(STORIES, 'model.safetensors')))
+      .digest('hex');
     expect(server.requests.some((r) => r.path === `/cdn/${sha256}`)).toBe(true);
     const e = await hubErr(downloadModelFiles({ id: 'org/bin-only' }, opts()));
     expect(e.message).toBe(`model "org/bin-only" at revision "main" (${SHA_MAIN.slice(0, 12)}) has no *.safetensors weights`);
@@ -189,7 +229,9 @@ describe.skipIf(!haveFixtures)('hub downloads into the HF cache (local hub serve
 
   it('a download whose bytes do not match the listed hash is rejected and leaves nothing in the cache', async () => {
     const e = await hubErr(downloadRepoFiles({ repo: { type: 'model', id: 'org/flaky' }, include: ['*.safetensors'] }, opts()));
-    expect(e.message).toMatch(/download of model "org\/flaky" file "model\.safetensors"@a1b2c3d4\w+ is corrupt: got 1044992 bytes with sha256 [0-9a-f]{64}, expected 1044992 bytes with [0-9a-f]{64}/);
+    expect(e.message).toMatch(
+      /download of model "org\/flaky" file "model\.safetensors"@a1b2c3d4\w+ is corrupt: got 1044992 bytes with sha256 [0-9a-f]{64}, expected 1044992 bytes with [0-9a-f]{64}/,
+    );
     const repoDir = join(home, 'hub', 'models--org--flaky');
     expect(readdirSync(join(repoDir, 'blobs'))).toEqual([]);
     expect(existsSync(join(repoDir, 'snapshots', SHA_MAIN, 'model.safetensors'))).toBe(false);

@@ -31,7 +31,10 @@ function reload(stages: Record<string, unknown>): Pipeline {
 }
 
 async function plan(p: Pipeline, opts: { engineVersion?: string; targets?: string[] } = {}): Promise<Record<string, PlannedStage>> {
-  const planned = await planBuild(p, new StoreLayout(dir), new HashCache(), { engineVersion: opts.engineVersion ?? toolchain.engineVersion, targets: opts.targets });
+  const planned = await planBuild(p, new StoreLayout(dir), new HashCache(), {
+    engineVersion: opts.engineVersion ?? toolchain.engineVersion,
+    targets: opts.targets,
+  });
   return Object.fromEntries(planned.map((s) => [s.name.replace(/^stages\./, ''), s]));
 }
 

@@ -17,12 +17,40 @@ function store(rollbackAt: string): StoreLayout {
   };
   const version = (n: number, key: string, at: string) => ({ version: n, key, createdAt: at, action: 'built', reasons: [], metrics: {}, seconds: 0 });
   mkdirSync(layout.refs, { recursive: true });
-  const comp = (task: string) => ({ method: 'stack', base: { name: 'base' }, adapters: [{ name: 'domain', key: k('d'), version: 1, weight: 1 }, { name: 'task', key: task, weight: 0.5 }] });
+  const comp = (task: string) => ({
+    method: 'stack',
+    base: { name: 'base' },
+    adapters: [
+      { name: 'domain', key: k('d'), version: 1, weight: 1 },
+      { name: 'task', key: task, weight: 0.5 },
+    ],
+  });
   put(k('1'), { 'composition.json': comp(k('t')) });
   put(k('2'), { 'composition.json': comp(k('u')) });
-  put(k('e'), { 'metrics.json': { rows: [], gate: { passed: false, keep: { 'compositions.c': k('1') }, messages: ['gate: compositions.c v2: qa perplexity 9 is 50% above the previous 6 (allowed +2.0%); keeping the previous version current'] } } });
-  writeFileSync(layout.ref('adapters.task'), JSON.stringify({ stage: 'adapters.task', current: 2, pinned: false, versions: [version(1, k('t'), '2026-01-01T00:00:00Z'), version(2, k('u'), '2026-01-01T00:01:00Z')], events: [] }));
-  writeFileSync(layout.ref('evals.e'), JSON.stringify({ stage: 'evals.e', current: 1, pinned: false, versions: [version(1, k('e'), '2026-01-01T00:02:00Z')], events: [] }));
+  put(k('e'), {
+    'metrics.json': {
+      rows: [],
+      gate: {
+        passed: false,
+        keep: { 'compositions.c': k('1') },
+        messages: ['gate: compositions.c v2: qa perplexity 9 is 50% above the previous 6 (allowed +2.0%); keeping the previous version current'],
+      },
+    },
+  });
+  writeFileSync(
+    layout.ref('adapters.task'),
+    JSON.stringify({
+      stage: 'adapters.task',
+      current: 2,
+      pinned: false,
+      versions: [version(1, k('t'), '2026-01-01T00:00:00Z'), version(2, k('u'), '2026-01-01T00:01:00Z')],
+      events: [],
+    }),
+  );
+  writeFileSync(
+    layout.ref('evals.e'),
+    JSON.stringify({ stage: 'evals.e', current: 1, pinned: false, versions: [version(1, k('e'), '2026-01-01T00:02:00Z')], events: [] }),
+  );
   writeFileSync(
     layout.ref('compositions.c'),
     JSON.stringify({
@@ -45,7 +73,9 @@ describe('collectComposition', () => {
     const c = collectComposition(store('2026-01-01T00:02:01Z'), 'compositions.c');
     expect(c.pinned).toBe(true);
     expect(c.current).toBe(1);
-    expect(c.pinReason).toBe('kept by the gate of evals.e v1: compositions.c v2: qa perplexity 9 is 50% above the previous 6 (allowed +2.0%); keeping the previous version current');
+    expect(c.pinReason).toBe(
+      'kept by the gate of evals.e v1: compositions.c v2: qa perplexity 9 is 50% above the previous 6 (allowed +2.0%); keeping the previous version current',
+    );
     expect(c.adapters).toEqual([
       { name: 'domain', key: k('d'), version: 1, weight: 1 },
       { name: 'task', key: k('t'), version: 1, weight: 0.5 },

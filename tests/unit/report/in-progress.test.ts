@@ -18,7 +18,10 @@ describe('the report while a build runs', () => {
     const layout = new StoreLayout(tempDir('peftmake-report-live-'));
     const dir = layout.resume('adapters.a', 'f'.repeat(64));
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'train_log.jsonl'), [1, 2, 3].map((s) => JSON.stringify({ step: s, loss: 4 - s / 2, lr: 0.001, tokens: 64, seconds: 0.1 })).join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'train_log.jsonl'),
+      [1, 2, 3].map((s) => JSON.stringify({ step: s, loss: 4 - s / 2, lr: 0.001, tokens: 64, seconds: 0.1 })).join('\n') + '\n',
+    );
     writeFileSync(join(dir, 'valid_log.json'), JSON.stringify([{ step: 2, loss: 3.5 }]));
     const a = await collectAdapter(layout, 'adapters.a', undefined, 10);
     expect(a.versions).toEqual([]);
@@ -38,7 +41,21 @@ describe('the report while a build runs', () => {
     writeFileSync(layout.lock, JSON.stringify({ pid: process.pid, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'build' }));
     const holder = lockHolder(layout);
     expect(holder?.pid).toBe(process.pid);
-    const model: ReportModel = { title: 't', description: '', projectDir: '/p', pipelineFile: '/p/pipeline.json', generatedAt: '2026-01-01T00:00:00Z', graph: [], running: holder ?? null, adapters: [], evals: [], compositions: [], datasets: [], others: [], problems: [] };
+    const model: ReportModel = {
+      title: 't',
+      description: '',
+      projectDir: '/p',
+      pipelineFile: '/p/pipeline.json',
+      generatedAt: '2026-01-01T00:00:00Z',
+      graph: [],
+      running: holder ?? null,
+      adapters: [],
+      evals: [],
+      compositions: [],
+      datasets: [],
+      others: [],
+      problems: [],
+    };
     expect(renderReportHtml(model, { refreshSeconds: 5 })).toContain('<meta http-equiv="refresh" content="5">');
     expect(renderReportHtml(model, { refreshSeconds: 5 })).toContain(`pid ${process.pid}`);
     expect(renderReportHtml(model)).not.toContain('http-equiv="refresh"');

@@ -8,7 +8,10 @@ import { tempDir } from '../../helpers/temp-dir.ts';
 describe('read-artifacts', () => {
   it('accumulates tokens and derives tokens/s per step; validation points get the tokens of their step', () => {
     const dir = tempDir('peftmake-report-read-');
-    writeFileSync(join(dir, 'train_log.jsonl'), ['{"step":1,"loss":3,"lr":0,"tokens":100,"seconds":0.5}', '{"step":2,"loss":2.5,"lr":0.1,"tokens":50,"seconds":0.25}', ''].join('\n'));
+    writeFileSync(
+      join(dir, 'train_log.jsonl'),
+      ['{"step":1,"loss":3,"lr":0,"tokens":100,"seconds":0.5}', '{"step":2,"loss":2.5,"lr":0.1,"tokens":50,"seconds":0.25}', ''].join('\n'),
+    );
     writeFileSync(join(dir, 'valid_log.json'), '[{"step":2,"loss":2.75},{"step":9,"loss":1}]');
     const train = readTrainLog(dir);
     expect(train).toEqual([
@@ -36,9 +39,18 @@ describe('read-artifacts', () => {
     ]);
     expect(lossParts('⟦all⟧')).toEqual([{ text: 'all', loss: true }]);
     const dir = tempDir('peftmake-report-read-');
-    writeFileSync(join(dir, 'samples.txt'), 'Loss-carrying tokens are between ⟦ and ⟧.\n\n--- train[0]: 3 tokens, 1 with loss ---\nx ⟦y⟧\n\n--- train[1]: 2 tokens ---\nz\n\n--- valid[0]: 1 tokens ---\n⟦w⟧\n');
+    writeFileSync(
+      join(dir, 'samples.txt'),
+      'Loss-carrying tokens are between ⟦ and ⟧.\n\n--- train[0]: 3 tokens, 1 with loss ---\nx ⟦y⟧\n\n--- train[1]: 2 tokens ---\nz\n\n--- valid[0]: 1 tokens ---\n⟦w⟧\n',
+    );
     expect(readSamples(dir, 1)).toEqual([
-      { label: 'train[0]: 3 tokens, 1 with loss', parts: [{ text: 'x ', loss: false }, { text: 'y', loss: true }] },
+      {
+        label: 'train[0]: 3 tokens, 1 with loss',
+        parts: [
+          { text: 'x ', loss: false },
+          { text: 'y', loss: true },
+        ],
+      },
       { label: 'valid[0]: 1 tokens', parts: [{ text: 'w', loss: true }] },
     ]);
   });

@@ -13,7 +13,18 @@ describe('lineChart', () => {
       title: 'loss <&>',
       xLabel: 'step',
       yLabel: 'loss',
-      series: [{ label: 'train "v1"', color: '#000', data: { version: 1 }, points: [{ x: 1, y: 2.5 }, { x: 2, y: Number.NaN }, { x: 3, y: 0.125 }] }],
+      series: [
+        {
+          label: 'train "v1"',
+          color: '#000',
+          data: { version: 1 },
+          points: [
+            { x: 1, y: 2.5 },
+            { x: 2, y: Number.NaN },
+            { x: 3, y: 0.125 },
+          ],
+        },
+      ],
       markers: [{ x: 3, y: 0.125, label: 'gate <passed>', kind: 'pass' }],
     });
     const pts = [...svg.matchAll(/<circle class="pt"[^>]*data-x="([^"]+)" data-y="([^"]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
@@ -46,8 +57,22 @@ describe('niceTicks', () => {
 });
 
 describe('pipeline graph', () => {
-  const node = (name: string, upstream: string[]): GraphNode => ({ name, kind: name.split('.')[0], upstream, state: 'fresh', version: 1, pinned: false, heldBack: false, reasons: [] });
-  const nodes = [node('models.base', []), node('datasets.d', ['models.base']), node('adapters.a', ['models.base', 'datasets.d']), node('evals.e', ['adapters.a', 'datasets.d'])];
+  const node = (name: string, upstream: string[]): GraphNode => ({
+    name,
+    kind: name.split('.')[0],
+    upstream,
+    state: 'fresh',
+    version: 1,
+    pinned: false,
+    heldBack: false,
+    reasons: [],
+  });
+  const nodes = [
+    node('models.base', []),
+    node('datasets.d', ['models.base']),
+    node('adapters.a', ['models.base', 'datasets.d']),
+    node('evals.e', ['adapters.a', 'datasets.d']),
+  ];
 
   it('puts each stage one column right of its deepest upstream', () => {
     expect(Object.fromEntries(depths(nodes))).toEqual({ 'models.base': 0, 'datasets.d': 1, 'adapters.a': 2, 'evals.e': 3 });

@@ -6,7 +6,17 @@ const cells = (line: string) => [...line.slice(line.indexOf('┤') + 1)];
 
 describe('terminalPlot', () => {
   it('a falling line runs from the top-left dot to the bottom-right dot', () => {
-    const lines = terminalPlot([{ points: [{ x: 0, y: 4 }, { x: 10, y: 1 }] }], { width: 10, height: 4 });
+    const lines = terminalPlot(
+      [
+        {
+          points: [
+            { x: 0, y: 4 },
+            { x: 10, y: 1 },
+          ],
+        },
+      ],
+      { width: 10, height: 4 },
+    );
     expect(lines).toHaveLength(6); // 4 rows, axis, x range
     expect(lines[0].startsWith('4 ┤')).toBe(true);
     expect(lines[3].startsWith('1 ┤')).toBe(true);
@@ -21,8 +31,19 @@ describe('terminalPlot', () => {
   it('marker series put their character in the cell of each point; non-finite points are left out', () => {
     const lines = terminalPlot(
       [
-        { points: [{ x: 0, y: 0 }, { x: 1, y: 1 }] },
-        { points: [{ x: 1, y: 0 }, { x: Number.NaN, y: 3 }], mark: '◆' },
+        {
+          points: [
+            { x: 0, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
+        {
+          points: [
+            { x: 1, y: 0 },
+            { x: Number.NaN, y: 3 },
+          ],
+          mark: '◆',
+        },
       ],
       { width: 8, height: 3 },
     );
