@@ -140,8 +140,8 @@ export async function pushStage(layout: StoreLayout, req: PushRequest, options: 
     key: v.key,
     repo: req.repo,
     revision,
-    commit: out!?.commit.oid ?? '',
-    url: out!?.commit.url ?? '',
+    commit: out?.commit.oid ?? '',
+    url: out?.commit.url ?? '',
     files: [...files.keys()].sort(),
     at: new Date().toISOString(),
   };

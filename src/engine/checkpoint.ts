@@ -84,7 +84,7 @@ export function checkpointProblem(dir: string, key: string): string | undefined 
   let m: CheckpointManifest;
   try {
     m = JSON.parse(readFileSync(join(dir, CHECKPOINT_MANIFEST), 'utf8')) as CheckpointManifest;
-  } catch (e) {
+  } catch {
     return existsSync(join(dir, CHECKPOINT_MANIFEST)) ? `${CHECKPOINT_MANIFEST} is not valid JSON` : `no ${CHECKPOINT_MANIFEST} (an incomplete write)`;
   }
   if (m.key !== key) return `it belongs to key ${String(m.key).slice(0, 12)}, not ${key.slice(0, 12)}`;

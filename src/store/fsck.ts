@@ -1,7 +1,7 @@
 // `peftmake fsck`: checks the whole store (every object re-hashed against its manifest, every ref readable and
 // pointing at an object) and, with repair, removes what is damaged so the next build rebuilds it.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { PeftError } from '../errors.ts';
+import type { PeftError } from '../errors.ts';
 import type { StoreLayout } from './layout.ts';
 import { readRef, type StageRef } from './refs.ts';
 import { verifyObject } from './verify.ts';

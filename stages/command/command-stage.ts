@@ -54,7 +54,7 @@ async function runOne(cmd: string, ctx: RunContext<CommandConfig>): Promise<void
   };
   if (ctx.signal.aborted) onAbort();
   else ctx.signal.addEventListener('abort', onAbort, { once: true });
-  let res;
+  let res: Awaited<typeof sub>;
   try {
     for await (const line of sub.iterable({ from: 'all' })) ctx.log(String(line));
     res = await sub;

@@ -28,9 +28,7 @@ export interface FormatResult {
   metrics?: Record<string, unknown>;
 }
 
-export interface FormatWriter {
-  (ctx: RunContext<ExportStageConfig>, src: ExportSource, dst: string): Promise<FormatResult>;
-}
+export type FormatWriter = (ctx: RunContext<ExportStageConfig>, src: ExportSource, dst: string) => Promise<FormatResult>;
 
 const WRITERS: Record<string, FormatWriter> = {
   peft: writePeftExport,

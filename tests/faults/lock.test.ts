@@ -1,7 +1,7 @@
 // Fault injection, the build lock: two builds racing over a stale lock never both run; a lock naming a live but
 // unrelated process (a reused PID) is cleared; another host's lock is a clear error with the exact command to clear it;
 // --wait gives up after its timeout with the holder named.
-import { execSync, spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
