@@ -22,7 +22,8 @@ describe('cancel', () => {
     w = new World({ stages: { nested: { cmd: "sh -c 'echo $$ > inner.pid; sleep 3; echo late > late.txt'; echo after > after.txt", outs: ['after.txt'] } } });
     const child = execa(process.execPath, [CLI, 'build'], { cwd: w.dir, reject: false, env: { FORCE_COLOR: '0' } });
     const t0 = Date.now();
-    while (!existsSync(w.path('inner.pid'))) {
+    // the file exists as soon as the shell opens it, before the number is in it
+    while (!existsSync(w.path('inner.pid')) || !/^\d+\s*$/.test(readFileSync(w.path('inner.pid'), 'utf8'))) {
       if (Date.now() - t0 > 30_000) throw new Error('the stage never started');
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -26,6 +26,12 @@ function gated(): TempProject {
   return p;
 }
 
+/** Waits for the stage to write its pid: the file exists as soon as the shell opens it, before the number is in it. */
+async function startedPid(what: string): Promise<number> {
+  await waitFor(() => p.exists('started.pid') && /^\d+\s*$/.test(p.read('started.pid')), 30_000, what);
+  return Number(p.read('started.pid').trim());
+}
+
 function objectsAreComplete(dir: string): boolean {
   const objects = `${dir}/artifacts/objects`;
   if (!existsSync(objects)) return true;
@@ -68,8 +74,7 @@ describe('Ctrl-C', () => {
   it("SIGINT stops the build cleanly: exit 130, the stage's process ended, nothing committed, lock released", async () => {
     gated();
     const child = p.spawnCli(['build']);
-    await waitFor(() => p.exists('started.pid'), 30_000, 'the stage to start');
-    const stagePid = Number(p.read('started.pid').trim());
+    const stagePid = await startedPid('the stage to start');
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(130);
@@ -87,8 +92,7 @@ describe('SIGKILL mid-run', () => {
   it("killing the stage's process fails the stage, commits nothing, and the next build completes", async () => {
     gated();
     const build = p.build();
-    await waitFor(() => p.exists('started.pid'), 30_000, 'the stage to start');
-    process.kill(Number(p.read('started.pid').trim()), 'SIGKILL');
+    process.kill(await startedPid('the stage to start'), 'SIGKILL');
     const r = await build;
     expect(stage(r, 'stages.slow').action).toBe('failed');
     expect(stage(r, 'stages.slow').error).toMatch(/was killed by SIGKILL/);
@@ -111,8 +115,7 @@ describe('SIGKILL mid-run', () => {
     })();
     p.write('in.txt', 'y');
     const child = p.spawnCli(['build']);
-    await waitFor(() => p.exists('started.pid'), 30_000, 'the stage to start');
-    const stagePid = Number(p.read('started.pid').trim());
+    const stagePid = await startedPid('the stage to start');
     child.kill('SIGKILL');
     await child;
     try {
