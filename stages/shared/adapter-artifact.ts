@@ -6,6 +6,7 @@ import { PeftError } from '../../src/errors.ts';
 import type { RunContext, UpstreamArtifact } from '../../src/stage.ts';
 import { modelDirOf } from './model-dir.ts';
 import type { PromptFormat } from '../../src/hf/prompt-format.ts';
+import { resolvePortable } from '../../src/util/portable-path.ts';
 
 export const ADAPTER_META = 'adapter.json';
 
@@ -16,7 +17,7 @@ export interface StackEntry {
 
 export interface AdapterMeta {
   name: string;
-  base: { name: string; key: string; modelDir: string }; // modelDir project-relative inside the project (informational)
+  base: { name: string; key: string; modelDir: string }; // written project-relative inside the project; absolute once read (readAdapterMeta)
   data: { name: string; key: string; format?: string };
   /** Frozen adapters beneath this one while it trained, in application order (transitively). */
   stack: StackEntry[];
@@ -41,7 +42,9 @@ export function modelDirFor(ctx: Pick<RunContext, 'name' | 'upstream'>, modelNam
 export function readAdapterMeta(artifactDir: string): AdapterMeta {
   const f = join(artifactDir, ADAPTER_META);
   if (!existsSync(f)) throw new PeftError('E_STORE', `${artifactDir}: no ${ADAPTER_META} (not an adapter artifact)`, { file: f });
-  return JSON.parse(readFileSync(f, 'utf8')) as AdapterMeta;
+  const meta = JSON.parse(readFileSync(f, 'utf8')) as AdapterMeta;
+  // written project-relative inside the project (a copied project reads its own model); absolute once read
+  return { ...meta, base: { ...meta.base, modelDir: resolvePortable(artifactDir, meta.base.modelDir) } };
 }
 
 /** Artifact directory of an adapter in the same store as `sibling` (objects/<key>). */
