@@ -44,6 +44,7 @@ export function readAdapterMeta(artifactDir: string): AdapterMeta {
   if (!existsSync(f)) throw new PeftError('E_STORE', `${artifactDir}: no ${ADAPTER_META} (not an adapter artifact)`, { file: f });
   const meta = JSON.parse(readFileSync(f, 'utf8')) as AdapterMeta;
   // written project-relative inside the project (a copied project reads its own model); absolute once read
+  if (typeof meta.base?.modelDir !== 'string') return meta;
   return { ...meta, base: { ...meta.base, modelDir: resolvePortable(artifactDir, meta.base.modelDir) } };
 }
 
