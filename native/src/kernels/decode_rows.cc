@@ -1,0 +1,64 @@
+// Dispatch of the decode products (decode_rows.h) to the active ISA's bodies: AVX-512 (decode_rows_avx512.cc), AVX2
+// + FMA (decode_rows_avx2.cc) or the portable scalar GEMVs (gemv_scalar.cc), which are row-independent as well.
+#include "kernels/decode_rows.h"
+#include <string>
+#include "error.h"
+#include "kernels/gemv_variants.h"
+#include "kernels/isa.h"
+
+namespace peft::kern {
+
+// Defined in the per-ISA files; null where the build has no such code.
+extern const Nf4GemvRows decode_nf4_rows_avx512;
+extern const GemvF32Rows decode_f32_rows_avx512;
+extern const Nf4GemvRows decode_nf4_rows_avx2;
+extern const GemvF32Rows decode_f32_rows_avx2;
+
+namespace {
+
+struct Bodies {
+  Nf4GemvRows nf4;
+  GemvF32Rows f32;
+};
+
+Bodies bodies() {
+  const Isa isa = active_isa();
+  Bodies b{nf4_gemv_rows_scalar, gemv_f32_rows_scalar};
+  if (isa == Isa::Avx512 && decode_nf4_rows_avx512) b = {decode_nf4_rows_avx512, decode_f32_rows_avx512};
+  if (isa == Isa::Avx2 && decode_nf4_rows_avx2) b = {decode_nf4_rows_avx2, decode_f32_rows_avx2};
+  if (isa != Isa::Scalar && b.nf4 == nf4_gemv_rows_scalar)
+    throw EngineError("E_ENGINE", std::string("decode_rows: this build has no ") + isa_name(isa) +
+                                      " decode kernels (set PEFT_ISA=scalar, or rebuild with npm run build:native)");
+  return b;
+}
+
+} // namespace
+
+bool decode_rows_supported(const FrozenLinear& w) {
+  if (w.storage() == Storage::F32) return w.f32_data() != nullptr;
+  return w.storage() == Storage::NF4 && w.in() % NF4_BLOCK == 0;
+}
+
+void decode_rows(const FrozenLinear& w, const float* x, int T, float* y, int o0, int o1) {
+  if (o1 <= o0) return;
+  const Bodies b = bodies();
+  if (w.storage() == Storage::F32) {
+    b.f32(w.f32_data(), w.out(), w.in(), x, T, y, o0, o1);
+  } else if (w.storage() == Storage::NF4 && w.in() % NF4_BLOCK == 0) {
+    const NF4Tensor& t = w.nf4_tensor();
+    const Nf4View v{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, NF4_CODE, t.rows,
+                    t.cols};
+    b.nf4(v, x, T, y, o0, o1);
+  } else {
+    throw EngineError("E_ENGINE", "decode_rows: the weight is neither fp32 nor NF4 with whole blocks per row");
+  }
+  if (const float* bias = w.bias_data())
+    for (int t = 0; t < T; t++)
+      for (int o = o0; o < o1; o++) y[(size_t)t * w.out() + o] += bias[o];
+}
+
+void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y, int o0, int o1) {
+  if (o1 > o0) bodies().f32(W, out, in, x, T, y, o0, o1);
+}
+
+} // namespace peft::kern
