@@ -1,11 +1,12 @@
 // Deployment benchmark (JSON lines): generation on a random-init model of SmolLM2-135M's shape, batch 1, 128 new
-// tokens after an 8-token prompt, greedy, the same threads for every runtime: the engine (NF4, fp32), onnxruntime-node
+// tokens after an 8-token prompt, greedy, the same threads for every runtime: the engine (NF4, bf16; both in bf16
+// compute: the head and unquantized weights read from bf16 copies, activations in fp32), onnxruntime-node
 // on the ONNX export (fp32, fp16) and llama.cpp through node-llama-cpp on the GGUF export (F16, Q4_0). Each runtime
 // lives in its own process (its own peak RSS), loaded once; the runs are interleaved in rounds (each round visits
 // every runtime, the pairs that are compared next to each other, the order rotated) so that a change in the
 // machine's load falls on all of them alike, and each line gives the median of its rounds. Then the ratios the issue
 // sets as goals, from the medians and from the rounds (the median of per-round ratios): engine NF4 vs llama.cpp
-// Q4_0, engine fp32 vs llama.cpp F16, engine vs the best onnxruntime run. A run is marked invalid, with its reasons
+// Q4_0, engine bf16 vs llama.cpp F16, engine vs the best onnxruntime run. A run is marked invalid, with its reasons
 // and no wall-clock ratio, when other processes held more than BENCH_MAX_OTHER (0.10) of the CPUs or a runtime's
 // rounds spread by more than 1.5x: llama.cpp's threads wait for each other by spinning, so on a shared machine its
 // time collapses by 10-100x. Single-threaded (BENCH_THREADS=1) no runtime waits for another thread and the ratios of
@@ -28,7 +29,7 @@ const MAX_OTHER = Number(process.env.BENCH_MAX_OTHER ?? 0.1);
 const MAX_SPREAD = 1.5;
 const PROMPT = [1, 504, 1211, 88, 3011, 77, 912, 40];
 // compared pairs next to each other in a round
-const RUNTIMES = (process.env.BENCH_RUNTIMES ?? 'engine:nf4,llama.cpp:Q4_0,engine:fp32,llama.cpp:F16,ort:fp32,ort:fp16').split(',');
+const RUNTIMES = (process.env.BENCH_RUNTIMES ?? 'engine:nf4,llama.cpp:Q4_0,engine:bf16,llama.cpp:F16,ort:fp32,ort:fp16').split(',');
 
 /** This process image's own peak and current RSS (VmHWM, VmRSS): getrusage's maxrss carries the parent's peak
  * across fork + exec. */
@@ -49,9 +50,10 @@ async function runner(runtime: string, precision: string, dir: string): Promise<
     const { loadModel } = await import('../src/engine/index.ts');
     const { nativeEngine } = await import('../src/engine/native.ts');
     nativeEngine().setThreads(THREADS);
-    const m = await loadModel({ dir: join(dir, 'hf'), quant: precision === 'nf4' ? 'nf4' : 'none', compute: 'fp32' });
+    // bf16 compute: decoding reads the head and the unquantized weights from their bf16 copies (fp32 activations)
+    const m = await loadModel({ dir: join(dir, 'hf'), quant: precision === 'nf4' ? 'nf4' : 'none', compute: 'bf16' });
     return {
-      label: precision === 'nf4' ? 'nf4 (fp32 activations)' : 'fp32',
+      label: precision === 'nf4' ? 'nf4 + bf16 head' : 'bf16 weights',
       warm: () => m.generate(PROMPT, { maxTokens: 8, temperature: 0, eos: [] }),
       gen: () => m.generate(PROMPT, { maxTokens: NEW, temperature: 0, eos: [] }),
     };
@@ -269,10 +271,10 @@ async function main(): Promise<void> {
     const wall = (x: Run) => x.tokens / x.seconds;
     const cpuRate = (x: Run) => x.tokens / x.cpu_seconds;
     const ortBest = ['ort:fp32', 'ort:fp16'].filter((k) => med.has(k)).sort((a, b) => (med.get(b)?.tps ?? 0) - (med.get(a)?.tps ?? 0))[0];
-    const engBest = ['engine:nf4', 'engine:fp32'].filter((k) => med.has(k)).sort((a, b) => (med.get(b)?.tps ?? 0) - (med.get(a)?.tps ?? 0))[0];
+    const engBest = ['engine:nf4', 'engine:bf16'].filter((k) => med.has(k)).sort((a, b) => (med.get(b)?.tps ?? 0) - (med.get(a)?.tps ?? 0))[0];
     const pairs: [string, string, string][] = [
       ['engine_nf4_over_llamacpp_q4_0', 'engine:nf4', 'llama.cpp:Q4_0'],
-      ['engine_fp32_over_llamacpp_f16', 'engine:fp32', 'llama.cpp:F16'],
+      ['engine_bf16_over_llamacpp_f16', 'engine:bf16', 'llama.cpp:F16'],
       ['engine_best_over_best_onnxruntime', engBest, ortBest],
     ];
     const ratios: Record<string, unknown> = {};
@@ -293,7 +295,7 @@ async function main(): Promise<void> {
               'tokens per second of the own CPU time of each process, single-threaded: no runtime waits on another thread, so the machine load does not enter these ratios',
           }
         : {}),
-      goal: 'engine >= llama.cpp at comparable precision (NF4 vs Q4_0, fp32 vs F16); engine > onnxruntime',
+      goal: 'engine >= llama.cpp at comparable precision (NF4 vs Q4_0, bf16 vs F16); engine > onnxruntime',
       threads: THREADS,
       rounds: ROUNDS,
       loadavg: loadAverage(),

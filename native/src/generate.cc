@@ -1,6 +1,8 @@
 // Generation of one sequence with a KV cache, the whole loop in native code (prefill once, then one token per
 // forward; no per-token allocation), and sequence scoring. Steps below 32 rows run as decode products
-// (backend decode_*: NF4 decoded in registers, a few pool regions per layer); longer prompts through llama_forward.
+// (backend decode_*: NF4 decoded in registers, a few pool regions per layer; in bf16 compute the head and the
+// unquantized weights read from their bf16 copies, activations and sums in fp32); longer prompts through
+// llama_forward.
 #include "generate.h"
 #include <algorithm>
 #include <cmath>
@@ -102,6 +104,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
   const Backend& be = m.be();
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), pos0 = cache.len;
   const float eps = (float)c.rms_norm_eps;
+  const bool bf16 = m.compute == kern::Compute::BF16; // weights with a bf16 copy read in bf16
   float* x = b.x.data();
   float* out = b.out.data();
   be.embed_rows(x, m.embed.data(), ids, T, H);
@@ -119,7 +122,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
       const kern::FrozenLinear* ws[3] = {L.proj[P_Q].get(), L.proj[P_K].get(), L.proj[P_V].get()};
       float* const ys[3] = {b.q.data(), b.k.data(), b.v.data()};
-      be.decode_linear_group(ws, ys, 3, b.ln.data(), T, nullptr);
+      be.decode_linear_group(ws, ys, 3, b.ln.data(), T, nullptr, bf16);
     }
     {
       PEFT_PROFILE_SCOPE(lora);
@@ -144,7 +147,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
       const kern::FrozenLinear* ws[1] = {L.proj[P_O].get()};
       float* const ys[1] = {b.x2.data()};
-      be.decode_linear_group(ws, ys, 1, b.att.data(), T, nullptr);
+      be.decode_linear_group(ws, ys, 1, b.att.data(), T, nullptr, bf16);
     }
     {
       PEFT_PROFILE_SCOPE(lora);
@@ -156,13 +159,14 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
     }
     if (!has_lora(st, l, P_GATE) && !has_lora(st, l, P_UP)) {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data());
+      be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
+                               bf16);
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
         const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
         float* const ys[2] = {b.g.data(), b.u.data()};
-        be.decode_linear_group(ws, ys, 2, b.ln.data(), T, nullptr);
+        be.decode_linear_group(ws, ys, 2, b.ln.data(), T, nullptr, bf16);
       }
       {
         PEFT_PROFILE_SCOPE(lora);
@@ -176,11 +180,11 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
     float* const yd[1] = {out};
     if (!has_lora(st, l, P_DOWN)) {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // out = h W_down^T + x2 in one region
-      be.decode_linear_group(wd, yd, 1, b.h.data(), T, b.x2.data());
+      be.decode_linear_group(wd, yd, 1, b.h.data(), T, b.x2.data(), bf16);
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-        be.decode_linear_group(wd, yd, 1, b.h.data(), T, nullptr);
+        be.decode_linear_group(wd, yd, 1, b.h.data(), T, nullptr, bf16);
       }
       {
         PEFT_PROFILE_SCOPE(lora);
@@ -197,10 +201,14 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
   cache.len += T;
 }
 
-// Logits of the normed last row: the head streamed once over the pool.
+// Logits of the normed last row: the head streamed once over the pool (its bf16 copy in bf16 compute: half the
+// bytes of the largest weight a step reads).
 void head_logits(const LlamaModel& m, DecodeBufs& b) {
   PEFT_PROFILE_SCOPE(lmhead_ce);
-  m.be().decode_matvec_f32(m.head(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+  if (!m.head16.empty())
+    m.be().decode_matvec_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+  else
+    m.be().decode_matvec_f32(m.head(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
 }
 
 } // namespace

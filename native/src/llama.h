@@ -28,9 +28,10 @@ struct LlamaModel {
   std::string dir;
   kern::Storage storage = kern::Storage::F32;
   kern::Compute compute = kern::Compute::F32;
-  std::vector<float> embed;   // [V, H]
-  std::vector<float> lm_head; // [V, H], empty when tied to embed
-  std::vector<float> norm;    // [H]
+  std::vector<float> embed;     // [V, H]
+  std::vector<float> lm_head;   // [V, H], empty when tied to embed
+  std::vector<float> norm;      // [H]
+  std::vector<uint16_t> head16; // [V, H] the head in bf16 (bf16 compute: read by decoding), else empty
   std::vector<LlamaLayer> layers;
   const Backend* backend = &cpu_backend(); // runs every op of the forward / backward (backend/backend.h)
   const Backend& be() const { return *backend; }

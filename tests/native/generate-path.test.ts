@@ -1,8 +1,9 @@
 // model.generate (one sequence, the whole loop in native/src/generate.cc) against the batched decoder serving the
 // same request alone (native/src/decode): the same tokens for fp32 and NF4 weights, with and without a LoRA stack,
-// for prompts on the row path (< 32 tokens) and on the matmul path, greedy and seeded sampling. On AVX-512 both
-// run products with the same summation order; elsewhere the decoder has no vector kernels of its own, so the
-// comparison is made only where the numbers are meant to be identical.
+// for prompts on the row path (< 32 tokens) and on the matmul path, greedy and seeded sampling. On AVX-512 the fp32
+// products of both sum in the same order (the same numbers); NF4 differs in the last bits (generation scales each
+// block's sum by its absmax once) and gives the same tokens on this sample. Elsewhere the decoder has no vector
+// kernels of its own, so the comparison is made on AVX-512 only.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchDecoder, type DecodeRequest } from '../../src/engine/batch.ts';
 import { loadModel, type AdapterUse } from '../../src/engine/index.ts';

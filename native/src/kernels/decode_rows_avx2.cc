@@ -1,7 +1,9 @@
 // AVX2 + FMA bodies of the decode products (decode_rows.h), built without AVX-512 (-mavx2 -mfma -mf16c
-// -mno-avx512f) for Zen 2/3 and Intel client CPUs: every (row, output) value is one 8-lane accumulator over the
-// inputs in order (the last step masked) and one fixed lane reduction, so a row's result does not depend on T. One
-// input row: four output rows at a time (four FMA chains); NF4 codes looked up with two 8-entry permutes and a blend.
+// -mno-avx512f) for Zen 2/3 and Intel client CPUs; a row's result never depends on T. fp32: one 8-lane accumulator
+// per (row, output) over the inputs in order (the last step masked), one fixed lane reduction. NF4: the codes of 16
+// weights widened with one vpmovzxbd, looked up with two 8-entry permutes and a blend (low nibbles, then high ones:
+// the input comes in that order, see decode_prepare_nf4), each block's sum scaled by its absmax once. One input row:
+// four output rows at a time.
 #include "kernels/gemv_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
@@ -16,52 +18,54 @@ inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
-// 16 codes (8 packed bytes, low nibble first) -> two vectors of code-book values times absmax, in element order.
-inline void decode16(const uint8_t* p, __m256 lo_tab, __m256 hi_tab, __m256 va, __m256& w0, __m256& w1) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  const __m128i b = _mm_cvtsi64_si128((long long)v);
-  const __m128i m = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-  const __m128i codes = _mm_unpacklo_epi8(lo, hi); // 16 code indices, element order
-  const __m256i i0 = _mm256_cvtepu8_epi32(codes), i1 = _mm256_cvtepu8_epi32(_mm_srli_si128(codes, 8));
-  const __m256 a0 = _mm256_permutevar8x32_ps(lo_tab, i0), c0 = _mm256_permutevar8x32_ps(hi_tab, i0);
-  const __m256 a1 = _mm256_permutevar8x32_ps(lo_tab, i1), c1 = _mm256_permutevar8x32_ps(hi_tab, i1);
-  // bit 3 of the index selects the upper half of the code book (moved to the sign bit for blendv)
-  w0 = _mm256_mul_ps(_mm256_blendv_ps(a0, c0, _mm256_castsi256_ps(_mm256_slli_epi32(i0, 28))), va);
-  w1 = _mm256_mul_ps(_mm256_blendv_ps(a1, c1, _mm256_castsi256_ps(_mm256_slli_epi32(i1, 28))), va);
+// 8 code indices (any bits above bit 3 ignored) -> their code-book values: two 8-entry permutes, bit 3 (moved to
+// the sign bit) picks the upper half.
+inline __m256 lookup8(__m256i idx, __m256 lo_tab, __m256 hi_tab) {
+  const __m256 a = _mm256_permutevar8x32_ps(lo_tab, idx), c = _mm256_permutevar8x32_ps(hi_tab, idx);
+  return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+
+// The codes of 16 weights (8 packed bytes) as code-book values of the low nibbles (even elements) and of the high
+// nibbles (odd elements).
+inline void codes16(const uint8_t* p, __m256 lo_tab, __m256 hi_tab, __m256& even, __m256& odd) {
+  const __m256i d = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  even = lookup8(d, lo_tab, hi_tab);
+  odd = lookup8(_mm256_srli_epi32(d, 4), lo_tab, hi_tab);
+}
+
+// sum over one 64-weight block of code x input (xb in the nibble order of decode_prepare_nf4), four chains of two.
+inline __m256 block_dot(const uint8_t* p, const float* xb, __m256 lo_tab, __m256 hi_tab) {
+  __m256 s[4];
+  for (int q = 0; q < 4; q++) {
+    __m256 e, o;
+    codes16(p + 8 * q, lo_tab, hi_tab, e, o);
+    s[q] = _mm256_fmadd_ps(o, _mm256_loadu_ps(xb + 16 * q + 8), _mm256_mul_ps(e, _mm256_loadu_ps(xb + 16 * q)));
+  }
+  return _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3]));
 }
 
 template <int R>
-inline void nf4_one(const Nf4View& w, const float* x, float* y, int o) {
+inline void nf4_one(const Nf4View& w, const float* xn, float* y, int o) {
   const int per_row = w.cols / 64;
   const __m256 lo_tab = _mm256_loadu_ps(w.code), hi_tab = _mm256_loadu_ps(w.code + 8);
   __m256 acc[R];
   for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
   for (int b = 0; b < per_row; b++) {
-    const float* xb = x + (size_t)b * 64;
+    const float* xb = xn + (size_t)b * 64;
     for (int r = 0; r < R; r++) {
       const size_t blk = (size_t)(o + r) * per_row + b;
-      const uint8_t* p = w.packed + blk * 32;
-      const __m256 va = _mm256_set1_ps(nf4_view_absmax(w, blk));
-      __m256 a = acc[r];
-      for (int q = 0; q < 4; q++) {
-        __m256 w0, w1;
-        decode16(p + 8 * q, lo_tab, hi_tab, va, w0, w1);
-        a = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb + 16 * q), a);
-        a = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 16 * q + 8), a);
-      }
-      acc[r] = a;
+      const __m256 s = block_dot(w.packed + blk * 32, xb, lo_tab, hi_tab);
+      acc[r] = _mm256_fmadd_ps(s, _mm256_set1_ps(nf4_view_absmax(w, blk)), acc[r]); // the block's absmax once
     }
   }
   for (int r = 0; r < R; r++) y[o + r] = hsum8(acc[r]);
 }
 
-void nf4_rows(const Nf4View& w, const float* x, int T, float* y, int o0, int o1) {
+void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1) {
   if (T == 1) {
     int o = o0;
-    for (; o + 4 <= o1; o += 4) nf4_one<4>(w, x, y, o);
-    for (; o < o1; o++) nf4_one<1>(w, x, y, o);
+    for (; o + 4 <= o1; o += 4) nf4_one<4>(w, xn, y, o);
+    for (; o < o1; o++) nf4_one<1>(w, xn, y, o);
     return;
   }
   const int cols = w.cols, per_row = cols / 64;
@@ -73,14 +77,16 @@ void nf4_rows(const Nf4View& w, const float* x, int T, float* y, int o0, int o1)
       const size_t blk = (size_t)o * per_row + b;
       const uint8_t* p = w.packed + blk * 32;
       const __m256 va = _mm256_set1_ps(nf4_view_absmax(w, blk));
-      __m256 wv[8];
-      for (int q = 0; q < 4; q++) decode16(p + 8 * q, lo_tab, hi_tab, va, wv[2 * q], wv[2 * q + 1]);
-      const float* xb = x + (size_t)b * 64;
+      __m256 cv[8];
+      for (int q = 0; q < 4; q++) codes16(p + 8 * q, lo_tab, hi_tab, cv[2 * q], cv[2 * q + 1]);
+      const float* xb = xn + (size_t)b * 64;
       for (int t = 0; t < T; t++) {
         const float* xr = xb + (size_t)t * cols;
-        __m256 a = acc[t];
-        for (int q = 0; q < 8; q++) a = _mm256_fmadd_ps(wv[q], _mm256_loadu_ps(xr + 8 * q), a);
-        acc[t] = a;
+        __m256 s[4];
+        for (int q = 0; q < 4; q++)
+          s[q] = _mm256_fmadd_ps(cv[2 * q + 1], _mm256_loadu_ps(xr + 16 * q + 8),
+                                 _mm256_mul_ps(cv[2 * q], _mm256_loadu_ps(xr + 16 * q)));
+        acc[t] = _mm256_fmadd_ps(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])), va, acc[t]);
       }
     }
     for (int t = 0; t < T; t++) y[(size_t)t * w.rows + o] = hsum8(acc[t]);
@@ -132,8 +138,38 @@ void f32_rows(const float* W, int out, int in, const float* x, int T, float* y, 
   for (; o < o1; o++) f32_cols<1>(W, out, in, x, T, y, o);
 }
 
+// bf16 weights, input in the even/odd order of decode_prepare_nf4 (in % 16 == 0): 16 weights per 256-bit load, the
+// even elements widened by a shift, the odd ones by a mask; four output rows at a time.
+template <int R>
+inline void bf16_one(const uint16_t* W, int in, const float* xn, float* y, int o) {
+  const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+  __m256 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  for (int k = 0; k < in; k += 16) {
+    const __m256 xe = _mm256_loadu_ps(xn + k), xo = _mm256_loadu_ps(xn + k + 8);
+    for (int r = 0; r < R; r++) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W + (size_t)(o + r) * in + k));
+      acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), xe, acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(v, hi)), xo, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) y[o + r] = hsum8(acc[r]);
+}
+
+void bf16_rows(const uint16_t* W, int out, int in, const float* xn, int T, float* y, int o0, int o1) {
+  for (int t = 0; t < T; t++) {
+    const float* xr = xn + (size_t)t * in;
+    float* yr = y + (size_t)t * out;
+    int o = o0;
+    for (; o + 4 <= o1; o += 4) bf16_one<4>(W, in, xr, yr, o);
+    for (; o < o1; o++) bf16_one<1>(W, in, xr, yr, o);
+  }
+}
+
 } // namespace
 
+using DecodeBf16Rows = void (*)(const uint16_t*, int, int, const float*, int, float*, int, int);
+extern const DecodeBf16Rows decode_bf16_rows_avx2 = bf16_rows;
 extern const Nf4GemvRows decode_nf4_rows_avx2 = nf4_rows;
 extern const GemvF32Rows decode_f32_rows_avx2 = f32_rows;
 
@@ -141,6 +177,8 @@ extern const GemvF32Rows decode_f32_rows_avx2 = f32_rows;
 #else
 #include "kernels/gemv_variants.h"
 namespace peft::kern {
+using DecodeBf16Rows = void (*)(const uint16_t*, int, int, const float*, int, float*, int, int);
+extern const DecodeBf16Rows decode_bf16_rows_avx2 = nullptr;
 extern const Nf4GemvRows decode_nf4_rows_avx2 = nullptr;
 extern const GemvF32Rows decode_f32_rows_avx2 = nullptr;
 } // namespace peft::kern

@@ -1,7 +1,8 @@
-// AVX-512 bodies of the decode products (decode_rows.h): every (row, output) value is one 16-lane accumulator over
-// the inputs in order (the last step masked) and one _mm512_reduce_add_ps, as decode/rows_matmul computes it, so
-// generation and the batched decoder give the same numbers. One input row (a decode step): four output rows at a
-// time, four independent FMA chains; NF4 blocks decoded in registers with a 16-entry permute.
+// AVX-512 bodies of the decode products (decode_rows.h). fp32: every (row, output) value is one 16-lane accumulator
+// over the inputs in order (the last step masked) and one _mm512_reduce_add_ps, as decode/rows_matmul computes it.
+// NF4: the codes of 32 weights widened with one vpmovzxbd and looked up with two 16-entry permutes (low nibbles, then
+// high ones: the input comes in that order, see decode_prepare_nf4), the block's sum of code x input scaled by its
+// absmax once. One input row (a decode step): four output rows at a time, four independent FMA chains.
 #include "kernels/gemv_variants.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
@@ -10,50 +11,49 @@
 namespace peft::kern {
 namespace {
 
-// 16 codes (8 packed bytes, low nibble first) -> their code-book values times the block's absmax, in element order.
-inline __m512 decode16(const uint8_t* p, __m512 table, __m512 va) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  const __m128i b = _mm_cvtsi64_si128((long long)v);
-  const __m128i m = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-  return _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), table), va);
+// The codes of 32 weights (16 packed bytes) as two vectors of code-book values: the low nibbles (even elements)
+// and the high nibbles (odd elements). vpermps reads only the low 4 bits of each index.
+inline void codes32(const uint8_t* p, __m512 table, __m512& even, __m512& odd) {
+  const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  even = _mm512_permutexvar_ps(d, table);
+  odd = _mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), table);
 }
 
-// R output rows (o .. o+R-1) for one input row.
+// R output rows (o .. o+R-1) for one input row (xn in the nibble order of decode_prepare_nf4).
 template <int R>
-inline void nf4_one(const Nf4View& w, const float* x, float* y, int o) {
+inline void nf4_one(const Nf4View& w, const float* xn, float* y, int o) {
   const int per_row = w.cols / 64;
   const __m512 table = _mm512_loadu_ps(w.code);
   __m512 acc[R];
   for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
   for (int b = 0; b < per_row; b++) {
-    const float* xb = x + (size_t)b * 64;
+    const float* xb = xn + (size_t)b * 64;
     const __m512 x0 = _mm512_loadu_ps(xb), x1 = _mm512_loadu_ps(xb + 16), x2 = _mm512_loadu_ps(xb + 32),
                  x3 = _mm512_loadu_ps(xb + 48);
     for (int r = 0; r < R; r++) {
       const size_t blk = (size_t)(o + r) * per_row + b;
       const uint8_t* p = w.packed + blk * 32;
-      const __m512 va = _mm512_set1_ps(nf4_view_absmax(w, blk));
-      __m512 a = acc[r];
-      a = _mm512_fmadd_ps(decode16(p, table, va), x0, a);
-      a = _mm512_fmadd_ps(decode16(p + 8, table, va), x1, a);
-      a = _mm512_fmadd_ps(decode16(p + 16, table, va), x2, a);
-      a = _mm512_fmadd_ps(decode16(p + 24, table, va), x3, a);
-      acc[r] = a;
+      __m512 e0, o0, e1, o1;
+      codes32(p, table, e0, o0);
+      codes32(p + 16, table, e1, o1);
+      __m512 s = _mm512_mul_ps(e0, x0);
+      s = _mm512_fmadd_ps(o0, x1, s);
+      s = _mm512_fmadd_ps(e1, x2, s);
+      s = _mm512_fmadd_ps(o1, x3, s);
+      acc[r] = _mm512_fmadd_ps(s, _mm512_set1_ps(nf4_view_absmax(w, blk)), acc[r]); // the block's absmax once
     }
   }
   for (int r = 0; r < R; r++) y[o + r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-void nf4_rows(const Nf4View& w, const float* x, int T, float* y, int o0, int o1) {
+void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1) {
   if (T == 1) {
     int o = o0;
-    for (; o + 4 <= o1; o += 4) nf4_one<4>(w, x, y, o);
-    for (; o < o1; o++) nf4_one<1>(w, x, y, o);
+    for (; o + 4 <= o1; o += 4) nf4_one<4>(w, xn, y, o);
+    for (; o < o1; o++) nf4_one<1>(w, xn, y, o);
     return;
   }
-  // several input rows: each block decoded once per output row and used for all of them
+  // several input rows: each block's codes looked up once per output row and used for all of them
   const int cols = w.cols, per_row = cols / 64;
   const __m512 table = _mm512_loadu_ps(w.code);
   for (int o = o0; o < o1; o++) {
@@ -63,17 +63,17 @@ void nf4_rows(const Nf4View& w, const float* x, int T, float* y, int o0, int o1)
       const size_t blk = (size_t)o * per_row + b;
       const uint8_t* p = w.packed + blk * 32;
       const __m512 va = _mm512_set1_ps(nf4_view_absmax(w, blk));
-      const __m512 w0 = decode16(p, table, va), w1 = decode16(p + 8, table, va), w2 = decode16(p + 16, table, va),
-                   w3 = decode16(p + 24, table, va);
-      const float* xb = x + (size_t)b * 64;
+      __m512 e0, q0, e1, q1;
+      codes32(p, table, e0, q0);
+      codes32(p + 16, table, e1, q1);
+      const float* xb = xn + (size_t)b * 64;
       for (int t = 0; t < T; t++) {
         const float* xr = xb + (size_t)t * cols;
-        __m512 a = acc[t];
-        a = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xr), a);
-        a = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr + 16), a);
-        a = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xr + 32), a);
-        a = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xr + 48), a);
-        acc[t] = a;
+        __m512 s = _mm512_mul_ps(e0, _mm512_loadu_ps(xr));
+        s = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xr + 16), s);
+        s = _mm512_fmadd_ps(e1, _mm512_loadu_ps(xr + 32), s);
+        s = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xr + 48), s);
+        acc[t] = _mm512_fmadd_ps(s, va, acc[t]);
       }
     }
     for (int t = 0; t < T; t++) y[(size_t)t * w.rows + o] = _mm512_reduce_add_ps(acc[t]);
@@ -127,8 +127,38 @@ void f32_rows(const float* W, int out, int in, const float* x, int T, float* y, 
   for (; o < o1; o++) f32_cols<1>(W, out, in, x, T, y, o);
 }
 
+// bf16 weights, input in the even/odd order of decode_prepare_nf4 (in % 32 == 0): 32 weights per 512-bit load, the
+// even elements widened by a shift, the odd ones by a mask (no shuffle); four output rows at a time.
+template <int R>
+inline void bf16_one(const uint16_t* W, int in, const float* xn, float* y, int o) {
+  const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+  __m512 acc[R];
+  for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+  for (int k = 0; k < in; k += 32) {
+    const __m512 xe = _mm512_loadu_ps(xn + k), xo = _mm512_loadu_ps(xn + k + 16);
+    for (int r = 0; r < R; r++) {
+      const __m512i v = _mm512_loadu_si512(W + (size_t)(o + r) * in + k);
+      acc[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, acc[r]);
+      acc[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, hi)), xo, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; r++) y[o + r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void bf16_rows(const uint16_t* W, int out, int in, const float* xn, int T, float* y, int o0, int o1) {
+  for (int t = 0; t < T; t++) {
+    const float* xr = xn + (size_t)t * in;
+    float* yr = y + (size_t)t * out;
+    int o = o0;
+    for (; o + 4 <= o1; o += 4) bf16_one<4>(W, in, xr, yr, o);
+    for (; o < o1; o++) bf16_one<1>(W, in, xr, yr, o);
+  }
+}
+
 } // namespace
 
+using DecodeBf16Rows = void (*)(const uint16_t*, int, int, const float*, int, float*, int, int);
+extern const DecodeBf16Rows decode_bf16_rows_avx512 = bf16_rows;
 extern const Nf4GemvRows decode_nf4_rows_avx512 = nf4_rows;
 extern const GemvF32Rows decode_f32_rows_avx512 = f32_rows;
 
@@ -136,6 +166,8 @@ extern const GemvF32Rows decode_f32_rows_avx512 = f32_rows;
 #else
 #include "kernels/gemv_variants.h"
 namespace peft::kern {
+using DecodeBf16Rows = void (*)(const uint16_t*, int, int, const float*, int, float*, int, int);
+extern const DecodeBf16Rows decode_bf16_rows_avx512 = nullptr;
 extern const Nf4GemvRows decode_nf4_rows_avx512 = nullptr;
 extern const GemvF32Rows decode_f32_rows_avx512 = nullptr;
 } // namespace peft::kern
