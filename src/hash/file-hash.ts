@@ -1,7 +1,7 @@
 // Content hashes of files (SHA-256, streamed), going through the stat-keyed cache so unchanged files are not re-read.
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import type { HashCache } from './hash-cache.ts';
+import { stampOf, type HashCache } from './hash-cache.ts';
 
 const CHUNK = 1 << 20;
 
@@ -30,14 +30,12 @@ export interface FileHash {
 
 /** Hashes one file, using (and filling) the cache. */
 export async function hashFileCached(absPath: string, cache: HashCache): Promise<FileHash> {
-  const st = await stat(absPath, { bigint: true });
-  const size = Number(st.size);
-  const ino = Number(st.ino);
-  const hit = cache.get(absPath, size, st.mtimeNs, ino);
-  if (hit) return { sha256: hit, size };
-  const sha256 = await sha256File(absPath, size);
-  cache.set(absPath, size, st.mtimeNs, ino, sha256);
-  return { sha256, size };
+  const stamp = stampOf(await stat(absPath, { bigint: true }));
+  const hit = cache.get(absPath, stamp);
+  if (hit) return { sha256: hit, size: stamp.size };
+  const sha256 = await sha256File(absPath, stamp.size);
+  cache.set(absPath, stamp, sha256);
+  return { sha256, size: stamp.size };
 }
 
 /** Runs `fn` over items with at most `limit` in flight, keeping order. */
