@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import type { HashCache } from './hash-cache.ts';
+import { type FileStamp, type HashCache, stampOf } from './hash-cache.ts';
 import { POOL_BATCH_BYTES, POOL_FILE_BYTES, sha256Parallel } from './hash-pool.ts';
 
 const CHUNK = 1 << 20;
@@ -32,14 +32,12 @@ export interface FileHash {
 
 /** Hashes one file, using (and filling) the cache. */
 export async function hashFileCached(absPath: string, cache: HashCache): Promise<FileHash> {
-  const st = await stat(absPath, { bigint: true });
-  const size = Number(st.size);
-  const ino = Number(st.ino);
-  const hit = cache.get(absPath, size, st.mtimeNs, ino);
-  if (hit) return { sha256: hit, size };
-  const sha256 = await sha256File(absPath, size);
-  cache.set(absPath, size, st.mtimeNs, ino, sha256);
-  return { sha256, size };
+  const stamp = stampOf(await stat(absPath, { bigint: true }));
+  const hit = cache.get(absPath, stamp);
+  if (hit) return { sha256: hit, size: stamp.size };
+  const sha256 = await sha256File(absPath, stamp.size);
+  cache.set(absPath, stamp, sha256);
+  return { sha256, size: stamp.size };
 }
 
 /**
@@ -50,20 +48,18 @@ export async function hashFileCached(absPath: string, cache: HashCache): Promise
  */
 export async function hashFilesCached(absPaths: readonly string[], cache: HashCache, concurrency = 16): Promise<FileHash[]> {
   const out = new Array<FileHash>(absPaths.length);
-  const misses: { i: number; size: number; mtimeNs: bigint; ino: number }[] = [];
+  const misses: { i: number; size: number; stamp: FileStamp }[] = [];
   for (let i = 0; i < absPaths.length; i++) {
-    const st = statSync(absPaths[i], { bigint: true });
-    const size = Number(st.size);
-    const ino = Number(st.ino);
-    const hit = cache.get(absPaths[i], size, st.mtimeNs, ino);
-    if (hit) out[i] = { sha256: hit, size };
-    else misses.push({ i, size, mtimeNs: st.mtimeNs, ino });
+    const stamp = stampOf(statSync(absPaths[i], { bigint: true }));
+    const hit = cache.get(absPaths[i], stamp);
+    if (hit) out[i] = { sha256: hit, size: stamp.size };
+    else misses.push({ i, size: stamp.size, stamp });
   }
   const big = misses.filter((m) => m.size >= POOL_FILE_BYTES);
   const pooled = big.length > 1 && big.reduce((a, m) => a + m.size, 0) >= POOL_BATCH_BYTES ? big : [];
   const here = pooled.length ? misses.filter((m) => m.size < POOL_FILE_BYTES) : misses;
   const record = (m: (typeof misses)[number], sha256: string): void => {
-    cache.set(absPaths[m.i], m.size, m.mtimeNs, m.ino, sha256);
+    cache.set(absPaths[m.i], m.stamp, sha256);
     out[m.i] = { sha256, size: m.size };
   };
   await Promise.all([

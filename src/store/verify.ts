@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import type { HashCache } from '../hash/hash-cache.ts';
+import { stampOf, type HashCache } from '../hash/hash-cache.ts';
 import type { StageManifest } from '../stage.ts';
 import type { StoreLayout } from './layout.ts';
 import { readManifest } from './objects.ts';
@@ -37,11 +37,11 @@ export function sha256FileSync(path: string): string {
 }
 
 function cachedSha(abs: string, cache: HashCache): string {
-  const st = statSync(abs, { bigint: true });
-  const hit = cache.get(abs, Number(st.size), st.mtimeNs, Number(st.ino));
+  const stamp = stampOf(statSync(abs, { bigint: true }));
+  const hit = cache.get(abs, stamp);
   if (hit) return hit;
   const sha = sha256FileSync(abs);
-  cache.set(abs, Number(st.size), st.mtimeNs, Number(st.ino), sha);
+  cache.set(abs, stamp, sha);
   return sha;
 }
 
@@ -63,7 +63,7 @@ export function hashObjectFiles(dir: string): ObjectFile[] {
 
 /**
  * Checks one committed object. `full` re-hashes every byte; otherwise hashes go through `cache` (a file whose size,
- * mtime and inode are unchanged since it was last hashed is not re-read). Objects committed before file hashes were
+ * inode, mtime and ctime are unchanged since it was last hashed is not re-read). Objects committed before file hashes were
  * recorded are `unverified` (usable; `fsck` says so).
  */
 export function verifyObject(
