@@ -1,6 +1,6 @@
 // GPT-2 end to end in-process on a random-init GPT-2 (`init` with modelType gpt2): datasets tokenised without BOS, a
 // domain adapter and a task adapter trained on top of it with PEFT's GPT-2 names and fan_in_fan_out, composed and
-// evaluated (perplexity, exact match); the trained adapters load back in the engine and stack there.
+// evaluated (perplexity, exact match), exported (PEFT folder; merged into the Conv1D weights, which scores as the stack).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 import { TempProject, stage } from '../../helpers/project.ts';
 import type { BuildReport } from '../../../src/exec/reporter.ts';
 
+const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const skip = readdirSync(join(ROOT, 'native', 'build', 'Release')).includes('peft_engine.node') ? '' : 'native addon not built (npm run build:native)';
 
@@ -41,6 +42,10 @@ const pipeline = {
   },
   compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }, { name: 'task' }] } },
   evals: { report: { compositions: ['assistant'], datasets: ['qa'], maxExamples: 4, maxNewTokens: 4 } },
+  exports: {
+    merged: { composition: 'assistant', path: 'dist/merged', format: 'merged', dtype: 'fp32' },
+    task: { adapter: 'task', path: 'dist/task', format: 'peft' },
+  },
 };
 
 const DOC = `# Routers\n\nA router sends packets between networks. It reads the address of each packet and picks the next hop.\n\nRestart the router when the light blinks red. Wait one minute before you plug it back in.\n\nThe guest network keeps visitors away from your own devices. Turn it on in the settings page.\n\nFirmware updates fix bugs and close security holes. Install them when the app tells you to.\n`;
@@ -102,9 +107,14 @@ describe.skipIf(skip !== '')(`GPT-2 pipeline (init gpt2 -> datasets -> domain + 
     const m = await loadModel({ dir: obj('models.base', 'model') });
     const a = await m.loadAdapter(obj('adapters.domain'));
     const b = await m.loadAdapter(dir);
-    const base = await m.score([5, 6, 7, 8, 9]);
-    const s = await m.score([5, 6, 7, 8, 9], [{ adapter: a }, { adapter: b }]);
-    expect(s.logprobs.every(Number.isFinite)).toBe(true);
+    const ids = [5, 6, 7, 8, 9, 10, 11, 12];
+    const base = await m.score(ids);
+    const s = await m.score(ids, [{ adapter: a }, { adapter: b }]);
     expect(s.logprobs).not.toEqual(base.logprobs); // the trained adapters change the model
+    // the merged export (W + s·(B·A)ᵀ per Conv1D, both adapters) scores as the stack does
+    const merged = await loadModel({ dir: p.path('dist/merged') });
+    expect(maxDiff((await merged.score(ids)).logprobs, s.logprobs)).toBeLessThan(1e-4);
+    const peft = JSON.parse(readFileSync(p.path('dist/task/adapter_config.json'), 'utf8'));
+    expect(peft.fan_in_fan_out).toBe(true);
   });
 });
