@@ -7,11 +7,15 @@ const int = (description: string, def: number | undefined, minimum = 1): JsonSch
 
 export const initSchema: JsonSchema = {
   type: 'object',
-  description: 'Build a deterministic random-init model of this Llama-family shape (tests, benchmarks), with a byte-level tokenizer.',
+  description: 'Build a deterministic random-init model of this Llama-family or GPT-2 shape (tests, benchmarks), with a byte-level tokenizer.',
   additionalProperties: false,
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
-    modelType: { enum: ['llama', 'mistral', 'qwen2'], default: 'llama', description: 'Architecture written to config.json.' },
+    modelType: {
+      enum: ['llama', 'mistral', 'qwen2', 'gpt2'],
+      default: 'llama',
+      description: 'Architecture written to config.json (gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA).',
+    },
     vocabSize: int('Vocabulary size (the byte-level tokenizer needs at least 259).', 512, 259),
     hiddenSize: int('Hidden size (d_model).', undefined),
     intermediateSize: int('MLP intermediate size.', undefined),
