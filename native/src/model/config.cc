@@ -189,6 +189,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     fail(file,
          "model_type \"gpt2\" (GPT-2 family) is not supported by this engine yet; supported: llama, mistral, qwen2 "
          "(Llama family)");
+  if (cfg.model_type == "t5")
+    fail(file,
+         "model_type \"t5\" (encoder-decoder) is not supported here: T5 models load through the T5 engine "
+         "(native/src/t5, t5LoadModel); serve, exports and the batched decoder are not supported for t5 yet");
   const TypeDefaults* d = defaults_for(cfg.model_type);
   if (!d)
     fail(file, "model_type \"" + cfg.model_type +
