@@ -34,7 +34,11 @@ describe('silent hub', () => {
     expect(Date.now() - t0).toBeLessThan(20_000);
     const s = r.json!.stages[0];
     expect(s.action).toBe('failed');
-    expect(s.error).toMatch(new RegExp(`^the hub at http://127\\.0\\.0\\.1:${port} did not answer \\S+: no answer within 0\\.5 s \\(3 tries\\); .*HF_HUB_DOWNLOAD_TIMEOUT=<seconds> waits longer`));
+    expect(s.error).toMatch(
+      new RegExp(
+        `^the hub at http://127\\.0\\.0\\.1:${port} did not answer \\S+: no answer within 0\\.5 s \\(3 tries\\); .*HF_HUB_DOWNLOAD_TIMEOUT=<seconds> waits longer`,
+      ),
+    );
     expect(sockets.length).toBeGreaterThanOrEqual(3); // each try a new connection
   });
 });
@@ -63,7 +67,9 @@ describe('stalled hub body', () => {
     expect(r.code).toBe(1);
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(r.stdout).toMatch(
-      new RegExp(`the hub at http://127\\.0\\.0\\.1:${port} stopped sending http://127\\.0\\.0\\.1:${port}/\\S+: no data for 0\\.5 s after 24 byte\\(s\\) of the response`),
+      new RegExp(
+        `the hub at http://127\\.0\\.0\\.1:${port} stopped sending http://127\\.0\\.0\\.1:${port}/\\S+: no data for 0\\.5 s after 24 byte\\(s\\) of the response`,
+      ),
     );
     expect(r.stdout).toContain('; check the network or HF_ENDPOINT; HF_HUB_DOWNLOAD_TIMEOUT=<seconds> waits longer between chunks');
   });
