@@ -31,7 +31,8 @@ interface Entry {
 export const RACY_NS = 2_000_000_000n;
 
 export class HashCache {
-  private entries = new Map<string, Entry>();
+  /** The parsed file itself, used as the table (copying 100,000 entries into a Map cost more than the parse). */
+  private entries: Record<string, Entry> = Object.create(null);
   private dirty = false;
   private readonly touched = new Set<string>();
   private readonly now: () => number;
@@ -44,15 +45,15 @@ export class HashCache {
     this.now = opts.now ?? Date.now;
     if (!file) return;
     try {
-      const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>;
-      this.entries = new Map(Object.entries(raw));
+      const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (raw && typeof raw === 'object' && !Array.isArray(raw)) this.entries = raw as Record<string, Entry>;
     } catch {
       // no cache yet, or a corrupt one: start empty
     }
   }
 
   get(path: string, s: FileStamp): string | undefined {
-    const e = this.entries.get(path);
+    const e = Object.hasOwn(this.entries, path) ? this.entries[path] : undefined;
     this.touched.add(path);
     const same = e && e.size === s.size && e.ino === s.ino && e.mtimeNs === String(s.mtimeNs) && e.ctimeNs === String(s.ctimeNs);
     return same ? e.sha256 : undefined;
@@ -64,24 +65,24 @@ export class HashCache {
     this.dirty = true;
     const now = BigInt(Math.floor(this.now())) * 1_000_000n;
     if (s.mtimeNs > now - RACY_NS || s.ctimeNs > now - RACY_NS) {
-      this.entries.delete(path);
+      delete this.entries[path];
       return;
     }
-    this.entries.set(path, { size: s.size, ino: s.ino, mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs), sha256 });
+    this.entries[path] = { size: s.size, ino: s.ino, mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs), sha256 };
   }
 
   /** Writes the cache; with `prune`, entries this process never looked at (deleted or undeclared files) are dropped. */
   save(prune = false): void {
     if (prune)
-      for (const k of this.entries.keys())
+      for (const k of Object.keys(this.entries))
         if (!this.touched.has(k)) {
-          this.entries.delete(k);
+          delete this.entries[k];
           this.dirty = true;
         }
     if (!this.file || !this.dirty) return;
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.entries)));
+    writeFileSync(tmp, JSON.stringify(this.entries));
     renameSync(tmp, this.file);
     this.dirty = false;
   }

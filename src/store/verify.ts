@@ -66,7 +66,11 @@ export function hashObjectFiles(dir: string): ObjectFile[] {
  * inode, mtime and ctime are unchanged since it was last hashed is not re-read). Objects committed before file hashes were
  * recorded are `unverified` (usable; `fsck` says so).
  */
-export function verifyObject(layout: StoreLayout, key: string, opts: { full?: boolean; cache?: HashCache } = {}): VerifyResult {
+export function verifyObject(
+  layout: StoreLayout,
+  key: string,
+  opts: { full?: boolean; cache?: HashCache; manifest?: (key: string) => StageManifest | undefined } = {},
+): VerifyResult {
   const dir = layout.object(key);
   let present: string[];
   try {
@@ -74,7 +78,7 @@ export function verifyObject(layout: StoreLayout, key: string, opts: { full?: bo
   } catch {
     return { state: 'missing', problems: [`object ${key.slice(0, 12)} is not in the store`] };
   }
-  const manifest = readManifest(layout, key);
+  const manifest = opts.manifest ? opts.manifest(key) : readManifest(layout, key);
   if (!manifest) return { state: 'corrupt', problems: [`${layout.manifest(key)} is missing or not valid JSON`] };
   if (manifest.key !== key)
     return { state: 'corrupt', problems: [`${layout.manifest(key)} records key ${String(manifest.key).slice(0, 12)}, not ${key.slice(0, 12)}`], manifest };
