@@ -8,7 +8,7 @@ import { contentKey, NearDupIndex } from './dedup.ts';
 import { cleanText } from './clean.ts';
 import { textsOf, toExample, withTexts, type Item } from './fields.ts';
 import { findPii, redactPii } from './pii.ts';
-import { BadRecord, BadRecordSink } from './records.ts';
+import { BadRecord, BadRecordSink, where, type Origin } from './records.ts';
 import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
 import { renderExample, type Segment } from './render.ts';
@@ -26,6 +26,8 @@ export interface PrepareOptions {
   /** How stats.json names the tokenizer's model (project-relative inside the project); default its directory. */
   tokenizerLabel?: string;
   tokenizer: ModelTokenizer;
+  /** The model's number of token ids (config.json vocab_size) and how messages name it: every id must be below it. */
+  vocab?: { size: number; model: string };
   signal?: AbortSignal;
   progress?: (message: string, step?: number, total?: number) => void;
   /** An encoder-decoder model (T5): records are prompt -> encoder, answer -> decoder target (seq2seq.ts). */
@@ -209,6 +211,25 @@ class TokenRemovals {
   }
 }
 
+/**
+ * A tokenizer that gives ids the model has no embedding for (its tokenizer.json belongs to another model): an error
+ * naming the record, the tokenizer and the model's vocab_size, instead of the engine's complaint at training time.
+ */
+function checkVocab(ids: ArrayLike<number>, from: number, to: number, origin: Origin, tok: ModelTokenizer, opts: PrepareOptions): void {
+  if (!opts.vocab) return;
+  const { size, model } = opts.vocab;
+  for (let i = from; i < to; i++) {
+    const id = ids[i];
+    if (id < size) continue;
+    const token = tok.idToToken(id);
+    throw new PeftError(
+      'E_MODEL',
+      `${where(origin)}: the tokenizer ${join(opts.tokenizerLabel ?? tok.dir, 'tokenizer.json')} turns this record into token id ${id}${token === undefined ? '' : ` (${JSON.stringify(token)})`}, but ${model} has ${size} token ids (config.json vocab_size): that tokenizer.json does not belong to the model's weights; use the tokenizer saved with them`,
+      { file: origin.file, line: origin.line },
+    );
+  }
+}
+
 /** Every 2000th item of a tokenize loop: honours an abort and reports progress. */
 function tokenizeTick(k: number, part: 'train' | 'valid', total: number, opts: PrepareOptions): void {
   if (k % 2000 !== 0) return;
@@ -239,6 +260,7 @@ function encodeTextItems(
     if (item.example.format !== 'text') throw new Error('encodeTextItems: not a text example');
     const start = ids.length;
     const n = tokenizeDocumentTo(item.example.text, tok, ids);
+    checkVocab(ids.data, start, start + n, item.origin, tok, opts);
     if (maxTokens !== null && n > maxTokens) {
       // As capLength: labels are the ids themselves, so a truncation keeps loss unless nothing is left.
       if (config.overLength === 'drop') {
@@ -320,6 +342,8 @@ function encodeItems(
     }
     const s2s = opts.seq2seq ? seq2seqTokens(segs, tok, opts.seq2seq.decoderStart) : undefined;
     const tokenized: Tokenized = s2s ?? tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
+    checkVocab(tokenized.ids, 0, tokenized.ids.length, item.origin, tok, opts);
+    if (s2s) checkVocab(s2s.enc, 0, s2s.enc.length, item.origin, tok, opts);
     const text = segs.map((s) => s.text).join('');
     const capped = capLength(tokenized, maxTokens, config.overLength);
     if (capped.outcome === 'dropped') {
