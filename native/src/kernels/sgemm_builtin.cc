@@ -90,7 +90,8 @@ void sgemm_builtin(bool tA, bool tB, int M, int N, int K, float alpha, const flo
       const bool first = pc == 0;
       auto packb = [&](int b, int e) {
         for (int p = b; p < e; p++)
-          pack_b_panel(NR, tB, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), bpack.data() + (size_t)p * NR * kc);
+          pack_b_panel(NR, tB, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR),
+                       bpack.data() + (size_t)p * NR * kc);
       };
       // Tasks: row blocks x groups of column panels (groups only when there are too few row blocks to share).
       const int mblocks = (M + MC - 1) / MC;
