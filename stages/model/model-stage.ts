@@ -115,6 +115,9 @@ export async function runModelStage(ctx: RunContext<ModelStageConfig>): Promise<
     throw new PeftError('E_CONFIG_SCHEMA', `${ctx.name}: give one of path, hub or init`, { pointer: `/${ctx.name.replace('.', '/')}` });
   }
   const cfg = readConfigJson(dir);
+  // GPT-2's config names its width and depth n_embd / n_layer.
+  cfg.hidden_size ??= cfg.n_embd;
+  cfg.num_hidden_layers ??= cfg.n_layer;
   writeFileSync(join(ctx.outDir, 'model.json'), JSON.stringify(pointer, null, 2) + '\n');
   const info = {
     source,

@@ -7,15 +7,15 @@ const int = (description: string, def: number | undefined, minimum = 1): JsonSch
 
 export const initSchema: JsonSchema = {
   type: 'object',
-  description: 'Build a deterministic random-init model of this Llama-family shape (tests, benchmarks), with a byte-level tokenizer.',
+  description: 'Build a deterministic random-init model of this Llama-family or GPT-2 shape (tests, benchmarks), with a byte-level tokenizer.',
   additionalProperties: false,
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
     modelType: {
-      enum: ['llama', 'mistral', 'qwen2', 't5'],
+      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 't5'],
       default: 'llama',
       description:
-        'Architecture written to config.json. t5: a T5 v1.1 / FLAN-T5 encoder-decoder (hiddenSize = d_model, intermediateSize = d_ff, numLayers per stack, untied head unless tieWordEmbeddings).',
+        'Architecture written to config.json. gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA. t5: a T5 v1.1 / FLAN-T5 encoder-decoder (hiddenSize = d_model, intermediateSize = d_ff, numLayers per stack, untied head unless tieWordEmbeddings).',
     },
     numDecoderLayers: int('t5 only: decoder layers; 0 = numLayers.', 0, 0),
     headDim: int('Per-head width (t5: d_kv); 0 = hiddenSize / numHeads.', 0, 0),
