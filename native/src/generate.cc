@@ -90,6 +90,7 @@ void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l
 }
 
 bool rows_path(const LlamaModel& m) {
+  if (m.gpt2()) return false; // the row path runs the Llama block; GPT-2 decodes through llama_forward's hooks
   for (auto& L : m.layers)
     for (auto& p : L.proj)
       if (!m.be().decode_supported(*p)) return false;
@@ -221,6 +222,11 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
     if (prompt[i] < 0 || prompt[i] >= V)
       throw EngineError("E_ENGINE", "generate: prompt[" + std::to_string(i) + "] = " + std::to_string(prompt[i]) +
                                         " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  const int ctx = m.cfg.max_position_embeddings;
+  if (m.gpt2() && P > ctx)
+    throw EngineError("E_ENGINE", "generate: the prompt has " + std::to_string(P) +
+                                      " tokens, more than this GPT-2 model's context (n_positions " +
+                                      std::to_string(ctx) + "): shorten it");
   std::vector<int32_t> out;
   if (opt.max_tokens < 1) return out;
   KVCache cache;
@@ -251,6 +257,7 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
     out.push_back(id);
     if (std::find(opt.eos.begin(), opt.eos.end(), id) != opt.eos.end()) break;
     if (i + 1 == opt.max_tokens) break;
+    if (m.gpt2() && cache.len >= ctx) break; // GPT-2's context (n_positions) is full: stop, as the batched decoder
     if (rows) {
       forward_rows(m, st, cache, &id, 1, b);
     } else {
