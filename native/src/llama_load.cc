@@ -4,7 +4,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "error.h"
+#include "model/fp8.h"
 #include "model/safetensors.h"
+#include "moe/moe_load.h"
 
 namespace peft {
 
@@ -12,7 +14,9 @@ size_t LlamaModel::frozen_bytes() const {
   size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
   for (auto& L : layers) {
     b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
-    for (auto& p : L.proj) b += p->bytes();
+    for (auto& p : L.proj)
+      if (p) b += p->bytes();
+    b += moe_layer_bytes(L);
   }
   return b;
 }
@@ -21,19 +25,24 @@ size_t LlamaModel::params() const {
   size_t n = embed.size() + lm_head.size() + norm.size();
   for (auto& L : layers) {
     n += L.ln1.size() + L.ln2.size();
-    for (auto& p : L.proj) n += (size_t)p->in() * p->out();
+    for (auto& p : L.proj)
+      if (p) n += (size_t)p->in() * p->out();
+    n += moe_layer_params(L);
   }
   return n;
 }
 
-static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+std::vector<float> load_tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
   const TensorView* t = mf.find(name);
   if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
   if ((size_t)t->numel() != expect)
     throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
                                      " values, the config implies " + std::to_string(expect));
   std::vector<float> v(expect);
-  t->to_f32(v.data());
+  if (t->dtype == "F8_E4M3") // block scales checked by load_model_dir
+    fp8_dequantize(*t, *mf.find(name + "_scale_inv"), mf.cfg.fp8_block_rows, mf.cfg.fp8_block_cols, v.data());
+  else
+    t->to_f32(v.data());
   // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
   // pages of a read-only mapping: dropping them only means re-reading if touched again).
   const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -51,31 +60,34 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
   m->storage = storage;
   m->compute = compute;
   const ModelConfig& c = m->cfg;
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" && c.model_type != "mixtral" &&
+      c.model_type != "minimax_m2")
     throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
-                                     "' is not a Llama-family model (llama, mistral, qwen2)");
+                                     "' is not a Llama-family model (llama, mistral, qwen2, mixtral, minimax_m2)");
   if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
     throw EngineError("E_MODEL", dir +
                                      "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
                                      "and head_dim even");
   const size_t V = c.vocab_size, H = c.hidden_size;
-  m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
-  m->norm = tensor_f32(mf, "model.norm.weight", H);
+  m->embed = load_tensor_f32(mf, "model.embed_tokens.weight", V * H);
+  m->norm = load_tensor_f32(mf, "model.norm.weight", H);
   if (!c.tie_word_embeddings || mf.find("lm_head.weight")) {
-    if (mf.find("lm_head.weight")) m->lm_head = tensor_f32(mf, "lm_head.weight", V * H);
+    if (mf.find("lm_head.weight")) m->lm_head = load_tensor_f32(mf, "lm_head.weight", V * H);
   }
   m->layers.resize(c.num_layers);
   for (int l = 0; l < c.num_layers; l++) {
     const std::string pre = "model.layers." + std::to_string(l) + ".";
     LlamaLayer& L = m->layers[l];
-    L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
-    L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
+    L.ln1 = load_tensor_f32(mf, pre + "input_layernorm.weight", H);
+    L.ln2 = load_tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
+    load_moe_layer(mf, *m, l); // router, experts, q/k norms (moe/moe_load.cc)
     for (int p = 0; p < N_PROJ; p++) {
+      if (L.moe && (p == P_GATE || p == P_UP || p == P_DOWN)) continue;
       const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
       const int in = m->proj_in(p), out = m->proj_out(p);
-      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
+      std::vector<float> w = load_tensor_f32(mf, base + ".weight", (size_t)in * out);
       std::vector<float> b;
-      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
+      if (mf.find(base + ".bias")) b = load_tensor_f32(mf, base + ".bias", out);
       kern::Storage st = storage;
       if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
       L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);

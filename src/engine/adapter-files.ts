@@ -6,6 +6,18 @@ import { PeftError } from '../errors.ts';
 import { ADAPTER_CONFIG, moduleAlphaKeys, peftConfigJson, readAdapterConfig as readLoraConfig, writeAdapterConfigJson } from '../hf/adapter-config.ts';
 
 export const LLAMA_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+/**
+ * The linear layers LoRA targets in a sparse mixture-of-experts model (Mixtral, MiniMax-M2), PEFT's names: attention
+ * and every expert's w1 / w2 / w3. `all-linear` means these: the router (`gate`) stays frozen (PEFT 0.13.2's
+ * all-linear would also wrap Mixtral's nn.Linear router; peftmake writes the explicit list, so PEFT loads the same
+ * modules).
+ */
+export const MOE_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'w1', 'w2', 'w3'] as const;
+
+/** The target names `all-linear` stands for in a model (MoE: numExperts > 0). */
+export function allLinear(moe: boolean): string[] {
+  return moe ? [...MOE_PROJECTIONS] : [...LLAMA_PROJECTIONS];
+}
 
 export interface AdapterConfig {
   r: number;
@@ -21,7 +33,7 @@ function fail(file: string, pointer: string, msg: string, hint?: string): never 
 }
 
 /** Reads <dir>/adapter_config.json. Extra keys and extra files (README.md) are ignored. */
-export function readAdapterConfig(dir: string): AdapterConfig {
+export function readAdapterConfig(dir: string, moe = false): AdapterConfig {
   const file = join(dir, ADAPTER_CONFIG);
   const cfg = readLoraConfig(dir);
   const odd = moduleAlphaKeys(cfg);
@@ -34,13 +46,19 @@ export function readAdapterConfig(dir: string): AdapterConfig {
     );
   const tm = cfg.targets;
   let targets: string[];
-  if (tm === 'all-linear') targets = [...LLAMA_PROJECTIONS];
+  if (tm === 'all-linear') targets = allLinear(moe);
   else if (Array.isArray(tm)) targets = tm;
   else if (tm === undefined) fail(file, '#/target_modules', 'must be a list of module names');
   else fail(file, '#/target_modules', `regular-expression targets ('${tm.pattern}') are not supported; list module names`);
+  const known: readonly string[] = moe ? MOE_PROJECTIONS : LLAMA_PROJECTIONS;
   for (const t of targets)
-    if (!(LLAMA_PROJECTIONS as readonly string[]).includes(t))
-      fail(file, '#/target_modules', `'${t}' is not a projection of a Llama-family model`, `use some of ${LLAMA_PROJECTIONS.join(', ')}`);
+    if (!known.includes(t))
+      fail(
+        file,
+        '#/target_modules',
+        `'${t}' is not a projection of a ${moe ? 'mixture-of-experts' : 'Llama-family'} model${t === 'gate' && moe ? ' (LoRA on the router is not supported: it stays frozen)' : ''}`,
+        `use some of ${known.join(', ')}`,
+      );
   return { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, dropout: cfg.dropout, targets, baseModel: cfg.baseModel };
 }
 

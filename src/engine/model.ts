@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { readAdapterConfig, writeAdapterConfig, type AdapterConfig, LLAMA_PROJECTIONS } from './adapter-files.ts';
+import { allLinear, readAdapterConfig, writeAdapterConfig, type AdapterConfig } from './adapter-files.ts';
 import { call, nativeEngine, type Handle, type NativeModelInfo } from './native.ts';
 import { loraScaling } from '../hf/adapter-config.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../hf/tokenizer.ts';
@@ -53,6 +53,7 @@ export interface ScoreResult {
   ids: number[];
   logprobs: number[]; // logprobs[t] = log p(ids[t+1] | ids[..t])
   logits?: Float32Array; // [ids.length, vocab] when asked for
+  routing?: Int32Array; // MoE, when asked for: [layers, ids.length, expertsPerTok] chosen experts, best first
   meanNll: number;
   perplexity: number;
 }
@@ -72,7 +73,7 @@ export class EngineModel {
 
   /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
   async loadAdapter(dir: string, name = dir): Promise<EngineAdapter> {
-    const cfg = readAdapterConfig(dir);
+    const cfg = readAdapterConfig(dir, this.info.numExperts > 0);
     const h = await call(() =>
       nativeEngine().loadAdapter(this.handle, join(dir, 'adapter_model.safetensors'), {
         r: cfg.r,
@@ -95,7 +96,7 @@ export class EngineModel {
     seed?: number;
     name?: string;
   }): Promise<EngineAdapter> {
-    const targets = opts.targets === 'all-linear' ? [...LLAMA_PROJECTIONS] : [...new Set(opts.targets)].sort();
+    const targets = opts.targets === 'all-linear' ? allLinear(this.info.numExperts > 0) : [...new Set(opts.targets)].sort();
     const alpha = opts.alpha ?? 2 * opts.r;
     const h = await call(() =>
       nativeEngine().initAdapter(this.handle, { r: opts.r, alpha, rslora: opts.rslora ?? false, targets, seed: opts.seed ?? 0, name: opts.name }),
@@ -103,12 +104,12 @@ export class EngineModel {
     return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets }, opts.name ?? 'adapter');
   }
 
-  async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean } = {}): Promise<ScoreResult> {
+  async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean; routing?: boolean } = {}): Promise<ScoreResult> {
     const arr = Int32Array.from(ids);
-    const r = await call(() => nativeEngine().score(this.handle, arr, refs(adapters), { logits: opts.logits ?? false }));
+    const r = await call(() => nativeEngine().score(this.handle, arr, refs(adapters), { logits: opts.logits ?? false, routing: opts.routing ?? false }));
     const logprobs = Array.from(r.logprobs);
     const meanNll = logprobs.length ? -logprobs.reduce((a, b) => a + b, 0) / logprobs.length : 0;
-    return { ids: Array.from(arr), logprobs, logits: r.logits, meanNll, perplexity: Math.exp(meanNll) };
+    return { ids: Array.from(arr), logprobs, logits: r.logits, routing: r.routing, meanNll, perplexity: Math.exp(meanNll) };
   }
 
   /**
