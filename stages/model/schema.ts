@@ -11,7 +11,11 @@ export const initSchema: JsonSchema = {
   additionalProperties: false,
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
-    modelType: { enum: ['llama', 'mistral', 'qwen2'], default: 'llama', description: 'Architecture written to config.json.' },
+    modelType: {
+      enum: ['llama', 'mistral', 'qwen2', 'mixtral', 'minimax_m2'],
+      default: 'llama',
+      description: 'Architecture written to config.json (mixtral, minimax_m2: sparse mixture of experts).',
+    },
     vocabSize: int('Vocabulary size (the byte-level tokenizer needs at least 259).', 512, 259),
     hiddenSize: int('Hidden size (d_model).', undefined),
     intermediateSize: int('MLP intermediate size.', undefined),
@@ -24,6 +28,9 @@ export const initSchema: JsonSchema = {
     tieWordEmbeddings: { type: 'boolean', default: true, description: 'Share the embedding matrix with lm_head.' },
     dtype: { enum: ['F32', 'BF16'], default: 'F32', description: 'Stored weight dtype.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Random seed of the initialisation.' },
+    numExperts: int('mixtral / minimax_m2: experts per layer (each intermediateSize wide).', 8),
+    expertsPerTok: int('mixtral / minimax_m2: experts routed per token (default 2 for mixtral, 4 for minimax_m2).', undefined),
+    rotaryDim: int('minimax_m2: rotated dims per head (partial rotary; default head dim / 2).', undefined, 2),
   },
 };
 
