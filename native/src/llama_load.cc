@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "error.h"
+#include "gpt2_load.h"
 #include "model/fp8.h"
 #include "model/safetensors.h"
 #include "moe/moe_load.h"
@@ -11,20 +12,20 @@
 namespace peft {
 
 size_t LlamaModel::frozen_bytes() const {
-  size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
+  size_t b = (embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size()) * sizeof(float);
   for (auto& L : layers) {
-    b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
+    b += (L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size()) * sizeof(float);
     for (auto& p : L.proj)
-      if (p) b += p->bytes();
+      if (p) b += p->bytes(); // gpt2 leaves P_K, P_V, P_GATE empty; a MoE layer gate/up/down
     b += moe_layer_bytes(L);
   }
   return b;
 }
 
 size_t LlamaModel::params() const {
-  size_t n = embed.size() + lm_head.size() + norm.size();
+  size_t n = embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size();
   for (auto& L : layers) {
-    n += L.ln1.size() + L.ln2.size();
+    n += L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size();
     for (auto& p : L.proj)
       if (p) n += (size_t)p->in() * p->out();
     n += moe_layer_params(L);
@@ -32,7 +33,7 @@ size_t LlamaModel::params() const {
   return n;
 }
 
-std::vector<float> load_tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
   const TensorView* t = mf.find(name);
   if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
   if ((size_t)t->numel() != expect)
@@ -54,6 +55,7 @@ std::vector<float> load_tensor_f32(const ModelFiles& mf, const std::string& name
 
 std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
   ModelFiles mf = load_model_dir(dir);
+  if (mf.cfg.gpt2) return load_gpt2(mf, storage, compute); // GPT-2 family (gpt2_load.cc)
   auto m = std::make_shared<LlamaModel>();
   m->cfg = mf.cfg;
   m->dir = dir;
@@ -69,25 +71,25 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
                                      "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
                                      "and head_dim even");
   const size_t V = c.vocab_size, H = c.hidden_size;
-  m->embed = load_tensor_f32(mf, "model.embed_tokens.weight", V * H);
-  m->norm = load_tensor_f32(mf, "model.norm.weight", H);
+  m->embed = tensor_f32(mf, "model.embed_tokens.weight", V * H);
+  m->norm = tensor_f32(mf, "model.norm.weight", H);
   if (!c.tie_word_embeddings || mf.find("lm_head.weight")) {
-    if (mf.find("lm_head.weight")) m->lm_head = load_tensor_f32(mf, "lm_head.weight", V * H);
+    if (mf.find("lm_head.weight")) m->lm_head = tensor_f32(mf, "lm_head.weight", V * H);
   }
   m->layers.resize(c.num_layers);
   for (int l = 0; l < c.num_layers; l++) {
     const std::string pre = "model.layers." + std::to_string(l) + ".";
     LlamaLayer& L = m->layers[l];
-    L.ln1 = load_tensor_f32(mf, pre + "input_layernorm.weight", H);
-    L.ln2 = load_tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
+    L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
+    L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
     load_moe_layer(mf, *m, l); // router, experts, q/k norms (moe/moe_load.cc)
     for (int p = 0; p < N_PROJ; p++) {
       if (L.moe && (p == P_GATE || p == P_UP || p == P_DOWN)) continue;
       const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
       const int in = m->proj_in(p), out = m->proj_out(p);
-      std::vector<float> w = load_tensor_f32(mf, base + ".weight", (size_t)in * out);
+      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
       std::vector<float> b;
-      if (mf.find(base + ".bias")) b = load_tensor_f32(mf, base + ".bias", out);
+      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
       kern::Storage st = storage;
       if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
       L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);

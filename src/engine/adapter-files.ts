@@ -6,6 +6,9 @@ import { PeftError } from '../errors.ts';
 import { ADAPTER_CONFIG, moduleAlphaKeys, peftConfigJson, readAdapterConfig as readLoraConfig, writeAdapterConfigJson } from '../hf/adapter-config.ts';
 
 export const LLAMA_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+/** GPT-2's LoRA targets (PEFT names of its Conv1D layers; c_proj is both attn.c_proj and mlp.c_proj). */
+export const GPT2_MODULES = ['c_attn', 'c_fc', 'c_proj'] as const;
+
 /**
  * The linear layers LoRA targets in a sparse mixture-of-experts model (Mixtral, MiniMax-M2), PEFT's names: attention
  * and every expert's w1 / w2 / w3. `all-linear` means these: the router (`gate`) stays frozen (PEFT 0.13.2's
@@ -13,10 +16,11 @@ export const LLAMA_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_
  * modules).
  */
 export const MOE_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'w1', 'w2', 'w3'] as const;
+const MOE_TYPES = new Set(['mixtral', 'minimax_m2']);
 
-/** The target names `all-linear` stands for in a model (MoE: numExperts > 0). */
-export function allLinear(moe: boolean): string[] {
-  return moe ? [...MOE_PROJECTIONS] : [...LLAMA_PROJECTIONS];
+/** The module names a model family's adapters target ('all-linear' = all of them, as PEFT 0.13 means it). */
+export function targetModulesFor(modelType?: string): readonly string[] {
+  return modelType === 'gpt2' ? GPT2_MODULES : MOE_TYPES.has(modelType ?? '') ? MOE_PROJECTIONS : LLAMA_PROJECTIONS;
 }
 
 export interface AdapterConfig {
@@ -26,14 +30,18 @@ export interface AdapterConfig {
   dropout: number;
   targets: string[]; // projection names, sorted, no duplicates
   baseModel?: string;
+  fanInFanOut?: boolean; // written as fan_in_fan_out (true for GPT-2's Conv1D layers)
 }
 
 function fail(file: string, pointer: string, msg: string, hint?: string): never {
   throw new PeftError('E_ADAPTER', `${file}${pointer}: ${msg}`, { file, pointer, hint });
 }
 
-/** Reads <dir>/adapter_config.json. Extra keys and extra files (README.md) are ignored. */
-export function readAdapterConfig(dir: string, moe = false): AdapterConfig {
+/**
+ * Reads <dir>/adapter_config.json, its targets checked against the base's family (`modelType`, e.g. 'gpt2'; Llama
+ * when not given). Extra keys and extra files (README.md) are ignored.
+ */
+export function readAdapterConfig(dir: string, modelType?: string): AdapterConfig {
   const file = join(dir, ADAPTER_CONFIG);
   const cfg = readLoraConfig(dir);
   const odd = moduleAlphaKeys(cfg);
@@ -46,20 +54,22 @@ export function readAdapterConfig(dir: string, moe = false): AdapterConfig {
     );
   const tm = cfg.targets;
   let targets: string[];
-  if (tm === 'all-linear') targets = allLinear(moe);
+  const known = targetModulesFor(modelType);
+  const family = modelType === 'gpt2' ? 'a GPT-2 model' : MOE_TYPES.has(modelType ?? '') ? 'a mixture-of-experts model' : 'a Llama-family model';
+  if (tm === 'all-linear') targets = [...known];
   else if (Array.isArray(tm)) targets = tm;
   else if (tm === undefined) fail(file, '#/target_modules', 'must be a list of module names');
   else fail(file, '#/target_modules', `regular-expression targets ('${tm.pattern}') are not supported; list module names`);
-  const known: readonly string[] = moe ? MOE_PROJECTIONS : LLAMA_PROJECTIONS;
   for (const t of targets)
     if (!known.includes(t))
       fail(
         file,
         '#/target_modules',
-        `'${t}' is not a projection of a ${moe ? 'mixture-of-experts' : 'Llama-family'} model${t === 'gate' && moe ? ' (LoRA on the router is not supported: it stays frozen)' : ''}`,
+        `'${t}' is not a module of ${family}${t === 'gate' ? ' (LoRA on the MoE router is not supported: it stays frozen)' : ''}`,
         `use some of ${known.join(', ')}`,
       );
-  return { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, dropout: cfg.dropout, targets, baseModel: cfg.baseModel };
+  const fanInFanOut = modelType === 'gpt2' ? true : undefined;
+  return { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, dropout: cfg.dropout, targets, baseModel: cfg.baseModel, fanInFanOut };
 }
 
 /** Writes adapter_config.json as PEFT 0.13 does (the keys PEFT needs to load it). */

@@ -1,4 +1,4 @@
-// Creates a deterministic random-init Llama-family model of any shape in Hugging Face layout (config.json,
+// Creates a deterministic random-init Llama-family or GPT-2 model of any shape in Hugging Face layout (config.json,
 // generation_config.json, model.safetensors and, unless given, a byte-level BPE tokenizer) for tests and benchmarks.
 import { copyFileSync, existsSync, mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
@@ -7,10 +7,12 @@ import { createHash } from 'node:crypto';
 import { PeftError } from '../errors.ts';
 import { writeSafetensorsStream, type TensorSpec } from '../hf/safetensors.ts';
 
-export type InitModelType = 'llama' | 'mistral' | 'qwen2' | 'mixtral' | 'minimax_m2';
+export type InitModelType = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'mixtral' | 'minimax_m2';
 const MOE_TYPES: readonly string[] = ['mixtral', 'minimax_m2'];
 
 export interface LlamaShape {
+  /** gpt2: GPT2LMHeadModel (Conv1D weights [in, out], LayerNorm with bias, learned positions, gelu_new, tied head);
+   * mixtral / minimax_m2: sparse mixture of experts. */
   modelType?: InitModelType;
   vocabSize: number;
   hiddenSize: number;
@@ -97,6 +99,7 @@ interface Resolved {
   tie: boolean;
   qkvBias: boolean;
   oBias: boolean;
+  P: number; // max positions (gpt2: the wpe rows, n_positions)
 }
 
 function resolveShape(o: LlamaShape): Resolved {
@@ -112,8 +115,8 @@ function resolveShape(o: LlamaShape): Resolved {
   if (!Number.isSafeInteger(hd) || hd < 2 || hd % 2 !== 0)
     bad(`head dim ${hd} must be an even integer`, 'set headDim or make hiddenSize divisible by numHeads');
   const modelType = o.modelType ?? 'llama';
-  if (!['llama', 'mistral', 'qwen2', ...MOE_TYPES].includes(modelType))
-    bad(`modelType "${modelType}" is not supported`, 'use llama, mistral, qwen2, mixtral or minimax_m2');
+  if (!['llama', 'mistral', 'qwen2', 'gpt2', ...MOE_TYPES].includes(modelType))
+    bad(`modelType "${modelType}" is not supported`, 'use llama, mistral, qwen2, gpt2, mixtral or minimax_m2');
   const moe = MOE_TYPES.includes(modelType);
   const E = moe ? (o.numExperts ?? 8) : 0;
   const K = moe ? (o.expertsPerTok ?? (modelType === 'mixtral' ? 2 : 4)) : 0;
@@ -124,6 +127,8 @@ function resolveShape(o: LlamaShape): Resolved {
   }
   const rot = modelType === 'minimax_m2' ? (o.rotaryDim ?? hd / 2) : hd;
   if (!Number.isSafeInteger(rot) || rot < 2 || rot % 2 !== 0 || rot > hd) bad(`rotaryDim ${rot} must be even and at most the head dim ${hd}`, 'set rotaryDim');
+  if (modelType === 'gpt2' && nkv !== o.numHeads) bad('GPT-2 has no grouped-query attention (numKvHeads must equal numHeads)', 'leave numKvHeads out');
+  if (modelType === 'gpt2' && o.tieWordEmbeddings === false) bad('GPT-2 ties its head to the embeddings', 'leave tieWordEmbeddings out');
   const llamaBias = modelType === 'llama' && (o.attentionBias ?? false);
   return {
     modelType,
@@ -140,6 +145,7 @@ function resolveShape(o: LlamaShape): Resolved {
     tie: o.tieWordEmbeddings ?? !moe,
     qkvBias: llamaBias || modelType === 'qwen2',
     oBias: llamaBias,
+    P: o.maxPositionEmbeddings ?? (modelType === 'gpt2' ? 1024 : 2048),
   };
 }
 
@@ -149,6 +155,10 @@ function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zer
     kv = r.nkv * r.hd;
   const t: (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] = [];
   const add = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => t.push({ name, dtype: 'F32', shape, init });
+  if (r.modelType === 'gpt2') {
+    gpt2TensorPlan(r, add);
+    return t;
+  }
   add('model.embed_tokens.weight', [r.V, r.H], 'normal');
   add('model.norm.weight', [r.H], 'ones');
   if (!r.tie) add('lm_head.weight', [r.V, r.H], 'normal');
@@ -187,6 +197,31 @@ function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zer
     if (r.oBias) add(p + 'self_attn.o_proj.bias', [r.H], 'zeros');
   }
   return t;
+}
+
+/** GPT-2's tensors as GPT2LMHeadModel names them (Conv1D weights [in, out], every LayerNorm and projection biased). */
+function gpt2TensorPlan(r: Resolved, put: (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => void): void {
+  put('transformer.wte.weight', [r.V, r.H], 'normal');
+  put('transformer.wpe.weight', [r.P, r.H], 'normal');
+  for (let l = 0; l < r.L; l++) {
+    const p = `transformer.h.${l}.`;
+    for (const ln of ['ln_1', 'ln_2']) {
+      put(`${p}${ln}.weight`, [r.H], 'ones');
+      put(`${p}${ln}.bias`, [r.H], 'zeros');
+    }
+    const convs: [string, number, number][] = [
+      ['attn.c_attn', r.H, 3 * r.H],
+      ['attn.c_proj', r.H, r.H],
+      ['mlp.c_fc', r.H, r.I],
+      ['mlp.c_proj', r.I, r.H],
+    ];
+    for (const [name, i, o] of convs) {
+      put(`${p}${name}.weight`, [i, o], 'normal');
+      put(`${p}${name}.bias`, [o], 'zeros');
+    }
+  }
+  put('transformer.ln_f.weight', [r.H], 'ones');
+  put('transformer.ln_f.bias', [r.H], 'zeros');
 }
 
 /** xoshiro128** seeded from SHA-256(seed, tensor name): one independent stream per tensor. */
@@ -256,7 +291,7 @@ export function bytesToUnicode(): string[] {
  * A byte-level BPE tokenizer.json covering exactly `vocabSize` ids: 0-2 specials (<unk>, <s>, </s>), 3-258 the 256
  * bytes, then two-byte merges (common ASCII first) so every id decodes to text.
  */
-export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokenizer: object; config: object; specialTokensMap: object } {
+export function byteLevelTokenizer(vocabSize: number, maxLen: number, addBos = true): { tokenizer: object; config: object; specialTokensMap: object } {
   if (vocabSize < 3 + 256) {
     bad(
       `a byte-level tokenizer needs vocabSize >= 259 (3 specials + 256 bytes), got ${vocabSize}`,
@@ -307,17 +342,19 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
     added_tokens: added,
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '<s>', type_id: 1 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [BOS], tokens: ['<s>'] } },
-    },
+    post_processor: !addBos
+      ? null
+      : {
+          type: 'TemplateProcessing',
+          single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          pair: [
+            { SpecialToken: { id: '<s>', type_id: 0 } },
+            { Sequence: { id: 'A', type_id: 0 } },
+            { SpecialToken: { id: '<s>', type_id: 1 } },
+            { Sequence: { id: 'B', type_id: 1 } },
+          ],
+          special_tokens: { '<s>': { id: '<s>', ids: [BOS], tokens: ['<s>'] } },
+        },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -338,7 +375,7 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
     addedDecoder[String(i)] = rest;
   }
   const config = {
-    add_bos_token: true,
+    add_bos_token: addBos, // GPT-2 models start without BOS
     add_eos_token: false,
     added_tokens_decoder: addedDecoder,
     bos_token: '<s>',
@@ -354,13 +391,32 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
 
 /** The config.json transformers would write for this shape. */
 function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
+  if (r.modelType === 'gpt2')
+    return {
+      activation_function: 'gelu_new',
+      architectures: ['GPT2LMHeadModel'],
+      bos_token_id: BOS,
+      eos_token_id: EOS,
+      initializer_range: o.initStd ?? 0.02,
+      layer_norm_epsilon: o.rmsNormEps ?? 1e-5,
+      model_type: 'gpt2',
+      n_embd: r.H,
+      n_head: r.nh,
+      n_inner: r.I,
+      n_layer: r.L,
+      n_positions: r.P,
+      scale_attn_weights: true,
+      tie_word_embeddings: true,
+      torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
+      vocab_size: r.V,
+    };
   const arch = {
     llama: 'LlamaForCausalLM',
     mistral: 'MistralForCausalLM',
     qwen2: 'Qwen2ForCausalLM',
     mixtral: 'MixtralForCausalLM',
     minimax_m2: 'MiniMaxM2ForCausalLM',
-  }[r.modelType];
+  }[r.modelType as Exclude<InitModelType, 'gpt2'>];
   const c: Record<string, unknown> = {
     architectures: [arch],
     model_type: r.modelType,
@@ -439,7 +495,7 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
 
   const cfg = configJson(r, opts);
   const tokSource = opts.tokenizer ?? 'byte-level';
-  const tok = tokSource === 'byte-level' ? byteLevelTokenizer(r.V, cfg.max_position_embeddings as number) : undefined;
+  const tok = tokSource === 'byte-level' ? byteLevelTokenizer(r.V, r.P, r.modelType !== 'gpt2') : undefined;
 
   writeSafetensorsStream(join(outDir, 'model.safetensors'), plan, (spec) => {
     const t = plan.find((p) => p.name === spec.name)!;

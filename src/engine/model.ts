@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { allLinear, readAdapterConfig, writeAdapterConfig, type AdapterConfig } from './adapter-files.ts';
+import { readAdapterConfig, writeAdapterConfig, type AdapterConfig, targetModulesFor } from './adapter-files.ts';
 import { call, nativeEngine, type Handle, type NativeModelInfo } from './native.ts';
 import { loraScaling } from '../hf/adapter-config.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../hf/tokenizer.ts';
@@ -73,7 +73,7 @@ export class EngineModel {
 
   /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
   async loadAdapter(dir: string, name = dir): Promise<EngineAdapter> {
-    const cfg = readAdapterConfig(dir, this.info.numExperts > 0);
+    const cfg = readAdapterConfig(dir, this.info.modelType);
     const h = await call(() =>
       nativeEngine().loadAdapter(this.handle, join(dir, 'adapter_model.safetensors'), {
         r: cfg.r,
@@ -96,12 +96,13 @@ export class EngineModel {
     seed?: number;
     name?: string;
   }): Promise<EngineAdapter> {
-    const targets = opts.targets === 'all-linear' ? allLinear(this.info.numExperts > 0) : [...new Set(opts.targets)].sort();
+    const targets = opts.targets === 'all-linear' ? [...targetModulesFor(this.info.modelType)] : [...new Set(opts.targets)].sort();
     const alpha = opts.alpha ?? 2 * opts.r;
     const h = await call(() =>
       nativeEngine().initAdapter(this.handle, { r: opts.r, alpha, rslora: opts.rslora ?? false, targets, seed: opts.seed ?? 0, name: opts.name }),
     );
-    return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets }, opts.name ?? 'adapter');
+    const fanInFanOut = this.info.modelType === 'gpt2' ? true : undefined; // Conv1D layers: PEFT's fan_in_fan_out
+    return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets, fanInFanOut }, opts.name ?? 'adapter');
   }
 
   async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean; routing?: boolean } = {}): Promise<ScoreResult> {

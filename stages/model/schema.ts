@@ -12,9 +12,10 @@ export const initSchema: JsonSchema = {
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
     modelType: {
-      enum: ['llama', 'mistral', 'qwen2', 'mixtral', 'minimax_m2'],
+      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 'mixtral', 'minimax_m2'],
       default: 'llama',
-      description: 'Architecture written to config.json (mixtral, minimax_m2: sparse mixture of experts).',
+      description:
+        'Architecture written to config.json (gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA; mixtral, minimax_m2: sparse mixture of experts).',
     },
     vocabSize: int('Vocabulary size (the byte-level tokenizer needs at least 259).', 512, 259),
     hiddenSize: int('Hidden size (d_model).', undefined),

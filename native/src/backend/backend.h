@@ -63,6 +63,18 @@ class Backend {
   virtual void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
                                 int C) const = 0;
 
+  // ---- LayerNorm with bias and gelu_new (GPT-2; ops/layernorm.cc, ops/gelu.cc)
+  virtual void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* w, const float* b,
+                                 int N, int C, float eps) const = 0;
+  virtual void layernorm_apply(float* out, const float* x, const float* w, const float* b, const float* mean,
+                               const float* rstd, int N, int C) const = 0;
+  virtual void layernorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* mean,
+                                  const float* rstd, int N, int C) const = 0;
+  virtual void gelu_new_forward(float* h, const float* u, size_t n) const = 0;
+  virtual void gelu_new_backward(float* du, const float* dh, const float* u, size_t n) const = 0;
+  // C values of each of N rows from src (row stride lds) to dst (row stride ldd): gpt2's fused q | k | v split.
+  virtual void copy_cols(float* dst, int ldd, const float* src, int lds, int N, int C) const = 0;
+
   // ---- RoPE (the table is built on the host: ops::rope_table)
   virtual void rope_forward(float* x, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const = 0;
   virtual void rope_backward(float* dx, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const = 0;

@@ -96,6 +96,26 @@ class CpuBackend final : public Backend {
     ops::rmsnorm_backward(dx, dout, x, w, rstd, N, C);
   }
 
+  void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* w, const float* b, int N,
+                         int C, float eps) const override {
+    ops::layernorm_forward(out, mean, rstd, x, w, b, N, C, eps);
+  }
+  void layernorm_apply(float* out, const float* x, const float* w, const float* b, const float* mean, const float* rstd,
+                       int N, int C) const override {
+    ops::layernorm_apply(out, x, w, b, mean, rstd, N, C);
+  }
+  void layernorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* mean,
+                          const float* rstd, int N, int C) const override {
+    ops::layernorm_backward(dx, dout, x, w, mean, rstd, N, C);
+  }
+  void gelu_new_forward(float* h, const float* u, size_t n) const override { ops::gelu_new_forward(h, u, n); }
+  void gelu_new_backward(float* du, const float* dh, const float* u, size_t n) const override {
+    ops::gelu_new_backward(du, dh, u, n);
+  }
+  void copy_cols(float* dst, int ldd, const float* src, int lds, int N, int C) const override {
+    for (int r = 0; r < N; r++) std::memcpy(dst + (size_t)r * ldd, src + (size_t)r * lds, (size_t)C * sizeof(float));
+  }
+
   void rope_forward(float* x, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const override {
     ops::rope_forward(x, tab, N, T, nheads, hd);
   }

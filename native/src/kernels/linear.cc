@@ -6,13 +6,9 @@
 #include <cstring>
 #include <string>
 #include "error.h"
-#include "kernels/gemv_variants.h"
-#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "kernels/simd.h"
 
 namespace peft::kern {
 
@@ -54,47 +50,11 @@ void check_T(int T, const char* what) {
 
 } // namespace
 
-namespace {
-
-#if defined(__AVX512F__)
-// The AVX-512 body of gemv_rows_f32 for output rows [o0, o1).
-void gemv_f32_rows_avx512(const float* W, int out, int in, const float* x, int T, float* y, int o0, int o1) {
-  for (int o = o0; o < o1; o++) {
-    const float* w = W + (size_t)o * in;
-    for (int t = 0; t < T; t++) {
-      const float* xr = x + (size_t)t * in;
-      int i = 0;
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-      for (; i + 32 <= in; i += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(xr + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(xr + i + 16), a1);
-      }
-      float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-      for (; i < in; i++) sum += w[i] * xr[i];
-      y[(size_t)t * out + o] = sum;
-    }
-  }
-}
-#endif
-
-GemvF32Rows gemv_f32_body(Isa isa) {
-  switch (isa) {
-#if defined(__AVX512F__)
-    case Isa::Avx512: return gemv_f32_rows_avx512;
-#endif
-    case Isa::Avx2: return gemv_f32_rows_avx2;
-    case Isa::Scalar: return gemv_f32_rows_scalar;
-    default: throw EngineError("E_ENGINE", "gemv_rows_f32: no kernel for ISA " + std::string(isa_name(isa)));
-  }
-}
-
-} // namespace
-
 // y[T, out] = x[T, in] W^T for a few input rows and fp32 W [out, in]: T dot products per weight row, rows split over
 // the pool, so W is streamed once (sgemm packs it first, which doubles the traffic of a decode step). The body is
 // the active ISA's (isa.h).
 void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) {
-  const GemvF32Rows body = gemv_f32_body(active_isa());
+  const GemvF32Rows body = simd().gemv_f32_rows;
   parallel_for((out + 15) / 16, [&](int cb, int ce) { body(W, out, in, x, T, y, cb * 16, std::min(out, ce * 16)); });
 }
 

@@ -194,14 +194,11 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     if (cfg.model_type.empty())
       fail(file, "key \"model_type\" is missing (add \"model_type\": \"llama\", \"mistral\" or \"qwen2\")");
   }
-  if (cfg.model_type == "gpt2")
-    fail(file,
-         "model_type \"gpt2\" (GPT-2 family) is not supported by this engine yet; supported: llama, mistral, qwen2 "
-         "(Llama family)");
+  if (cfg.model_type == "gpt2") return parse_gpt2_config(root, file, cfg); // GPT-2 family: model/config_gpt2.cc
   const TypeDefaults* d = defaults_for(cfg.model_type);
   if (!d)
     fail(file, "model_type \"" + cfg.model_type +
-                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM), mixtral, "
+                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM), gpt2, mixtral, "
                    "minimax_m2 (sparse mixture of experts)");
   if (!cfg.architecture.empty() && cfg.architecture != d->architecture)
     fail(file, "architecture \"" + cfg.architecture + "\" is not supported for model_type \"" + cfg.model_type +

@@ -50,7 +50,16 @@ struct ModelConfig {
   int rotary_dim = 0;   // rotated dims per head (partial rotary); 0 = head_dim
   // FP8 checkpoints (quantization_config, model/fp8.cc): the block of one weight_scale_inv value
   int fp8_block_rows = 128, fp8_block_cols = 128;
+  // GPT-2 family (model_type gpt2, parsed by model/config_gpt2.cc): LayerNorm with bias (eps in rms_norm_eps), learned
+  // positions (max_position_embeddings = n_positions), gelu_new MLP (intermediate_size = n_inner), one fused c_attn.
+  bool gpt2 = false;
 };
+
+namespace json {
+struct Value;
+}
+// The GPT-2 part of parse_model_config (model/config_gpt2.cc): `cfg` holds model_type / architecture so far.
+ModelConfig parse_gpt2_config(const json::Value& root, const std::string& file, ModelConfig cfg);
 
 // Parse config.json text (file named for errors). Throws EngineError(E_MODEL) naming the key and the fix.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& file);

@@ -11,22 +11,22 @@ void load_moe_layer(const ModelFiles& mf, LlamaModel& m, int l) {
   LlamaLayer& L = m.layers[l];
   const std::string pre = "model.layers." + std::to_string(l) + ".";
   if (c.qk_norm) {
-    L.q_norm = load_tensor_f32(mf, pre + "self_attn.q_norm.weight", m.Dq());
-    L.k_norm = load_tensor_f32(mf, pre + "self_attn.k_norm.weight", m.Dkv());
+    L.q_norm = tensor_f32(mf, pre + "self_attn.q_norm.weight", m.Dq());
+    L.k_norm = tensor_f32(mf, pre + "self_attn.k_norm.weight", m.Dkv());
   }
   if (c.num_experts == 0) return;
   const int E = c.num_experts, H = m.H(), I = m.I();
   auto B = std::make_shared<MoeBlock>();
   const std::string moe = pre + "block_sparse_moe.";
-  std::vector<float> g = load_tensor_f32(mf, moe + "gate.weight", (size_t)E * H);
+  std::vector<float> g = tensor_f32(mf, moe + "gate.weight", (size_t)E * H);
   B->gate = std::make_unique<kern::FrozenLinear>(g.data(), nullptr, E, H, kern::Storage::F32);
-  if (c.router_bias) B->bias = load_tensor_f32(mf, moe + "e_score_correction_bias", E);
+  if (c.router_bias) B->bias = tensor_f32(mf, moe + "e_score_correction_bias", E);
   B->experts.resize(E);
   for (int e = 0; e < E; e++)
     for (int j = 0; j < N_EXPERT_PROJ; j++) {
       const int in = j == X_W2 ? I : H, out = j == X_W2 ? H : I;
       const std::string name = moe + "experts." + std::to_string(e) + "." + EXPERT_NAMES[j] + ".weight";
-      std::vector<float> w = load_tensor_f32(mf, name, (size_t)in * out);
+      std::vector<float> w = tensor_f32(mf, name, (size_t)in * out);
       kern::Storage st = m.storage;
       if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
       B->experts[e][j] = std::make_unique<kern::FrozenLinear>(w.data(), nullptr, out, in, st);
