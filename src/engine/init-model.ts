@@ -225,7 +225,7 @@ function gpt2TensorPlan(r: Resolved, put: (name: string, shape: number[], init: 
 }
 
 /** xoshiro128** seeded from SHA-256(seed, tensor name): one independent stream per tensor. */
-function streamFor(seed: number, name: string): () => number {
+export function streamFor(seed: number, name: string): () => number {
   const h = createHash('sha256').update(`peftmake-init:${seed}:${name}`).digest();
   let a = h.readUInt32LE(0),
     b = h.readUInt32LE(4),
@@ -250,7 +250,7 @@ function rotl(x: number, k: number): number {
 }
 
 /** Fills `out` with normal(0, std) samples (Box-Muller on 32-bit uniforms). */
-function fillNormal(out: Float32Array, std: number, next: () => number): void {
+export function fillNormal(out: Float32Array, std: number, next: () => number): void {
   const inv = 1 / 4294967296;
   const n = out.length;
   for (let i = 0; i < n; i += 2) {
@@ -466,7 +466,7 @@ export function planModel(shape: LlamaShape): { tensors: { name: string; shape: 
 const gb = (n: number): string => `${(n / 1e9).toFixed(1)} GB`;
 
 /** Before writing a byte: the weights must fit on the disk and in memory (loading them for training needs that much). */
-function checkRoom(outDir: string, bytes: number): void {
+export function checkRoom(outDir: string, bytes: number): void {
   let probe = outDir;
   while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
   const st = statfsSync(probe);

@@ -10,6 +10,8 @@ import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { readPromptFile } from '../../src/hf/prompt-format.ts';
+import { seq2seqModel } from '../../src/hf/model-family.ts';
+import { runT5AdapterStage } from './t5-adapter-stage.ts';
 import { portablePath } from '../../src/util/portable-path.ts';
 import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
 import { batchesPerEpoch, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from '../shared/token-records.ts';
@@ -79,6 +81,7 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const modelArt = upstreamOf(ctx, `models.${c.base}`);
   const dataArt = upstreamOf(ctx, `datasets.${c.data}`);
   const modelDir = modelDirFor(ctx, c.base);
+  if (seq2seqModel(modelDir)) return runT5AdapterStage(ctx); // an encoder-decoder base: seq2seq training
   const train_ = readTokenRecords(join(dataArt.dir, 'train.jsonl'));
   const valid = readTokenRecords(join(dataArt.dir, 'valid.jsonl'));
   if (train_.length === 0)

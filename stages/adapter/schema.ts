@@ -13,7 +13,7 @@ export const loraSchema: JsonSchema = {
     dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0.05, description: 'Dropout on the LoRA input during training.' },
     targets: {
       description:
-        '"all-linear" or a list of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; mixture-of-experts models: w1, w2, w3 on every expert instead of the last three).',
+        '"all-linear" or a list of module names: Llama family q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2 c_attn, c_proj (attn and mlp), c_fc; mixture of experts (Mixtral, MiniMax-M2) q_proj, k_proj, v_proj, o_proj and every expert\'s w1, w2, w3.',
       default: 'all-linear',
       anyOf: [
         { const: 'all-linear' },
@@ -21,7 +21,7 @@ export const loraSchema: JsonSchema = {
           type: 'array',
           minItems: 1,
           uniqueItems: true,
-          items: { enum: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'w1', 'w2', 'w3'] },
+          items: { enum: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'c_attn', 'c_proj', 'c_fc', 'w1', 'w2', 'w3'] },
         },
       ],
     },

@@ -12,6 +12,7 @@ import { BadRecord, BadRecordSink } from './records.ts';
 import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
 import { renderExample, type Segment } from './render.ts';
+import { seq2seqTokens } from './seq2seq.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
@@ -27,6 +28,8 @@ export interface PrepareOptions {
   tokenizer: ModelTokenizer;
   signal?: AbortSignal;
   progress?: (message: string, step?: number, total?: number) => void;
+  /** An encoder-decoder model (T5): records are prompt -> encoder, answer -> decoder target (seq2seq.ts). */
+  seq2seq?: { decoderStart: number };
 }
 
 export interface Prepared {
@@ -169,6 +172,7 @@ function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: Pr
 interface Encoded {
   tokenized: Tokenized;
   text: string;
+  enc?: number[]; // seq2seq: the encoder's ids
 }
 
 /** `text` documents tokenized into one stream (documents back to back, as packing joins them) with their lengths. */
@@ -314,7 +318,8 @@ function encodeItems(
       removed.badRecord();
       continue;
     }
-    const tokenized: Tokenized = tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
+    const s2s = opts.seq2seq ? seq2seqTokens(segs, tok, opts.seq2seq.decoderStart) : undefined;
+    const tokenized: Tokenized = s2s ?? tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
     const text = segs.map((s) => s.text).join('');
     const capped = capLength(tokenized, maxTokens, config.overLength);
     if (capped.outcome === 'dropped') {
@@ -326,7 +331,7 @@ function encodeItems(
       continue;
     }
     if (capped.outcome === 'truncated') stats.maxTokens.truncated++;
-    out.push({ tokenized: capped.value!, text });
+    out.push({ tokenized: capped.value!, text, ...(s2s ? { enc: s2s.enc } : {}) });
   }
   if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, out.length, removed.counts);
   return out;
@@ -340,7 +345,7 @@ function lossCount(labels: number[]): number {
 
 /** Records of the prompt / response formats (`text` goes through encodeTextItems and streamRecords). */
 function toRecords(encoded: Encoded[]): OutputRecord[] {
-  return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text }));
+  return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text, ...(e.enc ? { enc: e.enc } : {}) }));
 }
 
 export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {
@@ -413,6 +418,11 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
   // Tokenize.
   let trainRecs: OutputRecord[];
   let validRecs: OutputRecord[];
+  if (config.format === 'text' && opts.seq2seq)
+    throw new PeftError('E_CONFIG_SEMANTIC', `${opts.name}: format "text" is not supported for t5 (encoder-decoder) models yet`, {
+      pointer: `/${opts.name.replace('.', '/')}/format`,
+      hint: 'use "completion" (prompt -> encoder, completion -> decoder target), "qa", "instruction" or "chat"',
+    });
   if (config.format === 'text') {
     const trainStream = encodeTextItems(trainItems, 'train', config, tok, opts, stats);
     const validStream = encodeTextItems(validItems, 'valid', config, tok, opts, stats);

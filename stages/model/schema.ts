@@ -7,16 +7,18 @@ const int = (description: string, def: number | undefined, minimum = 1): JsonSch
 
 export const initSchema: JsonSchema = {
   type: 'object',
-  description: 'Build a deterministic random-init model of this Llama-family shape (tests, benchmarks), with a byte-level tokenizer.',
+  description: 'Build a deterministic random-init model of this Llama-family or GPT-2 shape (tests, benchmarks), with a byte-level tokenizer.',
   additionalProperties: false,
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
     modelType: {
-      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 'mixtral', 'minimax_m2'],
+      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 't5', 'mixtral', 'minimax_m2'],
       default: 'llama',
       description:
-        'Architecture written to config.json (gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA; mixtral, minimax_m2: sparse mixture of experts).',
+        'Architecture written to config.json. gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA. t5: a T5 v1.1 / FLAN-T5 encoder-decoder (hiddenSize = d_model, intermediateSize = d_ff, numLayers per stack, untied head unless tieWordEmbeddings). mixtral, minimax_m2: sparse mixture of experts (numExperts, expertsPerTok; minimax_m2 rotaryDim).',
     },
+    numDecoderLayers: int('t5 only: decoder layers; 0 = numLayers.', 0, 0),
+    headDim: int('Per-head width (t5: d_kv); 0 = hiddenSize / numHeads.', 0, 0),
     vocabSize: int('Vocabulary size (the byte-level tokenizer needs at least 259).', 512, 259),
     hiddenSize: int('Hidden size (d_model).', undefined),
     intermediateSize: int('MLP intermediate size.', undefined),
@@ -26,7 +28,11 @@ export const initSchema: JsonSchema = {
     maxPositionEmbeddings: int('Maximum sequence length.', 2048),
     rmsNormEps: { type: 'number', exclusiveMinimum: 0, default: 1e-5, description: 'RMSNorm epsilon.' },
     ropeTheta: { type: 'number', exclusiveMinimum: 0, default: 10000, description: 'RoPE base frequency.' },
-    tieWordEmbeddings: { type: 'boolean', default: true, description: 'Share the embedding matrix with lm_head.' },
+    tieWordEmbeddings: {
+      type: 'boolean',
+      default: true,
+      description: 'Share the embedding matrix with lm_head (t5: set false for the T5 v1.1 / FLAN-T5 layout).',
+    },
     dtype: { enum: ['F32', 'BF16'], default: 'F32', description: 'Stored weight dtype.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Random seed of the initialisation.' },
     numExperts: int('mixtral / minimax_m2: experts per layer (each intermediateSize wide).', 8),
