@@ -167,6 +167,33 @@ describe.skipIf(skip !== '')('MoE checkpoints: FP8 block-scaled weights and bad 
     await expect(loadModel({ dir: shared })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringContaining('shared_intermediate_size') });
   });
 
+  it("MiniMax-M2's hub config.json keys (rotary_dim, top-level rope_theta, use_qk_norm, scoring_func, use_routing_bias) give the fixture's outputs", async () => {
+    const dir = variant(
+      'hub-keys',
+      (_t, cfg) => {
+        delete cfg.rope_parameters;
+        Object.assign(cfg, {
+          rope_theta: 5000000.0,
+          rotary_dim: 8,
+          use_qk_norm: true,
+          qk_norm_type: 'per_layer',
+          scoring_func: 'sigmoid',
+          use_routing_bias: true,
+          shared_intermediate_size: 0,
+          attn_type_list: [1, 1],
+        });
+      },
+      'minimax_m2',
+    );
+    const exp = JSON.parse(readFileSync(join(ARCH, 'minimax_m2', 'expected.json'), 'utf8'));
+    const m = await loadModel({ dir });
+    const ids = exp.prompts[0].ids as number[];
+    const s = await m.score(ids, [], { logits: true });
+    expect(maxAbsDiff(s.logprobs, exp.cases.base[0].next_token_logprobs)).toBeLessThan(5e-5);
+    const linear = variant('hub-lightning', (_t, cfg) => (cfg.attn_type_list = [0, 1]), 'minimax_m2');
+    await expect(loadModel({ dir: linear })).rejects.toMatchObject({ code: 'E_MODEL', message: expect.stringContaining('attn_type_list') });
+  });
+
   it('LoRA on the router or on dense-MLP names is refused on a MoE model; all-linear means attention + experts', async () => {
     const m = await loadModel({ dir: join(ARCH, 'mixtral', 'hf') });
     await expect(m.createAdapter({ r: 4, targets: ['q_proj', 'gate'] })).rejects.toMatchObject({ code: 'E_ADAPTER' });
