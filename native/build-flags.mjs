@@ -25,9 +25,7 @@ export const BASELINE = x86 ? ['-march=x86-64-v2', '-mtune=generic'] : [];
 function flagsFor(m) {
   if (m in ISA) return [...ISA[m], '-ffp-contract=off'];
   if (m === 'ldflags') return debug ? [sanitize] : [];
-  return debug
-    ? ['-O1', '-g', '-fno-omit-frame-pointer', sanitize, ...BASELINE]
-    : ['-O3', ...BASELINE, '-fno-math-errno', '-fno-trapping-math'];
+  return debug ? ['-O1', '-g', '-fno-omit-frame-pointer', sanitize, ...BASELINE] : ['-O3', ...BASELINE, '-fno-math-errno', '-fno-trapping-math'];
 }
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) console.log(flagsFor(mode).join(' '));
 export { flagsFor };

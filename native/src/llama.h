@@ -34,9 +34,10 @@ struct LlamaModel {
   std::string dir;
   kern::Storage storage = kern::Storage::F32;
   kern::Compute compute = kern::Compute::F32;
-  std::vector<float> embed;   // [V, H]
-  std::vector<float> lm_head; // [V, H], empty when tied to embed
-  std::vector<float> norm;    // [H]
+  std::vector<float> embed;     // [V, H]
+  std::vector<float> lm_head;   // [V, H], empty when tied to embed
+  std::vector<float> norm;      // [H]
+  std::vector<uint16_t> head16; // [V, H] the head in bf16 (bf16 compute: read by decoding), else empty
   std::vector<LlamaLayer> layers;
   // GPT-2 family (gpt2_load.cc): P_Q is the fused c_attn ([3 Dq] out: q | k | v), P_O attn.c_proj, P_UP mlp.c_fc,
   // P_DOWN mlp.c_proj; P_K, P_V, P_GATE are absent (null). LayerNorms carry biases; positions are learned.

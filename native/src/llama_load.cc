@@ -12,7 +12,8 @@
 namespace peft {
 
 size_t LlamaModel::frozen_bytes() const {
-  size_t b = (embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size()) * sizeof(float);
+  size_t b = (embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size()) * sizeof(float) +
+             head16.size() * sizeof(uint16_t);
   for (auto& L : layers) {
     b += (L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size()) * sizeof(float);
     for (auto& p : L.proj)
@@ -96,6 +97,10 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
       if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native())
         L.proj[p]->keep_bf16_copy();
     }
+  }
+  if (compute == kern::Compute::BF16) { // decoding reads the head (its largest single weight) in bf16
+    m->head16.resize(V * H);
+    m->be().f32_to_bf16(m->head(), m->head16.data(), V * H);
   }
   return m;
 }

@@ -249,6 +249,9 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
+/** Values made and written at a time (even, so Box-Muller pairs never straddle two chunks). */
+const CHUNK = 1 << 22;
+
 /** Fills `out` with normal(0, std) samples (Box-Muller on 32-bit uniforms). */
 export function fillNormal(out: Float32Array, std: number, next: () => number): void {
   const inv = 1 / 4294967296;
@@ -497,13 +500,18 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
   const tokSource = opts.tokenizer ?? 'byte-level';
   const tok = tokSource === 'byte-level' ? byteLevelTokenizer(r.V, r.P, r.modelType !== 'gpt2') : undefined;
 
-  writeSafetensorsStream(join(outDir, 'model.safetensors'), plan, (spec) => {
+  // Each tensor is made and written in chunks of CHUNK values (one random stream per tensor, continued across
+  // chunks: the bytes are those of a whole-tensor fill), so a 7B model never has more than one chunk in memory.
+  writeSafetensorsStream(join(outDir, 'model.safetensors'), plan, function* (spec) {
     const t = plan.find((p) => p.name === spec.name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (t.init === 'ones') data.fill(1);
-    else if (t.init === 'normal') fillNormal(data, std, streamFor(seed, t.name));
-    return dtype === 'BF16' ? toBf16(data) : new Uint8Array(data.buffer);
+    const next = t.init === 'normal' ? streamFor(seed, t.name) : undefined;
+    for (let at = 0; at < n; at += CHUNK) {
+      const data = new Float32Array(Math.min(CHUNK, n - at));
+      if (t.init === 'ones') data.fill(1);
+      else if (next) fillNormal(data, std, next);
+      yield dtype === 'BF16' ? toBf16(data) : new Uint8Array(data.buffer);
+    }
   });
   files.push('model.safetensors');
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');

@@ -114,8 +114,9 @@ export class EngineModel {
   }
 
   /**
-   * Generates through the batched decoder with this one sequence: the same kernels and numbers as a request served by
-   * `peftmake serve` in any batch (native/src/decode), so generate and serve agree token for token.
+   * Generates one sequence in one native call (native/src/generate.cc: the whole loop in C++, no hop to JS per token;
+   * steps below 32 rows run the decode products the batched decoder also runs, longer prompts the matmuls), so
+   * `peftmake generate` and a request served alone give the same tokens.
    */
   async generate(promptIds: number[] | Int32Array, opts: GenerateOptions = {}, adapters: AdapterUse[] = []): Promise<number[]> {
     const prompt = Int32Array.from(promptIds);
@@ -123,29 +124,17 @@ export class EngineModel {
     if (prompt.length === 0) throw new PeftError('E_ENGINE', 'generate: the prompt is empty (at least one token id is needed)');
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new PeftError('E_ENGINE', `generate: maxTokens must be an integer >= 0, got ${maxTokens}`);
     if (maxTokens === 0) return [];
-    const engine = nativeEngine();
-    const dec = engine.decoderCreate(this.handle, { maxBatch: 1, kvBudgetBytes: 1e15 });
-    const add = {
-      id: 1,
-      prompt,
-      adapters: refs(adapters),
-      maxTokens,
-      temperature: opts.temperature ?? 0,
-      topK: opts.topK ?? 0,
-      topP: opts.topP ?? 1,
-      seed: opts.seed ?? 0,
-      eos: opts.eos,
-      topLogprobs: 0,
-    };
-    const out: number[] = [];
-    for (let adds = [add]; ; adds = []) {
-      const r = await call(() => engine.decoderStep(dec, adds, []));
-      if (r.rejected.length) throw new PeftError(r.rejected[0].code, r.rejected[0].message);
-      for (const e of r.events) {
-        out.push(e.token);
-        if (e.finish) return out;
-      }
-    }
+    const r = await call(() =>
+      nativeEngine().generate(this.handle, prompt, refs(adapters), {
+        maxTokens,
+        temperature: opts.temperature ?? 0,
+        topK: opts.topK ?? 0,
+        topP: opts.topP ?? 1,
+        seed: opts.seed ?? 0,
+        eos: opts.eos,
+      }),
+    );
+    return Array.from(r.tokens);
   }
 }
 

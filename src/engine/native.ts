@@ -184,7 +184,7 @@ export async function call<T>(fn: () => Promise<T> | T): Promise<T> {
 
 /** Where training steps spent their time: per op family on the orchestrating thread, and the thread pool's counters. */
 export interface EngineProfile {
-  families: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer', number>;
+  families: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer' | 'sampling', number>;
   steps: number;
   stepSeconds: number;
   /** Step time outside every family (embedding gather, final norm, label shifting, calls into JS). */
@@ -192,4 +192,6 @@ export interface EngineProfile {
   poolWorkerBusySeconds: number;
   poolCallerWaitSeconds: number;
   poolRegions: number;
+  /** Pool regions dispatched inside each family (the rest of poolRegions ran outside every family). */
+  familyRegions: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer', number>;
 }

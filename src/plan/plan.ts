@@ -1,7 +1,7 @@
 // Planning: computes every selected stage's key (kind + impl version + config + input hashes + params + upstream
 // keys + engine version) and decides fresh / restored / built with structured reasons. Writes nothing.
 import type { Pipeline, StageEntry } from '../config/types.ts';
-import { PeftError } from '../errors.ts';
+import { PeftError, stageFailureText } from '../errors.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import { canonicalJson, sha256Hex } from '../hash/canonical-json.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
@@ -131,7 +131,7 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       planned.set(name, await planStage(entry, pipeline, store, cache, planned, opts.engineVersion, signal, Boolean(opts.verify)));
     } catch (e) {
       if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
-      planned.set(name, unplannable(entry, opts.engineVersion, 'failed', e.message));
+      planned.set(name, unplannable(entry, opts.engineVersion, 'failed', stageFailureText(e)));
     }
   }
   return [...planned.values()];

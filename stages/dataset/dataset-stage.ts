@@ -12,6 +12,11 @@ import { prepareDataset, promptFormatOf } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
 import { writeDataset } from './write.ts';
 
+/** The model's vocab_size as its stage recorded it (absent in artifacts that did not: then nothing is checked). */
+function vocabOf(size: unknown, model: string): { size: number; model: string } | undefined {
+  return typeof size === 'number' && Number.isInteger(size) && size > 0 ? { size, model } : undefined;
+}
+
 export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<RunResult> {
   const config = resolveDatasetConfig(ctx.config);
   const upstreamName = `models.${config.model}`;
@@ -29,6 +34,7 @@ export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<R
     tokenizer,
     tokenizerLabel,
     ...(s2s ? { seq2seq: { decoderStart: s2s.decoderStart } } : {}),
+    vocab: vocabOf(model.manifest.metrics.vocab_size, upstreamName),
     signal: ctx.signal,
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });

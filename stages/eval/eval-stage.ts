@@ -17,7 +17,7 @@ async function loadUse(model: EvalModel, dir: string, name: string, weight: numb
 }
 import type { RunContext, RunResult, UpstreamArtifact } from '../../src/stage.ts';
 import { upstreamOf } from '../shared/adapter-artifact.ts';
-import { readTokenRecords, type TokenRecord } from '../shared/token-records.ts';
+import { checkRecordVocab, readTokenRecords, type TokenRecord } from '../shared/token-records.ts';
 import { runtimeAdapters, type RuntimeAdapter } from '../shared/composition-file.ts';
 import { bestOver, exactMatch, tokenF1 } from './squad-metrics.ts';
 import { checkGate, type Baseline, type GateConfig, type GateResult, type Uncompared } from './gate.ts';
@@ -153,8 +153,9 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
   const subjects = subjectsOf(comps);
   const formats = (ctx.pipeline.datasets ?? {}) as Record<string, { format?: string }>;
   const datasets = c.datasets.map((n) => {
-    const all = readTokenRecords(join(upstreamOf(ctx, `datasets.${n}`).dir, 'valid.jsonl'));
-    return { name: n, format: formats[n]?.format ?? 'text', records: maxExamples > 0 ? all.slice(0, maxExamples) : all };
+    const file = join(upstreamOf(ctx, `datasets.${n}`).dir, 'valid.jsonl');
+    const all = readTokenRecords(file);
+    return { name: n, file, format: formats[n]?.format ?? 'text', records: maxExamples > 0 ? all.slice(0, maxExamples) : all };
   });
   for (const d of datasets) if (d.records.length === 0) ctx.log(`${ctx.name}: datasets.${d.name} has no held-out (valid) records: nothing to score`);
 
@@ -176,6 +177,13 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
     for (const d of datasets) {
       if (ctx.signal.aborted) break;
       const row: EvalRow = { subject: s.label, kind: s.kind, dataset: d.name, examples: d.records.length };
+      checkRecordVocab(
+        d.file,
+        d.records,
+        model.info.vocabSize,
+        s.label,
+        `datasets.${d.name} is tokenized for another model: score it with a composition of the dataset's model`,
+      );
       if (d.records.length) {
         if (wanted.has('perplexity')) row.perplexity = await perplexity(model, d.records, uses);
         if (d.format === 'qa' && (wanted.has('exact_match') || wanted.has('f1'))) {

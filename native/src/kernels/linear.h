@@ -19,6 +19,12 @@ class FrozenLinear {
   int in() const { return in_; }
   int out() const { return out_; }
   Storage storage() const { return storage_; }
+  // The stored weight (for the decode products, kernels/decode_rows.h): fp32 [out, in] (null unless F32), the NF4
+  // tensor (meaningful when NF4), the bias [out] (null when none).
+  const float* f32_data() const { return w32_.empty() ? nullptr : w32_.data(); }
+  const uint16_t* bf16_data() const { return w16_.empty() ? nullptr : w16_.data(); } // bf16 storage or kept copy
+  const NF4Tensor& nf4_tensor() const { return wq_; }
+  const float* bias_data() const { return bias_.empty() ? nullptr : bias_.data(); }
   size_t bytes() const; // weight storage footprint (incl. NF4 constants and bias)
 
   // y[T, out] = x[T, in] * W^T + bias   (beta = 0: y is overwritten)

@@ -81,45 +81,59 @@ void sgemm_builtin(bool tA, bool tB, int M, int N, int K, float alpha, const flo
   const auto micro_kernel = K_.sgemm_micro;
   const int nc_max = std::min(NC, (N + NR - 1) / NR * NR);
   const int kc_max = std::min(KC, K);
-  std::vector<float> bpack((size_t)nc_max * kc_max);
+  // Two B buffers: in parallel mode one region multiplies the k block packed in one buffer while its last tasks pack
+  // the next k block into the other, so a product costs 1 + (K blocks) pool regions per column block, not 2 per k
+  // block (pool hand-offs cost milliseconds on a busy machine).
+  std::vector<float> bpack[2] = {std::vector<float>((size_t)nc_max * kc_max),
+                                 std::vector<float>(K > KC ? (size_t)nc_max * kc_max : 0)};
+  const int mblocks = (M + MC - 1) / MC;
+  const int nthr = parallel ? threads() : 1;
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = std::min(NC, N - jc);
     const int npanels = (nc + NR - 1) / NR;
-    for (int pc = 0; pc < K; pc += KC) {
+    // Tasks: row blocks x groups of column panels (groups only when there are too few row blocks to share).
+    const int pgroups = std::min(npanels, std::max(1, (2 * nthr + mblocks - 1) / mblocks));
+    const int ntasks = mblocks * pgroups;
+    auto packb = [&](int pc, int b, int e) {
+      const int kc = std::min(KC, K - pc);
+      float* dst = bpack[(pc / KC) & 1].data();
+      for (int p = b; p < e; p++)
+        pack_b_panel(NR, tB, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), dst + (size_t)p * NR * kc);
+    };
+    auto body = [&](int pc, int b, int e) {
       const int kc = std::min(KC, K - pc);
       const bool first = pc == 0;
-      auto packb = [&](int b, int e) {
-        for (int p = b; p < e; p++)
-          pack_b_panel(NR, tB, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), bpack.data() + (size_t)p * NR * kc);
-      };
-      // Tasks: row blocks x groups of column panels (groups only when there are too few row blocks to share).
-      const int mblocks = (M + MC - 1) / MC;
-      const int nthr = parallel ? threads() : 1;
-      const int pgroups = std::min(npanels, std::max(1, (2 * nthr + mblocks - 1) / mblocks));
-      auto body = [&](int b, int e) {
-        thread_local std::vector<float> apack;
-        if (apack.size() < (size_t)MR_MAX * 10 * KC) apack.resize((size_t)MR_MAX * 10 * KC);
-        for (int task = b; task < e; task++) {
-          const int blk = task / pgroups, g = task % pgroups;
-          const int ic = blk * MC, mc = std::min(MC, M - ic);
-          const int p0 = (int)((long long)npanels * g / pgroups), p1 = (int)((long long)npanels * (g + 1) / pgroups);
-          pack_a(MR, tA, A, lda, ic, mc, pc, kc, apack.data());
-          for (int p = p0; p < p1; p++) {
-            const int j = p * NR, nr = std::min(NR, nc - j);
-            const float* bp = bpack.data() + (size_t)p * NR * kc;
-            for (int ip = 0; ip < mc; ip += MR)
-              micro_kernel(kc, apack.data() + (size_t)ip * kc, bp, C + (size_t)(ic + ip) * ldc + jc + j, ldc,
-                           std::min(MR, mc - ip), nr, alpha, beta, first);
-          }
+      const float* bbuf = bpack[(pc / KC) & 1].data();
+      thread_local std::vector<float> apack;
+      if (apack.size() < (size_t)MR_MAX * 10 * KC) apack.resize((size_t)MR_MAX * 10 * KC);
+      for (int task = b; task < e; task++) {
+        const int blk = task / pgroups, g = task % pgroups;
+        const int ic = blk * MC, mc = std::min(MC, M - ic);
+        const int p0 = (int)((long long)npanels * g / pgroups), p1 = (int)((long long)npanels * (g + 1) / pgroups);
+        pack_a(MR, tA, A, lda, ic, mc, pc, kc, apack.data());
+        for (int p = p0; p < p1; p++) {
+          const int j = p * NR, nr = std::min(NR, nc - j);
+          const float* bp = bbuf + (size_t)p * NR * kc;
+          for (int ip = 0; ip < mc; ip += MR)
+            micro_kernel(kc, apack.data() + (size_t)ip * kc, bp, C + (size_t)(ic + ip) * ldc + jc + j, ldc,
+                         std::min(MR, mc - ip), nr, alpha, beta, first);
         }
-      };
-      if (parallel) {
-        parallel_for(npanels, packb);
-        parallel_for(mblocks * pgroups, body);
-      } else {
-        packb(0, npanels);
-        body(0, mblocks * pgroups);
       }
+    };
+    if (!parallel) {
+      for (int pc = 0; pc < K; pc += KC) {
+        packb(pc, 0, npanels);
+        body(pc, 0, ntasks);
+      }
+      continue;
+    }
+    parallel_for(npanels, [&](int b, int e) { packb(0, b, e); });
+    for (int pc = 0; pc < K; pc += KC) {
+      const int next = pc + KC < K ? npanels : 0; // packing tasks of the next k block, after this block's products
+      parallel_for(ntasks + next, [&](int b, int e) {
+        if (b < ntasks) body(pc, b, std::min(e, ntasks));
+        if (e > ntasks) packb(pc + KC, std::max(b, ntasks) - ntasks, e - ntasks);
+      });
     }
   }
 }

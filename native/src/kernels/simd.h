@@ -37,8 +37,8 @@ struct SimdKernels {
   // The built-in sgemm's register block: C[mr, nr] (+)= alpha A B over kc packed steps (A panels of sgemm_mr rows,
   // B panels of sgemm_nr columns; see sgemm_builtin.cc).
   int sgemm_mr, sgemm_nr;
-  void (*sgemm_micro)(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, float alpha, float beta,
-                      bool first);
+  void (*sgemm_micro)(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, float alpha,
+                      float beta, bool first);
 };
 
 // Null where the build has no such unit (a non-x86 compiler).

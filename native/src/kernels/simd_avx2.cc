@@ -57,7 +57,8 @@ double dot_d(const float* a, const float* b, const float* c, int n) {
   for (auto& v : acc) v = _mm256_setzero_pd();
   for (; i + 32 <= n; i += 32)
     for (int m = 0; m < 8; m++) {
-      __m256d p = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + i + 4 * m)), _mm256_cvtps_pd(_mm_loadu_ps(b + i + 4 * m)));
+      __m256d p =
+          _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + i + 4 * m)), _mm256_cvtps_pd(_mm_loadu_ps(b + i + 4 * m)));
       if (c) p = _mm256_mul_pd(p, _mm256_cvtps_pd(_mm_loadu_ps(c + i + 4 * m)));
       acc[m] = _mm256_add_pd(acc[m], p);
     }

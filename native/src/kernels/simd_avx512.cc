@@ -53,8 +53,8 @@ double dot_d(const float* a, const float* b, const float* c, int n) {
   __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
   for (; i + 32 <= n; i += 32)
     for (int k = 0; k < 4; k++) {
-      __m512d p =
-          _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i + 8 * k)), _mm512_cvtps_pd(_mm256_loadu_ps(b + i + 8 * k)));
+      __m512d p = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(a + i + 8 * k)),
+                                _mm512_cvtps_pd(_mm256_loadu_ps(b + i + 8 * k)));
       if (c) p = _mm512_mul_pd(p, _mm512_cvtps_pd(_mm256_loadu_ps(c + i + 8 * k)));
       acc[k] = _mm512_add_pd(acc[k], p);
     }

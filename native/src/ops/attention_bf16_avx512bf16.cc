@@ -194,7 +194,8 @@ void zero_fill(std::vector<T>& v, size_t n) {
 // Max of x[0, n).
 inline float row_max(const float* x, int n) {
   __m512 m = _mm512_set1_ps(-INFINITY);
-  for (int j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), lane_mask(n - j), x + j));
+  for (int j = 0; j < n; j += 16)
+    m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), lane_mask(n - j), x + j));
   return _mm512_reduce_max_ps(m);
 }
 
@@ -232,8 +233,7 @@ float exp_row_bf16(const float* x, int a, int e, int npad, float m, u16* dst) {
   return _mm512_reduce_add_ps(acc);
 }
 
-void forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                            const AttnShape& s) {
+void forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
   const int group = s.nh / s.nkv, hd = s.hd, hde = hd + (hd & 1), kpd = hde / 2, HDP = round_up(hd, 16), nvd = HDP / 16;
   const int Tkp = round_up(s.Tk, 16) + LANES; // key lanes of packed K: a 64-lane tile starting at a key never leaves it
   const int npair = (s.Tk + 1) / 2;
@@ -321,8 +321,8 @@ void forward(float* out, float* lse, const float* q, const float* k, const float
   });
 }
 
-void backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q,
-                             const float* k, const float* v, const float* lse, const AttnShape& s) {
+void backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* q, const float* k,
+              const float* v, const float* lse, const AttnShape& s) {
   const int group = s.nh / s.nkv, hd = s.hd, hde = hd + (hd & 1), kpd = hde / 2, HDP = round_up(hd, 16), nvd = HDP / 16;
   const int Tqp = round_up(s.T, 16) + LANES; // query lanes of the packed Q / dO, lse, D and dQ^T rows
   const int Tkt = round_up(s.Tk, 2) + KB;    // key columns of K^T
