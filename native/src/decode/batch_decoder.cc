@@ -4,7 +4,9 @@
 // 4x4 register blocks whose result for a row does not depend on the other rows); each long prompt runs
 // exactly as llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack,
 // row-wise (a long prompt's as llama_forward's).
-// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache.
+// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache. GPT-2 takes its
+// own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new MLP) and adds
+// learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
 #include "batch_decoder.h"
 #include <algorithm>
 #include <cmath>
