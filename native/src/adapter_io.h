@@ -13,7 +13,8 @@ namespace peft {
 int proj_index(const std::string& name);
 // PEFT's tensor name of a module; gpt2: base_model.model.transformer.h.{i}.attn.c_attn.lora_A.weight etc.
 std::string lora_key(int layer, int proj, bool is_A, bool gpt2 = false);
-// The module's path inside a layer: "self_attn.q_proj", or GPT-2's "attn.c_attn" ("" where GPT-2 has none).
+// The module's path inside a layer: "self_attn.q_proj", GPT-2's "attn.c_attn" ("" where GPT-2 has none), or for an
+// expert slot of a MoE model (moe/moe.h) "block_sparse_moe.experts.{e}.w1".
 std::string module_path(int proj, bool gpt2);
 
 // Loads adapter tensors for `m`. `targets` lists the module names of adapter_config.json target_modules (a set;
@@ -26,8 +27,10 @@ void save_adapter(const Adapter& a, const std::string& path);
 std::shared_ptr<Adapter> init_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
                                       const std::vector<std::string>& targets, uint64_t seed);
 // Parses target names to a mask (throws E_ADAPTER on names that are not Llama projections).
-// On a GPT-2 model the names are c_attn, c_proj (attn and mlp), c_fc and all-linear.
+// On a GPT-2 model the names are c_attn, c_proj (attn and mlp), c_fc and all-linear. With expert_mask (a
+// mixture-of-experts model) w1 / w2 / w3 target every expert's linears, the dense MLP names and the router "gate" are
+// refused, and all-linear means q/k/v/o + w1/w2/w3 (the router stays frozen).
 void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where,
-                 bool gpt2 = false);
+                 bool gpt2 = false, bool* expert_mask = nullptr);
 
 } // namespace peft

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <numeric>
 #include "error.h"
+#include "moe/moe.h"
 #include "profile.h"
 #include "rng.h"
 
@@ -92,6 +93,7 @@ void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l
 // Whether every projection can run as a decode product (Llama-family blocks; GPT-2's run through llama_forward).
 bool rows_path(const LlamaModel& m) {
   if (m.gpt2()) return false;
+  if (m.cfg.num_experts || m.cfg.qk_norm) return false; // MoE / q-k-norm layers decode through llama_forward
   for (auto& L : m.layers)
     for (auto& p : L.proj)
       if (!p || !m.be().decode_supported(*p)) return false;
@@ -270,11 +272,12 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 }
 
 void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& ids,
-                    std::vector<float>& logprobs, std::vector<float>* logits) {
+                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing) {
   const int n = (int)ids.size();
   if (n < 1) throw EngineError("E_ENGINE", "score: the sequence is empty");
   Workspace ws;
   ws.plan(m, st, 1, n, false, false);
+  if (routing && ws.moe) ws.moe->record = routing;
   llama_forward(m, st, ws, ids.data(), 1, n, nullptr);
   std::vector<int32_t> targets(n, -1);
   for (int t = 0; t + 1 < n; t++) targets[t] = ids[t + 1];

@@ -7,6 +7,7 @@
 #include "llama_blocks.h"
 #include <cmath>
 #include "error.h"
+#include "moe/moe.h"
 #include "profile.h"
 
 namespace peft {
@@ -24,22 +25,24 @@ size_t Adapter::params() const {
   return n;
 }
 
-std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
-                                      const bool targets[N_PROJ]) {
+std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora, const bool targets[N_PROJ],
+                                      const bool* expert_targets) {
   auto a = std::make_shared<Adapter>();
   a->r = r;
   a->alpha = alpha;
   a->rslora = rslora;
   a->gpt2 = m.gpt2();
   a->mods.resize(m.cfg.num_layers);
-  for (int l = 0; l < m.cfg.num_layers; l++)
-    for (int p = 0; p < N_PROJ; p++)
-      if (targets[p]) {
+  for (int l = 0; l < m.cfg.num_layers; l++) {
+    a->mods[l].resize(m.n_slots());
+    for (int p = 0; p < m.n_slots(); p++)
+      if (p < N_PROJ ? targets[p] : (expert_targets && expert_targets[(p - N_PROJ) % 3])) {
         auto w = std::make_unique<LoraWeights>();
         w->A.assign((size_t)r * m.proj_in(p), 0.f);
         w->B.assign((size_t)m.proj_out(p) * r, 0.f);
         a->mods[l][p] = std::move(w);
       }
+  }
   return a;
 }
 
@@ -50,14 +53,16 @@ std::shared_ptr<Adapter> zeros_like(const Adapter& a) {
   z->rslora = a.rslora;
   z->gpt2 = a.gpt2;
   z->mods.resize(a.mods.size());
-  for (size_t l = 0; l < a.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
+  for (size_t l = 0; l < a.mods.size(); l++) {
+    z->mods[l].resize(a.mods[l].size());
+    for (size_t p = 0; p < a.mods[l].size(); p++)
       if (a.mods[l][p]) {
         auto w = std::make_unique<LoraWeights>();
         w->A.assign(a.mods[l][p]->A.size(), 0.f);
         w->B.assign(a.mods[l][p]->B.size(), 0.f);
         z->mods[l][p] = std::move(w);
       }
+  }
   return z;
 }
 
@@ -195,6 +200,7 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   }
   if (gu16)
     for (auto& a : layer) a.q = qs, a.k = ks, a.v = vs, a.att = atts, a.g = gs, a.u = us;
+  moe = moe_workspace(m, training);
 }
 
 // Compute mode of the frozen projections for N rows: below 32 rows (decoding, tiny batches) a matmul is a
@@ -452,6 +458,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     float* const lus[3] = {a.lu[P_Q], a.lu[P_K], a.lu[P_V]};
     group_forward(m, st, ws, l, ps, 3, ys, ws.ln, N, lus);
   }
+  if (c.qk_norm) qk_norm_forward(m, *ws.moe, l, a.q, a.k, N);
   {
     PEFT_PROFILE_SCOPE(elementwise);
     m.be().rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim);
@@ -477,6 +484,13 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
   {
     PEFT_PROFILE_SCOPE(elementwise);
     m.be().add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps);
+  }
+  if (L.moe) { // sparse MoE block instead of the dense MLP (moe/moe.cc)
+    moe_forward(m, st, *ws.moe, l, ws.ln, N, out, ws.training);
+    PEFT_PROFILE_SCOPE(elementwise);
+    if (a.q16) kept_bf16(m, a, N, true);
+    m.be().add_inplace(out, a.x2, N, H);
+    return;
   }
   float* const G = a.g;
   float* const U = a.u;
@@ -523,44 +537,51 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
   const bool bf16_in = a.g16 && st.frozen.empty() && st.dropout == 0.f && can_fuse_group(m, st, l, ALL, N_PROJ, N);
   uint16_t* const h16 = reinterpret_cast<uint16_t*>(ws.h);
   uint16_t* const ln16 = reinterpret_cast<uint16_t*>(ws.ln);
-  {
-    PEFT_PROFILE_SCOPE(elementwise);
-    if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
-      kept_bf16(m, a, N, false);
-      if (bf16_in)
-        m.be().swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
-      else
-        m.be().swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
-    } else {
-      m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+  if (L.moe) { // sparse MoE block: d(ln2 output) into ws.dln (moe/moe.cc)
+    if (a.q16) kept_bf16(m, a, N, false);
+    m.be().rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+    moe_backward(m, st, *ws.moe, grad, l, ws.ln, ws.dres, ws.dln, N);
+  } else {
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      if (a.g16) { // SwiGLU reads gate / up straight from their bf16 copies
+        kept_bf16(m, a, N, false);
+        if (bf16_in)
+          m.be().swiglu_forward_bf16_to_bf16(h16, a.g16, a.u16, (size_t)N * I);
+        else
+          m.be().swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
+      } else {
+        m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+      }
     }
-  }
-  {
-    const int ps[1] = {P_DOWN};
-    const float* const dys[1] = {ws.dres};
-    const float* const lus[1] = {a.lu[P_DOWN]};
-    group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, bf16_in ? nullptr : ws.h, lus, N, bf16_in ? h16 : nullptr);
-  }
-  {
-    PEFT_PROFILE_SCOPE(elementwise);
-    if (a.g16)
-      m.be().swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
-    else
-      m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
-  }
-  {
-    PEFT_PROFILE_SCOPE(elementwise);
-    if (bf16_in)
-      m.be().rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
-    else
-      m.be().rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
-  }
-  {
-    const int ps[2] = {P_GATE, P_UP};
-    const float* const dys[2] = {ws.dg, ws.du};
-    const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
-    group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N, bf16_in ? ln16 : nullptr);
-  }
+    {
+      const int ps[1] = {P_DOWN};
+      const float* const dys[1] = {ws.dres};
+      const float* const lus[1] = {a.lu[P_DOWN]};
+      group_backward(m, st, ws, grad, l, ps, 1, ws.dh, dys, bf16_in ? nullptr : ws.h, lus, N, bf16_in ? h16 : nullptr);
+    }
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      if (a.g16)
+        m.be().swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
+      else
+        m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
+    }
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      if (bf16_in)
+        m.be().rmsnorm_apply_bf16(ln16, a.x2, L.ln2.data(), a.rstd2, N, H); // ln2 recomputed
+      else
+        m.be().rmsnorm_apply(ws.ln, a.x2, L.ln2.data(), a.rstd2, N, H);
+    }
+    {
+      const int ps[2] = {P_GATE, P_UP};
+      const float* const dys[2] = {ws.dg, ws.du};
+      const float* const lus[2] = {a.lu[P_GATE], a.lu[P_UP]};
+      group_backward(m, st, ws, grad, l, ps, 2, ws.dln, dys, bf16_in ? nullptr : ws.ln, lus, N,
+                     bf16_in ? ln16 : nullptr);
+    }
+  } // dense MLP
   {
     PEFT_PROFILE_SCOPE(elementwise);
     m.be().rmsnorm_backward(ws.dres, ws.dln, a.x2, L.ln2.data(), a.rstd2, N, H);
@@ -587,6 +608,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
     m.be().rope_backward(ws.dq, ws.rope, N, T, c.num_heads, c.head_dim);
     m.be().rope_backward(ws.dk, ws.rope, N, T, c.num_kv_heads, c.head_dim);
   }
+  if (c.qk_norm) qk_norm_backward(m, *ws.moe, l, ws.dq, ws.dk, N);
   {
     PEFT_PROFILE_SCOPE(elementwise);
     if (bf16_in)

@@ -18,10 +18,15 @@ enum Proj { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, N_PROJ };
 extern const char* const PROJ_NAMES[N_PROJ];  // "q_proj", ..., "down_proj"
 extern const char* const PROJ_PARENT[N_PROJ]; // "self_attn" or "mlp"
 
+struct MoeBlock;     // moe/moe.h: router + experts of a sparse MoE layer
+struct MoeWorkspace; // moe/moe.h: its saved activations and scratch
+
 struct LlamaLayer {
-  std::vector<float> ln1, ln2; // [H] input_layernorm, post_attention_layernorm
-  std::array<std::unique_ptr<kern::FrozenLinear>, N_PROJ> proj;
-  std::vector<float> ln1_b, ln2_b; // [H] LayerNorm biases (gpt2; empty otherwise)
+  std::vector<float> ln1, ln2;                                  // [H] input_layernorm, post_attention_layernorm
+  std::array<std::unique_ptr<kern::FrozenLinear>, N_PROJ> proj; // gate/up/down null in a MoE layer
+  std::vector<float> ln1_b, ln2_b;                              // [H] LayerNorm biases (gpt2; empty otherwise)
+  std::vector<float> q_norm, k_norm;                            // [Dq], [Dkv] when cfg.qk_norm (MiniMax-M2)
+  std::shared_ptr<MoeBlock> moe;                                // instead of the dense MLP when cfg.num_experts > 0
 };
 
 struct LlamaModel {
@@ -46,8 +51,15 @@ struct LlamaModel {
   int Dq() const { return cfg.num_heads * cfg.head_dim; }
   int Dkv() const { return cfg.num_kv_heads * cfg.head_dim; }
   int I() const { return cfg.intermediate_size; }
-  int proj_in(int p) const { return p == P_O ? Dq() : p == P_DOWN ? I() : H(); }
+  // LoRA module slots of a layer: the N_PROJ projections, then one per expert linear (moe/moe.h: N_PROJ + 3 e + j,
+  // j = 0 w1 [I, H], 1 w2 [H, I], 2 w3 [I, H]).
+  int n_slots() const { return N_PROJ + 3 * cfg.num_experts; }
+  int proj_in(int p) const {
+    if (p >= N_PROJ) return (p - N_PROJ) % 3 == 1 ? I() : H();
+    return p == P_O ? Dq() : p == P_DOWN ? I() : H();
+  }
   int proj_out(int p) const {
+    if (p >= N_PROJ) return (p - N_PROJ) % 3 == 1 ? H() : I();
     return p == P_Q                     ? (cfg.gpt2 ? 3 * Dq() : Dq())
            : (p == P_K || p == P_V)     ? Dkv()
            : (p == P_GATE || p == P_UP) ? I()
@@ -69,14 +81,15 @@ struct Adapter {
   double alpha = 0;
   bool rslora = false;
   bool gpt2 = false; // on a GPT-2 model: PEFT's transformer.h.{i}.attn.c_attn / ... names (adapter_io.cc)
-  std::vector<std::array<std::unique_ptr<LoraWeights>, N_PROJ>> mods; // [num_layers][N_PROJ]
-  float scaling() const;                                              // alpha / r, or alpha / sqrt(r) with rsLoRA
-  LoraWeights* mod(int l, int p) const { return mods[l][p].get(); }
+  std::vector<std::vector<std::unique_ptr<LoraWeights>>> mods; // [num_layers][model.n_slots()]
+  float scaling() const;                                       // alpha / r, or alpha / sqrt(r) with rsLoRA
+  LoraWeights* mod(int l, int p) const { return (size_t)p < mods[l].size() ? mods[l][p].get() : nullptr; }
   size_t params() const;
 };
-// Zero-initialised adapter with modules on the given projections, shaped for `m`.
-std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
-                                      const bool targets[N_PROJ]);
+// Zero-initialised adapter with modules on the given projections (and, in a MoE model, on every expert's w1 / w2 / w3
+// where expert_targets[j] is set), shaped for `m`.
+std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, bool rslora, const bool targets[N_PROJ],
+                                      const bool* expert_targets = nullptr);
 // Same modules and shapes as `a`, all zero (for gradients and optimizer moments).
 std::shared_ptr<Adapter> zeros_like(const Adapter& a);
 
@@ -127,17 +140,18 @@ struct Workspace {
   // scratch
   float *dres, *dln, *dq, *dk, *dv, *datt, *dg, *du, *dh; // gradients [N, *]
   float *lora_u, *lora_du;                                // [N, rmax]
-  float* lora_dAT = nullptr;   // [max_in, rmax] (training: dA^T of the per-projection bf16-mode LoRA backward)
-  float* lora_ucat = nullptr;  // [N, 3 rmax] A-projections of a LoRA group (bf16 mode)
-  float* lora_ducat = nullptr; // [N, 3 rmax] their gradients (training)
-  float *xdrop, *dxdrop;       // [N, max_in] (LoRA dropout only)
-  float* ln;                   // [N, H] the current norm output (forward; recomputed in the backward)
-  float* h;                    // [N, I] silu(gate) * up (forward; recomputed in the backward)
-  float *gs, *us;              // [N, I] fp32 gate / up when the layer keeps them in bf16 (else null)
-  float* tmp_out;              // [N, H] (recomputed layer output)
-  float* ce_work = nullptr;    // the MLP region of the scratch, lent to the bf16 cross-entropy while it runs
-  size_t ce_work_floats = 0;   // 0: not planned for it (fp32 compute, inference)
-  ops::RopeTable rope;         // cos/sin of this forward's positions
+  float* lora_dAT = nullptr;         // [max_in, rmax] (training: dA^T of the per-projection bf16-mode LoRA backward)
+  float* lora_ucat = nullptr;        // [N, 3 rmax] A-projections of a LoRA group (bf16 mode)
+  float* lora_ducat = nullptr;       // [N, 3 rmax] their gradients (training)
+  float *xdrop, *dxdrop;             // [N, max_in] (LoRA dropout only)
+  float* ln;                         // [N, H] the current norm output (forward; recomputed in the backward)
+  float* h;                          // [N, I] silu(gate) * up (forward; recomputed in the backward)
+  float *gs, *us;                    // [N, I] fp32 gate / up when the layer keeps them in bf16 (else null)
+  float* tmp_out;                    // [N, H] (recomputed layer output)
+  float* ce_work = nullptr;          // the MLP region of the scratch, lent to the bf16 cross-entropy while it runs
+  size_t ce_work_floats = 0;         // 0: not planned for it (fp32 compute, inference)
+  ops::RopeTable rope;               // cos/sin of this forward's positions
+  std::shared_ptr<MoeWorkspace> moe; // MoE / MiniMax-M2 side activations (moe/moe.h); null for a dense model
   int pos0 = 0;
   size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes(); }
   // Plans the arenas for B x T (inference: training = false keeps one layer of activations, no gradients).

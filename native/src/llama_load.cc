@@ -5,7 +5,9 @@
 #include <unistd.h>
 #include "error.h"
 #include "gpt2_load.h"
+#include "model/fp8.h"
 #include "model/safetensors.h"
+#include "moe/moe_load.h"
 
 namespace peft {
 
@@ -15,7 +17,8 @@ size_t LlamaModel::frozen_bytes() const {
   for (auto& L : layers) {
     b += (L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size()) * sizeof(float);
     for (auto& p : L.proj)
-      if (p) b += p->bytes(); // gpt2 leaves P_K, P_V, P_GATE empty
+      if (p) b += p->bytes(); // gpt2 leaves P_K, P_V, P_GATE empty; a MoE layer gate/up/down
+    b += moe_layer_bytes(L);
   }
   return b;
 }
@@ -26,6 +29,7 @@ size_t LlamaModel::params() const {
     n += L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size();
     for (auto& p : L.proj)
       if (p) n += (size_t)p->in() * p->out();
+    n += moe_layer_params(L);
   }
   return n;
 }
@@ -37,7 +41,10 @@ std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, siz
     throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
                                      " values, the config implies " + std::to_string(expect));
   std::vector<float> v(expect);
-  t->to_f32(v.data());
+  if (t->dtype == "F8_E4M3") // block scales checked by load_model_dir
+    fp8_dequantize(*t, *mf.find(name + "_scale_inv"), mf.cfg.fp8_block_rows, mf.cfg.fp8_block_cols, v.data());
+  else
+    t->to_f32(v.data());
   // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
   // pages of a read-only mapping: dropping them only means re-reading if touched again).
   const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -56,9 +63,10 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
   m->storage = storage;
   m->compute = compute;
   const ModelConfig& c = m->cfg;
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2" && c.model_type != "mixtral" &&
+      c.model_type != "minimax_m2")
     throw EngineError("E_MODEL", dir + "/config.json: model_type '" + c.model_type +
-                                     "' is not a Llama-family model (llama, mistral, qwen2)");
+                                     "' is not a Llama-family model (llama, mistral, qwen2, mixtral, minimax_m2)");
   if (c.num_heads % c.num_kv_heads != 0 || c.head_dim % 2 != 0)
     throw EngineError("E_MODEL", dir +
                                      "/config.json: num_attention_heads must be a multiple of num_key_value_heads "
@@ -75,7 +83,9 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
     LlamaLayer& L = m->layers[l];
     L.ln1 = tensor_f32(mf, pre + "input_layernorm.weight", H);
     L.ln2 = tensor_f32(mf, pre + "post_attention_layernorm.weight", H);
+    load_moe_layer(mf, *m, l); // router, experts, q/k norms (moe/moe_load.cc)
     for (int p = 0; p < N_PROJ; p++) {
+      if (L.moe && (p == P_GATE || p == P_UP || p == P_DOWN)) continue;
       const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
       const int in = m->proj_in(p), out = m->proj_out(p);
       std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);

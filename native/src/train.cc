@@ -78,7 +78,7 @@ static void for_each_tensor(
     Adapter& a, Adapter& b, Adapter& c, Adapter& d,
     const std::function<void(std::vector<float>&, std::vector<float>&, std::vector<float>&, std::vector<float>&)>& fn) {
   for (size_t l = 0; l < a.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
+    for (size_t p = 0; p < a.mods[l].size(); p++)
       if (a.mods[l][p]) {
         fn(a.mods[l][p]->A, b.mods[l][p]->A, c.mods[l][p]->A, d.mods[l][p]->A);
         fn(a.mods[l][p]->B, b.mods[l][p]->B, c.mods[l][p]->B, d.mods[l][p]->B);

@@ -9,9 +9,18 @@ export const LLAMA_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_
 /** GPT-2's LoRA targets (PEFT names of its Conv1D layers; c_proj is both attn.c_proj and mlp.c_proj). */
 export const GPT2_MODULES = ['c_attn', 'c_fc', 'c_proj'] as const;
 
+/**
+ * The linear layers LoRA targets in a sparse mixture-of-experts model (Mixtral, MiniMax-M2), PEFT's names: attention
+ * and every expert's w1 / w2 / w3. `all-linear` means these: the router (`gate`) stays frozen (PEFT 0.13.2's
+ * all-linear would also wrap Mixtral's nn.Linear router; peftmake writes the explicit list, so PEFT loads the same
+ * modules).
+ */
+export const MOE_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'w1', 'w2', 'w3'] as const;
+const MOE_TYPES = new Set(['mixtral', 'minimax_m2']);
+
 /** The module names a model family's adapters target ('all-linear' = all of them, as PEFT 0.13 means it). */
 export function targetModulesFor(modelType?: string): readonly string[] {
-  return modelType === 'gpt2' ? GPT2_MODULES : LLAMA_PROJECTIONS;
+  return modelType === 'gpt2' ? GPT2_MODULES : MOE_TYPES.has(modelType ?? '') ? MOE_PROJECTIONS : LLAMA_PROJECTIONS;
 }
 
 export interface AdapterConfig {
@@ -46,12 +55,19 @@ export function readAdapterConfig(dir: string, modelType?: string): AdapterConfi
   const tm = cfg.targets;
   let targets: string[];
   const known = targetModulesFor(modelType);
-  const family = modelType === 'gpt2' ? 'a GPT-2 model' : 'a Llama-family model';
+  const family = modelType === 'gpt2' ? 'a GPT-2 model' : MOE_TYPES.has(modelType ?? '') ? 'a mixture-of-experts model' : 'a Llama-family model';
   if (tm === 'all-linear') targets = [...known];
   else if (Array.isArray(tm)) targets = tm;
   else if (tm === undefined) fail(file, '#/target_modules', 'must be a list of module names');
   else fail(file, '#/target_modules', `regular-expression targets ('${tm.pattern}') are not supported; list module names`);
-  for (const t of targets) if (!known.includes(t)) fail(file, '#/target_modules', `'${t}' is not a module of ${family}`, `use some of ${known.join(', ')}`);
+  for (const t of targets)
+    if (!known.includes(t))
+      fail(
+        file,
+        '#/target_modules',
+        `'${t}' is not a module of ${family}${t === 'gate' ? ' (LoRA on the MoE router is not supported: it stays frozen)' : ''}`,
+        `use some of ${known.join(', ')}`,
+      );
   const fanInFanOut = modelType === 'gpt2' ? true : undefined;
   return { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, dropout: cfg.dropout, targets, baseModel: cfg.baseModel, fanInFanOut };
 }

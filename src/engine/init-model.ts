@@ -7,9 +7,13 @@ import { createHash } from 'node:crypto';
 import { PeftError } from '../errors.ts';
 import { writeSafetensorsStream, type TensorSpec } from '../hf/safetensors.ts';
 
+export type InitModelType = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'mixtral' | 'minimax_m2';
+const MOE_TYPES: readonly string[] = ['mixtral', 'minimax_m2'];
+
 export interface LlamaShape {
-  /** gpt2: GPT2LMHeadModel (Conv1D weights [in, out], LayerNorm with bias, learned positions, gelu_new, tied head). */
-  modelType?: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
+  /** gpt2: GPT2LMHeadModel (Conv1D weights [in, out], LayerNorm with bias, learned positions, gelu_new, tied head);
+   * mixtral / minimax_m2: sparse mixture of experts. */
+  modelType?: InitModelType;
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;
@@ -28,6 +32,12 @@ export interface LlamaShape {
   attentionBias?: boolean;
   /** Mistral only: attention window (default 4096, as MistralConfig). */
   slidingWindow?: number;
+  /** mixtral / minimax_m2: experts per layer (default 8), each of width intermediateSize. */
+  numExperts?: number;
+  /** mixtral / minimax_m2: experts routed per token (default 2 for mixtral, 4 for minimax_m2). */
+  expertsPerTok?: number;
+  /** minimax_m2: rotated dims per head (partial rotary; default headDim / 2). */
+  rotaryDim?: number;
 }
 
 export interface InitModelOptions extends LlamaShape {
@@ -75,7 +85,10 @@ function checkInt(name: string, v: number | undefined, min: number): void {
 }
 
 interface Resolved {
-  modelType: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
+  modelType: InitModelType;
+  E: number; // experts per layer (0: dense MLP)
+  K: number; // experts per token
+  rot: number; // rotary dims per head (minimax_m2)
   V: number;
   H: number;
   I: number;
@@ -102,12 +115,26 @@ function resolveShape(o: LlamaShape): Resolved {
   if (!Number.isSafeInteger(hd) || hd < 2 || hd % 2 !== 0)
     bad(`head dim ${hd} must be an even integer`, 'set headDim or make hiddenSize divisible by numHeads');
   const modelType = o.modelType ?? 'llama';
-  if (!['llama', 'mistral', 'qwen2', 'gpt2'].includes(modelType)) bad(`modelType "${modelType}" is not supported`, 'use llama, mistral, qwen2 or gpt2');
+  if (!['llama', 'mistral', 'qwen2', 'gpt2', ...MOE_TYPES].includes(modelType))
+    bad(`modelType "${modelType}" is not supported`, 'use llama, mistral, qwen2, gpt2, mixtral or minimax_m2');
+  const moe = MOE_TYPES.includes(modelType);
+  const E = moe ? (o.numExperts ?? 8) : 0;
+  const K = moe ? (o.expertsPerTok ?? (modelType === 'mixtral' ? 2 : 4)) : 0;
+  if (moe) {
+    checkInt('numExperts', E, 1);
+    checkInt('expertsPerTok', K, 1);
+    if (K > E) bad(`expertsPerTok ${K} exceeds numExperts ${E}`, 'route to at most numExperts experts');
+  }
+  const rot = modelType === 'minimax_m2' ? (o.rotaryDim ?? hd / 2) : hd;
+  if (!Number.isSafeInteger(rot) || rot < 2 || rot % 2 !== 0 || rot > hd) bad(`rotaryDim ${rot} must be even and at most the head dim ${hd}`, 'set rotaryDim');
   if (modelType === 'gpt2' && nkv !== o.numHeads) bad('GPT-2 has no grouped-query attention (numKvHeads must equal numHeads)', 'leave numKvHeads out');
   if (modelType === 'gpt2' && o.tieWordEmbeddings === false) bad('GPT-2 ties its head to the embeddings', 'leave tieWordEmbeddings out');
   const llamaBias = modelType === 'llama' && (o.attentionBias ?? false);
   return {
     modelType,
+    E,
+    K,
+    rot,
     V: o.vocabSize,
     H: o.hiddenSize,
     I: o.intermediateSize,
@@ -115,7 +142,7 @@ function resolveShape(o: LlamaShape): Resolved {
     nh: o.numHeads,
     nkv,
     hd,
-    tie: o.tieWordEmbeddings ?? true,
+    tie: o.tieWordEmbeddings ?? !moe,
     qkvBias: llamaBias || modelType === 'qwen2',
     oBias: llamaBias,
     P: o.maxPositionEmbeddings ?? (modelType === 'gpt2' ? 1024 : 2048),
@@ -143,9 +170,25 @@ function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zer
     add(p + 'self_attn.k_proj.weight', [kv, r.H], 'normal');
     add(p + 'self_attn.v_proj.weight', [kv, r.H], 'normal');
     add(p + 'self_attn.o_proj.weight', [r.H, q], 'normal');
-    add(p + 'mlp.gate_proj.weight', [r.I, r.H], 'normal');
-    add(p + 'mlp.up_proj.weight', [r.I, r.H], 'normal');
-    add(p + 'mlp.down_proj.weight', [r.H, r.I], 'normal');
+    if (r.modelType === 'minimax_m2') {
+      add(p + 'self_attn.q_norm.weight', [q], 'ones');
+      add(p + 'self_attn.k_norm.weight', [kv], 'ones');
+    }
+    if (r.E > 0) {
+      // sparse MoE block (Mixtral / MiniMax-M2 checkpoint names): router, correction bias, experts
+      add(p + 'block_sparse_moe.gate.weight', [r.E, r.H], 'normal');
+      if (r.modelType === 'minimax_m2') add(p + 'block_sparse_moe.e_score_correction_bias', [r.E], 'zeros');
+      for (let e = 0; e < r.E; e++) {
+        const x = `${p}block_sparse_moe.experts.${e}.`;
+        add(x + 'w1.weight', [r.I, r.H], 'normal');
+        add(x + 'w2.weight', [r.H, r.I], 'normal');
+        add(x + 'w3.weight', [r.I, r.H], 'normal');
+      }
+    } else {
+      add(p + 'mlp.gate_proj.weight', [r.I, r.H], 'normal');
+      add(p + 'mlp.up_proj.weight', [r.I, r.H], 'normal');
+      add(p + 'mlp.down_proj.weight', [r.H, r.I], 'normal');
+    }
     if (r.qkvBias) {
       add(p + 'self_attn.q_proj.bias', [q], 'zeros');
       add(p + 'self_attn.k_proj.bias', [kv], 'zeros');
@@ -370,7 +413,13 @@ function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
       torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
       vocab_size: r.V,
     };
-  const arch = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[r.modelType as 'llama'];
+  const arch = {
+    llama: 'LlamaForCausalLM',
+    mistral: 'MistralForCausalLM',
+    qwen2: 'Qwen2ForCausalLM',
+    mixtral: 'MixtralForCausalLM',
+    minimax_m2: 'MiniMaxM2ForCausalLM',
+  }[r.modelType as Exclude<InitModelType, 'gpt2'>];
   const c: Record<string, unknown> = {
     architectures: [arch],
     model_type: r.modelType,
@@ -398,6 +447,16 @@ function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
   }
   if (r.modelType === 'mistral') c.sliding_window = o.slidingWindow ?? 4096;
   if (r.modelType === 'qwen2') c.use_sliding_window = false;
+  if (r.E > 0) {
+    Object.assign(c, { num_local_experts: r.E, num_experts_per_tok: r.K, output_router_logits: false, router_aux_loss_coef: 0.001, router_jitter_noise: 0 });
+    if (r.modelType === 'mixtral') c.sliding_window = null;
+  }
+  if (r.modelType === 'minimax_m2') {
+    // transformers v5 MiniMaxM2Config layout: head_dim always, rope_parameters with the partial rotary factor
+    c.head_dim = r.hd;
+    c.rope_parameters = { rope_type: 'default', rope_theta: c.rope_theta, partial_rotary_factor: r.rot / r.hd };
+    delete c.rope_scaling;
+  }
   return c;
 }
 

@@ -53,6 +53,7 @@ export interface ScoreResult {
   ids: number[];
   logprobs: number[]; // logprobs[t] = log p(ids[t+1] | ids[..t])
   logits?: Float32Array; // [ids.length, vocab] when asked for
+  routing?: Int32Array; // MoE, when asked for: [layers, ids.length, expertsPerTok] chosen experts, best first
   meanNll: number;
   perplexity: number;
 }
@@ -104,12 +105,12 @@ export class EngineModel {
     return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets, fanInFanOut }, opts.name ?? 'adapter');
   }
 
-  async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean } = {}): Promise<ScoreResult> {
+  async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean; routing?: boolean } = {}): Promise<ScoreResult> {
     const arr = Int32Array.from(ids);
-    const r = await call(() => nativeEngine().score(this.handle, arr, refs(adapters), { logits: opts.logits ?? false }));
+    const r = await call(() => nativeEngine().score(this.handle, arr, refs(adapters), { logits: opts.logits ?? false, routing: opts.routing ?? false }));
     const logprobs = Array.from(r.logprobs);
     const meanNll = logprobs.length ? -logprobs.reduce((a, b) => a + b, 0) / logprobs.length : 0;
-    return { ids: Array.from(arr), logprobs, logits: r.logits, meanNll, perplexity: Math.exp(meanNll) };
+    return { ids: Array.from(arr), logprobs, logits: r.logits, routing: r.routing, meanNll, perplexity: Math.exp(meanNll) };
   }
 
   /**

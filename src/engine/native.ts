@@ -18,6 +18,8 @@ export interface NativeModelInfo {
   numKvHeads: number;
   headDim: number;
   maxPositionEmbeddings: number;
+  numExperts: number; // 0: dense MLP; else a sparse mixture of experts (Mixtral, MiniMax-M2)
+  expertsPerTok: number;
   slidingWindow: number;
   tieWordEmbeddings: boolean;
   bosTokenId: number;
@@ -86,7 +88,12 @@ export interface NativeEngine {
   initAdapter(model: Handle, opts: { r: number; alpha: number; rslora?: boolean; targets: string[]; seed?: number; name?: string }): Handle;
   saveAdapter(adapter: Handle, path: string): void;
   adapterInfo(adapter: Handle): NativeAdapterInfo;
-  score(model: Handle, ids: Int32Array, adapters: NativeAdapterRef[], opts?: { logits?: boolean }): Promise<{ logprobs: Float32Array; logits?: Float32Array }>;
+  score(
+    model: Handle,
+    ids: Int32Array,
+    adapters: NativeAdapterRef[],
+    opts?: { logits?: boolean; routing?: boolean },
+  ): Promise<{ logprobs: Float32Array; logits?: Float32Array; routing?: Int32Array }>;
   generate(
     model: Handle,
     prompt: Int32Array,

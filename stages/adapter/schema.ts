@@ -13,7 +13,7 @@ export const loraSchema: JsonSchema = {
     dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0.05, description: 'Dropout on the LoRA input during training.' },
     targets: {
       description:
-        '"all-linear" or a list of module names: Llama family q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2 c_attn, c_proj (attn and mlp), c_fc; T5 q, k, v, o (self- and cross-attention), wi_0, wi_1, wo. The engine checks them against the base model.',
+        '"all-linear" or a list of module names: Llama family q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2 c_attn, c_proj (attn and mlp), c_fc; T5 q, k, v, o (self- and cross-attention), wi_0, wi_1, wo. Mixture of experts (Mixtral, MiniMax-M2) q_proj, k_proj, v_proj, o_proj and every expert\'s w1, w2, w3. The engine checks them against the base model.',
       default: 'all-linear',
       anyOf: [
         { const: 'all-linear' },
@@ -33,6 +33,9 @@ export const loraSchema: JsonSchema = {
               'c_attn',
               'c_proj',
               'c_fc',
+              'w1',
+              'w2',
+              'w3',
               'q',
               'k',
               'v',

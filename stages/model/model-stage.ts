@@ -60,6 +60,9 @@ export function initOptions(init: Record<string, unknown>): InitModelOptions {
     tieWordEmbeddings: (init.tieWordEmbeddings as boolean | undefined) ?? true,
     dtype: (init.dtype as 'F32' | 'BF16' | undefined) ?? 'F32',
     seed: n('seed') ?? 0,
+    numExperts: n('numExperts'),
+    expertsPerTok: n('expertsPerTok'),
+    rotaryDim: n('rotaryDim'),
   };
 }
 

@@ -12,10 +12,10 @@ export const initSchema: JsonSchema = {
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
     modelType: {
-      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 't5'],
+      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 't5', 'mixtral', 'minimax_m2'],
       default: 'llama',
       description:
-        'Architecture written to config.json. gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA. t5: a T5 v1.1 / FLAN-T5 encoder-decoder (hiddenSize = d_model, intermediateSize = d_ff, numLayers per stack, untied head unless tieWordEmbeddings).',
+        'Architecture written to config.json. gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA. t5: a T5 v1.1 / FLAN-T5 encoder-decoder (hiddenSize = d_model, intermediateSize = d_ff, numLayers per stack, untied head unless tieWordEmbeddings). mixtral, minimax_m2: sparse mixture of experts (numExperts, expertsPerTok; minimax_m2 rotaryDim).',
     },
     numDecoderLayers: int('t5 only: decoder layers; 0 = numLayers.', 0, 0),
     headDim: int('Per-head width (t5: d_kv); 0 = hiddenSize / numHeads.', 0, 0),
@@ -35,6 +35,9 @@ export const initSchema: JsonSchema = {
     },
     dtype: { enum: ['F32', 'BF16'], default: 'F32', description: 'Stored weight dtype.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Random seed of the initialisation.' },
+    numExperts: int('mixtral / minimax_m2: experts per layer (each intermediateSize wide).', 8),
+    expertsPerTok: int('mixtral / minimax_m2: experts routed per token (default 2 for mixtral, 4 for minimax_m2).', undefined),
+    rotaryDim: int('minimax_m2: rotated dims per head (partial rotary; default head dim / 2).', undefined, 2),
   },
 };
 

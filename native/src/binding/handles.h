@@ -55,7 +55,7 @@ inline Napi::Value wrap_adapter(Napi::Env env, std::shared_ptr<Adapter> a, std::
 template <class A, class F>
 void for_each_lora_tensor(A& a, F&& fn) {
   for (size_t l = 0; l < a.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
+    for (int p = 0; p < (int)a.mods[l].size(); p++)
       if (auto* w = a.mods[l][p].get())
         for (int isA = 1; isA >= 0; isA--) fn((int)l, p, isA == 1, isA ? w->A : w->B);
 }

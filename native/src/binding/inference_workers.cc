@@ -15,7 +15,9 @@ namespace {
 class ScoreWorker : public Worker {
  public:
   using Worker::Worker;
-  void run() override { score_sequence(*m_, st_, ids_, lp_, want_logits_ ? &logits_ : nullptr); }
+  void run() override {
+    score_sequence(*m_, st_, ids_, lp_, want_logits_ ? &logits_ : nullptr, want_routing_ ? &routing_ : nullptr);
+  }
   Napi::Value result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     Napi::Float32Array lp = Napi::Float32Array::New(env, lp_.size());
@@ -26,13 +28,19 @@ class ScoreWorker : public Worker {
       std::copy(logits_.begin(), logits_.end(), lg.Data());
       o.Set("logits", lg);
     }
+    if (want_routing_) { // MoE: [layers, tokens, experts_per_tok] chosen experts, best first
+      Napi::Int32Array r = Napi::Int32Array::New(env, routing_.size());
+      std::copy(routing_.begin(), routing_.end(), r.Data());
+      o.Set("routing", r);
+    }
     return o;
   }
   std::shared_ptr<LlamaModel> m_;
   AdapterStack st_;
   std::vector<int32_t> ids_;
-  bool want_logits_ = false;
+  bool want_logits_ = false, want_routing_ = false;
   std::vector<float> lp_, logits_;
+  std::vector<int32_t> routing_;
 };
 
 Napi::Value Score(const Napi::CallbackInfo& info) {
@@ -44,6 +52,8 @@ Napi::Value Score(const Napi::CallbackInfo& info) {
     check_ids(w->ids_, mh->m->cfg.vocab_size, "ids");
     w->st_.frozen = adapter_list(info[2], mh->m.get());
     w->want_logits_ = bool_or(opt_obj(info, 3), "logits", false);
+    w->want_routing_ = bool_or(opt_obj(info, 3), "routing", false);
+    if (w->want_routing_ && mh->m->cfg.num_experts == 0) usage("option 'routing' needs a mixture-of-experts model");
   });
 }
 

@@ -12,6 +12,8 @@ void set_shape_fields(Napi::Object o, const ModelConfig& c) {
   o.Set("numKvHeads", c.num_kv_heads);
   o.Set("headDim", c.head_dim);
   o.Set("maxPositionEmbeddings", c.max_position_embeddings);
+  o.Set("numExperts", c.num_experts); // 0: dense MLP
+  o.Set("expertsPerTok", c.experts_per_tok);
 }
 
 Napi::Array int_array(Napi::Env env, const std::vector<int>& v) {

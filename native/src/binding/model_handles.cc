@@ -129,7 +129,7 @@ Napi::Value AdapterInfo(const Napi::CallbackInfo& info) {
   Napi::Array mods = Napi::Array::New(env);
   uint32_t k = 0;
   for (size_t l = 0; l < a.mods.size(); l++)
-    for (int p = 0; p < N_PROJ; p++)
+    for (int p = 0; p < (int)a.mods[l].size(); p++)
       if (a.mods[l][p]) mods.Set(k++, "layers." + std::to_string(l) + "." + module_path(p, a.gpt2));
   o.Set("modules", mods);
   return o;

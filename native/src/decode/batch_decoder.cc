@@ -16,6 +16,7 @@
 #include "../kernels/kernels.h"
 #include "../kernels/nf4.h"
 #include "../model/config.h"
+#include "../moe/moe.h"
 #include "../ops/ops.h"
 #include "rows_matmul.h"
 
@@ -255,6 +256,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
       project(l, P_Q, q, ln);
       project(l, P_K, k, ln);
       project(l, P_V, v, ln);
+      if (c.qk_norm) { // MiniMax-M2: RMSNorm over each row's full q / k width (row-wise)
+        ops::rmsnorm_forward(q, nullptr, q, L.q_norm.data(), N, Dq, eps);
+        ops::rmsnorm_forward(k, nullptr, k, L.k_norm.data(), N, Dkv, eps);
+      }
     }
     for (size_t i = 0; i < segs.size(); i++) {
       const Segment& g = segs[i];
@@ -286,6 +291,17 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
       continue;
     }
     ops::add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+    if (L.moe) { // sparse MoE block, per group of rows with one adapter stack (moe/moe.cc)
+      if (!moe_) moe_ = moe_workspace(m, false);
+      for (auto& gr : groups) {
+        AdapterStack st;
+        st.frozen = *gr.stack;
+        moe_forward(m, st, *moe_, l, ln + (size_t)gr.row0 * H, gr.rows, out + (size_t)gr.row0 * H, false);
+      }
+      for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+      std::swap(x, out);
+      continue;
+    }
     project(l, P_GATE, G, ln);
     project(l, P_UP, U, ln);
     if (Np) ops::swiglu_forward(h, G, U, (size_t)Np * I, false);

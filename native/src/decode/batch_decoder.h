@@ -71,6 +71,7 @@ class BatchDecoder {
   std::vector<int64_t> order_; // join order (prefill fairness)
   // grow-only working memory of a step
   std::vector<float> x_, ln_, q_, k_, v_, att_, x2_, g_, u_, h_, out_, lnf_, lora_u_, lora_tmp_, last_, logits_, qkv_;
+  std::shared_ptr<MoeWorkspace> moe_; // MoE layers' scratch (moe/moe.h), made on the first MoE step
 };
 
 } // namespace peft

@@ -8,6 +8,8 @@
 
 #include "error.h"
 #include "model/json.h"
+#include "model/fp8.h"
+#include "moe/moe_config.h"
 
 namespace peft {
 namespace {
@@ -90,6 +92,11 @@ const TypeDefaults* defaults_for(const std::string& model_type) {
   if (model_type == "llama") return &llama;
   if (model_type == "mistral") return &mistral;
   if (model_type == "qwen2") return &qwen2;
+  // MixtralConfig; MiniMaxM2Config (transformers v5: no bos / eos defaults, kv heads default = heads)
+  static const TypeDefaults mixtral{4096 * 32, 1e-5, 1e6, false, 1, 2, "MixtralForCausalLM", 8};
+  static const TypeDefaults minimax_m2{196608, 1e-6, 5e6, false, -1, -1, "MiniMaxM2ForCausalLM", -1};
+  if (model_type == "mixtral") return &mixtral;
+  if (model_type == "minimax_m2") return &minimax_m2;
   return nullptr;
 }
 
@@ -97,6 +104,8 @@ std::string model_type_from_architecture(const std::string& arch) {
   if (arch == "LlamaForCausalLM") return "llama";
   if (arch == "MistralForCausalLM") return "mistral";
   if (arch == "Qwen2ForCausalLM") return "qwen2";
+  if (arch == "MixtralForCausalLM") return "mixtral";
+  if (arch == "MiniMaxM2ForCausalLM") return "minimax_m2";
   if (arch == "GPT2LMHeadModel") return "gpt2";
   return "";
 }
@@ -193,7 +202,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   const TypeDefaults* d = defaults_for(cfg.model_type);
   if (!d)
     fail(file, "model_type \"" + cfg.model_type +
-                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM), gpt2");
+                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM), gpt2, mixtral, "
+                   "minimax_m2 (sparse mixture of experts)");
   if (!cfg.architecture.empty() && cfg.architecture != d->architecture)
     fail(file, "architecture \"" + cfg.architecture + "\" is not supported for model_type \"" + cfg.model_type +
                    "\"; expected \"" + d->architecture + "\" (a causal LM head)");
@@ -262,10 +272,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     cfg.o_bias = ab;
   }
   cfg.attention_bias = cfg.qkv_bias || cfg.o_bias;
-  if (cfg.model_type == "mistral") {
+  if (cfg.model_type == "mistral" || cfg.model_type == "mixtral") {
     const json::Value* sw = root.get("sliding_window");
     if (!sw)
-      cfg.sliding_window = 4096; // MistralConfig default
+      cfg.sliding_window = cfg.model_type == "mistral" ? 4096 : 0; // MistralConfig default; MixtralConfig: None
     else if (sw->is_null())
       cfg.sliding_window = 0;
     else
@@ -300,6 +310,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   std::string dtype = k.string("torch_dtype", "");
   if (dtype.empty()) dtype = k.string("dtype", "float32");
   cfg.torch_dtype = dtype;
+  parse_moe_config(root, file, cfg);
+  parse_quantization_config(root, file, cfg);
   return cfg;
 }
 
@@ -341,7 +353,7 @@ ModelConfig load_model_config(const std::string& dir) {
 }
 
 std::vector<double> rope_inv_freq(const ModelConfig& cfg, int seq_len, double* pos_scale) {
-  const int dim = cfg.head_dim;
+  const int dim = cfg.rotary_dim > 0 ? cfg.rotary_dim : cfg.head_dim; // partial rotary: the first rotary_dim dims
   if (dim <= 0 || dim % 2 != 0)
     throw EngineError("E_MODEL", "rope_inv_freq: head_dim " + std::to_string(dim) + " must be positive and even");
   const RopeScaling& rs = cfg.rope_scaling;

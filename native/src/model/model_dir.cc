@@ -10,7 +10,9 @@
 #include "error.h"
 #include "gpt2_load.h"
 #include "model/json.h"
+#include "model/fp8.h"
 #include "model/safetensors.h"
+#include "moe/moe_config.h"
 
 namespace peft {
 namespace {
@@ -83,6 +85,10 @@ std::map<std::string, Expect> expected_tensors(const ModelConfig& c) {
     e[p + "mlp.gate_proj.bias"] = {{I}, im + " (mlp_bias is true)", c.mlp_bias};
     e[p + "mlp.up_proj.bias"] = {{I}, im + " (mlp_bias is true)", c.mlp_bias};
     e[p + "mlp.down_proj.bias"] = {{H}, h + " (mlp_bias is true)", c.mlp_bias};
+    if (c.num_experts > 0) // a sparse MoE block instead of the dense MLP
+      for (const char* n : {"gate_proj", "up_proj", "down_proj"})
+        for (const char* w : {".weight", ".bias"}) e.erase(p + "mlp." + n + w);
+    for (auto& t : moe_expected_tensors(c, l)) e[t.name] = {t.shape, t.why, true};
   }
   return e;
 }
@@ -182,6 +188,10 @@ ModelFiles load_model_dir(const std::string& dir_in) {
   for (auto it = mf.tensors.begin(); it != mf.tensors.end();) {
     const std::string& name = it->first;
     auto ex = expect.find(name);
+    if (ex == expect.end() && fp8_scale_of(mf, name, expect.count(fp8_scale_base(name)) > 0, origin[name])) {
+      ++it; // an FP8 weight's block scales (model/fp8.cc checked them)
+      continue;
+    }
     if (ex == expect.end()) {
       if (ignorable(name)) {
         it = mf.tensors.erase(it);
@@ -202,6 +212,7 @@ ModelFiles load_model_dir(const std::string& dir_in) {
   for (const auto& kv : expect)
     if (kv.second.required && !mf.tensors.count(kv.first))
       fail(weights_label, "missing tensor \"" + kv.first + "\" (" + cfg_path + " implies it: " + kv.second.why + ")");
+  for (const auto& kv : mf.tensors) check_fp8_scales(mf, kv.second, origin[kv.first]);
   return mf;
 }
 

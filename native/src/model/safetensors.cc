@@ -28,6 +28,7 @@ constexpr uint64_t kMaxHeader = 100000000; // as the reference implementation
 int dtype_size(const std::string& dt) {
   if (dt == "F32") return 4;
   if (dt == "F16" || dt == "BF16") return 2;
+  if (dt == "F8_E4M3" || dt == "F8_E5M2") return 1; // FP8 weights, dequantised with their block scales (model/fp8.cc)
   return 0;
 }
 
@@ -167,7 +168,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       if (!known_dtype(dt->string)) fail(path, where + "unknown dtype \"" + dt->string + "\"");
       const int width = dtype_size(dt->string);
       if (width == 0)
-        fail(path, where + "dtype " + dt->string + " is not supported (the engine reads F32, F16 and BF16)");
+        fail(path, where + "dtype " + dt->string + " is not supported (the engine reads F32, F16, BF16 and F8_E4M3)");
       if (!sh || !sh->is_array()) fail(path, where + "shape is missing or not an array");
       TensorView tv;
       tv.name = name;

@@ -1,4 +1,5 @@
-// Rotary position embedding in the HF rotate_half layout (dim j pairs with j + hd/2), forward and backward.
+// Rotary position embedding in the HF rotate_half layout (dim j pairs with j + hd/2, or j + rotary_dim/2 over the
+// first rotary_dim dims of each head for partial rotary), forward and backward.
 #include <cmath>
 #include "kernels/kernels.h"
 #include "ops/ops.h"
@@ -22,7 +23,7 @@ void rope_table(RopeTable& tab, const std::vector<double>& inv_freq, double pos_
 }
 
 static void rotate(float* x, const RopeTable& tab, int N, int T, int nheads, int hd, float sign) {
-  const int half = hd / 2;
+  const int half = tab.half; // hd / 2, or rotary_dim / 2 (partial rotary: the rest of each head passes through)
   par_rows(N, (size_t)nheads * hd, [&](int b, int e) {
     for (int r = b; r < e; r++) {
       const float* c = tab.cos.data() + (size_t)(r % T) * half;
