@@ -14,7 +14,8 @@
   X(attention)         /* QK^T, softmax, PV and their backward */                                                  \
   X(elementwise)       /* RMSNorm, RoPE, SwiGLU, residual adds, memsets, embedding gather */                       \
   X(lmhead_ce)         /* lm_head matmul + cross-entropy forward/backward (chunked) */                             \
-  X(optimizer)         /* gradient zeroing, norm, clipping, AdamW */
+  X(optimizer)         /* gradient zeroing, norm, clipping, AdamW */                                               \
+  X(sampling)          /* decoding: log-softmax, top logprobs, sampling of each row's next token */
 
 // Counts the rest of the enclosing block in `family` (one of the names above), e.g. PEFT_PROFILE_SCOPE(attention);
 #define PEFT_PROFILE_SCOPE(family) \
@@ -34,7 +35,7 @@ extern const char* const FAMILY_NAMES[N_FAMILY];
 
 struct Counters {
   double sec[N_FAMILY] = {};
-  double step_sec = 0; // wall time inside Trainer::step / accumulate
+  double step_sec = 0; // wall time inside Trainer::step / accumulate (or BatchDecoder::step)
   long steps = 0;
 };
 Counters& counters();

@@ -177,7 +177,7 @@ export async function call<T>(fn: () => Promise<T> | T): Promise<T> {
 
 /** Where training steps spent their time: per op family on the orchestrating thread, and the thread pool's counters. */
 export interface EngineProfile {
-  families: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer', number>;
+  families: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer' | 'sampling', number>;
   steps: number;
   stepSeconds: number;
   /** Step time outside every family (embedding gather, final norm, label shifting, calls into JS). */

@@ -15,6 +15,8 @@
 #include "../kernels/nf4.h"
 #include "../model/config.h"
 #include "../ops/ops.h"
+#include "../profile.h"
+#include "decode_attention.h"
 #include "rows_matmul.h"
 
 namespace peft {
@@ -126,6 +128,14 @@ void BatchDecoder::drop(int64_t id) {
 }
 
 std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
+  const double t_step = prof::now_seconds();
+  struct StepClock { // the step's wall time (profile.h's step total), whichever way the step returns
+    double t0;
+    ~StepClock() {
+      prof::counters().step_sec += prof::now_seconds() - t0;
+      prof::counters().steps++;
+    }
+  } clock{t_step};
   const LlamaModel& m = *m_;
   const ModelConfig& c = m.cfg;
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
@@ -199,6 +209,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     for (int t = 0; t < g.T; t++)
       std::memcpy(x + (size_t)(g.row0 + t) * H, m.embed.data() + (size_t)ids[t] * H, H * sizeof(float));
   }
+  std::vector<decode::AttnRow> arows;
+  arows.reserve(segs.size());
   std::vector<ops::RopeTable> rope(segs.size());
   for (size_t i = 0; i < segs.size(); i++) {
     double pos_scale = 1.0;
@@ -210,9 +222,13 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const auto project = [&](int l, int p, float* y, const float* xin) {
     const kern::FrozenLinear& W = *m.layers[l].proj[p];
     const int in = m.proj_in(p), o = m.proj_out(p);
-    if (Np) decode::rows_matmul(W, xin, Np, y);
-    for (auto& g : segs)
-      if (!g.pooled) W.forward(y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
+    {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+      if (Np) decode::rows_matmul(W, xin, Np, y);
+      for (auto& g : segs)
+        if (!g.pooled) W.forward(y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
+    }
+    PEFT_PROFILE_SCOPE(lora);
     for (auto& gr : groups)
       for (auto& [ad, sc] : *gr.stack)
         if (LoraWeights* w = ad->mod(l, p))
@@ -225,37 +241,60 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
 
   for (int l = 0; l < c.num_layers; l++) {
     const LlamaLayer& L = m.layers[l];
-    ops::rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      ops::rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+    }
     project(l, P_Q, q, ln);
     project(l, P_K, k, ln);
     project(l, P_V, v, ln);
-    for (size_t i = 0; i < segs.size(); i++) {
-      const Segment& g = segs[i];
-      KVCache& cache = seqs[g.seq]->cache;
-      float* qs = q + (size_t)g.row0 * Dq;
-      float* ks = k + (size_t)g.row0 * Dkv;
-      ops::rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
-      ops::rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
-      float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
-      float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
-      std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
-      std::memcpy(vc + (size_t)g.pos0 * Dkv, v + (size_t)g.row0 * Dkv, (size_t)g.T * Dkv * sizeof(float));
-      ops::AttnShape sh{g.T, g.pos0 + g.T, g.pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
-      sh.batch = 1;
-      sh.bf16 = m.compute == kern::Compute::BF16 && g.T >= 32 && kern::bf16_native();
-      ops::attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
+    {
+      PEFT_PROFILE_SCOPE(attention);
+      arows.clear();
+      for (size_t i = 0; i < segs.size(); i++) {
+        const Segment& g = segs[i];
+        KVCache& cache = seqs[g.seq]->cache;
+        float* qs = q + (size_t)g.row0 * Dq;
+        float* ks = k + (size_t)g.row0 * Dkv;
+        ops::rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
+        ops::rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+        float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
+        float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
+        std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
+        std::memcpy(vc + (size_t)g.pos0 * Dkv, v + (size_t)g.row0 * Dkv, (size_t)g.T * Dkv * sizeof(float));
+        if (g.T == 1) { // a decode row: with the others, in one parallel region below
+          arows.push_back(decode::AttnRow{qs, kc, vc, att + (size_t)g.row0 * Dq, g.pos0});
+          continue;
+        }
+        ops::AttnShape sh{g.T,        g.pos0 + g.T,     g.pos0, c.num_heads, c.num_kv_heads,
+                          c.head_dim, c.sliding_window, Dq,     Dkv};
+        sh.batch = 1;
+        sh.bf16 = m.compute == kern::Compute::BF16 && g.T >= 32 && kern::bf16_native();
+        ops::attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
+      }
+      decode::attention_rows(arows.data(), (int)arows.size(), c.num_heads, c.num_kv_heads, c.head_dim,
+                             c.sliding_window);
     }
     project(l, P_O, x2, att);
-    ops::add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      ops::add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+    }
     project(l, P_GATE, G, ln);
     project(l, P_UP, U, ln);
-    if (Np) ops::swiglu_forward(h, G, U, (size_t)Np * I, false);
-    for (auto& g : segs)
-      if (!g.pooled)
-        ops::swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
-                            frozen_mode(m, g.T) == kern::Compute::BF16);
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      if (Np) ops::swiglu_forward(h, G, U, (size_t)Np * I, false);
+      for (auto& g : segs)
+        if (!g.pooled)
+          ops::swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
+                              frozen_mode(m, g.T) == kern::Compute::BF16);
+    }
     project(l, P_DOWN, out, h);
-    for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+    }
     std::swap(x, out);
   }
   // the final norm of each segment's last row, then its logits (row-wise matrix-vector products over the head)
@@ -265,45 +304,53 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     ops::rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(),
                          1, H, eps);
   float* logits = grow(logits_, (size_t)S * V);
-  decode::rows_matmul_f32(m.head(), V, H, last, S, logits);
+  {
+    PEFT_PROFILE_SCOPE(lmhead_ce);
+    decode::rows_matmul_f32(m.head(), V, H, last, S, logits);
+  }
+  PEFT_PROFILE_SCOPE(sampling);
 
-  std::vector<DecodeEvent> events;
-  events.reserve(S);
+  // each row's log-softmax, top alternatives and sampled token, rows over the pool (a row uses its own logits and rng)
+  std::vector<DecodeEvent> events(S);
+  kern::parallel_for(S, [&](int rb, int re) {
+    for (int i = rb; i < re; i++) {
+      Seq* s = seqs[segs[i].seq];
+      float* lg = logits + (size_t)i * V;
+      double mx = -INFINITY;
+      for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
+      double sum = 0;
+      for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
+      const double lse = mx + std::log(sum);
+      DecodeEvent& ev = events[i];
+      ev.id = s->req.id;
+      if (s->req.top_logprobs > 0) {
+        std::vector<int> idx(V);
+        std::iota(idx.begin(), idx.end(), 0);
+        const int kk = s->req.top_logprobs;
+        std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
+                          [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+        for (int j = 0; j < kk; j++) {
+          ev.top_ids.push_back(idx[j]);
+          ev.top_logprobs.push_back((float)(lg[idx[j]] - lse));
+        }
+      }
+      ev.token = sample_token(lg, V, s->req.opt, s->rng);
+      ev.logprob = (float)(lg[ev.token] - lse);
+    }
+  });
   std::vector<int64_t> finished;
   for (int i = 0; i < S; i++) {
     Seq* s = seqs[segs[i].seq];
+    DecodeEvent& ev = events[i];
     s->cache.len += segs[i].T;
     s->prefilled = true;
-    float* lg = logits + (size_t)i * V;
-    double mx = -INFINITY;
-    for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
-    double sum = 0;
-    for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
-    const double lse = mx + std::log(sum);
-    DecodeEvent ev;
-    ev.id = s->req.id;
-    if (s->req.top_logprobs > 0) {
-      std::vector<int> idx(V);
-      std::iota(idx.begin(), idx.end(), 0);
-      const int kk = s->req.top_logprobs;
-      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
-                        [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-      for (int j = 0; j < kk; j++) {
-        ev.top_ids.push_back(idx[j]);
-        ev.top_logprobs.push_back((float)(lg[idx[j]] - lse));
-      }
-    }
-    const int32_t id = sample_token(lg, V, s->req.opt, s->rng);
-    ev.token = id;
-    ev.logprob = (float)(lg[id] - lse);
     s->produced++;
-    s->last = id;
-    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), id) != s->req.opt.eos.end())
+    s->last = ev.token;
+    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), ev.token) != s->req.opt.eos.end())
       ev.finish = "stop";
     else if (s->produced >= s->req.opt.max_tokens)
       ev.finish = "length";
     if (ev.finish) finished.push_back(s->req.id);
-    events.push_back(std::move(ev));
   }
   for (int64_t id : finished) drop(id);
   return events;
