@@ -3,6 +3,7 @@
 #include <cstring>
 #include "adamw.h"
 #include "backend/backend.h"
+#include "decode/rows_matmul.h"
 #include "kernels/kernels.h"
 
 namespace peft {
@@ -74,6 +75,16 @@ class CpuBackend final : public Backend {
   }
   void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
     kern::gemv_rows_f32(W, out, in, x, T, y);
+  }
+
+  void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T) const override {
+    decode::rows_matmul(w, x, T, y);
+  }
+  void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
+    decode::rows_matmul_f32(W, out, in, x, T, y);
+  }
+  void decode_attention_rows(const decode::AttnRow* rows, int n, int nh, int nkv, int hd, int window) const override {
+    decode::attention_rows(rows, n, nh, nkv, hd, window);
   }
 
   void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C,

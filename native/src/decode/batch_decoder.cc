@@ -1,15 +1,18 @@
 // BatchDecoder: one forward per step over all running sequences. Rows are laid out as pooled short segments (decode
 // rows and prompts the single-sequence path would also run as matrix-vector products), grouped by adapter stack, then
-// long prompts, each on its own. The frozen products of the pooled rows run once for the batch (decode/rows_matmul:
-// 4x4 register blocks whose result for a row does not depend on the other rows); each long prompt runs
-// exactly as llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack,
-// row-wise (a long prompt's as llama_forward's).
-// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache.
+// long prompts, each on its own. The frozen products of the pooled rows run once for the batch as one product over
+// the rows (Backend::decode_rows_linear, decode/rows_matmul: each NF4 tile decoded once per step and reused by every
+// row, register blocks whose result for a row does not depend on the other rows); each long prompt runs exactly as
+// llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack, row-wise (a
+// long prompt's as llama_forward's); the lm_head is one product over every sequence's last row.
+// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
+// all sequences in one parallel region, decode/decode_attention); every computation goes through the model's Backend.
 #include "batch_decoder.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include "../backend/backend.h"
 #include "../error.h"
 #include "../kernels/kernels.h"
 #include "../kernels/nf4.h"
@@ -17,7 +20,6 @@
 #include "../ops/ops.h"
 #include "../profile.h"
 #include "decode_attention.h"
-#include "rows_matmul.h"
 
 namespace peft {
 
@@ -66,10 +68,10 @@ float* grow(std::vector<float>& v, size_t n) {
 
 // y[T, out] += s (x A^T) B^T for T rows with row-independent products (decode/rows_matmul): unlike sgemm, whose
 // blocking depends on T, a row's result never depends on how many rows share the call.
-void lora_rows(float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in, int out, int r,
-               float s) {
-  decode::rows_matmul_f32(w.A.data(), r, in, x, T, u);    // u[T, r]
-  decode::rows_matmul_f32(w.B.data(), out, r, u, T, tmp); // tmp[T, out]
+void lora_rows(const Backend& be, float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in,
+               int out, int r, float s) {
+  be.decode_rows_f32(w.A.data(), r, in, x, T, u);    // u[T, r]
+  be.decode_rows_f32(w.B.data(), out, r, u, T, tmp); // tmp[T, out]
   const size_t n = (size_t)T * out;
   for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
 }
@@ -137,6 +139,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     }
   } clock{t_step};
   const LlamaModel& m = *m_;
+  const Backend& be = m.be();
   const ModelConfig& c = m.cfg;
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
   const float eps = (float)c.rms_norm_eps;
@@ -224,26 +227,28 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     const int in = m.proj_in(p), o = m.proj_out(p);
     {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      if (Np) decode::rows_matmul(W, xin, Np, y);
+      if (Np) be.decode_rows_linear(W, y, xin, Np);
       for (auto& g : segs)
-        if (!g.pooled) W.forward(y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
+        if (!g.pooled)
+          be.linear_forward(W, y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
     }
     PEFT_PROFILE_SCOPE(lora);
     for (auto& gr : groups)
       for (auto& [ad, sc] : *gr.stack)
-        if (LoraWeights* w = ad->mod(l, p))
+        if (LoraWeights* w = ad->mod(l, p)) {
           if (gr.pooled)
-            lora_rows(y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
+            lora_rows(be, y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
           else
-            ops::lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(),
-                              gr.rows, in, o, ad->r, sc);
+            be.lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(), gr.rows,
+                            in, o, ad->r, sc);
+        }
   };
 
   for (int l = 0; l < c.num_layers; l++) {
     const LlamaLayer& L = m.layers[l];
     {
       PEFT_PROFILE_SCOPE(elementwise);
-      ops::rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+      be.rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
     }
     project(l, P_Q, q, ln);
     project(l, P_K, k, ln);
@@ -256,8 +261,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
         KVCache& cache = seqs[g.seq]->cache;
         float* qs = q + (size_t)g.row0 * Dq;
         float* ks = k + (size_t)g.row0 * Dkv;
-        ops::rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
-        ops::rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+        be.rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
+        be.rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
         float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
         float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
         std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
@@ -270,30 +275,30 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
                           c.head_dim, c.sliding_window, Dq,     Dkv};
         sh.batch = 1;
         sh.bf16 = m.compute == kern::Compute::BF16 && g.T >= 32 && kern::bf16_native();
-        ops::attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
+        be.attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
       }
-      decode::attention_rows(arows.data(), (int)arows.size(), c.num_heads, c.num_kv_heads, c.head_dim,
-                             c.sliding_window);
+      be.decode_attention_rows(arows.data(), (int)arows.size(), c.num_heads, c.num_kv_heads, c.head_dim,
+                               c.sliding_window);
     }
     project(l, P_O, x2, att);
     {
       PEFT_PROFILE_SCOPE(elementwise);
-      ops::add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+      be.add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
     }
     project(l, P_GATE, G, ln);
     project(l, P_UP, U, ln);
     {
       PEFT_PROFILE_SCOPE(elementwise);
-      if (Np) ops::swiglu_forward(h, G, U, (size_t)Np * I, false);
+      if (Np) be.swiglu_forward(h, G, U, (size_t)Np * I, false);
       for (auto& g : segs)
         if (!g.pooled)
-          ops::swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
-                              frozen_mode(m, g.T) == kern::Compute::BF16);
+          be.swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
+                            frozen_mode(m, g.T) == kern::Compute::BF16);
     }
     project(l, P_DOWN, out, h);
     {
       PEFT_PROFILE_SCOPE(elementwise);
-      for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+      be.add_inplace(out, x2, N, H);
     }
     std::swap(x, out);
   }
@@ -301,12 +306,12 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const int S = (int)segs.size();
   float* last = grow(last_, (size_t)S * H);
   for (int i = 0; i < S; i++)
-    ops::rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(),
-                         1, H, eps);
+    be.rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(), 1,
+                       H, eps);
   float* logits = grow(logits_, (size_t)S * V);
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
-    decode::rows_matmul_f32(m.head(), V, H, last, S, logits);
+    be.decode_rows_f32(m.head(), V, H, last, S, logits);
   }
   PEFT_PROFILE_SCOPE(sampling);
 

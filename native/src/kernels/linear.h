@@ -39,6 +39,8 @@ class FrozenLinear {
                                         const uint16_t* F, int kf, bool accumulate);
   // Rows [r0, r0+rows) of W in fp32: a pointer into the fp32 weight, or `buf` filled (NF4, bf16); for batched decoding.
   const float* rows_f32(int r0, int rows, std::vector<float>& buf) const;
+  // The NF4 storage (null unless NF4): batched decoding decodes its own tiles (decode/rows_matmul).
+  const NF4Tensor* nf4() const { return storage_ == Storage::NF4 ? &wq_ : nullptr; }
   // y[T, out] += bias (no-op without one).
   void add_bias_rows(float* y, int T) const { add_bias(y, T); }
   // The weight as fp32 [out, in] (for tests and merges).
