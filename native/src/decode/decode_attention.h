@@ -1,6 +1,7 @@
-// Attention of decode rows: one query row per sequence (its newest token) against that sequence's own KV cache, all
-// sequences and heads of a step in one parallel region (the prompt rows of a joining sequence go through
-// ops::attention_forward). A row's result depends only on its own query and cache.
+// Attention of decode rows: one query row per sequence (its newest token) against that sequence's own KV cache, the
+// rows of all sequences in one parallel region (the prompt rows of a joining sequence go through
+// ops::attention_forward on their own). Each row runs ops::attention_forward's own fp32 computation for one query,
+// so a row's numbers are those of single-sequence generation and depend only on its own query and cache.
 #pragma once
 
 namespace peft::decode {

@@ -134,7 +134,7 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y) {
   const int out = W.out(), in = W.in();
   if (T <= 0) return;
   const RowsKernels& kr = kernels();
-  const kern::NF4Tensor* q = W.nf4();
+  const kern::NF4Tensor* q = W.storage() == kern::Storage::NF4 ? &W.nf4_tensor() : nullptr;
   int tile_rows = TILE; // NF4 tiles start on 64-weight block boundaries
   while (q && ((size_t)tile_rows * in) % kern::NF4_BLOCK != 0) tile_rows *= 2;
   kern::Nf4View view{};

@@ -19,6 +19,12 @@ class FrozenLinear {
   int in() const { return in_; }
   int out() const { return out_; }
   Storage storage() const { return storage_; }
+  // The stored weight (for the decode products, kernels/decode_rows.h): fp32 [out, in] (null unless F32), the NF4
+  // tensor (meaningful when NF4), the bias [out] (null when none).
+  const float* f32_data() const { return w32_.empty() ? nullptr : w32_.data(); }
+  const uint16_t* bf16_data() const { return w16_.empty() ? nullptr : w16_.data(); } // bf16 storage or kept copy
+  const NF4Tensor& nf4_tensor() const { return wq_; }
+  const float* bias_data() const { return bias_.empty() ? nullptr : bias_.data(); }
   size_t bytes() const; // weight storage footprint (incl. NF4 constants and bias)
 
   // y[T, out] = x[T, in] * W^T + bias   (beta = 0: y is overwritten)
@@ -39,8 +45,6 @@ class FrozenLinear {
                                         const uint16_t* F, int kf, bool accumulate);
   // Rows [r0, r0+rows) of W in fp32: a pointer into the fp32 weight, or `buf` filled (NF4, bf16); for batched decoding.
   const float* rows_f32(int r0, int rows, std::vector<float>& buf) const;
-  // The NF4 storage (null unless NF4): batched decoding decodes its own tiles (decode/rows_matmul).
-  const NF4Tensor* nf4() const { return storage_ == Storage::NF4 ? &wq_ : nullptr; }
   // y[T, out] += bias (no-op without one).
   void add_bias_rows(float* y, int T) const { add_bias(y, T); }
   // The weight as fp32 [out, in] (for tests and merges).
