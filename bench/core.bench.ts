@@ -1,12 +1,14 @@
-// Core benchmark: a generated pipeline of 50 command stages over 10,000 input files (1 GB in all). Prints JSON lines:
-// first-build hashing throughput beside `sha256sum` over the same files in the same run, and the no-op build time
-// with a warm stat cache (in process, and through the CLI). Goals: no-op < 0.5 s; hashing >= sha256sum.
+// Core benchmark at 10x scale: a generated pipeline of 500 command stages over 100,000 input files. Prints JSON lines:
+// first-build hashing of those files beside `sha256sum` over the same files in the same run, the no-op build time
+// with a warm stat cache (in process, and through the CLI), and the first hash of 10 GB in big files (sparse files
+// with distinct headers, so the disk holds almost nothing: what is measured is reading and hashing) beside
+// `sha256sum` over the same files. Goals: no-op < 1 s; hashing >= sha256sum.
 // First, `core.cli_noop_build`: the no-op build of a small pipeline through the real bin (a spawned process, best of
 // BENCH_CORE_CLI_RUNS), beside `node -e 0` measured in the same run: what start-up costs on top of bare Node.
-// Sizes can be reduced for a quick run: BENCH_CORE_FILES, BENCH_CORE_MB, BENCH_CORE_STAGES.
+// Sizes can be reduced for a quick run: BENCH_CORE_FILES, BENCH_CORE_MB, BENCH_CORE_STAGES, BENCH_CORE_BIG_GB (0: skip).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, ftruncateSync, mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { build } from '../src/exec/build.ts';
@@ -17,9 +19,11 @@ import { HashCache } from '../src/hash/hash-cache.ts';
 import { StoreLayout } from '../src/store/layout.ts';
 import { loadAverage } from './lib/system.ts';
 
-const FILES = Number(process.env.BENCH_CORE_FILES ?? 10_000);
-const TOTAL_MB = Number(process.env.BENCH_CORE_MB ?? 1024);
-const STAGES = Number(process.env.BENCH_CORE_STAGES ?? 50);
+const FILES = Number(process.env.BENCH_CORE_FILES ?? 100_000);
+const TOTAL_MB = Number(process.env.BENCH_CORE_MB ?? 400);
+const STAGES = Number(process.env.BENCH_CORE_STAGES ?? 500);
+const BIG_GB = Number(process.env.BENCH_CORE_BIG_GB ?? 10);
+const BIG_FILE_MB = 512;
 const CLI = resolve(import.meta.dirname, '..', 'bin', 'peftmake.js');
 const CLI_RUNS = Number(process.env.BENCH_CORE_CLI_RUNS ?? 7);
 
@@ -114,6 +118,7 @@ try {
     sha256sum_seconds: round(shaSeconds),
     sha256sum_mb_per_s: round(bytes / 1048576 / shaSeconds, 1),
     ratio_vs_sha256sum: round(shaSeconds / hashSeconds, 2),
+    loadavg: loadAverage(),
     goal: 'ratio >= 1',
   });
 
@@ -143,8 +148,55 @@ try {
     seconds_all: noop.map((x) => round(x)),
     cli_seconds: round(cli),
     cli_startup_seconds: round(startup),
-    goal_seconds: 0.5,
+    loadavg: loadAverage(),
+    goal_seconds: 1,
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// The first hash of BIG_GB in 512 MiB files: sparse (a distinct 4 KiB header, the rest a hole), so reading costs no
+// disk I/O and what is timed is the hashing, on every core the hasher uses, beside sha256sum (one process, then one
+// per core) over the same files.
+if (BIG_GB > 0) {
+  const big = mkdtempSync(join(tmpdir(), 'peftmake-bench-big-'));
+  try {
+    const count = Math.max(1, Math.round((BIG_GB * 1024) / BIG_FILE_MB));
+    mkdirSync(join(big, 'big'));
+    for (let i = 0; i < count; i++) {
+      const fd = openSync(join(big, 'big', `part${String(i).padStart(3, '0')}.bin`), 'w');
+      writeSync(fd, Buffer.from(`big file ${i}\n`.repeat(256)));
+      ftruncateSync(fd, BIG_FILE_MB * 1024 * 1024);
+      closeSync(fd);
+    }
+    writeFileSync(join(big, 'pipeline.json'), JSON.stringify({ stages: { big: { cmd: 'true', deps: ['big'] } } }));
+    const pipeline = loadPipeline(join(big, 'pipeline.json'), { kinds: TOOLCHAIN.kinds });
+    let t = performance.now();
+    await planBuild(pipeline, new StoreLayout(big), new HashCache(), { engineVersion: TOOLCHAIN.engineVersion });
+    const seconds = (performance.now() - t) / 1000;
+    t = performance.now();
+    await execa({ cwd: big, shell: true })`sha256sum big/* > /dev/null`;
+    const sha1 = (performance.now() - t) / 1000;
+    t = performance.now();
+    await execa({ cwd: big, shell: true })`ls big/* | xargs -P ${String(cpus().length)} -n 1 sha256sum > /dev/null`;
+    const shaN = (performance.now() - t) / 1000;
+    const mb = count * BIG_FILE_MB;
+    emit({
+      bench: 'core.hash_big_first',
+      files: count,
+      gb: round(mb / 1024, 2),
+      seconds: round(seconds),
+      mb_per_s: round(mb / seconds, 1),
+      sha256sum_seconds: round(sha1),
+      sha256sum_parallel_seconds: round(shaN),
+      ratio_vs_sha256sum: round(sha1 / seconds, 2),
+      ratio_vs_parallel_sha256sum: round(shaN / seconds, 2),
+      cpus: cpus().length,
+      sparse: true,
+      loadavg: loadAverage(),
+      goal: 'ratio >= 1',
+    });
+  } finally {
+    rmSync(big, { recursive: true, force: true });
+  }
 }

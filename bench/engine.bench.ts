@@ -165,6 +165,7 @@ async function one(config: string, dir: string): Promise<void> {
         ].map(([k, v]) => [k, +(((v as number) * 1000) / Math.max(1, prof.steps)).toFixed(1)]),
       ),
       pool_regions_per_step: Math.round(prof.poolRegions / Math.max(1, prof.steps)),
+      pool_regions_per_step_by_family: Object.fromEntries(Object.entries(prof.familyRegions).map(([k, v]) => [k, Math.round(v / Math.max(1, prof.steps))])),
       threads: caps.threads,
       isa: /isa=(\S+)/.exec(caps.backend)?.[1] ?? null, // the decode kernels' ISA (PEFT_ISA forces one)
       backend: caps.backend,

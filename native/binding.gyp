@@ -8,6 +8,20 @@
   },
   "targets": [
     {
+      "target_name": "peft_kern_avx512",
+      "type": "static_library",
+      "sources": ["<!@(node sources.mjs avx512)"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["<!@(node build-flags.mjs avx512)"]
+    },
+    {
+      "target_name": "peft_kern_avx512bf16",
+      "type": "static_library",
+      "sources": ["<!@(node sources.mjs avx512bf16)"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["<!@(node build-flags.mjs avx512bf16)"]
+    },
+    {
       "target_name": "peft_kern_avx2",
       "type": "static_library",
       "sources": ["<!@(node sources.mjs avx2)"],
@@ -26,7 +40,7 @@
       "type": "static_library",
       "sources": ["<!@(node sources.mjs lib)"],
       "cflags": ["-fPIC"],
-      "dependencies": ["peft_kern_avx2", "peft_kern_scalar"]
+      "dependencies": ["peft_kern_avx512", "peft_kern_avx512bf16", "peft_kern_avx2", "peft_kern_scalar"]
     },
     {
       "target_name": "peft_engine",

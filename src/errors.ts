@@ -54,3 +54,11 @@ export function exitCodeFor(err: unknown): number {
   if (code === 'E_CANCELLED') return 130;
   return 1;
 }
+
+/**
+ * A stage's one-line failure: the message, and for a full disk or an unreachable hub the fix too (free space, a
+ * longer timeout), since the build reports stage failures without their hints.
+ */
+export function stageFailureText(e: PeftError): string {
+  return (e.code === 'E_IO' || e.code === 'E_HUB') && e.details.hint ? `${e.message}; ${e.details.hint}` : e.message;
+}

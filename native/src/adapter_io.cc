@@ -14,13 +14,38 @@ int proj_index(const std::string& name) {
   return -1;
 }
 
-std::string lora_key(int layer, int proj, bool is_A) {
-  return "base_model.model.model.layers." + std::to_string(layer) + "." + PROJ_PARENT[proj] + "." + PROJ_NAMES[proj] +
+// GPT-2's Conv1D modules on the engine's projections (llama.h); "" where GPT-2 has none.
+static const char* const GPT2_MODULES[N_PROJ] = {"attn.c_attn", "", "", "attn.c_proj", "", "mlp.c_fc", "mlp.c_proj"};
+
+std::string module_path(int proj, bool gpt2) {
+  return gpt2 ? std::string(GPT2_MODULES[proj]) : std::string(PROJ_PARENT[proj]) + "." + PROJ_NAMES[proj];
+}
+
+static std::string layers_prefix(bool gpt2) {
+  return gpt2 ? "base_model.model.transformer.h." : "base_model.model.model.layers.";
+}
+
+std::string lora_key(int layer, int proj, bool is_A, bool gpt2) {
+  return layers_prefix(gpt2) + std::to_string(layer) + "." + module_path(proj, gpt2) +
          (is_A ? ".lora_A.weight" : ".lora_B.weight");
 }
 
-void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where) {
+// GPT-2 target names as PEFT matches them (by the module's last name): c_proj is both attn.c_proj and mlp.c_proj;
+// all-linear is every Conv1D layer (the tied lm_head is excluded, as PEFT excludes the output layer).
+static void gpt2_target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where) {
+  for (const std::string& t : targets) {
+    if (t == "all-linear" || t == "c_attn") mask[P_Q] = true;
+    if (t == "all-linear" || t == "c_proj") mask[P_O] = mask[P_DOWN] = true;
+    if (t == "all-linear" || t == "c_fc") mask[P_UP] = true;
+    if (t != "all-linear" && t != "c_attn" && t != "c_proj" && t != "c_fc")
+      throw EngineError("E_ADAPTER", where + ": target module '" + t +
+                                         "' is not a module of this GPT-2 model (c_attn, c_proj, c_fc or all-linear)");
+  }
+}
+
+void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where, bool gpt2) {
   for (int p = 0; p < N_PROJ; p++) mask[p] = false;
+  if (gpt2) return gpt2_target_mask(targets, mask, where);
   for (const std::string& t : targets) {
     if (t == "all-linear") {
       for (int p = 0; p < N_PROJ; p++) mask[p] = true;
@@ -36,8 +61,8 @@ void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], con
 }
 
 // "base_model.model.model.layers.{l}.{parent}.{proj}.lora_{A|B}.weight" -> (l, proj, isA); false when it does not parse.
-static bool parse_key(const std::string& k, int& layer, int& proj, bool& isA) {
-  static const std::string pre = "base_model.model.model.layers.";
+static bool parse_key(const std::string& k, int& layer, int& proj, bool& isA, bool gpt2) {
+  const std::string pre = layers_prefix(gpt2);
   if (k.compare(0, pre.size(), pre) != 0) return false;
   size_t i = pre.size(), j = i;
   while (j < k.size() && isdigit((unsigned char)k[j])) j++;
@@ -45,7 +70,8 @@ static bool parse_key(const std::string& k, int& layer, int& proj, bool& isA) {
   layer = std::stoi(k.substr(i, j - i));
   std::string rest = k.substr(j + 1);
   for (int p = 0; p < N_PROJ; p++) {
-    const std::string base = std::string(PROJ_PARENT[p]) + "." + PROJ_NAMES[p];
+    const std::string base = module_path(p, gpt2);
+    if (base.empty()) continue;
     if (rest == base + ".lora_A.weight") {
       proj = p;
       isA = true;
@@ -64,26 +90,27 @@ std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& pa
                                       const std::vector<std::string>& targets, const std::string& name) {
   if (r <= 0) throw EngineError("E_ADAPTER", path + ": rank r must be a positive integer, got " + std::to_string(r));
   bool mask[N_PROJ];
-  target_mask(targets, mask, path);
+  target_mask(targets, mask, path, m.gpt2());
   SafetensorsFile f(path);
   auto a = std::make_shared<Adapter>();
   a->name = name;
   a->r = r;
   a->alpha = alpha;
   a->rslora = rslora;
+  a->gpt2 = m.gpt2();
   a->mods.resize(m.cfg.num_layers);
   std::map<std::pair<int, int>, int> seen; // (layer, proj) -> bit 1 = A, bit 2 = B
   for (const auto& [key, t] : f.tensors()) {
     int l = 0, p = 0;
     bool isA = false;
-    if (!parse_key(key, l, p, isA) || l >= m.cfg.num_layers)
-      throw EngineError("E_ADAPTER", path + ": tensor '" + key +
-                                         "' does not map onto a module of the base model (expected "
-                                         "base_model.model.model.layers.{0.." +
-                                         std::to_string(m.cfg.num_layers - 1) +
-                                         "}.{self_attn|mlp}.<proj>.lora_{A|B}.weight)");
+    if (!parse_key(key, l, p, isA, m.gpt2()) || l >= m.cfg.num_layers)
+      throw EngineError(
+          "E_ADAPTER", path + ": tensor '" + key + "' does not map onto a module of the base model (expected " +
+                           layers_prefix(m.gpt2()) + "{0.." + std::to_string(m.cfg.num_layers - 1) +
+                           (m.gpt2() ? "}.{attn.c_attn|attn.c_proj|mlp.c_fc|mlp.c_proj}" : "}.{self_attn|mlp}.<proj>") +
+                           ".lora_{A|B}.weight)");
     if (!mask[p])
-      throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' is on " + PROJ_NAMES[p] +
+      throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' is on " + module_path(p, m.gpt2()) +
                                          ", which adapter_config.json target_modules does not list");
     const int in = m.proj_in(p), out = m.proj_out(p);
     const std::vector<int64_t> want = isA ? std::vector<int64_t>{r, in} : std::vector<int64_t>{out, r};
@@ -105,7 +132,7 @@ std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& pa
   for (const auto& [lp, bits] : seen)
     if (bits != 3)
       throw EngineError("E_ADAPTER", path + ": module layers." + std::to_string(lp.first) + "." +
-                                         PROJ_NAMES[lp.second] + " has lora_" +
+                                         module_path(lp.second, m.gpt2()) + " has lora_" +
                                          (bits == 1 ? "A but no lora_B" : "B but no lora_A"));
   if (seen.empty()) throw EngineError("E_ADAPTER", path + ": the file holds no LoRA tensors");
   return a;
@@ -117,8 +144,8 @@ void save_adapter(const Adapter& a, const std::string& path) {
     for (int p = 0; p < N_PROJ; p++)
       if (const LoraWeights* w = a.mods[l][p].get()) {
         const int64_t r = a.r;
-        ts.push_back({lora_key((int)l, p, true), {r, (int64_t)(w->A.size() / r)}, w->A.data()});
-        ts.push_back({lora_key((int)l, p, false), {(int64_t)(w->B.size() / r), r}, w->B.data()});
+        ts.push_back({lora_key((int)l, p, true, a.gpt2), {r, (int64_t)(w->A.size() / r)}, w->A.data()});
+        ts.push_back({lora_key((int)l, p, false, a.gpt2), {(int64_t)(w->B.size() / r), r}, w->B.data()});
       }
   write_safetensors_f32(path, ts);
 }
@@ -127,7 +154,7 @@ std::shared_ptr<Adapter> init_adapter(const LlamaModel& m, int r, double alpha, 
                                       const std::vector<std::string>& targets, uint64_t seed) {
   if (r <= 0) throw EngineError("E_ADAPTER", "LoRA rank r must be a positive integer, got " + std::to_string(r));
   bool mask[N_PROJ];
-  target_mask(targets, mask, "lora.targets");
+  target_mask(targets, mask, "lora.targets", m.gpt2());
   auto a = make_adapter(m, r, alpha, rslora, mask);
   Rng rng(seed);
   for (size_t l = 0; l < a->mods.size(); l++)

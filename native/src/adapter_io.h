@@ -11,7 +11,10 @@ namespace peft {
 
 // Parses a projection name ("q_proj", ...) to its index; -1 when unknown.
 int proj_index(const std::string& name);
-std::string lora_key(int layer, int proj, bool is_A);
+// PEFT's tensor name of a module; gpt2: base_model.model.transformer.h.{i}.attn.c_attn.lora_A.weight etc.
+std::string lora_key(int layer, int proj, bool is_A, bool gpt2 = false);
+// The module's path inside a layer: "self_attn.q_proj", or GPT-2's "attn.c_attn" ("" where GPT-2 has none).
+std::string module_path(int proj, bool gpt2);
 
 // Loads adapter tensors for `m`. `targets` lists the module names of adapter_config.json target_modules (a set;
 // "all-linear" accepted). Every tensor must map onto a base module (E_ADAPTER naming the first that does not).
@@ -23,6 +26,8 @@ void save_adapter(const Adapter& a, const std::string& path);
 std::shared_ptr<Adapter> init_adapter(const LlamaModel& m, int r, double alpha, bool rslora,
                                       const std::vector<std::string>& targets, uint64_t seed);
 // Parses target names to a mask (throws E_ADAPTER on names that are not Llama projections).
-void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where);
+// On a GPT-2 model the names are c_attn, c_proj (attn and mlp), c_fc and all-linear.
+void target_mask(const std::vector<std::string>& targets, bool mask[N_PROJ], const std::string& where,
+                 bool gpt2 = false);
 
 } // namespace peft

@@ -24,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   peft::binding::register_trainer_checkpoint(env, exports);
   peft::binding::register_engine_info(env, exports);
   peft::binding::register_decode(env, exports);
+  peft::binding::register_t5(env, exports);
   return exports;
 }
 

@@ -1,9 +1,14 @@
-// Generation with a KV cache (prefill once, then one token per forward) and sequence scoring.
+// Generation of one sequence with a KV cache, the whole loop in native code (prefill once, then one token per
+// forward; no per-token allocation), and sequence scoring. Steps below 32 rows run as decode products
+// (backend decode_*: NF4 decoded in registers, a few pool regions per layer; in bf16 compute the head and the
+// unquantized weights read from their bf16 copies, activations and sums in fp32); longer prompts through
+// llama_forward.
 #include "generate.h"
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include "error.h"
+#include "profile.h"
 #include "rng.h"
 
 namespace peft {
@@ -40,34 +45,219 @@ int sample_token(float* logits, int V, const GenOptions& opt, Rng& rng) {
   return idx[keep - 1];
 }
 
-// logits = h W^T for one row: a matrix-vector product over the vocabulary, the head streamed once.
-static void last_logits(const LlamaModel& m, const Workspace& ws, int row, std::vector<float>& out) {
-  out.resize(m.cfg.vocab_size);
-  m.be().gemv_rows_f32(m.head(), m.cfg.vocab_size, m.H(), ws.lnf + (size_t)row * m.H(), 1, out.data());
+namespace {
+
+// The rows a decoding step runs as matrix-vector products (below 32 rows, fp32 compute); longer prompts run through
+// llama_forward's matmuls. The batched decoder (decode/batch_decoder.cc) draws the same line, so a sequence gets the
+// same numbers here as there.
+constexpr int ROW_PATH_MAX = 31;
+
+// Working memory of one sequence's decoding, sized once for ROW_PATH_MAX rows (no allocation per token).
+struct DecodeBufs {
+  std::vector<float> x, ln, q, k, v, att, x2, g, u, h, out, lnf, logits, lora_u, lora_tmp;
+  void plan(const LlamaModel& m, const AdapterStack& st) {
+    const size_t n = ROW_PATH_MAX, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+    for (auto* b : {&x, &ln, &x2, &out}) b->assign(n * H, 0.f);
+    for (auto* b : {&q, &att}) b->assign(n * Dq, 0.f);
+    for (auto* b : {&k, &v}) b->assign(n * Dkv, 0.f);
+    for (auto* b : {&g, &u, &h}) b->assign(n * I, 0.f);
+    lnf.assign(H, 0.f);
+    logits.assign(m.cfg.vocab_size, 0.f);
+    lora_u.assign(n * std::max(st.max_rank(), 1), 0.f);
+    lora_tmp.assign(n * std::max({H, I, Dq, Dkv}), 0.f);
+  }
+};
+
+bool has_lora(const AdapterStack& st, int l, int p) {
+  for (auto& [ad, s] : st.frozen)
+    if (ad->mod(l, p)) return true;
+  return false;
 }
+
+// y[T, out] += s (x A^T) B^T for each frozen adapter of projection p (row-independent products, as the batched
+// decoder's LoRA rows).
+void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l, int p, float* y, const float* x,
+               int T) {
+  const int in = m.proj_in(p), out = m.proj_out(p);
+  for (auto& [ad, s] : st.frozen)
+    if (LoraWeights* w = ad->mod(l, p)) {
+      m.be().decode_matvec_f32(w->A.data(), ad->r, in, x, T, b.lora_u.data());
+      m.be().decode_matvec_f32(w->B.data(), out, ad->r, b.lora_u.data(), T, b.lora_tmp.data());
+      const size_t n = (size_t)T * out;
+      const float* tmp = b.lora_tmp.data();
+      for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
+    }
+}
+
+bool rows_path(const LlamaModel& m) {
+  for (auto& L : m.layers)
+    for (auto& p : L.proj)
+      if (!m.be().decode_supported(*p)) return false;
+  return true;
+}
+
+// One forward of T <= ROW_PATH_MAX rows at the cache's next positions; leaves the final norm of the last row in
+// b.lnf. Per layer four pool regions carry the products (q/k/v; o; gate/up with SwiGLU; down with the residual).
+void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, const int32_t* ids, int T,
+                  DecodeBufs& b) {
+  const ModelConfig& c = m.cfg;
+  const Backend& be = m.be();
+  const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), pos0 = cache.len;
+  const float eps = (float)c.rms_norm_eps;
+  const bool bf16 = m.compute == kern::Compute::BF16; // weights with a bf16 copy read in bf16
+  float* x = b.x.data();
+  float* out = b.out.data();
+  be.embed_rows(x, m.embed.data(), ids, T, H);
+  ops::RopeTable rope;
+  double pos_scale = 1.0;
+  const std::vector<double> inv = rope_inv_freq(c, pos0 + T, &pos_scale);
+  ops::rope_table(rope, inv, pos_scale, pos0, T);
+  for (int l = 0; l < c.num_layers; l++) {
+    const LlamaLayer& L = m.layers[l];
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.rmsnorm_forward(b.ln.data(), nullptr, x, L.ln1.data(), T, H, eps);
+    }
+    {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+      const kern::FrozenLinear* ws[3] = {L.proj[P_Q].get(), L.proj[P_K].get(), L.proj[P_V].get()};
+      float* const ys[3] = {b.q.data(), b.k.data(), b.v.data()};
+      be.decode_linear_group(ws, ys, 3, b.ln.data(), T, nullptr, bf16);
+    }
+    {
+      PEFT_PROFILE_SCOPE(lora);
+      lora_rows(m, st, b, l, P_Q, b.q.data(), b.ln.data(), T);
+      lora_rows(m, st, b, l, P_K, b.k.data(), b.ln.data(), T);
+      lora_rows(m, st, b, l, P_V, b.v.data(), b.ln.data(), T);
+    }
+    {
+      PEFT_PROFILE_SCOPE(attention);
+      be.rope_forward(b.q.data(), rope, T, T, c.num_heads, c.head_dim);
+      be.rope_forward(b.k.data(), rope, T, T, c.num_kv_heads, c.head_dim);
+      float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
+      float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
+      be.copy_rows(kc + (size_t)pos0 * Dkv, b.k.data(), T, Dkv);
+      be.copy_rows(vc + (size_t)pos0 * Dkv, b.v.data(), T, Dkv);
+      ops::AttnShape sh{T, pos0 + T, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
+      sh.batch = 1;
+      sh.bf16 = false; // below 32 rows attention runs in fp32
+      be.attention_forward(b.att.data(), nullptr, b.q.data(), kc, vc, sh);
+    }
+    {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+      const kern::FrozenLinear* ws[1] = {L.proj[P_O].get()};
+      float* const ys[1] = {b.x2.data()};
+      be.decode_linear_group(ws, ys, 1, b.att.data(), T, nullptr, bf16);
+    }
+    {
+      PEFT_PROFILE_SCOPE(lora);
+      lora_rows(m, st, b, l, P_O, b.x2.data(), b.att.data(), T);
+    }
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.add_rmsnorm_forward(b.x2.data(), x, b.ln.data(), nullptr, L.ln2.data(), T, H, eps);
+    }
+    if (!has_lora(st, l, P_GATE) && !has_lora(st, l, P_UP)) {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+      be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
+                               bf16);
+    } else {
+      {
+        PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+        const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
+        float* const ys[2] = {b.g.data(), b.u.data()};
+        be.decode_linear_group(ws, ys, 2, b.ln.data(), T, nullptr, bf16);
+      }
+      {
+        PEFT_PROFILE_SCOPE(lora);
+        lora_rows(m, st, b, l, P_GATE, b.g.data(), b.ln.data(), T);
+        lora_rows(m, st, b, l, P_UP, b.u.data(), b.ln.data(), T);
+      }
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false);
+    }
+    const kern::FrozenLinear* wd[1] = {L.proj[P_DOWN].get()};
+    float* const yd[1] = {out};
+    if (!has_lora(st, l, P_DOWN)) {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // out = h W_down^T + x2 in one region
+      be.decode_linear_group(wd, yd, 1, b.h.data(), T, b.x2.data(), bf16);
+    } else {
+      {
+        PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+        be.decode_linear_group(wd, yd, 1, b.h.data(), T, nullptr, bf16);
+      }
+      {
+        PEFT_PROFILE_SCOPE(lora);
+        lora_rows(m, st, b, l, P_DOWN, out, b.h.data(), T);
+      }
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.add_inplace(out, b.x2.data(), T, H);
+    }
+    std::swap(x, out);
+  }
+  if (x != b.x.data()) std::swap(b.x, b.out); // keep x in b.x (an odd layer count leaves it in out)
+  PEFT_PROFILE_SCOPE(elementwise);
+  be.rmsnorm_forward(b.lnf.data(), nullptr, b.x.data() + (size_t)(T - 1) * H, m.norm.data(), 1, H, eps);
+  cache.len += T;
+}
+
+// Logits of the normed last row: the head streamed once over the pool (its bf16 copy in bf16 compute: half the
+// bytes of the largest weight a step reads).
+void head_logits(const LlamaModel& m, DecodeBufs& b) {
+  PEFT_PROFILE_SCOPE(lmhead_ce);
+  if (!m.head16.empty())
+    m.be().decode_matvec_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+  else
+    m.be().decode_matvec_f32(m.head(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+}
+
+} // namespace
 
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
                               const GenOptions& opt, const std::atomic<bool>* cancel) {
   if (prompt.empty()) throw EngineError("E_ENGINE", "generate: the prompt is empty (at least one token id is needed)");
-  const int P = (int)prompt.size();
+  const int P = (int)prompt.size(), V = m.cfg.vocab_size;
+  for (int i = 0; i < P; i++)
+    if (prompt[i] < 0 || prompt[i] >= V)
+      throw EngineError("E_ENGINE", "generate: prompt[" + std::to_string(i) + "] = " + std::to_string(prompt[i]) +
+                                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  std::vector<int32_t> out;
+  if (opt.max_tokens < 1) return out;
   KVCache cache;
   cache.init(m, P + opt.max_tokens);
-  Workspace pre, one;
-  pre.plan(m, st, 1, P, false, false);
-  llama_forward(m, st, pre, prompt.data(), 1, P, &cache);
-  std::vector<float> logits;
-  last_logits(m, pre, P - 1, logits);
-  one.plan(m, st, 1, 1, false, false);
+  const bool rows = rows_path(m) && m.be().decode_supported(*m.layers[0].proj[P_Q]);
+  DecodeBufs b;
+  b.plan(m, st);
+  if (P <= ROW_PATH_MAX && rows) {
+    forward_rows(m, st, cache, prompt.data(), P, b);
+  } else { // a long prompt through the matmuls, as one sequence's forward
+    Workspace pre;
+    pre.plan(m, st, 1, P, false, false);
+    llama_forward(m, st, pre, prompt.data(), 1, P, &cache);
+    m.be().copy_rows(b.lnf.data(), pre.lnf + (size_t)(P - 1) * m.H(), 1, m.H());
+  }
+  head_logits(m, b);
+  Workspace one; // the per-token forward when the weights cannot take the row path (bf16 storage)
+  if (!rows) one.plan(m, st, 1, 1, false, false);
   Rng rng(opt.seed);
-  std::vector<int32_t> out;
+  out.reserve(opt.max_tokens);
   for (int i = 0; i < opt.max_tokens; i++) {
     if (cancel && cancel->load()) throw EngineError("E_CANCELLED", "generation cancelled");
-    const int32_t id = sample_token(logits.data(), m.cfg.vocab_size, opt, rng);
+    int32_t id;
+    {
+      PEFT_PROFILE_SCOPE(sampling);
+      id = sample_token(b.logits.data(), V, opt, rng);
+    }
     out.push_back(id);
     if (std::find(opt.eos.begin(), opt.eos.end(), id) != opt.eos.end()) break;
     if (i + 1 == opt.max_tokens) break;
-    llama_forward(m, st, one, &id, 1, 1, &cache);
-    last_logits(m, one, 0, logits);
+    if (rows) {
+      forward_rows(m, st, cache, &id, 1, b);
+    } else {
+      llama_forward(m, st, one, &id, 1, 1, &cache);
+      m.be().copy_rows(b.lnf.data(), one.lnf, 1, m.H());
+    }
+    head_logits(m, b);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // Backend (backend/backend.h; the CPU backend today). Loading lives in llama_load.cc; each op family is timed with
 // PEFT_PROFILE_SCOPE (profile.h).
 #include "llama.h"
+#include "llama_blocks.h"
 #include <cmath>
 #include "error.h"
 #include "profile.h"
@@ -29,6 +30,7 @@ std::shared_ptr<Adapter> make_adapter(const LlamaModel& m, int r, double alpha, 
   a->r = r;
   a->alpha = alpha;
   a->rslora = rslora;
+  a->gpt2 = m.gpt2();
   a->mods.resize(m.cfg.num_layers);
   for (int l = 0; l < m.cfg.num_layers; l++)
     for (int p = 0; p < N_PROJ; p++)
@@ -46,6 +48,7 @@ std::shared_ptr<Adapter> zeros_like(const Adapter& a) {
   z->r = a.r;
   z->alpha = a.alpha;
   z->rslora = a.rslora;
+  z->gpt2 = a.gpt2;
   z->mods.resize(a.mods.size());
   for (size_t l = 0; l < a.mods.size(); l++)
     for (int p = 0; p < N_PROJ; p++)
@@ -84,10 +87,11 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   // bf16-compute training keeps the matmul outputs the backward needs (q, k, v, attention output, gate, up) in bf16,
   // as autocast does: every layer's copy is bf16 in the activation arena, converted into one shared set of fp32
   // scratch buffers when the layer runs (forward) or is differentiated (backward).
-  const bool gu16 = training && m.compute == kern::Compute::BF16 && N >= 32;
+  const bool gu16 = training && m.compute == kern::Compute::BF16 && N >= 32 && !m.gpt2(); // gpt2 keeps fp32
+  const bool g_buf = !m.gpt2(); // gpt2's MLP has no gate: c_fc's output is kept in `u`
   const auto words = [&](size_t k) { return gu16 ? (k + 1) / 2 : k; }; // floats holding k values of the kept type
   const size_t per_layer =
-      n * 2 + words(n * Dq) * 2 + words(n * Dkv) * 2 + (size_t)B * c.num_heads * T + n * H + words(n * I) * 2 + lu;
+      n * 4 + words(n * Dq) * 2 + words(n * Dkv) * 2 + (size_t)B * c.num_heads * T + n * H + words(n * I) * 2 + lu;
   if (!training)
     kept = 0;
   else if (!recompute)
@@ -101,6 +105,8 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   layer.assign(nlayers, LayerActs{});
   for (auto& a : layer) {
     a.rstd1 = acts.take(n);
+    a.mean1 = acts.take(n);
+    a.mean2 = acts.take(n);
     a.lse = acts.take((size_t)B * c.num_heads * T);
     a.x2 = acts.take(n * H);
     a.rstd2 = acts.take(n);
@@ -117,20 +123,21 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
       a.k = acts.take(n * Dkv);
       a.v = acts.take(n * Dkv);
       a.att = acts.take(n * Dq);
-      a.g = acts.take(n * I);
+      a.g = g_buf ? acts.take(n * I) : nullptr;
       a.u = acts.take(n * I);
     }
     for (int p = 0; p < N_PROJ; p++) a.lu[p] = (st.train && st.train->mod(0, p)) ? acts.take(n * st.train->r) : nullptr;
   }
   // Residual stream: every layer input when training (backward needs them), else two ping-pong buffers.
   const size_t nres = training ? L + 1 : 2;
-  resid_arena.plan(nres * n * H + n * H + n);
+  resid_arena.plan(nres * n * H + n * H + n * 2);
   std::vector<float*> bufs(nres);
   for (auto& b : bufs) b = resid_arena.take(n * H);
   resid.resize(L + 1);
   for (size_t l = 0; l <= L; l++) resid[l] = training ? bufs[l] : bufs[l % 2];
   lnf = resid_arena.take(n * H);
   rstdf = resid_arena.take(n);
+  meanf = resid_arena.take(n);
   const bool drop = training && st.train && st.dropout > 0.f;
   // The MLP region (h, gate / up in fp32, their gradients) is idle while the loss runs, so it also serves as the
   // bf16 cross-entropy's working memory (logits of 256 rows): sized for whichever is larger.
@@ -141,6 +148,7 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   size_t sc = n * rmax * 2 + n * rmax * 3 + (training ? n * rmax * 3 + maxin * rmax : 0) + n * H + region +
               (gu16 ? n * Dq * 2 + n * Dkv * 2 : 0);
   if (training) sc += n * H * 3 + n * Dq * 2 + n * Dkv * 2 + (drop ? n * maxin * 2 : 0);
+  if (m.gpt2()) sc += n * Dq * 3; // the fused c_attn output / gradient
   scratch.plan(sc);
   lora_u = scratch.take(n * rmax);
   lora_du = scratch.take(n * rmax);
@@ -148,6 +156,7 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   lora_ducat = training ? scratch.take(n * rmax * 3) : nullptr;
   lora_dAT = training ? scratch.take(maxin * rmax) : nullptr;
   ln = scratch.take(n * H);
+  qkv = m.gpt2() ? scratch.take(n * Dq * 3) : nullptr;
   if (training) {
     dres = scratch.take(n * H);
     dln = scratch.take(n * H);
@@ -302,8 +311,8 @@ static const uint16_t* dropped_bf16(const LlamaModel& m, const AdapterStack& st,
   return buf.data();
 }
 
-static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, const int* ps, int g,
-                          float* const* ys, const float* x, int N, float* const* lus) {
+void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, const int* ps, int g,
+                   float* const* ys, const float* x, int N, float* const* lus) {
   if (!can_fuse_group(m, st, l, ps, g, N)) {
     for (int j = 0; j < g; j++) project_forward(m, st, ws, l, ps[j], ys[j], x, N, lus[j]);
     return;
@@ -342,9 +351,9 @@ static void group_forward(const LlamaModel& m, const AdapterStack& st, Workspace
 }
 
 // dx[N, in] = the input gradient of the group (overwritten); trainable LoRA gradients accumulate into grad.
-static void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
-                           const int* ps, int g, float* dx, const float* const* dys, const float* x,
-                           const float* const* lus, int N, const uint16_t* x16_given = nullptr) {
+void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l, const int* ps,
+                    int g, float* dx, const float* const* dys, const float* x, const float* const* lus, int N,
+                    const uint16_t* x16_given) {
   const int in = m.proj_in(ps[0]);
   if (!x && !(x16_given && can_fuse_group(m, st, l, ps, g, N) && st.frozen.empty()))
     throw EngineError("E_INTERNAL", "group_backward: a bf16-only input needs the fused path and no frozen adapters");
@@ -418,7 +427,7 @@ static void kept_bf16(const LlamaModel& m, const LayerActs& a, int N, bool to_bf
   m.be().convert_bf16(t, 4, to_bf16);
 }
 
-static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch) {
+ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch) {
   const ModelConfig& c = m.cfg;
   ops::AttnShape s{T, Tk, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, m.Dq(), kv_stride};
   s.batch = batch;
@@ -428,6 +437,7 @@ static ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, i
 
 static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a,
                           const float* x, float* out, KVCache* cache) {
+  if (m.gpt2()) return gpt2_layer_forward(m, st, ws, l, a, x, out, cache); // GPT-2 block: gpt2_layer.cc
   const ModelConfig& c = m.cfg;
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
@@ -500,6 +510,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
 // ws.dres holds d(layer output) on entry and d(layer input) on exit.
 static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l,
                            const LayerActs& a, const float* x) {
+  if (m.gpt2()) return gpt2_layer_backward(m, st, ws, grad, l, a, x); // GPT-2 block: gpt2_layer.cc
   const ModelConfig& c = m.cfg;
   const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
@@ -609,12 +620,20 @@ void llama_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, c
       throw EngineError("E_ENGINE", "token id " + std::to_string(ids[r]) + " at position " + std::to_string(r) +
                                         " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   m.be().embed_rows(ws.resid[0], m.embed.data(), ids, ws.N, H);
-  double pos_scale = 1.0;
-  std::vector<double> inv = rope_inv_freq(c, ws.pos0 + T, &pos_scale);
-  ops::rope_table(ws.rope, inv, pos_scale, ws.pos0, T);
+  if (m.gpt2()) {
+    gpt2_add_positions(m, ws, B, T); // learned absolute positions instead of RoPE
+  } else {
+    double pos_scale = 1.0;
+    std::vector<double> inv = rope_inv_freq(c, ws.pos0 + T, &pos_scale);
+    ops::rope_table(ws.rope, inv, pos_scale, ws.pos0, T);
+  }
   for (int l = 0; l < c.num_layers; l++)
     layer_forward(m, st, ws, l, ws.acts_of(l), ws.resid[l], ws.resid[l + 1], cache);
-  m.be().rmsnorm_forward(ws.lnf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), ws.N, H, (float)c.rms_norm_eps);
+  if (m.gpt2())
+    m.be().layernorm_forward(ws.lnf, ws.meanf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), m.norm_b.data(), ws.N,
+                             H, (float)c.rms_norm_eps);
+  else
+    m.be().rmsnorm_forward(ws.lnf, ws.rstdf, ws.resid[c.num_layers], m.norm.data(), ws.N, H, (float)c.rms_norm_eps);
   if (cache) cache->len += T;
 }
 
@@ -625,7 +644,10 @@ void llama_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, 
     PEFT_PROFILE_SCOPE(elementwise);
     m.be().zero(ws.dres, (size_t)N * H);
   }
-  m.be().rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
+  if (m.gpt2())
+    m.be().layernorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.meanf, ws.rstdf, N, H);
+  else
+    m.be().rmsnorm_backward(ws.dres, ws.dln, ws.resid[Lc], m.norm.data(), ws.rstdf, N, H);
   for (int l = Lc - 1; l >= 0; l--) {
     // the shared slot still holds the last layer's activations from the forward: only earlier layers recompute
     if (ws.recomputed(l) && l != Lc - 1) layer_forward(m, st, ws, l, ws.acts_of(l), ws.resid[l], ws.tmp_out, nullptr);

@@ -21,6 +21,7 @@ extern const char* const PROJ_PARENT[N_PROJ]; // "self_attn" or "mlp"
 struct LlamaLayer {
   std::vector<float> ln1, ln2; // [H] input_layernorm, post_attention_layernorm
   std::array<std::unique_ptr<kern::FrozenLinear>, N_PROJ> proj;
+  std::vector<float> ln1_b, ln2_b; // [H] LayerNorm biases (gpt2; empty otherwise)
 };
 
 struct LlamaModel {
@@ -28,10 +29,16 @@ struct LlamaModel {
   std::string dir;
   kern::Storage storage = kern::Storage::F32;
   kern::Compute compute = kern::Compute::F32;
-  std::vector<float> embed;   // [V, H]
-  std::vector<float> lm_head; // [V, H], empty when tied to embed
-  std::vector<float> norm;    // [H]
+  std::vector<float> embed;     // [V, H]
+  std::vector<float> lm_head;   // [V, H], empty when tied to embed
+  std::vector<float> norm;      // [H]
+  std::vector<uint16_t> head16; // [V, H] the head in bf16 (bf16 compute: read by decoding), else empty
   std::vector<LlamaLayer> layers;
+  // GPT-2 family (gpt2_load.cc): P_Q is the fused c_attn ([3 Dq] out: q | k | v), P_O attn.c_proj, P_UP mlp.c_fc,
+  // P_DOWN mlp.c_proj; P_K, P_V, P_GATE are absent (null). LayerNorms carry biases; positions are learned.
+  std::vector<float> pos_embed; // [n_positions, H] transformer.wpe (gpt2)
+  std::vector<float> norm_b;    // [H] ln_f bias (gpt2)
+  bool gpt2() const { return cfg.gpt2; }
   const Backend* backend = &cpu_backend(); // runs every op of the forward / backward (backend/backend.h)
   const Backend& be() const { return *backend; }
   const float* head() const { return lm_head.empty() ? embed.data() : lm_head.data(); }
@@ -41,7 +48,10 @@ struct LlamaModel {
   int I() const { return cfg.intermediate_size; }
   int proj_in(int p) const { return p == P_O ? Dq() : p == P_DOWN ? I() : H(); }
   int proj_out(int p) const {
-    return p == P_Q ? Dq() : (p == P_K || p == P_V) ? Dkv() : (p == P_GATE || p == P_UP) ? I() : H();
+    return p == P_Q                     ? (cfg.gpt2 ? 3 * Dq() : Dq())
+           : (p == P_K || p == P_V)     ? Dkv()
+           : (p == P_GATE || p == P_UP) ? I()
+                                        : H();
   }
   size_t frozen_bytes() const; // all frozen weights as stored (llama_load.cc)
   size_t params() const;       // frozen parameter count
@@ -58,6 +68,7 @@ struct Adapter {
   int r = 0;
   double alpha = 0;
   bool rslora = false;
+  bool gpt2 = false; // on a GPT-2 model: PEFT's transformer.h.{i}.attn.c_attn / ... names (adapter_io.cc)
   std::vector<std::array<std::unique_ptr<LoraWeights>, N_PROJ>> mods; // [num_layers][N_PROJ]
   float scaling() const;                                              // alpha / r, or alpha / sqrt(r) with rsLoRA
   LoraWeights* mod(int l, int p) const { return mods[l][p].get(); }
@@ -90,11 +101,12 @@ struct KVCache {
 // kept: the backward recomputes them (one cheap pass each) from the saved inputs, which makes a layer ~2x smaller
 // and leaves room to keep more layers instead of recomputing their matmuls.
 struct LayerActs {
-  float* rstd1;      // [N]
-  float *q, *k, *v;  // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
-  float *att, *lse;  // [N, Dq], [B, nh, T]
-  float *x2, *rstd2; // [N, H] residual after attention, [N]
-  float *g, *u;      // [N, I] gate, up
+  float* rstd1;                             // [N]
+  float *mean1 = nullptr, *mean2 = nullptr; // [N] LayerNorm means (gpt2)
+  float *q, *k, *v;                         // [N, Dq], [N, Dkv], [N, Dkv] (q, k after RoPE)
+  float *att, *lse;                         // [N, Dq], [B, nh, T]
+  float *x2, *rstd2;                        // [N, H] residual after attention, [N]
+  float *g, *u;                             // [N, I] gate, up
   // bf16-compute training: q, k, v, att, g, u above point to one shared set of fp32 buffers and the layer keeps them
   // in these bf16 copies (as autocast keeps matmul outputs); null otherwise (fp32 compute, inference).
   uint16_t *q16 = nullptr, *k16 = nullptr, *v16 = nullptr, *att16 = nullptr, *g16 = nullptr, *u16 = nullptr;
@@ -110,6 +122,8 @@ struct Workspace {
   int kept = 0;                 // layers 0..kept-1 keep their activations from the forward; the rest are recomputed
   std::vector<float*> resid;    // L+1 pointers to [N, H] (layer inputs; resid[L] = last layer output)
   float *lnf, *rstdf;           // [N, H], [N] final norm
+  float* meanf = nullptr;       // [N] final LayerNorm mean (gpt2)
+  float* qkv = nullptr;         // [N, 3 Dq] gpt2's fused c_attn output, and its gradient in the backward
   // scratch
   float *dres, *dln, *dq, *dk, *dv, *datt, *dg, *du, *dh; // gradients [N, *]
   float *lora_u, *lora_du;                                // [N, rmax]

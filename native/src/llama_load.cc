@@ -4,29 +4,33 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "error.h"
+#include "gpt2_load.h"
 #include "model/safetensors.h"
 
 namespace peft {
 
 size_t LlamaModel::frozen_bytes() const {
-  size_t b = (embed.size() + lm_head.size() + norm.size()) * sizeof(float);
+  size_t b = (embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size()) * sizeof(float) +
+             head16.size() * sizeof(uint16_t);
   for (auto& L : layers) {
-    b += (L.ln1.size() + L.ln2.size()) * sizeof(float);
-    for (auto& p : L.proj) b += p->bytes();
+    b += (L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size()) * sizeof(float);
+    for (auto& p : L.proj)
+      if (p) b += p->bytes(); // gpt2 leaves P_K, P_V, P_GATE empty
   }
   return b;
 }
 
 size_t LlamaModel::params() const {
-  size_t n = embed.size() + lm_head.size() + norm.size();
+  size_t n = embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size();
   for (auto& L : layers) {
-    n += L.ln1.size() + L.ln2.size();
-    for (auto& p : L.proj) n += (size_t)p->in() * p->out();
+    n += L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size();
+    for (auto& p : L.proj)
+      if (p) n += (size_t)p->in() * p->out();
   }
   return n;
 }
 
-static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
   const TensorView* t = mf.find(name);
   if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
   if ((size_t)t->numel() != expect)
@@ -45,6 +49,7 @@ static std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& na
 
 std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
   ModelFiles mf = load_model_dir(dir);
+  if (mf.cfg.gpt2) return load_gpt2(mf, storage, compute); // GPT-2 family (gpt2_load.cc)
   auto m = std::make_shared<LlamaModel>();
   m->cfg = mf.cfg;
   m->dir = dir;
@@ -82,6 +87,10 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
       if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native())
         L.proj[p]->keep_bf16_copy();
     }
+  }
+  if (compute == kern::Compute::BF16) { // decoding reads the head (its largest single weight) in bf16
+    m->head16.resize(V * H);
+    m->be().f32_to_bf16(m->head(), m->head16.data(), V * H);
   }
   return m;
 }

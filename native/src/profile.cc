@@ -61,12 +61,26 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+static long regions_now() {
+  double b, w;
+  long r;
+  kern::pool_counters_read(&b, &w, &r);
+  return r;
+}
+
 Scope::Scope(Family f) : f_(f), on_(enabled() && !kern::in_parallel_region()) {
-  if (on_) t0_ = now_seconds();
+  if (on_) {
+    t0_ = now_seconds();
+    r0_ = regions_now();
+  }
 }
 
 Scope::~Scope() {
-  if (on_) g_counters.sec[f_] += now_seconds() - t0_;
+  if (on_) {
+    g_counters.sec[f_] += now_seconds() - t0_;
+    const long d = regions_now() - r0_; // negative when reset() ran inside the scope: not counted
+    if (d > 0) g_counters.regions[f_] += d;
+  }
 }
 
 } // namespace peft::prof

@@ -35,7 +35,8 @@ extern const char* const FAMILY_NAMES[N_FAMILY];
 
 struct Counters {
   double sec[N_FAMILY] = {};
-  double step_sec = 0; // wall time inside Trainer::step / accumulate (or BatchDecoder::step)
+  long regions[N_FAMILY] = {}; // pool regions dispatched inside each family's scopes
+  double step_sec = 0;         // wall time inside Trainer::step / accumulate (or BatchDecoder::step)
   long steps = 0;
 };
 Counters& counters();
@@ -67,6 +68,7 @@ class Scope {
   Family f_;
   bool on_;
   double t0_;
+  long r0_;
 };
 
 } // namespace peft::prof

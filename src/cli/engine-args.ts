@@ -1,5 +1,6 @@
 // Argument parsing for the engine's CLI commands (generate, score): `DIR[:SCALE]` adapter specs, id lists, --quant,
 // and ids checked against the loaded model's vocabulary; each bad value is a usage error naming its flag.
+import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import type { AdapterSpec } from '../engine/load-with-adapters.ts';
 import type { EngineModel, Quant } from '../engine/model.ts';
@@ -38,8 +39,10 @@ export function checkIds(model: EngineModel, ids: number[], flag: string | undef
   for (const id of ids)
     if (id >= model.info.vocabSize) {
       if (flag) throw new PeftError('E_USAGE', `${flag}: id ${id} is outside the vocabulary (size ${model.info.vocabSize})`);
-      throw new PeftError('E_MODEL', `the model's tokenizer produced id ${id}, outside the model's vocabulary (size ${model.info.vocabSize})`, {
-        hint: "the model folder's tokenizer.json does not match its config.json (vocab_size): use the tokenizer saved with this model",
-      });
+      throw new PeftError(
+        'E_MODEL',
+        `the tokenizer ${join(model.tokenizer.dir, 'tokenizer.json')} turned the text into token id ${id}, but the model has ${model.info.vocabSize} token ids (config.json vocab_size)`,
+        { hint: "that tokenizer.json does not belong to the model's weights: use the tokenizer saved with them" },
+      );
     }
 }

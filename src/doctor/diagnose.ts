@@ -22,6 +22,9 @@ export function autoComputeMode(f: Pick<DoctorFacts, 'kernels' | 'cpu'>): { mode
   if (!f.kernels) return { mode: 'fp32', reason: 'native addon not loaded' };
   if (f.kernels.bf16Native) return { mode: 'bf16', reason: `bf16 matmul runs natively (${f.kernels.bf16Impl})` };
   if (f.kernels.bf16Library === 'none') return { mode: 'fp32', reason: 'addon built without oneDNN' };
+  // native bf16 is off on a forced avx2 / scalar kernel path (PEFT_ISA), as on a CPU without it
+  if (f.kernels.isa && f.kernels.isa !== 'avx512' && (f.cpu.flags.avx512_bf16 || f.cpu.flags.amx_bf16))
+    return { mode: 'fp32', reason: `the kernels run the ${f.kernels.isa} path (PEFT_ISA): no native bf16 there` };
   return { mode: 'fp32', reason: 'the CPU has no AVX512-BF16 / AMX' };
 }
 

@@ -6,6 +6,13 @@ import { PeftError } from '../errors.ts';
 import { ADAPTER_CONFIG, moduleAlphaKeys, peftConfigJson, readAdapterConfig as readLoraConfig, writeAdapterConfigJson } from '../hf/adapter-config.ts';
 
 export const LLAMA_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+/** GPT-2's LoRA targets (PEFT names of its Conv1D layers; c_proj is both attn.c_proj and mlp.c_proj). */
+export const GPT2_MODULES = ['c_attn', 'c_fc', 'c_proj'] as const;
+
+/** The module names a model family's adapters target ('all-linear' = all of them, as PEFT 0.13 means it). */
+export function targetModulesFor(modelType?: string): readonly string[] {
+  return modelType === 'gpt2' ? GPT2_MODULES : LLAMA_PROJECTIONS;
+}
 
 export interface AdapterConfig {
   r: number;
@@ -14,14 +21,18 @@ export interface AdapterConfig {
   dropout: number;
   targets: string[]; // projection names, sorted, no duplicates
   baseModel?: string;
+  fanInFanOut?: boolean; // written as fan_in_fan_out (true for GPT-2's Conv1D layers)
 }
 
 function fail(file: string, pointer: string, msg: string, hint?: string): never {
   throw new PeftError('E_ADAPTER', `${file}${pointer}: ${msg}`, { file, pointer, hint });
 }
 
-/** Reads <dir>/adapter_config.json. Extra keys and extra files (README.md) are ignored. */
-export function readAdapterConfig(dir: string): AdapterConfig {
+/**
+ * Reads <dir>/adapter_config.json, its targets checked against the base's family (`modelType`, e.g. 'gpt2'; Llama
+ * when not given). Extra keys and extra files (README.md) are ignored.
+ */
+export function readAdapterConfig(dir: string, modelType?: string): AdapterConfig {
   const file = join(dir, ADAPTER_CONFIG);
   const cfg = readLoraConfig(dir);
   const odd = moduleAlphaKeys(cfg);
@@ -34,14 +45,15 @@ export function readAdapterConfig(dir: string): AdapterConfig {
     );
   const tm = cfg.targets;
   let targets: string[];
-  if (tm === 'all-linear') targets = [...LLAMA_PROJECTIONS];
+  const known = targetModulesFor(modelType);
+  const family = modelType === 'gpt2' ? 'a GPT-2 model' : 'a Llama-family model';
+  if (tm === 'all-linear') targets = [...known];
   else if (Array.isArray(tm)) targets = tm;
   else if (tm === undefined) fail(file, '#/target_modules', 'must be a list of module names');
   else fail(file, '#/target_modules', `regular-expression targets ('${tm.pattern}') are not supported; list module names`);
-  for (const t of targets)
-    if (!(LLAMA_PROJECTIONS as readonly string[]).includes(t))
-      fail(file, '#/target_modules', `'${t}' is not a projection of a Llama-family model`, `use some of ${LLAMA_PROJECTIONS.join(', ')}`);
-  return { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, dropout: cfg.dropout, targets, baseModel: cfg.baseModel };
+  for (const t of targets) if (!known.includes(t)) fail(file, '#/target_modules', `'${t}' is not a module of ${family}`, `use some of ${known.join(', ')}`);
+  const fanInFanOut = modelType === 'gpt2' ? true : undefined;
+  return { r: cfg.r, alpha: cfg.alpha, rslora: cfg.rslora, dropout: cfg.dropout, targets, baseModel: cfg.baseModel, fanInFanOut };
 }
 
 /** Writes adapter_config.json as PEFT 0.13 does (the keys PEFT needs to load it). */

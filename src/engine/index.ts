@@ -21,6 +21,6 @@ export {
   type TrainHooks,
   type TrainResult,
 } from './train.ts';
-export { readAdapterConfig, writeAdapterConfig, LLAMA_PROJECTIONS, type AdapterConfig } from './adapter-files.ts';
+export { readAdapterConfig, writeAdapterConfig, LLAMA_PROJECTIONS, GPT2_MODULES, targetModulesFor, type AdapterConfig } from './adapter-files.ts';
 export { lrAt, type ScheduleKind } from './schedule.ts';
 export { nativeEngine, type NativeStepRecord } from './native.ts';

@@ -1,4 +1,4 @@
-// Creates a deterministic random-init Llama-family model of any shape in Hugging Face layout (config.json,
+// Creates a deterministic random-init Llama-family or GPT-2 model of any shape in Hugging Face layout (config.json,
 // generation_config.json, model.safetensors and, unless given, a byte-level BPE tokenizer) for tests and benchmarks.
 import { copyFileSync, existsSync, mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
@@ -8,7 +8,8 @@ import { PeftError } from '../errors.ts';
 import { writeSafetensorsStream, type TensorSpec } from '../hf/safetensors.ts';
 
 export interface LlamaShape {
-  modelType?: 'llama' | 'mistral' | 'qwen2';
+  /** gpt2: GPT2LMHeadModel (Conv1D weights [in, out], LayerNorm with bias, learned positions, gelu_new, tied head). */
+  modelType?: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;
@@ -74,7 +75,7 @@ function checkInt(name: string, v: number | undefined, min: number): void {
 }
 
 interface Resolved {
-  modelType: 'llama' | 'mistral' | 'qwen2';
+  modelType: 'llama' | 'mistral' | 'qwen2' | 'gpt2';
   V: number;
   H: number;
   I: number;
@@ -85,6 +86,7 @@ interface Resolved {
   tie: boolean;
   qkvBias: boolean;
   oBias: boolean;
+  P: number; // max positions (gpt2: the wpe rows, n_positions)
 }
 
 function resolveShape(o: LlamaShape): Resolved {
@@ -100,7 +102,9 @@ function resolveShape(o: LlamaShape): Resolved {
   if (!Number.isSafeInteger(hd) || hd < 2 || hd % 2 !== 0)
     bad(`head dim ${hd} must be an even integer`, 'set headDim or make hiddenSize divisible by numHeads');
   const modelType = o.modelType ?? 'llama';
-  if (!['llama', 'mistral', 'qwen2'].includes(modelType)) bad(`modelType "${modelType}" is not supported`, 'use llama, mistral or qwen2');
+  if (!['llama', 'mistral', 'qwen2', 'gpt2'].includes(modelType)) bad(`modelType "${modelType}" is not supported`, 'use llama, mistral, qwen2 or gpt2');
+  if (modelType === 'gpt2' && nkv !== o.numHeads) bad('GPT-2 has no grouped-query attention (numKvHeads must equal numHeads)', 'leave numKvHeads out');
+  if (modelType === 'gpt2' && o.tieWordEmbeddings === false) bad('GPT-2 ties its head to the embeddings', 'leave tieWordEmbeddings out');
   const llamaBias = modelType === 'llama' && (o.attentionBias ?? false);
   return {
     modelType,
@@ -114,6 +118,7 @@ function resolveShape(o: LlamaShape): Resolved {
     tie: o.tieWordEmbeddings ?? true,
     qkvBias: llamaBias || modelType === 'qwen2',
     oBias: llamaBias,
+    P: o.maxPositionEmbeddings ?? (modelType === 'gpt2' ? 1024 : 2048),
   };
 }
 
@@ -123,6 +128,10 @@ function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zer
     kv = r.nkv * r.hd;
   const t: (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] = [];
   const add = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => t.push({ name, dtype: 'F32', shape, init });
+  if (r.modelType === 'gpt2') {
+    gpt2TensorPlan(r, add);
+    return t;
+  }
   add('model.embed_tokens.weight', [r.V, r.H], 'normal');
   add('model.norm.weight', [r.H], 'ones');
   if (!r.tie) add('lm_head.weight', [r.V, r.H], 'normal');
@@ -147,8 +156,33 @@ function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zer
   return t;
 }
 
+/** GPT-2's tensors as GPT2LMHeadModel names them (Conv1D weights [in, out], every LayerNorm and projection biased). */
+function gpt2TensorPlan(r: Resolved, put: (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => void): void {
+  put('transformer.wte.weight', [r.V, r.H], 'normal');
+  put('transformer.wpe.weight', [r.P, r.H], 'normal');
+  for (let l = 0; l < r.L; l++) {
+    const p = `transformer.h.${l}.`;
+    for (const ln of ['ln_1', 'ln_2']) {
+      put(`${p}${ln}.weight`, [r.H], 'ones');
+      put(`${p}${ln}.bias`, [r.H], 'zeros');
+    }
+    const convs: [string, number, number][] = [
+      ['attn.c_attn', r.H, 3 * r.H],
+      ['attn.c_proj', r.H, r.H],
+      ['mlp.c_fc', r.H, r.I],
+      ['mlp.c_proj', r.I, r.H],
+    ];
+    for (const [name, i, o] of convs) {
+      put(`${p}${name}.weight`, [i, o], 'normal');
+      put(`${p}${name}.bias`, [o], 'zeros');
+    }
+  }
+  put('transformer.ln_f.weight', [r.H], 'ones');
+  put('transformer.ln_f.bias', [r.H], 'zeros');
+}
+
 /** xoshiro128** seeded from SHA-256(seed, tensor name): one independent stream per tensor. */
-function streamFor(seed: number, name: string): () => number {
+export function streamFor(seed: number, name: string): () => number {
   const h = createHash('sha256').update(`peftmake-init:${seed}:${name}`).digest();
   let a = h.readUInt32LE(0),
     b = h.readUInt32LE(4),
@@ -172,8 +206,11 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
+/** Values made and written at a time (even, so Box-Muller pairs never straddle two chunks). */
+const CHUNK = 1 << 22;
+
 /** Fills `out` with normal(0, std) samples (Box-Muller on 32-bit uniforms). */
-function fillNormal(out: Float32Array, std: number, next: () => number): void {
+export function fillNormal(out: Float32Array, std: number, next: () => number): void {
   const inv = 1 / 4294967296;
   const n = out.length;
   for (let i = 0; i < n; i += 2) {
@@ -214,7 +251,7 @@ export function bytesToUnicode(): string[] {
  * A byte-level BPE tokenizer.json covering exactly `vocabSize` ids: 0-2 specials (<unk>, <s>, </s>), 3-258 the 256
  * bytes, then two-byte merges (common ASCII first) so every id decodes to text.
  */
-export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokenizer: object; config: object; specialTokensMap: object } {
+export function byteLevelTokenizer(vocabSize: number, maxLen: number, addBos = true): { tokenizer: object; config: object; specialTokensMap: object } {
   if (vocabSize < 3 + 256) {
     bad(
       `a byte-level tokenizer needs vocabSize >= 259 (3 specials + 256 bytes), got ${vocabSize}`,
@@ -265,17 +302,19 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
     added_tokens: added,
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '<s>', type_id: 1 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [BOS], tokens: ['<s>'] } },
-    },
+    post_processor: !addBos
+      ? null
+      : {
+          type: 'TemplateProcessing',
+          single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          pair: [
+            { SpecialToken: { id: '<s>', type_id: 0 } },
+            { Sequence: { id: 'A', type_id: 0 } },
+            { SpecialToken: { id: '<s>', type_id: 1 } },
+            { Sequence: { id: 'B', type_id: 1 } },
+          ],
+          special_tokens: { '<s>': { id: '<s>', ids: [BOS], tokens: ['<s>'] } },
+        },
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -296,7 +335,7 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
     addedDecoder[String(i)] = rest;
   }
   const config = {
-    add_bos_token: true,
+    add_bos_token: addBos, // GPT-2 models start without BOS
     add_eos_token: false,
     added_tokens_decoder: addedDecoder,
     bos_token: '<s>',
@@ -312,7 +351,26 @@ export function byteLevelTokenizer(vocabSize: number, maxLen: number): { tokeniz
 
 /** The config.json transformers would write for this shape. */
 function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
-  const arch = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[r.modelType];
+  if (r.modelType === 'gpt2')
+    return {
+      activation_function: 'gelu_new',
+      architectures: ['GPT2LMHeadModel'],
+      bos_token_id: BOS,
+      eos_token_id: EOS,
+      initializer_range: o.initStd ?? 0.02,
+      layer_norm_epsilon: o.rmsNormEps ?? 1e-5,
+      model_type: 'gpt2',
+      n_embd: r.H,
+      n_head: r.nh,
+      n_inner: r.I,
+      n_layer: r.L,
+      n_positions: r.P,
+      scale_attn_weights: true,
+      tie_word_embeddings: true,
+      torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
+      vocab_size: r.V,
+    };
+  const arch = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[r.modelType as 'llama'];
   const c: Record<string, unknown> = {
     architectures: [arch],
     model_type: r.modelType,
@@ -352,7 +410,7 @@ export function planModel(shape: LlamaShape): { tensors: { name: string; shape: 
 const gb = (n: number): string => `${(n / 1e9).toFixed(1)} GB`;
 
 /** Before writing a byte: the weights must fit on the disk and in memory (loading them for training needs that much). */
-function checkRoom(outDir: string, bytes: number): void {
+export function checkRoom(outDir: string, bytes: number): void {
   let probe = outDir;
   while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
   const st = statfsSync(probe);
@@ -381,15 +439,20 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
 
   const cfg = configJson(r, opts);
   const tokSource = opts.tokenizer ?? 'byte-level';
-  const tok = tokSource === 'byte-level' ? byteLevelTokenizer(r.V, cfg.max_position_embeddings as number) : undefined;
+  const tok = tokSource === 'byte-level' ? byteLevelTokenizer(r.V, r.P, r.modelType !== 'gpt2') : undefined;
 
-  writeSafetensorsStream(join(outDir, 'model.safetensors'), plan, (spec) => {
+  // Each tensor is made and written in chunks of CHUNK values (one random stream per tensor, continued across
+  // chunks: the bytes are those of a whole-tensor fill), so a 7B model never has more than one chunk in memory.
+  writeSafetensorsStream(join(outDir, 'model.safetensors'), plan, function* (spec) {
     const t = plan.find((p) => p.name === spec.name)!;
     const n = t.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (t.init === 'ones') data.fill(1);
-    else if (t.init === 'normal') fillNormal(data, std, streamFor(seed, t.name));
-    return dtype === 'BF16' ? toBf16(data) : new Uint8Array(data.buffer);
+    const next = t.init === 'normal' ? streamFor(seed, t.name) : undefined;
+    for (let at = 0; at < n; at += CHUNK) {
+      const data = new Float32Array(Math.min(CHUNK, n - at));
+      if (t.init === 'ones') data.fill(1);
+      else if (next) fillNormal(data, std, next);
+      yield dtype === 'BF16' ? toBf16(data) : new Uint8Array(data.buffer);
+    }
   });
   files.push('model.safetensors');
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');

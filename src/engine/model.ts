@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { readAdapterConfig, writeAdapterConfig, type AdapterConfig, LLAMA_PROJECTIONS } from './adapter-files.ts';
+import { readAdapterConfig, writeAdapterConfig, type AdapterConfig, targetModulesFor } from './adapter-files.ts';
 import { call, nativeEngine, type Handle, type NativeModelInfo } from './native.ts';
 import { loraScaling } from '../hf/adapter-config.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../hf/tokenizer.ts';
@@ -72,7 +72,7 @@ export class EngineModel {
 
   /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
   async loadAdapter(dir: string, name = dir): Promise<EngineAdapter> {
-    const cfg = readAdapterConfig(dir);
+    const cfg = readAdapterConfig(dir, this.info.modelType);
     const h = await call(() =>
       nativeEngine().loadAdapter(this.handle, join(dir, 'adapter_model.safetensors'), {
         r: cfg.r,
@@ -95,12 +95,13 @@ export class EngineModel {
     seed?: number;
     name?: string;
   }): Promise<EngineAdapter> {
-    const targets = opts.targets === 'all-linear' ? [...LLAMA_PROJECTIONS] : [...new Set(opts.targets)].sort();
+    const targets = opts.targets === 'all-linear' ? [...targetModulesFor(this.info.modelType)] : [...new Set(opts.targets)].sort();
     const alpha = opts.alpha ?? 2 * opts.r;
     const h = await call(() =>
       nativeEngine().initAdapter(this.handle, { r: opts.r, alpha, rslora: opts.rslora ?? false, targets, seed: opts.seed ?? 0, name: opts.name }),
     );
-    return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets }, opts.name ?? 'adapter');
+    const fanInFanOut = this.info.modelType === 'gpt2' ? true : undefined; // Conv1D layers: PEFT's fan_in_fan_out
+    return new EngineAdapter(h, { r: opts.r, alpha, rslora: opts.rslora ?? false, dropout: opts.dropout ?? 0, targets, fanInFanOut }, opts.name ?? 'adapter');
   }
 
   async score(ids: number[] | Int32Array, adapters: AdapterUse[] = [], opts: { logits?: boolean } = {}): Promise<ScoreResult> {
@@ -112,8 +113,9 @@ export class EngineModel {
   }
 
   /**
-   * Generates through the batched decoder with this one sequence: the same kernels and numbers as a request served by
-   * `peftmake serve` in any batch (native/src/decode), so generate and serve agree token for token.
+   * Generates one sequence in one native call (native/src/generate.cc: the whole loop in C++, no hop to JS per token;
+   * steps below 32 rows run the decode products the batched decoder also runs, longer prompts the matmuls), so
+   * `peftmake generate` and a request served alone give the same tokens.
    */
   async generate(promptIds: number[] | Int32Array, opts: GenerateOptions = {}, adapters: AdapterUse[] = []): Promise<number[]> {
     const prompt = Int32Array.from(promptIds);
@@ -121,29 +123,17 @@ export class EngineModel {
     if (prompt.length === 0) throw new PeftError('E_ENGINE', 'generate: the prompt is empty (at least one token id is needed)');
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new PeftError('E_ENGINE', `generate: maxTokens must be an integer >= 0, got ${maxTokens}`);
     if (maxTokens === 0) return [];
-    const engine = nativeEngine();
-    const dec = engine.decoderCreate(this.handle, { maxBatch: 1, kvBudgetBytes: 1e15 });
-    const add = {
-      id: 1,
-      prompt,
-      adapters: refs(adapters),
-      maxTokens,
-      temperature: opts.temperature ?? 0,
-      topK: opts.topK ?? 0,
-      topP: opts.topP ?? 1,
-      seed: opts.seed ?? 0,
-      eos: opts.eos,
-      topLogprobs: 0,
-    };
-    const out: number[] = [];
-    for (let adds = [add]; ; adds = []) {
-      const r = await call(() => engine.decoderStep(dec, adds, []));
-      if (r.rejected.length) throw new PeftError(r.rejected[0].code, r.rejected[0].message);
-      for (const e of r.events) {
-        out.push(e.token);
-        if (e.finish) return out;
-      }
-    }
+    const r = await call(() =>
+      nativeEngine().generate(this.handle, prompt, refs(adapters), {
+        maxTokens,
+        temperature: opts.temperature ?? 0,
+        topK: opts.topK ?? 0,
+        topP: opts.topP ?? 1,
+        seed: opts.seed ?? 0,
+        eos: opts.eos,
+      }),
+    );
+    return Array.from(r.tokens);
   }
 }
 

@@ -185,4 +185,6 @@ export interface EngineProfile {
   poolWorkerBusySeconds: number;
   poolCallerWaitSeconds: number;
   poolRegions: number;
+  /** Pool regions dispatched inside each family (the rest of poolRegions ran outside every family). */
+  familyRegions: Record<'matmul_frozen_fwd' | 'matmul_frozen_bwd' | 'lora' | 'attention' | 'elementwise' | 'lmhead_ce' | 'optimizer', number>;
 }

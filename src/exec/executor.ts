@@ -2,7 +2,7 @@
 // time (the exclusive compute slot); with keepGoing a failure skips only its dependents. Stages built by a cluster
 // executor (Slurm jobs) take neither a job slot nor the compute slot: independent ones run as concurrent jobs, and a
 // failure without keepGoing (or Ctrl-C) cancels them.
-import { PeftError } from '../errors.ts';
+import { PeftError, stageFailureText } from '../errors.ts';
 import { ioError } from '../util/io-errors.ts';
 import type { PlannedStage } from '../plan/plan.ts';
 import { makeOutcome, type BuildReport, type StageOutcome } from './reporter.ts';
@@ -15,7 +15,7 @@ export interface ExecuteOptions {
 
 function errorText(raw: unknown): string {
   const e = ioError(raw);
-  if (e instanceof PeftError) return e.code === 'E_IO' && e.details.hint ? `${e.message}; ${e.details.hint}` : e.message;
+  if (e instanceof PeftError) return stageFailureText(e);
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 

@@ -5,12 +5,13 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { globBase, isGlob, isWithin, normalizeRel } from '../util/paths.ts';
 import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
-import { checkInputInside } from '../util/confine.ts';
+import { checkInputInside, checkWalkedFileInside } from '../util/confine.ts';
 
 /** Directories never hashed as inputs. */
 const SKIP_DIRS = new Set(['.git', 'node_modules']);
 
-async function walk(absDir: string, out: string[]): Promise<void> {
+/** Collects the files under `absDir`; symlinks also go into `links` when given (their targets need checking). */
+async function walk(absDir: string, out: string[], links?: Set<string>): Promise<void> {
   let ents: Dirent[];
   try {
     ents = await readdir(absDir, { withFileTypes: true });
@@ -21,8 +22,12 @@ async function walk(absDir: string, out: string[]): Promise<void> {
   for (const e of ents) {
     const p = join(absDir, e.name);
     if (e.isDirectory()) {
-      if (!SKIP_DIRS.has(e.name)) subdirs.push(walk(p, out));
-    } else if (e.isFile() || e.isSymbolicLink()) out.push(p);
+      if (!SKIP_DIRS.has(e.name)) subdirs.push(walk(p, out, links));
+    } else if (e.isFile()) out.push(p);
+    else if (e.isSymbolicLink()) {
+      out.push(p);
+      links?.add(p);
+    }
   }
   await Promise.all(subdirs);
 }
@@ -39,13 +44,15 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
     const rel = toPosix(relative(baseDir, abs));
     return excludes.some((x) => isWithin(rel, x)) || rel === 'artifacts' || rel.startsWith('artifacts/');
   };
+  const realDirs = new Map<string, string>();
   for (const pattern of patterns) {
     const found: string[] = [];
+    const links = new Set<string>(); // walked symlinks; walked regular files need only their folder checked
     if (isGlob(pattern)) {
       const base = resolve(baseDir, globBase(pattern));
       const re = globToRegExp(toPosix(resolve(baseDir, normalizeRel(pattern))), PROJECT_GLOB);
       const all: string[] = [];
-      await walk(base, all);
+      await walk(base, all, links);
       for (const f of all) if (re.test(toPosix(f))) found.push(f);
       if (found.length === 0)
         throw new PeftError('E_INPUT_MISSING', `${stage}: input glob "${pattern}" matches no file`, { hint: 'fix the glob or create the files' });
@@ -59,14 +66,17 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
           hint: 'create it, fix the path, or declare the stage that writes it as an output',
         });
       }
-      if (st.isDirectory()) await walk(abs, found);
-      else found.push(abs);
+      if (st.isDirectory()) await walk(abs, found, links);
+      else {
+        found.push(abs);
+        links.add(abs); // named directly: checked whole (it may itself be a link)
+      }
     }
     // A project input (a relative pattern) must really be inside the project: a symlink out of it is refused.
     const confined = !isAbsolute(pattern);
     for (const f of found)
       if (!excluded(f)) {
-        if (confined) checkInputInside(stage, baseDir, f);
+        if (confined) links.has(f) ? checkInputInside(stage, baseDir, f) : checkWalkedFileInside(stage, baseDir, f, realDirs);
         files.add(f);
       }
   }

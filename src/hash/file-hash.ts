@@ -1,7 +1,9 @@
 // Content hashes of files (SHA-256, streamed), going through the stat-keyed cache so unchanged files are not re-read.
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import type { HashCache } from './hash-cache.ts';
+import { type FileStamp, type HashCache, stampOf } from './hash-cache.ts';
+import { POOL_BATCH_BYTES, POOL_FILE_BYTES, sha256Parallel } from './hash-pool.ts';
 
 const CHUNK = 1 << 20;
 
@@ -30,14 +32,41 @@ export interface FileHash {
 
 /** Hashes one file, using (and filling) the cache. */
 export async function hashFileCached(absPath: string, cache: HashCache): Promise<FileHash> {
-  const st = await stat(absPath, { bigint: true });
-  const size = Number(st.size);
-  const ino = Number(st.ino);
-  const hit = cache.get(absPath, size, st.mtimeNs, ino);
-  if (hit) return { sha256: hit, size };
-  const sha256 = await sha256File(absPath, size);
-  cache.set(absPath, size, st.mtimeNs, ino, sha256);
-  return { sha256, size };
+  const stamp = stampOf(await stat(absPath, { bigint: true }));
+  const hit = cache.get(absPath, stamp);
+  if (hit) return { sha256: hit, size: stamp.size };
+  const sha256 = await sha256File(absPath, stamp.size);
+  cache.set(absPath, stamp, sha256);
+  return { sha256, size: stamp.size };
+}
+
+/**
+ * Hashes many files through the cache, in order. Every file is stat'ed first, synchronously (a no-op build of
+ * 100,000 files is 100,000 stat calls; one promise each cost more than the call); only the files whose stat misses
+ * the cache are read: `concurrency` at a time on this thread, and big ones on a pool of worker threads when there
+ * are enough bytes of them to pay for starting it.
+ */
+export async function hashFilesCached(absPaths: readonly string[], cache: HashCache, concurrency = 16): Promise<FileHash[]> {
+  const out = new Array<FileHash>(absPaths.length);
+  const misses: { i: number; size: number; stamp: FileStamp }[] = [];
+  for (let i = 0; i < absPaths.length; i++) {
+    const stamp = stampOf(statSync(absPaths[i], { bigint: true }));
+    const hit = cache.get(absPaths[i], stamp);
+    if (hit) out[i] = { sha256: hit, size: stamp.size };
+    else misses.push({ i, size: stamp.size, stamp });
+  }
+  const big = misses.filter((m) => m.size >= POOL_FILE_BYTES);
+  const pooled = big.length > 1 && big.reduce((a, m) => a + m.size, 0) >= POOL_BATCH_BYTES ? big : [];
+  const here = pooled.length ? misses.filter((m) => m.size < POOL_FILE_BYTES) : misses;
+  const record = (m: (typeof misses)[number], sha256: string): void => {
+    cache.set(absPaths[m.i], m.stamp, sha256);
+    out[m.i] = { sha256, size: m.size };
+  };
+  await Promise.all([
+    pooled.length ? sha256Parallel(pooled.map((m) => absPaths[m.i])).then((shas) => pooled.forEach((m, k) => record(m, shas[k]))) : undefined,
+    mapLimit(here, concurrency, async (m) => record(m, await sha256File(absPaths[m.i], m.size))),
+  ]);
+  return out;
 }
 
 /** Runs `fn` over items with at most `limit` in flight, keeping order. */

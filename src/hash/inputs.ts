@@ -2,7 +2,7 @@
 // and a stage's workspace outputs, both through the stat-keyed hash cache.
 import { relative, resolve, isAbsolute, sep } from 'node:path';
 import { expandInputs } from './expand.ts';
-import { hashFileCached, mapLimit } from './file-hash.ts';
+import { hashFilesCached } from './file-hash.ts';
 import type { HashCache } from './hash-cache.ts';
 
 export interface FileRecord {
@@ -29,7 +29,8 @@ function display(projectDir: string, abs: string): string {
 }
 
 export async function hashFiles(projectDir: string, absFiles: readonly string[], cache: HashCache): Promise<FileRecord[]> {
-  return mapLimit(absFiles, HASH_CONCURRENCY, async (f) => ({ path: display(projectDir, f), ...(await hashFileCached(f, cache)) }));
+  const hashes = await hashFilesCached(absFiles, cache, HASH_CONCURRENCY);
+  return absFiles.map((f, i) => ({ path: display(projectDir, f), ...hashes[i] }));
 }
 
 export async function hashStageInputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {

@@ -137,13 +137,15 @@ export function peftConfigJson(cfg: {
   dropout: number;
   targets: readonly string[];
   baseModel?: string;
+  /** GPT-2's Conv1D layers store weights [in, out]: PEFT writes fan_in_fan_out true for them. */
+  fanInFanOut?: boolean;
 }): Record<string, unknown> {
   return {
     alpha_pattern: {},
     auto_mapping: null,
     base_model_name_or_path: cfg.baseModel ?? null,
     bias: 'none',
-    fan_in_fan_out: false,
+    fan_in_fan_out: cfg.fanInFanOut ?? false,
     inference_mode: true,
     init_lora_weights: true,
     layer_replication: null,

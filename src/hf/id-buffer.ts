@@ -29,6 +29,12 @@ export class IdBuffer {
     for (let k = 0; k < ids.length; k++) this.data[this.length++] = ids[k];
   }
 
+  pushIds(ids: Int32Array): void {
+    this.reserve(ids.length);
+    this.data.set(ids, this.length);
+    this.length += ids.length;
+  }
+
   /** The ids from `start` to `end` (default: the end) as a plain array. */
   toArray(start = 0, end = this.length): number[] {
     const n = Math.max(0, end - start);

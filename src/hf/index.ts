@@ -6,3 +6,4 @@ export { PROMPT_FILE, readPromptFile, renderInferencePrompt, type InferencePromp
 export { IdBuffer } from './id-buffer.ts';
 export { ADAPTER_CONFIG, ADAPTER_WEIGHTS, loraScaling, moduleAlpha, parseAdapterConfig, readAdapterConfig, type LoraConfig } from './adapter-config.ts';
 export { readSafetensors, readSafetensorsHeader, writeSafetensorsF32, type Tensor } from './safetensors.ts';
+export { notForT5, seq2seqModel, type Seq2SeqModel } from './model-family.ts';

@@ -307,7 +307,7 @@ export interface TensorSpec {
 export function writeSafetensorsStream(
   path: string,
   specs: TensorSpec[],
-  produce: (spec: TensorSpec) => Uint8Array,
+  produce: (spec: TensorSpec) => Uint8Array | Iterable<Uint8Array>,
   metadata: Record<string, string> = { format: 'pt' },
   opts: ReadOptions = {},
 ): void {
@@ -329,9 +329,14 @@ export function writeSafetensorsStream(
     fd = openSync(tmp, 'w');
     writeAll(fd, header);
     list.forEach((t, i) => {
-      const bytes = produce(t);
-      if (bytes.byteLength !== sizes[i]) fail(code, path, `tensor "${t.name}": produced ${bytes.byteLength} bytes, shape needs ${sizes[i]}`);
-      writeAll(fd!, bytes);
+      const made = produce(t);
+      let written = 0;
+      for (const bytes of made instanceof Uint8Array ? [made] : made) {
+        written += bytes.byteLength;
+        if (written > sizes[i]) break;
+        writeAll(fd!, bytes);
+      }
+      if (written !== sizes[i]) fail(code, path, `tensor "${t.name}": produced ${written} bytes, shape needs ${sizes[i]}`);
     });
     fsyncSync(fd);
     closeSync(fd);

@@ -61,6 +61,16 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** config.json's model_type of a model directory ('' when absent or unreadable: the tokenizer alone decides). */
+function modelTypeOf(dir: string): string {
+  try {
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model_type?: unknown };
+    return typeof c.model_type === 'string' ? c.model_type : '';
+  } catch {
+    return '';
+  }
+}
+
 /** Loads the tokenizer of the HF model directory `dir` (tokenizer.json required, tokenizer_config.json optional). */
 export function loadModelTokenizer(dir: string): ModelTokenizer {
   const tjFile = join(dir, 'tokenizer.json');
@@ -94,6 +104,9 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   let suffixIds: number[] = full.slice(start + bare.length);
   if (cfg.add_bos_token === true && bosId !== undefined && !prefixIds.includes(bosId)) prefixIds = [bosId, ...prefixIds];
   if (cfg.add_bos_token === false && bosId !== undefined) prefixIds = prefixIds.filter((id) => id !== bosId);
+  // GPT-2 models (config.json model_type gpt2) never start with BOS: GPT-2 / DialoGPT tokenizers add none, and the
+  // models were trained without one; a tokenizer that would prepend it (a post-processor) is overruled here.
+  if (modelTypeOf(dir) === 'gpt2' && bosId !== undefined) prefixIds = prefixIds.filter((id) => id !== bosId);
   if (cfg.add_eos_token === true && eosId !== undefined && !suffixIds.includes(eosId)) suffixIds = [...suffixIds, eosId];
   if (cfg.add_eos_token === false && eosId !== undefined) suffixIds = suffixIds.filter((id) => id !== eosId);
 

@@ -1,6 +1,6 @@
 // Settings for hub access, filled from the environment the way huggingface_hub reads it:
 // HF_ENDPOINT (hub URL), HF_TOKEN (bearer token), HF_HUB_OFFLINE=1 (cache only), HF_HUB_CACHE / HF_HOME (cache root),
-// HF_HUB_DOWNLOAD_TIMEOUT (seconds a response may take to start) and PEFTMAKE_HUB_RETRIES (see timed-fetch.ts).
+// HF_HUB_DOWNLOAD_TIMEOUT (seconds a response may take to start, or pause between chunks) and PEFTMAKE_HUB_RETRIES (see timed-fetch.ts).
 import { hubCacheDir } from './cache-layout.ts';
 import { retryPolicy, timedFetch } from './timed-fetch.ts';
 

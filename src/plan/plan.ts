@@ -1,7 +1,7 @@
 // Planning: computes every selected stage's key (kind + impl version + config + input hashes + params + upstream
 // keys + engine version) and decides fresh / restored / built with structured reasons. Writes nothing.
 import type { Pipeline, StageEntry } from '../config/types.ts';
-import { PeftError } from '../errors.ts';
+import { PeftError, stageFailureText } from '../errors.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
 import { canonicalJson, sha256Hex } from '../hash/canonical-json.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
@@ -88,16 +88,36 @@ export interface PlanOptions {
   verify?: boolean;
 }
 
-function artifactOf(layout: StoreLayout, name: string, ref: StageRef | undefined): UpstreamArtifact | undefined {
-  const v = currentVersion(ref);
+/**
+ * The store files one plan reads, each read once: a stage's ref and manifest are read again for every stage
+ * downstream of it (a stage with 500 upstream stages read 500 refs and manifests).
+ */
+class StoreReads {
+  private readonly refs = new Map<string, StageRef | undefined>();
+  private readonly manifests = new Map<string, StageManifest | undefined>();
+  constructor(readonly layout: StoreLayout) {}
+  ref(stage: string): StageRef | undefined {
+    if (!this.refs.has(stage)) this.refs.set(stage, readRef(this.layout, stage));
+    return this.refs.get(stage);
+  }
+  manifest(key: string): StageManifest | undefined {
+    if (!this.manifests.has(key)) this.manifests.set(key, readManifest(this.layout, key));
+    return this.manifests.get(key);
+  }
+}
+
+function artifactOf(store: StoreReads, name: string): UpstreamArtifact | undefined {
+  const layout = store.layout;
+  const v = currentVersion(store.ref(name));
   if (!v) return undefined;
-  const manifest = readManifest(layout, v.key);
+  const manifest = store.manifest(v.key);
   return manifest ? { name, kind: manifest.kind, key: v.key, version: v.version, dir: layout.object(v.key), manifest } : undefined;
 }
 
 export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: HashCache, opts: PlanOptions): Promise<PlannedStage[]> {
   const selected = upstreamClosure(resolveTargets(pipeline, opts.targets ?? []), pipeline.edges);
   const planned = new Map<string, PlannedStage>();
+  const store = new StoreReads(layout);
   const signal = opts.signal ?? new AbortController().signal;
   for (const name of pipeline.order) {
     if (!selected.has(name)) continue;
@@ -108,10 +128,10 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       continue;
     }
     try {
-      planned.set(name, await planStage(entry, pipeline, layout, cache, planned, opts.engineVersion, signal, Boolean(opts.verify)));
+      planned.set(name, await planStage(entry, pipeline, store, cache, planned, opts.engineVersion, signal, Boolean(opts.verify)));
     } catch (e) {
       if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
-      planned.set(name, unplannable(entry, opts.engineVersion, 'failed', e.message));
+      planned.set(name, unplannable(entry, opts.engineVersion, 'failed', stageFailureText(e)));
     }
   }
   return [...planned.values()];
@@ -148,7 +168,7 @@ function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' 
 async function planStage(
   entry: StageEntry,
   pipeline: Pipeline,
-  layout: StoreLayout,
+  store: StoreReads,
   cache: HashCache,
   planned: ReadonlyMap<string, PlannedStage>,
   engineVersion: string,
@@ -156,13 +176,15 @@ async function planStage(
   verifyFull: boolean,
 ): Promise<PlannedStage> {
   const name = entry.name;
+  const layout = store.layout;
   {
     const inputs = await hashStageInputs(entry, pipeline.projectDir, cache);
     const params = { ...(entry.deps.params ?? {}), ...readParams(name, pipeline.projectDir, entry.deps.paramsFiles ?? []) };
-    const ref = readRef(layout, name);
-    const upstreamArtifacts = Object.fromEntries(
-      entry.upstream.map((u) => [u, artifactOf(layout, u, readRef(layout, u))]).filter(([, a]) => a !== undefined),
-    ) as Record<string, UpstreamArtifact>;
+    const ref = store.ref(name);
+    const upstreamArtifacts = Object.fromEntries(entry.upstream.map((u) => [u, artifactOf(store, u)]).filter(([, a]) => a !== undefined)) as Record<
+      string,
+      UpstreamArtifact
+    >;
     const resolved = entry.kind.resolve
       ? await entry.kind.resolve({
           name,
@@ -189,7 +211,7 @@ async function planStage(
     };
     const computedKey = keyOf(material);
     const cur = currentVersion(ref);
-    const curManifest = cur ? readManifest(layout, cur.key) : undefined;
+    const curManifest = cur ? store.manifest(cur.key) : undefined;
     const pinned = Boolean(ref?.pinned && cur);
     const key = pinned ? cur!.key : computedKey;
     let reasons: Reason[] = [];
@@ -197,7 +219,7 @@ async function planStage(
     else if (cur.key !== computedKey) reasons = curManifest ? diffReasons(curManifest, material) : [{ type: 'output-missing' }];
 
     // A committed object is used only when it is what was committed: a corrupt one is rebuilt (never served).
-    const check = verifyObject(layout, key, { full: verifyFull, cache });
+    const check = verifyObject(layout, key, { full: verifyFull, cache, manifest: (k) => store.manifest(k) });
     const exists = check.state === 'ok' || check.state === 'unverified';
     if (check.state === 'corrupt' && pinned)
       throw new PeftError('E_STORE', `${name}: pinned version v${cur!.version} is corrupt in the store: ${check.problems[0]}`, {
@@ -206,7 +228,7 @@ async function planStage(
     if (check.state === 'corrupt') reasons = [...reasons.filter((r) => r.type !== 'no-record'), { type: 'artifact-corrupt', problem: check.problems[0] }];
     let action: PlannedAction;
     if (cur && cur.key === key && exists) {
-      const missing = await missingOutputs(entry, readManifest(layout, key)!, pipeline.projectDir, cache);
+      const missing = await missingOutputs(entry, store.manifest(key)!, pipeline.projectDir, cache);
       if (missing.length) {
         action = 'restored';
         reasons = [...(pinned ? [] : reasons), ...missing.map((path) => ({ type: 'output-missing' as const, path }))];

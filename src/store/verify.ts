@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import type { HashCache } from '../hash/hash-cache.ts';
+import { stampOf, type HashCache } from '../hash/hash-cache.ts';
 import type { StageManifest } from '../stage.ts';
 import type { StoreLayout } from './layout.ts';
 import { readManifest } from './objects.ts';
@@ -37,11 +37,11 @@ export function sha256FileSync(path: string): string {
 }
 
 function cachedSha(abs: string, cache: HashCache): string {
-  const st = statSync(abs, { bigint: true });
-  const hit = cache.get(abs, Number(st.size), st.mtimeNs, Number(st.ino));
+  const stamp = stampOf(statSync(abs, { bigint: true }));
+  const hit = cache.get(abs, stamp);
   if (hit) return hit;
   const sha = sha256FileSync(abs);
-  cache.set(abs, Number(st.size), st.mtimeNs, Number(st.ino), sha);
+  cache.set(abs, stamp, sha);
   return sha;
 }
 
@@ -63,10 +63,14 @@ export function hashObjectFiles(dir: string): ObjectFile[] {
 
 /**
  * Checks one committed object. `full` re-hashes every byte; otherwise hashes go through `cache` (a file whose size,
- * mtime and inode are unchanged since it was last hashed is not re-read). Objects committed before file hashes were
+ * inode, mtime and ctime are unchanged since it was last hashed is not re-read). Objects committed before file hashes were
  * recorded are `unverified` (usable; `fsck` says so).
  */
-export function verifyObject(layout: StoreLayout, key: string, opts: { full?: boolean; cache?: HashCache } = {}): VerifyResult {
+export function verifyObject(
+  layout: StoreLayout,
+  key: string,
+  opts: { full?: boolean; cache?: HashCache; manifest?: (key: string) => StageManifest | undefined } = {},
+): VerifyResult {
   const dir = layout.object(key);
   let present: string[];
   try {
@@ -74,7 +78,7 @@ export function verifyObject(layout: StoreLayout, key: string, opts: { full?: bo
   } catch {
     return { state: 'missing', problems: [`object ${key.slice(0, 12)} is not in the store`] };
   }
-  const manifest = readManifest(layout, key);
+  const manifest = opts.manifest ? opts.manifest(key) : readManifest(layout, key);
   if (!manifest) return { state: 'corrupt', problems: [`${layout.manifest(key)} is missing or not valid JSON`] };
   if (manifest.key !== key)
     return { state: 'corrupt', problems: [`${layout.manifest(key)} records key ${String(manifest.key).slice(0, 12)}, not ${key.slice(0, 12)}`], manifest };

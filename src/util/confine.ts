@@ -2,7 +2,7 @@
 // Inputs that leave it are refused (declare them as external instead); outputs are never deleted or written through
 // a symlink that leaves it.
 import { existsSync, realpathSync } from 'node:fs';
-import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { PeftError } from '../errors.ts';
 
 const realRoots = new Map<string, string>();
@@ -34,9 +34,25 @@ export function realPathOf(abs: string): string {
 /** Refuses a project input whose real path is outside the project (a symlink out of it). */
 export function checkInputInside(stage: string, projectDir: string, abs: string): void {
   const real = realPathOf(abs);
-  if (within(realRoot(projectDir), real)) return;
+  if (!within(realRoot(projectDir), real)) throw outsideInput(stage, projectDir, abs, real);
+}
+
+/**
+ * The same rule for a file a directory walk found to be a regular file (not a symlink): only its folder's real path
+ * matters, resolved once per folder through `realDirs` (one walk's files share a few folders; resolving each file's
+ * path component by component cost five lstat calls per file).
+ */
+export function checkWalkedFileInside(stage: string, projectDir: string, abs: string, realDirs: Map<string, string>): void {
+  const dir = dirname(abs);
+  let realDir = realDirs.get(dir);
+  if (realDir === undefined) realDirs.set(dir, (realDir = realPathOf(dir)));
+  const real = join(realDir, basename(abs));
+  if (!within(realRoot(projectDir), real)) throw outsideInput(stage, projectDir, abs, real);
+}
+
+function outsideInput(stage: string, projectDir: string, abs: string, real: string): PeftError {
   const shown = relative(projectDir, abs);
-  throw new PeftError('E_CONFIG_SEMANTIC', `${stage}: input "${shown}" is a symlink to ${real}, outside the project; it was not read`, {
+  return new PeftError('E_CONFIG_SEMANTIC', `${stage}: input "${shown}" is a symlink to ${real}, outside the project; it was not read`, {
     file: abs,
     hint: `copy the file into the project in place of the link, or declare its folder as an external (read-only) input`,
   });

@@ -10,9 +10,11 @@ import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { readPromptFile } from '../../src/hf/prompt-format.ts';
+import { seq2seqModel } from '../../src/hf/model-family.ts';
+import { runT5AdapterStage } from './t5-adapter-stage.ts';
 import { portablePath } from '../../src/util/portable-path.ts';
 import { ADAPTER_META, frozenStackFor, modelDirFor, upstreamOf, type AdapterMeta } from '../shared/adapter-artifact.ts';
-import { batchesPerEpoch, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from '../shared/token-records.ts';
+import { batchesPerEpoch, checkRecordVocab, lossTokens, readTokenRecords, trainBatches, validBatches, weightedMean } from '../shared/token-records.ts';
 
 export interface TrainStageConfig {
   base: string;
@@ -79,6 +81,7 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const modelArt = upstreamOf(ctx, `models.${c.base}`);
   const dataArt = upstreamOf(ctx, `datasets.${c.data}`);
   const modelDir = modelDirFor(ctx, c.base);
+  if (seq2seqModel(modelDir)) return runT5AdapterStage(ctx); // an encoder-decoder base: seq2seq training
   const train_ = readTokenRecords(join(dataArt.dir, 'train.jsonl'));
   const valid = readTokenRecords(join(dataArt.dir, 'valid.jsonl'));
   if (train_.length === 0)
@@ -89,6 +92,13 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const objective = format === 'text' ? 'causal-lm' : 'answer-only';
 
   const model = await loadModel({ dir: modelDir, quant: c.quant, compute: c.compute });
+  const dataModel = (ctx.pipeline.datasets as Record<string, { model?: string }> | undefined)?.[c.data]?.model;
+  const vocabFix =
+    dataModel && dataModel !== c.base
+      ? `datasets.${c.data} is tokenized for models.${dataModel}: give it "model": "${c.base}", the adapter's base`
+      : `the tokenizer.json of models.${c.base} does not belong to its weights: use the tokenizer saved with them, then build again`;
+  checkRecordVocab(join(dataArt.dir, 'train.jsonl'), train_, model.info.vocabSize, `models.${c.base}`, vocabFix);
+  checkRecordVocab(join(dataArt.dir, 'valid.jsonl'), valid, model.info.vocabSize, `models.${c.base}`, vocabFix);
   const padId = model.info.eosTokenIds[0] ?? 0;
   const caps = nativeEngine().engineCaps();
   const engine = {

@@ -12,7 +12,8 @@ export const loraSchema: JsonSchema = {
     alpha: { type: 'number', exclusiveMinimum: 0, default: 32, description: 'Scaling numerator (scale = alpha / r).' },
     dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0.05, description: 'Dropout on the LoRA input during training.' },
     targets: {
-      description: '"all-linear" or a list of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).',
+      description:
+        '"all-linear" or a list of module names: Llama family q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2 c_attn, c_proj (attn and mlp), c_fc.',
       default: 'all-linear',
       anyOf: [
         { const: 'all-linear' },
@@ -20,7 +21,7 @@ export const loraSchema: JsonSchema = {
           type: 'array',
           minItems: 1,
           uniqueItems: true,
-          items: { enum: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
+          items: { enum: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'c_attn', 'c_proj', 'c_fc'] },
         },
       ],
     },

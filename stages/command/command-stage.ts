@@ -1,12 +1,30 @@
 // Runs a command stage: each command through a shell (execa) in the project directory, in its own process group, its
 // output streamed to the stage log; a non-zero exit or a signal fails the stage. An abort cancels it: SIGTERM to the
 // whole group (grandchildren included), SIGKILL after a grace period, and the cancel is reported only once the group
-// is gone, so nothing of the stage writes after it.
+// is gone, so nothing of the stage writes after it. A build killed outright (SIGKILL, the OOM killer) takes the group
+// with it: a watchdog in the group holds a pipe from the build and kills the group when the pipe closes.
 import { PeftError } from '../../src/errors.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import type { CommandConfig } from './index.ts';
 
 const GRACE_MS = 1500;
+
+/**
+ * The group leader: runs the command ("$1") in the background and waits for it, exiting with its status (a signal
+ * re-raised); beside it, a watcher blocks on stdin, the build's end of a pipe that is never written, and on EOF (the
+ * build is gone) SIGKILLs the whole group. The command itself gets /dev/null as stdin and the stage log as stderr.
+ */
+const WATCHDOG = [
+  'exec 3<&0 </dev/null 4>&2 2>/dev/null', // the shell's own notes ("Killed") stay out of the stage log
+  '(read -r _ <&3; kill -KILL 0) &',
+  'w=$!',
+  'sh -c "$1" 2>&4 3<&- 4>&- &',
+  'c=$!',
+  'wait "$c"; s=$?',
+  'kill -KILL "$w" 2>/dev/null',
+  'if [ "$s" -gt 128 ]; then kill -s "$(kill -l "$s")" $$; fi',
+  'exit "$s"',
+].join('\n');
 
 function signalGroup(pgid: number | undefined, sig: NodeJS.Signals): void {
   if (!pgid) return;
@@ -36,11 +54,10 @@ async function groupGone(pgid: number | undefined): Promise<void> {
 async function runOne(cmd: string, ctx: RunContext<CommandConfig>): Promise<void> {
   ctx.log(`$ ${cmd}`);
   const { execa } = await import('execa'); // loaded on first run only: planning and no-op builds stay fast
-  const sub = execa(cmd, {
-    shell: true,
+  const sub = execa('/bin/sh', ['-c', WATCHDOG, 'peftmake-stage', cmd], {
     cwd: ctx.projectDir,
     env: { ...ctx.config.env, PEFTMAKE_STAGE: ctx.name },
-    stdin: 'ignore',
+    stdin: 'pipe', // the watchdog's pipe: never written, closed by the kernel if this process dies
     all: true,
     buffer: false,
     detached: true, // its own process group: a cancel reaches every process the command started

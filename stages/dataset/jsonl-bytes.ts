@@ -177,7 +177,8 @@ function writeRecords(records: readonly OutputRecord[], w: ByteWriter): void {
     const packed = r instanceof PackedRecord;
     const ids = packed ? r.idView : r.ids;
     const utf8 = packed ? r.textJsonUtf8() : undefined; // a view of the decoder's buffer, read before its next decode
-    const bound = 40 + ids.length * table.perId * 2 + (utf8 ? utf8.length + 2 : 3 * r.text.length + 2); // escapes reserve more
+    const enc = packed ? undefined : r.enc;
+    const bound = 48 + (ids.length * 2 + (enc?.length ?? 0)) * table.perId + (utf8 ? utf8.length + 2 : 3 * r.text.length + 2); // escapes reserve more
     if (toFile && w.pos + bound > w.buf.length) w.flush();
     w.reserve(bound);
     w.ascii('{"ids":[');
@@ -191,6 +192,10 @@ function writeRecords(records: readonly OutputRecord[], w: ByteWriter): void {
       w.buf.copyWithin(w.pos, idsAt, idsEnd);
       w.pos += idsEnd - idsAt;
     } else writeIds(w, r.labels, table);
+    if (enc) {
+      w.ascii('],"enc":[');
+      writeIds(w, enc, table);
+    }
     w.ascii('],"text":');
     if (utf8) w.jsonQuoted(utf8);
     else w.jsonString(r.text);

@@ -4,4 +4,6 @@ export interface OutputRecord {
   ids: number[];
   labels: number[];
   text: string;
+  /** Seq2seq models (T5): the encoder's ids (prompt + </s>); ids are then decoder_start + target + </s>. */
+  enc?: number[];
 }

@@ -5,18 +5,19 @@ import { PeftError } from '../../src/errors.ts';
 import { compileChatTemplate, parseTemplateDate, type ChatTemplate, type ModelTokenizer, type PromptFormat } from '../../src/hf/index.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { contentKey, NearDupIndex } from './dedup.ts';
-import { cleanText } from './clean.ts';
-import { textsOf, toExample, withTexts, type Item } from './fields.ts';
-import { findPii, redactPii } from './pii.ts';
-import { BadRecord, BadRecordSink } from './records.ts';
+import { cleanItem } from './clean-item.ts';
+import { textsOf, toExample, type Item } from './fields.ts';
+import { BadRecord, BadRecordSink, where, type Origin } from './records.ts';
 import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
 import { renderExample, type Segment } from './render.ts';
+import { seq2seqTokens } from './seq2seq.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
 import { readSource } from './sources/index.ts';
 import { lengthStats, type DatasetStats, type StepStats } from './stats.ts';
 import { IdBuffer } from '../../src/hf/index.ts';
+import { ParallelPrep, workerCount } from './parallel.ts';
 import { capLength, IGNORE, packStream, tokenizeDocumentTo, tokenizeSegments, type Tokenized } from './tokenize.ts';
 
 export interface PrepareOptions {
@@ -25,8 +26,14 @@ export interface PrepareOptions {
   /** How stats.json names the tokenizer's model (project-relative inside the project); default its directory. */
   tokenizerLabel?: string;
   tokenizer: ModelTokenizer;
+  /** The model's number of token ids (config.json vocab_size) and how messages name it: every id must be below it. */
+  vocab?: { size: number; model: string };
   signal?: AbortSignal;
   progress?: (message: string, step?: number, total?: number) => void;
+  /** An encoder-decoder model (T5): records are prompt -> encoder, answer -> decoder target (seq2seq.ts). */
+  seq2seq?: { decoderStart: number };
+  /** Worker threads for cleaning and tokenizing (1: this thread only); default one per core from PARALLEL_MIN_BYTES of source. */
+  workers?: number;
 }
 
 export interface Prepared {
@@ -39,6 +46,8 @@ export interface Prepared {
 interface Cleaned {
   item: Item;
   key: string;
+  /** Where a dataset worker keeps this item's cleaned text (the parallel path); `item` is then the uncleaned one. */
+  ref?: number;
 }
 
 function checkAbort(signal?: AbortSignal): void {
@@ -93,50 +102,40 @@ async function readItems(src: DatasetSource, part: 'train' | 'valid', config: Da
   return { items, bytes: read.bytes, readCount: read.records.length + badBefore, badFields: sink.count - badBefore };
 }
 
-function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: PrepareOptions, stats: DatasetStats): Cleaned[] {
+/**
+ * What cleaning made of one item: the cleaned item with its length in characters (and its content key when the
+ * worker that cleaned it computed one; `ref`: that worker keeps the cleaned text under this index), or why it went.
+ */
+export type CleanOutcome = { item: Item; len: number; key?: string; ref?: number } | 'empty' | 'pii';
+
+function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: PrepareOptions, stats: DatasetStats, outcomes?: CleanOutcome[]): Cleaned[] {
   const c = config.clean;
   const types = c.piiTypes.length ? c.piiTypes : PII_TYPES;
-  // Cleaning, then PII.
-  const afterPii: Item[] = [];
+  // Cleaning, then PII (here, or done already by the dataset workers).
+  const done =
+    outcomes ??
+    items.map((it): CleanOutcome => {
+      const r = cleanItem(it, c, types, stats.pii);
+      return typeof r === 'string' ? r : { item: r, len: textsOf(r.example).reduce((a, t) => a + t.length, 0) };
+    });
+  const afterPii: Exclude<CleanOutcome, string>[] = [];
   let piiDropped = 0;
   let emptied = 0;
-  for (const it of items) {
-    // A completion keeps one leading space where it had one: it continues the prompt directly.
-    let texts = textsOf(it.example).map((t, k) => {
-      const cleaned = cleanText(t, c);
-      return it.example.format === 'completion' && k === 1 && c.whitespace && /^\s/.test(t) && cleaned !== '' ? ` ${cleaned}` : cleaned;
-    });
-    if (c.pii !== 'off') {
-      let found = 0;
-      texts = texts.map((t) => {
-        const m = findPii(t, types);
-        for (const x of m) stats.pii.byType[x.type] = (stats.pii.byType[x.type] ?? 0) + 1;
-        found += m.length;
-        return c.pii === 'redact' ? redactPii(t, m) : t;
-      });
-      if (found) stats.pii.records++;
-      if (found && c.pii === 'drop') {
-        piiDropped++;
-        continue;
-      }
-    }
-    if (texts.join('').trim() === '') {
-      emptied++;
-      continue;
-    }
-    afterPii.push({ example: withTexts(it.example, texts), origin: it.origin });
+  for (const o of done) {
+    if (o === 'pii') piiDropped++;
+    else if (o === 'empty') emptied++;
+    else afterPii.push(o);
   }
   step(opts.name, stats.steps, `clean+pii/${part}`, items.length, afterPii.length, { 'empty after cleaning': emptied, 'pii (drop)': piiDropped });
 
   // Length filters on the characters of all fields together.
-  const sized: Item[] = [];
+  const sized: Exclude<CleanOutcome, string>[] = [];
   let short = 0;
   let long = 0;
-  for (const it of afterPii) {
-    const len = textsOf(it.example).reduce((a, t) => a + t.length, 0);
-    if (len < c.minChars) short++;
-    else if (c.maxChars !== null && len > c.maxChars) long++;
-    else sized.push(it);
+  for (const o of afterPii) {
+    if (o.len < c.minChars) short++;
+    else if (c.maxChars !== null && o.len > c.maxChars) long++;
+    else sized.push(o);
   }
   step(opts.name, stats.steps, `length/${part}`, afterPii.length, sized.length, { [`minChars ${c.minChars}`]: short, [`maxChars ${c.maxChars}`]: long });
 
@@ -146,21 +145,20 @@ function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: Pr
   const kept: Cleaned[] = [];
   let exact = 0;
   let nearDup = 0;
-  for (const it of sized) {
-    const texts = textsOf(it.example);
-    const key = contentKey(texts);
+  for (const o of sized) {
+    const key = o.key ?? contentKey(textsOf(o.item.example));
     if (c.dedup !== 'none') {
       if (seen.has(key)) {
         exact++;
         continue;
       }
       seen.add(key);
-      if (near?.isDuplicate(texts.join('\n'))) {
+      if (near?.isDuplicate(textsOf(o.item.example).join('\n'))) {
         nearDup++;
         continue;
       }
     }
-    kept.push({ item: it, key });
+    kept.push({ item: o.item, key, ref: o.ref });
   }
   step(opts.name, stats.steps, `dedup/${part}`, sized.length, kept.length, { 'exact duplicate': exact, 'near duplicate': nearDup });
   return kept;
@@ -169,6 +167,7 @@ function cleanItems(items: Item[], part: string, config: DatasetConfig, opts: Pr
 interface Encoded {
   tokenized: Tokenized;
   text: string;
+  enc?: number[]; // seq2seq: the encoder's ids
 }
 
 /** `text` documents tokenized into one stream (documents back to back, as packing joins them) with their lengths. */
@@ -205,6 +204,25 @@ class TokenRemovals {
   }
 }
 
+/**
+ * A tokenizer that gives ids the model has no embedding for (its tokenizer.json belongs to another model): an error
+ * naming the record, the tokenizer and the model's vocab_size, instead of the engine's complaint at training time.
+ */
+function checkVocab(ids: ArrayLike<number>, from: number, to: number, origin: Origin, tok: ModelTokenizer, opts: PrepareOptions): void {
+  if (!opts.vocab) return;
+  const { size, model } = opts.vocab;
+  for (let i = from; i < to; i++) {
+    const id = ids[i];
+    if (id < size) continue;
+    const token = tok.idToToken(id);
+    throw new PeftError(
+      'E_MODEL',
+      `${where(origin)}: the tokenizer ${join(opts.tokenizerLabel ?? tok.dir, 'tokenizer.json')} turns this record into token id ${id}${token === undefined ? '' : ` (${JSON.stringify(token)})`}, but ${model} has ${size} token ids (config.json vocab_size): that tokenizer.json does not belong to the model's weights; use the tokenizer saved with them`,
+      { file: origin.file, line: origin.line },
+    );
+  }
+}
+
 /** Every 2000th item of a tokenize loop: honours an abort and reports progress. */
 function tokenizeTick(k: number, part: 'train' | 'valid', total: number, opts: PrepareOptions): void {
   if (k % 2000 !== 0) return;
@@ -220,6 +238,10 @@ function encodeTextItems(
   tok: ModelTokenizer,
   opts: PrepareOptions,
   stats: DatasetStats,
+  encodeDoc: (c: Cleaned, out: IdBuffer) => number = (c, out) => {
+    if (c.item.example.format !== 'text') throw new Error('encodeTextItems: not a text example');
+    return tokenizeDocumentTo(c.item.example.text, tok, out);
+  },
 ): TextStream {
   const maxTokens = effectiveMaxTokens(config);
   // Sized for about a token per character (text usually has fewer), so the buffer rarely grows (growing copies it);
@@ -230,11 +252,11 @@ function encodeTextItems(
   const lengths: number[] = [];
   const removed = new TokenRemovals(maxTokens, stats);
   let k = 0;
-  for (const { item } of items) {
+  for (const c of items) {
     tokenizeTick(++k, part, items.length, opts);
-    if (item.example.format !== 'text') throw new Error('encodeTextItems: not a text example');
     const start = ids.length;
-    const n = tokenizeDocumentTo(item.example.text, tok, ids);
+    const n = encodeDoc(c, ids);
+    checkVocab(ids.data, start, start + n, c.item.origin, tok, opts);
     if (maxTokens !== null && n > maxTokens) {
       // As capLength: labels are the ids themselves, so a truncation keeps loss unless nothing is left.
       if (config.overLength === 'drop') {
@@ -314,7 +336,10 @@ function encodeItems(
       removed.badRecord();
       continue;
     }
-    const tokenized: Tokenized = tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
+    const s2s = opts.seq2seq ? seq2seqTokens(segs, tok, opts.seq2seq.decoderStart) : undefined;
+    const tokenized: Tokenized = s2s ?? tokenizeSegments(segs, tok, { specials: !usesTemplate, eos: !usesTemplate });
+    checkVocab(tokenized.ids, 0, tokenized.ids.length, item.origin, tok, opts);
+    if (s2s) checkVocab(s2s.enc, 0, s2s.enc.length, item.origin, tok, opts);
     const text = segs.map((s) => s.text).join('');
     const capped = capLength(tokenized, maxTokens, config.overLength);
     if (capped.outcome === 'dropped') {
@@ -326,7 +351,7 @@ function encodeItems(
       continue;
     }
     if (capped.outcome === 'truncated') stats.maxTokens.truncated++;
-    out.push({ tokenized: capped.value!, text });
+    out.push({ tokenized: capped.value!, text, ...(s2s ? { enc: s2s.enc } : {}) });
   }
   if (part === 'train' || items.length) step(opts.name, stats.steps, `tokens/${part}`, items.length, out.length, removed.counts);
   return out;
@@ -340,7 +365,7 @@ function lossCount(labels: number[]): number {
 
 /** Records of the prompt / response formats (`text` goes through encodeTextItems and streamRecords). */
 function toRecords(encoded: Encoded[]): OutputRecord[] {
-  return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text }));
+  return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text, ...(e.enc ? { enc: e.enc } : {}) }));
 }
 
 export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {
@@ -374,7 +399,30 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
   const train = await readItems(config.source, 'train', config, opts, sink, stats);
   step(opts.name, stats.steps, 'read/train', train.readCount, train.items.length, { 'bad record': train.readCount - train.items.length });
   checkAbort(opts.signal);
-  let trainItems = cleanItems(train.items, 'train', config, opts, stats);
+  // `text` with exact or no dedup runs on the dataset workers (the other formats render with templates, and near
+  // dedup compares texts, on this thread).
+  const count = config.format === 'text' && config.clean.dedup !== 'near' ? workerCount(train.bytes, opts.workers) : 1;
+  const par = count > 1 ? new ParallelPrep(count) : undefined;
+  try {
+    return await prepareRest(config, opts, stats, sink, train, par);
+  } finally {
+    await par?.reset();
+  }
+}
+
+async function prepareRest(
+  config: DatasetConfig,
+  opts: PrepareOptions,
+  stats: DatasetStats,
+  sink: BadRecordSink,
+  train: Awaited<ReturnType<typeof readItems>>,
+  par: ParallelPrep | undefined,
+): Promise<Prepared> {
+  const tok = opts.tokenizer;
+  const splitSeed = config.split.seed ?? config.seed;
+  const types = config.clean.piiTypes.length ? config.clean.piiTypes : PII_TYPES;
+  const outcomes = async (items: Item[]): Promise<CleanOutcome[] | undefined> => par?.clean(items, config.clean, types, stats.pii, opts.signal);
+  let trainItems = cleanItems(train.items, 'train', config, opts, stats, await outcomes(train.items));
 
   // Limit.
   const picked = sampleIndices(
@@ -396,7 +444,7 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
     const valid = await readItems(config.split.source, 'valid', config, opts, sink, stats);
     bytesIn += valid.bytes;
     step(opts.name, stats.steps, 'read/valid', valid.readCount, valid.items.length, { 'bad record': valid.readCount - valid.items.length });
-    validItems = cleanItems(valid.items, 'valid', config, opts, stats);
+    validItems = cleanItems(valid.items, 'valid', config, opts, stats, await outcomes(valid.items));
   } else {
     const held = validIndices(
       trainItems.map((c) => c.key),
@@ -413,9 +461,15 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
   // Tokenize.
   let trainRecs: OutputRecord[];
   let validRecs: OutputRecord[];
+  if (config.format === 'text' && opts.seq2seq)
+    throw new PeftError('E_CONFIG_SEMANTIC', `${opts.name}: format "text" is not supported for t5 (encoder-decoder) models yet`, {
+      pointer: `/${opts.name.replace('.', '/')}/format`,
+      hint: 'use "completion" (prompt -> encoder, completion -> decoder target), "qa", "instruction" or "chat"',
+    });
   if (config.format === 'text') {
-    const trainStream = encodeTextItems(trainItems, 'train', config, tok, opts, stats);
-    const validStream = encodeTextItems(validItems, 'valid', config, tok, opts, stats);
+    const encoded = par ? await par.tokenize([...trainItems, ...validItems], tok.dir) : undefined;
+    const trainStream = encodeTextItems(trainItems, 'train', config, tok, opts, stats, encoded);
+    const validStream = encodeTextItems(validItems, 'valid', config, tok, opts, stats, encoded);
     stats.lengths.train = lengthStats(trainStream.lengths, trainStream.ids.length);
     stats.lengths.valid = lengthStats(validStream.lengths, validStream.ids.length);
     trainRecs = streamRecords(trainStream, config, tok);

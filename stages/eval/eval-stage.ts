@@ -5,9 +5,19 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadModel, type AdapterUse, type EngineModel } from '../../src/engine/index.ts';
+import { loadT5Model, T5Model, type T5AdapterUse } from '../../src/engine/t5.ts';
+import { seq2seqModel } from '../../src/hf/model-family.ts';
+import { t5Perplexity, t5QaScores } from './t5-scoring.ts';
+
+/** A scored model: Llama family, or T5 (encoder-decoder, its own handle kind and seq2seq records). */
+type EvalModel = EngineModel | T5Model;
+type EvalUse = AdapterUse | T5AdapterUse;
+async function loadUse(model: EvalModel, dir: string, name: string, weight: number): Promise<EvalUse> {
+  return { adapter: await model.loadAdapter(dir, name), weight } as EvalUse;
+}
 import type { RunContext, RunResult, UpstreamArtifact } from '../../src/stage.ts';
 import { upstreamOf } from '../shared/adapter-artifact.ts';
-import { readTokenRecords, type TokenRecord } from '../shared/token-records.ts';
+import { checkRecordVocab, readTokenRecords, type TokenRecord } from '../shared/token-records.ts';
 import { runtimeAdapters, type RuntimeAdapter } from '../shared/composition-file.ts';
 import { bestOver, exactMatch, tokenF1 } from './squad-metrics.ts';
 import { checkGate, type Baseline, type GateConfig, type GateResult, type Uncompared } from './gate.ts';
@@ -94,12 +104,13 @@ export function cleanPrediction(text: string): string {
   return text.split('\n')[0].split('\uFFFD')[0].trim();
 }
 
-async function perplexity(model: EngineModel, records: TokenRecord[], adapters: AdapterUse[]): Promise<number> {
+async function perplexity(model: EvalModel, records: TokenRecord[], adapters: EvalUse[]): Promise<number> {
+  if (model instanceof T5Model) return t5Perplexity(model, records, adapters as T5AdapterUse[]);
   let nll = 0;
   let n = 0;
   for (const r of records) {
     const ids = r.ids.slice(0, model.info.maxPositionEmbeddings);
-    const { logprobs } = await model.score(ids, adapters);
+    const { logprobs } = await model.score(ids, adapters as AdapterUse[]);
     for (let t = 0; t < logprobs.length; t++)
       if (r.labels[t + 1] !== -100) {
         nll -= logprobs[t];
@@ -110,18 +121,19 @@ async function perplexity(model: EngineModel, records: TokenRecord[], adapters: 
 }
 
 async function qaScores(
-  model: EngineModel,
+  model: EvalModel,
   records: TokenRecord[],
-  adapters: AdapterUse[],
+  adapters: EvalUse[],
   maxNewTokens: number,
 ): Promise<{ em: number; f1: number; samples: { prediction: string; gold: string[] }[] }> {
+  if (model instanceof T5Model) return t5QaScores(model, records, adapters as T5AdapterUse[], maxNewTokens, cleanPrediction, goldAnswers);
   const eos = model.info.eosTokenIds;
   let em = 0;
   let f1 = 0;
   const samples: { prediction: string; gold: string[] }[] = [];
   for (const r of records) {
     const p = promptLength(r);
-    const out = await model.generate(r.ids.slice(0, p), { maxTokens: maxNewTokens, temperature: 0 }, adapters);
+    const out = await model.generate(r.ids.slice(0, p), { maxTokens: maxNewTokens, temperature: 0 }, adapters as AdapterUse[]);
     const cut = out.findIndex((t) => eos.includes(t));
     const prediction = cleanPrediction(model.tokenizer.decode(cut < 0 ? out : out.slice(0, cut), { skipSpecial: true }));
     const gold = goldAnswers(r, (ids) => model.tokenizer.decode(ids, { skipSpecial: true }), eos);
@@ -141,15 +153,17 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
   const subjects = subjectsOf(comps);
   const formats = (ctx.pipeline.datasets ?? {}) as Record<string, { format?: string }>;
   const datasets = c.datasets.map((n) => {
-    const all = readTokenRecords(join(upstreamOf(ctx, `datasets.${n}`).dir, 'valid.jsonl'));
-    return { name: n, format: formats[n]?.format ?? 'text', records: maxExamples > 0 ? all.slice(0, maxExamples) : all };
+    const file = join(upstreamOf(ctx, `datasets.${n}`).dir, 'valid.jsonl');
+    const all = readTokenRecords(file);
+    return { name: n, file, format: formats[n]?.format ?? 'text', records: maxExamples > 0 ? all.slice(0, maxExamples) : all };
   });
   for (const d of datasets) if (d.records.length === 0) ctx.log(`${ctx.name}: datasets.${d.name} has no held-out (valid) records: nothing to score`);
 
-  const models = new Map<string, EngineModel>();
+  const models = new Map<string, EvalModel>();
   const getModel = async (dir: string) => {
     let m = models.get(dir);
-    if (!m) models.set(dir, (m = await loadModel({ dir, quant: c.quant ?? 'none', compute: c.compute ?? 'fp32' })));
+    const opts = { dir, quant: c.quant ?? 'none', compute: c.compute ?? 'fp32' } as const;
+    if (!m) models.set(dir, (m = seq2seqModel(dir) ? await loadT5Model(opts) : await loadModel(opts)));
     return m;
   };
   const rows: EvalRow[] = [];
@@ -158,11 +172,18 @@ export async function runEvalStage(ctx: RunContext<EvalStageConfig>): Promise<Ru
   const total = subjects.length * datasets.length;
   for (const s of subjects) {
     const model = await getModel(s.modelDir);
-    const uses: AdapterUse[] = [];
-    for (const a of s.adapters) uses.push({ adapter: await model.loadAdapter(a.dir, a.name), weight: a.weight });
+    const uses: EvalUse[] = [];
+    for (const a of s.adapters) uses.push(await loadUse(model, a.dir, a.name, a.weight));
     for (const d of datasets) {
       if (ctx.signal.aborted) break;
       const row: EvalRow = { subject: s.label, kind: s.kind, dataset: d.name, examples: d.records.length };
+      checkRecordVocab(
+        d.file,
+        d.records,
+        model.info.vocabSize,
+        s.label,
+        `datasets.${d.name} is tokenized for another model: score it with a composition of the dataset's model`,
+      );
       if (d.records.length) {
         if (wanted.has('perplexity')) row.perplexity = await perplexity(model, d.records, uses);
         if (d.format === 'qa' && (wanted.has('exact_match') || wanted.has('f1'))) {
@@ -220,7 +241,7 @@ function storedSubject(name: string, dir: string, objectsDir: string): Subject |
 async function gateBaselines(
   ctx: RunContext<EvalStageConfig>,
   datasets: { name: string; records: TokenRecord[] }[],
-  getModel: (dir: string) => Promise<EngineModel>,
+  getModel: (dir: string) => Promise<EvalModel>,
 ): Promise<{ baselines: Baseline[]; uncompared: Uncompared[] }> {
   const c = ctx.config;
   const baselines: Baseline[] = [];
@@ -228,7 +249,7 @@ async function gateBaselines(
   if (!((c.gate?.maxPerplexityIncrease ?? 0) > 0)) return { baselines, uncompared };
   const keys = Object.fromEntries(Object.values(ctx.upstream).map((u) => [u.name, u.key]));
   const plan = planBaselines(c.compositions, c.datasets, { keys, settings: scoringSettings(c) }, readPreviousEval(ctx.previous));
-  const loaded = new Map<string, { model: EngineModel; uses: AdapterUse[] } | undefined>();
+  const loaded = new Map<string, { model: EvalModel; uses: EvalUse[] } | undefined>();
   for (const p of plan) {
     if (p.use === 'previous-eval') baselines.push({ composition: p.composition, dataset: p.dataset, key: p.key, perplexity: p.perplexity });
     if (p.use !== 'rescore') continue;
@@ -240,8 +261,8 @@ async function gateBaselines(
       if (s) {
         ctx.log(`${ctx.name}: scoring compositions.${p.composition}'s previous version (${p.key.slice(0, 12)}) on the current held-out data: ${p.why}`);
         const model = await getModel(s.modelDir);
-        const uses: AdapterUse[] = [];
-        for (const a of s.adapters) uses.push({ adapter: await model.loadAdapter(a.dir, a.name), weight: a.weight });
+        const uses: EvalUse[] = [];
+        for (const a of s.adapters) uses.push(await loadUse(model, a.dir, a.name, a.weight));
         loaded.set(p.key, { model, uses });
       } else loaded.set(p.key, undefined);
     }

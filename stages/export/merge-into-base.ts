@@ -1,5 +1,6 @@
 // Folds adapters into the base weights: W' = W + Σ weight_i · scaling_i · B_i · A_i for every module an adapter
-// targets (float64 accumulation, float32 result), the weights a merged model / ONNX / merged GGUF export carries.
+// targets (GPT-2's Conv1D weights [in, out]: W + s·(B·A)ᵀ), float64 accumulation, float32 result: the weights a
+// merged model / ONNX / merged GGUF export carries.
 import type { Tensor } from '../../src/hf/safetensors.ts';
 import type { FittedAdapter } from '../shared/adapter-fit.ts';
 
@@ -13,6 +14,17 @@ export function mergeIntoBase(base: Map<string, Tensor>, adapters: { fitted: Fit
       if (!d) deltas.set(m.weight, (d = new Float64Array(rows * cols)));
       const r = m.a.rows;
       const c = weight * m.scaling;
+      if (m.fanInFanOut) {
+        // W [in, out]: d[j, i] += c Σ_k B[i, k] A[k, j] (i over out = cols, j over in = rows)
+        for (let i = 0; i < cols; i++)
+          for (let k = 0; k < r; k++) {
+            const bik = c * m.b.data[i * r + k];
+            if (bik === 0) continue;
+            const arow = k * rows;
+            for (let j = 0; j < rows; j++) d[j * cols + i] += bik * m.a.data[arow + j];
+          }
+        continue;
+      }
       for (let i = 0; i < rows; i++) {
         const row = i * cols;
         for (let k = 0; k < r; k++) {

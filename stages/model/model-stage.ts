@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import { downloadModelFiles } from '../../src/hub/index.ts';
 import { initModel, type InitModelOptions } from '../../src/engine/init-model.ts';
+import { initT5Model } from '../../src/engine/init-t5.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { portablePath } from '../../src/util/portable-path.ts';
 
@@ -52,11 +53,28 @@ export function initOptions(init: Record<string, unknown>): InitModelOptions {
     numLayers: n('numLayers')!,
     numHeads,
     numKvHeads: n('numKvHeads') || numHeads,
+    headDim: n('headDim') || undefined,
     maxPositionEmbeddings: n('maxPositionEmbeddings') ?? 2048,
     rmsNormEps: n('rmsNormEps') ?? 1e-5,
     ropeTheta: n('ropeTheta') ?? 10000,
     tieWordEmbeddings: (init.tieWordEmbeddings as boolean | undefined) ?? true,
     dtype: (init.dtype as 'F32' | 'BF16' | undefined) ?? 'F32',
+    seed: n('seed') ?? 0,
+  };
+}
+
+/** The `init` block of a T5 model: hiddenSize is d_model, intermediateSize d_ff, numLayers each stack's depth. */
+export function t5InitOptions(init: Record<string, unknown>): Parameters<typeof initT5Model>[1] {
+  const n = (k: string) => init[k] as number | undefined;
+  return {
+    vocabSize: n('vocabSize') ?? 512,
+    dModel: n('hiddenSize')!,
+    dFf: n('intermediateSize')!,
+    numLayers: n('numLayers')!,
+    numDecoderLayers: n('numDecoderLayers') || undefined,
+    numHeads: n('numHeads')!,
+    dKv: n('headDim') || undefined,
+    tieWordEmbeddings: (init.tieWordEmbeddings as boolean | undefined) ?? false,
     seed: n('seed') ?? 0,
   };
 }
@@ -90,26 +108,29 @@ export async function runModelStage(ctx: RunContext<ModelStageConfig>): Promise<
     source = { kind: 'hub', hub: c.hub, revision: c.revision ?? 'main', sha: res.sha };
   } else if (c.init) {
     dir = join(ctx.outDir, INIT_MODEL_SUBDIR);
-    const r = initModel(dir, initOptions(c.init));
+    const r = c.init.modelType === 't5' ? initT5Model(dir, t5InitOptions(c.init)) : initModel(dir, initOptions(c.init));
     pointer = { dir: INIT_MODEL_SUBDIR }; // relative: the artifact moves from the temp dir into the store
     source = { kind: 'init', init: c.init, numParams: r.numParams };
   } else {
     throw new PeftError('E_CONFIG_SCHEMA', `${ctx.name}: give one of path, hub or init`, { pointer: `/${ctx.name.replace('.', '/')}` });
   }
   const cfg = readConfigJson(dir);
+  // GPT-2's config names its width and depth n_embd / n_layer.
+  cfg.hidden_size ??= cfg.n_embd;
+  cfg.num_hidden_layers ??= cfg.n_layer;
   writeFileSync(join(ctx.outDir, 'model.json'), JSON.stringify(pointer, null, 2) + '\n');
   const info = {
     source,
     modelType: cfg.model_type,
     vocabSize: cfg.vocab_size,
-    hiddenSize: cfg.hidden_size,
-    numLayers: cfg.num_hidden_layers,
+    hiddenSize: cfg.hidden_size ?? cfg.d_model,
+    numLayers: cfg.num_hidden_layers ?? cfg.num_layers,
     hasTokenizer: existsSync(join(dir, 'tokenizer.json')),
   };
   writeFileSync(join(ctx.outDir, 'info.json'), JSON.stringify(info, null, 2) + '\n');
   const what = c.path ? `local ${c.path}` : c.hub ? `${c.hub}@${String(source.sha).slice(0, 12)}` : 'random init';
   return {
-    metrics: { vocab_size: cfg.vocab_size as number, layers: cfg.num_hidden_layers as number, hidden_size: cfg.hidden_size as number },
-    summary: `${what}: ${String(cfg.model_type)} ${String(cfg.num_hidden_layers)} layers, d=${String(cfg.hidden_size)}`,
+    metrics: { vocab_size: cfg.vocab_size as number, layers: info.numLayers as number, hidden_size: info.hiddenSize as number },
+    summary: `${what}: ${String(cfg.model_type)} ${String(info.numLayers)} layers, d=${String(info.hiddenSize)}`,
   };
 }

@@ -7,11 +7,18 @@ const int = (description: string, def: number | undefined, minimum = 1): JsonSch
 
 export const initSchema: JsonSchema = {
   type: 'object',
-  description: 'Build a deterministic random-init model of this Llama-family shape (tests, benchmarks), with a byte-level tokenizer.',
+  description: 'Build a deterministic random-init model of this Llama-family or GPT-2 shape (tests, benchmarks), with a byte-level tokenizer.',
   additionalProperties: false,
   required: ['hiddenSize', 'numLayers', 'numHeads', 'intermediateSize'],
   properties: {
-    modelType: { enum: ['llama', 'mistral', 'qwen2'], default: 'llama', description: 'Architecture written to config.json.' },
+    modelType: {
+      enum: ['llama', 'mistral', 'qwen2', 'gpt2', 't5'],
+      default: 'llama',
+      description:
+        'Architecture written to config.json. gpt2: GPT2LMHeadModel, maxPositionEmbeddings is n_positions; no RoPE, no GQA. t5: a T5 v1.1 / FLAN-T5 encoder-decoder (hiddenSize = d_model, intermediateSize = d_ff, numLayers per stack, untied head unless tieWordEmbeddings).',
+    },
+    numDecoderLayers: int('t5 only: decoder layers; 0 = numLayers.', 0, 0),
+    headDim: int('Per-head width (t5: d_kv); 0 = hiddenSize / numHeads.', 0, 0),
     vocabSize: int('Vocabulary size (the byte-level tokenizer needs at least 259).', 512, 259),
     hiddenSize: int('Hidden size (d_model).', undefined),
     intermediateSize: int('MLP intermediate size.', undefined),
@@ -21,7 +28,11 @@ export const initSchema: JsonSchema = {
     maxPositionEmbeddings: int('Maximum sequence length.', 2048),
     rmsNormEps: { type: 'number', exclusiveMinimum: 0, default: 1e-5, description: 'RMSNorm epsilon.' },
     ropeTheta: { type: 'number', exclusiveMinimum: 0, default: 10000, description: 'RoPE base frequency.' },
-    tieWordEmbeddings: { type: 'boolean', default: true, description: 'Share the embedding matrix with lm_head.' },
+    tieWordEmbeddings: {
+      type: 'boolean',
+      default: true,
+      description: 'Share the embedding matrix with lm_head (t5: set false for the T5 v1.1 / FLAN-T5 layout).',
+    },
     dtype: { enum: ['F32', 'BF16'], default: 'F32', description: 'Stored weight dtype.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Random seed of the initialisation.' },
   },

@@ -21,7 +21,7 @@ export interface AdapterMeta {
   data: { name: string; key: string; format?: string };
   /** Frozen adapters beneath this one while it trained, in application order (transitively). */
   stack: StackEntry[];
-  objective: 'causal-lm' | 'answer-only' | 'imported';
+  objective: 'causal-lm' | 'answer-only' | 'seq2seq' | 'imported'; // seq2seq: an encoder-decoder (T5) trained source -> target
   /** The prompt format of the training data (chat template and its date), for inference; absent in older artifacts. */
   prompt?: PromptFormat;
   params: Record<string, unknown>;

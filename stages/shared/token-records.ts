@@ -39,6 +39,20 @@ export function readTokenRecords(file: string): TokenRecord[] {
   return out;
 }
 
+/**
+ * Ids a model has no embedding for (a dataset tokenized for another model, or by a tokenizer that does not match the
+ * weights): an E_DATA error naming the dataset file and line, the model and the fix, before the engine sees them.
+ */
+export function checkRecordVocab(file: string, records: readonly TokenRecord[], vocabSize: number, model: string, fix: string): void {
+  for (let r = 0; r < records.length; r++)
+    for (const id of records[r].ids)
+      if (id < 0 || id >= vocabSize)
+        throw new PeftError('E_DATA', `${file}:${r + 1}: token id ${id} is outside the vocabulary of ${model} (${vocabSize} token ids); ${fix}`, {
+          file,
+          line: r + 1,
+        });
+}
+
 /** Number of tokens that carry loss (labels[t] != -100 for t >= 1: position 0 has no context). */
 export function lossTokens(r: TokenRecord): number {
   let n = 0;

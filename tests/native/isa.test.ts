@@ -1,6 +1,7 @@
 // Every kernel ISA path this CPU can run (avx512 / avx2 / scalar, see native/src/kernels/isa.h): the decode GEMVs
 // (NF4 decoded in registers, fp32 rows) equal the float64 product of the same weights at awkward shapes, and the
-// stories260K greedy sample is token-exact on each path (PEFT_ISA in a child process); bad PEFT_ISA is refused.
+// stories260K greedy sample is token-exact on each path and three QLoRA training steps agree (PEFT_ISA in a child
+// process); bad PEFT_ISA is refused.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,7 +103,7 @@ const GREEDY = [
   394, 261, 370, 432, 352, 266, 268, 388, 426,
 ];
 describe.skipIf(skipReason !== '')('stories260K greedy sample on every path' + (skipReason ? ` (skipped: ${skipReason})` : ''), () => {
-  const runs = new Map<string, { isa: string; none: number[]; nf4: number[] }>();
+  const runs = new Map<string, { isa: string; none: number[]; nf4: number[]; train: { loss: number; gradNorm: number }[] }>();
   const run = (isa: string) => {
     if (!runs.has(isa))
       runs.set(
@@ -121,6 +122,20 @@ describe.skipIf(skipReason !== '')('stories260K greedy sample on every path' + (
       expect(r.none).toEqual(GREEDY);
       expect(r.nf4).toEqual(run(runnable[runnable.length - 1]).nf4); // the scalar path's NF4 sample
       expect(r.nf4.slice(0, 16)).toEqual(GREEDY.slice(0, 16));
+    },
+    60_000,
+  );
+  it.each(runnable)(
+    '%s: three QLoRA training steps (NF4, fp32 compute) give the losses and gradient norms of the other paths within 1e-4',
+    (isa) => {
+      const r = run(isa).train,
+        ref = run(runnable[runnable.length - 1]).train;
+      expect(r).toHaveLength(3);
+      for (let i = 0; i < 3; i++) {
+        expect(Math.abs(r[i].loss - ref[i].loss) / ref[i].loss).toBeLessThan(1e-4);
+        expect(Math.abs(r[i].gradNorm - ref[i].gradNorm) / ref[i].gradNorm).toBeLessThan(1e-4);
+      }
+      expect(r[2].loss).toBeLessThan(r[0].loss); // it trains
     },
     60_000,
   );

@@ -82,17 +82,26 @@ describe.skipIf(noFixtures)('hf-tiny fixtures load with transformers-equal confi
     for (let i = 0; i < 64; i++) expect(emb[i]).toBe(buf.readFloatLE(8 + n + b + 4 * i));
   });
 
-  it('refuses gpt2 with a clear message', () => {
-    let err: { code?: string; message?: string } = {};
-    try {
-      addon.inspectModel(join(hfTiny, 'gpt2'));
-    } catch (e) {
-      err = e as { code: string; message: string };
-    }
-    expect(err.code).toBe('E_MODEL');
-    expect(err.message).toContain('gpt2/config.json');
-    expect(err.message).toContain('model_type "gpt2"');
-    expect(err.message).toContain('not supported');
+  it('gpt2: GPT-2 config keys (n_embd, n_inner null, n_positions) and its 28 tensors', () => {
+    const m = addon.inspectModel(join(hfTiny, 'gpt2'));
+    expect(m.config).toMatchObject({
+      modelType: 'gpt2',
+      architecture: 'GPT2LMHeadModel',
+      hiddenSize: 64,
+      intermediateSize: 256,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 4,
+      headDim: 16,
+      maxPositionEmbeddings: 128,
+      tieWordEmbeddings: true,
+      hiddenAct: 'gelu_new',
+      rmsNormEps: 1e-5,
+      bosTokenId: 511,
+      eosTokenIds: [511],
+    });
+    expect(m.tensors.length).toBe(28);
+    expect(m.tensors.find((t: { name: string }) => t.name === 'transformer.h.0.attn.c_attn.weight').shape).toEqual([64, 192]);
   });
 
   it('stories260K/hf: GQA 8/4, head_dim 8, tied, 47 tensors', () => {

@@ -519,9 +519,9 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'gpt2 refused',
+    name: 'gpt2 model_type on a Llama architecture',
     file: 'config.json',
-    fragments: ['model_type "gpt2"', 'not supported by this engine yet'],
+    fragments: ['architecture "LlamaForCausalLM" is not supported for model_type "gpt2"', 'GPT2LMHeadModel'],
     make: () => {
       const d = goodModel();
       editConfig(d, (c) => {

@@ -1,4 +1,4 @@
-// transformers 4.35.2 ground truth for every Llama-family variant the engine claims (hf-tiny): logits at the stored
+// transformers 4.35.2 ground truth for every Llama-family variant the engine claims, and GPT-2 (hf-tiny): logits at the stored
 // positions within 2e-4, per-token log-probs within 1e-4, KV-cache greedy ids exact. Prints the largest differences.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/engine/index.ts';
 import { HF_TINY, maxAbsDiff, skipReason } from './fixtures.ts';
 
-const VARIANTS = ['llama-gqa-untied', 'llama-rope-linear', 'llama-rope-dynamic', 'llama-attn-bias', 'mistral'];
+const VARIANTS = ['llama-gqa-untied', 'llama-rope-linear', 'llama-rope-dynamic', 'llama-attn-bias', 'mistral', 'gpt2'];
 
 interface Expected {
   sequence: { ids: number[] };

@@ -52,6 +52,18 @@ class Backend {
                                                 bool accumulate) const = 0;
   // y[T, out] = x[T, in] W^T for a few rows with an fp32 W (decoding's lm_head).
   virtual void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
+  // Decoding products (T <= 32 rows, fp32; kernels/decode_rows.h: NF4 decoded in registers, every output one
+  // accumulator over the inputs in order, a row's result independent of T), each call one pool region:
+  // ys[j][T, out_j] = x W_j^T (+ bias_j) for n projections reading x (q/k/v), plus `resid` [T, out_0] when given;
+  // gate and up with h = silu(gate) up computed per chunk in the same region; a plain fp32 or bf16 matrix (head,
+  // LoRA). bf16: weights with a bf16 copy (bf16 compute) are read in bf16, accumulated in fp32.
+  virtual bool decode_supported(const kern::FrozenLinear& w) const = 0;
+  virtual void decode_linear_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x, int T,
+                                   const float* resid, bool bf16) const = 0;
+  virtual void decode_gate_up_swiglu(const kern::FrozenLinear& gate, const kern::FrozenLinear& up, const float* x,
+                                     int T, float* g, float* u, float* h, bool bf16) const = 0;
+  virtual void decode_matvec_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
+  virtual void decode_matvec_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const = 0;
 
   // ---- batched decoding (decode/): products and attention whose result for a row never depends on the other rows
   // y[T, out] = x[T, in] W^T (+ bias) for the pooled rows of a decoder step (NF4 tiles decoded once per step).
@@ -71,6 +83,18 @@ class Backend {
                                   int C) const = 0;
   virtual void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
                                 int C) const = 0;
+
+  // ---- LayerNorm with bias and gelu_new (GPT-2; ops/layernorm.cc, ops/gelu.cc)
+  virtual void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* w, const float* b,
+                                 int N, int C, float eps) const = 0;
+  virtual void layernorm_apply(float* out, const float* x, const float* w, const float* b, const float* mean,
+                               const float* rstd, int N, int C) const = 0;
+  virtual void layernorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* mean,
+                                  const float* rstd, int N, int C) const = 0;
+  virtual void gelu_new_forward(float* h, const float* u, size_t n) const = 0;
+  virtual void gelu_new_backward(float* du, const float* dh, const float* u, size_t n) const = 0;
+  // C values of each of N rows from src (row stride lds) to dst (row stride ldd): gpt2's fused q | k | v split.
+  virtual void copy_cols(float* dst, int ldd, const float* src, int lds, int N, int C) const = 0;
 
   // ---- RoPE (the table is built on the host: ops::rope_table)
   virtual void rope_forward(float* x, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const = 0;

@@ -1,9 +1,12 @@
 // The CPU backend: the Backend interface over the engine's own kernels (ops/: norms, RoPE, attention, SwiGLU,
 // cross-entropy, LoRA, dropout; kernels/: FrozenLinear matmuls with NF4 / bf16 storage, sgemm, oneDNN bf16, the pool).
+#include <algorithm>
 #include <cstring>
 #include "adamw.h"
 #include "backend/backend.h"
 #include "decode/rows_matmul.h"
+#include "error.h"
+#include "kernels/decode_rows.h"
 #include "kernels/kernels.h"
 
 namespace peft {
@@ -77,6 +80,66 @@ class CpuBackend final : public Backend {
     kern::gemv_rows_f32(W, out, in, x, T, y);
   }
 
+  // Decoding: output rows in chunks of DECODE_CHUNK per task, all the call's projections in one region.
+  static constexpr int DECODE_CHUNK = 16;
+  // The input in the NF4 / bf16 bodies' order when any of the weights is read so (once per call, before the region).
+  static const float* prepare(const kern::FrozenLinear* const* ws, int n, const float* x, int T, bool bf16) {
+    thread_local std::vector<float> buf;
+    for (int j = 0; j < n; j++)
+      if (ws[j]->storage() != kern::Storage::F32 || (bf16 && ws[j]->bf16_data())) {
+        kern::decode_prepare_nf4(x, T, ws[j]->in(), buf);
+        return buf.data();
+      }
+    return nullptr;
+  }
+  bool decode_supported(const kern::FrozenLinear& w) const override { return kern::decode_rows_supported(w); }
+  void decode_linear_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x, int T,
+                           const float* resid, bool bf16) const override {
+    int start[8] = {0};
+    if (n < 1 || n > 7) throw EngineError("E_INTERNAL", "decode_linear_group: 1 to 7 projections");
+    for (int j = 0; j < n; j++) start[j + 1] = start[j] + (ws[j]->out() + DECODE_CHUNK - 1) / DECODE_CHUNK;
+    const float* xn = prepare(ws, n, x, T, bf16);
+    kern::parallel_for(start[n], [&](int b, int e) {
+      for (int c = b; c < e; c++) {
+        int j = 0;
+        while (c >= start[j + 1]) j++;
+        const int out = ws[j]->out(), o0 = (c - start[j]) * DECODE_CHUNK, o1 = std::min(out, o0 + DECODE_CHUNK);
+        kern::decode_rows(*ws[j], x, xn, T, ys[j], o0, o1, bf16);
+        if (j == 0 && resid)
+          for (int t = 0; t < T; t++)
+            for (int o = o0; o < o1; o++) ys[0][(size_t)t * out + o] += resid[(size_t)t * out + o];
+      }
+    });
+  }
+  void decode_gate_up_swiglu(const kern::FrozenLinear& gate, const kern::FrozenLinear& up, const float* x, int T,
+                             float* g, float* u, float* h, bool bf16) const override {
+    const int I = gate.out();
+    if (up.out() != I) throw EngineError("E_INTERNAL", "decode_gate_up_swiglu: gate and up differ in size");
+    const kern::FrozenLinear* ws[2] = {&gate, &up};
+    const float* xn = prepare(ws, 2, x, T, bf16);
+    kern::parallel_for((I + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
+      const int o0 = b * DECODE_CHUNK, o1 = std::min(I, e * DECODE_CHUNK);
+      kern::decode_rows(gate, x, xn, T, g, o0, o1, bf16);
+      kern::decode_rows(up, x, xn, T, u, o0, o1, bf16);
+      for (int t = 0; t < T; t++) {
+        const size_t r = (size_t)t * I + o0;
+        ops::swiglu_forward(h + r, g + r, u + r, (size_t)(o1 - o0), false); // element-wise: same values as whole rows
+      }
+    });
+  }
+  void decode_matvec_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
+    kern::parallel_for((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
+      kern::decode_rows_f32(W, out, in, x, T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
+    });
+  }
+  void decode_matvec_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const override {
+    thread_local std::vector<float> xn;
+    kern::decode_prepare_nf4(x, T, in, xn);
+    kern::parallel_for((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
+      kern::decode_rows_bf16(W, out, in, x, xn.data(), T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
+    });
+  }
+  // Batched decoding (decode/): the pooled rows of a decoder step, NF4 tiles decoded once per step.
   void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T) const override {
     decode::rows_matmul(w, x, T, y);
   }
@@ -105,6 +168,26 @@ class CpuBackend final : public Backend {
   void rmsnorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int N,
                         int C) const override {
     ops::rmsnorm_backward(dx, dout, x, w, rstd, N, C);
+  }
+
+  void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* w, const float* b, int N,
+                         int C, float eps) const override {
+    ops::layernorm_forward(out, mean, rstd, x, w, b, N, C, eps);
+  }
+  void layernorm_apply(float* out, const float* x, const float* w, const float* b, const float* mean, const float* rstd,
+                       int N, int C) const override {
+    ops::layernorm_apply(out, x, w, b, mean, rstd, N, C);
+  }
+  void layernorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* mean,
+                          const float* rstd, int N, int C) const override {
+    ops::layernorm_backward(dx, dout, x, w, mean, rstd, N, C);
+  }
+  void gelu_new_forward(float* h, const float* u, size_t n) const override { ops::gelu_new_forward(h, u, n); }
+  void gelu_new_backward(float* du, const float* dh, const float* u, size_t n) const override {
+    ops::gelu_new_backward(du, dh, u, n);
+  }
+  void copy_cols(float* dst, int ldd, const float* src, int lds, int N, int C) const override {
+    for (int r = 0; r < N; r++) std::memcpy(dst + (size_t)r * ldd, src + (size_t)r * lds, (size_t)C * sizeof(float));
   }
 
   void rope_forward(float* x, const ops::RopeTable& tab, int N, int T, int nheads, int hd) const override {

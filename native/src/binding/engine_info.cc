@@ -20,10 +20,11 @@ Napi::Value EngineProfile(const Napi::CallbackInfo& info) {
   const bool reset = info.Length() > 0 && info[0].IsObject() && bool_or(info[0].As<Napi::Object>(), "reset", false);
   const prof::Counters& c = prof::counters();
   const prof::PoolCounters p = prof::pool_counters();
-  Napi::Object fam = Napi::Object::New(env);
+  Napi::Object fam = Napi::Object::New(env), famRegions = Napi::Object::New(env);
   double sum = 0;
   for (int f = 0; f < prof::N_FAMILY; f++) {
     fam.Set(prof::FAMILY_NAMES[f], c.sec[f]);
+    famRegions.Set(prof::FAMILY_NAMES[f], (double)c.regions[f]);
     sum += c.sec[f];
   }
   Napi::Object o = Napi::Object::New(env);
@@ -34,6 +35,7 @@ Napi::Value EngineProfile(const Napi::CallbackInfo& info) {
   o.Set("poolWorkerBusySeconds", p.worker_busy_sec);
   o.Set("poolCallerWaitSeconds", p.caller_wait_sec);
   o.Set("poolRegions", (double)p.regions);
+  o.Set("familyRegions", famRegions);
   if (reset) prof::reset();
   return o;
 }

@@ -26,7 +26,7 @@ Napi::Object adapter_tensors(Napi::Env env, const Adapter& a) {
   for_each_lora_tensor(a, [&](int l, int p, bool isA, const std::vector<float>& v) {
     Napi::Float32Array t = Napi::Float32Array::New(env, v.size());
     std::copy(v.begin(), v.end(), t.Data());
-    o.Set(lora_key(l, p, isA), t);
+    o.Set(lora_key(l, p, isA, a.gpt2), t);
   });
   return o;
 }

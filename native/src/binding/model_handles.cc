@@ -130,7 +130,7 @@ Napi::Value AdapterInfo(const Napi::CallbackInfo& info) {
   uint32_t k = 0;
   for (size_t l = 0; l < a.mods.size(); l++)
     for (int p = 0; p < N_PROJ; p++)
-      if (a.mods[l][p]) mods.Set(k++, "layers." + std::to_string(l) + "." + PROJ_PARENT[p] + "." + PROJ_NAMES[p]);
+      if (a.mods[l][p]) mods.Set(k++, "layers." + std::to_string(l) + "." + module_path(p, a.gpt2));
   o.Set("modules", mods);
   return o;
 }
@@ -148,7 +148,7 @@ Napi::Value AdapterSetTensor(const Napi::CallbackInfo& info) {
   Napi::Float32Array v = info[2].As<Napi::Float32Array>();
   bool found = false;
   for_each_lora_tensor(*h->a, [&](int l, int p, bool isA, std::vector<float>& dst) {
-    if (found || lora_key(l, p, isA) != key) return;
+    if (found || lora_key(l, p, isA, h->a->gpt2) != key) return;
     if (v.ElementLength() != dst.size())
       usage("adapterSetTensor: '" + key + "' holds " + std::to_string(dst.size()) + " values, got " +
             std::to_string(v.ElementLength()));

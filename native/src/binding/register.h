@@ -27,5 +27,6 @@ void register_trainer_checkpoint(Napi::Env env,
 void register_engine_info(Napi::Env env, Napi::Object exports); // engine_info.cc: profile, caps, threads, sgemm bench
 void register_decode(Napi::Env env, Napi::Object exports);      // decode_workers.cc: batched decoding (serve)
 void register_kernel_info(Napi::Env env, Napi::Object kernels); // kernel_info.cc: kernels.backendInfo / gemmBf16Impl
+void register_t5(Napi::Env env, Napi::Object exports);          // t5_bindings.cc: the T5 encoder-decoder (t5/)
 
 } // namespace peft::binding

@@ -24,7 +24,7 @@ Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
   Adapter& v = h->t->exp_avg_sq();
   const int64_t r = m.r;
   for_each_lora_tensor(m, [&](int l, int p, bool isA, const std::vector<float>& mm) {
-    const std::string k = lora_key(l, p, isA);
+    const std::string k = lora_key(l, p, isA, m.gpt2);
     const std::vector<float>& vv = lora_tensor(v, l, p, isA);
     std::vector<int64_t> shape =
         isA ? std::vector<int64_t>{r, (int64_t)(mm.size() / r)} : std::vector<int64_t>{(int64_t)(mm.size() / r), r};
@@ -45,7 +45,7 @@ Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
   size_t used = 0;
   for_each_lora_tensor(m, [&](int l, int p, bool isA, std::vector<float>& mm) {
     for (int which = 0; which < 2; which++) {
-      const std::string k = lora_key(l, p, isA) + (which ? ".exp_avg_sq" : ".exp_avg");
+      const std::string k = lora_key(l, p, isA, m.gpt2) + (which ? ".exp_avg_sq" : ".exp_avg");
       auto it = f.tensors().find(k);
       std::vector<float>& dst = which ? lora_tensor(v, l, p, isA) : mm;
       if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())

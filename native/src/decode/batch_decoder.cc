@@ -98,7 +98,17 @@ size_t BatchDecoder::check(const DecodeRequest& r) const {
   for (auto& [a, s] : r.adapters)
     if (!a || (int)a->mods.size() != c.num_layers)
       throw EngineError("E_ENGINE", "decoder: an adapter is not shaped for this model");
-  return (r.prompt.size() + (size_t)r.opt.max_tokens) * kv_bytes_per_token();
+  if (c.gpt2 && (int)r.prompt.size() > c.max_position_embeddings)
+    throw EngineError("E_ENGINE", "decoder: the prompt has " + std::to_string(r.prompt.size()) +
+                                      " tokens, more than this GPT-2 model's context (n_positions " +
+                                      std::to_string(c.max_position_embeddings) + "): shorten it");
+  return cache_len(r) * kv_bytes_per_token();
+}
+
+// KV rows a sequence can use: prompt + new tokens; GPT-2 stops at n_positions (finish "length").
+size_t BatchDecoder::cache_len(const DecodeRequest& r) const {
+  const size_t n = r.prompt.size() + (size_t)r.opt.max_tokens;
+  return m_->cfg.gpt2 ? std::min(n, (size_t)m_->cfg.max_position_embeddings) : n;
 }
 
 void BatchDecoder::add(DecodeRequest r) {
@@ -113,7 +123,7 @@ void BatchDecoder::add(DecodeRequest r) {
                                     std::to_string(bytes) + ")");
   auto s = std::make_unique<Seq>();
   s->rng.reseed(r.opt.seed);
-  s->cache.init(*m_, (int)(r.prompt.size() + r.opt.max_tokens));
+  s->cache.init(*m_, (int)cache_len(r));
   s->kv_bytes = bytes;
   s->req = std::move(r);
   kv_used_ += bytes;
@@ -204,18 +214,23 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   float* h = grow(h_, n * I);
   float* out = grow(out_, n * H);
   float* lu = grow(lora_u_, n * std::max(rmax, 1));
-  float* ltmp = grow(lora_tmp_, n * std::max({H, I, Dq, Dkv}));
+  float* ltmp = grow(lora_tmp_, n * std::max({H, I, Dq * (c.gpt2 ? 3 : 1), Dkv}));
+  float* qkv = c.gpt2 ? grow(qkv_, n * Dq * 3) : nullptr; // gpt2's fused c_attn output
 
   for (auto& g : segs) {
     Seq* s = seqs[g.seq];
     const int32_t* ids = s->prefilled ? &s->last : s->req.prompt.data();
-    for (int t = 0; t < g.T; t++)
-      std::memcpy(x + (size_t)(g.row0 + t) * H, m.embed.data() + (size_t)ids[t] * H, H * sizeof(float));
+    for (int t = 0; t < g.T; t++) {
+      float* xr = x + (size_t)(g.row0 + t) * H;
+      std::memcpy(xr, m.embed.data() + (size_t)ids[t] * H, H * sizeof(float));
+      if (c.gpt2) // learned absolute positions
+        for (int j = 0; j < H; j++) xr[j] += m.pos_embed[(size_t)(g.pos0 + t) * H + j];
+    }
   }
   std::vector<decode::AttnRow> arows;
   arows.reserve(segs.size());
   std::vector<ops::RopeTable> rope(segs.size());
-  for (size_t i = 0; i < segs.size(); i++) {
+  for (size_t i = 0; i < segs.size() && !c.gpt2; i++) {
     double pos_scale = 1.0;
     std::vector<double> inv = rope_inv_freq(c, segs[i].pos0 + segs[i].T, &pos_scale);
     ops::rope_table(rope[i], inv, pos_scale, segs[i].pos0, segs[i].T);
@@ -246,13 +261,27 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
 
   for (int l = 0; l < c.num_layers; l++) {
     const LlamaLayer& L = m.layers[l];
-    {
+    if (c.gpt2) { // LayerNorm with bias, one fused c_attn split into q | k | v
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.layernorm_forward(ln, nullptr, nullptr, x, L.ln1.data(), L.ln1_b.data(), N, H, eps);
+      }
+      project(l, P_Q, qkv, ln);
       PEFT_PROFILE_SCOPE(elementwise);
-      be.rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+      for (size_t r = 0; r < n; r++) {
+        std::memcpy(q + r * Dq, qkv + r * 3 * Dq, Dq * sizeof(float));
+        std::memcpy(k + r * Dkv, qkv + r * 3 * Dq + Dq, Dkv * sizeof(float));
+        std::memcpy(v + r * Dkv, qkv + r * 3 * Dq + 2 * Dq, Dkv * sizeof(float));
+      }
+    } else {
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+      }
+      project(l, P_Q, q, ln);
+      project(l, P_K, k, ln);
+      project(l, P_V, v, ln);
     }
-    project(l, P_Q, q, ln);
-    project(l, P_K, k, ln);
-    project(l, P_V, v, ln);
     {
       PEFT_PROFILE_SCOPE(attention);
       arows.clear();
@@ -261,8 +290,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
         KVCache& cache = seqs[g.seq]->cache;
         float* qs = q + (size_t)g.row0 * Dq;
         float* ks = k + (size_t)g.row0 * Dkv;
-        be.rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
-        be.rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+        if (!c.gpt2) {
+          be.rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
+          be.rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+        }
         float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
         float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
         std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
@@ -281,6 +312,23 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
                                c.sliding_window);
     }
     project(l, P_O, x2, att);
+    if (c.gpt2) { // LayerNorm, c_fc -> gelu_new -> c_proj
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.add_inplace(x2, x, N, H);
+        be.layernorm_forward(ln, nullptr, nullptr, x2, L.ln2.data(), L.ln2_b.data(), N, H, eps);
+      }
+      project(l, P_UP, U, ln);
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.gelu_new_forward(h, U, n * I);
+      }
+      project(l, P_DOWN, out, h);
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.add_inplace(out, x2, N, H);
+      std::swap(x, out);
+      continue;
+    }
     {
       PEFT_PROFILE_SCOPE(elementwise);
       be.add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
@@ -302,19 +350,22 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     }
     std::swap(x, out);
   }
-  // the final norm of each segment's last row, then its logits (row-wise matrix-vector products over the head)
+  // the final norm of each segment's last row, then its logits (one product over the rows and the head)
   const int S = (int)segs.size();
   float* last = grow(last_, (size_t)S * H);
-  for (int i = 0; i < S; i++)
-    be.rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(), 1,
-                       H, eps);
+  for (int i = 0; i < S; i++) {
+    const float* xr = x + (size_t)(segs[i].row0 + segs[i].T - 1) * H;
+    if (c.gpt2)
+      be.layernorm_forward(last + (size_t)i * H, nullptr, nullptr, xr, m.norm.data(), m.norm_b.data(), 1, H, eps);
+    else
+      be.rmsnorm_forward(last + (size_t)i * H, nullptr, xr, m.norm.data(), 1, H, eps);
+  }
   float* logits = grow(logits_, (size_t)S * V);
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
     be.decode_rows_f32(m.head(), V, H, last, S, logits);
   }
   PEFT_PROFILE_SCOPE(sampling);
-
   // each row's log-softmax, top alternatives and sampled token, rows over the pool (a row uses its own logits and rng)
   std::vector<DecodeEvent> events(S);
   kern::parallel_for(S, [&](int rb, int re) {
@@ -353,8 +404,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     s->last = ev.token;
     if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), ev.token) != s->req.opt.eos.end())
       ev.finish = "stop";
-    else if (s->produced >= s->req.opt.max_tokens)
-      ev.finish = "length";
+    else if (s->produced >= s->req.opt.max_tokens || s->cache.len >= s->cache.max_len)
+      ev.finish = "length"; // gpt2: the context (n_positions) is full
     if (ev.finish) finished.push_back(s->req.id);
   }
   for (int64_t id : finished) drop(id);

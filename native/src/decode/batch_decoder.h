@@ -54,6 +54,7 @@ class BatchDecoder {
   size_t kv_bytes_per_token() const;
 
  private:
+  size_t cache_len(const DecodeRequest& r) const;
   struct Seq {
     DecodeRequest req;
     KVCache cache;
@@ -69,7 +70,7 @@ class BatchDecoder {
   std::map<int64_t, std::unique_ptr<Seq>> seqs_;
   std::vector<int64_t> order_; // join order (prefill fairness)
   // grow-only working memory of a step
-  std::vector<float> x_, ln_, q_, k_, v_, att_, x2_, g_, u_, h_, out_, lnf_, lora_u_, lora_tmp_, last_, logits_;
+  std::vector<float> x_, ln_, q_, k_, v_, att_, x2_, g_, u_, h_, out_, lnf_, lora_u_, lora_tmp_, last_, logits_, qkv_;
 };
 
 } // namespace peft

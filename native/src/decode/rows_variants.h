@@ -1,6 +1,6 @@
 // The per-ISA bodies of decode/rows_matmul (row-independent products of batched decoding): each variant file is
-// compiled with its own ISA flags (rows_matmul_avx2.cc without AVX-512, rows_matmul_scalar.cc without AVX; the
-// AVX-512 one lives in rows_matmul.cc, built for the machine). Plain pointers and views only, so the linker never
+// compiled with its own ISA flags (rows_matmul_avx512.cc, rows_matmul_avx2.cc without AVX-512, rows_matmul_scalar.cc
+// without AVX). Plain pointers and views only, so the linker never
 // merges an inline function built for one ISA into another's code.
 #pragma once
 #include <cstddef>
@@ -21,6 +21,8 @@ struct RowsKernels {
 };
 
 extern const RowsKernels rows_kernels_scalar;
-extern const RowsKernels rows_kernels_avx2; // null members when the build has no AVX2 code (a non-x86 compiler)
+// Null members when the build has no code for the ISA (a non-x86 compiler).
+extern const RowsKernels rows_kernels_avx512;
+extern const RowsKernels rows_kernels_avx2;
 
 } // namespace peft::decode

@@ -11,15 +11,7 @@
 
 namespace peft::kern {
 
-static std::string builtin_name() {
-#if defined(__AVX512F__)
-  return "builtin-blocked (avx512)";
-#elif defined(__AVX2__)
-  return "builtin-blocked (avx2)";
-#else
-  return "builtin-blocked (generic)";
-#endif
-}
+static std::string builtin_name() { return std::string("builtin-blocked (") + isa_name(active_isa()) + ")"; }
 
 static std::string sgemm_name() {
 #ifdef PEFT_HAVE_OPENBLAS

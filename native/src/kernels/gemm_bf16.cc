@@ -10,6 +10,7 @@
 #include <vector>
 #include "error.h"
 #include "kernels/gemm_bf16_internal.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/threads_internal.h"
 #ifdef PEFT_HAVE_DNNL
@@ -119,13 +120,15 @@ bool probe_native(std::string& impl) {
 
 } // namespace
 
+// Native only while the active kernel ISA is avx512 (oneDNN's bf16 kernels need AVX512-BF16 or AMX): PEFT_ISA=avx2
+// or scalar runs as a CPU without them would, bf16 products widened to the fp32 fallback.
 bool bf16_native() {
 #ifdef PEFT_HAVE_DNNL
   static const bool native = [] {
     std::string impl;
     return probe_native(impl);
   }();
-  return native;
+  return native && active_isa() == Isa::Avx512;
 #else
   return false;
 #endif

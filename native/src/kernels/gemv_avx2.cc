@@ -1,9 +1,9 @@
 // AVX2 + FMA decode GEMVs (built with -mavx2 -mfma -mf16c -mno-avx512f, so an AVX-512 build machine still gets a
-// path that runs on Zen 2/3 and Intel client CPUs). NF4 codes are looked up with two 8-entry permutes and a blend.
+// path that runs on Zen 2/3 and Intel client CPUs). NF4 codes are looked up with two 8-entry permutes and a blend (nf4_lookup_avx2.h).
 #include "kernels/gemv_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
-#include <cstring>
+#include "kernels/nf4_lookup_avx2.h"
 
 namespace peft::kern {
 namespace {
@@ -12,18 +12,6 @@ inline float hsum(__m256 v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 h = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-}
-
-// 8 codes (4 packed bytes, low nibble first) -> their code-book values, in element order.
-inline __m256 lookup8(const uint8_t* p, __m256 lo_tab, __m256 hi_tab) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  const __m128i b = _mm_cvtsi32_si128((int)v);
-  const __m128i m = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-  const __m256i idx = _mm256_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
-  const __m256 a = _mm256_permutevar8x32_ps(lo_tab, idx), c = _mm256_permutevar8x32_ps(hi_tab, idx);
-  return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28))); // bit 3 -> sign: upper half
 }
 
 void nf4_rows(const Nf4View& w, const float* x, int T, float* y, int o0, int o1) {
@@ -37,7 +25,7 @@ void nf4_rows(const Nf4View& w, const float* x, int T, float* y, int o0, int o1)
       const uint8_t* p = w.packed + blk * 32;
       const __m256 va = _mm256_set1_ps(nf4_view_absmax(w, blk));
       __m256 wv[8];
-      for (int q = 0; q < 8; q++) wv[q] = _mm256_mul_ps(lookup8(p + 4 * q, lo_tab, hi_tab), va);
+      for (int q = 0; q < 8; q++) wv[q] = _mm256_mul_ps(nf4_lookup8(p + 4 * q, lo_tab, hi_tab), va);
       const float* xb = x + (size_t)b * 64;
       for (int t = 0; t < T; t++) {
         const float* xr = xb + (size_t)t * w.cols;

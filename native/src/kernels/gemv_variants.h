@@ -1,5 +1,5 @@
 // The per-ISA bodies of the decode GEMVs (nf4_gemv, gemv_rows_f32): each computes output rows [o0, o1) and is compiled
-// in its own file with its own ISA flags (*_avx2.cc without AVX-512, *_scalar.cc without AVX); the dispatcher splits
+// in its own file with its own ISA flags (*_avx512.cc, *_avx2.cc without AVX-512, *_scalar.cc without AVX); the dispatcher splits
 // rows over the pool. Plain pointers only: the variant files include no shared inline code that the linker could
 // merge with a copy built for another ISA.
 #pragma once
@@ -24,9 +24,11 @@ using GemvF32Rows = void (*)(const float* W, int out, int in, const float* x, in
 
 void nf4_gemv_rows_scalar(const Nf4View& w, const float* x, int T, float* y, int o0, int o1);
 void gemv_f32_rows_scalar(const float* W, int out, int in, const float* x, int T, float* y, int o0, int o1);
-// Null when the build has no AVX2 code (a non-x86 compiler).
+// Null when the build has no AVX2 / AVX-512 code (a non-x86 compiler).
 extern const Nf4GemvRows nf4_gemv_rows_avx2;
 extern const GemvF32Rows gemv_f32_rows_avx2;
+extern const Nf4GemvRows nf4_gemv_rows_avx512;
+extern const GemvF32Rows gemv_f32_rows_avx512;
 
 // Absmax of block b after double-quant decoding (the formula of nf4.cc). static: each variant file keeps its own copy.
 static inline float nf4_view_absmax(const Nf4View& w, size_t b) {

@@ -1,4 +1,4 @@
-// The kernel ISA choice: best variant the CPU and the build both have, or PEFT_ISA=avx512|avx2|scalar (checked: a
+// The kernel ISA choice (and the per-ISA kernel tables of simd.h): best variant the CPU and the build both have, or PEFT_ISA=avx512|avx2|scalar (checked: a
 // variant the CPU cannot run or the build lacks is refused with an error, never run).
 #include "kernels/isa.h"
 #include <atomic>
@@ -6,6 +6,7 @@
 #include <mutex>
 #include "error.h"
 #include "kernels/gemv_variants.h"
+#include "kernels/simd.h"
 
 namespace peft::kern {
 
@@ -63,13 +64,8 @@ const char* isa_name(Isa isa) {
 
 bool isa_built(Isa isa) {
   switch (isa) {
-    case Isa::Avx512:
-#if defined(__AVX512F__) && defined(__AVX512BW__)
-      return true; // the AVX-512 bodies live in nf4.cc / linear.cc, built with the same flags as this file
-#else
-      return false;
-#endif
-    case Isa::Avx2: return nf4_gemv_rows_avx2 != nullptr && gemv_f32_rows_avx2 != nullptr;
+    case Isa::Avx512: return simd_avx512 && nf4_gemv_rows_avx512 && gemv_f32_rows_avx512;
+    case Isa::Avx2: return simd_avx2 && nf4_gemv_rows_avx2 && gemv_f32_rows_avx2;
     default: return true;
   }
 }
@@ -78,7 +74,9 @@ bool isa_cpu_supports(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   switch (isa) {
-    case Isa::Avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    case Isa::Avx512:
+      return isa_cpu_supports(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     case Isa::Avx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     default: return true;
@@ -105,6 +103,25 @@ void set_isa(const std::string& name) {
   std::lock_guard<std::mutex> lock(g_mu);
   g_isa.store((int)isa, std::memory_order_release);
 }
+
+bool cpu_has_avx512bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+const SimdKernels& simd_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return *simd_avx512; // active_isa() / set_isa() only pick variants the build has
+    case Isa::Avx2: return *simd_avx2;
+    default: return *simd_scalar;
+  }
+}
+
+const SimdKernels& simd() { return simd_for(active_isa()); }
 
 std::string isa_info() {
   return std::string("isa=") + isa_name(active_isa()) + " (cpu: " + isa_info_cpu() + "; built: " + isa_info_built() +

@@ -1,5 +1,5 @@
-// Which instruction-set variant the dispatched kernels (NF4 GEMV, fp32 row GEMV) run: avx512, avx2 (+FMA, F16C) or
-// portable scalar. Chosen once from the CPU's features and what this build contains, overridable with PEFT_ISA.
+// Which instruction-set variant the dispatched kernels (kernels/simd.h: training and decode loops) run: avx512
+// (F, BW, VL, DQ), avx2 (+FMA, F16C) or portable scalar. Chosen once from the CPU's features and what this build contains, overridable with PEFT_ISA.
 #pragma once
 #include <string>
 
@@ -16,6 +16,7 @@ void set_isa(const std::string& name);
 // Whether this build contains / this CPU can run a variant.
 bool isa_built(Isa isa);
 bool isa_cpu_supports(Isa isa);
+bool cpu_has_avx512bf16();    // the AVX512-BF16 kernels (attention_bf16_avx512bf16.cc) need it on top of avx512
 std::string isa_info_built(); // e.g. "avx512 avx2 scalar"
 std::string isa_info_cpu();
 // e.g. "isa=avx2 (cpu: avx512 avx2 scalar; built: avx512 avx2 scalar)".

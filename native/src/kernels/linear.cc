@@ -6,13 +6,10 @@
 #include <cstring>
 #include <string>
 #include "error.h"
-#include "kernels/gemv_variants.h"
-#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/linear.h"
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "kernels/simd.h"
+#include "kernels/threads_internal.h"
 
 namespace peft::kern {
 
@@ -48,44 +45,26 @@ void to_bf16_parallel(const float* x, uint16_t* y, size_t n) {
   });
 }
 
+// fp32 products on NF4 / bf16 storage with enough rows run as one pool region: each thread takes a contiguous share of
+// the T rows and materialises the weight tiles itself (nested: serially, into its own tile buffer), then multiplies
+// its rows serially. Against a dequantization region followed by a parallel sgemm (one region per K block with the
+// built-in kernel), this saves the hand-offs; the extra dequantization per thread is ~1% of the product at >= 64 rows
+// per thread. fn(t0, t1) runs once per thread share.
+template <typename F>
+bool over_row_shares(bool materialised, int T, F fn) {
+  const int P = threads();
+  if (!materialised || P <= 1 || T < 64 * P || in_parallel_region()) return false;
+  parallel_for(P, [&](int b, int e) {
+    for (int p = b; p < e; p++) {
+      const int t0 = (int)((long long)T * p / P), t1 = (int)((long long)T * (p + 1) / P);
+      if (t1 > t0) fn(t0, t1);
+    }
+  });
+  return true;
+}
+
 void check_T(int T, const char* what) {
   if (T < 0) throw EngineError("E_ENGINE", std::string("FrozenLinear::") + what + ": T must be >= 0");
-}
-
-} // namespace
-
-namespace {
-
-#if defined(__AVX512F__)
-// The AVX-512 body of gemv_rows_f32 for output rows [o0, o1).
-void gemv_f32_rows_avx512(const float* W, int out, int in, const float* x, int T, float* y, int o0, int o1) {
-  for (int o = o0; o < o1; o++) {
-    const float* w = W + (size_t)o * in;
-    for (int t = 0; t < T; t++) {
-      const float* xr = x + (size_t)t * in;
-      int i = 0;
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-      for (; i + 32 <= in; i += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(xr + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(xr + i + 16), a1);
-      }
-      float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-      for (; i < in; i++) sum += w[i] * xr[i];
-      y[(size_t)t * out + o] = sum;
-    }
-  }
-}
-#endif
-
-GemvF32Rows gemv_f32_body(Isa isa) {
-  switch (isa) {
-#if defined(__AVX512F__)
-    case Isa::Avx512: return gemv_f32_rows_avx512;
-#endif
-    case Isa::Avx2: return gemv_f32_rows_avx2;
-    case Isa::Scalar: return gemv_f32_rows_scalar;
-    default: throw EngineError("E_ENGINE", "gemv_rows_f32: no kernel for ISA " + std::string(isa_name(isa)));
-  }
 }
 
 } // namespace
@@ -94,7 +73,7 @@ GemvF32Rows gemv_f32_body(Isa isa) {
 // the pool, so W is streamed once (sgemm packs it first, which doubles the traffic of a decode step). The body is
 // the active ISA's (isa.h).
 void gemv_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) {
-  const GemvF32Rows body = gemv_f32_body(active_isa());
+  const GemvF32Rows body = simd().gemv_f32_rows;
   parallel_for((out + 15) / 16, [&](int cb, int ce) { body(W, out, in, x, T, y, cb * 16, std::min(out, ce * 16)); });
 }
 
@@ -209,11 +188,15 @@ void FrozenLinear::forward(float* y, const float* x, int T, Compute mode) const 
     return;
   }
   const int tr = tile_rows(out_, in_);
-  for (int r0 = 0; r0 < out_; r0 += tr) {
-    const int rows = std::min(tr, out_ - r0);
-    const float* w = tile_f32(r0, rows);
-    sgemm(false, true, T, rows, in_, 1.f, x, in_, w, in_, 0.f, y + r0, out_);
-  }
+  auto product = [&](int t0, int t1) {
+    for (int r0 = 0; r0 < out_; r0 += tr) {
+      const int rows = std::min(tr, out_ - r0);
+      const float* w = tile_f32(r0, rows);
+      sgemm(false, true, t1 - t0, rows, in_, 1.f, x + (size_t)t0 * in_, in_, w, in_, 0.f, y + (size_t)t0 * out_ + r0,
+            out_);
+    }
+  };
+  if (!over_row_shares(storage_ != Storage::F32, T, product)) product(0, T);
   add_bias(y, T);
 }
 
@@ -239,11 +222,15 @@ void FrozenLinear::backward_input(float* dx, const float* dy, int T, Compute mod
     return;
   }
   const int tr = tile_rows(out_, in_);
-  for (int r0 = 0; r0 < out_; r0 += tr) {
-    const int rows = std::min(tr, out_ - r0);
-    const float* w = tile_f32(r0, rows);
-    sgemm(false, false, T, in_, rows, 1.f, dy + r0, out_, w, in_, 1.f, dx, in_);
-  }
+  auto product = [&](int t0, int t1) {
+    for (int r0 = 0; r0 < out_; r0 += tr) {
+      const int rows = std::min(tr, out_ - r0);
+      const float* w = tile_f32(r0, rows);
+      sgemm(false, false, t1 - t0, in_, rows, 1.f, dy + (size_t)t0 * out_ + r0, out_, w, in_, 1.f,
+            dx + (size_t)t0 * in_, in_);
+    }
+  };
+  if (!over_row_shares(storage_ != Storage::F32, T, product)) product(0, T);
 }
 
 void FrozenLinear::backward_input_bf16(float* dx, const uint16_t* dy16, int T) const {

@@ -4,20 +4,14 @@
 // tighter worst case: |absmax - decoded| <= scale/254 where scale = max|absmax - mean| over its 256-block).
 // Weights are coded against the *decoded* absmax, so the error bound per weight is
 // |w - w'| <= absmax' * maxgap/2 + |absmax - absmax'|  with maxgap = 0.3038 (between -1 and -0.6962).
-// Dequantization to fp32 and bf16 is vectorised with AVX-512 (a 16-entry permute as the code-book lookup).
+// Dequantization to fp32 / bf16 and the decode GEMV run the active ISA's bodies (kernels/simd.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include "error.h"
-#include "kernels/bf16_inline.h"
-#include "kernels/gemv_variants.h"
-#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/nf4.h"
-#if defined(__AVX512F__) && defined(__AVX512BW__)
-#include <immintrin.h>
-#define PEFT_NF4_AVX512 1
-#endif
+#include "kernels/simd.h"
 
 namespace peft::kern {
 
@@ -124,46 +118,8 @@ void nf4_quantize(const float* w, int rows, int cols, NF4Tensor& out) {
 
 namespace {
 
-#ifdef PEFT_NF4_AVX512
-// 16 codes (8 packed bytes, low nibble first) -> 16 code indices as int32 lanes, in element order.
-inline __m512i unpack16(const uint8_t* p) {
-  uint64_t x;
-  std::memcpy(&x, p, 8);
-  const __m128i v = _mm_cvtsi64_si128((long long)x);
-  const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x0F));
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
-  return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
-}
-#endif
-
-// One 64-weight block to fp32.
-inline void block_f32(const uint8_t* p, float a, float* out) {
-#ifdef PEFT_NF4_AVX512
-  const __m512 table = _mm512_loadu_ps(NF4_CODE), va = _mm512_set1_ps(a);
-  for (int i = 0; i < NF4_BLOCK; i += 16)
-    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + i / 2), table), va));
-#else
-  for (int i = 0; i < NF4_BLOCK / 2; i++) {
-    out[2 * i] = NF4_CODE[p[i] & 15] * a;
-    out[2 * i + 1] = NF4_CODE[p[i] >> 4] * a;
-  }
-#endif
-}
-
-// One 64-weight block to bf16 (round to nearest even of the fp32 product, as f32_to_bf16 would).
-inline void block_bf16(const uint8_t* p, float a, uint16_t* out) {
-#if defined(PEFT_NF4_AVX512) && defined(__AVX512BF16__)
-  const __m512 table = _mm512_loadu_ps(NF4_CODE), va = _mm512_set1_ps(a);
-  for (int i = 0; i < NF4_BLOCK; i += 32) {
-    const __m512 x0 = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + i / 2), table), va);
-    const __m512 x1 = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + i / 2 + 8), table), va);
-    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
-  }
-#else
-  float tmp[NF4_BLOCK];
-  block_f32(p, a, tmp);
-  for (int i = 0; i < NF4_BLOCK; i++) out[i] = f32_to_bf16_one(tmp[i]);
-#endif
+Nf4View view(const NF4Tensor& t) {
+  return {t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, NF4_CODE, t.rows, t.cols};
 }
 
 void check_rows(const NF4Tensor& t, int row0, int nrows) {
@@ -177,22 +133,16 @@ void check_rows(const NF4Tensor& t, int row0, int nrows) {
 
 // Rows [row0, row0 + nrows) into out, rows ld values apart (ld == cols: compact, blocks may straddle rows; a wider
 // ld needs whole blocks per row).
-template <typename T, void (*BLOCK)(const uint8_t*, float, T*)>
-void dequantize_rows(const NF4Tensor& t, int row0, int nrows, T* out, size_t ld) {
+template <typename T, typename F>
+void dequantize_rows(const NF4Tensor& t, int row0, int nrows, T* out, size_t ld, F body) {
   check_rows(t, row0, nrows);
   const size_t b0 = (size_t)row0 * t.cols / NF4_BLOCK, nb = (size_t)nrows * t.cols / NF4_BLOCK;
   const size_t per_row = ld == (size_t)t.cols ? nb + 1 : (size_t)t.cols / NF4_BLOCK; // compact: one long "row"
   if (nb == 0) return;
   // Serial inside a parallel_for; otherwise split across the pool in chunks of >= 64 blocks.
   const int chunks = (int)std::max<size_t>(1, nb / 64);
-  parallel_for(chunks, [&](int cb, int ce) {
-    const size_t bb = nb * cb / chunks, be = nb * ce / chunks;
-    for (size_t b = bb; b < be; b++) {
-      const size_t blk = b0 + b;
-      const uint8_t* p = t.packed.data() + blk * (NF4_BLOCK / 2);
-      BLOCK(p, decode_absmax(t, blk), out + (b / per_row) * ld + (b % per_row) * NF4_BLOCK);
-    }
-  });
+  const Nf4View w = view(t);
+  parallel_for(chunks, [&](int cb, int ce) { body(w, b0, nb * cb / chunks, nb * ce / chunks, per_row, out, ld); });
 }
 
 } // namespace
@@ -207,69 +157,27 @@ void nf4_dequantize_bf16_ld(const NF4Tensor& t, int row0, int nrows, uint16_t* o
     for (int r = 0; r < nrows; r++) std::memcpy(out + r * ld, tmp.data() + (size_t)r * t.cols, (size_t)t.cols * 2);
     return;
   }
-  dequantize_rows<uint16_t, block_bf16>(t, row0, nrows, out, ld);
+  dequantize_rows(t, row0, nrows, out, ld, simd().nf4_bf16);
 }
 
 bool nf4_gemv_supported(const NF4Tensor& t) { return t.cols % NF4_BLOCK == 0; }
 
-namespace {
-
-#ifdef PEFT_NF4_AVX512
-// The AVX-512 body of nf4_gemv for output rows [o0, o1): each block decoded once in registers (a 16-entry permute).
-void nf4_gemv_rows_avx512(const Nf4View& w, const float* x, int T, float* y, int o0, int o1) {
-  const int cols = w.cols, per_row = cols / NF4_BLOCK;
-  const __m512 table = _mm512_loadu_ps(w.code);
-  for (int o = o0; o < o1; o++) {
-    __m512 acc[NF4_GEMV_MAX_ROWS];
-    for (int i = 0; i < T; i++) acc[i] = _mm512_setzero_ps();
-    for (int b = 0; b < per_row; b++) {
-      const size_t blk = (size_t)o * per_row + b;
-      const uint8_t* p = w.packed + blk * (NF4_BLOCK / 2);
-      const __m512 va = _mm512_set1_ps(nf4_view_absmax(w, blk));
-      __m512 wv[4];
-      for (int q = 0; q < 4; q++) wv[q] = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + q * 8), table), va);
-      const float* xb = x + (size_t)b * NF4_BLOCK;
-      for (int i = 0; i < T; i++) {
-        const float* xr = xb + (size_t)i * cols;
-        __m512 a = acc[i];
-        for (int q = 0; q < 4; q++) a = _mm512_fmadd_ps(wv[q], _mm512_loadu_ps(xr + 16 * q), a);
-        acc[i] = a;
-      }
-    }
-    for (int i = 0; i < T; i++) y[(size_t)i * w.rows + o] = _mm512_reduce_add_ps(acc[i]);
-  }
-}
-#endif
-
-Nf4GemvRows nf4_gemv_body(Isa isa) {
-  switch (isa) {
-#ifdef PEFT_NF4_AVX512
-    case Isa::Avx512: return nf4_gemv_rows_avx512;
-#endif
-    case Isa::Avx2: return nf4_gemv_rows_avx2;
-    case Isa::Scalar: return nf4_gemv_rows_scalar;
-    default: throw EngineError("E_ENGINE", "nf4_gemv: no kernel for ISA " + std::string(isa_name(isa)));
-  }
-}
-
-} // namespace
-
 void nf4_gemv(const NF4Tensor& t, const float* x, int T, float* y) {
   if (!nf4_gemv_supported(t)) throw EngineError("E_ENGINE", "nf4_gemv: the row length must be a multiple of 64");
   if (T < 1 || T > NF4_GEMV_MAX_ROWS) throw EngineError("E_ENGINE", "nf4_gemv: T must be in [1, 32]");
-  const Nf4GemvRows body = nf4_gemv_body(active_isa()); // isa.cc only picks variants this build has
-  const Nf4View w{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, NF4_CODE, t.rows, t.cols};
+  const Nf4GemvRows body = simd().nf4_gemv_rows; // isa.cc only picks variants this build has
+  const Nf4View w = view(t);
   // Output rows in chunks of 16 per task: each weight block is decoded once, in registers, and used for all T inputs.
   const int rows = t.rows, chunks = (rows + 15) / 16;
   parallel_for(chunks, [&](int cb, int ce) { body(w, x, T, y, cb * 16, std::min(rows, ce * 16)); });
 }
 
 void nf4_dequantize_f32(const NF4Tensor& t, int row0, int nrows, float* out) {
-  dequantize_rows<float, block_f32>(t, row0, nrows, out, (size_t)t.cols);
+  dequantize_rows(t, row0, nrows, out, (size_t)t.cols, simd().nf4_f32);
 }
 
 void nf4_dequantize_bf16(const NF4Tensor& t, int row0, int nrows, uint16_t* out) {
-  dequantize_rows<uint16_t, block_bf16>(t, row0, nrows, out, (size_t)t.cols);
+  dequantize_rows(t, row0, nrows, out, (size_t)t.cols, simd().nf4_bf16);
 }
 
 } // namespace peft::kern

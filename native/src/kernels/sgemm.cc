@@ -1,12 +1,13 @@
 // kern::sgemm: OpenBLAS cblas_sgemm (single-threaded, one slab of C per pool thread) when the build found it, the
 // built-in blocked sgemm otherwise (parallel over the pool, serial inside a parallel_for). On CPUs where OpenBLAS
-// only has an AVX2 kernel (e.g. 0.3.21 on Zen 4/5 picks "Haswell") but the built-in kernel was compiled for
-// AVX-512, the built-in one is used (measured ~2x faster there: bench/kernels.bench.ts, sgemm vs sgemm_builtin).
+// only has an AVX2 kernel (e.g. 0.3.21 on Zen 4/5 picks "Haswell") while the active kernel ISA is AVX-512, the
+// built-in one is used (measured ~2x faster there: bench/kernels.bench.ts, sgemm vs sgemm_builtin).
 // PEFT_SGEMM=openblas|builtin overrides the choice.
 #include <cctype>
 #include <cstdlib>
 #include <string>
 #include "kernels/kernels.h"
+#include "kernels/isa.h"
 #include "kernels/sgemm_builtin.h"
 #include "kernels/threads_internal.h"
 #ifdef PEFT_HAVE_OPENBLAS
@@ -17,20 +18,20 @@ namespace peft::kern {
 
 bool sgemm_uses_openblas() {
 #ifdef PEFT_HAVE_OPENBLAS
-  static const bool use = [] {
-    const char* env = std::getenv("PEFT_SGEMM");
-    if (env && std::string(env) == "openblas") return true;
-    if (env && std::string(env) == "builtin") return false;
-#if defined(__AVX512F__)
+  static const int env = [] { // 1 openblas, 0 builtin, -1 by ISA
+    const char* e = std::getenv("PEFT_SGEMM");
+    if (e && std::string(e) == "openblas") return 1;
+    if (e && std::string(e) == "builtin") return 0;
+    return -1;
+  }();
+  static const bool openblas_avx512 = [] {
     std::string core = openblas_get_corename();
     for (auto& c : core) c = (char)std::tolower((unsigned char)c);
     return core.find("skylakex") != std::string::npos || core.find("cooperlake") != std::string::npos ||
            core.find("sapphire") != std::string::npos;
-#else
-    return true;
-#endif
   }();
-  return use;
+  if (env >= 0) return env == 1;
+  return active_isa() != Isa::Avx512 || openblas_avx512;
 #else
   return false;
 #endif

@@ -1,100 +1,24 @@
-// Built-in blocked sgemm (BLIS-style packing + register-blocked micro-kernel written with GCC vector extensions,
-// so it compiles to AVX-512 / AVX2 / NEON as the target allows). Used when OpenBLAS is absent, and for GEMMs
-// called from inside a parallel_for (run serially there). Deterministic: every C element sums over k in one fixed
-// order whatever the thread count.
+// Built-in blocked sgemm (BLIS-style packing + a register-blocked micro-kernel). The micro-kernel is the active ISA's
+// (kernels/simd.h: 12x32 with AVX-512, 6x16 with AVX2 + FMA, 6x8 GCC vectors in the portable unit); the packing and
+// blocking here follow its MR x NR. Used when OpenBLAS is absent or slower, and for GEMMs called from inside a
+// parallel_for (run serially there). Deterministic: every C element sums over k in one fixed order whatever the
+// thread count.
 #include <algorithm>
 #include <cstring>
 #include <vector>
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
 #include "kernels/kernels.h"
 #include "kernels/sgemm_builtin.h"
+#include "kernels/simd.h"
 
 namespace peft::kern {
 
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int VL = 16;
-constexpr int MR = 12;
-#else
-constexpr int VL = 8;
-constexpr int MR = 6;
-#endif
-constexpr int NR = 2 * VL;
 constexpr int KC = 256;
-constexpr int MC = MR * 10;
-constexpr int NC = NR * 64;
-
-typedef float vf __attribute__((vector_size(VL * 4)));
-
-inline vf loadu(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof(v)); }
-#if defined(__AVX512F__)
-inline vf bcast(float x) { return (vf)_mm512_set1_ps(x); }
-#elif defined(__AVX__)
-inline vf bcast(float x) { return (vf)_mm256_set1_ps(x); }
-#else
-inline vf bcast(float x) {
-  vf v;
-  for (int i = 0; i < VL; i++) v[i] = x;
-  return v;
-}
-#endif
-
-// acc[MR][NR] = sum_k a[k][0..MR) x b[k][0..NR) over packed panels.
-inline void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* __restrict c, int ldc,
-                         int mr, int nr, float alpha, float beta, bool first) {
-  vf acc0[MR], acc1[MR];
-  for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = vf{};
-  for (int k = 0; k < kc; k++) {
-    const vf b0 = loadu(b), b1 = loadu(b + VL);
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-      const vf ai = bcast(a[i]);
-      acc0[i] += ai * b0;
-      acc1[i] += ai * b1;
-    }
-    a += MR;
-    b += NR;
-  }
-  if (mr == MR && nr == NR) {
-    for (int i = 0; i < MR; i++) {
-      float* ci = c + (size_t)i * ldc;
-      vf r0 = acc0[i] * alpha, r1 = acc1[i] * alpha;
-      if (!first) {
-        r0 += loadu(ci);
-        r1 += loadu(ci + VL);
-      } else if (beta != 0.f) {
-        r0 += loadu(ci) * beta;
-        r1 += loadu(ci + VL) * beta;
-      }
-      storeu(ci, r0);
-      storeu(ci + VL, r1);
-    }
-    return;
-  }
-  float tmp[MR][NR];
-  for (int i = 0; i < MR; i++) {
-    storeu(tmp[i], acc0[i]);
-    storeu(tmp[i] + VL, acc1[i]);
-  }
-  for (int i = 0; i < mr; i++) {
-    float* ci = c + (size_t)i * ldc;
-    for (int j = 0; j < nr; j++) {
-      const float v = alpha * tmp[i][j];
-      ci[j] = first ? (beta == 0.f ? v : v + beta * ci[j]) : ci[j] + v;
-    }
-  }
-}
+constexpr int MR_MAX = 16;
 
 // Packs op(A)[i0:i0+mc, k0:k0+kc] into MR-row panels, k-major inside a panel, zero-padded.
-void pack_a(bool tA, const float* A, int lda, int i0, int mc, int k0, int kc, float* dst) {
+void pack_a(int MR, bool tA, const float* A, int lda, int i0, int mc, int k0, int kc, float* dst) {
   for (int ip = 0; ip < mc; ip += MR) {
     const int mr = std::min(MR, mc - ip);
     float* d = dst + (size_t)ip * kc;
@@ -111,7 +35,7 @@ void pack_a(bool tA, const float* A, int lda, int i0, int mc, int k0, int kc, fl
 }
 
 // Packs op(B)[k0:k0+kc, j0:j0+nc] into NR-column panels, k-major inside a panel, zero-padded.
-void pack_b_panel(bool tB, const float* B, int ldb, int k0, int kc, int j, int nr, float* d) {
+void pack_b_panel(int NR, bool tB, const float* B, int ldb, int k0, int kc, int j, int nr, float* d) {
   if (!tB) {
     for (int k = 0; k < kc; k++) {
       const float* src = B + (size_t)(k0 + k) * ldb + j;
@@ -152,47 +76,64 @@ void sgemm_builtin(bool tA, bool tB, int M, int N, int K, float alpha, const flo
     scale_c(M, N, beta, C, ldc);
     return;
   }
+  const SimdKernels& K_ = simd();
+  const int MR = K_.sgemm_mr, NR = K_.sgemm_nr, MC = MR * 10, NC = NR * 64;
+  const auto micro_kernel = K_.sgemm_micro;
   const int nc_max = std::min(NC, (N + NR - 1) / NR * NR);
   const int kc_max = std::min(KC, K);
-  std::vector<float> bpack((size_t)nc_max * kc_max);
+  // Two B buffers: in parallel mode one region multiplies the k block packed in one buffer while its last tasks pack
+  // the next k block into the other, so a product costs 1 + (K blocks) pool regions per column block, not 2 per k
+  // block (pool hand-offs cost milliseconds on a busy machine).
+  std::vector<float> bpack[2] = {std::vector<float>((size_t)nc_max * kc_max),
+                                 std::vector<float>(K > KC ? (size_t)nc_max * kc_max : 0)};
+  const int mblocks = (M + MC - 1) / MC;
+  const int nthr = parallel ? threads() : 1;
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = std::min(NC, N - jc);
     const int npanels = (nc + NR - 1) / NR;
-    for (int pc = 0; pc < K; pc += KC) {
+    // Tasks: row blocks x groups of column panels (groups only when there are too few row blocks to share).
+    const int pgroups = std::min(npanels, std::max(1, (2 * nthr + mblocks - 1) / mblocks));
+    const int ntasks = mblocks * pgroups;
+    auto packb = [&](int pc, int b, int e) {
+      const int kc = std::min(KC, K - pc);
+      float* dst = bpack[(pc / KC) & 1].data();
+      for (int p = b; p < e; p++)
+        pack_b_panel(NR, tB, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), dst + (size_t)p * NR * kc);
+    };
+    auto body = [&](int pc, int b, int e) {
       const int kc = std::min(KC, K - pc);
       const bool first = pc == 0;
-      auto packb = [&](int b, int e) {
-        for (int p = b; p < e; p++)
-          pack_b_panel(tB, B, ldb, pc, kc, jc + p * NR, std::min(NR, nc - p * NR), bpack.data() + (size_t)p * NR * kc);
-      };
-      // Tasks: row blocks x groups of column panels (groups only when there are too few row blocks to share).
-      const int mblocks = (M + MC - 1) / MC;
-      const int nthr = parallel ? threads() : 1;
-      const int pgroups = std::min(npanels, std::max(1, (2 * nthr + mblocks - 1) / mblocks));
-      auto body = [&](int b, int e) {
-        thread_local std::vector<float> apack;
-        if (apack.size() < (size_t)MC * KC) apack.resize((size_t)MC * KC);
-        for (int task = b; task < e; task++) {
-          const int blk = task / pgroups, g = task % pgroups;
-          const int ic = blk * MC, mc = std::min(MC, M - ic);
-          const int p0 = (int)((long long)npanels * g / pgroups), p1 = (int)((long long)npanels * (g + 1) / pgroups);
-          pack_a(tA, A, lda, ic, mc, pc, kc, apack.data());
-          for (int p = p0; p < p1; p++) {
-            const int j = p * NR, nr = std::min(NR, nc - j);
-            const float* bp = bpack.data() + (size_t)p * NR * kc;
-            for (int ip = 0; ip < mc; ip += MR)
-              micro_kernel(kc, apack.data() + (size_t)ip * kc, bp, C + (size_t)(ic + ip) * ldc + jc + j, ldc,
-                           std::min(MR, mc - ip), nr, alpha, beta, first);
-          }
+      const float* bbuf = bpack[(pc / KC) & 1].data();
+      thread_local std::vector<float> apack;
+      if (apack.size() < (size_t)MR_MAX * 10 * KC) apack.resize((size_t)MR_MAX * 10 * KC);
+      for (int task = b; task < e; task++) {
+        const int blk = task / pgroups, g = task % pgroups;
+        const int ic = blk * MC, mc = std::min(MC, M - ic);
+        const int p0 = (int)((long long)npanels * g / pgroups), p1 = (int)((long long)npanels * (g + 1) / pgroups);
+        pack_a(MR, tA, A, lda, ic, mc, pc, kc, apack.data());
+        for (int p = p0; p < p1; p++) {
+          const int j = p * NR, nr = std::min(NR, nc - j);
+          const float* bp = bbuf + (size_t)p * NR * kc;
+          for (int ip = 0; ip < mc; ip += MR)
+            micro_kernel(kc, apack.data() + (size_t)ip * kc, bp, C + (size_t)(ic + ip) * ldc + jc + j, ldc,
+                         std::min(MR, mc - ip), nr, alpha, beta, first);
         }
-      };
-      if (parallel) {
-        parallel_for(npanels, packb);
-        parallel_for(mblocks * pgroups, body);
-      } else {
-        packb(0, npanels);
-        body(0, mblocks * pgroups);
       }
+    };
+    if (!parallel) {
+      for (int pc = 0; pc < K; pc += KC) {
+        packb(pc, 0, npanels);
+        body(pc, 0, ntasks);
+      }
+      continue;
+    }
+    parallel_for(npanels, [&](int b, int e) { packb(0, b, e); });
+    for (int pc = 0; pc < K; pc += KC) {
+      const int next = pc + KC < K ? npanels : 0; // packing tasks of the next k block, after this block's products
+      parallel_for(ntasks + next, [&](int b, int e) {
+        if (b < ntasks) body(pc, b, std::min(e, ntasks));
+        if (e > ntasks) packb(pc + KC, std::max(b, ntasks) - ntasks, e - ntasks);
+      });
     }
   }
 }

@@ -185,14 +185,15 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     if (cfg.model_type.empty())
       fail(file, "key \"model_type\" is missing (add \"model_type\": \"llama\", \"mistral\" or \"qwen2\")");
   }
-  if (cfg.model_type == "gpt2")
+  if (cfg.model_type == "gpt2") return parse_gpt2_config(root, file, cfg); // GPT-2 family: model/config_gpt2.cc
+  if (cfg.model_type == "t5")
     fail(file,
-         "model_type \"gpt2\" (GPT-2 family) is not supported by this engine yet; supported: llama, mistral, qwen2 "
-         "(Llama family)");
+         "model_type \"t5\" (encoder-decoder) is not supported here: T5 models load through the T5 engine "
+         "(native/src/t5, t5LoadModel); serve, exports and the batched decoder are not supported for t5 yet");
   const TypeDefaults* d = defaults_for(cfg.model_type);
   if (!d)
     fail(file, "model_type \"" + cfg.model_type +
-                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM)");
+                   "\" is not supported; supported: llama, mistral, qwen2 (Llama family, incl. SmolLM), gpt2");
   if (!cfg.architecture.empty() && cfg.architecture != d->architecture)
     fail(file, "architecture \"" + cfg.architecture + "\" is not supported for model_type \"" + cfg.model_type +
                    "\"; expected \"" + d->architecture + "\" (a causal LM head)");

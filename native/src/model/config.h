@@ -40,7 +40,16 @@ struct ModelConfig {
   bool qkv_bias = false;           // q/k/v_proj carry a bias (llama attention_bias, always for qwen2)
   bool o_bias = false;             // o_proj carries a bias (llama attention_bias; never for qwen2)
   int pad_token_id = -1;
+  // GPT-2 family (model_type gpt2, parsed by model/config_gpt2.cc): LayerNorm with bias (eps in rms_norm_eps), learned
+  // positions (max_position_embeddings = n_positions), gelu_new MLP (intermediate_size = n_inner), one fused c_attn.
+  bool gpt2 = false;
 };
+
+namespace json {
+struct Value;
+}
+// The GPT-2 part of parse_model_config (model/config_gpt2.cc): `cfg` holds model_type / architecture so far.
+ModelConfig parse_gpt2_config(const json::Value& root, const std::string& file, ModelConfig cfg);
 
 // Parse config.json text (file named for errors). Throws EngineError(E_MODEL) naming the key and the fix.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& file);

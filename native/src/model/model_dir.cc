@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "gpt2_load.h"
 #include "model/json.h"
 #include "model/safetensors.h"
 
@@ -53,6 +54,10 @@ std::map<std::string, Expect> expected_tensors(const ModelConfig& c) {
   const std::string im = "intermediate_size " + std::to_string(I);
   const std::string v = "vocab_size " + std::to_string(V);
   std::map<std::string, Expect> e;
+  if (c.gpt2) { // GPT-2 family names and Conv1D shapes (gpt2_load.cc)
+    for (const Gpt2Tensor& t : gpt2_expected_tensors(c)) e[t.name] = {t.shape, t.why, t.required};
+    return e;
+  }
   e["model.embed_tokens.weight"] = {{V, H}, v + ", " + h, true};
   e["model.norm.weight"] = {{H}, h, true};
   // With tied embeddings transformers ignores a stored lm_head (it is the embedding); accept it when the shape fits.
@@ -171,6 +176,7 @@ ModelFiles load_model_dir(const std::string& dir_in) {
          "pytorch_model.bin with transformers: model.save_pretrained(dir, safe_serialization=True))");
   }
 
+  if (mf.cfg.gpt2) gpt2_canonical_names(mf, origin); // the hub's original gpt2 files have no "transformer." prefix
   const std::map<std::string, Expect> expect = expected_tensors(mf.cfg);
   const std::string cfg_path = dir + "/config.json";
   for (auto it = mf.tensors.begin(); it != mf.tensors.end();) {

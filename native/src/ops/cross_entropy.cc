@@ -2,6 +2,7 @@
 // never exist at once; also the per-token log-probabilities used by scoring.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 #include "kernels/bf16_inline.h"
 #include "kernels/kernels.h"
@@ -103,42 +104,54 @@ double cross_entropy_forward_backward(float* dh, const float* h, const float* W,
   for (int r = 0; r < N; r++)
     if (targets[r] >= 0) rows.push_back(r);
   if (W16) return cross_entropy_bf16(dh, h, W16, targets, rows, C, V, grad_scale, work, work_floats);
-  const int R = (int)rows.size();
-  std::vector<float> hc((size_t)CE_CHUNK * C);  // [chunk, C] gathered inputs
-  std::vector<float> lg((size_t)CE_CHUNK * V);  // [chunk, V] logits, then dlogits
-  std::vector<float> dhc((size_t)CE_CHUNK * C); // [chunk, C]
-  std::vector<double> rowloss(CE_CHUNK);
-  double total = 0.0;
-  for (int c0 = 0; c0 < R; c0 += CE_CHUNK) {
+  const int R = (int)rows.size(), nchunks = (R + CE_CHUNK - 1) / CE_CHUNK;
+  std::vector<double> rowloss(R);
+  // One chunk of rows: logits, loss, softmax gradient and dh, with its own buffers. Rows no other chunk touches.
+  auto chunk = [&](int c0, float* hc, float* lg, float* dhc) {
     const int n = std::min(CE_CHUNK, R - c0);
-    for (int i = 0; i < n; i++) std::copy_n(h + (size_t)rows[c0 + i] * C, C, hc.data() + (size_t)i * C);
-    kern::sgemm(false, true, n, V, C, 1.f, hc.data(), C, W, C, 0.f, lg.data(), V); // logits = h W^T
+    for (int i = 0; i < n; i++) std::copy_n(h + (size_t)rows[c0 + i] * C, C, hc + (size_t)i * C);
+    kern::sgemm(false, true, n, V, C, 1.f, hc, C, W, C, 0.f, lg, V); // logits = h W^T
     par_rows(n, (size_t)V, [&](int b, int e) {
       for (int i = b; i < e; i++) {
-        float* l = lg.data() + (size_t)i * V;
+        float* l = lg + (size_t)i * V;
         const int t = targets[rows[c0 + i]];
         float mx = -INFINITY;
         for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
         double sum = 0;
         for (int j = 0; j < V; j++) sum += std::exp((double)(l[j] - mx));
         const double lse = mx + std::log(sum);
-        rowloss[i] = lse - l[t];
+        rowloss[c0 + i] = lse - l[t];
         if (dh) {
           for (int j = 0; j < V; j++) l[j] = (float)std::exp((double)l[j] - lse) * grad_scale;
           l[t] -= grad_scale;
         }
       }
     });
-    for (int i = 0; i < n; i++) total += rowloss[i];
-    if (dh) {
-      kern::sgemm(false, false, n, C, V, 1.f, lg.data(), V, W, C, 0.f, dhc.data(), C); // dh = dlogits W
-      for (int i = 0; i < n; i++) {
-        float* d = dh + (size_t)rows[c0 + i] * C;
-        const float* s = dhc.data() + (size_t)i * C;
-        for (int c = 0; c < C; c++) d[c] += s[c];
-      }
+    if (!dh) return;
+    kern::sgemm(false, false, n, C, V, 1.f, lg, V, W, C, 0.f, dhc, C); // dh = dlogits W
+    for (int i = 0; i < n; i++) {
+      float* d = dh + (size_t)rows[c0 + i] * C;
+      const float* s = dhc + (size_t)i * C;
+      for (int c = 0; c < C; c++) d[c] += s[c];
     }
+  };
+  const size_t per_chunk = (size_t)CE_CHUNK * (2 * C + V);
+  if (nchunks >= 2 * kern::threads()) {
+    // Enough chunks for every thread: the pool splits the chunks (one region for the whole loss) and each chunk runs
+    // serially on its thread, the same sums as the per-chunk parallel products (whose per-K-block regions numbered
+    // thousands per step with the built-in sgemm's 49152-long dh product).
+    kern::parallel_for(nchunks, [&](int cb, int ce) {
+      std::unique_ptr<float[]> buf(new float[per_chunk]);
+      for (int c = cb; c < ce; c++)
+        chunk(c * CE_CHUNK, buf.get(), buf.get() + (size_t)CE_CHUNK * C, buf.get() + (size_t)CE_CHUNK * (C + V));
+    });
+  } else {
+    std::unique_ptr<float[]> buf(new float[per_chunk]);
+    for (int c = 0; c < nchunks; c++)
+      chunk(c * CE_CHUNK, buf.get(), buf.get() + (size_t)CE_CHUNK * C, buf.get() + (size_t)CE_CHUNK * (C + V));
   }
+  double total = 0.0;
+  for (double l : rowloss) total += l;
   return total;
 }
 

@@ -3,34 +3,75 @@
 #include <cstring>
 #include <vector>
 #include "kernels/kernels.h"
+#include "kernels/threads_internal.h"
 #include "ops/ops.h"
 
 namespace peft::ops {
 
+// Row-separable products (row t of the result needs only row t of the inputs) over the pool as one region: each
+// thread takes a contiguous share of the N rows and runs its products serially (the same sums, in the same order, as
+// one parallel product each: one pool hand-off instead of one per product). Small products run inline.
+template <typename F>
+static void over_row_shares(int N, size_t work, F fn) {
+  const int P = kern::threads();
+  if (P <= 1 || N < 2 * P || work < (1u << 18) || kern::in_parallel_region()) return fn(0, N);
+  kern::parallel_for(P, [&](int b, int e) {
+    for (int p = b; p < e; p++) {
+      const int t0 = (int)((long long)N * p / P), t1 = (int)((long long)N * (p + 1) / P);
+      if (t1 > t0) fn(t0, t1);
+    }
+  });
+}
+
 void lora_forward(float* y, float* u, const float* x, const float* A, const float* B, int N, int in, int out, int r,
                   float scale) {
   if (N == 0) return;
-  kern::sgemm(false, true, N, r, in, 1.f, x, in, A, in, 0.f, u, r);    // u[N,r] = x A^T
-  kern::sgemm(false, true, N, out, r, scale, u, r, B, r, 1.f, y, out); // y[N,out] += s u B^T
+  over_row_shares(N, (size_t)N * r * (in + out), [&](int t0, int t1) {
+    const int n = t1 - t0;
+    float* ut = u + (size_t)t0 * r;
+    kern::sgemm(false, true, n, r, in, 1.f, x + (size_t)t0 * in, in, A, in, 0.f, ut, r);     // u = x A^T
+    kern::sgemm(false, true, n, out, r, scale, ut, r, B, r, 1.f, y + (size_t)t0 * out, out); // y += s u B^T
+  });
 }
 
 void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
                    const float* A, const float* B, int N, int in, int out, int r, float scale, float* dAT) {
   if (N == 0) return;
-  if (dB) kern::sgemm(true, false, out, r, N, scale, dy, out, u, r, 1.f, dB, r); // dB[out,r] += s dy^T u
-  kern::sgemm(false, false, N, r, out, scale, dy, out, B, r, 0.f, du, r);        // du[N,r] = s dy B
-  if (dA && dAT) {
-    // dA^T[in,r] = x^T du: a narrow product (r columns) that the narrow-sgemm path runs ~6x faster than the
-    // 16-row du^T x; then added transposed into dA.
-    kern::sgemm(true, false, in, r, N, 1.f, x, in, du, r, 0.f, dAT, r);
-    kern::parallel_for(r, [&](int b, int e) {
-      for (int k = b; k < e; k++)
-        for (int i = 0; i < in; i++) dA[(size_t)k * in + i] += dAT[(size_t)i * r + k];
+  // du[N,r] = s dy B, and dx[N,in] += du A in the same region (both row-separable)
+  over_row_shares(N, (size_t)N * r * (in + out), [&](int t0, int t1) {
+    const int n = t1 - t0;
+    float* dut = du + (size_t)t0 * r;
+    kern::sgemm(false, false, n, r, out, scale, dy + (size_t)t0 * out, out, B, r, 0.f, dut, r);
+    if (dx) kern::sgemm(false, false, n, in, r, 1.f, dut, r, A, in, 1.f, dx + (size_t)t0 * in, in);
+  });
+  // The weight gradients (sums over the N rows) in one region: share p of dB's rows [out] and share p of dA's
+  // columns [in] per task, each product run serially (the same sums as one parallel product each).
+  const int P = kern::threads();
+  const bool split =
+      P > 1 && out >= 2 * P && in >= 2 * P && (size_t)N * r * (in + out) >= (1u << 18) && !kern::in_parallel_region();
+  const int parts = split ? P : 1;
+  auto grads = [&](int p) {
+    const int o0 = (int)((long long)out * p / parts), o1 = (int)((long long)out * (p + 1) / parts);
+    const int i0 = (int)((long long)in * p / parts), i1 = (int)((long long)in * (p + 1) / parts);
+    if (dB && o1 > o0) // dB[out,r] += s dy^T u
+      kern::sgemm(true, false, o1 - o0, r, N, scale, dy + o0, out, u, r, 1.f, dB + (size_t)o0 * r, r);
+    if (!dA || i1 <= i0) return;
+    if (dAT) {
+      // dA^T[in,r] = x^T du: a narrow product (r columns) that the narrow-sgemm path runs ~6x faster than the
+      // 16-row du^T x; then added transposed into dA (this share's columns).
+      kern::sgemm(true, false, i1 - i0, r, N, 1.f, x + i0, in, du, r, 0.f, dAT + (size_t)i0 * r, r);
+      for (int k = 0; k < r; k++)
+        for (int i = i0; i < i1; i++) dA[(size_t)k * in + i] += dAT[(size_t)i * r + k];
+    } else { // dA[r,in] += du^T x
+      kern::sgemm(true, false, r, i1 - i0, N, 1.f, du, r, x + i0, in, 1.f, dA + i0, in);
+    }
+  };
+  if (split)
+    kern::parallel_for(parts, [&](int b, int e) {
+      for (int p = b; p < e; p++) grads(p);
     });
-  } else if (dA) {
-    kern::sgemm(true, false, r, in, N, 1.f, du, r, x, in, 1.f, dA, in); // dA[r,in] += du^T x
-  }
-  if (dx) kern::sgemm(false, false, N, in, r, 1.f, du, r, A, in, 1.f, dx, in); // dx[N,in] += du A
+  else
+    grads(0);
 }
 
 // splitmix64 of (seed, stream, index): a keep/drop decision that needs no state, so backward and

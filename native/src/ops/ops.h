@@ -44,6 +44,22 @@ void rmsnorm_backward(float* dx,         // [N, C] (+=)
                       const float* rstd, // [N]
                       int N, int C);
 
+// ---- LayerNorm with bias (ops/layernorm.cc, GPT-2): out = (x - mean) * rstd * w + b, biased variance
+void layernorm_forward(float* out,  // [N, C]
+                       float* mean, // [N] (saved for backward; may be null)
+                       float* rstd, // [N] (saved for backward; may be null)
+                       const float* x, const float* w, const float* b, int N, int C, float eps);
+// The forward's output again from the saved mean / rstd (the backward's recompute).
+void layernorm_apply(float* out, const float* x, const float* w, const float* b, const float* mean, const float* rstd,
+                     int N, int C);
+// dx += d(out)/dx applied to dout (accumulates: the residual stream's gradient).
+void layernorm_backward(float* dx, const float* dout, const float* x, const float* w, const float* mean,
+                        const float* rstd, int N, int C);
+
+// ---- gelu_new (ops/gelu.cc, GPT-2's MLP): h = 0.5 u (1 + tanh(sqrt(2/pi) (u + 0.044715 u^3)))
+void gelu_new_forward(float* h, const float* u, size_t n);
+void gelu_new_backward(float* du, const float* dh, const float* u, size_t n); // du = dh * gelu_new'(u)
+
 // ---- RoPE (ops/rope.cc), HF rotate_half layout: inside each head, dim j pairs with dim j + hd/2.
 struct RopeTable {
   int pos0 = 0, T = 0, half = 0;

@@ -1,33 +1,20 @@
 // SwiGLU activation of the Llama MLP, h = silu(gate) * up, forward and backward; and the bf16-training variants that
-// keep gate / up in bf16 within the same pass (these ops are memory-bound: fewer passes over N x I arrays).
+// keep gate / up in bf16 within the same pass (these ops are memory-bound: fewer passes over N x I arrays). `fast`
+// runs the active ISA's vectorised body (kernels/simd.h); otherwise the std::exp reference loop.
 #include <algorithm>
 #include <cmath>
 #include "kernels/kernels.h"
-#include "kernels/vexp.h"
+#include "kernels/simd.h"
 #include "ops/ops.h"
 
 namespace peft::ops {
 
-#if defined(__AVX512F__)
-static inline __m512 sigmoid512(__m512 x) {
-  const __m512 one = _mm512_set1_ps(1.f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, kern::exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-#endif
-
 void swiglu_forward(float* h, const float* g, const float* u, size_t n, bool fast) {
   const int chunks = (int)((n + 4095) / 4096);
+  const kern::SimdKernels& K = kern::simd();
   par_rows(chunks, 4096, [&](int b, int e) {
     size_t lo = (size_t)b * 4096, hi = std::min(n, (size_t)e * 4096);
-#if defined(__AVX512F__)
-    if (fast)
-      for (; lo + 16 <= hi; lo += 16) {
-        const __m512 x = _mm512_loadu_ps(g + lo);
-        _mm512_storeu_ps(h + lo, _mm512_mul_ps(_mm512_mul_ps(x, sigmoid512(x)), _mm512_loadu_ps(u + lo)));
-      }
-#else
-    (void)fast;
-#endif
+    if (fast) return K.swiglu_fwd(h + lo, g + lo, u + lo, hi - lo);
     for (size_t i = lo; i < hi; i++) {
       float x = g[i];
       h[i] = x / (1.f + std::exp(-x)) * u[i];
@@ -37,22 +24,10 @@ void swiglu_forward(float* h, const float* g, const float* u, size_t n, bool fas
 
 void swiglu_backward(float* dg, float* du, const float* dh, const float* g, const float* u, size_t n, bool fast) {
   const int chunks = (int)((n + 4095) / 4096);
+  const kern::SimdKernels& K = kern::simd();
   par_rows(chunks, 4096, [&](int b, int e) {
     size_t lo = (size_t)b * 4096, hi = std::min(n, (size_t)e * 4096);
-#if defined(__AVX512F__)
-    if (fast) {
-      const __m512 one = _mm512_set1_ps(1.f);
-      for (; lo + 16 <= hi; lo += 16) {
-        const __m512 x = _mm512_loadu_ps(g + lo), sig = sigmoid512(x), d = _mm512_loadu_ps(dh + lo);
-        const __m512 uu = _mm512_loadu_ps(u + lo); // every input read before any output is written: in place is safe
-        const __m512 t = _mm512_fmadd_ps(x, _mm512_sub_ps(one, sig), one); // 1 + x (1 - sig)
-        _mm512_storeu_ps(du + lo, _mm512_mul_ps(d, _mm512_mul_ps(x, sig)));
-        _mm512_storeu_ps(dg + lo, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, uu), sig), t));
-      }
-    }
-#else
-    (void)fast;
-#endif
+    if (fast) return K.swiglu_bwd(dg + lo, du + lo, dh + lo, g + lo, u + lo, hi - lo);
     for (size_t i = lo; i < hi; i++) {
       float x = g[i];
       float sig = 1.f / (1.f + std::exp(-x));

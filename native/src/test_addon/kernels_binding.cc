@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "binding/kernel_args.h"
 #include "error.h"
+#include "kernels/decode_rows.h"
 #include "kernels/gemm_bf16_internal.h"
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
@@ -263,6 +264,24 @@ Napi::Value DecodeRowsF32(const Napi::CallbackInfo& info) {
   return y;
 }
 
+// kernels.decodeRows(h, x [T*in], T, bf16?) -> y [T*out]: the decoding product (kernels/decode_rows.h) on the active
+// ISA, all output rows in one call on this thread (bf16: the weight's bf16 copy, made here if it has none).
+Napi::Value DecodeRows(const Napi::CallbackInfo& info) {
+  if (info.Length() < 3) bad("decodeRows(h, x, T): three arguments needed");
+  const FrozenLinear* l = linear_of(info[0], "decodeRows");
+  const int T = int_in(info[2], "decodeRows: T", 1, 32);
+  auto x = f32arr(info[1], "decodeRows: x", (size_t)T * l->in());
+  if (!decode_rows_supported(*l))
+    bad("decodeRows: the weight is neither fp32, bf16 (with bf16 compute) nor NF4 with whole blocks per row");
+  const bool bf16 = info.Length() > 3 && info[3].ToBoolean();
+  if (bf16) const_cast<FrozenLinear*>(l)->keep_bf16_copy();
+  auto y = Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
+  std::vector<float> xn;
+  if (l->storage() != Storage::F32 || bf16) decode_prepare_nf4(x.Data(), T, l->in(), xn);
+  decode_rows(*l, x.Data(), xn.empty() ? nullptr : xn.data(), T, y.Data(), 0, l->out(), bf16);
+  return y;
+}
+
 // kernels.frozenLinearBackward(h, dx: Float32Array [T*in] (accumulated into), dy [T*out], T, compute) -> dx
 Napi::Value FrozenLinearBackward(const Napi::CallbackInfo& info) {
   if (info.Length() < 5) bad("frozenLinearBackward(h, dx, dy, T, compute): five arguments needed");
@@ -368,6 +387,7 @@ void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("nf4Dequantize", Napi::Function::New(env, kernel_guarded<Nf4Dequantize>));
   k.Set("frozenLinear", Napi::Function::New(env, kernel_guarded<MakeFrozenLinear>));
   k.Set("frozenLinearForward", Napi::Function::New(env, kernel_guarded<FrozenLinearForward>));
+  k.Set("decodeRows", Napi::Function::New(env, kernel_guarded<DecodeRows>));
   k.Set("frozenLinearBackward", Napi::Function::New(env, kernel_guarded<FrozenLinearBackward>));
   k.Set("decodeRowsLinear", Napi::Function::New(env, kernel_guarded<DecodeRowsLinear>));
   k.Set("decodeRowsF32", Napi::Function::New(env, kernel_guarded<DecodeRowsF32>));

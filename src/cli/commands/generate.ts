@@ -13,6 +13,8 @@ import {
   type CompositionArgs,
 } from './composition-target.ts';
 import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
+import { seq2seqModel } from '../../hf/model-family.ts';
+import { checkT5Ids, loadT5WithAdapters, t5EncoderIds } from '../t5-inference.ts';
 import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
 export interface GenerateArgs extends CompositionArgs {
@@ -70,6 +72,16 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
     });
   }
   const target = applyComposition(a);
+  if (seq2seqModel(target.model)) {
+    // T5: the prompt is the encoder's input; generation starts from decoder_start (no chat template, no stop strings yet)
+    const { model, adapters } = await loadT5WithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
+    const enc = a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : t5EncoderIds(model, a.prompt!);
+    checkT5Ids(model, enc, '--prompt-ids');
+    const t0 = performance.now();
+    const tokens = await model.generate(enc, { maxTokens, temperature, topK, topP, seed }, adapters);
+    const seconds = (performance.now() - t0) / 1000;
+    return { text: model.tokenizer.decode(tokens, { skipSpecial: true }), tokens, prompt_tokens: enc, seconds };
+  }
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
   const chat =
     a.composition !== undefined && !a.raw && a.prompt !== undefined

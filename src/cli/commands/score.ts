@@ -6,6 +6,8 @@ import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
 import { adapterOption, applyComposition, compositionOptions, modelOption, quantOption, type CompositionArgs } from './composition-target.ts';
 import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
+import { seq2seqModel } from '../../hf/model-family.ts';
+import { loadT5WithAdapters, checkT5Ids, scoreT5, t5EncoderIds } from '../t5-inference.ts';
 import { scoreWindows } from '../../engine/score-windows.ts';
 import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
@@ -19,6 +21,8 @@ export interface ScoreArgs extends CompositionArgs {
   window?: number;
   stride?: number;
   json?: boolean;
+  /** t5 only: the encoder's input text (the scored text is the decoder's target). */
+  source?: string;
 }
 
 export interface ScoreOutput {
@@ -30,22 +34,33 @@ export interface ScoreOutput {
   stride: number;
 }
 
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PeftError('E_NOT_FOUND', `--file ${file}: cannot read (${(err as Error).message})`, { file });
+  }
+}
+
 export async function runScore(a: ScoreArgs, onWindow?: (done: number, total: number) => void): Promise<ScoreOutput> {
   const given = [a.text, a.file, a.ids].filter((x) => x !== undefined).length;
   if (given !== 1) throw new PeftError('E_USAGE', 'give exactly one of --text T, --file F or --ids 1,2,3');
   const target = applyComposition(a);
+  if (seq2seqModel(target.model)) {
+    // T5: the text is scored as the decoder's target (+ </s>) given --source in the encoder
+    const { model, adapters } = await loadT5WithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
+    let ids: number[];
+    if (a.ids !== undefined) ids = parseIds(a.ids, '--ids');
+    else ids = t5EncoderIds(model, a.file !== undefined ? readText(a.file) : a.text!);
+    checkT5Ids(model, ids, '--ids');
+    return scoreT5(model, adapters, a.source ?? '', ids);
+  }
+  if (a.source !== undefined) throw new PeftError('E_USAGE', '--source is for encoder-decoder (t5) models only');
   const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
   let ids: number[];
   if (a.ids !== undefined) ids = parseIds(a.ids, '--ids');
   else {
-    let text = a.text;
-    if (a.file !== undefined) {
-      try {
-        text = readFileSync(a.file, 'utf8');
-      } catch (err) {
-        throw new PeftError('E_NOT_FOUND', `--file ${a.file}: cannot read (${(err as Error).message})`, { file: a.file });
-      }
-    }
+    const text = a.file !== undefined ? readText(a.file) : a.text;
     ids = model.tokenizer.encode(text!, { special: true });
   }
   checkIds(model, ids, a.ids !== undefined ? '--ids' : undefined);
@@ -71,6 +86,7 @@ export const scoreCommand: CommandModule<object, ScoreArgs> = {
       .option('text', { type: 'string', describe: 'text to score' })
       .option('file', { type: 'string', describe: 'file whose text to score' })
       .option('ids', { type: 'string', describe: 'comma-separated token ids to score' })
+      .option('source', { type: 'string', describe: 't5 (encoder-decoder) models: the encoder input; the text is scored as its target' })
       .option('window', { type: 'number', describe: 'tokens per window for long inputs (default: the model context)' })
       .option('stride', { type: 'number', describe: 'window advance (default: half the window)' })
       .option('quant', quantOption)

@@ -137,9 +137,11 @@ describe.skipIf(skip !== '')(`adapter stages on stories260K${skip ? ` (skipped: 
     const base = row('base', 'qa');
     const comp = row('assistant', 'qa');
     expect(comp.examples).toBe(30);
-    expect(comp.exact_match!).toBeGreaterThan(base.exact_match! + 0.2);
+    // At least 6 of the 30 held-out answers become exact (the count moves by one between builds whose float rounding
+    // differs, e.g. with and without FMA contraction), and the answers' perplexity falls by orders of magnitude.
+    expect(comp.exact_match!).toBeGreaterThanOrEqual(base.exact_match! + 0.2);
     expect(comp.f1!).toBeGreaterThan(base.f1! + 0.2);
-    expect(comp.perplexity!).toBeLessThan(base.perplexity!);
+    expect(comp.perplexity!).toBeLessThan(base.perplexity! / 100);
   });
 
   it('evals can score on the NF4 base the adapters were trained for: other numbers, within NF4 error, same ranking', async () => {

@@ -38,7 +38,7 @@ describe('native engine layering', () => {
     // host-side helpers that are not computations on the backend's buffers
     const HOST = new Set(['rope_table']);
     const offenders: string[] = [];
-    for (const f of files.filter((x) => /^(llama|llama_load|train|generate)\.cc$/.test(x.path)))
+    for (const f of files.filter((x) => /^(llama|llama_load|gpt2_layer|gpt2_load|train|generate)\.cc$/.test(x.path)))
       for (const m of code(f.text).matchAll(/\b(ops|kern)::([a-z_0-9]+)\s*\(/g)) if (!HOST.has(m[2])) offenders.push(`${f.path}: ${m[1]}::${m[2]}`);
     expect(offenders).toEqual([]);
   });

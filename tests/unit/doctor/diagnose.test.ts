@@ -80,6 +80,12 @@ describe('diagnose', () => {
     expect(allOk(diagnose(f))).toBe(true);
   });
 
+  it('an AVX512-BF16 CPU on the forced avx2 kernel path (PEFT_ISA=avx2): auto is fp32 and says why', () => {
+    const f = facts({ kernels: kernels({ bf16Native: false, bf16Impl: 'fallback:f32-sgemm', isa: 'avx2' }) });
+    expect(f.cpu.flags.avx512_bf16 || f.cpu.flags.amx_bf16).toBe(true);
+    expect(autoComputeMode(f)).toEqual({ mode: 'fp32', reason: 'the kernels run the avx2 path (PEFT_ISA): no native bf16 there' });
+  });
+
   it('the kernel ISA: reported with what the CPU and build can run; scalar and a refused PEFT_ISA are warnings', () => {
     const ok = facts({ cpu: cpu(AVX2), kernels: kernels({ isa: 'avx2', isaCpu: 'avx2 scalar', isaBuilt: 'avx512 avx2 scalar' }) });
     expect(byId(ok, 'isa')).toMatchObject({ status: 'ok', value: 'avx2 (CPU can run: avx2 scalar; built: avx512 avx2 scalar)' });

@@ -1,5 +1,5 @@
 // Hashing: canonical JSON (the key material's text) and the stat-keyed file-hash cache.
-import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,42 +16,68 @@ describe('canonical JSON', () => {
 });
 
 describe('hash cache', () => {
-  it('reuses a hash while (size, mtime, inode) match and re-reads when mtime changes', async () => {
+  const later = () => Date.now() + 10_000; // hashed 10 s after the last change: not racy
+
+  it('reuses a hash while the stamp (size, inode, mtime, ctime) matches; a rewrite with its size and mtime put back is re-read', async () => {
     const d = mkdtempSync(join(tmpdir(), 'peftmake-unit-'));
     try {
       const f = join(d, 'f.txt');
       writeFileSync(f, 'abc');
       utimesSync(f, 1_000_000, 1_000_000);
-      const cache = new HashCache(join(d, 'cache.json'));
+      const cache = new HashCache(join(d, 'cache.json'), { now: later });
       expect((await hashFileCached(f, cache)).sha256).toBe(sha256Hex('abc'));
       cache.save();
-      // Same size, same mtime, different content: the cache (by design) answers without reading.
+      const warm = new HashCache(join(d, 'cache.json'), { now: later });
+      expect(JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8'))[f].sha256).toBe(sha256Hex('abc'));
+      // Unchanged: answered from the cache (a poisoned entry shows that nothing was read).
+      const poisoned = JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8'));
+      poisoned[f].sha256 = 'from-the-cache';
+      writeFileSync(join(d, 'cache.json'), JSON.stringify(poisoned));
+      expect((await hashFileCached(f, new HashCache(join(d, 'cache.json'), { now: later }))).sha256).toBe('from-the-cache');
+      // Same size, same mtime (put back, as `touch -d` does), different content: the ctime moved, so it is re-read.
       writeFileSync(f, 'abd');
       utimesSync(f, 1_000_000, 1_000_000);
-      const warm = new HashCache(join(d, 'cache.json'));
-      expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('abc'));
+      expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('abd'));
       utimesSync(f, 1_000_005, 1_000_005);
       expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('abd'));
       expect(await sha256File(f)).toBe(sha256Hex('abd'));
-      // A file modified just now is never trusted from the cache: a same-size rewrite in the same tick is seen.
-      writeFileSync(f, 'xyz');
-      await hashFileCached(f, warm);
-      writeFileSync(f, 'xyw');
-      expect((await hashFileCached(f, warm)).sha256).toBe(sha256Hex('xyw'));
       // Pruning drops what this process never looked at.
       const g = join(d, 'g.txt');
       writeFileSync(g, 'g');
-      utimesSync(g, 1_000_000, 1_000_000);
       await hashFileCached(g, warm);
-      utimesSync(f, 1_000_010, 1_000_010);
       await hashFileCached(f, warm);
       warm.save();
-      expect(Object.keys(JSON.parse((await import('node:fs')).readFileSync(join(d, 'cache.json'), 'utf8'))).sort()).toEqual([f, g].sort());
-      const next = new HashCache(join(d, 'cache.json'));
+      expect(Object.keys(JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8'))).sort()).toEqual([f, g].sort());
+      const next = new HashCache(join(d, 'cache.json'), { now: later });
       await hashFileCached(g, next);
       next.save(true);
-      const saved = JSON.parse((await import('node:fs')).readFileSync(join(d, 'cache.json'), 'utf8'));
-      expect(Object.keys(saved)).toEqual([g]);
+      expect(Object.keys(JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8')))).toEqual([g]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('never keeps a racily clean entry: a file changed (mtime or ctime) within 2 s of its hashing is re-read next time', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'peftmake-unit-'));
+    try {
+      const f = join(d, 'f.txt');
+      writeFileSync(f, 'xyz');
+      const now = new HashCache(undefined);
+      await hashFileCached(f, now);
+      // the same tick on a coarse clock: same size, same mtime and ctime, new content
+      const st = statSync(f, { bigint: true });
+      now.set(f, { size: 3, ino: Number(st.ino), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs }, sha256Hex('xyz'));
+      expect(now.get(f, { size: 3, ino: Number(st.ino), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })).toBeUndefined();
+      // an old mtime does not make it trusted while the ctime is recent (utimes just ran)
+      utimesSync(f, 1_000_000, 1_000_000);
+      const st2 = statSync(f, { bigint: true });
+      const s2 = { size: 3, ino: Number(st2.ino), mtimeNs: st2.mtimeNs, ctimeNs: st2.ctimeNs };
+      now.set(f, s2, sha256Hex('xyz'));
+      expect(now.get(f, s2)).toBeUndefined();
+      // judged 10 s later, the same stamp is kept
+      const after = new HashCache(undefined, { now: later });
+      after.set(f, s2, sha256Hex('xyz'));
+      expect(after.get(f, s2)).toBe(sha256Hex('xyz'));
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

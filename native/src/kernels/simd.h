@@ -1,0 +1,52 @@
+// The per-ISA kernel table: every hot loop of the training and decode paths that has an instruction-set-specific body
+// (exp rows, SwiGLU, RMSNorm rows, bf16 conversion, NF4 dequantization, decode GEMVs, the sgemm micro-kernel). Each
+// table lives in its own translation unit built with its own flags (simd_avx512.cc, simd_avx2.cc, simd_scalar.cc);
+// simd() returns the active ISA's (kernels/isa.h). The common code, built for a baseline x86-64, only calls through it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include "kernels/gemv_variants.h"
+#include "kernels/isa.h"
+
+namespace peft::kern {
+
+struct SimdKernels {
+  const char* isa;
+  // Row reductions for softmax / cross-entropy (vexp.h): max; sum_i exp(x_i - m) (16 float lanes, then double, in
+  // a fixed order: the same bits on every ISA); x_i = exp(x_i - m) * scale in place.
+  float (*vmax)(const float* x, size_t n);
+  double (*vsumexp)(const float* x, size_t n, float m);
+  void (*vexp_scale)(float* x, size_t n, float m, float scale);
+  // SwiGLU with the vectorised exp: h = silu(g) u; its backward (in place allowed: dg == g, du == u).
+  void (*swiglu_fwd)(float* h, const float* g, const float* u, size_t n);
+  void (*swiglu_bwd)(float* dg, float* du, const float* dh, const float* g, const float* u, size_t n);
+  // RMSNorm rows: sum_i a_i b_i (c_i) in double (32 lanes, fixed order); y = w * (x * rs);
+  // dx += rs dy w - k x (in double).
+  double (*dot_d)(const float* a, const float* b, const float* c, int n);
+  void (*norm_row)(float* y, const float* x, const float* w, float rs, int n);
+  void (*norm_bwd_row)(float* dx, const float* dy, const float* w, const float* x, double rs, double k, int n);
+  // fp32 <-> bf16, round to nearest even, NaN kept (quietened).
+  void (*f32_to_bf16)(const float* x, uint16_t* y, size_t n);
+  void (*bf16_to_f32)(const uint16_t* x, float* y, size_t n);
+  // NF4 blocks blk0 + [b, e) dequantized: block i to out + (i / per_row) * ld + (i % per_row) * 64.
+  void (*nf4_f32)(const Nf4View& w, size_t blk0, size_t b, size_t e, size_t per_row, float* out, size_t ld);
+  void (*nf4_bf16)(const Nf4View& w, size_t blk0, size_t b, size_t e, size_t per_row, uint16_t* out, size_t ld);
+  // Decode GEMVs (gemv_variants.h).
+  Nf4GemvRows nf4_gemv_rows;
+  GemvF32Rows gemv_f32_rows;
+  // The built-in sgemm's register block: C[mr, nr] (+)= alpha A B over kc packed steps (A panels of sgemm_mr rows,
+  // B panels of sgemm_nr columns; see sgemm_builtin.cc).
+  int sgemm_mr, sgemm_nr;
+  void (*sgemm_micro)(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, float alpha,
+                      float beta, bool first);
+};
+
+// Null where the build has no such unit (a non-x86 compiler).
+extern const SimdKernels* const simd_avx512;
+extern const SimdKernels* const simd_avx2;
+extern const SimdKernels* const simd_scalar; // always built
+
+const SimdKernels& simd_for(Isa isa);
+const SimdKernels& simd(); // the active ISA's
+
+} // namespace peft::kern

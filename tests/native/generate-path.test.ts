@@ -1,0 +1,39 @@
+// model.generate (one sequence, the whole loop in native/src/generate.cc) against the batched decoder serving the
+// same request alone (native/src/decode): the same tokens for fp32 and NF4 weights, with and without a LoRA stack,
+// for prompts on the row path (< 32 tokens) and on the matmul path, greedy and seeded sampling. On AVX-512 the fp32
+// products of both sum in the same order (the same numbers); NF4 differs in the last bits (generation scales each
+// block's sum by its absmax once) and gives the same tokens on this sample. The AVX2 and scalar variants of the
+// two paths sum in different orders, so the comparison is made on AVX-512 only.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BatchDecoder, type DecodeRequest } from '../../src/engine/batch.ts';
+import { loadModel, type AdapterUse } from '../../src/engine/index.ts';
+import { nativeEngine } from '../../src/engine/native.ts';
+import { testAddon } from './addon.ts';
+import { skipReason, STORIES } from './fixtures.ts';
+import { randomizeB } from './random.ts';
+
+const isa = (testAddon.kernels.backendInfo() as { isa: string }).isa;
+const reason = skipReason || (isa !== 'avx512' ? `the active kernel ISA is ${isa}: generation and the batched decoder sum in the same order on AVX-512 only` : '');
+
+describe.skipIf(reason !== '')(`generate = the batched decoder alone${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  beforeAll(() => void nativeEngine().setThreads(1)); // a 260K-parameter model: pool wake-ups would cost more than the work
+  for (const quant of ['none', 'nf4'] as const)
+    it(`${quant}: same tokens for short and long prompts, with and without adapters, greedy and sampled`, async () => {
+      const m = await loadModel({ dir: STORIES, quant });
+      const a = await m.createAdapter({ r: 4, alpha: 8, targets: 'all-linear', seed: 3, name: 'a' });
+      randomizeB(a, 5, 0.05);
+      const short = [1, 403, 407, 383, 294];
+      const long = [1, ...Array.from({ length: 44 }, (_, i) => 3 + ((i * 37) % 500))];
+      const dec = new BatchDecoder(m, { maxBatch: 1 });
+      for (const prompt of [short, long])
+        for (const adapters of [[], [{ adapter: a, weight: 0.7 }]] as AdapterUse[][])
+          for (const temperature of [0, 0.9]) {
+            const opts = { maxTokens: 24, temperature, topP: temperature ? 0.9 : 1, seed: 11, eos: [] as number[] };
+            const tokens: number[] = [];
+            const req: DecodeRequest = { prompt, adapters, ...opts };
+            await dec.generate(req, { onToken: (t) => void tokens.push(t.token) });
+            const label = `prompt ${prompt.length}, ${adapters.length} adapters, temperature ${temperature}`;
+            expect(await m.generate(prompt, opts, adapters), label).toEqual(tokens);
+          }
+    });
+});
