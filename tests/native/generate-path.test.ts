@@ -13,7 +13,8 @@ import { skipReason, STORIES } from './fixtures.ts';
 import { randomizeB } from './random.ts';
 
 const isa = (testAddon.kernels.backendInfo() as { isa: string }).isa;
-const reason = skipReason || (isa !== 'avx512' ? `the active kernel ISA is ${isa}: generation and the batched decoder sum in the same order on AVX-512 only` : '');
+const reason =
+  skipReason || (isa !== 'avx512' ? `the active kernel ISA is ${isa}: generation and the batched decoder sum in the same order on AVX-512 only` : '');
 
 describe.skipIf(reason !== '')(`generate = the batched decoder alone${reason ? ` (skipped: ${reason})` : ''}`, () => {
   beforeAll(() => void nativeEngine().setThreads(1)); // a 260K-parameter model: pool wake-ups would cost more than the work
