@@ -92,6 +92,13 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const objective = format === 'text' ? 'causal-lm' : 'answer-only';
 
   const model = await loadModel({ dir: modelDir, quant: c.quant, compute: c.compute });
+  const ctxLen = model.info.maxPositionEmbeddings;
+  if (model.info.modelType === 'gpt2' && c.seqLen > ctxLen)
+    // learned positions: nothing exists past n_positions
+    throw new PeftError('E_CONFIG_SEMANTIC', `${ctx.name}: seqLen ${c.seqLen} is longer than the GPT-2 base's context (n_positions ${ctxLen})`, {
+      pointer: `/${ctx.name.replace('.', '/')}/seqLen`,
+      hint: `set seqLen to at most ${ctxLen}`,
+    });
   const dataModel = (ctx.pipeline.datasets as Record<string, { model?: string }> | undefined)?.[c.data]?.model;
   const vocabFix =
     dataModel && dataModel !== c.base

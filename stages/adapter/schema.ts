@@ -13,7 +13,7 @@ export const loraSchema: JsonSchema = {
     dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0.05, description: 'Dropout on the LoRA input during training.' },
     targets: {
       description:
-        '"all-linear" or a list of module names: Llama family q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2 c_attn, c_proj (attn and mlp), c_fc.',
+        '"all-linear" or a list of module names: Llama family q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; GPT-2 c_attn, c_proj (attn and mlp), c_fc; T5 q, k, v, o (self- and cross-attention), wi_0, wi_1, wo. The engine checks them against the base model.',
       default: 'all-linear',
       anyOf: [
         { const: 'all-linear' },
@@ -21,7 +21,27 @@ export const loraSchema: JsonSchema = {
           type: 'array',
           minItems: 1,
           uniqueItems: true,
-          items: { enum: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'c_attn', 'c_proj', 'c_fc'] },
+          items: {
+            enum: [
+              'q_proj',
+              'k_proj',
+              'v_proj',
+              'o_proj',
+              'gate_proj',
+              'up_proj',
+              'down_proj',
+              'c_attn',
+              'c_proj',
+              'c_fc',
+              'q',
+              'k',
+              'v',
+              'o',
+              'wi_0',
+              'wi_1',
+              'wo',
+            ],
+          },
         },
       ],
     },

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
+import { notForT5, seq2seqModel } from '../../src/hf/model-family.ts';
 import type { RunContext, RunResult } from '../../src/stage.ts';
 import { exportSource, type ExportSource } from './export-source.ts';
 import { writePeftExport } from './peft-export.ts';
@@ -46,6 +47,11 @@ export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promis
       pointer: `/exports/${ctx.name.split('.')[1]}/format`,
     });
   const src = exportSource(ctx, c);
+  if (seq2seqModel(src.modelDir))
+    throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: ${notForT5(`export format "${format}"`)}`, {
+      pointer: `/exports/${ctx.name.split('.')[1]}/format`,
+      hint: "the adapter stage's own artifact is already a PEFT adapter (adapter_config.json + adapter_model.safetensors)",
+    });
   const dst = resolve(ctx.projectDir, c.path);
   mkdirSync(dirname(dst), { recursive: true });
   const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);

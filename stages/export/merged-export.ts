@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunContext } from '../../src/stage.ts';
-import { fitAdapter } from '../shared/adapter-fit.ts';
+import { fitAdapter, isConv1dModel } from '../shared/adapter-fit.ts';
 import { baseShapes, readBaseWeights } from '../shared/base-weights.ts';
 import { cardBase } from './card-context.ts';
 import type { ExportStageConfig, FormatResult } from './export-stage.ts';
@@ -28,7 +28,7 @@ export async function writeMergedExport(ctx: RunContext<ExportStageConfig>, src:
       ...cardBase(ctx.pipeline, src.baseName),
       details: [
         `weights: ${dtype}, ${w.shards} safetensors file${w.shards > 1 ? 's' : ''}, ${(w.totalBytes / 1e6).toFixed(1)} MB`,
-        `merged: ${src.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')} folded into the base (W + weight·scaling·B·A)`,
+        `merged: ${src.adapters.map((a) => `${a.name}×${a.weight}`).join(' + ')} folded into the base (${isConv1dModel(src.modelDir) ? "W + weight·scaling·(B·A)ᵀ: GPT-2's Conv1D weights are [in, out]" : 'W + weight·scaling·B·A'})`,
       ],
       usage: [
         {

@@ -1,12 +1,12 @@
 // T5 v1.1 / FLAN-T5 against transformers 4.35.2 + PEFT 0.13.2 (hf-arch/t5): log-probs and last logits within 5e-5
 // (the fixture's sensitivity note: erf-vs-tanh GELU moves them 1.3e-4), greedy ids from decoder_start exact, base and
 // lora-a; the 5-step AdamW seq2seq trajectory (losses 1e-5, final LoRA weights 5e-5 abs). Prints the largest diffs.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { T5Trainer, loadT5Model, t5Native } from '../../src/engine/t5.ts';
-import { readSafetensors } from '../../src/hf/safetensors.ts';
+import { readSafetensors, writeSafetensorsF32 } from '../../src/hf/safetensors.ts';
 import { FIXTURES, hasAddon, maxAbsDiff } from './fixtures.ts';
 
 const DIR = join(FIXTURES, 'hf-arch', 't5');
@@ -122,6 +122,30 @@ describe.skipIf(skip !== '')(`T5 (hf-arch/t5) equals transformers + PEFT${skip ?
       expect(q.info.frozenBytes).toBeLessThan(m.info.frozenBytes * 0.6);
       const sq = await q.score(p.encoder_ids, p.decoder_ids);
       expect(maxAbsDiff(sq.logprobs, base.logprobs)).toBeLessThan(0.5);
+
+      // Tied head (original T5 layout): logits = (h * d_model^-0.5) shared^T, the same as an untied head holding
+      // shared * d_model^-0.5.
+      const st = readSafetensors(join(DIR, 'hf', 'model.safetensors')).tensors;
+      const shared = st.get('shared.weight')!;
+      const cfg0 = JSON.parse(readFileSync(join(DIR, 'hf', 'config.json'), 'utf8'));
+      for (const [name, tie] of [
+        ['tied', true],
+        ['scaled', false],
+      ] as const) {
+        mkdirSync(join(tmp, name));
+        const ts = new Map(st);
+        if (tie) ts.delete('lm_head.weight');
+        else ts.set('lm_head.weight', { shape: shared.shape, data: shared.data.map((x) => x / Math.sqrt(64)) });
+        writeSafetensorsF32(join(tmp, name, 'model.safetensors'), ts);
+        writeFileSync(join(tmp, name, 'config.json'), JSON.stringify({ ...cfg0, tie_word_embeddings: tie }));
+      }
+      const tied = await loadT5Model({ dir: join(tmp, 'tied') });
+      expect(tied.info.tieWordEmbeddings).toBe(true);
+      const scaled = await loadT5Model({ dir: join(tmp, 'scaled') });
+      const lt = await tied.score(p.encoder_ids, p.decoder_ids, [], { logits: true });
+      const ls = await scaled.score(p.encoder_ids, p.decoder_ids, [], { logits: true });
+      expect(maxAbsDiff(lt.logits!, ls.logits!)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(lt.logits!, (await m.score(p.encoder_ids, p.decoder_ids, [], { logits: true })).logits!)).toBeGreaterThan(0.1);
 
       const bad = join(tmp, 'relu');
       cpSync(join(DIR, 'hf'), bad, { recursive: true });

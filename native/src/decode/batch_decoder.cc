@@ -7,6 +7,8 @@
 // long prompt's as llama_forward's); the lm_head is one product over every sequence's last row.
 // Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
 // all sequences in one parallel region, decode/decode_attention); every computation goes through the model's Backend.
+// GPT-2 takes its own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new
+// MLP) and adds learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
 #include "batch_decoder.h"
 #include <algorithm>
 #include <cmath>

@@ -71,6 +71,23 @@ describe.skipIf(skip !== '')(`GPT-2 pipeline (init gpt2 -> datasets -> domain + 
     expect((await p.build()).stages.every((s) => s.action === 'fresh')).toBe(true);
   });
 
+  it('refuses a training seqLen past n_positions, naming the key', async () => {
+    const q = new TempProject('peftmake-gpt2-long-');
+    try {
+      q.write('docs/a.md', DOC);
+      q.pipeline({
+        models: pipeline.models,
+        datasets: { docs: { ...pipeline.datasets.docs, seqLen: 200 } },
+        adapters: { domain: { ...pipeline.adapters.domain, seqLen: 200 } },
+      });
+      const r = await q.build();
+      expect(r.ok).toBe(false);
+      expect(stage(r, 'adapters.domain').error).toMatch(/seqLen 200 is longer than the GPT-2 base's context \(n_positions 160\)/);
+    } finally {
+      q.cleanup();
+    }
+  });
+
   it('tokenises without BOS (GPT-2) and ends answers with eos', () => {
     const cfg = JSON.parse(readFileSync(obj('models.base', 'model', 'config.json'), 'utf8'));
     expect(cfg).toMatchObject({ model_type: 'gpt2', n_embd: 64, n_positions: 160, bos_token_id: 1 });

@@ -108,3 +108,12 @@ describe.skipIf(skip !== '')(`t5 pipeline through the CLI${skip ? ` (skipped: ${
     expect(JSON.parse(s).perplexity).toBeGreaterThan(1);
   });
 });
+
+it('the FLAN-T5 recipe (examples/flan-t5) validates and plans: instruction + QA adapters on google/flan-t5-base', () => {
+  const out = execFileSync(process.execPath, [BIN, 'validate', '-f', join(ROOT, 'examples', 'flan-t5', 'pipeline.json')], { encoding: 'utf8' });
+  expect(out).toMatch(/adapters\.qa \(adapter\) <- adapters\.instruct, datasets\.squad, models\.base/);
+  const recipe = JSON.parse(readFileSync(join(ROOT, 'examples', 'flan-t5', 'pipeline.json'), 'utf8'));
+  expect(recipe.models.base).toEqual({ hub: 'google/flan-t5-base', revision: 'main' });
+  expect(recipe.adapters.instruct.lora.targets).toEqual(['q', 'v']);
+  expect(recipe.adapters.qa.on).toEqual(['instruct']);
+});
