@@ -36,7 +36,7 @@ extern const char* const FAMILY_NAMES[N_FAMILY];
 struct Counters {
   double sec[N_FAMILY] = {};
   long regions[N_FAMILY] = {}; // pool regions dispatched inside each family's scopes
-  double step_sec = 0;         // wall time inside Trainer::step / accumulate
+  double step_sec = 0;         // wall time inside Trainer::step / accumulate (or BatchDecoder::step)
   long steps = 0;
 };
 Counters& counters();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "decode/decode_attention.h"
 #include "kernels/linear.h"
 #include "ops/ops.h"
 
@@ -63,6 +64,14 @@ class Backend {
                                      int T, float* g, float* u, float* h, bool bf16) const = 0;
   virtual void decode_matvec_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
   virtual void decode_matvec_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const = 0;
+
+  // ---- batched decoding (decode/): products and attention whose result for a row never depends on the other rows
+  // y[T, out] = x[T, in] W^T (+ bias) for the pooled rows of a decoder step (NF4 tiles decoded once per step).
+  virtual void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T) const = 0;
+  // y[T, out] = x[T, in] W^T for an fp32 W [out, in] (the lm_head, LoRA A and B).
+  virtual void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
+  // One query row per sequence against its own KV cache (decode/decode_attention.h).
+  virtual void decode_attention_rows(const decode::AttnRow* rows, int n, int nh, int nkv, int hd, int window) const = 0;
 
   // ---- RMSNorm
   virtual void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C,

@@ -4,6 +4,7 @@
 #include <cstring>
 #include "adamw.h"
 #include "backend/backend.h"
+#include "decode/rows_matmul.h"
 #include "error.h"
 #include "kernels/decode_rows.h"
 #include "kernels/kernels.h"
@@ -137,6 +138,16 @@ class CpuBackend final : public Backend {
     kern::parallel_for((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
       kern::decode_rows_bf16(W, out, in, x, xn.data(), T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
     });
+  }
+  // Batched decoding (decode/): the pooled rows of a decoder step, NF4 tiles decoded once per step.
+  void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T) const override {
+    decode::rows_matmul(w, x, T, y);
+  }
+  void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
+    decode::rows_matmul_f32(W, out, in, x, T, y);
+  }
+  void decode_attention_rows(const decode::AttnRow* rows, int n, int nh, int nkv, int hd, int window) const override {
+    decode::attention_rows(rows, n, nh, nkv, hd, window);
   }
 
   void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C,

@@ -1,24 +1,28 @@
 // BatchDecoder: one forward per step over all running sequences. Rows are laid out as pooled short segments (decode
 // rows and prompts the single-sequence path would also run as matrix-vector products), grouped by adapter stack, then
-// long prompts, each on its own. The frozen products of the pooled rows run once for the batch (decode/rows_matmul:
-// 4x4 register blocks whose result for a row does not depend on the other rows); each long prompt runs
-// exactly as llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack,
-// row-wise (a long prompt's as llama_forward's).
-// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache. GPT-2 takes its
-// own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new MLP) and adds
-// learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
+// long prompts, each on its own. The frozen products of the pooled rows run once for the batch as one product over
+// the rows (Backend::decode_rows_linear, decode/rows_matmul: each NF4 tile decoded once per step and reused by every
+// row, register blocks whose result for a row does not depend on the other rows); each long prompt runs exactly as
+// llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack, row-wise (a
+// long prompt's as llama_forward's); the lm_head is one product over every sequence's last row.
+// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
+// all sequences in one parallel region, decode/decode_attention); every computation goes through the model's Backend.
+// GPT-2 takes its own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new
+// MLP) and adds learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
 #include "batch_decoder.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include "../backend/backend.h"
 #include "../error.h"
 #include "../kernels/kernels.h"
 #include "../kernels/nf4.h"
 #include "../model/config.h"
 #include "../moe/moe.h"
 #include "../ops/ops.h"
-#include "rows_matmul.h"
+#include "../profile.h"
+#include "decode_attention.h"
 
 namespace peft {
 
@@ -67,10 +71,10 @@ float* grow(std::vector<float>& v, size_t n) {
 
 // y[T, out] += s (x A^T) B^T for T rows with row-independent products (decode/rows_matmul): unlike sgemm, whose
 // blocking depends on T, a row's result never depends on how many rows share the call.
-void lora_rows(float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in, int out, int r,
-               float s) {
-  decode::rows_matmul_f32(w.A.data(), r, in, x, T, u);    // u[T, r]
-  decode::rows_matmul_f32(w.B.data(), out, r, u, T, tmp); // tmp[T, out]
+void lora_rows(const Backend& be, float* y, float* u, float* tmp, const float* x, const LoraWeights& w, int T, int in,
+               int out, int r, float s) {
+  be.decode_rows_f32(w.A.data(), r, in, x, T, u);    // u[T, r]
+  be.decode_rows_f32(w.B.data(), out, r, u, T, tmp); // tmp[T, out]
   const size_t n = (size_t)T * out;
   for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
 }
@@ -139,7 +143,16 @@ void BatchDecoder::drop(int64_t id) {
 }
 
 std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
+  const double t_step = prof::now_seconds();
+  struct StepClock { // the step's wall time (profile.h's step total), whichever way the step returns
+    double t0;
+    ~StepClock() {
+      prof::counters().step_sec += prof::now_seconds() - t0;
+      prof::counters().steps++;
+    }
+  } clock{t_step};
   const LlamaModel& m = *m_;
+  const Backend& be = m.be();
   const ModelConfig& c = m.cfg;
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
   const float eps = (float)c.rms_norm_eps;
@@ -217,6 +230,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
         for (int j = 0; j < H; j++) xr[j] += m.pos_embed[(size_t)(g.pos0 + t) * H + j];
     }
   }
+  std::vector<decode::AttnRow> arows;
+  arows.reserve(segs.size());
   std::vector<ops::RopeTable> rope(segs.size());
   for (size_t i = 0; i < segs.size() && !c.gpt2; i++) {
     double pos_scale = 1.0;
@@ -228,31 +243,44 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const auto project = [&](int l, int p, float* y, const float* xin) {
     const kern::FrozenLinear& W = *m.layers[l].proj[p];
     const int in = m.proj_in(p), o = m.proj_out(p);
-    if (Np) decode::rows_matmul(W, xin, Np, y);
-    for (auto& g : segs)
-      if (!g.pooled) W.forward(y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
+    {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
+      if (Np) be.decode_rows_linear(W, y, xin, Np);
+      for (auto& g : segs)
+        if (!g.pooled)
+          be.linear_forward(W, y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
+    }
+    PEFT_PROFILE_SCOPE(lora);
     for (auto& gr : groups)
       for (auto& [ad, sc] : *gr.stack)
-        if (LoraWeights* w = ad->mod(l, p))
+        if (LoraWeights* w = ad->mod(l, p)) {
           if (gr.pooled)
-            lora_rows(y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
+            lora_rows(be, y + (size_t)gr.row0 * o, lu, ltmp, xin + (size_t)gr.row0 * in, *w, gr.rows, in, o, ad->r, sc);
           else
-            ops::lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(),
-                              gr.rows, in, o, ad->r, sc);
+            be.lora_forward(y + (size_t)gr.row0 * o, lu, xin + (size_t)gr.row0 * in, w->A.data(), w->B.data(), gr.rows,
+                            in, o, ad->r, sc);
+        }
   };
 
   for (int l = 0; l < c.num_layers; l++) {
     const LlamaLayer& L = m.layers[l];
     if (c.gpt2) { // LayerNorm with bias, one fused c_attn split into q | k | v
-      ops::layernorm_forward(ln, nullptr, nullptr, x, L.ln1.data(), L.ln1_b.data(), N, H, eps);
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.layernorm_forward(ln, nullptr, nullptr, x, L.ln1.data(), L.ln1_b.data(), N, H, eps);
+      }
       project(l, P_Q, qkv, ln);
+      PEFT_PROFILE_SCOPE(elementwise);
       for (size_t r = 0; r < n; r++) {
         std::memcpy(q + r * Dq, qkv + r * 3 * Dq, Dq * sizeof(float));
         std::memcpy(k + r * Dkv, qkv + r * 3 * Dq + Dq, Dkv * sizeof(float));
         std::memcpy(v + r * Dkv, qkv + r * 3 * Dq + 2 * Dq, Dkv * sizeof(float));
       }
     } else {
-      ops::rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.rmsnorm_forward(ln, nullptr, x, L.ln1.data(), N, H, eps);
+      }
       project(l, P_Q, q, ln);
       project(l, P_K, k, ln);
       project(l, P_V, v, ln);
@@ -261,36 +289,57 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
         ops::rmsnorm_forward(k, nullptr, k, L.k_norm.data(), N, Dkv, eps);
       }
     }
-    for (size_t i = 0; i < segs.size(); i++) {
-      const Segment& g = segs[i];
-      KVCache& cache = seqs[g.seq]->cache;
-      float* qs = q + (size_t)g.row0 * Dq;
-      float* ks = k + (size_t)g.row0 * Dkv;
-      if (!c.gpt2) {
-        ops::rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
-        ops::rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+    {
+      PEFT_PROFILE_SCOPE(attention);
+      arows.clear();
+      for (size_t i = 0; i < segs.size(); i++) {
+        const Segment& g = segs[i];
+        KVCache& cache = seqs[g.seq]->cache;
+        float* qs = q + (size_t)g.row0 * Dq;
+        float* ks = k + (size_t)g.row0 * Dkv;
+        if (!c.gpt2) {
+          be.rope_forward(qs, rope[i], g.T, g.T, c.num_heads, c.head_dim);
+          be.rope_forward(ks, rope[i], g.T, g.T, c.num_kv_heads, c.head_dim);
+        }
+        float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
+        float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
+        std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
+        std::memcpy(vc + (size_t)g.pos0 * Dkv, v + (size_t)g.row0 * Dkv, (size_t)g.T * Dkv * sizeof(float));
+        if (g.T == 1) { // a decode row: with the others, in one parallel region below
+          arows.push_back(decode::AttnRow{qs, kc, vc, att + (size_t)g.row0 * Dq, g.pos0});
+          continue;
+        }
+        ops::AttnShape sh{g.T,        g.pos0 + g.T,     g.pos0, c.num_heads, c.num_kv_heads,
+                          c.head_dim, c.sliding_window, Dq,     Dkv};
+        sh.batch = 1;
+        sh.bf16 = m.compute == kern::Compute::BF16 && g.T >= 32 && kern::bf16_native();
+        be.attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
       }
-      float* kc = cache.k.data() + ((size_t)l * cache.max_len) * Dkv;
-      float* vc = cache.v.data() + ((size_t)l * cache.max_len) * Dkv;
-      std::memcpy(kc + (size_t)g.pos0 * Dkv, ks, (size_t)g.T * Dkv * sizeof(float));
-      std::memcpy(vc + (size_t)g.pos0 * Dkv, v + (size_t)g.row0 * Dkv, (size_t)g.T * Dkv * sizeof(float));
-      ops::AttnShape sh{g.T, g.pos0 + g.T, g.pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
-      sh.batch = 1;
-      sh.bf16 = m.compute == kern::Compute::BF16 && g.T >= 32 && kern::bf16_native();
-      ops::attention_forward(att + (size_t)g.row0 * Dq, nullptr, qs, kc, vc, sh);
+      be.decode_attention_rows(arows.data(), (int)arows.size(), c.num_heads, c.num_kv_heads, c.head_dim,
+                               c.sliding_window);
     }
     project(l, P_O, x2, att);
     if (c.gpt2) { // LayerNorm, c_fc -> gelu_new -> c_proj
-      for (size_t i = 0; i < n * H; i++) x2[i] += x[i];
-      ops::layernorm_forward(ln, nullptr, nullptr, x2, L.ln2.data(), L.ln2_b.data(), N, H, eps);
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.add_inplace(x2, x, N, H);
+        be.layernorm_forward(ln, nullptr, nullptr, x2, L.ln2.data(), L.ln2_b.data(), N, H, eps);
+      }
       project(l, P_UP, U, ln);
-      ops::gelu_new_forward(h, U, n * I);
+      {
+        PEFT_PROFILE_SCOPE(elementwise);
+        be.gelu_new_forward(h, U, n * I);
+      }
       project(l, P_DOWN, out, h);
-      for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.add_inplace(out, x2, N, H);
       std::swap(x, out);
       continue;
     }
-    ops::add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.add_rmsnorm_forward(x2, x, ln, nullptr, L.ln2.data(), N, H, eps);
+    }
     if (L.moe) { // sparse MoE block, per group of rows with one adapter stack (moe/moe.cc)
       if (!moe_) moe_ = moe_workspace(m, false);
       for (auto& gr : groups) {
@@ -304,65 +353,78 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     }
     project(l, P_GATE, G, ln);
     project(l, P_UP, U, ln);
-    if (Np) ops::swiglu_forward(h, G, U, (size_t)Np * I, false);
-    for (auto& g : segs)
-      if (!g.pooled)
-        ops::swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      if (Np) be.swiglu_forward(h, G, U, (size_t)Np * I, false);
+      for (auto& g : segs)
+        if (!g.pooled)
+          be.swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
                             frozen_mode(m, g.T) == kern::Compute::BF16);
+    }
     project(l, P_DOWN, out, h);
-    for (size_t i = 0; i < n * H; i++) out[i] += x2[i];
+    {
+      PEFT_PROFILE_SCOPE(elementwise);
+      be.add_inplace(out, x2, N, H);
+    }
     std::swap(x, out);
   }
-  // the final norm of each segment's last row, then its logits (row-wise matrix-vector products over the head)
+  // the final norm of each segment's last row, then its logits (one product over the rows and the head)
   const int S = (int)segs.size();
   float* last = grow(last_, (size_t)S * H);
-  for (int i = 0; i < S; i++)
+  for (int i = 0; i < S; i++) {
+    const float* xr = x + (size_t)(segs[i].row0 + segs[i].T - 1) * H;
     if (c.gpt2)
-      ops::layernorm_forward(last + (size_t)i * H, nullptr, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H,
-                             m.norm.data(), m.norm_b.data(), 1, H, eps);
+      be.layernorm_forward(last + (size_t)i * H, nullptr, nullptr, xr, m.norm.data(), m.norm_b.data(), 1, H, eps);
     else
-      ops::rmsnorm_forward(last + (size_t)i * H, nullptr, x + (size_t)(segs[i].row0 + segs[i].T - 1) * H, m.norm.data(),
-                           1, H, eps);
+      be.rmsnorm_forward(last + (size_t)i * H, nullptr, xr, m.norm.data(), 1, H, eps);
+  }
   float* logits = grow(logits_, (size_t)S * V);
-  decode::rows_matmul_f32(m.head(), V, H, last, S, logits);
-
-  std::vector<DecodeEvent> events;
-  events.reserve(S);
+  {
+    PEFT_PROFILE_SCOPE(lmhead_ce);
+    be.decode_rows_f32(m.head(), V, H, last, S, logits);
+  }
+  PEFT_PROFILE_SCOPE(sampling);
+  // each row's log-softmax, top alternatives and sampled token, rows over the pool (a row uses its own logits and rng)
+  std::vector<DecodeEvent> events(S);
+  kern::parallel_for(S, [&](int rb, int re) {
+    for (int i = rb; i < re; i++) {
+      Seq* s = seqs[segs[i].seq];
+      float* lg = logits + (size_t)i * V;
+      double mx = -INFINITY;
+      for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
+      double sum = 0;
+      for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
+      const double lse = mx + std::log(sum);
+      DecodeEvent& ev = events[i];
+      ev.id = s->req.id;
+      if (s->req.top_logprobs > 0) {
+        std::vector<int> idx(V);
+        std::iota(idx.begin(), idx.end(), 0);
+        const int kk = s->req.top_logprobs;
+        std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
+                          [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+        for (int j = 0; j < kk; j++) {
+          ev.top_ids.push_back(idx[j]);
+          ev.top_logprobs.push_back((float)(lg[idx[j]] - lse));
+        }
+      }
+      ev.token = sample_token(lg, V, s->req.opt, s->rng);
+      ev.logprob = (float)(lg[ev.token] - lse);
+    }
+  });
   std::vector<int64_t> finished;
   for (int i = 0; i < S; i++) {
     Seq* s = seqs[segs[i].seq];
+    DecodeEvent& ev = events[i];
     s->cache.len += segs[i].T;
     s->prefilled = true;
-    float* lg = logits + (size_t)i * V;
-    double mx = -INFINITY;
-    for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
-    double sum = 0;
-    for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
-    const double lse = mx + std::log(sum);
-    DecodeEvent ev;
-    ev.id = s->req.id;
-    if (s->req.top_logprobs > 0) {
-      std::vector<int> idx(V);
-      std::iota(idx.begin(), idx.end(), 0);
-      const int kk = s->req.top_logprobs;
-      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
-                        [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
-      for (int j = 0; j < kk; j++) {
-        ev.top_ids.push_back(idx[j]);
-        ev.top_logprobs.push_back((float)(lg[idx[j]] - lse));
-      }
-    }
-    const int32_t id = sample_token(lg, V, s->req.opt, s->rng);
-    ev.token = id;
-    ev.logprob = (float)(lg[id] - lse);
     s->produced++;
-    s->last = id;
-    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), id) != s->req.opt.eos.end())
+    s->last = ev.token;
+    if (std::find(s->req.opt.eos.begin(), s->req.opt.eos.end(), ev.token) != s->req.opt.eos.end())
       ev.finish = "stop";
     else if (s->produced >= s->req.opt.max_tokens || s->cache.len >= s->cache.max_len)
       ev.finish = "length"; // gpt2: the context (n_positions) is full
     if (ev.finish) finished.push_back(s->req.id);
-    events.push_back(std::move(ev));
   }
   for (int64_t id : finished) drop(id);
   return events;

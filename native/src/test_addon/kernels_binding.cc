@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <cstring>
 #include <string>
+#include "backend/backend.h"
 #include "binding/kernel_args.h"
 #include "error.h"
 #include "kernels/decode_rows.h"
@@ -238,6 +239,31 @@ Napi::Value FrozenLinearForward(const Napi::CallbackInfo& info) {
   return y;
 }
 
+// kernels.decodeRowsLinear(h, x: Float32Array [T*in], T) -> y [T*out]: batched decoding's row-independent product
+// (decode/rows_matmul through the CPU backend, the active ISA's variant).
+Napi::Value DecodeRowsLinear(const Napi::CallbackInfo& info) {
+  if (info.Length() < 3) bad("decodeRowsLinear(h, x, T): three arguments needed");
+  const FrozenLinear* l = linear_of(info[0], "decodeRowsLinear");
+  const int T = int_in(info[2], "decodeRowsLinear: T", 0, 1 << 24);
+  auto x = f32arr(info[1], "decodeRowsLinear: x", (size_t)T * l->in());
+  auto y = Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
+  peft::cpu_backend().decode_rows_linear(*l, y.Data(), x.Data(), T);
+  return y;
+}
+
+// kernels.decodeRowsF32(W: Float32Array [out*in], out, in, x [T*in], T) -> y [T*out] (the lm_head / LoRA product).
+Napi::Value DecodeRowsF32(const Napi::CallbackInfo& info) {
+  if (info.Length() < 5) bad("decodeRowsF32(W, out, in, x, T): five arguments needed");
+  const int out = int_in(info[1], "decodeRowsF32: out", 1, 1 << 24),
+            in = int_in(info[2], "decodeRowsF32: in", 1, 1 << 24);
+  const int T = int_in(info[4], "decodeRowsF32: T", 0, 1 << 24);
+  auto W = f32arr(info[0], "decodeRowsF32: W", (size_t)out * in);
+  auto x = f32arr(info[3], "decodeRowsF32: x", (size_t)T * in);
+  auto y = Napi::Float32Array::New(info.Env(), (size_t)T * out);
+  peft::cpu_backend().decode_rows_f32(W.Data(), out, in, x.Data(), T, y.Data());
+  return y;
+}
+
 // kernels.decodeRows(h, x [T*in], T, bf16?) -> y [T*out]: the decoding product (kernels/decode_rows.h) on the active
 // ISA, all output rows in one call on this thread (bf16: the weight's bf16 copy, made here if it has none).
 Napi::Value DecodeRows(const Napi::CallbackInfo& info) {
@@ -363,6 +389,8 @@ void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("frozenLinearForward", Napi::Function::New(env, kernel_guarded<FrozenLinearForward>));
   k.Set("decodeRows", Napi::Function::New(env, kernel_guarded<DecodeRows>));
   k.Set("frozenLinearBackward", Napi::Function::New(env, kernel_guarded<FrozenLinearBackward>));
+  k.Set("decodeRowsLinear", Napi::Function::New(env, kernel_guarded<DecodeRowsLinear>));
+  k.Set("decodeRowsF32", Napi::Function::New(env, kernel_guarded<DecodeRowsF32>));
   k.Set("frozenLinearForwardAug", Napi::Function::New(env, kernel_guarded<FrozenLinearForwardAug>));
   k.Set("frozenLinearBackwardAug", Napi::Function::New(env, kernel_guarded<FrozenLinearBackwardAug>));
   k.Set("frozenLinearBackwardGroup", Napi::Function::New(env, kernel_guarded<FrozenLinearBackwardGroup>));

@@ -1,0 +1,78 @@
+// Batched decoding's row-independent products (native/src/decode/rows_matmul, through the CPU backend) on every ISA
+// path this CPU can run (avx512 / avx2 / scalar, forced like PEFT_ISA): NF4 and fp32 weights at awkward shapes equal
+// the float64 product of the same (dequantized) weights, and a row's result is bit-identical whether it runs alone or
+// among other rows — what makes a batched request's tokens equal the same request served alone.
+import { describe, expect, it } from 'vitest';
+import { testAddon } from './addon.ts';
+import { lcg } from './random.ts';
+
+const k = testAddon.kernels;
+const info = k.backendInfo() as { isa: string; isaCpu: string; isaBuilt: string };
+const runnable = ['avx512', 'avx2', 'scalar'].filter((i) => info.isaCpu.split(' ').includes(i) && info.isaBuilt.split(' ').includes(i));
+
+const rand = (n: number, seed: number, scale = 1) => {
+  const r = lcg(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+};
+// The largest |y - ref| / sum_k |w x| over all outputs (float64 reference).
+function relErr(y: Float32Array, W: Float32Array, x: Float32Array, T: number, out: number, inn: number): number {
+  let worst = 0;
+  for (let t = 0; t < T; t++)
+    for (let o = 0; o < out; o++) {
+      let s = 0,
+        m = 0;
+      for (let i = 0; i < inn; i++) {
+        s += W[o * inn + i] * x[t * inn + i];
+        m += Math.abs(W[o * inn + i] * x[t * inn + i]);
+      }
+      worst = Math.max(worst, Math.abs(y[t * out + o] - s) / (m || 1));
+    }
+  return worst;
+}
+/** Each row of x run alone, the results stacked. */
+function alone(f: (x: Float32Array, T: number) => Float32Array, x: Float32Array, T: number, inn: number, out: number): Float32Array {
+  const y = new Float32Array(T * out);
+  for (let t = 0; t < T; t++) y.set(f(x.subarray(t * inn, (t + 1) * inn), 1), t * out);
+  return y;
+}
+
+describe.each(runnable)('decode row products on the %s path', (isa) => {
+  // out not a multiple of 4 or 16; T across the 4- and 2-row blocks; in 64-multiples (NF4) with and without 16-lane tails
+  for (const [out, inn, T] of [
+    [37, 64, 1],
+    [33, 192, 7],
+    [18, 1536, 16],
+    [5, 128, 33],
+  ] as const)
+    it(`NF4 ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|, each row as when alone`, () => {
+      k.setIsa(isa);
+      const h = k.frozenLinear({ w: rand(out * inn, 7 + out, 0.05), out, in: inn, storage: 'nf4' });
+      const x = rand(T * inn, 11 + T);
+      const y = k.decodeRowsLinear(h, x, T) as Float32Array;
+      expect(relErr(y, k.frozenLinearDequantize(h), x, T, out, inn)).toBeLessThan(2e-6);
+      expect(Array.from(y)).toEqual(Array.from(alone((xr, n) => k.decodeRowsLinear(h, xr, n), x, T, inn, out)));
+    });
+  it('NF4 with blocks straddling rows (in 40) and a bias equals the product plus the bias', () => {
+    k.setIsa(isa);
+    const bias = rand(32, 5);
+    const h = k.frozenLinear({ w: rand(32 * 40, 3, 0.05), bias, out: 32, in: 40, storage: 'nf4' });
+    const x = rand(6 * 40, 4);
+    const y = (k.decodeRowsLinear(h, x, 6) as Float32Array).map((v, i) => v - bias[i % 32]);
+    expect(relErr(y, k.frozenLinearDequantize(h), x, 6, 32, 40)).toBeLessThan(2e-6);
+  });
+  for (const [out, inn, T] of [
+    [37, 1, 1],
+    [13, 7, 5],
+    [20, 100, 9],
+    [3, 4167, 4],
+  ] as const)
+    it(`fp32 ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|, each row as when alone`, () => {
+      k.setIsa(isa);
+      const w = rand(out * inn, 5 + inn);
+      const x = rand(T * inn, 9 + T);
+      const y = k.decodeRowsF32(w, out, inn, x, T) as Float32Array;
+      expect(relErr(y, w, x, T, out, inn)).toBeLessThan(2e-6);
+      expect(Array.from(y)).toEqual(Array.from(alone((xr, n) => k.decodeRowsF32(w, out, inn, xr, n), x, T, inn, out)));
+    });
+  it('resets the ISA', () => expect(k.setIsa(info.isa)).toBe(info.isa));
+});
