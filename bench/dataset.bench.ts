@@ -1,10 +1,17 @@
 // Dataset preprocessing benchmark (JSON lines): MB/s of input for wikitext-2 valid + test as a `text` dataset with
 // cleaning, PII redaction, exact dedup, tokenization with the stories260K tokenizer, packing and writing the JSONL
 // files — everything the stage does. Each run loads a fresh tokenizer (cold word cache). Goal: >= 20 MB/s.
-// Run: `npx tsx bench/dataset.bench.ts` (BENCH_RUNS, default 5). Skips with a JSON line when the fixtures are absent.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+// Then `dataset.big`: a 200 MB+ corpus (wikitext-2 valid + test repeated, each copy's lines marked with its number so
+// dedup keeps them) prepared on one thread and on the worker pool (one worker per core), each in its own process
+// (peak RSS its own), the outputs' sha256 compared. Goal: >= 40 MB/s on two cores.
+// Run: `npx tsx bench/dataset.bench.ts` (BENCH_RUNS, default 5; BENCH_DATASET_BIG_MB, default 200, 0 skips).
+// Skips with a JSON line when the fixtures are absent.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resolveDatasetConfig } from '../stages/dataset/config.ts';
 import { prepareDataset } from '../stages/dataset/prepare.ts';
 import { writeDataset } from '../stages/dataset/write.ts';
@@ -20,7 +27,49 @@ function line(o: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(o) + '\n');
 }
 
-if (!existsSync(join(WIKI, 'wiki.valid.raw')) || !existsSync(join(TOKENIZER, 'tokenizer.json'))) {
+const BIG_MB = Number(process.env.BENCH_DATASET_BIG_MB ?? 200);
+
+/** Child: one preparation of `file` with `workers` threads; prints seconds, MB/s, peak RSS and the outputs' sha256. */
+async function bigChild(file: string, workers: number): Promise<void> {
+  const config = resolveDatasetConfig({
+    model: 'base',
+    format: 'text',
+    source: { files: [file], documents: 'paragraph' },
+    clean: { pii: 'redact', dedup: 'exact' },
+    split: { valid: 0.1, seed: 0 },
+  });
+  const out = mkdtempSync(join(tmpdir(), 'peftmake-bench-dsbig-'));
+  try {
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const p = await prepareDataset(config, { name: 'datasets.big', projectDir: process.cwd(), tokenizer: loadModelTokenizer(TOKENIZER), workers });
+    await writeDataset(out, p);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const h = createHash('sha256');
+    for (const f of readdirSync(out).sort()) h.update(f).update(readFileSync(join(out, f)));
+    line({
+      seconds,
+      mb: p.bytesIn / 1e6,
+      cpu_s: (cpu.user + cpu.system) / 1e6,
+      tokens: p.stats.output.trainTokens + p.stats.output.validTokens,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+      sha256: h.digest('hex'),
+    });
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function bigRun(file: string, workers: number): Record<string, number | string> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--big', file, String(workers)], { encoding: 'utf8' });
+  const out = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !out) throw new Error(`dataset.big with ${workers} worker(s) failed: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(out) as Record<string, number | string>;
+}
+
+if (process.argv[2] === '--big') await bigChild(process.argv[3], Number(process.argv[4]));
+else if (!existsSync(join(WIKI, 'wiki.valid.raw')) || !existsSync(join(TOKENIZER, 'tokenizer.json'))) {
   line({ bench: 'dataset.preprocess', skipped: `fixtures not found under ${FIXTURES}` });
 } else {
   const config = resolveDatasetConfig({
@@ -78,4 +127,46 @@ if (!existsSync(join(WIKI, 'wiki.valid.raw')) || !existsSync(join(TOKENIZER, 'to
     goal_mb_per_s: GOAL,
     meets_goal: median >= GOAL,
   });
+}
+
+if (process.argv[2] !== '--big' && BIG_MB > 0 && existsSync(join(WIKI, 'wiki.valid.raw')) && existsSync(join(TOKENIZER, 'tokenizer.json'))) {
+  const dir = mkdtempSync(join(tmpdir(), 'peftmake-bench-dscorpus-'));
+  try {
+    const lines = (readFileSync(join(WIKI, 'wiki.valid.raw'), 'utf8') + readFileSync(join(WIKI, 'wiki.test.raw'), 'utf8')).split('\n');
+    const file = join(dir, 'corpus.txt');
+    const fd = openSync(file, 'w');
+    for (let k = 0, bytes = 0; bytes < BIG_MB * 1e6; k++) bytes += writeSync(fd, lines.map((l) => (l.trim() ? `[${k}] ${l}` : l)).join('\n'));
+    closeSync(fd);
+    const workers = availableParallelism();
+    const one = bigRun(file, 1);
+    const many = bigRun(file, workers);
+    const rate = (r: Record<string, number | string>): number => Number(r.mb) / Number(r.seconds);
+    for (const [w, r] of [
+      [1, one],
+      [workers, many],
+    ] as const)
+      line({
+        bench: 'dataset.big',
+        workers: w,
+        input_mb: Number(Number(r.mb).toFixed(1)),
+        seconds: Number(Number(r.seconds).toFixed(2)),
+        mb_per_s: Number(rate(r).toFixed(2)),
+        cpu_s: Number(Number(r.cpu_s).toFixed(2)),
+        tokens: r.tokens,
+        peak_rss_mb: Math.round(Number(r.peak_rss_mb)),
+        load_avg_1m: Number(loadavg()[0].toFixed(2)),
+      });
+    line({
+      bench: 'dataset.big.summary',
+      cpus: workers,
+      speedup: Number((rate(many) / rate(one)).toFixed(2)),
+      identical_output: one.sha256 === many.sha256,
+      mb_per_s: Number(rate(many).toFixed(2)),
+      goal_mb_per_s: 40,
+      meets_goal: rate(many) >= 40,
+      load_avg_1m: Number(loadavg()[0].toFixed(2)),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
