@@ -89,11 +89,12 @@ void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l
     }
 }
 
+// Whether every projection can run as a decode product (Llama-family blocks; GPT-2's run through llama_forward).
 bool rows_path(const LlamaModel& m) {
-  if (m.gpt2()) return false; // the row path runs the Llama block; GPT-2 decodes through llama_forward's hooks
+  if (m.gpt2()) return false;
   for (auto& L : m.layers)
     for (auto& p : L.proj)
-      if (!m.be().decode_supported(*p)) return false;
+      if (!p || !m.be().decode_supported(*p)) return false;
   return true;
 }
 
@@ -222,16 +223,16 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
     if (prompt[i] < 0 || prompt[i] >= V)
       throw EngineError("E_ENGINE", "generate: prompt[" + std::to_string(i) + "] = " + std::to_string(prompt[i]) +
                                         " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  const int ctx = m.cfg.max_position_embeddings;
-  if (m.gpt2() && P > ctx)
+  const ModelConfig& c = m.cfg;
+  if (c.gpt2 && P > c.max_position_embeddings)
     throw EngineError("E_ENGINE", "generate: the prompt has " + std::to_string(P) +
                                       " tokens, more than this GPT-2 model's context (n_positions " +
-                                      std::to_string(ctx) + "): shorten it");
+                                      std::to_string(c.max_position_embeddings) + "): shorten it");
   std::vector<int32_t> out;
   if (opt.max_tokens < 1) return out;
-  KVCache cache;
-  cache.init(m, P + opt.max_tokens);
-  const bool rows = rows_path(m) && m.be().decode_supported(*m.layers[0].proj[P_Q]);
+  KVCache cache; // GPT-2 stops when its context (n_positions) is full, as the batched decoder does
+  cache.init(m, c.gpt2 ? std::min(P + opt.max_tokens, c.max_position_embeddings) : P + opt.max_tokens);
+  const bool rows = rows_path(m);
   DecodeBufs b;
   b.plan(m, st);
   if (P <= ROW_PATH_MAX && rows) {
@@ -243,7 +244,7 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
     m.be().copy_rows(b.lnf.data(), pre.lnf + (size_t)(P - 1) * m.H(), 1, m.H());
   }
   head_logits(m, b);
-  Workspace one; // the per-token forward when the weights cannot take the row path (bf16 storage)
+  Workspace one; // the per-token forward when the model cannot take the row path (GPT-2)
   if (!rows) one.plan(m, st, 1, 1, false, false);
   Rng rng(opt.seed);
   out.reserve(opt.max_tokens);
@@ -256,8 +257,7 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
     }
     out.push_back(id);
     if (std::find(opt.eos.begin(), opt.eos.end(), id) != opt.eos.end()) break;
-    if (i + 1 == opt.max_tokens) break;
-    if (m.gpt2() && cache.len >= ctx) break; // GPT-2's context (n_positions) is full: stop, as the batched decoder
+    if (i + 1 == opt.max_tokens || cache.len >= cache.max_len) break;
     if (rows) {
       forward_rows(m, st, cache, &id, 1, b);
     } else {

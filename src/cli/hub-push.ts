@@ -8,6 +8,7 @@ import type { StageManifest } from '../stage.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import { requireRef } from '../store/history.ts';
 import { currentVersion } from '../store/refs.ts';
+import { requireIntact } from '../store/verify.ts';
 import { resolveHubOptions, type HubOptions } from '../hub/hub-options.ts';
 
 export interface PushRequest {
@@ -92,7 +93,7 @@ export async function pushStage(layout: StoreLayout, req: PushRequest, options: 
   const mf = layout.manifest(v.key);
   if (!existsSync(mf))
     throw new PeftError('E_STORE', `${req.stage} v${v.version} (${v.key.slice(0, 12)}) is not in the store`, { hint: `rebuild ${req.stage}` });
-  const m = JSON.parse(readFileSync(mf, 'utf8')) as StageManifest;
+  const m = requireIntact(layout, v.key, `${req.stage} v${v.version}`, 'it cannot be pushed: run `peftmake build` to rebuild it, then push'); // every byte
   const files = pushFiles(layout, m, v.version);
   const hub = await import('@huggingface/hub');
   const common = { hubUrl: opts.hubUrl, accessToken: opts.token, fetch: opts.fetch };

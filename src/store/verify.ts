@@ -82,7 +82,17 @@ export function verifyObject(
   if (!manifest) return { state: 'corrupt', problems: [`${layout.manifest(key)} is missing or not valid JSON`] };
   if (manifest.key !== key)
     return { state: 'corrupt', problems: [`${layout.manifest(key)} records key ${String(manifest.key).slice(0, 12)}, not ${key.slice(0, 12)}`], manifest };
-  if (!Array.isArray(manifest.files)) return { state: 'unverified', problems: [], manifest };
+  if (!Array.isArray(manifest.files)) {
+    // Committed by an older peftmake: only the captured workspace outputs (outs/<path>) have recorded hashes.
+    const problems: string[] = [];
+    for (const o of manifest.outputs ?? []) {
+      const abs = join(dir, 'outs', o.path);
+      if (!present.includes(`outs/${o.path}`)) problems.push(`${abs}: missing`);
+      else if ((opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache)) !== o.sha256)
+        problems.push(`${abs}: content differs from the output hash recorded at commit`);
+    }
+    return { state: problems.length ? 'corrupt' : 'unverified', problems, manifest };
+  }
   const problems: string[] = [];
   const want = new Map(manifest.files.map((f) => [f.path, f]));
   for (const p of present) if (!want.has(p)) problems.push(`${join(dir, p)}: not part of the committed artifact`);
