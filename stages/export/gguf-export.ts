@@ -16,6 +16,7 @@ import { mergeIntoBase } from './merge-into-base.ts';
 import { modelCard } from './model-card.ts';
 import { GgmlType, kv, writeGguf, type GgufTensorSpec } from './gguf/gguf-file.ts';
 import { FILE_TYPE, ggufName, llamaHparams, llamaMetadata, permuteHeads, permuteRows, tensorType, type LlamaHparams } from './gguf/gguf-llama.ts';
+import { gpt2GgufName, gpt2Hparams, gpt2Metadata, transpose, type Gpt2Hparams } from './gguf/gguf-gpt2.ts';
 import { encodeGgml } from './gguf/gguf-quant.ts';
 import { ggufVocab } from './gguf/gguf-vocab.ts';
 
@@ -44,7 +45,42 @@ export function writeModelGguf(
   });
 }
 
-function writeLoraGguf(path: string, name: string, h: LlamaHparams, fitted: FittedAdapter, weight: number, type: GgmlType): { alpha: number } {
+/** GPT-2 as llama.cpp's gpt2: Conv1D weights transposed to [out, in]; the tied head written as output.weight. */
+export function writeGpt2Gguf(
+  path: string,
+  name: string,
+  h: Gpt2Hparams,
+  vocab: ReturnType<typeof ggufVocab>,
+  tensors: Map<string, Tensor>,
+  type: string,
+): void {
+  const ft = FILE_TYPE[type];
+  const specs: (GgufTensorSpec & { hf: string; conv1d: boolean })[] = [];
+  for (const hf of [...tensors.keys()].sort()) {
+    const gg = gpt2GgufName(hf);
+    if (!gg) continue;
+    const shape = tensors.get(hf)!.shape;
+    const ne = gg.conv1d ? [...shape] : [...shape].reverse();
+    specs.push({ name: gg.name, ne, type: tensorType(gg.name, ne, ft.ggml), hf, conv1d: gg.conv1d });
+  }
+  const embd = specs.find((s) => s.name === 'token_embd.weight');
+  if (embd && !specs.some((s) => s.name === 'output.weight'))
+    specs.push({ ...embd, name: 'output.weight', type: tensorType('output.weight', embd.ne, ft.ggml) });
+  writeGguf(path, [...gpt2Metadata(h, name, ft.fileType), ...vocab], specs, (s) => {
+    const spec = s as (typeof specs)[number];
+    const t = tensors.get(spec.hf)!;
+    return encodeGgml(spec.conv1d ? transpose(t.data, t.shape[0], t.shape[1]) : t.data, s.type);
+  });
+}
+
+export function writeLoraGguf(
+  path: string,
+  name: string,
+  h: LlamaHparams | undefined,
+  fitted: FittedAdapter,
+  weight: number,
+  type: GgmlType,
+): { alpha: number } {
   const r = fitted.adapter.r;
   const scalings = new Set(fitted.modules.map((m) => m.scaling));
   // One alpha for the file when every module has the same scaling (weight folded in); else each B carries its own.
@@ -53,17 +89,18 @@ function writeLoraGguf(path: string, name: string, h: LlamaHparams, fitted: Fitt
   const specs: GgufTensorSpec[] = [];
   const data = new Map<string, Float32Array>();
   for (const m of [...fitted.modules].sort((a, b) => (a.weight < b.weight ? -1 : 1))) {
-    const gg = ggufName(m.weight)!;
+    // PEFT keeps lora_A [r, in] and lora_B [out, r] for GPT-2's Conv1D layers too: they are already ggml's layout.
+    const gg = h ? ggufName(m.weight)! : gpt2GgufName(m.weight)!.name;
     const a = Float32Array.from(m.a.data);
     let b: Float32Array = Float32Array.from(m.b.data);
     if (!uniform) for (let i = 0; i < b.length; i++) b[i] *= weight * m.scaling;
-    const heads = permuteHeads(gg, h);
+    const heads = h && permuteHeads(gg, h);
     if (heads) b = permuteRows(b, m.b.rows, m.b.cols, heads);
     specs.push({ name: `${gg}.lora_a`, ne: [m.a.cols, m.a.rows], type }, { name: `${gg}.lora_b`, ne: [m.b.cols, m.b.rows], type });
     data.set(`${gg}.lora_a`, a).set(`${gg}.lora_b`, b);
   }
   const meta = [
-    ['general.architecture', kv.str('llama')],
+    ['general.architecture', kv.str(h ? 'llama' : 'gpt2')],
     ['general.type', kv.str('adapter')],
     ['general.name', kv.str(name)],
     ['general.alignment', kv.u32(32)],
@@ -87,12 +124,14 @@ export async function writeGgufExport(ctx: RunContext<ExportStageConfig>, src: E
     });
   const cfgFile = join(src.modelDir, 'config.json');
   const config = readJsonFile(cfgFile);
-  const h = llamaHparams(config, cfgFile);
+  const gpt2 = config.model_type === 'gpt2' ? gpt2Hparams(config, cfgFile) : undefined;
+  const h = gpt2 ? undefined : llamaHparams(config, cfgFile);
+  const hidden = gpt2 ? gpt2.hidden : h!.hidden;
   if (ft.ggml === GgmlType.Q4_0 || ft.ggml === GgmlType.Q8_0) {
-    if (h.hidden % 32 !== 0)
+    if (hidden % 32 !== 0)
       throw new PeftError(
         'E_MODEL',
-        `${ctx.name}: GGUF type ${type} quantizes rows in blocks of 32 values, but this model's hidden_size is ${h.hidden} (not a multiple of 32)`,
+        `${ctx.name}: GGUF type ${type} quantizes rows in blocks of 32 values, but this model's hidden_size is ${hidden} (not a multiple of 32)`,
         {
           file: cfgFile,
           pointer: `/exports/${ctx.name.split('.')[1]}/type`,
@@ -100,12 +139,14 @@ export async function writeGgufExport(ctx: RunContext<ExportStageConfig>, src: E
         },
       );
   }
-  const vocab = ggufVocab(src.modelDir, config, h.vocab);
+  const vocab = ggufVocab(src.modelDir, config, gpt2 ? gpt2.vocab : h!.vocab);
+  const writeModel = (path: string, name: string, tensors: Map<string, Tensor>) =>
+    gpt2 ? writeGpt2Gguf(path, name, gpt2, vocab, tensors, type) : writeModelGguf(path, name, h!, vocab, tensors, type);
   const shapes = baseShapes(src.modelDir);
   const fitted = src.adapters.map((a) => ({ name: a.name, fitted: fitAdapter(a.dir, shapes, src.modelDir), weight: a.weight }));
   const base = readBaseWeights(src.modelDir).tensors;
   const files = ['base.gguf'];
-  writeModelGguf(join(dst, 'base.gguf'), src.baseName, h, vocab, base, type);
+  writeModel(join(dst, 'base.gguf'), src.baseName, base);
   const loraType = ft.ggml === GgmlType.F32 ? GgmlType.F32 : GgmlType.F16;
   const loras: { name: string; file: string; alpha: number }[] = [];
   for (const f of fitted) {
@@ -115,7 +156,7 @@ export async function writeGgufExport(ctx: RunContext<ExportStageConfig>, src: E
     files.push(file);
     loras.push({ name: f.name, file, alpha });
   }
-  writeModelGguf(join(dst, 'merged.gguf'), `${src.baseName}+${fitted.map((f) => f.name).join('+')}`, h, vocab, mergeIntoBase(base, fitted), type);
+  writeModel(join(dst, 'merged.gguf'), `${src.baseName}+${fitted.map((f) => f.name).join('+')}`, mergeIntoBase(base, fitted));
   files.push('merged.gguf');
   const p = ctx.config.path;
   const loraFlags = loras.map((l) => `--lora ${p}/${l.file}`).join(' ');

@@ -19,12 +19,12 @@ export interface LlamaHparams {
 
 const SUPPORTED = new Set(['llama', 'mistral']);
 
-export function llamaHparams(config: Record<string, unknown>, file: string): LlamaHparams {
+export function llamaHparams(config: Record<string, unknown>, file: string, format = 'GGUF or ONNX'): LlamaHparams {
   const type = String(config.model_type ?? '');
   if (!SUPPORTED.has(type))
     throw new PeftError(
       'E_MODEL',
-      `${file}: model_type "${type}" cannot be written as GGUF or ONNX by peftmake (it writes Llama-family decoders: Llama, Mistral without a sliding window, SmolLM)`,
+      `${file}: model_type "${type}" cannot be written as ${format} by peftmake (ONNX: Llama-family decoders — Llama, Mistral without a sliding window, SmolLM; GGUF: those and GPT-2)`,
       {
         file,
         pointer: '/model_type',

@@ -28,7 +28,7 @@ export async function writeOnnxExport(ctx: RunContext<ExportStageConfig>, src: E
     });
   const cfgFile = join(src.modelDir, 'config.json');
   const config = readJsonFile(cfgFile);
-  const h = llamaHparams(config, cfgFile);
+  const h = llamaHparams(config, cfgFile, 'ONNX');
   if (h.headDim % 2 !== 0) throw new PeftError('E_MODEL', `${cfgFile}: head_dim ${h.headDim} is odd; RoPE needs pairs`, { file: cfgFile });
   const shapes = baseShapes(src.modelDir);
   const fitted = src.adapters.map((a) => ({ fitted: fitAdapter(a.dir, shapes, src.modelDir), weight: a.weight }));
