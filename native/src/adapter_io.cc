@@ -142,14 +142,14 @@ std::shared_ptr<Adapter> load_adapter(const LlamaModel& m, const std::string& pa
     bool isA = false;
     if (!parse_key(key, l, p, isA, m.gpt2()) || l >= m.cfg.num_layers || p >= m.n_slots() ||
         (m.cfg.num_experts && p >= P_GATE && p < N_PROJ))
-      throw EngineError(
-          "E_ADAPTER", path + ": tensor '" + key + "' does not map onto a module of the base model (expected " +
-                           layers_prefix(m.gpt2()) + "{0.." + std::to_string(m.cfg.num_layers - 1) +
-                           (m.gpt2()              ? "}.{attn.c_attn|attn.c_proj|mlp.c_fc|mlp.c_proj}"
-                            : m.cfg.num_experts ? "}.{self_attn.<proj>|block_sparse_moe.experts.{0.." +
-                                                      std::to_string(m.cfg.num_experts - 1) + "}.w{1,2,3}}"
-                                                : "}.{self_attn|mlp}.<proj>") +
-                           ".lora_{A|B}.weight)");
+      throw EngineError("E_ADAPTER",
+                        path + ": tensor '" + key + "' does not map onto a module of the base model (expected " +
+                            layers_prefix(m.gpt2()) + "{0.." + std::to_string(m.cfg.num_layers - 1) +
+                            (m.gpt2()            ? "}.{attn.c_attn|attn.c_proj|mlp.c_fc|mlp.c_proj}"
+                             : m.cfg.num_experts ? "}.{self_attn.<proj>|block_sparse_moe.experts.{0.." +
+                                                       std::to_string(m.cfg.num_experts - 1) + "}.w{1,2,3}}"
+                                                 : "}.{self_attn|mlp}.<proj>") +
+                            ".lora_{A|B}.weight)");
     if (!(p < N_PROJ ? mask[p] : xmask[(p - N_PROJ) % 3]))
       throw EngineError("E_ADAPTER", path + ": tensor '" + key + "' is on " + module_path(p, m.gpt2()) +
                                          ", which adapter_config.json target_modules does not list");
