@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPipelineText } from '../../../src/config/load.ts';
 import type { Pipeline } from '../../../src/config/types.ts';
+import { captureOutputs } from '../../../src/exec/workspace-outputs.ts';
 import { HashCache } from '../../../src/hash/hash-cache.ts';
 import { hashOutputs } from '../../../src/hash/inputs.ts';
 import { keyOf, planBuild, type PlannedStage } from '../../../src/plan/plan.ts';
@@ -45,6 +46,7 @@ async function commit(p: Pipeline, planned: Record<string, PlannedStage>): Promi
     if (s.action === 'fresh' || s.action === 'failed' || s.action === 'skipped') continue;
     if (!hasObject(layout, s.key)) {
       const out = makeTempDir(layout, s.name);
+      captureOutputs(s.entry, p.projectDir, out); // as the executor commits: the workspace outputs travel in outs/
       const manifest: StageManifest = {
         name: s.name,
         kind: s.kind,
