@@ -34,7 +34,7 @@ export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<R
     tokenizer,
     tokenizerLabel,
     ...(s2s ? { seq2seq: { decoderStart: s2s.decoderStart } } : {}),
-    vocab: vocabOf(model.manifest.metrics.vocab_size, upstreamName),
+    vocab: vocabOf(model.manifest?.metrics?.vocab_size, upstreamName),
     signal: ctx.signal,
     progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
   });

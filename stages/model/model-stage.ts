@@ -61,8 +61,8 @@ export function initOptions(init: Record<string, unknown>): InitModelOptions {
     dtype: (init.dtype as 'F32' | 'BF16' | undefined) ?? 'F32',
     seed: n('seed') ?? 0,
     numExperts: n('numExperts'),
-    expertsPerTok: n('expertsPerTok'),
-    rotaryDim: n('rotaryDim'),
+    expertsPerTok: n('expertsPerTok') || undefined, // 0: the model type's default
+    rotaryDim: n('rotaryDim') || undefined, // 0: head dim / 2
   };
 }
 

@@ -56,14 +56,14 @@ describe('pipeline.json schema errors', () => {
   it('explains anyOf fields by their alternatives', () => {
     const text = j({ models: { m: { path: 'p' } }, adapters: { a: { base: 'm', data: 'd', lora: { targets: 'all-lin' } } } });
     expect(problems(text).lines).toEqual([
-      'pipeline.json:12 /adapters/a/lora/targets: must be "all-linear" or an array of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" (got "all-lin")',
+      'pipeline.json:12 /adapters/a/lora/targets: must be "all-linear" or an array of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_proj", "c_fc", "w1", "w2", "w3", "q", "k", "v", "o", "wi_0", "wi_1", "wo" (got "all-lin")',
     ]);
   });
 
   it('points into arrays for a bad item', () => {
     const text = j({ models: { m: { path: 'p' } }, adapters: { a: { base: 'm', data: 'd', lora: { targets: ['q_proj', 'qproj'] } } } });
     expect(problems(text).lines).toEqual([
-      'pipeline.json:14 /adapters/a/lora/targets/1: must be one of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" (got "qproj") (did you mean "q_proj"?)',
+      'pipeline.json:14 /adapters/a/lora/targets/1: must be one of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_proj", "c_fc", "w1", "w2", "w3", "q", "k", "v", "o", "wi_0", "wi_1", "wo" (got "qproj") (did you mean "q_proj"?)',
     ]);
   });
 
