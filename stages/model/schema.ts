@@ -36,7 +36,7 @@ export const initSchema: JsonSchema = {
     dtype: { enum: ['F32', 'BF16'], default: 'F32', description: 'Stored weight dtype.' },
     seed: { type: 'integer', minimum: 0, default: 0, description: 'Random seed of the initialisation.' },
     numExperts: int('mixtral / minimax_m2: experts per layer (each intermediateSize wide).', 8),
-    expertsPerTok: int('mixtral / minimax_m2: experts routed per token; 0 = the model type\'s default (2 for mixtral, 4 for minimax_m2).', 0, 0),
+    expertsPerTok: int("mixtral / minimax_m2: experts routed per token; 0 = the model type's default (2 for mixtral, 4 for minimax_m2).", 0, 0),
     rotaryDim: int('minimax_m2: rotated dims per head (partial rotary); 0 = head dim / 2.', 0, 0),
   },
 };
