@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initModel, type LlamaShape } from '../src/engine/init-model.ts';
-import { loadModel, train, type MicroBatch } from '../src/engine/index.ts';
+import { loadModel } from '../src/engine/index.ts';
 import { nativeEngine } from '../src/engine/native.ts';
-import { cpuFlags, emitJson, loadAverage, peakRssMb, round } from './lib/system.ts';
+import { benchTrainAndGenerate } from './lib/family-bench.ts';
+import { cpuFlags, emitJson, loadAverage, round } from './lib/system.ts';
 
 const LAYERS = Number(process.env.BENCH_GPT2_LAYERS ?? 24);
 const SEQ = Number(process.env.BENCH_SEQ ?? 256);
@@ -62,47 +63,17 @@ async function main(): Promise<void> {
       load_seconds: round(loadSecs, 1),
     });
 
-    const adapter = await m.createAdapter({ r: RANK, alpha: 32, targets: 'all-linear', seed: 0 });
-    let s = 1;
-    const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % V;
-    const batches: MicroBatch[] = Array.from({ length: STEPS + 1 }, () => {
-      const ids = Array.from({ length: BATCH }, () => Array.from({ length: SEQ }, rnd));
-      return { inputIds: ids, labels: ids };
-    });
-    const res = await train({ model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4, recompute: true }); // step 0 warms up
-    const timed = res.records.slice(1);
-    const stepSecs = timed.reduce((a, r) => a + r.seconds, 0) / timed.length;
-    emitJson({
-      bench: 'gpt2-train',
-      ...common,
-      quant: 'nf4',
+    await benchTrainAndGenerate({
+      prefix: 'gpt2',
+      model: m,
+      vocab: V,
       rank: RANK,
-      targets: adapter.config.targets,
-      lora_params: ne.adapterInfo(adapter.handle).params,
       seq: SEQ,
       batch: BATCH,
       steps: STEPS,
-      step_seconds: round(stepSecs, 3),
-      tokens_per_s: round((SEQ * BATCH) / stepSecs, 1),
-      final_loss: round(timed[timed.length - 1].microLosses[0], 4),
-      peak_rss_mb: peakRssMb(),
-    });
-
-    const prompt = Array.from({ length: 16 }, (_, i) => 3 + i);
-    await m.generate(prompt, { maxTokens: 2, eos: [] }); // warm-up
-    const t2 = performance.now();
-    const out = await m.generate(prompt, { maxTokens: GEN, eos: [] }, [{ adapter }]);
-    const genSecs = (performance.now() - t2) / 1000;
-    emitJson({
-      bench: 'gpt2-generate',
-      ...common,
-      quant: 'nf4',
-      prompt_tokens: prompt.length,
-      new_tokens: out.length,
-      with_adapter: true,
-      seconds: round(genSecs, 3),
-      tokens_per_s: round(out.length / genSecs, 2),
-      peak_rss_mb: peakRssMb(),
+      newTokens: GEN,
+      recompute: true,
+      common,
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,8 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initModel, type LlamaShape } from '../src/engine/init-model.ts';
-import { loadModel, train, type MicroBatch } from '../src/engine/index.ts';
+import { loadModel } from '../src/engine/index.ts';
 import { nativeEngine } from '../src/engine/native.ts';
+import { benchTrainAndGenerate } from './lib/family-bench.ts';
 import { cpuFlags, emitJson, loadAverage, peakRssMb, round } from './lib/system.ts';
 
 const LAYERS = Number(process.env.BENCH_MOE_LAYERS ?? 2);
@@ -85,48 +86,7 @@ async function main(): Promise<void> {
       peak_rss_mb: peakRssMb(),
     });
 
-    const adapter = await m.createAdapter({ r: RANK, alpha: 32, targets: 'all-linear', seed: 0 });
-    let s = 1;
-    const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % VOCAB;
-    const batches: MicroBatch[] = Array.from({ length: STEPS + 1 }, () => {
-      const ids = Array.from({ length: BATCH }, () => Array.from({ length: SEQ }, rnd));
-      return { inputIds: ids, labels: ids };
-    });
-    const res = await train({ model: m, adapter, batches, steps: STEPS + 1, lr: 1e-4 }); // step 0 warms up
-    const timed = res.records.slice(1);
-    const stepSecs = timed.reduce((a, r) => a + r.seconds, 0) / timed.length;
-    emitJson({
-      bench: 'moe-train',
-      ...common,
-      quant: 'nf4',
-      rank: RANK,
-      targets: adapter.config.targets,
-      lora_params: ne.adapterInfo(adapter.handle).params,
-      seq: SEQ,
-      batch: BATCH,
-      steps: STEPS,
-      step_seconds: round(stepSecs, 3),
-      tokens_per_s: round((SEQ * BATCH) / stepSecs, 1),
-      final_loss: round(timed[timed.length - 1].microLosses[0], 4),
-      peak_rss_mb: peakRssMb(),
-    });
-
-    const prompt = Array.from({ length: 16 }, (_, i) => 3 + i);
-    await m.generate(prompt, { maxTokens: 2, eos: [] }); // warm-up
-    const t2 = performance.now();
-    const out = await m.generate(prompt, { maxTokens: GEN, eos: [] }, [{ adapter }]);
-    const genSecs = (performance.now() - t2) / 1000;
-    emitJson({
-      bench: 'moe-generate',
-      ...common,
-      quant: 'nf4',
-      prompt_tokens: prompt.length,
-      new_tokens: out.length,
-      with_adapter: true,
-      seconds: round(genSecs, 3),
-      tokens_per_s: round(out.length / genSecs, 2),
-      peak_rss_mb: peakRssMb(),
-    });
+    await benchTrainAndGenerate({ prefix: 'moe', model: m, vocab: VOCAB, rank: RANK, seq: SEQ, batch: BATCH, steps: STEPS, newTokens: GEN, common });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
