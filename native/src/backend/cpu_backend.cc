@@ -135,8 +135,10 @@ class CpuBackend final : public Backend {
   void decode_matvec_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const override {
     thread_local std::vector<float> xn;
     kern::decode_prepare_nf4(x, T, in, xn);
+    // The pointer, not the name: inside the pool's threads `xn` would name each worker's own (empty) thread_local.
+    const float* xp = xn.data();
     kern::parallel_for((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
-      kern::decode_rows_bf16(W, out, in, x, xn.data(), T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
+      kern::decode_rows_bf16(W, out, in, x, xp, T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
     });
   }
   // Batched decoding (decode/): the pooled rows of a decoder step, NF4 tiles decoded once per step.
