@@ -4,31 +4,14 @@
 // among other rows — what makes a batched request's tokens equal the same request served alone.
 import { describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
-import { lcg } from './random.ts';
+import { isaInfo, rowsRelErr, runnableIsas, uniform } from './isa-paths.ts';
 
 const k = testAddon.kernels;
-const info = k.backendInfo() as { isa: string; isaCpu: string; isaBuilt: string };
-const runnable = ['avx512', 'avx2', 'scalar'].filter((i) => info.isaCpu.split(' ').includes(i) && info.isaBuilt.split(' ').includes(i));
+const info = isaInfo;
+const runnable = runnableIsas;
 
-const rand = (n: number, seed: number, scale = 1) => {
-  const r = lcg(seed);
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-};
-// The largest |y - ref| / sum_k |w x| over all outputs (float64 reference).
-function relErr(y: Float32Array, W: Float32Array, x: Float32Array, T: number, out: number, inn: number): number {
-  let worst = 0;
-  for (let t = 0; t < T; t++)
-    for (let o = 0; o < out; o++) {
-      let s = 0,
-        m = 0;
-      for (let i = 0; i < inn; i++) {
-        s += W[o * inn + i] * x[t * inn + i];
-        m += Math.abs(W[o * inn + i] * x[t * inn + i]);
-      }
-      worst = Math.max(worst, Math.abs(y[t * out + o] - s) / (m || 1));
-    }
-  return worst;
-}
+const rand = uniform;
+const relErr = rowsRelErr;
 /** Each row of x run alone, the results stacked. */
 function alone(f: (x: Float32Array, T: number) => Float32Array, x: Float32Array, T: number, inn: number, out: number): Float32Array {
   const y = new Float32Array(T * out);

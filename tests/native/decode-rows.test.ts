@@ -4,16 +4,13 @@
 // alone or beside other rows.
 import { afterAll, describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
-import { lcg } from './random.ts';
+import { isaInfo, runnableIsas, uniform } from './isa-paths.ts';
 
 const k = testAddon.kernels;
-const info = k.backendInfo() as { isa: string; isaCpu: string; isaBuilt: string };
-const runnable = ['avx512', 'avx2', 'scalar'].filter((i) => info.isaCpu.split(' ').includes(i) && info.isaBuilt.split(' ').includes(i));
+const info = isaInfo;
+const runnable = runnableIsas;
 
-const rand = (n: number, seed: number, scale = 1) => {
-  const r = lcg(seed);
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-};
+const rand = uniform;
 /** fp32 values rounded to bf16 (nearest, ties to even), as the engine's bf16 copies are made. */
 function bf16(a: Float32Array): Float32Array {
   const u = new Uint32Array(Float32Array.from(a).buffer);

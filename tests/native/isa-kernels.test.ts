@@ -5,11 +5,12 @@
 // is held to the reference bound only.
 import { describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
+import { isaInfo, runnableIsas } from './isa-paths.ts';
 import { lcg } from './random.ts';
 
 const k = testAddon.kernels;
-const info = k.backendInfo() as { isa: string; isaCpu: string; isaBuilt: string };
-const runnable = ['avx512', 'avx2', 'scalar'].filter((i) => info.isaCpu.split(' ').includes(i) && info.isaBuilt.split(' ').includes(i));
+const info = isaInfo;
+const runnable = runnableIsas;
 const rand = (n: number, seed: number, lo: number, hi: number) => {
   const r = lcg(seed);
   return Float32Array.from({ length: n }, () => lo + r() * (hi - lo));

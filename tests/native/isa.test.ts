@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
-import { lcg } from './random.ts';
+import { rowsRelErr, uniform } from './isa-paths.ts';
 import { skipReason } from './fixtures.ts';
 
 const k = testAddon.kernels;
@@ -19,25 +19,8 @@ const runnable = ALL.filter((i) => cpu.includes(i) && built.includes(i));
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(here, '..', '..');
 
-const rand = (n: number, seed: number, scale = 1) => {
-  const r = lcg(seed);
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-};
-// The largest |y - ref| / sum_k |w||x| over all outputs (the fp32 rounding of a dot product is a multiple of that sum).
-function relErr(y: Float32Array, W: Float32Array, x: Float32Array, T: number, out: number, inn: number): number {
-  let worst = 0;
-  for (let t = 0; t < T; t++)
-    for (let o = 0; o < out; o++) {
-      let s = 0,
-        m = 0;
-      for (let i = 0; i < inn; i++) {
-        s += W[o * inn + i] * x[t * inn + i];
-        m += Math.abs(W[o * inn + i] * x[t * inn + i]);
-      }
-      worst = Math.max(worst, Math.abs(y[t * out + o] - s) / (m || 1));
-    }
-  return worst;
-}
+const rand = uniform;
+const relErr = rowsRelErr;
 
 describe('kernel ISA selection', () => {
   it(`reports the active ISA and what the CPU and build have (${info.isa}; cpu: ${info.isaCpu}; built: ${info.isaBuilt})`, () => {
