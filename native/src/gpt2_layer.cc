@@ -22,7 +22,7 @@ void gpt2_add_positions(const LlamaModel& m, Workspace& ws, int B, int T) {
 
 void gpt2_layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a, const float* x,
                         float* out, KVCache* cache) {
-  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), D = m.Dq(), I = m.I();
+  const int N = ws.N, H = m.H(), D = m.Dq(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)m.cfg.rms_norm_eps;
   {
@@ -41,23 +41,7 @@ void gpt2_layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace& 
     m.be().copy_cols(a.k, D, ws.qkv + D, 3 * D, N, D);
     m.be().copy_cols(a.v, D, ws.qkv + 2 * D, 3 * D, N, D);
   }
-  if (cache) {
-    PEFT_PROFILE_SCOPE(attention);
-    float* kc = cache->k.data() + ((size_t)l * cache->max_len) * D;
-    float* vc = cache->v.data() + ((size_t)l * cache->max_len) * D;
-    m.be().copy_rows(kc + (size_t)ws.pos0 * D, a.k, T, D);
-    m.be().copy_rows(vc + (size_t)ws.pos0 * D, a.v, T, D);
-    m.be().attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, D, 1));
-  } else {
-    PEFT_PROFILE_SCOPE(attention);
-    m.be().attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, D, B));
-  }
-  {
-    const int ps[1] = {P_O};
-    float* const ys[1] = {a.x2};
-    float* const lus[1] = {a.lu[P_O]};
-    group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
-  }
+  attention_and_output(m, st, ws, l, a, D, cache);
   {
     PEFT_PROFILE_SCOPE(elementwise);
     m.be().add_inplace(a.x2, x, N, H);

@@ -441,11 +441,33 @@ ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_s
   return s;
 }
 
+void attention_and_output(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a,
+                          int kv_stride, KVCache* cache) {
+  const int N = ws.N, B = ws.B, T = ws.T, Dkv = kv_stride;
+  if (cache) {
+    PEFT_PROFILE_SCOPE(attention);
+    float* kc = cache->k.data() + ((size_t)l * cache->max_len) * Dkv;
+    float* vc = cache->v.data() + ((size_t)l * cache->max_len) * Dkv;
+    m.be().copy_rows(kc + (size_t)ws.pos0 * Dkv, a.k, T, Dkv);
+    m.be().copy_rows(vc + (size_t)ws.pos0 * Dkv, a.v, T, Dkv);
+    m.be().attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv, 1));
+  } else {
+    PEFT_PROFILE_SCOPE(attention);
+    m.be().attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
+  }
+  {
+    const int ps[1] = {P_O};
+    float* const ys[1] = {a.x2};
+    float* const lus[1] = {a.lu[P_O]};
+    group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
+  }
+}
+
 static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a,
                           const float* x, float* out, KVCache* cache) {
   if (m.gpt2()) return gpt2_layer_forward(m, st, ws, l, a, x, out, cache); // GPT-2 block: gpt2_layer.cc
   const ModelConfig& c = m.cfg;
-  const int N = ws.N, B = ws.B, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
+  const int N = ws.N, T = ws.T, H = m.H(), Dkv = m.Dkv(), I = m.I();
   const LlamaLayer& L = m.layers[l];
   const float eps = (float)c.rms_norm_eps;
   {
@@ -464,23 +486,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
     m.be().rope_forward(a.q, ws.rope, N, T, c.num_heads, c.head_dim);
     m.be().rope_forward(a.k, ws.rope, N, T, c.num_kv_heads, c.head_dim);
   }
-  if (cache) {
-    PEFT_PROFILE_SCOPE(attention);
-    float* kc = cache->k.data() + ((size_t)l * cache->max_len) * Dkv;
-    float* vc = cache->v.data() + ((size_t)l * cache->max_len) * Dkv;
-    m.be().copy_rows(kc + (size_t)ws.pos0 * Dkv, a.k, T, Dkv);
-    m.be().copy_rows(vc + (size_t)ws.pos0 * Dkv, a.v, T, Dkv);
-    m.be().attention_forward(a.att, a.lse, a.q, kc, vc, attn_shape(m, T, ws.pos0 + T, ws.pos0, Dkv, 1));
-  } else {
-    PEFT_PROFILE_SCOPE(attention);
-    m.be().attention_forward(a.att, a.lse, a.q, a.k, a.v, attn_shape(m, T, T, 0, Dkv, B));
-  }
-  {
-    const int ps[1] = {P_O};
-    float* const ys[1] = {a.x2};
-    float* const lus[1] = {a.lu[P_O]};
-    group_forward(m, st, ws, l, ps, 1, ys, a.att, N, lus);
-  }
+  attention_and_output(m, st, ws, l, a, Dkv, cache);
   {
     PEFT_PROFILE_SCOPE(elementwise);
     m.be().add_rmsnorm_forward(a.x2, x, ws.ln, a.rstd2, L.ln2.data(), N, H, eps);

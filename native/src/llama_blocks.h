@@ -13,6 +13,10 @@ void group_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, 
                     int g, float* dx, const float* const* dys, const float* x, const float* const* lus, int N,
                     const uint16_t* x16_given = nullptr);
 ops::AttnShape attn_shape(const LlamaModel& m, int T, int Tk, int pos0, int kv_stride, int batch);
+// Causal attention of a.q over a.k / a.v (appended to layer l of the cache first, when one is given: B = 1), then the
+// output projection with its LoRA stack into a.x2. kv_stride: the width of a K / V row.
+void attention_and_output(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, LayerActs& a,
+                          int kv_stride, KVCache* cache);
 
 // GPT-2 (gpt2_layer.cc): wpe rows pos0.. added to the embedded tokens (an error past n_positions), and one block
 // forward / backward with the same contract as llama.cc's layer_forward / layer_backward.
