@@ -272,12 +272,14 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 }
 
 void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& ids,
-                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing) {
+                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing,
+                    std::vector<float>* router_logits) {
   const int n = (int)ids.size();
   if (n < 1) throw EngineError("E_ENGINE", "score: the sequence is empty");
   Workspace ws;
   ws.plan(m, st, 1, n, false, false);
   if (routing && ws.moe) ws.moe->record = routing;
+  if (router_logits && ws.moe) ws.moe->record_logits = router_logits;
   llama_forward(m, st, ws, ids.data(), 1, n, nullptr);
   std::vector<int32_t> targets(n, -1);
   for (int t = 0; t + 1 < n; t++) targets[t] = ids[t + 1];

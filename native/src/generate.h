@@ -25,8 +25,10 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);
 
 // logprobs[t] = log softmax(logits[t])[ids[t+1]] for t < n-1 (one forward, no cache). logits [n, V] when non-null.
-// routing (MoE models): every layer's chosen experts [L, n, k] when non-null.
+// routing (MoE models): every layer's chosen experts [L, n, k] when non-null; router_logits: every layer's router
+// logits [L, n, E] when non-null.
 void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& ids,
-                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing = nullptr);
+                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing = nullptr,
+                    std::vector<float>* router_logits = nullptr);
 
 } // namespace peft
