@@ -1,8 +1,9 @@
 // Generation of one sequence with a KV cache, the whole loop in native code (prefill once, then one token per
 // forward; no per-token allocation), and sequence scoring. Steps below 32 rows run as decode products
 // (backend decode_*: NF4 decoded in registers, a few pool regions per layer; in bf16 compute the head and the
-// unquantized weights read from their bf16 copies, activations and sums in fp32); longer prompts through
-// llama_forward.
+// unquantized weights read from their bf16 copies, activations and sums in fp32; on a CPU with AVX512-BF16 the batched
+// decoder's bf16 products instead, bf16 inputs too, so a sequence decodes as it does in a batch); longer prompts
+// through llama_forward.
 #include "generate.h"
 #include <algorithm>
 #include <cmath>
@@ -100,6 +101,19 @@ bool rows_path(const LlamaModel& m) {
   return true;
 }
 
+// Whether the frozen products and the head run in the batched decoder's bf16 mode (bf16 compute on a CPU with
+// AVX512-BF16: bf16 inputs and weights, fp32 accumulation), so a sequence gets here the numbers it gets in a batch.
+bool bf16_rows(const LlamaModel& m) { return m.compute == kern::Compute::BF16 && m.be().decode_rows_bf16_available(); }
+
+// ys[j] = x W_j^T for n projections over the same input (+ resid into ys[0]): the decode products in one region,
+// or in the bf16 mode the batched decoder's bf16 products one projection at a time.
+void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
+                  int T, const float* resid, bool bf16) {
+  if (!bf16_rows(m)) return m.be().decode_linear_group(ws, ys, n, x, T, resid, bf16);
+  for (int j = 0; j < n; j++) m.be().decode_rows_linear(*ws[j], ys[j], x, T, true);
+  if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
+}
+
 // One forward of T <= ROW_PATH_MAX rows at the cache's next positions; leaves the final norm of the last row in
 // b.lnf. Per layer four pool regions carry the products (q/k/v; o; gate/up with SwiGLU; down with the residual).
 void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, const int32_t* ids, int T,
@@ -126,7 +140,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
       const kern::FrozenLinear* ws[3] = {L.proj[P_Q].get(), L.proj[P_K].get(), L.proj[P_V].get()};
       float* const ys[3] = {b.q.data(), b.k.data(), b.v.data()};
-      be.decode_linear_group(ws, ys, 3, b.ln.data(), T, nullptr, bf16);
+      frozen_group(m, ws, ys, 3, b.ln.data(), T, nullptr, bf16);
     }
     {
       PEFT_PROFILE_SCOPE(lora);
@@ -151,7 +165,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
       const kern::FrozenLinear* ws[1] = {L.proj[P_O].get()};
       float* const ys[1] = {b.x2.data()};
-      be.decode_linear_group(ws, ys, 1, b.att.data(), T, nullptr, bf16);
+      frozen_group(m, ws, ys, 1, b.att.data(), T, nullptr, bf16);
     }
     {
       PEFT_PROFILE_SCOPE(lora);
@@ -163,14 +177,20 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
     }
     if (!has_lora(st, l, P_GATE) && !has_lora(st, l, P_UP)) {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
-                               bf16);
+      if (bf16_rows(m)) {
+        be.decode_rows_linear(*L.proj[P_GATE], b.g.data(), b.ln.data(), T, true);
+        be.decode_rows_linear(*L.proj[P_UP], b.u.data(), b.ln.data(), T, true);
+        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false);
+      } else {
+        be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
+                                 bf16);
+      }
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
         const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
         float* const ys[2] = {b.g.data(), b.u.data()};
-        be.decode_linear_group(ws, ys, 2, b.ln.data(), T, nullptr, bf16);
+        frozen_group(m, ws, ys, 2, b.ln.data(), T, nullptr, bf16);
       }
       {
         PEFT_PROFILE_SCOPE(lora);
@@ -184,11 +204,11 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
     float* const yd[1] = {out};
     if (!has_lora(st, l, P_DOWN)) {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // out = h W_down^T + x2 in one region
-      be.decode_linear_group(wd, yd, 1, b.h.data(), T, b.x2.data(), bf16);
+      frozen_group(m, wd, yd, 1, b.h.data(), T, b.x2.data(), bf16);
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-        be.decode_linear_group(wd, yd, 1, b.h.data(), T, nullptr, bf16);
+        frozen_group(m, wd, yd, 1, b.h.data(), T, nullptr, bf16);
       }
       {
         PEFT_PROFILE_SCOPE(lora);
@@ -209,7 +229,9 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
 // bytes of the largest weight a step reads).
 void head_logits(const LlamaModel& m, DecodeBufs& b) {
   PEFT_PROFILE_SCOPE(lmhead_ce);
-  if (!m.head16.empty())
+  if (!m.head16.empty() && bf16_rows(m))
+    m.be().decode_rows_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+  else if (!m.head16.empty())
     m.be().decode_matvec_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
   else
     m.be().decode_matvec_f32(m.head(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());

@@ -5,7 +5,8 @@
 // row, register blocks whose result for a row does not depend on the other rows); each long prompt runs exactly as
 // llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack, row-wise (a
 // long prompt's as llama_forward's); the lm_head is one product over every sequence's last row.
-// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
+// In bf16 compute on a CPU with AVX512-BF16 those products and the head run in bf16 (rows_matmul's bf16 mode), as
+// generation of one sequence runs them. Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
 // all sequences in one parallel region, decode/decode_attention); every computation goes through the model's Backend.
 // GPT-2 takes its own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new
 // MLP) and adds learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
@@ -156,6 +157,9 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const ModelConfig& c = m.cfg;
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
   const float eps = (float)c.rms_norm_eps;
+  // bf16 compute on a CPU with AVX512-BF16: the pooled rows' frozen products and the head in bf16 (bf16 inputs and
+  // weights, fp32 accumulation), as single-sequence generation computes them (generate.cc)
+  const bool bf16 = m.compute == kern::Compute::BF16 && be.decode_rows_bf16_available();
 
   // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget.
   std::vector<Seq*> seqs;
@@ -245,7 +249,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     const int in = m.proj_in(p), o = m.proj_out(p);
     {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      if (Np) be.decode_rows_linear(W, y, xin, Np);
+      if (Np) be.decode_rows_linear(W, y, xin, Np, bf16);
       for (auto& g : segs)
         if (!g.pooled)
           be.linear_forward(W, y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
@@ -381,7 +385,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   float* logits = grow(logits_, (size_t)S * V);
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
-    be.decode_rows_f32(m.head(), V, H, last, S, logits);
+    if (bf16 && !m.head16.empty())
+      be.decode_rows_bf16(m.head16.data(), V, H, last, S, logits);
+    else
+      be.decode_rows_f32(m.head(), V, H, last, S, logits);
   }
   PEFT_PROFILE_SCOPE(sampling);
   // each row's log-softmax, top alternatives and sampled token, rows over the pool (a row uses its own logits and rng)

@@ -1,0 +1,121 @@
+// AVX512-BF16 bodies of decode/rows_matmul's bf16 mode (built with the avx512bf16 flags of build-flags.mjs): bf16
+// weights times bf16 inputs with vdpbf16ps (two products per fp32 lane per instruction, 32 inputs per step, the
+// last step masked), a 4x4 register block of (row, output) accumulators and a fixed lane reduction per pair, so a
+// row's result never depends on the other rows; NF4 tiles decoded to fp32 with a 16-entry permute and rounded to
+// bf16 (round to nearest even); input rows rounded the same way.
+#include "decode/rows_variants.h"
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
+#include <immintrin.h>
+#include <cstring>
+
+namespace peft::decode {
+
+namespace {
+
+inline __m512bh load_bh(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
+inline __m512bh load_bh_tail(__mmask32 m, const uint16_t* p) { return (__m512bh)_mm512_maskz_loadu_epi16(m, p); }
+
+// y[t, o0 + j] for rows t0..t0+MT-1 and j < MO (weight row o0 + j at W + j * in, input rows at x + t * in); pf: the
+// next weight block to prefetch (or null: the bf16 lm_head is streamed from memory).
+template <int MT, int MO>
+inline void block(const uint16_t* W, const uint16_t* x, int in, int t0, int o0, float* y, int ldy, const uint16_t* pf) {
+  __m512 acc[MT][MO];
+  for (int i = 0; i < MT; i++)
+    for (int j = 0; j < MO; j++) acc[i][j] = _mm512_setzero_ps();
+  int k = 0;
+  for (; k + 32 <= in; k += 32) {
+    if (pf)
+      for (int j = 0; j < MO; j++) _mm_prefetch((const char*)(pf + (size_t)j * in + k), _MM_HINT_T0);
+    __m512bh w[MO];
+    for (int j = 0; j < MO; j++) w[j] = load_bh(W + (size_t)j * in + k);
+    for (int i = 0; i < MT; i++) {
+      const __m512bh xv = load_bh(x + (size_t)(t0 + i) * in + k);
+      for (int j = 0; j < MO; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[j], xv);
+    }
+  }
+  if (k < in) {
+    const __mmask32 m = (__mmask32)((1ull << (in - k)) - 1);
+    __m512bh w[MO];
+    for (int j = 0; j < MO; j++) w[j] = load_bh_tail(m, W + (size_t)j * in + k);
+    for (int i = 0; i < MT; i++) {
+      const __m512bh xv = load_bh_tail(m, x + (size_t)(t0 + i) * in + k);
+      for (int j = 0; j < MO; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[j], xv);
+    }
+  }
+  for (int i = 0; i < MT; i++)
+    for (int j = 0; j < MO; j++) y[(size_t)(t0 + i) * ldy + o0 + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+template <int MO>
+inline void rows_block(const uint16_t* W, const uint16_t* x, int in, int T, int o0, float* y, int ldy,
+                       const uint16_t* pf) {
+  int t = 0;
+  for (; t + 4 <= T; t += 4, pf = nullptr) block<4, MO>(W, x, in, t, o0, y, ldy, pf);
+  switch (T - t) {
+    case 3: block<3, MO>(W, x, in, t, o0, y, ldy, pf); break;
+    case 2: block<2, MO>(W, x, in, t, o0, y, ldy, pf); break;
+    case 1: block<1, MO>(W, x, in, t, o0, y, ldy, pf); break;
+    default: break;
+  }
+}
+
+void products_bf16(const uint16_t* W, int o0, int o1, int in, const uint16_t* x, int T, float* y, int ldy) {
+  int o = o0;
+  for (; o + 4 <= o1; o += 4) {
+    const uint16_t* w = W + (size_t)(o - o0) * in;
+    rows_block<4>(w, x, in, T, o, y, ldy, o + 8 <= o1 ? w + (size_t)4 * in : nullptr);
+  }
+  const uint16_t* w = W + (size_t)(o - o0) * in;
+  switch (o1 - o) {
+    case 3: rows_block<3>(w, x, in, T, o, y, ldy, nullptr); break;
+    case 2: rows_block<2>(w, x, in, T, o, y, ldy, nullptr); break;
+    case 1: rows_block<1>(w, x, in, T, o, y, ldy, nullptr); break;
+    default: break;
+  }
+}
+
+// 16 codes (8 packed bytes, low nibble first) -> 16 code indices as int32 lanes, in element order.
+inline __m512i unpack16(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  const __m128i b = _mm_cvtsi64_si128((long long)v);
+  const __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0F)),
+                hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F));
+  return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+}
+
+// NF4 blocks [b0, b0 + nb) to bf16: code x absmax in fp32 (the values the fp32 tiles hold), rounded to bf16.
+void dequant_bf16(const kern::Nf4View& w, size_t b0, size_t nb, uint16_t* out) {
+  const __m512 table = _mm512_loadu_ps(w.code);
+  for (size_t b = 0; b < nb; b++) {
+    const uint8_t* p = w.packed + (b0 + b) * 32;
+    const __m512 va = _mm512_set1_ps(kern::nf4_view_absmax(w, b0 + b));
+    for (int q = 0; q < 4; q += 2) {
+      const __m512 v0 = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + 8 * q), table), va);
+      const __m512 v1 = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + 8 * q + 8), table), va);
+      _mm512_storeu_si512(out + b * 64 + 16 * q, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+    }
+  }
+}
+
+// n fp32 values to bf16 (round to nearest even, as dequant_bf16 rounds).
+void to_bf16(const float* x, size_t n, uint16_t* out) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i*)(out + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(out + i, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+} // namespace
+
+const RowsBf16Kernels rows_bf16_kernels_avx512bf16{products_bf16, dequant_bf16, to_bf16};
+
+} // namespace peft::decode
+#else
+namespace peft::decode {
+const RowsBf16Kernels rows_bf16_kernels_avx512bf16{nullptr, nullptr, nullptr};
+} // namespace peft::decode
+#endif
