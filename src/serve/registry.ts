@@ -10,7 +10,7 @@ import { StoreLayout } from '../store/layout.ts';
 import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
 import { requireManifest } from '../store/objects.ts';
 import type { InferenceStack, StageKind, Toolchain } from '../stage.ts';
-import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
+import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type ComputeMode, type Quant } from '../engine/model.ts';
 import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
 import { HashCache } from '../hash/hash-cache.ts';
 import { verifyObject } from '../store/verify.ts';
@@ -65,7 +65,7 @@ export class ModelRegistry {
   constructor(
     projectDir: string,
     toolchain: Toolchain,
-    readonly opts: { quant?: Quant; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
+    readonly opts: { quant?: Quant; compute?: ComputeMode; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
   ) {
     this.layout = new StoreLayout(projectDir);
     const order = ['compositions', 'adapters', 'models'];
@@ -183,10 +183,11 @@ export class ModelRegistry {
   async runtime(model: ServedModel): Promise<Runtime> {
     this.verify(model);
     const quant = this.opts.quant ?? 'none';
-    const ek = `${model.base.dir}|${quant}`;
+    const compute = this.opts.compute ?? 'fp32';
+    const ek = `${model.base.dir}|${quant}|${compute}`;
     let e = this.engines.get(ek);
     if (!e) {
-      e = loadModel({ dir: model.base.dir, quant }).then((engine) => {
+      e = loadModel({ dir: model.base.dir, quant, compute }).then((engine) => {
         const decoder = new BatchDecoder(engine, this.opts.batch);
         decoder.onStep = this.opts.onStep;
         return { engine, decoder };

@@ -3,7 +3,7 @@
 import { dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { checkQuant } from '../engine-args.ts';
+import { checkCompute, checkQuant } from '../engine-args.ts';
 import { TOOLCHAIN } from '../toolchain.ts';
 import { checkProject } from '../../serve/registry.ts';
 import { startServer } from '../../serve/server.ts';
@@ -20,6 +20,7 @@ interface Args {
   kvBudgetMb: number;
   maxBodyMb: number;
   quant?: string;
+  compute: string;
   finetuneDataset?: string;
   finetuneComposition?: string;
 }
@@ -44,6 +45,12 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('kv-budget-mb', { type: 'number', default: 1024, describe: 'KV cache memory over all running sequences, per base model' })
       .option('max-body-mb', { type: 'number', default: 4, describe: 'request body limit; larger bodies get 413' })
       .option('quant', { type: 'string', choices: ['nf4', 'none'], describe: 'frozen base weights in memory (default none)' })
+      .option('compute', {
+        type: 'string',
+        choices: ['fp32', 'bf16', 'auto'],
+        default: 'fp32',
+        describe: 'compute mode of the base (bf16: bf16 products, on AVX512-BF16 CPUs also in batched decoding; auto: bf16 where native)',
+      })
       .option('finetune-dataset', { type: 'string', describe: 'dataset POST /fine-tuning/setup writes into (default: the only one)' })
       .option('finetune-composition', { type: 'string', describe: 'composition POST /fine-tuning/query answers with (default: the only one)' }) as never,
   handler: async (a) => {
@@ -62,6 +69,7 @@ export const serveCommand: CommandModule<object, Args> = {
       kvBudgetBytes: positiveInt(a.kvBudgetMb, '--kv-budget-mb', 1 << 20) * 1024 * 1024,
       bodyLimit: positiveInt(a.maxBodyMb, '--max-body-mb', 1024) * 1024 * 1024,
       quant: checkQuant(a.quant),
+      compute: checkCompute(a.compute),
       fineTuning: { dataset: a.finetuneDataset, composition: a.finetuneComposition, pipelineFile: resolve(a.file) },
     });
     process.stderr.write(`peftmake serve: ${s.url} (project ${projectDir}; GET ${s.url}/v1/models lists ${s.registry.list().length} model(s))\n`);
