@@ -25,6 +25,8 @@ const MODELS = ['base', 'a', 'b', 'mix'];
 // The served base's compute mode (serve --compute): auto = bf16 where the CPU has native bf16 (then batched decoding
 // runs its AVX512-BF16 products), else fp32.
 const COMPUTE = (process.env.BENCH_SERVE_COMPUTE ?? 'auto') as 'fp32' | 'bf16' | 'auto';
+// Prompt tokens that join the running batch per step (serve --max-prefill-tokens; default the server's 512).
+const PREFILL = process.env.BENCH_SERVE_PREFILL ? Number(process.env.BENCH_SERVE_PREFILL) : undefined;
 // Requests per stream at each level (bounded): one stream gets enough requests that its p99 ITL is not one gap.
 const REQUESTS_PER_STREAM: Record<number, number> = { 1: 8, 4: 3, 16: 2 };
 
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-'));
   try {
     await project(dir);
-    const s = await startServer({ projectDir: dir, toolchain: TOOLCHAIN, port: 0, quant: 'nf4', compute: COMPUTE, maxBatch: 16, log: () => {} });
+    const s = await startServer({ projectDir: dir, toolchain: TOOLCHAIN, port: 0, quant: 'nf4', compute: COMPUTE, maxBatch: 16, maxPrefillTokens: PREFILL, log: () => {} });
     const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'bench', maxRetries: 0 });
     try {
       for (const m of MODELS) await one(client, m, 0); // loads the base and every adapter, warms the kernels
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
           model: 'SmolLM2-135M shape (random init)',
           quant: 'nf4',
           compute: COMPUTE === 'auto' ? (nativeEngine().engineCaps().bf16Native ? 'bf16' : 'fp32') : COMPUTE,
+          max_prefill_tokens: PREFILL ?? 512,
           streams,
           requests: samples.length,
           prompt_tokens: PROMPT_TOKENS,

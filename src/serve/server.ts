@@ -26,6 +26,7 @@ export interface ServeOptions {
   compute?: ComputeMode; // the base's compute mode (default fp32; bf16 / auto: bf16 products where the CPU has them)
   threads?: number;
   maxBatch?: number;
+  maxPrefillTokens?: number; // prompt tokens joining the running batch per step at most (default 512; one longer prompt joins alone)
   maxQueue?: number;
   kvBudgetBytes?: number;
   bodyLimit?: number; // bytes (default 4 MiB)
@@ -50,7 +51,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const registry = new ModelRegistry(o.projectDir, o.toolchain, {
     quant: o.quant,
     compute: o.compute,
-    batch: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, kvBudgetBytes: o.kvBudgetBytes },
+    batch: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, kvBudgetBytes: o.kvBudgetBytes, prefillRows: o.maxPrefillTokens },
     onStep: (rows, s) => metrics.step(rows, s),
   });
   const bodyLimit = o.bodyLimit ?? 4 * 1024 * 1024;

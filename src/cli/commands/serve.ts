@@ -16,6 +16,7 @@ interface Args {
   apiKey?: string;
   threads?: number;
   maxBatch: number;
+  maxPrefillTokens: number;
   maxQueue: number;
   kvBudgetMb: number;
   maxBodyMb: number;
@@ -41,6 +42,11 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('api-key', { type: 'string', describe: 'require "Authorization: Bearer KEY" (default: $PEFTMAKE_API_KEY; none when unset)' })
       .option('threads', { type: 'number', describe: 'engine threads (default: all cores)' })
       .option('max-batch', { type: 'number', default: 16, describe: 'sequences decoded together per base model' })
+      .option('max-prefill-tokens', {
+        type: 'number',
+        default: 512,
+        describe: 'prompt tokens joining the running batch per step (a longer prompt joins alone); lower: shorter stalls of running streams',
+      })
       .option('max-queue', { type: 'number', default: 256, describe: 'requests waiting for a batch row; more get 429' })
       .option('kv-budget-mb', { type: 'number', default: 1024, describe: 'KV cache memory over all running sequences, per base model' })
       .option('max-body-mb', { type: 'number', default: 4, describe: 'request body limit; larger bodies get 413' })
@@ -65,6 +71,7 @@ export const serveCommand: CommandModule<object, Args> = {
       apiKey: a.apiKey ?? (process.env.PEFTMAKE_API_KEY || undefined),
       threads: a.threads === undefined ? undefined : positiveInt(a.threads, '--threads', 1024),
       maxBatch: positiveInt(a.maxBatch, '--max-batch', 1024),
+      maxPrefillTokens: positiveInt(a.maxPrefillTokens, '--max-prefill-tokens', 1 << 20),
       maxQueue: positiveInt(a.maxQueue, '--max-queue', 1 << 20),
       kvBudgetBytes: positiveInt(a.kvBudgetMb, '--kv-budget-mb', 1 << 20) * 1024 * 1024,
       bodyLimit: positiveInt(a.maxBodyMb, '--max-body-mb', 1024) * 1024 * 1024,
