@@ -91,7 +91,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-'));
   try {
     await project(dir);
-    const s = await startServer({ projectDir: dir, toolchain: TOOLCHAIN, port: 0, quant: 'nf4', compute: COMPUTE, maxBatch: 16, maxPrefillTokens: PREFILL, log: () => {} });
+    const s = await startServer({
+      projectDir: dir,
+      toolchain: TOOLCHAIN,
+      port: 0,
+      quant: 'nf4',
+      compute: COMPUTE,
+      maxBatch: 16,
+      maxPrefillTokens: PREFILL,
+      log: () => {},
+    });
     const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'bench', maxRetries: 0 });
     try {
       for (const m of MODELS) await one(client, m, 0); // loads the base and every adapter, warms the kernels
