@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numeric>
 #include "error.h"
+#include "kernels/kernels.h"
 #include "moe/moe.h"
 #include "profile.h"
 #include "rng.h"
@@ -54,11 +55,11 @@ namespace {
 // same numbers here as there.
 constexpr int ROW_PATH_MAX = 31;
 
-// Working memory of one sequence's decoding, sized once for ROW_PATH_MAX rows (no allocation per token).
+// Working memory of one sequence's decoding, sized once for its longest forward (no allocation per token).
 struct DecodeBufs {
   std::vector<float> x, ln, q, k, v, att, x2, g, u, h, out, lnf, logits, lora_u, lora_tmp;
-  void plan(const LlamaModel& m, const AdapterStack& st) {
-    const size_t n = ROW_PATH_MAX, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+  void plan(const LlamaModel& m, const AdapterStack& st, int rows) {
+    const size_t n = rows, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
     for (auto* b : {&x, &ln, &x2, &out}) b->assign(n * H, 0.f);
     for (auto* b : {&q, &att}) b->assign(n * Dq, 0.f);
     for (auto* b : {&k, &v}) b->assign(n * Dkv, 0.f);
@@ -91,10 +92,12 @@ void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l
     }
 }
 
-// Whether every projection can run as a decode product (Llama-family blocks; GPT-2's run through llama_forward).
+// Llama-family blocks (GPT-2's, MoE and q-k-norm layers decode through llama_forward).
+bool rows_family(const LlamaModel& m) { return !m.gpt2() && !m.cfg.num_experts && !m.cfg.qk_norm; }
+
+// Whether every projection can run as a decode product.
 bool rows_path(const LlamaModel& m) {
-  if (m.gpt2()) return false;
-  if (m.cfg.num_experts || m.cfg.qk_norm) return false; // MoE / q-k-norm layers decode through llama_forward
+  if (!rows_family(m)) return false;
   for (auto& L : m.layers)
     for (auto& p : L.proj)
       if (!p || !m.be().decode_supported(*p)) return false;
@@ -114,7 +117,7 @@ void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, floa
   if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
 }
 
-// One forward of T <= ROW_PATH_MAX rows at the cache's next positions; leaves the final norm of the last row in
+// One forward of T rows (T <= ROW_PATH_MAX but in the bf16 mode, where a whole prompt runs here) at the cache's next positions; leaves the final norm of the last row in
 // b.lnf. Per layer four pool regions carry the products (q/k/v; o; gate/up with SwiGLU; down with the residual).
 void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, const int32_t* ids, int T,
                   DecodeBufs& b) {
@@ -158,7 +161,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       be.copy_rows(vc + (size_t)pos0 * Dkv, b.v.data(), T, Dkv);
       ops::AttnShape sh{T, pos0 + T, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
       sh.batch = 1;
-      sh.bf16 = false; // below 32 rows attention runs in fp32
+      sh.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && kern::bf16_native(); // as llama_forward's
       be.attention_forward(b.att.data(), nullptr, b.q.data(), kc, vc, sh);
     }
     {
@@ -239,6 +242,8 @@ void head_logits(const LlamaModel& m, DecodeBufs& b) {
 
 } // namespace
 
+bool decode_bf16_rows(const LlamaModel& m) { return rows_family(m) && bf16_rows(m); }
+
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
                               const GenOptions& opt, const std::atomic<bool>* cancel) {
   if (prompt.empty()) throw EngineError("E_ENGINE", "generate: the prompt is empty (at least one token id is needed)");
@@ -256,10 +261,11 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   if (opt.max_tokens < 1) return out;
   KVCache cache; // GPT-2 stops when its context (n_positions) is full, as the batched decoder does
   cache.init(m, c.gpt2 ? std::min(P + opt.max_tokens, c.max_position_embeddings) : P + opt.max_tokens);
-  const bool rows = rows_path(m);
+  const bool rows = rows_path(m) || decode_bf16_rows(m); // the bf16 mode takes any shape (decode/rows_matmul)
   DecodeBufs b;
-  b.plan(m, st);
-  if (P <= ROW_PATH_MAX && rows) {
+  const bool all_rows = rows && bf16_rows(m); // the prompt too, as the batched decoder pools it
+  b.plan(m, st, all_rows ? std::max(P, ROW_PATH_MAX) : ROW_PATH_MAX);
+  if ((P <= ROW_PATH_MAX || all_rows) && rows) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward
     Workspace pre;

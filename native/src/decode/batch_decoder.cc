@@ -5,8 +5,9 @@
 // row, register blocks whose result for a row does not depend on the other rows); each long prompt runs exactly as
 // llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack, row-wise (a
 // long prompt's as llama_forward's); the lm_head is one product over every sequence's last row.
-// In bf16 compute on a CPU with AVX512-BF16 those products and the head run in bf16 (rows_matmul's bf16 mode), as
-// generation of one sequence runs them. Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
+// In bf16 compute on a CPU with AVX512-BF16 every segment, long prompts too, is pooled and those products and the head
+// run in bf16 (rows_matmul's bf16 mode; one NF4 decode per tile for prompts and decode rows together), as generation
+// of one sequence runs them. Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
 // all sequences in one parallel region, decode/decode_attention); every computation goes through the model's Backend.
 // GPT-2 takes its own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new
 // MLP) and adds learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
@@ -158,9 +159,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const ModelConfig& c = m.cfg;
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
   const float eps = (float)c.rms_norm_eps;
-  // bf16 compute on a CPU with AVX512-BF16: the pooled rows' frozen products and the head in bf16 (bf16 inputs and
-  // weights, fp32 accumulation), as single-sequence generation computes them (generate.cc)
-  const bool bf16 = m.compute == kern::Compute::BF16 && be.decode_rows_bf16_available();
+  // bf16 compute on a CPU with AVX512-BF16 (decode_bf16_rows): every segment pooled, prompts included, the frozen
+  // products and the head in bf16 (bf16 inputs and weights, fp32 accumulation), as single-sequence generation computes
+  // them (generate.cc)
+  const bool bf16 = decode_bf16_rows(m);
 
   // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget.
   std::vector<Seq*> seqs;
@@ -183,7 +185,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     segs[i].seq = (int)i;
     segs[i].T = s->prefilled ? 1 : (int)s->req.prompt.size();
     segs[i].pos0 = s->cache.len;
-    segs[i].pooled = frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS;
+    segs[i].pooled = bf16 || (frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS);
   }
   std::stable_sort(segs.begin(), segs.end(), [&](const Segment& a, const Segment& b) {
     if (a.pooled != b.pooled) return a.pooled;
