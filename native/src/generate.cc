@@ -183,7 +183,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       if (bf16_rows(m)) {
         be.decode_rows_linear(*L.proj[P_GATE], b.g.data(), b.ln.data(), T, true);
         be.decode_rows_linear(*L.proj[P_UP], b.u.data(), b.ln.data(), T, true);
-        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false);
+        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
       } else {
         be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
                                  bf16);
@@ -201,7 +201,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         lora_rows(m, st, b, l, P_UP, b.u.data(), b.ln.data(), T);
       }
       PEFT_PROFILE_SCOPE(elementwise);
-      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false);
+      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, bf16_rows(m));
     }
     const kern::FrozenLinear* wd[1] = {L.proj[P_DOWN].get()};
     float* const yd[1] = {out};
