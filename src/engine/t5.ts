@@ -57,6 +57,10 @@ export interface T5Native {
     opts?: { logits?: boolean; labels?: Int32Array },
   ): Promise<{ logprobs: Float32Array; logits?: Float32Array }>;
   t5Generate(model: Handle, enc: Int32Array, adapters: { adapter: Handle; weight: number }[], opts: Record<string, unknown>): Promise<{ tokens: Int32Array }>;
+  t5SessionStart(model: Handle, enc: Int32Array, adapters: { adapter: Handle; weight: number }[], opts: Record<string, unknown>): Promise<Handle>;
+  t5SessionNext(
+    session: Handle,
+  ): Promise<{ token: number; logprob: number; topIds?: Int32Array; topLogprobs?: Float32Array; finish: 'stop' | 'length' | null }>;
   t5TrainerCreate(model: Handle, adapter: Handle, frozen: { adapter: Handle; weight: number }[], opts: Record<string, number | boolean>): Handle;
   t5TrainerStep(trainer: Handle, steps: T5Example[][][], lrs: number[]): Promise<{ loss: number; gradNorm: number; clipCoef: number; tokens: number }[]>;
   t5TrainerEval(trainer: Handle, examples: T5Example[]): Promise<{ lossSum: number; tokens: number }>;
@@ -170,6 +174,26 @@ export class T5Model {
       t5Native().t5Generate(this.handle, Int32Array.from(enc), refs(adapters), { ...opts, eos: opts.eos ? Int32Array.from(opts.eos) : undefined }),
     );
     return Array.from(r.tokens);
+  }
+  /** The same generation token by token: the encoder runs here, each `next()` decodes one token (serve streams them). */
+  async startSession(enc: ArrayLike<number>, opts: GenerateOptions & { topLogprobs?: number } = {}, adapters: T5AdapterUse[] = []): Promise<T5Session> {
+    if (enc.length === 0) throw new PeftError('E_ENGINE', 'generate: the encoder input is empty (at least one token id is needed)');
+    const h = await call(() =>
+      t5Native().t5SessionStart(this.handle, Int32Array.from(enc), refs(adapters), { ...opts, eos: opts.eos ? Int32Array.from(opts.eos) : undefined }),
+    );
+    return new T5Session(h);
+  }
+}
+
+/** One generation in progress (t5SessionNext): tokens exactly as `generate` gives them, with their log-probabilities. */
+export class T5Session {
+  done = false;
+  constructor(readonly handle: Handle) {}
+  async next(): Promise<{ token: number; logprob: number; top?: { token: number; logprob: number }[]; finish: 'stop' | 'length' | null }> {
+    const r = await call(() => t5Native().t5SessionNext(this.handle));
+    if (r.finish) this.done = true;
+    const top = r.topIds ? Array.from(r.topIds, (token, i) => ({ token, logprob: r.topLogprobs![i] })) : undefined;
+    return { token: r.token, logprob: r.logprob, top, finish: r.finish };
   }
 }
 
