@@ -65,6 +65,8 @@ export interface T5Native {
   t5TrainerStep(trainer: Handle, steps: T5Example[][][], lrs: number[]): Promise<{ loss: number; gradNorm: number; clipCoef: number; tokens: number }[]>;
   t5TrainerEval(trainer: Handle, examples: T5Example[]): Promise<{ lossSum: number; tokens: number }>;
   t5TrainerAdapter(trainer: Handle): Handle;
+  t5TrainerSaveState(trainer: Handle, path: string): void;
+  t5TrainerLoadState(trainer: Handle, path: string): void;
 }
 
 export const t5Native = (): T5Native => nativeEngine() as unknown as T5Native;
@@ -211,13 +213,32 @@ export class T5Trainer {
     readonly model: T5Model,
     readonly adapter: T5Adapter,
     frozen: T5AdapterUse[] = [],
-    opts: { weightDecay?: number; beta1?: number; beta2?: number; eps?: number; maxGradNorm?: number; tokenWeighted?: boolean; dropout?: number } = {},
+    opts: {
+      weightDecay?: number;
+      beta1?: number;
+      beta2?: number;
+      eps?: number;
+      maxGradNorm?: number;
+      tokenWeighted?: boolean;
+      /** LoRA dropout on the trainable adapter's input, training steps only (PEFT's lora_dropout). */
+      dropout?: number;
+      /** Dropout masks: the same seed and steps give the same masks (a resumed run draws what the whole run would). */
+      seed?: number;
+    } = {},
   ) {
     this.handle = t5Native().t5TrainerCreate(model.handle, adapter.handle, refs(frozen), { ...opts });
   }
   /** Optimizer steps: steps[s] is a list of micro-batches of examples; one learning rate per step. */
   step(steps: T5Example[][][], lrs: number[]): Promise<{ loss: number; gradNorm: number; clipCoef: number; tokens: number }[]> {
     return call(() => t5Native().t5TrainerStep(this.handle, steps, lrs));
+  }
+  /** The AdamW state and step count (a checkpoint's optimizer.safetensors). */
+  saveState(path: string): Promise<void> {
+    return call(() => t5Native().t5TrainerSaveState(this.handle, path));
+  }
+  /** Restores what saveState wrote: the next step goes on exactly where it was taken. */
+  loadState(path: string): Promise<void> {
+    return call(() => t5Native().t5TrainerLoadState(this.handle, path));
   }
   /** Summed loss and target count, no update. */
   eval(examples: T5Example[]): Promise<{ lossSum: number; tokens: number }> {

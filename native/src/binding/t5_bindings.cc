@@ -9,7 +9,9 @@
 #include "binding/handles.h"
 #include "binding/register.h"
 #include "binding/worker.h"
+#include "error.h"
 #include "kernels/kernels.h"
+#include "model/safetensors.h"
 #include "t5/t5_adapter.h"
 #include "t5/t5_generate.h"
 #include "t5/t5_train.h"
@@ -350,7 +352,8 @@ Napi::Value TrainerCreate(const Napi::CallbackInfo& info) {
   t.eps = (float)num_or(o, "eps", 1e-8, 0, 1);
   t.max_grad_norm = (float)num_or(o, "maxGradNorm", 0, 0, 1e9);
   t.token_weighted = bool_or(o, "tokenWeighted", false);
-  if (num_or(o, "dropout", 0, 0, 0.99) > 0) usage("LoRA dropout is not supported for t5 yet (set lora.dropout to 0)");
+  t.dropout = (float)num_or(o, "dropout", 0, 0, 0.99);
+  t.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
   auto frozen = t5_adapter_list(info[2], mh->m.get());
   for (auto& f : frozen)
     if (f.first == ah->a) usage("the trainable adapter is also listed among the frozen adapters");
@@ -456,6 +459,52 @@ Napi::Value TrainerEval(const Napi::CallbackInfo& info) {
   });
 }
 
+// t5TrainerSaveState(trainer, path): the AdamW state (exp_avg / exp_avg_sq per LoRA tensor, PEFT key + suffix) and the
+// step count (metadata) as safetensors, for a checkpoint.
+Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
+  T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
+  if (h->busy) usage("cannot save the optimizer state while the trainer runs");
+  const std::string path = get_str(info, 1, "path");
+  std::vector<NamedTensor> ts;
+  std::vector<const std::vector<float>*> sq;
+  t5::t5_for_each_tensor(h->t->exp_avg_sq(),
+                         [&](const std::string&, const std::vector<float>& v) { sq.push_back(&v); });
+  size_t i = 0;
+  t5::t5_for_each_tensor(h->t->exp_avg(), [&](const std::string& k, const std::vector<float>& m) {
+    ts.push_back({k + ".exp_avg", {(int64_t)m.size()}, m.data()});
+    ts.push_back({k + ".exp_avg_sq", {(int64_t)sq[i]->size()}, sq[i]->data()});
+    i++;
+  });
+  write_safetensors_f32(path, ts, {{"format", "pt"}, {"step", std::to_string(h->t->steps_done())}});
+  return info.Env().Undefined();
+}
+
+// t5TrainerLoadState(trainer, path): restores what t5TrainerSaveState wrote (every tensor present, sized as the
+// trainer's, none extra), so training goes on exactly where the checkpoint was taken.
+Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
+  T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
+  if (h->busy) usage("cannot load the optimizer state while the trainer runs");
+  const std::string path = get_str(info, 1, "path");
+  SafetensorsFile f(path);
+  size_t used = 0;
+  for (int which = 0; which < 2; which++)
+    t5::t5_for_each_tensor(
+        which ? h->t->exp_avg_sq() : h->t->exp_avg(), [&](const std::string& key, std::vector<float>& dst) {
+          const std::string k = key + (which ? ".exp_avg_sq" : ".exp_avg");
+          auto it = f.tensors().find(k);
+          if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())
+            throw EngineError("E_ADAPTER", path + ": optimizer tensor '" + k + "' is missing or has the wrong size");
+          it->second.to_f32(dst.data());
+          used++;
+        });
+  if (used != f.tensors().size())
+    throw EngineError("E_ADAPTER", path + ": holds optimizer tensors for modules the trainer does not have");
+  auto st = f.metadata().find("step");
+  if (st == f.metadata().end()) throw EngineError("E_ADAPTER", path + ": metadata has no 'step'");
+  h->t->set_steps_done(std::stol(st->second));
+  return info.Env().Undefined();
+}
+
 Napi::Value TrainerAdapter(const Napi::CallbackInfo& info) {
   T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
   return wrap_t5_adapter(info.Env(), h->t->adapter(), h->m);
@@ -479,6 +528,8 @@ void register_t5(Napi::Env env, Napi::Object exports) {
   export_fn<TrainerStep>(env, exports, "t5TrainerStep");
   export_fn<TrainerEval>(env, exports, "t5TrainerEval");
   export_fn<TrainerAdapter>(env, exports, "t5TrainerAdapter");
+  export_fn<TrainerSaveState>(env, exports, "t5TrainerSaveState");
+  export_fn<TrainerLoadState>(env, exports, "t5TrainerLoadState");
 }
 
 } // namespace peft::binding
