@@ -1,7 +1,7 @@
 // Expands declared inputs (files, directories, globs) into a sorted list of files, leaving out excluded subtrees.
 import type { Dirent, Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { globBase, isGlob, isWithin, normalizeRel } from '../util/paths.ts';
 import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
@@ -19,8 +19,9 @@ async function walk(absDir: string, out: string[], links?: Set<string>): Promise
     return;
   }
   const subdirs: Promise<void>[] = [];
+  const prefix = absDir.endsWith(sep) ? absDir : absDir + sep; // absDir is normalized: concatenation is join
   for (const e of ents) {
-    const p = join(absDir, e.name);
+    const p = prefix + e.name;
     if (e.isDirectory()) {
       if (!SKIP_DIRS.has(e.name)) subdirs.push(walk(p, out, links));
     } else if (e.isFile()) out.push(p);
@@ -40,11 +41,16 @@ const toPosix = (p: string): string => (sep === '/' ? p : p.split(sep).join('/')
  */
 export async function expandInputs(stage: string, baseDir: string, patterns: readonly string[], excludes: readonly string[] = []): Promise<string[]> {
   const files = new Set<string>();
+  const base = resolve(baseDir);
+  const basePrefix = base.endsWith(sep) ? base : base + sep;
   const excluded = (abs: string): boolean => {
-    const rel = toPosix(relative(baseDir, abs));
-    return excludes.some((x) => isWithin(rel, x)) || rel === 'artifacts' || rel.startsWith('artifacts/');
+    // Walked paths are normalized: below the base their relative path is the rest of the string.
+    const rel = toPosix(abs.startsWith(basePrefix) ? abs.slice(basePrefix.length) : relative(baseDir, abs));
+    if (rel.charCodeAt(0) === 97 /* a */ && (rel === 'artifacts' || rel.startsWith('artifacts/'))) return true;
+    for (let i = 0; i < excludes.length; i++) if (isWithin(rel, excludes[i])) return true;
+    return false;
   };
-  const realDirs = new Map<string, string>();
+  const realDirs = new Map<string, string | null>();
   for (const pattern of patterns) {
     const found: string[] = [];
     const links = new Set<string>(); // walked symlinks; walked regular files need only their folder checked

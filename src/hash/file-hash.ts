@@ -32,7 +32,7 @@ export interface FileHash {
 
 /** Hashes one file, using (and filling) the cache. */
 export async function hashFileCached(absPath: string, cache: HashCache): Promise<FileHash> {
-  const stamp = stampOf(await stat(absPath, { bigint: true }));
+  const stamp = stampOf(await stat(absPath));
   const hit = cache.get(absPath, stamp);
   if (hit) return { sha256: hit, size: stamp.size };
   const sha256 = await sha256File(absPath, stamp.size);
@@ -50,7 +50,7 @@ export async function hashFilesCached(absPaths: readonly string[], cache: HashCa
   const out = new Array<FileHash>(absPaths.length);
   const misses: { i: number; size: number; stamp: FileStamp }[] = [];
   for (let i = 0; i < absPaths.length; i++) {
-    const stamp = stampOf(statSync(absPaths[i], { bigint: true }));
+    const stamp = stampOf(statSync(absPaths[i]));
     const hit = cache.get(absPaths[i], stamp);
     if (hit) out[i] = { sha256: hit, size: stamp.size };
     else misses.push({ i, size: stamp.size, stamp });

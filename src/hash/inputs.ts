@@ -23,6 +23,11 @@ export interface HashedStage {
 const HASH_CONCURRENCY = 16;
 
 function display(projectDir: string, abs: string): string {
+  // Expanded paths are normalized: below the project their relative path is the rest of the string.
+  if (abs.length > projectDir.length + 1 && abs.startsWith(projectDir) && abs[projectDir.length] === sep) {
+    const rel = abs.slice(projectDir.length + 1);
+    return sep === '/' ? rel : rel.split(sep).join('/');
+  }
   const rel = relative(projectDir, abs);
   if (rel.startsWith('..') || isAbsolute(rel)) return abs;
   return sep === '/' ? rel : rel.split(sep).join('/');
@@ -42,7 +47,7 @@ export async function hashStageInputs(entry: HashedStage, projectDir: string, ca
         entry.deps.externalFiles.map((p) => resolve(projectDir, p)),
       )
     : [];
-  const all = [...new Set([...project, ...external])].sort();
+  const all = external.length ? [...new Set([...project, ...external])].sort() : project;
   return hashFiles(projectDir, all, cache);
 }
 

@@ -2,7 +2,7 @@
 // (manifest readable and of this key, the file list exact, sizes equal, hashes through the stat-keyed cache) runs on
 // every status / build; a full one (every byte re-hashed) on `build --verify`, rollback and `fsck`.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { stampOf, type HashCache } from '../hash/hash-cache.ts';
@@ -36,8 +36,8 @@ export function sha256FileSync(path: string): string {
   return h.digest('hex');
 }
 
-function cachedSha(abs: string, cache: HashCache): string {
-  const stamp = stampOf(statSync(abs, { bigint: true }));
+function cachedSha(abs: string, cache: HashCache, st: Stats): string {
+  const stamp = stampOf(st);
   const hit = cache.get(abs, stamp);
   if (hit) return hit;
   const sha = sha256FileSync(abs);
@@ -88,7 +88,7 @@ export function verifyObject(
     for (const o of manifest.outputs ?? []) {
       const abs = join(dir, 'outs', o.path);
       if (!present.includes(`outs/${o.path}`)) problems.push(`${abs}: missing`);
-      else if ((opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache)) !== o.sha256)
+      else if ((opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache, statSync(abs))) !== o.sha256)
         problems.push(`${abs}: content differs from the output hash recorded at commit`);
     }
     return { state: problems.length ? 'corrupt' : 'unverified', problems, manifest };
@@ -98,18 +98,18 @@ export function verifyObject(
   for (const p of present) if (!want.has(p)) problems.push(`${join(dir, p)}: not part of the committed artifact`);
   for (const f of manifest.files) {
     const abs = join(dir, f.path);
-    let size: number;
+    let st: Stats;
     try {
-      size = statSync(abs).size;
+      st = statSync(abs);
     } catch {
       problems.push(`${abs}: missing`);
       continue;
     }
-    if (size !== f.size) {
-      problems.push(`${abs}: ${size} bytes, the manifest records ${f.size}`);
+    if (st.size !== f.size) {
+      problems.push(`${abs}: ${st.size} bytes, the manifest records ${f.size}`);
       continue;
     }
-    const sha = opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache);
+    const sha = opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache, st);
     if (sha !== f.sha256) problems.push(`${abs}: content differs from the sha256 recorded at commit`);
   }
   return { state: problems.length ? 'corrupt' : 'ok', problems, manifest };
