@@ -1,12 +1,11 @@
 // AVX512-BF16 bodies of decode/rows_matmul's bf16 mode (built with the avx512bf16 flags of build-flags.mjs): bf16
 // weights times bf16 inputs with vdpbf16ps (two products per fp32 lane per instruction, 32 inputs per step, the
 // last step masked), a 4x4 register block of (row, output) accumulators and a fixed lane reduction per pair, so a
-// row's result never depends on the other rows; NF4 tiles decoded to fp32 with a 16-entry permute and rounded to
-// bf16 (round to nearest even); input rows rounded the same way.
+// row's result never depends on the other rows; NF4 tiles decoded with a per-block table of the 16 code values in
+// bf16 (round to nearest even) and word permutes; input rows rounded the same way.
 #include "decode/rows_variants.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
 #include <immintrin.h>
-#include <cstring>
 
 namespace peft::decode {
 
@@ -83,27 +82,21 @@ void products_bf16(const uint16_t* W, int o0, int o1, int in, const uint16_t* x,
     products_chunk(W, o0, o1, in, x + (size_t)t * in, T - t < ROW_CHUNK ? T - t : ROW_CHUNK, y + (size_t)t * ldy, ldy);
 }
 
-// 16 codes (8 packed bytes, low nibble first) -> 16 code indices as int32 lanes, in element order.
-inline __m512i unpack16(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  const __m128i b = _mm_cvtsi64_si128((long long)v);
-  const __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0F)),
-                hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F));
-  return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
-}
-
-// NF4 blocks [b0, b0 + nb) to bf16: code x absmax in fp32 (the values the fp32 tiles hold), rounded to bf16.
+// NF4 blocks [b0, b0 + nb) to bf16: per block the 16 code values times its absmax in fp32, rounded to bf16 once (the
+// values the fp32 tiles hold, rounded), then its 64 codes looked up in them with two 32-word permutes.
 void dequant_bf16(const kern::Nf4View& w, size_t b0, size_t nb, uint16_t* out) {
   const __m512 table = _mm512_loadu_ps(w.code);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (size_t b = 0; b < nb; b++) {
-    const uint8_t* p = w.packed + (b0 + b) * 32;
-    const __m512 va = _mm512_set1_ps(kern::nf4_view_absmax(w, b0 + b));
-    for (int q = 0; q < 4; q += 2) {
-      const __m512 v0 = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + 8 * q), table), va);
-      const __m512 v1 = _mm512_mul_ps(_mm512_permutexvar_ps(unpack16(p + 8 * q + 8), table), va);
-      _mm512_storeu_si512(out + b * 64 + 16 * q, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
-    }
+    const __m512 vals = _mm512_mul_ps(table, _mm512_set1_ps(kern::nf4_view_absmax(w, b0 + b)));
+    const __m512i lut = _mm512_zextsi256_si512((__m256i)_mm512_cvtneps_pbh(vals)); // words 0..15
+    const __m256i p = _mm256_loadu_si256((const __m256i*)(w.packed + (b0 + b) * 32));
+    const __m256i lo = _mm256_and_si256(p, low4), hi = _mm256_and_si256(_mm256_srli_epi16(p, 4), low4);
+    // per 128-bit lane: unpacklo = codes of bytes 0..7 (low nibble first), unpackhi = bytes 8..15
+    const __m256i u0 = _mm256_unpacklo_epi8(lo, hi), u1 = _mm256_unpackhi_epi8(lo, hi);
+    const __m256i first = _mm256_permute2x128_si256(u0, u1, 0x20), second = _mm256_permute2x128_si256(u0, u1, 0x31);
+    _mm512_storeu_si512(out + b * 64, _mm512_permutexvar_epi16(_mm512_cvtepu8_epi16(first), lut));
+    _mm512_storeu_si512(out + b * 64 + 32, _mm512_permutexvar_epi16(_mm512_cvtepu8_epi16(second), lut));
   }
 }
 
