@@ -110,18 +110,26 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), isa_name(active_isa()));
 }
 
-// kernels.nf4Quantize(w: Float32Array, rows, cols) -> {rows, cols, packed, absmaxQ (int8 bits), absmaxScale,
-// absmaxOffset, blockAbsmax (decoded, one per 64-block), bytes}
+// kernels.nf4Quantize(w: Float32Array | Uint16Array (bf16 bits: nf4_quantize_bf16), rows, cols) -> {rows, cols,
+// packed, absmaxQ (int8 bits), absmaxScale, absmaxOffset, blockAbsmax (decoded, one per 64-block), bytes}
 Napi::Value Nf4Quantize(const Napi::CallbackInfo& info) {
   if (info.Length() < 3) bad("nf4Quantize(w, rows, cols): three arguments needed");
   const int rows = int_in(info[1], "nf4Quantize: rows", 1, 1 << 24),
             cols = int_in(info[2], "nf4Quantize: cols", 1, 1 << 24);
   const size_t n = (size_t)rows * cols;
-  auto w = f32arr(info[0], "nf4Quantize: w", n);
-  if (w.ElementLength() != n)
-    bad("nf4Quantize: w has " + std::to_string(w.ElementLength()) + " elements, rows*cols = " + std::to_string(n));
   NF4Tensor t;
-  nf4_quantize(w.Data(), rows, cols, t);
+  const bool bf16 = info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (bf16) {
+    auto w = u16arr(info[0], "nf4Quantize: w", n);
+    if (w.ElementLength() != n)
+      bad("nf4Quantize: w has " + std::to_string(w.ElementLength()) + " elements, rows*cols = " + std::to_string(n));
+    nf4_quantize_bf16(w.Data(), rows, cols, t);
+  } else {
+    auto w = f32arr(info[0], "nf4Quantize: w", n);
+    if (w.ElementLength() != n)
+      bad("nf4Quantize: w has " + std::to_string(w.ElementLength()) + " elements, rows*cols = " + std::to_string(n));
+    nf4_quantize(w.Data(), rows, cols, t);
+  }
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   auto packed = Napi::Uint8Array::New(env, t.packed.size());
