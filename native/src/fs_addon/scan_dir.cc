@@ -51,9 +51,12 @@ Napi::Value ScanDir(const Napi::CallbackInfo& info) {
       if (fstatat(fd, n, &l, AT_SYMLINK_NOFOLLOW) == 0)
         t = S_ISREG(l.st_mode) ? DT_REG : S_ISDIR(l.st_mode) ? DT_DIR : S_ISLNK(l.st_mode) ? DT_LNK : DT_UNKNOWN;
     }
-    if (t == DT_REG) kind = kFile;
-    else if (t == DT_DIR) kind = kDir;
-    else if (t == DT_LNK) kind = kLink;
+    if (t == DT_REG)
+      kind = kFile;
+    else if (t == DT_DIR)
+      kind = kDir;
+    else if (t == DT_LNK)
+      kind = kLink;
     names.emplace_back(n);
     kinds.push_back(kind);
     struct stat st;
@@ -87,6 +90,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
-}  // namespace
+} // namespace
 
 NODE_API_MODULE(peft_fs, Init)
