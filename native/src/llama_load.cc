@@ -1,5 +1,6 @@
 // Loading a Llama-family model (llama, mistral, qwen2): config checks, every tensor read from the safetensors files
-// as fp32, frozen projections quantised to their storage (NF4 / fp32 + bf16 copy); and the model's size accounting.
+// as fp32, frozen projections quantised to their storage (NF4 straight from bf16 / fp32 + bf16 copy); and the model's
+// size accounting.
 #include "llama_load.h"
 #include <sys/mman.h>
 #include <unistd.h>
@@ -34,24 +35,53 @@ size_t LlamaModel::params() const {
   return n;
 }
 
-std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+namespace {
+
+const TensorView& checked(const ModelFiles& mf, const std::string& name, size_t expect) {
   const TensorView* t = mf.find(name);
   if (!t) throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' is missing");
   if ((size_t)t->numel() != expect)
     throw EngineError("E_MODEL", mf.dir + ": tensor '" + name + "' has " + std::to_string(t->numel()) +
                                      " values, the config implies " + std::to_string(expect));
+  return *t;
+}
+
+// Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean pages of a
+// read-only mapping: dropping them only means re-reading if touched again).
+void drop_pages(const TensorView& t) {
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)t.data + page - 1) & ~(page - 1), hi = ((uintptr_t)t.data + t.nbytes) & ~(page - 1);
+  if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
+}
+
+} // namespace
+
+std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect) {
+  const TensorView* t = &checked(mf, name, expect);
   std::vector<float> v(expect);
   if (t->dtype == "F8_E4M3") // block scales checked by load_model_dir
     fp8_dequantize(*t, *mf.find(name + "_scale_inv"), mf.cfg.fp8_block_rows, mf.cfg.fp8_block_cols, v.data());
   else
     t->to_f32(v.data());
-  // Drop the file pages just read so the mapping does not add the whole file to the peak RSS (they are clean
-  // pages of a read-only mapping: dropping them only means re-reading if touched again).
-  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1),
-                  hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
-  if (hi > lo) madvise((void*)lo, hi - lo, MADV_DONTNEED);
+  drop_pages(*t);
   return v;
+}
+
+std::unique_ptr<kern::FrozenLinear> frozen_linear(const ModelFiles& mf, const std::string& base, int out, int in,
+                                                  kern::Storage storage) {
+  const size_t n = (size_t)in * out;
+  const TensorView& t = checked(mf, base + ".weight", n);
+  std::vector<float> b;
+  if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
+  if (storage == kern::Storage::NF4 && n % kern::NF4_BLOCK != 0) storage = kern::Storage::F32;
+  if (storage == kern::Storage::NF4 && t.dtype == "BF16") { // bf16 -> NF4 block by block, straight from the mapping
+    kern::NF4Tensor q;
+    kern::nf4_quantize_bf16(t.data, out, in, q);
+    drop_pages(t);
+    return std::make_unique<kern::FrozenLinear>(std::move(q), b.empty() ? nullptr : b.data());
+  }
+  std::vector<float> w = tensor_f32(mf, base + ".weight", n);
+  return std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, storage);
 }
 
 std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute) {
@@ -88,13 +118,8 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
       if (L.moe && (p == P_GATE || p == P_UP || p == P_DOWN)) continue;
       const std::string base = pre + PROJ_PARENT[p] + "." + PROJ_NAMES[p];
       const int in = m->proj_in(p), out = m->proj_out(p);
-      std::vector<float> w = tensor_f32(mf, base + ".weight", (size_t)in * out);
-      std::vector<float> b;
-      if (mf.find(base + ".bias")) b = tensor_f32(mf, base + ".bias", out);
-      kern::Storage st = storage;
-      if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
-      L.proj[p] = std::make_unique<kern::FrozenLinear>(w.data(), b.empty() ? nullptr : b.data(), out, in, st);
-      if (compute == kern::Compute::BF16 && st == kern::Storage::F32 && m->be().bf16_native())
+      L.proj[p] = frozen_linear(mf, base, out, in, storage);
+      if (compute == kern::Compute::BF16 && L.proj[p]->storage() == kern::Storage::F32 && m->be().bf16_native())
         L.proj[p]->keep_bf16_copy();
     }
   }

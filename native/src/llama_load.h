@@ -13,6 +13,11 @@ namespace peft {
 // One tensor of a checked model directory as fp32 (FP8 weights dequantised with their block scales; E_MODEL naming it
 // when missing or of another size).
 std::vector<float> tensor_f32(const ModelFiles& mf, const std::string& name, size_t expect);
+// The frozen projection `base`.weight [out, in] (+ `base`.bias when present) in `storage` (fp32 where NF4 does not fit
+// whole blocks): bf16 weights go to NF4 block by block straight from the mapping (kern::nf4_quantize_bf16), others
+// through one fp32 copy of that tensor.
+std::unique_ptr<kern::FrozenLinear> frozen_linear(const ModelFiles& mf, const std::string& base, int out, int in,
+                                                  kern::Storage storage);
 
 std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute);
 

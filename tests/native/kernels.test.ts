@@ -284,6 +284,22 @@ describe('NF4', () => {
     expect(() => k.nf4Dequantize(q, { row0: 1, rows: 1 })).toThrow(/block boundary/);
     expect(() => k.nf4Dequantize({ ...q, packed: new Uint8Array(3) })).toThrow(/packed/);
   });
+
+  it('quantizes bf16 weights (a mapped checkpoint) to the same bits as their fp32 widening, several pool tasks', () => {
+    const rows = 300,
+      cols = 256; // 1200 blocks: five 256-block tasks, the last one partial
+    const w16 = k.f32ToBf16(normalArray(rows * cols, 11, 0.03)) as Uint16Array;
+    w16[7 * 64 + 3] = 0x3f80; // 1.0: an outlier block
+    const a = k.nf4Quantize(w16, rows, cols),
+      b = k.nf4Quantize(k.bf16ToF32(w16), rows, cols);
+    expect(a.absmaxOffset).toBe(b.absmaxOffset);
+    expect(Buffer.from(a.packed).equals(Buffer.from(b.packed))).toBe(true);
+    expect(Buffer.from(a.absmaxQ).equals(Buffer.from(b.absmaxQ))).toBe(true);
+    expect(Array.from(a.absmaxScale)).toEqual(Array.from(b.absmaxScale));
+    const bad = new Uint16Array(128);
+    bad[70] = 0x7fc0; // NaN in the second block
+    expect(() => k.nf4Quantize(bad, 2, 64)).toThrow(/weight 70 is not finite/);
+  });
 });
 
 describe('FrozenLinear', () => {

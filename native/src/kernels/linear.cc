@@ -99,6 +99,13 @@ FrozenLinear::FrozenLinear(const float* w, const float* bias, int out, int in, S
   if (bias) bias_.assign(bias, bias + out);
 }
 
+FrozenLinear::FrozenLinear(NF4Tensor&& wq, const float* bias)
+    : out_(wq.rows), in_(wq.cols), storage_(Storage::NF4), wq_(std::move(wq)) {
+  if (out_ <= 0 || in_ <= 0 || wq_.packed.size() * 2 != (size_t)out_ * in_)
+    throw EngineError("E_ENGINE", "FrozenLinear: the NF4 tensor is empty or inconsistent");
+  if (bias) bias_.assign(bias, bias + out_);
+}
+
 size_t FrozenLinear::bytes() const {
   return w32_.size() * 4 + w16_.size() * 2 + (storage_ == Storage::NF4 ? wq_.bytes() : 0) + bias_.size() * 4;
 }

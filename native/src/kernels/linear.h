@@ -16,6 +16,8 @@ class FrozenLinear {
  public:
   // w: [out, in] row-major fp32 (HF layout). bias may be null. Stores a private copy in `storage`.
   FrozenLinear(const float* w, const float* bias, int out, int in, Storage storage);
+  // An NF4 weight quantised elsewhere (e.g. straight from a bf16 checkpoint: nf4_quantize_bf16), taken over.
+  FrozenLinear(NF4Tensor&& wq, const float* bias);
   int in() const { return in_; }
   int out() const { return out_; }
   Storage storage() const { return storage_; }

@@ -6,6 +6,7 @@
 // |w - w'| <= absmax' * maxgap/2 + |absmax - absmax'|  with maxgap = 0.3038 (between -1 and -0.6962).
 // Dequantization to fp32 / bf16 and the decode GEMV run the active ISA's bodies (kernels/simd.h).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include "error.h"
@@ -61,31 +62,51 @@ inline float decode_absmax(const NF4Tensor& t, size_t block) {
 
 float nf4_block_absmax(const NF4Tensor& t, size_t block) { return decode_absmax(t, block); }
 
-void nf4_quantize(const float* w, int rows, int cols, NF4Tensor& out) {
+namespace {
+
+// The quantiser over any source: load(blk, x) fills x[0..64) with block blk as fp32. Three passes: absmax per block
+// (and the first non-finite weight) on the pool, the double quantization of the absmax constants (serial, in block
+// order: the mean is the same bits whatever the source), and the codes per block on the pool. A block is widened
+// into registers / the stack only, so a bf16 source (a mapped checkpoint) never has an fp32 copy.
+template <typename Load>
+void quantize_blocks(int rows, int cols, NF4Tensor& out, const Load& load) {
   if (rows <= 0 || cols <= 0) throw EngineError("E_ENGINE", "nf4_quantize: rows and cols must be positive");
   const size_t n = (size_t)rows * cols;
   if (n % NF4_BLOCK != 0)
     throw EngineError("E_ENGINE",
                       "nf4_quantize: rows*cols = " + std::to_string(n) + " is not a multiple of the NF4 block size 64");
-  for (size_t i = 0; i < n; i++)
-    if (!std::isfinite(w[i]))
-      throw EngineError("E_ENGINE", "nf4_quantize: weight " + std::to_string(i) + " is not finite");
   const size_t nb = n / NF4_BLOCK, nsb = (nb + NF4_DQ_BLOCK - 1) / NF4_DQ_BLOCK;
   out.rows = rows;
   out.cols = cols;
   out.packed.assign(n / 2, 0);
   out.absmax_q.assign(nb, 0);
   out.absmax_scale.assign(nsb, 0.f);
-  // 1. absmax per 64-block, and their mean (in double, so the order of summation does not matter much).
+  // 1. absmax per 64-block (tasks of 256 blocks), the first non-finite weight, and the mean (in double, in order).
   std::vector<float> am(nb);
-  parallel_for((int)std::min<size_t>(nb, 1u << 30), [&](int b, int e) {
-    for (int blk = b; blk < e; blk++) {
+  std::atomic<size_t> bad{n};
+  const int tasks = (int)((nb + 255) / 256);
+  parallel_for(tasks, [&](int tb, int te) {
+    alignas(64) float x[NF4_BLOCK];
+    const size_t b1 = std::min(nb, (size_t)te * 256);
+    for (size_t blk = (size_t)tb * 256; blk < b1; blk++) {
+      load(blk, x);
       float m = 0.f;
-      const float* x = w + (size_t)blk * NF4_BLOCK;
-      for (int i = 0; i < NF4_BLOCK; i++) m = std::max(m, std::fabs(x[i]));
+      bool finite = true;
+      for (int i = 0; i < NF4_BLOCK; i++) {
+        finite &= std::isfinite(x[i]);
+        m = std::max(m, std::fabs(x[i]));
+      }
+      if (!finite) {
+        size_t i = 0;
+        while (std::isfinite(x[i])) i++;
+        size_t at = blk * NF4_BLOCK + i, cur = bad.load();
+        while (at < cur && !bad.compare_exchange_weak(cur, at)) {}
+      }
       am[blk] = m;
     }
   });
+  if (bad.load() < n)
+    throw EngineError("E_ENGINE", "nf4_quantize: weight " + std::to_string(bad.load()) + " is not finite");
   double sum = 0;
   for (size_t b = 0; b < nb; b++) sum += am[b];
   out.absmax_offset = (float)(sum / (double)nb);
@@ -102,16 +123,35 @@ void nf4_quantize(const float* w, int rows, int cols, NF4Tensor& out) {
     }
   }
   // 3. codes against the decoded absmax.
-  parallel_for((int)nb, [&](int b, int e) {
-    for (int blk = b; blk < e; blk++) {
+  parallel_for(tasks, [&](int tb, int te) {
+    alignas(64) float x[NF4_BLOCK];
+    uint8_t c[NF4_BLOCK];
+    const size_t b1 = std::min(nb, (size_t)te * 256);
+    for (size_t blk = (size_t)tb * 256; blk < b1; blk++) {
+      load(blk, x);
       const float a = decode_absmax(out, blk);
       const float inv = a > 0.f ? 1.f / a : 0.f;
-      const float* x = w + (size_t)blk * NF4_BLOCK;
-      uint8_t* p = out.packed.data() + (size_t)blk * (NF4_BLOCK / 2);
-      for (int i = 0; i < NF4_BLOCK; i += 2) {
-        const float v0 = std::max(-1.f, std::min(1.f, x[i] * inv)), v1 = std::max(-1.f, std::min(1.f, x[i + 1] * inv));
-        p[i / 2] = (uint8_t)(nearest_code(v0) | (nearest_code(v1) << 4));
-      }
+      for (int i = 0; i < NF4_BLOCK; i++) c[i] = nearest_code(std::max(-1.f, std::min(1.f, x[i] * inv)));
+      uint8_t* p = out.packed.data() + blk * (NF4_BLOCK / 2);
+      for (int i = 0; i < NF4_BLOCK; i += 2) p[i / 2] = (uint8_t)(c[i] | (c[i + 1] << 4));
+    }
+  });
+}
+
+} // namespace
+
+void nf4_quantize(const float* w, int rows, int cols, NF4Tensor& out) {
+  quantize_blocks(rows, cols, out, [w](size_t blk, float* x) { std::memcpy(x, w + blk * NF4_BLOCK, NF4_BLOCK * 4); });
+}
+
+void nf4_quantize_bf16(const void* w16, int rows, int cols, NF4Tensor& out) {
+  const uint8_t* src = static_cast<const uint8_t*>(w16); // any alignment (a tensor inside a mapped file)
+  quantize_blocks(rows, cols, out, [src](size_t blk, float* x) {
+    uint16_t h[NF4_BLOCK];
+    std::memcpy(h, src + blk * NF4_BLOCK * 2, sizeof h);
+    for (int i = 0; i < NF4_BLOCK; i++) {
+      const uint32_t bits = (uint32_t)h[i] << 16;
+      std::memcpy(x + i, &bits, 4);
     }
   });
 }

@@ -23,6 +23,10 @@ struct NF4Tensor {
 
 // Quantize a row-major fp32 matrix; rows*cols must be a multiple of NF4_BLOCK.
 void nf4_quantize(const float* w, int rows, int cols, NF4Tensor& out);
+// The same codes from bf16 weights (any alignment, e.g. a tensor of a mapped checkpoint), block by block on the pool:
+// each 64-weight block is widened on the stack only (bf16 -> fp32 is exact, so the result equals nf4_quantize of the
+// widened weights bit for bit), never a full fp32 copy.
+void nf4_quantize_bf16(const void* w16, int rows, int cols, NF4Tensor& out);
 // Absmax of block b after double-quant decoding.
 float nf4_block_absmax(const NF4Tensor& t, size_t block);
 // Dequantize rows [row0, row0+nrows) into out (nrows*cols values).

@@ -25,12 +25,9 @@ void load_moe_layer(const ModelFiles& mf, LlamaModel& m, int l) {
   for (int e = 0; e < E; e++)
     for (int j = 0; j < N_EXPERT_PROJ; j++) {
       const int in = j == X_W2 ? I : H, out = j == X_W2 ? H : I;
-      const std::string name = moe + "experts." + std::to_string(e) + "." + EXPERT_NAMES[j] + ".weight";
-      std::vector<float> w = tensor_f32(mf, name, (size_t)in * out);
-      kern::Storage st = m.storage;
-      if (st == kern::Storage::NF4 && ((size_t)in * out) % kern::NF4_BLOCK != 0) st = kern::Storage::F32;
-      B->experts[e][j] = std::make_unique<kern::FrozenLinear>(w.data(), nullptr, out, in, st);
-      if (m.compute == kern::Compute::BF16 && st == kern::Storage::F32 && m.be().bf16_native())
+      const std::string name = moe + "experts." + std::to_string(e) + "." + EXPERT_NAMES[j];
+      B->experts[e][j] = frozen_linear(mf, name, out, in, m.storage); // bf16 -> NF4 straight from the mapping
+      if (m.compute == kern::Compute::BF16 && B->experts[e][j]->storage() == kern::Storage::F32 && m.be().bf16_native())
         B->experts[e][j]->keep_bf16_copy();
     }
   L.moe = std::move(B);
