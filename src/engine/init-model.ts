@@ -45,8 +45,10 @@ export interface InitModelOptions extends LlamaShape {
   seed?: number;
   /** Standard deviation of the normal init of every linear and embedding weight (transformers' initializer_range, 0.02). */
   initStd?: number;
-  /** Storage dtype of model.safetensors (default F32). */
-  dtype?: 'F32' | 'BF16';
+  /** Storage dtype of model.safetensors (default F32). F8_E4M3: the linear projections as float8_e4m3fn with a
+   * `<name>_scale_inv` per 128 x 128 block and config quantization_config (the hub MiniMax-M2 / DeepSeek-V3 layout;
+   * the block scale is 6 initStd / 448, so values beyond 6 standard deviations clip), everything else bf16. */
+  dtype?: 'F32' | 'BF16' | 'F8_E4M3';
   /** 'byte-level' (default): write a byte-level BPE tokenizer; 'none': no tokenizer; otherwise a directory to copy it from. */
   tokenizer?: string;
 }
@@ -149,11 +151,59 @@ function resolveShape(o: LlamaShape): Resolved {
   };
 }
 
+type PlannedTensor = TensorSpec & { init: 'normal' | 'ones' | 'zeros' | 'scale' };
+const FP8_BLOCK = 128;
+const isProjection = (name: string) => /(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj|w1|w2|w3)\.weight$/.test(name);
+/** The block scale (weight_scale_inv) of an FP8 init: 6 standard deviations at e4m3's largest value, 448. */
+const fp8Scale = (std: number): number => Math.fround((6 * (std || 1)) / 448);
+
+/** FP8 checkpoint layout: projections F8_E4M3 with their [rows / 128, cols / 128] F32 scales, the rest bf16. */
+function fp8Plan(plan: PlannedTensor[]): PlannedTensor[] {
+  return plan.flatMap((t): PlannedTensor[] =>
+    isProjection(t.name) && t.shape.length === 2
+      ? [
+          { ...t, dtype: 'F8_E4M3' },
+          { name: `${t.name}_scale_inv`, dtype: 'F32', shape: t.shape.map((d) => Math.ceil(d / FP8_BLOCK)), init: 'scale' },
+        ]
+      : [{ ...t, dtype: 'BF16' }],
+  );
+}
+
+let E4M3_OF_BF16: Uint8Array | undefined;
+/** float8_e4m3fn codes of x * invScale (round to nearest through bf16, saturating at 448), one table look-up each. */
+function toE4m3(src: Float32Array, invScale: number): Uint8Array {
+  if (!E4M3_OF_BF16) {
+    const value = (c: number) => {
+      const e = (c >> 3) & 15,
+        m = c & 7;
+      return e === 0 ? (m / 8) * 2 ** -6 : (1 + m / 8) * 2 ** (e - 7);
+    };
+    const codes = Array.from({ length: 127 }, (_, c) => value(c)); // 0..126 ascending; 127 is NaN
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    E4M3_OF_BF16 = new Uint8Array(65536);
+    for (let b = 0; b < 65536; b++) {
+      u[0] = b << 16;
+      const a = Math.min(Math.abs(f[0]), 448);
+      let best = 0;
+      for (let c = 1; c < 127 && codes[c] <= a; c++) best = c;
+      if (best < 126 && codes[best + 1] - a < a - codes[best]) best++;
+      E4M3_OF_BF16[b] = Number.isNaN(f[0]) ? 0x7f : (b & 0x8000 ? 0x80 : 0) | best;
+    }
+  }
+  const scaled = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) scaled[i] = src[i] * invScale;
+  const bf = new Uint16Array(toBf16(scaled).buffer);
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = E4M3_OF_BF16[bf[i]];
+  return out;
+}
+
 /** The tensors of the model in HF names with shapes, and how each is initialised. */
-function tensorPlan(r: Resolved): (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] {
+function tensorPlan(r: Resolved): PlannedTensor[] {
   const q = r.nh * r.hd,
     kv = r.nkv * r.hd;
-  const t: (TensorSpec & { init: 'normal' | 'ones' | 'zeros' })[] = [];
+  const t: PlannedTensor[] = [];
   const add = (name: string, shape: number[], init: 'normal' | 'ones' | 'zeros') => t.push({ name, dtype: 'F32', shape, init });
   if (r.modelType === 'gpt2') {
     gpt2TensorPlan(r, add);
@@ -410,7 +460,7 @@ function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
       n_positions: r.P,
       scale_attn_weights: true,
       tie_word_embeddings: true,
-      torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
+      torch_dtype: (o.dtype ?? 'F32') === 'F32' ? 'float32' : 'bfloat16',
       vocab_size: r.V,
     };
   const arch = {
@@ -438,7 +488,7 @@ function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
     initializer_range: o.initStd ?? 0.02,
     bos_token_id: BOS,
     eos_token_id: EOS,
-    torch_dtype: (o.dtype ?? 'F32') === 'BF16' ? 'bfloat16' : 'float32',
+    torch_dtype: (o.dtype ?? 'F32') === 'F32' ? 'float32' : 'bfloat16',
   };
   if (r.hd !== r.H / r.nh) c.head_dim = r.hd;
   if (r.modelType === 'llama') {
@@ -457,6 +507,8 @@ function configJson(r: Resolved, o: InitModelOptions): Record<string, unknown> {
     c.rope_parameters = { rope_type: 'default', rope_theta: c.rope_theta, partial_rotary_factor: r.rot / r.hd };
     delete c.rope_scaling;
   }
+  if (o.dtype === 'F8_E4M3')
+    c.quantization_config = { quant_method: 'fp8', fmt: 'e4m3', activation_scheme: 'dynamic', weight_block_size: [FP8_BLOCK, FP8_BLOCK] };
   return c;
 }
 
@@ -491,8 +543,14 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
   const std = opts.initStd ?? 0.02;
   if (!(std >= 0) || !Number.isFinite(std)) bad(`initStd must be a non-negative number, got ${std}`, 'set initStd');
   const dtype = opts.dtype ?? 'F32';
-  const plan = tensorPlan(r).map((t) => ({ ...t, dtype }));
-  checkRoom(outDir, plan.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0) * (dtype === 'BF16' ? 2 : 4));
+  if (!['F32', 'BF16', 'F8_E4M3'].includes(dtype)) bad(`dtype "${dtype}" is not supported`, 'use F32, BF16 or F8_E4M3');
+  const fp8 = dtype === 'F8_E4M3';
+  if (fp8 && r.modelType === 'gpt2') bad('F8_E4M3 init is for the Llama and MoE families (GPT-2 checkpoints ship in float)', 'use F32 or BF16');
+  const plan = fp8 ? fp8Plan(tensorPlan(r)) : tensorPlan(r).map((t) => ({ ...t, dtype }));
+  checkRoom(
+    outDir,
+    plan.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * (t.dtype === 'F8_E4M3' ? 1 : t.dtype === 'BF16' ? 2 : 4), 0),
+  );
   mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
 
@@ -509,8 +567,9 @@ export function initModel(outDir: string, opts: InitModelOptions): InitModelResu
     for (let at = 0; at < n; at += CHUNK) {
       const data = new Float32Array(Math.min(CHUNK, n - at));
       if (t.init === 'ones') data.fill(1);
+      else if (t.init === 'scale') data.fill(fp8Scale(std));
       else if (next) fillNormal(data, std, next);
-      yield dtype === 'BF16' ? toBf16(data) : new Uint8Array(data.buffer);
+      yield t.dtype === 'BF16' ? toBf16(data) : t.dtype === 'F8_E4M3' ? toE4m3(data, 1 / fp8Scale(std)) : new Uint8Array(data.buffer);
     }
   });
   files.push('model.safetensors');
