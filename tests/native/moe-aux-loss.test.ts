@@ -160,6 +160,10 @@ for (const family of ['mixtral', 'minimax_m2']) {
           expect(rel, `${key}[${i}]: analytic ${g.grads[key][i]} (CE alone ${g0.grads[key][i]}) vs finite difference ${fd}`).toBeLessThan(1e-2);
         }
         expect(checked).toBeGreaterThanOrEqual(6);
+        // training steps report the aux term apart (train_log.jsonl's aux_loss), their loss including coef * aux
+        const run = await train({ model: m, adapter: a, batches: [{ inputIds: ids, labels, lengths: [7, 5] }], steps: 1, lr: 0 });
+        expect(run.records[0].auxLoss).toBeCloseTo(g.auxLoss!, 12);
+        expect(run.records[0].loss).toBeCloseTo(g.loss, 12);
         console.log(
           `[numerics] ${family} router aux loss gradient: ${checked} LoRA kinds vs finite differences, worst relative error ${worst.toExponential(2)}`,
         );
