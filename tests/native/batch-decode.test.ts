@@ -12,6 +12,7 @@ import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel } from
 import { BatchDecoder, type DecodeRequest } from '../../src/engine/batch.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
 import { mulberry32 } from '../../src/util/random.ts';
+import { testAddon } from './addon.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODEL = join(ROOT, 'models', 'stories260K');
@@ -97,7 +98,11 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
 
   // bf16 compute on a CPU with AVX512-BF16: the batch's frozen products and head run with bf16 inputs (vdpbf16ps), and
   // single-sequence generation runs the same products, so a batched request still equals itself alone and generate
-  const bf16 = nativeEngine().engineCaps().bf16Native ? '' : 'no native bf16 on this CPU / build';
+  const bf16 = !nativeEngine().engineCaps().bf16Native
+    ? 'no native bf16 on this CPU / build'
+    : !testAddon.kernels.decodeRowsBf16Available()
+      ? 'the bf16 rows mode needs AVX512-BF16 and the avx512 ISA path (PEFT_ISA)'
+      : '';
   it.skipIf(bf16 !== '')(`bf16 compute, NF4: batched = alone bit for bit = generate's greedy tokens${bf16 ? ` (skipped: ${bf16})` : ''}`, async () => {
     const m = await loadModel({ dir: MODEL, quant: 'nf4', compute: 'bf16' });
     const a = await randomAdapter(m, 3, 8, 'all-linear');
