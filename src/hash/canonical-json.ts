@@ -23,6 +23,25 @@ export function canonicalJson(v: unknown): string {
   return `${s}}`;
 }
 
+/** Where keyOfMaterial splices the file list into the canonical text (a string no JSON value of a key holds). */
+const FILES_MARK = '\u0000peftmake-file-list\u0000';
+
+/**
+ * sha256Hex(canonicalJson(m)) for key material whose `inputs` is a list of { path, sha256 } (one per input file:
+ * 100,000 in a big pipeline): that list is written by one loop, the same text canonicalJson gives it, not object by
+ * object through Object.keys and a sort.
+ */
+export function keyOfMaterial(m: { inputs: readonly { path: string; sha256: string }[] }): string {
+  let list = '[';
+  for (let i = 0; i < m.inputs.length; i++) {
+    const f = m.inputs[i];
+    list += `${i ? ',' : ''}{"path":${JSON.stringify(f.path)},"sha256":${JSON.stringify(f.sha256)}}`;
+  }
+  const text = canonicalJson({ ...m, inputs: FILES_MARK });
+  const at = text.indexOf(JSON.stringify(FILES_MARK));
+  return sha256Hex(text.slice(0, at) + list + ']' + text.slice(at + JSON.stringify(FILES_MARK).length));
+}
+
 export function sha256Hex(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -28,20 +28,30 @@ export function stampOf(st: Stats): FileStamp {
 export const RACY_NS = 2_000_000_000n;
 const RACY_MS = Number(RACY_NS / 1_000_000n);
 
-// File layout: MAGIC (8 bytes), u32 count, u32 path-table bytes, then `count` records of REC bytes (size, ino,
-// mtimeMs, ctimeMs as float64 LE, then the 32-byte SHA-256), then the paths, UTF-8, each ended by a NUL.
-const MAGIC = Buffer.from('PMHCACH1');
+// File layout: MAGIC (8 bytes), u32 count, u32 path-table bytes, then `count` stamps of 4 float64 LE (size, ino,
+// mtimeMs, ctimeMs), then `count` SHA-256 hashes (32 bytes each), then the paths, UTF-8, each ended by a NUL.
+// Entries are written in the order the build looked them up, so the next build finds each at the cursor.
+const MAGIC = Buffer.from('PMHCACH2');
 const HEAD = 16;
-const REC = 64;
+const STAMP = 32;
+const SHA = 32;
 
 export class HashCache {
-  /** Loaded entries: path -> record index into `stamps` / `shas` (a Map of indices, no object per file). */
-  private index = new Map<string, number>();
   private stamps = new Float64Array(0);
-  private shas = Buffer.alloc(0);
+  /** Every loaded hash as hex, one string: an entry's hash is a slice of it (no per-entry conversion). */
+  private hex = '';
+  private shaBytes: Buffer = Buffer.alloc(0);
   private loadedPaths: string[] = [];
-  /** Loaded records this process looked at (for pruning), and records that were replaced or dropped. */
+  private count = 0;
+  /** Loaded entries are looked up in file order first (a build asks in the order it asked last time)... */
+  private cursor = 0;
+  /** ...and through this path -> index map, built on the first lookup out of order. */
+  private index: Map<string, number> | undefined;
+  /** Loaded records this process looked at (for pruning; in the order looked at), and those replaced or dropped. */
   private touched = new Uint8Array(0);
+  private readonly order: (number | string)[] = [];
+  /** Loaded records whose stamp no longer matched, by path (set() replaces them without a search). */
+  private readonly stale = new Map<string, number>();
   private gone = new Uint8Array(0);
   /** Entries set by this process (new files, changed files). */
   private readonly added = new Map<string, { s: FileStamp; sha256: string }>();
@@ -67,18 +77,37 @@ export class HashCache {
     if (buf.length < HEAD || !buf.subarray(0, 8).equals(MAGIC)) return; // an older or corrupt cache: start empty
     const count = buf.readUInt32LE(8);
     const pathBytes = buf.readUInt32LE(12);
-    if (buf.length !== HEAD + count * REC + pathBytes) return;
-    const paths = count ? buf.toString('utf8', HEAD + count * REC).split('\0') : [];
+    const shaAt = HEAD + count * STAMP;
+    const pathsAt = shaAt + count * SHA;
+    if (buf.length !== pathsAt + pathBytes) return;
+    const paths = count ? buf.toString('utf8', pathsAt).split('\0') : [''];
     if (paths.length !== count + 1) return;
-    // An aligned copy of the records, read as float64 stamps; the hashes stay bytes until asked for.
-    const recs = new Uint8Array(count * REC);
-    recs.set(buf.subarray(HEAD, HEAD + count * REC));
-    this.stamps = new Float64Array(recs.buffer);
-    this.shas = Buffer.from(recs.buffer);
+    const stamps = new Uint8Array(count * STAMP); // an aligned copy, read as float64
+    stamps.set(buf.subarray(HEAD, shaAt));
+    this.stamps = new Float64Array(stamps.buffer);
+    this.hex = buf.toString('hex', shaAt, pathsAt);
+    this.shaBytes = buf.subarray(shaAt, pathsAt);
     this.loadedPaths = paths;
-    for (let i = 0; i < count; i++) this.index.set(paths[i], i);
+    this.count = count;
     this.touched = new Uint8Array(count);
     this.gone = new Uint8Array(count);
+  }
+
+  /** The loaded record of `path`, or -1. */
+  private find(path: string): number {
+    const c = this.cursor;
+    if (c < this.count && this.loadedPaths[c] === path) {
+      this.cursor = c + 1;
+      return c;
+    }
+    if (!this.index) {
+      this.index = new Map();
+      for (let i = 0; i < this.count; i++) this.index.set(this.loadedPaths[i], i);
+    }
+    const i = this.index.get(path);
+    if (i === undefined) return -1;
+    this.cursor = i + 1;
+    return i;
   }
 
   get(path: string, s: FileStamp): string | undefined {
@@ -87,55 +116,74 @@ export class HashCache {
       const t = a.s;
       return t.size === s.size && t.ino === s.ino && t.mtimeMs === s.mtimeMs && t.ctimeMs === s.ctimeMs ? a.sha256 : undefined;
     }
-    const i = this.index.get(path);
-    if (i === undefined || this.gone[i]) return undefined;
-    this.touched[i] = 1;
+    const i = this.find(path);
+    if (i < 0 || this.gone[i]) return undefined;
+    if (!this.touched[i]) {
+      this.touched[i] = 1;
+      this.order.push(i);
+    }
     const f = this.stamps;
-    const o = i * (REC / 8);
-    if (f[o] !== s.size || f[o + 1] !== s.ino || f[o + 2] !== s.mtimeMs || f[o + 3] !== s.ctimeMs) return undefined;
-    return this.shas.toString('hex', i * REC + 32, i * REC + 64);
+    const o = i * 4;
+    if (f[o] !== s.size || f[o + 1] !== s.ino || f[o + 2] !== s.mtimeMs || f[o + 3] !== s.ctimeMs) {
+      this.stale.set(path, i);
+      return undefined;
+    }
+    return this.hex.slice(i * 64, i * 64 + 64);
   }
 
   /** Records the hash of a file read after it was stamped `s` (racy stamps are not kept). */
   set(path: string, s: FileStamp, sha256: string): void {
     this.dirty = true;
-    const i = this.index.get(path);
-    if (i !== undefined) this.gone[i] = 1;
+    const i = this.stale.get(path) ?? (this.added.has(path) ? -1 : this.find(path));
+    if (i >= 0) this.gone[i] = 1;
     const now = this.now();
     if (s.mtimeMs > now - RACY_MS || s.ctimeMs > now - RACY_MS) {
       this.added.delete(path);
       return;
     }
+    if (!this.added.has(path)) this.order.push(path);
     this.added.set(path, { s: { ...s }, sha256 });
   }
 
   /** Writes the cache; with `prune`, entries this process never looked at (deleted or undeclared files) are dropped. */
   save(prune = false): void {
     if (prune)
-      for (let i = 0; i < this.touched.length; i++)
+      for (let i = 0; i < this.count; i++)
         if (!this.touched[i] && !this.gone[i]) {
           this.gone[i] = 1;
           this.dirty = true;
         }
     if (!this.file || !this.dirty) return;
-    const keep: number[] = [];
-    for (let i = 0; i < this.gone.length; i++) if (!this.gone[i]) keep.push(i);
-    const count = keep.length + this.added.size;
+    // In the order of this build's looks, then the loaded entries it did not look at (kept when not pruning).
+    const keep: (number | string)[] = [];
+    const written = new Set<string>();
+    for (const x of this.order)
+      if (typeof x === 'number' ? !this.gone[x] : this.added.has(x) && !written.has(x)) {
+        keep.push(x);
+        if (typeof x === 'string') written.add(x);
+      }
+    for (let i = 0; i < this.count; i++) if (!this.touched[i] && !this.gone[i]) keep.push(i);
+    const count = keep.length;
     const names: string[] = [];
-    const recs = Buffer.alloc(count * REC);
+    const stamps = Buffer.alloc(count * STAMP);
+    const shas = Buffer.alloc(count * SHA);
     let r = 0;
-    for (const i of keep) {
-      this.shas.copy(recs, r * REC, i * REC, (i + 1) * REC);
-      names.push(this.loadedPaths[i]);
-      r++;
-    }
-    for (const [p, { s, sha256 }] of this.added) {
-      const o = r * REC;
-      recs.writeDoubleLE(s.size, o);
-      recs.writeDoubleLE(s.ino, o + 8);
-      recs.writeDoubleLE(s.mtimeMs, o + 16);
-      recs.writeDoubleLE(s.ctimeMs, o + 24);
-      recs.write(sha256, o + 32, 32, 'hex');
+    for (const x of keep) {
+      if (typeof x === 'number') {
+        Buffer.from(this.stamps.buffer, x * STAMP, STAMP).copy(stamps, r * STAMP);
+        this.shaBytes.copy(shas, r * SHA, x * SHA, (x + 1) * SHA);
+        names.push(this.loadedPaths[x]);
+        r++;
+        continue;
+      }
+      const p = x;
+      const { s, sha256 } = this.added.get(p)!;
+      const o = r * STAMP;
+      stamps.writeDoubleLE(s.size, o);
+      stamps.writeDoubleLE(s.ino, o + 8);
+      stamps.writeDoubleLE(s.mtimeMs, o + 16);
+      stamps.writeDoubleLE(s.ctimeMs, o + 24);
+      shas.write(sha256, r * SHA, SHA, 'hex');
       names.push(p);
       r++;
     }
@@ -146,22 +194,21 @@ export class HashCache {
     head.writeUInt32LE(pathTable.length, 12);
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.concat([head, recs, pathTable]));
+    writeFileSync(tmp, Buffer.concat([head, stamps, shas, pathTable]));
     renameSync(tmp, this.file);
     this.dirty = false;
   }
 
-  /** Every entry (path, stamp, hash): for tests and `fsck`-style inspection. */
+  /** Every entry (path, stamp, hash): for tests and inspection. */
   entries(): { path: string; stamp: FileStamp; sha256: string }[] {
     const out: { path: string; stamp: FileStamp; sha256: string }[] = [];
-    for (let i = 0; i < this.loadedPaths.length - 1; i++) {
+    for (let i = 0; i < this.count; i++) {
       if (this.gone[i]) continue;
-      const o = i * (REC / 8);
       const f = this.stamps;
       out.push({
         path: this.loadedPaths[i],
-        stamp: { size: f[o], ino: f[o + 1], mtimeMs: f[o + 2], ctimeMs: f[o + 3] },
-        sha256: this.shas.toString('hex', i * REC + 32, i * REC + 64),
+        stamp: { size: f[i * 4], ino: f[i * 4 + 1], mtimeMs: f[i * 4 + 2], ctimeMs: f[i * 4 + 3] },
+        sha256: this.hex.slice(i * 64, i * 64 + 64),
       });
     }
     for (const [path, { s, sha256 }] of this.added) out.push({ path, stamp: { ...s }, sha256 });
