@@ -264,8 +264,11 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   const bool rows = rows_path(m) || decode_bf16_rows(m); // the bf16 mode takes any shape (decode/rows_matmul)
   DecodeBufs b;
   const bool all_rows = rows && bf16_rows(m); // the prompt too, as the batched decoder pools it
-  b.plan(m, st, all_rows ? std::max(P, ROW_PATH_MAX) : ROW_PATH_MAX);
-  if ((P <= ROW_PATH_MAX || all_rows) && rows) {
+  b.plan(m, st, all_rows ? std::max(std::min(P, BF16_PREFILL_CHUNK), ROW_PATH_MAX) : ROW_PATH_MAX);
+  if (all_rows) { // in chunks, as the batched decoder prefills it
+    for (int c0 = 0; c0 < P; c0 += BF16_PREFILL_CHUNK)
+      forward_rows(m, st, cache, prompt.data() + c0, std::min(BF16_PREFILL_CHUNK, P - c0), b);
+  } else if (P <= ROW_PATH_MAX && rows) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward
     Workspace pre;
