@@ -1,6 +1,6 @@
 // `npm run bench serve`: `peftmake serve` under load, SmolLM2-135M shape (random init, byte-level tokenizer), NF4
-// base, from a temp project whose store holds two one-step adapters and their stacked composition. A bounded loop
-// of the official openai client streams completions at 1, 4 and 16 concurrent streams (requests rotate over the
+// base (compute mode BENCH_SERVE_COMPUTE, default auto), from a temp project whose store holds two one-step adapters
+// and their stacked composition. A bounded loop of the official openai client streams completions at 1, 4 and 16 concurrent streams (requests rotate over the
 // base, each adapter and the composition, so a batch mixes adapter stacks; one SSE chunk per token: logprobs on).
 // Per level: aggregate decode tokens/s (completion tokens over the level's wall window, which also holds every
 // request's prompt prefill), prefill tokens/s (prompt tokens over the same window, its own field), p50 / p99 time to
@@ -22,6 +22,11 @@ import { cpuFlags, emitJson, loadAverage, otherProcsCpuWindow, peakRssMb, round 
 const PROMPT_TOKENS = Number(process.env.BENCH_SERVE_PROMPT ?? 32);
 const NEW_TOKENS = Number(process.env.BENCH_SERVE_TOKENS ?? 32);
 const MODELS = ['base', 'a', 'b', 'mix'];
+// The served base's compute mode (serve --compute): auto = bf16 where the CPU has native bf16 (then batched decoding
+// runs its AVX512-BF16 products), else fp32.
+const COMPUTE = (process.env.BENCH_SERVE_COMPUTE ?? 'auto') as 'fp32' | 'bf16' | 'auto';
+// Prompt tokens that join the running batch per step (serve --max-prefill-tokens; default the server's 512).
+const PREFILL = process.env.BENCH_SERVE_PREFILL ? Number(process.env.BENCH_SERVE_PREFILL) : undefined;
 // Requests per stream at each level (bounded): one stream gets enough requests that its p99 ITL is not one gap.
 const REQUESTS_PER_STREAM: Record<number, number> = { 1: 8, 4: 3, 16: 2 };
 
@@ -86,7 +91,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-'));
   try {
     await project(dir);
-    const s = await startServer({ projectDir: dir, toolchain: TOOLCHAIN, port: 0, quant: 'nf4', maxBatch: 16, log: () => {} });
+    const s = await startServer({
+      projectDir: dir,
+      toolchain: TOOLCHAIN,
+      port: 0,
+      quant: 'nf4',
+      compute: COMPUTE,
+      maxBatch: 16,
+      maxPrefillTokens: PREFILL,
+      log: () => {},
+    });
     const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'bench', maxRetries: 0 });
     try {
       for (const m of MODELS) await one(client, m, 0); // loads the base and every adapter, warms the kernels
@@ -112,6 +126,8 @@ async function main(): Promise<void> {
           bench: 'serve',
           model: 'SmolLM2-135M shape (random init)',
           quant: 'nf4',
+          compute: COMPUTE === 'auto' ? (nativeEngine().engineCaps().bf16Native ? 'bf16' : 'fp32') : COMPUTE,
+          max_prefill_tokens: PREFILL ?? 512,
           streams,
           requests: samples.length,
           prompt_tokens: PROMPT_TOKENS,

@@ -10,7 +10,7 @@ import { StoreLayout } from '../store/layout.ts';
 import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
 import { requireManifest } from '../store/objects.ts';
 import type { InferenceStack, StageKind, Toolchain } from '../stage.ts';
-import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
+import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type ComputeMode, type Quant } from '../engine/model.ts';
 import { BatchDecoder, type BatchOptions, type BatchStats, type DecodeHandlers, type DecodeRequest } from '../engine/batch.ts';
 import { loadT5Model, type T5Adapter, type T5AdapterUse, type T5Model } from '../engine/t5.ts';
 import { T5Decoder } from '../engine/t5-decoder.ts';
@@ -77,7 +77,7 @@ export class ModelRegistry {
   constructor(
     projectDir: string,
     toolchain: Toolchain,
-    readonly opts: { quant?: Quant; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
+    readonly opts: { quant?: Quant; compute?: ComputeMode; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
   ) {
     this.layout = new StoreLayout(projectDir);
     const order = ['compositions', 'adapters', 'models'];
@@ -198,10 +198,11 @@ export class ModelRegistry {
   async runtime(model: ServedModel): Promise<Runtime> {
     this.verify(model);
     const quant = this.opts.quant ?? 'none';
-    const ek = `${model.base.dir}|${quant}`;
+    const compute = this.opts.compute ?? 'fp32';
+    const ek = `${model.base.dir}|${quant}|${compute}`;
     let e = this.engines.get(ek);
     if (!e) {
-      e = (seq2seqModel(model.base.dir) ? this.loadT5(model.base.dir, quant) : this.loadDecoder(model.base.dir, quant)).then((x) => {
+      e = (seq2seqModel(model.base.dir) ? this.loadT5(model.base.dir, quant) : this.loadDecoder(model.base.dir, quant, compute)).then((x) => {
         x.decoder.onStep = this.opts.onStep;
         return x;
       });
@@ -244,8 +245,8 @@ export class ModelRegistry {
     };
   }
 
-  private async loadDecoder(dir: string, quant: Quant): Promise<Loaded> {
-    const engine = await loadModel({ dir, quant });
+  private async loadDecoder(dir: string, quant: Quant, compute: ComputeMode): Promise<Loaded> {
+    const engine = await loadModel({ dir, quant, compute });
     return { engine, decoder: new BatchDecoder(engine, this.opts.batch) };
   }
 
