@@ -152,6 +152,8 @@ if (process.argv[2] !== '--big' && BIG_MB > 0 && existsSync(join(WIKI, 'wiki.val
         seconds: Number(Number(r.seconds).toFixed(2)),
         mb_per_s: Number(rate(r).toFixed(2)),
         cpu_s: Number(Number(r.cpu_s).toFixed(2)),
+        // MB per CPU-second of the whole process (every thread): holds on a shared machine where wall time does not
+        mb_per_cpu_s: Number((Number(r.mb) / Number(r.cpu_s)).toFixed(2)),
         tokens: r.tokens,
         peak_rss_mb: Math.round(Number(r.peak_rss_mb)),
         load_avg_1m: Number(loadavg()[0].toFixed(2)),

@@ -1,9 +1,13 @@
 // `npm run bench serve`: `peftmake serve` under load, SmolLM2-135M shape (random init, byte-level tokenizer), NF4
-// base, from a temp project whose store holds two one-step adapters and their stacked composition. A bounded loop
-// of the official openai client streams completions at 1, 4 and 16 concurrent streams (requests rotate over the
-// base, each adapter and the composition, so a batch mixes adapter stacks): aggregate decode tokens/s, p50 / p99 time
-// to first token and inter-token latency (one SSE chunk per token: logprobs on), peak RSS. Goal: 16 streams give
-// >= 6x one stream's aggregate tokens/s with p99 inter-token latency <= 3x the single-stream one.
+// base (compute mode BENCH_SERVE_COMPUTE, default auto), from a temp project whose store holds two one-step adapters
+// and their stacked composition. A bounded loop of the official openai client streams completions at 1, 4 and 16 concurrent streams (requests rotate over the
+// base, each adapter and the composition, so a batch mixes adapter stacks; one SSE chunk per token: logprobs on).
+// Per level: aggregate decode tokens/s (completion tokens over the level's wall window, which also holds every
+// request's prompt prefill), prefill tokens/s (prompt tokens over the same window, its own field), p50 / p99 time to
+// first token over the requests and inter-token latency over every gap between consecutive tokens of every request,
+// the sample counts behind each percentile, the process's CPU seconds in the window (server and client share it),
+// how busy the rest of the machine was, peak RSS. Goal: 16 streams give >= 6x one stream's aggregate decode
+// tokens/s with p99 inter-token latency <= 3x the single-stream one.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +17,18 @@ import { TOOLCHAIN } from '../src/cli/toolchain.ts';
 import { SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
 import { nativeEngine } from '../src/engine/native.ts';
 import { startServer } from '../src/serve/server.ts';
-import { cpuFlags, emitJson, loadAverage, peakRssMb, round } from './lib/system.ts';
+import { cpuFlags, emitJson, loadAverage, otherProcsCpuWindow, peakRssMb, round } from './lib/system.ts';
 
 const PROMPT_TOKENS = Number(process.env.BENCH_SERVE_PROMPT ?? 32);
 const NEW_TOKENS = Number(process.env.BENCH_SERVE_TOKENS ?? 32);
 const MODELS = ['base', 'a', 'b', 'mix'];
+// The served base's compute mode (serve --compute): auto = bf16 where the CPU has native bf16 (then batched decoding
+// runs its AVX512-BF16 products), else fp32.
+const COMPUTE = (process.env.BENCH_SERVE_COMPUTE ?? 'auto') as 'fp32' | 'bf16' | 'auto';
+// Prompt tokens that join the running batch per step (serve --max-prefill-tokens; default the server's 512).
+const PREFILL = process.env.BENCH_SERVE_PREFILL ? Number(process.env.BENCH_SERVE_PREFILL) : undefined;
+// Requests per stream at each level (bounded): one stream gets enough requests that its p99 ITL is not one gap.
+const REQUESTS_PER_STREAM: Record<number, number> = { 1: 8, 4: 3, 16: 2 };
 
 const pct = (xs: number[], p: number) => {
   if (!xs.length) return null;
@@ -68,7 +79,8 @@ async function one(client: OpenAI, model: string, seed: number): Promise<Sample>
     if (!n) continue;
     const now = performance.now();
     if (!last) ttft = now - t0;
-    else itl.push((now - last) / n);
+    else itl.push(now - last);
+    for (let i = 1; i < n; i++) itl.push(0); // tokens that came in one chunk arrived together
     last = now;
     tokens += n;
   }
@@ -79,14 +91,25 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-'));
   try {
     await project(dir);
-    const s = await startServer({ projectDir: dir, toolchain: TOOLCHAIN, port: 0, quant: 'nf4', maxBatch: 16, log: () => {} });
+    const s = await startServer({
+      projectDir: dir,
+      toolchain: TOOLCHAIN,
+      port: 0,
+      quant: 'nf4',
+      compute: COMPUTE,
+      maxBatch: 16,
+      maxPrefillTokens: PREFILL,
+      log: () => {},
+    });
     const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'bench', maxRetries: 0 });
     try {
       for (const m of MODELS) await one(client, m, 0); // loads the base and every adapter, warms the kernels
       const results: Record<string, unknown>[] = [];
       for (const streams of [1, 4, 16]) {
-        const perStream = streams === 1 ? 4 : 2;
+        const perStream = REQUESTS_PER_STREAM[streams];
         const samples: Sample[] = [];
+        const other = otherProcsCpuWindow();
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         await Promise.all(
           Array.from({ length: streams }, async (_, w) => {
@@ -94,6 +117,8 @@ async function main(): Promise<void> {
           }),
         );
         const wall = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const cpuS = (cpu.user + cpu.system) / 1e6;
         const tokens = samples.reduce((a, x) => a + x.tokens, 0);
         const ttfts = samples.map((x) => x.ttft);
         const itls = samples.flatMap((x) => x.itl);
@@ -101,16 +126,25 @@ async function main(): Promise<void> {
           bench: 'serve',
           model: 'SmolLM2-135M shape (random init)',
           quant: 'nf4',
+          compute: COMPUTE === 'auto' ? (nativeEngine().engineCaps().bf16Native ? 'bf16' : 'fp32') : COMPUTE,
+          max_prefill_tokens: PREFILL ?? 512,
           streams,
           requests: samples.length,
           prompt_tokens: PROMPT_TOKENS,
           new_tokens: NEW_TOKENS,
-          aggregate_tokens_per_s: round(tokens / wall, 2),
+          completion_tokens: tokens,
+          aggregate_decode_tokens_per_s: round(tokens / wall, 2),
+          prefill_tokens_per_s: round((samples.length * PROMPT_TOKENS) / wall, 2),
           ttft_ms_p50: round(pct(ttfts, 50)!, 1),
           ttft_ms_p99: round(pct(ttfts, 99)!, 1),
+          ttft_samples: ttfts.length,
           itl_ms_p50: round(pct(itls, 50)!, 1),
           itl_ms_p99: round(pct(itls, 99)!, 1),
+          itl_samples: itls.length,
           wall_s: round(wall, 2),
+          process_cpu_s: round(cpuS, 2),
+          decode_tokens_per_cpu_s: round(tokens / cpuS, 2),
+          other_procs_cpu_frac: other(),
           peak_rss_mb: peakRssMb(),
           threads: nativeEngine().engineCaps().threads,
           cpu_flags: cpuFlags(),
@@ -119,13 +153,13 @@ async function main(): Promise<void> {
         emitJson(line);
         results.push(line);
       }
-      const one1 = results[0] as { aggregate_tokens_per_s: number; itl_ms_p99: number };
-      const r16 = results[2] as { aggregate_tokens_per_s: number; itl_ms_p99: number };
-      const ratio = round(r16.aggregate_tokens_per_s / one1.aggregate_tokens_per_s, 2);
+      const one1 = results[0] as { aggregate_decode_tokens_per_s: number; itl_ms_p99: number };
+      const r16 = results[2] as { aggregate_decode_tokens_per_s: number; itl_ms_p99: number };
+      const ratio = round(r16.aggregate_decode_tokens_per_s / one1.aggregate_decode_tokens_per_s, 2);
       const itlRatio = round(r16.itl_ms_p99 / one1.itl_ms_p99, 2);
       emitJson({
         bench: 'serve-scaling',
-        tokens_per_s_16_vs_1: ratio,
+        decode_tokens_per_s_16_vs_1: ratio,
         itl_p99_16_vs_1: itlRatio,
         goal: '>= 6x tokens/s, <= 3x p99 ITL',
         goal_met: ratio >= 6 && itlRatio <= 3,

@@ -50,6 +50,10 @@
       "libraries": ["<!@(node detect.mjs libs)", "-lpthread", "-ldl"]
     },
     {
+      "target_name": "peft_fs",
+      "sources": ["<!@(node sources.mjs fs)"]
+    },
+    {
       "target_name": "peft_engine_test",
       "sources": ["<!@(node sources.mjs test)"],
       "dependencies": ["peft_engine_lib"],

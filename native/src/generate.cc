@@ -1,13 +1,15 @@
 // Generation of one sequence with a KV cache, the whole loop in native code (prefill once, then one token per
 // forward; no per-token allocation), and sequence scoring. Steps below 32 rows run as decode products
 // (backend decode_*: NF4 decoded in registers, a few pool regions per layer; in bf16 compute the head and the
-// unquantized weights read from their bf16 copies, activations and sums in fp32); longer prompts through
-// llama_forward.
+// unquantized weights read from their bf16 copies, activations and sums in fp32; on a CPU with AVX512-BF16 the batched
+// decoder's bf16 products instead, bf16 inputs too, so a sequence decodes as it does in a batch); longer prompts
+// through llama_forward.
 #include "generate.h"
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include "error.h"
+#include "kernels/kernels.h"
 #include "moe/moe.h"
 #include "profile.h"
 #include "rng.h"
@@ -53,11 +55,11 @@ namespace {
 // same numbers here as there.
 constexpr int ROW_PATH_MAX = 31;
 
-// Working memory of one sequence's decoding, sized once for ROW_PATH_MAX rows (no allocation per token).
+// Working memory of one sequence's decoding, sized once for its longest forward (no allocation per token).
 struct DecodeBufs {
   std::vector<float> x, ln, q, k, v, att, x2, g, u, h, out, lnf, logits, lora_u, lora_tmp;
-  void plan(const LlamaModel& m, const AdapterStack& st) {
-    const size_t n = ROW_PATH_MAX, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
+  void plan(const LlamaModel& m, const AdapterStack& st, int rows) {
+    const size_t n = rows, H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I();
     for (auto* b : {&x, &ln, &x2, &out}) b->assign(n * H, 0.f);
     for (auto* b : {&q, &att}) b->assign(n * Dq, 0.f);
     for (auto* b : {&k, &v}) b->assign(n * Dkv, 0.f);
@@ -90,17 +92,32 @@ void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l
     }
 }
 
-// Whether every projection can run as a decode product (Llama-family blocks; GPT-2's run through llama_forward).
+// Llama-family blocks (GPT-2's, MoE and q-k-norm layers decode through llama_forward).
+bool rows_family(const LlamaModel& m) { return !m.gpt2() && !m.cfg.num_experts && !m.cfg.qk_norm; }
+
+// Whether every projection can run as a decode product.
 bool rows_path(const LlamaModel& m) {
-  if (m.gpt2()) return false;
-  if (m.cfg.num_experts || m.cfg.qk_norm) return false; // MoE / q-k-norm layers decode through llama_forward
+  if (!rows_family(m)) return false;
   for (auto& L : m.layers)
     for (auto& p : L.proj)
       if (!p || !m.be().decode_supported(*p)) return false;
   return true;
 }
 
-// One forward of T <= ROW_PATH_MAX rows at the cache's next positions; leaves the final norm of the last row in
+// Whether the frozen products and the head run in the batched decoder's bf16 mode (bf16 compute on a CPU with
+// AVX512-BF16: bf16 inputs and weights, fp32 accumulation), so a sequence gets here the numbers it gets in a batch.
+bool bf16_rows(const LlamaModel& m) { return m.compute == kern::Compute::BF16 && m.be().decode_rows_bf16_available(); }
+
+// ys[j] = x W_j^T for n projections over the same input (+ resid into ys[0]): the decode products in one region,
+// or in the bf16 mode the batched decoder's bf16 products one projection at a time.
+void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
+                  int T, const float* resid, bool bf16) {
+  if (!bf16_rows(m)) return m.be().decode_linear_group(ws, ys, n, x, T, resid, bf16);
+  for (int j = 0; j < n; j++) m.be().decode_rows_linear(*ws[j], ys[j], x, T, true);
+  if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
+}
+
+// One forward of T rows (T <= ROW_PATH_MAX but in the bf16 mode, where a whole prompt runs here) at the cache's next positions; leaves the final norm of the last row in
 // b.lnf. Per layer four pool regions carry the products (q/k/v; o; gate/up with SwiGLU; down with the residual).
 void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, const int32_t* ids, int T,
                   DecodeBufs& b) {
@@ -126,7 +143,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
       const kern::FrozenLinear* ws[3] = {L.proj[P_Q].get(), L.proj[P_K].get(), L.proj[P_V].get()};
       float* const ys[3] = {b.q.data(), b.k.data(), b.v.data()};
-      be.decode_linear_group(ws, ys, 3, b.ln.data(), T, nullptr, bf16);
+      frozen_group(m, ws, ys, 3, b.ln.data(), T, nullptr, bf16);
     }
     {
       PEFT_PROFILE_SCOPE(lora);
@@ -144,14 +161,14 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       be.copy_rows(vc + (size_t)pos0 * Dkv, b.v.data(), T, Dkv);
       ops::AttnShape sh{T, pos0 + T, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
       sh.batch = 1;
-      sh.bf16 = false; // below 32 rows attention runs in fp32
+      sh.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && kern::bf16_native(); // as llama_forward's
       be.attention_forward(b.att.data(), nullptr, b.q.data(), kc, vc, sh);
     }
     {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
       const kern::FrozenLinear* ws[1] = {L.proj[P_O].get()};
       float* const ys[1] = {b.x2.data()};
-      be.decode_linear_group(ws, ys, 1, b.att.data(), T, nullptr, bf16);
+      frozen_group(m, ws, ys, 1, b.att.data(), T, nullptr, bf16);
     }
     {
       PEFT_PROFILE_SCOPE(lora);
@@ -163,14 +180,20 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
     }
     if (!has_lora(st, l, P_GATE) && !has_lora(st, l, P_UP)) {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
-                               bf16);
+      if (bf16_rows(m)) {
+        be.decode_rows_linear(*L.proj[P_GATE], b.g.data(), b.ln.data(), T, true);
+        be.decode_rows_linear(*L.proj[P_UP], b.u.data(), b.ln.data(), T, true);
+        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
+      } else {
+        be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
+                                 bf16);
+      }
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
         const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
         float* const ys[2] = {b.g.data(), b.u.data()};
-        be.decode_linear_group(ws, ys, 2, b.ln.data(), T, nullptr, bf16);
+        frozen_group(m, ws, ys, 2, b.ln.data(), T, nullptr, bf16);
       }
       {
         PEFT_PROFILE_SCOPE(lora);
@@ -178,17 +201,17 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         lora_rows(m, st, b, l, P_UP, b.u.data(), b.ln.data(), T);
       }
       PEFT_PROFILE_SCOPE(elementwise);
-      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false);
+      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, bf16_rows(m));
     }
     const kern::FrozenLinear* wd[1] = {L.proj[P_DOWN].get()};
     float* const yd[1] = {out};
     if (!has_lora(st, l, P_DOWN)) {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // out = h W_down^T + x2 in one region
-      be.decode_linear_group(wd, yd, 1, b.h.data(), T, b.x2.data(), bf16);
+      frozen_group(m, wd, yd, 1, b.h.data(), T, b.x2.data(), bf16);
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-        be.decode_linear_group(wd, yd, 1, b.h.data(), T, nullptr, bf16);
+        frozen_group(m, wd, yd, 1, b.h.data(), T, nullptr, bf16);
       }
       {
         PEFT_PROFILE_SCOPE(lora);
@@ -209,13 +232,17 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
 // bytes of the largest weight a step reads).
 void head_logits(const LlamaModel& m, DecodeBufs& b) {
   PEFT_PROFILE_SCOPE(lmhead_ce);
-  if (!m.head16.empty())
+  if (!m.head16.empty() && bf16_rows(m))
+    m.be().decode_rows_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+  else if (!m.head16.empty())
     m.be().decode_matvec_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
   else
     m.be().decode_matvec_f32(m.head(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
 }
 
 } // namespace
+
+bool decode_bf16_rows(const LlamaModel& m) { return rows_family(m) && bf16_rows(m); }
 
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
                               const GenOptions& opt, const std::atomic<bool>* cancel) {
@@ -234,10 +261,11 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   if (opt.max_tokens < 1) return out;
   KVCache cache; // GPT-2 stops when its context (n_positions) is full, as the batched decoder does
   cache.init(m, c.gpt2 ? std::min(P + opt.max_tokens, c.max_position_embeddings) : P + opt.max_tokens);
-  const bool rows = rows_path(m);
+  const bool rows = rows_path(m) || decode_bf16_rows(m); // the bf16 mode takes any shape (decode/rows_matmul)
   DecodeBufs b;
-  b.plan(m, st);
-  if (P <= ROW_PATH_MAX && rows) {
+  const bool all_rows = rows && bf16_rows(m); // the prompt too, as the batched decoder pools it
+  b.plan(m, st, all_rows ? std::max(P, ROW_PATH_MAX) : ROW_PATH_MAX);
+  if ((P <= ROW_PATH_MAX || all_rows) && rows) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward
     Workspace pre;

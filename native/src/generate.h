@@ -21,6 +21,11 @@ struct GenOptions {
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
                               const GenOptions& opt, const std::atomic<bool>* cancel);
 
+// Whether decoding takes the batched decoder's bf16 products (bf16 compute on a CPU with AVX512-BF16, a Llama-family
+// model without MoE or q-k-norm layers): then generate and the batched decoder run every row of a
+// sequence, its prompt's included, through those products, so both give the same numbers.
+bool decode_bf16_rows(const LlamaModel& m);
+
 // Picks the next id from logits [V] (modified in place) with the sampling options and rng.
 int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);
 

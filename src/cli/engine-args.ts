@@ -1,9 +1,9 @@
-// Argument parsing for the engine's CLI commands (generate, score): `DIR[:SCALE]` adapter specs, id lists, --quant,
-// and ids checked against the loaded model's vocabulary; each bad value is a usage error naming its flag.
+// Argument parsing for the engine's CLI commands (generate, score, serve): `DIR[:SCALE]` adapter specs, id lists,
+// --quant and --compute, ids checked against the loaded model's vocabulary; each bad value is a usage error naming its flag.
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
 import type { AdapterSpec } from '../engine/load-with-adapters.ts';
-import type { EngineModel, Quant } from '../engine/model.ts';
+import type { ComputeMode, EngineModel, Quant } from '../engine/model.ts';
 
 /** "path/to/adapter" or "path/to/adapter:0.5" (the part after the last ':' is the weight when it is a number). */
 export function parseAdapterSpec(spec: string): AdapterSpec {
@@ -32,6 +32,12 @@ export function checkQuant(q: unknown): Quant {
   if (q === undefined) return 'none';
   if (q !== 'none' && q !== 'nf4') throw new PeftError('E_USAGE', `--quant must be 'nf4' or 'none', got '${String(q)}'`);
   return q;
+}
+
+export function checkCompute(c: unknown): ComputeMode {
+  if (c === undefined) return 'fp32';
+  if (c !== 'fp32' && c !== 'bf16' && c !== 'auto') throw new PeftError('E_USAGE', `--compute must be 'fp32', 'bf16' or 'auto', got '${String(c)}'`);
+  return c;
 }
 
 /** Ids outside the vocabulary: blamed on the flag that gave them, or (flag undefined) on the tokenizer that made them. */

@@ -17,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 100));
+  skipHelpCache(cli);
   try {
     for (const c of await commandsFor(argv)) cli.command(c);
     process.exitCode = 0;
@@ -29,6 +30,18 @@ export async function main(argv: string[]): Promise<number> {
     }
     return exitCodeFor(e);
   }
+}
+
+/**
+ * yargs renders a command's whole help text after its handler ran, to keep for a later showHelp (one that never
+ * comes: usage errors are thrown by .fail above and printed by formatError). With the text wrapped to the terminal
+ * that cost ~50 ms of every run; `--help` itself renders as before.
+ */
+function skipHelpCache(cli: ReturnType<typeof yargs>): void {
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods?.()
+    .getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 /** `peftmake log | head`: the reader went away; stop quietly (exit 0), as cat and git do, without a stack trace. */

@@ -7,6 +7,7 @@ import { escapePointerToken } from './json-source.ts';
 import { findPointer } from './find-pointer.ts';
 import { escapesProject, globBase, isGlob, isWithin, normalizeRel, overlaps } from '../util/paths.ts';
 import { findCycle } from '../graph/graph.ts';
+import { OutputClaims } from './output-claims.ts';
 
 export interface SemanticProblem {
   pointer: string;
@@ -90,24 +91,26 @@ export function checkSemantics(config: Record<string, unknown>, kinds: readonly 
   }
 
   // Outputs claimed by two stages.
-  const claimed: { stage: StageEntry; out: string; raw: string }[] = [];
+  const claimed = new OutputClaims();
   for (const e of entries.values()) {
     const raw = e.kind.workspaceOutputs?.(e.name, e.config as never) ?? [];
     e.outputs.forEach((out, i) => {
       if (escapesProject(out) || out === '.') return;
-      const other = claimed.find((c) => c.stage !== e && overlaps(c.out, out));
+      const other = claimed.firstOverlap(out, e);
       if (other) {
         const rel = other.out === out ? 'is also an output of' : isWithin(out, other.out) ? 'lies inside output' : 'contains output';
         const tail = other.out === out ? `${other.stage.name}` : `"${other.out}" of ${other.stage.name}`;
         problems.push({ pointer: where(e, raw[i]), message: `output "${out}" ${rel} ${tail}` });
       }
-      claimed.push({ stage: e, out, raw: raw[i] });
+      claimed.add(e, out, raw[i]);
     });
   }
 
   // Files read from another stage's outputs make that stage upstream (and are not hashed as files).
   for (const e of entries.values()) {
     const files: string[] = [];
+    const upstream = new Set(e.upstream);
+    const excludes = new Set(e.excludes);
     for (const f of e.files) {
       if (escapesProject(f)) continue;
       const base = isGlob(f) ? globBase(f) : f;
@@ -117,21 +120,21 @@ export function checkSemantics(config: Record<string, unknown>, kinds: readonly 
         continue;
       }
       let covered = false;
-      for (const c of claimed) {
-        if (c.stage === e) continue;
-        if (isWithin(base, c.out)) {
+      for (const c of claimed.atOrAbove(base))
+        if (c.stage !== e) {
           covered = true;
-          if (!e.upstream.includes(c.stage.name)) e.upstream.push(c.stage.name);
-        } else if (isWithin(c.out, base)) {
-          if (!e.upstream.includes(c.stage.name)) e.upstream.push(c.stage.name);
-          if (!e.excludes.includes(c.out)) e.excludes.push(c.out);
+          upstream.add(c.stage.name);
         }
-      }
+      for (const c of claimed.atOrBelow(base))
+        if (c.stage !== e && !isWithin(base, c.out)) {
+          upstream.add(c.stage.name);
+          excludes.add(c.out);
+        }
       if (!covered) files.push(f);
     }
     e.files = files;
-    e.upstream.sort();
-    e.excludes.sort();
+    e.upstream = [...upstream].sort();
+    e.excludes = [...excludes].sort();
   }
 
   // No cycles.

@@ -57,10 +57,16 @@ export interface T5Native {
     opts?: { logits?: boolean; labels?: Int32Array },
   ): Promise<{ logprobs: Float32Array; logits?: Float32Array }>;
   t5Generate(model: Handle, enc: Int32Array, adapters: { adapter: Handle; weight: number }[], opts: Record<string, unknown>): Promise<{ tokens: Int32Array }>;
+  t5SessionStart(model: Handle, enc: Int32Array, adapters: { adapter: Handle; weight: number }[], opts: Record<string, unknown>): Promise<Handle>;
+  t5SessionNext(
+    session: Handle,
+  ): Promise<{ token: number; logprob: number; topIds?: Int32Array; topLogprobs?: Float32Array; finish: 'stop' | 'length' | null }>;
   t5TrainerCreate(model: Handle, adapter: Handle, frozen: { adapter: Handle; weight: number }[], opts: Record<string, number | boolean>): Handle;
   t5TrainerStep(trainer: Handle, steps: T5Example[][][], lrs: number[]): Promise<{ loss: number; gradNorm: number; clipCoef: number; tokens: number }[]>;
   t5TrainerEval(trainer: Handle, examples: T5Example[]): Promise<{ lossSum: number; tokens: number }>;
   t5TrainerAdapter(trainer: Handle): Handle;
+  t5TrainerSaveState(trainer: Handle, path: string): void;
+  t5TrainerLoadState(trainer: Handle, path: string): void;
 }
 
 export const t5Native = (): T5Native => nativeEngine() as unknown as T5Native;
@@ -171,6 +177,26 @@ export class T5Model {
     );
     return Array.from(r.tokens);
   }
+  /** The same generation token by token: the encoder runs here, each `next()` decodes one token (serve streams them). */
+  async startSession(enc: ArrayLike<number>, opts: GenerateOptions & { topLogprobs?: number } = {}, adapters: T5AdapterUse[] = []): Promise<T5Session> {
+    if (enc.length === 0) throw new PeftError('E_ENGINE', 'generate: the encoder input is empty (at least one token id is needed)');
+    const h = await call(() =>
+      t5Native().t5SessionStart(this.handle, Int32Array.from(enc), refs(adapters), { ...opts, eos: opts.eos ? Int32Array.from(opts.eos) : undefined }),
+    );
+    return new T5Session(h);
+  }
+}
+
+/** One generation in progress (t5SessionNext): tokens exactly as `generate` gives them, with their log-probabilities. */
+export class T5Session {
+  done = false;
+  constructor(readonly handle: Handle) {}
+  async next(): Promise<{ token: number; logprob: number; top?: { token: number; logprob: number }[]; finish: 'stop' | 'length' | null }> {
+    const r = await call(() => t5Native().t5SessionNext(this.handle));
+    if (r.finish) this.done = true;
+    const top = r.topIds ? Array.from(r.topIds, (token, i) => ({ token, logprob: r.topLogprobs![i] })) : undefined;
+    return { token: r.token, logprob: r.logprob, top, finish: r.finish };
+  }
 }
 
 export async function loadT5Model(opts: { dir: string; quant?: Quant; compute?: ComputeMode; threads?: number }): Promise<T5Model> {
@@ -187,13 +213,32 @@ export class T5Trainer {
     readonly model: T5Model,
     readonly adapter: T5Adapter,
     frozen: T5AdapterUse[] = [],
-    opts: { weightDecay?: number; beta1?: number; beta2?: number; eps?: number; maxGradNorm?: number; tokenWeighted?: boolean; dropout?: number } = {},
+    opts: {
+      weightDecay?: number;
+      beta1?: number;
+      beta2?: number;
+      eps?: number;
+      maxGradNorm?: number;
+      tokenWeighted?: boolean;
+      /** LoRA dropout on the trainable adapter's input, training steps only (PEFT's lora_dropout). */
+      dropout?: number;
+      /** Dropout masks: the same seed and steps give the same masks (a resumed run draws what the whole run would). */
+      seed?: number;
+    } = {},
   ) {
     this.handle = t5Native().t5TrainerCreate(model.handle, adapter.handle, refs(frozen), { ...opts });
   }
   /** Optimizer steps: steps[s] is a list of micro-batches of examples; one learning rate per step. */
   step(steps: T5Example[][][], lrs: number[]): Promise<{ loss: number; gradNorm: number; clipCoef: number; tokens: number }[]> {
     return call(() => t5Native().t5TrainerStep(this.handle, steps, lrs));
+  }
+  /** The AdamW state and step count (a checkpoint's optimizer.safetensors). */
+  saveState(path: string): Promise<void> {
+    return call(() => t5Native().t5TrainerSaveState(this.handle, path));
+  }
+  /** Restores what saveState wrote: the next step goes on exactly where it was taken. */
+  loadState(path: string): Promise<void> {
+    return call(() => t5Native().t5TrainerLoadState(this.handle, path));
   }
   /** Summed loss and target count, no update. */
   eval(examples: T5Example[]): Promise<{ lossSum: number; tokens: number }> {

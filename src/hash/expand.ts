@@ -1,17 +1,22 @@
-// Expands declared inputs (files, directories, globs) into a sorted list of files, leaving out excluded subtrees.
-import type { Dirent, Stats } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+// Expands declared inputs (files, directories, globs) into a sorted list of files, leaving out excluded subtrees;
+// the stamps seen on the way (folder scans through the peft_fs addon, a named file's stat) are handed to hashing.
+import { type Dirent, type Stats, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { globBase, isGlob, isWithin, normalizeRel } from '../util/paths.ts';
 import { PROJECT_GLOB, globToRegExp } from '../util/glob.ts';
 import { checkInputInside, checkWalkedFileInside } from '../util/confine.ts';
+import { type FileStamp, stampOf } from './hash-cache.ts';
+import { type DirScan, ENTRY_DIR, ENTRY_FILE, ENTRY_LINK, nativeScanDir, stampAt } from './scan-dir.ts';
 
 /** Directories never hashed as inputs. */
 const SKIP_DIRS = new Set(['.git', 'node_modules']);
 
 /** Collects the files under `absDir`; symlinks also go into `links` when given (their targets need checking). */
-async function walk(absDir: string, out: string[], links?: Set<string>): Promise<void> {
+async function walk(absDir: string, out: string[], links?: Set<string>, stamps?: Map<string, FileStamp>): Promise<void> {
+  const scan = nativeScanDir();
+  if (scan) return walkScanned(scan, absDir, out, links, stamps);
   let ents: Dirent[];
   try {
     ents = await readdir(absDir, { withFileTypes: true });
@@ -19,8 +24,9 @@ async function walk(absDir: string, out: string[], links?: Set<string>): Promise
     return;
   }
   const subdirs: Promise<void>[] = [];
+  const prefix = absDir.endsWith(sep) ? absDir : absDir + sep; // absDir is normalized: concatenation is join
   for (const e of ents) {
-    const p = join(absDir, e.name);
+    const p = prefix + e.name;
     if (e.isDirectory()) {
       if (!SKIP_DIRS.has(e.name)) subdirs.push(walk(p, out, links));
     } else if (e.isFile()) out.push(p);
@@ -32,19 +38,49 @@ async function walk(absDir: string, out: string[], links?: Set<string>): Promise
   await Promise.all(subdirs);
 }
 
+/** The same walk through the peft_fs addon: one call per folder, and every file's stamp into `stamps`. */
+function walkScanned(scan: (dir: string) => DirScan | null, absDir: string, out: string[], links?: Set<string>, stamps?: Map<string, FileStamp>): void {
+  const r = scan(absDir);
+  if (!r) return;
+  const prefix = absDir.endsWith(sep) ? absDir : absDir + sep;
+  for (let i = 0; i < r.names.length; i++) {
+    const kind = r.kinds[i];
+    const p = prefix + r.names[i];
+    if (kind === ENTRY_DIR) {
+      if (!SKIP_DIRS.has(r.names[i])) walkScanned(scan, p, out, links, stamps);
+    } else if (kind === ENTRY_FILE || kind === ENTRY_LINK) {
+      out.push(p);
+      if (kind === ENTRY_LINK) links?.add(p);
+      const st = stamps && stampAt(r, i);
+      if (st) stamps.set(p, st);
+    }
+  }
+}
+
 const toPosix = (p: string): string => (sep === '/' ? p : p.split(sep).join('/'));
 
 /**
  * Expands `patterns` (relative to `baseDir`, or absolute for external inputs) to absolute file paths, sorted.
  * A file or directory that does not exist, or a glob that matches nothing, is an E_INPUT_MISSING error.
  */
-export async function expandInputs(stage: string, baseDir: string, patterns: readonly string[], excludes: readonly string[] = []): Promise<string[]> {
+export async function expandInputs(
+  stage: string,
+  baseDir: string,
+  patterns: readonly string[],
+  excludes: readonly string[] = [],
+  stamps?: Map<string, FileStamp>,
+): Promise<string[]> {
   const files = new Set<string>();
+  const base = resolve(baseDir);
+  const basePrefix = base.endsWith(sep) ? base : base + sep;
   const excluded = (abs: string): boolean => {
-    const rel = toPosix(relative(baseDir, abs));
-    return excludes.some((x) => isWithin(rel, x)) || rel === 'artifacts' || rel.startsWith('artifacts/');
+    // Walked paths are normalized: below the base their relative path is the rest of the string.
+    const rel = toPosix(abs.startsWith(basePrefix) ? abs.slice(basePrefix.length) : relative(baseDir, abs));
+    if (rel.charCodeAt(0) === 97 /* a */ && (rel === 'artifacts' || rel.startsWith('artifacts/'))) return true;
+    for (let i = 0; i < excludes.length; i++) if (isWithin(rel, excludes[i])) return true;
+    return false;
   };
-  const realDirs = new Map<string, string>();
+  const realDirs = new Map<string, string | null>();
   for (const pattern of patterns) {
     const found: string[] = [];
     const links = new Set<string>(); // walked symlinks; walked regular files need only their folder checked
@@ -52,23 +88,27 @@ export async function expandInputs(stage: string, baseDir: string, patterns: rea
       const base = resolve(baseDir, globBase(pattern));
       const re = globToRegExp(toPosix(resolve(baseDir, normalizeRel(pattern))), PROJECT_GLOB);
       const all: string[] = [];
-      await walk(base, all, links);
+      await walk(base, all, links, stamps);
       for (const f of all) if (re.test(toPosix(f))) found.push(f);
       if (found.length === 0)
         throw new PeftError('E_INPUT_MISSING', `${stage}: input glob "${pattern}" matches no file`, { hint: 'fix the glob or create the files' });
     } else {
       const abs = resolve(baseDir, pattern);
-      let st: Stats;
+      // One synchronous stat (a promise per pattern cost more than the call); links are followed.
+      let st: Stats | undefined;
       try {
-        st = await stat(abs);
+        st = statSync(abs, { throwIfNoEntry: false });
       } catch {
+        st = undefined;
+      }
+      if (!st)
         throw new PeftError('E_INPUT_MISSING', `${stage}: input "${pattern}" does not exist`, {
           hint: 'create it, fix the path, or declare the stage that writes it as an output',
         });
-      }
-      if (st.isDirectory()) await walk(abs, found, links);
+      if (st.isDirectory()) await walk(abs, found, links, stamps);
       else {
         found.push(abs);
+        stamps?.set(abs, stampOf(st));
         links.add(abs); // named directly: checked whole (it may itself be a link)
       }
     }

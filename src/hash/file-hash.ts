@@ -32,7 +32,7 @@ export interface FileHash {
 
 /** Hashes one file, using (and filling) the cache. */
 export async function hashFileCached(absPath: string, cache: HashCache): Promise<FileHash> {
-  const stamp = stampOf(await stat(absPath, { bigint: true }));
+  const stamp = stampOf(await stat(absPath));
   const hit = cache.get(absPath, stamp);
   if (hit) return { sha256: hit, size: stamp.size };
   const sha256 = await sha256File(absPath, stamp.size);
@@ -41,16 +41,22 @@ export async function hashFileCached(absPath: string, cache: HashCache): Promise
 }
 
 /**
- * Hashes many files through the cache, in order. Every file is stat'ed first, synchronously (a no-op build of
+ * Hashes many files through the cache, in order. Every file is stat'ed first (or its stamp taken from `stamps`, what
+ * the input expansion's folder scans saw), synchronously (a no-op build of
  * 100,000 files is 100,000 stat calls; one promise each cost more than the call); only the files whose stat misses
  * the cache are read: `concurrency` at a time on this thread, and big ones on a pool of worker threads when there
  * are enough bytes of them to pay for starting it.
  */
-export async function hashFilesCached(absPaths: readonly string[], cache: HashCache, concurrency = 16): Promise<FileHash[]> {
+export async function hashFilesCached(
+  absPaths: readonly string[],
+  cache: HashCache,
+  concurrency = 16,
+  stamps?: ReadonlyMap<string, FileStamp>,
+): Promise<FileHash[]> {
   const out = new Array<FileHash>(absPaths.length);
   const misses: { i: number; size: number; stamp: FileStamp }[] = [];
   for (let i = 0; i < absPaths.length; i++) {
-    const stamp = stampOf(statSync(absPaths[i], { bigint: true }));
+    const stamp = stamps?.get(absPaths[i]) ?? stampOf(statSync(absPaths[i]));
     const hit = cache.get(absPaths[i], stamp);
     if (hit) out[i] = { sha256: hit, size: stamp.size };
     else misses.push({ i, size: stamp.size, stamp });

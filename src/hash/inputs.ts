@@ -3,7 +3,7 @@
 import { relative, resolve, isAbsolute, sep } from 'node:path';
 import { expandInputs } from './expand.ts';
 import { hashFilesCached } from './file-hash.ts';
-import type { HashCache } from './hash-cache.ts';
+import type { FileStamp, HashCache } from './hash-cache.ts';
 
 export interface FileRecord {
   path: string; // project-relative POSIX path, or absolute for inputs outside the project
@@ -23,38 +23,53 @@ export interface HashedStage {
 const HASH_CONCURRENCY = 16;
 
 function display(projectDir: string, abs: string): string {
+  // Expanded paths are normalized: below the project their relative path is the rest of the string.
+  if (abs.length > projectDir.length + 1 && abs.startsWith(projectDir) && abs[projectDir.length] === sep) {
+    const rel = abs.slice(projectDir.length + 1);
+    return sep === '/' ? rel : rel.split(sep).join('/');
+  }
   const rel = relative(projectDir, abs);
   if (rel.startsWith('..') || isAbsolute(rel)) return abs;
   return sep === '/' ? rel : rel.split(sep).join('/');
 }
 
-export async function hashFiles(projectDir: string, absFiles: readonly string[], cache: HashCache): Promise<FileRecord[]> {
-  const hashes = await hashFilesCached(absFiles, cache, HASH_CONCURRENCY);
+/** `stamps`: stats already taken (by the expansion's folder scans); the other files are stat'ed here. */
+export async function hashFiles(
+  projectDir: string,
+  absFiles: readonly string[],
+  cache: HashCache,
+  stamps?: ReadonlyMap<string, FileStamp>,
+): Promise<FileRecord[]> {
+  const hashes = await hashFilesCached(absFiles, cache, HASH_CONCURRENCY, stamps);
   return absFiles.map((f, i) => ({ path: display(projectDir, f), ...hashes[i] }));
 }
 
 export async function hashStageInputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
-  const project = await expandInputs(entry.name, projectDir, entry.files, entry.excludes);
+  const stamps = new Map<string, FileStamp>();
+  const project = await expandInputs(entry.name, projectDir, entry.files, entry.excludes, stamps);
   const external = entry.deps.externalFiles?.length
     ? await expandInputs(
         entry.name,
         projectDir,
         entry.deps.externalFiles.map((p) => resolve(projectDir, p)),
+        [],
+        stamps,
       )
     : [];
-  const all = [...new Set([...project, ...external])].sort();
-  return hashFiles(projectDir, all, cache);
+  const all = external.length ? [...new Set([...project, ...external])].sort() : project;
+  return hashFiles(projectDir, all, cache, stamps);
 }
 
 /** Hashes workspace outputs; a missing output yields no records for it. */
 export async function hashOutputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {
   const files: string[] = [];
+  const stamps = new Map<string, FileStamp>();
   for (const o of entry.outputs) {
     try {
-      files.push(...(await expandInputs(entry.name, projectDir, [o])));
+      files.push(...(await expandInputs(entry.name, projectDir, [o], [], stamps)));
     } catch {
       // missing: reported by the caller by comparing with the manifest
     }
   }
-  return hashFiles(projectDir, [...new Set(files)].sort(), cache);
+  return hashFiles(projectDir, [...new Set(files)].sort(), cache, stamps);
 }

@@ -3,7 +3,7 @@
 import type { Pipeline, StageEntry } from '../config/types.ts';
 import { PeftError, stageFailureText } from '../errors.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
-import { canonicalJson, sha256Hex } from '../hash/canonical-json.ts';
+import { keyOfMaterial } from '../hash/canonical-json.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
 import { upstreamClosure } from '../graph/graph.ts';
 import { closest } from '../util/suggest.ts';
@@ -53,7 +53,7 @@ export function stripCosmetic(v: unknown, top = true): unknown {
 }
 
 export function keyOf(m: KeyMaterial): string {
-  return sha256Hex(canonicalJson(m));
+  return keyOfMaterial(m);
 }
 
 /** Resolves CLI targets: full names, sections, or bare names unique across sections. */

@@ -29,7 +29,7 @@ export interface GenerationHooks {
 }
 
 export async function generate(rt: Runtime, prompt: number[], p: SamplingParams & { maxTokens: number }, hooks: GenerationHooks): Promise<Choice[]> {
-  const tok = rt.engine.tokenizer;
+  const tok = rt.tokenizer;
   const tokenText = (id: number) => {
     try {
       return tok.decode([id], { skipSpecial: true });
@@ -57,10 +57,9 @@ export async function generate(rt: Runtime, prompt: number[], p: SamplingParams 
       }
     };
     try {
-      const finish = await rt.decoder.generate(
+      const finish = await rt.generate(
         {
           prompt,
-          adapters: rt.adapters,
           maxTokens: p.maxTokens,
           temperature: p.temperature,
           topP: p.topP,

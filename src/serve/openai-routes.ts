@@ -50,18 +50,30 @@ export function promptIds(rt: Runtime, model: ServedModel, input: { text: string
     'ids' in input
       ? input.ids
       : 'messages' in input
-        ? chatPromptIds(rt.engine.tokenizer, input.messages, model.prompt)
-        : rt.engine.tokenizer.encode(input.text, { special: true });
-  const vocab = rt.engine.info.vocabSize;
+        ? chatPromptIds(rt.tokenizer, input.messages, model.prompt, rt.seq2seq)
+        : rt.seq2seq
+          ? [...rt.tokenizer.encode(input.text, { special: false }), rt.seq2seq.eos]
+          : rt.tokenizer.encode(input.text, { special: true });
+  const vocab = rt.vocabSize;
   for (const id of ids)
     if (id >= vocab) throw badRequest(`'prompt' holds token id ${id}, outside the vocabulary of ${model.base.name} (size ${vocab})`, 'prompt');
   if (ids.length === 0) throw badRequest("'prompt' is empty after tokenization (at least one token is needed)", 'prompt');
   return ids;
 }
 
-/** max_tokens checked against the context: the default fills it (capped by `dflt`). */
+/**
+ * max_tokens checked against the context: the default fills it (capped by `dflt`). A decoder's context holds the prompt
+ * and the answer together; an encoder-decoder's (T5) holds each of them.
+ */
 export function maxTokensFor(rt: Runtime, promptLen: number, asked: number | undefined, dflt: number): number {
-  const ctx = rt.engine.info.maxPositionEmbeddings;
+  const ctx = rt.context;
+  if (rt.seq2seq) {
+    if (promptLen > ctx)
+      throw badRequest(`the prompt has ${promptLen} tokens, more than the model's context of ${ctx} tokens`, 'messages', 'context_length_exceeded');
+    if (asked !== undefined && asked > ctx)
+      throw badRequest(`max_tokens (${asked}) is more than the model's context of ${ctx} tokens for the answer`, 'max_tokens', 'context_length_exceeded');
+    return asked ?? Math.min(dflt, ctx);
+  }
   if (promptLen >= ctx)
     throw badRequest(
       `the prompt has ${promptLen} tokens; the model's context is ${ctx} tokens, which leaves no room to generate`,

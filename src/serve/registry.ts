@@ -3,15 +3,19 @@
 // through that kind's inferenceStack into a base directory and an adapter stack. Refs are
 // read on each lookup, so a build, rollback or unpin is served from the next request on, with no lock taken; a watcher
 // on artifacts/refs reports the switches. Loaded engines and adapters are cached by directory (store objects never change).
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { StoreLayout } from '../store/layout.ts';
 import { findVersion, listRefs, readRef, type StageRef, type VersionRecord } from '../store/refs.ts';
 import { requireManifest } from '../store/objects.ts';
 import type { InferenceStack, StageKind, Toolchain } from '../stage.ts';
-import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type Quant } from '../engine/model.ts';
-import { BatchDecoder, type BatchOptions } from '../engine/batch.ts';
+import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel, type ComputeMode, type Quant } from '../engine/model.ts';
+import { BatchDecoder, type BatchOptions, type BatchStats, type DecodeHandlers, type DecodeRequest } from '../engine/batch.ts';
+import { loadT5Model, type T5Adapter, type T5AdapterUse, type T5Model } from '../engine/t5.ts';
+import { T5Decoder } from '../engine/t5-decoder.ts';
+import { seq2seqModel } from '../hf/model-family.ts';
+import type { ModelTokenizer } from '../hf/tokenizer.ts';
 import { HashCache } from '../hash/hash-cache.ts';
 import { verifyObject } from '../store/verify.ts';
 import { HttpError, notFound, badRequest } from './errors.ts';
@@ -46,16 +50,24 @@ export interface AdapterOverrides {
   weights?: Record<string, number>;
 }
 
+/** A loaded model as the routes use it, whatever its family: tokenizer, limits, and generation with its adapter stack. */
 export interface Runtime {
-  engine: EngineModel;
-  decoder: BatchDecoder;
-  adapters: AdapterUse[];
+  tokenizer: ModelTokenizer;
+  vocabSize: number;
+  /** Context in tokens: a decoder's, for the prompt and the answer together; an encoder-decoder's, for each of them. */
+  context: number;
+  /** An encoder-decoder (T5): the prompt is the encoder's input (its tokens and </s>), the answer the decoder's. */
+  seq2seq?: { eos: number };
+  /** One sequence through the model's (batch or T5) decoder with this model's adapter stack. */
+  generate(req: Omit<DecodeRequest, 'adapters'>, h: DecodeHandlers): Promise<'stop' | 'length' | 'cancelled'>;
 }
+
+type Loaded = { engine: EngineModel; decoder: BatchDecoder; t5?: undefined } | { t5: T5Model; decoder: T5Decoder; engine?: undefined };
 
 export class ModelRegistry {
   readonly layout: StoreLayout;
-  private engines = new Map<string, Promise<{ engine: EngineModel; decoder: BatchDecoder }>>();
-  private adapterCache = new Map<string, Promise<EngineAdapter>>();
+  private engines = new Map<string, Promise<Loaded>>();
+  private adapterCache = new Map<string, Promise<EngineAdapter | T5Adapter>>();
   private watcher?: FSWatcher;
   private seen = new Map<string, number>();
 
@@ -65,7 +77,7 @@ export class ModelRegistry {
   constructor(
     projectDir: string,
     toolchain: Toolchain,
-    readonly opts: { quant?: Quant; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
+    readonly opts: { quant?: Quant; compute?: ComputeMode; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
   ) {
     this.layout = new StoreLayout(projectDir);
     const order = ['compositions', 'adapters', 'models'];
@@ -179,41 +191,78 @@ export class ModelRegistry {
   private hashes = new HashCache();
   private stacks = new Map<string, InferenceStack>();
 
-  /** The loaded base (one engine and one batch decoder per base directory) and the model's adapters, verified first. */
+  /**
+   * The loaded base (one engine and one decoder per base directory: the batch decoder, or for a T5 base its one-at-a-time
+   * T5 decoder) and the model's adapters, verified first.
+   */
   async runtime(model: ServedModel): Promise<Runtime> {
     this.verify(model);
     const quant = this.opts.quant ?? 'none';
-    const ek = `${model.base.dir}|${quant}`;
+    const compute = this.opts.compute ?? 'fp32';
+    const ek = `${model.base.dir}|${quant}|${compute}`;
     let e = this.engines.get(ek);
     if (!e) {
-      e = loadModel({ dir: model.base.dir, quant }).then((engine) => {
-        const decoder = new BatchDecoder(engine, this.opts.batch);
-        decoder.onStep = this.opts.onStep;
-        return { engine, decoder };
+      e = (seq2seqModel(model.base.dir) ? this.loadT5(model.base.dir, quant) : this.loadDecoder(model.base.dir, quant, compute)).then((x) => {
+        x.decoder.onStep = this.opts.onStep;
+        return x;
       });
       this.engines.set(ek, e);
       e.catch(() => this.engines.delete(ek));
     }
-    const { engine, decoder } = await e;
-    const adapters: AdapterUse[] = [];
-    for (const a of model.adapters) {
+    const loaded = await e;
+    const load = (a: StackEntry) => {
       const ak = `${ek}|${a.dir}`;
       let p = this.adapterCache.get(ak);
       if (!p) {
-        p = engine.loadAdapter(a.dir, a.name);
+        p = loaded.t5 ? loaded.t5.loadAdapter(a.dir, a.name) : loaded.engine.loadAdapter(a.dir, a.name);
         this.adapterCache.set(ak, p);
         p.catch(() => this.adapterCache.delete(ak));
       }
-      adapters.push({ adapter: await p, weight: a.weight });
+      return p;
+    };
+    if (loaded.t5) {
+      const { t5, decoder } = loaded;
+      const adapters: T5AdapterUse[] = [];
+      for (const a of model.adapters) adapters.push({ adapter: (await load(a)) as T5Adapter, weight: a.weight });
+      const eos = t5.info.eosTokenIds[0];
+      if (eos === undefined) throw new PeftError('E_MODEL', `${t5.dir}: the t5 model has no eos_token_id`);
+      return {
+        tokenizer: t5.tokenizer,
+        vocabSize: t5.info.vocabSize,
+        context: t5Context(t5.dir),
+        seq2seq: { eos },
+        generate: (req, h) => decoder.generate({ ...req, adapters }, h),
+      };
     }
-    return { engine, decoder, adapters };
+    const { engine, decoder } = loaded;
+    const adapters: AdapterUse[] = [];
+    for (const a of model.adapters) adapters.push({ adapter: (await load(a)) as EngineAdapter, weight: a.weight });
+    return {
+      tokenizer: engine.tokenizer,
+      vocabSize: engine.info.vocabSize,
+      context: engine.info.maxPositionEmbeddings,
+      generate: (req, h) => decoder.generate({ ...req, adapters }, h),
+    };
+  }
+
+  private async loadDecoder(dir: string, quant: Quant, compute: ComputeMode): Promise<Loaded> {
+    const engine = await loadModel({ dir, quant, compute });
+    return { engine, decoder: new BatchDecoder(engine, this.opts.batch) };
+  }
+
+  private async loadT5(dir: string, quant: Quant): Promise<Loaded> {
+    const t5 = await loadT5Model({ dir, quant });
+    return { t5, decoder: new T5Decoder(t5, { maxQueue: this.opts.batch?.maxQueue }) };
   }
 
   /** Decoders loaded so far (metrics: queue depth and running sequences). */
-  async decoders(): Promise<BatchDecoder[]> {
-    const out: BatchDecoder[] = [];
-    for (const p of this.engines.values()) out.push((await p.catch(() => undefined))?.decoder as BatchDecoder);
-    return out.filter(Boolean);
+  async decoders(): Promise<{ stats: BatchStats }[]> {
+    const out: { stats: BatchStats }[] = [];
+    for (const p of this.engines.values()) {
+      const d = (await p.catch(() => undefined))?.decoder;
+      if (d) out.push(d);
+    }
+    return out;
   }
 
   /** Calls `onSwitch` when a servable stage's current version changes (build, rollback, unpin). */
@@ -282,4 +331,14 @@ export function checkProject(dir: string): void {
     throw new PeftError('E_NOT_FOUND', `${dir} has neither pipeline.json nor artifacts/`, {
       hint: 'run `peftmake serve` in a project directory (or pass --project DIR)',
     });
+}
+
+/** A T5 model's context: config.json's n_positions (what its tokenizer and training assumed; 512 for FLAN-T5), else 512. */
+function t5Context(dir: string): number {
+  try {
+    const n = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { n_positions?: unknown }).n_positions;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 512;
+  } catch {
+    return 512;
+  }
 }

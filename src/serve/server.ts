@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import type { Quant } from '../engine/model.ts';
+import type { ComputeMode, Quant } from '../engine/model.ts';
 import type { Toolchain } from '../stage.ts';
 import { nativeEngine } from '../engine/native.ts';
 import { HttpError, toHttpError } from './errors.ts';
@@ -23,8 +23,10 @@ export interface ServeOptions {
   port?: number; // default 8000; 0 picks a free one
   apiKey?: string;
   quant?: Quant;
+  compute?: ComputeMode; // the base's compute mode (default fp32; bf16 / auto: bf16 products where the CPU has them)
   threads?: number;
   maxBatch?: number;
+  maxPrefillTokens?: number; // prompt tokens joining the running batch per step at most (default 512; one longer prompt joins alone)
   maxQueue?: number;
   kvBudgetBytes?: number;
   bodyLimit?: number; // bytes (default 4 MiB)
@@ -48,7 +50,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const metrics = new ServeMetrics();
   const registry = new ModelRegistry(o.projectDir, o.toolchain, {
     quant: o.quant,
-    batch: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, kvBudgetBytes: o.kvBudgetBytes },
+    compute: o.compute,
+    batch: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, kvBudgetBytes: o.kvBudgetBytes, prefillRows: o.maxPrefillTokens },
     onStep: (rows, s) => metrics.step(rows, s),
   });
   const bodyLimit = o.bodyLimit ?? 4 * 1024 * 1024;

@@ -34,6 +34,6 @@ export class StoreLayout {
     return join(this.root, 'build.lock');
   }
   get hashCache(): string {
-    return join(this.root, 'cache', 'file-hashes.json');
+    return join(this.root, 'cache', 'file-hashes.bin');
   }
 }

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PeftError } from '../errors.ts';
-import { stampOf, type HashCache } from '../hash/hash-cache.ts';
+import { type FileStamp, stampOf, type HashCache } from '../hash/hash-cache.ts';
+import { ENTRY_DIR, ENTRY_FILE, nativeScanDir, stampAt } from '../hash/scan-dir.ts';
 import type { StageManifest } from '../stage.ts';
 import type { StoreLayout } from './layout.ts';
 import { readManifest } from './objects.ts';
@@ -36,8 +37,7 @@ export function sha256FileSync(path: string): string {
   return h.digest('hex');
 }
 
-function cachedSha(abs: string, cache: HashCache): string {
-  const stamp = stampOf(statSync(abs, { bigint: true }));
+function cachedSha(abs: string, cache: HashCache, stamp: FileStamp): string {
   const hit = cache.get(abs, stamp);
   if (hit) return hit;
   const sha = sha256FileSync(abs);
@@ -56,6 +56,30 @@ export function listObjectFiles(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
+/**
+ * Files of an object directory (relative, manifest.json excluded) with their stamps, one folder scan each through the
+ * peft_fs addon; without it, listObjectFiles and a stat per file. Throws where a folder cannot be read.
+ */
+function objectFileStamps(dir: string): Map<string, FileStamp | undefined> {
+  const out = new Map<string, FileStamp | undefined>();
+  const scan = nativeScanDir();
+  if (!scan) {
+    for (const p of listObjectFiles(dir)) out.set(p, undefined);
+    return out;
+  }
+  const walk = (d: string, prefix: string): void => {
+    const r = scan(d);
+    if (!r) throw new Error(`cannot read ${d}`);
+    for (let i = 0; i < r.names.length; i++) {
+      const rel = prefix ? `${prefix}/${r.names[i]}` : r.names[i];
+      if (r.kinds[i] === ENTRY_DIR) walk(`${d}/${r.names[i]}`, rel);
+      else if (rel !== 'manifest.json') out.set(rel, r.kinds[i] === ENTRY_FILE ? stampAt(r, i) : undefined);
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
 /** The file records a manifest carries, computed from a finished stage's output directory. */
 export function hashObjectFiles(dir: string): ObjectFile[] {
   return listObjectFiles(dir).map((path) => ({ path, size: statSync(join(dir, path)).size, sha256: sha256FileSync(join(dir, path)) }));
@@ -72,9 +96,9 @@ export function verifyObject(
   opts: { full?: boolean; cache?: HashCache; manifest?: (key: string) => StageManifest | undefined } = {},
 ): VerifyResult {
   const dir = layout.object(key);
-  let present: string[];
+  let found: Map<string, FileStamp | undefined>;
   try {
-    present = listObjectFiles(dir);
+    found = objectFileStamps(dir);
   } catch {
     return { state: 'missing', problems: [`object ${key.slice(0, 12)} is not in the store`] };
   }
@@ -87,29 +111,30 @@ export function verifyObject(
     const problems: string[] = [];
     for (const o of manifest.outputs ?? []) {
       const abs = join(dir, 'outs', o.path);
-      if (!present.includes(`outs/${o.path}`)) problems.push(`${abs}: missing`);
-      else if ((opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache)) !== o.sha256)
+      if (!found.has(`outs/${o.path}`)) problems.push(`${abs}: missing`);
+      else if ((opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache, stampOf(statSync(abs)))) !== o.sha256)
         problems.push(`${abs}: content differs from the output hash recorded at commit`);
     }
     return { state: problems.length ? 'corrupt' : 'unverified', problems, manifest };
   }
   const problems: string[] = [];
   const want = new Map(manifest.files.map((f) => [f.path, f]));
-  for (const p of present) if (!want.has(p)) problems.push(`${join(dir, p)}: not part of the committed artifact`);
+  for (const p of [...found.keys()].sort()) if (!want.has(p)) problems.push(`${join(dir, p)}: not part of the committed artifact`);
   for (const f of manifest.files) {
     const abs = join(dir, f.path);
-    let size: number;
-    try {
-      size = statSync(abs).size;
-    } catch {
-      problems.push(`${abs}: missing`);
+    let st: FileStamp | undefined = found.get(f.path);
+    if (!st)
+      try {
+        st = stampOf(statSync(abs));
+      } catch {
+        problems.push(`${abs}: missing`);
+        continue;
+      }
+    if (st.size !== f.size) {
+      problems.push(`${abs}: ${st.size} bytes, the manifest records ${f.size}`);
       continue;
     }
-    if (size !== f.size) {
-      problems.push(`${abs}: ${size} bytes, the manifest records ${f.size}`);
-      continue;
-    }
-    const sha = opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache);
+    const sha = opts.full || !opts.cache ? sha256FileSync(abs) : cachedSha(abs, opts.cache, st);
     if (sha !== f.sha256) problems.push(`${abs}: content differs from the sha256 recorded at commit`);
   }
   return { state: problems.length ? 'corrupt' : 'ok', problems, manifest };

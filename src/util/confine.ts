@@ -2,7 +2,7 @@
 // Inputs that leave it are refused (declare them as external instead); outputs are never deleted or written through
 // a symlink that leaves it.
 import { existsSync, realpathSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { PeftError } from '../errors.ts';
 
 const realRoots = new Map<string, string>();
@@ -39,15 +39,19 @@ export function checkInputInside(stage: string, projectDir: string, abs: string)
 
 /**
  * The same rule for a file a directory walk found to be a regular file (not a symlink): only its folder's real path
- * matters, resolved once per folder through `realDirs` (one walk's files share a few folders; resolving each file's
- * path component by component cost five lstat calls per file).
+ * matters (a regular file named inside a folder within the project is within it), judged once per folder through
+ * `realDirs`: null for a folder inside the project, else its real path (resolving each file's path component by
+ * component cost five lstat calls per file).
  */
-export function checkWalkedFileInside(stage: string, projectDir: string, abs: string, realDirs: Map<string, string>): void {
-  const dir = dirname(abs);
-  let realDir = realDirs.get(dir);
-  if (realDir === undefined) realDirs.set(dir, (realDir = realPathOf(dir)));
-  const real = join(realDir, basename(abs));
-  if (!within(realRoot(projectDir), real)) throw outsideInput(stage, projectDir, abs, real);
+export function checkWalkedFileInside(stage: string, projectDir: string, abs: string, realDirs: Map<string, string | null>): void {
+  const cut = abs.lastIndexOf(sep);
+  const dir = cut > 0 ? abs.slice(0, cut) : dirname(abs);
+  let outside = realDirs.get(dir);
+  if (outside === undefined) {
+    const realDir = realPathOf(dir);
+    realDirs.set(dir, (outside = within(realRoot(projectDir), realDir) ? null : realDir));
+  }
+  if (outside !== null) throw outsideInput(stage, projectDir, abs, join(outside, basename(abs)));
 }
 
 function outsideInput(stage: string, projectDir: string, abs: string, real: string): PeftError {

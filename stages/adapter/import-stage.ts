@@ -1,9 +1,10 @@
 // Imports a PEFT LoRA adapter (`adapters.<name>.import`) from a path or the hub (revision resolved to a commit sha,
 // files in the HF cache, offline after the first time), validates it against the base (config, target modules,
 // lora_A / lora_B shapes, rank, alpha, rsLoRA, fan_in_fan_out) and commits it as an adapter artifact like a trained one.
-import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { readAdapterConfig } from '../../src/engine/adapter-files.ts';
+import { readT5AdapterConfig } from '../../src/engine/t5.ts';
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
 import { PeftError } from '../../src/errors.ts';
 import { downloadRepoFiles } from '../../src/hub/download.ts';
@@ -52,13 +53,24 @@ async function sourceDir(ctx: RunContext<ImportStageConfig>): Promise<{ dir: str
   return { dir: res.snapshotDir, source: { kind: 'hub', hub: spec.hub, revision: spec.revision ?? 'main', sha: res.sha } };
 }
 
+/** config.json's model_type of the base (its family decides the target names an adapter may have); undefined if unreadable. */
+function baseModelType(modelDir: string): string | undefined {
+  try {
+    const t = (JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined; // the fit against the base's weights reports a broken model directory
+  }
+}
+
 export async function runImportStage(ctx: RunContext<ImportStageConfig>): Promise<RunResult> {
   const c = ctx.config;
   const modelArt = upstreamOf(ctx, `models.${c.base}`);
   const modelDir = modelDirFor(ctx, c.base);
   const { dir, source } = await sourceDir(ctx);
   // The engine's reading of the config (targets it can apply, no DoRA / rank_pattern), then the tensors against the base.
-  const cfg = readAdapterConfig(dir);
+  const modelType = baseModelType(modelDir);
+  const cfg = modelType === 't5' ? readT5AdapterConfig(dir) : readAdapterConfig(dir, modelType);
   const fitted = fitAdapter(dir, baseShapes(modelDir), modelDir);
   const targets = new Set(cfg.targets);
   for (const m of fitted.modules) {

@@ -1,9 +1,10 @@
 // Trains one `adapters.<name>` stage over a T5 (encoder-decoder) base: seq2seq LoRA on the dataset's records (the
 // encoder reads `enc`, the decoder `ids[:-1]`, labels `labels[1:]`), the `on` adapters frozen beneath, AdamW with the
 // stage's schedule and clipping, validation loss; writes the PEFT adapter (task_type SEQ_2_SEQ_LM), adapter.json,
-// metrics.json, train_log.jsonl and valid_log.json. No mid-run checkpoints for t5 yet: an interrupted run starts over.
+// metrics.json, train_log.jsonl and valid_log.json. LoRA dropout on the trainable adapter's input while it trains;
+// checkpoints every checkpointEvery steps in ctx.resumeDir (t5-checkpoint.ts), from which an interrupted run resumes.
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { lrAt, nativeEngine } from '../../src/engine/index.ts';
 import { type T5Example, type T5Model, T5Trainer, loadT5Model } from '../../src/engine/t5.ts';
 import { ENGINE_VERSION } from '../../src/engine/version.ts';
@@ -14,6 +15,7 @@ import { portablePath } from '../../src/util/portable-path.ts';
 import { ADAPTER_META, type AdapterMeta, frozenStackFor, modelDirFor, upstreamOf } from '../shared/adapter-artifact.ts';
 import { type TokenRecord, readTokenRecords, shuffled } from '../shared/token-records.ts';
 import { type TrainStageConfig, trainDefaults } from './adapter-stage.ts';
+import { findT5Checkpoint, saveT5Checkpoint } from './t5-checkpoint.ts';
 
 /** A dataset record of a seq2seq dataset as an engine example (inputs cut to seqLen). */
 export function t5Example(r: TokenRecord, seqLen: number, file: string): T5Example {
@@ -60,14 +62,19 @@ export async function runT5AdapterStage(ctx: RunContext<TrainStageConfig>): Prom
     threads: caps.threads,
     version: ENGINE_VERSION,
   };
-  if (c.lora.dropout > 0) ctx.log(`${ctx.name}: lora.dropout ${c.lora.dropout} is not applied for t5 models yet: trained without dropout`);
   if (c.gradientCheckpointing) ctx.log(`${ctx.name}: gradientCheckpointing does not apply to t5 models (activations are kept per sequence pair)`);
   const stack = frozenStackFor(ctx, c.on);
   const frozen = [];
   for (const e of stack) frozen.push({ adapter: await model.loadAdapter(e.dir, e.name), weight: 1 });
-  const lora = { ...c.lora, dropout: 0 };
-  const adapter = await model.createAdapter({ ...lora, seed: c.seed, name: ctx.name });
-  const trainer = new T5Trainer(model, adapter, frozen, { maxGradNorm: c.maxGradNorm, weightDecay: c.weightDecay });
+  const lora = c.lora;
+  const fresh = await model.createAdapter({ ...lora, seed: c.seed, name: ctx.name });
+  // Resume state: atomic checkpoints in ctx.resumeDir/checkpoints (kept across an interrupted run of the same key).
+  const key = ctx.key ?? basename(ctx.resumeDir);
+  const ckptRoot = join(ctx.resumeDir, 'checkpoints');
+  const resume = await findT5Checkpoint(ckptRoot, key, model, fresh, (line) => ctx.log(`${ctx.name}: ${line}`));
+  const adapter = resume?.adapter ?? fresh;
+  const trainer = new T5Trainer(model, adapter, frozen, { maxGradNorm: c.maxGradNorm, weightDecay: c.weightDecay, dropout: lora.dropout, seed: c.seed });
+  if (resume) await trainer.loadState(resume.optimizer);
 
   const G = c.gradAccum;
   const perEpoch = Math.ceil(train.length / c.batchSize);
@@ -75,16 +82,24 @@ export async function runT5AdapterStage(ctx: RunContext<TrainStageConfig>): Prom
   // The example stream: each epoch a fresh seeded shuffle.
   let epoch = 0;
   let order: T5Example[] = [];
+  let consumed = 0;
   const next = (): T5Example => {
     if (order.length === 0) order = shuffled(train, c.seed + epoch++);
+    consumed++;
     return order.shift()!;
   };
-  const trainLog: string[] = [];
-  const validLog: { step: number; loss: number }[] = [];
+  const trainLog: string[] = resume?.trainLog ?? [];
+  const validLog: { step: number; loss: number }[] = resume?.validLog ?? [];
+  const startStep = resume?.state.step ?? 0;
+  if (resume) {
+    for (let i = 0; i < resume.state.consumed; i++) next(); // the example stream where the checkpoint left it
+    ctx.log(`${ctx.name}: resuming from the checkpoint at step ${startStep}/${steps}`);
+  }
   const CHUNK = 5; // steps per engine call: progress and cancellation between calls
-  for (let done = 0; done < steps; ) {
+  const every = c.checkpointEvery > 0 ? c.checkpointEvery : steps;
+  for (let done = startStep; done < steps; ) {
     if (ctx.signal?.aborted) throw new PeftError('E_CANCELLED', `${ctx.name}: training cancelled`);
-    const n = Math.min(CHUNK, steps - done);
+    const n = Math.min(CHUNK, steps - done, every - (done % every));
     const batch: T5Example[][][] = [];
     const lrs: number[] = [];
     for (let s = 0; s < n; s++) {
@@ -115,6 +130,8 @@ export async function runT5AdapterStage(ctx: RunContext<TrainStageConfig>): Prom
       const loss = (await t5MeanLoss(trainer, valid))!;
       validLog.push({ step: done, loss });
     }
+    if (c.checkpointEvery > 0 && done % c.checkpointEvery === 0 && done < steps)
+      await saveT5Checkpoint(ckptRoot, key, trainer, { step: done, consumed }, { trainLog, validLog });
   }
   const validLoss = await t5MeanLoss(trainer, valid);
   if (validLoss !== null) validLog.push({ step: steps, loss: validLoss });
@@ -138,7 +155,7 @@ export async function runT5AdapterStage(ctx: RunContext<TrainStageConfig>): Prom
     train_records: train.length,
     valid_records: valid.length,
     seconds,
-    resumed_from_step: 0,
+    resumed_from_step: startStep,
     compute: engine.compute,
   };
   const prompt = readPromptFile(dataArt.dir);

@@ -38,6 +38,9 @@ const WRITERS: Record<string, FormatWriter> = {
   onnx: writeOnnxExport,
 };
 
+/** The formats a T5 (encoder-decoder) export is written in: the PEFT folder and the merged checkpoint (no GGUF / ONNX writer). */
+const T5_FORMATS = ['peft', 'merged'];
+
 export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promise<RunResult> {
   const c = ctx.config;
   const format = c.format ?? 'peft';
@@ -47,10 +50,10 @@ export async function runExportStage(ctx: RunContext<ExportStageConfig>): Promis
       pointer: `/exports/${ctx.name.split('.')[1]}/format`,
     });
   const src = exportSource(ctx, c);
-  if (seq2seqModel(src.modelDir))
-    throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: ${notForT5(`export format "${format}"`)}`, {
+  if (seq2seqModel(src.modelDir) && !T5_FORMATS.includes(format))
+    throw new PeftError('E_NOT_IMPLEMENTED', `${ctx.name}: ${notForT5(`export format "${format}"`)} (t5 exports: ${T5_FORMATS.join(', ')})`, {
       pointer: `/exports/${ctx.name.split('.')[1]}/format`,
-      hint: "the adapter stage's own artifact is already a PEFT adapter (adapter_config.json + adapter_model.safetensors)",
+      hint: 'export it as "merged" (a transformers T5 checkpoint with the adapters folded in) and convert that with the runtime\'s own tools, or as "peft"',
     });
   const dst = resolve(ctx.projectDir, c.path);
   mkdirSync(dirname(dst), { recursive: true });

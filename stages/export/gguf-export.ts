@@ -125,7 +125,7 @@ export async function writeGgufExport(ctx: RunContext<ExportStageConfig>, src: E
   const cfgFile = join(src.modelDir, 'config.json');
   const config = readJsonFile(cfgFile);
   const gpt2 = config.model_type === 'gpt2' ? gpt2Hparams(config, cfgFile) : undefined;
-  const h = gpt2 ? undefined : llamaHparams(config, cfgFile);
+  const h = gpt2 ? undefined : llamaHparams(config, cfgFile, 'GGUF');
   const hidden = gpt2 ? gpt2.hidden : h!.hidden;
   if (ft.ggml === GgmlType.Q4_0 || ft.ggml === GgmlType.Q8_0) {
     if (hidden % 32 !== 0)

@@ -10,7 +10,7 @@ import type { ExportStageConfig, FormatResult } from './export-stage.ts';
 import type { ExportSource } from './export-source.ts';
 import { mergeIntoBase } from './merge-into-base.ts';
 import { writeMergedModel, type MergedDtype } from './merged-writer.ts';
-import { modelCard } from './model-card.ts';
+import { autoModelClass, modelCard } from './model-card.ts';
 
 export async function writeMergedExport(ctx: RunContext<ExportStageConfig>, src: ExportSource, dst: string): Promise<FormatResult> {
   const dtype: MergedDtype = ctx.config.dtype ?? 'bf16';
@@ -20,6 +20,7 @@ export async function writeMergedExport(ctx: RunContext<ExportStageConfig>, src:
   const merged = mergeIntoBase(readBaseWeights(src.modelDir).tensors, fitted);
   const w = writeMergedModel(dst, src.modelDir, merged, { dtype, maxShardBytes });
   const path = ctx.config.path;
+  const auto = autoModelClass(src.modelDir);
   writeFileSync(
     join(dst, 'README.md'),
     modelCard({
@@ -33,7 +34,7 @@ export async function writeMergedExport(ctx: RunContext<ExportStageConfig>, src:
       usage: [
         {
           lang: 'python',
-          code: `from transformers import AutoModelForCausalLM, AutoTokenizer\nmodel = AutoModelForCausalLM.from_pretrained("${path}")\ntok = AutoTokenizer.from_pretrained("${path}")`,
+          code: `from transformers import ${auto}, AutoTokenizer\nmodel = ${auto}.from_pretrained("${path}")\ntok = AutoTokenizer.from_pretrained("${path}")`,
         },
         { lang: 'sh', code: `vllm serve ${path}` },
       ],

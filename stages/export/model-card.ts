@@ -1,6 +1,7 @@
 // README.md of an export (a Hugging Face model card): base model, datasets, training config, metrics, the
 // peftmake and engine versions, and how to use the files; YAML front matter as the Hub reads it.
 import type { ExportAdapter, ExportSource } from './export-source.ts';
+import { seq2seqModel } from '../../src/hf/model-family.ts';
 
 export interface CardInput {
   source: ExportSource;
@@ -50,6 +51,11 @@ function adapterSection(a: ExportAdapter): string[] {
   }
   out.push('');
   return out;
+}
+
+/** The transformers class a card's usage code loads the base with: seq2seq for T5, causal LM for the rest. */
+export function autoModelClass(modelDir: string): string {
+  return seq2seqModel(modelDir) ? 'AutoModelForSeq2SeqLM' : 'AutoModelForCausalLM';
 }
 
 export function modelCard(c: CardInput): string {

@@ -8,7 +8,7 @@ import { cardBase } from './card-context.ts';
 import type { ExportStageConfig, FormatResult } from './export-stage.ts';
 import type { ExportAdapter, ExportSource } from './export-source.ts';
 import { copyTokenizerFiles } from './hf-files.ts';
-import { modelCard } from './model-card.ts';
+import { autoModelClass, modelCard } from './model-card.ts';
 
 export const PEFT_FILES = ['adapter_config.json', 'adapter_model.safetensors'];
 
@@ -26,11 +26,12 @@ export async function writePeftExport(ctx: RunContext<ExportStageConfig>, src: E
   const base = cardBase(ctx.pipeline, src.baseName);
   const baseId = base.baseModel.hub ?? base.baseModel.path ?? src.baseName;
   const usage: { lang: string; code: string }[] = [];
+  const auto = autoModelClass(src.modelDir);
   if (src.primary) {
     files.push(...copyPeft(src.primary, dst, src.what));
     usage.push({
       lang: 'python',
-      code: `from transformers import AutoModelForCausalLM, AutoTokenizer\nfrom peft import PeftModel\nbase = AutoModelForCausalLM.from_pretrained(${JSON.stringify(baseId)})\nmodel = PeftModel.from_pretrained(base, "${ctx.config.path}")\ntok = AutoTokenizer.from_pretrained("${ctx.config.path}")`,
+      code: `from transformers import ${auto}, AutoTokenizer\nfrom peft import PeftModel\nbase = ${auto}.from_pretrained(${JSON.stringify(baseId)})\nmodel = PeftModel.from_pretrained(base, "${ctx.config.path}")\ntok = AutoTokenizer.from_pretrained("${ctx.config.path}")`,
     });
   } else {
     for (const a of src.adapters) files.push(...copyPeft(a, join(dst, a.name), src.what).map((f) => `${a.name}/${f}`));
@@ -38,9 +39,9 @@ export async function writePeftExport(ctx: RunContext<ExportStageConfig>, src: E
     usage.push({
       lang: 'python',
       code: [
-        'from transformers import AutoModelForCausalLM',
+        `from transformers import ${auto}`,
         'from peft import PeftModel',
-        `base = AutoModelForCausalLM.from_pretrained(${JSON.stringify(baseId)})`,
+        `base = ${auto}.from_pretrained(${JSON.stringify(baseId)})`,
         `model = PeftModel.from_pretrained(base, "${ctx.config.path}/${first.name}", adapter_name="${first.name}")`,
         ...rest.map((a) => `model.load_adapter("${ctx.config.path}/${a.name}", adapter_name="${a.name}")`),
         `model.add_weighted_adapter(${JSON.stringify(src.adapters.map((a) => a.name))}, ${JSON.stringify(src.adapters.map((a) => a.weight))}, "composed", combination_type="cat")`,

@@ -2,10 +2,11 @@
 // see it (never report fresh), the build rebuilds it byte-identical to what was committed, rollback refuses a damaged
 // version, `build --verify` finds what the cheap check cannot, and `fsck` lists and repairs.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_ADDON, World, actions, adapterPipeline, currentKeys, peftmake, storeContent, treeHashes } from './harness.ts';
+import { HashCache, stampOf } from '../../src/hash/hash-cache.ts';
 
 const pipeline = adapterPipeline({ compositions: { assistant: { base: 'base', adapters: [{ name: 'domain' }] } } });
 
@@ -85,11 +86,9 @@ describe.skipIf(NO_ADDON !== '')(`verified store${NO_ADDON ? ` (skipped: ${NO_AD
     const committed = createHash('sha256').update(readFileSync(f)).digest('hex');
     scribble(f);
     // A disk that flips bits changes no stamp: the cache entry for the file's stamp still holds the committed hash.
-    const cacheFile = join(w.dir, 'artifacts', 'cache', 'file-hashes.json');
-    const cache = JSON.parse(readFileSync(cacheFile, 'utf8'));
-    const st = statSync(f, { bigint: true });
-    cache[f] = { size: Number(st.size), ino: Number(st.ino), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), sha256: committed };
-    writeFileSync(cacheFile, JSON.stringify(cache));
+    const cache = new HashCache(join(w.dir, 'artifacts', 'cache', 'file-hashes.bin'), { now: () => Date.now() + 10_000 });
+    cache.set(f, stampOf(statSync(f)), committed);
+    cache.save();
     const cheap = await peftmake(w.dir, ['status', '--json']);
     expect(cheap.json!.stages.find((x) => x.name === 'datasets.notes')!.action).toBe('fresh'); // the documented limit
     await detectedAndRebuilt('datasets.notes', 'valid.jsonl: content differs', ['--verify']);

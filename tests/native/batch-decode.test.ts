@@ -2,7 +2,8 @@
 // weights, prompt lengths (short ones pooled, long ones prefilled on their own), greedy and seeded sampling, decoded
 // together give exactly what each request gives alone (tokens and log-probs, bit for bit), log-probs that a full
 // forward without cache (model.score) reproduces; the
-// published stories260K greedy sample comes out of the batch too; cancelling frees the row; bad input is refused.
+// published stories260K greedy sample comes out of the batch too; in bf16 compute (AVX512-BF16) batched = alone =
+// generate as well; cancelling frees the row; bad input is refused.
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,37 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
       });
     });
   }
+
+  // bf16 compute on a CPU with AVX512-BF16: the batch's frozen products and head run with bf16 inputs (vdpbf16ps), and
+  // single-sequence generation runs the same products, so a batched request still equals itself alone and generate
+  const bf16 = nativeEngine().engineCaps().bf16Native ? '' : 'no native bf16 on this CPU / build';
+  it.skipIf(bf16 !== '')(`bf16 compute, NF4: batched = alone bit for bit = generate's greedy tokens${bf16 ? ` (skipped: ${bf16})` : ''}`, async () => {
+    const m = await loadModel({ dir: MODEL, quant: 'nf4', compute: 'bf16' });
+    const a = await randomAdapter(m, 3, 8, 'all-linear');
+    const rnd = mulberry32(11);
+    const reqs: DecodeRequest[] = Array.from({ length: 16 }, (_, i) => ({
+      prompt: [1, ...Array.from({ length: i % 6 === 5 ? 36 : 1 + Math.floor(rnd() * 12) }, () => 3 + Math.floor(rnd() * 500))],
+      adapters: i % 2 ? [{ adapter: a, weight: 0.5 }] : [],
+      maxTokens: 6 + (i % 5),
+      eos: [],
+    }));
+    const single = new BatchDecoder(m, { maxBatch: 1 });
+    const alone = [];
+    for (const r of reqs) alone.push(await run(single, r));
+    const dec16 = new BatchDecoder(m, { maxBatch: 16 });
+    const together = await Promise.all(reqs.map((r) => run(dec16, r)));
+    for (let i = 0; i < reqs.length; i++) {
+      expect(together[i].tokens, `request ${i} batched`).toEqual(alone[i].tokens);
+      expect(together[i].logprobs).toEqual(alone[i].logprobs);
+      const g = await m.generate(reqs[i].prompt, { maxTokens: reqs[i].maxTokens, eos: [] }, reqs[i].adapters);
+      expect(g, `request ${i} by generate`).toEqual(alone[i].tokens);
+    }
+    // the bf16 products ran: fp32 compute gives other log-probs for the same tokens
+    const m32 = await loadModel({ dir: MODEL, quant: 'nf4' });
+    const r32 = await run(new BatchDecoder(m32, { maxBatch: 1 }), { ...reqs[0], maxTokens: 1 });
+    expect(r32.logprobs[0]).not.toBe(alone[0].logprobs[0]);
+    expect(Math.abs(r32.logprobs[0] - alone[0].logprobs[0])).toBeLessThan(0.05);
+  });
 
   it('the published stories260K greedy sample comes out of a busy batch; EOS ends a sequence with "stop"', async () => {
     const m = await loadModel({ dir: MODEL, quant: 'none' });

@@ -1,7 +1,8 @@
 // Batched decoding's row-independent products (native/src/decode/rows_matmul, through the CPU backend) on every ISA
 // path this CPU can run (avx512 / avx2 / scalar, forced like PEFT_ISA): NF4 and fp32 weights at awkward shapes equal
 // the float64 product of the same (dequantized) weights, and a row's result is bit-identical whether it runs alone or
-// among other rows — what makes a batched request's tokens equal the same request served alone.
+// among other rows — what makes a batched request's tokens equal the same request served alone. The bf16 mode (bf16
+// compute, AVX512-BF16) equals the float64 product of the bf16-rounded weights and inputs, row-independent as well.
 import { describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
 import { isaInfo, rowsRelErr, runnableIsas, uniform } from './isa-paths.ts';
@@ -58,4 +59,43 @@ describe.each(runnable)('decode row products on the %s path', (isa) => {
       expect(Array.from(y)).toEqual(Array.from(alone((xr, n) => k.decodeRowsF32(w, out, inn, xr, n), x, T, inn, out)));
     });
   it('resets the ISA', () => expect(k.setIsa(info.isa)).toBe(info.isa));
+});
+
+/** x rounded to bf16 (round to nearest even), as float32 values. */
+function bf16(x: Float32Array): Float32Array {
+  const u = new Uint32Array(Float32Array.from(x).buffer);
+  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + 0x7fff + ((u[i] >>> 16) & 1)) & 0xffff0000) >>> 0;
+  return new Float32Array(u.buffer);
+}
+
+const bf16Skip = !runnable.includes('avx512')
+  ? 'no avx512 path on this CPU or build'
+  : (k.setIsa('avx512'), k.decodeRowsBf16Available() as boolean)
+    ? ''
+    : 'the CPU has no AVX512-BF16 (or the build has no avx512bf16 unit)';
+k.setIsa(info.isa);
+describe.skipIf(bf16Skip !== '')(`decode row products in the bf16 mode (AVX512-BF16)${bf16Skip ? ` (skipped: ${bf16Skip})` : ''}`, () => {
+  // the bf16 rounding of weights and inputs is the mode's definition: the reference multiplies the rounded values
+  for (const [storage, out, inn, T] of [
+    ['nf4', 37, 64, 1],
+    ['nf4', 33, 192, 7],
+    ['nf4', 18, 1536, 16],
+    ['nf4', 32, 40, 6],
+    ['f32', 13, 7, 5],
+    ['f32', 20, 100, 9],
+    ['bf16', 21, 96, 17],
+  ] as const)
+    it(`${storage} ${out}x${inn}, T ${T}: the product of the bf16-rounded weights and inputs within 2e-6 of sum|w x|, each row as when alone`, () => {
+      k.setIsa('avx512');
+      const w = rand(out * inn, 3 + out + inn, 0.05);
+      const h = k.frozenLinear({ w, out, in: inn, storage });
+      const x = rand(T * inn, 13 + T);
+      const y = k.decodeRowsLinear(h, x, T, true) as Float32Array;
+      const wq = storage === 'nf4' ? (k.frozenLinearDequantize(h) as Float32Array) : w;
+      expect(relErr(y, bf16(wq), bf16(x), T, out, inn)).toBeLessThan(2e-6);
+      // not the fp32 product: the inputs were rounded
+      expect(relErr(y, wq, x, T, out, inn)).toBeGreaterThan(1e-5);
+      expect(Array.from(y)).toEqual(Array.from(alone((xr, n) => k.decodeRowsLinear(h, xr, n, true), x, T, inn, out)));
+      k.setIsa(info.isa);
+    });
 });

@@ -67,7 +67,12 @@ class Backend {
 
   // ---- batched decoding (decode/): products and attention whose result for a row never depends on the other rows
   // y[T, out] = x[T, in] W^T (+ bias) for the pooled rows of a decoder step (NF4 tiles decoded once per step).
-  virtual void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T) const = 0;
+  // bf16 (bf16 compute): bf16 inputs and weights, fp32 accumulation, where decode_rows_bf16_available().
+  virtual void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T, bool bf16) const = 0;
+  // Whether decode_rows_linear's bf16 mode and decode_rows_bf16 run here (AVX512-BF16; decode/rows_matmul.h).
+  virtual bool decode_rows_bf16_available() const = 0;
+  // y[T, out] = x[T, in] W^T for a bf16 W [out, in] (the lm_head's bf16 copy) in that bf16 mode.
+  virtual void decode_rows_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const = 0;
   // y[T, out] = x[T, in] W^T for an fp32 W [out, in] (the lm_head, LoRA A and B).
   virtual void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
   // One query row per sequence against its own KV cache (decode/decode_attention.h).

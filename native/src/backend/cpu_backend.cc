@@ -142,8 +142,12 @@ class CpuBackend final : public Backend {
     });
   }
   // Batched decoding (decode/): the pooled rows of a decoder step, NF4 tiles decoded once per step.
-  void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T) const override {
-    decode::rows_matmul(w, x, T, y);
+  void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T, bool bf16) const override {
+    decode::rows_matmul(w, x, T, y, bf16);
+  }
+  bool decode_rows_bf16_available() const override { return decode::rows_bf16_available(); }
+  void decode_rows_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const override {
+    decode::rows_matmul_bf16(W, out, in, x, T, y);
   }
   void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
     decode::rows_matmul_f32(W, out, in, x, T, y);

@@ -1,5 +1,6 @@
 // JS bindings of the T5 encoder-decoder (native/src/t5/): its own handle kinds (a T5 model, its adapters, its
-// trainer) beside the Llama ones, and t5LoadModel / t5ModelInfo / adapters / t5Score / t5Generate / t5Trainer*.
+// trainer, a step-by-step generation) beside the Llama ones, and t5LoadModel / t5ModelInfo / adapters / t5Score /
+// t5Generate / t5Session* / t5Trainer*.
 #include <napi.h>
 #include <memory>
 #include <string>
@@ -8,7 +9,9 @@
 #include "binding/handles.h"
 #include "binding/register.h"
 #include "binding/worker.h"
+#include "error.h"
 #include "kernels/kernels.h"
+#include "model/safetensors.h"
 #include "t5/t5_adapter.h"
 #include "t5/t5_generate.h"
 #include "t5/t5_train.h"
@@ -213,6 +216,22 @@ Napi::Value Score(const Napi::CallbackInfo& info) {
   });
 }
 
+// {maxTokens, temperature, topK, topP, seed, eos} (eos absent: the model's eos ids).
+GenOptions gen_options(const Napi::Object& o, const T5Model& m) {
+  GenOptions g;
+  g.max_tokens = int_or(o, "maxTokens", 64, 0, 1 << 20);
+  g.temperature = (float)num_or(o, "temperature", 0, 0, 1e6);
+  g.top_k = int_or(o, "topK", 0, 0, 1 << 30);
+  g.top_p = (float)num_or(o, "topP", 1, 1e-9, 1);
+  g.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
+  Napi::Value eos = o.Get("eos");
+  if (eos.IsUndefined() || eos.IsNull())
+    g.eos = m.cfg.eos_token_ids;
+  else
+    for (int32_t e : int32s(eos, "eos")) g.eos.push_back(e);
+  return g;
+}
+
 class GenerateWorker : public Worker {
  public:
   using Worker::Worker;
@@ -238,18 +257,87 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
     if (w->enc_.empty()) usage("t5Generate: the encoder input must hold at least one token id");
     check_ids(w->enc_, mh->m->cfg.vocab_size, "encoder ids");
     w->st_.frozen = t5_adapter_list(info[2], mh->m.get());
-    Napi::Object o = opt_obj(info, 3);
-    w->opt_.max_tokens = int_or(o, "maxTokens", 64, 0, 1 << 20);
-    w->opt_.temperature = (float)num_or(o, "temperature", 0, 0, 1e6);
-    w->opt_.top_k = int_or(o, "topK", 0, 0, 1 << 30);
-    w->opt_.top_p = (float)num_or(o, "topP", 1, 1e-9, 1);
-    w->opt_.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
-    Napi::Value eos = o.Get("eos");
-    if (eos.IsUndefined() || eos.IsNull())
-      w->opt_.eos = mh->m->cfg.eos_token_ids;
-    else
-      for (int32_t e : int32s(eos, "eos")) w->opt_.eos.push_back(e);
+    w->opt_ = gen_options(opt_obj(info, 3), *mh->m);
   });
+}
+
+// A generation run step by step (serve streams T5 answers token by token, cancels between tokens).
+struct T5SessionHandle : Handle {
+  std::shared_ptr<T5Model> m; // keeps the model the session reads alive
+  std::unique_ptr<t5::T5Session> s;
+  std::atomic<bool> busy{false};
+};
+
+class SessionStartWorker : public Worker {
+ public:
+  using Worker::Worker;
+  ~SessionStartWorker() override { delete h_; }
+  void run() override {
+    h_->s = std::make_unique<t5::T5Session>(*h_->m, std::move(st_), opt_, top_);
+    h_->s->start(enc_);
+  }
+  Napi::Value result(Napi::Env env) override {
+    auto* h = h_;
+    h_ = nullptr;
+    return wrap(env, h);
+  }
+  T5SessionHandle* h_ = new T5SessionHandle();
+  t5::T5Stack st_;
+  std::vector<int32_t> enc_;
+  GenOptions opt_;
+  int top_ = 0;
+};
+
+// t5SessionStart(model, encIds, adapters, {maxTokens, temperature, topK, topP, seed, eos, topLogprobs}): runs the
+// encoder; resolves to a session handle for t5SessionNext.
+Napi::Value SessionStart(const Napi::CallbackInfo& info) {
+  T5ModelHandle* mh = get_handle<T5ModelHandle>(info[0], "T5 model");
+  return setup_and_queue(new SessionStartWorker(info.Env()), [&](SessionStartWorker* w) {
+    w->h_->m = mh->m;
+    w->enc_ = int32s(info[1], "encoder ids");
+    if (w->enc_.empty()) usage("t5SessionStart: the encoder input must hold at least one token id");
+    check_ids(w->enc_, mh->m->cfg.vocab_size, "encoder ids");
+    w->st_.frozen = t5_adapter_list(info[2], mh->m.get());
+    Napi::Object o = opt_obj(info, 3);
+    w->opt_ = gen_options(o, *mh->m);
+    w->top_ = int_or(o, "topLogprobs", 0, 0, mh->m->cfg.vocab_size);
+  });
+}
+
+class SessionNextWorker : public Worker {
+ public:
+  using Worker::Worker;
+  ~SessionNextWorker() override {
+    if (h_) h_->busy = false;
+  }
+  void run() override { t_ = h_->s->next(); }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("token", t_.token);
+    o.Set("logprob", t_.logprob);
+    if (!t_.top_ids.empty()) {
+      Napi::Int32Array ids = Napi::Int32Array::New(env, t_.top_ids.size());
+      std::copy(t_.top_ids.begin(), t_.top_ids.end(), ids.Data());
+      o.Set("topIds", ids);
+      o.Set("topLogprobs", floats(env, t_.top_logprobs));
+    }
+    o.Set("finish", t_.finish ? Napi::Value(Napi::String::New(env, t_.finish)) : env.Null());
+    return o;
+  }
+  T5SessionHandle* h_ = nullptr;
+  Napi::Reference<Napi::External<Handle>> keep_; // the session stays alive while its token is decoded
+  t5::T5Token t_;
+};
+
+// t5SessionNext(session) -> {token, logprob, topIds?, topLogprobs?, finish: "stop" | "length" | null}.
+Napi::Value SessionNext(const Napi::CallbackInfo& info) {
+  T5SessionHandle* h = get_handle<T5SessionHandle>(info[0], "T5 session");
+  if (h->s->done()) usage("t5SessionNext: the generation has finished");
+  if (h->busy.exchange(true)) usage("t5SessionNext: the session is already decoding a token");
+  auto* w = new SessionNextWorker(info.Env());
+  w->h_ = h;
+  w->keep_ = Napi::Persistent(info[0].As<Napi::External<Handle>>());
+  return queue(w);
 }
 
 Napi::Value TrainerCreate(const Napi::CallbackInfo& info) {
@@ -264,7 +352,8 @@ Napi::Value TrainerCreate(const Napi::CallbackInfo& info) {
   t.eps = (float)num_or(o, "eps", 1e-8, 0, 1);
   t.max_grad_norm = (float)num_or(o, "maxGradNorm", 0, 0, 1e9);
   t.token_weighted = bool_or(o, "tokenWeighted", false);
-  if (num_or(o, "dropout", 0, 0, 0.99) > 0) usage("LoRA dropout is not supported for t5 yet (set lora.dropout to 0)");
+  t.dropout = (float)num_or(o, "dropout", 0, 0, 0.99);
+  t.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
   auto frozen = t5_adapter_list(info[2], mh->m.get());
   for (auto& f : frozen)
     if (f.first == ah->a) usage("the trainable adapter is also listed among the frozen adapters");
@@ -370,6 +459,52 @@ Napi::Value TrainerEval(const Napi::CallbackInfo& info) {
   });
 }
 
+// t5TrainerSaveState(trainer, path): the AdamW state (exp_avg / exp_avg_sq per LoRA tensor, PEFT key + suffix) and the
+// step count (metadata) as safetensors, for a checkpoint.
+Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
+  T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
+  if (h->busy) usage("cannot save the optimizer state while the trainer runs");
+  const std::string path = get_str(info, 1, "path");
+  std::vector<NamedTensor> ts;
+  std::vector<const std::vector<float>*> sq;
+  t5::t5_for_each_tensor(h->t->exp_avg_sq(),
+                         [&](const std::string&, const std::vector<float>& v) { sq.push_back(&v); });
+  size_t i = 0;
+  t5::t5_for_each_tensor(h->t->exp_avg(), [&](const std::string& k, const std::vector<float>& m) {
+    ts.push_back({k + ".exp_avg", {(int64_t)m.size()}, m.data()});
+    ts.push_back({k + ".exp_avg_sq", {(int64_t)sq[i]->size()}, sq[i]->data()});
+    i++;
+  });
+  write_safetensors_f32(path, ts, {{"format", "pt"}, {"step", std::to_string(h->t->steps_done())}});
+  return info.Env().Undefined();
+}
+
+// t5TrainerLoadState(trainer, path): restores what t5TrainerSaveState wrote (every tensor present, sized as the
+// trainer's, none extra), so training goes on exactly where the checkpoint was taken.
+Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
+  T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
+  if (h->busy) usage("cannot load the optimizer state while the trainer runs");
+  const std::string path = get_str(info, 1, "path");
+  SafetensorsFile f(path);
+  size_t used = 0;
+  for (int which = 0; which < 2; which++)
+    t5::t5_for_each_tensor(
+        which ? h->t->exp_avg_sq() : h->t->exp_avg(), [&](const std::string& key, std::vector<float>& dst) {
+          const std::string k = key + (which ? ".exp_avg_sq" : ".exp_avg");
+          auto it = f.tensors().find(k);
+          if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())
+            throw EngineError("E_ADAPTER", path + ": optimizer tensor '" + k + "' is missing or has the wrong size");
+          it->second.to_f32(dst.data());
+          used++;
+        });
+  if (used != f.tensors().size())
+    throw EngineError("E_ADAPTER", path + ": holds optimizer tensors for modules the trainer does not have");
+  auto st = f.metadata().find("step");
+  if (st == f.metadata().end()) throw EngineError("E_ADAPTER", path + ": metadata has no 'step'");
+  h->t->set_steps_done(std::stol(st->second));
+  return info.Env().Undefined();
+}
+
 Napi::Value TrainerAdapter(const Napi::CallbackInfo& info) {
   T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
   return wrap_t5_adapter(info.Env(), h->t->adapter(), h->m);
@@ -387,10 +522,14 @@ void register_t5(Napi::Env env, Napi::Object exports) {
   export_fn<AdapterSetTensor>(env, exports, "t5AdapterSetTensor");
   export_fn<Score>(env, exports, "t5Score");
   export_fn<Generate>(env, exports, "t5Generate");
+  export_fn<SessionStart>(env, exports, "t5SessionStart");
+  export_fn<SessionNext>(env, exports, "t5SessionNext");
   export_fn<TrainerCreate>(env, exports, "t5TrainerCreate");
   export_fn<TrainerStep>(env, exports, "t5TrainerStep");
   export_fn<TrainerEval>(env, exports, "t5TrainerEval");
   export_fn<TrainerAdapter>(env, exports, "t5TrainerAdapter");
+  export_fn<TrainerSaveState>(env, exports, "t5TrainerSaveState");
+  export_fn<TrainerLoadState>(env, exports, "t5TrainerLoadState");
 }
 
 } // namespace peft::binding

@@ -5,7 +5,9 @@
 // row, register blocks whose result for a row does not depend on the other rows); each long prompt runs exactly as
 // llama_forward runs it for one sequence; LoRA products run once per group of rows with the same stack, row-wise (a
 // long prompt's as llama_forward's); the lm_head is one product over every sequence's last row.
-// Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
+// In bf16 compute on a CPU with AVX512-BF16 every segment, long prompts too, is pooled and those products and the head
+// run in bf16 (rows_matmul's bf16 mode; one NF4 decode per tile for prompts and decode rows together), as generation
+// of one sequence runs them. Norms, RoPE and activations are row-wise; attention runs per sequence against its own KV cache (the decode rows of
 // all sequences in one parallel region, decode/decode_attention); every computation goes through the model's Backend.
 // GPT-2 takes its own branch per layer (LayerNorm with bias, the fused c_attn split into q | k | v, no RoPE, gelu_new
 // MLP) and adds learned positions to the embeddings; a sequence stops ("length") when its context reaches n_positions.
@@ -18,6 +20,7 @@
 #include "../error.h"
 #include "../kernels/kernels.h"
 #include "../kernels/nf4.h"
+#include "../kernels/vexp.h"
 #include "../model/config.h"
 #include "../moe/moe.h"
 #include "../ops/ops.h"
@@ -156,6 +159,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   const ModelConfig& c = m.cfg;
   const int H = m.H(), Dq = m.Dq(), Dkv = m.Dkv(), I = m.I(), V = c.vocab_size;
   const float eps = (float)c.rms_norm_eps;
+  // bf16 compute on a CPU with AVX512-BF16 (decode_bf16_rows): every segment pooled, prompts included, the frozen
+  // products and the head in bf16 (bf16 inputs and weights, fp32 accumulation), as single-sequence generation computes
+  // them (generate.cc)
+  const bool bf16 = decode_bf16_rows(m);
 
   // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget.
   std::vector<Seq*> seqs;
@@ -178,7 +185,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     segs[i].seq = (int)i;
     segs[i].T = s->prefilled ? 1 : (int)s->req.prompt.size();
     segs[i].pos0 = s->cache.len;
-    segs[i].pooled = frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS;
+    segs[i].pooled = bf16 || (frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS);
   }
   std::stable_sort(segs.begin(), segs.end(), [&](const Segment& a, const Segment& b) {
     if (a.pooled != b.pooled) return a.pooled;
@@ -245,7 +252,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     const int in = m.proj_in(p), o = m.proj_out(p);
     {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      if (Np) be.decode_rows_linear(W, y, xin, Np);
+      if (Np) be.decode_rows_linear(W, y, xin, Np, bf16);
       for (auto& g : segs)
         if (!g.pooled)
           be.linear_forward(W, y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
@@ -355,7 +362,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     project(l, P_UP, U, ln);
     {
       PEFT_PROFILE_SCOPE(elementwise);
-      if (Np) be.swiglu_forward(h, G, U, (size_t)Np * I, false);
+      if (Np) be.swiglu_forward(h, G, U, (size_t)Np * I, bf16); // bf16 mode: the vectorised exp, as generate's
       for (auto& g : segs)
         if (!g.pooled)
           be.swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
@@ -381,7 +388,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   float* logits = grow(logits_, (size_t)S * V);
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
-    be.decode_rows_f32(m.head(), V, H, last, S, logits);
+    if (bf16 && !m.head16.empty())
+      be.decode_rows_bf16(m.head16.data(), V, H, last, S, logits);
+    else
+      be.decode_rows_f32(m.head(), V, H, last, S, logits);
   }
   PEFT_PROFILE_SCOPE(sampling);
   // each row's log-softmax, top alternatives and sampled token, rows over the pool (a row uses its own logits and rng)
@@ -390,11 +400,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     for (int i = rb; i < re; i++) {
       Seq* s = seqs[segs[i].seq];
       float* lg = logits + (size_t)i * V;
-      double mx = -INFINITY;
-      for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
-      double sum = 0;
-      for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
-      const double lse = mx + std::log(sum);
+      // log-sum-exp with the vectorised float exp (kernels/vexp.h: ~1-2 ulp, the same bits on every ISA), summed in
+      // 16 lanes then in double
+      const float mx = kern::vmax(lg, (size_t)V);
+      const double lse = (double)mx + std::log(kern::vsumexp(lg, (size_t)V, mx));
       DecodeEvent& ev = events[i];
       ev.id = s->req.id;
       if (s->req.top_logprobs > 0) {

@@ -1,6 +1,6 @@
 // Row-independent blocked products (see rows_matmul.h): tiles of weight rows over the pool (NF4 tiles decoded once per
 // call by the variant), each tile's products by the active ISA's variant (kernels/isa.h; rows_matmul_avx512.cc,
-// rows_matmul_avx2.cc, rows_matmul_scalar.cc).
+// rows_matmul_avx2.cc, rows_matmul_scalar.cc); the bf16 mode's by rows_matmul_avx512bf16.cc.
 #include "decode/rows_matmul.h"
 #include <algorithm>
 #include <string>
@@ -29,6 +29,12 @@ const RowsKernels& kernels() {
                     std::string("decode rows_matmul: no kernel for ISA ") + kern::isa_name(kern::active_isa()));
 }
 
+const RowsBf16Kernels* bf16_kernels() {
+  if (kern::active_isa() == kern::Isa::Avx512 && kern::cpu_has_avx512bf16() && rows_bf16_kernels_avx512bf16.products)
+    return &rows_bf16_kernels_avx512bf16;
+  return nullptr;
+}
+
 constexpr int TILE = 16; // weight rows per task (multiple of 4; a 16 x 1536 fp32 tile is 96 KB)
 
 } // namespace
@@ -42,9 +48,75 @@ void rows_matmul_f32(const float* W, int out, int in, const float* x, int T, flo
   });
 }
 
-void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y) {
+bool rows_bf16_available() { return bf16_kernels() != nullptr; }
+
+namespace {
+
+// The input rows in bf16, once per call on the calling thread (the pool's tasks read them through the pointer).
+const uint16_t* input_bf16(const RowsBf16Kernels& kb, const float* x, int T, int in) {
+  thread_local std::vector<uint16_t> x16;
+  const size_t n = (size_t)T * in;
+  if (x16.size() < n) x16.resize(n);
+  kb.convert(x, n, x16.data());
+  return x16.data();
+}
+
+void rows_matmul_bf16_mode(const RowsBf16Kernels& kb, const kern::FrozenLinear& W, const float* x, int T, float* y) {
+  const int out = W.out(), in = W.in();
+  const uint16_t* x16 = input_bf16(kb, x, T, in);
+  const kern::NF4Tensor* q = W.storage() == kern::Storage::NF4 ? &W.nf4_tensor() : nullptr;
+  const uint16_t* w16 = q ? nullptr : W.bf16_data(); // bf16 storage or the weight's bf16 copy, read in place
+  int tile_rows = TILE;
+  while (q && ((size_t)tile_rows * in) % kern::NF4_BLOCK != 0) tile_rows *= 2;
+  kern::Nf4View view{};
+  if (q)
+    view = kern::Nf4View{q->packed.data(), q->absmax_q.data(), q->absmax_scale.data(),
+                         q->absmax_offset, kern::NF4_CODE,     q->rows,
+                         q->cols};
+  kern::parallel_for((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
+    thread_local std::vector<uint16_t> tile;
+    thread_local std::vector<float> f32;
+    for (int c = b; c < e; c++) {
+      const int o0 = c * tile_rows, rows = std::min(tile_rows, out - o0);
+      const uint16_t* w;
+      if (q) {
+        const size_t b0 = (size_t)o0 * in / kern::NF4_BLOCK,
+                     nb = ((size_t)rows * in + kern::NF4_BLOCK - 1) / kern::NF4_BLOCK;
+        if (tile.size() < nb * kern::NF4_BLOCK) tile.resize(nb * kern::NF4_BLOCK);
+        kb.dequant(view, b0, nb, tile.data());
+        w = tile.data();
+      } else if (w16) {
+        w = w16 + (size_t)o0 * in;
+      } else { // fp32 without a bf16 copy: the tile rounded here
+        const float* wf = W.rows_f32(o0, rows, f32);
+        if (tile.size() < (size_t)rows * in) tile.resize((size_t)rows * in);
+        kb.convert(wf, (size_t)rows * in, tile.data());
+        w = tile.data();
+      }
+      kb.products(w, o0, o0 + rows, in, x16, T, y, out);
+    }
+  });
+  W.add_bias_rows(y, T);
+}
+
+} // namespace
+
+void rows_matmul_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) {
+  if (T <= 0 || out <= 0) return;
+  const RowsBf16Kernels* kb = bf16_kernels();
+  if (!kb) throw EngineError("E_INTERNAL", "decode rows_matmul_bf16: no AVX512-BF16 kernel on this CPU or build");
+  const uint16_t* x16 = input_bf16(*kb, x, T, in);
+  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+    const int o0 = b * TILE, o1 = std::min(out, e * TILE);
+    kb->products(W + (size_t)o0 * in, o0, o1, in, x16, T, y, out);
+  });
+}
+
+void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, bool bf16) {
   const int out = W.out(), in = W.in();
   if (T <= 0) return;
+  if (bf16)
+    if (const RowsBf16Kernels* kb = bf16_kernels()) return rows_matmul_bf16_mode(*kb, W, x, T, y);
   const RowsKernels& kr = kernels();
   const kern::NF4Tensor* q = W.storage() == kern::Storage::NF4 ? &W.nf4_tensor() : nullptr;
   int tile_rows = TILE; // NF4 tiles start on 64-weight block boundaries

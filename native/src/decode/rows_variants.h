@@ -4,6 +4,7 @@
 // merges an inline function built for one ISA into another's code.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include "kernels/gemv_variants.h"
 
 namespace peft::decode {
@@ -20,9 +21,24 @@ struct RowsKernels {
   Nf4Blocks dequant;
 };
 
+// bf16 mode (bf16 compute on a CPU with AVX512-BF16): y as RowsProducts for bf16 weights and bf16 inputs, fp32
+// accumulation (vdpbf16ps); NF4 blocks to bf16; fp32 values to bf16 (round to nearest even).
+using RowsBf16Products = void (*)(const uint16_t* W, int o0, int o1, int in, const uint16_t* x, int T, float* y,
+                                  int ldy);
+using Nf4BlocksBf16 = void (*)(const kern::Nf4View& w, size_t b0, size_t nb, uint16_t* out);
+using ToBf16 = void (*)(const float* x, size_t n, uint16_t* out);
+
+struct RowsBf16Kernels {
+  RowsBf16Products products;
+  Nf4BlocksBf16 dequant;
+  ToBf16 convert;
+};
+
 extern const RowsKernels rows_kernels_scalar;
 // Null members when the build has no code for the ISA (a non-x86 compiler).
 extern const RowsKernels rows_kernels_avx512;
 extern const RowsKernels rows_kernels_avx2;
+// rows_matmul_avx512bf16.cc; null members where the build has no AVX512-BF16 code.
+extern const RowsBf16Kernels rows_bf16_kernels_avx512bf16;
 
 } // namespace peft::decode

@@ -6,6 +6,7 @@
 // vectorised exp. One parallel region per call: forward over (sequence, head, query block), backward over
 // (sequence, KV head) so the dK / dV accumulations of a KV group never race. bf16 mode goes to the AVX512-BF16
 // kernels of attention_bf16.cc when the build has them and they take the shape; the gemm_bf16 path here otherwise.
+// One query row per sequence (T == 1, decoding) in fp32 runs written-out dot products instead of sgemm calls.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -90,10 +91,59 @@ inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse, bool
   for (int j = b; j < nk; j++) row[j] = 0.f;
 }
 
+// a . b over n values: eight running sums (a fixed order the compiler keeps in vector lanes), then a fixed tree.
+inline float dot8(const float* a, const float* b, int n) {
+  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+  for (int j = 0; i < n; i++, j++) acc[j] += a[i] * b[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// fp32 attention of one query row per sequence (decoding steps; T == 1): per head, the visible keys' scaled dot
+// products, the reference softmax order (max, exp(x - max), sum, one reciprocal), the probability-weighted sum of
+// values key by key. Written out instead of two sgemm calls per head, whose call overhead dominated a decode row.
+void attention_one_query(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
+  const int group = s.nh / s.nkv;
+  const float scale = 1.f / std::sqrt((float)s.hd);
+  kern::parallel_for(s.batch * s.nh, [&](int tb, int te) {
+    thread_local std::vector<float> S;
+    if ((int)S.size() < s.Tk) S.resize(s.Tk);
+    for (int task = tb; task < te; task++) {
+      const int h = task % s.nh, b = task / s.nh, kh = h / group;
+      const int p = s.pos0, lo = first_key(p, s.window), hi = std::min(s.Tk, p + 1); // keys [lo, hi)
+      const float* qh = q + (size_t)b * s.q_stride + (size_t)h * s.hd;
+      const float* kb = k + (size_t)b * s.Tk * s.kv_stride + (size_t)kh * s.hd;
+      const float* vb = v + (size_t)b * s.Tk * s.kv_stride + (size_t)kh * s.hd;
+      float* oh = out + (size_t)b * s.q_stride + (size_t)h * s.hd;
+      float mx = -INFINITY;
+      for (int j = lo; j < hi; j++) {
+        S[j] = scale * dot8(qh, kb + (size_t)j * s.kv_stride, s.hd);
+        mx = std::max(mx, S[j]);
+      }
+      float sum = 0.f;
+      for (int j = lo; j < hi; j++) {
+        S[j] = std::exp(S[j] - mx);
+        sum += S[j];
+      }
+      const float inv = 1.f / sum;
+      for (int d = 0; d < s.hd; d++) oh[d] = 0.f;
+      for (int j = lo; j < hi; j++) {
+        const float pj = S[j] * inv;
+        const float* vr = vb + (size_t)j * s.kv_stride;
+        for (int d = 0; d < s.hd; d++) oh[d] += pj * vr[d];
+      }
+      if (lse) lse[(size_t)b * s.nh + h] = mx + std::log(sum);
+    }
+  });
+}
+
 } // namespace
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
   if (s.bf16 && attention_bf16_supported(s)) return attention_forward_bf16(out, lse, q, k, v, s);
+  if (s.T == 1 && !s.bf16) return attention_one_query(out, lse, q, k, v, s);
   const int group = s.nh / s.nkv, nqb = (s.T + ATT_BQ - 1) / ATT_BQ;
   const float scale = 1.f / std::sqrt((float)s.hd);
   const int tasks = s.batch * s.nh * nqb;

@@ -9,6 +9,20 @@ namespace {
 
 const kern::FrozenLinear& W(const T5Model& m, int stk, int l, int s) { return *m.blocks[stk][l].proj[s]; }
 
+// The dropout mask stream of one projection of the current example (T5Stack::stream, set by the trainer).
+uint64_t dropout_stream(const T5Stack& st, int stk, int l, int s) {
+  return ((st.stream * 2 + (uint64_t)stk) * 1024 + (uint64_t)l) * N_SLOT + (uint64_t)s;
+}
+
+// The trainable adapter's input: x, or with LoRA dropout x dropped (inverted) into buf.
+const float* dropped(const T5Model& m, const T5Stack& st, int stk, int l, int s, const float* x, size_t n,
+                     std::vector<float>& buf) {
+  if (st.dropout <= 0.f) return x;
+  buf.resize(n);
+  m.be().dropout_forward(buf.data(), x, n, st.dropout, st.seed, dropout_stream(st, stk, l, s));
+  return buf.data();
+}
+
 // y [N, out] = x W^T + every adapter's LoRA product; the trainable one's x A^T kept in usave when given.
 void proj_fwd(const T5Model& m, const T5Stack& st, int stk, int l, int s, float* y, const float* x, int N,
               std::vector<float>* usave) {
@@ -24,7 +38,10 @@ void proj_fwd(const T5Model& m, const T5Stack& st, int stk, int l, int s, float*
     if (const LoraW* lw = st.train->mod(stk, l, s)) {
       std::vector<float>& u = usave ? *usave : tmp;
       u.resize((size_t)N * st.train->r);
-      m.be().lora_forward(y, u.data(), x, lw->A.data(), lw->B.data(), N, w.in(), w.out(), st.train->r, st.train_scale);
+      std::vector<float> xd;
+      const float* xin = dropped(m, st, stk, l, s, x, (size_t)N * w.in(), xd);
+      m.be().lora_forward(y, u.data(), xin, lw->A.data(), lw->B.data(), N, w.in(), w.out(), st.train->r,
+                          st.train_scale);
     }
 }
 
@@ -44,8 +61,17 @@ void proj_bwd(const T5Model& m, const T5Stack& st, int stk, int l, int s, float*
     if (const LoraW* lw = st.train->mod(stk, l, s)) {
       LoraW* g = grad.mod(stk, l, s);
       du.resize((size_t)N * st.train->r);
-      m.be().lora_backward(g->A.data(), g->B.data(), dx, du.data(), dy, x, usave.data(), lw->A.data(), lw->B.data(), N,
-                           w.in(), w.out(), st.train->r, st.train_scale, nullptr);
+      if (st.dropout > 0.f) { // the same mask as the forward: dx += dropout'(d/d(dropped x))
+        const size_t n = (size_t)N * w.in();
+        std::vector<float> xd, dxd(n, 0.f);
+        const float* xin = dropped(m, st, stk, l, s, x, n, xd);
+        m.be().lora_backward(g->A.data(), g->B.data(), dxd.data(), du.data(), dy, xin, usave.data(), lw->A.data(),
+                             lw->B.data(), N, w.in(), w.out(), st.train->r, st.train_scale, nullptr);
+        m.be().dropout_backward(dx, dxd.data(), n, st.dropout, st.seed, dropout_stream(st, stk, l, s));
+      } else {
+        m.be().lora_backward(g->A.data(), g->B.data(), dx, du.data(), dy, x, usave.data(), lw->A.data(), lw->B.data(),
+                             N, w.in(), w.out(), st.train->r, st.train_scale, nullptr);
+      }
     }
 }
 

@@ -1,6 +1,8 @@
 // T5 scoring and cached generation (the encoder runs once; see t5_forward.h for the caches).
 #include "t5/t5_generate.h"
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include "error.h"
 #include "rng.h"
 #include "t5/t5_forward.h"
@@ -36,23 +38,62 @@ void t5_score(const T5Model& m, const T5Stack& st, const std::vector<int32_t>& e
   logprobs.assign(lp.begin(), lp.begin() + (Td - 1));
 }
 
+T5Session::T5Session(const T5Model& m, T5Stack st, GenOptions opt, int top_logprobs)
+    : m_(m), st_(std::move(st)), opt_(std::move(opt)), top_(top_logprobs), rng_(opt_.seed) {
+  if (top_ < 0 || top_ > m_.cfg.vocab_size) throw EngineError("E_USAGE", "t5 session: top_logprobs out of range");
+}
+
+void T5Session::start(const std::vector<int32_t>& enc) {
+  if (enc.empty()) throw EngineError("E_USAGE", "t5 session: the encoder input is empty");
+  done_ = opt_.max_tokens <= 0;
+  if (done_) return;
+  T5Pass p;
+  t5_encode(m_, st_, enc.data(), (int)enc.size(), p);
+  t5_cache_init(m_, st_, p, opt_.max_tokens, c_);
+  last_ = m_.cfg.decoder_start_token_id;
+}
+
+T5Token T5Session::next() {
+  if (done_) throw EngineError("E_USAGE", "t5 session: the generation has finished");
+  const int V = m_.cfg.vocab_size;
+  t5_decode_step(m_, st_, c_, last_, logits_);
+  const float* lg = logits_.data();
+  double mx = -INFINITY;
+  for (int t = 0; t < V; t++) mx = std::max(mx, (double)lg[t]);
+  double sum = 0;
+  for (int t = 0; t < V; t++) sum += std::exp((double)lg[t] - mx);
+  const double lse = mx + std::log(sum);
+  T5Token out;
+  if (top_ > 0) {
+    std::vector<int> idx(V);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + top_, idx.end(),
+                      [&](int a, int b) { return lg[a] > lg[b] || (lg[a] == lg[b] && a < b); });
+    for (int j = 0; j < top_; j++) {
+      out.top_ids.push_back(idx[j]);
+      out.top_logprobs.push_back((float)(lg[idx[j]] - lse));
+    }
+  }
+  out.token = sample_token(logits_.data(), V, opt_, rng_);
+  out.logprob = (float)(lg[out.token] - lse);
+  last_ = out.token;
+  produced_++;
+  if (std::find(opt_.eos.begin(), opt_.eos.end(), out.token) != opt_.eos.end())
+    out.finish = "stop";
+  else if (produced_ >= opt_.max_tokens)
+    out.finish = "length";
+  done_ = out.finish != nullptr;
+  return out;
+}
+
 std::vector<int32_t> t5_generate(const T5Model& m, const T5Stack& st, const std::vector<int32_t>& enc,
                                  const GenOptions& opt, const std::atomic<bool>* cancel) {
   std::vector<int32_t> out;
-  if (opt.max_tokens <= 0) return out;
-  T5Pass p;
-  t5_encode(m, st, enc.data(), (int)enc.size(), p);
-  T5DecodeCache c;
-  t5_cache_init(m, st, p, opt.max_tokens, c);
-  Rng rng(opt.seed);
-  std::vector<float> logits;
-  int32_t tok = m.cfg.decoder_start_token_id;
-  for (int i = 0; i < opt.max_tokens; i++) {
+  T5Session s(m, st, opt);
+  s.start(enc);
+  while (!s.done()) {
     if (cancel && cancel->load()) throw EngineError("E_CANCELLED", "generation cancelled");
-    t5_decode_step(m, st, c, tok, logits);
-    tok = sample_token(logits.data(), m.cfg.vocab_size, opt, rng);
-    out.push_back(tok);
-    if (std::find(opt.eos.begin(), opt.eos.end(), tok) != opt.eos.end()) break;
+    out.push_back(s.next().token);
   }
   return out;
 }

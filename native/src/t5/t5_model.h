@@ -88,6 +88,10 @@ struct T5Stack {
   std::vector<std::pair<std::shared_ptr<T5Adapter>, float>> frozen; // adapter, effective scale
   std::shared_ptr<T5Adapter> train;                                 // may be null
   float train_scale = 0.f;
+  // LoRA dropout on the trainable adapter's input (PEFT: lora_B(lora_A(dropout(x)))), set by the trainer for its
+  // training forward / backward only; masks are counter-based, drawn from (seed, stream of the example, projection).
+  float dropout = 0.f;
+  uint64_t seed = 0, stream = 0;
 };
 
 } // namespace peft::t5

@@ -32,7 +32,8 @@ T5Trainer::T5Trainer(std::shared_ptr<T5Model> model, std::shared_ptr<T5Adapter> 
   v_ = t5_zeros_like(*st_.train);
 }
 
-double T5Trainer::example_loss(const T5Example& x, float grad_scale, bool backward, long* ntok) const {
+double T5Trainer::example_loss(const T5Example& x, float grad_scale, bool backward, long* ntok,
+                               long dropout_stream) const {
   const T5Model& m = *model_;
   const int Td = (int)x.dec.size(), V = m.cfg.vocab_size, D = m.D();
   if (x.labels.size() != x.dec.size())
@@ -48,14 +49,20 @@ double T5Trainer::example_loss(const T5Example& x, float grad_scale, bool backwa
   }
   *ntok = n;
   if (n == 0) return 0.0;
+  T5Stack st = st_;
+  if (dropout_stream >= 0 && opt_.dropout > 0.f) {
+    st.dropout = opt_.dropout;
+    st.seed = opt_.seed;
+    st.stream = (uint64_t)dropout_stream;
+  }
   T5Pass p;
-  t5_encode(m, st_, x.enc.data(), (int)x.enc.size(), p);
-  t5_decode(m, st_, x.dec.data(), Td, p);
+  t5_encode(m, st, x.enc.data(), (int)x.enc.size(), p);
+  t5_decode(m, st, x.dec.data(), Td, p);
   std::vector<float> dh;
   if (backward) dh.assign((size_t)Td * D, 0.f);
   const double loss = m.be().cross_entropy_forward_backward(backward ? dh.data() : nullptr, p.dec_h.data(), m.head(),
                                                             nullptr, targets.data(), Td, D, V, grad_scale, nullptr, 0);
-  if (backward) t5_backward(m, st_, p, dh.data(), *grad_);
+  if (backward) t5_backward(m, st, p, dh.data(), *grad_);
   return loss;
 }
 
@@ -75,6 +82,7 @@ T5StepResult T5Trainer::step(const std::vector<std::vector<T5Example>>& micro, f
   for (long n : ntok) total += n;
   res.tokens = total;
   double weighted = 0, mean_sum = 0;
+  long example = 0; // index of the example in the step (its dropout masks)
   for (int g = 0; g < G; g++) {
     const float scale = ntok[g] == 0          ? 0.f
                         : opt_.token_weighted ? (float)(1.0 / (double)total)
@@ -83,7 +91,7 @@ T5StepResult T5Trainer::step(const std::vector<std::vector<T5Example>>& micro, f
     for (auto& x : micro[g]) {
       if (cancel.load()) throw EngineError("E_CANCELLED", "training cancelled");
       long n = 0;
-      sum += example_loss(x, scale, true, &n);
+      sum += example_loss(x, scale, true, &n, t_ * 65536 + example++);
     }
     const double mean = ntok[g] ? sum / (double)ntok[g] : 0.0;
     res.micro_losses.push_back(mean);
@@ -120,7 +128,7 @@ std::pair<double, long> T5Trainer::eval(const std::vector<T5Example>& xs) const 
   long total = 0;
   for (auto& x : xs) {
     long n = 0;
-    sum += example_loss(x, 0.f, false, &n);
+    sum += example_loss(x, 0.f, false, &n, -1);
     total += n;
   }
   return {sum, total};

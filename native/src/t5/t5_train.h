@@ -19,6 +19,8 @@ struct T5TrainOptions {
   float weight_decay = 0.f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float max_grad_norm = 0.f;   // <= 0: no clipping
   bool token_weighted = false; // false: mean of micro-batch means; true: mean over all target tokens of the step
+  float dropout = 0.f;         // LoRA dropout on the trainable adapter's input (training steps only, not eval)
+  uint64_t seed = 0;           // dropout masks: example e of step t draws stream t * 65536 + e
 };
 
 struct T5StepResult {
@@ -38,10 +40,15 @@ class T5Trainer {
   std::pair<double, long> eval(const std::vector<T5Example>& xs) const;
   std::shared_ptr<T5Adapter> adapter() const { return st_.train; }
   long steps_done() const { return t_; }
+  // The AdamW state (a checkpoint saves and restores it with the step count).
+  T5Adapter& exp_avg() { return *m_; }
+  T5Adapter& exp_avg_sq() { return *v_; }
+  void set_steps_done(long t) { t_ = t; }
   std::atomic<bool> cancel{false};
 
  private:
-  double example_loss(const T5Example& x, float grad_scale, bool backward, long* ntok) const;
+  // dropout_stream < 0: no dropout (eval); else the example's mask stream.
+  double example_loss(const T5Example& x, float grad_scale, bool backward, long* ntok, long dropout_stream) const;
   std::shared_ptr<T5Model> model_;
   T5Stack st_;
   T5TrainOptions opt_;

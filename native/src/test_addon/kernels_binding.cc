@@ -247,15 +247,18 @@ Napi::Value FrozenLinearForward(const Napi::CallbackInfo& info) {
   return y;
 }
 
-// kernels.decodeRowsLinear(h, x: Float32Array [T*in], T) -> y [T*out]: batched decoding's row-independent product
-// (decode/rows_matmul through the CPU backend, the active ISA's variant).
+// kernels.decodeRowsLinear(h, x: Float32Array [T*in], T, bf16?) -> y [T*out]: batched decoding's row-independent
+// product (decode/rows_matmul through the CPU backend, the active ISA's variant; bf16: its AVX512-BF16 mode).
 Napi::Value DecodeRowsLinear(const Napi::CallbackInfo& info) {
-  if (info.Length() < 3) bad("decodeRowsLinear(h, x, T): three arguments needed");
+  if (info.Length() < 3) bad("decodeRowsLinear(h, x, T, bf16?): three arguments needed");
   const FrozenLinear* l = linear_of(info[0], "decodeRowsLinear");
   const int T = int_in(info[2], "decodeRowsLinear: T", 0, 1 << 24);
   auto x = f32arr(info[1], "decodeRowsLinear: x", (size_t)T * l->in());
   auto y = Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
-  peft::cpu_backend().decode_rows_linear(*l, y.Data(), x.Data(), T);
+  const bool bf16 = info.Length() > 3 && info[3].ToBoolean();
+  if (bf16 && !peft::cpu_backend().decode_rows_bf16_available())
+    bad("decodeRowsLinear: the bf16 mode needs AVX512-BF16 (kernels.decodeRowsBf16Available())");
+  peft::cpu_backend().decode_rows_linear(*l, y.Data(), x.Data(), T, bf16);
   return y;
 }
 
@@ -270,6 +273,11 @@ Napi::Value DecodeRowsF32(const Napi::CallbackInfo& info) {
   auto y = Napi::Float32Array::New(info.Env(), (size_t)T * out);
   peft::cpu_backend().decode_rows_f32(W.Data(), out, in, x.Data(), T, y.Data());
   return y;
+}
+
+// kernels.decodeRowsBf16Available() -> whether decodeRowsLinear's bf16 mode runs on this CPU, build and ISA.
+Napi::Value DecodeRowsBf16Available(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), peft::cpu_backend().decode_rows_bf16_available());
 }
 
 // kernels.decodeRows(h, x [T*in], T, bf16?) -> y [T*out]: the decoding product (kernels/decode_rows.h) on the active
@@ -399,6 +407,7 @@ void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("frozenLinearBackward", Napi::Function::New(env, kernel_guarded<FrozenLinearBackward>));
   k.Set("decodeRowsLinear", Napi::Function::New(env, kernel_guarded<DecodeRowsLinear>));
   k.Set("decodeRowsF32", Napi::Function::New(env, kernel_guarded<DecodeRowsF32>));
+  k.Set("decodeRowsBf16Available", Napi::Function::New(env, kernel_guarded<DecodeRowsBf16Available>));
   k.Set("frozenLinearForwardAug", Napi::Function::New(env, kernel_guarded<FrozenLinearForwardAug>));
   k.Set("frozenLinearBackwardAug", Napi::Function::New(env, kernel_guarded<FrozenLinearBackwardAug>));
   k.Set("frozenLinearBackwardGroup", Napi::Function::New(env, kernel_guarded<FrozenLinearBackwardGroup>));

@@ -3,7 +3,7 @@
 import { dirname, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { PeftError } from '../../errors.ts';
-import { checkQuant } from '../engine-args.ts';
+import { checkCompute, checkQuant } from '../engine-args.ts';
 import { TOOLCHAIN } from '../toolchain.ts';
 import { checkProject } from '../../serve/registry.ts';
 import { startServer } from '../../serve/server.ts';
@@ -16,10 +16,12 @@ interface Args {
   apiKey?: string;
   threads?: number;
   maxBatch: number;
+  maxPrefillTokens: number;
   maxQueue: number;
   kvBudgetMb: number;
   maxBodyMb: number;
   quant?: string;
+  compute: string;
   finetuneDataset?: string;
   finetuneComposition?: string;
 }
@@ -40,10 +42,21 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('api-key', { type: 'string', describe: 'require "Authorization: Bearer KEY" (default: $PEFTMAKE_API_KEY; none when unset)' })
       .option('threads', { type: 'number', describe: 'engine threads (default: all cores)' })
       .option('max-batch', { type: 'number', default: 16, describe: 'sequences decoded together per base model' })
+      .option('max-prefill-tokens', {
+        type: 'number',
+        default: 512,
+        describe: 'prompt tokens joining the running batch per step (a longer prompt joins alone); lower: shorter stalls of running streams',
+      })
       .option('max-queue', { type: 'number', default: 256, describe: 'requests waiting for a batch row; more get 429' })
       .option('kv-budget-mb', { type: 'number', default: 1024, describe: 'KV cache memory over all running sequences, per base model' })
       .option('max-body-mb', { type: 'number', default: 4, describe: 'request body limit; larger bodies get 413' })
       .option('quant', { type: 'string', choices: ['nf4', 'none'], describe: 'frozen base weights in memory (default none)' })
+      .option('compute', {
+        type: 'string',
+        choices: ['fp32', 'bf16', 'auto'],
+        default: 'fp32',
+        describe: 'compute mode of the base (bf16: bf16 products, on AVX512-BF16 CPUs also in batched decoding; auto: bf16 where native)',
+      })
       .option('finetune-dataset', { type: 'string', describe: 'dataset POST /fine-tuning/setup writes into (default: the only one)' })
       .option('finetune-composition', { type: 'string', describe: 'composition POST /fine-tuning/query answers with (default: the only one)' }) as never,
   handler: async (a) => {
@@ -58,10 +71,12 @@ export const serveCommand: CommandModule<object, Args> = {
       apiKey: a.apiKey ?? (process.env.PEFTMAKE_API_KEY || undefined),
       threads: a.threads === undefined ? undefined : positiveInt(a.threads, '--threads', 1024),
       maxBatch: positiveInt(a.maxBatch, '--max-batch', 1024),
+      maxPrefillTokens: positiveInt(a.maxPrefillTokens, '--max-prefill-tokens', 1 << 20),
       maxQueue: positiveInt(a.maxQueue, '--max-queue', 1 << 20),
       kvBudgetBytes: positiveInt(a.kvBudgetMb, '--kv-budget-mb', 1 << 20) * 1024 * 1024,
       bodyLimit: positiveInt(a.maxBodyMb, '--max-body-mb', 1024) * 1024 * 1024,
       quant: checkQuant(a.quant),
+      compute: checkCompute(a.compute),
       fineTuning: { dataset: a.finetuneDataset, composition: a.finetuneComposition, pipelineFile: resolve(a.file) },
     });
     process.stderr.write(`peftmake serve: ${s.url} (project ${projectDir}; GET ${s.url}/v1/models lists ${s.registry.list().length} model(s))\n`);

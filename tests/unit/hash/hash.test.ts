@@ -24,16 +24,20 @@ describe('hash cache', () => {
       const f = join(d, 'f.txt');
       writeFileSync(f, 'abc');
       utimesSync(f, 1_000_000, 1_000_000);
-      const cache = new HashCache(join(d, 'cache.json'), { now: later });
+      const file = join(d, 'cache.bin');
+      const cache = new HashCache(file, { now: later });
       expect((await hashFileCached(f, cache)).sha256).toBe(sha256Hex('abc'));
       cache.save();
-      const warm = new HashCache(join(d, 'cache.json'), { now: later });
-      expect(JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8'))[f].sha256).toBe(sha256Hex('abc'));
+      const warm = new HashCache(file, { now: later });
+      const saved = warm.entries();
+      expect(saved.map((e) => [e.path, e.sha256])).toEqual([[f, sha256Hex('abc')]]);
+      const st = statSync(f);
+      expect(saved[0].stamp).toEqual({ size: 3, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
       // Unchanged: answered from the cache (a poisoned entry shows that nothing was read).
-      const poisoned = JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8'));
-      poisoned[f].sha256 = 'from-the-cache';
-      writeFileSync(join(d, 'cache.json'), JSON.stringify(poisoned));
-      expect((await hashFileCached(f, new HashCache(join(d, 'cache.json'), { now: later }))).sha256).toBe('from-the-cache');
+      const poison = new HashCache(file, { now: later });
+      poison.set(f, saved[0].stamp, 'ab'.repeat(32));
+      poison.save();
+      expect((await hashFileCached(f, new HashCache(file, { now: later }))).sha256).toBe('ab'.repeat(32));
       // Same size, same mtime (put back, as `touch -d` does), different content: the ctime moved, so it is re-read.
       writeFileSync(f, 'abd');
       utimesSync(f, 1_000_000, 1_000_000);
@@ -47,11 +51,18 @@ describe('hash cache', () => {
       await hashFileCached(g, warm);
       await hashFileCached(f, warm);
       warm.save();
-      expect(Object.keys(JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8'))).sort()).toEqual([f, g].sort());
-      const next = new HashCache(join(d, 'cache.json'), { now: later });
+      const paths = (c: HashCache): string[] => c.entries().map((e) => e.path);
+      expect(paths(new HashCache(file)).sort()).toEqual([f, g].sort());
+      const next = new HashCache(file, { now: later });
       await hashFileCached(g, next);
       next.save(true);
-      expect(Object.keys(JSON.parse(readFileSync(join(d, 'cache.json'), 'utf8')))).toEqual([g]);
+      expect(paths(new HashCache(file))).toEqual([g]);
+      // A damaged or foreign cache file is ignored (every file re-read), never trusted or fatal.
+      const bytes = readFileSync(file);
+      writeFileSync(file, bytes.subarray(0, bytes.length - 3));
+      expect(paths(new HashCache(file))).toEqual([]);
+      writeFileSync(file, '{"not":"a cache"}');
+      expect((await hashFileCached(g, new HashCache(file, { now: later }))).sha256).toBe(sha256Hex('g'));
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
@@ -65,13 +76,13 @@ describe('hash cache', () => {
       const now = new HashCache(undefined);
       await hashFileCached(f, now);
       // the same tick on a coarse clock: same size, same mtime and ctime, new content
-      const st = statSync(f, { bigint: true });
-      now.set(f, { size: 3, ino: Number(st.ino), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs }, sha256Hex('xyz'));
-      expect(now.get(f, { size: 3, ino: Number(st.ino), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })).toBeUndefined();
+      const st = statSync(f);
+      now.set(f, { size: 3, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }, sha256Hex('xyz'));
+      expect(now.get(f, { size: 3, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs })).toBeUndefined();
       // an old mtime does not make it trusted while the ctime is recent (utimes just ran)
       utimesSync(f, 1_000_000, 1_000_000);
-      const st2 = statSync(f, { bigint: true });
-      const s2 = { size: 3, ino: Number(st2.ino), mtimeNs: st2.mtimeNs, ctimeNs: st2.ctimeNs };
+      const st2 = statSync(f);
+      const s2 = { size: 3, ino: st2.ino, mtimeMs: st2.mtimeMs, ctimeMs: st2.ctimeMs };
       now.set(f, s2, sha256Hex('xyz'));
       expect(now.get(f, s2)).toBeUndefined();
       // judged 10 s later, the same stamp is kept
