@@ -161,7 +161,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       be.copy_rows(vc + (size_t)pos0 * Dkv, b.v.data(), T, Dkv);
       ops::AttnShape sh{T, pos0 + T, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
       sh.batch = 1;
-      sh.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && kern::bf16_native(); // as llama_forward's
+      sh.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && be.bf16_native(); // as llama_forward's
       be.attention_forward(b.att.data(), nullptr, b.q.data(), kc, vc, sh);
     }
     {
