@@ -14,8 +14,7 @@ const files = walk(SRC)
   .filter((p) => /\.(cc|h)$/.test(p))
   .map((p) => ({ path: relative(SRC, p).split('\\').join('/'), text: readFileSync(p, 'utf8') }));
 const includes = (text: string) => [...text.matchAll(/^#include\s+[<"]([^>"]+)[>"]/gm)].map((m) => m[1]);
-const isBinding = (p: string) =>
-  p.startsWith('binding/') || p.startsWith('test_addon/') || p.startsWith('fs_addon/') || p === 'addon.cc';
+const isBinding = (p: string) => p.startsWith('binding/') || p.startsWith('test_addon/') || p.startsWith('fs_addon/') || p === 'addon.cc';
 /** Code with comments and string literals blanked, so only real calls are matched. */
 const code = (text: string) => text.replace(/\/\/.*$/gm, '').replace(/"(?:[^"\\\n]|\\.)*"/g, '""');
 
