@@ -3,10 +3,14 @@
 // matmul rate on the model's own projection shapes (oneDNN bf16 / sgemm fp32), the ratio to the best PyTorch peer
 // run (bench/lib/peer.ts, fp32 and bf16, best of default and OMP_WAIT_POLICY=PASSIVE), peak RSS beside the planned
 // footprint, a per-op-family profile of a step, CPU flags and kernels; then generation tokens/s (batch 1, KV cache)
-// in bf16 beside fp32.
+// in bf16 beside fp32; then generation batch 1 beside llama.cpp on the same model (node-llama-cpp's prebuilt CPU
+// binaries; engine NF4 vs Q4_0, engine fp32 vs F16; interleaved rounds, invalid under load: lib/generation-compare.ts),
+// each line with the CPU flags and the ISA path each side ran (PEFT_ISA=avx2 runs the engine's AVX2 kernels and,
+// unless LLAMA_CPU_VARIANT says otherwise, llama.cpp's haswell = AVX2 build).
 // Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
 // Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:bf16,nf4:fp32,none:bf16"),
-// BENCH_THREADS, BENCH_DROPOUT (LoRA dropout, 0), BENCH_PEER=0 (skip the PyTorch peer), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; all 30 layers fit at this shape, peak RSS ~1.39 GB here).
+// BENCH_THREADS, BENCH_DROPOUT (LoRA dropout, 0), BENCH_PEER=0 (skip the PyTorch peer), BENCH_LLAMACPP=0 (skip the
+// llama.cpp comparison), BENCH_GEN_ROUNDS (3), BENCH_GEN_TOKENS (64), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; all 30 layers fit at this shape, peak RSS ~1.39 GB here).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { initModel, SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
 import { loadModel, train, type MicroBatch } from '../src/engine/index.ts';
 import { nativeEngine } from '../src/engine/native.ts';
+import { compareGeneration } from './lib/generation-compare.ts';
 import { peerBest, type PeerResult } from './lib/peer.ts';
 import { cpuFlags, emitJson, loadAverage, round } from './lib/system.ts';
 
@@ -225,7 +230,22 @@ async function main(): Promise<void> {
       nf4_fp32_tokens_per_s: gen('nf4', 'fp32'),
       none_bf16_tokens_per_s: gen('none', 'bf16'),
       note: 'decode steps (< 32 rows) run the frozen projections in fp32 in both modes',
+      cpu_flags: cpuFlags(),
     });
+    if (process.env.BENCH_LLAMACPP !== '0')
+      await compareGeneration({
+        bench: 'engine-generate-vs-llamacpp',
+        runtimes: ['engine:nf4', 'llama.cpp:Q4_0', 'engine:fp32', 'llama.cpp:F16'],
+        pairs: [
+          ['engine_nf4_over_llamacpp_q4_0', 'engine:nf4', 'llama.cpp:Q4_0'],
+          ['engine_fp32_over_llamacpp_f16', 'engine:fp32', 'llama.cpp:F16'],
+        ],
+        threads: Number(process.env.BENCH_THREADS ?? nativeEngine().engineCaps().threads),
+        newTokens: Number(process.env.BENCH_GEN_TOKENS ?? 64),
+        rounds: Number(process.env.BENCH_GEN_ROUNDS ?? 3),
+        maxOther: Number(process.env.BENCH_MAX_OTHER ?? 0.1),
+        goal: 'engine >= 1x llama.cpp at comparable precision (NF4 vs Q4_0, fp32 vs F16), on AVX2 and on AVX-512',
+      });
   } finally {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }

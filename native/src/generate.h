@@ -25,6 +25,9 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 // model without MoE or q-k-norm layers): then generate and the batched decoder run every row of a
 // sequence, its prompt's included, through those products, so both give the same numbers.
 bool decode_bf16_rows(const LlamaModel& m);
+// In that mode a prompt runs in chunks of this many rows, in generate and in the batched decoder alike (which joins
+// them with other sequences' steps, so a long prompt never stalls the running ones for its whole prefill).
+constexpr int BF16_PREFILL_CHUNK = 64;
 
 // Picks the next id from logits [V] (modified in place) with the sampling options and rng.
 int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);

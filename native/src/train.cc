@@ -47,14 +47,21 @@ Trainer::Trainer(std::shared_ptr<LlamaModel> model, std::shared_ptr<Adapter> ada
 
 void Trainer::ensure_workspace(int B, int T, bool training) {
   if (ws_.B == B && ws_.T == T && ws_training_ == training) return;
-  // bf16 compute: the lm_head (or tied embedding) in bf16 once, for the chunked bf16 cross-entropy.
-  if (model_->compute == kern::Compute::BF16 && model_->be().bf16_native() && head16_.empty()) {
+  // bf16 compute: the lm_head (or tied embedding) in bf16 once, for the chunked bf16 cross-entropy; the model's own
+  // copy (made at load for decoding) when it has one - a second copy would cost V x H x 2 bytes (0.8 GB for a 3B).
+  if (model_->compute == kern::Compute::BF16 && model_->be().bf16_native() && head16_.empty() &&
+      model_->head16.empty()) {
     const size_t n = (size_t)model_->cfg.vocab_size * model_->H();
     head16_.resize(n);
     model_->be().f32_to_bf16(model_->head(), head16_.data(), n);
   }
   ws_.plan(*model_, stack_, B, T, training, opt_.recompute, (size_t)opt_.act_budget_bytes);
   ws_training_ = training;
+}
+
+const uint16_t* Trainer::head16() const {
+  if (!(model_->compute == kern::Compute::BF16 && model_->be().bf16_native())) return nullptr;
+  return !model_->head16.empty() ? model_->head16.data() : head16_.empty() ? nullptr : head16_.data();
 }
 
 double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int T, float grad_scale_per_token,
@@ -86,9 +93,9 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
     if (backward) m.be().zero(ws_.dln, (size_t)N * H);
-    sum = m.be().cross_entropy_forward_backward(
-        backward ? ws_.dln : nullptr, ws_.lnf, m.head(), head16_.empty() ? nullptr : head16_.data(), targets.data(), N,
-        H, m.cfg.vocab_size, grad_scale_per_token, ws_.ce_work, ws_.ce_work_floats);
+    sum = m.be().cross_entropy_forward_backward(backward ? ws_.dln : nullptr, ws_.lnf, m.head(), head16(),
+                                                targets.data(), N, H, m.cfg.vocab_size, grad_scale_per_token,
+                                                ws_.ce_work, ws_.ce_work_floats);
   }
   if (backward) llama_backward(m, stack_, ws_, *grad_);
   return sum / (double)n;

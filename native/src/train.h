@@ -80,7 +80,8 @@ class Trainer {
   TrainOptions opt_;
   std::shared_ptr<Adapter> grad_, m_, v_;
   Workspace ws_;
-  std::vector<uint16_t> head16_; // lm_head in bf16 (bf16 compute only)
+  std::vector<uint16_t> head16_;  // lm_head in bf16 (bf16 compute only, when the model has no head16 of its own)
+  const uint16_t* head16() const; // the bf16 head the cross-entropy reads: the model's, else head16_; null in fp32
   bool ws_training_ = false;
   long t_ = 0;          // optimizer steps done
   double aux_coef_ = 0; // router load-balancing loss weight (TrainOptions::router_aux_coef resolved)
