@@ -161,7 +161,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       be.copy_rows(vc + (size_t)pos0 * Dkv, b.v.data(), T, Dkv);
       ops::AttnShape sh{T, pos0 + T, pos0, c.num_heads, c.num_kv_heads, c.head_dim, c.sliding_window, Dq, Dkv};
       sh.batch = 1;
-      sh.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && kern::bf16_native(); // as llama_forward's
+      sh.bf16 = m.compute == kern::Compute::BF16 && T >= 32 && be.bf16_native(); // as llama_forward's
       be.attention_forward(b.att.data(), nullptr, b.q.data(), kc, vc, sh);
     }
     {
@@ -264,8 +264,11 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   const bool rows = rows_path(m) || decode_bf16_rows(m); // the bf16 mode takes any shape (decode/rows_matmul)
   DecodeBufs b;
   const bool all_rows = rows && bf16_rows(m); // the prompt too, as the batched decoder pools it
-  b.plan(m, st, all_rows ? std::max(P, ROW_PATH_MAX) : ROW_PATH_MAX);
-  if ((P <= ROW_PATH_MAX || all_rows) && rows) {
+  b.plan(m, st, all_rows ? std::max(std::min(P, BF16_PREFILL_CHUNK), ROW_PATH_MAX) : ROW_PATH_MAX);
+  if (all_rows) { // in chunks, as the batched decoder prefills it
+    for (int c0 = 0; c0 < P; c0 += BF16_PREFILL_CHUNK)
+      forward_rows(m, st, cache, prompt.data() + c0, std::min(BF16_PREFILL_CHUNK, P - c0), b);
+  } else if (P <= ROW_PATH_MAX && rows) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward
     Workspace pre;
@@ -300,12 +303,14 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 }
 
 void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& ids,
-                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing) {
+                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing,
+                    std::vector<float>* router_logits) {
   const int n = (int)ids.size();
   if (n < 1) throw EngineError("E_ENGINE", "score: the sequence is empty");
   Workspace ws;
   ws.plan(m, st, 1, n, false, false);
   if (routing && ws.moe) ws.moe->record = routing;
+  if (router_logits && ws.moe) ws.moe->record_logits = router_logits;
   llama_forward(m, st, ws, ids.data(), 1, n, nullptr);
   std::vector<int32_t> targets(n, -1);
   for (int t = 0; t + 1 < n; t++) targets[t] = ids[t + 1];

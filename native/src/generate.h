@@ -25,13 +25,18 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 // model without MoE or q-k-norm layers): then generate and the batched decoder run every row of a
 // sequence, its prompt's included, through those products, so both give the same numbers.
 bool decode_bf16_rows(const LlamaModel& m);
+// In that mode a prompt runs in chunks of this many rows, in generate and in the batched decoder alike (which joins
+// them with other sequences' steps, so a long prompt never stalls the running ones for its whole prefill).
+constexpr int BF16_PREFILL_CHUNK = 64;
 
 // Picks the next id from logits [V] (modified in place) with the sampling options and rng.
 int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);
 
 // logprobs[t] = log softmax(logits[t])[ids[t+1]] for t < n-1 (one forward, no cache). logits [n, V] when non-null.
-// routing (MoE models): every layer's chosen experts [L, n, k] when non-null.
+// routing (MoE models): every layer's chosen experts [L, n, k] when non-null; router_logits: every layer's router
+// logits [L, n, E] when non-null.
 void score_sequence(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& ids,
-                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing = nullptr);
+                    std::vector<float>& logprobs, std::vector<float>* logits, std::vector<int32_t>* routing = nullptr,
+                    std::vector<float>* router_logits = nullptr);
 
 } // namespace peft

@@ -200,7 +200,8 @@ void Workspace::plan(const LlamaModel& m, const AdapterStack& st, int B_, int T_
   }
   if (gu16)
     for (auto& a : layer) a.q = qs, a.k = ks, a.v = vs, a.att = atts, a.g = gs, a.u = us;
-  moe = moe_workspace(m, training);
+  moe = moe_workspace(m, training, &st, N);
+  side_bytes = moe ? moe->planned : 0;
 }
 
 // Compute mode of the frozen projections for N rows: below 32 rows (decoding, tiny batches) a matmul is a

@@ -153,7 +153,8 @@ struct Workspace {
   ops::RopeTable rope;               // cos/sin of this forward's positions
   std::shared_ptr<MoeWorkspace> moe; // MoE / MiniMax-M2 side activations (moe/moe.h); null for a dense model
   int pos0 = 0;
-  size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes(); }
+  size_t side_bytes = 0; // the MoE side buffers, reserved up front for N rows (moe/moe.h moe_workspace)
+  size_t planned_bytes() const { return acts.bytes() + resid_arena.bytes() + scratch.bytes() + side_bytes; }
   // Plans the arenas for B x T (inference: training = false keeps one layer of activations, no gradients).
   // With recompute, as many leading layers as fit in act_budget bytes (shared slot included) keep their activations.
   void plan(const LlamaModel& m, const AdapterStack& st, int B, int T, bool training, bool recompute,

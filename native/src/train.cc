@@ -5,6 +5,8 @@
 #include <cmath>
 #include <functional>
 #include "error.h"
+#include "moe/moe.h"
+#include "moe/moe_aux.h"
 #include "profile.h"
 
 namespace peft {
@@ -38,6 +40,9 @@ Trainer::Trainer(std::shared_ptr<LlamaModel> model, std::shared_ptr<Adapter> ada
   grad_ = zeros_like(*stack_.train);
   m_ = zeros_like(*stack_.train);
   v_ = zeros_like(*stack_.train);
+  const ModelConfig& c = model_->cfg;
+  aux_coef_ = opt.router_aux_coef >= 0 ? opt.router_aux_coef : c.output_router_logits ? c.router_aux_loss_coef : 0.0;
+  if (c.num_experts == 0) aux_coef_ = 0;
 }
 
 void Trainer::ensure_workspace(int B, int T, bool training) {
@@ -60,13 +65,28 @@ const uint16_t* Trainer::head16() const {
 }
 
 double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int T, float grad_scale_per_token,
-                           bool backward, long* ntok) {
+                           bool backward, long* ntok, const int32_t* lengths, double aux_grad, double* aux) {
   const LlamaModel& m = *model_;
   std::vector<int32_t> targets;
   const long n = shift_labels(targets, labels, B, T, m.cfg.vocab_size);
   *ntok = n;
   ensure_workspace(B, T, backward);
+  MoeWorkspace* mw = aux ? ws_.moe.get() : nullptr; // the router load-balancing loss, when asked for
+  if (mw) {
+    mw->aux_on = true;
+    mw->aux_grad = 0;
+    mw->row_mask.clear();
+    if (lengths) {
+      mw->row_mask.assign((size_t)B * T, 0.f);
+      for (int b = 0; b < B; b++)
+        for (int t = 0; t < std::min(std::max(lengths[b], 0), T); t++) mw->row_mask[(size_t)b * T + t] = 1.f;
+    }
+  }
   llama_forward(m, stack_, ws_, ids, B, T, nullptr);
+  if (mw) {
+    *aux = n == 0 ? 0.0 : moe_aux_loss(m.cfg, *mw); // a micro-batch without targets adds no loss at all
+    mw->aux_grad = aux_grad;
+  }
   if (n == 0) return 0.0;
   const int N = B * T, H = m.H();
   double sum;
@@ -81,6 +101,8 @@ double Trainer::micro_loss(const int32_t* ids, const int32_t* labels, int B, int
   return sum / (double)n;
 }
 
+size_t Trainer::moe_held_bytes() const { return ws_.moe ? moe_workspace_bytes(*ws_.moe) : 0; }
+
 static void for_each_tensor(
     Adapter& a, Adapter& b, Adapter& c, Adapter& d,
     const std::function<void(std::vector<float>&, std::vector<float>&, std::vector<float>&, std::vector<float>&)>& fn) {
@@ -92,9 +114,10 @@ static void for_each_tensor(
       }
 }
 
-StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr) {
+StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B, int T, float lr,
+                         const int32_t* lengths) {
   const auto t0 = std::chrono::steady_clock::now();
-  StepResult res = accumulate(ids, labels, G, B, T);
+  StepResult res = accumulate(ids, labels, G, B, T, lengths);
   PEFT_PROFILE_SCOPE(optimizer);
   const float norm = (float)res.grad_norm;
   if (opt_.max_grad_norm > 0.f) {
@@ -120,7 +143,7 @@ StepResult Trainer::step(const int32_t* ids, const int32_t* labels, int G, int B
   return res;
 }
 
-StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G, int B, int T) {
+StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G, int B, int T, const int32_t* lengths) {
   StepResult res;
   const size_t mb = (size_t)B * T;
   {
@@ -141,13 +164,18 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
   }
   res.tokens = total;
   double weighted = 0;
+  // The load-balancing loss joins each micro-batch's loss as coef * aux (transformers' MoE loss); the step's aux is
+  // the mean over the micro-batches, so each one's gradient is scaled by coef / G.
+  const bool aux_on = aux_coef_ > 0;
+  std::vector<double> aux(G, 0.0);
   for (int g = 0; g < G; g++) {
     stack_.step = (uint64_t)t_ * (uint64_t)G + g;
     const float scale = ntoks[g] == 0         ? 0.f
                         : opt_.token_weighted ? (float)(1.0 / (double)total)
                                               : (float)(1.0 / ((double)ntoks[g] * G));
     long n = 0;
-    const double l = micro_loss(ids + g * mb, labels + g * mb, B, T, scale, true, &n);
+    const double l = micro_loss(ids + g * mb, labels + g * mb, B, T, scale, true, &n,
+                                lengths ? lengths + (size_t)g * B : nullptr, aux_coef_ / G, aux_on ? &aux[g] : nullptr);
     res.micro_losses.push_back(l);
     weighted += l * (double)n;
   }
@@ -157,6 +185,14 @@ StepResult Trainer::accumulate(const int32_t* ids, const int32_t* labels, int G,
     double s = 0;
     for (double l : res.micro_losses) s += l;
     res.loss = s / G;
+  }
+  if (aux_on) {
+    res.has_aux = true;
+    for (int g = 0; g < G; g++) {
+      res.aux_loss += aux[g] / G;
+      res.micro_losses[g] += aux_coef_ * aux[g];
+    }
+    res.loss += aux_coef_ * res.aux_loss;
   }
   // global norm over all LoRA tensors (per-tensor norms, then the norm of the norms)
   PEFT_PROFILE_SCOPE(optimizer);

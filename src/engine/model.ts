@@ -54,6 +54,7 @@ export interface ScoreResult {
   logprobs: number[]; // logprobs[t] = log p(ids[t+1] | ids[..t])
   logits?: Float32Array; // [ids.length, vocab] when asked for
   routing?: Int32Array; // MoE, when asked for: [layers, ids.length, expertsPerTok] chosen experts, best first
+  routerLogits?: Float32Array; // MoE, with routing: [layers, ids.length, numExperts] router logits (gate outputs)
   meanNll: number;
   perplexity: number;
 }
@@ -110,7 +111,7 @@ export class EngineModel {
     const r = await call(() => nativeEngine().score(this.handle, arr, refs(adapters), { logits: opts.logits ?? false, routing: opts.routing ?? false }));
     const logprobs = Array.from(r.logprobs);
     const meanNll = logprobs.length ? -logprobs.reduce((a, b) => a + b, 0) / logprobs.length : 0;
-    return { ids: Array.from(arr), logprobs, logits: r.logits, routing: r.routing, meanNll, perplexity: Math.exp(meanNll) };
+    return { ids: Array.from(arr), logprobs, logits: r.logits, routing: r.routing, routerLogits: r.routerLogits, meanNll, perplexity: Math.exp(meanNll) };
   }
 
   /**

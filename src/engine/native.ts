@@ -20,6 +20,9 @@ export interface NativeModelInfo {
   maxPositionEmbeddings: number;
   numExperts: number; // 0: dense MLP; else a sparse mixture of experts (Mixtral, MiniMax-M2)
   expertsPerTok: number;
+  /** The weight of the router load-balancing loss a trainer adds by default: router_aux_loss_coef when config.json's
+   * output_router_logits is true (transformers' rule), else 0. */
+  routerAuxLossCoef: number;
   slidingWindow: number;
   tieWordEmbeddings: boolean;
   bosTokenId: number;
@@ -53,6 +56,8 @@ export interface NativeStepRecord {
   step: number;
   loss: number;
   microLosses: number[];
+  /** MoE with the router load-balancing loss on: its mean over the micro-batches, unscaled (loss includes coef * it). */
+  auxLoss?: number;
   gradNorm: number;
   clipCoef: number;
   clipped: boolean;
@@ -73,6 +78,8 @@ export interface NativeProgress {
 export interface NativeBatch {
   ids: Int32Array;
   labels: Int32Array;
+  /** Real tokens of each right-padded row [steps * micro * batch] (the attention mask); absent: every token is real. */
+  lengths?: Int32Array;
   steps?: number;
   micro: number;
   batch: number;
@@ -93,7 +100,7 @@ export interface NativeEngine {
     ids: Int32Array,
     adapters: NativeAdapterRef[],
     opts?: { logits?: boolean; routing?: boolean },
-  ): Promise<{ logprobs: Float32Array; logits?: Float32Array; routing?: Int32Array }>;
+  ): Promise<{ logprobs: Float32Array; logits?: Float32Array; routing?: Int32Array; routerLogits?: Float32Array }>;
   generate(
     model: Handle,
     prompt: Int32Array,
@@ -103,7 +110,7 @@ export interface NativeEngine {
   createTrainer(model: Handle, adapter: Handle, frozen: NativeAdapterRef[], opts: Record<string, number | boolean>): Handle;
   trainerRun(trainer: Handle, batch: NativeBatch, onProgress?: (p: NativeProgress) => void): Promise<NativeStepRecord[]>;
   trainerEval(trainer: Handle, batch: NativeBatch): Promise<number[]>;
-  trainerGradients(trainer: Handle, batch: NativeBatch): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
+  trainerGradients(trainer: Handle, batch: NativeBatch): Promise<{ loss: number; auxLoss?: number; gradNorm: number; grads: Record<string, Float32Array> }>;
   adapterTensors(adapter: Handle): Record<string, Float32Array>;
   adapterSetTensor(adapter: Handle, key: string, value: Float32Array): void;
   trainerCancel(trainer: Handle): void;
@@ -143,6 +150,11 @@ export interface NativeEngine {
     frozenBytes: number;
     recomputedLayers: number;
     steps: number;
+    /** The weight of the MoE router load-balancing loss this trainer adds (0: off). */
+    routerAuxLossCoef: number;
+    /** MoE side buffers (routed rows, router scores): bytes planned (counted in activationBytes) and held now. */
+    moePlannedBytes: number;
+    moeHeldBytes: number;
   };
   /** Seconds per op family accumulated over training steps since the last reset (reset: true zeroes them after reading). */
   engineProfile(opts?: { reset?: boolean }): EngineProfile;

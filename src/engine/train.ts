@@ -14,6 +14,9 @@ import { mulberry32 } from '../util/random.ts';
 export interface MicroBatch {
   inputIds: number[][]; // [B][T]
   labels: number[][]; // [B][T], -100 = no loss at that position
+  /** Real tokens of each row [B] when rows are right-padded (the attention mask: padding does not count in the MoE
+   * router load-balancing loss); absent: every position is a real token. */
+  lengths?: number[];
 }
 
 export interface TrainOptions {
@@ -40,6 +43,9 @@ export interface TrainOptions {
   activationBudgetBytes?: number;
   dropout?: number;
   seed?: number;
+  /** MoE: weight of the router load-balancing loss added to the training loss (records then carry `auxLoss`); default
+   * the model config's (router_aux_loss_coef when output_router_logits is true, as transformers; else 0 = off). */
+  routerAuxLossCoef?: number;
   /**
    * Checkpoints every `every` steps as atomic step-<n>/ folders under `dir` (see checkpoint.ts), stamped with `key`.
    * `extra` returns more files for the same checkpoint (the caller's logs; it may evaluate with the trainer first).
@@ -88,14 +94,20 @@ interface TrainerState {
   accumulation: string;
 }
 
-function flatten(batches: MicroBatch[], start: number, count: number): { ids: Int32Array; labels: Int32Array; B: number; T: number } {
+function flatten(batches: MicroBatch[], start: number, count: number): { ids: Int32Array; labels: Int32Array; lengths?: Int32Array; B: number; T: number } {
   const first = batches[start % batches.length]; // one chunk shares B and T; chunks may differ (padding per chunk)
   const B = first.inputIds.length;
   const T = first.inputIds[0]?.length ?? 0;
   const ids = new Int32Array(count * B * T);
   const labels = new Int32Array(count * B * T);
+  const lengths = first.lengths ? new Int32Array(count * B) : undefined;
   for (let k = 0; k < count; k++) {
     const mb = batches[(start + k) % batches.length];
+    if (lengths) {
+      if (mb.lengths?.length !== B)
+        throw new PeftError('E_ENGINE', `micro-batch ${(start + k) % batches.length} has no row lengths (all micro-batches must have them, or none)`);
+      lengths.set(mb.lengths, k * B);
+    }
     if (mb.inputIds.length !== B || mb.labels.length !== B)
       throw new PeftError('E_ENGINE', `micro-batch ${(start + k) % batches.length} has ${mb.inputIds.length} rows; all must have ${B}`);
     for (let b = 0; b < B; b++) {
@@ -105,7 +117,7 @@ function flatten(batches: MicroBatch[], start: number, count: number): { ids: In
       labels.set(mb.labels[b], (k * B + b) * T);
     }
   }
-  return { ids, labels, B, T };
+  return { ids, labels, lengths, B, T };
 }
 
 /** Writes one checkpoint (adapter, optimizer, trainer state and the caller's extra files) as one atomic unit; returns its folder. */
@@ -157,6 +169,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       dropout: opts.dropout ?? adapter.config.dropout ?? 0,
       seed: state.seed,
       weight: opts.weight ?? 1,
+      ...(opts.routerAuxLossCoef === undefined ? {} : { routerAuxLossCoef: opts.routerAuxLossCoef }),
     }),
   );
   if (opts.resumeFrom) await call(() => engine.trainerLoadState(trainer, join(opts.resumeFrom!, 'optimizer.safetensors')));
@@ -187,12 +200,14 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       if (hooks.signal?.aborted) await interrupted();
       const every = opts.checkpoint?.every ?? opts.steps;
       const chunk = stepwise ? 1 : Math.min(opts.steps - state.step, every - (state.step % every));
-      const { ids, labels, B, T } = flatten(opts.batches, state.dataPosition, chunk * G);
+      const { ids, labels, lengths, B, T } = flatten(opts.batches, state.dataPosition, chunk * G);
       const lrs = Float64Array.from({ length: chunk }, (_, i) => lrOf(state.step + i));
       let recs: NativeStepRecord[];
       try {
         recs = await call(() =>
-          engine.trainerRun(trainer, { ids, labels, steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) => hooks.onProgress?.({ ...p, steps: opts.steps })),
+          engine.trainerRun(trainer, { ids, labels, ...(lengths ? { lengths } : {}), steps: chunk, micro: G, batch: B, seqLen: T, lrs }, (p) =>
+            hooks.onProgress?.({ ...p, steps: opts.steps }),
+          ),
         );
       } catch (e) {
         if (stepwise && hooks.signal?.aborted && (e as PeftError).code === 'E_CANCELLED') await interrupted(); // cancelled before its one step

@@ -73,10 +73,12 @@ export async function expandInputs(
   const files = new Set<string>();
   const base = resolve(baseDir);
   const basePrefix = base.endsWith(sep) ? base : base + sep;
+  const artifacts = `${basePrefix}artifacts`;
   const excluded = (abs: string): boolean => {
-    // Walked paths are normalized: below the base their relative path is the rest of the string.
+    // Walked paths are normalized: the store is a prefix test, and below the base a relative path is the rest of the string.
+    if (abs.startsWith(artifacts) && (abs.length === artifacts.length || abs[artifacts.length] === sep)) return true;
+    if (excludes.length === 0) return false;
     const rel = toPosix(abs.startsWith(basePrefix) ? abs.slice(basePrefix.length) : relative(baseDir, abs));
-    if (rel.charCodeAt(0) === 97 /* a */ && (rel === 'artifacts' || rel.startsWith('artifacts/'))) return true;
     for (let i = 0; i < excludes.length; i++) if (isWithin(rel, excludes[i])) return true;
     return false;
   };

@@ -41,7 +41,7 @@ export async function hashFiles(
   stamps?: ReadonlyMap<string, FileStamp>,
 ): Promise<FileRecord[]> {
   const hashes = await hashFilesCached(absFiles, cache, HASH_CONCURRENCY, stamps);
-  return absFiles.map((f, i) => ({ path: display(projectDir, f), ...hashes[i] }));
+  return absFiles.map((f, i) => ({ path: display(projectDir, f), sha256: hashes[i].sha256, size: hashes[i].size }));
 }
 
 export async function hashStageInputs(entry: HashedStage, projectDir: string, cache: HashCache): Promise<FileRecord[]> {

@@ -12,6 +12,17 @@ export interface PromptFormat {
   format: string;
   /** The chat template the examples were rendered with (the dataset's own or the model's) and the date it saw; null: none. */
   chat: { template: string; date: string | null } | null;
+  /**
+   * Without a chat template: the prompt template the user's text was put in (completion: `{prompt}`, instruction:
+   * `{instruction}` of the no-input form), so inference puts a prompt in it the same way; absent in older artifacts.
+   */
+  promptTemplate?: PromptTemplate;
+}
+
+/** A dataset prompt template and the one placeholder a prompt fills (the others are left empty). */
+export interface PromptTemplate {
+  template: string;
+  field: string;
 }
 
 /** prompt.json of a dataset artifact; undefined where the artifact has none (built before it was recorded). */
@@ -32,6 +43,21 @@ export interface InferencePrompt {
   source: string;
   /** Said when the choice is not clear-cut (adapters trained with different templates, an older artifact). */
   warnings: string[];
+  /** Without a chat template, the prompt template its adapters were trained with (see PromptFormat). */
+  promptTemplate?: PromptTemplate;
+}
+
+/**
+ * The text of a prompt where there is no chat template: the prompt put in the prompt template the adapters were
+ * trained with (a completion dataset's `{prompt}<|endoftext|>`, as DialoGPT's turns), else the prompt as is. Encode it
+ * with the tokenizer's specials, as the dataset encoded its examples.
+ */
+export function plainPromptText(prompt: string, format?: Pick<InferencePrompt, 'promptTemplate'>): string {
+  const t = format?.promptTemplate;
+  if (!t) return prompt;
+  return t.template.replace(/\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string | undefined) =>
+    m === '{{' ? '{' : m === '}}' ? '}' : name === t.field ? prompt : '',
+  );
 }
 
 /**

@@ -202,7 +202,7 @@ export class ModelRegistry {
     const ek = `${model.base.dir}|${quant}|${compute}`;
     let e = this.engines.get(ek);
     if (!e) {
-      e = (seq2seqModel(model.base.dir) ? this.loadT5(model.base.dir, quant) : this.loadDecoder(model.base.dir, quant, compute)).then((x) => {
+      e = (seq2seqModel(model.base.dir) ? this.loadT5(model.base.dir, quant, compute) : this.loadDecoder(model.base.dir, quant, compute)).then((x) => {
         x.decoder.onStep = this.opts.onStep;
         return x;
       });
@@ -250,8 +250,8 @@ export class ModelRegistry {
     return { engine, decoder: new BatchDecoder(engine, this.opts.batch) };
   }
 
-  private async loadT5(dir: string, quant: Quant): Promise<Loaded> {
-    const t5 = await loadT5Model({ dir, quant });
+  private async loadT5(dir: string, quant: Quant, compute: ComputeMode): Promise<Loaded> {
+    const t5 = await loadT5Model({ dir, quant, compute });
     return { t5, decoder: new T5Decoder(t5, { maxQueue: this.opts.batch?.maxQueue }) };
   }
 

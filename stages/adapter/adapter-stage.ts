@@ -156,11 +156,16 @@ export async function runAdapterStage(ctx: RunContext<TrainStageConfig>): Promis
   const schedule = (k: number) => lrAt(c.schedule, c.lr, k, steps, c.warmup);
   const startStep = done;
   const runStart = Date.now();
-  const logLines = (from: number, records: { loss: number; lr: number; gradNorm: number; clipped: boolean; tokens: number; seconds: number }[]) =>
+  const logLines = (
+    from: number,
+    records: { loss: number; auxLoss?: number; lr: number; gradNorm: number; clipped: boolean; tokens: number; seconds: number }[],
+  ) =>
     records.map((r, i) =>
       JSON.stringify({
         step: from + i + 1,
         loss: r.loss,
+        // MoE with the router load-balancing loss on (config output_router_logits): loss includes coef * aux_loss
+        ...(r.auxLoss === undefined ? {} : { aux_loss: r.auxLoss }),
         lr: r.lr,
         grad_norm: r.gradNorm,
         clipped: r.clipped,

@@ -10,7 +10,7 @@ import { textsOf, toExample, type Item } from './fields.ts';
 import { BadRecord, BadRecordSink, where, type Origin } from './records.ts';
 import type { OutputRecord } from './output-record.ts';
 import { PackedRecord, recordLength, recordLossCount } from './packed-record.ts';
-import { renderExample, type Segment } from './render.ts';
+import { DEFAULT_TEMPLATES, renderExample, type Segment } from './render.ts';
 import { seq2seqTokens } from './seq2seq.ts';
 import { sampleIndices, validIndices } from './sample.ts';
 import { PII_TYPES, type DatasetConfig, type DatasetSource } from './schema.ts';
@@ -306,7 +306,16 @@ export function datasetChatTemplate(config: DatasetConfig, tok: ModelTokenizer, 
 export function promptFormatOf(config: DatasetConfig, tok: ModelTokenizer, name: string): PromptFormat {
   const usesTemplate = config.format === 'chat' || (config.format !== 'text' && config.template.useChatTemplate);
   const tpl = usesTemplate ? datasetChatTemplate(config, tok, name) : undefined;
-  return { format: config.format, chat: tpl ? { template: tpl.source, date: tpl.date } : null };
+  if (tpl) return { format: config.format, chat: { template: tpl.source, date: tpl.date } };
+  // the prompt template a single prompt fills at inference (qa's has two fields a prompt cannot fill: sent as is)
+  const t = config.template;
+  const promptTemplate =
+    config.format === 'completion'
+      ? { template: t.prompt ?? DEFAULT_TEMPLATES.completion.prompt, field: 'prompt' }
+      : config.format === 'instruction'
+        ? { template: t.promptNoInput ?? DEFAULT_TEMPLATES.instruction.promptNoInput, field: 'instruction' }
+        : undefined;
+  return { format: config.format, chat: null, ...(promptTemplate ? { promptTemplate } : {}) };
 }
 
 function encodeItems(

@@ -35,7 +35,12 @@ export function inferencePrompt(adapters: { name: string; dir: string }[], model
       warnings.push(
         `adapters ${[...others, top.name].join(', ')} were trained with different prompt formats; using that of ${top.name} (the last in the stack)`,
       );
-    return { chat: top.prompt.chat, source: `adapter ${top.name}`, warnings };
+    return {
+      chat: top.prompt.chat,
+      source: `adapter ${top.name}`,
+      warnings,
+      ...(top.prompt.promptTemplate ? { promptTemplate: top.prompt.promptTemplate } : {}),
+    };
   }
   const base = existsSync(join(modelDir, 'tokenizer_config.json')) ? loadModelTokenizer(modelDir).chatTemplate : undefined;
   return base

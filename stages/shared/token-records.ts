@@ -70,15 +70,17 @@ export function shuffled<T>(xs: T[], seed: number): T[] {
   return out;
 }
 
-/** Truncates to seqLen and right-pads to exactly T tokens (pads carry no loss; causal attention never sees them). */
-export function padRow(r: TokenRecord, T: number, padId: number): { ids: number[]; labels: number[] } {
+/** Truncates to seqLen and right-pads to exactly T tokens (pads carry no loss; causal attention never sees them);
+ * `length` is the real tokens (the attention mask). */
+export function padRow(r: TokenRecord, T: number, padId: number): { ids: number[]; labels: number[]; length: number } {
   const ids = r.ids.slice(0, T);
   const labels = r.labels.slice(0, T);
+  const length = ids.length;
   while (ids.length < T) {
     ids.push(padId);
     labels.push(-100);
   }
-  return { ids, labels };
+  return { ids, labels, length };
 }
 
 /** The common row length: the longest record, capped at seqLen. */
@@ -120,7 +122,7 @@ export function trainBatches(
     const T = rowLength(rows, opts.seqLen);
     for (let k = 0; k < n; k++) {
       const mb = rows.slice(k * opts.batchSize, (k + 1) * opts.batchSize).map((r) => padRow(r, T, opts.padId));
-      out.push({ inputIds: mb.map((r) => r.ids), labels: mb.map((r) => r.labels) });
+      out.push({ inputIds: mb.map((r) => r.ids), labels: mb.map((r) => r.labels), lengths: mb.map((r) => r.length) });
     }
   }
   return out;

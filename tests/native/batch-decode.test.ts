@@ -3,7 +3,7 @@
 // together give exactly what each request gives alone (tokens and log-probs, bit for bit), log-probs that a full
 // forward without cache (model.score) reproduces; the
 // published stories260K greedy sample comes out of the batch too; in bf16 compute (AVX512-BF16) batched = alone =
-// generate as well; cancelling frees the row; bad input is refused.
+// generate as well, long prompts prefilled in chunks between other sequences' steps; cancelling frees the row; bad input is refused.
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { loadModel, type AdapterUse, type EngineAdapter, type EngineModel } from
 import { BatchDecoder, type DecodeRequest } from '../../src/engine/batch.ts';
 import { nativeEngine } from '../../src/engine/native.ts';
 import { mulberry32 } from '../../src/util/random.ts';
+import { testAddon } from './addon.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODEL = join(ROOT, 'models', 'stories260K');
@@ -97,13 +98,18 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
 
   // bf16 compute on a CPU with AVX512-BF16: the batch's frozen products and head run with bf16 inputs (vdpbf16ps), and
   // single-sequence generation runs the same products, so a batched request still equals itself alone and generate
-  const bf16 = nativeEngine().engineCaps().bf16Native ? '' : 'no native bf16 on this CPU / build';
+  const bf16 = !nativeEngine().engineCaps().bf16Native
+    ? 'no native bf16 on this CPU / build'
+    : !testAddon.kernels.decodeRowsBf16Available()
+      ? 'the bf16 rows mode needs AVX512-BF16 and the avx512 ISA path (PEFT_ISA)'
+      : '';
   it.skipIf(bf16 !== '')(`bf16 compute, NF4: batched = alone bit for bit = generate's greedy tokens${bf16 ? ` (skipped: ${bf16})` : ''}`, async () => {
     const m = await loadModel({ dir: MODEL, quant: 'nf4', compute: 'bf16' });
     const a = await randomAdapter(m, 3, 8, 'all-linear');
     const rnd = mulberry32(11);
     const reqs: DecodeRequest[] = Array.from({ length: 16 }, (_, i) => ({
-      prompt: [1, ...Array.from({ length: i % 6 === 5 ? 36 : 1 + Math.floor(rnd() * 12) }, () => 3 + Math.floor(rnd() * 500))],
+      // two prompts longer than a prefill chunk (64 rows), one longer than two
+      prompt: [1, ...Array.from({ length: i === 5 ? 150 : i === 11 ? 70 : 1 + Math.floor(rnd() * 12) }, () => 3 + Math.floor(rnd() * 500))],
       adapters: i % 2 ? [{ adapter: a, weight: 0.5 }] : [],
       maxTokens: 6 + (i % 5),
       eos: [],
@@ -119,6 +125,10 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
       const g = await m.generate(reqs[i].prompt, { maxTokens: reqs[i].maxTokens, eos: [] }, reqs[i].adapters);
       expect(g, `request ${i} by generate`).toEqual(alone[i].tokens);
     }
+    // one prompt chunk joining per step: the long prompts prefill across steps while the others decode
+    const chunked = new BatchDecoder(m, { maxBatch: 16, prefillRows: 64 });
+    const interleaved = await Promise.all(reqs.map((r) => run(chunked, r)));
+    for (let i = 0; i < reqs.length; i++) expect(interleaved[i].logprobs, `request ${i} chunked`).toEqual(alone[i].logprobs);
     // the bf16 products ran: fp32 compute gives other log-probs for the same tokens
     const m32 = await loadModel({ dir: MODEL, quant: 'nf4' });
     const r32 = await run(new BatchDecoder(m32, { maxBatch: 1 }), { ...reqs[0], maxTokens: 1 });

@@ -16,7 +16,8 @@ class ScoreWorker : public Worker {
  public:
   using Worker::Worker;
   void run() override {
-    score_sequence(*m_, st_, ids_, lp_, want_logits_ ? &logits_ : nullptr, want_routing_ ? &routing_ : nullptr);
+    score_sequence(*m_, st_, ids_, lp_, want_logits_ ? &logits_ : nullptr, want_routing_ ? &routing_ : nullptr,
+                   want_routing_ ? &router_logits_ : nullptr);
   }
   Napi::Value result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -32,6 +33,9 @@ class ScoreWorker : public Worker {
       Napi::Int32Array r = Napi::Int32Array::New(env, routing_.size());
       std::copy(routing_.begin(), routing_.end(), r.Data());
       o.Set("routing", r);
+      Napi::Float32Array z = Napi::Float32Array::New(env, router_logits_.size()); // [layers, tokens, experts]
+      std::copy(router_logits_.begin(), router_logits_.end(), z.Data());
+      o.Set("routerLogits", z);
     }
     return o;
   }
@@ -39,7 +43,7 @@ class ScoreWorker : public Worker {
   AdapterStack st_;
   std::vector<int32_t> ids_;
   bool want_logits_ = false, want_routing_ = false;
-  std::vector<float> lp_, logits_;
+  std::vector<float> lp_, logits_, router_logits_;
   std::vector<int32_t> routing_;
 };
 

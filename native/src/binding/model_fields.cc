@@ -14,6 +14,7 @@ void set_shape_fields(Napi::Object o, const ModelConfig& c) {
   o.Set("maxPositionEmbeddings", c.max_position_embeddings);
   o.Set("numExperts", c.num_experts); // 0: dense MLP
   o.Set("expertsPerTok", c.experts_per_tok);
+  o.Set("routerAuxLossCoef", c.num_experts && c.output_router_logits ? c.router_aux_loss_coef : 0.0);
 }
 
 Napi::Array int_array(Napi::Env env, const std::vector<int>& v) {

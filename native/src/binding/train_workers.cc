@@ -33,6 +33,8 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
   t.act_budget_bytes = num_or(o, "activationBudgetBytes", 0, 0, 1e15);
   t.dropout = (float)num_or(o, "dropout", 0, 0, 0.99);
   t.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
+  // the MoE router load-balancing loss weight; absent: the model config's (transformers' output_router_logits)
+  t.router_aux_coef = num_or(o, "routerAuxLossCoef", -1, 0, 1e6);
   const float weight = (float)num_or(o, "weight", 1, -1e6, 1e6);
   auto frozen = adapter_list(info[2], mh->m.get());
   for (auto& f : frozen)
@@ -47,7 +49,9 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
 
 struct BatchSpec {
   std::vector<int32_t> ids, labels;
+  std::vector<int32_t> lengths; // [steps G B] real tokens per right-padded row, or empty (all real)
   int steps = 0, G = 0, B = 0, T = 0;
+  const int32_t* len(size_t row) const { return lengths.empty() ? nullptr : lengths.data() + row; }
 };
 
 BatchSpec batch_spec(const Napi::Object& o, const LlamaModel& m, bool need_steps) {
@@ -66,6 +70,16 @@ BatchSpec batch_spec(const Napi::Object& o, const LlamaModel& m, bool need_steps
   for (size_t i = 0; i < b.labels.size(); i++)
     if (b.labels[i] != -100 && (b.labels[i] < 0 || b.labels[i] >= m.cfg.vocab_size))
       usage("labels[" + std::to_string(i) + "] = " + std::to_string(b.labels[i]) + " is neither -100 nor a token id");
+  if (!o.Get("lengths").IsUndefined()) {
+    b.lengths = int32s(o.Get("lengths"), "lengths");
+    const size_t rows = (size_t)b.steps * b.G * b.B;
+    if (b.lengths.size() != rows)
+      usage("lengths must hold one value per row (steps*micro*batch = " + std::to_string(rows) + "), got " +
+            std::to_string(b.lengths.size()));
+    for (size_t i = 0; i < rows; i++)
+      if (b.lengths[i] < 0 || b.lengths[i] > b.T)
+        usage("lengths[" + std::to_string(i) + "] = " + std::to_string(b.lengths[i]) + " is outside [0, seqLen]");
+  }
   return b;
 }
 
@@ -115,7 +129,8 @@ class TrainWorker : public TrainerWorker {
       if (t.cancel.load())
         throw EngineError("E_CANCELLED", "training cancelled after step " + std::to_string(t.steps_done()));
       auto t0 = std::chrono::steady_clock::now();
-      StepResult r = t.step(b_.ids.data() + s * per, b_.labels.data() + s * per, b_.G, b_.B, b_.T, (float)lrs_[s]);
+      StepResult r = t.step(b_.ids.data() + s * per, b_.labels.data() + s * per, b_.G, b_.B, b_.T, (float)lrs_[s],
+                            b_.len((size_t)s * b_.G * b_.B));
       double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       results_.push_back(r);
       secs_.push_back(dt);
@@ -149,6 +164,7 @@ class TrainWorker : public TrainerWorker {
       Napi::Array ml = Napi::Array::New(env, r.micro_losses.size());
       for (size_t j = 0; j < r.micro_losses.size(); j++) ml.Set((uint32_t)j, r.micro_losses[j]);
       o.Set("microLosses", ml);
+      if (r.has_aux) o.Set("auxLoss", r.aux_loss); // MoE router load-balancing loss (loss includes coef * it)
       o.Set("gradNorm", r.grad_norm);
       o.Set("clipCoef", r.clip_coef);
       o.Set("clipped", r.clipped);
@@ -215,10 +231,11 @@ Napi::Value TrainerEval(const Napi::CallbackInfo& info) {
 class GradWorker : public TrainerWorker {
  public:
   using TrainerWorker::TrainerWorker;
-  void run() override { r_ = h_->t->accumulate(b_.ids.data(), b_.labels.data(), b_.G, b_.B, b_.T); }
+  void run() override { r_ = h_->t->accumulate(b_.ids.data(), b_.labels.data(), b_.G, b_.B, b_.T, b_.len(0)); }
   Napi::Value result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set("loss", r_.loss);
+    if (r_.has_aux) o.Set("auxLoss", r_.aux_loss);
     o.Set("gradNorm", r_.grad_norm);
     o.Set("grads", adapter_tensors(env, h_->t->gradients()));
     return o;
@@ -255,6 +272,9 @@ Napi::Value TrainerInfo(const Napi::CallbackInfo& info) {
   o.Set("activationBytes", (double)h->t->planned_bytes());
   o.Set("frozenBytes", (double)h->m->frozen_bytes());
   o.Set("recomputedLayers", (double)h->t->recomputed_layers());
+  o.Set("routerAuxLossCoef", h->t->router_aux_coef());
+  o.Set("moePlannedBytes", (double)h->t->moe_planned_bytes()); // MoE side buffers, part of activationBytes
+  o.Set("moeHeldBytes", (double)h->t->moe_held_bytes());       // what they hold now: the plan held if equal
   o.Set("steps", (double)h->t->steps_done());
   return o;
 }

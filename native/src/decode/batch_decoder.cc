@@ -164,16 +164,20 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   // them (generate.cc)
   const bool bf16 = decode_bf16_rows(m);
 
-  // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget.
+  // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget. In
+  // the bf16 mode a prompt joins in chunks of BF16_PREFILL_CHUNK rows (generate runs it in the same chunks), so a long
+  // one stalls the running sequences for one chunk per step, not for its whole prefill.
   std::vector<Seq*> seqs;
+  std::vector<int> rows; // rows of each entry of seqs in this step
   int joining_rows = 0;
   for (int64_t id : order_) {
     Seq* s = seqs_.at(id).get();
-    if (s->prefilled)
+    const int left = (int)s->req.prompt.size() - s->fed;
+    const int T = s->prefilled ? 1 : bf16 ? std::min(left, BF16_PREFILL_CHUNK) : left;
+    if (s->prefilled || joining_rows == 0 || joining_rows + T <= prefill_rows) {
       seqs.push_back(s);
-    else if (joining_rows == 0 || joining_rows + (int)s->req.prompt.size() <= prefill_rows) {
-      seqs.push_back(s);
-      joining_rows += (int)s->req.prompt.size();
+      rows.push_back(T);
+      if (!s->prefilled) joining_rows += T;
     }
   }
   if (seqs.empty()) return {};
@@ -183,7 +187,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   for (size_t i = 0; i < seqs.size(); i++) {
     Seq* s = seqs[i];
     segs[i].seq = (int)i;
-    segs[i].T = s->prefilled ? 1 : (int)s->req.prompt.size();
+    segs[i].T = rows[i];
     segs[i].pos0 = s->cache.len;
     segs[i].pooled = bf16 || (frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS);
   }
@@ -229,7 +233,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
 
   for (auto& g : segs) {
     Seq* s = seqs[g.seq];
-    const int32_t* ids = s->prefilled ? &s->last : s->req.prompt.data();
+    const int32_t* ids = s->prefilled ? &s->last : s->req.prompt.data() + s->fed;
     for (int t = 0; t < g.T; t++) {
       float* xr = x + (size_t)(g.row0 + t) * H;
       std::memcpy(xr, m.embed.data() + (size_t)ids[t] * H, H * sizeof(float));
@@ -375,17 +379,28 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     }
     std::swap(x, out);
   }
-  // the final norm of each segment's last row, then its logits (one product over the rows and the head)
-  const int S = (int)segs.size();
-  float* last = grow(last_, (size_t)S * H);
+  // Segments that sample a token: decode rows and prompts whose last chunk ran (a chunk before it only fills the cache).
+  std::vector<int> emit;
+  for (int i = 0; i < (int)segs.size(); i++) {
+    Seq* s = seqs[segs[i].seq];
+    if (s->prefilled || s->fed + segs[i].T == (int)s->req.prompt.size())
+      emit.push_back(i);
+    else { // a prompt chunk: its rows are in the cache now
+      s->cache.len += segs[i].T;
+      s->fed += segs[i].T;
+    }
+  }
+  // the final norm of each sampling segment's last row, then its logits (one product over the rows and the head)
+  const int S = (int)emit.size();
+  float* last = grow(last_, (size_t)std::max(S, 1) * H);
   for (int i = 0; i < S; i++) {
-    const float* xr = x + (size_t)(segs[i].row0 + segs[i].T - 1) * H;
+    const float* xr = x + (size_t)(segs[emit[i]].row0 + segs[emit[i]].T - 1) * H;
     if (c.gpt2)
       be.layernorm_forward(last + (size_t)i * H, nullptr, nullptr, xr, m.norm.data(), m.norm_b.data(), 1, H, eps);
     else
       be.rmsnorm_forward(last + (size_t)i * H, nullptr, xr, m.norm.data(), 1, H, eps);
   }
-  float* logits = grow(logits_, (size_t)S * V);
+  float* logits = grow(logits_, (size_t)std::max(S, 1) * V);
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
     if (bf16 && !m.head16.empty())
@@ -398,7 +413,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   std::vector<DecodeEvent> events(S);
   kern::parallel_for(S, [&](int rb, int re) {
     for (int i = rb; i < re; i++) {
-      Seq* s = seqs[segs[i].seq];
+      Seq* s = seqs[segs[emit[i]].seq];
       float* lg = logits + (size_t)i * V;
       // log-sum-exp with the vectorised float exp (kernels/vexp.h: ~1-2 ulp, the same bits on every ISA), summed in
       // 16 lanes then in double
@@ -423,9 +438,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   });
   std::vector<int64_t> finished;
   for (int i = 0; i < S; i++) {
-    Seq* s = seqs[segs[i].seq];
+    Seq* s = seqs[segs[emit[i]].seq];
     DecodeEvent& ev = events[i];
-    s->cache.len += segs[i].T;
+    s->cache.len += segs[emit[i]].T;
+    s->fed = (int)s->req.prompt.size();
     s->prefilled = true;
     s->produced++;
     s->last = ev.token;

@@ -45,7 +45,8 @@ class BatchDecoder {
   // Removes a sequence (cancelled by its client); unknown ids are ignored.
   void drop(int64_t id);
   // One forward over every sequence (prompt rows of the new ones, the last token of the others) and one sampled
-  // token each; finished sequences are removed. At most `prefill_rows` prompt rows join per step (at least one prompt).
+  // token each (a prompt samples after its last chunk); finished sequences are removed. At most `prefill_rows` prompt
+  // rows join per step (at least one prompt, or one chunk of one in the bf16 mode: generate.h BF16_PREFILL_CHUNK).
   std::vector<DecodeEvent> step(int prefill_rows = 512);
   int size() const { return (int)seqs_.size(); }
   size_t kv_used() const { return kv_used_; }
@@ -61,6 +62,7 @@ class BatchDecoder {
     Rng rng;
     int produced = 0;
     int32_t last = -1; // the token to feed next (after the prefill)
+    int fed = 0;       // prompt tokens in the cache (a prompt joins in chunks in the bf16 mode)
     bool prefilled = false;
     size_t kv_bytes = 0;
   };

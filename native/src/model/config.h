@@ -43,11 +43,12 @@ struct ModelConfig {
   // Sparse mixture of experts (mixtral, minimax_m2; moe/moe_config.cc). num_experts 0: the dense SwiGLU MLP.
   int num_experts = 0;
   int experts_per_tok = 0;
-  bool router_sigmoid = false; // false: softmax over all experts (Mixtral); true: sigmoid scores (MiniMax-M2)
-  bool router_bias = false;    // e_score_correction_bias added to the scores for the choice only (MiniMax-M2)
-  double router_aux_loss_coef = 0.0;
-  bool qk_norm = false; // RMSNorm over the full q / k projection width before RoPE (MiniMax-M2)
-  int rotary_dim = 0;   // rotated dims per head (partial rotary); 0 = head_dim
+  bool router_sigmoid = false;       // false: softmax over all experts (Mixtral); true: sigmoid scores (MiniMax-M2)
+  bool router_bias = false;          // e_score_correction_bias added to the scores for the choice only (MiniMax-M2)
+  double router_aux_loss_coef = 0.0; // the load-balancing loss's weight in the training loss (moe/moe_aux.cc)
+  bool output_router_logits = false; // transformers adds that loss only when this is true
+  bool qk_norm = false;              // RMSNorm over the full q / k projection width before RoPE (MiniMax-M2)
+  int rotary_dim = 0;                // rotated dims per head (partial rotary); 0 = head_dim
   // FP8 checkpoints (quantization_config, model/fp8.cc): the block of one weight_scale_inv value
   int fp8_block_rows = 128, fp8_block_cols = 128;
   // GPT-2 family (model_type gpt2, parsed by model/config_gpt2.cc): LayerNorm with bias (eps in rms_norm_eps), learned

@@ -1,13 +1,15 @@
 // Sparse MoE forward / backward (Mixtral softmax top-k renormalised; MiniMax-M2 sigmoid + correction bias for the
 // choice, unbiased scores renormalised as weights): tokens gathered per expert, each expert's w1 / w3 / w2 (+ LoRA)
 // run on its rows only, outputs scatter-added with their weights in expert order (as transformers' index_add_).
-// The router is frozen; its input gradient flows through the mixing weights. Also MiniMax-M2's q/k RMSNorm.
+// The router is frozen; its input gradient flows through the mixing weights (and the load-balancing loss,
+// moe_aux.cc). Also MiniMax-M2's q/k RMSNorm.
 #include "moe/moe.h"
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include "error.h"
+#include "moe/moe_aux.h"
 #include "profile.h"
 
 namespace peft {
@@ -119,12 +121,79 @@ void route(const ModelConfig& c, const MoeBlock& B, MoeLayerActs& a, int N) {
 
 } // namespace
 
-std::shared_ptr<MoeWorkspace> moe_workspace(const LlamaModel& m, bool training) {
-  if (m.cfg.num_experts == 0 && !m.cfg.qk_norm) return nullptr;
+std::shared_ptr<MoeWorkspace> moe_workspace(const LlamaModel& m, bool training, const AdapterStack* st, int N) {
+  const ModelConfig& c = m.cfg;
+  if (c.num_experts == 0 && !c.qk_norm) return nullptr;
   auto ws = std::make_shared<MoeWorkspace>();
   ws->training = training;
-  ws->layer.resize(training ? m.cfg.num_layers : 1);
+  ws->layer.resize(training ? c.num_layers : 1);
+  if (N <= 0) return ws;
+  const size_t n = N, E = c.num_experts, NK = n * c.experts_per_tok, H = m.H(), I = m.I();
+  bool expert_lora = false; // the trainable adapter on some expert linear: A-projections kept per routed row
+  if (st && st->train && E)
+    for (int l = 0; l < c.num_layers && !expert_lora; l++)
+      for (int p = N_PROJ; p < m.n_slots() && !expert_lora; p++) expert_lora = st->train->mod(l, p) != nullptr;
+  const size_t r = expert_lora ? st->train->r : 0, rmax = st ? st->max_rank() : 0;
+  for (MoeLayerActs& a : ws->layer) {
+    if (c.qk_norm) {
+      a.qpre.reserve(n * m.Dq());
+      a.kpre.reserve(n * m.Dkv());
+      a.rstdq.reserve(n);
+      a.rstdk.reserve(n);
+    }
+    if (!E) continue;
+    a.scores.reserve(n * E);
+    a.chosen.reserve(NK);
+    a.weight.reserve(NK);
+    a.offset.reserve(E + 1);
+    a.slot.reserve(NK);
+    a.g.reserve(NK * I);
+    a.u.reserve(NK * I);
+    a.y.reserve(NK * H);
+    for (auto& v : a.lu) v.reserve(NK * r);
+    if (training) { // the router load-balancing loss (moe_aux.cc), whether the trainer turns it on or not
+      a.aux_p.reserve(n * E);
+      a.aux_count.reserve(E);
+      a.aux_psum.reserve(E);
+    }
+  }
+  if (E) {
+    ws->xg.reserve(NK * H);
+    ws->h.reserve(NK * I);
+    if (training) {
+      for (auto* v : {&ws->dyg, &ws->dxg}) v->reserve(NK * H);
+      for (auto* v : {&ws->dh, &ws->dg, &ws->du}) v->reserve(NK * I);
+      ws->dlog.reserve(n * E);
+      ws->dw.reserve(NK);
+      ws->aux_count.reserve(E);
+      ws->aux_psum.reserve(E);
+      ws->row_mask.reserve(n);
+      if (st && st->train && st->dropout > 0.f)
+        for (auto* v : {&ws->xd, &ws->dxd}) v->reserve(NK * std::max(H, I));
+    }
+  }
+  ws->tmp.reserve(std::max(NK * rmax, training && c.qk_norm ? n * std::max(m.Dq(), m.Dkv()) : 0));
+  ws->planned = moe_workspace_bytes(*ws);
   return ws;
+}
+
+size_t moe_workspace_bytes(const MoeWorkspace& ws) {
+  size_t b = 0;
+  auto add = [&](const auto& v) { b += v.capacity() * sizeof(v[0]); };
+  for (const MoeLayerActs& a : ws.layer) {
+    for (const auto* v : {&a.scores, &a.weight, &a.g, &a.u, &a.y, &a.qpre, &a.kpre, &a.rstdq, &a.rstdk, &a.aux_p})
+      add(*v);
+    for (const auto* v : {&a.chosen, &a.offset, &a.slot}) add(*v);
+    for (const auto& v : a.lu) add(v);
+    add(a.aux_count);
+    add(a.aux_psum);
+  }
+  for (const auto* v : {&ws.xg, &ws.h, &ws.dyg, &ws.dh, &ws.dg, &ws.du, &ws.dxg, &ws.dlog, &ws.xd, &ws.dxd, &ws.tmp,
+                        &ws.dw, &ws.row_mask})
+    add(*v);
+  add(ws.aux_count);
+  add(ws.aux_psum);
+  return b;
 }
 
 void moe_forward(const LlamaModel& m, const AdapterStack& st, MoeWorkspace& ws, int l, const float* x, int N,
@@ -140,6 +209,8 @@ void moe_forward(const LlamaModel& m, const AdapterStack& st, MoeWorkspace& ws, 
     m.be().linear_forward(*B.gate, a.scores.data(), x, N, kern::Compute::F32); // router logits, always fp32
   }
   PEFT_PROFILE_SCOPE(elementwise);
+  if (ws.record_logits) ws.record_logits->insert(ws.record_logits->end(), a.scores.begin(), a.scores.end());
+  if (training && ws.aux_on) moe_aux_forward(c, ws, a, a.scores.data(), N); // load-balancing loss statistics
   route(c, B, a, N);
   if (ws.record) ws.record->insert(ws.record->end(), a.chosen.begin(), a.chosen.end());
   // assignments grouped by expert, tokens ascending within an expert
@@ -157,7 +228,10 @@ void moe_forward(const LlamaModel& m, const AdapterStack& st, MoeWorkspace& ws, 
   a.u.resize(NK * I);
   a.y.resize(NK * H);
   float* h = grow(ws.h, NK * I);
-  const int r = st.train ? st.train->r : 0;
+  int r = 0; // the trainable adapter's rank when it is on some expert linear of this layer
+  if (st.train)
+    for (int p = N_PROJ; p < m.n_slots() && !r; p++)
+      if (st.train->mod(l, p)) r = st.train->r;
   for (int j = 0; j < N_EXPERT_PROJ; j++) a.lu[j].resize(r ? NK * r : 0);
   for (int e = 0; e < E; e++) {
     const int o = a.offset[e], n = a.offset[e + 1] - o;
@@ -191,7 +265,8 @@ void moe_backward(const LlamaModel& m, const AdapterStack& st, MoeWorkspace& ws,
   const size_t NK = (size_t)N * K;
   MoeLayerActs& a = ws.at(l);
   if (a.slot.size() != NK) throw EngineError("E_INTERNAL", "moe_backward: no forward activations for this layer");
-  std::vector<float> dw(NK);
+  ws.dw.resize(NK);
+  float* dw = ws.dw.data();
   float* dyg = grow(ws.dyg, NK * H);
   float* xg = grow(ws.xg, NK * H);
   {
@@ -253,7 +328,7 @@ void moe_backward(const LlamaModel& m, const AdapterStack& st, MoeWorkspace& ws,
     const float* s = a.scores.data() + (size_t)t * E;
     const int32_t* ch = a.chosen.data() + (size_t)t * K;
     const float* w = a.weight.data() + (size_t)t * K;
-    const float* g = dw.data() + (size_t)t * K;
+    const float* g = dw + (size_t)t * K;
     double S = 0, wg = 0;
     for (int j = 0; j < K; j++) S += s[ch[j]], wg += (double)w[j] * g[j];
     float* dl = dlog + (size_t)t * E;
@@ -270,6 +345,7 @@ void moe_backward(const LlamaModel& m, const AdapterStack& st, MoeWorkspace& ws,
       for (int j = 0; j < K; j++) dl[ch[j]] += (float)(s[ch[j]] * ds[j]);
     }
   }
+  moe_aux_backward(c, ws, a, dlog, N);                                    // the load-balancing loss's gradient, when on
   m.be().linear_backward_input(*B.gate, dx, dlog, N, kern::Compute::F32); // dx += dlog gate
 }
 

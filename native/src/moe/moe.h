@@ -31,19 +31,39 @@ struct MoeLayerActs {
   std::array<std::vector<float>, N_EXPERT_PROJ> lu; // [N k, r] trainable LoRA A-projections per expert linear
   // MiniMax-M2 q/k norm: the projections before the norm and their rstd
   std::vector<float> qpre, kpre, rstdq, rstdk;
+  // Router load-balancing loss (moe/moe_aux.cc), when on: softmax of the router logits [N, E], and this layer's
+  // top-k assignment counts, probability sums [E] and counted rows (padding excluded)
+  std::vector<float> aux_p;
+  std::vector<double> aux_count, aux_psum;
+  double aux_rows = 0;
 };
 
 // Side activations of a forward (one entry per layer when training, else one reused entry) and scratch.
 struct MoeWorkspace {
   bool training = false;
   std::vector<MoeLayerActs> layer;
-  std::vector<int32_t>* record = nullptr; // when set, every layer's chosen experts are appended ([L][N][k])
-  std::vector<float> xg, h, dyg, dh, dg, du, dxg, dlog, xd, dxd, tmp; // scratch
+  std::vector<int32_t>* record = nullptr;      // when set, every layer's chosen experts are appended ([L][N][k])
+  std::vector<float>* record_logits = nullptr; // when set, every layer's router logits are appended ([L][N][E])
+  // Router load-balancing loss (moe/moe_aux.cc): computed by training forwards while aux_on; row_mask [N] marks the
+  // rows that count (1) and padding (0), empty = all; the totals over the layers (moe_aux_loss) and d(loss)/d(aux)
+  // of the backward (0: no aux gradient).
+  bool aux_on = false;
+  std::vector<float> row_mask;
+  std::vector<double> aux_count, aux_psum;
+  double aux_rows = 0, aux_grad = 0;
+  std::vector<float> xg, h, dyg, dh, dg, du, dxg, dlog, xd, dxd, tmp, dw; // scratch
+  size_t planned = 0; // bytes reserved by moe_workspace for its N rows
   MoeLayerActs& at(int l) { return layer[training ? l : 0]; }
 };
 
-// The side workspace a model needs (null for a dense model without q/k norm).
-std::shared_ptr<MoeWorkspace> moe_workspace(const LlamaModel& m, bool training);
+// The side workspace a model needs (null for a dense model without q/k norm). With N > 0 every buffer is reserved up
+// front for N rows (the routed rows are at most N k: one per token and choice, never dense over the experts), so a
+// forward / backward of up to N rows allocates nothing more; ws.planned holds those bytes (Workspace::planned_bytes
+// counts them).
+std::shared_ptr<MoeWorkspace> moe_workspace(const LlamaModel& m, bool training, const AdapterStack* st = nullptr,
+                                            int N = 0);
+// Bytes the side buffers hold now (their capacities), to check the plan against what a pass really used.
+size_t moe_workspace_bytes(const MoeWorkspace& ws);
 
 // out[N, H] = the MoE block of layer l applied to x[N, H] (the post-attention norm output), with the stack's LoRA on
 // the experts. Only the routed (token, expert) rows are computed: tokens gathered per expert.

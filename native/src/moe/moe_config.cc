@@ -63,6 +63,7 @@ void parse_moe_config(const json::Value& root, const std::string& file, ModelCon
     fail(file, "num_experts_per_tok " + std::to_string(cfg.experts_per_tok) + " exceeds num_local_experts " +
                    std::to_string(cfg.num_experts));
   cfg.router_aux_loss_coef = num_key(root, "router_aux_loss_coef", 0.001, file);
+  cfg.output_router_logits = bool_key(root, "output_router_logits", false, file);
   if (num_key(root, "router_jitter_noise", 0.0, file) != 0.0)
     fail(file,
          "router_jitter_noise is not supported by this engine (set it to 0; LoRA training keeps the router "

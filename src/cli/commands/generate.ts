@@ -14,6 +14,7 @@ import {
 } from './composition-target.ts';
 import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
 import { seq2seqModel } from '../../hf/model-family.ts';
+import { plainPromptText } from '../../hf/prompt-format.ts';
 import { checkT5Ids, loadT5WithAdapters, t5EncoderIds } from '../t5-inference.ts';
 import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
@@ -75,7 +76,9 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
   if (seq2seqModel(target.model)) {
     // T5: the prompt is the encoder's input; generation starts from decoder_start (no chat template, no stop strings yet)
     const { model, adapters } = await loadT5WithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
-    const enc = a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : t5EncoderIds(model, a.prompt!);
+    // with --composition, the prompt goes in the prompt template its adapters were trained with (as serve's chat)
+    const text = a.composition !== undefined && !a.raw && a.prompt !== undefined ? plainPromptText(a.prompt, target.prompt) : a.prompt;
+    const enc = a.promptIds !== undefined ? parseIds(a.promptIds, '--prompt-ids') : t5EncoderIds(model, text!);
     checkT5Ids(model, enc, '--prompt-ids');
     const t0 = performance.now();
     const tokens = await model.generate(enc, { maxTokens, temperature, topK, topP, seed }, adapters);
@@ -93,7 +96,7 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
       ? parseIds(a.promptIds, '--prompt-ids')
       : chat !== undefined
         ? model.tokenizer.encode(chat, { special: false })
-        : model.tokenizer.encode(a.prompt!, { special: true });
+        : model.tokenizer.encode(a.composition !== undefined && !a.raw ? plainPromptText(a.prompt!, target.prompt) : a.prompt!, { special: true });
   checkIds(model, prompt, a.promptIds !== undefined ? '--prompt-ids' : undefined);
   const t0 = performance.now();
   let tokens = await model.generate(prompt, { maxTokens, temperature, topK, topP, seed }, adapters);

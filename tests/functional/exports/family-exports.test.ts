@@ -1,6 +1,7 @@
 // Every export format and `import` for each non-Llama family (random-init GPT-2, Mixtral, T5; one short adapter each):
 // what works is checked against the engine (merged scores as the stack; a PEFT export imported back scores as the
-// trained adapter), what does not is refused with an error naming the family or model_type and what is supported.
+// trained adapter), what does not is refused with an error naming the family or model_type and what is supported; what
+// `peftmake push` sends for each family's export and adapter (the upload itself is family-blind: push-import.test.ts).
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../../src/engine/index.ts';
 import { loadT5Model } from '../../../src/engine/t5.ts';
 import type { BuildReport } from '../../../src/exec/reporter.ts';
+import { pushFiles } from '../../../src/cli/hub-push.ts';
+import { StoreLayout } from '../../../src/store/layout.ts';
+import { requireManifest } from '../../../src/store/objects.ts';
 import { TempProject, stage } from '../../helpers/project.ts';
 import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
@@ -122,6 +126,25 @@ describe.skipIf(skip !== '')(`exports and import per family${skip ? ` (skipped: 
       expect(stack).not.toEqual((await m.score(IDS)).logprobs);
       const merged = await loadModel({ dir: p.path(`dist/${f}-merged`) });
       expect(maxDiff((await merged.score(IDS)).logprobs, stack)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('push sends each family PEFT export (adapter, tokenizer, a card loading the right transformers class) and its adapter', () => {
+    const layout = new StoreLayout(p.dir);
+    for (const f of FAMILIES) {
+      const exp = stage(report, `exports.${f}-peft`);
+      const files = pushFiles(layout, requireManifest(layout, exp.key, exp.name), 1);
+      expect([...files.keys()], f).toEqual(expect.arrayContaining(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json']));
+      expect(files.get('README.md')!.toString()).toContain(f === 't5' ? 'AutoModelForSeq2SeqLM' : 'AutoModelForCausalLM');
+      const cfg = JSON.parse(files.get('adapter_config.json')!.toString());
+      expect(cfg.task_type, f).toBe(f === 't5' ? 'SEQ_2_SEQ_LM' : 'CAUSAL_LM');
+      if (f === 'gpt2') expect(cfg.fan_in_fan_out).toBe(true);
+      const ad = stage(report, `adapters.${f}-task`);
+      expect([...pushFiles(layout, requireManifest(layout, ad.key, ad.name), 1).keys()].sort()).toEqual([
+        'README.md',
+        'adapter_config.json',
+        'adapter_model.safetensors',
+      ]);
     }
   });
 });

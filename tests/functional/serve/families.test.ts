@@ -49,11 +49,17 @@ describe.skipIf(skip !== '')(`peftmake serve: GPT-2, Mixtral and T5 compositions
     p = new TempProject('peftmake-serve-families-');
     const qa = syntheticQa(16, 7).map((q) => JSON.stringify({ context: q.context, question: q.question, answers: { text: [q.answer] } }));
     p.write('data/qa.jsonl', `${qa.join('\n')}\n`);
+    // GPT-2 trains on turns in DialoGPT's way: a completion dataset whose prompt template ends the turn with eos
+    const turns = syntheticQa(16, 7).map((q) => JSON.stringify({ prompt: `${q.context} ${q.question}`, completion: ` ${q.answer}</s>` }));
+    p.write('data/turns.jsonl', `${turns.join('\n')}\n`);
     const datasets: Record<string, unknown> = {};
     const adapters: Record<string, unknown> = {};
     const compositions: Record<string, unknown> = {};
     for (const f of FAMILIES) {
-      datasets[`${f}-qa`] = { model: f, source: { files: ['data/qa.jsonl'] }, format: 'qa', split: { valid: 0.25, seed: 1 } };
+      datasets[`${f}-qa`] =
+        f === 'gpt2'
+          ? { model: f, source: { files: ['data/turns.jsonl'] }, format: 'completion', template: { prompt: '{prompt}</s>' }, split: { valid: 0.25, seed: 1 } }
+          : { model: f, source: { files: ['data/qa.jsonl'] }, format: 'qa', split: { valid: 0.25, seed: 1 } };
       adapters[`${f}-domain`] = { base: f, data: `${f}-qa`, ...train };
       adapters[`${f}-task`] = { base: f, data: `${f}-qa`, on: [`${f}-domain`], ...train };
       compositions[`${f}-chat`] = { base: f, adapters: [{ name: `${f}-domain` }, { name: `${f}-task`, weight: 0.8 }] };
@@ -97,12 +103,16 @@ describe.skipIf(skip !== '')(`peftmake serve: GPT-2, Mixtral and T5 compositions
         completion_tokens: ref.tokens.length,
         total_tokens: ref.prompt_tokens.length + ref.tokens.length,
       });
-      // the model's chat format: none of these bases has a chat template and the qa datasets set none, so the message
-      // is the prompt as `generate --composition` renders it (for t5: the encoder's input)
+      // the model's chat format: none of these bases has a chat template and no dataset sets one, so the message is the
+      // prompt as training put it (GPT-2: in its completion template, ending the turn with eos; the qa datasets: as is)
+      // and as `generate --composition` renders it (for t5: the encoder's input)
       const chatRef = await gen(f, { raw: false });
       const c = await client.chat.completions.create({ model: `${f}-chat`, messages: [{ role: 'user', content: PROMPT }], max_tokens: 8, temperature: 0 });
       expect(c.choices[0].message.content).toBe(chatRef.text);
       expect(c.usage?.completion_tokens).toBe(chatRef.tokens.length);
+      const asTrained = await client.completions.create({ model: `${f}-chat`, prompt: f === 'gpt2' ? `${PROMPT}</s>` : PROMPT, max_tokens: 8, temperature: 0 });
+      expect(c.usage?.prompt_tokens).toBe(asTrained.usage?.prompt_tokens);
+      expect(c.choices[0].message.content).toBe(asTrained.choices[0].text);
       const stream = await client.chat.completions.create({
         model: `${f}-chat`,
         messages: [{ role: 'user', content: PROMPT }],

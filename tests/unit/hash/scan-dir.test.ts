@@ -56,12 +56,17 @@ describe.skipIf(noAddon)('peft_fs scanDir', () => {
     }
     mkdirSync(join(d, 'data', 'node_modules'));
     writeFileSync(join(d, 'data', 'node_modules', 'skipped.js'), '');
+    mkdirSync(join(d, 'artifacts', 'objects'), { recursive: true });
+    writeFileSync(join(d, 'artifacts', 'objects', 'store.txt'), 'the store is never an input');
+    writeFileSync(join(d, 'artifactsX.txt'), 'a file beside the store is');
     const stamps = new Map();
-    const native = await expandInputs('s', d, ['data', 'data/g1/**/*.txt'], ['data/g2/h0'], stamps);
-    const plain = await withoutAddon(() => expandInputs('s', d, ['data', 'data/g1/**/*.txt'], ['data/g2/h0']));
+    const patterns = ['data', 'data/g1/**/*.txt', '*.txt', '**/store.txt'];
+    const native = await expandInputs('s', d, patterns, ['data/g2/h0'], stamps);
+    const plain = await withoutAddon(() => expandInputs('s', d, patterns, ['data/g2/h0']));
     expect(native).toEqual(plain);
-    expect(native.length).toBe(28);
-    expect(native.some((f) => f.includes('node_modules') || f.includes('/g2/h0/'))).toBe(false);
+    expect(native.length).toBe(29);
+    expect(native).toContain(join(d, 'artifactsX.txt'));
+    expect(native.some((f) => f.includes('node_modules') || f.includes('/g2/h0/') || f.includes('/artifacts/'))).toBe(false);
     for (const f of native) expect(stamps.get(f)).toEqual(stampOf(statSync(f)));
   });
 });
