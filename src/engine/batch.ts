@@ -234,7 +234,8 @@ export class BatchDecoder {
   }
 }
 
-function nativeOptions(r: DecodeRequest) {
+/** A request's decoding options as the native session calls take them (batched and T5 decoding alike). */
+export function nativeOptions(r: Omit<DecodeRequest, 'adapters'>) {
   return {
     maxTokens: r.maxTokens,
     temperature: r.temperature ?? 0,

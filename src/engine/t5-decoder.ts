@@ -2,7 +2,7 @@
 // (per-token callbacks, a bounded queue refused with E_BUSY, cancellation between tokens, stats for the metrics), over
 // step-by-step T5 sessions (encoder once, cached decoder): each sequence's tokens are exactly `T5Model.generate`'s.
 import { PeftError } from '../errors.ts';
-import type { BatchStats, DecodeHandlers, DecodeRequest } from './batch.ts';
+import { type BatchStats, type DecodeHandlers, type DecodeRequest, nativeOptions } from './batch.ts';
 import type { T5AdapterUse, T5Model } from './t5.ts';
 
 export interface T5DecodeRequest extends Omit<DecodeRequest, 'adapters'> {
@@ -85,19 +85,7 @@ export class T5Decoder {
   private async run(p: Pending): Promise<'stop' | 'length' | 'cancelled'> {
     const r = p.req;
     let t0 = performance.now();
-    const s = await this.model.startSession(
-      r.prompt,
-      {
-        maxTokens: r.maxTokens,
-        temperature: r.temperature ?? 0,
-        topK: r.topK ?? 0,
-        topP: r.topP ?? 1,
-        seed: r.seed ?? 0,
-        eos: r.eos,
-        topLogprobs: r.topLogprobs ?? 0,
-      },
-      r.adapters ?? [],
-    );
+    const s = await this.model.startSession(r.prompt, nativeOptions(r), r.adapters ?? []);
     this.onStep?.(1, (performance.now() - t0) / 1000);
     for (;;) {
       if (p.h.signal?.aborted || this.closed) return 'cancelled';

@@ -12,32 +12,15 @@ import type { BuildReport } from '../../../src/exec/reporter.ts';
 import { pushFiles } from '../../../src/cli/hub-push.ts';
 import { StoreLayout } from '../../../src/store/layout.ts';
 import { requireManifest } from '../../../src/store/objects.ts';
+import { FAMILIES, FAMILY_MODELS, type Family, familyTraining } from '../../helpers/family-models.ts';
 import { TempProject, stage } from '../../helpers/project.ts';
 import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const skip = existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.node')) ? '' : 'native addon not built (npm run build:native)';
 
-const tiny = { vocabSize: 512, hiddenSize: 32, numLayers: 2, numHeads: 4 };
-const MODELS = {
-  gpt2: { init: { ...tiny, modelType: 'gpt2', intermediateSize: 64, maxPositionEmbeddings: 128, seed: 3 } },
-  moe: { init: { ...tiny, modelType: 'mixtral', intermediateSize: 32, numKvHeads: 2, numExperts: 4, expertsPerTok: 2, seed: 1 } },
-  t5: { init: { ...tiny, modelType: 't5', intermediateSize: 64, tieWordEmbeddings: false, seed: 0 } },
-};
-type Family = keyof typeof MODELS;
-const FAMILIES = Object.keys(MODELS) as Family[];
 const FORMATS = ['peft', 'merged', 'gguf', 'onnx'] as const;
-const train = {
-  quant: 'none',
-  compute: 'fp32',
-  lora: { r: 4, alpha: 8, dropout: 0 },
-  lr: 0.05,
-  warmup: 1,
-  batchSize: 4,
-  seqLen: 96,
-  checkpointEvery: 0,
-  maxSteps: 2,
-};
+const train = familyTraining(0.05);
 
 /** What each family's export does: null = built; else the error it must give. */
 const EXPECTED: Record<Family, Record<(typeof FORMATS)[number], RegExp | null>> = {
@@ -78,7 +61,7 @@ describe.skipIf(skip !== '')(`exports and import per family${skip ? ` (skipped: 
       for (const format of FORMATS)
         exports[`${f}-${format}`] = { adapter: `${f}-task`, path: `dist/${f}-${format}`, format, ...(format === 'merged' ? { dtype: 'fp32' } : {}) };
     }
-    const pipeline = { models: MODELS, datasets, adapters, exports };
+    const pipeline = { models: FAMILY_MODELS, datasets, adapters, exports };
     p.pipeline(pipeline);
     report = await p.build({ keepGoing: true });
     // then each family's PEFT export imported back as an adapter of its base

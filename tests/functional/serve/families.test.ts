@@ -11,30 +11,14 @@ import { runGenerate } from '../../../src/cli/commands/generate.ts';
 import { nativeEngine } from '../../../src/engine/native.ts';
 import { startServer, type RunningServer } from '../../../src/serve/server.ts';
 import { TOOLCHAIN } from '../../../src/cli/toolchain.ts';
+import { FAMILIES, FAMILY_MODELS, familyTraining } from '../../helpers/family-models.ts';
 import { TempProject } from '../../helpers/project.ts';
 import { syntheticQa } from '../../helpers/synthetic-qa.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const skip = existsSync(join(ROOT, 'native', 'build', 'Release', 'peft_engine.node')) ? '' : 'native addon not built (npm run build:native)';
 
-const tiny = { vocabSize: 512, hiddenSize: 32, numLayers: 2, numHeads: 4 };
-const MODELS = {
-  gpt2: { init: { ...tiny, modelType: 'gpt2', intermediateSize: 64, maxPositionEmbeddings: 128, seed: 3 } },
-  moe: { init: { ...tiny, modelType: 'mixtral', intermediateSize: 32, numKvHeads: 2, numExperts: 4, expertsPerTok: 2, seed: 1 } },
-  t5: { init: { ...tiny, modelType: 't5', intermediateSize: 64, tieWordEmbeddings: false, seed: 0 } },
-};
-const FAMILIES = Object.keys(MODELS) as (keyof typeof MODELS)[];
-const train = {
-  quant: 'none',
-  compute: 'fp32',
-  lora: { r: 4, alpha: 8, dropout: 0 },
-  lr: 0.02,
-  warmup: 1,
-  batchSize: 4,
-  seqLen: 96,
-  checkpointEvery: 0,
-  maxSteps: 2,
-};
+const train = familyTraining(0.02);
 const PROMPT = 'Context: Lily went to the park. Tom went to the zoo.\nQuestion: Where did Tom go?\nAnswer:';
 
 describe.skipIf(skip !== '')(`peftmake serve: GPT-2, Mixtral and T5 compositions with the openai client${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -64,7 +48,7 @@ describe.skipIf(skip !== '')(`peftmake serve: GPT-2, Mixtral and T5 compositions
       adapters[`${f}-task`] = { base: f, data: `${f}-qa`, on: [`${f}-domain`], ...train };
       compositions[`${f}-chat`] = { base: f, adapters: [{ name: `${f}-domain` }, { name: `${f}-task`, weight: 0.8 }] };
     }
-    p.pipeline({ models: MODELS, datasets, adapters, compositions });
+    p.pipeline({ models: FAMILY_MODELS, datasets, adapters, compositions });
     const report = await p.build();
     if (!report.ok) console.log(JSON.stringify(report.stages.filter((x) => x.error)));
     expect(report.ok).toBe(true);
