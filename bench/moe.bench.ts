@@ -85,7 +85,8 @@ async function main(): Promise<void> {
     const expertParams = LAYERS * EXPERTS * 3 * H * I;
     const attnParams = LAYERS * (2 * H * q + 2 * H * kv);
     const fp32Params = m.info.params - expertParams - attnParams; // embedding, head, norms, q/k norms, router, bias
-    const linearBytes = m.info.frozenBytes - fp32Params * 4;
+    // the fp32 tensors and, in bf16 compute, the head's bf16 copy for decoding are not NF4 linears
+    const linearBytes = m.info.frozenBytes - fp32Params * 4 - m.info.headCopyBytes;
     const common = {
       model: `MiniMax-M2 shape (random init, ${LAYERS} of 62 layers, ${EXPERTS} of 256 experts, top-8, vocab ${VOCAB})`,
       compute,
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       ...common,
       params: init.params,
       frozen_bytes_nf4: m.info.frozenBytes,
+      head_bf16_copy_bytes: m.info.headCopyBytes,
       bytes_per_param_nf4: round(m.info.frozenBytes / m.info.params, 4),
       nf4_linear_params: expertParams + attnParams,
       nf4_linear_bytes_per_param: round(linearBytes / (expertParams + attnParams), 4),

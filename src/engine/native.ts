@@ -31,6 +31,8 @@ export interface NativeModelInfo {
   quant: 'none' | 'nf4';
   compute: 'fp32' | 'bf16';
   frozenBytes: number;
+  /** The bf16 copy of the head that bf16 compute decodes with (part of frozenBytes; 0 otherwise). */
+  headCopyBytes: number;
   params: number;
   backend: string;
   /** Which kernels each op family runs with in this model's compute mode (for logs and artifact metadata). */

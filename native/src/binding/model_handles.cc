@@ -83,6 +83,7 @@ Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
   o.Set("quant", m.storage == kern::Storage::NF4 ? "nf4" : "none");
   o.Set("compute", m.compute == kern::Compute::BF16 ? "bf16" : "fp32");
   o.Set("frozenBytes", (double)m.frozen_bytes());
+  o.Set("headCopyBytes", (double)(m.head16.size() * sizeof(uint16_t))); // bf16 head copy, within frozenBytes
   o.Set("params", (double)m.params());
   o.Set("backend", kern::backend_info());
   o.Set("kernels", compute_kernels(m));
