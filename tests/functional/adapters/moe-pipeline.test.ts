@@ -56,3 +56,15 @@ describe.skipIf(skip !== '')(`MoE example pipeline through the CLI${skip ? ` (sk
     expect(g.tokens).toHaveLength(5);
   });
 });
+
+it('the MiniMax-M2 DAPT + SQuAD recipe (examples/minimax-m2-dapt) validates and plans: task adapter on the domain adapter', () => {
+  const file = join(ROOT, 'examples', 'minimax-m2-dapt', 'pipeline.json');
+  const out = execFileSync(process.execPath, [BIN, 'validate', '-f', file], { encoding: 'utf8' });
+  expect(out).toMatch(/adapters\.task \(adapter\) <- adapters\.domain, datasets\.squad, models\.base/);
+  expect(out).toMatch(/evals\.report \(eval\) <- compositions\.assistant, datasets\.squad/);
+  const recipe = JSON.parse(readFileSync(file, 'utf8'));
+  expect(recipe.models.base).toEqual({ hub: 'MiniMaxAI/MiniMax-M2', revision: 'main' });
+  expect(recipe.adapters.domain.lora.targets).toBe('all-linear');
+  expect(recipe.adapters.task.lora.targets).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'w1', 'w2', 'w3']);
+  expect(recipe.adapters.task.on).toEqual(['domain']);
+});
