@@ -37,6 +37,25 @@ const RowsBf16Kernels* bf16_kernels() {
 
 constexpr int TILE = 16; // weight rows per task (multiple of 4; a 16 x 1536 fp32 tile is 96 KB)
 
+// How a weight is cut into row tiles: NF4 tiles start on 64-weight block boundaries (TILE rows, doubled until a
+// tile is whole blocks), with the view the variants decode from; q is null for fp32 / bf16 storage.
+struct Nf4Tiles {
+  const kern::NF4Tensor* q = nullptr;
+  int tile_rows = TILE;
+  kern::Nf4View view{};
+};
+
+Nf4Tiles nf4_tiles(const kern::FrozenLinear& W) {
+  Nf4Tiles t;
+  if (W.storage() != kern::Storage::NF4) return t;
+  t.q = &W.nf4_tensor();
+  while (((size_t)t.tile_rows * W.in()) % kern::NF4_BLOCK != 0) t.tile_rows *= 2;
+  t.view = kern::Nf4View{t.q->packed.data(), t.q->absmax_q.data(), t.q->absmax_scale.data(),
+                         t.q->absmax_offset, kern::NF4_CODE,       t.q->rows,
+                         t.q->cols};
+  return t;
+}
+
 } // namespace
 
 void rows_matmul_f32(const float* W, int out, int in, const float* x, int T, float* y) {
@@ -64,15 +83,11 @@ const uint16_t* input_bf16(const RowsBf16Kernels& kb, const float* x, int T, int
 void rows_matmul_bf16_mode(const RowsBf16Kernels& kb, const kern::FrozenLinear& W, const float* x, int T, float* y) {
   const int out = W.out(), in = W.in();
   const uint16_t* x16 = input_bf16(kb, x, T, in);
-  const kern::NF4Tensor* q = W.storage() == kern::Storage::NF4 ? &W.nf4_tensor() : nullptr;
+  const Nf4Tiles nt = nf4_tiles(W);
+  const kern::NF4Tensor* q = nt.q;
   const uint16_t* w16 = q ? nullptr : W.bf16_data(); // bf16 storage or the weight's bf16 copy, read in place
-  int tile_rows = TILE;
-  while (q && ((size_t)tile_rows * in) % kern::NF4_BLOCK != 0) tile_rows *= 2;
-  kern::Nf4View view{};
-  if (q)
-    view = kern::Nf4View{q->packed.data(), q->absmax_q.data(), q->absmax_scale.data(),
-                         q->absmax_offset, kern::NF4_CODE,     q->rows,
-                         q->cols};
+  const int tile_rows = nt.tile_rows;
+  const kern::Nf4View& view = nt.view;
   kern::parallel_for((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
     thread_local std::vector<uint16_t> tile;
     thread_local std::vector<float> f32;
@@ -118,14 +133,10 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
   if (bf16)
     if (const RowsBf16Kernels* kb = bf16_kernels()) return rows_matmul_bf16_mode(*kb, W, x, T, y);
   const RowsKernels& kr = kernels();
-  const kern::NF4Tensor* q = W.storage() == kern::Storage::NF4 ? &W.nf4_tensor() : nullptr;
-  int tile_rows = TILE; // NF4 tiles start on 64-weight block boundaries
-  while (q && ((size_t)tile_rows * in) % kern::NF4_BLOCK != 0) tile_rows *= 2;
-  kern::Nf4View view{};
-  if (q)
-    view = kern::Nf4View{q->packed.data(), q->absmax_q.data(), q->absmax_scale.data(),
-                         q->absmax_offset, kern::NF4_CODE,     q->rows,
-                         q->cols};
+  const Nf4Tiles nt = nf4_tiles(W);
+  const kern::NF4Tensor* q = nt.q;
+  const int tile_rows = nt.tile_rows;
+  const kern::Nf4View& view = nt.view;
   kern::parallel_for((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
     thread_local std::vector<float> tile;
     for (int c = b; c < e; c++) {
