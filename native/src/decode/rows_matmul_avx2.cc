@@ -5,7 +5,7 @@
 #include "decode/rows_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
-#include <cstring>
+#include "kernels/nf4_lookup_avx2.h"
 
 namespace peft::decode {
 
@@ -60,25 +60,13 @@ void products(const float* W, int o0, int o1, int in, const float* x, int T, flo
   }
 }
 
-// 8 codes (4 packed bytes, low nibble first) -> their code-book values, in element order.
-inline __m256 lookup8(const uint8_t* p, __m256 lo_tab, __m256 hi_tab) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  const __m128i b = _mm_cvtsi32_si128((int)v);
-  const __m128i m = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-  const __m256i idx = _mm256_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
-  const __m256 a = _mm256_permutevar8x32_ps(lo_tab, idx), c = _mm256_permutevar8x32_ps(hi_tab, idx);
-  return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28))); // bit 3 -> sign: upper half
-}
-
 void dequant(const kern::Nf4View& w, size_t b0, size_t nb, float* out) {
   const __m256 lo_tab = _mm256_loadu_ps(w.code), hi_tab = _mm256_loadu_ps(w.code + 8);
   for (size_t b = 0; b < nb; b++) {
     const uint8_t* p = w.packed + (b0 + b) * 32;
     const __m256 va = _mm256_set1_ps(kern::nf4_view_absmax(w, b0 + b));
     for (int q = 0; q < 8; q++)
-      _mm256_storeu_ps(out + b * 64 + 8 * q, _mm256_mul_ps(lookup8(p + 4 * q, lo_tab, hi_tab), va));
+      _mm256_storeu_ps(out + b * 64 + 8 * q, _mm256_mul_ps(kern::nf4_lookup8(p + 4 * q, lo_tab, hi_tab), va));
   }
 }
 

@@ -1,5 +1,5 @@
-// The AVX2 NF4 code-book lookup shared by the AVX2 units (gemv_avx2.cc, simd_avx2.cc): static, so each keeps its own
-// copy compiled with its own flags. Include only from units built with -mavx2.
+// The AVX2 NF4 code-book lookup shared by the AVX2 units (gemv_avx2.cc, simd_avx2.cc, decode/rows_matmul_avx2.cc):
+// static, so each keeps its own copy compiled with its own flags. Include only from units built with -mavx2.
 #pragma once
 #include <immintrin.h>
 #include <cstdint>
