@@ -7,6 +7,7 @@
 #include <vector>
 #include "binding/args.h"
 #include "binding/handles.h"
+#include "binding/optimizer_state.h"
 #include "binding/register.h"
 #include "binding/worker.h"
 #include "error.h"
@@ -475,7 +476,7 @@ Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
     ts.push_back({k + ".exp_avg_sq", {(int64_t)sq[i]->size()}, sq[i]->data()});
     i++;
   });
-  write_safetensors_f32(path, ts, {{"format", "pt"}, {"step", std::to_string(h->t->steps_done())}});
+  write_optimizer_state(path, ts, h->t->steps_done());
   return info.Env().Undefined();
 }
 
@@ -485,23 +486,11 @@ Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
   T5TrainerHandle* h = get_handle<T5TrainerHandle>(info[0], "T5 trainer");
   if (h->busy) usage("cannot load the optimizer state while the trainer runs");
   const std::string path = get_str(info, 1, "path");
-  SafetensorsFile f(path);
-  size_t used = 0;
+  OptimizerStateReader f(path);
   for (int which = 0; which < 2; which++)
-    t5::t5_for_each_tensor(
-        which ? h->t->exp_avg_sq() : h->t->exp_avg(), [&](const std::string& key, std::vector<float>& dst) {
-          const std::string k = key + (which ? ".exp_avg_sq" : ".exp_avg");
-          auto it = f.tensors().find(k);
-          if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())
-            throw EngineError("E_ADAPTER", path + ": optimizer tensor '" + k + "' is missing or has the wrong size");
-          it->second.to_f32(dst.data());
-          used++;
-        });
-  if (used != f.tensors().size())
-    throw EngineError("E_ADAPTER", path + ": holds optimizer tensors for modules the trainer does not have");
-  auto st = f.metadata().find("step");
-  if (st == f.metadata().end()) throw EngineError("E_ADAPTER", path + ": metadata has no 'step'");
-  h->t->set_steps_done(std::stol(st->second));
+    t5::t5_for_each_tensor(which ? h->t->exp_avg_sq() : h->t->exp_avg(),
+                           [&](const std::string& key, std::vector<float>& dst) { f.read(key, which == 1, dst); });
+  h->t->set_steps_done(f.finish());
   return info.Env().Undefined();
 }
 

@@ -6,9 +6,9 @@
 #include "adapter_io.h"
 #include "binding/args.h"
 #include "binding/handles.h"
+#include "binding/optimizer_state.h"
 #include "binding/register.h"
 #include "error.h"
-#include "model/safetensors.h"
 #include "train.h"
 
 namespace peft::binding {
@@ -31,7 +31,7 @@ Napi::Value TrainerSaveState(const Napi::CallbackInfo& info) {
     ts.push_back({k + ".exp_avg", shape, mm.data()});
     ts.push_back({k + ".exp_avg_sq", shape, vv.data()});
   });
-  write_safetensors_f32(path, ts, {{"format", "pt"}, {"step", std::to_string(h->t->steps_done())}});
+  write_optimizer_state(path, ts, h->t->steps_done());
   return info.Env().Undefined();
 }
 
@@ -39,26 +39,15 @@ Napi::Value TrainerLoadState(const Napi::CallbackInfo& info) {
   TrainerHandle* h = get_handle<TrainerHandle>(info[0], "trainer");
   if (h->busy) usage("cannot load the optimizer state while the trainer runs");
   std::string path = get_str(info, 1, "path");
-  SafetensorsFile f(path);
+  OptimizerStateReader f(path);
   Adapter& m = h->t->exp_avg();
   Adapter& v = h->t->exp_avg_sq();
-  size_t used = 0;
   for_each_lora_tensor(m, [&](int l, int p, bool isA, std::vector<float>& mm) {
-    for (int which = 0; which < 2; which++) {
-      const std::string k = lora_key(l, p, isA, m.gpt2) + (which ? ".exp_avg_sq" : ".exp_avg");
-      auto it = f.tensors().find(k);
-      std::vector<float>& dst = which ? lora_tensor(v, l, p, isA) : mm;
-      if (it == f.tensors().end() || (size_t)it->second.numel() != dst.size())
-        throw EngineError("E_ADAPTER", path + ": optimizer tensor '" + k + "' is missing or has the wrong size");
-      it->second.to_f32(dst.data());
-      used++;
-    }
+    const std::string k = lora_key(l, p, isA, m.gpt2);
+    f.read(k, false, mm);
+    f.read(k, true, lora_tensor(v, l, p, isA));
   });
-  if (used != f.tensors().size())
-    throw EngineError("E_ADAPTER", path + ": holds optimizer tensors for modules the trainer does not have");
-  auto st = f.metadata().find("step");
-  if (st == f.metadata().end()) throw EngineError("E_ADAPTER", path + ": metadata has no 'step'");
-  h->t->set_steps_done(std::stol(st->second));
+  h->t->set_steps_done(f.finish());
   return info.Env().Undefined();
 }
 
