@@ -103,7 +103,7 @@ describe.skipIf(NO_ADDON !== '')(`optimizer state files${NO_ADDON ? ` (skipped: 
       [
         'extra',
         (h) => {
-          const end = Math.max(...Object.values(h).flatMap((e) => ('data_offsets' in e ? [e.data_offsets[1]] : [])));
+          const end = Math.max(...Object.values(h).flatMap((e) => ('data_offsets' in e ? [Number(e.data_offsets[1])] : [])));
           h['base_model.model.other.exp_avg'] = { dtype: 'F32', shape: [0], data_offsets: [end, end] };
         },
         /holds optimizer tensors for modules the trainer does not have/,
