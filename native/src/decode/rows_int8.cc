@@ -1,0 +1,105 @@
+// The int8 mode's dispatch (see rows_int8.h): inputs quantised once per call on the calling thread, weight tiles of 16
+// rows over the pool (NF4 tiles decoded to int8 once per call by the variant, reused by every row), products by the
+// active ISA's variant (rows_int8_avx2.cc under avx2 and avx512, rows_int8_scalar.cc, the reference, under scalar).
+#include "decode/rows_int8.h"
+#include <algorithm>
+#include <cmath>
+#include <vector>
+#include "decode/rows_matmul.h"
+#include "decode/rows_variants.h"
+#include "kernels/isa.h"
+#include "kernels/kernels.h"
+
+namespace peft::decode {
+
+namespace {
+
+const RowsInt8Kernels& kernels() {
+  // the AVX2 body on avx512 too (no AVX-512 / VNNI int8 body yet); the scalar reference under PEFT_ISA=scalar
+  if (kern::active_isa() != kern::Isa::Scalar && rows_int8_kernels_avx2.products &&
+      kern::isa_cpu_supports(kern::Isa::Avx2))
+    return rows_int8_kernels_avx2;
+  return rows_int8_kernels_scalar;
+}
+
+constexpr int TILE = 16; // weight rows per task
+
+struct Q8Input { // the call's inputs in int8, on the calling thread (the pool's tasks read them through the pointers)
+  const int8_t* q;
+  const float* d;
+};
+
+Q8Input quantize_input(const float* x, int T, int in) {
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d;
+  const size_t n = (size_t)T * in;
+  if (q.size() < n) q.resize(n);
+  if (d.size() < n / 32) d.resize(n / 32);
+  quantize_q8(x, n, q.data(), d.data());
+  return {q.data(), d.data()};
+}
+
+} // namespace
+
+const int8_t* nf4_int8_levels() {
+  static const std::vector<int8_t> levels = [] {
+    std::vector<int8_t> l(16);
+    for (int i = 0; i < 16; i++) l[i] = (int8_t)std::lrint(kern::NF4_CODE[i] * 127.0);
+    return l;
+  }();
+  return levels.data();
+}
+
+void quantize_q8(const float* x, size_t n, int8_t* q, float* d) {
+  for (size_t c = 0; c < n / 32; c++) {
+    const float* xc = x + c * 32;
+    float amax = 0.f;
+    for (int i = 0; i < 32; i++) amax = std::max(amax, std::fabs(xc[i]));
+    d[c] = amax / 127.f;
+    const float id = amax > 0.f ? 127.f / amax : 0.f;
+    for (int i = 0; i < 32; i++) {
+      const float v = std::nearbyint(xc[i] * id); // round half to even (the default rounding mode)
+      q[c * 32 + i] = (int8_t)std::min(127.f, std::max(-127.f, v));
+    }
+  }
+}
+
+bool rows_int8_supported(const kern::FrozenLinear& W) {
+  return W.storage() == kern::Storage::NF4 && W.in() % 32 == 0;
+}
+
+void rows_matmul_int8(const kern::FrozenLinear& W, const float* x, int T, float* y) {
+  if (!rows_int8_supported(W)) return rows_matmul(W, x, T, y, false);
+  const int out = W.out(), in = W.in();
+  if (T <= 0) return;
+  const RowsInt8Kernels& k = kernels();
+  const Q8Input xi = quantize_input(x, T, in);
+  const kern::NF4Tensor& t = W.nf4_tensor();
+  const kern::Nf4View view{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset,
+                           kern::NF4_CODE,  t.rows,          t.cols};
+  const int8_t* levels = nf4_int8_levels();
+  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+    thread_local std::vector<int8_t> wq;
+    thread_local std::vector<float> dw;
+    if (wq.size() < (size_t)TILE * in) wq.resize((size_t)TILE * in);
+    if (dw.size() < (size_t)TILE * in / 32) dw.resize((size_t)TILE * in / 32);
+    for (int c = b; c < e; c++) {
+      const int o0 = c * TILE, rows = std::min(TILE, out - o0);
+      k.decode(view, levels, o0, rows, wq.data(), dw.data());
+      k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, T, y, out);
+    }
+  });
+  W.add_bias_rows(y, T);
+}
+
+void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y) {
+  if (T <= 0 || out <= 0) return;
+  const RowsInt8Kernels& k = kernels();
+  const Q8Input xi = quantize_input(x, T, in);
+  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+    const int o0 = b * TILE, o1 = std::min(out, e * TILE);
+    k.products(Wq + (size_t)o0 * in, Wd + (size_t)o0 * (in / 32), o0, o1, in, xi.q, xi.d, T, y, out);
+  });
+}
+
+} // namespace peft::decode
