@@ -116,7 +116,7 @@ bool int8_rows(const LlamaModel& m) { return m.int8 && rows_family(m); }
 void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
                   int T, const float* resid, bool bf16) {
   if (int8_rows(m)) {
-    for (int j = 0; j < n; j++) m.be().decode_rows_linear_int8(*ws[j], ys[j], x, T);
+    m.be().decode_rows_linear_int8_group(ws, ys, n, x, T);
     if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
     return;
   }
@@ -193,8 +193,9 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         be.decode_rows_linear(*L.proj[P_UP], b.u.data(), b.ln.data(), T, true);
         be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
       } else if (int8_rows(m)) {
-        be.decode_rows_linear_int8(*L.proj[P_GATE], b.g.data(), b.ln.data(), T);
-        be.decode_rows_linear_int8(*L.proj[P_UP], b.u.data(), b.ln.data(), T);
+        const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
+        float* const ys[2] = {b.g.data(), b.u.data()};
+        be.decode_rows_linear_int8_group(ws, ys, 2, b.ln.data(), T);
         be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false); // as the batch's
       } else {
         be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),

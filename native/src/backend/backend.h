@@ -76,6 +76,9 @@ class Backend {
   // int8 compute (decode/rows_int8.h): y[T, out] = x[T, in] W^T (+ bias) with int8 inputs and NF4 weights as int8
   // levels (exact int32 dot products per 32 inputs); weights that are not NF4 with in % 32 == 0 run decode_rows_linear.
   virtual void decode_rows_linear_int8(const kern::FrozenLinear& w, float* y, const float* x, int T) const = 0;
+  // ys[j] = x W_j^T for n projections reading x, in one pool region (the same numbers as one at a time).
+  virtual void decode_rows_linear_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n,
+                                             const float* x, int T) const = 0;
   // y[T, out] = x[T, in] W^T for a W quantised by quantize_q8 (the lm_head in int8 compute).
   virtual void decode_rows_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T,
                               float* y) const = 0;

@@ -149,6 +149,10 @@ class CpuBackend final : public Backend {
   void decode_rows_linear_int8(const kern::FrozenLinear& w, float* y, const float* x, int T) const override {
     decode::rows_matmul_int8(w, x, T, y);
   }
+  void decode_rows_linear_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
+                                     int T) const override {
+    decode::rows_matmul_int8_group(ws, ys, n, x, T);
+  }
   void decode_rows_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T,
                       float* y) const override {
     decode::rows_matmul_q8(Wq, Wd, out, in, x, T, y);

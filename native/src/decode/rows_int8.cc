@@ -69,27 +69,53 @@ bool rows_int8_supported(const kern::FrozenLinear& W) {
 }
 
 void rows_matmul_int8(const kern::FrozenLinear& W, const float* x, int T, float* y) {
-  if (!rows_int8_supported(W)) return rows_matmul(W, x, T, y, false);
-  const int out = W.out(), in = W.in();
-  if (T <= 0) return;
+  const kern::FrozenLinear* ws[1] = {&W};
+  float* const ys[1] = {y};
+  rows_matmul_int8_group(ws, ys, 1, x, T);
+}
+
+void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x, int T) {
+  if (T <= 0 || n <= 0) return;
+  struct Part {
+    const kern::FrozenLinear* w;
+    float* y;
+    kern::Nf4View view;
+    int tile0; // its first tile in the region's numbering
+  };
+  std::vector<Part> parts;
+  int tiles = 0, in = 0;
+  for (int j = 0; j < n; j++) {
+    if (!rows_int8_supported(*ws[j])) { // fp32 rows products, on their own
+      rows_matmul(*ws[j], x, T, ys[j], false);
+      continue;
+    }
+    const kern::NF4Tensor& t = ws[j]->nf4_tensor();
+    parts.push_back(Part{ws[j], ys[j],
+                         kern::Nf4View{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset,
+                                       kern::NF4_CODE, t.rows, t.cols},
+                         tiles});
+    tiles += (ws[j]->out() + TILE - 1) / TILE;
+    in = ws[j]->in(); // the same input: the same width
+  }
+  if (parts.empty()) return;
   const RowsInt8Kernels& k = kernels();
   const Q8Input xi = quantize_input(x, T, in);
-  const kern::NF4Tensor& t = W.nf4_tensor();
-  const kern::Nf4View view{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset,
-                           kern::NF4_CODE,  t.rows,          t.cols};
   const int8_t* levels = nf4_int8_levels();
-  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+  kern::parallel_for(tiles, [&](int b, int e) {
     thread_local std::vector<int8_t> wq;
     thread_local std::vector<float> dw;
     if (wq.size() < (size_t)TILE * in) wq.resize((size_t)TILE * in);
     if (dw.size() < (size_t)TILE * in / 32) dw.resize((size_t)TILE * in / 32);
+    size_t p = 0;
     for (int c = b; c < e; c++) {
-      const int o0 = c * TILE, rows = std::min(TILE, out - o0);
-      k.decode(view, levels, o0, rows, wq.data(), dw.data());
-      k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, T, y, out);
+      while (p + 1 < parts.size() && parts[p + 1].tile0 <= c) p++;
+      const Part& q = parts[p];
+      const int out = q.w->out(), o0 = (c - q.tile0) * TILE, rows = std::min(TILE, out - o0);
+      k.decode(q.view, levels, o0, rows, wq.data(), dw.data());
+      k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, T, q.y, out);
     }
   });
-  W.add_bias_rows(y, T);
+  for (const Part& q : parts) q.w->add_bias_rows(q.y, T);
 }
 
 void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y) {

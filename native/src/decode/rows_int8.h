@@ -15,6 +15,9 @@ void quantize_q8(const float* x, size_t n, int8_t* q, float* d);
 bool rows_int8_supported(const kern::FrozenLinear& W);
 // y[T, out] = x[T, in] W^T (+ bias): the int8 mode where rows_int8_supported(W), else decode/rows_matmul's fp32.
 void rows_matmul_int8(const kern::FrozenLinear& W, const float* x, int T, float* y);
+// ys[j] = x W_j^T (+ bias_j) for n projections reading the same x (q/k/v, gate/up): the input quantised once, the
+// tiles of all of them in one pool region; each output's numbers as rows_matmul_int8 gives them.
+void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x, int T);
 // y[T, out] = x[T, in] W^T for W quantised by quantize_q8 (Wq [out, in], Wd [out, in / 32]); in % 32 == 0.
 void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y);
 // The NF4 code book as int8 levels, round(code * 127).

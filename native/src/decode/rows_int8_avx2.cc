@@ -83,7 +83,7 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
       int8_t* o = wq + (size_t)r * in + 32 * j; // low nibble first: element 2 i from lo[i], 2 i + 1 from hi[i]
       _mm_storeu_si128((__m128i*)o, _mm_unpacklo_epi8(lo, hi));
       _mm_storeu_si128((__m128i*)(o + 16), _mm_unpackhi_epi8(lo, hi));
-      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) / 127.f;
+      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) * (1.f / 127.f);
     }
 }
 

@@ -44,7 +44,7 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
         o[2 * i] = levels[p[i] & 15];
         o[2 * i + 1] = levels[p[i] >> 4];
       }
-      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) / 127.f;
+      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) * (1.f / 127.f);
     }
 }
 

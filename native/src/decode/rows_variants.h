@@ -35,7 +35,7 @@ struct RowsBf16Kernels {
 };
 
 // int8 mode (int8 compute, decode/rows_int8.h): weights as int8 levels with one fp32 scale per 32 inputs of a row
-// (NF4 tiles decoded with the code book as 16 int8 levels, round(code * 127); the lm_head quantised once at load),
+// (NF4 tiles decoded with the code book as 16 int8 levels, round(code * 127), scale absmax * (1 / 127); the lm_head quantised once at load),
 // inputs quantised per row per 32 inputs (scale = absmax / 127, values in [-127, 127]); each 32-input chunk's dot
 // product in exact int32 arithmetic. The numbers every variant reproduces bit for bit (the scalar file is the
 // reference): per (row t, output o) 8 fp32 lanes, lane l of chunk j adding fma((float)(sum of the int products of
