@@ -84,11 +84,12 @@ async function runner(runtime: string, precision: string, dir: string, threads: 
     const compute = precision === 'fp32' ? 'fp32' : precision === 'nf4-int8' ? 'int8' : 'bf16';
     const m = await loadModel({ dir: join(dir, 'hf'), quant, compute });
     const isa = /isa=(\S+)/.exec(nativeEngine().engineCaps().backend)?.[1] ?? '?';
-    const what = {
-      nf4: 'nf4 + bf16 head',
-      'nf4-int8': 'nf4 as int8 levels x int8 activations + int8 head',
-      bf16: 'bf16 weights',
-    }[precision] ?? 'fp32 weights';
+    const what =
+      {
+        nf4: 'nf4 + bf16 head',
+        'nf4-int8': 'nf4 as int8 levels x int8 activations + int8 head',
+        bf16: 'bf16 weights',
+      }[precision] ?? 'fp32 weights';
     return {
       label: `${what} (isa ${isa})`,
       warm: () => m.generate(PROMPT, { maxTokens: 8, temperature: 0, eos: [] }),

@@ -246,8 +246,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
 void head_logits(const LlamaModel& m, DecodeBufs& b) {
   PEFT_PROFILE_SCOPE(lmhead_ce);
   if (!m.head8.empty() && int8_rows(m))
-    m.be().decode_rows_q8(m.head8.data(), m.head8_d.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1,
-                          b.logits.data());
+    m.be().decode_rows_q8(m.head8.data(), m.head8_d.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
   else if (!m.head16.empty() && bf16_rows(m))
     m.be().decode_rows_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
   else if (!m.head16.empty())

@@ -1,7 +1,8 @@
 // int8 compute (NF4 decoding in int8: native/src/decode/rows_int8, generate.cc, decode/batch_decoder.cc) on
 // stories260K: the greedy sample follows fp32 compute's tokens on the same NF4 weights but at a near tie (fp32's top
-// two within 0.25 nats), the log-probs differ (the int8 products ran) by less than 0.1; 16 requests decoded together give exactly what each gives alone and what
-// generate gives (short and long prompts, adapters); the mode is refused without NF4 weights.
+// two within 0.25 nats), the log-probs differ (the int8 products ran) by less than 0.1; 16 requests decoded together
+// give exactly what each gives alone and what generate gives (short and long prompts, adapters); the mode is refused
+// without NF4 weights.
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -64,9 +64,7 @@ void quantize_q8(const float* x, size_t n, int8_t* q, float* d) {
   }
 }
 
-bool rows_int8_supported(const kern::FrozenLinear& W) {
-  return W.storage() == kern::Storage::NF4 && W.in() % 32 == 0;
-}
+bool rows_int8_supported(const kern::FrozenLinear& W) { return W.storage() == kern::Storage::NF4 && W.in() % 32 == 0; }
 
 void rows_matmul_int8(const kern::FrozenLinear& W, const float* x, int T, float* y) {
   const kern::FrozenLinear* ws[1] = {&W};

@@ -18,8 +18,8 @@ inline float hsum(__m256 v) { // lanes l + 4, then l + 2, then the two (the refe
 }
 
 template <int MT, int MO>
-inline void block(const int8_t* wq, const float* dw, int in, const int8_t* xq, const float* dx, int t0, int o,
-                  float* y, int ldy) {
+inline void block(const int8_t* wq, const float* dw, int in, const int8_t* xq, const float* dx, int t0, int o, float* y,
+                  int ldy) {
   const int nc = in / 32;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[MT][MO];

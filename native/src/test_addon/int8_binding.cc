@@ -65,8 +65,8 @@ Napi::Value Nf4Int8Tile(const Napi::CallbackInfo& info) {
   const kern::FrozenLinear* l = linear(info[0], "nf4Int8Tile");
   if (!decode::rows_int8_supported(*l)) bad("nf4Int8Tile: the weight must be NF4 with in % 32 == 0");
   const kern::NF4Tensor& t = l->nf4_tensor();
-  const kern::Nf4View v{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset,
-                        kern::NF4_CODE,  t.rows,          t.cols};
+  const kern::Nf4View v{
+      t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, kern::NF4_CODE, t.rows, t.cols};
   const decode::RowsInt8Kernels& k = kern::active_isa() == kern::Isa::Scalar || !decode::rows_int8_kernels_avx2.decode
                                          ? decode::rows_int8_kernels_scalar
                                          : decode::rows_int8_kernels_avx2;
