@@ -11,6 +11,8 @@ const k = testAddon.kernels;
 const isas = runnableIsas.filter((i) => i !== 'avx512' || runnableIsas.length === 1); // avx512 runs the AVX2 body
 
 type Q8 = { q: Int8Array; d: Float32Array };
+/** Where value i sits in the int8 arrays: within each 32, the even-indexed values first, then the odd ones. */
+const pos = (i: number) => i - (i % 32) + (i % 2) * 16 + Math.floor((i % 32) / 2);
 
 /** The float64 value of the quantised product and the bound of its distance to the unquantised one, per output. */
 function reference(wq: Q8, xq: Q8, W: Float32Array, x: Float32Array, T: number, out: number, inn: number) {
@@ -28,7 +30,7 @@ function reference(wq: Q8, xq: Q8, W: Float32Array, x: Float32Array, T: number, 
           dx = xq.d[t * nc + j];
         let dot = 0;
         for (let i = 32 * j; i < 32 * j + 32; i++) {
-          dot += wq.q[o * inn + i] * xq.q[t * inn + i];
+          dot += wq.q[o * inn + pos(i)] * xq.q[t * inn + pos(i)];
           // |w x - w' x'| <= |w - w'| |x| + |w'| |x - x'|, with |w - w'| <= dw / 2, |x - x'| <= dx / 2
           b += (dw / 2) * Math.abs(x[t * inn + i]) + (Math.abs(W[o * inn + i]) + dw / 2) * (dx / 2);
         }
@@ -74,7 +76,7 @@ describe.each(isas)('int8 decode products on the %s path', (isa) => {
     for (let i = 0; i < out * inn; i++) {
       const d = t.d[Math.floor(i / 32)];
       expect(Math.abs(t.q[i])).toBeLessThanOrEqual(127);
-      worst = Math.max(worst, Math.abs(t.q[i] * d - W[i]) / d);
+      worst = Math.max(worst, Math.abs(t.q[pos(i)] * d - W[i]) / d);
     }
     expect(worst).toBeGreaterThan(0.2); // the levels round (NF4 codes are not multiples of 1/127)
     expect(worst).toBeLessThanOrEqual(0.5 + 1e-4);
@@ -90,8 +92,8 @@ describe.each(isas)('int8 decode products on the %s path', (isa) => {
       if (c === 2) continue;
       let mx = 0;
       for (let i = 32 * c; i < 32 * c + 32; i++) {
-        expect(Math.abs(q[i] * d[c] - x[i])).toBeLessThanOrEqual(d[c] / 2 + 1e-6 * d[c]);
-        mx = Math.max(mx, Math.abs(q[i]));
+        expect(Math.abs(q[pos(i)] * d[c] - x[i])).toBeLessThanOrEqual(d[c] / 2 + 1e-6 * d[c]);
+        mx = Math.max(mx, Math.abs(q[pos(i)]));
       }
       expect(mx).toBe(127);
     }

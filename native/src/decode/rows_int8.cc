@@ -22,7 +22,8 @@ const RowsInt8Kernels& kernels() {
   return rows_int8_kernels_scalar;
 }
 
-constexpr int TILE = 16; // weight rows per task
+constexpr int TILE = 16;      // weight rows per task
+constexpr int NF4_DIRECT = 3; // up to this many rows the products read the NF4 codes (no tile written and reread)
 
 struct Q8Input { // the call's inputs in int8, on the calling thread (the pool's tasks read them through the pointers)
   const int8_t* q;
@@ -59,7 +60,7 @@ void quantize_q8(const float* x, size_t n, int8_t* q, float* d) {
     const float id = amax > 0.f ? 127.f / amax : 0.f;
     for (int i = 0; i < 32; i++) {
       const float v = std::nearbyint(xc[i] * id); // round half to even (the default rounding mode)
-      q[c * 32 + i] = (int8_t)std::min(127.f, std::max(-127.f, v));
+      q[c * 32 + (i & 1) * 16 + i / 2] = (int8_t)std::min(127.f, std::max(-127.f, v)); // the chunk order
     }
   }
 }
@@ -109,8 +110,13 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
       while (p + 1 < parts.size() && parts[p + 1].tile0 <= c) p++;
       const Part& q = parts[p];
       const int out = q.w->out(), o0 = (c - q.tile0) * TILE, rows = std::min(TILE, out - o0);
-      k.decode(q.view, levels, o0, rows, wq.data(), dw.data());
-      k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, T, q.y, out);
+      if (T <= NF4_DIRECT) { // the same numbers either way (rows_variants.h)
+        k.decode(q.view, levels, o0, rows, nullptr, dw.data());
+        k.products_nf4(q.view, levels, dw.data(), o0, o0 + rows, xi.q, xi.d, T, q.y, out);
+      } else {
+        k.decode(q.view, levels, o0, rows, wq.data(), dw.data());
+        k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, T, q.y, out);
+      }
     }
   });
   for (const Part& q : parts) q.w->add_bias_rows(q.y, T);

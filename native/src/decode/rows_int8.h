@@ -9,7 +9,8 @@
 namespace peft::decode {
 
 // x [n] (n % 32 == 0) to int8 per 32 values: d = absmax / 127, q = round-half-even(x * (127 / absmax)) in
-// [-127, 127] (d = 0 and q = 0 for an all-zero chunk). The same code for inputs and the lm_head.
+// [-127, 127] (d = 0 and q = 0 for an all-zero chunk), stored in the products' chunk order (rows_variants.h: within
+// each 32, the even-indexed values, then the odd ones). The same code for inputs and the lm_head.
 void quantize_q8(const float* x, size_t n, int8_t* q, float* d);
 // Whether W runs in the int8 mode: NF4 storage with in % 32 == 0 (others run the fp32 products).
 bool rows_int8_supported(const kern::FrozenLinear& W);

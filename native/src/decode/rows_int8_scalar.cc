@@ -1,6 +1,7 @@
 // Portable bodies of decode/rows_int8 (built without AVX on x86): the exact integer chunk dot products and the fixed
 // lane order of rows_variants.h written out one value at a time, the reference every vector variant equals bit for bit.
 #include <cmath>
+#include <vector>
 #include "decode/rows_variants.h"
 
 namespace peft::decode {
@@ -38,18 +39,29 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < nc; j++) {
       const size_t g = (size_t)(o0 + r) * in + 32 * j; // a multiple of 32: the chunk lies in one 64-weight block
+      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) * (1.f / 127.f);
+      if (!wq) continue;
       const uint8_t* p = w.packed + g / 2;
       int8_t* o = wq + (size_t)r * in + 32 * j;
-      for (int i = 0; i < 16; i++) {
-        o[2 * i] = levels[p[i] & 15];
-        o[2 * i + 1] = levels[p[i] >> 4];
+      for (int i = 0; i < 16; i++) { // low nibbles (even values) first, then the high ones
+        o[i] = levels[p[i] & 15];
+        o[16 + i] = levels[p[i] >> 4];
       }
-      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) * (1.f / 127.f);
     }
+}
+
+void products_nf4(const kern::Nf4View& w, const int8_t* levels, const float* dw, int o0, int o1, const int8_t* xq,
+                  const float* dx, int T, float* y, int ldy) {
+  std::vector<int8_t> wq((size_t)w.cols);
+  std::vector<float> unused((size_t)w.cols / 32);
+  for (int o = o0; o < o1; o++) {
+    decode(w, levels, o, 1, wq.data(), unused.data());
+    products(wq.data(), dw + (size_t)(o - o0) * (w.cols / 32), o, o + 1, w.cols, xq, dx, T, y, ldy);
+  }
 }
 
 } // namespace
 
-const RowsInt8Kernels rows_int8_kernels_scalar{products, decode};
+const RowsInt8Kernels rows_int8_kernels_scalar{products, decode, products_nf4};
 
 } // namespace peft::decode

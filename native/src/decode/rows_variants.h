@@ -35,22 +35,29 @@ struct RowsBf16Kernels {
 };
 
 // int8 mode (int8 compute, decode/rows_int8.h): weights as int8 levels with one fp32 scale per 32 inputs of a row
-// (NF4 tiles decoded with the code book as 16 int8 levels, round(code * 127), scale absmax * (1 / 127); the lm_head quantised once at load),
-// inputs quantised per row per 32 inputs (scale = absmax / 127, values in [-127, 127]); each 32-input chunk's dot
-// product in exact int32 arithmetic. The numbers every variant reproduces bit for bit (the scalar file is the
-// reference): per (row t, output o) 8 fp32 lanes, lane l of chunk j adding fma((float)(sum of the int products of
-// inputs 32 j + 4 l .. 32 j + 4 l + 3), dw[o, j] * dx[t, j], lane); then lanes l + 4 added, then l + 2, then the two.
+// (NF4: the code book as 16 int8 levels, round(code * 127), scale absmax * (1 / 127); the lm_head quantised once at
+// load), inputs quantised per row per 32 inputs (scale absmax / 127, values in [-127, 127]). Within each 32-value
+// chunk int8 values are stored in NF4's nibble order: positions 0..15 hold the even-indexed values 0, 2, .., 30 (the
+// low nibbles of the chunk's 16 packed bytes), positions 16..31 the odd ones (the high nibbles), so 32 NF4 codes
+// become 32 levels with one byte shuffle. The numbers every variant reproduces bit for bit (the scalar file is the
+// reference): per (row t, output o) 8 fp32 lanes, lane l of chunk j adding fma((float)(the exact int sum of w x over
+// positions 4 l .. 4 l + 3 of the chunk), dw[o, j] * dx[t, j], lane); then lanes l + 4 added, then l + 2, then the two.
 // y[t * ldy + o] for o in [o0, o1), t < T; wq points at weight row o0 ([o1 - o0, in] int8), dw at its scales
 // ([o1 - o0, in / 32]); xq [T, in], dx [T, in / 32]; in % 32 == 0.
 using RowsInt8Products = void (*)(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq,
                                   const float* dx, int T, float* y, int ldy);
-// Weight rows [o0, o0 + rows) of an NF4 weight with in % 32 == 0 to int8 levels (levels[code]) and one scale per 32
-// inputs (the block's absmax / 127): wq [rows, in], dw [rows, in / 32].
+// The same numbers with the weights read as NF4 codes (rows [o0, o1) of w, looked up in levels in registers): the
+// path of few rows (single-sequence decoding), where a decoded tile would be written and read once.
+using RowsInt8Nf4Products = void (*)(const kern::Nf4View& w, const int8_t* levels, const float* dw, int o0, int o1,
+                                     const int8_t* xq, const float* dx, int T, float* y, int ldy);
+// Weight rows [o0, o0 + rows) of an NF4 weight with in % 32 == 0 to int8 levels (levels[code], in the chunk order
+// above) and one scale per 32 inputs: wq [rows, in] (skipped when null), dw [rows, in / 32].
 using Nf4TileInt8 = void (*)(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8_t* wq, float* dw);
 
 struct RowsInt8Kernels {
   RowsInt8Products products;
   Nf4TileInt8 decode;
+  RowsInt8Nf4Products products_nf4;
 };
 
 extern const RowsKernels rows_kernels_scalar;
