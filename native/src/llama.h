@@ -39,7 +39,8 @@ struct LlamaModel {
   std::vector<float> norm;      // [H]
   std::vector<uint16_t> head16; // [V, H] the head in bf16 (bf16 compute: read by decoding), else empty
   // int8 compute (enable_int8_decoding): decoding runs NF4 projections in int8 (decode/rows_int8.h) and the head from
-  // head8 [V, H] int8 with head8_d [V, H / 32] scales (empty when H % 32 != 0: the fp32 head); the rest as fp32 compute.
+  // head8 [V, H] int8 with its scales head8_d (per 32 inputs, by groups of 8 rows: decode/rows_variants.h; empty when
+  // H % 32 != 0: the fp32 head); the rest as fp32 compute.
   bool int8 = false;
   std::vector<int8_t> head8;
   std::vector<float> head8_d;

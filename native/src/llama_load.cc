@@ -134,9 +134,7 @@ void enable_int8_decoding(LlamaModel& m) {
   m.int8 = true;
   const size_t V = m.cfg.vocab_size, H = m.H();
   if (H % 32 != 0 || m.gpt2()) return; // the fp32 head
-  m.head8.resize(V * H);
-  m.head8_d.resize(V * H / 32);
-  m.be().quantize_q8(m.head(), V * H, m.head8.data(), m.head8_d.data());
+  m.be().quantize_q8_rows(m.head(), (int)V, (int)H, m.head8, m.head8_d);
 }
 
 } // namespace peft

@@ -79,11 +79,12 @@ class Backend {
   // ys[j] = x W_j^T for n projections reading x, in one pool region (the same numbers as one at a time).
   virtual void decode_rows_linear_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n,
                                              const float* x, int T) const = 0;
-  // y[T, out] = x[T, in] W^T for a W quantised by quantize_q8 (the lm_head in int8 compute).
+  // y[T, out] = x[T, in] W^T for a W quantised by quantize_q8_rows (the lm_head in int8 compute).
   virtual void decode_rows_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T,
                               float* y) const = 0;
-  // x [n] (n % 32 == 0) to int8 per 32 values with one scale each (absmax / 127).
-  virtual void quantize_q8(const float* x, size_t n, int8_t* q, float* d) const = 0;
+  // W [rows, in] (in % 32 == 0) to int8 per 32 values with one scale each (absmax / 127), for decode_rows_q8.
+  virtual void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q,
+                                std::vector<float>& d) const = 0;
   // y[T, out] = x[T, in] W^T for an fp32 W [out, in] (the lm_head, LoRA A and B).
   virtual void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
   // One query row per sequence against its own KV cache (decode/decode_attention.h).

@@ -157,7 +157,10 @@ class CpuBackend final : public Backend {
                       float* y) const override {
     decode::rows_matmul_q8(Wq, Wd, out, in, x, T, y);
   }
-  void quantize_q8(const float* x, size_t n, int8_t* q, float* d) const override { decode::quantize_q8(x, n, q, d); }
+  void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q,
+                        std::vector<float>& d) const override {
+    decode::quantize_q8_rows(W, rows, in, q, d);
+  }
   bool decode_rows_bf16_available() const override { return decode::rows_bf16_available(); }
   void decode_rows_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const override {
     decode::rows_matmul_bf16(W, out, in, x, T, y);

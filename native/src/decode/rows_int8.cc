@@ -65,6 +65,22 @@ void quantize_q8(const float* x, size_t n, int8_t* q, float* d) {
   }
 }
 
+std::vector<float> q8_scales_by8(const float* d, int rows, int nc) {
+  const int padded = (rows + 7) / 8 * 8;
+  std::vector<float> out((size_t)padded * nc);
+  for (int r = 0; r < padded; r++)
+    for (int j = 0; j < nc; j++)
+      out[((size_t)(r / 8) * nc + j) * 8 + r % 8] = d[(size_t)std::min(r, rows - 1) * nc + j];
+  return out;
+}
+
+void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q, std::vector<float>& d) {
+  q.resize((size_t)rows * in);
+  std::vector<float> scales((size_t)rows * in / 32);
+  quantize_q8(W, (size_t)rows * in, q.data(), scales.data());
+  d = q8_scales_by8(scales.data(), rows, in / 32);
+}
+
 bool rows_int8_supported(const kern::FrozenLinear& W) { return W.storage() == kern::Storage::NF4 && W.in() % 32 == 0; }
 
 void rows_matmul_int8(const kern::FrozenLinear& W, const float* x, int T, float* y) {
@@ -104,7 +120,7 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
     thread_local std::vector<int8_t> wq;
     thread_local std::vector<float> dw;
     if (wq.size() < (size_t)TILE * in) wq.resize((size_t)TILE * in);
-    if (dw.size() < (size_t)TILE * in / 32) dw.resize((size_t)TILE * in / 32);
+    if (dw.size() < (size_t)TILE * in / 32) dw.resize((size_t)TILE * in / 32); // TILE: a multiple of 8
     size_t p = 0;
     for (int c = b; c < e; c++) {
       while (p + 1 < parts.size() && parts[p + 1].tile0 <= c) p++;
@@ -128,7 +144,7 @@ void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const fl
   const Q8Input xi = quantize_input(x, T, in);
   kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
-    k.products(Wq + (size_t)o0 * in, Wd + (size_t)o0 * (in / 32), o0, o1, in, xi.q, xi.d, T, y, out);
+    k.products(Wq + (size_t)o0 * in, Wd + (size_t)(o0 / 8) * (in / 32) * 8, o0, o1, in, xi.q, xi.d, T, y, out);
   });
 }
 

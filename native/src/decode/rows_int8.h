@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #include "kernels/linear.h"
 
 namespace peft::decode {
@@ -19,7 +20,12 @@ void rows_matmul_int8(const kern::FrozenLinear& W, const float* x, int T, float*
 // ys[j] = x W_j^T (+ bias_j) for n projections reading the same x (q/k/v, gate/up): the input quantised once, the
 // tiles of all of them in one pool region; each output's numbers as rows_matmul_int8 gives them.
 void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x, int T);
-// y[T, out] = x[T, in] W^T for W quantised by quantize_q8 (Wq [out, in], Wd [out, in / 32]); in % 32 == 0.
+// Per-row scales d [rows, nc] (quantize_q8's) in the products' layout: by groups of 8 rows, the last group padded with
+// its last row's (rows_variants.h); ceil(rows / 8) * 8 * nc values.
+std::vector<float> q8_scales_by8(const float* d, int rows, int nc);
+// W [rows, in] (in % 32 == 0) quantised for rows_matmul_q8: q [rows, in], d = q8_scales_by8 of its scales.
+void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q, std::vector<float>& d);
+// y[T, out] = x[T, in] W^T for W quantised by quantize_q8_rows (Wq [out, in], Wd by groups of 8 rows); in % 32 == 0.
 void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y);
 // The NF4 code book as int8 levels, round(code * 127).
 const int8_t* nf4_int8_levels();

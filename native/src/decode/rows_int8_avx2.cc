@@ -1,9 +1,9 @@
 // AVX2 bodies of decode/rows_int8 (built with -mavx2 -mfma -mf16c -mno-avx512f): each 32-input chunk's int8 dot with
-// vpmaddubsw on |w| and sign(x, w) (|w|, |x| <= 127: a pair sum stays below 2^15, no saturation) then vpmaddwd into
-// 8 int32 lanes (lane l: positions 4 l .. 4 l + 3), converted and accumulated in fp32 lanes with one FMA: the lane
-// order of rows_variants.h, the scalar reference's numbers bit for bit. A 2-row x 4-output register block reuses each
-// weight and input load; NF4 codes become int8 levels with one vpshufb per 32 (a chunk's low nibbles, then its high
-// ones: the chunk order of rows_variants.h), into a tile reused by many rows or straight into registers for few.
+// vpmaddubsw on |w| and sign(x, w) (|w|, |x| <= 127: a pair sum stays below 2^15, no saturation) then vpmaddwd, the
+// exact dots of 8 outputs gathered in one vector and accumulated with one FMA per chunk: the summation order of
+// rows_variants.h, the scalar reference's numbers bit for bit. A 2-row x 8-output register block reuses each weight
+// and input load; NF4 codes become int8 levels with one vpshufb per 32 (a chunk's low nibbles, then its high ones:
+// the chunk order of rows_variants.h), into a tile reused by many rows or straight into registers for few.
 #include "decode/rows_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
@@ -11,12 +11,6 @@
 namespace peft::decode {
 
 namespace {
-
-inline float hsum(__m256 v) { // lanes l + 4, then l + 2, then the two (the reference's order)
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 h = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-}
 
 // 16 packed bytes (32 NF4 codes) -> 32 int8 levels, low nibbles first.
 inline __m256i levels32(const uint8_t* p, __m256i tab, __m256i m) {
@@ -38,57 +32,63 @@ struct Nf4W {            // NF4 codes looked up in registers
   __m256i load(int j, int c) const { return levels32(packed + (size_t)j * row_bytes + 16 * c, tab, m); }
 };
 
-template <int MT, int MO, class W>
-inline void block(const W& src, const float* dw, int in, const int8_t* xq, const float* dx, int t0, int o, float* y,
-                  int ldy) {
+// MT rows x the 8 outputs of one scale group (nv of them real; the others repeat the last real row and are not
+// stored): per chunk each output's 8 int32 lanes reduced to its exact chunk dot, the 8 dots side by side in one
+// vector (hadd twice, then the two 128-bit halves added), then one FMA for the 8 outputs.
+template <int MT, class W>
+inline void block(const W& src, int nv, const float* dwg, int in, const int8_t* xq, const float* dx, int t0, int o,
+                  float* y, int ldy) {
   const int nc = in / 32;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[MT][MO];
-  for (int i = 0; i < MT; i++)
-    for (int j = 0; j < MO; j++) acc[i][j] = _mm256_setzero_ps();
+  int row[8];
+  for (int j = 0; j < 8; j++) row[j] = j < nv ? j : nv - 1;
+  __m256 acc[MT];
+  for (int i = 0; i < MT; i++) acc[i] = _mm256_setzero_ps();
   for (int c = 0; c < nc; c++) {
-    __m256i w[MO], aw[MO];
-    __m256 cw[MO];
-    for (int j = 0; j < MO; j++) {
-      w[j] = src.load(j, c);
-      aw[j] = _mm256_abs_epi8(w[j]);
-      cw[j] = _mm256_broadcast_ss(dw + (size_t)j * nc + c);
-    }
-    for (int i = 0; i < MT; i++) {
-      const __m256i xv = _mm256_loadu_si256((const __m256i*)(xq + (size_t)(t0 + i) * in + 32 * c));
-      const __m256 cx = _mm256_broadcast_ss(dx + (size_t)(t0 + i) * nc + c);
-      for (int j = 0; j < MO; j++) {
-        const __m256i p = _mm256_maddubs_epi16(aw[j], _mm256_sign_epi8(xv, w[j]));
-        const __m256 d = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-        acc[i][j] = _mm256_fmadd_ps(d, _mm256_mul_ps(cw[j], cx), acc[i][j]);
+    __m256i xv[MT], h[MT][4];
+    for (int i = 0; i < MT; i++) xv[i] = _mm256_loadu_si256((const __m256i*)(xq + (size_t)(t0 + i) * in + 32 * c));
+    for (int q = 0; q < 4; q++) {
+      const __m256i wa = src.load(row[2 * q], c), wb = src.load(row[2 * q + 1], c);
+      const __m256i aa = _mm256_abs_epi8(wa), ab = _mm256_abs_epi8(wb);
+      for (int i = 0; i < MT; i++) {
+        const __m256i pa = _mm256_madd_epi16(_mm256_maddubs_epi16(aa, _mm256_sign_epi8(xv[i], wa)), ones);
+        const __m256i pb = _mm256_madd_epi16(_mm256_maddubs_epi16(ab, _mm256_sign_epi8(xv[i], wb)), ones);
+        h[i][q] = _mm256_hadd_epi32(pa, pb);
       }
     }
+    const __m256 cw = _mm256_loadu_ps(dwg + (size_t)c * 8);
+    for (int i = 0; i < MT; i++) {
+      const __m256i h0 = _mm256_hadd_epi32(h[i][0], h[i][1]), h1 = _mm256_hadd_epi32(h[i][2], h[i][3]);
+      const __m256i d =
+          _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+      const __m256 cx = _mm256_broadcast_ss(dx + (size_t)(t0 + i) * nc + c);
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(cw, cx), acc[i]);
+    }
   }
-  for (int i = 0; i < MT; i++)
-    for (int j = 0; j < MO; j++) y[(size_t)(t0 + i) * ldy + o + j] = hsum(acc[i][j]);
+  for (int i = 0; i < MT; i++) {
+    float* yr = y + (size_t)(t0 + i) * ldy + o;
+    if (nv == 8) {
+      _mm256_storeu_ps(yr, acc[i]);
+    } else {
+      alignas(32) float v[8];
+      _mm256_store_ps(v, acc[i]);
+      for (int j = 0; j < nv; j++) yr[j] = v[j];
+    }
+  }
 }
 
-template <int MO, class W>
-inline void rows_block(const W& src, const float* dw, int in, const int8_t* xq, const float* dx, int T, int o, float* y,
-                       int ldy) {
-  int t = 0;
-  for (; t + 2 <= T; t += 2) block<2, MO>(src, dw, in, xq, dx, t, o, y, ldy);
-  if (t < T) block<1, MO>(src, dw, in, xq, dx, t, o, y, ldy);
-}
-
-// Outputs [o0, o1) in blocks of 4; at(o) is the weight source positioned at output o.
+// Outputs [o0, o1) in groups of 8; at(o) is the weight source positioned at output o.
 template <class At>
 inline void outputs(const At& at, const float* dw, int o0, int o1, int in, const int8_t* xq, const float* dx, int T,
                     float* y, int ldy) {
   const int nc = in / 32;
-  int o = o0;
-  for (; o + 4 <= o1; o += 4) rows_block<4>(at(o), dw + (size_t)(o - o0) * nc, in, xq, dx, T, o, y, ldy);
-  const float* d = dw + (size_t)(o - o0) * nc;
-  switch (o1 - o) {
-    case 3: rows_block<3>(at(o), d, in, xq, dx, T, o, y, ldy); break;
-    case 2: rows_block<2>(at(o), d, in, xq, dx, T, o, y, ldy); break;
-    case 1: rows_block<1>(at(o), d, in, xq, dx, T, o, y, ldy); break;
-    default: break;
+  for (int o = o0; o < o1; o += 8) {
+    const int nv = o1 - o < 8 ? o1 - o : 8;
+    const float* dwg = dw + (size_t)((o - o0) / 8) * nc * 8;
+    const auto src = at(o);
+    int t = 0;
+    for (; t + 2 <= T; t += 2) block<2>(src, nv, dwg, in, xq, dx, t, o, y, ldy);
+    if (t < T) block<1>(src, nv, dwg, in, xq, dx, t, o, y, ldy);
   }
 }
 
@@ -113,12 +113,17 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
   const int in = w.cols, nc = in / 32;
   const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)levels));
   const __m256i m = _mm256_set1_epi8(0x0F);
-  for (int r = 0; r < rows; r++)
+  const int padded = (rows + 7) / 8 * 8;
+  for (int r = 0; r < padded; r++) {
+    const int src = r < rows ? r : rows - 1; // the last group's pad rows repeat its last row's scales
+    float* d = dw + (size_t)(r / 8) * nc * 8 + r % 8;
     for (int j = 0; j < nc; j++) {
-      const size_t g = (size_t)(o0 + r) * in + 32 * j; // a multiple of 32: the chunk lies in one 64-weight block
-      dw[(size_t)r * nc + j] = kern::nf4_view_absmax(w, g / 64) * (1.f / 127.f);
-      if (wq) _mm256_storeu_si256((__m256i*)(wq + (size_t)r * in + 32 * j), levels32(w.packed + g / 2, tab, m));
+      const size_t g = (size_t)(o0 + src) * in + 32 * j; // a multiple of 32: the chunk lies in one 64-weight block
+      d[(size_t)j * 8] = kern::nf4_view_absmax(w, g / 64) * (1.f / 127.f);
+      if (wq && r < rows)
+        _mm256_storeu_si256((__m256i*)(wq + (size_t)r * in + 32 * j), levels32(w.packed + g / 2, tab, m));
     }
+  }
 }
 
 } // namespace

@@ -55,7 +55,7 @@ Napi::Value QuantizeQ8(const Napi::CallbackInfo& info) {
   if (n % 32) bad("quantizeQ8: x's length must be a multiple of 32");
   std::vector<int8_t> q(n);
   std::vector<float> d(n / 32);
-  cpu_backend().quantize_q8(x.Data(), n, q.data(), d.data());
+  decode::quantize_q8(x.Data(), n, q.data(), d.data());
   return q8(info.Env(), q, d);
 }
 
@@ -70,9 +70,12 @@ Napi::Value Nf4Int8Tile(const Napi::CallbackInfo& info) {
   const decode::RowsInt8Kernels& k = kern::active_isa() == kern::Isa::Scalar || !decode::rows_int8_kernels_avx2.decode
                                          ? decode::rows_int8_kernels_scalar
                                          : decode::rows_int8_kernels_avx2;
+  const int nc = l->in() / 32;
   std::vector<int8_t> q((size_t)l->out() * l->in());
-  std::vector<float> d(q.size() / 32);
-  k.decode(v, decode::nf4_int8_levels(), 0, l->out(), q.data(), d.data());
+  std::vector<float> by8((size_t)(l->out() + 7) / 8 * 8 * nc), d((size_t)l->out() * nc);
+  k.decode(v, decode::nf4_int8_levels(), 0, l->out(), q.data(), by8.data());
+  for (int r = 0; r < l->out(); r++) // back to [out, nc]
+    for (int j = 0; j < nc; j++) d[(size_t)r * nc + j] = by8[((size_t)(r / 8) * nc + j) * 8 + r % 8];
   return q8(info.Env(), q, d);
 }
 
@@ -86,7 +89,8 @@ Napi::Value DecodeRowsInt8(const Napi::CallbackInfo& info) {
   return y;
 }
 
-// kernels.decodeRowsQ8(Wq: Int8Array [out*in], Wd: Float32Array [out*in/32], out, in, x [T*in], T) -> y [T*out]
+// kernels.decodeRowsQ8(Wq: Int8Array [out*in], Wd: Float32Array [out*in/32] (quantizeQ8's), out, in, x [T*in], T)
+// -> y [T*out]
 Napi::Value DecodeRowsQ8(const Napi::CallbackInfo& info) {
   const int out = int_in(info[2], "decodeRowsQ8: out", 1, 1 << 24), in = in32(info[3], "decodeRowsQ8: in");
   const int T = int_in(info[5], "decodeRowsQ8: T", 0, 1 << 24);
@@ -96,7 +100,8 @@ Napi::Value DecodeRowsQ8(const Napi::CallbackInfo& info) {
     if (Wq.Data()[i] == -128) bad("decodeRowsQ8: Wq holds -128 (levels are in [-127, 127])");
   auto x = arr<float, napi_float32_array>(info[4], "decodeRowsQ8: x", "Float32Array", (size_t)T * in);
   auto y = Napi::Float32Array::New(info.Env(), (size_t)T * out);
-  cpu_backend().decode_rows_q8(Wq.Data(), Wd.Data(), out, in, x.Data(), T, y.Data());
+  const std::vector<float> d = decode::q8_scales_by8(Wd.Data(), out, in / 32);
+  cpu_backend().decode_rows_q8(Wq.Data(), d.data(), out, in, x.Data(), T, y.Data());
   return y;
 }
 
