@@ -4,7 +4,7 @@
 // run (bench/lib/peer.ts, fp32 and bf16, best of default and OMP_WAIT_POLICY=PASSIVE), peak RSS beside the planned
 // footprint, a per-op-family profile of a step, CPU flags and kernels; then generation tokens/s (batch 1, KV cache)
 // in bf16 beside fp32; then generation batch 1 beside llama.cpp on the same model (node-llama-cpp's prebuilt CPU
-// binaries; engine NF4 vs Q4_0, engine fp32 vs F16; interleaved rounds, invalid under load: lib/generation-compare.ts),
+// binaries; engine NF4 (bf16 compute, and int8 compute) vs Q4_0, engine fp32 vs F16; interleaved rounds, invalid under load: lib/generation-compare.ts),
 // each line with the CPU flags and the ISA path each side ran (PEFT_ISA=avx2 runs the engine's AVX2 kernels and,
 // unless LLAMA_CPU_VARIANT says otherwise, llama.cpp's haswell = AVX2 build).
 // Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
@@ -235,9 +235,11 @@ async function main(): Promise<void> {
     if (process.env.BENCH_LLAMACPP !== '0')
       await compareGeneration({
         bench: 'engine-generate-vs-llamacpp',
-        runtimes: ['engine:nf4', 'llama.cpp:Q4_0', 'engine:fp32', 'llama.cpp:F16'],
+        runtimes: ['engine:nf4', 'llama.cpp:Q4_0', 'engine:nf4-int8', 'engine:fp32', 'llama.cpp:F16'],
         pairs: [
           ['engine_nf4_over_llamacpp_q4_0', 'engine:nf4', 'llama.cpp:Q4_0'],
+          ['engine_nf4_int8_over_llamacpp_q4_0', 'engine:nf4-int8', 'llama.cpp:Q4_0'],
+          ['engine_nf4_int8_over_nf4', 'engine:nf4-int8', 'engine:nf4'],
           ['engine_fp32_over_llamacpp_f16', 'engine:fp32', 'llama.cpp:F16'],
         ],
         threads: Number(process.env.BENCH_THREADS ?? nativeEngine().engineCaps().threads),

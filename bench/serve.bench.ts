@@ -23,8 +23,8 @@ const PROMPT_TOKENS = Number(process.env.BENCH_SERVE_PROMPT ?? 32);
 const NEW_TOKENS = Number(process.env.BENCH_SERVE_TOKENS ?? 32);
 const MODELS = ['base', 'a', 'b', 'mix'];
 // The served base's compute mode (serve --compute): auto = bf16 where the CPU has native bf16 (then batched decoding
-// runs its AVX512-BF16 products), else fp32.
-const COMPUTE = (process.env.BENCH_SERVE_COMPUTE ?? 'auto') as 'fp32' | 'bf16' | 'auto';
+// runs its AVX512-BF16 products), else fp32; int8: NF4 decoding in int8 (decode/rows_int8.h).
+const COMPUTE = (process.env.BENCH_SERVE_COMPUTE ?? 'auto') as 'fp32' | 'bf16' | 'int8' | 'auto';
 // Prompt tokens that join the running batch per step (serve --max-prefill-tokens; default the server's 512).
 const PREFILL = process.env.BENCH_SERVE_PREFILL ? Number(process.env.BENCH_SERVE_PREFILL) : undefined;
 // Requests per stream at each level (bounded): one stream gets enough requests that its p99 ITL is not one gap.

@@ -78,12 +78,18 @@ async function runner(runtime: string, precision: string, dir: string, threads: 
     const { loadModel } = await import('../../src/engine/index.ts');
     const { nativeEngine } = await import('../../src/engine/native.ts');
     nativeEngine().setThreads(threads);
-    // nf4 / bf16: bf16 compute (decoding reads the head and unquantized weights from bf16 copies, activations fp32)
-    const quant = precision === 'nf4' ? 'nf4' : 'none';
-    const compute = precision === 'fp32' ? 'fp32' : 'bf16';
+    // nf4 / bf16: bf16 compute (decoding reads the head and unquantized weights from bf16 copies, activations fp32);
+    // nf4-int8: int8 compute (NF4 products as int8 levels x int8 inputs, the head in int8 per 32: decode/rows_int8.h)
+    const quant = precision.startsWith('nf4') ? 'nf4' : 'none';
+    const compute = precision === 'fp32' ? 'fp32' : precision === 'nf4-int8' ? 'int8' : 'bf16';
     const m = await loadModel({ dir: join(dir, 'hf'), quant, compute });
     const isa = /isa=(\S+)/.exec(nativeEngine().engineCaps().backend)?.[1] ?? '?';
-    const what = precision === 'nf4' ? 'nf4 + bf16 head' : precision === 'bf16' ? 'bf16 weights' : 'fp32 weights';
+    const what =
+      {
+        nf4: 'nf4 + bf16 head',
+        'nf4-int8': 'nf4 as int8 levels x int8 activations + int8 head',
+        bf16: 'bf16 weights',
+      }[precision] ?? 'fp32 weights';
     return {
       label: `${what} (isa ${isa})`,
       warm: () => m.generate(PROMPT, { maxTokens: 8, temperature: 0, eos: [] }),

@@ -108,10 +108,18 @@ bool rows_path(const LlamaModel& m) {
 // AVX512-BF16: bf16 inputs and weights, fp32 accumulation), so a sequence gets here the numbers it gets in a batch.
 bool bf16_rows(const LlamaModel& m) { return m.compute == kern::Compute::BF16 && m.be().decode_rows_bf16_available(); }
 
+// Whether the frozen products and the head run in the int8 mode (int8 compute), as in the batched decoder.
+bool int8_rows(const LlamaModel& m) { return m.int8 && rows_family(m); }
+
 // ys[j] = x W_j^T for n projections over the same input (+ resid into ys[0]): the decode products in one region,
 // or in the bf16 mode the batched decoder's bf16 products one projection at a time.
 void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
                   int T, const float* resid, bool bf16) {
+  if (int8_rows(m)) {
+    m.be().decode_rows_linear_int8_group(ws, ys, n, x, T);
+    if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
+    return;
+  }
   if (!bf16_rows(m)) return m.be().decode_linear_group(ws, ys, n, x, T, resid, bf16);
   for (int j = 0; j < n; j++) m.be().decode_rows_linear(*ws[j], ys[j], x, T, true);
   if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
@@ -184,6 +192,11 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         be.decode_rows_linear(*L.proj[P_GATE], b.g.data(), b.ln.data(), T, true);
         be.decode_rows_linear(*L.proj[P_UP], b.u.data(), b.ln.data(), T, true);
         be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
+      } else if (int8_rows(m)) {
+        const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
+        float* const ys[2] = {b.g.data(), b.u.data()};
+        be.decode_rows_linear_int8_group(ws, ys, 2, b.ln.data(), T);
+        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false); // as the batch's
       } else {
         be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
                                  bf16);
@@ -232,7 +245,9 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
 // bytes of the largest weight a step reads).
 void head_logits(const LlamaModel& m, DecodeBufs& b) {
   PEFT_PROFILE_SCOPE(lmhead_ce);
-  if (!m.head16.empty() && bf16_rows(m))
+  if (!m.head8.empty() && int8_rows(m))
+    m.be().decode_rows_q8(m.head8.data(), m.head8_d.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
+  else if (!m.head16.empty() && bf16_rows(m))
     m.be().decode_rows_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
   else if (!m.head16.empty())
     m.be().decode_matvec_bf16(m.head16.data(), m.cfg.vocab_size, m.H(), b.lnf.data(), 1, b.logits.data());
@@ -243,6 +258,8 @@ void head_logits(const LlamaModel& m, DecodeBufs& b) {
 } // namespace
 
 bool decode_bf16_rows(const LlamaModel& m) { return rows_family(m) && bf16_rows(m); }
+
+bool decode_int8_rows(const LlamaModel& m) { return int8_rows(m); }
 
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
                               const GenOptions& opt, const std::atomic<bool>* cancel) {
@@ -261,14 +278,17 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   if (opt.max_tokens < 1) return out;
   KVCache cache; // GPT-2 stops when its context (n_positions) is full, as the batched decoder does
   cache.init(m, c.gpt2 ? std::min(P + opt.max_tokens, c.max_position_embeddings) : P + opt.max_tokens);
-  const bool rows = rows_path(m) || decode_bf16_rows(m); // the bf16 mode takes any shape (decode/rows_matmul)
+  // the bf16 and int8 modes take any shape (decode/rows_matmul, decode/rows_int8)
+  const bool rows = rows_path(m) || decode_bf16_rows(m) || int8_rows(m);
   DecodeBufs b;
   const bool all_rows = rows && bf16_rows(m); // the prompt too, as the batched decoder pools it
-  b.plan(m, st, all_rows ? std::max(std::min(P, BF16_PREFILL_CHUNK), ROW_PATH_MAX) : ROW_PATH_MAX);
+  // the prompt rows the row path takes: as many as the batched decoder pools in the int8 mode
+  const int row_max = int8_rows(m) ? INT8_ROWS_MAX : ROW_PATH_MAX;
+  b.plan(m, st, all_rows ? std::max(std::min(P, BF16_PREFILL_CHUNK), row_max) : row_max);
   if (all_rows) { // in chunks, as the batched decoder prefills it
     for (int c0 = 0; c0 < P; c0 += BF16_PREFILL_CHUNK)
       forward_rows(m, st, cache, prompt.data() + c0, std::min(BF16_PREFILL_CHUNK, P - c0), b);
-  } else if (P <= ROW_PATH_MAX && rows) {
+  } else if (P <= row_max && rows) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward
     Workspace pre;

@@ -28,6 +28,11 @@ bool decode_bf16_rows(const LlamaModel& m);
 // In that mode a prompt runs in chunks of this many rows, in generate and in the batched decoder alike (which joins
 // them with other sequences' steps, so a long prompt never stalls the running ones for its whole prefill).
 constexpr int BF16_PREFILL_CHUNK = 64;
+// Whether decoding runs in the int8 mode (int8 compute, a Llama-family model): the frozen NF4 products of decode rows
+// and prompts of at most INT8_ROWS_MAX rows in int8 (decode/rows_int8.h) and the head from its int8 copy, in
+// generate and in the batched decoder alike; longer prompts through llama_forward in fp32.
+bool decode_int8_rows(const LlamaModel& m);
+constexpr int INT8_ROWS_MAX = 32; // kern::NF4_GEMV_MAX_ROWS: the rows the batched decoder pools
 
 // Picks the next id from logits [V] (modified in place) with the sampling options and rng.
 int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);

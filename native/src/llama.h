@@ -38,6 +38,12 @@ struct LlamaModel {
   std::vector<float> lm_head;   // [V, H], empty when tied to embed
   std::vector<float> norm;      // [H]
   std::vector<uint16_t> head16; // [V, H] the head in bf16 (bf16 compute: read by decoding), else empty
+  // int8 compute (enable_int8_decoding): decoding runs NF4 projections in int8 (decode/rows_int8.h) and the head from
+  // head8 [V, H] int8 with its scales head8_d (per 32 inputs, by groups of 8 rows: decode/rows_variants.h; empty when
+  // H % 32 != 0: the fp32 head); the rest as fp32 compute.
+  bool int8 = false;
+  std::vector<int8_t> head8;
+  std::vector<float> head8_d;
   std::vector<LlamaLayer> layers;
   // GPT-2 family (gpt2_load.cc): P_Q is the fused c_attn ([3 Dq] out: q | k | v), P_O attn.c_proj, P_UP mlp.c_fc,
   // P_DOWN mlp.c_proj; P_K, P_V, P_GATE are absent (null). LayerNorms carry biases; positions are learned.

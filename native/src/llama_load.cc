@@ -14,7 +14,7 @@ namespace peft {
 
 size_t LlamaModel::frozen_bytes() const {
   size_t b = (embed.size() + lm_head.size() + norm.size() + pos_embed.size() + norm_b.size()) * sizeof(float) +
-             head16.size() * sizeof(uint16_t);
+             head16.size() * sizeof(uint16_t) + head8.size() + head8_d.size() * sizeof(float);
   for (auto& L : layers) {
     b += (L.ln1.size() + L.ln2.size() + L.ln1_b.size() + L.ln2_b.size()) * sizeof(float);
     for (auto& p : L.proj)
@@ -128,6 +128,13 @@ std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage sto
     m->be().f32_to_bf16(m->head(), m->head16.data(), V * H);
   }
   return m;
+}
+
+void enable_int8_decoding(LlamaModel& m) {
+  m.int8 = true;
+  const size_t V = m.cfg.vocab_size, H = m.H();
+  if (H % 32 != 0 || m.gpt2()) return; // the fp32 head
+  m.be().quantize_q8_rows(m.head(), (int)V, (int)H, m.head8, m.head8_d);
 }
 
 } // namespace peft

@@ -20,5 +20,8 @@ std::unique_ptr<kern::FrozenLinear> frozen_linear(const ModelFiles& mf, const st
                                                   kern::Storage storage);
 
 std::shared_ptr<LlamaModel> load_llama(const std::string& dir, kern::Storage storage, kern::Compute compute);
+// int8 compute on a loaded model (fp32 compute otherwise): decoding's NF4 products in int8 and the head quantised to
+// int8 per 32 inputs (LlamaModel::int8). Training and prompts of 32 rows or more still compute in fp32.
+void enable_int8_decoding(LlamaModel& m);
 
 } // namespace peft

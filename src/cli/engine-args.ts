@@ -34,9 +34,12 @@ export function checkQuant(q: unknown): Quant {
   return q;
 }
 
-export function checkCompute(c: unknown): ComputeMode {
+/** --compute; int8 only with quant nf4 (pass the checked --quant). */
+export function checkCompute(c: unknown, quant?: Quant): ComputeMode {
   if (c === undefined) return 'fp32';
-  if (c !== 'fp32' && c !== 'bf16' && c !== 'auto') throw new PeftError('E_USAGE', `--compute must be 'fp32', 'bf16' or 'auto', got '${String(c)}'`);
+  if (c !== 'fp32' && c !== 'bf16' && c !== 'int8' && c !== 'auto')
+    throw new PeftError('E_USAGE', `--compute must be 'fp32', 'bf16', 'int8' or 'auto', got '${String(c)}'`);
+  if (c === 'int8' && quant !== 'nf4') throw new PeftError('E_USAGE', `--compute int8 decodes NF4 weights: add --quant nf4 (or use --compute fp32 / bf16)`);
   return c;
 }
 

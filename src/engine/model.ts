@@ -9,7 +9,9 @@ import { loraScaling } from '../hf/adapter-config.ts';
 import { loadModelTokenizer, type ModelTokenizer } from '../hf/tokenizer.ts';
 
 export type Quant = 'none' | 'nf4';
-export type ComputeMode = 'fp32' | 'bf16' | 'auto';
+/** fp32 / bf16: the precision of the products; int8: NF4 decoding in int8 (quant nf4 only; generation and serving:
+ * decode rows as int8 levels x int8 inputs, the head in int8; prompts of 33+ rows and training in fp32). */
+export type ComputeMode = 'fp32' | 'bf16' | 'int8' | 'auto';
 
 export interface LoadModelOptions {
   dir: string;
@@ -149,7 +151,10 @@ export async function loadModel(opts: LoadModelOptions): Promise<EngineModel> {
   // 'auto' picks bf16 only when the kernels have native bf16 matmul (oneDNN AVX512-BF16 / AMX), else fp32.
   let compute = opts.compute ?? 'fp32';
   if (compute === 'auto') compute = nativeEngine().engineCaps().bf16Native ? 'bf16' : 'fp32';
-  if (compute !== 'fp32' && compute !== 'bf16') throw new PeftError('E_ENGINE', `compute must be 'fp32', 'bf16' or 'auto', got '${String(compute)}'`);
+  if (compute !== 'fp32' && compute !== 'bf16' && compute !== 'int8')
+    throw new PeftError('E_ENGINE', `compute must be 'fp32', 'bf16', 'int8' or 'auto', got '${String(compute)}'`);
+  if (compute === 'int8' && quant !== 'nf4')
+    throw new PeftError('E_ENGINE', `compute 'int8' decodes NF4 weights: load with quant 'nf4' (got quant '${quant}'), or use compute 'fp32' / 'bf16'`);
   const h = await call(() => nativeEngine().loadModel(opts.dir, { quant, compute, threads: opts.threads }));
   return new EngineModel(h, opts.dir, nativeEngine().modelInfo(h));
 }

@@ -29,7 +29,7 @@ export interface NativeModelInfo {
   eosTokenIds: number[];
   ropeScaling: string;
   quant: 'none' | 'nf4';
-  compute: 'fp32' | 'bf16';
+  compute: 'fp32' | 'bf16' | 'int8';
   frozenBytes: number;
   /** The bf16 copy of the head that bf16 compute decodes with (part of frozenBytes; 0 otherwise). */
   headCopyBytes: number;

@@ -201,6 +201,7 @@ export class T5Session {
 
 export async function loadT5Model(opts: { dir: string; quant?: Quant; compute?: ComputeMode; threads?: number }): Promise<T5Model> {
   let compute = opts.compute ?? 'fp32';
+  if (compute === 'int8') compute = 'fp32'; // int8 decoding covers Llama-family decoders (NF4); T5 decodes in fp32
   if (compute === 'auto') compute = nativeEngine().engineCaps().bf16Native ? 'bf16' : 'fp32';
   const h = await call(() => t5Native().t5LoadModel(opts.dir, { quant: opts.quant ?? 'none', compute, threads: opts.threads }));
   return new T5Model(h, opts.dir, t5Native().t5ModelInfo(h));

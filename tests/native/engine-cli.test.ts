@@ -1,5 +1,5 @@
-// The engine's CLI commands as functions: `generate` (text or ids, adapters DIR:SCALE, stop strings, JSON shape) and
-// `score` (ids / text, windowed scoring of long inputs), plus their usage errors.
+// The engine's CLI commands as functions: `generate` (text or ids, adapters DIR:SCALE, stop strings, JSON shape, the
+// int8 compute mode) and `score` (ids / text, windowed scoring of long inputs), plus their usage errors.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGenerate } from '../../src/cli/commands/generate.ts';
@@ -38,6 +38,13 @@ describe.skipIf(skipReason !== '')('generate / score commands' + (skipReason ? `
     const cut = await runGenerate({ model: STORIES, prompt: 'Once upon a time', maxTokens: 30, stop: ['Lily'] });
     expect(cut.text).toBe(', there was a little girl named ');
     expect(cut.tokens.length).toBeLessThan(30);
+  });
+
+  it('generate --quant nf4 --compute int8 decodes in int8 (the first greedy ids as fp32); int8 without nf4 is a usage error', async () => {
+    const out = await runGenerate({ model: STORIES, prompt: 'Once upon a time', maxTokens: 12, quant: 'nf4', compute: 'int8', json: true });
+    expect(out.tokens).toEqual(GREEDY.slice(0, 12));
+    await expect(runGenerate({ model: STORIES, promptIds: '1', compute: 'int8' })).rejects.toThrow(/--quant nf4/);
+    await expect(runGenerate({ model: STORIES, promptIds: '1', quant: 'nf4', compute: 'int4' })).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 
   it('sampling is seeded: same seed, same ids; temperature changes them', async () => {

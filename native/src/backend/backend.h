@@ -73,6 +73,18 @@ class Backend {
   virtual bool decode_rows_bf16_available() const = 0;
   // y[T, out] = x[T, in] W^T for a bf16 W [out, in] (the lm_head's bf16 copy) in that bf16 mode.
   virtual void decode_rows_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const = 0;
+  // int8 compute (decode/rows_int8.h): y[T, out] = x[T, in] W^T (+ bias) with int8 inputs and NF4 weights as int8
+  // levels (exact int32 dot products per 32 inputs); weights that are not NF4 with in % 32 == 0 run decode_rows_linear.
+  virtual void decode_rows_linear_int8(const kern::FrozenLinear& w, float* y, const float* x, int T) const = 0;
+  // ys[j] = x W_j^T for n projections reading x, in one pool region (the same numbers as one at a time).
+  virtual void decode_rows_linear_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n,
+                                             const float* x, int T) const = 0;
+  // y[T, out] = x[T, in] W^T for a W quantised by quantize_q8_rows (the lm_head in int8 compute).
+  virtual void decode_rows_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T,
+                              float* y) const = 0;
+  // W [rows, in] (in % 32 == 0) to int8 per 32 values with one scale each (absmax / 127), for decode_rows_q8.
+  virtual void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q,
+                                std::vector<float>& d) const = 0;
   // y[T, out] = x[T, in] W^T for an fp32 W [out, in] (the lm_head, LoRA A and B).
   virtual void decode_rows_f32(const float* W, int out, int in, const float* x, int T, float* y) const = 0;
   // One query row per sequence against its own KV cache (decode/decode_attention.h).

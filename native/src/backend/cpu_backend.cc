@@ -4,6 +4,7 @@
 #include <cstring>
 #include "adamw.h"
 #include "backend/backend.h"
+#include "decode/rows_int8.h"
 #include "decode/rows_matmul.h"
 #include "error.h"
 #include "kernels/decode_rows.h"
@@ -144,6 +145,21 @@ class CpuBackend final : public Backend {
   // Batched decoding (decode/): the pooled rows of a decoder step, NF4 tiles decoded once per step.
   void decode_rows_linear(const kern::FrozenLinear& w, float* y, const float* x, int T, bool bf16) const override {
     decode::rows_matmul(w, x, T, y, bf16);
+  }
+  void decode_rows_linear_int8(const kern::FrozenLinear& w, float* y, const float* x, int T) const override {
+    decode::rows_matmul_int8(w, x, T, y);
+  }
+  void decode_rows_linear_int8_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
+                                     int T) const override {
+    decode::rows_matmul_int8_group(ws, ys, n, x, T);
+  }
+  void decode_rows_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T,
+                      float* y) const override {
+    decode::rows_matmul_q8(Wq, Wd, out, in, x, T, y);
+  }
+  void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q,
+                        std::vector<float>& d) const override {
+    decode::quantize_q8_rows(W, rows, in, q, d);
   }
   bool decode_rows_bf16_available() const override { return decode::rows_bf16_available(); }
   void decode_rows_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const override {

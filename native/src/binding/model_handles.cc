@@ -19,9 +19,12 @@ namespace {
 
 class LoadWorker : public Worker {
  public:
-  LoadWorker(Napi::Env env, std::string dir, kern::Storage s, kern::Compute c)
-      : Worker(env), dir_(std::move(dir)), s_(s), c_(c) {}
-  void run() override { m_ = load_llama(dir_, s_, c_); }
+  LoadWorker(Napi::Env env, std::string dir, kern::Storage s, kern::Compute c, bool int8)
+      : Worker(env), dir_(std::move(dir)), s_(s), c_(c), int8_(int8) {}
+  void run() override {
+    m_ = load_llama(dir_, s_, c_);
+    if (int8_) enable_int8_decoding(*m_);
+  }
   Napi::Value result(Napi::Env env) override {
     auto* h = new ModelHandle();
     h->m = m_;
@@ -30,6 +33,7 @@ class LoadWorker : public Worker {
   std::string dir_;
   kern::Storage s_;
   kern::Compute c_;
+  bool int8_;
   std::shared_ptr<LlamaModel> m_;
 };
 
@@ -38,11 +42,14 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Object o = opt_obj(info, 1);
   std::string quant = str_or(o, "quant", "none"), compute = str_or(o, "compute", "fp32");
   if (quant != "none" && quant != "nf4") usage("quant must be 'none' or 'nf4', got '" + quant + "'");
-  if (compute != "fp32" && compute != "bf16") usage("compute must be 'fp32' or 'bf16', got '" + compute + "'");
+  if (compute != "fp32" && compute != "bf16" && compute != "int8")
+    usage("compute must be 'fp32', 'bf16' or 'int8', got '" + compute + "'");
+  if (compute == "int8" && quant != "nf4")
+    usage("compute 'int8' decodes NF4 weights: it needs quant 'nf4' (or use compute 'fp32' / 'bf16')");
   int threads = int_or(o, "threads", -1, -1, 1024);
   if (threads >= 0) kern::set_threads(threads);
   auto* w = new LoadWorker(info.Env(), dir, quant == "nf4" ? kern::Storage::NF4 : kern::Storage::F32,
-                           compute == "bf16" ? kern::Compute::BF16 : kern::Compute::F32);
+                           compute == "bf16" ? kern::Compute::BF16 : kern::Compute::F32, compute == "int8");
   return queue(w);
 }
 
@@ -63,6 +70,9 @@ std::string compute_kernels(const LlamaModel& m) {
            "bf16 for the backward; norms, softmax, loss, LoRA weights/gradients, AdamW fp32; decode steps "
            "(< 32 rows) fp32 (NF4 decoded in registers)";
   }
+  if (m.int8)
+    return "int8 (decoding only): decode rows' NF4 products as int8 levels x int8 inputs per 32 (exact int32 dots, "
+           "vpmaddubsw on AVX2), lm_head int8 per 32; prompts of 33+ rows, training and everything else fp32";
   if (m.compute == kern::Compute::BF16)
     return "bf16 requested but no native bf16 matmul: bf16 inputs widened to fp32 sgemm (install libdnnl-dev)";
   return "fp32: every matmul fp32 sgemm; exp in fp32 / double (the reference numerics)";
@@ -81,7 +91,7 @@ Napi::Value ModelInfo(const Napi::CallbackInfo& info) {
   o.Set("eosTokenIds", int_array(env, c.eos_token_ids));
   o.Set("ropeScaling", c.rope_scaling.type);
   o.Set("quant", m.storage == kern::Storage::NF4 ? "nf4" : "none");
-  o.Set("compute", m.compute == kern::Compute::BF16 ? "bf16" : "fp32");
+  o.Set("compute", m.int8 ? "int8" : m.compute == kern::Compute::BF16 ? "bf16" : "fp32");
   o.Set("frozenBytes", (double)m.frozen_bytes());
   o.Set("headCopyBytes", (double)(m.head16.size() * sizeof(uint16_t))); // bf16 head copy, within frozenBytes
   o.Set("params", (double)m.params());

@@ -163,6 +163,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   // products and the head in bf16 (bf16 inputs and weights, fp32 accumulation), as single-sequence generation computes
   // them (generate.cc)
   const bool bf16 = decode_bf16_rows(m);
+  const bool int8 = decode_int8_rows(m); // int8 compute: the pooled NF4 products and the head in int8, as generate's
 
   // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget. In
   // the bf16 mode a prompt joins in chunks of BF16_PREFILL_CHUNK rows (generate runs it in the same chunks), so a long
@@ -256,7 +257,10 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     const int in = m.proj_in(p), o = m.proj_out(p);
     {
       PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      if (Np) be.decode_rows_linear(W, y, xin, Np, bf16);
+      if (Np && int8)
+        be.decode_rows_linear_int8(W, y, xin, Np);
+      else if (Np)
+        be.decode_rows_linear(W, y, xin, Np, bf16);
       for (auto& g : segs)
         if (!g.pooled)
           be.linear_forward(W, y + (size_t)g.row0 * o, xin + (size_t)g.row0 * in, g.T, frozen_mode(m, g.T));
@@ -403,7 +407,9 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   float* logits = grow(logits_, (size_t)std::max(S, 1) * V);
   {
     PEFT_PROFILE_SCOPE(lmhead_ce);
-    if (bf16 && !m.head16.empty())
+    if (int8 && !m.head8.empty())
+      be.decode_rows_q8(m.head8.data(), m.head8_d.data(), V, H, last, S, logits);
+    else if (bf16 && !m.head16.empty())
       be.decode_rows_bf16(m.head16.data(), V, H, last, S, logits);
     else
       be.decode_rows_f32(m.head(), V, H, last, S, logits);

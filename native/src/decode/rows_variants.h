@@ -34,11 +34,41 @@ struct RowsBf16Kernels {
   ToBf16 convert;
 };
 
+// int8 mode (int8 compute, decode/rows_int8.h): weights as int8 levels with one fp32 scale per 32 inputs of a row
+// (NF4: the code book as 16 int8 levels, round(code * 127), scale absmax * (1 / 127); the lm_head quantised once at
+// load), inputs quantised per row per 32 inputs (scale absmax / 127, values in [-127, 127]). Within each 32-value
+// chunk int8 values are stored in NF4's nibble order: positions 0..15 hold the even-indexed values 0, 2, .., 30 (the
+// low nibbles of the chunk's 16 packed bytes), positions 16..31 the odd ones (the high nibbles), so 32 NF4 codes
+// become 32 levels with one byte shuffle. Weight scales are stored by groups of 8 rows (a vector of 8 outputs' scales
+// per chunk): row r's scale of chunk j at ((r / 8) * nc + j) * 8 + r % 8 (nc = in / 32), the last group padded with
+// its last row's scales. The numbers every variant reproduces bit for bit (the scalar file is the reference): per
+// (row t, output o) one fp32 sum over the chunks in order, s = fma((float)(the chunk's exact int32 dot of w and x),
+// dw[o, j] * dx[t, j], s). y[t * ldy + o] for o in [o0, o1), t < T; wq points at weight row o0 ([o1 - o0, in] int8),
+// dw at the scales of its group (o0 - the array's first row a multiple of 8); xq [T, in], dx [T, in / 32] (by row).
+using RowsInt8Products = void (*)(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq,
+                                  const float* dx, int T, float* y, int ldy);
+// The same numbers with the weights read as NF4 codes (rows [o0, o1) of w, looked up in levels in registers): the
+// path of few rows (single-sequence decoding), where a decoded tile would be written and read once.
+using RowsInt8Nf4Products = void (*)(const kern::Nf4View& w, const int8_t* levels, const float* dw, int o0, int o1,
+                                     const int8_t* xq, const float* dx, int T, float* y, int ldy);
+// Weight rows [o0, o0 + rows) of an NF4 weight with in % 32 == 0 to int8 levels (levels[code], in the chunk order
+// above; skipped when wq is null) and their scales by groups of 8 rows: wq [rows, in], dw [ceil(rows / 8) * 8 * nc].
+using Nf4TileInt8 = void (*)(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8_t* wq, float* dw);
+
+struct RowsInt8Kernels {
+  RowsInt8Products products;
+  Nf4TileInt8 decode;
+  RowsInt8Nf4Products products_nf4;
+};
+
 extern const RowsKernels rows_kernels_scalar;
 // Null members when the build has no code for the ISA (a non-x86 compiler).
 extern const RowsKernels rows_kernels_avx512;
 extern const RowsKernels rows_kernels_avx2;
 // rows_matmul_avx512bf16.cc; null members where the build has no AVX512-BF16 code.
 extern const RowsBf16Kernels rows_bf16_kernels_avx512bf16;
+// rows_int8_scalar.cc (the reference) and rows_int8_avx2.cc (null members where the build has no AVX2 code).
+extern const RowsInt8Kernels rows_int8_kernels_scalar;
+extern const RowsInt8Kernels rows_int8_kernels_avx2;
 
 } // namespace peft::decode

@@ -7,6 +7,7 @@ namespace peft {
 void register_kernel_test_bindings(Napi::Env env, Napi::Object kernels); // kernels_binding.cc
 void register_ops_bindings(Napi::Env env, Napi::Object exports);         // ops_binding.cc
 void register_simd_test_bindings(Napi::Env env, Napi::Object kernels);   // simd_binding.cc
+void register_int8_test_bindings(Napi::Env env, Napi::Object kernels);   // int8_binding.cc
 } // namespace peft
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   peft::binding::register_kernel_info(env, kernels);
   peft::register_kernel_test_bindings(env, kernels);
   peft::register_simd_test_bindings(env, kernels);
+  peft::register_int8_test_bindings(env, kernels);
   exports.Set("kernels", kernels);
   peft::register_ops_bindings(env, exports);
   return exports;

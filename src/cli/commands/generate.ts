@@ -16,7 +16,7 @@ import { loadWithAdapters } from '../../engine/load-with-adapters.ts';
 import { seq2seqModel } from '../../hf/model-family.ts';
 import { plainPromptText } from '../../hf/prompt-format.ts';
 import { checkT5Ids, loadT5WithAdapters, t5EncoderIds } from '../t5-inference.ts';
-import { checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
+import { checkCompute, checkIds, checkQuant, parseAdapterSpec, parseIds } from '../engine-args.ts';
 
 export interface GenerateArgs extends CompositionArgs {
   model?: string;
@@ -30,6 +30,7 @@ export interface GenerateArgs extends CompositionArgs {
   topP?: number;
   seed?: number;
   quant?: string;
+  compute?: string;
   stop?: string[];
   json?: boolean;
   runtime?: string;
@@ -85,7 +86,8 @@ export async function runGenerate(a: GenerateArgs): Promise<GenerateOutput> {
     const seconds = (performance.now() - t0) / 1000;
     return { text: model.tokenizer.decode(tokens, { skipSpecial: true }), tokens, prompt_tokens: enc, seconds };
   }
-  const { model, adapters } = await loadWithAdapters(target.model, checkQuant(a.quant), (target.adapter ?? []).map(parseAdapterSpec));
+  const quant = checkQuant(a.quant);
+  const { model, adapters } = await loadWithAdapters(target.model, quant, (target.adapter ?? []).map(parseAdapterSpec), checkCompute(a.compute, quant));
   const chat =
     a.composition !== undefined && !a.raw && a.prompt !== undefined
       ? chatPromptText(model.tokenizer, a.prompt, target.prompt, (line) => process.stderr.write(`${line}\n`))
@@ -141,6 +143,11 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('seed', { type: 'number', describe: 'sampling seed (default 0)' })
       .option('stop', { type: 'string', array: true, describe: 'stop string (repeatable); the text is cut before it' })
       .option('quant', quantOption)
+      .option('compute', {
+        type: 'string',
+        choices: ['fp32', 'bf16', 'int8', 'auto'],
+        describe: 'compute mode (default fp32; int8: NF4 decoding in int8, needs --quant nf4; auto: bf16 where native)',
+      })
       .option('runtime', {
         type: 'string',
         choices: ['engine', 'onnx'],

@@ -53,9 +53,10 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('quant', { type: 'string', choices: ['nf4', 'none'], describe: 'frozen base weights in memory (default none)' })
       .option('compute', {
         type: 'string',
-        choices: ['fp32', 'bf16', 'auto'],
+        choices: ['fp32', 'bf16', 'int8', 'auto'],
         default: 'fp32',
-        describe: 'compute mode of the base (bf16: bf16 products, on AVX512-BF16 CPUs also in batched decoding; auto: bf16 where native)',
+        describe:
+          'compute mode of the base (bf16: bf16 products, on AVX512-BF16 CPUs also in batched decoding; int8: NF4 decoding in int8, needs --quant nf4; auto: bf16 where native)',
       })
       .option('finetune-dataset', { type: 'string', describe: 'dataset POST /fine-tuning/setup writes into (default: the only one)' })
       .option('finetune-composition', { type: 'string', describe: 'composition POST /fine-tuning/query answers with (default: the only one)' }) as never,
@@ -76,7 +77,7 @@ export const serveCommand: CommandModule<object, Args> = {
       kvBudgetBytes: positiveInt(a.kvBudgetMb, '--kv-budget-mb', 1 << 20) * 1024 * 1024,
       bodyLimit: positiveInt(a.maxBodyMb, '--max-body-mb', 1024) * 1024 * 1024,
       quant: checkQuant(a.quant),
-      compute: checkCompute(a.compute),
+      compute: checkCompute(a.compute, checkQuant(a.quant)),
       fineTuning: { dataset: a.finetuneDataset, composition: a.finetuneComposition, pipelineFile: resolve(a.file) },
     });
     process.stderr.write(`peftmake serve: ${s.url} (project ${projectDir}; GET ${s.url}/v1/models lists ${s.registry.list().length} model(s))\n`);
