@@ -8,9 +8,9 @@ import { portablePath } from '../../src/util/portable-path.ts';
 import { loadModelTokenizer, PROMPT_FILE, seq2seqModel } from '../../src/hf/index.ts';
 import { modelDirOf } from '../shared/model-dir.ts';
 import { resolveDatasetConfig } from './config.ts';
-import { prepareDataset, promptFormatOf } from './prepare.ts';
+import { buildDataset } from './build-dataset.ts';
+import { promptFormatOf } from './prepare.ts';
 import type { DatasetConfig } from './schema.ts';
-import { writeDataset } from './write.ts';
 
 /** The model's vocab_size as its stage recorded it (absent in artifacts that did not: then nothing is checked). */
 function vocabOf(size: unknown, model: string): { size: number; model: string } | undefined {
@@ -28,17 +28,21 @@ export async function runDatasetStage(ctx: RunContext<DatasetConfig>): Promise<R
   const tokenizer = loadModelTokenizer(modelDirOf(model.dir));
   const s2s = seq2seqModel(modelDirOf(model.dir)); // T5: prompt -> encoder, answer -> decoder target
   const tokenizerLabel = portablePath(ctx.projectDir, tokenizer.dir); // stats.json names no absolute path of this machine
-  const prepared = await prepareDataset(config, {
-    name: ctx.name,
-    projectDir: ctx.projectDir,
+  const prepared = await buildDataset(
+    ctx.outDir,
+    config,
+    {
+      name: ctx.name,
+      projectDir: ctx.projectDir,
+      tokenizer,
+      tokenizerLabel,
+      ...(s2s ? { seq2seq: { decoderStart: s2s.decoderStart } } : {}),
+      vocab: vocabOf(model.manifest?.metrics?.vocab_size, upstreamName),
+      signal: ctx.signal,
+      progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
+    },
     tokenizer,
-    tokenizerLabel,
-    ...(s2s ? { seq2seq: { decoderStart: s2s.decoderStart } } : {}),
-    vocab: vocabOf(model.manifest?.metrics?.vocab_size, upstreamName),
-    signal: ctx.signal,
-    progress: (message, step, total) => ctx.progress({ message, step, total, unit: 'records' }),
-  });
-  await writeDataset(ctx.outDir, prepared, tokenizer);
+  );
   writeFileSync(join(ctx.outDir, PROMPT_FILE), JSON.stringify(promptFormatOf(config, tokenizer, ctx.name), null, 2) + '\n');
   const o = prepared.stats.output;
   return {

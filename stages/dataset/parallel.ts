@@ -11,6 +11,8 @@ import type { PiiTally } from './clean-item.ts';
 import type { Item } from './fields.ts';
 import type { CleanOutcome } from './prepare.ts';
 import type { DatasetConfig, PiiType } from './schema.ts';
+import type { ChunkJob } from './stream-docs.ts';
+import type { FormatJob } from './stream-format.ts';
 
 export interface CleanRequest {
   op: 'clean';
@@ -36,15 +38,23 @@ export interface TokenizeReply {
   ids: Int32Array;
   ends: Int32Array; // end of each ref's ids in `ids`
 }
-export type WorkerRequest = CleanRequest | TokenizeRequest | { op: 'reset' };
+export type WorkerRequest = CleanRequest | TokenizeRequest | ChunkJob | FormatJob | { op: 'reset' };
 
 /** Source bytes from which the workers pay for themselves (starting one costs a few hundred ms). */
 export const PARALLEL_MIN_BYTES = 8e6;
 /** Characters of text per clean request. */
 const CHUNK_CHARS = 1 << 20;
 
+/** What a worker posts when a request failed: a PeftError's code, message and details travel as they are. */
+export interface WorkerError {
+  op: 'error';
+  message: string;
+  code?: string;
+  details?: Record<string, unknown>;
+}
+
 /** One worker; replies come back in request order. Unreferenced while idle, so it never keeps the process alive. */
-class PoolWorker {
+export class PoolWorker {
   private readonly worker: Worker;
   private readonly pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] = [];
   dead = false;
@@ -52,11 +62,13 @@ class PoolWorker {
   constructor() {
     this.worker = new Worker(new URL('./prepare-worker.mjs', import.meta.url));
     this.worker.unref();
-    this.worker.on('message', (m: { op: string; message?: string }) => {
+    this.worker.on('message', (m: { op: string } | WorkerError) => {
       const p = this.pending.shift();
       if (this.pending.length === 0) this.worker.unref();
-      if (m.op === 'error') p?.reject(new PeftError('E_INTERNAL', `dataset worker failed: ${m.message}`));
-      else p?.resolve(m);
+      if (m.op === 'error') {
+        const e = m as WorkerError;
+        p?.reject(e.code ? new PeftError(e.code, e.message, e.details) : new PeftError('E_INTERNAL', `dataset worker failed: ${e.message}`));
+      } else p?.resolve(m);
     });
     const fail = (e: Error): void => {
       this.dead = true;
@@ -66,17 +78,29 @@ class PoolWorker {
     this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
   }
 
-  request<T>(req: WorkerRequest): Promise<T> {
+  /** Sends `req` (moving the `transfer` buffers to the worker); the reply, or the error the worker reported. */
+  request<T>(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.dead) return Promise.reject(new PeftError('E_INTERNAL', 'dataset worker stopped'));
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ resolve: resolve as (v: unknown) => void, reject });
       this.worker.ref();
-      this.worker.postMessage(req);
+      this.worker.postMessage(req, transfer);
     });
+  }
+
+  /** Requests in flight. */
+  get busy(): number {
+    return this.pending.length;
   }
 }
 
 const pool: PoolWorker[] = [];
+
+/** The process's first `count` dataset workers (started on first use, restarted if one died). */
+export function poolWorkers(count: number): PoolWorker[] {
+  for (let i = 0; i < count; i++) if (!pool[i] || pool[i].dead) pool[i] = new PoolWorker();
+  return pool.slice(0, count);
+}
 
 /** How many workers a preparation of `bytes` of source gets: `requested`, else one per core from PARALLEL_MIN_BYTES (1: none). */
 export function workerCount(bytes: number, requested?: number): number {
@@ -91,8 +115,7 @@ export class ParallelPrep {
   private nextBase = 0;
 
   constructor(count: number) {
-    for (let i = 0; i < count; i++) if (!pool[i] || pool[i].dead) pool[i] = new PoolWorker();
-    this.workers = pool.slice(0, count);
+    this.workers = poolWorkers(count);
   }
 
   /** Cleans `items` on the workers; the outcomes in item order, PII counts added to `pii` as the serial path would. */

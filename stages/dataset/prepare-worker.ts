@@ -1,5 +1,6 @@
 // The dataset worker thread's side (see parallel.ts): cleans chunks of items with the main thread's own function,
-// keeps each kept item's cleaned text under its index, and tokenizes the ones the main thread asks for.
+// keeps each kept item's cleaned text under its index, and tokenizes the ones the main thread asks for; on the
+// streamed path, prepares whole chunks of a text source (stream-docs.ts) and formats JSONL (stream-format.ts).
 import { parentPort } from 'node:worker_threads';
 import { IdBuffer, loadModelTokenizer, type ModelTokenizer } from '../../src/hf/index.ts';
 import { cleanItem, type PiiTally } from './clean-item.ts';
@@ -7,6 +8,8 @@ import { contentKey } from './dedup.ts';
 import { textsOf, type Item } from './fields.ts';
 import type { CleanReply, CleanRequest, TokenizeReply, TokenizeRequest, WorkerRequest } from './parallel.ts';
 import { tokenizeDocumentTo } from './tokenize.ts';
+import { chunkTransfer, processChunk } from './stream-docs.ts';
+import { formatSequences } from './stream-format.ts';
 
 const texts = new Map<number, string>(); // cleaned text of each kept item, by its index in the source
 const tokenizers = new Map<string, ModelTokenizer>();
@@ -31,9 +34,14 @@ function clean(req: CleanRequest): CleanReply {
   return { op: 'clean', status, lens, keys, pii };
 }
 
+function tokenizerOf(dir: string): ModelTokenizer {
+  let tok = tokenizers.get(dir);
+  if (!tok) tokenizers.set(dir, (tok = loadModelTokenizer(dir)));
+  return tok;
+}
+
 function tokenize(req: TokenizeRequest): TokenizeReply {
-  let tok = tokenizers.get(req.tokenizerDir);
-  if (!tok) tokenizers.set(req.tokenizerDir, (tok = loadModelTokenizer(req.tokenizerDir)));
+  const tok = tokenizerOf(req.tokenizerDir);
   let chars = 0;
   for (const r of req.refs) chars += (texts.get(r)?.length ?? 0) + 4;
   const out = new IdBuffer(Math.max(1 << 16, chars));
@@ -53,11 +61,20 @@ parentPort!.on('message', (req: WorkerRequest) => {
       texts.clear();
       parentPort!.postMessage({ op: 'reset' });
     } else if (req.op === 'clean') parentPort!.postMessage(clean(req));
-    else {
+    else if (req.op === 'chunk') {
+      const reply = processChunk(req, tokenizerOf(req.tokenizerDir));
+      parentPort!.postMessage(reply, chunkTransfer(reply));
+    } else if (req.op === 'format') {
+      const bytes = formatSequences(req.ids, req.seqLen, tokenizerOf(req.tokenizerDir));
+      parentPort!.postMessage({ op: 'format', bytes }, [bytes.buffer as ArrayBuffer]);
+    } else {
       const reply = tokenize(req);
       parentPort!.postMessage(reply, [reply.ids.buffer as ArrayBuffer, reply.ends.buffer as ArrayBuffer]);
     }
   } catch (e) {
-    parentPort!.postMessage({ op: 'error', message: (e as Error).stack ?? String(e) });
+    const err = e as { code?: unknown; details?: unknown; message?: string; stack?: string };
+    if (typeof err.code === 'string' && err.code.startsWith('E_'))
+      parentPort!.postMessage({ op: 'error', code: err.code, message: err.message, details: JSON.parse(JSON.stringify(err.details ?? {})) });
+    else parentPort!.postMessage({ op: 'error', message: err.stack ?? String(e) });
   }
 });

@@ -50,12 +50,20 @@ interface Cleaned {
   ref?: number;
 }
 
-function checkAbort(signal?: AbortSignal): void {
+export function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new PeftError('E_CANCELLED', 'dataset preparation cancelled');
 }
 
 /** Records the step and throws when it removed everything. */
-function step(name: string, stats: StepStats[], stepName: string, inCount: number, outCount: number, removed: Record<string, number>, what = 'records'): void {
+export function step(
+  name: string,
+  stats: StepStats[],
+  stepName: string,
+  inCount: number,
+  outCount: number,
+  removed: Record<string, number>,
+  what = 'records',
+): void {
   stats.push({ step: stepName, in: inCount, out: outCount, removed });
   if (outCount === 0 && inCount > 0) {
     const why = Object.entries(removed)
@@ -177,7 +185,7 @@ interface TextStream {
 }
 
 /** Records removed while tokenizing one part: counted in the dataset stats and in the tokens/<part> step line. */
-class TokenRemovals {
+export class TokenRemovals {
   readonly counts: Record<string, number>;
   private readonly overLengthKey: string;
 
@@ -210,17 +218,18 @@ class TokenRemovals {
  */
 function checkVocab(ids: ArrayLike<number>, from: number, to: number, origin: Origin, tok: ModelTokenizer, opts: PrepareOptions): void {
   if (!opts.vocab) return;
-  const { size, model } = opts.vocab;
-  for (let i = from; i < to; i++) {
-    const id = ids[i];
-    if (id < size) continue;
-    const token = tok.idToToken(id);
-    throw new PeftError(
-      'E_MODEL',
-      `${where(origin)}: the tokenizer ${join(opts.tokenizerLabel ?? tok.dir, 'tokenizer.json')} turns this record into token id ${id}${token === undefined ? '' : ` (${JSON.stringify(token)})`}, but ${model} has ${size} token ids (config.json vocab_size): that tokenizer.json does not belong to the model's weights; use the tokenizer saved with them`,
-      { file: origin.file, line: origin.line },
-    );
-  }
+  for (let i = from; i < to; i++) if (ids[i] >= opts.vocab.size) throw vocabError(ids[i], origin, tok, opts);
+}
+
+/** checkVocab's error for `id` of the record at `origin`. */
+export function vocabError(id: number, origin: Origin, tok: ModelTokenizer, opts: PrepareOptions): PeftError {
+  const { size, model } = opts.vocab!;
+  const token = tok.idToToken(id);
+  return new PeftError(
+    'E_MODEL',
+    `${where(origin)}: the tokenizer ${join(opts.tokenizerLabel ?? tok.dir, 'tokenizer.json')} turns this record into token id ${id}${token === undefined ? '' : ` (${JSON.stringify(token)})`}, but ${model} has ${size} token ids (config.json vocab_size): that tokenizer.json does not belong to the model's weights; use the tokenizer saved with them`,
+    { file: origin.file, line: origin.line },
+  );
 }
 
 /** Every 2000th item of a tokenize loop: honours an abort and reports progress. */
@@ -377,20 +386,18 @@ function toRecords(encoded: Encoded[]): OutputRecord[] {
   return encoded.map((e) => ({ ids: e.tokenized.ids, labels: e.tokenized.labels, text: e.text, ...(e.enc ? { enc: e.enc } : {}) }));
 }
 
-export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {
-  const tok = opts.tokenizer;
-  const sink = new BadRecordSink(config.onError);
-  const splitSeed = config.split.seed ?? config.seed;
-  const stats: DatasetStats = {
+/** stats.json before the first step: every count zero. */
+export function newDatasetStats(config: DatasetConfig, opts: PrepareOptions): DatasetStats {
+  return {
     name: opts.name,
     format: config.format,
-    tokenizer: opts.tokenizerLabel ?? tok.dir,
+    tokenizer: opts.tokenizerLabel ?? opts.tokenizer.dir,
     sources: [],
     badRecords: { count: 0, examples: [] },
     steps: [],
     pii: { mode: config.clean.pii, byType: {}, records: 0 },
     maxTokens: { limit: effectiveMaxTokens(config), mode: config.overLength, dropped: 0, truncated: 0, droppedNoLoss: 0 },
-    split: { mode: config.split.source ? 'source' : 'fraction', valid: config.split.valid, seed: splitSeed },
+    split: { mode: config.split.source ? 'source' : 'fraction', valid: config.split.valid, seed: config.split.seed ?? config.seed },
     lengths: { train: lengthStats([], 0), valid: lengthStats([], 0) },
     output: {
       train: 0,
@@ -402,6 +409,11 @@ export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions
       validLossTokens: 0,
     },
   };
+}
+
+export async function prepareDataset(config: DatasetConfig, opts: PrepareOptions): Promise<Prepared> {
+  const sink = new BadRecordSink(config.onError);
+  const stats = newDatasetStats(config, opts);
 
   // Train source.
   opts.progress?.('reading source');

@@ -40,7 +40,7 @@ export interface DatasetStats {
   output: { train: number; valid: number; seqLen: number | null; trainTokens: number; validTokens: number; trainLossTokens: number; validLossTokens: number };
 }
 
-export function lengthStats(lengths: number[], lossTokens: number): LengthStats {
+export function lengthStats(lengths: readonly number[] | Int32Array, lossTokens: number): LengthStats {
   const sorted = [...lengths].sort((a, b) => a - b);
   const n = sorted.length;
   const tokens = sorted.reduce((a, b) => a + b, 0);

@@ -2,7 +2,14 @@
 import type { RawRecord } from '../records.ts';
 
 export function readTextDocuments(text: string, file: string, mode: 'file' | 'paragraph' | 'line'): RawRecord[] {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return textDocuments(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, file, mode);
+}
+
+/**
+ * The documents of `body` (a whole file without its BOM, or a piece of one that starts a line and, in paragraph
+ * mode, ends at a paragraph's end: the streamed path's chunks); lines numbered from 1 at the body's start.
+ */
+export function textDocuments(body: string, file: string, mode: 'file' | 'paragraph' | 'line'): RawRecord[] {
   if (mode === 'file') return body.trim() === '' ? [] : [{ fields: { text: body }, origin: { file, line: 1 } }];
   if (mode === 'paragraph' && !body.includes('\r')) return paragraphsOf(body, file);
   const lines = body.split(/\r?\n/);

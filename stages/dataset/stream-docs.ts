@@ -1,0 +1,136 @@
+// One chunk of a `text` source on the streamed path (stream-prepare.ts): documents split off its bytes, cleaned, PII
+// handled, length-filtered, hashed (content digest for dedup, seeded ranks for limit / split) and tokenized — the
+// same functions as the in-memory path, so the same bytes. Runs in a dataset worker, or inline with one worker.
+import { hash } from 'node:crypto';
+import { IdBuffer, type ModelTokenizer } from '../../src/hf/index.ts';
+import { cleanItem, type PiiTally } from './clean-item.ts';
+import { seededRank } from './sample.ts';
+import type { DatasetConfig, PiiType } from './schema.ts';
+import { textDocuments } from './sources/text-files.ts';
+import { tokenizeDocumentTo } from './tokenize.ts';
+
+export interface ChunkJob {
+  op: 'chunk';
+  file: string; // as messages name it
+  bytes: Uint8Array; // whole lines (paragraph mode: whole paragraphs) of UTF-8
+  first: boolean; // the file's first chunk: a BOM at its start is dropped
+  mode: 'file' | 'paragraph' | 'line';
+  clean: DatasetConfig['clean'];
+  types: readonly PiiType[];
+  validSeed: number | null; // seed of the 'valid' rank (null: not needed)
+  sampleSeed: number | null; // seed of the 'sample' rank (null: not needed)
+  tokenizerDir: string;
+  vocabSize: number; // ids at or past it are reported in `bad` (0: not checked)
+}
+
+/** What a chunk gave: counts, and per document that passed the filters its line, digest, ranks and ids. */
+export interface ChunkResult {
+  op: 'chunk';
+  lines: number; // "\n" in the chunk
+  docs: number;
+  empty: number;
+  pii: number; // dropped for PII (pii: drop)
+  short: number;
+  long: number;
+  tally: PiiTally;
+  line: Int32Array; // 1-based within the chunk
+  digest: Int32Array; // 4 per document: the first 128 bits of the content key's SHA-1
+  rankValid: Float64Array;
+  rankSample: Float64Array;
+  ends: Int32Array; // end of each document's ids in `ids`
+  ids: Int32Array;
+  bad: Int32Array; // the first id at or past vocabSize, or -1
+  /** Not valid UTF-8: the first bad line (1-based within the chunk). */
+  notUtf8?: number;
+}
+
+const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let at = b.indexOf(10); at >= 0; at = b.indexOf(10, at + 1)) n++;
+  return n;
+}
+
+export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
+  const buf = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+  let text = buf.toString('utf8');
+  const lines = countLines(buf);
+  const empty = new Int32Array(0);
+  const res: ChunkResult = {
+    op: 'chunk',
+    lines,
+    docs: 0,
+    empty: 0,
+    pii: 0,
+    short: 0,
+    long: 0,
+    tally: { byType: {}, records: 0 },
+    line: empty,
+    digest: empty,
+    rankValid: new Float64Array(0),
+    rankSample: new Float64Array(0),
+    ends: empty,
+    ids: empty,
+    bad: empty,
+  };
+  if (text.includes('\uFFFD') && !buf.includes(REPLACEMENT)) {
+    res.notUtf8 = 1 + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0);
+    return res;
+  }
+  if (job.first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const docs = textDocuments(text, job.file, job.mode);
+  res.docs = docs.length;
+  const c = job.clean;
+  const line: number[] = [];
+  const digest: number[] = [];
+  const rankValid: number[] = [];
+  const rankSample: number[] = [];
+  const ends: number[] = [];
+  const bad: number[] = [];
+  const out = new IdBuffer(Math.max(1 << 16, job.bytes.byteLength + 4 * docs.length));
+  for (const d of docs) {
+    const r = cleanItem({ example: { format: 'text', text: d.fields.text as string }, origin: d.origin }, c, job.types, res.tally);
+    if (r === 'empty') res.empty++;
+    else if (r === 'pii') res.pii++;
+    else {
+      const t = (r.example as { text: string }).text;
+      if (t.length < c.minChars) res.short++;
+      else if (c.maxChars !== null && t.length > c.maxChars) res.long++;
+      else {
+        const sha = hash('sha1', t, 'buffer'); // contentKey's digest (one text: the text itself)
+        const key = sha.toString('base64');
+        line.push(d.origin.line ?? 1);
+        for (let k = 0; k < 16; k += 4) digest.push(sha.readInt32LE(k));
+        rankValid.push(job.validSeed === null ? 0 : seededRank(job.validSeed, 'valid', key));
+        rankSample.push(job.sampleSeed === null ? 0 : seededRank(job.sampleSeed, 'sample', key));
+        const start = out.length;
+        tokenizeDocumentTo(t, tok, out);
+        ends.push(out.length);
+        let b = -1;
+        if (job.vocabSize > 0)
+          for (let k = start; k < out.length; k++)
+            if (out.data[k] >= job.vocabSize) {
+              b = out.data[k];
+              break;
+            }
+        bad.push(b);
+      }
+    }
+  }
+  res.line = Int32Array.from(line);
+  res.digest = Int32Array.from(digest);
+  res.rankValid = Float64Array.from(rankValid);
+  res.rankSample = Float64Array.from(rankSample);
+  res.ends = Int32Array.from(ends);
+  res.ids = out.data.slice(0, out.length);
+  res.bad = Int32Array.from(bad);
+  return res;
+}
+
+/** The ArrayBuffers of a result, to transfer instead of copy. */
+export function chunkTransfer(r: ChunkResult): ArrayBuffer[] {
+  return [r.line, r.digest, r.rankValid, r.rankSample, r.ends, r.ids, r.bad]
+    .map((a) => a.buffer as ArrayBuffer)
+    .filter((b, i, all) => b.byteLength > 0 && all.indexOf(b) === i);
+}
