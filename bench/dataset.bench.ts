@@ -13,8 +13,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveDatasetConfig } from '../stages/dataset/config.ts';
-import { prepareDataset } from '../stages/dataset/prepare.ts';
-import { writeDataset } from '../stages/dataset/write.ts';
+import { buildDataset } from '../stages/dataset/build-dataset.ts';
 import { loadModelTokenizer } from '../src/hf/index.ts';
 
 const FIXTURES = resolve(process.env.FIXTURES ?? '../shared/fixtures');
@@ -42,8 +41,7 @@ async function bigChild(file: string, workers: number): Promise<void> {
   try {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const p = await prepareDataset(config, { name: 'datasets.big', projectDir: process.cwd(), tokenizer: loadModelTokenizer(TOKENIZER), workers });
-    await writeDataset(out, p);
+    const p = await buildDataset(out, config, { name: 'datasets.big', projectDir: process.cwd(), tokenizer: loadModelTokenizer(TOKENIZER), workers });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const h = createHash('sha256');
@@ -54,6 +52,7 @@ async function bigChild(file: string, workers: number): Promise<void> {
       cpu_s: (cpu.user + cpu.system) / 1e6,
       tokens: p.stats.output.trainTokens + p.stats.output.validTokens,
       peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+      streamed: p.streamed,
       sha256: h.digest('hex'),
     });
   } finally {
@@ -87,8 +86,7 @@ else if (!existsSync(join(WIKI, 'wiki.valid.raw')) || !existsSync(join(TOKENIZER
     const t0 = performance.now();
     const tokenizer = loadModelTokenizer(TOKENIZER);
     const tLoaded = performance.now();
-    const p = await prepareDataset(config, { name: 'datasets.bench', projectDir: process.cwd(), tokenizer });
-    await writeDataset(out, p);
+    const p = await buildDataset(out, config, { name: 'datasets.bench', projectDir: process.cwd(), tokenizer });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;

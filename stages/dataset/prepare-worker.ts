@@ -2,7 +2,8 @@
 // keeps each kept item's cleaned text under its index, and tokenizes the ones the main thread asks for; on the
 // streamed path, prepares whole chunks of a text source (stream-docs.ts) and formats JSONL (stream-format.ts).
 import { parentPort } from 'node:worker_threads';
-import { IdBuffer, loadModelTokenizer, type ModelTokenizer } from '../../src/hf/index.ts';
+import { IdBuffer } from '../../src/hf/id-buffer.ts';
+import { loadModelTokenizer, type ModelTokenizer } from '../../src/hf/tokenizer.ts';
 import { cleanItem, type PiiTally } from './clean-item.ts';
 import { contentKey } from './dedup.ts';
 import { textsOf, type Item } from './fields.ts';

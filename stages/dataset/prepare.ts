@@ -34,6 +34,8 @@ export interface PrepareOptions {
   seq2seq?: { decoderStart: number };
   /** Worker threads for cleaning and tokenizing (1: this thread only); default one per core from PARALLEL_MIN_BYTES of source. */
   workers?: number;
+  /** Bytes per chunk of a text source on the streamed path (stream-chunks.ts; tests make it small). */
+  chunkBytes?: number;
 }
 
 export interface Prepared {

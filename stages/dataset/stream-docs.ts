@@ -2,7 +2,8 @@
 // handled, length-filtered, hashed (content digest for dedup, seeded ranks for limit / split) and tokenized — the
 // same functions as the in-memory path, so the same bytes. Runs in a dataset worker, or inline with one worker.
 import { hash } from 'node:crypto';
-import { IdBuffer, type ModelTokenizer } from '../../src/hf/index.ts';
+import { IdBuffer } from '../../src/hf/id-buffer.ts';
+import type { ModelTokenizer } from '../../src/hf/tokenizer.ts';
 import { cleanItem, type PiiTally } from './clean-item.ts';
 import { seededRank } from './sample.ts';
 import type { DatasetConfig, PiiType } from './schema.ts';

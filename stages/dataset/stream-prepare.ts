@@ -189,7 +189,7 @@ async function streamSource(
   for (let fi = 0; fi < files.length; fi++) {
     opts.progress?.(`reading ${files[fi].shown}`);
     let first = true;
-    for (const bytes of textChunks(files[fi].abs, template.mode)) {
+    for (const bytes of textChunks(files[fi].abs, template.mode, opts.chunkBytes)) {
       checkAbort(opts.signal);
       const job: ChunkJob = { ...template, file: files[fi].shown, bytes, first };
       first = false;
