@@ -176,6 +176,22 @@ describe.skipIf(!haveFixtures)('streamed dataset preparation', () => {
     }
   });
 
+  it("names the record whose ids pass the model's vocabulary as the in-memory path does", async () => {
+    writeFileSync(join(dir, 'vocab.txt'), wiki.slice(0, 40_000));
+    const config = resolveDatasetConfig({ model: 'base', format: 'text', source: { files: ['vocab.txt'], documents: 'paragraph' }, split: { valid: 0.5, seed: 1 } });
+    const vocab = { size: 400, model: 'models.base' };
+    const opts = { name: 'datasets.s', projectDir: dir, tokenizer: storiesTokenizer(), vocab };
+    const memory = await prepareDataset(config, { ...opts, workers: 1 }).catch((e: Error) => e);
+    expect(memory).toBeInstanceOf(PeftError);
+    expect((memory as Error).message).toMatch(/^vocab\.txt:\d+: the tokenizer .* turns this record into token id \d+/);
+    for (const workers of [1, 2]) {
+      const out = join(dir, `out${outs++}`);
+      mkdirSync(out);
+      const err = await buildDataset(out, config, { ...opts, workers, chunkBytes: 2048 }).catch((e: Error) => e);
+      expect((err as Error).message).toBe((memory as Error).message);
+    }
+  });
+
   it('reports a file that is not UTF-8 and a worker that fails as PeftErrors naming the file', async () => {
     writeFileSync(join(dir, 'bad.txt'), Buffer.concat([Buffer.from('good line\n\nsecond\n\n'), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('\n')]));
     const config = resolveDatasetConfig({ model: 'base', format: 'text', source: { files: ['bad.txt'], documents: 'paragraph' } });
