@@ -186,6 +186,7 @@ async function streamSource(
   };
   const queue: { fi: number; reply: Promise<ChunkResult> }[] = [];
   const limit = (workers?.length ?? 0) * IN_FLIGHT;
+  let inline = 0;
   for (let fi = 0; fi < files.length; fi++) {
     opts.progress?.(`reading ${files[fi].shown}`);
     let first = true;
@@ -195,6 +196,7 @@ async function streamSource(
       first = false;
       if (!workers) {
         consume(fi, processChunk(job, opts.tokenizer));
+        if (++inline % 8 === 0) await new Promise(setImmediate); // timers, signals and progress get their turn
         continue;
       }
       const w = workers.reduce((a, b) => (b.busy < a.busy ? b : a));

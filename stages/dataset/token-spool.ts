@@ -2,7 +2,7 @@
 // past that in a scratch file (appended, then read back in order), so memory stays bounded for any corpus.
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 
-const MEMORY_IDS = 1 << 24; // 64 MB
+const MEMORY_IDS = 1 << 22; // 16 MB
 
 export class TokenSpool {
   private buf: Int32Array;

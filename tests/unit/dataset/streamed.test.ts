@@ -178,7 +178,12 @@ describe.skipIf(!haveFixtures)('streamed dataset preparation', () => {
 
   it("names the record whose ids pass the model's vocabulary as the in-memory path does", async () => {
     writeFileSync(join(dir, 'vocab.txt'), wiki.slice(0, 40_000));
-    const config = resolveDatasetConfig({ model: 'base', format: 'text', source: { files: ['vocab.txt'], documents: 'paragraph' }, split: { valid: 0.5, seed: 1 } });
+    const config = resolveDatasetConfig({
+      model: 'base',
+      format: 'text',
+      source: { files: ['vocab.txt'], documents: 'paragraph' },
+      split: { valid: 0.5, seed: 1 },
+    });
     const vocab = { size: 400, model: 'models.base' };
     const opts = { name: 'datasets.s', projectDir: dir, tokenizer: storiesTokenizer(), vocab };
     const memory = await prepareDataset(config, { ...opts, workers: 1 }).catch((e: Error) => e);
