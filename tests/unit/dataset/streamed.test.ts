@@ -52,7 +52,7 @@ function expectSame(a: Record<string, Buffer>, b: Record<string, Buffer>): void 
 }
 
 describe('streamed path parts', () => {
-  it('the token spool gives back every id in order, from memory and past its budget from its scratch file', () => {
+  it('the token spool gives back every id in order, from memory and past its budget from its scratch file (2-byte and 4-byte blocks)', () => {
     const file = join(dir, 'spool.tmp');
     const spool = new TokenSpool(file, 1000);
     const want: number[] = [];
