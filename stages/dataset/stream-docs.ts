@@ -46,6 +46,8 @@ export interface ChunkResult {
 }
 
 const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');
+/** The ids of a chunk, reused from chunk to chunk (its result gets a copy of just its ids). */
+const scratch = new IdBuffer(1 << 20);
 
 function countLines(b: Buffer): number {
   let n = 0;
@@ -89,7 +91,8 @@ export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
   const rankSample: number[] = [];
   const ends: number[] = [];
   const bad: number[] = [];
-  const out = new IdBuffer(Math.max(1 << 16, job.bytes.byteLength + 4 * docs.length));
+  const out = scratch;
+  out.length = 0;
   for (const d of docs) {
     const r = cleanItem({ example: { format: 'text', text: d.fields.text as string }, origin: d.origin }, c, job.types, res.tally);
     if (r === 'empty') res.empty++;

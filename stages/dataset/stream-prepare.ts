@@ -23,8 +23,8 @@ import { type ChunkJob, type ChunkResult, processChunk } from './stream-docs.ts'
 import { type FormatJob, formatSequences } from './stream-format.ts';
 import { TokenSpool } from './token-spool.ts';
 
-/** Ids per JSONL formatting job (a multiple of seqLen). */
-const FORMAT_IDS = 1 << 18;
+/** Ids per JSONL formatting job (a multiple of seqLen): ~800 KB of JSONL, which stays in the CPU cache on its way to the file (4x that took 25% longer). */
+const FORMAT_IDS = 1 << 16;
 /** Jobs in flight per worker: enough to keep each busy while this thread writes, few enough to bound memory. */
 const IN_FLIGHT = 3;
 
