@@ -14,6 +14,8 @@
 
 #include <napi.h>
 
+#include "fs_addon/tree_digest.h"
+
 namespace {
 
 // Entry kinds as the walk sees them (the entry itself, links not followed).
@@ -87,6 +89,7 @@ Napi::Value ScanDir(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scanDir", Napi::Function::New(env, ScanDir, "scanDir"));
+  peft_fs::InitTreeDigest(env, exports);
   return exports;
 }
 

@@ -1,0 +1,167 @@
+// Fault injection, the no-op snapshot (src/exec/noop-snapshot.ts): once a no-op build saved the stat state of what its
+// plan read, the next build replays it only while nothing changed. Each change below (content with the stat put back,
+// mtime, size, inode, a deleted / added file, a params file, pipeline.json, a deleted workspace output, a damaged
+// store object, a re-pointed symlink) must rebuild exactly the stages that depend on it, as planning without the
+// snapshot does. One world per change, all made before one wait past the racy window.
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../../src/exec/build.ts';
+import { snapshotCounts, snapshotFile } from '../../src/exec/noop-snapshot.ts';
+import { TOOLCHAIN } from '../../src/cli/toolchain.ts';
+import { StoreLayout } from '../../src/store/layout.ts';
+import { treeDigestAvailable } from '../../src/hash/tree-digest.ts';
+
+const PIPELINE = {
+  stages: {
+    a: { cmd: 'mkdir -p out && cat data/a/* > out/a.txt', deps: ['data/a'], outs: ['out/a.txt'] },
+    b: { cmd: 'mkdir -p out && cat data/b/*.txt > out/b.txt', deps: ['data/b/*.txt'], params: ['lr'], outs: ['out/b.txt'] },
+    c: { cmd: 'cat out/a.txt out/b.txt > c.txt', deps: ['out/a.txt', 'out/b.txt'], outs: ['c.txt'] },
+    d: { cmd: 'cat data/d/link > d.txt', deps: ['data/d'], outs: ['d.txt'] },
+  },
+};
+
+function makeProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'peftmake-snapshot-'));
+  for (const d of ['data/a', 'data/b', 'data/d', 'elsewhere']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'data/a/1.txt'), 'one\n');
+  writeFileSync(join(dir, 'data/a/2.txt'), 'two\n');
+  writeFileSync(join(dir, 'data/b/x.txt'), 'ex\n');
+  writeFileSync(join(dir, 'params.json'), JSON.stringify({ lr: 1 }));
+  writeFileSync(join(dir, 'elsewhere/t1.txt'), 'target one\n');
+  writeFileSync(join(dir, 'elsewhere/t2.txt'), 'target two\n');
+  symlinkSync('../../elsewhere/t1.txt', join(dir, 'data/d/link'));
+  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify(PIPELINE, null, 2));
+  return dir;
+}
+
+/**
+ * Rewrites one byte in place, then puts the timestamps back: size, inode and mtime are what they were, and its folder
+ * is untouched (the reference stamp lives elsewhere): only the file's ctime tells.
+ */
+function editKeepingStat(file: string, at: number, byte: string): void {
+  const st = statSync(file, { bigint: true });
+  const ref = join(mkdtempSync(join(tmpdir(), 'peftmake-stamp-')), 'stamp');
+  execFileSync('touch', ['-r', file, ref]);
+  const fd = openSync(file, 'r+');
+  writeSync(fd, byte, at);
+  closeSync(fd);
+  execFileSync('touch', ['-r', ref, file]);
+  rmSync(dirname(ref), { recursive: true });
+  const after = statSync(file, { bigint: true });
+  expect([after.size, after.ino, after.mtimeNs]).toEqual([st.size, st.ino, st.mtimeNs]);
+}
+
+const run = async (dir: string): Promise<Record<string, string>> => {
+  const r = await build({ toolchain: TOOLCHAIN, cwd: dir });
+  return Object.fromEntries(r.stages.map((s) => [s.name.replace('stages.', ''), s.action]));
+};
+const allFresh = { a: 'fresh', b: 'fresh', c: 'fresh', d: 'fresh' };
+
+/** Each change and the actions the next build must report (planning without the snapshot gives the same). */
+const CHANGES: Record<string, { change: (dir: string) => void; want: Record<string, string> }> = {
+  'content, stat put back': { change: (d) => editKeepingStat(join(d, 'data/a/1.txt'), 0, 'O'), want: { ...allFresh, a: 'built', c: 'built' } },
+  'mtime only (same bytes)': { change: (d) => execFileSync('touch', [join(d, 'data/a/1.txt')]), want: allFresh },
+  size: { change: (d) => writeFileSync(join(d, 'data/b/x.txt'), 'ex and more\n'), want: { ...allFresh, b: 'built', c: 'built' } },
+  'inode, same size and mtime': {
+    change: (d) => {
+      const f = join(d, 'data/a/2.txt');
+      writeFileSync(`${f}.new`, 'TWO\n');
+      execFileSync('touch', ['-r', f, `${f}.new`]);
+      renameSync(`${f}.new`, f);
+    },
+    want: { ...allFresh, a: 'built', c: 'built' },
+  },
+  'deleted file': { change: (d) => unlinkSync(join(d, 'data/a/2.txt')), want: { ...allFresh, a: 'built', c: 'built' } },
+  'added file the glob matches': { change: (d) => writeFileSync(join(d, 'data/b/y.txt'), 'why\n'), want: { ...allFresh, b: 'built', c: 'built' } },
+  'added file the glob does not match': { change: (d) => writeFileSync(join(d, 'data/b/y.md'), 'not an input\n'), want: allFresh },
+  'params file': { change: (d) => writeFileSync(join(d, 'params.json'), JSON.stringify({ lr: 2 })), want: { ...allFresh, b: 'built', c: 'built' } },
+  'pipeline.json': {
+    change: (d) => {
+      const p = structuredClone(PIPELINE);
+      p.stages.c.cmd = 'cat out/b.txt out/a.txt > c.txt';
+      writeFileSync(join(d, 'pipeline.json'), JSON.stringify(p, null, 2));
+    },
+    want: { ...allFresh, c: 'built' },
+  },
+  'deleted workspace output': { change: (d) => unlinkSync(join(d, 'out/b.txt')), want: { ...allFresh, b: 'restored' } },
+  'damaged store object': {
+    change: (d) => {
+      const ref = JSON.parse(readFileSync(join(d, 'artifacts/refs/stages.d.json'), 'utf8')) as { versions: { key: string }[] };
+      editKeepingStat(join(d, 'artifacts/objects', ref.versions.at(-1)!.key, 'outs/d.txt'), 0, 'X');
+    },
+    want: { ...allFresh, d: 'built' },
+  },
+  're-pointed symlink': {
+    change: (d) => {
+      unlinkSync(join(d, 'data/d/link'));
+      symlinkSync('../../elsewhere/t2.txt', join(d, 'data/d/link'));
+    },
+    want: { ...allFresh, d: 'built' },
+  },
+  'file the symlink points to': { change: (d) => writeFileSync(join(d, 'elsewhere/t1.txt'), 'TARGET ONE\n'), want: { ...allFresh, d: 'built' } },
+};
+
+describe.skipIf(!treeDigestAvailable())('no-op snapshot', () => {
+  const dirs = new Map<string, string>();
+  beforeAll(async () => {
+    for (const name of ['replay', 'toolchain', ...Object.keys(CHANGES)]) dirs.set(name, makeProject());
+    for (const dir of dirs.values()) expect(Object.values(await run(dir)).every((a) => a === 'built')).toBe(true);
+    const saved = snapshotCounts.saved;
+    expect(await run([...dirs.values()].at(-1)!)).toEqual(allFresh);
+    expect(snapshotCounts.saved).toBe(saved); // its store files were just written (the racy window): no snapshot
+    await new Promise((r) => setTimeout(r, 2100));
+    for (const dir of dirs.values()) {
+      expect(await run(dir)).toEqual(allFresh); // planned, then saved
+      expect(existsSync(snapshotFile(new StoreLayout(dir)))).toBe(true);
+    }
+    expect(snapshotCounts.saved).toBe(saved + dirs.size);
+  }, 60_000);
+  afterAll(() => {
+    for (const dir of dirs.values()) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('replays the recorded report while nothing changed', async () => {
+    const dir = dirs.get('replay')!;
+    const replayed = snapshotCounts.replayed;
+    const fast = await build({ toolchain: TOOLCHAIN, cwd: dir });
+    expect(await build({ toolchain: TOOLCHAIN, cwd: dir })).toEqual(fast);
+    expect(snapshotCounts.replayed).toBe(replayed + 2);
+    const planned = await build({ toolchain: TOOLCHAIN, cwd: dir, verify: true }); // --verify always plans (and drops it)
+    expect(fast).toEqual(planned);
+    expect(existsSync(snapshotFile(new StoreLayout(dir)))).toBe(false);
+  });
+
+  it.each(Object.keys(CHANGES))('a change (%s) rebuilds exactly what depends on it', async (name) => {
+    const dir = dirs.get(name)!;
+    CHANGES[name].change(dir);
+    const replayed = snapshotCounts.replayed;
+    expect(await run(dir)).toEqual(CHANGES[name].want);
+    expect(snapshotCounts.replayed).toBe(replayed);
+    expect(await run(dir)).toEqual(allFresh);
+  });
+
+  it('another toolchain (engine version) plans again', async () => {
+    const dir = dirs.get('toolchain')!;
+    const replayed = snapshotCounts.replayed;
+    const r = await build({ toolchain: { ...TOOLCHAIN, engineVersion: `${TOOLCHAIN.engineVersion}-other` }, cwd: dir });
+    expect(snapshotCounts.replayed).toBe(replayed);
+    expect(r.stages.map((s) => s.action)).toEqual(['built', 'built', 'built', 'built']);
+  });
+});
