@@ -14,7 +14,7 @@ import { makeOutcome, silentReporter, type BuildReport, type Reporter, type Stag
 import type { ExecutorKind } from './executors/choose.ts';
 import { executorsFor } from './executors/index.ts';
 import { listJobs } from './executors/job-files.ts';
-import { dropSnapshot, hasSnapshot, replaySnapshot, saveSnapshot, snapshotId, snapshotsEnabled } from './noop-snapshot.ts';
+import { checkSnapshot, dropSnapshot, hasSnapshot, saveSnapshot, snapshotId, snapshotsEnabled, type SnapshotCheck } from './noop-snapshot.ts';
 
 export interface BuildOptions {
   /** The stage kinds and engine version, handed in by the entry point (the CLI's src/cli/toolchain.ts). */
@@ -92,13 +92,13 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
   try {
     cleanTemp(layout);
     const id = snapshots ? snapshotId(opts.toolchain, file, opts.targets ?? []) : '';
+    let check: SnapshotCheck | undefined;
     if (checkFirst) {
-      const replay = await replaySnapshot(layout, id);
-      if (replay) {
-        for (const s of replay.stages) (opts.reporter ?? silentReporter).stageEnd(s);
-        return replay;
+      check = await checkSnapshot(layout, id, opts.toolchain.engineVersion);
+      if (check.report) {
+        for (const s of check.report.stages) (opts.reporter ?? silentReporter).stageEnd(s);
+        return check.report;
       }
-      dropSnapshot(layout); // out of date: planned below, saved again when still a no-op
       pipeline = loadPipeline(file, { kinds: opts.toolchain.kinds });
     }
     const pipe = pipeline!;
@@ -110,6 +110,7 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
         targets: opts.targets,
         signal,
         verify: opts.verify,
+        reuse: check?.reuse,
       });
       const report = await executePlan(
         plan,
@@ -128,7 +129,8 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
       if (snapshots && pipe.file === file) await saveSnapshot(layout, id, plan, report, file, startedMs);
       return report;
     } finally {
-      cache.save(!opts.targets?.length); // a full build saw every input: forget files no stage reads any more
+      // A full build that hashed every stage's inputs saw every file: forget files no stage reads any more.
+      cache.save(!opts.targets?.length && !check?.reused());
     }
   } finally {
     lock.release();

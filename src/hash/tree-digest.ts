@@ -6,8 +6,8 @@ import { fsAddon } from './scan-dir.ts';
 export interface TreeDigests {
   /** Per path, 32 hex digits. */
   digests: string[];
-  /** The newest mtime / ctime (ms since the epoch) seen anywhere under all the paths. */
-  newestMs: number;
+  /** Per path, the newest mtime / ctime (ms since the epoch) seen anywhere under it. */
+  newestMs: number[];
 }
 
 const RECORD = 24;
@@ -28,12 +28,12 @@ export async function treeDigests(paths: readonly string[], skip: string, thread
   const parts = Array.from({ length: n }, (_, t) => paths.filter((_, i) => i % n === t));
   const bufs = await Promise.all(parts.map((p) => digest(p, skip)));
   const digests = new Array<string>(paths.length);
-  let newestMs = 0;
+  const newestMs = new Array<number>(paths.length);
   for (let t = 0; t < n; t++) {
     const b = bufs[t];
     for (let k = 0; k < parts[t].length; k++) {
       digests[k * n + t] = b.toString('hex', k * RECORD, k * RECORD + 16);
-      newestMs = Math.max(newestMs, b.readDoubleLE(k * RECORD + 16));
+      newestMs[k * n + t] = b.readDoubleLE(k * RECORD + 16);
     }
   }
   return { digests, newestMs };

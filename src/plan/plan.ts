@@ -33,6 +33,7 @@ export interface PlannedStage {
   version: number;
   pinned: boolean;
   stale: boolean;
+  /** What the key was computed from; for a reused stage (PlanOptions.reuse) only emptyMaterial, and no inputs. */
   material: KeyMaterial;
   inputs: FileRecord[];
   error?: string;
@@ -86,6 +87,11 @@ export interface PlanOptions {
   signal?: AbortSignal;
   /** Re-hash every file of every committed object used (`build --verify`), not only files whose stat changed. */
   verify?: boolean;
+  /**
+   * A stage's plan known without hashing (the build's no-op snapshot: nothing it read changed, its upstream keys are
+   * the recorded ones), asked in order once the stages upstream are planned; undefined plans it as usual.
+   */
+  reuse?: (entry: StageEntry, planned: ReadonlyMap<string, PlannedStage>) => PlannedStage | undefined;
 }
 
 /**
@@ -127,6 +133,11 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       planned.set(name, unplannable(entry, opts.engineVersion, 'skipped', `upstream ${badUp} ${planned.get(badUp)!.action}`));
       continue;
     }
+    const reused = opts.reuse?.(entry, planned);
+    if (reused) {
+      planned.set(name, reused);
+      continue;
+    }
     try {
       planned.set(name, await planStage(entry, pipeline, store, cache, planned, opts.engineVersion, signal, Boolean(opts.verify)));
     } catch (e) {
@@ -137,8 +148,9 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
   return [...planned.values()];
 }
 
-function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' | 'skipped', error: string): PlannedStage {
-  const material: KeyMaterial = {
+/** The key material of a stage not hashed (unplannable, or reused): its kind and versions, nothing else. */
+export function emptyMaterial(entry: StageEntry, engineVersion: string): KeyMaterial {
+  return {
     kind: entry.kind.kind,
     implVersion: entry.kind.implVersion,
     config: {},
@@ -148,6 +160,10 @@ function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' 
     resolved: {},
     engineVersion,
   };
+}
+
+function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' | 'skipped', error: string): PlannedStage {
+  const material = emptyMaterial(entry, engineVersion);
   return {
     entry,
     name: entry.name,

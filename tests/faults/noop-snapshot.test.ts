@@ -26,6 +26,7 @@ import { build } from '../../src/exec/build.ts';
 import { snapshotCounts, snapshotFile } from '../../src/exec/noop-snapshot.ts';
 import { TOOLCHAIN } from '../../src/cli/toolchain.ts';
 import { StoreLayout } from '../../src/store/layout.ts';
+import { HashCache } from '../../src/hash/hash-cache.ts';
 import { treeDigestAvailable } from '../../src/hash/tree-digest.ts';
 
 const PIPELINE = {
@@ -74,11 +75,14 @@ const run = async (dir: string): Promise<Record<string, string>> => {
 };
 const allFresh = { a: 'fresh', b: 'fresh', c: 'fresh', d: 'fresh' };
 
-/** Each change and the actions the next build must report (planning without the snapshot gives the same). */
-const CHANGES: Record<string, { change: (dir: string) => void; want: Record<string, string> }> = {
-  'content, stat put back': { change: (d) => editKeepingStat(join(d, 'data/a/1.txt'), 0, 'O'), want: { ...allFresh, a: 'built', c: 'built' } },
-  'mtime only (same bytes)': { change: (d) => execFileSync('touch', [join(d, 'data/a/1.txt')]), want: allFresh },
-  size: { change: (d) => writeFileSync(join(d, 'data/b/x.txt'), 'ex and more\n'), want: { ...allFresh, b: 'built', c: 'built' } },
+/**
+ * Each change, the actions the next build must report (planning without the snapshot gives the same), and how many
+ * stages keep their recorded plan (unchanged probes and upstream keys; the rest are hashed and planned).
+ */
+const CHANGES: Record<string, { change: (dir: string) => void; want: Record<string, string>; reused: number }> = {
+  'content, stat put back': { change: (d) => editKeepingStat(join(d, 'data/a/1.txt'), 0, 'O'), want: { ...allFresh, a: 'built', c: 'built' }, reused: 2 },
+  'mtime only (same bytes)': { change: (d) => execFileSync('touch', [join(d, 'data/a/1.txt')]), want: allFresh, reused: 3 },
+  size: { change: (d) => writeFileSync(join(d, 'data/b/x.txt'), 'ex and more\n'), want: { ...allFresh, b: 'built', c: 'built' }, reused: 2 },
   'inode, same size and mtime': {
     change: (d) => {
       const f = join(d, 'data/a/2.txt');
@@ -87,11 +91,12 @@ const CHANGES: Record<string, { change: (dir: string) => void; want: Record<stri
       renameSync(`${f}.new`, f);
     },
     want: { ...allFresh, a: 'built', c: 'built' },
+    reused: 2,
   },
-  'deleted file': { change: (d) => unlinkSync(join(d, 'data/a/2.txt')), want: { ...allFresh, a: 'built', c: 'built' } },
-  'added file the glob matches': { change: (d) => writeFileSync(join(d, 'data/b/y.txt'), 'why\n'), want: { ...allFresh, b: 'built', c: 'built' } },
-  'added file the glob does not match': { change: (d) => writeFileSync(join(d, 'data/b/y.md'), 'not an input\n'), want: allFresh },
-  'params file': { change: (d) => writeFileSync(join(d, 'params.json'), JSON.stringify({ lr: 2 })), want: { ...allFresh, b: 'built', c: 'built' } },
+  'deleted file': { change: (d) => unlinkSync(join(d, 'data/a/2.txt')), want: { ...allFresh, a: 'built', c: 'built' }, reused: 2 },
+  'added file the glob matches': { change: (d) => writeFileSync(join(d, 'data/b/y.txt'), 'why\n'), want: { ...allFresh, b: 'built', c: 'built' }, reused: 2 },
+  'added file the glob does not match': { change: (d) => writeFileSync(join(d, 'data/b/y.md'), 'not an input\n'), want: allFresh, reused: 3 },
+  'params file': { change: (d) => writeFileSync(join(d, 'params.json'), JSON.stringify({ lr: 2 })), want: { ...allFresh, b: 'built', c: 'built' }, reused: 2 },
   'pipeline.json': {
     change: (d) => {
       const p = structuredClone(PIPELINE);
@@ -99,14 +104,16 @@ const CHANGES: Record<string, { change: (dir: string) => void; want: Record<stri
       writeFileSync(join(d, 'pipeline.json'), JSON.stringify(p, null, 2));
     },
     want: { ...allFresh, c: 'built' },
+    reused: 0,
   },
-  'deleted workspace output': { change: (d) => unlinkSync(join(d, 'out/b.txt')), want: { ...allFresh, b: 'restored' } },
+  'deleted workspace output': { change: (d) => unlinkSync(join(d, 'out/b.txt')), want: { ...allFresh, b: 'restored' }, reused: 3 },
   'damaged store object': {
     change: (d) => {
       const ref = JSON.parse(readFileSync(join(d, 'artifacts/refs/stages.d.json'), 'utf8')) as { versions: { key: string }[] };
       editKeepingStat(join(d, 'artifacts/objects', ref.versions.at(-1)!.key, 'outs/d.txt'), 0, 'X');
     },
     want: { ...allFresh, d: 'built' },
+    reused: 3,
   },
   're-pointed symlink': {
     change: (d) => {
@@ -114,14 +121,15 @@ const CHANGES: Record<string, { change: (dir: string) => void; want: Record<stri
       symlinkSync('../../elsewhere/t2.txt', join(d, 'data/d/link'));
     },
     want: { ...allFresh, d: 'built' },
+    reused: 3,
   },
-  'file the symlink points to': { change: (d) => writeFileSync(join(d, 'elsewhere/t1.txt'), 'TARGET ONE\n'), want: { ...allFresh, d: 'built' } },
+  'file the symlink points to': { change: (d) => writeFileSync(join(d, 'elsewhere/t1.txt'), 'TARGET ONE\n'), want: { ...allFresh, d: 'built' }, reused: 3 },
 };
 
 describe.skipIf(!treeDigestAvailable())('no-op snapshot', () => {
   const dirs = new Map<string, string>();
   beforeAll(async () => {
-    for (const name of ['replay', 'toolchain', ...Object.keys(CHANGES)]) dirs.set(name, makeProject());
+    for (const name of ['replay', 'toolchain', 'cache', ...Object.keys(CHANGES)]) dirs.set(name, makeProject());
     for (const dir of dirs.values()) expect(Object.values(await run(dir)).every((a) => a === 'built')).toBe(true);
     const saved = snapshotCounts.saved;
     expect(await run([...dirs.values()].at(-1)!)).toEqual(allFresh);
@@ -151,10 +159,21 @@ describe.skipIf(!treeDigestAvailable())('no-op snapshot', () => {
   it.each(Object.keys(CHANGES))('a change (%s) rebuilds exactly what depends on it', async (name) => {
     const dir = dirs.get(name)!;
     CHANGES[name].change(dir);
-    const replayed = snapshotCounts.replayed;
+    const { replayed, reused } = snapshotCounts;
     expect(await run(dir)).toEqual(CHANGES[name].want);
     expect(snapshotCounts.replayed).toBe(replayed);
+    expect(snapshotCounts.reused - reused).toBe(CHANGES[name].reused); // the stages nothing changed for: not hashed again
     expect(await run(dir)).toEqual(allFresh);
+  });
+
+  it('a build that reused stages keeps their files in the hash cache (not pruned as unseen)', async () => {
+    const dir = dirs.get('cache')!;
+    writeFileSync(join(dir, 'data/b/x.txt'), 'changed\n');
+    const reused = snapshotCounts.reused;
+    expect(await run(dir)).toEqual({ ...allFresh, b: 'built', c: 'built' });
+    expect(snapshotCounts.reused - reused).toBe(2);
+    const cached = new HashCache(new StoreLayout(dir).hashCache).entries().map((e) => e.path);
+    expect(cached).toEqual(expect.arrayContaining([join(dir, 'data/a/1.txt'), join(dir, 'data/a/2.txt'), join(dir, 'data/d/link')]));
   });
 
   it('another toolchain (engine version) plans again', async () => {
