@@ -18,10 +18,11 @@ export const ENTRY_FILE = 1;
 export const ENTRY_DIR = 2;
 export const ENTRY_LINK = 3;
 
-/** The addon's functions (treeDigest: see tree-digest.ts). */
+/** The addon's functions (treeDigest: see tree-digest.ts; hashFiles: native-hash.ts). */
 export interface FsAddon {
   scanDir(dir: string): DirScan | null;
   treeDigest?(paths: string[], skip: string): Promise<Buffer>;
+  hashFiles?(paths: string[], threads: number): Promise<{ shas: Buffer; errnos: Int32Array; stages: Uint8Array }>;
 }
 
 let addon: FsAddon | null | undefined;

@@ -14,6 +14,7 @@
 
 #include <napi.h>
 
+#include "fs_addon/hash_files.h"
 #include "fs_addon/tree_digest.h"
 
 namespace {
@@ -90,6 +91,7 @@ Napi::Value ScanDir(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scanDir", Napi::Function::New(env, ScanDir, "scanDir"));
   peft_fs::InitTreeDigest(env, exports);
+  peft_fs::InitHashFiles(env, exports);
   return exports;
 }
 
