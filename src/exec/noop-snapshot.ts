@@ -10,7 +10,8 @@ import type { Toolchain } from '../stage.ts';
 import { RACY_NS } from '../hash/hash-cache.ts';
 import { treeDigestAvailable, treeDigests } from '../hash/tree-digest.ts';
 import type { StageEntry } from '../config/types.ts';
-import { emptyMaterial, type PlanOptions, type PlannedStage } from '../plan/plan.ts';
+import { emptyMaterial, type PlanOptions, type PlannedStage, type Reused } from '../plan/plan.ts';
+import { canonicalJson } from '../hash/canonical-json.ts';
 import type { StoreLayout } from '../store/layout.ts';
 import type { BuildReport } from './reporter.ts';
 
@@ -27,6 +28,8 @@ interface SnapStage {
   pinned: boolean;
   stale: boolean;
   probes: number[];
+  /** For a kind with `resolve`: the canonical JSON of what it resolved (resolved again before the plan is reused). */
+  resolved?: string;
 }
 
 interface Snapshot {
@@ -127,13 +130,14 @@ export async function checkSnapshot(layout: StoreLayout, id: string, engineVersi
       changed[i] = 1;
       any = true;
     }
-  if (!any && s.report) {
+  // Whole only when no stage resolves external facts (those are asked again, which needs pipeline.json).
+  if (!any && s.report && s.stages.every((x) => x.resolved === undefined)) {
     snapshotCounts.replayed++;
     return { report: s.report, reused: () => count };
   }
   if (changed[0]) return none;
   const recorded = new Map(s.stages.map((x) => [x.name, x]));
-  const reuse = (entry: StageEntry, planned: ReadonlyMap<string, PlannedStage>): PlannedStage | undefined => {
+  const reuse = (entry: StageEntry, planned: ReadonlyMap<string, PlannedStage>): Reused | undefined => {
     const m = recorded.get(entry.name);
     if (!m || m.probes.some((i) => changed[i])) return undefined;
     // Its key also holds the keys upstream stages had: each must be planned to the same key again.
@@ -142,7 +146,21 @@ export async function checkSnapshot(layout: StoreLayout, id: string, engineVersi
     snapshotCounts.reused++;
     const { key, computedKey, version, pinned, stale } = m;
     const material = emptyMaterial(entry, engineVersion);
-    return { entry, name: entry.name, kind: entry.kind.kind, action: 'fresh', key, computedKey, reasons: [], version, pinned, stale, material, inputs: [] };
+    const stage: PlannedStage = {
+      entry,
+      name: entry.name,
+      kind: entry.kind.kind,
+      action: 'fresh',
+      key,
+      computedKey,
+      reasons: [],
+      version,
+      pinned,
+      stale,
+      material,
+      inputs: [],
+    };
+    return { stage, resolved: m.resolved };
   };
   return { reuse, reused: () => count };
 }
@@ -165,7 +183,7 @@ export async function saveSnapshot(
   pipelineFile: string,
   startedMs: number,
 ): Promise<boolean> {
-  const fresh = plan.filter((p) => p.action === 'fresh' && !p.entry.kind.resolve);
+  const fresh = plan.filter((p) => p.action === 'fresh');
   const lists = fresh.map((p) => stageProbes(p, layout.projectDir, layout));
   const paths = [...new Set([pipelineFile, ...lists.flat()])];
   const { digests, newestMs } = fresh.length ? await treeDigests(paths, layout.root) : { digests: [], newestMs: [] };
@@ -185,7 +203,8 @@ export async function saveSnapshot(
       if (!index.has(path)) index.set(path, probes.push(path) - 1);
       return index.get(path)!;
     });
-    return { name: p.name, key: p.key, computedKey: p.computedKey, version: p.version, pinned: p.pinned, stale: p.stale, probes: ids };
+    const resolved = p.entry.kind.resolve ? { resolved: canonicalJson(p.material.resolved) } : {};
+    return { name: p.name, key: p.key, computedKey: p.computedKey, version: p.version, pinned: p.pinned, stale: p.stale, probes: ids, ...resolved };
   });
   const whole = keep.length === plan.length && report.ok;
   const snap: Snapshot = { format: FORMAT, id, probes, digests: probes.map((p) => digests[at.get(p)!]), stages, ...(whole ? { report } : {}) };

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -182,5 +183,36 @@ describe.skipIf(!treeDigestAvailable())('no-op snapshot', () => {
     const r = await build({ toolchain: { ...TOOLCHAIN, engineVersion: `${TOOLCHAIN.engineVersion}-other` }, cwd: dir });
     expect(snapshotCounts.replayed).toBe(replayed);
     expect(r.stages.map((s) => s.action)).toEqual(['built', 'built', 'built', 'built']);
+  });
+});
+
+describe.skipIf(!treeDigestAvailable())('no-op snapshot with a kind that resolves external facts', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'peftmake-snapshot-model-'));
+    cpSync(join(import.meta.dirname, '..', '..', 'models', 'stories260K'), join(dir, 'models', 'tiny'), { recursive: true });
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data', 'x.txt'), 'x\n');
+    const stages = { count: { cmd: 'wc -c data/x.txt > count.txt', deps: ['data/x.txt'], outs: ['count.txt'] } };
+    writeFileSync(join(dir, 'pipeline.json'), JSON.stringify({ models: { base: { path: 'models/tiny' } }, stages }, null, 2));
+    const first = await build({ toolchain: TOOLCHAIN, cwd: dir });
+    expect(first.stages.map((s) => s.action)).toEqual(['built', 'built']);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await build({ toolchain: TOOLCHAIN, cwd: dir })).stages.map((s) => s.action)).toEqual(['fresh', 'fresh']);
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the plans (the model asked to resolve again) but never replays the report whole', async () => {
+    const { replayed, reused } = snapshotCounts;
+    expect((await build({ toolchain: TOOLCHAIN, cwd: dir })).stages.map((s) => s.action)).toEqual(['fresh', 'fresh']);
+    expect(snapshotCounts.replayed).toBe(replayed);
+    expect(snapshotCounts.reused - reused).toBe(2);
+    writeFileSync(join(dir, 'models', 'tiny', 'generation_config.json'), '{"bos_token_id": 1}\n');
+    const r = await build({ toolchain: TOOLCHAIN, cwd: dir });
+    expect(r.stages.map((s) => [s.name, s.action])).toEqual([
+      ['models.base', 'built'],
+      ['stages.count', 'fresh'],
+    ]);
+    expect(snapshotCounts.reused - reused).toBe(3);
   });
 });
