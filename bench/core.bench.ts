@@ -1,6 +1,7 @@
 // Core benchmark at 10x scale: a generated pipeline of 500 command stages over 100,000 input files. Prints JSON lines:
 // first-build hashing of those files beside `sha256sum` over the same files in the same run, the no-op build time
-// with a warm stat cache (in process, and through the CLI), and the first hash of 10 GB in big files (sparse files
+// with a warm stat cache (in process, and through the CLI: `seconds` / `cli_seconds` through the no-op snapshot, the
+// `planned_` fields with it turned off, every input looked up and every key computed), and the first hash of 10 GB in big files (sparse files
 // with distinct headers, so the disk holds almost nothing: what is measured is reading and hashing) beside
 // `sha256sum` over the same files. Goals: no-op < 1 s; hashing >= sha256sum.
 // First, `core.cli_noop_build`: the no-op build of a small pipeline through the real bin (a spawned process, best of
@@ -17,6 +18,7 @@ import { TOOLCHAIN } from '../src/cli/toolchain.ts';
 import { planBuild } from '../src/plan/plan.ts';
 import { HashCache } from '../src/hash/hash-cache.ts';
 import { StoreLayout } from '../src/store/layout.ts';
+import { snapshotCounts } from '../src/exec/noop-snapshot.ts';
 import { loadAverage } from './lib/system.ts';
 
 const FILES = Number(process.env.BENCH_CORE_FILES ?? 100_000);
@@ -128,43 +130,113 @@ try {
   const first = await build({ toolchain: TOOLCHAIN, pipeline, jobs: 2 });
   emit({ bench: 'core.first_build', stages: first.stages.length, ok: first.ok, seconds: round((performance.now() - t) / 1000) });
 
-  // No-op builds with a warm stat cache: in process (best of 5), then the CLI end to end.
-  const noop: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    t = performance.now();
+  // Past the racy window: what the first build wrote may now be cached (hash cache) and recorded (no-op snapshot).
+  await new Promise((r) => setTimeout(r, 2100));
+  const noSnapshot = async <T>(f: () => Promise<T>): Promise<T> => {
+    process.env.PEFTMAKE_NO_SNAPSHOT = '1';
+    try {
+      return await f();
+    } finally {
+      delete process.env.PEFTMAKE_NO_SNAPSHOT;
+    }
+  };
+  // Wall seconds, and this process's CPU seconds (all threads): the CPU time holds on a machine others share.
+  const cpuTime = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const noopRun = async (): Promise<{ wall: number; cpu: number }> => {
+    const t0 = performance.now();
+    const c0 = cpuTime();
     const r = await build({ toolchain: TOOLCHAIN, file: join(dir, 'pipeline.json') });
-    noop.push((performance.now() - t) / 1000);
     if (!r.stages.every((s) => s.action === 'fresh')) throw new Error('no-op build was not a no-op');
-  }
+    return { wall: (performance.now() - t0) / 1000, cpu: cpuTime() - c0 };
+  };
+  // No-op builds in process: planned (every input stat'ed and looked up in the hash cache, every key computed: what
+  // a build does when its snapshot does not hold), then through the no-op snapshot (one run saves it, the next replay it).
+  const planned: { wall: number; cpu: number }[] = [];
+  for (let i = 0; i < 3; i++) planned.push(await noSnapshot(noopRun));
+  const saving = await noopRun();
+  const replayedBefore = snapshotCounts.replayed;
+  const noop: { wall: number; cpu: number }[] = [];
+  for (let i = 0; i < 5; i++) noop.push(await noopRun());
+  if (snapshotCounts.replayed !== replayedBefore + 5) throw new Error('the no-op snapshot was not replayed');
   // Through the CLI as users run it, 3 times: wall seconds and the process's own CPU seconds (user + system, all
   // threads, printed at exit by a preloaded one-liner): CPU time holds on a machine other work shares, wall does not.
-  const cliRuns: { wall: number; cpu: number }[] = [];
-  for (let i = 0; i < 3; i++) {
-    t = performance.now();
-    const r = await execa('node', ['--import', CPU_AT_EXIT, CLI, 'build', '--json'], { cwd: dir });
-    const wall = (performance.now() - t) / 1000;
-    const m = /CPU (\{[^\n]*\})/.exec(r.stderr);
-    const u = m ? (JSON.parse(m[1]) as { user: number; system: number }) : { user: NaN, system: NaN };
-    cliRuns.push({ wall, cpu: (u.user + u.system) / 1e6 });
-    if (!(JSON.parse(r.stdout) as { stages: { action: string }[] }).stages.every((x) => x.action === 'fresh'))
-      throw new Error('CLI no-op build was not a no-op');
-  }
+  const cliNoop = async (runs: number, env: Record<string, string> = {}): Promise<{ wall: number; cpu: number }[]> => {
+    const out: { wall: number; cpu: number }[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const r = await execa('node', ['--import', CPU_AT_EXIT, CLI, 'build', '--json'], { cwd: dir, env });
+      const wall = (performance.now() - t0) / 1000;
+      const m = /CPU (\{[^\n]*\})/.exec(r.stderr);
+      const u = m ? (JSON.parse(m[1]) as { user: number; system: number }) : { user: NaN, system: NaN };
+      out.push({ wall, cpu: (u.user + u.system) / 1e6 });
+      if (!(JSON.parse(r.stdout) as { stages: { action: string }[] }).stages.every((x) => x.action === 'fresh'))
+        throw new Error('CLI no-op build was not a no-op');
+    }
+    return out;
+  };
+  const cliRuns = await cliNoop(3);
   const cli = Math.min(...cliRuns.map((x) => x.wall));
+  const cliPlanned = await cliNoop(2, { PEFTMAKE_NO_SNAPSHOT: '1' }); // drops the snapshot: last
   t = performance.now();
   await execa('node', [CLI, '--help'], { cwd: dir });
   const startup = (performance.now() - t) / 1000;
+  const nodeAlone = timeRuns(3, ['-e', '0'], dir);
   emit({
     bench: 'core.noop_build',
     stages: first.stages.length,
     files: FILES,
-    seconds: round(Math.min(...noop)),
-    seconds_all: noop.map((x) => round(x)),
+    seconds: round(Math.min(...noop.map((x) => x.wall))),
+    seconds_all: noop.map((x) => round(x.wall)),
+    cpu_seconds: round(Math.min(...noop.map((x) => x.cpu))),
+    snapshot_saving_seconds: round(saving.wall),
+    planned_seconds: round(Math.min(...planned.map((x) => x.wall))),
+    planned_seconds_all: planned.map((x) => round(x.wall)),
+    planned_cpu_seconds: round(Math.min(...planned.map((x) => x.cpu))),
     cli_seconds: round(cli),
     cli_cpu_seconds: round(Math.min(...cliRuns.map((x) => x.cpu))),
     cli_cpu_seconds_all: cliRuns.map((x) => round(x.cpu)),
+    cli_planned_seconds: round(Math.min(...cliPlanned.map((x) => x.wall))),
+    cli_planned_cpu_seconds: round(Math.min(...cliPlanned.map((x) => x.cpu))),
     cli_startup_seconds: round(startup),
+    node_startup_seconds: round(Math.min(...nodeAlone)),
     loadavg: loadAverage(),
     goal_seconds: 1,
+  });
+
+  // One input file changed: its stage and the one downstream rebuilt; the other 499 stages keep their snapshot plan
+  // (their paths unchanged), against planning everything (snapshot off) for a second change.
+  await noopRun(); // saves the snapshot again (the CLI runs without it dropped it)
+  const change = async (i: number): Promise<{ seconds: number; cpu: number; reused: number }> => {
+    const f = join(dir, 'data', 's0', `f${i}.bin`);
+    writeFileSync(f, Buffer.concat([Buffer.from(`changed ${Date.now()}`), Buffer.alloc(64)]));
+    const reused = snapshotCounts.reused;
+    const t0 = performance.now();
+    const c0 = cpuTime();
+    const r = await build({ toolchain: TOOLCHAIN, file: join(dir, 'pipeline.json') });
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuTime() - c0; // this process only: the two stages' commands run in child processes
+    const built = r.stages.filter((s) => s.action !== 'fresh').map((s) => s.name);
+    if (built.join() !== 'stages.s0,stages.total') throw new Error(`one change rebuilt ${built.join(', ')}`);
+    return { seconds, cpu, reused: snapshotCounts.reused - reused };
+  };
+  const withSnapshot = await change(0);
+  await new Promise((r) => setTimeout(r, 2100));
+  await noopRun(); // settled again: the snapshot records every stage
+  const withoutSnapshot = await noSnapshot(() => change(1));
+  emit({
+    bench: 'core.one_change_build',
+    stages: first.stages.length,
+    files: FILES,
+    rebuilt: 2,
+    seconds: round(withSnapshot.seconds),
+    cpu_seconds: round(withSnapshot.cpu),
+    reused_stages: withSnapshot.reused,
+    planned_seconds: round(withoutSnapshot.seconds),
+    planned_cpu_seconds: round(withoutSnapshot.cpu),
+    loadavg: loadAverage(),
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -51,7 +51,8 @@
     },
     {
       "target_name": "peft_fs",
-      "sources": ["<!@(node sources.mjs fs)"]
+      "sources": ["<!@(node sources.mjs fs)"],
+      "ldflags": ["-Wl,-z,now"]
     },
     {
       "target_name": "peft_engine_test",

@@ -1,4 +1,5 @@
 // The build and status entry points: load the pipeline, take the lock, plan, execute, save the hash cache.
+import { dirname, resolve } from 'node:path';
 import { PeftError } from '../errors.ts';
 import { loadPipeline } from '../config/load.ts';
 import type { Pipeline } from '../config/types.ts';
@@ -13,6 +14,7 @@ import { makeOutcome, silentReporter, type BuildReport, type Reporter, type Stag
 import type { ExecutorKind } from './executors/choose.ts';
 import { executorsFor } from './executors/index.ts';
 import { listJobs } from './executors/job-files.ts';
+import { checkSnapshot, dropSnapshot, hasSnapshot, saveSnapshot, snapshotId, snapshotsEnabled, type SnapshotCheck } from './noop-snapshot.ts';
 
 export interface BuildOptions {
   /** The stage kinds and engine version, handed in by the entry point (the CLI's src/cli/toolchain.ts). */
@@ -66,8 +68,17 @@ export async function statusOf(opts: BuildOptions): Promise<BuildReport> {
 
 export async function build(opts: BuildOptions): Promise<BuildReport> {
   if (opts.dryRun) return statusOf(opts);
-  const pipeline = opts.pipeline ?? loadPipeline(opts.file ?? 'pipeline.json', { cwd: opts.cwd, kinds: opts.toolchain.kinds });
-  const layout = new StoreLayout(pipeline.projectDir);
+  const startedMs = Date.now();
+  // The no-op snapshot (noop-snapshot.ts) serves a build of the pipeline file as the CLI runs it; not watch mode's
+  // preloaded pipeline, --verify (which re-reads every byte) or rollback's re-pointed ref.
+  const file = resolve(opts.cwd ?? process.cwd(), opts.file ?? 'pipeline.json');
+  const snapshots = !opts.pipeline && !opts.verify && !opts.beforePlan && snapshotsEnabled();
+  const snapLayout = snapshots ? new StoreLayout(dirname(file)) : undefined;
+  // Checked only where a snapshot exists: a build outside a project still fails on pipeline.json before the lock.
+  const checkFirst = snapLayout !== undefined && hasSnapshot(snapLayout);
+  let pipeline: Pipeline | undefined = checkFirst ? undefined : (opts.pipeline ?? loadPipeline(file, { kinds: opts.toolchain.kinds }));
+  const layout = snapLayout ?? new StoreLayout(pipeline!.projectDir);
+  if (!snapshots) dropSnapshot(layout); // this build may change what a snapshot recorded (its digests would tell; this is cheaper)
   const signal = opts.signal ?? new AbortController().signal;
   const lock = await acquireLock(layout, { command: 'build', waitSeconds: opts.waitSeconds, signal }).catch((e: unknown) => {
     throw withJobs(e, layout);
@@ -80,32 +91,46 @@ export async function build(opts: BuildOptions): Promise<BuildReport> {
     );
   try {
     cleanTemp(layout);
-    opts.beforePlan?.(pipeline);
+    const id = snapshots ? snapshotId(opts.toolchain, file, opts.targets ?? []) : '';
+    let check: SnapshotCheck | undefined;
+    if (checkFirst) {
+      check = await checkSnapshot(layout, id, opts.toolchain.engineVersion);
+      if (check.report) {
+        for (const s of check.report.stages) (opts.reporter ?? silentReporter).stageEnd(s);
+        return check.report;
+      }
+      pipeline = loadPipeline(file, { kinds: opts.toolchain.kinds });
+    }
+    const pipe = pipeline!;
+    opts.beforePlan?.(pipe);
     const cache = new HashCache(layout.hashCache);
     try {
-      const plan = await planBuild(pipeline, layout, cache, {
+      const plan = await planBuild(pipe, layout, cache, {
         engineVersion: opts.toolchain.engineVersion,
         targets: opts.targets,
         signal,
         verify: opts.verify,
+        reuse: check?.reuse,
       });
       const report = await executePlan(
         plan,
         {
-          pipeline,
+          pipeline: pipe,
           layout,
           cache,
           signal,
           json: Boolean(opts.json),
           reporter: opts.reporter ?? silentReporter,
-          executorFor: executorsFor(pipeline, opts.executor),
+          executorFor: executorsFor(pipe, opts.executor),
         },
         { jobs: Math.max(1, opts.jobs ?? 1), keepGoing: Boolean(opts.keepGoing) },
       );
       if (signal.aborted) throw new PeftError('E_CANCELLED', 'build interrupted; completed stages are committed, nothing partial was recorded', { report });
+      if (snapshots && pipe.file === file) await saveSnapshot(layout, id, plan, report, file, startedMs);
       return report;
     } finally {
-      cache.save(!opts.targets?.length); // a full build saw every input: forget files no stage reads any more
+      // A full build that hashed every stage's inputs saw every file: forget files no stage reads any more.
+      cache.save(!opts.targets?.length && !check?.reused());
     }
   } finally {
     lock.release();

@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { type FileStamp, type HashCache, stampOf } from './hash-cache.ts';
 import { POOL_BATCH_BYTES, POOL_FILE_BYTES, sha256Parallel } from './hash-pool.ts';
+import { nativeHashAvailable, sha256Native } from './native-hash.ts';
 
 const CHUNK = 1 << 20;
 
@@ -44,8 +45,8 @@ export async function hashFileCached(absPath: string, cache: HashCache): Promise
  * Hashes many files through the cache, in order. Every file is stat'ed first (or its stamp taken from `stamps`, what
  * the input expansion's folder scans saw), synchronously (a no-op build of
  * 100,000 files is 100,000 stat calls; one promise each cost more than the call); only the files whose stat misses
- * the cache are read: `concurrency` at a time on this thread, and big ones on a pool of worker threads when there
- * are enough bytes of them to pay for starting it.
+ * the cache are read: all on the peft_fs addon's threads where it is built; else `concurrency` at a time on this
+ * thread, and big ones on a pool of worker threads when there are enough bytes of them to pay for starting it.
  */
 export async function hashFilesCached(
   absPaths: readonly string[],
@@ -60,6 +61,15 @@ export async function hashFilesCached(
     const hit = cache.get(absPaths[i], stamp);
     if (hit) out[i] = { sha256: hit, size: stamp.size };
     else misses.push({ i, size: stamp.size, stamp });
+  }
+  if (misses.length && nativeHashAvailable()) {
+    // Every miss, big or small, on the addon's threads: no promise or buffer per file, all cores busy.
+    const shas = await sha256Native(misses.map((m) => absPaths[m.i]));
+    misses.forEach((m, k) => {
+      cache.set(absPaths[m.i], m.stamp, shas[k]);
+      out[m.i] = { sha256: shas[k], size: m.size };
+    });
+    return out;
   }
   const big = misses.filter((m) => m.size >= POOL_FILE_BYTES);
   const pooled = big.length > 1 && big.reduce((a, m) => a + m.size, 0) >= POOL_BATCH_BYTES ? big : [];

@@ -18,22 +18,34 @@ export const ENTRY_FILE = 1;
 export const ENTRY_DIR = 2;
 export const ENTRY_LINK = 3;
 
-let addon: { scanDir(dir: string): DirScan | null } | null | undefined;
+/** The addon's functions (treeDigest: see tree-digest.ts; hashFiles: native-hash.ts). */
+export interface FsAddon {
+  scanDir(dir: string): DirScan | null;
+  treeDigest?(paths: string[], skip: string): Promise<Buffer>;
+  hashFiles?(paths: string[], threads: number): Promise<{ shas: Buffer; errnos: Int32Array; stages: Uint8Array }>;
+}
 
-/** The addon's scanDir, or undefined where it is not built (PEFTMAKE_NO_FS_ADDON=1 turns it off, for tests). */
-export function nativeScanDir(): ((dir: string) => DirScan | null) | undefined {
+let addon: FsAddon | null | undefined;
+
+/** The loaded addon, or undefined where it is not built (PEFTMAKE_NO_FS_ADDON=1 turns it off, for tests). */
+export function fsAddon(): FsAddon | undefined {
   if (process.env.PEFTMAKE_NO_FS_ADDON === '1') return undefined;
   if (addon === undefined) {
     addon = null;
     if (existsSync(FS_ADDON_PATH)) {
       try {
-        addon = createRequire(import.meta.url)(FS_ADDON_PATH) as typeof addon;
+        addon = createRequire(import.meta.url)(FS_ADDON_PATH) as FsAddon;
       } catch {
         addon = null; // built for another Node ABI, say: the JS walk is used
       }
     }
   }
-  return addon ? addon.scanDir : undefined;
+  return addon ?? undefined;
+}
+
+/** The addon's scanDir, or undefined where it is not built. */
+export function nativeScanDir(): ((dir: string) => DirScan | null) | undefined {
+  return fsAddon()?.scanDir;
 }
 
 /**

@@ -3,7 +3,7 @@
 import type { Pipeline, StageEntry } from '../config/types.ts';
 import { PeftError, stageFailureText } from '../errors.ts';
 import type { StageManifest, UpstreamArtifact } from '../stage.ts';
-import { keyOfMaterial } from '../hash/canonical-json.ts';
+import { canonicalJson, keyOfMaterial } from '../hash/canonical-json.ts';
 import type { HashCache } from '../hash/hash-cache.ts';
 import { upstreamClosure } from '../graph/graph.ts';
 import { closest } from '../util/suggest.ts';
@@ -33,6 +33,7 @@ export interface PlannedStage {
   version: number;
   pinned: boolean;
   stale: boolean;
+  /** What the key was computed from; for a reused stage (PlanOptions.reuse) only emptyMaterial (and the resolved facts), and no inputs. */
   material: KeyMaterial;
   inputs: FileRecord[];
   error?: string;
@@ -86,6 +87,17 @@ export interface PlanOptions {
   signal?: AbortSignal;
   /** Re-hash every file of every committed object used (`build --verify`), not only files whose stat changed. */
   verify?: boolean;
+  /**
+   * A stage's plan known without hashing (the build's no-op snapshot: nothing it read changed, its upstream keys are
+   * the recorded ones), asked in order once the stages upstream are planned; undefined plans it as usual.
+   */
+  reuse?: (entry: StageEntry, planned: ReadonlyMap<string, PlannedStage>) => Reused | undefined;
+}
+
+/** A reused plan, and for a kind with `resolve` the canonical JSON of the facts it resolved then (resolved again to compare). */
+export interface Reused {
+  stage: PlannedStage;
+  resolved?: string;
 }
 
 /**
@@ -128,6 +140,15 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
       continue;
     }
     try {
+      const reused = opts.reuse?.(entry, planned);
+      if (reused) {
+        // A kind with external facts is asked again: the plan holds only while they are what they were.
+        const facts = entry.kind.resolve ? await resolveFacts(entry, pipeline, store, signal) : undefined;
+        if (!facts || canonicalJson(facts) === reused.resolved) {
+          planned.set(name, facts ? { ...reused.stage, material: { ...reused.stage.material, resolved: facts } } : reused.stage);
+          continue;
+        }
+      }
       planned.set(name, await planStage(entry, pipeline, store, cache, planned, opts.engineVersion, signal, Boolean(opts.verify)));
     } catch (e) {
       if (!(e instanceof PeftError) || signal.aborted || e.code === 'E_STORE') throw e;
@@ -137,8 +158,9 @@ export async function planBuild(pipeline: Pipeline, layout: StoreLayout, cache: 
   return [...planned.values()];
 }
 
-function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' | 'skipped', error: string): PlannedStage {
-  const material: KeyMaterial = {
+/** The key material of a stage not hashed (unplannable, or reused): its kind and versions, nothing else. */
+export function emptyMaterial(entry: StageEntry, engineVersion: string): KeyMaterial {
+  return {
     kind: entry.kind.kind,
     implVersion: entry.kind.implVersion,
     config: {},
@@ -148,6 +170,10 @@ function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' 
     resolved: {},
     engineVersion,
   };
+}
+
+function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' | 'skipped', error: string): PlannedStage {
+  const material = emptyMaterial(entry, engineVersion);
   return {
     entry,
     name: entry.name,
@@ -163,6 +189,27 @@ function unplannable(entry: StageEntry, engineVersion: string, action: 'failed' 
     inputs: [],
     error,
   };
+}
+
+/** The external facts a kind resolves for a stage (a hub revision's commit, say); {} for kinds without `resolve`. */
+async function resolveFacts(entry: StageEntry, pipeline: Pipeline, store: StoreReads, signal: AbortSignal): Promise<Record<string, unknown>> {
+  if (!entry.kind.resolve) return {};
+  const upstream = Object.fromEntries(entry.upstream.map((u) => [u, artifactOf(store, u)]).filter(([, a]) => a !== undefined)) as Record<
+    string,
+    UpstreamArtifact
+  >;
+  return entry.kind.resolve({
+    name: entry.name,
+    kind: entry.kind.kind,
+    config: entry.config,
+    pipeline: pipeline.config,
+    projectDir: pipeline.projectDir,
+    upstream,
+    signal,
+    json: true,
+    progress: () => {},
+    log: () => {},
+  });
 }
 
 async function planStage(
@@ -181,24 +228,7 @@ async function planStage(
     const inputs = await hashStageInputs(entry, pipeline.projectDir, cache);
     const params = { ...(entry.deps.params ?? {}), ...readParams(name, pipeline.projectDir, entry.deps.paramsFiles ?? []) };
     const ref = store.ref(name);
-    const upstreamArtifacts = Object.fromEntries(entry.upstream.map((u) => [u, artifactOf(store, u)]).filter(([, a]) => a !== undefined)) as Record<
-      string,
-      UpstreamArtifact
-    >;
-    const resolved = entry.kind.resolve
-      ? await entry.kind.resolve({
-          name,
-          kind: entry.kind.kind,
-          config: entry.config,
-          pipeline: pipeline.config,
-          projectDir: pipeline.projectDir,
-          upstream: upstreamArtifacts,
-          signal,
-          json: true,
-          progress: () => {},
-          log: () => {},
-        })
-      : {};
+    const resolved = await resolveFacts(entry, pipeline, store, signal);
     const material: KeyMaterial = {
       kind: entry.kind.kind,
       implVersion: entry.kind.implVersion,

@@ -14,6 +14,9 @@
 
 #include <napi.h>
 
+#include "fs_addon/hash_files.h"
+#include "fs_addon/tree_digest.h"
+
 namespace {
 
 // Entry kinds as the walk sees them (the entry itself, links not followed).
@@ -87,6 +90,8 @@ Napi::Value ScanDir(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scanDir", Napi::Function::New(env, ScanDir, "scanDir"));
+  peft_fs::InitTreeDigest(env, exports);
+  peft_fs::InitHashFiles(env, exports);
   return exports;
 }
 

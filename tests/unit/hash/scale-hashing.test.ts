@@ -1,5 +1,5 @@
-// Hashing at scale: big files hashed on worker threads give the single-thread hashes (and a read error names its
-// code), many files through the batched stat path give the same records, and the folder-level symlink check of a
+// Hashing at scale: big files hashed on worker threads and any files on the addon's threads give the single-thread
+// hashes (and a read error names its code), many files through the batched stat path give the same records, and the folder-level symlink check of a
 // directory walk refuses exactly what the per-file check refused.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hashFilesCached, sha256File } from '../../../src/hash/file-hash.ts';
 import { sha256Parallel } from '../../../src/hash/hash-pool.ts';
+import { nativeHashAvailable, sha256Native } from '../../../src/hash/native-hash.ts';
 import { HashCache } from '../../../src/hash/hash-cache.ts';
 import { expandInputs } from '../../../src/hash/expand.ts';
 
@@ -23,6 +24,26 @@ describe('hashing many and big files', () => {
     const want = await Promise.all(files.map((f) => sha256File(f)));
     expect(await sha256Parallel(files, 2)).toEqual(want);
     await expect(sha256Parallel([files[0], join(root, 'gone.bin')], 2)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it.skipIf(!nativeHashAvailable())('the addon hashes files on its threads as the main thread does, in order, and words a read error as fs does', async () => {
+    mkdirSync(join(root, 'native'), { recursive: true });
+    // Sizes around the 1 MiB read chunk, an empty file, and many more files than threads.
+    const sizes = [0, 1, 55, 64, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) - 7, ...Array.from({ length: 60 }, (_, i) => 100 + i * 37)];
+    const files = sizes.map((n, i) => {
+      const f = join(root, 'native', `n${i}.bin`);
+      const b = Buffer.alloc(n);
+      for (let k = 0; k < n; k++) b[k] = (k * 131 + i) & 255;
+      writeFileSync(f, b);
+      return f;
+    });
+    const want = await Promise.all(files.map((f) => sha256File(f)));
+    for (const threads of [1, 2, 3]) expect(await sha256Native(files, threads)).toEqual(want);
+    const gone = join(root, 'native', 'gone.bin');
+    await expect(sha256Native([files[0], gone, join(root, 'native')], 2)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', path: gone });
+    await expect(sha256File(gone)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open', path: gone });
+    await expect(sha256Native([join(root, 'native')], 1)).rejects.toMatchObject({ code: 'EISDIR', syscall: 'read' });
+    expect(await sha256Native([])).toEqual([]);
   });
 
   it('the batched path: stat all, read only misses, the same records on a warm cache', async () => {
