@@ -3,7 +3,8 @@
 // and their stacked composition. A bounded loop of the official openai client streams completions at 1, 4 and 16 concurrent streams (requests rotate over the
 // base, each adapter and the composition, so a batch mixes adapter stacks; one SSE chunk per token: logprobs on).
 // Per level: aggregate decode tokens/s (completion tokens over the level's wall window, which also holds every
-// request's prompt prefill), prefill tokens/s (prompt tokens over the same window, its own field), p50 / p99 time to
+// request's prompt prefill), prefill tokens/s (prompt rows over the wall time of the decoder steps that ran them),
+// the decoder's steps (decode-only steps: count, rows, mean time; the share of the window inside steps), p50 / p99 time to
 // first token over the requests and inter-token latency over every gap between consecutive tokens of every request,
 // the sample counts behind each percentile, the process's CPU seconds in the window (server and client share it),
 // how busy the rest of the machine was, peak RSS. Goal: 16 streams give >= 6x one stream's aggregate decode
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
         const perStream = REQUESTS_PER_STREAM[streams];
         const samples: Sample[] = [];
         const other = otherProcsCpuWindow();
+        const st0 = { ...s.metrics.steps };
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         await Promise.all(
@@ -119,6 +121,8 @@ async function main(): Promise<void> {
         const wall = (performance.now() - t0) / 1000;
         const cpu = process.cpuUsage(cpu0);
         const cpuS = (cpu.user + cpu.system) / 1e6;
+        const st = Object.fromEntries(Object.entries(s.metrics.steps).map(([k, v]) => [k, v - st0[k as keyof typeof st0]])) as typeof st0;
+        const stepS = st.decodeSeconds + st.prefillSeconds;
         const tokens = samples.reduce((a, x) => a + x.tokens, 0);
         const ttfts = samples.map((x) => x.ttft);
         const itls = samples.flatMap((x) => x.itl);
@@ -134,7 +138,17 @@ async function main(): Promise<void> {
           new_tokens: NEW_TOKENS,
           completion_tokens: tokens,
           aggregate_decode_tokens_per_s: round(tokens / wall, 2),
-          prefill_tokens_per_s: round((samples.length * PROMPT_TOKENS) / wall, 2),
+          // prompt rows over the time of the steps that ran them (those steps carry the running rows' decode too)
+          prefill_tokens_per_s: st.prefillSeconds > 0 ? round(st.prefillRows / st.prefillSeconds, 2) : null,
+          prefill_steps: st.prefillSteps,
+          // steps with decode rows only: their count, mean rows and mean wall time, and that time per token
+          decode_steps: st.decodeSteps,
+          decode_rows_per_step: st.decodeSteps ? round(st.decodeRows / st.decodeSteps, 2) : null,
+          decode_step_ms: st.decodeSteps ? round((st.decodeSeconds / st.decodeSteps) * 1000, 2) : null,
+          decode_step_tokens_per_s: st.decodeSeconds > 0 ? round(st.decodeRows / st.decodeSeconds, 2) : null,
+          // share of the window spent inside native decoder steps (the rest: HTTP, SSE, the client, idle)
+          step_time_frac: round(stepS / wall, 3),
+          process_cpu_ms_per_step: round((cpuS * 1000) / Math.max(1, st.decodeSteps + st.prefillSteps), 2),
           ttft_ms_p50: round(pct(ttfts, 50)!, 1),
           ttft_ms_p99: round(pct(ttfts, 99)!, 1),
           ttft_samples: ttfts.length,

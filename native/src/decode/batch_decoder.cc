@@ -224,6 +224,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
       if (!s->prefilled) joining_rows += T;
     }
   }
+  last_prefill_rows_ = joining_rows;
   if (seqs.empty()) return {};
 
   // Segments: pooled ones first, sorted by adapter stack (so each group is contiguous), then the long prompts.
