@@ -92,7 +92,7 @@ async function one(client: OpenAI, model: string, seed: number): Promise<Sample>
 }
 
 /** Tokens/s of `generate` (prompt prefill included, as each serve request's window) over 4 requests, best of them. */
-async function generateRate(compute: 'fp32' | 'bf16'): Promise<number> {
+async function generateRate(compute: 'fp32' | 'bf16' | 'int8'): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-gen-'));
   try {
     initModel(dir, { ...SMOLLM2_135M_SHAPE, seed: 0, tokenizer: 'none' });
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
       const one1 = results[0] as { aggregate_decode_tokens_per_s: number; itl_ms_p99: number; compute: string };
       // The one-stream baseline checked against the engine's own single-sequence loop (generate: no HTTP, no step
       // hand-offs), same shape, quant, compute, prompt and answer lengths, measured in the same run on the idle server.
-      const gen = await generateRate(one1.compute as 'fp32' | 'bf16');
+      const gen = await generateRate(one1.compute as 'fp32' | 'bf16' | 'int8');
       emitJson({
         bench: 'serve-single-vs-generate',
         generate_tokens_per_s: gen,
