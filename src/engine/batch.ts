@@ -79,8 +79,8 @@ export class BatchDecoder {
   private closed = false;
   private lastBatch = 0;
   private steps = 0;
-  /** Called after every step with the rows it advanced and its seconds (metrics). */
-  onStep?: (rows: number, seconds: number) => void;
+  /** Called after every step with the tokens it produced, its seconds and the prompt rows it prefilled (metrics). */
+  onStep?: (rows: number, seconds: number, prefillRows: number) => void;
 
   constructor(
     readonly model: EngineModel,
@@ -168,7 +168,7 @@ export class BatchDecoder {
           continue;
         }
         const t0 = performance.now();
-        let out: { events: NativeEvent[]; rejected: { id: number; code: string; message: string }[] };
+        let out: { events: NativeEvent[]; rejected: { id: number; code: string; message: string }[]; prefillRows: number };
         try {
           out = await call(() =>
             nativeEngine().decoderStep(
@@ -189,7 +189,7 @@ export class BatchDecoder {
         }
         this.steps++;
         this.lastBatch = out.events.length;
-        this.onStep?.(out.events.length, (performance.now() - t0) / 1000);
+        this.onStep?.(out.events.length, (performance.now() - t0) / 1000, out.prefillRows);
         for (const r of out.rejected) {
           const p = this.running.get(r.id);
           if (!p) continue;

@@ -143,6 +143,8 @@ export interface NativeEngine {
   ): Promise<{
     events: { id: number; token: number; logprob: number; topIds?: Int32Array; topLogprobs?: Float32Array; finish: 'stop' | 'length' | null }[];
     rejected: { id: number; code: string; message: string }[];
+    /** Prompt rows the step ran (its other rows were decode rows). */
+    prefillRows: number;
   }>;
   /** recomputedLayers: layers whose activations the backward recomputes (see TrainOptions.activationBudgetBytes). */
   trainerInfo(trainer: Handle): {

@@ -72,13 +72,28 @@ export class ServeMetrics {
   readonly batch = new Histogram('peftmake_batch_size', 'sequences advanced per decode step', [1, 2, 4, 8, 16, 32, 64]);
   private decodeTokens = 0;
   private decodeSeconds = 0;
+  /**
+   * Decoder step totals since start, split by kind: steps that ran only decode rows, and steps that also prefilled
+   * prompt rows (their tokens are the prompts' first tokens plus the decode rows sharing the step). The bench reads them.
+   */
+  readonly steps = { decodeSteps: 0, decodeRows: 0, decodeSeconds: 0, prefillSteps: 0, prefillRows: 0, prefillSeconds: 0 };
   /** Gauges read at scrape time. */
   gauges: () => { name: string; help: string; value: number }[] = () => [];
 
-  step(rows: number, seconds: number): void {
+  step(rows: number, seconds: number, prefillRows = 0): void {
     this.batch.observe(rows);
     this.decodeTokens += rows;
     this.decodeSeconds += seconds;
+    const st = this.steps;
+    if (prefillRows > 0) {
+      st.prefillSteps++;
+      st.prefillRows += prefillRows;
+      st.prefillSeconds += seconds;
+    } else {
+      st.decodeSteps++;
+      st.decodeRows += rows;
+      st.decodeSeconds += seconds;
+    }
   }
 
   render(): string {
@@ -88,6 +103,11 @@ export class ServeMetrics {
         name: 'peftmake_decode_tokens_per_second',
         help: 'tokens per second of decode-step time since start',
         value: this.decodeSeconds > 0 ? this.decodeTokens / this.decodeSeconds : 0,
+      },
+      {
+        name: 'peftmake_prefill_tokens_per_second',
+        help: 'prompt tokens per second of the time of the decoder steps that prefilled them, since start',
+        value: this.steps.prefillSeconds > 0 ? this.steps.prefillRows / this.steps.prefillSeconds : 0,
       },
     ];
     const gauges = g.map((x) => `# HELP ${x.name} ${x.help}\n# TYPE ${x.name} gauge\n${x.name} ${num(x.value)}`);

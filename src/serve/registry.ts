@@ -77,7 +77,7 @@ export class ModelRegistry {
   constructor(
     projectDir: string,
     toolchain: Toolchain,
-    readonly opts: { quant?: Quant; compute?: ComputeMode; batch?: BatchOptions; onStep?: (rows: number, seconds: number) => void } = {},
+    readonly opts: { quant?: Quant; compute?: ComputeMode; batch?: BatchOptions; onStep?: (rows: number, seconds: number, prefillRows: number) => void } = {},
   ) {
     this.layout = new StoreLayout(projectDir);
     const order = ['compositions', 'adapters', 'models'];

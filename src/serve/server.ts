@@ -52,7 +52,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     quant: o.quant,
     compute: o.compute,
     batch: { maxBatch: o.maxBatch, maxQueue: o.maxQueue, kvBudgetBytes: o.kvBudgetBytes, prefillRows: o.maxPrefillTokens },
-    onStep: (rows, s) => metrics.step(rows, s),
+    onStep: (rows, s, prefill) => metrics.step(rows, s, prefill),
   });
   const bodyLimit = o.bodyLimit ?? 4 * 1024 * 1024;
   const router = new Router();

@@ -2,7 +2,7 @@
 // weights, prompt lengths (short ones pooled, long ones prefilled on their own), greedy and seeded sampling, decoded
 // together give exactly what each request gives alone (tokens and log-probs, bit for bit), log-probs that a full
 // forward without cache (model.score) reproduces; the
-// published stories260K greedy sample comes out of the batch too; in bf16 compute (AVX512-BF16) batched = alone =
+// published stories260K greedy sample comes out of the batch too; each step reports the prompt rows it prefilled; in bf16 compute (AVX512-BF16) batched = alone =
 // generate as well, long prompts prefilled in chunks between other sequences' steps; cancelling frees the row; bad input is refused.
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -90,8 +90,16 @@ describe.skipIf(skip !== '')(`batched decoding${skip ? ` (skipped: ${skip})` : '
         }
         // a smaller batch: requests queue, join when a row frees and leave at different steps
         const small = new BatchDecoder(m, { maxBatch: 5, prefillRows: 24 });
+        const prefilled: number[] = [];
+        small.onStep = (_rows, _s, prefill) => prefilled.push(prefill);
         const staggered = await Promise.all(reqs.map((r) => run(small, r)));
         for (let i = 0; i < reqs.length; i++) expect(staggered[i].tokens, `request ${i} in a batch of 5`).toEqual(alone[i].tokens);
+        // each step reports the prompt rows it ran: every prompt exactly once, at most the budget per step (a longer
+        // prompt joins alone)
+        const longest = Math.max(...reqs.map((r) => r.prompt.length));
+        expect(prefilled.reduce((a, b) => a + b, 0)).toBe(reqs.reduce((a, r) => a + r.prompt.length, 0));
+        for (const p of prefilled) expect(p).toBeLessThanOrEqual(Math.max(24, longest));
+        expect(prefilled.filter((p) => p === 0).length).toBeGreaterThan(0); // decode-only steps
       });
     });
   }

@@ -1,5 +1,5 @@
 // JS bindings of the batched decoder (src/engine/batch.ts): decoderCreate(model, opts) -> handle;
-// decoderStep(handle, adds, drops, opts) -> Promise<{events, rejected}> runs one step off the JS thread (adds and drops
+// decoderStep(handle, adds, drops, opts) -> Promise<{events, rejected, prefillRows}> runs one step off the JS thread (adds and drops
 // are applied in the same worker, before the forward, so the decoder is only ever touched by one thread at a time);
 // decoderInfo(handle) -> its fixed sizes.
 #include <napi.h>
@@ -67,6 +67,7 @@ class StepWorker : public Worker {
       }
     }
     events_ = d_->step(prefill_rows_);
+    prefill_ = d_->last_prefill_rows();
   }
   Napi::Value result(Napi::Env env) override {
     Napi::Array evs = Napi::Array::New(env, events_.size());
@@ -98,6 +99,7 @@ class StepWorker : public Worker {
     Napi::Object out = Napi::Object::New(env);
     out.Set("events", evs);
     out.Set("rejected", rej);
+    out.Set("prefillRows", prefill_);
     return out;
   }
   void OnOK() override {
@@ -118,6 +120,7 @@ class StepWorker : public Worker {
   std::shared_ptr<BatchDecoder> d_; // keeps the decoder alive while the step runs
   std::vector<DecodeEvent> events_;
   std::vector<Rejected> rejected_;
+  int prefill_ = 0; // prompt rows the step ran
 };
 
 DecodeRequest parse_add(const Napi::Value& v, const LlamaModel* m, uint32_t i) {

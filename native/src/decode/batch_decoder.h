@@ -49,6 +49,8 @@ class BatchDecoder {
   // rows join per step (at least one prompt, or one chunk of one in the bf16 mode: generate.h BF16_PREFILL_CHUNK).
   std::vector<DecodeEvent> step(int prefill_rows = 512);
   int size() const { return (int)seqs_.size(); }
+  // Prompt rows the last step ran (prefill; the rest of its rows were decode rows).
+  int last_prefill_rows() const { return last_prefill_rows_; }
   size_t kv_used() const { return kv_used_; }
   size_t kv_budget() const { return kv_budget_; }
   int max_batch() const { return max_batch_; }
@@ -69,6 +71,7 @@ class BatchDecoder {
   std::shared_ptr<LlamaModel> m_;
   int max_batch_;
   size_t kv_budget_, kv_used_ = 0;
+  int last_prefill_rows_ = 0;
   std::map<int64_t, std::unique_ptr<Seq>> seqs_;
   std::vector<int64_t> order_; // join order (prefill fairness)
   // grow-only working memory of a step
