@@ -213,6 +213,10 @@ static kern::Compute frozen_mode(const LlamaModel& m, int N) { return N < 32 ? k
 // dA); fp32 compute keeps the reference numerics.
 static bool fast_math(const LlamaModel& m, int N) { return frozen_mode(m, N) == kern::Compute::BF16; }
 
+// SwiGLU takes the active ISA's vectorised exp (kernels/simd.h, ~1-2 ulp) on training / prompt shapes in both compute
+// modes: the std::exp loop of the x86-64-v2 common code made it ~5% of an fp32 step on AVX2.
+static bool vector_swiglu(int N) { return N >= 32; }
+
 static uint64_t dropout_stream(const AdapterStack& st, int l, int p) { return (st.step * 4096 + (uint64_t)l) * 8 + p; }
 
 // y[N, out] = x W^T (+b) + frozen LoRAs + trainable LoRA (its A-projection saved in lu when non-null).
@@ -513,7 +517,7 @@ static void layer_forward(const LlamaModel& m, const AdapterStack& st, Workspace
       m.be().swiglu_forward_keep_bf16(ws.h, G, U, a.g16, a.u16, (size_t)N * I);
       kept_bf16(m, a, N, true);
     } else {
-      m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+      m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, vector_swiglu(N));
     }
   }
   {
@@ -558,7 +562,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
         else
           m.be().swiglu_forward_from_bf16(ws.h, a.g16, a.u16, (size_t)N * I);
       } else {
-        m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, fast_math(m, N));
+        m.be().swiglu_forward(ws.h, G, U, (size_t)N * I, vector_swiglu(N));
       }
     }
     {
@@ -572,7 +576,7 @@ static void layer_backward(const LlamaModel& m, const AdapterStack& st, Workspac
       if (a.g16)
         m.be().swiglu_backward_from_bf16(ws.dg, ws.du, ws.dh, a.g16, a.u16, (size_t)N * I);
       else
-        m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, fast_math(m, N));
+        m.be().swiglu_backward(ws.dg, ws.du, ws.dh, G, U, (size_t)N * I, vector_swiglu(N));
     }
     {
       PEFT_PROFILE_SCOPE(elementwise);

@@ -1,9 +1,9 @@
 // Causal multi-head attention with grouped KV heads and an optional sliding window, blocked: each task takes one
 // block of at most ATT_BQ queries of one head and only the keys those queries can see, so no more than one
 // [ATT_BQ, keys] block of scores exists per thread and the masked upper triangle is never computed. The forward
-// saves each row's log-sum-exp; the backward recomputes the probabilities from it. fp32 mode multiplies with sgemm
-// and std::exp (the reference numerics); bf16 mode with gemm_bf16 (bf16 operands, fp32 accumulation) and a
-// vectorised exp. One parallel region per call: forward over (sequence, head, query block), backward over
+// saves each row's log-sum-exp; the backward recomputes the probabilities from it. fp32 mode multiplies with sgemm,
+// bf16 mode with gemm_bf16 (bf16 operands, fp32 accumulation); both take the softmax with the active ISA's vectorised
+// exp (kernels/vexp.h, ~1-2 ulp: scalar std::exp in the x86-64-v2 common code was ~40% of fp32 attention). One parallel region per call: forward over (sequence, head, query block), backward over
 // (sequence, KV head) so the dK / dV accumulations of a KV group never race. bf16 mode goes to the AVX512-BF16
 // kernels of attention_bf16.cc when the build has them and they take the shape; the gemm_bf16 path here otherwise.
 // One query row per sequence (T == 1, decoding) in fp32 runs written-out dot products instead of sgemm calls.
@@ -81,13 +81,10 @@ void kv_to_bf16(const float* k, const float* v, const AttnShape& s, std::vector<
 
 // Row i of a score block (query at absolute position p) over keys [k0, k0 + nk): softmax in place given the row's
 // log-sum-exp, zero outside [lo, p].
-inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse, bool fast) {
+inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse) {
   const int a = std::max(lo, k0) - k0, b = std::min(p + 1, k0 + nk) - k0; // visible columns [a, b)
   for (int j = 0; j < a; j++) row[j] = 0.f;
-  if (fast)
-    kern::vexp_scale(row + a, (size_t)(b - a), lse, 1.f);
-  else
-    for (int j = a; j < b; j++) row[j] = std::exp(row[j] - lse);
+  kern::vexp_scale(row + a, (size_t)(b - a), lse, 1.f);
   for (int j = b; j < nk; j++) row[j] = 0.f;
 }
 
@@ -174,25 +171,9 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         float* row = S.data() + (size_t)i * nk;
         const int p = s.pos0 + q0 + i, lo = first_key(p, s.window);
         const int a = lo - kr.k0, e = p + 1 - kr.k0; // visible [a, e)
-        float mx, l;
-        if (s.bf16) {
-          mx = kern::vmax(row + a, (size_t)(e - a));
-          l = mx + (float)std::log(kern::vsumexp(row + a, (size_t)(e - a), mx));
-          probs_row(row, nk, kr.k0, lo, p, l, true);
-        } else { // the reference order: exp(x - max), normalised by the sum
-          mx = -INFINITY;
-          for (int j = a; j < e; j++) mx = std::max(mx, row[j]);
-          float sum = 0.f;
-          for (int j = 0; j < a; j++) row[j] = 0.f;
-          for (int j = a; j < e; j++) {
-            row[j] = std::exp(row[j] - mx);
-            sum += row[j];
-          }
-          for (int j = e; j < nk; j++) row[j] = 0.f;
-          const float inv = 1.f / sum;
-          for (int j = a; j < e; j++) row[j] *= inv;
-          l = mx + std::log(sum);
-        }
+        const float mx = kern::vmax(row + a, (size_t)(e - a));
+        const float l = mx + (float)std::log(kern::vsumexp(row + a, (size_t)(e - a), mx));
+        probs_row(row, nk, kr.k0, lo, p, l);
         if (L) L[i] = l;
       }
       if (s.bf16)
@@ -243,7 +224,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             const int p = s.pos0 + q0 + i, lo = first_key(p, s.window);
             float D = 0.f; // sum_j P_ij dP_ij = dO_i . O_i
             for (int d = 0; d < s.hd; d++) D += doh[(size_t)i * s.q_stride + d] * oh[(size_t)i * s.q_stride + d];
-            probs_row(pr, nk, kr.k0, lo, p, L[i], s.bf16);
+            probs_row(pr, nk, kr.k0, lo, p, L[i]);
             for (int j = 0; j < nk; j++) dr[j] = pr[j] * (dr[j] - D) * scale; // dS (score scale folded in)
           }
           if (s.bf16)

@@ -1,5 +1,7 @@
 // Masked causal-LM cross-entropy fused with the output projection, in chunks of rows so the [N, V] logits
-// never exist at once; also the per-token log-probabilities used by scoring.
+// never exist at once; also the per-token log-probabilities used by scoring. The training loss takes its max,
+// log-sum-exp and softmax gradient with the active ISA's vectorised exp (kernels/vexp.h) in fp32 and bf16 mode alike:
+// the double std::exp loops in the x86-64-v2 common code cost as much as the lm_head product on AVX2.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -115,14 +117,11 @@ double cross_entropy_forward_backward(float* dh, const float* h, const float* W,
       for (int i = b; i < e; i++) {
         float* l = lg + (size_t)i * V;
         const int t = targets[rows[c0 + i]];
-        float mx = -INFINITY;
-        for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
-        double sum = 0;
-        for (int j = 0; j < V; j++) sum += std::exp((double)(l[j] - mx));
-        const double lse = mx + std::log(sum);
+        const float mx = kern::vmax(l, V);
+        const double lse = mx + std::log(kern::vsumexp(l, V, mx));
         rowloss[c0 + i] = lse - l[t];
         if (dh) {
-          for (int j = 0; j < V; j++) l[j] = (float)std::exp((double)l[j] - lse) * grad_scale;
+          kern::vexp_scale(l, V, (float)lse, grad_scale); // softmax * grad_scale
           l[t] -= grad_scale;
         }
       }
