@@ -220,9 +220,25 @@ static bool vector_swiglu(int N) { return N >= 32; }
 static uint64_t dropout_stream(const AdapterStack& st, int l, int p) { return (st.step * 4096 + (uint64_t)l) * 8 + p; }
 
 // y[N, out] = x W^T (+b) + frozen LoRAs + trainable LoRA (its A-projection saved in lu when non-null).
+// Whether projection p of layer l runs its trainable LoRA alone with the frozen product (no frozen adapter on it, no
+// dropout mask): then both go to the backend as one call, the LoRA rows riding in the frozen product's pool region.
+static bool lora_rides_along(const AdapterStack& st, const Workspace& ws, int l, int p) {
+  if (!st.train || !st.train->mod(l, p) || (st.dropout > 0.f && ws.training)) return false;
+  for (auto& [ad, s] : st.frozen)
+    if (ad->mod(l, p)) return false;
+  return true;
+}
+
 static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, int l, int p, float* y,
                             const float* x, int N, float* lu) {
   const int in = m.proj_in(p), out = m.proj_out(p);
+  if (lora_rides_along(st, ws, l, p)) {
+    PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // y = x W^T + s (x A^T) B^T, one region
+    const LoraWeights* w = st.train->mod(l, p);
+    m.be().linear_lora_forward(*m.layers[l].proj[p], y, x, N, frozen_mode(m, N), lu ? lu : ws.lora_u, w->A.data(),
+                               w->B.data(), st.train->r, st.train_scale);
+    return;
+  }
   {
     PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
     m.be().linear_forward(*m.layers[l].proj[p], y, x, N, frozen_mode(m, N));
@@ -247,6 +263,19 @@ static void project_forward(const LlamaModel& m, const AdapterStack& st, Workspa
 static void project_backward(const LlamaModel& m, const AdapterStack& st, Workspace& ws, Adapter& grad, int l, int p,
                              float* dx, const float* dy, const float* x, const float* lu, int N) {
   const int in = m.proj_in(p), out = m.proj_out(p);
+  if (lora_rides_along(st, ws, l, p) && st.dropout == 0.f) {
+    const LoraWeights* w = st.train->mod(l, p);
+    LoraWeights* g = grad.mod(l, p);
+    {
+      PEFT_PROFILE_SCOPE(matmul_frozen_bwd); // dx += dy W + (s dy B) A, one region
+      m.be().linear_lora_backward_input(*m.layers[l].proj[p], dx, dy, N, frozen_mode(m, N), ws.lora_du, w->A.data(),
+                                        w->B.data(), st.train->r, st.train_scale);
+    }
+    PEFT_PROFILE_SCOPE(lora);
+    m.be().lora_weight_grads(g->A.data(), g->B.data(), ws.lora_du, dy, x, lu, N, in, out, st.train->r, st.train_scale,
+                             ws.lora_dAT);
+    return;
+  }
   {
     PEFT_PROFILE_SCOPE(matmul_frozen_bwd);
     m.be().linear_backward_input(*m.layers[l].proj[p], dx, dy, N, frozen_mode(m, N));
@@ -265,11 +294,11 @@ static void project_backward(const LlamaModel& m, const AdapterStack& st, Worksp
         m.be().dropout_forward(ws.xdrop, x, n, st.dropout, st.seed, dropout_stream(st, l, p));
         m.be().zero(ws.dxdrop, n);
         m.be().lora_backward(g->A.data(), g->B.data(), ws.dxdrop, ws.lora_du, dy, ws.xdrop, lu, w->A.data(),
-                             w->B.data(), N, in, out, r, st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
+                             w->B.data(), N, in, out, r, st.train_scale, ws.lora_dAT);
         m.be().dropout_backward(dx, ws.dxdrop, n, st.dropout, st.seed, dropout_stream(st, l, p));
       } else {
         m.be().lora_backward(g->A.data(), g->B.data(), dx, ws.lora_du, dy, x, lu, w->A.data(), w->B.data(), N, in, out,
-                             r, st.train_scale, fast_math(m, N) ? ws.lora_dAT : nullptr);
+                             r, st.train_scale, ws.lora_dAT);
       }
     }
 }

@@ -148,6 +148,16 @@ class Backend {
   virtual void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x,
                              const float* u, const float* A, const float* B, int N, int in, int out, int r, float scale,
                              float* dAT) const = 0;
+  // ---- fp32 compute: a frozen projection and its trainable LoRA as one pool region (the LoRA rows ride in the frozen
+  // product's row shares, kern::FrozenLinear::RowHook): y = x W^T (+ b) + s (x A^T) B^T with u = x A^T saved; and
+  // dx += dy W + du A with du = s dy B saved (the weight gradients then come from lora_weight_grads).
+  virtual void linear_lora_forward(const kern::FrozenLinear& w, float* y, const float* x, int T, kern::Compute mode,
+                                   float* u, const float* A, const float* B, int r, float scale) const = 0;
+  virtual void linear_lora_backward_input(const kern::FrozenLinear& w, float* dx, const float* dy, int T,
+                                          kern::Compute mode, float* du, const float* A, const float* B, int r,
+                                          float scale) const = 0;
+  virtual void lora_weight_grads(float* dA, float* dB, const float* du, const float* dy, const float* x,
+                                 const float* u, int N, int in, int out, int r, float scale, float* dAT) const = 0;
   // ---- LoRA products in bf16 compute, folded into the frozen matmuls (ops::LoraGroup: g projections on one input)
   virtual void lora_group_project_bf16(const ops::LoraGroup& G, uint16_t* xa16, int N, float* ucat,
                                        float* const* lus) const = 0;

@@ -272,6 +272,28 @@ class CpuBackend final : public Backend {
                      float* dAT) const override {
     ops::lora_backward(dA, dB, dx, du, dy, x, u, A, B, N, in, out, r, scale, dAT);
   }
+  void linear_lora_forward(const kern::FrozenLinear& w, float* y, const float* x, int T, kern::Compute mode, float* u,
+                           const float* A, const float* B, int r, float scale) const override {
+    const int in = w.in(), out = w.out();
+    const kern::FrozenLinear::RowHook lora = [&](int t0, int t1) {
+      ops::lora_forward(y + (size_t)t0 * out, u + (size_t)t0 * r, x + (size_t)t0 * in, A, B, t1 - t0, in, out, r,
+                        scale);
+    };
+    w.forward(y, x, T, mode, &lora);
+  }
+  void linear_lora_backward_input(const kern::FrozenLinear& w, float* dx, const float* dy, int T, kern::Compute mode,
+                                  float* du, const float* A, const float* B, int r, float scale) const override {
+    const int in = w.in(), out = w.out();
+    const kern::FrozenLinear::RowHook lora = [&](int t0, int t1) {
+      ops::lora_backward_input(dx + (size_t)t0 * in, du + (size_t)t0 * r, dy + (size_t)t0 * out, A, B, t1 - t0, in,
+                               out, r, scale);
+    };
+    w.backward_input(dx, dy, T, mode, &lora);
+  }
+  void lora_weight_grads(float* dA, float* dB, const float* du, const float* dy, const float* x, const float* u, int N,
+                         int in, int out, int r, float scale, float* dAT) const override {
+    ops::lora_weight_grads(dA, dB, du, dy, x, u, N, in, out, r, scale, dAT);
+  }
   void lora_group_project_bf16(const ops::LoraGroup& G, uint16_t* xa16, int N, float* ucat,
                                float* const* lus) const override {
     ops::lora_group_project_bf16(G, xa16, N, ucat, lus);

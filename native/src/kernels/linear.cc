@@ -175,26 +175,30 @@ void FrozenLinear::add_bias(float* y, int T) const {
   });
 }
 
-void FrozenLinear::forward(float* y, const float* x, int T, Compute mode) const {
+void FrozenLinear::forward(float* y, const float* x, int T, Compute mode, const RowHook* after) const {
   check_T(T, "forward");
   if (T == 0) return;
+  auto then = [&] {
+    if (after) (*after)(0, T);
+  };
   if (mode == Compute::BF16) {
     uint16_t* x16 = scratch(tl_act16, (size_t)T * in_);
     to_bf16_parallel(x, x16, (size_t)T * in_);
     forward_bf16(y, x16, T);
-    return;
+    return then();
   }
   if (storage_ == Storage::NF4 && T <= NF4_GEMV_MAX_ROWS && nf4_gemv_supported(wq_)) {
     nf4_gemv(wq_, x, T, y); // decoding: the weight decoded in registers, read once
     add_bias(y, T);
-    return;
+    return then();
   }
   if (storage_ == Storage::F32 && T <= NF4_GEMV_MAX_ROWS) {
     gemv_rows_f32(w32_.data(), out_, in_, x, T, y);
     add_bias(y, T);
-    return;
+    return then();
   }
   const int tr = tile_rows(out_, in_);
+  const bool hook_in = after && bias_.empty(); // with a bias the hook must see y + bias: after add_bias
   auto product = [&](int t0, int t1) {
     for (int r0 = 0; r0 < out_; r0 += tr) {
       const int rows = std::min(tr, out_ - r0);
@@ -202,9 +206,11 @@ void FrozenLinear::forward(float* y, const float* x, int T, Compute mode) const 
       sgemm(false, true, t1 - t0, rows, in_, 1.f, x + (size_t)t0 * in_, in_, w, in_, 0.f, y + (size_t)t0 * out_ + r0,
             out_);
     }
+    if (hook_in) (*after)(t0, t1);
   };
   if (!over_row_shares(storage_ != Storage::F32, T, product)) product(0, T);
   add_bias(y, T);
+  if (after && !hook_in) (*after)(0, T);
 }
 
 void FrozenLinear::forward_bf16(float* y, const uint16_t* x16, int T) const {
@@ -219,13 +225,14 @@ void FrozenLinear::forward_bf16(float* y, const uint16_t* x16, int T) const {
   add_bias(y, T);
 }
 
-void FrozenLinear::backward_input(float* dx, const float* dy, int T, Compute mode) const {
+void FrozenLinear::backward_input(float* dx, const float* dy, int T, Compute mode, const RowHook* after) const {
   check_T(T, "backward_input");
   if (T == 0) return;
   if (mode == Compute::BF16) {
     uint16_t* dy16 = scratch(tl_act16, (size_t)T * out_);
     to_bf16_parallel(dy, dy16, (size_t)T * out_);
     backward_input_bf16(dx, dy16, T);
+    if (after) (*after)(0, T);
     return;
   }
   const int tr = tile_rows(out_, in_);
@@ -236,6 +243,7 @@ void FrozenLinear::backward_input(float* dx, const float* dy, int T, Compute mod
       sgemm(false, false, t1 - t0, in_, rows, 1.f, dy + (size_t)t0 * out_ + r0, out_, w, in_, 1.f,
             dx + (size_t)t0 * in_, in_);
     }
+    if (after) (*after)(t0, t1);
   };
   if (!over_row_shares(storage_ != Storage::F32, T, product)) product(0, T);
 }

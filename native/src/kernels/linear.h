@@ -3,6 +3,7 @@
 // there is never a full-model dequantized copy.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 #include "nf4.h"
@@ -29,10 +30,15 @@ class FrozenLinear {
   const float* bias_data() const { return bias_.empty() ? nullptr : bias_.data(); }
   size_t bytes() const; // weight storage footprint (incl. NF4 constants and bias)
 
-  // y[T, out] = x[T, in] * W^T + bias   (beta = 0: y is overwritten)
-  void forward(float* y, const float* x, int T, Compute mode) const;
-  // dx[T, in] += dy[T, out] * W   (accumulates into dx)
-  void backward_input(float* dx, const float* dy, int T, Compute mode) const;
+  // Work on the rows a product just wrote: after(t0, t1) runs once the rows [t0, t1) of the result are final, on the
+  // thread that wrote them: inside the product's own pool region when the product takes row shares (fp32 compute on
+  // NF4 / bf16 storage, enough rows, no bias), once over [0, T) after it otherwise. Row-separable follow-ups (the LoRA
+  // side path) ride in the same region instead of dispatching one of their own.
+  using RowHook = std::function<void(int, int)>;
+  // y[T, out] = x[T, in] * W^T + bias   (beta = 0: y is overwritten); then after(...) when given
+  void forward(float* y, const float* x, int T, Compute mode, const RowHook* after = nullptr) const;
+  // dx[T, in] += dy[T, out] * W   (accumulates into dx); then after(...) when given
+  void backward_input(float* dx, const float* dy, int T, Compute mode, const RowHook* after = nullptr) const;
   // bf16-compute variants taking activations already converted to bf16 (convert once, use for q/k/v or gate/up).
   void forward_bf16(float* y, const uint16_t* x16, int T) const;          // x16 [T, in]
   void backward_input_bf16(float* dx, const uint16_t* dy16, int T) const; // dy16 [T, out]

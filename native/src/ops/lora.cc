@@ -34,8 +34,8 @@ void lora_forward(float* y, float* u, const float* x, const float* A, const floa
   });
 }
 
-void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
-                   const float* A, const float* B, int N, int in, int out, int r, float scale, float* dAT) {
+void lora_backward_input(float* dx, float* du, const float* dy, const float* A, const float* B, int N, int in, int out,
+                         int r, float scale) {
   if (N == 0) return;
   // du[N,r] = s dy B, and dx[N,in] += du A in the same region (both row-separable)
   over_row_shares(N, (size_t)N * r * (in + out), [&](int t0, int t1) {
@@ -44,6 +44,11 @@ void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, 
     kern::sgemm(false, false, n, r, out, scale, dy + (size_t)t0 * out, out, B, r, 0.f, dut, r);
     if (dx) kern::sgemm(false, false, n, in, r, 1.f, dut, r, A, in, 1.f, dx + (size_t)t0 * in, in);
   });
+}
+
+void lora_weight_grads(float* dA, float* dB, const float* du, const float* dy, const float* x, const float* u, int N,
+                       int in, int out, int r, float scale, float* dAT) {
+  if (N == 0 || (!dA && !dB)) return;
   // The weight gradients (sums over the N rows) in one region: share p of dB's rows [out] and share p of dA's
   // columns [in] per task, each product run serially (the same sums as one parallel product each).
   const int P = kern::threads();
@@ -72,6 +77,12 @@ void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, 
     });
   else
     grads(0);
+}
+
+void lora_backward(float* dA, float* dB, float* dx, float* du, const float* dy, const float* x, const float* u,
+                   const float* A, const float* B, int N, int in, int out, int r, float scale, float* dAT) {
+  lora_backward_input(dx, du, dy, A, B, N, in, out, r, scale);
+  lora_weight_grads(dA, dB, du, dy, x, u, N, in, out, r, scale, dAT);
 }
 
 // splitmix64 of (seed, stream, index): a keep/drop decision that needs no state, so backward and

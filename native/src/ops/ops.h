@@ -155,7 +155,13 @@ void lora_backward(float* dA,       // [r, in] (+=) or null
                    const float* u,  // [N, r] (only needed for dB)
                    const float* A, const float* B, int N, int in, int out, int r, float scale,
                    float* dAT = nullptr); // [in, r] scratch: when given, dA comes from the faster x^T du product
-                                          // (another summation order: used in bf16 mode, not in the fp32 reference)
+                                          // (another summation order; the trainer passes it in both compute modes)
+// The two halves of lora_backward: du = scale dy B and dx += du A (row-separable: rows [t0, t1) need only those rows,
+// so they can ride in the frozen product's region, FrozenLinear::RowHook); then dA, dB from the finished du.
+void lora_backward_input(float* dx, float* du, const float* dy, const float* A, const float* B, int N, int in, int out,
+                         int r, float scale);
+void lora_weight_grads(float* dA, float* dB, const float* du, const float* dy, const float* x, const float* u, int N,
+                       int in, int out, int r, float scale, float* dAT = nullptr);
 // ---- LoRA in bf16 compute (ops/lora_bf16.cc): the trainable adapters of g projections that read one input x
 // (q/k/v, gate/up, or g = 1), every product with bf16 operands and fp32 accumulation (oneDNN), as torch autocast
 // does; LoRA weights, their gradients and the saved u stay fp32. The B-side forward product and the A-side input
