@@ -9,8 +9,8 @@
 // The op families, in the order the profile reports them (their names are the JS keys of engineProfile().families).
 #define PEFT_PROFILE_FAMILIES(X)                                                                                   \
   X(matmul_frozen_fwd) /* frozen base projections, forward (incl. activation bf16 conversion, NF4 tile dequant; */ \
-                       /* in fp32 also the trainable LoRA's forward, which runs in the product's pool region) */    \
-  X(matmul_frozen_bwd) /* frozen base projections, input gradient (fp32: also the LoRA's du and dx += du A) */      \
+                       /* in fp32 also the trainable LoRA's forward, which runs in the product's pool region) */   \
+  X(matmul_frozen_bwd) /* frozen base projections, input gradient (fp32: also the LoRA's du and dx += du A) */     \
   X(lora)              /* LoRA A/B matmuls forward and backward (+ dropout) */                                     \
   X(attention)         /* QK^T, softmax, PV and their backward */                                                  \
   X(elementwise)       /* RMSNorm, RoPE, SwiGLU, residual adds, memsets, embedding gather */                       \

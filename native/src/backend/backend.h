@@ -156,8 +156,8 @@ class Backend {
   virtual void linear_lora_backward_input(const kern::FrozenLinear& w, float* dx, const float* dy, int T,
                                           kern::Compute mode, float* du, const float* A, const float* B, int r,
                                           float scale) const = 0;
-  virtual void lora_weight_grads(float* dA, float* dB, const float* du, const float* dy, const float* x,
-                                 const float* u, int N, int in, int out, int r, float scale, float* dAT) const = 0;
+  virtual void lora_weight_grads(float* dA, float* dB, const float* du, const float* dy, const float* x, const float* u,
+                                 int N, int in, int out, int r, float scale, float* dAT) const = 0;
   // ---- LoRA products in bf16 compute, folded into the frozen matmuls (ops::LoraGroup: g projections on one input)
   virtual void lora_group_project_bf16(const ops::LoraGroup& G, uint16_t* xa16, int N, float* ucat,
                                        float* const* lus) const = 0;

@@ -285,8 +285,8 @@ class CpuBackend final : public Backend {
                                   float* du, const float* A, const float* B, int r, float scale) const override {
     const int in = w.in(), out = w.out();
     const kern::FrozenLinear::RowHook lora = [&](int t0, int t1) {
-      ops::lora_backward_input(dx + (size_t)t0 * in, du + (size_t)t0 * r, dy + (size_t)t0 * out, A, B, t1 - t0, in,
-                               out, r, scale);
+      ops::lora_backward_input(dx + (size_t)t0 * in, du + (size_t)t0 * r, dy + (size_t)t0 * out, A, B, t1 - t0, in, out,
+                               r, scale);
     };
     w.backward_input(dx, dy, T, mode, &lora);
   }

@@ -75,7 +75,8 @@ std::string compute_kernels(const LlamaModel& m) {
            "vpmaddubsw on AVX2), lm_head int8 per 32; prompts of 33+ rows, training and everything else fp32";
   if (m.compute == kern::Compute::BF16)
     return "bf16 requested but no native bf16 matmul: bf16 inputs widened to fp32 sgemm (install libdnnl-dev)";
-  return "fp32: every matmul fp32 sgemm; exp in fp32 / double (the reference numerics)";
+  return "fp32: every matmul fp32 sgemm (each LoRA in its frozen product's pool region); softmax, loss and SwiGLU "
+         "with the vectorised exp of the active ISA, sums in fp32 / double";
 }
 
 Napi::Value ModelInfo(const Napi::CallbackInfo& info) {

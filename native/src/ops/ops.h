@@ -98,7 +98,8 @@ void attention_backward(float* dq,         // [T, nh*hd] (=)
                         const float* q, const float* k, const float* v, const float* lse, const AttnShape& s);
 
 // ---- SwiGLU (ops/swiglu.cc): h = silu(g) * u
-// fast: vectorised exp (bf16 mode); otherwise std::exp (the fp32 reference numerics).
+// fast: vectorised exp (training / prompt shapes, both compute modes); otherwise std::exp (decoding rows, GPT-2 / MoE
+// fp32).
 void swiglu_forward(float* h,       // [N, I]
                     const float* g, // [N, I]
                     const float* u, // [N, I]
