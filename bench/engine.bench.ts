@@ -9,7 +9,8 @@
 // unless LLAMA_CPU_VARIANT says otherwise, llama.cpp's haswell = AVX2 build).
 // Run: `npx tsx bench/engine.bench.ts` (each configuration in its own process so peak RSS is its own).
 // Env: BENCH_STEPS (default 3), BENCH_SEQ (512), BENCH_BATCH (4), BENCH_CONFIGS ("nf4:bf16,nf4:fp32,none:bf16"),
-// BENCH_THREADS, BENCH_DROPOUT (LoRA dropout, 0), BENCH_PEER=0 (skip the PyTorch peer), BENCH_LLAMACPP=0 (skip the
+// BENCH_THREADS, BENCH_DROPOUT (LoRA dropout, 0), BENCH_PEER=0 (skip the PyTorch peer), BENCH_PEER_MODES ("fp32,bf16";
+// "fp32" skips the peer's bf16 autocast runs, which time out on CPUs without native bf16), BENCH_LLAMACPP=0 (skip the
 // llama.cpp comparison), BENCH_GEN_ROUNDS (3), BENCH_GEN_TOKENS (64), BENCH_ACT_BUDGET_MB (760: activations kept, the rest recomputed; all 30 layers fit at this shape, peak RSS ~1.39 GB here).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -195,12 +196,21 @@ async function main(): Promise<void> {
       if (r.status !== 0 || !line) emitJson({ bench: 'engine-train', config, error: `exit ${r.status}` });
       else lines.push(JSON.parse(line) as Record<string, unknown>);
     }
-    const peer: PeerResult | undefined = process.env.BENCH_PEER === '0' ? undefined : peerBest({ steps: 2, warmup: 1, timeBudgetS: 40 });
+    const peerModes = (process.env.BENCH_PEER_MODES ?? 'fp32,bf16').split(',') as Array<'fp32' | 'bf16'>;
+    const peer: PeerResult | undefined =
+      process.env.BENCH_PEER === '0'
+        ? undefined
+        : peerBest({
+            steps: 2,
+            warmup: 1,
+            timeBudgetS: 40,
+            modes: peerModes,
+          });
     const best = peer ? Object.values(peer.best).reduce<number>((a, l) => Math.max(a, l?.tokens_per_s ?? 0), 0) : 0;
     for (const l of lines) emitJson({ ...l, ratio_to_best_torch: best > 0 ? round((l.tokens_per_s as number) / best, 2) : null });
     if (peer?.skipped) emitJson({ bench: 'engine-peer', skipped: peer.skipped });
     else if (peer)
-      for (const mode of ['fp32', 'bf16'] as const) {
+      for (const mode of peerModes) {
         const b = peer.best[mode];
         emitJson({
           bench: 'engine-peer',
