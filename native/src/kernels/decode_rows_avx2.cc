@@ -61,6 +61,43 @@ inline void nf4_one(const Nf4View& w, const float* xn, float* y, int o) {
   for (int r = 0; r < R; r++) y[o + r] = hsum8(acc[r]);
 }
 
+// T > 1 rows for NO outputs: each output's 64-weight block decoded once into a small buffer that every row reads
+// (as decode/rows_matmul's tiles are), the rows' accumulators in memory; every (row, output) value runs the same
+// operations in the same order as nf4_one's, so a row's result never depends on T or on the outputs beside it.
+template <int NO>
+inline void nf4_rows_block(const Nf4View& w, const float* xn, int T, float* y, int o, __m256 lo_tab, __m256 hi_tab) {
+  const int cols = w.cols, per_row = cols / 64;
+  __m256 acc[32][NO];
+  for (int t = 0; t < T; t++)
+    for (int j = 0; j < NO; j++) acc[t][j] = _mm256_setzero_ps();
+  for (int b = 0; b < per_row; b++) {
+    __m256 cv[NO][8];
+    __m256 va[NO];
+    for (int j = 0; j < NO; j++) {
+      const size_t blk = (size_t)(o + j) * per_row + b;
+      for (int q = 0; q < 4; q++) codes16(w.packed + blk * 32 + 8 * q, lo_tab, hi_tab, cv[j][2 * q], cv[j][2 * q + 1]);
+      va[j] = _mm256_set1_ps(nf4_view_absmax(w, blk));
+    }
+    const float* xb = xn + (size_t)b * 64;
+    for (int t = 0; t < T; t++) {
+      const float* xr = xb + (size_t)t * cols;
+      __m256 xe[4], xo[4];
+      for (int q = 0; q < 4; q++) {
+        xe[q] = _mm256_loadu_ps(xr + 16 * q);
+        xo[q] = _mm256_loadu_ps(xr + 16 * q + 8);
+      }
+      for (int j = 0; j < NO; j++) {
+        __m256 s[4];
+        for (int q = 0; q < 4; q++) s[q] = _mm256_fmadd_ps(cv[j][2 * q + 1], xo[q], _mm256_mul_ps(cv[j][2 * q], xe[q]));
+        acc[t][j] =
+            _mm256_fmadd_ps(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])), va[j], acc[t][j]);
+      }
+    }
+  }
+  for (int t = 0; t < T; t++)
+    for (int j = 0; j < NO; j++) y[(size_t)t * w.rows + o + j] = hsum8(acc[t][j]);
+}
+
 void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1) {
   if (T == 1) {
     int o = o0;
@@ -68,29 +105,10 @@ void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1
     for (; o < o1; o++) nf4_one<1>(w, xn, y, o);
     return;
   }
-  const int cols = w.cols, per_row = cols / 64;
   const __m256 lo_tab = _mm256_loadu_ps(w.code), hi_tab = _mm256_loadu_ps(w.code + 8);
-  for (int o = o0; o < o1; o++) {
-    __m256 acc[32];
-    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-    for (int b = 0; b < per_row; b++) {
-      const size_t blk = (size_t)o * per_row + b;
-      const uint8_t* p = w.packed + blk * 32;
-      const __m256 va = _mm256_set1_ps(nf4_view_absmax(w, blk));
-      __m256 cv[8];
-      for (int q = 0; q < 4; q++) codes16(p + 8 * q, lo_tab, hi_tab, cv[2 * q], cv[2 * q + 1]);
-      const float* xb = xn + (size_t)b * 64;
-      for (int t = 0; t < T; t++) {
-        const float* xr = xb + (size_t)t * cols;
-        __m256 s[4];
-        for (int q = 0; q < 4; q++)
-          s[q] = _mm256_fmadd_ps(cv[2 * q + 1], _mm256_loadu_ps(xr + 16 * q + 8),
-                                 _mm256_mul_ps(cv[2 * q], _mm256_loadu_ps(xr + 16 * q)));
-        acc[t] = _mm256_fmadd_ps(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])), va, acc[t]);
-      }
-    }
-    for (int t = 0; t < T; t++) y[(size_t)t * w.rows + o] = hsum8(acc[t]);
-  }
+  int o = o0;
+  for (; o + 4 <= o1; o += 4) nf4_rows_block<4>(w, xn, T, y, o, lo_tab, hi_tab);
+  for (; o < o1; o++) nf4_rows_block<1>(w, xn, T, y, o, lo_tab, hi_tab);
 }
 
 inline __m256i tail_mask(int n) { // first n lanes set (0 < n < 8)
