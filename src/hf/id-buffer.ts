@@ -35,6 +35,11 @@ export class IdBuffer {
     this.length += ids.length;
   }
 
+  /** The ids so far, as a view of the buffer (valid until the next append). */
+  view(): Int32Array {
+    return this.data.subarray(0, this.length);
+  }
+
   /** The ids from `start` to `end` (default: the end) as a plain array. */
   toArray(start = 0, end = this.length): number[] {
     const n = Math.max(0, end - start);

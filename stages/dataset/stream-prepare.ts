@@ -8,6 +8,7 @@ import { closeSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs
 import { join, relative } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
 import { expandInputs } from '../../src/hash/expand.ts';
+import { IdBuffer } from '../../src/hf/id-buffer.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { DigestSet } from './digest-set.ts';
 import { PackedRecord } from './packed-record.ts';
@@ -68,22 +69,6 @@ export async function streamedSources(config: DatasetConfig, opts: PrepareOption
   return valid ? { train, valid } : undefined;
 }
 
-class I32List {
-  data = new Int32Array(1 << 12);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  view(): Int32Array {
-    return this.data.subarray(0, this.length);
-  }
-}
-
 class F64List {
   data = new Float64Array(1 << 12);
   length = 0;
@@ -112,8 +97,8 @@ function markSmallest(ranks: Float64Array, candidates: Int32Array, n: number, se
 
 /** Kept documents of both sources, in spool order. */
 class Kept {
-  readonly lens = new I32List();
-  readonly part = new I32List(); // 1 train source, 2 valid source
+  readonly lens = new IdBuffer();
+  readonly part = new IdBuffer(); // 1 train source, 2 valid source
   readonly rankValid = new F64List();
   readonly rankSample = new F64List();
   readonly bad: { k: number; id: number; origin: Origin }[] = [];
@@ -348,7 +333,7 @@ export async function prepareStreamed(
       [2, 'valid'],
     ] as const) {
       const removed = new TokenRemovals(maxTokens, stats);
-      const lengths = new I32List();
+      const lengths = new IdBuffer();
       let items = 0;
       let total = 0;
       for (let k = 0; k < kept.lens.length; k++) {
