@@ -3,6 +3,7 @@
 // itself exports (EVP, SHA extensions where the CPU has them). The build core's first hash of many small files: no
 // promise, no JS buffer and no worker start per file.
 #include "fs_addon/hash_files.h"
+#include "fs_addon/js_args.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -118,17 +119,8 @@ Napi::Value HashFiles(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "hashFiles(paths: string[], threads: number)").ThrowAsJavaScriptException();
     return env.Null();
   }
-  Napi::Array arr = info[0].As<Napi::Array>();
   auto job = std::make_shared<Job>();
-  job->paths.reserve(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsString()) {
-      Napi::TypeError::New(env, "hashFiles: paths must be strings").ThrowAsJavaScriptException();
-      return env.Null();
-    }
-    job->paths.push_back(v.As<Napi::String>().Utf8Value());
-  }
+  if (!string_array(env, info[0], "hashFiles", job->paths)) return env.Null();
   const size_t n = job->paths.size();
   job->shas.assign(n * kSha, 0);
   job->errs.assign(n, 0);

@@ -3,6 +3,7 @@
 // size, inode, mtime and ctime (links: also the link's own inode and ctime; folders: their own stamps, entries sorted),
 // the root's real path, and the newest mtime / ctime seen. No file is read.
 #include "fs_addon/tree_digest.h"
+#include "fs_addon/js_args.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -183,17 +184,8 @@ Napi::Value TreeDigest(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "treeDigest(paths: string[], skip: string)").ThrowAsJavaScriptException();
     return env.Null();
   }
-  Napi::Array arr = info[0].As<Napi::Array>();
   std::vector<std::string> paths;
-  paths.reserve(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    Napi::Value v = arr.Get(i);
-    if (!v.IsString()) {
-      Napi::TypeError::New(env, "treeDigest: paths must be strings").ThrowAsJavaScriptException();
-      return env.Null();
-    }
-    paths.push_back(v.As<Napi::String>().Utf8Value());
-  }
+  if (!string_array(env, info[0], "treeDigest", paths)) return env.Null();
   auto* w = new DigestWorker(env, std::move(paths), info[1].As<Napi::String>().Utf8Value());
   Napi::Promise p = w->Promise();
   w->Queue();
