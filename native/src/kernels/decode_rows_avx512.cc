@@ -2,7 +2,8 @@
 // over the inputs in order (the last step masked) and one _mm512_reduce_add_ps, as decode/rows_matmul computes it.
 // NF4: the codes of 32 weights widened with one vpmovzxbd and looked up with two 16-entry permutes (low nibbles, then
 // high ones: the input comes in that order, see decode_prepare_nf4), the block's sum of code x input scaled by its
-// absmax once. One input row (a decode step): four output rows at a time, four independent FMA chains.
+// absmax once. One input row (a decode step): four output rows at a time, four independent FMA chains; several rows
+// (serve's batched steps): two output rows x eight input rows per pass, 16 accumulators in registers.
 #include "kernels/gemv_variants.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
@@ -46,6 +47,59 @@ inline void nf4_one(const Nf4View& w, const float* xn, float* y, int o) {
   for (int r = 0; r < R; r++) y[o + r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// MT input rows (t0 ..) x MO output rows (o ..): each block's codes looked up once per output row and used for every
+// input row, each input load used for every output row, one accumulator per (row, output) kept in a register across
+// the blocks: the same operations per (row, output) as nf4_one.
+template <int MO, int MT>
+inline void nf4_multi(const Nf4View& w, const float* xn, int t0, float* y, int o, __m512 table) {
+  const int cols = w.cols, per_row = cols / 64;
+  __m512 acc[MO][MT];
+#pragma GCC unroll 16
+  for (int j = 0; j < MO; j++)
+#pragma GCC unroll 16
+    for (int i = 0; i < MT; i++) acc[j][i] = _mm512_setzero_ps();
+  for (int b = 0; b < per_row; b++) {
+    __m512 va[MO], e0[MO], q0[MO], e1[MO], q1[MO];
+#pragma GCC unroll 4
+    for (int j = 0; j < MO; j++) {
+      const size_t blk = (size_t)(o + j) * per_row + b;
+      const uint8_t* p = w.packed + blk * 32;
+      va[j] = _mm512_set1_ps(nf4_view_absmax(w, blk));
+      codes32(p, table, e0[j], q0[j]);
+      codes32(p + 16, table, e1[j], q1[j]);
+    }
+    const float* xb = xn + (size_t)t0 * cols + (size_t)b * 64;
+#pragma GCC unroll 16
+    for (int i = 0; i < MT; i++) {
+      const float* xr = xb + (size_t)i * cols;
+      const __m512 x0 = _mm512_loadu_ps(xr), x1 = _mm512_loadu_ps(xr + 16), x2 = _mm512_loadu_ps(xr + 32),
+                   x3 = _mm512_loadu_ps(xr + 48);
+#pragma GCC unroll 4
+      for (int j = 0; j < MO; j++) {
+        __m512 s = _mm512_mul_ps(e0[j], x0);
+        s = _mm512_fmadd_ps(q0[j], x1, s);
+        s = _mm512_fmadd_ps(e1[j], x2, s);
+        s = _mm512_fmadd_ps(q1[j], x3, s);
+        acc[j][i] = _mm512_fmadd_ps(s, va[j], acc[j][i]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < MO; j++)
+#pragma GCC unroll 16
+    for (int i = 0; i < MT; i++) y[(size_t)(t0 + i) * w.rows + o + j] = _mm512_reduce_add_ps(acc[j][i]);
+}
+
+// Input rows [0, T) for output rows o .. o+MO: passes of 8 rows, then the rest.
+template <int MO>
+inline void nf4_outputs(const Nf4View& w, const float* xn, int T, float* y, int o, __m512 table) {
+  int t = 0;
+  for (; t + 8 <= T; t += 8) nf4_multi<MO, 8>(w, xn, t, y, o, table);
+  if (T - t >= 4) nf4_multi<MO, 4>(w, xn, t, y, o, table), t += 4;
+  if (T - t >= 2) nf4_multi<MO, 2>(w, xn, t, y, o, table), t += 2;
+  if (T - t >= 1) nf4_multi<MO, 1>(w, xn, t, y, o, table);
+}
+
 void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1) {
   if (T == 1) {
     int o = o0;
@@ -53,31 +107,11 @@ void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1
     for (; o < o1; o++) nf4_one<1>(w, xn, y, o);
     return;
   }
-  // several input rows: each block's codes looked up once per output row and used for all of them
-  const int cols = w.cols, per_row = cols / 64;
+  // several input rows: two output rows x up to 8 input rows per pass over the blocks
   const __m512 table = _mm512_loadu_ps(w.code);
-  for (int o = o0; o < o1; o++) {
-    __m512 acc[32];
-    for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-    for (int b = 0; b < per_row; b++) {
-      const size_t blk = (size_t)o * per_row + b;
-      const uint8_t* p = w.packed + blk * 32;
-      const __m512 va = _mm512_set1_ps(nf4_view_absmax(w, blk));
-      __m512 e0, q0, e1, q1;
-      codes32(p, table, e0, q0);
-      codes32(p + 16, table, e1, q1);
-      const float* xb = xn + (size_t)b * 64;
-      for (int t = 0; t < T; t++) {
-        const float* xr = xb + (size_t)t * cols;
-        __m512 s = _mm512_mul_ps(e0, _mm512_loadu_ps(xr));
-        s = _mm512_fmadd_ps(q0, _mm512_loadu_ps(xr + 16), s);
-        s = _mm512_fmadd_ps(e1, _mm512_loadu_ps(xr + 32), s);
-        s = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xr + 48), s);
-        acc[t] = _mm512_fmadd_ps(s, va, acc[t]);
-      }
-    }
-    for (int t = 0; t < T; t++) y[(size_t)t * w.rows + o] = _mm512_reduce_add_ps(acc[t]);
-  }
+  int o = o0;
+  for (; o + 2 <= o1; o += 2) nf4_outputs<2>(w, xn, T, y, o, table);
+  if (o < o1) nf4_outputs<1>(w, xn, T, y, o, table);
 }
 
 // y[t, o .. o+MO) for input rows t0 .. t0+MT.
