@@ -196,7 +196,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
         float* const ys[2] = {b.g.data(), b.u.data()};
         be.decode_rows_linear_int8_group(ws, ys, 2, b.ln.data(), T);
-        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, false); // as the batch's
+        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
       } else {
         be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
                                  bf16);
@@ -214,7 +214,7 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         lora_rows(m, st, b, l, P_UP, b.u.data(), b.ln.data(), T);
       }
       PEFT_PROFILE_SCOPE(elementwise);
-      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, bf16_rows(m));
+      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // as the batch's
     }
     const kern::FrozenLinear* wd[1] = {L.proj[P_DOWN].get()};
     float* const yd[1] = {out};

@@ -124,7 +124,7 @@ class CpuBackend final : public Backend {
       kern::decode_rows(up, x, xn, T, u, o0, o1, bf16);
       for (int t = 0; t < T; t++) {
         const size_t r = (size_t)t * I + o0;
-        ops::swiglu_forward(h + r, g + r, u + r, (size_t)(o1 - o0), false); // element-wise: same values as whole rows
+        ops::swiglu_forward(h + r, g + r, u + r, (size_t)(o1 - o0), true); // element-wise: same values as whole rows
       }
     });
   }

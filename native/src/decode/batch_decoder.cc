@@ -452,7 +452,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     project_n(l, gu_p, gu_y, 2, ln);
     {
       PEFT_PROFILE_SCOPE(elementwise);
-      if (Np) be.swiglu_forward(h, G, U, (size_t)Np * I, bf16); // bf16 mode: the vectorised exp, as generate's
+      if (Np) be.swiglu_forward(h, G, U, (size_t)Np * I, true); // the vectorised exp, as generate's decode rows
       for (auto& g : segs)
         if (!g.pooled)
           be.swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,

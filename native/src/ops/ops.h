@@ -98,8 +98,9 @@ void attention_backward(float* dq,         // [T, nh*hd] (=)
                         const float* q, const float* k, const float* v, const float* lse, const AttnShape& s);
 
 // ---- SwiGLU (ops/swiglu.cc): h = silu(g) * u
-// fast: vectorised exp (training / prompt shapes, both compute modes); otherwise std::exp (decoding rows, GPT-2 / MoE
-// fp32).
+// fast: the ISA's vectorised exp, element-wise (a value never depends on its position: training, prompts of 32+ rows,
+// every decoding row of generate and the batched decoder); otherwise std::exp (shorter training / scoring batches,
+// GPT-2 / MoE fp32).
 void swiglu_forward(float* h,       // [N, I]
                     const float* g, // [N, I]
                     const float* u, // [N, I]
