@@ -50,11 +50,6 @@ int sample_token(float* logits, int V, const GenOptions& opt, Rng& rng) {
 
 namespace {
 
-// The rows a decoding step runs as matrix-vector products (below 32 rows, fp32 compute); longer prompts run through
-// llama_forward's matmuls. The batched decoder (decode/batch_decoder.cc) draws the same line, so a sequence gets the
-// same numbers here as there.
-constexpr int ROW_PATH_MAX = 31;
-
 // Working memory of one sequence's decoding, sized once for its longest forward (no allocation per token).
 struct DecodeBufs {
   std::vector<float> x, ln, q, k, v, att, x2, g, u, h, out, lnf, logits, lora_u, lora_tmp;
@@ -84,8 +79,8 @@ void lora_rows(const LlamaModel& m, const AdapterStack& st, DecodeBufs& b, int l
   const int in = m.proj_in(p), out = m.proj_out(p);
   for (auto& [ad, s] : st.frozen)
     if (LoraWeights* w = ad->mod(l, p)) {
-      m.be().decode_matvec_f32(w->A.data(), ad->r, in, x, T, b.lora_u.data());
-      m.be().decode_matvec_f32(w->B.data(), out, ad->r, b.lora_u.data(), T, b.lora_tmp.data());
+      m.be().decode_rows_f32(w->A.data(), ad->r, in, x, T, b.lora_u.data()); // the batched decoder's products
+      m.be().decode_rows_f32(w->B.data(), out, ad->r, b.lora_u.data(), T, b.lora_tmp.data());
       const size_t n = (size_t)T * out;
       const float* tmp = b.lora_tmp.data();
       for (size_t i = 0; i < n; i++) y[i] += s * tmp[i];
@@ -111,8 +106,8 @@ bool bf16_rows(const LlamaModel& m) { return m.compute == kern::Compute::BF16 &&
 // Whether the frozen products and the head run in the int8 mode (int8 compute), as in the batched decoder.
 bool int8_rows(const LlamaModel& m) { return m.int8 && rows_family(m); }
 
-// ys[j] = x W_j^T for n projections over the same input (+ resid into ys[0]): the decode products in one region,
-// or in the bf16 mode the batched decoder's bf16 products one projection at a time.
+// ys[j] = x W_j^T for n projections over the same input (+ resid into ys[0]): up to DECODE_FEW_ROWS rows the decode
+// products in one region; more rows, or the bf16 mode, the batched decoder's tiles one projection at a time.
 void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x,
                   int T, const float* resid, bool bf16) {
   if (int8_rows(m)) {
@@ -120,12 +115,13 @@ void frozen_group(const LlamaModel& m, const kern::FrozenLinear* const* ws, floa
     if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
     return;
   }
-  if (!bf16_rows(m)) return m.be().decode_linear_group(ws, ys, n, x, T, resid, bf16);
-  for (int j = 0; j < n; j++) m.be().decode_rows_linear(*ws[j], ys[j], x, T, true);
+  if (!bf16_rows(m) && T <= DECODE_FEW_ROWS) return m.be().decode_linear_group(ws, ys, n, x, T, resid, bf16);
+  // the bf16 mode, or a prompt of more rows: decode/rows_matmul's tiles, as the batched decoder runs them
+  for (int j = 0; j < n; j++) m.be().decode_rows_linear(*ws[j], ys[j], x, T, bf16_rows(m));
   if (resid) m.be().add_inplace(ys[0], resid, T, ws[0]->out());
 }
 
-// One forward of T rows (T <= ROW_PATH_MAX but in the bf16 mode, where a whole prompt runs here) at the cache's next positions; leaves the final norm of the last row in
+// One forward of T rows (decode_row_path(m, T), or a chunk of a prompt in the bf16 mode) at the cache's next positions; leaves the final norm of the last row in
 // b.lnf. Per layer four pool regions carry the products (q/k/v; o; gate/up with SwiGLU; down with the residual).
 void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, const int32_t* ids, int T,
                   DecodeBufs& b) {
@@ -197,9 +193,14 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         float* const ys[2] = {b.g.data(), b.u.data()};
         be.decode_rows_linear_int8_group(ws, ys, 2, b.ln.data(), T);
         be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
-      } else {
+      } else if (T <= DECODE_FEW_ROWS) {
         be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
                                  bf16);
+      } else {
+        const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
+        float* const ys[2] = {b.g.data(), b.u.data()};
+        frozen_group(m, ws, ys, 2, b.ln.data(), T, nullptr, bf16);
+        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // as the batch's
       }
     } else {
       {
@@ -261,6 +262,14 @@ bool decode_bf16_rows(const LlamaModel& m) { return rows_family(m) && bf16_rows(
 
 bool decode_int8_rows(const LlamaModel& m) { return int8_rows(m); }
 
+bool decode_row_path(const LlamaModel& m, int T) {
+  if (bf16_rows(m)) return true;
+  if (!rows_path(m) && !int8_rows(m)) return false; // the int8 mode takes any shape (fp32 rows products for others)
+  // the batched decoder pools a segment while its frozen products would run in fp32 in llama_forward (which takes
+  // the model's compute mode from 32 rows on), up to the rows the decode products take
+  return (T < 32 || m.compute == kern::Compute::F32) && T <= kern::NF4_GEMV_MAX_ROWS;
+}
+
 std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const std::vector<int32_t>& prompt,
                               const GenOptions& opt, const std::atomic<bool>* cancel) {
   if (prompt.empty()) throw EngineError("E_ENGINE", "generate: the prompt is empty (at least one token id is needed)");
@@ -278,17 +287,15 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   if (opt.max_tokens < 1) return out;
   KVCache cache; // GPT-2 stops when its context (n_positions) is full, as the batched decoder does
   cache.init(m, c.gpt2 ? std::min(P + opt.max_tokens, c.max_position_embeddings) : P + opt.max_tokens);
-  // the bf16 and int8 modes take any shape (decode/rows_matmul, decode/rows_int8)
-  const bool rows = rows_path(m) || decode_bf16_rows(m) || int8_rows(m);
+  const bool rows = decode_row_path(m, 1); // the decode steps (the bf16 and int8 modes take any shape)
   DecodeBufs b;
-  const bool all_rows = rows && bf16_rows(m); // the prompt too, as the batched decoder pools it
-  // the prompt rows the row path takes: as many as the batched decoder pools in the int8 mode
-  const int row_max = int8_rows(m) ? INT8_ROWS_MAX : ROW_PATH_MAX;
+  const bool all_rows = rows && bf16_rows(m);  // the prompt too, as the batched decoder pools it
+  const int row_max = kern::NF4_GEMV_MAX_ROWS; // the most rows decode_row_path takes
   b.plan(m, st, all_rows ? std::max(std::min(P, BF16_PREFILL_CHUNK), row_max) : row_max);
   if (all_rows) { // in chunks, as the batched decoder prefills it
     for (int c0 = 0; c0 < P; c0 += BF16_PREFILL_CHUNK)
       forward_rows(m, st, cache, prompt.data() + c0, std::min(BF16_PREFILL_CHUNK, P - c0), b);
-  } else if (P <= row_max && rows) {
+  } else if (decode_row_path(m, P)) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward
     Workspace pre;
@@ -306,7 +313,9 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
     int32_t id;
     {
       PEFT_PROFILE_SCOPE(sampling);
+      const double lse = opt.logprobs ? m.be().row_log_sum_exp(b.logits.data(), V) : 0.0;
       id = sample_token(b.logits.data(), V, opt, rng);
+      if (opt.logprobs) opt.logprobs->push_back((float)(b.logits[id] - lse));
     }
     out.push_back(id);
     if (std::find(opt.eos.begin(), opt.eos.end(), id) != opt.eos.end()) break;

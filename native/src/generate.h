@@ -15,6 +15,9 @@ struct GenOptions {
   float top_p = 1.f;       // 1 = off
   uint64_t seed = 0;
   std::vector<int> eos; // stop ids (the stop id is kept as the last generated token)
+  // When set, generate appends each token's log-probability under the step's logits (Backend::row_log_sum_exp's
+  // numbers, as the batched decoder reports them).
+  std::vector<float>* logprobs = nullptr;
 };
 
 // Returns the generated ids (prompt excluded). Checks `cancel` between tokens (E_CANCELLED).
@@ -28,11 +31,19 @@ bool decode_bf16_rows(const LlamaModel& m);
 // In that mode a prompt runs in chunks of this many rows, in generate and in the batched decoder alike (which joins
 // them with other sequences' steps, so a long prompt never stalls the running ones for its whole prefill).
 constexpr int BF16_PREFILL_CHUNK = 64;
+// fp32 decoding: steps of at most this many rows (every decode row, short prompts) run the register-decoded products
+// (Backend::decode_linear_group), steps of more rows below 32 decode/rows_matmul's tiles, here and in the batched
+// decoder alike, so a prompt of any length gets the same numbers from both.
+constexpr int DECODE_FEW_ROWS = 16;
 // Whether decoding runs in the int8 mode (int8 compute, a Llama-family model): the frozen NF4 products of decode rows
-// and prompts of at most INT8_ROWS_MAX rows in int8 (decode/rows_int8.h) and the head from its int8 copy, in
+// and prompts of at most kern::NF4_GEMV_MAX_ROWS rows in int8 (decode/rows_int8.h) and the head from its int8 copy, in
 // generate and in the batched decoder alike; longer prompts through llama_forward in fp32.
 bool decode_int8_rows(const LlamaModel& m);
-constexpr int INT8_ROWS_MAX = 32; // kern::NF4_GEMV_MAX_ROWS: the rows the batched decoder pools
+// Whether a step of T rows of one sequence runs the row products (decode rows, short prompts; every row in the bf16
+// mode) or llama_forward (longer prompts; every step of a model the row products cannot take: GPT-2, MoE, q-k-norm
+// layers, NF4 widths that are not whole 64-weight blocks). generate and the batched decoder (which pools the rows of
+// such segments and runs the others on their own, as llama_forward does) draw this one line.
+bool decode_row_path(const LlamaModel& m, int T);
 
 // Picks the next id from logits [V] (modified in place) with the sampling options and rng.
 int sample_token(float* logits, int V, const GenOptions& opt, class Rng& rng);

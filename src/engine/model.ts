@@ -122,11 +122,32 @@ export class EngineModel {
    * `peftmake generate` and a request served alone give the same tokens.
    */
   async generate(promptIds: number[] | Int32Array, opts: GenerateOptions = {}, adapters: AdapterUse[] = []): Promise<number[]> {
+    return (await this.runGenerate(promptIds, opts, adapters, false)).tokens;
+  }
+
+  /**
+   * generate, with each token's log-probability under its step's logits (the numbers the batched decoder reports for
+   * the same request, bit for bit).
+   */
+  async generateDetailed(
+    promptIds: number[] | Int32Array,
+    opts: GenerateOptions = {},
+    adapters: AdapterUse[] = [],
+  ): Promise<{ tokens: number[]; logprobs: number[] }> {
+    return this.runGenerate(promptIds, opts, adapters, true);
+  }
+
+  private async runGenerate(
+    promptIds: number[] | Int32Array,
+    opts: GenerateOptions,
+    adapters: AdapterUse[],
+    logprobs: boolean,
+  ): Promise<{ tokens: number[]; logprobs: number[] }> {
     const prompt = Int32Array.from(promptIds);
     const maxTokens = opts.maxTokens ?? 64;
     if (prompt.length === 0) throw new PeftError('E_ENGINE', 'generate: the prompt is empty (at least one token id is needed)');
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new PeftError('E_ENGINE', `generate: maxTokens must be an integer >= 0, got ${maxTokens}`);
-    if (maxTokens === 0) return [];
+    if (maxTokens === 0) return { tokens: [], logprobs: [] };
     const r = await call(() =>
       nativeEngine().generate(this.handle, prompt, refs(adapters), {
         maxTokens,
@@ -135,9 +156,10 @@ export class EngineModel {
         topP: opts.topP ?? 1,
         seed: opts.seed ?? 0,
         eos: opts.eos,
+        logprobs,
       }),
     );
-    return Array.from(r.tokens);
+    return { tokens: Array.from(r.tokens), logprobs: r.logprobs ? Array.from(r.logprobs) : [] };
   }
 }
 

@@ -107,8 +107,8 @@ export interface NativeEngine {
     model: Handle,
     prompt: Int32Array,
     adapters: NativeAdapterRef[],
-    opts: { maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number; eos?: number[] },
-  ): Promise<{ tokens: Int32Array }>;
+    opts: { maxTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number; eos?: number[]; logprobs?: boolean },
+  ): Promise<{ tokens: Int32Array; logprobs?: Float32Array }>;
   createTrainer(model: Handle, adapter: Handle, frozen: NativeAdapterRef[], opts: Record<string, number | boolean>): Handle;
   trainerRun(trainer: Handle, batch: NativeBatch, onProgress?: (p: NativeProgress) => void): Promise<NativeStepRecord[]>;
   trainerEval(trainer: Handle, batch: NativeBatch): Promise<number[]>;

@@ -35,6 +35,9 @@ class Backend {
   virtual void add_inplace(float* y, const float* x, int N, int C) const = 0; // y += x
   virtual void scale_inplace(float* x, size_t n, float c) const = 0;          // x *= c
   virtual double sum_squares(const float* x, size_t n) const = 0;             // sum x^2 (double)
+  // log(sum(exp(logits))) of one row [V]: the vectorised float exp (the same bits on every ISA) summed in 16 lanes,
+  // then in double; a token's log-probability is logits[id] - this, in generate and the batched decoder alike.
+  virtual double row_log_sum_exp(const float* logits, int V) const = 0;
   virtual void f32_to_bf16(const float* x, uint16_t* y, size_t n) const = 0;
   virtual void rows_to_bf16(const float* src, int lds, int N, int cols, uint16_t* dst, int ldd) const = 0;
   // Each pair's fp32 values to its bf16 copy (to_bf16) or back, as one parallel pass over all of them.

@@ -1,6 +1,7 @@
 // The CPU backend: the Backend interface over the engine's own kernels (ops/: norms, RoPE, attention, SwiGLU,
 // cross-entropy, LoRA, dropout; kernels/: FrozenLinear matmuls with NF4 / bf16 storage, sgemm, oneDNN bf16, the pool).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include "adamw.h"
 #include "backend/backend.h"
@@ -9,6 +10,7 @@
 #include "error.h"
 #include "kernels/decode_rows.h"
 #include "kernels/kernels.h"
+#include "kernels/vexp.h"
 
 namespace peft {
 namespace {
@@ -34,6 +36,10 @@ class CpuBackend final : public Backend {
   }
   void scale_inplace(float* x, size_t n, float c) const override {
     for (size_t i = 0; i < n; i++) x[i] *= c;
+  }
+  double row_log_sum_exp(const float* logits, int V) const override {
+    const float mx = kern::vmax(logits, (size_t)V);
+    return (double)mx + std::log(kern::vsumexp(logits, (size_t)V, mx));
   }
   double sum_squares(const float* x, size_t n) const override {
     double s = 0;

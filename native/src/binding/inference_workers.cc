@@ -65,14 +65,24 @@ Napi::Value Score(const Napi::CallbackInfo& info) {
 class GenerateWorker : public Worker {
  public:
   using Worker::Worker;
-  void run() override { out_ = generate(*m_, st_, prompt_, opt_, nullptr); }
+  void run() override {
+    if (want_logprobs_) opt_.logprobs = &logprobs_;
+    out_ = generate(*m_, st_, prompt_, opt_, nullptr);
+  }
   Napi::Value result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     Napi::Int32Array t = Napi::Int32Array::New(env, out_.size());
     std::copy(out_.begin(), out_.end(), t.Data());
     o.Set("tokens", t);
+    if (want_logprobs_) {
+      Napi::Float32Array lp = Napi::Float32Array::New(env, logprobs_.size());
+      std::copy(logprobs_.begin(), logprobs_.end(), lp.Data());
+      o.Set("logprobs", lp);
+    }
     return o;
   }
+  bool want_logprobs_ = false;
+  std::vector<float> logprobs_;
   std::shared_ptr<LlamaModel> m_;
   AdapterStack st_;
   std::vector<int32_t> prompt_, out_;
@@ -93,6 +103,7 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
     w->opt_.top_k = int_or(o, "topK", 0, 0, 1 << 30);
     w->opt_.top_p = (float)num_or(o, "topP", 1, 1e-9, 1);
     w->opt_.seed = (uint64_t)num_or(o, "seed", 0, 0, 9007199254740991.0);
+    w->want_logprobs_ = o.Get("logprobs").ToBoolean();
     Napi::Value eos = o.Get("eos");
     if (eos.IsUndefined() || eos.IsNull()) {
       w->opt_.eos = mh->m->cfg.eos_token_ids;

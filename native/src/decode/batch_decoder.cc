@@ -68,13 +68,13 @@ bool stack_less(const std::vector<std::pair<std::shared_ptr<Adapter>, float>>& a
   return false;
 }
 
-// Pooled segments of at most this many rows (every decode row, short prompts) run their frozen products as
-// single-sequence generation runs its steps (Backend::decode_linear_group: NF4 decoded in registers, the projections
-// of one input in one pool region), the longer pooled prompts as decode/rows_matmul's tiles decoded once for all their
-// rows: the register-decoded products cost about 35% less CPU for one row and no more for 16 rows, the tiles about
-// 20% less for a 32-row prompt. Which one a row takes depends only on its own segment, never on the other rows, and
-// both give a row's result independently of the rows beside it, so a request still gets the same bits in any batch.
-constexpr int FEW_ROWS = 16;
+// Pooled segments of at most DECODE_FEW_ROWS rows (generate.h: every decode row, short prompts) run their frozen
+// products as single-sequence generation runs its steps (Backend::decode_linear_group: NF4 decoded in registers, the
+// projections of one input in one pool region), the longer pooled prompts as decode/rows_matmul's tiles decoded once
+// for all their rows (generate runs a prompt of that length through the same tiles). Which one a row takes depends
+// only on its own segment, never on the other rows, and both give a row's result independently of the rows beside
+// it, so a request still gets the same bits in any batch.
+constexpr int FEW_ROWS = DECODE_FEW_ROWS;
 
 float* grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -216,6 +216,9 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   // them (generate.cc)
   const bool bf16 = decode_bf16_rows(m);
   const bool int8 = decode_int8_rows(m); // int8 compute: the pooled NF4 products and the head in int8, as generate's
+  // bf16 compute on a CPU without AVX512-BF16: the few-row products read the bf16 copies of unquantized weights and
+  // the head its bf16 copy, widened to fp32, as generate reads them
+  const bool bf16_copies = !bf16 && m.compute == kern::Compute::BF16;
 
   // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget. In
   // the bf16 mode a prompt joins in chunks of BF16_PREFILL_CHUNK rows (generate runs it in the same chunks), so a long
@@ -243,7 +246,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     segs[i].seq = (int)i;
     segs[i].T = rows[i];
     segs[i].pos0 = s->cache.len;
-    segs[i].pooled = bf16 || (frozen_mode(m, segs[i].T) == kern::Compute::F32 && segs[i].T <= kern::NF4_GEMV_MAX_ROWS);
+    segs[i].pooled = decode_row_path(m, segs[i].T); // generate's line between its row products and llama_forward
     segs[i].few = segs[i].pooled && !bf16 && !int8 && segs[i].T <= FEW_ROWS; // int8: its own products for every row
   }
   std::stable_sort(segs.begin(), segs.end(), [&](const Segment& a, const Segment& b) {
@@ -325,7 +328,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
         float* yr[3];
         for (int j = 0; j < np; j++) yr[j] = ys[j] + (size_t)r0 * m.proj_out(ps[j]);
         be.decode_linear_group(ws, yr, np, xin + (size_t)r0 * in, std::min(kern::NF4_GEMV_MAX_ROWS, Nf - r0), nullptr,
-                               false);
+                               bf16_copies);
       }
     }
     for (int j = 0; j < np; j++) {
@@ -456,7 +459,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
       for (auto& g : segs)
         if (!g.pooled)
           be.swiglu_forward(h + (size_t)g.row0 * I, G + (size_t)g.row0 * I, U + (size_t)g.row0 * I, (size_t)g.T * I,
-                            frozen_mode(m, g.T) == kern::Compute::BF16);
+                            g.T >= 32); // as llama_forward picks its exp
     }
     project(l, P_DOWN, out, h);
     {
@@ -493,6 +496,8 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
       be.decode_rows_q8(m.head8.data(), m.head8_d.data(), V, H, last, S, logits);
     else if (bf16 && !m.head16.empty())
       be.decode_rows_bf16(m.head16.data(), V, H, last, S, logits);
+    else if (bf16_copies && !m.head16.empty())
+      be.decode_matvec_bf16(m.head16.data(), V, H, last, S, logits);
     else
       be.decode_rows_f32(m.head(), V, H, last, S, logits);
   }
@@ -503,10 +508,7 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     for (int i = rb; i < re; i++) {
       Seq* s = seqs[segs[emit[i]].seq];
       float* lg = logits + (size_t)i * V;
-      // log-sum-exp with the vectorised float exp (kernels/vexp.h: ~1-2 ulp, the same bits on every ISA), summed in
-      // 16 lanes then in double
-      const float mx = kern::vmax(lg, (size_t)V);
-      const double lse = (double)mx + std::log(kern::vsumexp(lg, (size_t)V, mx));
+      const double lse = be.row_log_sum_exp(lg, V); // as generate reports it
       DecodeEvent& ev = events[i];
       ev.id = s->req.id;
       if (s->req.top_logprobs > 0) {
