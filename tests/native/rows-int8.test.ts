@@ -216,9 +216,10 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
       expect(y).toEqual(ref);
       expect(y.some((v) => v !== 0)).toBe(true);
       for (let t = 0; t < T; t++)
-        expect(run('avx512', () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array), `row ${t} alone`).toEqual(
-          y.slice(t * out, (t + 1) * out),
-        );
+        expect(
+          run('avx512', () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+          `row ${t} alone`,
+        ).toEqual(y.slice(t * out, (t + 1) * out));
       k.setIsa(isaInfo.isa);
     });
 
