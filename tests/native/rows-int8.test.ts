@@ -246,6 +246,23 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
       k.setIsa(isaInfo.isa);
     });
 
+  it('its input quantiser: halves round to even, an all-zero chunk, a chunk of one value, tiny values: the same products', () => {
+    const out = 16,
+      inn = 128,
+      T = 4;
+    const h = k.frozenLinear({ w: uniform(out * inn, 61, 0.05), out, in: inn, storage: 'nf4' });
+    const x = uniform(T * inn, 62);
+    for (let i = 0; i < 32; i++) x[i] = i === 0 ? 127 : (i % 8) - 4 + 0.5; // x * 127 / 127: exact halves
+    x.fill(0, 32, 64); // all zero
+    x.fill(-3.25, 64, 96); // one value: every q at -127
+    for (let i = 96; i < 128; i++) x[i] = (i - 111) * 1e-38; // subnormal-sized
+    for (const rows of [1, T]) {
+      const xs = x.subarray(0, rows * inn);
+      expect(run('avx512', () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+    }
+    k.setIsa(isaInfo.isa);
+  });
+
   it('extreme inputs (every chunk at +-127, levels at +-127): the exact dots, no saturation', () => {
     const out = 20,
       inn = 128,

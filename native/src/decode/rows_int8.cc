@@ -25,7 +25,7 @@ struct Q8Input { // the call's inputs in int8, on the calling thread (the pool's
   const int32_t* s; // each chunk's sum of q
 };
 
-Q8Input quantize_input(const float* x, int T, int in) {
+Q8Input quantize_input(const RowsInt8Kernels& k, const float* x, int T, int in) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d;
   thread_local std::vector<int32_t> s;
@@ -33,11 +33,15 @@ Q8Input quantize_input(const float* x, int T, int in) {
   if (q.size() < n) q.resize(n);
   if (d.size() < n / 32) d.resize(n / 32);
   if (s.size() < n / 32) s.resize(n / 32);
-  quantize_q8(x, n, q.data(), d.data());
-  for (size_t c = 0; c < n / 32; c++) {
-    int sum = 0;
-    for (int i = 0; i < 32; i++) sum += q[c * 32 + i];
-    s[c] = sum;
+  if (k.quantize) {
+    k.quantize(x, n, q.data(), d.data(), s.data());
+  } else {
+    quantize_q8(x, n, q.data(), d.data());
+    for (size_t c = 0; c < n / 32; c++) {
+      int sum = 0;
+      for (int i = 0; i < 32; i++) sum += q[c * 32 + i];
+      s[c] = sum;
+    }
   }
   return {q.data(), d.data(), s.data()};
 }
@@ -133,7 +137,7 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
   }
   if (parts.empty()) return;
   const RowsInt8Kernels& k = rows_int8_kernels();
-  const Q8Input xi = quantize_input(x, T, in);
+  const Q8Input xi = quantize_input(k, x, T, in);
   const int8_t* levels = nf4_int8_levels();
   kern::parallel_for(tiles, [&](int b, int e) {
     thread_local std::vector<int8_t> wq;
@@ -160,7 +164,7 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
 void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y) {
   if (T <= 0 || out <= 0) return;
   const RowsInt8Kernels& k = rows_int8_kernels();
-  const Q8Input xi = quantize_input(x, T, in);
+  const Q8Input xi = quantize_input(k, x, T, in);
   kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
     k.products(Wq + (size_t)o0 * in, Wd + (size_t)(o0 / 8) * (in / 32) * 8, o0, o1, in, xi.q, xi.d, xi.s, T, y, out);

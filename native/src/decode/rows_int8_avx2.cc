@@ -128,11 +128,11 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
 
 } // namespace
 
-const RowsInt8Kernels rows_int8_kernels_avx2{products, decode, products_nf4};
+const RowsInt8Kernels rows_int8_kernels_avx2{products, decode, products_nf4, nullptr};
 
 } // namespace peft::decode
 #else
 namespace peft::decode {
-const RowsInt8Kernels rows_int8_kernels_avx2{nullptr, nullptr, nullptr};
+const RowsInt8Kernels rows_int8_kernels_avx2{nullptr, nullptr, nullptr, nullptr};
 } // namespace peft::decode
 #endif

@@ -60,6 +60,6 @@ void products_nf4(const kern::Nf4View& w, const int8_t* levels, const float* dw,
 
 } // namespace
 
-const RowsInt8Kernels rows_int8_kernels_scalar{products, decode, products_nf4};
+const RowsInt8Kernels rows_int8_kernels_scalar{products, decode, products_nf4, nullptr};
 
 } // namespace peft::decode

@@ -58,11 +58,15 @@ using RowsInt8Nf4Products = void (*)(const kern::Nf4View& w, const int8_t* level
 // Weight rows [o0, o0 + rows) of an NF4 weight with in % 32 == 0 to int8 levels (levels[code], in the chunk order
 // above; skipped when wq is null) and their scales by groups of 8 rows: wq [rows, in], dw [ceil(rows / 8) * 8 * nc].
 using Nf4TileInt8 = void (*)(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8_t* wq, float* dw);
+// x [n] (n % 32 == 0) quantised as decode::quantize_q8 does it (the same numbers: rows_int8.h), with each chunk's sum
+// of q in sums [n / 32].
+using QuantizeQ8Sums = void (*)(const float* x, size_t n, int8_t* q, float* d, int32_t* sums);
 
 struct RowsInt8Kernels {
   RowsInt8Products products;
   Nf4TileInt8 decode;
   RowsInt8Nf4Products products_nf4;
+  QuantizeQ8Sums quantize; // null: rows_int8.cc's quantize_q8 and a loop for the sums
 };
 
 extern const RowsKernels rows_kernels_scalar;
