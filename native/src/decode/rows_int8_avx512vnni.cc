@@ -2,11 +2,12 @@
 // avx512 on a CPU with VNNI): each 32-input chunk's exact int8 dot with vpdpbusd (u8 x s8 into int32, no saturation)
 // on the unsigned weights w + 128 and the signed inputs, less 128 * the chunk's input sum, then one FMA per chunk per
 // output in chunk order: the scalar reference's numbers bit for bit. Few rows (the NF4 direct path, the lm_head below
-// INTERLEAVE_MIN rows): 16 weight rows x 64 inputs (two chunks) per step, one vpdpbusd per weight row, then a
-// transpose-reduce of the 16 rows' vectors to one vector of 16 outputs per chunk (NF4 codes become 64 levels with one
-// vpshufb). More rows: each 16-row group is transposed once to 16 outputs x 4 consecutive inputs per 64-byte vector, so
+// INTERLEAVE_MIN rows): 16 weight rows x 64 inputs (two chunks) per step, one vpdpbusd per weight row, the 16 rows'
+// vectors reduced as they come to one vector of 16 outputs per chunk (NF4 codes become 64 levels with one vpshufb).
+// More rows: each 16-row group is transposed once to 16 outputs x 4 consecutive inputs per 64-byte vector, so
 // vpdpbusd with an input row's 4 bytes broadcast accumulates the 16 outputs' dots with no reduction (8 steps a chunk),
-// each weight vector read by up to 8 input rows.
+// each weight vector read by up to 8 input rows. The tile scales (8 rows x 16 blocks a vector) and the input
+// quantiser (32 values a vector, with the chunk sums) are vectorised too, the same numbers as their scalar forms.
 #include "decode/rows_variants.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VNNI__)
 #include <immintrin.h>

@@ -1,7 +1,7 @@
-// The per-ISA bodies of decode/rows_matmul (row-independent products of batched decoding): each variant file is
-// compiled with its own ISA flags (rows_matmul_avx512.cc, rows_matmul_avx2.cc without AVX-512, rows_matmul_scalar.cc
-// without AVX). Plain pointers and views only, so the linker never
-// merges an inline function built for one ISA into another's code.
+// The per-ISA bodies of decode/rows_matmul (row-independent products of batched decoding) and decode/rows_int8 (its
+// int8 mode): each variant file is compiled with its own ISA flags (rows_matmul_avx512.cc, rows_matmul_avx2.cc without
+// AVX-512, rows_matmul_scalar.cc without AVX, rows_matmul_avx512bf16.cc, rows_int8_avx512vnni.cc, ...). Plain pointers
+// and views only, so the linker never merges an inline function built for one ISA into another's code.
 #pragma once
 #include <cstddef>
 #include <cstdint>
