@@ -22,6 +22,13 @@
       "cflags_cc": ["<!@(node build-flags.mjs avx512bf16)"]
     },
     {
+      "target_name": "peft_kern_avx512vnni",
+      "type": "static_library",
+      "sources": ["<!@(node sources.mjs avx512vnni)"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["<!@(node build-flags.mjs avx512vnni)"]
+    },
+    {
       "target_name": "peft_kern_avx2",
       "type": "static_library",
       "sources": ["<!@(node sources.mjs avx2)"],
@@ -40,7 +47,7 @@
       "type": "static_library",
       "sources": ["<!@(node sources.mjs lib)"],
       "cflags": ["-fPIC"],
-      "dependencies": ["peft_kern_avx512", "peft_kern_avx512bf16", "peft_kern_avx2", "peft_kern_scalar"]
+      "dependencies": ["peft_kern_avx512", "peft_kern_avx512bf16", "peft_kern_avx512vnni", "peft_kern_avx2", "peft_kern_scalar"]
     },
     {
       "target_name": "peft_engine",

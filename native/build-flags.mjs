@@ -1,7 +1,7 @@
 // Compiler flags for the addon, appended after node-gyp's defaults (Release: -O3). Portable: the common code is built
 // for a baseline (x86-64-v2: SSE4.2, POPCNT; ARM: the compiler's default), never -march=native, so an addon built on
 // one CPU runs on any other; the hot kernels live in per-ISA translation units (*_avx512.cc, *_avx512bf16.cc,
-// *_avx2.cc, *_scalar.cc, each its own gyp target with the flags printed by `node build-flags.mjs <isa>`) that
+// *_avx512vnni.cc, *_avx2.cc, *_scalar.cc, each its own gyp target with the flags printed by `node build-flags.mjs <isa>`) that
 // kernels/isa.cc picks at run time from cpuid. The ISA units are built with -ffp-contract=off so that a kernel's
 // results do not depend on where the compiler chose to fuse: every FMA is written out. -O1 with ASan/UBSan when
 // PEFT_NATIVE_DEBUG=1 (the later -O wins). Never exclude -O3 in binding.gyp: that silently built the whole engine at
@@ -17,6 +17,7 @@ const AVX512 = ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx2',
 const ISA = {
   avx512: x86 ? AVX512 : [],
   avx512bf16: x86 ? [...AVX512, '-mavx512bf16'] : [],
+  avx512vnni: x86 ? [...AVX512, '-mavx512vnni'] : [],
   avx2: x86 ? ['-mavx2', '-mfma', '-mf16c', '-mno-avx512f'] : [],
   scalar: x86 ? ['-mno-avx'] : [],
 };

@@ -1,7 +1,7 @@
 // Lists the C++ sources of each binding.gyp target (every .cc under native/src, so new files need no gyp edit):
 // `lib` the engine and its production bindings (a static library both addons link), `addon` the production addon's
 // entry (src/addon.cc), `test` the test addon (src/test_addon/: raw kernels and ops for tests and benchmarks),
-// `avx512` / `avx512bf16` / `avx2` / `scalar` the per-ISA kernel variants (*_avx512.cc, ...: their own targets with
+// `avx512` / `avx512bf16` / `avx512vnni` / `avx2` / `scalar` the per-ISA kernel variants (*_avx512.cc, ...: their own targets with
 // their own ISA flags, see build-flags.mjs), `fs` the small peft_fs addon (src/fs_addon/: folder scans for the build core).
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
@@ -23,17 +23,18 @@ const TEST = 'src/test_addon/';
 const FS = 'src/fs_addon/';
 const part = process.argv[2] ?? 'lib';
 const pick = {
-  lib: (p) => p !== ADDON && !p.startsWith(TEST) && !p.startsWith(FS) && !/_(avx512|avx512bf16|avx2|scalar)\.cc$/.test(p),
+  lib: (p) => p !== ADDON && !p.startsWith(TEST) && !p.startsWith(FS) && !/_(avx512|avx512bf16|avx512vnni|avx2|scalar)\.cc$/.test(p),
   addon: (p) => p === ADDON,
   test: (p) => p.startsWith(TEST),
   fs: (p) => p.startsWith(FS),
   avx512: (p) => p.endsWith('_avx512.cc'),
   avx512bf16: (p) => p.endsWith('_avx512bf16.cc'),
+  avx512vnni: (p) => p.endsWith('_avx512vnni.cc'),
   avx2: (p) => p.endsWith('_avx2.cc'),
   scalar: (p) => p.endsWith('_scalar.cc'),
 }[part];
 if (!pick) {
-  console.error(`sources.mjs: unknown part '${part}' (lib, addon, test, fs, avx512, avx512bf16, avx2 or scalar)`);
+  console.error(`sources.mjs: unknown part '${part}' (lib, addon, test, fs, avx512, avx512bf16, avx512vnni, avx2 or scalar)`);
   process.exit(1);
 }
 console.log(all.filter(pick).join(' '));

@@ -15,7 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BUILD = resolve(here, '..', '..', 'native', 'build');
 const REL = join(BUILD, 'Release');
 const COMMON = ['peft_engine_lib', 'peft_engine'].map((t) => join(REL, 'obj.target', t));
-const ISA_TARGETS = ['peft_kern_avx512', 'peft_kern_avx512bf16', 'peft_kern_avx2', 'peft_kern_scalar'];
+const ISA_TARGETS = ['peft_kern_avx512', 'peft_kern_avx512bf16', 'peft_kern_avx512vnni', 'peft_kern_avx2', 'peft_kern_scalar'];
 const has = (tool: string) => spawnSync(tool, ['--version'], { encoding: 'utf8' }).status === 0;
 const x64 = process.arch === 'x64';
 const noBuild = existsSync(join(REL, 'peft_engine.node')) && existsSync(COMMON[0]) ? '' : 'no native/build/Release objects';
@@ -49,6 +49,7 @@ describe('portable native build', () => {
     for (const f of BASELINE) expect(common).toContain(f);
     expect(flagsFor('avx2').join(' ')).toMatch(x64 ? /-mavx2 -mfma -mf16c -mno-avx512f/ : /^-ffp-contract=off$/);
     expect(flagsFor('avx512bf16').join(' ')).toMatch(x64 ? /-mavx512f .*-mavx512bf16/ : /^-ffp-contract=off$/);
+    expect(flagsFor('avx512vnni').join(' ')).toMatch(x64 ? /-mavx512f .*-mavx512vnni/ : /^-ffp-contract=off$/);
   });
   it.skipIf(noBuild !== '')('the generated makefiles compile nothing with -march=native, the common library for the baseline', () => {
     const mks = readdirSync(BUILD).filter((f) => f.endsWith('.mk'));

@@ -1,14 +1,24 @@
-// The int8 decoding mode's products (native/src/decode/rows_int8: int8 compute) on every ISA path this CPU can run
-// (avx2 / scalar, forced like PEFT_ISA; the scalar body is exact integer math in a fixed lane order): NF4 tiles decode
-// to the code book's int8 levels, inputs quantise per 32 values, the products equal the float64 value of the same
-// quantised math, stay within the a-priori bound of the quantisation from the fp32 product, are bit-identical across
-// ISA paths and for a row alone or among others; the int8 lm_head product likewise.
+// The int8 decoding mode's products (native/src/decode/rows_int8: int8 compute) on every body this CPU can run (the
+// AVX512-VNNI body under avx512 on a CPU with VNNI, the AVX2 body under avx2 (and avx512 without VNNI), the scalar
+// reference under scalar; forced like PEFT_ISA; the scalar body is exact integer math in a fixed lane order): NF4
+// tiles decode to the code book's int8 levels, inputs quantise per 32 values, the products equal the float64 value of
+// the same quantised math, stay within the a-priori bound of the quantisation from the fp32 product, are bit-identical
+// across bodies and for a row alone or among others; the int8 lm_head product likewise.
 import { describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
-import { runnableIsas, uniform } from './isa-paths.ts';
+import { isaInfo, runnableIsas, uniform } from './isa-paths.ts';
 
 const k = testAddon.kernels;
-const isas = runnableIsas.filter((i) => i !== 'avx512' || runnableIsas.length === 1); // avx512 runs the AVX2 body
+const bodyOf = (isa: string) => (k.setIsa(isa), k.int8Body() as string);
+const bodies = new Map(runnableIsas.map((i) => [i, bodyOf(i)]));
+k.setIsa(isaInfo.isa);
+/** One ISA per distinct int8 body (avx512 runs the AVX2 body on a CPU without AVX512-VNNI). */
+const isas = runnableIsas.filter((i, n) => runnableIsas.findIndex((j) => bodies.get(j) === bodies.get(i)) === n);
+const vnniSkip = !runnableIsas.includes('avx512')
+  ? 'no avx512 path on this CPU or build'
+  : bodies.get('avx512') !== 'avx512vnni'
+    ? 'the CPU has no AVX512-VNNI (or the build has no avx512vnni unit): avx512 runs the AVX2 body'
+    : '';
 
 type Q8 = { q: Int8Array; d: Float32Array };
 /** Where value i sits in the int8 arrays: within each 32, the even-indexed values first, then the odd ones. */
@@ -63,6 +73,8 @@ const SHAPES = [
 ] as const;
 
 describe.each(isas)('int8 decode products on the %s path', (isa) => {
+  it(`runs the ${bodies.get(isa)} body`, () => expect(bodyOf(isa)).toBe(bodies.get(isa)));
+
   it('the NF4 code book as int8 levels round(code * 127); a tile decodes to levels within half a step of the weights', () => {
     k.setIsa(isa);
     const code = k.nf4Code() as Float32Array;
@@ -155,7 +167,7 @@ describe.each(isas)('int8 decode products on the %s path', (isa) => {
 });
 
 describe.skipIf(isas.length < 2)('int8 decode products across ISA paths', () => {
-  it(`every path this CPU runs (${isas.join(', ')}) gives the scalar reference's numbers bit for bit`, () => {
+  it(`every body this CPU runs (${isas.map((i) => bodies.get(i)).join(', ')}) gives the scalar reference's numbers bit for bit`, () => {
     const out = 45,
       inn = 320,
       T = 9;
@@ -175,5 +187,101 @@ describe.skipIf(isas.length < 2)('int8 decode products across ISA paths', () => 
     const ref = run('scalar');
     for (const isa of isas.filter((i) => i !== 'scalar')) expect(run(isa), isa).toEqual(ref);
     k.setIsa(isas[0]);
+  });
+});
+
+describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: ${vnniSkip})` : ''}`, () => {
+  // the direct NF4 path (T <= 3) and the lm_head below 4 rows reduce 16 outputs' vectors per 64 inputs; from 4 rows the
+  // products transpose 16-row groups in panels of 64 chunks (2048 inputs) and block the rows by 8: shapes across all
+  const NF4: [number, number, number][] = [
+    ...SHAPES.map(([o, i, t]) => [o, i, t] as [number, number, number]),
+    [45, 320, 9],
+    [16, 32, 1],
+    [18, 96, 2],
+    [17, 128, 2],
+    [6, 160, 3],
+    [24, 576, 4],
+    [40, 576, 5],
+    [33, 64, 8],
+    [31, 2112, 11], // 66 chunks: two panels
+    [9, 4160, 17],
+  ];
+  const run = (isa: string, f: () => Float32Array) => (k.setIsa(isa), Array.from(f()));
+  for (const [out, inn, T] of NF4)
+    it(`NF4 ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
+      const h = k.frozenLinear({ w: uniform(out * inn, 41 + out, 0.05), out, in: inn, storage: 'nf4' });
+      const x = uniform(T * inn, 43 + T + inn);
+      const ref = run('scalar', () => k.decodeRowsInt8(h, x, T) as Float32Array);
+      const y = run('avx512', () => k.decodeRowsInt8(h, x, T) as Float32Array);
+      expect(y).toEqual(ref);
+      expect(y.some((v) => v !== 0)).toBe(true);
+      for (let t = 0; t < T; t++)
+        expect(
+          run('avx512', () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+          `row ${t} alone`,
+        ).toEqual(y.slice(t * out, (t + 1) * out));
+      k.setIsa(isaInfo.isa);
+    });
+
+  for (const [out, inn, T] of [
+    [50, 96, 1],
+    [37, 576, 2],
+    [29, 320, 3],
+    [21, 576, 4],
+    [70, 2080, 9],
+    [16, 64, 16],
+  ] as const)
+    it(`the int8 lm_head product ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
+      const W = uniform(out * inn, 51 + out, 0.1);
+      const x = uniform(T * inn, 52 + inn);
+      const wq = k.quantizeQ8(W) as Q8;
+      const ref = run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
+      const y = run('avx512', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
+      expect(y).toEqual(ref);
+      for (let t = 0; t < T; t++)
+        expect(
+          run('avx512', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+          `row ${t} alone`,
+        ).toEqual(y.slice(t * out, (t + 1) * out));
+      k.setIsa(isaInfo.isa);
+    });
+
+  it('its input quantiser: halves round to even, an all-zero chunk, a chunk of one value, tiny values: the same products', () => {
+    const out = 16,
+      inn = 128,
+      T = 4;
+    const h = k.frozenLinear({ w: uniform(out * inn, 61, 0.05), out, in: inn, storage: 'nf4' });
+    const x = uniform(T * inn, 62);
+    for (let i = 0; i < 32; i++) x[i] = i === 0 ? 127 : (i % 8) - 4 + 0.5; // x * 127 / 127: exact halves
+    x.fill(0, 32, 64); // all zero
+    x.fill(-3.25, 64, 96); // one value: every q at -127
+    for (let i = 96; i < 128; i++) x[i] = (i - 111) * 1e-38; // subnormal-sized
+    for (const rows of [1, T]) {
+      const xs = x.subarray(0, rows * inn);
+      expect(run('avx512', () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+    }
+    k.setIsa(isaInfo.isa);
+  });
+
+  it('extreme inputs (every chunk at +-127, levels at +-127): the exact dots, no saturation', () => {
+    const out = 20,
+      inn = 128,
+      T = 5;
+    // weights at the code book's ends and inputs of one sign: the largest |dot| and input sums
+    const w = Float32Array.from({ length: out * inn }, (_, i) => ((i >> 3) % 3 === 0 ? -1 : 1));
+    const h = k.frozenLinear({ w, out, in: inn, storage: 'nf4' });
+    const x = Float32Array.from({ length: T * inn }, (_, i) => (i % 7 === 0 ? -1 : 1) * (1 + (i % 5) * 1e-3));
+    for (const rows of [2, T]) {
+      const xs = x.subarray(0, rows * inn);
+      expect(run('avx512', () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+    }
+    const wq = k.quantizeQ8(w) as Q8;
+    for (const rows of [1, T]) {
+      const xs = x.subarray(0, rows * inn);
+      expect(run('avx512', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array)).toEqual(
+        run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array),
+      );
+    }
+    k.setIsa(isaInfo.isa);
   });
 });

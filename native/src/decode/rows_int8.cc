@@ -1,6 +1,8 @@
-// The int8 mode's dispatch (see rows_int8.h): inputs quantised once per call on the calling thread, weight tiles of 16
-// rows over the pool (NF4 tiles decoded to int8 once per call by the variant, reused by every row), products by the
-// active ISA's variant (rows_int8_avx2.cc under avx2 and avx512, rows_int8_scalar.cc, the reference, under scalar).
+// The int8 mode's dispatch (see rows_int8.h): inputs quantised once per call on the calling thread (with each chunk's
+// sum, the VNNI body's offset term), weight tiles of 16 rows over the pool (NF4 tiles decoded to int8 once per call by
+// the variant, reused by every row), products by the active ISA's variant (rows_int8_avx512vnni.cc under avx512 on a
+// CPU with AVX512-VNNI, rows_int8_avx2.cc under avx2 and on AVX-512 CPUs without VNNI, rows_int8_scalar.cc, the
+// reference, under scalar).
 #include "decode/rows_int8.h"
 #include <algorithm>
 #include <cmath>
@@ -14,33 +16,54 @@ namespace peft::decode {
 
 namespace {
 
-const RowsInt8Kernels& kernels() {
-  // the AVX2 body on avx512 too (no AVX-512 / VNNI int8 body yet); the scalar reference under PEFT_ISA=scalar
-  if (kern::active_isa() != kern::Isa::Scalar && rows_int8_kernels_avx2.products &&
-      kern::isa_cpu_supports(kern::Isa::Avx2))
-    return rows_int8_kernels_avx2;
-  return rows_int8_kernels_scalar;
-}
-
 constexpr int TILE = 16;      // weight rows per task
 constexpr int NF4_DIRECT = 3; // up to this many rows the products read the NF4 codes (no tile written and reread)
 
 struct Q8Input { // the call's inputs in int8, on the calling thread (the pool's tasks read them through the pointers)
   const int8_t* q;
   const float* d;
+  const int32_t* s; // each chunk's sum of q
 };
 
-Q8Input quantize_input(const float* x, int T, int in) {
+Q8Input quantize_input(const RowsInt8Kernels& k, const float* x, int T, int in) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d;
+  thread_local std::vector<int32_t> s;
   const size_t n = (size_t)T * in;
   if (q.size() < n) q.resize(n);
   if (d.size() < n / 32) d.resize(n / 32);
-  quantize_q8(x, n, q.data(), d.data());
-  return {q.data(), d.data()};
+  if (s.size() < n / 32) s.resize(n / 32);
+  if (k.quantize) {
+    k.quantize(x, n, q.data(), d.data(), s.data());
+  } else {
+    quantize_q8(x, n, q.data(), d.data());
+    for (size_t c = 0; c < n / 32; c++) {
+      int sum = 0;
+      for (int i = 0; i < 32; i++) sum += q[c * 32 + i];
+      s[c] = sum;
+    }
+  }
+  return {q.data(), d.data(), s.data()};
 }
 
 } // namespace
+
+const RowsInt8Kernels& rows_int8_kernels() {
+  const kern::Isa isa = kern::active_isa();
+  if (isa == kern::Isa::Avx512 && rows_int8_kernels_avx512vnni.products) {
+    static const bool vnni = kern::cpu_has_avx512vnni();
+    if (vnni) return rows_int8_kernels_avx512vnni;
+  }
+  // the AVX2 body under avx2 and on AVX-512 CPUs without VNNI; the scalar reference under PEFT_ISA=scalar
+  if (isa != kern::Isa::Scalar && rows_int8_kernels_avx2.products && kern::isa_cpu_supports(kern::Isa::Avx2))
+    return rows_int8_kernels_avx2;
+  return rows_int8_kernels_scalar;
+}
+
+const char* rows_int8_body() {
+  const RowsInt8Kernels& k = rows_int8_kernels();
+  return &k == &rows_int8_kernels_avx512vnni ? "avx512vnni" : &k == &rows_int8_kernels_avx2 ? "avx2" : "scalar";
+}
 
 const int8_t* nf4_int8_levels() {
   static const std::vector<int8_t> levels = [] {
@@ -113,8 +136,8 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
     in = ws[j]->in(); // the same input: the same width
   }
   if (parts.empty()) return;
-  const RowsInt8Kernels& k = kernels();
-  const Q8Input xi = quantize_input(x, T, in);
+  const RowsInt8Kernels& k = rows_int8_kernels();
+  const Q8Input xi = quantize_input(k, x, T, in);
   const int8_t* levels = nf4_int8_levels();
   kern::parallel_for(tiles, [&](int b, int e) {
     thread_local std::vector<int8_t> wq;
@@ -128,10 +151,10 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
       const int out = q.w->out(), o0 = (c - q.tile0) * TILE, rows = std::min(TILE, out - o0);
       if (T <= NF4_DIRECT) { // the same numbers either way (rows_variants.h)
         k.decode(q.view, levels, o0, rows, nullptr, dw.data());
-        k.products_nf4(q.view, levels, dw.data(), o0, o0 + rows, xi.q, xi.d, T, q.y, out);
+        k.products_nf4(q.view, levels, dw.data(), o0, o0 + rows, xi.q, xi.d, xi.s, T, q.y, out);
       } else {
         k.decode(q.view, levels, o0, rows, wq.data(), dw.data());
-        k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, T, q.y, out);
+        k.products(wq.data(), dw.data(), o0, o0 + rows, in, xi.q, xi.d, xi.s, T, q.y, out);
       }
     }
   });
@@ -140,11 +163,11 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
 
 void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y) {
   if (T <= 0 || out <= 0) return;
-  const RowsInt8Kernels& k = kernels();
-  const Q8Input xi = quantize_input(x, T, in);
+  const RowsInt8Kernels& k = rows_int8_kernels();
+  const Q8Input xi = quantize_input(k, x, T, in);
   kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
-    k.products(Wq + (size_t)o0 * in, Wd + (size_t)(o0 / 8) * (in / 32) * 8, o0, o1, in, xi.q, xi.d, T, y, out);
+    k.products(Wq + (size_t)o0 * in, Wd + (size_t)(o0 / 8) * (in / 32) * 8, o0, o1, in, xi.q, xi.d, xi.s, T, y, out);
   });
 }
 

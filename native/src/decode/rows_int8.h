@@ -9,6 +9,8 @@
 
 namespace peft::decode {
 
+struct RowsInt8Kernels; // rows_variants.h
+
 // x [n] (n % 32 == 0) to int8 per 32 values: d = absmax / 127, q = round-half-even(x * (127 / absmax)) in
 // [-127, 127] (d = 0 and q = 0 for an all-zero chunk), stored in the products' chunk order (rows_variants.h: within
 // each 32, the even-indexed values, then the odd ones). The same code for inputs and the lm_head.
@@ -27,6 +29,10 @@ std::vector<float> q8_scales_by8(const float* d, int rows, int nc);
 void quantize_q8_rows(const float* W, int rows, int in, std::vector<int8_t>& q, std::vector<float>& d);
 // y[T, out] = x[T, in] W^T for W quantised by quantize_q8_rows (Wq [out, in], Wd by groups of 8 rows); in % 32 == 0.
 void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const float* x, int T, float* y);
+// The variant the products run on the active ISA (avx512 on a CPU with AVX512-VNNI: rows_int8_avx512vnni.cc; avx2,
+// or avx512 without VNNI: rows_int8_avx2.cc; scalar: the reference) and its name ("avx512vnni", "avx2", "scalar").
+const RowsInt8Kernels& rows_int8_kernels();
+const char* rows_int8_body();
 // The NF4 code book as int8 levels, round(code * 127).
 const int8_t* nf4_int8_levels();
 

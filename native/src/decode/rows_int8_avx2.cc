@@ -92,13 +92,13 @@ inline void outputs(const At& at, const float* dw, int o0, int o1, int in, const
   }
 }
 
-void products(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq, const float* dx, int T,
-              float* y, int ldy) {
+void products(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq, const float* dx,
+              const int32_t*, int T, float* y, int ldy) {
   outputs([&](int o) { return TileW{wq + (size_t)(o - o0) * in, in}; }, dw, o0, o1, in, xq, dx, T, y, ldy);
 }
 
 void products_nf4(const kern::Nf4View& w, const int8_t* levels, const float* dw, int o0, int o1, const int8_t* xq,
-                  const float* dx, int T, float* y, int ldy) {
+                  const float* dx, const int32_t*, int T, float* y, int ldy) {
   const int in = w.cols;
   const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)levels));
   const __m256i m = _mm256_set1_epi8(0x0F);
@@ -128,11 +128,11 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
 
 } // namespace
 
-const RowsInt8Kernels rows_int8_kernels_avx2{products, decode, products_nf4};
+const RowsInt8Kernels rows_int8_kernels_avx2{products, decode, products_nf4, nullptr};
 
 } // namespace peft::decode
 #else
 namespace peft::decode {
-const RowsInt8Kernels rows_int8_kernels_avx2{nullptr, nullptr, nullptr};
+const RowsInt8Kernels rows_int8_kernels_avx2{nullptr, nullptr, nullptr, nullptr};
 } // namespace peft::decode
 #endif

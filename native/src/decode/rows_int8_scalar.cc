@@ -12,8 +12,8 @@ namespace {
 
 size_t by8(int r, int j, int nc) { return ((size_t)(r / 8) * nc + j) * 8 + r % 8; }
 
-void products(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq, const float* dx, int T,
-              float* y, int ldy) {
+void products(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq, const float* dx,
+              const int32_t*, int T, float* y, int ldy) {
   const int nc = in / 32;
   for (int o = o0; o < o1; o++) {
     const int r = o - o0;
@@ -51,15 +51,15 @@ void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8
 }
 
 void products_nf4(const kern::Nf4View& w, const int8_t* levels, const float* dw, int o0, int o1, const int8_t* xq,
-                  const float* dx, int T, float* y, int ldy) {
+                  const float* dx, const int32_t*, int T, float* y, int ldy) {
   std::vector<int8_t> wq((size_t)(o1 - o0) * w.cols);
   std::vector<float> scales((size_t)(o1 - o0 + 7) / 8 * 8 * (w.cols / 32));
   decode(w, levels, o0, o1 - o0, wq.data(), scales.data());
-  products(wq.data(), dw, o0, o1, w.cols, xq, dx, T, y, ldy);
+  products(wq.data(), dw, o0, o1, w.cols, xq, dx, nullptr, T, y, ldy);
 }
 
 } // namespace
 
-const RowsInt8Kernels rows_int8_kernels_scalar{products, decode, products_nf4};
+const RowsInt8Kernels rows_int8_kernels_scalar{products, decode, products_nf4, nullptr};
 
 } // namespace peft::decode

@@ -1,7 +1,7 @@
-// The per-ISA bodies of decode/rows_matmul (row-independent products of batched decoding): each variant file is
-// compiled with its own ISA flags (rows_matmul_avx512.cc, rows_matmul_avx2.cc without AVX-512, rows_matmul_scalar.cc
-// without AVX). Plain pointers and views only, so the linker never
-// merges an inline function built for one ISA into another's code.
+// The per-ISA bodies of decode/rows_matmul (row-independent products of batched decoding) and decode/rows_int8 (its
+// int8 mode): each variant file is compiled with its own ISA flags (rows_matmul_avx512.cc, rows_matmul_avx2.cc without
+// AVX-512, rows_matmul_scalar.cc without AVX, rows_matmul_avx512bf16.cc, rows_int8_avx512vnni.cc, ...). Plain pointers
+// and views only, so the linker never merges an inline function built for one ISA into another's code.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -43,22 +43,30 @@ struct RowsBf16Kernels {
 // per chunk): row r's scale of chunk j at ((r / 8) * nc + j) * 8 + r % 8 (nc = in / 32), the last group padded with
 // its last row's scales. The numbers every variant reproduces bit for bit (the scalar file is the reference): per
 // (row t, output o) one fp32 sum over the chunks in order, s = fma((float)(the chunk's exact int32 dot of w and x),
-// dw[o, j] * dx[t, j], s). y[t * ldy + o] for o in [o0, o1), t < T; wq points at weight row o0 ([o1 - o0, in] int8),
-// dw at the scales of its group (o0 - the array's first row a multiple of 8); xq [T, in], dx [T, in / 32] (by row).
+// dw[o, j] * dx[t, j], s). Since the chunk dot is an exact integer, how a variant computes it is free (the AVX2 body:
+// vpmaddubsw on |w| and sign(x, w); the AVX512-VNNI body: vpdpbusd on the unsigned w + 128 and x, less 128 * sx, sx
+// the chunk's sum of x); only the per-output order of the FMAs over chunks is fixed. y[t * ldy + o] for o in
+// [o0, o1), t < T; wq points at weight row o0 ([o1 - o0, in] int8), dw at the scales of its group (o0 - the array's
+// first row a multiple of 8); xq [T, in], dx [T, in / 32] (by row), sx [T, in / 32] each chunk's exact sum of xq
+// (read only by the VNNI body).
 using RowsInt8Products = void (*)(const int8_t* wq, const float* dw, int o0, int o1, int in, const int8_t* xq,
-                                  const float* dx, int T, float* y, int ldy);
+                                  const float* dx, const int32_t* sx, int T, float* y, int ldy);
 // The same numbers with the weights read as NF4 codes (rows [o0, o1) of w, looked up in levels in registers): the
 // path of few rows (single-sequence decoding), where a decoded tile would be written and read once.
 using RowsInt8Nf4Products = void (*)(const kern::Nf4View& w, const int8_t* levels, const float* dw, int o0, int o1,
-                                     const int8_t* xq, const float* dx, int T, float* y, int ldy);
+                                     const int8_t* xq, const float* dx, const int32_t* sx, int T, float* y, int ldy);
 // Weight rows [o0, o0 + rows) of an NF4 weight with in % 32 == 0 to int8 levels (levels[code], in the chunk order
 // above; skipped when wq is null) and their scales by groups of 8 rows: wq [rows, in], dw [ceil(rows / 8) * 8 * nc].
 using Nf4TileInt8 = void (*)(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8_t* wq, float* dw);
+// x [n] (n % 32 == 0) quantised as decode::quantize_q8 does it (the same numbers: rows_int8.h), with each chunk's sum
+// of q in sums [n / 32].
+using QuantizeQ8Sums = void (*)(const float* x, size_t n, int8_t* q, float* d, int32_t* sums);
 
 struct RowsInt8Kernels {
   RowsInt8Products products;
   Nf4TileInt8 decode;
   RowsInt8Nf4Products products_nf4;
+  QuantizeQ8Sums quantize; // null: rows_int8.cc's quantize_q8 and a loop for the sums
 };
 
 extern const RowsKernels rows_kernels_scalar;
@@ -67,8 +75,10 @@ extern const RowsKernels rows_kernels_avx512;
 extern const RowsKernels rows_kernels_avx2;
 // rows_matmul_avx512bf16.cc; null members where the build has no AVX512-BF16 code.
 extern const RowsBf16Kernels rows_bf16_kernels_avx512bf16;
-// rows_int8_scalar.cc (the reference) and rows_int8_avx2.cc (null members where the build has no AVX2 code).
+// rows_int8_scalar.cc (the reference), rows_int8_avx2.cc and rows_int8_avx512vnni.cc (null members where the build
+// has no code for the ISA).
 extern const RowsInt8Kernels rows_int8_kernels_scalar;
 extern const RowsInt8Kernels rows_int8_kernels_avx2;
+extern const RowsInt8Kernels rows_int8_kernels_avx512vnni;
 
 } // namespace peft::decode

@@ -113,6 +113,15 @@ bool cpu_has_avx512bf16() {
 #endif
 }
 
+bool cpu_has_avx512vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
 const SimdKernels& simd_for(Isa isa) {
   switch (isa) {
     case Isa::Avx512: return *simd_avx512; // active_isa() / set_isa() only pick variants the build has

@@ -17,6 +17,7 @@ void set_isa(const std::string& name);
 bool isa_built(Isa isa);
 bool isa_cpu_supports(Isa isa);
 bool cpu_has_avx512bf16();    // the AVX512-BF16 kernels (attention_bf16_avx512bf16.cc) need it on top of avx512
+bool cpu_has_avx512vnni();    // the AVX512-VNNI int8 body (decode/rows_int8_avx512vnni.cc) needs it on top of avx512
 std::string isa_info_built(); // e.g. "avx512 avx2 scalar"
 std::string isa_info_cpu();
 // e.g. "isa=avx2 (cpu: avx512 avx2 scalar; built: avx512 avx2 scalar)".

@@ -67,9 +67,7 @@ Napi::Value Nf4Int8Tile(const Napi::CallbackInfo& info) {
   const kern::NF4Tensor& t = l->nf4_tensor();
   const kern::Nf4View v{
       t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, kern::NF4_CODE, t.rows, t.cols};
-  const decode::RowsInt8Kernels& k = kern::active_isa() == kern::Isa::Scalar || !decode::rows_int8_kernels_avx2.decode
-                                         ? decode::rows_int8_kernels_scalar
-                                         : decode::rows_int8_kernels_avx2;
+  const decode::RowsInt8Kernels& k = decode::rows_int8_kernels();
   const int nc = l->in() / 32;
   std::vector<int8_t> q((size_t)l->out() * l->in());
   std::vector<float> by8((size_t)(l->out() + 7) / 8 * 8 * nc), d((size_t)l->out() * nc);
@@ -105,6 +103,9 @@ Napi::Value DecodeRowsQ8(const Napi::CallbackInfo& info) {
   return y;
 }
 
+// kernels.int8Body() -> "avx512vnni" | "avx2" | "scalar": the variant the int8 products run on the active ISA.
+Napi::Value Int8Body(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), decode::rows_int8_body()); }
+
 // kernels.nf4Int8Levels() -> Int8Array [16]: the NF4 code book as the int8 mode's levels.
 Napi::Value Nf4Int8Levels(const Napi::CallbackInfo& info) {
   auto a = Napi::Int8Array::New(info.Env(), 16);
@@ -118,6 +119,7 @@ Napi::Value Nf4Int8Levels(const Napi::CallbackInfo& info) {
 void register_int8_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("quantizeQ8", Napi::Function::New(env, kernel_guarded<QuantizeQ8>));
   k.Set("nf4Int8Tile", Napi::Function::New(env, kernel_guarded<Nf4Int8Tile>));
+  k.Set("int8Body", Napi::Function::New(env, kernel_guarded<Int8Body>));
   k.Set("decodeRowsInt8", Napi::Function::New(env, kernel_guarded<DecodeRowsInt8>));
   k.Set("decodeRowsQ8", Napi::Function::New(env, kernel_guarded<DecodeRowsQ8>));
   k.Set("nf4Int8Levels", Napi::Function::New(env, kernel_guarded<Nf4Int8Levels>));
