@@ -99,7 +99,7 @@ inline float dot8(const float* a, const float* b, int n) {
 }
 
 // fp32 attention of one query row per sequence (decoding steps; T == 1): per head, the visible keys' scaled dot
-// products, the reference softmax order (max, exp(x - max), sum, one reciprocal), the probability-weighted sum of
+// products, the reference softmax order (max, exp(x - max) with the vectorised exp, sum in key order, one reciprocal), the probability-weighted sum of
 // values key by key. Written out instead of two sgemm calls per head, whose call overhead dominated a decode row.
 void attention_one_query(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
   const int group = s.nh / s.nkv;
@@ -119,11 +119,9 @@ void attention_one_query(float* out, float* lse, const float* q, const float* k,
         S[j] = scale * dot8(qh, kb + (size_t)j * s.kv_stride, s.hd);
         mx = std::max(mx, S[j]);
       }
+      kern::vexp_scale(S.data() + lo, (size_t)(hi - lo), mx, 1.f); // the ISA's vectorised exp, element-wise
       float sum = 0.f;
-      for (int j = lo; j < hi; j++) {
-        S[j] = std::exp(S[j] - mx);
-        sum += S[j];
-      }
+      for (int j = lo; j < hi; j++) sum += S[j];
       const float inv = 1.f / sum;
       for (int d = 0; d < s.hd; d++) oh[d] = 0.f;
       for (int j = lo; j < hi; j++) {
