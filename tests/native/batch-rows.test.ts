@@ -21,12 +21,16 @@ function alone(f: (x: Float32Array, T: number) => Float32Array, x: Float32Array,
 }
 
 describe.each(runnable)('decode row products on the %s path', (isa) => {
-  // out not a multiple of 4 or 16; T across the 4- and 2-row blocks; in 64-multiples (NF4) with and without 16-lane tails
+  // out not a multiple of 4 or 16 (every 1..4-output edge block); T across the 6-row (AVX-512) and 2-row (AVX2) register
+  // blocks (every 1..6-row edge block); in 64-multiples (NF4) with and without 16-lane tails; T 50 at in 1536 crosses
+  // the input-row chunk (42 rows on both vector paths) with a 2-row block after it
   for (const [out, inn, T] of [
     [37, 64, 1],
     [33, 192, 7],
     [18, 1536, 16],
     [5, 128, 33],
+    [11, 64, 11],
+    [23, 1536, 50],
   ] as const)
     it(`NF4 ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|, each row as when alone`, () => {
       k.setIsa(isa);
@@ -44,11 +48,15 @@ describe.each(runnable)('decode row products on the %s path', (isa) => {
     const y = (k.decodeRowsLinear(h, x, 6) as Float32Array).map((v, i) => v - bias[i % 32]);
     expect(relErr(y, k.frozenLinearDequantize(h), x, 6, 32, 40)).toBeLessThan(2e-6);
   });
+  // fp32: the products over every tile of the range at once; 19 x 2100 at T 40: an input-row chunk of 30 rows then 10
+  // (6 + 4), 4-row weight tiles on AVX2, a 4-input tail; 6 x 33 at T 14: a 2-row block and a 1-input tail
   for (const [out, inn, T] of [
     [37, 1, 1],
     [13, 7, 5],
     [20, 100, 9],
     [3, 4167, 4],
+    [19, 2100, 40],
+    [6, 33, 14],
   ] as const)
     it(`fp32 ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|, each row as when alone`, () => {
       k.setIsa(isa);
