@@ -1,10 +1,11 @@
 // AVX-512 bodies of decode/rows_matmul (built with the avx512 flags of build-flags.mjs): input rows in chunks that stay
-// in L2; per chunk and tile of 16 weight rows, every block of 6 input rows runs over the tile's outputs 4 at a time
-// (6x4 register blocks of 16-lane (row, output) accumulators over the inputs in order, the last step masked), the
-// block's input rows read from L1 and the tile from L2; the accumulators reduced 16 at a time by a transposed tree that
-// adds each pair's lanes in exactly the order of _mm512_reduce_add_ps (so the same bits as one reduction per pair, and
-// as kernels/decode_rows_avx512.cc); the first row block prefetches the next weight rows (the fp32 lm_head is streamed
-// from memory); NF4 tiles decoded with per-block scaled code books and 16-entry permutes.
+// in L2; per chunk and tile of 8 weight rows, every block of 6 input rows runs over the tile's outputs 4 at a time
+// (6x4 register blocks of 16-lane (row, output) accumulators over the inputs in order, the last step masked; rows over
+// 768 inputs in chunks, the accumulators kept in memory between them), so that the tile and the block stay in L1; the
+// accumulators reduced 16 at a time by a transposed tree that adds each pair's lanes in exactly the order of
+// _mm512_reduce_add_ps (the same bits as one reduction per pair, and as kernels/decode_rows_avx512.cc); the first row
+// block prefetches the next weight rows (the fp32 lm_head is streamed from memory); NF4 tiles decoded with per-block
+// scaled code books and 16-entry permutes.
 #include "decode/rows_variants.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
@@ -13,9 +14,12 @@ namespace peft::decode {
 
 namespace {
 
-constexpr int MT = 6;        // input rows per register block
-constexpr int MO = 4;        // outputs per register block
-constexpr int TILE_OUT = 16; // weight rows every row block runs over before the next rows
+constexpr int MT = 6; // input rows per register block
+constexpr int MO = 4; // outputs per register block
+// Weight rows every row block runs over before the next ones, and inputs per pass: a tile's 8 rows and a block's 6
+// over at most 768 inputs are 43 KB, so both stay in L1 while the tile's outputs run over the block.
+constexpr int TILE_OUT = 8;
+constexpr int K_CHUNK = 768;
 
 // r[4 c + m] = the lane sum of v[c + 4 m], each summed as _mm512_reduce_add_ps sums one vector (GCC's avx512fintrin.h:
 // lanes i + i + 8, then the 8 sums i + i + 4, then i + i + 2, then 0 + 1), the 16 vectors' steps side by side.
@@ -55,16 +59,18 @@ inline void reduce_store(const __m512 (&acc)[NT][NO], float* y, int ldy) {
   }
 }
 
-// y[i * ldy + j] = the (input row i, weight row j) product for i < NT, j < NO (weight row j at W + j * in, input row i
-// at x + i * in): 16-lane accumulators over the inputs in order, the last step masked, then reduce_store; pf: the next
-// weight rows to prefetch (or null).
+// Inputs [k0, k1) of the (input row i, weight row j) products for i < NT, j < NO (weight row j at W + j * in, input
+// row i at x + i * in; k0 a multiple of 16, k1 too but for k1 == in): 16-lane accumulators over the inputs in order
+// (the last step masked) that start at zero (k0 == 0) or from acc_mem, and go back there or, after the last inputs,
+// through reduce_store into y[i * ldy + j]; pf: the next weight rows to prefetch (or null).
 template <int NT, int NO>
-void block(const float* W, const float* x, int in, float* y, int ldy, const float* pf) {
+void block(const float* W, const float* x, int in, int k0, int k1, __m512* acc_mem, float* y, int ldy,
+           const float* pf) {
   __m512 acc[NT][NO];
   for (int i = 0; i < NT; i++)
-    for (int j = 0; j < NO; j++) acc[i][j] = _mm512_setzero_ps();
-  int k = 0;
-  for (; k + 16 <= in; k += 16) {
+    for (int j = 0; j < NO; j++) acc[i][j] = k0 == 0 ? _mm512_setzero_ps() : acc_mem[i * NO + j];
+  int k = k0;
+  for (; k + 16 <= k1; k += 16) {
     if (pf)
       for (int j = 0; j < NO; j++) _mm_prefetch((const char*)(pf + (size_t)j * in + k), _MM_HINT_T0);
     __m512 w[NO];
@@ -74,8 +80,8 @@ void block(const float* W, const float* x, int in, float* y, int ldy, const floa
       for (int j = 0; j < NO; j++) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
     }
   }
-  if (k < in) {
-    const __mmask16 m = (__mmask16)((1u << (in - k)) - 1);
+  if (k < k1) {
+    const __mmask16 m = (__mmask16)((1u << (k1 - k)) - 1);
     __m512 w[NO];
     for (int j = 0; j < NO; j++) w[j] = _mm512_maskz_loadu_ps(m, W + (size_t)j * in + k);
     for (int i = 0; i < NT; i++) {
@@ -83,10 +89,15 @@ void block(const float* W, const float* x, int in, float* y, int ldy, const floa
       for (int j = 0; j < NO; j++) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
     }
   }
-  reduce_store<NT, NO>(acc, y, ldy);
+  if (k1 == in) {
+    reduce_store<NT, NO>(acc, y, ldy);
+  } else {
+    for (int i = 0; i < NT; i++)
+      for (int j = 0; j < NO; j++) acc_mem[i * NO + j] = acc[i][j];
+  }
 }
 
-using Block = void (*)(const float*, const float*, int, float*, int, const float*);
+using Block = void (*)(const float*, const float*, int, int, int, __m512*, float*, int, const float*);
 
 template <int NT>
 constexpr Block pick(int no) {
@@ -113,19 +124,30 @@ int row_chunk(int in) {
 
 void products_avx512(const float* W, int o0, int o1, int in, const float* x, int T, float* y, int ldy) {
   const int rc = row_chunk(in);
+  // long rows in chunks of at most K_CHUNK inputs (equal sizes rounded up to 16, the last one shorter); the block's
+  // accumulators wait in acc_mem between chunks
+  const int chunks = in > K_CHUNK ? (in + K_CHUNK - 1) / K_CHUNK : 1,
+            kc = chunks == 1 ? in : ((in + chunks - 1) / chunks + 15) / 16 * 16;
+  alignas(64) __m512 acc_mem[TILE_OUT / MO][MT * MO];
   for (int t0 = 0; t0 < T; t0 += rc) {
     const int t1 = T - t0 < rc ? T : t0 + rc;
     for (int ot = o0; ot < o1; ot += TILE_OUT) {
       const int oe = o1 - ot < TILE_OUT ? o1 : ot + TILE_OUT;
       for (int t = t0; t < t1; t += MT) {
         const int nt = t1 - t < MT ? t1 - t : MT;
-        for (int o = ot; o < oe; o += MO) {
-          const int no = oe - o < MO ? oe - o : MO;
-          const float* w = W + (size_t)(o - o0) * in;
-          // the first row block prefetches the weight rows after these (the next tile's first ones at the tile's end)
-          const float* pf = t == t0 && o + MO + MO <= o1 ? w + (size_t)MO * in : nullptr;
-          pick_block(nt, no)(w, x + (size_t)t * in, in, y + (size_t)t * ldy + o, ldy, pf);
-        }
+        int k0 = 0;
+        do { // at least once: in == 0 still writes its zeros
+          const int k1 = in - k0 <= kc ? in : k0 + kc;
+          for (int o = ot; o < oe; o += MO) {
+            const int no = oe - o < MO ? oe - o : MO;
+            const float* w = W + (size_t)(o - o0) * in;
+            // the first row block prefetches the weight rows after these (the next tile's first ones at its end)
+            const float* pf = t == t0 && o + MO + MO <= o1 ? w + (size_t)MO * in : nullptr;
+            pick_block(nt, no)(w, x + (size_t)t * in, in, k0, k1, acc_mem[(o - ot) / MO], y + (size_t)t * ldy + o, ldy,
+                               pf);
+          }
+          k0 = k1;
+        } while (k0 < in);
       }
     }
   }
