@@ -21,12 +21,17 @@ function alone(f: (x: Float32Array, T: number) => Float32Array, x: Float32Array,
 }
 
 describe.each(runnable)('decode row products on the %s path', (isa) => {
-  // out not a multiple of 4 or 16; T across the 4- and 2-row blocks; in 64-multiples (NF4) with and without 16-lane tails
+  // out not a multiple of 4 or 16 (every 1..4-output edge block); T across the 6-row (AVX-512) and 2-row (AVX2) register
+  // blocks (every 1..6-row edge block); in 64-multiples (NF4) with and without 16-lane tails; T 50 at in 1536 crosses
+  // the input-row chunk (42 rows on both vector paths) with a 2-row block after it, its inputs in two passes of 768
+  // (AVX-512: the accumulators kept between them)
   for (const [out, inn, T] of [
     [37, 64, 1],
     [33, 192, 7],
     [18, 1536, 16],
     [5, 128, 33],
+    [11, 64, 11],
+    [23, 1536, 50],
   ] as const)
     it(`NF4 ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|, each row as when alone`, () => {
       k.setIsa(isa);
@@ -44,11 +49,16 @@ describe.each(runnable)('decode row products on the %s path', (isa) => {
     const y = (k.decodeRowsLinear(h, x, 6) as Float32Array).map((v, i) => v - bias[i % 32]);
     expect(relErr(y, k.frozenLinearDequantize(h), x, 6, 32, 40)).toBeLessThan(2e-6);
   });
+  // fp32: the products over every tile of the range at once; 19 x 2100 at T 40: an input-row chunk of 30 rows then 10
+  // (6 + 4), 4-row weight tiles on AVX2, input passes of 704, 704 and 692 with a 4-input tail on AVX-512; 6 x 33 at
+  // T 14: a 2-row block and a 1-input tail
   for (const [out, inn, T] of [
     [37, 1, 1],
     [13, 7, 5],
     [20, 100, 9],
     [3, 4167, 4],
+    [19, 2100, 40],
+    [6, 33, 14],
   ] as const)
     it(`fp32 ${out}x${inn}, T ${T}: equals the float64 product within 2e-6 of sum|w x|, each row as when alone`, () => {
       k.setIsa(isa);
@@ -58,6 +68,26 @@ describe.each(runnable)('decode row products on the %s path', (isa) => {
       expect(relErr(y, w, x, T, out, inn)).toBeLessThan(2e-6);
       expect(Array.from(y)).toEqual(Array.from(alone((xr, n) => k.decodeRowsF32(w, out, inn, xr, n), x, T, inn, out)));
     });
+  // the input rows at every float offset from a 64-byte boundary: those not on one are copied to an aligned buffer
+  // (out >= 64, in % 16 == 0), which must not change a bit
+  it('input rows at every 4-byte offset of a cache line give the same bits (NF4 70x64 T 9, fp32 70x48 T 7)', () => {
+    k.setIsa(isa);
+    const h = k.frozenLinear({ w: rand(70 * 64, 21, 0.05), out: 70, in: 64, storage: 'nf4' });
+    const w = rand(70 * 48, 22);
+    for (const [inn, T, f] of [
+      [64, 9, (x: Float32Array) => k.decodeRowsLinear(h, x, 9) as Float32Array],
+      [48, 7, (x: Float32Array) => k.decodeRowsF32(w, 70, 48, x, 7) as Float32Array],
+    ] as const) {
+      const x = rand(T * inn, 23);
+      const buf = new Float32Array(T * inn + 16);
+      const ys = Array.from({ length: 16 }, (_, o) => {
+        buf.set(x, o);
+        return Array.from(f(buf.subarray(o, o + T * inn)));
+      });
+      expect(relErr(Float32Array.from(ys[0]), inn === 64 ? k.frozenLinearDequantize(h) : w, x, T, 70, inn)).toBeLessThan(2e-6);
+      for (const y of ys) expect(y).toEqual(ys[0]);
+    }
+  });
   it('resets the ISA', () => expect(k.setIsa(info.isa)).toBe(info.isa));
 });
 

@@ -1,8 +1,10 @@
 // Row-independent blocked products (see rows_matmul.h): tiles of weight rows over the pool (NF4 tiles decoded once per
-// call by the variant), each tile's products by the active ISA's variant (kernels/isa.h; rows_matmul_avx512.cc,
-// rows_matmul_avx2.cc, rows_matmul_scalar.cc); the bf16 mode's by rows_matmul_avx512bf16.cc.
+// call by the variant into 64-byte aligned buffers, misaligned input rows copied to one once per call), each tile's
+// products by the active ISA's variant (kernels/isa.h; rows_matmul_avx512.cc, rows_matmul_avx2.cc,
+// rows_matmul_scalar.cc); the bf16 mode's by rows_matmul_avx512bf16.cc.
 #include "decode/rows_matmul.h"
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 #include "decode/rows_variants.h"
@@ -56,11 +58,32 @@ Nf4Tiles nf4_tiles(const kern::FrozenLinear& W) {
   return t;
 }
 
+// n floats of buf from a 64-byte boundary (the vector loads of a tile's rows then never split a cache line where
+// in % 16 == 0; malloc gives 16-byte alignment).
+float* aligned64(std::vector<float>& buf, size_t n) {
+  if (buf.size() < n + 15) buf.resize(n + 15);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + ((64 - p % 64) % 64) / sizeof(float);
+}
+
+// The input rows from a 64-byte boundary: x itself when it starts on one, when rows of in floats cannot all start on
+// one (in % 16 != 0) or when few outputs read them (a LoRA factor: the copy would cost more than it saves), else a
+// copy made once per call on the calling thread (the pool's tasks read it through the pointer): a 512-row prompt's
+// rows are read by every weight tile, each 64-byte load of them split over two cache lines when misaligned.
+const float* aligned_rows(const float* x, int T, int in, int out) {
+  if (reinterpret_cast<uintptr_t>(x) % 64 == 0 || in % 16 != 0 || out < 64) return x;
+  thread_local std::vector<float> xa;
+  float* p = aligned64(xa, (size_t)T * in);
+  std::copy(x, x + (size_t)T * in, p);
+  return p;
+}
+
 } // namespace
 
 void rows_matmul_f32(const float* W, int out, int in, const float* x, int T, float* y) {
   if (T <= 0 || out <= 0) return;
   const RowsProducts products = kernels().products;
+  x = aligned_rows(x, T, in, out);
   kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
     products(W + (size_t)o0 * in, o0, o1, in, x, T, y, out);
@@ -133,6 +156,7 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
   if (bf16)
     if (const RowsBf16Kernels* kb = bf16_kernels()) return rows_matmul_bf16_mode(*kb, W, x, T, y);
   const RowsKernels& kr = kernels();
+  x = aligned_rows(x, T, in, out);
   const Nf4Tiles nt = nf4_tiles(W);
   const kern::NF4Tensor* q = nt.q;
   const int tile_rows = nt.tile_rows;
@@ -145,9 +169,9 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
       if (q) { // the tile's whole blocks, decoded by the variant (rows * in is a multiple of 64 but for the last tile)
         const size_t b0 = (size_t)o0 * in / kern::NF4_BLOCK,
                      nb = ((size_t)rows * in + kern::NF4_BLOCK - 1) / kern::NF4_BLOCK;
-        if (tile.size() < nb * kern::NF4_BLOCK) tile.resize(nb * kern::NF4_BLOCK);
-        kr.dequant(view, b0, nb, tile.data());
-        w = tile.data();
+        float* t = aligned64(tile, nb * kern::NF4_BLOCK);
+        kr.dequant(view, b0, nb, t);
+        w = t;
       } else {
         w = W.rows_f32(o0, rows, tile);
       }

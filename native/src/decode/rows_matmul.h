@@ -1,6 +1,7 @@
 // Matrix products for batched decoding whose result for a row never depends on the other rows: every (row, output)
 // dot product runs in one 16-lane accumulator over the inputs in order, then one lane reduction, however the rows
-// and outputs are blocked; a block of 4 rows x 4 outputs reuses each weight and input load four times.
+// and outputs are blocked (AVX2: 8 lanes, the inputs past the last multiple of 8 added after the reduction); register
+// blocks of rows x outputs (6 x 4 on AVX-512, 2 x 4 on AVX2) reuse each weight and input load.
 #include <cstdint>
 #pragma once
 #include "kernels/linear.h"
