@@ -190,9 +190,15 @@ describe.skipIf(isas.length < 2)('int8 decode products across ISA paths', () => 
   });
 });
 
-describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: ${vnniSkip})` : ''}`, () => {
-  // the direct NF4 path (T <= 3) and the lm_head below 4 rows reduce 16 outputs' vectors per 64 inputs; from 4 rows the
-  // products transpose 16-row groups in panels of 64 chunks (2048 inputs) and block the rows by 8: shapes across all
+const avx2Skip = !runnableIsas.includes('avx2') ? 'no avx2 path on this CPU or build' : '';
+
+// A vector body against the scalar reference on the edges of its blocking. The VNNI body: the direct NF4 path (T <= 3)
+// and the lm_head below 4 rows reduce 16 outputs' vectors per 64 inputs; from 4 rows the products transpose 16-row
+// groups in panels of 64 chunks (2048 inputs) and block the rows by 8. The AVX2 body: below 4 rows 2-row x 8-output
+// blocks reduced with hadd; from 4 rows 8-row groups transposed in panels of 64 chunks, the rows blocked by 4 (and a
+// tail of 1-3); its scales 8 rows x 8 blocks at a time where in % 64 == 0 (else one at a time).
+const bodyCases = (isa: string, body: string, skip: string) =>
+  describe.skipIf(skip !== '')(`the ${body} body${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const NF4: [number, number, number][] = [
     ...SHAPES.map(([o, i, t]) => [o, i, t] as [number, number, number]),
     [45, 320, 9],
@@ -205,6 +211,12 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
     [33, 64, 8],
     [31, 2112, 11], // 66 chunks: two panels
     [9, 4160, 17],
+    [23, 576, 6],
+    [15, 1536, 7],
+    [8, 96, 12],
+    [57, 576, 1], // 513 blocks: the scales cross a double-quant group of 256 blocks inside a vector
+    [57, 576, 16],
+    [6, 32, 4],
   ];
   const run = (isa: string, f: () => Float32Array) => (k.setIsa(isa), Array.from(f()));
   for (const [out, inn, T] of NF4)
@@ -212,12 +224,12 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
       const h = k.frozenLinear({ w: uniform(out * inn, 41 + out, 0.05), out, in: inn, storage: 'nf4' });
       const x = uniform(T * inn, 43 + T + inn);
       const ref = run('scalar', () => k.decodeRowsInt8(h, x, T) as Float32Array);
-      const y = run('avx512', () => k.decodeRowsInt8(h, x, T) as Float32Array);
+      const y = run(isa, () => k.decodeRowsInt8(h, x, T) as Float32Array);
       expect(y).toEqual(ref);
       expect(y.some((v) => v !== 0)).toBe(true);
       for (let t = 0; t < T; t++)
         expect(
-          run('avx512', () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+          run(isa, () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
           `row ${t} alone`,
         ).toEqual(y.slice(t * out, (t + 1) * out));
       k.setIsa(isaInfo.isa);
@@ -230,17 +242,20 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
     [21, 576, 4],
     [70, 2080, 9],
     [16, 64, 16],
+    [13, 1536, 5],
+    [9, 2112, 7],
+    [49, 576, 4],
   ] as const)
     it(`the int8 lm_head product ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
       const W = uniform(out * inn, 51 + out, 0.1);
       const x = uniform(T * inn, 52 + inn);
       const wq = k.quantizeQ8(W) as Q8;
       const ref = run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
-      const y = run('avx512', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
+      const y = run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
       expect(y).toEqual(ref);
       for (let t = 0; t < T; t++)
         expect(
-          run('avx512', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+          run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
           `row ${t} alone`,
         ).toEqual(y.slice(t * out, (t + 1) * out));
       k.setIsa(isaInfo.isa);
@@ -258,7 +273,7 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
     for (let i = 96; i < 128; i++) x[i] = (i - 111) * 1e-38; // subnormal-sized
     for (const rows of [1, T]) {
       const xs = x.subarray(0, rows * inn);
-      expect(run('avx512', () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+      expect(run(isa, () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
     }
     k.setIsa(isaInfo.isa);
   });
@@ -273,15 +288,18 @@ describe.skipIf(vnniSkip !== '')(`the AVX512-VNNI body${vnniSkip ? ` (skipped: $
     const x = Float32Array.from({ length: T * inn }, (_, i) => (i % 7 === 0 ? -1 : 1) * (1 + (i % 5) * 1e-3));
     for (const rows of [2, T]) {
       const xs = x.subarray(0, rows * inn);
-      expect(run('avx512', () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+      expect(run(isa, () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
     }
     const wq = k.quantizeQ8(w) as Q8;
     for (const rows of [1, T]) {
       const xs = x.subarray(0, rows * inn);
-      expect(run('avx512', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array)).toEqual(
+      expect(run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array)).toEqual(
         run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array),
       );
     }
     k.setIsa(isaInfo.isa);
   });
 });
+
+bodyCases('avx512', 'AVX512-VNNI', vnniSkip);
+bodyCases('avx2', 'AVX2', avx2Skip);
