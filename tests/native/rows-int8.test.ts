@@ -199,107 +199,107 @@ const avx2Skip = !runnableIsas.includes('avx2') ? 'no avx2 path on this CPU or b
 // tail of 1-3); its scales 8 rows x 8 blocks at a time where in % 64 == 0 (else one at a time).
 const bodyCases = (isa: string, body: string, skip: string) =>
   describe.skipIf(skip !== '')(`the ${body} body${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const NF4: [number, number, number][] = [
-    ...SHAPES.map(([o, i, t]) => [o, i, t] as [number, number, number]),
-    [45, 320, 9],
-    [16, 32, 1],
-    [18, 96, 2],
-    [17, 128, 2],
-    [6, 160, 3],
-    [24, 576, 4],
-    [40, 576, 5],
-    [33, 64, 8],
-    [31, 2112, 11], // 66 chunks: two panels
-    [9, 4160, 17],
-    [23, 576, 6],
-    [15, 1536, 7],
-    [8, 96, 12],
-    [57, 576, 1], // 513 blocks: the scales cross a double-quant group of 256 blocks inside a vector
-    [57, 576, 16],
-    [6, 32, 4],
-  ];
-  const run = (isa: string, f: () => Float32Array) => (k.setIsa(isa), Array.from(f()));
-  for (const [out, inn, T] of NF4)
-    it(`NF4 ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
-      const h = k.frozenLinear({ w: uniform(out * inn, 41 + out, 0.05), out, in: inn, storage: 'nf4' });
-      const x = uniform(T * inn, 43 + T + inn);
-      const ref = run('scalar', () => k.decodeRowsInt8(h, x, T) as Float32Array);
-      const y = run(isa, () => k.decodeRowsInt8(h, x, T) as Float32Array);
-      expect(y).toEqual(ref);
-      expect(y.some((v) => v !== 0)).toBe(true);
-      for (let t = 0; t < T; t++)
-        expect(
-          run(isa, () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
-          `row ${t} alone`,
-        ).toEqual(y.slice(t * out, (t + 1) * out));
+    const NF4: [number, number, number][] = [
+      ...SHAPES.map(([o, i, t]) => [o, i, t] as [number, number, number]),
+      [45, 320, 9],
+      [16, 32, 1],
+      [18, 96, 2],
+      [17, 128, 2],
+      [6, 160, 3],
+      [24, 576, 4],
+      [40, 576, 5],
+      [33, 64, 8],
+      [31, 2112, 11], // 66 chunks: two panels
+      [9, 4160, 17],
+      [23, 576, 6],
+      [15, 1536, 7],
+      [8, 96, 12],
+      [57, 576, 1], // 513 blocks: the scales cross a double-quant group of 256 blocks inside a vector
+      [57, 576, 16],
+      [6, 32, 4],
+    ];
+    const run = (isa: string, f: () => Float32Array) => (k.setIsa(isa), Array.from(f()));
+    for (const [out, inn, T] of NF4)
+      it(`NF4 ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
+        const h = k.frozenLinear({ w: uniform(out * inn, 41 + out, 0.05), out, in: inn, storage: 'nf4' });
+        const x = uniform(T * inn, 43 + T + inn);
+        const ref = run('scalar', () => k.decodeRowsInt8(h, x, T) as Float32Array);
+        const y = run(isa, () => k.decodeRowsInt8(h, x, T) as Float32Array);
+        expect(y).toEqual(ref);
+        expect(y.some((v) => v !== 0)).toBe(true);
+        for (let t = 0; t < T; t++)
+          expect(
+            run(isa, () => k.decodeRowsInt8(h, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+            `row ${t} alone`,
+          ).toEqual(y.slice(t * out, (t + 1) * out));
+        k.setIsa(isaInfo.isa);
+      });
+
+    for (const [out, inn, T] of [
+      [50, 96, 1],
+      [37, 576, 2],
+      [29, 320, 3],
+      [21, 576, 4],
+      [70, 2080, 9],
+      [16, 64, 16],
+      [13, 1536, 5],
+      [9, 2112, 7],
+      [49, 576, 4],
+    ] as const)
+      it(`the int8 lm_head product ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
+        const W = uniform(out * inn, 51 + out, 0.1);
+        const x = uniform(T * inn, 52 + inn);
+        const wq = k.quantizeQ8(W) as Q8;
+        const ref = run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
+        const y = run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
+        expect(y).toEqual(ref);
+        for (let t = 0; t < T; t++)
+          expect(
+            run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
+            `row ${t} alone`,
+          ).toEqual(y.slice(t * out, (t + 1) * out));
+        k.setIsa(isaInfo.isa);
+      });
+
+    it('its input quantiser: halves round to even, an all-zero chunk, a chunk of one value, tiny values: the same products', () => {
+      const out = 16,
+        inn = 128,
+        T = 4;
+      const h = k.frozenLinear({ w: uniform(out * inn, 61, 0.05), out, in: inn, storage: 'nf4' });
+      const x = uniform(T * inn, 62);
+      for (let i = 0; i < 32; i++) x[i] = i === 0 ? 127 : (i % 8) - 4 + 0.5; // x * 127 / 127: exact halves
+      x.fill(0, 32, 64); // all zero
+      x.fill(-3.25, 64, 96); // one value: every q at -127
+      for (let i = 96; i < 128; i++) x[i] = (i - 111) * 1e-38; // subnormal-sized
+      for (const rows of [1, T]) {
+        const xs = x.subarray(0, rows * inn);
+        expect(run(isa, () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+      }
       k.setIsa(isaInfo.isa);
     });
 
-  for (const [out, inn, T] of [
-    [50, 96, 1],
-    [37, 576, 2],
-    [29, 320, 3],
-    [21, 576, 4],
-    [70, 2080, 9],
-    [16, 64, 16],
-    [13, 1536, 5],
-    [9, 2112, 7],
-    [49, 576, 4],
-  ] as const)
-    it(`the int8 lm_head product ${out}x${inn}, T ${T}: the scalar reference's numbers bit for bit, each row as alone`, () => {
-      const W = uniform(out * inn, 51 + out, 0.1);
-      const x = uniform(T * inn, 52 + inn);
-      const wq = k.quantizeQ8(W) as Q8;
-      const ref = run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
-      const y = run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x, T) as Float32Array);
-      expect(y).toEqual(ref);
-      for (let t = 0; t < T; t++)
-        expect(
-          run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, x.subarray(t * inn, (t + 1) * inn), 1) as Float32Array),
-          `row ${t} alone`,
-        ).toEqual(y.slice(t * out, (t + 1) * out));
+    it('extreme inputs (every chunk at +-127, levels at +-127): the exact dots, no saturation', () => {
+      const out = 20,
+        inn = 128,
+        T = 5;
+      // weights at the code book's ends and inputs of one sign: the largest |dot| and input sums
+      const w = Float32Array.from({ length: out * inn }, (_, i) => ((i >> 3) % 3 === 0 ? -1 : 1));
+      const h = k.frozenLinear({ w, out, in: inn, storage: 'nf4' });
+      const x = Float32Array.from({ length: T * inn }, (_, i) => (i % 7 === 0 ? -1 : 1) * (1 + (i % 5) * 1e-3));
+      for (const rows of [2, T]) {
+        const xs = x.subarray(0, rows * inn);
+        expect(run(isa, () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
+      }
+      const wq = k.quantizeQ8(w) as Q8;
+      for (const rows of [1, T]) {
+        const xs = x.subarray(0, rows * inn);
+        expect(run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array)).toEqual(
+          run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array),
+        );
+      }
       k.setIsa(isaInfo.isa);
     });
-
-  it('its input quantiser: halves round to even, an all-zero chunk, a chunk of one value, tiny values: the same products', () => {
-    const out = 16,
-      inn = 128,
-      T = 4;
-    const h = k.frozenLinear({ w: uniform(out * inn, 61, 0.05), out, in: inn, storage: 'nf4' });
-    const x = uniform(T * inn, 62);
-    for (let i = 0; i < 32; i++) x[i] = i === 0 ? 127 : (i % 8) - 4 + 0.5; // x * 127 / 127: exact halves
-    x.fill(0, 32, 64); // all zero
-    x.fill(-3.25, 64, 96); // one value: every q at -127
-    for (let i = 96; i < 128; i++) x[i] = (i - 111) * 1e-38; // subnormal-sized
-    for (const rows of [1, T]) {
-      const xs = x.subarray(0, rows * inn);
-      expect(run(isa, () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
-    }
-    k.setIsa(isaInfo.isa);
   });
-
-  it('extreme inputs (every chunk at +-127, levels at +-127): the exact dots, no saturation', () => {
-    const out = 20,
-      inn = 128,
-      T = 5;
-    // weights at the code book's ends and inputs of one sign: the largest |dot| and input sums
-    const w = Float32Array.from({ length: out * inn }, (_, i) => ((i >> 3) % 3 === 0 ? -1 : 1));
-    const h = k.frozenLinear({ w, out, in: inn, storage: 'nf4' });
-    const x = Float32Array.from({ length: T * inn }, (_, i) => (i % 7 === 0 ? -1 : 1) * (1 + (i % 5) * 1e-3));
-    for (const rows of [2, T]) {
-      const xs = x.subarray(0, rows * inn);
-      expect(run(isa, () => k.decodeRowsInt8(h, xs, rows) as Float32Array)).toEqual(run('scalar', () => k.decodeRowsInt8(h, xs, rows) as Float32Array));
-    }
-    const wq = k.quantizeQ8(w) as Q8;
-    for (const rows of [1, T]) {
-      const xs = x.subarray(0, rows * inn);
-      expect(run(isa, () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array)).toEqual(
-        run('scalar', () => k.decodeRowsQ8(wq.q, wq.d, out, inn, xs, rows) as Float32Array),
-      );
-    }
-    k.setIsa(isaInfo.isa);
-  });
-});
 
 bodyCases('avx512', 'AVX512-VNNI', vnniSkip);
 bodyCases('avx2', 'AVX2', avx2Skip);
