@@ -18,17 +18,12 @@ namespace peft::decode {
 
 namespace {
 
+#include "decode/rows_int8_levels.inc"
+
 constexpr int INTERLEAVE_MIN = 4; // from this many input rows, products transpose each 8-row group (no reductions)
 constexpr int PANEL = 64;         // chunks per transposed panel (8 rows x 2048 inputs, w and |w|: 32 KiB on the stack)
 
 inline int imin(int a, int b) { return a < b ? a : b; }
-
-// 16 packed bytes (32 NF4 codes) -> 32 int8 levels, low nibbles first.
-inline __m256i levels32(const uint8_t* p, __m256i tab, __m256i m) {
-  const __m128i b = _mm_loadu_si128((const __m128i*)p);
-  const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
-  return _mm256_shuffle_epi8(tab, _mm256_and_si256(v, m));
-}
 
 struct TileW { // a decoded tile: rows of `in` int8 levels
   const int8_t* wq;
@@ -286,15 +281,7 @@ void scales(const kern::Nf4View& w, int o0, int rows, float* dw) {
 
 void decode(const kern::Nf4View& w, const int8_t* levels, int o0, int rows, int8_t* wq, float* dw) {
   scales(w, o0, rows, dw);
-  if (!wq) return;
-  const int in = w.cols, nc = in / 32;
-  const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)levels));
-  const __m256i m = _mm256_set1_epi8(0x0F);
-  for (int r = 0; r < rows; r++) {
-    const uint8_t* p = w.packed + (size_t)(o0 + r) * in / 2;
-    for (int j = 0; j < nc; j++)
-      _mm256_storeu_si256((__m256i*)(wq + (size_t)r * in + 32 * j), levels32(p + 16 * j, tab, m));
-  }
+  if (wq) levels_rows(w, levels, o0, rows, wq);
 }
 
 // quantize_q8's operations 32 values at a time (rows_int8.cc: the reference): the absmax (a NaN never taken, as
