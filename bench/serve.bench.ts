@@ -9,7 +9,7 @@
 // the sample counts behind each percentile, the process's CPU seconds in the window (server and client share it),
 // how busy the rest of the machine was, peak RSS. Goal: 16 streams give >= 6x one stream's aggregate decode
 // tokens/s with p99 inter-token latency <= 3x the single-stream one. The one-stream rate is checked against the
-// engine's own single-sequence loop (`generate`, same shape and settings, same run): a line says how they compare and
+// engine's own single-sequence loop (`generate` on the same requests: models, adapter stacks, prompts; same run): a line says how they compare and
 // the scaling line also gives the 16-stream rate over the faster of the two.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,9 +17,10 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { build } from '../src/exec/build.ts';
 import { TOOLCHAIN } from '../src/cli/toolchain.ts';
-import { initModel, SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
-import { loadModel } from '../src/engine/index.ts';
+import { SMOLLM2_135M_SHAPE } from '../src/engine/init-model.ts';
+import { type AdapterUse, type EngineAdapter, loadModel } from '../src/engine/index.ts';
 import { nativeEngine } from '../src/engine/native.ts';
+import { ModelRegistry } from '../src/serve/registry.ts';
 import { startServer } from '../src/serve/server.ts';
 import { cpuFlags, emitJson, loadAverage, otherProcsCpuWindow, peakRssMb, round } from './lib/system.ts';
 
@@ -91,23 +92,34 @@ async function one(client: OpenAI, model: string, seed: number): Promise<Sample>
   return { ttft, itl, tokens };
 }
 
-/** Tokens/s of `generate` (prompt prefill included, as each serve request's window) over 4 requests, best of them. */
-async function generateRate(compute: 'fp32' | 'bf16' | 'int8'): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'peft-serve-bench-gen-'));
-  try {
-    initModel(dir, { ...SMOLLM2_135M_SHAPE, seed: 0, tokenizer: 'none' });
-    const m = await loadModel({ dir, quant: 'nf4', compute });
-    let best = 0;
-    for (let k = 0; k < 5; k++) {
-      const prompt = Array.from({ length: PROMPT_TOKENS }, (_, j) => 3 + ((k * 131 + j * 17) % 40000));
-      const t = performance.now();
-      const out = await m.generate(prompt, { maxTokens: NEW_TOKENS, eos: [] });
-      if (k > 0) best = Math.max(best, out.length / ((performance.now() - t) / 1000)); // the first one warms up
+/**
+ * Tokens/s of `generate` on the one-stream level's own requests: the same models (base, each adapter, the composition:
+ * the served stacks resolved from the project's store), the same prompts and answer lengths, one after another
+ * (prompt prefill included, as in each serve request's window); after one warm-up request per model.
+ */
+async function generateRate(projectDir: string, compute: 'fp32' | 'bf16' | 'int8'): Promise<number> {
+  const registry = new ModelRegistry(projectDir, TOOLCHAIN);
+  const stacks = MODELS.map((id) => registry.resolve(id));
+  const m = await loadModel({ dir: stacks[0].base.dir, quant: 'nf4', compute });
+  const loaded = new Map<string, EngineAdapter>();
+  const uses: AdapterUse[][] = [];
+  for (const st of stacks) {
+    const use: AdapterUse[] = [];
+    for (const a of st.adapters) {
+      if (!loaded.has(a.dir)) loaded.set(a.dir, await m.loadAdapter(a.dir, a.name));
+      use.push({ adapter: loaded.get(a.dir) as EngineAdapter, weight: a.weight });
     }
-    return round(best, 2);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    uses.push(use);
   }
+  const request = async (k: number, seed: number) => {
+    const prompt = Array.from({ length: PROMPT_TOKENS }, (_, j) => 3 + ((seed * 131 + j * 17) % 40000));
+    return (await m.generate(prompt, { maxTokens: NEW_TOKENS, eos: [] }, uses[k % MODELS.length])).length;
+  };
+  for (let k = 0; k < MODELS.length; k++) await request(k, 0); // warm-up, as the server's
+  let tokens = 0;
+  const t = performance.now();
+  for (let k = 0; k < REQUESTS_PER_STREAM[1]; k++) tokens += await request(k, 1 + k); // the one-stream level's requests
+  return round(tokens / ((performance.now() - t) / 1000), 2);
 }
 
 async function main(): Promise<void> {
@@ -191,8 +203,8 @@ async function main(): Promise<void> {
       }
       const one1 = results[0] as { aggregate_decode_tokens_per_s: number; itl_ms_p99: number; compute: string };
       // The one-stream baseline checked against the engine's own single-sequence loop (generate: no HTTP, no step
-      // hand-offs), same shape, quant, compute, prompt and answer lengths, measured in the same run on the idle server.
-      const gen = await generateRate(one1.compute as 'fp32' | 'bf16' | 'int8');
+      // hand-offs) on the same requests (models, adapter stacks, prompts, answer lengths), in the same run.
+      const gen = await generateRate(dir, one1.compute as 'fp32' | 'bf16' | 'int8');
       emitJson({
         bench: 'serve-single-vs-generate',
         generate_tokens_per_s: gen,
