@@ -182,26 +182,11 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
       PEFT_PROFILE_SCOPE(elementwise);
       be.add_rmsnorm_forward(b.x2.data(), x, b.ln.data(), nullptr, L.ln2.data(), T, H, eps);
     }
-    if (!has_lora(st, l, P_GATE) && !has_lora(st, l, P_UP)) {
-      PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
-      if (bf16_rows(m)) {
-        be.decode_rows_linear(*L.proj[P_GATE], b.g.data(), b.ln.data(), T, true);
-        be.decode_rows_linear(*L.proj[P_UP], b.u.data(), b.ln.data(), T, true);
-        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
-      } else if (int8_rows(m)) {
-        const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
-        float* const ys[2] = {b.g.data(), b.u.data()};
-        be.decode_rows_linear_int8_group(ws, ys, 2, b.ln.data(), T);
-        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // vectorised exp, as the batch's
-      } else if (T <= DECODE_FEW_ROWS) {
-        be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
-                                 bf16);
-      } else {
-        const kern::FrozenLinear* ws[2] = {L.proj[P_GATE].get(), L.proj[P_UP].get()};
-        float* const ys[2] = {b.g.data(), b.u.data()};
-        frozen_group(m, ws, ys, 2, b.ln.data(), T, nullptr, bf16);
-        be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // as the batch's
-      }
+    const bool gu_lora = has_lora(st, l, P_GATE) || has_lora(st, l, P_UP);
+    if (!gu_lora && !bf16_rows(m) && !int8_rows(m) && T <= DECODE_FEW_ROWS) {
+      PEFT_PROFILE_SCOPE(matmul_frozen_fwd); // gate, up and SwiGLU in one region
+      be.decode_gate_up_swiglu(*L.proj[P_GATE], *L.proj[P_UP], b.ln.data(), T, b.g.data(), b.u.data(), b.h.data(),
+                               bf16);
     } else {
       {
         PEFT_PROFILE_SCOPE(matmul_frozen_fwd);
@@ -209,13 +194,13 @@ void forward_rows(const LlamaModel& m, const AdapterStack& st, KVCache& cache, c
         float* const ys[2] = {b.g.data(), b.u.data()};
         frozen_group(m, ws, ys, 2, b.ln.data(), T, nullptr, bf16);
       }
-      {
+      if (gu_lora) {
         PEFT_PROFILE_SCOPE(lora);
         lora_rows(m, st, b, l, P_GATE, b.g.data(), b.ln.data(), T);
         lora_rows(m, st, b, l, P_UP, b.u.data(), b.ln.data(), T);
       }
       PEFT_PROFILE_SCOPE(elementwise);
-      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // as the batch's
+      be.swiglu_forward(b.h.data(), b.g.data(), b.u.data(), (size_t)T * I, true); // the vectorised exp, as the batch's
     }
     const kern::FrozenLinear* wd[1] = {L.proj[P_DOWN].get()};
     float* const yd[1] = {out};

@@ -40,7 +40,7 @@ struct Segment {
   int row0 = 0, T = 0; // rows [row0, row0 + T)
   int pos0 = 0;        // position of the first row
   bool pooled = true;  // frozen products with the batch (else on its own, as llama_forward does)
-  bool few = false;    // pooled and at most FEW_ROWS rows: the frozen products generate runs (see below)
+  bool few = false;    // pooled and at most DECODE_FEW_ROWS rows: the frozen products generate runs (see step())
 };
 
 // Rows with the same adapter stack, whose LoRA products run as one.
@@ -67,14 +67,6 @@ bool stack_less(const std::vector<std::pair<std::shared_ptr<Adapter>, float>>& a
   }
   return false;
 }
-
-// Pooled segments of at most DECODE_FEW_ROWS rows (generate.h: every decode row, short prompts) run their frozen
-// products as single-sequence generation runs its steps (Backend::decode_linear_group: NF4 decoded in registers, the
-// projections of one input in one pool region), the longer pooled prompts as decode/rows_matmul's tiles decoded once
-// for all their rows (generate runs a prompt of that length through the same tiles). Which one a row takes depends
-// only on its own segment, never on the other rows, and both give a row's result independently of the rows beside
-// it, so a request still gets the same bits in any batch.
-constexpr int FEW_ROWS = DECODE_FEW_ROWS;
 
 float* grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -247,7 +239,14 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
     segs[i].T = rows[i];
     segs[i].pos0 = s->cache.len;
     segs[i].pooled = decode_row_path(m, segs[i].T); // generate's line between its row products and llama_forward
-    segs[i].few = segs[i].pooled && !bf16 && !int8 && segs[i].T <= FEW_ROWS; // int8: its own products for every row
+    // Pooled segments of at most DECODE_FEW_ROWS rows (generate.h: every decode row, short prompts) run their frozen
+    // products as single-sequence generation runs its steps (Backend::decode_linear_group: NF4 decoded in registers, the
+    // projections of one input in one pool region), the longer pooled prompts as decode/rows_matmul's tiles decoded once
+    // for all their rows (generate runs a prompt of that length through the same tiles). Which one a row takes depends
+    // only on its own segment, never on the other rows, and both give a row's result independently of the rows beside
+    // it, so a request still gets the same bits in any batch.
+    segs[i].few =
+        segs[i].pooled && !bf16 && !int8 && segs[i].T <= DECODE_FEW_ROWS; // int8: its own products for every row
   }
   std::stable_sort(segs.begin(), segs.end(), [&](const Segment& a, const Segment& b) {
     if (a.pooled != b.pooled) return a.pooled;
