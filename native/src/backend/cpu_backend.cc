@@ -106,7 +106,7 @@ class CpuBackend final : public Backend {
     if (n < 1 || n > 7) throw EngineError("E_INTERNAL", "decode_linear_group: 1 to 7 projections");
     for (int j = 0; j < n; j++) start[j + 1] = start[j] + (ws[j]->out() + DECODE_CHUNK - 1) / DECODE_CHUNK;
     const float* xn = prepare(ws, n, x, T, bf16);
-    kern::parallel_for(start[n], [&](int b, int e) {
+    kern::parallel_for_dynamic(start[n], [&](int b, int e) {
       for (int c = b; c < e; c++) {
         int j = 0;
         while (c >= start[j + 1]) j++;
@@ -124,7 +124,7 @@ class CpuBackend final : public Backend {
     if (up.out() != I) throw EngineError("E_INTERNAL", "decode_gate_up_swiglu: gate and up differ in size");
     const kern::FrozenLinear* ws[2] = {&gate, &up};
     const float* xn = prepare(ws, 2, x, T, bf16);
-    kern::parallel_for((I + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
+    kern::parallel_for_dynamic((I + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
       const int o0 = b * DECODE_CHUNK, o1 = std::min(I, e * DECODE_CHUNK);
       kern::decode_rows(gate, x, xn, T, g, o0, o1, bf16);
       kern::decode_rows(up, x, xn, T, u, o0, o1, bf16);
@@ -135,7 +135,7 @@ class CpuBackend final : public Backend {
     });
   }
   void decode_matvec_f32(const float* W, int out, int in, const float* x, int T, float* y) const override {
-    kern::parallel_for((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
+    kern::parallel_for_dynamic((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
       kern::decode_rows_f32(W, out, in, x, T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
     });
   }
@@ -144,7 +144,7 @@ class CpuBackend final : public Backend {
     kern::decode_prepare_nf4(x, T, in, xn);
     // The pointer, not the name: inside the pool's threads `xn` would name each worker's own (empty) thread_local.
     const float* xp = xn.data();
-    kern::parallel_for((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
+    kern::parallel_for_dynamic((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
       kern::decode_rows_bf16(W, out, in, x, xp, T, y, b * DECODE_CHUNK, std::min(out, e * DECODE_CHUNK));
     });
   }

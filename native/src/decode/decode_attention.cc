@@ -20,7 +20,7 @@ void one(const AttnRow& r, int nh, int nkv, int hd, int window) {
 
 void attention_rows(const AttnRow* rows, int n, int nh, int nkv, int hd, int window) {
   if (n == 1) return one(rows[0], nh, nkv, hd, window);
-  kern::parallel_for(n, [&](int b, int e) {
+  kern::parallel_for_dynamic(n, [&](int b, int e) {
     for (int i = b; i < e; i++) one(rows[i], nh, nkv, hd, window);
   });
 }

@@ -139,7 +139,7 @@ void rows_matmul_int8_group(const kern::FrozenLinear* const* ws, float* const* y
   const RowsInt8Kernels& k = rows_int8_kernels();
   const Q8Input xi = quantize_input(k, x, T, in);
   const int8_t* levels = nf4_int8_levels();
-  kern::parallel_for(tiles, [&](int b, int e) {
+  kern::parallel_for_dynamic(tiles, [&](int b, int e) {
     thread_local std::vector<int8_t> wq;
     thread_local std::vector<float> dw;
     if (wq.size() < (size_t)TILE * in) wq.resize((size_t)TILE * in);
@@ -165,7 +165,7 @@ void rows_matmul_q8(const int8_t* Wq, const float* Wd, int out, int in, const fl
   if (T <= 0 || out <= 0) return;
   const RowsInt8Kernels& k = rows_int8_kernels();
   const Q8Input xi = quantize_input(k, x, T, in);
-  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+  kern::parallel_for_dynamic((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
     k.products(Wq + (size_t)o0 * in, Wd + (size_t)(o0 / 8) * (in / 32) * 8, o0, o1, in, xi.q, xi.d, xi.s, T, y, out);
   });

@@ -84,7 +84,7 @@ void rows_matmul_f32(const float* W, int out, int in, const float* x, int T, flo
   if (T <= 0 || out <= 0) return;
   const RowsProducts products = kernels().products;
   x = aligned_rows(x, T, in, out);
-  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+  kern::parallel_for_dynamic((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
     products(W + (size_t)o0 * in, o0, o1, in, x, T, y, out);
   });
@@ -111,7 +111,7 @@ void rows_matmul_bf16_mode(const RowsBf16Kernels& kb, const kern::FrozenLinear& 
   const uint16_t* w16 = q ? nullptr : W.bf16_data(); // bf16 storage or the weight's bf16 copy, read in place
   const int tile_rows = nt.tile_rows;
   const kern::Nf4View& view = nt.view;
-  kern::parallel_for((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
+  kern::parallel_for_dynamic((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
     thread_local std::vector<uint16_t> tile;
     thread_local std::vector<float> f32;
     for (int c = b; c < e; c++) {
@@ -144,7 +144,7 @@ void rows_matmul_bf16(const uint16_t* W, int out, int in, const float* x, int T,
   const RowsBf16Kernels* kb = bf16_kernels();
   if (!kb) throw EngineError("E_INTERNAL", "decode rows_matmul_bf16: no AVX512-BF16 kernel on this CPU or build");
   const uint16_t* x16 = input_bf16(*kb, x, T, in);
-  kern::parallel_for((out + TILE - 1) / TILE, [&](int b, int e) {
+  kern::parallel_for_dynamic((out + TILE - 1) / TILE, [&](int b, int e) {
     const int o0 = b * TILE, o1 = std::min(out, e * TILE);
     kb->products(W + (size_t)o0 * in, o0, o1, in, x16, T, y, out);
   });
@@ -161,7 +161,7 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
   const kern::NF4Tensor* q = nt.q;
   const int tile_rows = nt.tile_rows;
   const kern::Nf4View& view = nt.view;
-  kern::parallel_for((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
+  kern::parallel_for_dynamic((out + tile_rows - 1) / tile_rows, [&](int b, int e) {
     thread_local std::vector<float> tile;
     for (int c = b; c < e; c++) {
       const int o0 = c * tile_rows, rows = std::min(tile_rows, out - o0);

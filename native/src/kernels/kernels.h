@@ -30,11 +30,15 @@ void bf16_to_f32(const bf16* x, float* y, size_t n);
 bool bf16_native();      // true when gemm_bf16 runs on real bf16 kernels (oneDNN AVX512-BF16 / AMX)
 void set_threads(int n); // 0 = number of cores
 int threads();
-std::string backend_info();
+std::string backend_info(); // e.g. "sgemm=openblas-0.3.21 bf16=onednn-2.6.3 (brg:avx512_core_bf16) threads=2"
 
 // Runs fn(begin, end) over [0, n) split into contiguous chunks on the engine's one thread pool (sized by
 // set_threads). Deterministic partitioning for a given thread count. Nested calls run serially.
-void parallel_for(int n, const std::function<void(int begin, int end)>&
-                             fn); // e.g. "sgemm=openblas-0.3.21 bf16=onednn-2.6.3 (brg:avx512_core_bf16) threads=2"
+void parallel_for(int n, const std::function<void(int begin, int end)>& fn);
+// The same over [0, n) in short runs of indices, each handed to whichever thread is free: for bodies whose
+// results do not depend on which thread runs an index or in what order (the decode products: disjoint output rows,
+// each row's value independent of the others), so a thread slowed by other work on its core (serve's event loop, a
+// neighbour) leaves its share to the others instead of holding up the region.
+void parallel_for_dynamic(int n, const std::function<void(int begin, int end)>& fn);
 
 } // namespace peft::kern

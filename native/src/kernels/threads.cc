@@ -1,5 +1,6 @@
-// The engine's one persistent thread pool: parallel_for with static, deterministic chunking, nested calls run
-// serially, exceptions from any chunk are rethrown on the caller. GEMMs are split into row / column slabs over this
+// The engine's one persistent thread pool: parallel_for with static, deterministic chunking (parallel_for_dynamic:
+// indices handed to whichever thread is free, for bodies whose results do not depend on who runs them), nested calls
+// run serially, exceptions from any chunk are rethrown on the caller. GEMMs are split into row / column slabs over this
 // pool (parallel_gemm_blocks) and each slab runs single-threaded in OpenBLAS or oneDNN, so the process has one set
 // of worker threads: no OpenBLAS or OpenMP threads spinning against ours on a 2-core machine.
 #include <algorithm>
@@ -52,7 +53,9 @@ class Pool {
   }
   int size() const { return n_; }
 
-  void run(int n, const std::function<void(int, int)>& fn) {
+  // dynamic: short runs of indices handed to whichever thread is free (parallel_for_dynamic) instead of one
+  // contiguous chunk per thread.
+  void run(int n, const std::function<void(int, int)>& fn, bool dynamic = false) {
     std::lock_guard<std::mutex> dispatch(dispatch_); // one parallel_for at a time across caller threads
     const int chunks = n < n_ ? n : n_;
     error_ = nullptr;
@@ -61,12 +64,17 @@ class Pool {
       job_ = &fn;
       job_n_ = n;
       job_chunks_ = chunks;
+      job_dynamic_ = dynamic;
+      next_.store(0, std::memory_order_relaxed);
       pending_.store(chunks - 1);
       gen_.fetch_add(1, std::memory_order_release);
     }
     cv_start_.notify_all();
     tl_in_parallel = true;
-    run_chunk(&fn, n, chunks, 0);
+    if (dynamic)
+      run_dynamic(&fn, n);
+    else
+      run_chunk(&fn, n, chunks, 0);
     tl_in_parallel = false;
     g_regions.fetch_add(1, std::memory_order_relaxed);
     const long long w0 = now_ns();
@@ -91,6 +99,22 @@ class Pool {
     }
   }
 
+  // Takes runs of indices from next_ until none is left (what fn computes for an index independent of who runs it):
+  // about eight runs per thread, so a thread's share can move to the other at that grain while the shared counter is
+  // touched a few dozen times per region, not once per index (a decode chunk can take under a microsecond).
+  void run_dynamic(const std::function<void(int, int)>* fn, int n) {
+    const int grain = std::max(1, n / (8 * n_));
+    try {
+      for (int i = next_.fetch_add(grain, std::memory_order_relaxed); i < n;
+           i = next_.fetch_add(grain, std::memory_order_relaxed))
+        (*fn)(i, std::min(n, i + grain));
+    } catch (...) {
+      next_.store(n, std::memory_order_relaxed); // the others stop taking indices
+      std::lock_guard<std::mutex> g(err_m_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+
   void worker_loop(int w) {
     tl_in_parallel = true;
     uint64_t seen = 0;
@@ -103,6 +127,7 @@ class Pool {
       }
       const std::function<void(int, int)>* fn;
       int n, chunks;
+      bool dynamic;
       {
         std::lock_guard<std::mutex> g(m_);
         if (stop_) return;
@@ -110,10 +135,14 @@ class Pool {
         fn = job_;
         n = job_n_;
         chunks = job_chunks_;
+        dynamic = job_dynamic_;
       }
       if (w < chunks) {
         const long long b0 = now_ns();
-        run_chunk(fn, n, chunks, w);
+        if (dynamic)
+          run_dynamic(fn, n);
+        else
+          run_chunk(fn, n, chunks, w);
         g_busy_ns.fetch_add(now_ns() - b0, std::memory_order_relaxed);
         if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
           std::lock_guard<std::mutex> g(m_);
@@ -129,8 +158,10 @@ class Pool {
   std::condition_variable cv_start_, cv_done_;
   std::atomic<uint64_t> gen_{0};
   std::atomic<int> pending_{0};
+  std::atomic<int> next_{0}; // the next index of a dynamic job
   const std::function<void(int, int)>* job_ = nullptr;
   int job_n_ = 0, job_chunks_ = 1;
+  bool job_dynamic_ = false;
   bool stop_ = false;
   std::exception_ptr error_;
 };
@@ -212,7 +243,9 @@ void parallel_gemm_blocks(int M, int N, int K, const std::function<void(int, int
   });
 }
 
-void parallel_for(int n, const std::function<void(int, int)>& fn) {
+namespace {
+
+void dispatch(int n, const std::function<void(int, int)>& fn, bool dynamic) {
   if (n <= 0) return;
   if (tl_in_parallel) {
     fn(0, n);
@@ -230,7 +263,13 @@ void parallel_for(int n, const std::function<void(int, int)>& fn) {
     tl_in_parallel = false;
     return;
   }
-  p->run(n, fn);
+  p->run(n, fn, dynamic);
 }
+
+} // namespace
+
+void parallel_for(int n, const std::function<void(int, int)>& fn) { dispatch(n, fn, false); }
+
+void parallel_for_dynamic(int n, const std::function<void(int, int)>& fn) { dispatch(n, fn, true); }
 
 } // namespace peft::kern

@@ -2,8 +2,13 @@
 // NF4 quantize / dequantize, FrozenLinear handles, threads - for tests and benchmarks (introspection: kernel_info.cc).
 // Every argument is validated (type, integer range, typed-array length vs shape); errors are JS Errors with `code`.
 #include <napi.h>
+#include <atomic>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 #include "backend/backend.h"
 #include "binding/kernel_args.h"
 #include "error.h"
@@ -390,6 +395,46 @@ Napi::Value SetThreadsK(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), threads());
 }
 
+// kernels.parallelForRuns(n, dynamic, throwAt = -1) -> {counts: Int32Array [n] (times each index ran), threads: how
+// many distinct threads ran indices, nestedInline: whether a nested parallel_for ran on the calling thread}; the
+// index throwAt throws (the error comes back to JS).
+Napi::Value ParallelForRuns(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2) bad("parallelForRuns(n, dynamic, throwAt?): n and dynamic are required");
+  const int n = int_in(info[0], "parallelForRuns: n", 0, 1 << 20);
+  const bool dynamic = info[1].ToBoolean();
+  const int throw_at = info.Length() > 2 ? int_in(info[2], "parallelForRuns: throwAt", -1, 1 << 20) : -1;
+  std::vector<std::atomic<int>> counts(n);
+  std::mutex m;
+  std::set<std::thread::id> ids;
+  std::atomic<bool> nested_inline{true};
+  const auto body = [&](int b, int e) {
+    {
+      std::lock_guard<std::mutex> g(m);
+      ids.insert(std::this_thread::get_id());
+    }
+    for (int i = b; i < e; i++) {
+      if (i == throw_at) throw EngineError("E_TEST", "index " + std::to_string(i) + " throws");
+      const auto self = std::this_thread::get_id();
+      parallel_for(2, [&](int, int) { // nested: runs inline on this thread
+        if (std::this_thread::get_id() != self) nested_inline = false;
+      });
+      for (volatile int spin = 0; spin < 2000; spin = spin + 1) {} // enough work that both threads take part
+      counts[i].fetch_add(1);
+    }
+  };
+  if (dynamic)
+    parallel_for_dynamic(n, body);
+  else
+    parallel_for(n, body);
+  auto out = Napi::Int32Array::New(info.Env(), n);
+  for (int i = 0; i < n; i++) out[i] = counts[i].load();
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("counts", out);
+  r.Set("threads", Napi::Number::New(info.Env(), (double)ids.size()));
+  r.Set("nestedInline", Napi::Boolean::New(info.Env(), nested_inline.load()));
+  return r;
+}
+
 } // namespace
 
 void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
@@ -414,6 +459,7 @@ void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("frozenLinearDequantize", Napi::Function::New(env, kernel_guarded<FrozenLinearDequantize>));
   k.Set("frozenLinearBytes", Napi::Function::New(env, kernel_guarded<FrozenLinearBytes>));
   k.Set("setThreads", Napi::Function::New(env, kernel_guarded<SetThreadsK>));
+  k.Set("parallelForRuns", Napi::Function::New(env, kernel_guarded<ParallelForRuns>));
 }
 
 } // namespace peft
