@@ -247,8 +247,12 @@ bool decode_bf16_rows(const LlamaModel& m) { return rows_family(m) && bf16_rows(
 
 bool decode_int8_rows(const LlamaModel& m) { return int8_rows(m); }
 
+bool decode_all_rows(const LlamaModel& m) {
+  return rows_family(m) && (bf16_rows(m) || (m.compute == kern::Compute::F32 && !m.int8 && rows_path(m)));
+}
+
 bool decode_row_path(const LlamaModel& m, int T) {
-  if (bf16_rows(m)) return true;
+  if (bf16_rows(m) || decode_all_rows(m)) return true;
   if (!rows_path(m) && !int8_rows(m)) return false; // the int8 mode takes any shape (fp32 rows products for others)
   // the batched decoder pools a segment while its frozen products would run in fp32 in llama_forward (which takes
   // the model's compute mode from 32 rows on), up to the rows the decode products take
@@ -274,12 +278,12 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
   cache.init(m, c.gpt2 ? std::min(P + opt.max_tokens, c.max_position_embeddings) : P + opt.max_tokens);
   const bool rows = decode_row_path(m, 1); // the decode steps (the bf16 and int8 modes take any shape)
   DecodeBufs b;
-  const bool all_rows = rows && bf16_rows(m);  // the prompt too, as the batched decoder pools it
-  const int row_max = kern::NF4_GEMV_MAX_ROWS; // the most rows decode_row_path takes
-  b.plan(m, st, all_rows ? std::max(std::min(P, BF16_PREFILL_CHUNK), row_max) : row_max);
+  const bool all_rows = rows && decode_all_rows(m); // the prompt too, as the batched decoder pools it
+  const int row_max = kern::NF4_GEMV_MAX_ROWS;      // the most rows decode_row_path takes
+  b.plan(m, st, all_rows ? std::max(std::min(P, PREFILL_CHUNK), row_max) : row_max);
   if (all_rows) { // in chunks, as the batched decoder prefills it
-    for (int c0 = 0; c0 < P; c0 += BF16_PREFILL_CHUNK)
-      forward_rows(m, st, cache, prompt.data() + c0, std::min(BF16_PREFILL_CHUNK, P - c0), b);
+    for (int c0 = 0; c0 < P; c0 += PREFILL_CHUNK)
+      forward_rows(m, st, cache, prompt.data() + c0, std::min(PREFILL_CHUNK, P - c0), b);
   } else if (decode_row_path(m, P)) {
     forward_rows(m, st, cache, prompt.data(), P, b);
   } else { // a long prompt through the matmuls, as one sequence's forward

@@ -28,9 +28,15 @@ std::vector<int32_t> generate(const LlamaModel& m, const AdapterStack& st, const
 // model without MoE or q-k-norm layers): then generate and the batched decoder run every row of a
 // sequence, its prompt's included, through those products, so both give the same numbers.
 bool decode_bf16_rows(const LlamaModel& m);
-// In that mode a prompt runs in chunks of this many rows, in generate and in the batched decoder alike (which joins
+// Whether every row of a sequence, its prompt's included, runs the row products (pooled with the other sequences'
+// rows in the batched decoder): the bf16 mode above, and fp32 compute of a Llama-family model whose projections the
+// row products all take (NF4 with whole 64-weight blocks per row, fp32). A long prompt then never runs on its own
+// through llama_forward (which decoded every NF4 weight once per sequence in a batch): its chunks join the batch's
+// tiles, decoded once per step for every sequence's rows.
+bool decode_all_rows(const LlamaModel& m);
+// In that case a prompt runs in chunks of this many rows, in generate and in the batched decoder alike (which joins
 // them with other sequences' steps, so a long prompt never stalls the running ones for its whole prefill).
-constexpr int BF16_PREFILL_CHUNK = 64;
+constexpr int PREFILL_CHUNK = 64;
 // fp32 decoding: steps of at most this many rows (every decode row, short prompts) run the register-decoded products
 // (Backend::decode_linear_group), steps of more rows below 32 decode/rows_matmul's tiles, here and in the batched
 // decoder alike, so a prompt of any length gets the same numbers from both.
@@ -39,8 +45,8 @@ constexpr int DECODE_FEW_ROWS = 16;
 // and prompts of at most kern::NF4_GEMV_MAX_ROWS rows in int8 (decode/rows_int8.h) and the head from its int8 copy, in
 // generate and in the batched decoder alike; longer prompts through llama_forward in fp32.
 bool decode_int8_rows(const LlamaModel& m);
-// Whether a step of T rows of one sequence runs the row products (decode rows, short prompts; every row in the bf16
-// mode) or llama_forward (longer prompts; every step of a model the row products cannot take: GPT-2, MoE, q-k-norm
+// Whether a step of T rows of one sequence runs the row products (decode rows, short prompts; every row where
+// decode_all_rows) or llama_forward (longer prompts; every step of a model the row products cannot take: GPT-2, MoE, q-k-norm
 // layers, NF4 widths that are not whole 64-weight blocks). generate and the batched decoder (which pools the rows of
 // such segments and runs the others on their own, as llama_forward does) draw this one line.
 bool decode_row_path(const LlamaModel& m, int T);

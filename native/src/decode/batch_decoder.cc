@@ -212,16 +212,18 @@ std::vector<DecodeEvent> BatchDecoder::step(int prefill_rows) {
   // the head its bf16 copy, widened to fp32, as generate reads them
   const bool bf16_copies = !bf16 && m.compute == kern::Compute::BF16;
 
-  // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget. In
-  // the bf16 mode a prompt joins in chunks of BF16_PREFILL_CHUNK rows (generate runs it in the same chunks), so a long
-  // one stalls the running sequences for one chunk per step, not for its whole prefill.
+  // Who takes part: every running sequence (one row), and waiting prompts in join order within the prefill budget.
+  // Where every row is pooled (decode_all_rows: the bf16 mode, fp32 compute of a model the row products take) a prompt
+  // joins in chunks of PREFILL_CHUNK rows (generate runs it in the same chunks), so a long one stalls the running
+  // sequences for one chunk per step, not for its whole prefill.
+  const bool all_rows = decode_all_rows(m);
   std::vector<Seq*> seqs;
   std::vector<int> rows; // rows of each entry of seqs in this step
   int joining_rows = 0;
   for (int64_t id : order_) {
     Seq* s = seqs_.at(id).get();
     const int left = (int)s->req.prompt.size() - s->fed;
-    const int T = s->prefilled ? 1 : bf16 ? std::min(left, BF16_PREFILL_CHUNK) : left;
+    const int T = s->prefilled ? 1 : all_rows ? std::min(left, PREFILL_CHUNK) : left;
     if (s->prefilled || joining_rows == 0 || joining_rows + T <= prefill_rows) {
       seqs.push_back(s);
       rows.push_back(T);

@@ -46,7 +46,7 @@ class BatchDecoder {
   void drop(int64_t id);
   // One forward over every sequence (prompt rows of the new ones, the last token of the others) and one sampled
   // token each (a prompt samples after its last chunk); finished sequences are removed. At most `prefill_rows` prompt
-  // rows join per step (at least one prompt, or one chunk of one in the bf16 mode: generate.h BF16_PREFILL_CHUNK).
+  // rows join per step (at least one prompt, or one chunk of one where every row is pooled: generate.h decode_all_rows, PREFILL_CHUNK).
   std::vector<DecodeEvent> step(int prefill_rows = 512);
   int size() const { return (int)seqs_.size(); }
   // Prompt rows the last step ran (prefill; the rest of its rows were decode rows).
