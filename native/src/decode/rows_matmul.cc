@@ -39,7 +39,8 @@ const RowsBf16Kernels* bf16_kernels() {
 
 constexpr int TILE = 16; // weight rows per task (multiple of 4; a 16 x 1536 fp32 tile is 96 KB)
 
-// How a weight is cut into row tiles: NF4 tiles start on 64-weight block boundaries (TILE rows, doubled until a
+// How a weight is cut into row tiles: NF4 tiles start on 64-weight block boundaries (TILE rows, or the frozen
+// products' FROZEN_TILE_ROWS, doubled until a
 // tile is whole blocks), with the view the variants decode from; q is null for fp32 / bf16 storage.
 struct Nf4Tiles {
   const kern::NF4Tensor* q = nullptr;
@@ -47,8 +48,9 @@ struct Nf4Tiles {
   kern::Nf4View view{};
 };
 
-Nf4Tiles nf4_tiles(const kern::FrozenLinear& W) {
+Nf4Tiles nf4_tiles(const kern::FrozenLinear& W, int tile_rows = TILE) {
   Nf4Tiles t;
+  t.tile_rows = tile_rows;
   if (W.storage() != kern::Storage::NF4) return t;
   t.q = &W.nf4_tensor();
   while (((size_t)t.tile_rows * W.in()) % kern::NF4_BLOCK != 0) t.tile_rows *= 2;
@@ -156,8 +158,10 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
   if (bf16)
     if (const RowsBf16Kernels* kb = bf16_kernels()) return rows_matmul_bf16_mode(*kb, W, x, T, y);
   const RowsKernels& kr = kernels();
+  const bool frozen = kern::active_isa() == kern::Isa::Avx512 && frozen_products_avx512_fn;
+  const RowsProducts products = frozen ? frozen_products_avx512_fn : kr.products;
   x = aligned_rows(x, T, in, out);
-  const Nf4Tiles nt = nf4_tiles(W);
+  const Nf4Tiles nt = nf4_tiles(W, frozen ? FROZEN_TILE_ROWS : TILE);
   const kern::NF4Tensor* q = nt.q;
   const int tile_rows = nt.tile_rows;
   const kern::Nf4View& view = nt.view;
@@ -175,7 +179,7 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
       } else {
         w = W.rows_f32(o0, rows, tile);
       }
-      kr.products(w, o0, o0 + rows, in, x, T, y, out);
+      products(w, o0, o0 + rows, in, x, T, y, out);
     }
   });
   W.add_bias_rows(y, T);

@@ -21,6 +21,15 @@ struct RowsKernels {
   Nf4Blocks dequant;
 };
 
+// The products of a frozen projection's weight tiles (rows_matmul), where an ISA has a faster form than `products`:
+// the same contract (a row's result never depends on T or on the other rows), other bits (each output one FMA chain
+// over the inputs in order, no lane reduction: rows_frozen_avx512.cc). `products` stays what the lm_head and LoRA
+// factors run (rows_matmul_f32), whose bits generate's single-row decode_rows_f32 reproduces; generate and the batched
+// decoder both run a frozen projection's tiles through rows_matmul, so both get these. Null where the build has none.
+using FrozenProducts = RowsProducts;
+extern const FrozenProducts frozen_products_avx512_fn;
+constexpr int FROZEN_TILE_ROWS = 48; // the weight rows per tile it runs best on (three vectors of 16 outputs)
+
 // bf16 mode (bf16 compute on a CPU with AVX512-BF16): y as RowsProducts for bf16 weights and bf16 inputs, fp32
 // accumulation (vdpbf16ps); NF4 blocks to bf16; fp32 values to bf16 (round to nearest even).
 using RowsBf16Products = void (*)(const uint16_t* W, int o0, int o1, int in, const uint16_t* x, int T, float* y,
