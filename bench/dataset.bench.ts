@@ -2,7 +2,7 @@
 // cleaning, PII redaction, exact dedup, tokenization with the stories260K tokenizer, packing and writing the JSONL
 // files — everything the stage does. Each run loads a fresh tokenizer (cold word cache). Goal: >= 20 MB/s.
 // Then `dataset.big`: a 200 MB+ corpus (wikitext-2 valid + test repeated, each copy's lines marked with its number so
-// dedup keeps them) prepared on one thread and on the worker pool (one worker per core), each in its own process
+// dedup keeps them) prepared on one thread and on the pool (one thread per core: this one and the workers), each in its own process
 // (peak RSS its own), the outputs' sha256 compared. Goal: >= 40 MB/s on two cores.
 // Run: `npx tsx bench/dataset.bench.ts` (BENCH_RUNS, default 5; BENCH_DATASET_BIG_MB, default 200, 0 skips).
 // Skips with a JSON line when the fixtures are absent.

@@ -32,7 +32,7 @@ export interface PrepareOptions {
   progress?: (message: string, step?: number, total?: number) => void;
   /** An encoder-decoder model (T5): records are prompt -> encoder, answer -> decoder target (seq2seq.ts). */
   seq2seq?: { decoderStart: number };
-  /** Worker threads for cleaning and tokenizing (1: this thread only); default one per core from PARALLEL_MIN_BYTES of source. */
+  /** Threads for cleaning and tokenizing (1: this thread only; on the streamed path this thread is one of them); default one per core from PARALLEL_MIN_BYTES of source. */
   workers?: number;
   /** Bytes per chunk of a text source on the streamed path (stream-chunks.ts; tests make it small). */
   chunkBytes?: number;

@@ -1,9 +1,10 @@
 // The streamed path of a `text` dataset read from text files (exact or no dedup): the source read in chunks that the
-// dataset workers turn into cleaned, hashed, tokenized documents (stream-docs.ts); this thread dedups them by
-// 128-bit digest and spools the kept ids in order (token-spool.ts); once every rank is known, `limit` and the split
-// pick the same documents as the in-memory path (the n smallest seeded ranks), and a second pass over the spool
-// packs each part and has the workers format its JSONL (stream-format.ts), written in order. Memory: a few chunks
-// per worker, the spool's buffer and ~60 bytes per kept document. Byte-identical to prepareDataset + writeDataset.
+// dataset workers and this thread (in-order.ts) turn into cleaned, hashed, tokenized documents (stream-docs.ts); this
+// thread dedups them by 128-bit digest and spools the kept ids in order (token-spool.ts); once every rank is known,
+// `limit` and the split pick the same documents as the in-memory path (the n smallest seeded ranks), and a second
+// pass over the spool packs each part and has the workers (and this thread) format its JSONL (stream-format.ts),
+// written in order. Memory: a few chunks per worker, the spool's buffer and ~60 bytes per kept document.
+// Byte-identical to prepareDataset + writeDataset.
 import { closeSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PeftError } from '../../src/errors.ts';
@@ -12,6 +13,7 @@ import { IdBuffer } from '../../src/hf/id-buffer.ts';
 import { effectiveMaxTokens } from './config.ts';
 import { DigestSet } from './digest-set.ts';
 import { PackedRecord } from './packed-record.ts';
+import { InOrder } from './in-order.ts';
 import { type PoolWorker, poolWorkers, workerCount } from './parallel.ts';
 import { checkAbort, newDatasetStats, type PrepareOptions, step, TokenRemovals, vocabError } from './prepare.ts';
 import { BadRecord, type Origin } from './records.ts';
@@ -26,8 +28,6 @@ import { TokenSpool } from './token-spool.ts';
 
 /** Ids per JSONL formatting job (a multiple of seqLen): ~800 KB of JSONL, which stays in the CPU cache on its way to the file (4x that took 25% longer). */
 const FORMAT_IDS = 1 << 16;
-/** Jobs in flight per worker: enough to keep each busy while this thread writes, few enough to bound memory. */
-const IN_FLIGHT = 3;
 
 interface SourceFile {
   abs: string;
@@ -169,8 +169,7 @@ async function streamSource(
     lineBase[fi] += r.lines;
     opts.progress?.(`preparing ${partCode === 1 ? 'train' : 'valid'}`, counts.docs);
   };
-  const queue: { fi: number; reply: Promise<ChunkResult> }[] = [];
-  const limit = (workers?.length ?? 0) * IN_FLIGHT;
+  const queue = new InOrder<ChunkResult & { fi: number }>(workers ?? []);
   let inline = 0;
   for (let fi = 0; fi < files.length; fi++) {
     opts.progress?.(`reading ${files[fi].shown}`);
@@ -184,20 +183,22 @@ async function streamSource(
         if (++inline % 8 === 0) await new Promise(setImmediate); // timers, signals and progress get their turn
         continue;
       }
-      const w = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
       const shown = files[fi].shown;
-      const reply = w.request<ChunkResult>(job, [bytes.buffer as ArrayBuffer]).catch((e: unknown) => {
-        throw workerFailure(e, shown);
-      });
-      reply.catch(() => {}); // awaited in order below; no unhandled rejection while an earlier one is awaited
-      queue.push({ fi, reply });
-      while (queue.length >= limit) {
-        const head = queue.shift()!;
-        consume(head.fi, await head.reply);
-      }
+      const chunkFi = fi;
+      await queue.add(
+        (w) =>
+          w.request<ChunkResult>(job, [bytes.buffer as ArrayBuffer]).then(
+            (r) => Object.assign(r, { fi: chunkFi }),
+            (e: unknown) => {
+              throw workerFailure(e, shown);
+            },
+          ),
+        () => Object.assign(processChunk(job, opts.tokenizer), { fi: chunkFi }),
+        (r) => consume(r.fi, r),
+      );
     }
   }
-  for (const head of queue.splice(0)) consume(head.fi, await head.reply);
+  await queue.finish((r) => consume(r.fi, r));
   return counts;
 }
 
@@ -287,7 +288,7 @@ export async function prepareStreamed(
   const trainBytes = sources.train.reduce((a, f) => a + f.bytes, 0);
   const bytesIn = trainBytes + (sources.valid ?? []).reduce((a, f) => a + f.bytes, 0);
   const count = workerCount(trainBytes, opts.workers);
-  const workers = count > 1 ? poolWorkers(count) : undefined;
+  const workers = count > 1 ? poolWorkers(count - 1) : undefined; // this thread is the count-th: it takes the jobs no worker has room for
   const spool = new TokenSpool(join(outDir, '.token-spool.tmp'));
   const kept = new Kept();
   try {
@@ -402,21 +403,23 @@ async function writeParts(
   const tok = opts.tokenizer;
   const seqLen = config.seqLen;
   const run = Math.max(1, Math.floor(FORMAT_IDS / seqLen)) * seqLen;
-  const queue: { fd: number; reply: Promise<{ bytes: Uint8Array }> }[] = [];
-  const limit = (workers?.length ?? 0) * IN_FLIGHT;
+  const queue = new InOrder<{ fd: number; bytes: Uint8Array }>(workers ?? []);
+  const write = (r: { fd: number; bytes: Uint8Array }): void => writeAll(r.fd, r.bytes);
   const emit = async (w: PartWriter, ids: Int32Array): Promise<void> => {
     if (!workers) return writeAll(w.fd, formatSequences(ids, seqLen, tok));
-    const worker = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const job: FormatJob = { op: 'format', ids, seqLen, tokenizerDir: tok.dir };
-    const reply = worker.request<{ bytes: Uint8Array }>(job, [ids.buffer as ArrayBuffer]).catch((e: unknown) => {
-      throw workerFailure(e, join(outDir, w.fd === fds[0] ? 'train.jsonl' : 'valid.jsonl'));
-    });
-    reply.catch(() => {});
-    queue.push({ fd: w.fd, reply });
-    while (queue.length >= limit) {
-      const head = queue.shift()!;
-      writeAll(head.fd, (await head.reply).bytes);
-    }
+    const fd = w.fd;
+    await queue.add(
+      (worker) =>
+        worker.request<{ bytes: Uint8Array }>(job, [ids.buffer as ArrayBuffer]).then(
+          (r) => ({ fd, bytes: r.bytes }),
+          (e: unknown) => {
+            throw workerFailure(e, join(outDir, fd === fds[0] ? 'train.jsonl' : 'valid.jsonl'));
+          },
+        ),
+      () => ({ fd, bytes: formatSequences(ids, seqLen, tok) }),
+      write,
+    );
   };
   const fds: number[] = [];
   try {
@@ -445,7 +448,7 @@ async function writeParts(
     }
     await parts[1]!.finish();
     await parts[2]!.finish();
-    for (const head of queue.splice(0)) writeAll(head.fd, (await head.reply).bytes);
+    await queue.finish(write);
     done(
       parts[1]!.samples.map((ids) => new PackedRecord(ids, tok)),
       parts[2]!.samples.map((ids) => new PackedRecord(ids, tok)),
