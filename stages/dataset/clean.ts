@@ -112,26 +112,47 @@ export function normalizeWhitespace(s: string): string {
   let newlines = 0; // pending newlines
   let replaced = false; // a character replaced in place (the length alone does not show it)
   let wide = 0; // the OR of the characters written: below 0x100 when all are Latin-1
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; ) {
     let c = inp[i];
-    // The common case skips these tests: a printable ASCII (or C1) char, none of the spaces, newlines or zero-widths.
-    if (c <= 32 || c >= 0xa0) {
-      if (c === 13) {
-        c = 10;
-        replaced = true;
-        if (i + 1 < n && inp[i + 1] === 10) i++;
+    if (c > 32 && c < 0xa0) {
+      // A run of printable ASCII (or C1) chars: the pending break or space first, then the run as it is.
+      if (newlines > 0) {
+        out[len] = low[len] = 10;
+        len++;
+        if (newlines > 1) {
+          out[len] = low[len] = 10;
+          len++;
+        }
+        newlines = 0;
+      } else if (space) {
+        out[len] = low[len] = 32;
+        len++;
       }
-      if (c === 10) {
-        newlines++;
-        space = false;
-        continue;
-      }
-      if (c === 0x200b || c === 0x2060 || c === 0xfeff) continue;
-      if (isHorizontalSpace(c)) {
-        if (newlines === 0) space = true;
-        if (c !== 32) replaced = true;
-        continue;
-      }
+      space = false;
+      do {
+        out[len] = low[len] = c;
+        len++;
+        if (++i === n) break;
+        c = inp[i];
+      } while (c > 32 && c < 0xa0);
+      continue;
+    }
+    i++;
+    if (c === 13) {
+      c = 10;
+      replaced = true;
+      if (i < n && inp[i] === 10) i++;
+    }
+    if (c === 10) {
+      newlines++;
+      space = false;
+      continue;
+    }
+    if (c === 0x200b || c === 0x2060 || c === 0xfeff) continue;
+    if (isHorizontalSpace(c)) {
+      if (newlines === 0) space = true;
+      if (c !== 32) replaced = true;
+      continue;
     }
     if (newlines > 0) {
       out[len] = low[len] = 10;
