@@ -16,12 +16,14 @@ class ByteWriter {
   buf: Buffer;
   pos = 0;
 
-  /** `fd`: the file flush() writes to (a writer without one only grows). */
+  /** `fd`: the file flush() writes to (a writer without one only grows); `spare`: a buffer to write into when it holds `capacity`. */
   constructor(
     capacity: number,
     readonly fd?: number,
+    spare?: ArrayBuffer,
   ) {
-    this.buf = Buffer.allocUnsafe(Math.max(1 << 16, capacity));
+    const size = Math.max(1 << 16, capacity);
+    this.buf = spare && spare.byteLength >= size ? Buffer.from(spare) : Buffer.allocUnsafe(size);
   }
 
   /** Writes the bytes so far to the file and empties the buffer. */
@@ -203,14 +205,15 @@ function writeRecords(records: readonly OutputRecord[], w: ByteWriter): void {
   }
 }
 
-export function jsonlBytes(records: readonly OutputRecord[]): Buffer {
+/** The JSONL bytes of `records`, written into `spare` where it is large enough (a view of it: the caller's to reuse), else into a buffer of their own. */
+export function jsonlBytes(records: readonly OutputRecord[], spare?: ArrayBuffer): Buffer {
   let estimate = 8; // enough for most outputs in one allocation (the text is usually ASCII); reserve() grows otherwise
   for (const r of records) {
     const n = r instanceof PackedRecord ? r.idView.length : r.ids.length;
     const chars = r instanceof PackedRecord ? (r.knownTextLength() ?? 3 * n) : r.text.length; // a token's text: a few bytes
     estimate += 48 + 10 * n + chars + (chars >> 3);
   }
-  const w = new ByteWriter(estimate);
+  const w = new ByteWriter(estimate, undefined, spare);
   writeRecords(records, w);
   return w.buf.subarray(0, w.pos);
 }

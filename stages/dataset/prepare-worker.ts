@@ -66,7 +66,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
       const reply = processChunk(req, tokenizerOf(req.tokenizerDir));
       parentPort!.postMessage(reply, chunkTransfer(reply));
     } else if (req.op === 'format') {
-      const bytes = formatSequences(req.ids, req.seqLen, tokenizerOf(req.tokenizerDir));
+      const bytes = formatSequences(req.ids, req.seqLen, tokenizerOf(req.tokenizerDir), req.spare);
       parentPort!.postMessage({ op: 'format', bytes }, [bytes.buffer as ArrayBuffer]);
     } else {
       const reply = tokenize(req);
