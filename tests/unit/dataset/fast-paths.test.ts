@@ -38,6 +38,15 @@ describe('fast paths', () => {
     const expected = records.map((r) => `{"ids":[${r.ids.join(',')}],"labels":[${r.labels.join(',')}],"text":${JSON.stringify(r.text)}}\n`).join('');
     expect(jsonlBytes(records).equals(Buffer.from(expected, 'utf8'))).toBe(true);
     expect(jsonlBytes([]).length).toBe(0);
+    // Into a spare buffer (its old bytes garbage): the same bytes, in the spare when it is large enough, else not.
+    const spare = new Uint8Array(1 << 17).fill(0x41).buffer;
+    const into = jsonlBytes(records, spare);
+    expect(into.equals(Buffer.from(expected, 'utf8'))).toBe(true);
+    expect(into.buffer).toBe(spare);
+    const small = new ArrayBuffer(1 << 10);
+    const grown = jsonlBytes(records, small);
+    expect(grown.equals(Buffer.from(expected, 'utf8'))).toBe(true);
+    expect(grown.buffer).not.toBe(small);
   });
 
   it('a packed record writes, counts and reads like a plain one', () => {
