@@ -10,7 +10,7 @@ export interface KernelsInfo {
   bf16Native: boolean;
   bf16Impl: string;
   bf16Library: string; // "onednn-2.6.3/omp", or "none" when built without oneDNN
-  sgemmLibrary: string; // "openblas" | "builtin"
+  sgemmLibrary: string; // "openblas" | "builtin", prefixed "onednn+" where oneDNN takes the untransposed-A products
   openblasLinked: boolean;
   /** The decode kernels' ISA (avx512 | avx2 | scalar; PEFT_ISA forces one), what the CPU / build can run, or the
    * error a bad PEFT_ISA gives (absent in addons older than the ISA dispatch). */

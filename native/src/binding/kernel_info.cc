@@ -6,7 +6,8 @@
 #include "kernels/gemm_bf16_internal.h"
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
-#include "kernels/sgemm_builtin.h"
+#include "kernels/sgemm_onednn.h"
+#include "kernels/sgemm_route.h"
 
 namespace peft::binding {
 namespace {
@@ -35,7 +36,9 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   o.Set("bf16Native", bf16_native());
   o.Set("bf16Impl", bf16_native() ? bf16_impl() : "fallback:f32-sgemm");
   o.Set("bf16Library", bf16_backend_name());
-  o.Set("sgemmLibrary", sgemm_uses_openblas() ? "openblas" : "builtin");
+  o.Set("sgemmLibrary",
+        std::string(sgemm_uses_onednn() ? "onednn+" : "") + (sgemm_uses_openblas() ? "openblas" : "builtin"));
+  o.Set("onednnLinked", sgemm_onednn_linked());
 #ifdef PEFT_HAVE_OPENBLAS
   o.Set("openblasLinked", true);
 #else

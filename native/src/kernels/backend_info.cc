@@ -1,10 +1,10 @@
-// backend_info(): one line naming the sgemm library, the bf16 matmul implementation, the thread count and the ISA of
+// backend_info(): one line naming the sgemm libraries, the bf16 matmul implementation, the thread count and the ISA of
 // the dispatched decode kernels.
 #include <string>
 #include "kernels/gemm_bf16_internal.h"
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
-#include "kernels/sgemm_builtin.h"
+#include "kernels/sgemm_route.h"
 #ifdef PEFT_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -27,13 +27,20 @@ static std::string sgemm_name() {
 #endif
 }
 
+// "onednn-2.6.3/omp (x W^T, dy W) + " where oneDNN takes the untransposed-A products, else "".
+static std::string onednn_part() {
+  if (!sgemm_uses_onednn()) return "";
+  return bf16_backend_name() + " (x W^T, dy W) + ";
+}
+
 std::string backend_info() {
   std::string bf = bf16_backend_name();
   if (bf == "none")
     bf = "fp32-fallback (built without oneDNN)";
   else
     bf += bf16_native() ? " (" + bf16_impl() + ")" : " (no bf16 ISA: fp32 fallback)";
-  return "sgemm=" + sgemm_name() + " bf16=" + bf + " threads=" + std::to_string(threads()) + " " + isa_info();
+  return "sgemm=" + onednn_part() + sgemm_name() + " bf16=" + bf + " threads=" + std::to_string(threads()) + " " +
+         isa_info();
 }
 
 } // namespace peft::kern

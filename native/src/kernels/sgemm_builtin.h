@@ -4,5 +4,4 @@
 namespace peft::kern {
 void sgemm_builtin(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                    int ldb, float beta, float* C, int ldc, bool parallel);
-bool sgemm_uses_openblas(); // whether kern::sgemm goes to OpenBLAS (else the built-in kernel)
 } // namespace peft::kern

@@ -1,5 +1,6 @@
-// Test-addon bindings of the compute kernels (exports.kernels): sgemm / gemm_bf16 on typed arrays, bf16 conversion,
-// NF4 quantize / dequantize, FrozenLinear handles, threads - for tests and benchmarks (introspection: kernel_info.cc).
+// Test-addon bindings of the compute kernels (exports.kernels): sgemm (and its route) / gemm_bf16 on typed arrays, bf16
+// conversion, NF4 quantize / dequantize, FrozenLinear handles, threads - for tests and benchmarks (introspection:
+// kernel_info.cc).
 // Every argument is validated (type, integer range, typed-array length vs shape); errors are JS Errors with `code`.
 #include <napi.h>
 #include <atomic>
@@ -19,6 +20,8 @@
 #include "kernels/linear.h"
 #include "kernels/nf4.h"
 #include "kernels/sgemm_builtin.h"
+#include "kernels/sgemm_onednn.h"
+#include "kernels/sgemm_route.h"
 #ifdef PEFT_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -48,7 +51,9 @@ auto u8arr(const Napi::Value& v, const std::string& what, size_t need) {
 }
 
 // kernels.sgemm({transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, builtin?}): C updated in place and
-// returned; builtin: true runs the built-in blocked kernel, openblas: true one single-threaded OpenBLAS call.
+// returned; builtin: true runs the built-in blocked kernel, openblas: true one single-threaded OpenBLAS call, onednn:
+// true one single-threaded oneDNN call by the routing rule (sgemm_onednn.h; refused for transposed A or K = 0), or
+// "matmul" / "gemm" that oneDNN routine whatever the rule says (benches).
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   Napi::Object o = obj_arg(info, 0, "sgemm");
   const GemmArgs g = gemm_args(o, "sgemm");
@@ -70,8 +75,34 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
     bad("sgemm: this build has no OpenBLAS (install libopenblas-dev and rebuild)");
 #endif
   }
+  const Napi::Value od = o.Get("onednn");
+  if (od.IsString() || (od.IsBoolean() && od.As<Napi::Boolean>().Value())) { // oneDNN alone, whatever sgemm picks here
+    if (!sgemm_onednn_linked()) bad("sgemm: this build has no oneDNN (install libdnnl-dev and rebuild)");
+    OnednnSgemm r = sgemm_onednn_route(g.tA, g.tB, g.K);
+    if (od.IsString()) {
+      const std::string v = od.As<Napi::String>().Utf8Value();
+      if (v != "matmul" && v != "gemm") bad("sgemm: 'onednn' must be true, \"matmul\" or \"gemm\"");
+      r = v == "matmul" ? OnednnSgemm::Matmul : OnednnSgemm::Gemm;
+    }
+    if (r == OnednnSgemm::None || g.K == 0) bad("sgemm: no oneDNN routine for transposed A or K = 0");
+    sgemm_onednn(r, g.tA, g.tB, g.M, g.N, g.K, g.alpha, A.Data(), g.lda, B.Data(), g.ldb, g.beta, C.Data(), g.ldc);
+    return C;
+  }
   sgemm(g.tA, g.tB, g.M, g.N, g.K, g.alpha, A.Data(), g.lda, B.Data(), g.ldb, g.beta, C.Data(), g.ldc);
   return C;
+}
+
+// kernels.sgemmRoute({transA, transB, M, N, K, alpha, ...}): where sgemm runs that call ("onednn-matmul",
+// "onednn-gemm", "openblas", "builtin"), and oneDNN's implementation for it when it is the matmul primitive.
+Napi::Value SgemmRoute(const Napi::CallbackInfo& info) {
+  Napi::Object o = obj_arg(info, 0, "sgemmRoute");
+  const GemmArgs g = gemm_args(o, "sgemmRoute");
+  Napi::Object r = Napi::Object::New(info.Env());
+  const std::string route = sgemm_route(g.tA, g.tB, g.N, g.K, g.alpha);
+  r.Set("route", route);
+  if (route == "onednn-matmul")
+    r.Set("impl", sgemm_onednn_impl(g.tA, g.tB, g.M, g.N, g.K, g.alpha, g.lda, g.ldb, g.beta, g.ldc));
+  return r;
 }
 
 // kernels.gemmBf16({... A: Uint16Array, B: Uint16Array, C: Float32Array}): bf16 inputs, fp32 C in place.
@@ -439,6 +470,7 @@ Napi::Value ParallelForRuns(const Napi::CallbackInfo& info) {
 
 void register_kernel_test_bindings(Napi::Env env, Napi::Object k) {
   k.Set("sgemm", Napi::Function::New(env, kernel_guarded<Sgemm>));
+  k.Set("sgemmRoute", Napi::Function::New(env, kernel_guarded<SgemmRoute>));
   k.Set("gemmBf16", Napi::Function::New(env, kernel_guarded<GemmBf16>));
   k.Set("f32ToBf16", Napi::Function::New(env, kernel_guarded<F32ToBf16>));
   k.Set("bf16ToF32", Napi::Function::New(env, kernel_guarded<Bf16ToF32>));
