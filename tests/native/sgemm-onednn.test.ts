@@ -1,6 +1,9 @@
 // kern::sgemm's oneDNN route (native/src/kernels/sgemm_onednn.cc): which routine the rule gives each call, and the
 // routed products against a float64 reference within the fp32 bound |C - C64| <= (K + 2) 2^-24 (|alpha| |A||B| +
 // |beta C0|) (any summation order, plus the alpha and beta roundings), a bound the checks show a wrong product breaks.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
 import { buffers, type Gemm, refGemm, relErr, shapeOf } from './gemm-ref.ts';
@@ -85,6 +88,36 @@ describe('sgemm oneDNN route', () => {
       k.setThreads(before);
     }
   });
+
+  // In a fresh process (OpenMP teams, once started, stay for the process's life): the thread count after a pooled
+  // OpenBLAS product, then after pooled products on each oneDNN routine.
+  const procTasks = existsSync('/proc/self/task');
+  it.skipIf(!routed || !procTasks)(
+    `oneDNN starts no threads of its own: the pool is the process's only compute threads${routed && procTasks ? '' : ' (skipped: route off or no /proc)'}`,
+    () => {
+      const addonPath = process.env.PEFT_TEST_ADDON ?? fileURLToPath(new URL('../../native/build/Release/peft_engine_test.node', import.meta.url));
+      const child = `
+        const k = require(${JSON.stringify(addonPath)}).kernels;
+        const tasks = () => require('node:fs').readdirSync('/proc/self/task').length;
+        k.setThreads(2);
+        const run = (transA, transB, K, opt) => {
+          const M = 256, N = 128, A = new Float32Array(M * K).fill(0.5), B = new Float32Array(N * K).fill(0.25);
+          k.sgemm({ transA, transB, M, N, K, A, B, C: new Float32Array(M * N), ...opt });
+        };
+        run(true, false, 64, {});
+        const pool = tasks();
+        run(false, true, 64, {}); run(false, false, 64, {}); run(false, true, 16, {});
+        const routed = tasks();
+        run(false, true, 64, { onednn: true }); run(false, false, 64, { onednn: true });
+        console.log(JSON.stringify({ pool, routed, single: tasks(), route: k.sgemmRoute({ transA: false, transB: true, M: 256, N: 128, K: 64 }).route }));`;
+      const r = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const got = JSON.parse(r.stdout.trim());
+      expect(got.route).toBe('onednn-matmul');
+      expect(got.routed).toBe(got.pool); // an OpenMP team would add threads here
+      expect(got.single).toBe(got.pool);
+    },
+  );
 
   it.skipIf(!linked)(`the bound rejects a wrong product: bf16-rounded inputs, a transposed operand${linked ? '' : ' (skipped: built without oneDNN)'}`, () => {
     const g = shapeOf(false, true, 96, 96, 96, 0, 1, 0);
