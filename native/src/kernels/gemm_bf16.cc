@@ -1,11 +1,9 @@
 // kern::gemm_bf16: bf16 inputs, fp32 accumulation and output. With oneDNN on a CPU that has AVX512-BF16 or AMX it
-// runs a oneDNN matmul primitive, created once per (shape, transposes, leading dims, alpha, beta) and cached;
-// transposes are expressed as strides, alpha as an output scale, beta as a sum post-op. Otherwise (no oneDNN, no
-// bf16 ISA, or oneDNN offering only its reference kernel) the inputs are widened to fp32 and go through sgemm.
+// runs a oneDNN matmul primitive from the cache it shares with sgemm's fp32 route (kernels/dnnl_matmul.h). Otherwise
+// (no oneDNN, no bf16 ISA, or oneDNN offering only its reference kernel) the inputs are widened to fp32 and go
+// through sgemm.
 // oneDNN (Debian build) threads with OpenMP; we do not let it: C is split into one slab per pool thread and each slab
 // runs a single-threaded primitive (OpenMP team of 1, set per calling thread), so the pool is the only thread set.
-#include <cstring>
-#include <mutex>
 #include <string>
 #include <vector>
 #include "error.h"
@@ -14,13 +12,7 @@
 #include "kernels/kernels.h"
 #include "kernels/threads_internal.h"
 #ifdef PEFT_HAVE_DNNL
-#include <map>
-#include <tuple>
-#include <oneapi/dnnl/dnnl.hpp>
-extern "C" {
-void omp_set_num_threads(int);
-int omp_get_max_threads(void);
-}
+#include "kernels/dnnl_matmul.h"
 #endif
 
 namespace peft::kern {
@@ -44,69 +36,9 @@ void gemm_bf16_fallback(bool tA, bool tB, int M, int N, int K, float alpha, cons
 }
 
 #ifdef PEFT_HAVE_DNNL
-using Key = std::tuple<bool, bool, int, int, int, int, int, int, uint32_t, uint32_t>;
-struct Prim {
-  dnnl::matmul prim;
-  dnnl::memory::desc a, b, c, scratch;
-  std::string impl; // oneDNN's implementation name, e.g. "brg:avx512_core_bf16"
-  bool usable = false;
-};
-
-struct Dnnl {
-  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  std::mutex m;
-  std::map<Key, std::shared_ptr<Prim>> cache;
-};
-
-Dnnl& dnnl_state() {
-  static Dnnl* d = new Dnnl(); // leaked: destroying oneDNN objects at exit races OpenMP teardown
-  return *d;
-}
-
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alpha, int lda, int ldb, float beta,
-                               int ldc) {
-  using dt = dnnl::memory::data_type;
-  Dnnl& d = dnnl_state();
-  const Key key{tA, tB, M, N, K, lda, ldb, ldc, bits(alpha), bits(beta)};
-  std::lock_guard<std::mutex> g(d.m);
-  auto it = d.cache.find(key);
-  if (it != d.cache.end()) return it->second;
-  auto p = std::make_shared<Prim>();
-  p->a = dnnl::memory::desc({M, K}, dt::bf16, tA ? dnnl::memory::dims{1, lda} : dnnl::memory::dims{lda, 1});
-  p->b = dnnl::memory::desc({K, N}, dt::bf16, tB ? dnnl::memory::dims{1, ldb} : dnnl::memory::dims{ldb, 1});
-  p->c = dnnl::memory::desc({M, N}, dt::f32, dnnl::memory::dims{ldc, 1});
-  try {
-    dnnl::primitive_attr attr;
-    // Our own per-thread scratchpad: with the default (library) mode, Debian's build shares one global scratchpad
-    // between primitives, which races when slabs run concurrently on the pool.
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-    if (beta != 0.f) {
-      dnnl::post_ops po;
-      po.append_sum(beta);
-      attr.set_post_ops(po);
-    }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a, p->b, p->c), attr, d.eng);
-    p->impl = pd.impl_info_str();
-    // oneDNN's reference matmul is far slower than widening to fp32 + sgemm: use it never.
-    p->usable = p->impl.find("ref") == std::string::npos;
-    if (p->usable) {
-      p->prim = dnnl::matmul(pd);
-      p->scratch = pd.scratchpad_desc();
-    }
-  } catch (const dnnl::error&) { p->usable = false; }
-  d.cache.emplace(key, p);
-  return p;
-}
-
-void set_omp_threads() { // per calling thread (OpenMP ICVs are thread-local for non-OpenMP threads)
-  if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+std::shared_ptr<const DnnlMatmul> get_prim(bool tA, bool tB, int M, int N, int K, float alpha, int lda, int ldb,
+                                           float beta, int ldc) {
+  return dnnl_matmul(DnnlInput::BF16, tA, tB, M, N, K, alpha, lda, ldb, beta, ldc);
 }
 
 bool probe_native(std::string& impl) {
@@ -172,9 +104,7 @@ std::string bf16_impl_for(bool tA, bool tB, int M, int N, int K, float alpha, in
 
 size_t bf16_cached_primitives() {
 #ifdef PEFT_HAVE_DNNL
-  Dnnl& d = dnnl_state();
-  std::lock_guard<std::mutex> g(d.m);
-  return d.cache.size();
+  return dnnl_cached_matmuls(DnnlInput::BF16);
 #else
   return 0;
 #endif
@@ -197,22 +127,8 @@ void gemm_bf16(bool tA, bool tB, int M, int N, int K, float alpha, const bf16* A
                            tB ? B + (size_t)j0 * ldb : B + j0, ldb, beta, C + (size_t)i0 * ldc + j0, ldc);
         return;
       }
-      set_omp_threads();
-      thread_local dnnl::stream stream(dnnl_state().eng);
-      Dnnl& d = dnnl_state();
-      try {
-        dnnl::memory ma(p->a, d.eng, const_cast<bf16*>(tA ? A + i0 : A + (size_t)i0 * lda));
-        dnnl::memory mb(p->b, d.eng, const_cast<bf16*>(tB ? B + (size_t)j0 * ldb : B + j0));
-        dnnl::memory mc(p->c, d.eng, C + (size_t)i0 * ldc + j0);
-        thread_local std::vector<uint8_t> scratch;
-        if (scratch.size() < p->scratch.get_size()) scratch.resize(p->scratch.get_size());
-        dnnl::memory ms(p->scratch, d.eng, scratch.data());
-        p->prim.execute(stream,
-                        {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
-        stream.wait();
-      } catch (const dnnl::error& e) {
-        throw EngineError("E_ENGINE", std::string("oneDNN bf16 matmul failed: ") + e.what());
-      }
+      dnnl_matmul_run(*p, tA ? A + i0 : A + (size_t)i0 * lda, tB ? B + (size_t)j0 * ldb : B + j0,
+                      C + (size_t)i0 * ldc + j0, "bf16");
     });
     return;
   }

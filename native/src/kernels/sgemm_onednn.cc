@@ -16,17 +16,7 @@
 #include <string>
 #include "error.h"
 #ifdef PEFT_HAVE_DNNL
-#include <cstring>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <tuple>
-#include <vector>
-#include <oneapi/dnnl/dnnl.hpp>
-extern "C" {
-void omp_set_num_threads(int);
-int omp_get_max_threads(void);
-}
+#include "kernels/dnnl_matmul.h"
 #endif
 
 namespace peft::kern {
@@ -55,77 +45,6 @@ const char* sgemm_onednn_route_name(OnednnSgemm r) {
 #ifdef PEFT_HAVE_DNNL
 namespace {
 
-using Key = std::tuple<bool, bool, int, int, int, int, int, int, uint32_t, uint32_t>;
-struct Prim {
-  dnnl::matmul prim;
-  dnnl::memory::desc a, b, c, scratch;
-  std::string impl;
-  bool usable = false; // false: oneDNN offered only its reference kernel or refused; dnnl_sgemm runs instead
-};
-
-// Primitives per call shape. Shapes vary with the micro-batch length (attention chunks, row shares), so the cache is
-// bounded: past MAX_CACHED it starts over (calls in flight keep theirs through the shared_ptr).
-constexpr size_t MAX_CACHED = 512;
-struct Cache {
-  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  std::mutex m;
-  std::map<Key, std::shared_ptr<Prim>> prims;
-};
-
-Cache& cache() {
-  static Cache* c = new Cache(); // leaked: destroying oneDNN objects at exit races OpenMP teardown
-  return *c;
-}
-
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-std::shared_ptr<Prim> get_prim(bool tA, bool tB, int M, int N, int K, float alpha, int lda, int ldb, float beta,
-                               int ldc) {
-  using dt = dnnl::memory::data_type;
-  using dims = dnnl::memory::dims;
-  Cache& c = cache();
-  const Key key{tA, tB, M, N, K, lda, ldb, ldc, bits(alpha), bits(beta)};
-  std::lock_guard<std::mutex> g(c.m);
-  auto it = c.prims.find(key);
-  if (it != c.prims.end()) return it->second;
-  auto p = std::make_shared<Prim>();
-  p->a = dnnl::memory::desc({M, K}, dt::f32, tA ? dims{1, lda} : dims{lda, 1});
-  p->b = dnnl::memory::desc({K, N}, dt::f32, tB ? dims{1, ldb} : dims{ldb, 1});
-  p->c = dnnl::memory::desc({M, N}, dt::f32, dims{ldc, 1});
-  try {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user); // per-thread scratchpads: slabs run concurrently
-    attr.set_fpmath_mode(dnnl::fpmath_mode::strict);       // fp32 products even if ONEDNN_DEFAULT_FPMATH_MODE says bf16
-    if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-    if (beta != 0.f) {
-      dnnl::post_ops po;
-      po.append_sum(beta);
-      attr.set_post_ops(po);
-    }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a, p->b, p->c), attr, c.eng);
-    p->impl = pd.impl_info_str();
-    p->usable = p->impl.find("ref") == std::string::npos;
-    if (p->usable) {
-      p->prim = dnnl::matmul(pd);
-      p->scratch = pd.scratchpad_desc();
-    }
-  } catch (const dnnl::error& e) {
-    p->impl = std::string("refused: ") + e.what();
-    p->usable = false;
-  }
-  if (c.prims.size() >= MAX_CACHED) c.prims.clear();
-  c.prims.emplace(key, p);
-  return p;
-}
-
-void one_omp_thread() { // per calling thread (OpenMP ICVs are thread-local for non-OpenMP threads)
-  if (omp_get_max_threads() != 1) omp_set_num_threads(1);
-}
-
 void run_gemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
               float beta, float* C, int ldc) {
   const dnnl_status_t st = dnnl_sgemm(tA ? 'T' : 'N', tB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -141,23 +60,11 @@ void sgemm_onednn(OnednnSgemm route, bool tA, bool tB, int M, int N, int K, floa
                   const float* B, int ldb, float beta, float* C, int ldc) {
   if (route == OnednnSgemm::None) throw EngineError("E_ENGINE", "sgemm_onednn: no oneDNN routine for this call");
 #ifdef PEFT_HAVE_DNNL
-  one_omp_thread();
+  dnnl_one_omp_thread();
   if (route == OnednnSgemm::Gemm) return run_gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  auto p = get_prim(tA, tB, M, N, K, alpha, lda, ldb, beta, ldc);
+  auto p = dnnl_matmul(DnnlInput::F32, tA, tB, M, N, K, alpha, lda, ldb, beta, ldc);
   if (!p->usable) return run_gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  Cache& c = cache();
-  try {
-    thread_local dnnl::stream stream(c.eng);
-    thread_local std::vector<uint8_t> scratch;
-    if (scratch.size() < p->scratch.get_size()) scratch.resize(p->scratch.get_size());
-    dnnl::memory ma(p->a, c.eng, const_cast<float*>(A)), mb(p->b, c.eng, const_cast<float*>(B)), mc(p->c, c.eng, C),
-        ms(p->scratch, c.eng, scratch.data());
-    p->prim.execute(stream,
-                    {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
-    stream.wait();
-  } catch (const dnnl::error& e) {
-    throw EngineError("E_ENGINE", std::string("oneDNN fp32 matmul failed: ") + e.what());
-  }
+  dnnl_matmul_run(*p, A, B, C, "fp32");
 #else
   (void)tA, (void)tB, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb, (void)beta,
       (void)C, (void)ldc;
@@ -168,7 +75,7 @@ void sgemm_onednn(OnednnSgemm route, bool tA, bool tB, int M, int N, int K, floa
 std::string sgemm_onednn_impl(bool tA, bool tB, int M, int N, int K, float alpha, int lda, int ldb, float beta,
                               int ldc) {
 #ifdef PEFT_HAVE_DNNL
-  return get_prim(tA, tB, M, N, K, alpha, lda, ldb, beta, ldc)->impl;
+  return dnnl_matmul(DnnlInput::F32, tA, tB, M, N, K, alpha, lda, ldb, beta, ldc)->impl;
 #else
   (void)tA, (void)tB, (void)M, (void)N, (void)K, (void)alpha, (void)lda, (void)ldb, (void)beta, (void)ldc;
   return "none";
