@@ -40,8 +40,8 @@ const RowsBf16Kernels* bf16_kernels() {
 constexpr int TILE = 16; // weight rows per task (multiple of 4; a 16 x 1536 fp32 tile is 96 KB)
 
 // How a weight is cut into row tiles: NF4 tiles start on 64-weight block boundaries (TILE rows, or the frozen
-// products' FROZEN_TILE_ROWS, doubled until a
-// tile is whole blocks), with the view the variants decode from; q is null for fp32 / bf16 storage.
+// products' FROZEN_TILE_ROWS, doubled until a tile is whole blocks), with the view the variants decode from; q is
+// null for fp32 / bf16 storage.
 struct Nf4Tiles {
   const kern::NF4Tensor* q = nullptr;
   int tile_rows = TILE;
