@@ -88,16 +88,30 @@ class CpuBackend final : public Backend {
   }
 
   // Decoding: output rows in chunks of DECODE_CHUNK per task, all the call's projections in one region.
-  static constexpr int DECODE_CHUNK = 16;
-  // The input in the NF4 / bf16 bodies' order when any of the weights is read so (once per call, before the region).
-  static const float* prepare(const kern::FrozenLinear* const* ws, int n, const float* x, int T, bool bf16) {
-    thread_local std::vector<float> buf;
+  // 64: four groups of an NF4 weight's interleaved layout, whose FMA chains a one-row product runs side by side.
+  static constexpr int DECODE_CHUNK = 64;
+  // The input as the NF4 bodies read it (transposed) and as the bf16 bodies do (their pair order), each made when a
+  // weight is read so (once per call, before the region: the NF4 weights' interleaved layouts are built then too).
+  struct Prepared {
+    const float* nf4 = nullptr;
+    const float* bf16 = nullptr;
+    const float* for_weight(const kern::FrozenLinear& w) const {
+      return w.storage() == kern::Storage::NF4 ? nf4 : bf16;
+    }
+  };
+  static Prepared prepare(const kern::FrozenLinear* const* ws, int n, const float* x, int T, bool bf16) {
+    thread_local std::vector<float> xt, xn;
+    Prepared p;
     for (int j = 0; j < n; j++)
-      if (ws[j]->storage() != kern::Storage::F32 || (bf16 && ws[j]->bf16_data())) {
-        kern::decode_prepare_nf4(x, T, ws[j]->in(), buf);
-        return buf.data();
+      if (ws[j]->storage() == kern::Storage::NF4) {
+        if (!p.nf4) kern::decode_prepare_nf4(*ws[j], x, T, xt); // the input once (the weights share it)
+        ws[j]->nf4_interleaved();                               // each weight's layout, outside the region
+        p.nf4 = xt.data();
+      } else if (!p.bf16 && (ws[j]->storage() == kern::Storage::BF16 || (bf16 && ws[j]->bf16_data()))) {
+        kern::decode_prepare_bf16(x, T, ws[j]->in(), xn);
+        p.bf16 = xn.data();
       }
-    return nullptr;
+    return p;
   }
   bool decode_supported(const kern::FrozenLinear& w) const override { return kern::decode_rows_supported(w); }
   void decode_linear_group(const kern::FrozenLinear* const* ws, float* const* ys, int n, const float* x, int T,
@@ -105,13 +119,13 @@ class CpuBackend final : public Backend {
     int start[8] = {0};
     if (n < 1 || n > 7) throw EngineError("E_INTERNAL", "decode_linear_group: 1 to 7 projections");
     for (int j = 0; j < n; j++) start[j + 1] = start[j] + (ws[j]->out() + DECODE_CHUNK - 1) / DECODE_CHUNK;
-    const float* xn = prepare(ws, n, x, T, bf16);
+    const Prepared xp = prepare(ws, n, x, T, bf16);
     kern::parallel_for_dynamic(start[n], [&](int b, int e) {
       for (int c = b; c < e; c++) {
         int j = 0;
         while (c >= start[j + 1]) j++;
         const int out = ws[j]->out(), o0 = (c - start[j]) * DECODE_CHUNK, o1 = std::min(out, o0 + DECODE_CHUNK);
-        kern::decode_rows(*ws[j], x, xn, T, ys[j], o0, o1, bf16);
+        kern::decode_rows(*ws[j], x, xp.for_weight(*ws[j]), T, ys[j], o0, o1, bf16);
         if (j == 0 && resid)
           for (int t = 0; t < T; t++)
             for (int o = o0; o < o1; o++) ys[0][(size_t)t * out + o] += resid[(size_t)t * out + o];
@@ -123,11 +137,11 @@ class CpuBackend final : public Backend {
     const int I = gate.out();
     if (up.out() != I) throw EngineError("E_INTERNAL", "decode_gate_up_swiglu: gate and up differ in size");
     const kern::FrozenLinear* ws[2] = {&gate, &up};
-    const float* xn = prepare(ws, 2, x, T, bf16);
+    const Prepared xp = prepare(ws, 2, x, T, bf16);
     kern::parallel_for_dynamic((I + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {
       const int o0 = b * DECODE_CHUNK, o1 = std::min(I, e * DECODE_CHUNK);
-      kern::decode_rows(gate, x, xn, T, g, o0, o1, bf16);
-      kern::decode_rows(up, x, xn, T, u, o0, o1, bf16);
+      kern::decode_rows(gate, x, xp.for_weight(gate), T, g, o0, o1, bf16);
+      kern::decode_rows(up, x, xp.for_weight(up), T, u, o0, o1, bf16);
       for (int t = 0; t < T; t++) {
         const size_t r = (size_t)t * I + o0;
         ops::swiglu_forward(h + r, g + r, u + r, (size_t)(o1 - o0), true); // element-wise: same values as whole rows
@@ -141,7 +155,7 @@ class CpuBackend final : public Backend {
   }
   void decode_matvec_bf16(const uint16_t* W, int out, int in, const float* x, int T, float* y) const override {
     thread_local std::vector<float> xn;
-    kern::decode_prepare_nf4(x, T, in, xn);
+    kern::decode_prepare_bf16(x, T, in, xn);
     // The pointer, not the name: inside the pool's threads `xn` would name each worker's own (empty) thread_local.
     const float* xp = xn.data();
     kern::parallel_for_dynamic((out + DECODE_CHUNK - 1) / DECODE_CHUNK, [&](int b, int e) {

@@ -1,5 +1,6 @@
-// Dispatch of the decode products (decode_rows.h) to the active ISA's bodies: AVX-512 (decode_rows_avx512.cc), AVX2
-// + FMA (decode_rows_avx2.cc) or the portable scalar GEMVs (gemv_scalar.cc), which are row-independent as well.
+// Dispatch of the decode products (decode_rows.h) to the active ISA's bodies: AVX-512 (decode_rows_avx512.cc,
+// nf4_interleaved_avx512.cc), AVX2 + FMA (decode_rows_avx2.cc, nf4_interleaved_avx2.cc) or the portable scalar ones
+// (gemv_scalar.cc, nf4_interleaved_scalar.cc), which are row-independent as well.
 #include "kernels/decode_rows.h"
 #include <algorithm>
 #include <string>
@@ -10,9 +11,7 @@
 namespace peft::kern {
 
 // Defined in the per-ISA files; null where the build has no such code.
-extern const Nf4GemvRows decode_nf4_rows_avx512;
 extern const GemvF32Rows decode_f32_rows_avx512;
-extern const Nf4GemvRows decode_nf4_rows_avx2;
 extern const GemvF32Rows decode_f32_rows_avx2;
 extern const DecodeBf16Rows decode_bf16_rows_avx512;
 extern const DecodeBf16Rows decode_bf16_rows_avx2;
@@ -21,20 +20,20 @@ void decode_bf16_rows_scalar(const uint16_t* W, int out, int in, const float* x,
 namespace {
 
 struct Bodies {
-  Nf4GemvRows nf4;
+  Nf4InterleavedRows nf4;
   GemvF32Rows f32;
   DecodeBf16Rows bf16;
-  int group; // NF4 input order: evens then odds in groups of this many (0: as it is)
+  int group; // bf16 input order: evens then odds in groups of this many (0: as it is)
 };
 
 Bodies bodies() {
   const Isa isa = active_isa();
-  Bodies b{nf4_gemv_rows_scalar, gemv_f32_rows_scalar, decode_bf16_rows_scalar, 0};
-  if (isa == Isa::Avx512 && decode_nf4_rows_avx512)
-    b = {decode_nf4_rows_avx512, decode_f32_rows_avx512, decode_bf16_rows_avx512, 32};
-  if (isa == Isa::Avx2 && decode_nf4_rows_avx2)
-    b = {decode_nf4_rows_avx2, decode_f32_rows_avx2, decode_bf16_rows_avx2, 16};
-  if (isa != Isa::Scalar && b.nf4 == nf4_gemv_rows_scalar)
+  Bodies b{nf4i_rows_scalar, gemv_f32_rows_scalar, decode_bf16_rows_scalar, 0};
+  if (isa == Isa::Avx512 && nf4i_rows_avx512 && decode_f32_rows_avx512)
+    b = {nf4i_rows_avx512, decode_f32_rows_avx512, decode_bf16_rows_avx512, 32};
+  if (isa == Isa::Avx2 && nf4i_rows_avx2 && decode_f32_rows_avx2)
+    b = {nf4i_rows_avx2, decode_f32_rows_avx2, decode_bf16_rows_avx2, 16};
+  if (isa != Isa::Scalar && b.nf4 == nf4i_rows_scalar)
     throw EngineError("E_ENGINE", std::string("decode_rows: this build has no ") + isa_name(isa) +
                                       " decode kernels (set PEFT_ISA=scalar, or rebuild with npm run build:native)");
   return b;
@@ -42,7 +41,15 @@ Bodies bodies() {
 
 } // namespace
 
-void decode_prepare_nf4(const float* x, int T, int in, std::vector<float>& xn) {
+void decode_prepare_nf4(const FrozenLinear& w, const float* x, int T, std::vector<float>& xt) {
+  const int in = w.in();
+  if (xt.size() < (size_t)T * in) xt.resize((size_t)T * in);
+  for (int t = 0; t < T; t++)
+    for (int k = 0; k < in; k++) xt[(size_t)k * T + t] = x[(size_t)t * in + k];
+  w.nf4_interleaved(); // built here, on the calling thread, before the products read it inside a pool region
+}
+
+void decode_prepare_bf16(const float* x, int T, int in, std::vector<float>& xn) {
   const size_t n = (size_t)T * in;
   if (xn.size() < n) xn.resize(n);
   const int g = bodies().group;
@@ -73,11 +80,9 @@ void decode_rows(const FrozenLinear& w, const float* x, const float* xn, int T, 
   } else if (w.storage() == Storage::F32) {
     b.f32(w.f32_data(), w.out(), w.in(), x, T, y, o0, o1);
   } else if (w.storage() == Storage::NF4 && w.in() % NF4_BLOCK == 0) {
-    const NF4Tensor& t = w.nf4_tensor();
-    const Nf4View v{t.packed.data(), t.absmax_q.data(), t.absmax_scale.data(), t.absmax_offset, NF4_CODE, t.rows,
-                    t.cols};
     if (!xn) throw EngineError("E_INTERNAL", "decode_rows: an NF4 weight needs the prepared input");
-    b.nf4(v, xn, T, y, o0, o1);
+    if (o0 % 16 != 0) throw EngineError("E_INTERNAL", "decode_rows: NF4 output ranges start on a group of 16");
+    b.nf4(w.nf4_interleaved().view(), xn, T, y, w.out(), o0, o1);
   } else {
     throw EngineError("E_ENGINE",
                       "decode_rows: the weight is neither fp32, bf16 (with bf16 compute) nor NF4 with "

@@ -1,9 +1,7 @@
 // AVX2 + FMA bodies of the decode products (decode_rows.h), built without AVX-512 (-mavx2 -mfma -mf16c
 // -mno-avx512f) for Zen 2/3 and Intel client CPUs; a row's result never depends on T. fp32: one 8-lane accumulator
-// per (row, output) over the inputs in order (the last step masked), one fixed lane reduction. NF4: the codes of 16
-// weights widened with one vpmovzxbd, looked up with two 8-entry permutes and a blend (low nibbles, then high ones:
-// the input comes in that order, see decode_prepare_nf4), each block's sum scaled by its absmax once. One input row:
-// four output rows at a time.
+// per (row, output) over the inputs in order (the last step masked), one fixed lane reduction; bf16 the same over the
+// widened weights. (NF4: nf4_interleaved_avx2.cc.)
 #include "kernels/gemv_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
@@ -16,99 +14,6 @@ inline float hsum8(__m256 v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 h = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-}
-
-// 8 code indices (any bits above bit 3 ignored) -> their code-book values: two 8-entry permutes, bit 3 (moved to
-// the sign bit) picks the upper half.
-inline __m256 lookup8(__m256i idx, __m256 lo_tab, __m256 hi_tab) {
-  const __m256 a = _mm256_permutevar8x32_ps(lo_tab, idx), c = _mm256_permutevar8x32_ps(hi_tab, idx);
-  return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
-}
-
-// The codes of 16 weights (8 packed bytes) as code-book values of the low nibbles (even elements) and of the high
-// nibbles (odd elements).
-inline void codes16(const uint8_t* p, __m256 lo_tab, __m256 hi_tab, __m256& even, __m256& odd) {
-  const __m256i d = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  even = lookup8(d, lo_tab, hi_tab);
-  odd = lookup8(_mm256_srli_epi32(d, 4), lo_tab, hi_tab);
-}
-
-// sum over one 64-weight block of code x input (xb in the nibble order of decode_prepare_nf4), four chains of two.
-inline __m256 block_dot(const uint8_t* p, const float* xb, __m256 lo_tab, __m256 hi_tab) {
-  __m256 s[4];
-  for (int q = 0; q < 4; q++) {
-    __m256 e, o;
-    codes16(p + 8 * q, lo_tab, hi_tab, e, o);
-    s[q] = _mm256_fmadd_ps(o, _mm256_loadu_ps(xb + 16 * q + 8), _mm256_mul_ps(e, _mm256_loadu_ps(xb + 16 * q)));
-  }
-  return _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3]));
-}
-
-template <int R>
-inline void nf4_one(const Nf4View& w, const float* xn, float* y, int o) {
-  const int per_row = w.cols / 64;
-  const __m256 lo_tab = _mm256_loadu_ps(w.code), hi_tab = _mm256_loadu_ps(w.code + 8);
-  __m256 acc[R];
-  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-  for (int b = 0; b < per_row; b++) {
-    const float* xb = xn + (size_t)b * 64;
-    for (int r = 0; r < R; r++) {
-      const size_t blk = (size_t)(o + r) * per_row + b;
-      const __m256 s = block_dot(w.packed + blk * 32, xb, lo_tab, hi_tab);
-      acc[r] = _mm256_fmadd_ps(s, _mm256_set1_ps(nf4_view_absmax(w, blk)), acc[r]); // the block's absmax once
-    }
-  }
-  for (int r = 0; r < R; r++) y[o + r] = hsum8(acc[r]);
-}
-
-// T > 1 rows for NO outputs: each output's 64-weight block decoded once into a small buffer that every row reads
-// (as decode/rows_matmul's tiles are), the rows' accumulators in memory; every (row, output) value runs the same
-// operations in the same order as nf4_one's, so a row's result never depends on T or on the outputs beside it.
-template <int NO>
-inline void nf4_rows_block(const Nf4View& w, const float* xn, int T, float* y, int o, __m256 lo_tab, __m256 hi_tab) {
-  const int cols = w.cols, per_row = cols / 64;
-  __m256 acc[32][NO];
-  for (int t = 0; t < T; t++)
-    for (int j = 0; j < NO; j++) acc[t][j] = _mm256_setzero_ps();
-  for (int b = 0; b < per_row; b++) {
-    __m256 cv[NO][8];
-    __m256 va[NO];
-    for (int j = 0; j < NO; j++) {
-      const size_t blk = (size_t)(o + j) * per_row + b;
-      for (int q = 0; q < 4; q++) codes16(w.packed + blk * 32 + 8 * q, lo_tab, hi_tab, cv[j][2 * q], cv[j][2 * q + 1]);
-      va[j] = _mm256_set1_ps(nf4_view_absmax(w, blk));
-    }
-    const float* xb = xn + (size_t)b * 64;
-    for (int t = 0; t < T; t++) {
-      const float* xr = xb + (size_t)t * cols;
-      __m256 xe[4], xo[4];
-      for (int q = 0; q < 4; q++) {
-        xe[q] = _mm256_loadu_ps(xr + 16 * q);
-        xo[q] = _mm256_loadu_ps(xr + 16 * q + 8);
-      }
-      for (int j = 0; j < NO; j++) {
-        __m256 s[4];
-        for (int q = 0; q < 4; q++) s[q] = _mm256_fmadd_ps(cv[j][2 * q + 1], xo[q], _mm256_mul_ps(cv[j][2 * q], xe[q]));
-        acc[t][j] =
-            _mm256_fmadd_ps(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])), va[j], acc[t][j]);
-      }
-    }
-  }
-  for (int t = 0; t < T; t++)
-    for (int j = 0; j < NO; j++) y[(size_t)t * w.rows + o + j] = hsum8(acc[t][j]);
-}
-
-void nf4_rows(const Nf4View& w, const float* xn, int T, float* y, int o0, int o1) {
-  if (T == 1) {
-    int o = o0;
-    for (; o + 4 <= o1; o += 4) nf4_one<4>(w, xn, y, o);
-    for (; o < o1; o++) nf4_one<1>(w, xn, y, o);
-    return;
-  }
-  const __m256 lo_tab = _mm256_loadu_ps(w.code), hi_tab = _mm256_loadu_ps(w.code + 8);
-  int o = o0;
-  for (; o + 4 <= o1; o += 4) nf4_rows_block<4>(w, xn, T, y, o, lo_tab, hi_tab);
-  for (; o < o1; o++) nf4_rows_block<1>(w, xn, T, y, o, lo_tab, hi_tab);
 }
 
 inline __m256i tail_mask(int n) { // first n lanes set (0 < n < 8)
@@ -156,7 +61,7 @@ void f32_rows(const float* W, int out, int in, const float* x, int T, float* y, 
   for (; o < o1; o++) f32_cols<1>(W, out, in, x, T, y, o);
 }
 
-// bf16 weights, input in the even/odd order of decode_prepare_nf4 (in % 16 == 0): 16 weights per 256-bit load, the
+// bf16 weights, input in the even/odd order of decode_prepare_bf16 (in % 16 == 0): 16 weights per 256-bit load, the
 // even elements widened by a shift, the odd ones by a mask; four output rows at a time.
 template <int R>
 inline void bf16_one(const uint16_t* W, int in, const float* xn, float* y, int o) {
@@ -188,7 +93,6 @@ void bf16_rows(const uint16_t* W, int out, int in, const float* xn, int T, float
 
 using DecodeBf16Rows = void (*)(const uint16_t*, int, int, const float*, int, float*, int, int);
 extern const DecodeBf16Rows decode_bf16_rows_avx2 = bf16_rows;
-extern const Nf4GemvRows decode_nf4_rows_avx2 = nf4_rows;
 extern const GemvF32Rows decode_f32_rows_avx2 = f32_rows;
 
 } // namespace peft::kern
@@ -197,7 +101,6 @@ extern const GemvF32Rows decode_f32_rows_avx2 = f32_rows;
 namespace peft::kern {
 using DecodeBf16Rows = void (*)(const uint16_t*, int, int, const float*, int, float*, int, int);
 extern const DecodeBf16Rows decode_bf16_rows_avx2 = nullptr;
-extern const Nf4GemvRows decode_nf4_rows_avx2 = nullptr;
 extern const GemvF32Rows decode_f32_rows_avx2 = nullptr;
 } // namespace peft::kern
 #endif

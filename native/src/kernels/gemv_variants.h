@@ -30,6 +30,25 @@ extern const GemvF32Rows gemv_f32_rows_avx2;
 extern const Nf4GemvRows nf4_gemv_rows_avx512;
 extern const GemvF32Rows gemv_f32_rows_avx512;
 
+// An NF4 weight in the interleaved decode layout (nf4_interleaved.h): the codes of inputs 2p and 2p + 1 of row
+// 16 g + j in byte (g * cols / 2 + p) * 16 + j (low nibble first), block b's decoded absmax of that row at
+// scales[(g * cols / 64 + b) * 16 + j]; rows past `rows` in the last group coded 0 with absmax 0.
+struct Nf4IView {
+  const uint8_t* codes;
+  const float* scales;
+  const float* code; // NF4_CODE[16]
+  int rows, cols;    // cols % 64 == 0
+};
+// y[t * ldy + o] for o in [o0, o1) (o0 a multiple of 16), t < T (T <= 32): one fp32 FMA chain per output over the
+// inputs in order from zero, s = fma(xt[k * T + t], code[c(o, k)] * absmax(o, k / 64), s), xt the input rows
+// transposed ([in, T]). Every variant computes exactly these operations, so all give the same bits, a row's result
+// never depends on T or on the other rows, and they equal decode/rows_matmul's frozen tile products (the same chain
+// over the same dequantized weights).
+using Nf4InterleavedRows = void (*)(const Nf4IView& w, const float* xt, int T, float* y, int ldy, int o0, int o1);
+void nf4i_rows_scalar(const Nf4IView& w, const float* xt, int T, float* y, int ldy, int o0, int o1);
+extern const Nf4InterleavedRows nf4i_rows_avx2;   // null without AVX2 code in the build
+extern const Nf4InterleavedRows nf4i_rows_avx512; // null without AVX-512 code in the build
+
 // Absmax of block b after double-quant decoding (the formula of nf4.cc). static: each variant file keeps its own copy.
 static inline float nf4_view_absmax(const Nf4View& w, size_t b) {
   const float a = w.absmax_offset + (float)(int8_t)w.absmax_q[b] * w.absmax_scale[b / 256];

@@ -107,7 +107,18 @@ FrozenLinear::FrozenLinear(NF4Tensor&& wq, const float* bias)
 }
 
 size_t FrozenLinear::bytes() const {
-  return w32_.size() * 4 + w16_.size() * 2 + (storage_ == Storage::NF4 ? wq_.bytes() : 0) + bias_.size() * 4;
+  return w32_.size() * 4 + w16_.size() * 2 + (storage_ == Storage::NF4 ? wq_.bytes() : 0) + bias_.size() * 4 +
+         wi_bytes_.load();
+}
+
+const Nf4Interleaved& FrozenLinear::nf4_interleaved() const {
+  if (storage_ != Storage::NF4)
+    throw EngineError("E_INTERNAL", "FrozenLinear::nf4_interleaved: the weight is not stored in NF4");
+  std::call_once(wi_once_, [&] {
+    wi_ = std::make_unique<Nf4Interleaved>(nf4_interleave(wq_));
+    wi_bytes_.store(wi_->bytes());
+  });
+  return *wi_;
 }
 
 void FrozenLinear::dequantize(float* w) const {

@@ -2,11 +2,14 @@
 // fp32, bf16 or NF4, in fp32 or bf16 compute mode. NF4 is dequantized tile by tile into a reused buffer;
 // there is never a full-model dequantized copy.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 #include "nf4.h"
+#include "nf4_interleaved.h"
 
 namespace peft::kern {
 
@@ -27,8 +30,11 @@ class FrozenLinear {
   const float* f32_data() const { return w32_.empty() ? nullptr : w32_.data(); }
   const uint16_t* bf16_data() const { return w16_.empty() ? nullptr : w16_.data(); } // bf16 storage or kept copy
   const NF4Tensor& nf4_tensor() const { return wq_; }
+  // The NF4 codes in the decode products' interleaved layout (nf4_interleaved.h), built on the first call (thread
+  // safe); meaningful when NF4 with whole 64-weight blocks per row.
+  const Nf4Interleaved& nf4_interleaved() const;
   const float* bias_data() const { return bias_.empty() ? nullptr : bias_.data(); }
-  size_t bytes() const; // weight storage footprint (incl. NF4 constants and bias)
+  size_t bytes() const; // weight storage footprint (incl. NF4 constants, bias and the decode layout once built)
 
   // Work on the rows a product just wrote: after(t0, t1) runs once the rows [t0, t1) of the result are final, on the
   // thread that wrote them: inside the product's own pool region when the product takes row shares (fp32 compute on
@@ -68,6 +74,9 @@ class FrozenLinear {
   std::vector<uint16_t> w16_;
   NF4Tensor wq_;
   std::vector<float> bias_;
+  mutable std::once_flag wi_once_;
+  mutable std::unique_ptr<Nf4Interleaved> wi_; // the decode layout, from the first decode product on
+  mutable std::atomic<size_t> wi_bytes_{0};    // its size once built (bytes() may run beside the build)
 
   const uint16_t* tile_bf16(int r0, int rows) const; // rows [r0, r0+rows) of W as bf16 (stored or per-thread tile)
   const float* tile_f32(int r0, int rows) const;     // same in fp32
