@@ -4,6 +4,7 @@
 // Every argument is validated (type, integer range, typed-array length vs shape); errors are JS Errors with `code`.
 #include <napi.h>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -442,9 +443,24 @@ Napi::Value ParallelForRuns(const Napi::CallbackInfo& info) {
   std::set<std::thread::id> ids;
   std::atomic<bool> nested_inline{true};
   const auto body = [&](int b, int e) {
+    size_t seen;
     {
       std::lock_guard<std::mutex> g(m);
       ids.insert(std::this_thread::get_id());
+      seen = ids.size();
+    }
+    // A long loop waits (up to 2 s) until a second thread has taken a run: on a loaded machine the caller could
+    // otherwise take every run of a dynamic loop before the worker is scheduled at all.
+    if (n >= 1000 && seen < 2) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      for (;;) {
+        {
+          std::lock_guard<std::mutex> g(m);
+          if (ids.size() >= 2) break;
+        }
+        if (std::chrono::steady_clock::now() > until) break;
+        std::this_thread::yield();
+      }
     }
     for (int i = b; i < e; i++) {
       if (i == throw_at) throw EngineError("E_TEST", "index " + std::to_string(i) + " throws");
