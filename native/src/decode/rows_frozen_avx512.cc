@@ -4,7 +4,8 @@
 // blocked, so a row's result never depends on T or on the other rows, and no lane reduction is needed: the tile is
 // transposed once per call (16 outputs' weights per input, 64 bytes), then register blocks of 8 input rows x 48
 // outputs run over the inputs, each weight vector used for every row of the block and each broadcast input for every
-// vector of it. rows_matmul cuts frozen weights into tiles of FROZEN_TILE_ROWS (48) rows for it.
+// vector of it. rows_matmul cuts frozen weights into tiles of FROZEN_TILE_ROWS (48) rows for it; an NF4 weight's tile
+// is decoded from its interleaved codes (kernels/nf4_interleaved.h) straight into that transposed layout.
 #include "decode/rows_variants.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
@@ -112,15 +113,9 @@ Block pick_block(int nt, int nv) {
   return nv == 3 ? pick<3>(nt, rows) : nv == 2 ? pick<2>(nt, rows) : pick<1>(nt, rows);
 }
 
-void frozen_products_avx512(const float* W, int o0, int o1, int in, const float* x, int T, float* y, int ldy) {
-  const int rows = o1 - o0;
-  if (rows <= 0 || T <= 0) return;
-  const int groups = (rows + 15) / 16, ld = 16 * groups;
-  thread_local std::vector<float> buf;
-  const size_t need = (size_t)in * ld + 16;
-  if (buf.size() < need) buf.resize(need);
-  float* wt = buf.data() + ((64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64) / sizeof(float);
-  transpose_tile(W, rows, in, wt, groups);
+// The tile's products over its transposed weights wt (groups of 16 outputs, ld = 16 * groups floats per input).
+void tile_products(const float* wt, int rows, int groups, int in, const float* x, int T, float* y, int ldy, int o0) {
+  const int ld = 16 * groups;
   for (int g0 = 0; g0 < groups; g0 += NG) {
     const int nv = groups - g0 < NG ? groups - g0 : NG;
     const int outs = rows - 16 * (g0 + nv - 1); // outputs in the block's last vector
@@ -132,14 +127,57 @@ void frozen_products_avx512(const float* W, int o0, int o1, int in, const float*
   }
 }
 
+// A 64-byte aligned per-thread buffer of n floats.
+float* tile_buffer(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n + 16) buf.resize(n + 16);
+  return buf.data() + ((64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64) / sizeof(float);
+}
+
+void frozen_products_avx512(const float* W, int o0, int o1, int in, const float* x, int T, float* y, int ldy) {
+  const int rows = o1 - o0;
+  if (rows <= 0 || T <= 0) return;
+  const int groups = (rows + 15) / 16;
+  float* wt = tile_buffer((size_t)in * 16 * groups);
+  transpose_tile(W, rows, in, wt, groups);
+  tile_products(wt, rows, groups, in, x, T, y, ldy, o0);
+}
+
+// The same from an NF4 weight's interleaved codes (o0 a multiple of 16): each group's codes decoded straight into
+// the transposed layout (two inputs' 16 weights per 16-byte load; no transpose), the values code x absmax as the
+// dequantizer computes them, so the products are frozen_products_avx512's over the dequantized tile.
+void frozen_products_nf4_avx512(const kern::Nf4IView& w, int o0, int o1, const float* x, int T, float* y, int ldy) {
+  const int rows = o1 - o0, in = w.cols;
+  if (rows <= 0 || T <= 0) return;
+  const int groups = (rows + 15) / 16, ld = 16 * groups, half = in / 2, nb = in / 64;
+  float* wt = tile_buffer((size_t)in * ld);
+  const __m512 table = _mm512_loadu_ps(w.code);
+  for (int g = 0; g < groups; g++) {
+    const uint8_t* c = w.codes + (size_t)(o0 / 16 + g) * half * 16;
+    const float* sc = w.scales + (size_t)(o0 / 16 + g) * nb * 16;
+    for (int b = 0; b < nb; b++) {
+      const __m512 s = _mm512_loadu_ps(sc + (size_t)b * 16);
+      for (int p = 32 * b; p < 32 * b + 32; p++) {
+        const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + (size_t)p * 16)));
+        _mm512_store_ps(wt + (size_t)(2 * p) * ld + 16 * g, _mm512_mul_ps(_mm512_permutexvar_ps(d, table), s));
+        _mm512_store_ps(wt + (size_t)(2 * p + 1) * ld + 16 * g,
+                        _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d, 4), table), s));
+      }
+    }
+  }
+  tile_products(wt, rows, groups, in, x, T, y, ldy, o0);
+}
+
 } // namespace
 
 extern const FrozenProducts frozen_products_avx512_fn = frozen_products_avx512;
+extern const FrozenNf4Products frozen_products_nf4_avx512_fn = frozen_products_nf4_avx512;
 
 } // namespace peft::decode
 #else
 #include "decode/rows_variants.h"
 namespace peft::decode {
 extern const FrozenProducts frozen_products_avx512_fn = nullptr;
+extern const FrozenNf4Products frozen_products_nf4_avx512_fn = nullptr;
 } // namespace peft::decode
 #endif

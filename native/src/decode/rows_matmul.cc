@@ -159,8 +159,18 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
     if (const RowsBf16Kernels* kb = bf16_kernels()) return rows_matmul_bf16_mode(*kb, W, x, T, y);
   const RowsKernels& kr = kernels();
   const bool frozen = kern::active_isa() == kern::Isa::Avx512 && frozen_products_avx512_fn;
-  const RowsProducts products = frozen ? frozen_products_avx512_fn : kr.products;
   x = aligned_rows(x, T, in, out);
+  if (frozen && frozen_products_nf4_avx512_fn && W.storage() == kern::Storage::NF4 && in % kern::NF4_BLOCK == 0) {
+    const kern::Nf4IView wi = W.nf4_interleaved().view(); // built here, on the calling thread, before the region
+    kern::parallel_for_dynamic((out + FROZEN_TILE_ROWS - 1) / FROZEN_TILE_ROWS, [&](int b, int e) {
+      for (int c = b; c < e; c++)
+        frozen_products_nf4_avx512_fn(wi, c * FROZEN_TILE_ROWS, std::min(out, (c + 1) * FROZEN_TILE_ROWS), x, T, y,
+                                      out);
+    });
+    W.add_bias_rows(y, T);
+    return;
+  }
+  const RowsProducts products = frozen ? frozen_products_avx512_fn : kr.products;
   const Nf4Tiles nt = nf4_tiles(W, frozen ? FROZEN_TILE_ROWS : TILE);
   const kern::NF4Tensor* q = nt.q;
   const int tile_rows = nt.tile_rows;

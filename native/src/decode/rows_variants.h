@@ -28,6 +28,10 @@ struct RowsKernels {
 // decoder both run a frozen projection's tiles through rows_matmul, so both get these. Null where the build has none.
 using FrozenProducts = RowsProducts;
 extern const FrozenProducts frozen_products_avx512_fn;
+// The same for an NF4 weight's rows [o0, o1) (o0 a multiple of 16) read from its interleaved codes: the products over
+// the dequantized rows, bit for bit.
+using FrozenNf4Products = void (*)(const kern::Nf4IView& w, int o0, int o1, const float* x, int T, float* y, int ldy);
+extern const FrozenNf4Products frozen_products_nf4_avx512_fn;
 constexpr int FROZEN_TILE_ROWS = 48; // the weight rows per tile it runs best on (three vectors of 16 outputs)
 
 // bf16 mode (bf16 compute on a CPU with AVX512-BF16): y as RowsProducts for bf16 weights and bf16 inputs, fp32
