@@ -1,5 +1,6 @@
 // The per-ISA kernel table: every hot loop of the training and decode paths that has an instruction-set-specific body
-// (exp rows, SwiGLU, RMSNorm rows, bf16 conversion, NF4 dequantization, decode GEMVs, the sgemm micro-kernel). Each
+// (exp rows, SwiGLU, RMSNorm rows, bf16 conversion, NF4 dequantization, decode GEMVs, the sgemm micro-kernel, decode
+// attention of one query). Each
 // table lives in its own translation unit built with its own flags (simd_avx512.cc, simd_avx2.cc, simd_scalar.cc);
 // simd() returns the active ISA's (kernels/isa.h). The common code, built for a baseline x86-64, only calls through it.
 #pragma once
@@ -39,6 +40,10 @@ struct SimdKernels {
   int sgemm_mr, sgemm_nr;
   void (*sgemm_micro)(int kc, const float* a, const float* b, float* c, int ldc, int mr, int nr, float alpha,
                       float beta, bool first);
+  // Decode attention of one query row over n keys (rows of k / v ld floats apart, hd values each; simd_body.inc
+  // fixes the order, the same bits on every ISA): S[j] = scale * q . k_j; out[d] = sum_j (S[j] * inv) v_j[d].
+  void (*attn_scores)(float* S, const float* q, const float* k, int n, int ld, int hd, float scale);
+  void (*attn_weighted_sum)(float* out, const float* S, float inv, const float* v, int n, int ld, int hd);
 };
 
 // Null where the build has no such unit (a non-x86 compiler).

@@ -12,6 +12,7 @@
 #include <vector>
 #include "kernels/bf16_inline.h"
 #include "kernels/kernels.h"
+#include "kernels/simd.h"
 #include "kernels/vexp.h"
 #include "ops/attention_bf16.h"
 #include "ops/ops.h"
@@ -88,22 +89,15 @@ inline void probs_row(float* row, int nk, int k0, int lo, int p, float lse) {
   for (int j = b; j < nk; j++) row[j] = 0.f;
 }
 
-// a . b over n values: eight running sums (a fixed order the compiler keeps in vector lanes), then a fixed tree.
-inline float dot8(const float* a, const float* b, int n) {
-  float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-  for (int j = 0; i < n; i++, j++) acc[j] += a[i] * b[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
 // fp32 attention of one query row per sequence (decoding steps; T == 1): per head, the visible keys' scaled dot
-// products, the reference softmax order (max, exp(x - max) with the vectorised exp, sum in key order, one reciprocal), the probability-weighted sum of
-// values key by key. Written out instead of two sgemm calls per head, whose call overhead dominated a decode row.
+// products, the reference softmax order (max, exp(x - max) with the vectorised exp, sum in key order, one reciprocal),
+// the probability-weighted sum of values key by key. Written out instead of two sgemm calls per head, whose call
+// overhead dominated a decode row; the dot products and the weighted sum are the ISA table's (kernels/simd.h: the
+// same bits on every ISA).
 void attention_one_query(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) {
   const int group = s.nh / s.nkv;
   const float scale = 1.f / std::sqrt((float)s.hd);
+  const kern::SimdKernels& sk = kern::simd();
   kern::parallel_for(s.batch * s.nh, [&](int tb, int te) {
     thread_local std::vector<float> S;
     if ((int)S.size() < s.Tk) S.resize(s.Tk);
@@ -114,21 +108,14 @@ void attention_one_query(float* out, float* lse, const float* q, const float* k,
       const float* kb = k + (size_t)b * s.Tk * s.kv_stride + (size_t)kh * s.hd;
       const float* vb = v + (size_t)b * s.Tk * s.kv_stride + (size_t)kh * s.hd;
       float* oh = out + (size_t)b * s.q_stride + (size_t)h * s.hd;
+      sk.attn_scores(S.data() + lo, qh, kb + (size_t)lo * s.kv_stride, hi - lo, s.kv_stride, s.hd, scale);
       float mx = -INFINITY;
-      for (int j = lo; j < hi; j++) {
-        S[j] = scale * dot8(qh, kb + (size_t)j * s.kv_stride, s.hd);
-        mx = std::max(mx, S[j]);
-      }
+      for (int j = lo; j < hi; j++) mx = std::max(mx, S[j]);
       kern::vexp_scale(S.data() + lo, (size_t)(hi - lo), mx, 1.f); // the ISA's vectorised exp, element-wise
       float sum = 0.f;
       for (int j = lo; j < hi; j++) sum += S[j];
       const float inv = 1.f / sum;
-      for (int d = 0; d < s.hd; d++) oh[d] = 0.f;
-      for (int j = lo; j < hi; j++) {
-        const float pj = S[j] * inv;
-        const float* vr = vb + (size_t)j * s.kv_stride;
-        for (int d = 0; d < s.hd; d++) oh[d] += pj * vr[d];
-      }
+      sk.attn_weighted_sum(oh, S.data() + lo, inv, vb + (size_t)lo * s.kv_stride, hi - lo, s.kv_stride, s.hd);
       if (lse) lse[(size_t)b * s.nh + h] = mx + std::log(sum);
     }
   });
