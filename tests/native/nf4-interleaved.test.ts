@@ -1,7 +1,7 @@
 // The NF4 decode products over the interleaved layout (native/src/kernels/nf4_interleaved*.cc, what generation and
 // batched decoding run for steps of up to 32 rows): one FMA chain per output, so every ISA body gives the scalar
-// body's bits, a row's result is the same alone or beside others, and on AVX-512 they equal the frozen tile products
-// of decode/rows_matmul (prompt chunks) bit for bit. Shapes with a partial last group of 16 outputs and T past 16.
+// body's bits, a row's result is the same alone or beside others, and on AVX-512 and AVX2 they equal the frozen tile
+// products of decode/rows_matmul (prompt chunks) bit for bit. Shapes with a partial last group of 16 outputs and T past 16.
 import { afterAll, describe, expect, it } from 'vitest';
 import { testAddon } from './addon.ts';
 import { isaInfo, runnableIsas, rowsRelErr, uniform } from './isa-paths.ts';
@@ -42,10 +42,10 @@ describe.each(runnableIsas)('NF4 interleaved decode products on the %s path', (i
     });
 });
 
-describe.skipIf(!runnableIsas.includes('avx512'))('NF4 interleaved decode products on AVX-512', () => {
+describe.each(runnableIsas.filter((i) => i !== 'scalar'))('NF4 interleaved decode products on the %s path', (isa) => {
   for (const [out, inn, T] of cases)
     it(`${out}x${inn}, T ${T}: equal the frozen tile products (prompt chunks) bit for bit`, () => {
-      k.setIsa('avx512');
+      k.setIsa(isa);
       const h = weight(out, inn);
       const x = uniform(T * inn, 29 + T);
       expect(Array.from(k.decodeRows(h, x, T) as Float32Array)).toEqual(Array.from(k.decodeRowsLinear(h, x, T) as Float32Array));

@@ -160,12 +160,16 @@ void rows_matmul(const kern::FrozenLinear& W, const float* x, int T, float* y, b
   const RowsKernels& kr = kernels();
   const bool frozen = kern::active_isa() == kern::Isa::Avx512 && frozen_products_avx512_fn;
   x = aligned_rows(x, T, in, out);
-  if (frozen && frozen_products_nf4_avx512_fn && W.storage() == kern::Storage::NF4 && in % kern::NF4_BLOCK == 0) {
-    const kern::Nf4IView wi = W.nf4_interleaved().view(); // built here, on the calling thread, before the region
+  // NF4 weights with whole blocks per row: the tiles decoded from the interleaved codes (built here, on the calling
+  // thread, before the region) as one FMA chain per output, the decode products' numbers.
+  const FrozenNf4Products nf4_frozen = kern::active_isa() == kern::Isa::Avx512 ? frozen_products_nf4_avx512_fn
+                                       : kern::active_isa() == kern::Isa::Avx2 ? frozen_products_nf4_avx2_fn
+                                                                               : nullptr;
+  if (nf4_frozen && W.storage() == kern::Storage::NF4 && in % kern::NF4_BLOCK == 0) {
+    const kern::Nf4IView wi = W.nf4_interleaved().view();
     kern::parallel_for_dynamic((out + FROZEN_TILE_ROWS - 1) / FROZEN_TILE_ROWS, [&](int b, int e) {
       for (int c = b; c < e; c++)
-        frozen_products_nf4_avx512_fn(wi, c * FROZEN_TILE_ROWS, std::min(out, (c + 1) * FROZEN_TILE_ROWS), x, T, y,
-                                      out);
+        nf4_frozen(wi, c * FROZEN_TILE_ROWS, std::min(out, (c + 1) * FROZEN_TILE_ROWS), x, T, y, out);
     });
     W.add_bias_rows(y, T);
     return;

@@ -32,6 +32,7 @@ extern const FrozenProducts frozen_products_avx512_fn;
 // the dequantized rows, bit for bit.
 using FrozenNf4Products = void (*)(const kern::Nf4IView& w, int o0, int o1, const float* x, int T, float* y, int ldy);
 extern const FrozenNf4Products frozen_products_nf4_avx512_fn;
+extern const FrozenNf4Products frozen_products_nf4_avx2_fn; // rows_frozen_avx2.cc: 8 outputs to a vector
 constexpr int FROZEN_TILE_ROWS = 48; // the weight rows per tile it runs best on (three vectors of 16 outputs)
 
 // bf16 mode (bf16 compute on a CPU with AVX512-BF16): y as RowsProducts for bf16 weights and bf16 inputs, fp32
