@@ -82,7 +82,7 @@ void decode_rows(const FrozenLinear& w, const float* x, const float* xn, int T, 
   } else if (w.storage() == Storage::NF4 && w.in() % NF4_BLOCK == 0) {
     if (!xn) throw EngineError("E_INTERNAL", "decode_rows: an NF4 weight needs the prepared input");
     if (o0 % 16 != 0) throw EngineError("E_INTERNAL", "decode_rows: NF4 output ranges start on a group of 16");
-    b.nf4(w.nf4_interleaved().view(), xn, T, y, w.out(), o0, o1);
+    b.nf4(w.nf4_interleaved().view(), x, xn, T, y, w.out(), o0, o1);
   } else {
     throw EngineError("E_ENGINE",
                       "decode_rows: the weight is neither fp32, bf16 (with bf16 compute) nor NF4 with "

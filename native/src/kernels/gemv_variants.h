@@ -40,12 +40,13 @@ struct Nf4IView {
   int rows, cols;    // cols % 64 == 0
 };
 // y[t * ldy + o] for o in [o0, o1) (o0 a multiple of 16), t < T (T <= 32): one fp32 FMA chain per output over the
-// inputs in order from zero, s = fma(xt[k * T + t], code[c(o, k)] * absmax(o, k / 64), s), xt the input rows
-// transposed ([in, T]). Every variant computes exactly these operations, so all give the same bits, a row's result
+// inputs in order from zero, s = fma(x[t, k], code[c(o, k)] * absmax(o, k / 64), s), the input rows given both as
+// they are (x [T, in]) and transposed (xt [in, T]; a body reads the one its blocking wants). Every variant computes exactly these operations, so all give the same bits, a row's result
 // never depends on T or on the other rows, and they equal decode/rows_matmul's frozen tile products (the same chain
 // over the same dequantized weights).
-using Nf4InterleavedRows = void (*)(const Nf4IView& w, const float* xt, int T, float* y, int ldy, int o0, int o1);
-void nf4i_rows_scalar(const Nf4IView& w, const float* xt, int T, float* y, int ldy, int o0, int o1);
+using Nf4InterleavedRows = void (*)(const Nf4IView& w, const float* x, const float* xt, int T, float* y, int ldy,
+                                    int o0, int o1);
+void nf4i_rows_scalar(const Nf4IView& w, const float* x, const float* xt, int T, float* y, int ldy, int o0, int o1);
 extern const Nf4InterleavedRows nf4i_rows_avx2;   // null without AVX2 code in the build
 extern const Nf4InterleavedRows nf4i_rows_avx512; // null without AVX-512 code in the build
 

@@ -83,7 +83,7 @@ const Blocks& blocks_for(int mt, std::integer_sequence<int, MT...>) {
   return table[mt - 1];
 }
 
-void rows(const Nf4IView& w, const float* xt, int T, float* y, int ldy, int o0, int o1) {
+void rows(const Nf4IView& w, const float*, const float* xt, int T, float* y, int ldy, int o0, int o1) {
   if (o1 <= o0 || T <= 0) return;
   const int u0 = o0 / 8, u1 = (o1 + 7) / 8;
   const int tail = o1 - 8 * (u1 - 1); // outputs in the last unit

@@ -5,7 +5,7 @@
 
 namespace peft::kern {
 
-void nf4i_rows_scalar(const Nf4IView& w, const float* xt, int T, float* y, int ldy, int o0, int o1) {
+void nf4i_rows_scalar(const Nf4IView& w, const float*, const float* xt, int T, float* y, int ldy, int o0, int o1) {
   const int half = w.cols / 2, nb = w.cols / 64;
   for (int o = o0; o < o1; o++) {
     const int g = o / 16, j = o % 16;
