@@ -24,6 +24,8 @@ export interface TextAddon {
    * prefix p readUIntBE(0, 6) / 2^48 of SHA-256(p + base64(SHA-1)) at ranks[i * prefixes.length + p].
    */
   docDigests(text: string, ends: Int32Array, prefixes: string[]): { digest: Int32Array; ranks: Float64Array };
+  /** stages/dataset/clean.ts's normalizeWhitespace (the JS function is the reference the tests compare it with). */
+  normalizeWhitespace(s: string): string;
   /** The SentencePiece byte-fallback decoder's pieces for JSON output (src/hf/spm-decoder.ts's FlatPieces). */
   jsonPieces(kind: Uint8Array, bytes: Uint8Array, offsets: Uint32Array): JsonPiecesHandle;
   /**

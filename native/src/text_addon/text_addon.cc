@@ -13,6 +13,7 @@
 #include "text_addon/doc_digests.h"
 #include "text_addon/jsonl_format.h"
 #include "text_addon/space_words.h"
+#include "text_addon/whitespace.h"
 
 namespace {
 
@@ -72,8 +73,10 @@ Napi::Value SpaceWordsEncode(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "spaceWordsEncode(handle, text: string, ends: Int32Array, idEnds: Int32Array)");
   SpaceWordsHandle* h = info[0].As<Napi::External<SpaceWordsHandle>>().Data();
   readUtf16(env, info[1], h->text);
+  const size_t n = h->text.size();
   size_t count = 0;
-  const int32_t* given = readEnds(env, info[2], h->text.size(), &count, "spaceWordsEncode");
+  const int32_t* given = readEnds(env, info[2], n, &count, "spaceWordsEncode");
+  h->text.resize(n + 8, 0);                              // SpaceWords reads 8 units at a time
   const std::vector<int32_t> ends(given, given + count); // a copy: the word callback runs JS
   if (info[3].As<Napi::Int32Array>().ElementLength() < count)
     throw Napi::RangeError::New(env, "spaceWordsEncode: idEnds is shorter than ends");
@@ -187,7 +190,29 @@ Napi::Value FormatSequences(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, written, buf, 0);
 }
 
+// normalizeWhitespace(s): clean.ts's normalizeWhitespace (a one-byte string where every character is below U+0100,
+// as the JS function makes it: the regexes and hashing after it scan those faster).
+Napi::Value NormalizeWhitespace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "normalizeWhitespace(s: string)");
+  // Scratch buffers per thread: each worker's calls run on its own thread.
+  static thread_local std::vector<char16_t> in, out;
+  static thread_local std::vector<char> latin1;
+  readUtf16(env, info[0], in);
+  const bool oneByte = peft_text::normalizeWhitespace(in.data(), in.size(), out);
+  napi_value str;
+  if (oneByte) {
+    latin1.resize(out.size());
+    for (size_t k = 0; k < out.size(); k++) latin1[k] = static_cast<char>(out[k]);
+    NAPI_THROW_IF_FAILED(env, napi_create_string_latin1(env, latin1.data(), latin1.size(), &str), Napi::Value());
+  } else {
+    NAPI_THROW_IF_FAILED(env, napi_create_string_utf16(env, out.data(), out.size(), &str), Napi::Value());
+  }
+  return Napi::Value(env, str);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("normalizeWhitespace", Napi::Function::New(env, NormalizeWhitespace, "normalizeWhitespace"));
   exports.Set("jsonPieces", Napi::Function::New(env, JsonPiecesNew, "jsonPieces"));
   exports.Set("formatSequences", Napi::Function::New(env, FormatSequences, "formatSequences"));
   exports.Set("spaceWords", Napi::Function::New(env, SpaceWords, "spaceWords"));

@@ -1,5 +1,6 @@
 // The peft_text addon (native/src/text_addon) gives the JS code's exact output on real text: the word-cache encoder
 // vs SpaceWordEncoder (wikitext lines, non-ASCII, lone surrogates, spaces at the ends, a cache cleared as it goes),
+// whitespace normalisation vs clean.ts's JS loop,
 // the digests and ranks vs node:crypto, the JSONL of packed sequences vs jsonlBytes over PackedRecords (byte runs
 // with BOMs, invalid sequences and escapes, ids without a piece), and a chunk of the streamed path with and without it.
 import { hash } from 'node:crypto';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdBuffer } from '../../../src/hf/index.ts';
 import { textAddon, TEXT_ADDON_PATH } from '../../../src/util/text-addon.ts';
+import { normalizeWhitespaceJs } from '../../../stages/dataset/clean.ts';
 import { resolveDatasetConfig } from '../../../stages/dataset/config.ts';
 import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
 import { PackedRecord } from '../../../stages/dataset/packed-record.ts';
@@ -109,6 +111,15 @@ describe.skipIf(skip)('peft_text addon', () => {
     expect(() => addon.spaceWordsEncode(bad, 'a b', new Int32Array([3]), new Int32Array(1))).toThrow('word encoder failed');
     expect(() => addon.spaceWordsEncode(h, 'a b', new Int32Array([4]), new Int32Array(1))).toThrow(/within the text/);
     expect(() => addon.spaceWordsTake(h, new Int32Array(0), 0)).toThrow(/no room/);
+  });
+
+  it('normalizeWhitespace equals the JS function on wikitext (raw lines and paragraphs) and edge cases', () => {
+    const addon = textAddon()!;
+    const lines = wikiLines();
+    const paragraphs: string[] = [];
+    for (let k = 0; k < lines.length; k += 7) paragraphs.push(lines.slice(k, k + 7).join(k % 2 ? '\r\n' : '\n'));
+    const texts = [...lines, ...paragraphs, ...EDGES, '\u3000\u00a0 x \u2028', '\ufeff\u200bx\u2060', ' \n \n\n\n y \t\v\f', '\u1680z\u2029'];
+    for (const t of texts) expect(addon.normalizeWhitespace(t), JSON.stringify(t.slice(0, 80))).toBe(normalizeWhitespaceJs(t));
   });
 
   it('docDigests equals SHA-1 and seededRank (node:crypto) on wikitext lines, non-ASCII and lone surrogates', () => {
