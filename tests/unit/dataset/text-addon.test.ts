@@ -199,6 +199,34 @@ describe.skipIf(skip)('peft_text addon', () => {
     expect(formatSequences(new Int32Array(0), 512, tok).length).toBe(0);
   });
 
+  it('loads in worker threads beside the main thread (each its own handles), as the dataset workers load it', async () => {
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const a = require(workerData.path);
+      const h = a.spaceWords((w) => Array.from(w, (c) => c.charCodeAt(0) % 7), 1 << 10);
+      const idEnds = new Int32Array(2);
+      const n = a.spaceWordsEncode(h, 'ab cd  e', new Int32Array([5, 8]), idEnds);
+      const ids = new Int32Array(n);
+      a.spaceWordsTake(h, ids, 0);
+      parentPort.postMessage({ ws: a.normalizeWhitespace(' x\t\ty '), ids: Array.from(ids), ends: Array.from(idEnds) });`;
+    const { Worker } = await import('node:worker_threads');
+    const run = () =>
+      new Promise<unknown>((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: { path: TEXT_ADDON_PATH } });
+        w.once('message', (m) => {
+          resolve(m);
+          void w.terminate();
+        });
+        w.once('error', reject);
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    // "▁ab" "▁cd" | "▁▁▁e" (the prepended mark and two spaces), each unit's code % 7 ("▁": 4)
+    const want = { ws: 'x y', ids: [4, 6, 0, 4, 1, 2, 4, 4, 4, 3], ends: [6, 10] };
+    expect(a).toEqual(want);
+    expect(b).toEqual(want);
+    expect(textAddon()!.normalizeWhitespace(' x\t\ty ')).toBe('x y');
+  });
+
   it('a chunk of the streamed path gives the same result with and without the addon (wikitext, PII, dedup keys, ranks)', () => {
     const tok = storiesTokenizer();
     const raw = readFileSync(join(WIKI, 'wiki.valid.raw'));
