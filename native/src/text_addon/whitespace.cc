@@ -2,6 +2,10 @@
 // compare it with (and with the regex chain that specifies both) on random strings of tricky characters.
 #include "text_addon/whitespace.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace peft_text {
 
 namespace {
@@ -39,6 +43,21 @@ bool normalizeWhitespace(const char16_t* s, size_t n, std::vector<char16_t>& out
     if (c > 32 && c < 0xa0) {
       // A run of printable ASCII (or C1) units: the pending break or space first, then the run as it is.
       pending();
+#if defined(__SSE2__)
+      // 8 units at a time while all are printable ASCII / C1 (33 <= c < 0xa0: as signed 16-bit, c > 32 and c < 0xa0).
+      const __m128i lo = _mm_set1_epi16(32), hi = _mm_set1_epi16(0xa0);
+      while (i + 8 <= n) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        const __m128i ok = _mm_and_si128(_mm_cmpgt_epi16(v, lo), _mm_cmplt_epi16(v, hi));
+        if (_mm_movemask_epi8(ok) != 0xffff) break;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + len), v);
+        len += 8;
+        i += 8;
+      }
+      if (i == n) continue;
+      c = s[i];
+      if (!(c > 32 && c < 0xa0)) continue;
+#endif
       do {
         o[len++] = c;
         if (++i == n) break;
