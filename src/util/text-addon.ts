@@ -26,6 +26,8 @@ export interface TextAddon {
   docDigests(text: string, ends: Int32Array, prefixes: string[]): { digest: Int32Array; ranks: Float64Array };
   /** stages/dataset/clean.ts's normalizeWhitespace (the JS function is the reference the tests compare it with). */
   normalizeWhitespace(s: string): string;
+  /** normalizeWhitespace of each text [ends[i-1], ends[i]) of `text`. */
+  normalizeWhitespaceEach(text: string, ends: Int32Array): string[];
   /** The SentencePiece byte-fallback decoder's pieces for JSON output (src/hf/spm-decoder.ts's FlatPieces). */
   jsonPieces(kind: Uint8Array, bytes: Uint8Array, offsets: Uint32Array): JsonPiecesHandle;
   /**

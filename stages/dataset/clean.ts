@@ -97,8 +97,9 @@ function readChars(s: string): Uint16Array {
   return in16;
 }
 
-/** The peft_text addon's normalizeWhitespace (the same loop in C++), where it is built (looked up once). */
+/** The peft_text addon's normalizeWhitespace (the same loop in C++) and its batch form, where it is built (looked up once). */
 const nativeWhitespace = textAddon()?.normalizeWhitespace;
+const nativeWhitespaceEach = textAddon()?.normalizeWhitespaceEach;
 
 /**
  * CRLF → LF, zero-width spaces / BOMs removed, tabs / runs of spaces → one space, no trailing spaces, at most one
@@ -199,9 +200,22 @@ export interface TextCleanOptions {
 }
 
 export function cleanText(s: string, o: TextCleanOptions): string {
-  let t = o.nfc ? s.normalize('NFC') : s;
-  if (o.strip === 'markdown') t = stripMarkdown(t);
-  else if (o.strip === 'html') t = stripHtml(t);
-  if (o.whitespace) t = normalizeWhitespace(t);
+  const t = beforeWhitespace(s, o);
+  return o.whitespace ? normalizeWhitespace(t) : t;
+}
+
+function beforeWhitespace(s: string, o: TextCleanOptions): string {
+  const t = o.nfc ? s.normalize('NFC') : s;
+  if (o.strip === 'markdown') return stripMarkdown(t);
+  if (o.strip === 'html') return stripHtml(t);
   return t;
+}
+
+/** cleanText of each text: their whitespace normalised in one call of the peft_text addon where it is built. */
+export function cleanTexts(texts: readonly string[], o: TextCleanOptions): string[] {
+  if (!o.whitespace || !nativeWhitespaceEach || texts.length === 0) return texts.map((t) => cleanText(t, o));
+  const pre = texts.map((t) => beforeWhitespace(t, o));
+  const ends = new Int32Array(pre.length);
+  for (let k = 0, chars = 0; k < pre.length; k++) ends[k] = chars += pre[k].length;
+  return nativeWhitespaceEach(pre.join(''), ends);
 }

@@ -5,7 +5,8 @@ import { hash } from 'node:crypto';
 import { IdBuffer } from '../../src/hf/id-buffer.ts';
 import type { ModelTokenizer } from '../../src/hf/tokenizer.ts';
 import { textAddon } from '../../src/util/text-addon.ts';
-import { cleanItem, type PiiTally } from './clean-item.ts';
+import { cleanTextItem, type PiiTally } from './clean-item.ts';
+import { cleanTexts } from './clean.ts';
 import { rankPrefix, seededRank } from './sample.ts';
 import type { DatasetConfig, PiiType } from './schema.ts';
 import { textDocuments } from './sources/text-files.ts';
@@ -88,8 +89,13 @@ export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
   const c = job.clean;
   const line: number[] = [];
   const kept: string[] = [];
-  for (const d of docs) {
-    const r = cleanItem({ example: { format: 'text', text: d.fields.text as string }, origin: d.origin }, c, job.types, res.tally);
+  const cleaned = cleanTexts(
+    docs.map((d) => d.fields.text as string),
+    c,
+  );
+  for (let j = 0; j < docs.length; j++) {
+    const d = docs[j];
+    const r = cleanTextItem({ example: { format: 'text', text: d.fields.text as string }, origin: d.origin }, cleaned[j], c, job.types, res.tally);
     if (r === 'empty') res.empty++;
     else if (r === 'pii') res.pii++;
     else {

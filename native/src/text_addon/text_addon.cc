@@ -2,7 +2,7 @@
 // by src/util/text-addon.ts, in the main thread and in each dataset worker: no state outside the handles it returns).
 // spaceWords / spaceWordsEncode / spaceWordsTake: SentencePiece-style word encoding with its word cache
 // (space_words.h); docDigests: content digests and seeded ranks (doc_digests.h); jsonPieces / formatSequences: the
-// JSONL lines of packed sequences, decoded (jsonl_format.h).
+// JSONL lines of packed sequences, decoded (jsonl_format.h); normalizeWhitespace(Each): clean.ts's (whitespace.h).
 #include <napi.h>
 
 #include <cstring>
@@ -190,29 +190,56 @@ Napi::Value FormatSequences(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, written, buf, 0);
 }
 
-// normalizeWhitespace(s): clean.ts's normalizeWhitespace (a one-byte string where every character is below U+0100,
-// as the JS function makes it: the regexes and hashing after it scan those faster).
-Napi::Value NormalizeWhitespace(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "normalizeWhitespace(s: string)");
-  // Scratch buffers per thread: each worker's calls run on its own thread.
-  static thread_local std::vector<char16_t> in, out;
-  static thread_local std::vector<char> latin1;
-  readUtf16(env, info[0], in);
-  const bool oneByte = peft_text::normalizeWhitespace(in.data(), in.size(), out);
+// A JS string of the units [p, p + n): one-byte where every unit is below U+0100, as clean.ts's JS function makes it
+// (the regexes and hashing after it scan those faster).
+Napi::Value makeString(Napi::Env env, const char16_t* p, size_t n, bool oneByte, std::vector<char>& latin1) {
   napi_value str;
   if (oneByte) {
-    latin1.resize(out.size());
-    for (size_t k = 0; k < out.size(); k++) latin1[k] = static_cast<char>(out[k]);
-    NAPI_THROW_IF_FAILED(env, napi_create_string_latin1(env, latin1.data(), latin1.size(), &str), Napi::Value());
+    latin1.resize(n);
+    for (size_t k = 0; k < n; k++) latin1[k] = static_cast<char>(p[k]);
+    NAPI_THROW_IF_FAILED(env, napi_create_string_latin1(env, latin1.data(), n, &str), Napi::Value());
   } else {
-    NAPI_THROW_IF_FAILED(env, napi_create_string_utf16(env, out.data(), out.size(), &str), Napi::Value());
+    NAPI_THROW_IF_FAILED(env, napi_create_string_utf16(env, p, n, &str), Napi::Value());
   }
   return Napi::Value(env, str);
 }
 
+// Scratch buffers per thread: each dataset worker's calls run on its own thread.
+thread_local std::vector<char16_t> wsIn, wsOut;
+thread_local std::vector<char> wsLatin1;
+
+// normalizeWhitespace(s): clean.ts's normalizeWhitespace.
+Napi::Value NormalizeWhitespace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "normalizeWhitespace(s: string)");
+  readUtf16(env, info[0], wsIn);
+  const bool oneByte = peft_text::normalizeWhitespace(wsIn.data(), wsIn.size(), wsOut);
+  return makeString(env, wsOut.data(), wsOut.size(), oneByte, wsLatin1);
+}
+
+// normalizeWhitespaceEach(text, ends): normalizeWhitespace of each text [ends[i-1], ends[i]) of `text`, as string[].
+Napi::Value NormalizeWhitespaceEach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "normalizeWhitespaceEach(text: string, ends: Int32Array)");
+  readUtf16(env, info[0], wsIn);
+  size_t count = 0;
+  const int32_t* given = readEnds(env, info[1], wsIn.size(), &count, "normalizeWhitespaceEach");
+  const std::vector<int32_t> ends(given, given + count); // a copy: the strings made below may run the GC
+  Napi::Array out = Napi::Array::New(env, count);
+  size_t from = 0;
+  for (size_t i = 0; i < count; i++) {
+    const size_t to = static_cast<size_t>(ends[i]);
+    const bool oneByte = peft_text::normalizeWhitespace(wsIn.data() + from, to - from, wsOut);
+    out.Set(static_cast<uint32_t>(i), makeString(env, wsOut.data(), wsOut.size(), oneByte, wsLatin1));
+    from = to;
+  }
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normalizeWhitespace", Napi::Function::New(env, NormalizeWhitespace, "normalizeWhitespace"));
+  exports.Set("normalizeWhitespaceEach", Napi::Function::New(env, NormalizeWhitespaceEach, "normalizeWhitespaceEach"));
   exports.Set("jsonPieces", Napi::Function::New(env, JsonPiecesNew, "jsonPieces"));
   exports.Set("formatSequences", Napi::Function::New(env, FormatSequences, "formatSequences"));
   exports.Set("spaceWords", Napi::Function::New(env, SpaceWords, "spaceWords"));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdBuffer } from '../../../src/hf/index.ts';
 import { textAddon, TEXT_ADDON_PATH } from '../../../src/util/text-addon.ts';
-import { normalizeWhitespaceJs } from '../../../stages/dataset/clean.ts';
+import { cleanText, cleanTexts, normalizeWhitespaceJs } from '../../../stages/dataset/clean.ts';
 import { resolveDatasetConfig } from '../../../stages/dataset/config.ts';
 import { jsonlBytes } from '../../../stages/dataset/jsonl-bytes.ts';
 import { PackedRecord } from '../../../stages/dataset/packed-record.ts';
@@ -120,6 +120,16 @@ describe.skipIf(skip)('peft_text addon', () => {
     for (let k = 0; k < lines.length; k += 7) paragraphs.push(lines.slice(k, k + 7).join(k % 2 ? '\r\n' : '\n'));
     const texts = [...lines, ...paragraphs, ...EDGES, '\u3000\u00a0 x \u2028', '\ufeff\u200bx\u2060', ' \n \n\n\n y \t\v\f', '\u1680z\u2029'];
     for (const t of texts) expect(addon.normalizeWhitespace(t), JSON.stringify(t.slice(0, 80))).toBe(normalizeWhitespaceJs(t));
+    const ends = new Int32Array(texts.length);
+    for (let k = 0, c = 0; k < texts.length; k++) ends[k] = c += texts[k].length;
+    expect(addon.normalizeWhitespaceEach(texts.join(''), ends)).toEqual(texts.map(normalizeWhitespaceJs));
+    // cleanTexts (a chunk's texts at once) equals cleanText text by text, with NFC and markup stripping before it.
+    const marked = [...paragraphs.slice(0, 300), 'e\u200b\u0301 café', '<p>a &amp;  b</p>\n\n\n<br>c', '# Title\n\n**bold**  text', ''];
+    for (const strip of ['none', 'markdown', 'html'] as const)
+      for (const nfc of [true, false]) {
+        const o = { nfc, whitespace: true, strip };
+        expect(cleanTexts(marked, o)).toEqual(marked.map((t) => cleanText(t, o)));
+      }
   });
 
   it('docDigests equals SHA-1 and seededRank (node:crypto) on wikitext lines, non-ASCII and lone surrogates', () => {
