@@ -32,9 +32,10 @@ export interface ModelTokenizer {
   encodeTo(text: string, out: IdBuffer): void;
   /**
    * encodeTo of each text (no specials) into `out`, for many texts at once (one native call where the peft_text addon
-   * is built and the tokenizer is SentencePiece-style): ends[i] the end of text i's ids in `out`.
+   * is built and the tokenizer is SentencePiece-style): ends[i] the end of text i's ids in `out`. `joined`: texts.join(''),
+   * where the caller has it already.
    */
-  encodeEachTo?(texts: readonly string[], out: IdBuffer, ends: Int32Array): void;
+  encodeEachTo?(texts: readonly string[], out: IdBuffer, ends: Int32Array, joined?: string): void;
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
   /** Text of `ids`; `skipSpecial` drops special tokens (generated text) or keeps them (dataset records). */
@@ -188,8 +189,8 @@ class LoadedTokenizer implements ModelTokenizer {
     else out.pushArray(this.tok.encode(text, { add_special_tokens: false }).ids);
   }
 
-  encodeEachTo(texts: readonly string[], out: IdBuffer, ends: Int32Array): void {
-    if (this.fast) return this.fast.encodeEachTo(texts, out, ends);
+  encodeEachTo(texts: readonly string[], out: IdBuffer, ends: Int32Array, joined?: string): void {
+    if (this.fast) return this.fast.encodeEachTo(texts, out, ends, joined);
     texts.forEach((t, k) => {
       this.encodeTo(t, out);
       ends[k] = out.length;
@@ -349,7 +350,7 @@ class FastEncoder {
    * encodeTo of each text: the runs of texts spaceWords would encode go to its native twin in one call each (the
    * peft_text addon: the same word split and cache in C++, BPE on a miss through this.words), the rest to encodeTo.
    */
-  encodeEachTo(texts: readonly string[], out: IdBuffer, ends: Int32Array): void {
+  encodeEachTo(texts: readonly string[], out: IdBuffer, ends: Int32Array, joined?: string): void {
     const addon = this.spaceWords ? textAddon() : undefined;
     if (addon && this.native === undefined) this.native = addon.spaceWords((word) => this.words.encode(word), 1 << 19);
     for (let k = 0; k < texts.length; ) {
@@ -363,7 +364,7 @@ class FastEncoder {
       while (k < texts.length && this.spaceWordsText(texts[k])) chars += texts[k++].length;
       const textEnds = new Int32Array(k - first);
       for (let j = first, c = 0; j < k; j++) textEnds[j - first] = c += texts[j].length;
-      const text = first === 0 && k === texts.length ? texts.join('') : texts.slice(first, k).join('');
+      const text = first === 0 && k === texts.length ? (joined ?? texts.join('')) : texts.slice(first, k).join('');
       const idEnds = ends.subarray(first, k);
       const count = addon.spaceWordsEncode(this.native!, text, textEnds, idEnds);
       out.reserve(count);

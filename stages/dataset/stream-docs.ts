@@ -110,11 +110,11 @@ export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
   }
   const n = kept.length;
   res.line = Int32Array.from(line);
-  digestAndRank(kept, job, res);
+  const joined = digestAndRank(kept, job, res);
   const ends: number[] = [];
   const out = scratch;
   out.length = 0;
-  tokenizeDocumentsTo(kept, tok, out, ends);
+  tokenizeDocumentsTo(kept, tok, out, ends, joined);
   const bad = new Int32Array(n).fill(-1);
   if (job.vocabSize > 0)
     for (let j = 0, k = 0; j < n; j++)
@@ -132,9 +132,10 @@ export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
 
 /**
  * Per kept text: its content digest (contentKey's: the first 128 bits of the text's SHA-1) and seeded ranks (from the
- * digest's base64) — for the whole chunk in one call of the peft_text addon where it is built, else per text here.
+ * digest's base64) — for the whole chunk in one call of the peft_text addon where it is built (returns the texts
+ * joined, as that call took them), else per text here.
  */
-function digestAndRank(texts: readonly string[], job: ChunkJob, res: ChunkResult): void {
+function digestAndRank(texts: readonly string[], job: ChunkJob, res: ChunkResult): string | undefined {
   const n = texts.length;
   res.rankValid = new Float64Array(n);
   res.rankSample = new Float64Array(n);
@@ -145,14 +146,15 @@ function digestAndRank(texts: readonly string[], job: ChunkJob, res: ChunkResult
     const prefixes: string[] = [];
     if (job.validSeed !== null) prefixes.push(rankPrefix(job.validSeed, 'valid'));
     if (job.sampleSeed !== null) prefixes.push(rankPrefix(job.sampleSeed, 'sample'));
-    const r = addon.docDigests(texts.join(''), ends, prefixes);
+    const joined = texts.join('');
+    const r = addon.docDigests(joined, ends, prefixes);
     res.digest = r.digest;
     const p = prefixes.length;
     for (let k = 0; k < n; k++) {
       if (job.validSeed !== null) res.rankValid[k] = r.ranks[k * p];
       if (job.sampleSeed !== null) res.rankSample[k] = r.ranks[k * p + p - 1];
     }
-    return;
+    return joined;
   }
   res.digest = new Int32Array(4 * n);
   for (let k = 0; k < n; k++) {
@@ -162,6 +164,7 @@ function digestAndRank(texts: readonly string[], job: ChunkJob, res: ChunkResult
     if (job.validSeed !== null) res.rankValid[k] = seededRank(job.validSeed, 'valid', key);
     if (job.sampleSeed !== null) res.rankSample[k] = seededRank(job.sampleSeed, 'sample', key);
   }
+  return undefined;
 }
 
 /** The ArrayBuffers of a result, to transfer instead of copy. */

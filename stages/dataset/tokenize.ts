@@ -46,8 +46,11 @@ function finishDocument(tok: ModelTokenizer, out: IdBuffer, start: number): numb
 
 const textIds = new IdBuffer(1 << 16); // tokenizeDocumentsTo's texts' ids, reused from call to call
 
-/** tokenizeDocumentTo of each text, the texts encoded in one batch (tok.encodeEachTo) where the tokenizer has it; the end of each document's ids into `ends`. */
-export function tokenizeDocumentsTo(texts: readonly string[], tok: ModelTokenizer, out: IdBuffer, ends: number[]): void {
+/**
+ * tokenizeDocumentTo of each text, the texts encoded in one batch (tok.encodeEachTo) where the tokenizer has it; the
+ * end of each document's ids into `ends`. `joined`: texts.join(''), where the caller has it already.
+ */
+export function tokenizeDocumentsTo(texts: readonly string[], tok: ModelTokenizer, out: IdBuffer, ends: number[], joined?: string): void {
   if (!tok.encodeEachTo) {
     for (const t of texts) {
       tokenizeDocumentTo(t, tok, out);
@@ -57,7 +60,7 @@ export function tokenizeDocumentsTo(texts: readonly string[], tok: ModelTokenize
   }
   const textEnds = new Int32Array(texts.length);
   textIds.length = 0;
-  tok.encodeEachTo(texts, textIds, textEnds);
+  tok.encodeEachTo(texts, textIds, textEnds, joined);
   for (let k = 0, from = 0; k < texts.length; k++) {
     const start = out.length;
     out.pushArray(tok.prefixIds);
