@@ -360,8 +360,7 @@ class FastEncoder {
         continue;
       }
       const first = k;
-      let chars = 0;
-      while (k < texts.length && this.spaceWordsText(texts[k])) chars += texts[k++].length;
+      while (k < texts.length && this.spaceWordsText(texts[k])) k++;
       const textEnds = new Int32Array(k - first);
       for (let j = first, c = 0; j < k; j++) textEnds[j - first] = c += texts[j].length;
       const text = first === 0 && k === texts.length ? (joined ?? texts.join('')) : texts.slice(first, k).join('');
