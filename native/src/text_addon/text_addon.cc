@@ -222,16 +222,19 @@ Napi::Value NormalizeWhitespaceEach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString())
     throw Napi::TypeError::New(env, "normalizeWhitespaceEach(text: string, ends: Int32Array)");
-  readUtf16(env, info[0], wsIn);
+  std::vector<char16_t>& in = wsIn; // the thread's buffers, looked up once
+  std::vector<char16_t>& norm = wsOut;
+  std::vector<char>& latin1 = wsLatin1;
+  readUtf16(env, info[0], in);
   size_t count = 0;
-  const int32_t* given = readEnds(env, info[1], wsIn.size(), &count, "normalizeWhitespaceEach");
+  const int32_t* given = readEnds(env, info[1], in.size(), &count, "normalizeWhitespaceEach");
   const std::vector<int32_t> ends(given, given + count); // a copy: the strings made below may run the GC
   Napi::Array out = Napi::Array::New(env, count);
   size_t from = 0;
   for (size_t i = 0; i < count; i++) {
     const size_t to = static_cast<size_t>(ends[i]);
-    const bool oneByte = peft_text::normalizeWhitespace(wsIn.data() + from, to - from, wsOut);
-    out.Set(static_cast<uint32_t>(i), makeString(env, wsOut.data(), wsOut.size(), oneByte, wsLatin1));
+    const bool oneByte = peft_text::normalizeWhitespace(in.data() + from, to - from, norm);
+    out.Set(static_cast<uint32_t>(i), makeString(env, norm.data(), norm.size(), oneByte, latin1));
     from = to;
   }
   return out;

@@ -41,15 +41,18 @@ bool normalizeWhitespace(const char16_t* s, size_t n, std::vector<char16_t>& out
   for (size_t i = 0; i < n;) {
     char16_t c = s[i];
     if (c > 32 && c < 0xa0) {
-      // A run of printable ASCII (or C1) units: the pending break or space first, then the run as it is.
+      // A run of printable ASCII (or C1) units and single spaces between them (which stay as they are): the pending
+      // break or space first, then the run.
       pending();
 #if defined(__SSE2__)
-      // 8 units at a time while all are printable ASCII / C1 (33 <= c < 0xa0: as signed 16-bit, c > 32 and c < 0xa0).
-      const __m128i lo = _mm_set1_epi16(32), hi = _mm_set1_epi16(0xa0);
+      // 8 units at a time while they are all such (32 <= c < 0xa0 as signed 16-bit: no unit from U+8000 on), no two
+      // spaces side by side and no space last (the unit after it could be a newline); block[0] is printable.
+      const __m128i lo = _mm_set1_epi16(31), hi = _mm_set1_epi16(0xa0), sp = _mm_set1_epi16(32);
       while (i + 8 <= n) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
         const __m128i ok = _mm_and_si128(_mm_cmpgt_epi16(v, lo), _mm_cmplt_epi16(v, hi));
-        if (_mm_movemask_epi8(ok) != 0xffff) break;
+        const int spaces = _mm_movemask_epi8(_mm_cmpeq_epi16(v, sp));
+        if (_mm_movemask_epi8(ok) != 0xffff || (spaces & (spaces >> 2)) != 0 || (spaces & 0xc000) != 0) break;
         _mm_storeu_si128(reinterpret_cast<__m128i*>(o + len), v);
         len += 8;
         i += 8;
@@ -58,11 +61,16 @@ bool normalizeWhitespace(const char16_t* s, size_t n, std::vector<char16_t>& out
       c = s[i];
       if (!(c > 32 && c < 0xa0)) continue;
 #endif
-      do {
+      for (;;) {
         o[len++] = c;
         if (++i == n) break;
         c = s[i];
-      } while (c > 32 && c < 0xa0);
+        if (c == 32 && i + 1 < n && s[i + 1] > 32 && s[i + 1] < 0xa0) { // one space, then the run goes on
+          o[len++] = 32;
+          c = s[++i];
+        }
+        if (!(c > 32 && c < 0xa0)) break;
+      }
       continue;
     }
     i++;

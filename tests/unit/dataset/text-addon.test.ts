@@ -120,6 +120,15 @@ describe.skipIf(skip)('peft_text addon', () => {
     for (let k = 0; k < lines.length; k += 7) paragraphs.push(lines.slice(k, k + 7).join(k % 2 ? '\r\n' : '\n'));
     const texts = [...lines, ...paragraphs, ...EDGES, '\u3000\u00a0 x \u2028', '\ufeff\u200bx\u2060', ' \n \n\n\n y \t\v\f', '\u1680z\u2029'];
     for (const t of texts) expect(addon.normalizeWhitespace(t), JSON.stringify(t.slice(0, 80))).toBe(normalizeWhitespaceJs(t));
+    // Random mostly-ASCII strings: runs across the 8-unit blocks, spaces at block ends, doubled, before newlines.
+    const alphabet = ['a', 'b', 'Z', '.', ' ', ' ', ' ', '\n', '\t', '\r', '\u00a0', 'é', '\u0085', '\u2028', '東', '\ud83d'];
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let k = 0; k < 20_000; k++) {
+      let t = '';
+      for (let n = Math.floor(rnd() * 40); n > 0; n--) t += alphabet[Math.floor(rnd() * (rnd() < 0.8 ? 5 : alphabet.length))];
+      expect(addon.normalizeWhitespace(t), JSON.stringify(t)).toBe(normalizeWhitespaceJs(t));
+    }
     const ends = new Int32Array(texts.length);
     for (let k = 0, c = 0; k < texts.length; k++) ends[k] = c += texts[k].length;
     expect(addon.normalizeWhitespaceEach(texts.join(''), ends)).toEqual(texts.map(normalizeWhitespaceJs));
