@@ -116,8 +116,10 @@ bool SpaceWords::encode(const char16_t* text, const int32_t* ends, size_t count,
 }
 
 void SpaceWords::insert(const char16_t* chars, size_t len, int32_t marks, uint32_t hash, size_t slot) {
-  if (count_ >= maxEntries_) {
-    clear(); // bounded memory; the next occurrence re-inserts it
+  // Bounded memory (entries, and 256 MB of records: offsets stay 32-bit); the next occurrence re-inserts it.
+  constexpr size_t kMaxPool = size_t{1} << 26;
+  if (count_ >= maxEntries_ || pool_.size() + 4 + len + wordIds_.size() > kMaxPool) {
+    clear();
     return;
   }
   const size_t r = pool_.size();
