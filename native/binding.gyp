@@ -62,6 +62,11 @@
       "ldflags": ["-Wl,-z,now"]
     },
     {
+      "target_name": "peft_text",
+      "sources": ["<!@(node sources.mjs text)"],
+      "ldflags": ["-Wl,-z,now"]
+    },
+    {
       "target_name": "peft_engine_test",
       "sources": ["<!@(node sources.mjs test)"],
       "dependencies": ["peft_engine_lib"],

@@ -53,8 +53,13 @@ export class SpmDecoder {
     this.noneTab = new Uint8Array(n);
     for (const id of special) if (id >= 0 && id < n) this.specialTab[id] = 1;
     this.plain = packPieces(pieces);
-    this.json = packPieces(pieces.map((p) => (p instanceof Uint8Array ? jsonEscapeBytes(p) : p)));
+    const json = pieces.map((p) => (p instanceof Uint8Array ? jsonEscapeBytes(p) : p));
+    this.json = packPieces(json);
+    this.jsonTables = () => flatPieces(json, this.kind);
   }
+
+  /** The pieces for JSON output as flat tables (the peft_text addon's formatSequences decodes with them). */
+  readonly jsonTables: () => FlatPieces;
 
   decode(ids: ArrayLike<number>, skipSpecial: boolean): string {
     return this.exact.decode(this.decodeUtf8(ids, skipSpecial));
@@ -179,6 +184,27 @@ function packPieces(pieces: readonly (Uint8Array | number | undefined)[]): Piece
         else hi[id] |= p[j] << (8 * (j - 4));
   }
   return { lenOf, lo, hi, longBytes, maxLen };
+}
+
+/** Per id: kind (0 none, 1 a byte, 2 a string), and bytes[offsets[id], offsets[id + 1]): the byte, or the piece's bytes. */
+export interface FlatPieces {
+  kind: Uint8Array;
+  bytes: Uint8Array;
+  offsets: Uint32Array;
+}
+
+function flatPieces(pieces: readonly (Uint8Array | number | undefined)[], kind: Uint8Array): FlatPieces {
+  const offsets = new Uint32Array(pieces.length + 1);
+  for (let id = 0; id < pieces.length; id++) {
+    const p = pieces[id];
+    offsets[id + 1] = offsets[id] + (p === undefined ? 0 : typeof p === 'number' ? 1 : p.length);
+  }
+  const bytes = new Uint8Array(offsets[pieces.length]);
+  pieces.forEach((p, id) => {
+    if (typeof p === 'number') bytes[offsets[id]] = p;
+    else if (p) bytes.set(p, offsets[id]);
+  });
+  return { kind: kind.slice(), bytes, offsets };
 }
 
 /** The JSON escape of each ASCII byte that needs one ('"', '\\', U+0000-U+001F), as JSON.stringify writes it. */

@@ -12,7 +12,8 @@ import { compileChatTemplate, pickChatTemplate, type ChatTemplate } from './chat
 import { makeBpeWordEncoder, type WordEncoder } from './fast-bpe.ts';
 import { IdBuffer } from './id-buffer.ts';
 import { SpaceWordEncoder } from './space-word-encoder.ts';
-import { SpmDecoder, spmPieces } from './spm-decoder.ts';
+import { SpmDecoder, spmPieces, type FlatPieces } from './spm-decoder.ts';
+import { textAddon, type SpaceWordsHandle } from '../util/text-addon.ts';
 
 export interface ModelTokenizer {
   dir: string;
@@ -29,6 +30,12 @@ export interface ModelTokenizer {
   encode(text: string, opts: { special: boolean }): number[];
   /** Appends the ids of `text` (no specials) to `out`: encode without a JS array per call. */
   encodeTo(text: string, out: IdBuffer): void;
+  /**
+   * encodeTo of each text (no specials) into `out`, for many texts at once (one native call where the peft_text addon
+   * is built and the tokenizer is SentencePiece-style): ends[i] the end of text i's ids in `out`. `joined`: texts.join(''),
+   * where the caller has it already.
+   */
+  encodeEachTo?(texts: readonly string[], out: IdBuffer, ends: Int32Array, joined?: string): void;
   /** Ids of `text` as it continues an already-tokenized sequence (no prefix-space marker, no specials). */
   encodeContinuation(text: string): number[];
   /** Text of `ids`; `skipSpecial` drops special tokens (generated text) or keeps them (dataset records). */
@@ -39,6 +46,8 @@ export interface ModelTokenizer {
    * are exactly that string's UTF-8); absent otherwise.
    */
   decodeUtf8?: (ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }) => Uint8Array;
+  /** The byte-level decoder's pieces for JSON output (decodeUtf8 with json, as tables: see spm-decoder.ts); absent where decodeUtf8 is. */
+  jsonPieces?: () => FlatPieces;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
 }
@@ -180,6 +189,14 @@ class LoadedTokenizer implements ModelTokenizer {
     else out.pushArray(this.tok.encode(text, { add_special_tokens: false }).ids);
   }
 
+  encodeEachTo(texts: readonly string[], out: IdBuffer, ends: Int32Array, joined?: string): void {
+    if (this.fast) return this.fast.encodeEachTo(texts, out, ends, joined);
+    texts.forEach((t, k) => {
+      this.encodeTo(t, out);
+      ends[k] = out.length;
+    });
+  }
+
   encodeContinuation(text: string): number[] {
     if (text === '') return [];
     const ids = this.plain(this.contProbe + text);
@@ -208,6 +225,10 @@ class ByteDecodingTokenizer extends LoadedTokenizer {
 
   decodeUtf8(ids: ArrayLike<number>, opts?: { skipSpecial?: boolean; json?: boolean }): Uint8Array {
     return this.fastDecode.decodeUtf8(ids, opts?.skipSpecial ?? false, opts?.json ?? false);
+  }
+
+  jsonPieces(): FlatPieces {
+    return this.fastDecode.jsonTables();
   }
 }
 
@@ -275,6 +296,7 @@ function makeFastEncoder(tok: Tokenizer, tj: Record<string, unknown>): FastEncod
 /** makeFastEncoder's encoder (a class: every loaded tokenizer runs the same, already optimized, methods). */
 class FastEncoder {
   private cache = new Map<string, number[]>();
+  private native: SpaceWordsHandle | null | undefined; // spaceWords' native twin (peft_text), made on first use
   // The added-token regex runs only on texts holding the first character of some added token (usually just "<").
   private readonly addedFirst: string[];
 
@@ -317,6 +339,38 @@ class FastEncoder {
     if (normalized === '') return;
     if (this.addedRe && this.mayHoldAdded(normalized)) return this.lib(text, out);
     for (const word of this.split(normalized)) if (word !== '') this.encodeWord(word, out);
+  }
+
+  /** Whether encodeTo(text) is spaceWords.encodeTo(text). */
+  private spaceWordsText(text: string): boolean {
+    return !(this.addedRe && this.mayHoldAdded(text)) && !text.includes(SP);
+  }
+
+  /**
+   * encodeTo of each text: the runs of texts spaceWords would encode go to its native twin in one call each (the
+   * peft_text addon: the same word split and cache in C++, BPE on a miss through this.words), the rest to encodeTo.
+   */
+  encodeEachTo(texts: readonly string[], out: IdBuffer, ends: Int32Array, joined?: string): void {
+    const addon = this.spaceWords ? textAddon() : undefined;
+    if (addon && this.native === undefined) this.native = addon.spaceWords((word) => this.words.encode(word), 1 << 19);
+    for (let k = 0; k < texts.length; ) {
+      if (!addon || !this.spaceWordsText(texts[k])) {
+        this.encodeTo(texts[k], out);
+        ends[k++] = out.length;
+        continue;
+      }
+      const first = k;
+      while (k < texts.length && this.spaceWordsText(texts[k])) k++;
+      const textEnds = new Int32Array(k - first);
+      for (let j = first, c = 0; j < k; j++) textEnds[j - first] = c += texts[j].length;
+      const text = first === 0 && k === texts.length ? (joined ?? texts.join('')) : texts.slice(first, k).join('');
+      const idEnds = ends.subarray(first, k);
+      const count = addon.spaceWordsEncode(this.native!, text, textEnds, idEnds);
+      out.reserve(count);
+      addon.spaceWordsTake(this.native!, out.data, out.length);
+      for (let j = 0; j < idEnds.length; j++) idEnds[j] += out.length;
+      out.length += count;
+    }
   }
 }
 

@@ -14,10 +14,21 @@ export interface PiiTally {
 /** The cleaned item, or why it was dropped: nothing left after cleaning ('empty'), or PII with pii: drop ('pii'). */
 export function cleanItem(it: Item, c: DatasetConfig['clean'], types: readonly PiiType[], pii: PiiTally): Item | 'empty' | 'pii' {
   // A completion keeps one leading space where it had one: it continues the prompt directly.
-  let texts = textsOf(it.example).map((t, k) => {
+  const texts = textsOf(it.example).map((t, k) => {
     const cleaned = cleanText(t, c);
     return it.example.format === 'completion' && k === 1 && c.whitespace && /^\s/.test(t) && cleaned !== '' ? ` ${cleaned}` : cleaned;
   });
+  return finishItem(it, texts, c, types, pii);
+}
+
+/** cleanItem of a `text` item whose text went through cleanText already (`cleaned`: cleanTexts does a chunk's at once). */
+export function cleanTextItem(it: Item, cleaned: string, c: DatasetConfig['clean'], types: readonly PiiType[], pii: PiiTally): Item | 'empty' | 'pii' {
+  return finishItem(it, [cleaned], c, types, pii);
+}
+
+/** PII found / handled in the cleaned texts, then the empty check. */
+function finishItem(it: Item, cleaned: string[], c: DatasetConfig['clean'], types: readonly PiiType[], pii: PiiTally): Item | 'empty' | 'pii' {
+  let texts = cleaned;
   if (c.pii !== 'off') {
     let found = 0;
     texts = texts.map((t) => {

@@ -1,5 +1,6 @@
 // Text cleaning: Unicode NFC, markdown / HTML stripping, whitespace normalisation (each a small pure function).
 import { endianness } from 'node:os';
+import { textAddon } from '../../src/util/text-addon.ts';
 
 export function stripHtml(s: string): string {
   if (!s.includes('<') && !s.includes('&')) return s;
@@ -96,13 +97,24 @@ function readChars(s: string): Uint16Array {
   return in16;
 }
 
+/** The peft_text addon's normalizeWhitespace (the same loop in C++) and its batch form, where it is built (looked up once). */
+const nativeWhitespace = textAddon()?.normalizeWhitespace;
+const nativeWhitespaceEach = textAddon()?.normalizeWhitespaceEach;
+
 /**
  * CRLF → LF, zero-width spaces / BOMs removed, tabs / runs of spaces → one space, no trailing spaces, at most one
- * blank line, trimmed ends. One pass over the text, equal to the regex chain
+ * blank line, trimmed ends: normalizeWhitespaceJs, in C++ where the peft_text addon is built.
+ */
+export function normalizeWhitespace(s: string): string {
+  return nativeWhitespace ? nativeWhitespace(s) : normalizeWhitespaceJs(s);
+}
+
+/**
+ * normalizeWhitespace in one pass over the text, equal to the regex chain
  * \r\n?→\n; [\u200b\u2060\ufeff]→''; [spaces]{2,}|[spaces other than " "]→' '; ' ?\n ?'→\n; \n{3,}→\n\n; trim():
  * a space run next to a newline disappears, newline runs (with the spaces between them) become at most two.
  */
-export function normalizeWhitespace(s: string): string {
+export function normalizeWhitespaceJs(s: string): string {
   const n = s.length;
   const inp = readChars(s);
   const out = out16;
@@ -188,9 +200,22 @@ export interface TextCleanOptions {
 }
 
 export function cleanText(s: string, o: TextCleanOptions): string {
-  let t = o.nfc ? s.normalize('NFC') : s;
-  if (o.strip === 'markdown') t = stripMarkdown(t);
-  else if (o.strip === 'html') t = stripHtml(t);
-  if (o.whitespace) t = normalizeWhitespace(t);
+  const t = beforeWhitespace(s, o);
+  return o.whitespace ? normalizeWhitespace(t) : t;
+}
+
+function beforeWhitespace(s: string, o: TextCleanOptions): string {
+  const t = o.nfc ? s.normalize('NFC') : s;
+  if (o.strip === 'markdown') return stripMarkdown(t);
+  if (o.strip === 'html') return stripHtml(t);
   return t;
+}
+
+/** cleanText of each text: their whitespace normalised in one call of the peft_text addon where it is built. */
+export function cleanTexts(texts: readonly string[], o: TextCleanOptions): string[] {
+  if (!o.whitespace || !nativeWhitespaceEach || texts.length === 0) return texts.map((t) => cleanText(t, o));
+  const pre = texts.map((t) => beforeWhitespace(t, o));
+  const ends = new Int32Array(pre.length);
+  for (let k = 0, chars = 0; k < pre.length; k++) ends[k] = chars += pre[k].length;
+  return nativeWhitespaceEach(pre.join(''), ends);
 }

@@ -2,8 +2,13 @@
 // sampling and the validation split, so the same records land in the same place on every build.
 import { hash } from 'node:crypto';
 
+/** What seededRank hashes before the key (the peft_text addon's docDigests takes it as its prefix). */
+export function rankPrefix(seed: number, salt: string): string {
+  return `${seed}\u0000${salt}\u0000`;
+}
+
 export function seededRank(seed: number, salt: string, key: string): number {
-  const h = hash('sha256', `${seed}\u0000${salt}\u0000${key}`, 'buffer'); // one-shot: same digest as createHash
+  const h = hash('sha256', rankPrefix(seed, salt) + key, 'buffer'); // one-shot: same digest as createHash
   return h.readUIntBE(0, 6) / 2 ** 48;
 }
 

@@ -4,11 +4,13 @@
 import { hash } from 'node:crypto';
 import { IdBuffer } from '../../src/hf/id-buffer.ts';
 import type { ModelTokenizer } from '../../src/hf/tokenizer.ts';
-import { cleanItem, type PiiTally } from './clean-item.ts';
-import { seededRank } from './sample.ts';
+import { textAddon } from '../../src/util/text-addon.ts';
+import { cleanTextItem, type PiiTally } from './clean-item.ts';
+import { cleanTexts } from './clean.ts';
+import { rankPrefix, seededRank } from './sample.ts';
 import type { DatasetConfig, PiiType } from './schema.ts';
 import { textDocuments } from './sources/text-files.ts';
-import { tokenizeDocumentTo } from './tokenize.ts';
+import { tokenizeDocumentsTo } from './tokenize.ts';
 
 export interface ChunkJob {
   op: 'chunk';
@@ -86,15 +88,14 @@ export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
   res.docs = docs.length;
   const c = job.clean;
   const line: number[] = [];
-  const digest: number[] = [];
-  const rankValid: number[] = [];
-  const rankSample: number[] = [];
-  const ends: number[] = [];
-  const bad: number[] = [];
-  const out = scratch;
-  out.length = 0;
-  for (const d of docs) {
-    const r = cleanItem({ example: { format: 'text', text: d.fields.text as string }, origin: d.origin }, c, job.types, res.tally);
+  const kept: string[] = [];
+  const cleaned = cleanTexts(
+    docs.map((d) => d.fields.text as string),
+    c,
+  );
+  for (let j = 0; j < docs.length; j++) {
+    const d = docs[j];
+    const r = cleanTextItem({ example: { format: 'text', text: d.fields.text as string }, origin: d.origin }, cleaned[j], c, job.types, res.tally);
     if (r === 'empty') res.empty++;
     else if (r === 'pii') res.pii++;
     else {
@@ -102,34 +103,68 @@ export function processChunk(job: ChunkJob, tok: ModelTokenizer): ChunkResult {
       if (t.length < c.minChars) res.short++;
       else if (c.maxChars !== null && t.length > c.maxChars) res.long++;
       else {
-        const sha = hash('sha1', t, 'buffer'); // contentKey's digest (one text: the text itself)
-        const key = sha.toString('base64');
+        kept.push(t);
         line.push(d.origin.line ?? 1);
-        for (let k = 0; k < 16; k += 4) digest.push(sha.readInt32LE(k));
-        rankValid.push(job.validSeed === null ? 0 : seededRank(job.validSeed, 'valid', key));
-        rankSample.push(job.sampleSeed === null ? 0 : seededRank(job.sampleSeed, 'sample', key));
-        const start = out.length;
-        tokenizeDocumentTo(t, tok, out);
-        ends.push(out.length);
-        let b = -1;
-        if (job.vocabSize > 0)
-          for (let k = start; k < out.length; k++)
-            if (out.data[k] >= job.vocabSize) {
-              b = out.data[k];
-              break;
-            }
-        bad.push(b);
       }
     }
   }
+  const n = kept.length;
   res.line = Int32Array.from(line);
-  res.digest = Int32Array.from(digest);
-  res.rankValid = Float64Array.from(rankValid);
-  res.rankSample = Float64Array.from(rankSample);
+  const joined = digestAndRank(kept, job, res);
+  const ends: number[] = [];
+  const out = scratch;
+  out.length = 0;
+  tokenizeDocumentsTo(kept, tok, out, ends, joined);
+  const bad = new Int32Array(n).fill(-1);
+  if (job.vocabSize > 0)
+    for (let j = 0, k = 0; j < n; j++)
+      for (; k < ends[j]; k++)
+        if (out.data[k] >= job.vocabSize) {
+          bad[j] = out.data[k];
+          k = ends[j];
+          break;
+        }
   res.ends = Int32Array.from(ends);
   res.ids = out.data.slice(0, out.length);
-  res.bad = Int32Array.from(bad);
+  res.bad = bad;
   return res;
+}
+
+/**
+ * Per kept text: its content digest (contentKey's: the first 128 bits of the text's SHA-1) and seeded ranks (from the
+ * digest's base64) — for the whole chunk in one call of the peft_text addon where it is built (returns the texts
+ * joined, as that call took them), else per text here.
+ */
+function digestAndRank(texts: readonly string[], job: ChunkJob, res: ChunkResult): string | undefined {
+  const n = texts.length;
+  res.rankValid = new Float64Array(n);
+  res.rankSample = new Float64Array(n);
+  const addon = textAddon();
+  if (addon && n > 0) {
+    const ends = new Int32Array(n);
+    for (let k = 0, chars = 0; k < n; k++) ends[k] = chars += texts[k].length;
+    const prefixes: string[] = [];
+    if (job.validSeed !== null) prefixes.push(rankPrefix(job.validSeed, 'valid'));
+    if (job.sampleSeed !== null) prefixes.push(rankPrefix(job.sampleSeed, 'sample'));
+    const joined = texts.join('');
+    const r = addon.docDigests(joined, ends, prefixes);
+    res.digest = r.digest;
+    const p = prefixes.length;
+    for (let k = 0; k < n; k++) {
+      if (job.validSeed !== null) res.rankValid[k] = r.ranks[k * p];
+      if (job.sampleSeed !== null) res.rankSample[k] = r.ranks[k * p + p - 1];
+    }
+    return joined;
+  }
+  res.digest = new Int32Array(4 * n);
+  for (let k = 0; k < n; k++) {
+    const sha = hash('sha1', texts[k], 'buffer'); // contentKey's digest (one text: the text itself)
+    const key = sha.toString('base64');
+    for (let w = 0; w < 4; w++) res.digest[4 * k + w] = sha.readInt32LE(4 * w);
+    if (job.validSeed !== null) res.rankValid[k] = seededRank(job.validSeed, 'valid', key);
+    if (job.sampleSeed !== null) res.rankSample[k] = seededRank(job.sampleSeed, 'sample', key);
+  }
+  return undefined;
 }
 
 /** The ArrayBuffers of a result, to transfer instead of copy. */

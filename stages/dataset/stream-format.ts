@@ -4,6 +4,7 @@
 import type { ModelTokenizer } from '../../src/hf/index.ts';
 import { jsonlBytes } from './jsonl-bytes.ts';
 import { PackedRecord } from './packed-record.ts';
+import { textAddon, type JsonPiecesHandle } from '../../src/util/text-addon.ts';
 
 export interface FormatJob {
   op: 'format';
@@ -14,8 +15,31 @@ export interface FormatJob {
   spare?: ArrayBuffer;
 }
 
-/** The JSONL lines of the sequences of `ids` (a buffer of its own, or `spare` where it is large enough: transferable). */
+/** Per tokenizer: its pieces in the peft_text addon (null: no byte-level decoder, or no addon). */
+const nativePieces = new WeakMap<ModelTokenizer, JsonPiecesHandle | null>();
+
+function piecesOf(tok: ModelTokenizer): JsonPiecesHandle | null {
+  let h = nativePieces.get(tok);
+  if (h === undefined) {
+    const addon = textAddon();
+    const t = addon && tok.jsonPieces?.();
+    h = t ? addon.jsonPieces(t.kind, t.bytes, t.offsets) : null;
+    nativePieces.set(tok, h);
+  }
+  return h;
+}
+
+/**
+ * The JSONL lines of the sequences of `ids` (a buffer of its own, or `spare` where it is large enough: transferable):
+ * in one call of the peft_text addon where it is built and the tokenizer decodes bytes (the same bytes: the tests
+ * compare), else PackedRecords through jsonlBytes.
+ */
 export function formatSequences(ids: Int32Array, seqLen: number, tok: ModelTokenizer, spare?: ArrayBuffer): Uint8Array {
+  const pieces = piecesOf(tok);
+  if (pieces) {
+    const b = textAddon()!.formatSequences(pieces, ids, seqLen, spare);
+    return b.buffer.byteLength >= 1 << 16 ? b : new Uint8Array(b);
+  }
   const records: PackedRecord[] = [];
   for (let a = 0; a < ids.length; a += seqLen) records.push(new PackedRecord(ids.subarray(a, Math.min(ids.length, a + seqLen)), tok));
   const b = jsonlBytes(records, spare);

@@ -1,6 +1,6 @@
 // Turns rendered segments into token ids and labels (labels[i] = ids[i] where trained, -100 where not), applies the
 // maxTokens cap, and packs `text` documents into fixed-length sequences with EOS between documents.
-import type { IdBuffer, ModelTokenizer } from '../../src/hf/index.ts';
+import { IdBuffer, type ModelTokenizer } from '../../src/hf/index.ts';
 import type { Segment } from './render.ts';
 
 export const IGNORE = -100;
@@ -34,9 +34,41 @@ export function tokenizeDocumentTo(text: string, tok: ModelTokenizer, out: IdBuf
   const start = out.length;
   out.pushArray(tok.prefixIds);
   tok.encodeTo(text, out);
+  return finishDocument(tok, out, start);
+}
+
+/** The suffix specials and EOS after a document's text ids (`start`: where its ids begin); returns their count. */
+function finishDocument(tok: ModelTokenizer, out: IdBuffer, start: number): number {
   out.pushArray(tok.suffixIds);
   if (tok.eosId !== undefined && (out.length === start || out.data[out.length - 1] !== tok.eosId)) out.push(tok.eosId);
   return out.length - start;
+}
+
+const textIds = new IdBuffer(1 << 16); // tokenizeDocumentsTo's texts' ids, reused from call to call
+
+/**
+ * tokenizeDocumentTo of each text, the texts encoded in one batch (tok.encodeEachTo) where the tokenizer has it; the
+ * end of each document's ids into `ends`. `joined`: texts.join(''), where the caller has it already.
+ */
+export function tokenizeDocumentsTo(texts: readonly string[], tok: ModelTokenizer, out: IdBuffer, ends: number[], joined?: string): void {
+  if (!tok.encodeEachTo) {
+    for (const t of texts) {
+      tokenizeDocumentTo(t, tok, out);
+      ends.push(out.length);
+    }
+    return;
+  }
+  const textEnds = new Int32Array(texts.length);
+  textIds.length = 0;
+  tok.encodeEachTo(texts, textIds, textEnds, joined);
+  for (let k = 0, from = 0; k < texts.length; k++) {
+    const start = out.length;
+    out.pushArray(tok.prefixIds);
+    out.pushIds(textIds.data.subarray(from, textEnds[k]));
+    from = textEnds[k];
+    finishDocument(tok, out, start);
+    ends.push(out.length);
+  }
 }
 
 export type CapOutcome = 'kept' | 'truncated' | 'dropped' | 'dropped-no-loss';

@@ -1,5 +1,5 @@
 // The native engine's layering (docs/ARCHITECTURE.md, "Native engine"), checked on native/src read as text: N-API only
-// in the bindings (the engine's, the test addon's and the engine-free fs addon's), the engine core never includes a binding or the test addon, the production addon never sees the
+// in the bindings (the engine's, the test addon's and the engine-free fs and text addons'), the engine core never includes a binding or the test addon, the production addon never sees the
 // test addon, and the model / trainer / inference code runs every op through the Backend seam.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -14,7 +14,8 @@ const files = walk(SRC)
   .filter((p) => /\.(cc|h)$/.test(p))
   .map((p) => ({ path: relative(SRC, p).split('\\').join('/'), text: readFileSync(p, 'utf8') }));
 const includes = (text: string) => [...text.matchAll(/^#include\s+[<"]([^>"]+)[>"]/gm)].map((m) => m[1]);
-const isBinding = (p: string) => p.startsWith('binding/') || p.startsWith('test_addon/') || p.startsWith('fs_addon/') || p === 'addon.cc';
+const isBinding = (p: string) =>
+  p.startsWith('binding/') || p.startsWith('test_addon/') || p.startsWith('fs_addon/') || p.startsWith('text_addon/') || p === 'addon.cc';
 /** Code with comments and string literals blanked, so only real calls are matched. */
 const code = (text: string) => text.replace(/\/\/.*$/gm, '').replace(/"(?:[^"\\\n]|\\.)*"/g, '""');
 
@@ -24,7 +25,7 @@ describe('native engine layering', () => {
     expect(files.map((f) => f.path)).toContain('backend/backend.h');
   });
 
-  it('N-API appears only in the bindings (binding/, test_addon/, fs_addon/, addon.cc)', () => {
+  it('N-API appears only in the bindings (binding/, test_addon/, fs_addon/, text_addon/, addon.cc)', () => {
     const bad = files.filter((f) => !isBinding(f.path) && includes(f.text).some((i) => i === 'napi.h' || i.startsWith('binding/')));
     expect(bad.map((f) => f.path)).toEqual([]);
   });
