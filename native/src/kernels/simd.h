@@ -1,6 +1,6 @@
 // The per-ISA kernel table: every hot loop of the training and decode paths that has an instruction-set-specific body
 // (exp rows, SwiGLU, RMSNorm rows, bf16 conversion, NF4 dequantization, decode GEMVs, the sgemm micro-kernel, decode
-// attention of one query). Each
+// attention of one query, the narrow products and softmax backward rows of training). Each
 // table lives in its own translation unit built with its own flags (simd_avx512.cc, simd_avx2.cc, simd_scalar.cc);
 // simd() returns the active ISA's (kernels/isa.h). The common code, built for a baseline x86-64, only calls through it.
 #pragma once
