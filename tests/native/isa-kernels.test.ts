@@ -172,8 +172,7 @@ describe(`training kernels on every ISA path (${runnable.join(', ')})`, () => {
     const p = rand(1013, 21, 0, 1),
       dp = rand(1013, 22, -2, 2);
     const res = onEvery(() => k.simdSoftmaxBwdRow({ p, dp, D: 0.375, scale: 0.125 }));
-    for (const y of res.values())
-      for (let i = 0; i < p.length; i++) expect(y[i]).toBe(Math.fround(Math.fround(p[i] * Math.fround(dp[i] - 0.375)) * 0.125));
+    for (const y of res.values()) for (let i = 0; i < p.length; i++) expect(y[i]).toBe(Math.fround(Math.fround(p[i] * Math.fround(dp[i] - 0.375)) * 0.125));
     sameBits(res);
   });
 
