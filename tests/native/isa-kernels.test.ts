@@ -167,4 +167,51 @@ describe(`training kernels on every ISA path (${runnable.join(', ')})`, () => {
             expect(Math.abs(C[i * N + j] - (1.5 * s + 0.5 * C0[i * N + j]))).toBeLessThan(2e-6 * (1.5 * m + 0.5 * Math.abs(C0[i * N + j])) + 1e-7);
           }
     });
+
+  it('attention softmax backward row (p (dp - D) scale, 1013 values): exact float steps, the same bits on every ISA', () => {
+    const p = rand(1013, 21, 0, 1),
+      dp = rand(1013, 22, -2, 2);
+    const res = onEvery(() => k.simdSoftmaxBwdRow({ p, dp, D: 0.375, scale: 0.125 }));
+    for (const y of res.values()) for (let i = 0; i < p.length; i++) expect(y[i]).toBe(Math.fround(Math.fround(p[i] * Math.fround(dp[i] - 0.375)) * 0.125));
+    sameBits(res);
+  });
+
+  // The narrow products of attention (P V, dS K, dS^T Q, P^T dO): N a multiple of the panel, M past a 6-row block, K
+  // past a 128-step block; on the ISAs without the kernel (null) sgemm runs them.
+  for (const [tA, M, N, K, acc] of [
+    [false, 37, 64, 300, false],
+    [true, 131, 128, 129, true],
+    [false, 6, 64, 1, true],
+  ] as const)
+    it(`narrow product ${tA ? 'T' : 'N'}N ${M}x${N}x${K}${acc ? ' + C' : ''} (strided B, C): within 2e-6 of sum|a b|, the same bits where the ISA has it`, () => {
+      const lda = (tA ? M : K) + 3,
+        ldb = N + 64,
+        ldc = N + 5;
+      const A = rand((tA ? K : M) * lda, 31 + M, -1, 1),
+        B = rand(K * ldb, 32 + N, -1, 1),
+        C0 = rand(M * ldc, 33, -1, 1);
+      const res = onEvery(() => k.gemmNarrow({ transA: tA, M, N, K, alpha: 1.5, A, lda, B, ldb, C: C0.slice(), ldc, accumulate: acc }));
+      const got = new Map([...res].filter(([, C]) => C !== null));
+      if (runnable.includes('avx512')) expect(got.has('avx512')).toBe(true);
+      expect(res.get('scalar') ?? null).toBeNull();
+      for (const C of got.values())
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < ldc; j++) {
+            const c0 = C0[i * ldc + j];
+            if (j >= N) {
+              expect(C[i * ldc + j]).toBe(c0); // outside the N columns: untouched
+              continue;
+            }
+            let s = 0,
+              m = 0;
+            for (let p = 0; p < K; p++) {
+              const a = tA ? A[p * lda + i] : A[i * lda + p];
+              s += a * B[p * ldb + j];
+              m += Math.abs(a * B[p * ldb + j]);
+            }
+            const want = 1.5 * s + (acc ? c0 : 0);
+            expect(Math.abs(C[i * ldc + j] - want)).toBeLessThan(2e-6 * (1.5 * m + (acc ? Math.abs(c0) : 0)) + 1e-7);
+          }
+      sameBits(got);
+    });
 });

@@ -323,6 +323,30 @@ describe('FrozenLinear', () => {
       expect(worst(dx, b.dx, b.mag)).toBeLessThan(4e-6);
     });
 
+  // fp32 input gradients in the pool's row shares (T >= 64 per thread) and on one thread: where oneDNN takes the
+  // products (AVX-512), the NF4 / bf16 tile is written transposed and multiplied in the x W^T form (linear.cc).
+  for (const storage of ['nf4', 'bf16'])
+    for (const threads of [2, 1])
+      it(`backward_input fp32 of ${storage} weights 200x192, 130 rows, ${threads} thread(s): vs naive`, () => {
+        const out = 200,
+          inn = 192,
+          T = 130;
+        const w = normalArray(out * inn, 31, 0.05),
+          dy = randArray(T * out, 32),
+          dx = randArray(T * inn, 33),
+          dx0 = dx.slice();
+        const h = k.frozenLinear({ w, out, in: inn, storage });
+        const Wd: Float32Array = k.frozenLinearDequantize(h);
+        k.setThreads(threads);
+        try {
+          k.frozenLinearBackward(h, dx, dy, T, 'fp32');
+        } finally {
+          k.setThreads(0);
+        }
+        const b = naiveBackward(dx0, dy, Wd, T, out, inn);
+        expect(worst(dx, b.dx, b.mag)).toBeLessThan(2e-6);
+      });
+
   // The folded-LoRA products: extra K columns (forward) / rows (input gradient) ride along in the frozen matmul.
   // Shapes: NF4 with blocks inside rows, NF4 with blocks straddling rows (in = 40), several tiles, f32 / bf16 storage.
   for (const [storage, out, inn, ke, T] of [

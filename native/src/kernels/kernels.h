@@ -15,6 +15,12 @@ using bf16 = uint16_t; // raw bfloat16 bits
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc);
 
+// C[M,N] = alpha op(A) B (+ C when accumulate), B [K,N] row-major read in place, by the active ISA's narrow kernel
+// (simd.h gemm_narrow: one fused multiply-add chain per element, the same bits on every ISA that has it), on the
+// calling thread. False, with nothing done, where the ISA has none or N is not a multiple of its panel width.
+bool gemm_narrow(bool transA, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                 bool accumulate, float* C, int ldc);
+
 // Same contract with bf16 inputs and fp32 accumulation/output. Falls back to converting to fp32 and
 // calling sgemm when no bf16 kernel is available (then bf16_native() is false).
 void gemm_bf16(bool transA, bool transB, int M, int N, int K, float alpha, const bf16* A, int lda, const bf16* B,

@@ -80,6 +80,7 @@ class FrozenLinear {
 
   const uint16_t* tile_bf16(int r0, int rows) const; // rows [r0, r0+rows) of W as bf16 (stored or per-thread tile)
   const float* tile_f32(int r0, int rows) const;     // same in fp32
+  const float* tile_f32_t(int r0, int rows) const;   // same transposed: [in, rows] (serial; NF4 / bf16 storage)
   void add_bias(float* y, int T) const;
 };
 

@@ -5,11 +5,13 @@
 // runs its AVX-512 kernel on the avx512 ISA and the build has oneDNN, the products with an untransposed A go to
 // oneDNN by the fixed rule of sgemm_onednn.cc (1.1-1.5x there: bench/sgemm-route.bench.ts), the rest to OpenBLAS.
 // PEFT_SGEMM=openblas|builtin|onednn overrides the choice (onednn: that rule wherever oneDNN is linked).
+// kern::gemm_narrow: the narrow products with B read in place (simd.h), for callers that take them (attention).
 #include <cctype>
 #include <cstdlib>
 #include <string>
 #include "kernels/kernels.h"
 #include "kernels/isa.h"
+#include "kernels/simd.h"
 #include "kernels/sgemm_builtin.h"
 #include "kernels/sgemm_onednn.h"
 #include "kernels/sgemm_route.h"
@@ -123,6 +125,14 @@ void sgemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, i
                 alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
   });
+}
+
+bool gemm_narrow(bool transA, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                 bool accumulate, float* C, int ldc) {
+  const SimdKernels& k = simd();
+  if (!k.gemm_narrow || N % k.narrow_nr != 0 || M <= 0 || K <= 0) return false;
+  k.gemm_narrow(transA, M, N, K, alpha, A, lda, B, ldb, accumulate, C, ldc);
+  return true;
 }
 
 } // namespace peft::kern

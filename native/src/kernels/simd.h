@@ -1,6 +1,6 @@
 // The per-ISA kernel table: every hot loop of the training and decode paths that has an instruction-set-specific body
 // (exp rows, SwiGLU, RMSNorm rows, bf16 conversion, NF4 dequantization, decode GEMVs, the sgemm micro-kernel, decode
-// attention of one query). Each
+// attention of one query, the narrow products and softmax backward rows of training). Each
 // table lives in its own translation unit built with its own flags (simd_avx512.cc, simd_avx2.cc, simd_scalar.cc);
 // simd() returns the active ISA's (kernels/isa.h). The common code, built for a baseline x86-64, only calls through it.
 #pragma once
@@ -44,6 +44,17 @@ struct SimdKernels {
   // fixes the order, the same bits on every ISA): S[j] = scale * q . k_j; out[d] = sum_j (S[j] * inv) v_j[d].
   void (*attn_scores)(float* S, const float* q, const float* k, int n, int ld, int hd, float scale);
   void (*attn_weighted_sum)(float* out, const float* S, float inv, const float* v, int n, int ld, int hd);
+  // Narrow products with B read in place (simd_body.inc; kern::gemm_narrow): C[M, N] = alpha op(A) B (+ C when
+  // accumulate) for row-major B [K, N] (ldb) and N a multiple of narrow_nr; op(A) = A [M, K] (lda), or A^T of A [K, M]
+  // when transA. Each C element is a chain of fused multiply-adds from zero over each 128-step block of k, the
+  // blocks' alpha-scaled sums added to C in k order. AVX-512 only (null on the others, where sgemm runs these
+  // products: see simd_body.inc).
+  int narrow_nr;
+  void (*gemm_narrow)(bool transA, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+                      bool accumulate, float* C, int ldc);
+  // The softmax backward of one attention row in place: dp_i = p_i (dp_i - D) scale (element-wise, the same bits on
+  // every ISA).
+  void (*softmax_bwd_row)(float* dp, const float* p, size_t n, float D, float scale);
 };
 
 // Null where the build has no such unit (a non-x86 compiler).

@@ -71,6 +71,7 @@ double dot_d(const float* a, const float* b, const float* c, int n) {
 }
 
 #define PEFT_ISA_NAME "avx2"
+#define PEFT_NARROW_GEMM 0
 #define GEMV_NF4 nf4_gemv_rows_avx2
 #define GEMV_F32 gemv_f32_rows_avx2
 #include "kernels/simd_body.inc"

@@ -44,6 +44,7 @@ double dot_d(const float* a, const float* b, const float* c, int n) {
 }
 
 #define PEFT_V_IS_S 1
+#define PEFT_NARROW_GEMM 0
 #define PEFT_ISA_NAME "scalar"
 #define GEMV_NF4 nf4_gemv_rows_scalar
 #define GEMV_F32 gemv_f32_rows_scalar

@@ -56,6 +56,16 @@ struct Mm {
     to_bf16_block(B, br, bc, ldb, b16);
     kern::gemm_bf16(tA, tB, M, N, K, alpha, a16.data(), ac, b16.data(), bc, beta, C, ldc);
   }
+  // C[M, N] = op(A) B (+ C when beta is 1) with B untransposed: in fp32 mode the narrow kernel where the active ISA
+  // has one for N (the products with N = head_dim: P V, dS K, dS^T Q, P^T dO; B's rows read in place instead of
+  // packed on every call), else as operator().
+  void narrow(bool tA, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+              int ldc) {
+    if (!bf16 && (beta == 0.f || beta == 1.f) &&
+        kern::gemm_narrow(tA, M, N, K, 1.f, A, lda, B, ldb, beta != 0.f, C, ldc))
+      return;
+    (*this)(tA, false, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+  }
   // bf16 mode with B already in bf16 (row stride ldb): only A is converted.
   void with_b16(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const uint16_t* B, int ldb,
                 float beta, float* C, int ldc) {
@@ -164,7 +174,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       if (s.bf16)
         mm.with_b16(false, false, nq, s.hd, nk, 1.f, S.data(), nk, V16 + kvoff, s.kv_stride, 0.f, oh, s.q_stride);
       else
-        mm(false, false, nq, s.hd, nk, 1.f, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
+        mm.narrow(false, nq, s.hd, nk, S.data(), nk, vv, s.kv_stride, 0.f, oh, s.q_stride); // O = P V
     }
   });
 }
@@ -210,18 +220,16 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             float D = 0.f; // sum_j P_ij dP_ij = dO_i . O_i
             for (int d = 0; d < s.hd; d++) D += doh[(size_t)i * s.q_stride + d] * oh[(size_t)i * s.q_stride + d];
             probs_row(pr, nk, kr.k0, lo, p, L[i]);
-            for (int j = 0; j < nk; j++) dr[j] = pr[j] * (dr[j] - D) * scale; // dS (score scale folded in)
+            kern::simd().softmax_bwd_row(dr, pr, (size_t)nk, D, scale); // dS (score scale folded in)
           }
           if (s.bf16)
             mm.with_b16(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, K16 + koff, s.kv_stride, 0.f, dq + qoff,
                         s.q_stride);
           else
-            mm(false, false, nq, s.hd, nk, 1.f, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff,
-               s.q_stride); // dQ = dS K
-          mm(true, false, nk, s.hd, nq, 1.f, dP.data(), nk, qh, s.q_stride, 1.f, dk + koff,
-             s.kv_stride); // dK += dS^T Q
-          mm(true, false, nk, s.hd, nq, 1.f, P.data(), nk, doh, s.q_stride, 1.f, dv + koff,
-             s.kv_stride); // dV += P^T dO
+            mm.narrow(false, nq, s.hd, nk, dP.data(), nk, k + koff, s.kv_stride, 0.f, dq + qoff,
+                      s.q_stride);                                                                   // dQ = dS K
+          mm.narrow(true, nk, s.hd, nq, dP.data(), nk, qh, s.q_stride, 1.f, dk + koff, s.kv_stride); // dK += dS^T Q
+          mm.narrow(true, nk, s.hd, nq, P.data(), nk, doh, s.q_stride, 1.f, dv + koff, s.kv_stride); // dV += P^T dO
         }
     }
   });

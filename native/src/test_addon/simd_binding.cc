@@ -1,11 +1,14 @@
 // Test-addon bindings of the per-ISA element-wise kernels (exports.kernels.simd*), run on the active kernel ISA
-// (kernels.setIsa): the exp row reductions, SwiGLU forward / backward (vectorised path) and the RMSNorm backward, so
-// tests can hold every ISA's body to a float64 reference and to the others.
+// (kernels.setIsa): the exp row reductions, SwiGLU forward / backward (vectorised path), the RMSNorm backward, the
+// attention softmax backward row and the narrow products, so tests can hold every ISA's body to a float64 reference
+// and to the others.
 #include <napi.h>
 #include <string>
 #include <vector>
 #include "binding/kernel_args.h"
 #include "error.h"
+#include "kernels/kernels.h"
+#include "kernels/simd.h"
 #include "kernels/vexp.h"
 #include "ops/ops.h"
 
@@ -74,12 +77,45 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
   return out(info.Env(), dx);
 }
 
+// kernels.simdSoftmaxBwdRow({p, dp, D, scale}) -> dp (p (dp - D) scale).
+Napi::Value SoftmaxBwdRow(const Napi::CallbackInfo& info) {
+  const char* fn = "simdSoftmaxBwdRow";
+  Napi::Object o = obj_arg(info, 0, fn);
+  auto p = f32_in(o, fn, "p", 0);
+  auto dp = f32_in(o, fn, "dp", p.ElementLength());
+  std::vector<float> y(dp.Data(), dp.Data() + dp.ElementLength());
+  kern::simd().softmax_bwd_row(y.data(), p.Data(), y.size(), (float)num(o.Get("D"), "simdSoftmaxBwdRow: 'D'"),
+                               (float)num(o.Get("scale"), "simdSoftmaxBwdRow: 'scale'"));
+  return out(info.Env(), y);
+}
+
+// kernels.gemmNarrow({transA, M, N, K, alpha, A, lda, B, ldb, C, ldc, accumulate}) -> the new C, or null where the
+// active ISA has no narrow kernel for N (kern::gemm_narrow).
+Napi::Value GemmNarrow(const Napi::CallbackInfo& info) {
+  const char* fn = "gemmNarrow";
+  Napi::Object o = obj_arg(info, 0, fn);
+  const bool tA = o.Get("transA").ToBoolean(), acc = o.Get("accumulate").ToBoolean();
+  const int M = int_field(o, fn, "M", 1, 1 << 16, 0, true), N = int_field(o, fn, "N", 1, 1 << 16, 0, true);
+  const int K = int_field(o, fn, "K", 1, 1 << 16, 0, true);
+  const int lda = int_field(o, fn, "lda", tA ? M : K, 1 << 20, tA ? M : K, false);
+  const int ldb = int_field(o, fn, "ldb", N, 1 << 20, N, false), ldc = int_field(o, fn, "ldc", N, 1 << 20, N, false);
+  auto A = f32_in(o, fn, "A", (size_t)(tA ? K : M) * lda), B = f32_in(o, fn, "B", (size_t)K * ldb);
+  auto C0 = f32_in(o, fn, "C", (size_t)M * ldc);
+  std::vector<float> C(C0.Data(), C0.Data() + C0.ElementLength());
+  const float alpha = (float)num(o.Get("alpha"), "gemmNarrow: 'alpha'");
+  if (!kern::gemm_narrow(tA, M, N, K, alpha, A.Data(), lda, B.Data(), ldb, acc, C.data(), ldc))
+    return info.Env().Null();
+  return out(info.Env(), C);
+}
+
 } // namespace
 
 void register_simd_test_bindings(Napi::Env env, Napi::Object kernels) {
   kernels.Set("simdRowExp", Napi::Function::New(env, kernel_guarded<RowExp>));
   kernels.Set("simdSwiglu", Napi::Function::New(env, kernel_guarded<Swiglu>));
   kernels.Set("simdRmsnormBackward", Napi::Function::New(env, kernel_guarded<RmsnormBackward>));
+  kernels.Set("simdSoftmaxBwdRow", Napi::Function::New(env, kernel_guarded<SoftmaxBwdRow>));
+  kernels.Set("gemmNarrow", Napi::Function::New(env, kernel_guarded<GemmNarrow>));
 }
 
 } // namespace peft
