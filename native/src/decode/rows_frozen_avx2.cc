@@ -7,6 +7,7 @@
 #include "decode/rows_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
+#include "kernels/nf4_lookup_avx2.h"
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -63,12 +64,6 @@ Block pick_block(int nt, int nv) {
   return nv == 3 ? pick<3>(nt, rows) : nv == 2 ? pick<2>(nt, rows) : pick<1>(nt, rows);
 }
 
-// Code-book values of the 8 nibbles in the low 4 bits of d's lanes: two 8-entry permutes and a blend on bit 3.
-inline __m256 lookup(__m256i d, __m256 lo_tab, __m256 hi_tab) {
-  const __m256 a = _mm256_permutevar8x32_ps(lo_tab, d), c = _mm256_permutevar8x32_ps(hi_tab, d);
-  return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(d, 28)));
-}
-
 void frozen_products_nf4_avx2(const kern::Nf4IView& w, int o0, int o1, const float* x, int T, float* y, int ldy) {
   const int rows = o1 - o0, in = w.cols;
   if (rows <= 0 || T <= 0) return;
@@ -85,9 +80,9 @@ void frozen_products_nf4_avx2(const kern::Nf4IView& w, int o0, int o1, const flo
       const __m256 s = _mm256_loadu_ps(sc + (size_t)b * 16);
       for (int p = 32 * b; p < 32 * b + 32; p++) {
         const __m256i d = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + (size_t)p * 16)));
-        _mm256_store_ps(wt + (size_t)(2 * p) * ld + 8 * v, _mm256_mul_ps(lookup(d, lo_tab, hi_tab), s));
+        _mm256_store_ps(wt + (size_t)(2 * p) * ld + 8 * v, _mm256_mul_ps(kern::nf4_lookup_lanes(d, lo_tab, hi_tab), s));
         _mm256_store_ps(wt + (size_t)(2 * p + 1) * ld + 8 * v,
-                        _mm256_mul_ps(lookup(_mm256_srli_epi32(d, 4), lo_tab, hi_tab), s));
+                        _mm256_mul_ps(kern::nf4_lookup_lanes(_mm256_srli_epi32(d, 4), lo_tab, hi_tab), s));
       }
     }
   }

@@ -7,6 +7,7 @@
 #include "kernels/gemv_variants.h"
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #include <immintrin.h>
+#include "kernels/nf4_lookup_avx2.h"
 #include <utility>
 
 namespace peft::kern {
@@ -15,12 +16,6 @@ namespace {
 constexpr int MAX_MT = 8;
 
 constexpr int units_for(int mt) { return mt <= 1 ? 8 : mt <= 2 ? 4 : mt <= 4 ? 2 : 1; }
-
-// Code-book values of the 8 nibbles in the low 4 bits of d's lanes.
-inline __m256 lookup(__m256i d, __m256 lo_tab, __m256 hi_tab) {
-  const __m256 a = _mm256_permutevar8x32_ps(lo_tab, d), c = _mm256_permutevar8x32_ps(hi_tab, d);
-  return _mm256_blendv_ps(a, c, _mm256_castsi256_ps(_mm256_slli_epi32(d, 28))); // bit 3 -> sign: upper half
-}
 
 // Outputs [8 u0, 8 (u0 + MU)) for input rows [t0, t0 + MT); n_last: outputs of the block's last unit (1..8).
 template <int MU, int MT>
@@ -48,8 +43,8 @@ void block(const Nf4IView& w, const float* xt, int T, int t0, int u0, float* y, 
         const __m256i d =
             _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(cu[u] + (size_t)p * 16)));
         const __m256 s = _mm256_loadu_ps(su[u] + (size_t)b * 16);
-        const __m256 w0 = _mm256_mul_ps(lookup(d, lo_tab, hi_tab), s);
-        const __m256 w1 = _mm256_mul_ps(lookup(_mm256_srli_epi32(d, 4), lo_tab, hi_tab), s);
+        const __m256 w0 = _mm256_mul_ps(nf4_lookup_lanes(d, lo_tab, hi_tab), s);
+        const __m256 w1 = _mm256_mul_ps(nf4_lookup_lanes(_mm256_srli_epi32(d, 4), lo_tab, hi_tab), s);
 #pragma GCC unroll 8
         for (int t = 0; t < MT; t++) acc[u][t] = _mm256_fmadd_ps(_mm256_set1_ps(x0[t]), w0, acc[u][t]);
 #pragma GCC unroll 8
