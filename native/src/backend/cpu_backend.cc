@@ -104,9 +104,8 @@ class CpuBackend final : public Backend {
     Prepared p;
     for (int j = 0; j < n; j++)
       if (ws[j]->storage() == kern::Storage::NF4) {
-        if (!p.nf4) kern::decode_prepare_nf4(*ws[j], x, T, xt); // the input once (the weights share it)
-        ws[j]->nf4_interleaved();                               // each weight's layout, outside the region
-        p.nf4 = xt.data();
+        if (!p.nf4) p.nf4 = kern::decode_prepare_nf4(x, T, ws[j]->in(), xt); // the input once (the weights share it)
+        ws[j]->nf4_interleaved(); // each weight's layout built outside the region (its tasks only read it)
       } else if (!p.bf16 && (ws[j]->storage() == kern::Storage::BF16 || (bf16 && ws[j]->bf16_data()))) {
         kern::decode_prepare_bf16(x, T, ws[j]->in(), xn);
         p.bf16 = xn.data();

@@ -21,6 +21,7 @@ namespace {
 
 struct Bodies {
   Nf4InterleavedRows nf4;
+  int nf4_x_rows; // from this many rows the NF4 body reads the input as it is, not transposed
   GemvF32Rows f32;
   DecodeBf16Rows bf16;
   int group; // bf16 input order: evens then odds in groups of this many (0: as it is)
@@ -28,11 +29,11 @@ struct Bodies {
 
 Bodies bodies() {
   const Isa isa = active_isa();
-  Bodies b{nf4i_rows_scalar, gemv_f32_rows_scalar, decode_bf16_rows_scalar, 0};
+  Bodies b{nf4i_rows_scalar, nf4i_x_rows_scalar, gemv_f32_rows_scalar, decode_bf16_rows_scalar, 0};
   if (isa == Isa::Avx512 && nf4i_rows_avx512 && decode_f32_rows_avx512)
-    b = {nf4i_rows_avx512, decode_f32_rows_avx512, decode_bf16_rows_avx512, 32};
+    b = {nf4i_rows_avx512, nf4i_x_rows_avx512, decode_f32_rows_avx512, decode_bf16_rows_avx512, 32};
   if (isa == Isa::Avx2 && nf4i_rows_avx2 && decode_f32_rows_avx2)
-    b = {nf4i_rows_avx2, decode_f32_rows_avx2, decode_bf16_rows_avx2, 16};
+    b = {nf4i_rows_avx2, nf4i_x_rows_avx2, decode_f32_rows_avx2, decode_bf16_rows_avx2, 16};
   if (isa != Isa::Scalar && b.nf4 == nf4i_rows_scalar)
     throw EngineError("E_ENGINE", std::string("decode_rows: this build has no ") + isa_name(isa) +
                                       " decode kernels (set PEFT_ISA=scalar, or rebuild with npm run build:native)");
@@ -41,12 +42,12 @@ Bodies bodies() {
 
 } // namespace
 
-void decode_prepare_nf4(const FrozenLinear& w, const float* x, int T, std::vector<float>& xt) {
-  const int in = w.in();
+const float* decode_prepare_nf4(const float* x, int T, int in, std::vector<float>& xt) {
+  if (T == 1 || T >= bodies().nf4_x_rows) return x; // one row is its own transpose; the body reads x from there
   if (xt.size() < (size_t)T * in) xt.resize((size_t)T * in);
   for (int t = 0; t < T; t++)
     for (int k = 0; k < in; k++) xt[(size_t)k * T + t] = x[(size_t)t * in + k];
-  w.nf4_interleaved(); // built here, on the calling thread, before the products read it inside a pool region
+  return xt.data();
 }
 
 void decode_prepare_bf16(const float* x, int T, int in, std::vector<float>& xn) {

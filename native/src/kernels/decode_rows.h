@@ -11,11 +11,11 @@
 
 namespace peft::kern {
 
-// The input rows [T, in] for the NF4 bodies: transposed ([in, T]), and w's interleaved layout built (once per weight)
-// on the calling thread. For the bf16 bodies of the active ISA: in each group of 32 (AVX-512) or 16 (AVX2) values,
-// the even elements then the odd ones, the order in which a body unpacks the bf16 pairs; the scalar body reads them
-// as they are. Once per product, shared by all threads.
-void decode_prepare_nf4(const FrozenLinear& w, const float* x, int T, std::vector<float>& xt);
+// The input rows [T, in] for the NF4 bodies: transposed ([in, T]) into xt where the active body reads them so (x
+// itself where it does not: one row, or as many as it reads untransposed); for the bf16 bodies of the active ISA: in
+// each group of 32 (AVX-512) or 16 (AVX2) values, the even elements then the odd ones, the order in which a body
+// unpacks the bf16 pairs (the scalar body reads them as they are). Once per product, shared by all threads.
+const float* decode_prepare_nf4(const float* x, int T, int in, std::vector<float>& xt);
 void decode_prepare_bf16(const float* x, int T, int in, std::vector<float>& xn);
 // Whether decode_rows can take this weight (fp32, or NF4 with whole 64-weight blocks per row).
 bool decode_rows_supported(const FrozenLinear& w);

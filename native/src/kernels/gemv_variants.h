@@ -41,7 +41,8 @@ struct Nf4IView {
 };
 // y[t * ldy + o] for o in [o0, o1) (o0 a multiple of 16), t < T (T <= 32): one fp32 FMA chain per output over the
 // inputs in order from zero, s = fma(x[t, k], code[c(o, k)] * absmax(o, k / 64), s), the input rows given both as
-// they are (x [T, in]) and transposed (xt [in, T]; a body reads the one its blocking wants). Every variant computes exactly these operations, so all give the same bits, a row's result
+// they are (x [T, in]) and transposed (xt [in, T]). A body reads xt below its nf4i_x_rows_* rows and x from there
+// (the caller then need not transpose: decode_prepare_nf4); with one row the two are the same. Every variant computes exactly these operations, so all give the same bits, a row's result
 // never depends on T or on the other rows, and they equal decode/rows_matmul's frozen tile products (the same chain
 // over the same dequantized weights).
 using Nf4InterleavedRows = void (*)(const Nf4IView& w, const float* x, const float* xt, int T, float* y, int ldy,
@@ -49,6 +50,10 @@ using Nf4InterleavedRows = void (*)(const Nf4IView& w, const float* x, const flo
 void nf4i_rows_scalar(const Nf4IView& w, const float* x, const float* xt, int T, float* y, int ldy, int o0, int o1);
 extern const Nf4InterleavedRows nf4i_rows_avx2;   // null without AVX2 code in the build
 extern const Nf4InterleavedRows nf4i_rows_avx512; // null without AVX-512 code in the build
+// The rows from which each body reads x instead of xt (the scalar body always reads x, the AVX2 one never).
+constexpr int NF4I_X_ROWS_NEVER = 33; // past the most rows a decode product takes (32)
+constexpr int nf4i_x_rows_scalar = 1;
+extern const int nf4i_x_rows_avx2, nf4i_x_rows_avx512;
 
 // Absmax of block b after double-quant decoding (the formula of nf4.cc). static: each variant file keeps its own copy.
 static inline float nf4_view_absmax(const Nf4View& w, size_t b) {

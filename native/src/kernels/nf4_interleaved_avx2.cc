@@ -94,11 +94,13 @@ void rows(const Nf4IView& w, const float*, const float* xt, int T, float* y, int
 } // namespace
 
 extern const Nf4InterleavedRows nf4i_rows_avx2 = rows;
+extern const int nf4i_x_rows_avx2 = NF4I_X_ROWS_NEVER; // always the transposed input
 
 } // namespace peft::kern
 #else
 #include "kernels/gemv_variants.h"
 namespace peft::kern {
 extern const Nf4InterleavedRows nf4i_rows_avx2 = nullptr;
+extern const int nf4i_x_rows_avx2 = NF4I_X_ROWS_NEVER;
 } // namespace peft::kern
 #endif

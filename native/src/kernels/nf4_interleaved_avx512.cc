@@ -105,11 +105,13 @@ void rows(const Nf4IView& w, const float* x, const float* xt, int T, float* y, i
 } // namespace
 
 extern const Nf4InterleavedRows nf4i_rows_avx512 = rows;
+extern const int nf4i_x_rows_avx512 = TILE_MIN_ROWS; // the tiles' register blocks read x as it is
 
 } // namespace peft::kern
 #else
 #include "kernels/gemv_variants.h"
 namespace peft::kern {
 extern const Nf4InterleavedRows nf4i_rows_avx512 = nullptr;
+extern const int nf4i_x_rows_avx512 = NF4I_X_ROWS_NEVER;
 } // namespace peft::kern
 #endif

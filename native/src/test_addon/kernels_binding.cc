@@ -329,12 +329,15 @@ Napi::Value DecodeRows(const Napi::CallbackInfo& info) {
   const bool bf16 = info.Length() > 3 && info[3].ToBoolean();
   if (bf16) const_cast<FrozenLinear*>(l)->keep_bf16_copy();
   auto y = Napi::Float32Array::New(info.Env(), (size_t)T * l->out());
-  std::vector<float> xn;
+  std::vector<float> buf;
+  const float* xn = nullptr;
   if (l->storage() == Storage::NF4)
-    decode_prepare_nf4(*l, x.Data(), T, xn);
-  else if (l->storage() == Storage::BF16 || bf16)
-    decode_prepare_bf16(x.Data(), T, l->in(), xn);
-  decode_rows(*l, x.Data(), xn.empty() ? nullptr : xn.data(), T, y.Data(), 0, l->out(), bf16);
+    xn = decode_prepare_nf4(x.Data(), T, l->in(), buf);
+  else if (l->storage() == Storage::BF16 || bf16) {
+    decode_prepare_bf16(x.Data(), T, l->in(), buf);
+    xn = buf.data();
+  }
+  decode_rows(*l, x.Data(), xn, T, y.Data(), 0, l->out(), bf16);
   return y;
 }
 
