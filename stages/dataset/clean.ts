@@ -97,16 +97,13 @@ function readChars(s: string): Uint16Array {
   return in16;
 }
 
-/** The peft_text addon's normalizeWhitespace (the same loop in C++) and its batch form, where it is built (looked up once). */
-const nativeWhitespace = textAddon()?.normalizeWhitespace;
-const nativeWhitespaceEach = textAddon()?.normalizeWhitespaceEach;
-
 /**
  * CRLF → LF, zero-width spaces / BOMs removed, tabs / runs of spaces → one space, no trailing spaces, at most one
  * blank line, trimmed ends: normalizeWhitespaceJs, in C++ where the peft_text addon is built.
  */
 export function normalizeWhitespace(s: string): string {
-  return nativeWhitespace ? nativeWhitespace(s) : normalizeWhitespaceJs(s);
+  const addon = textAddon(); // looked up per call (cached there): no load at import, PEFTMAKE_NO_TEXT_ADDON honoured
+  return addon ? addon.normalizeWhitespace(s) : normalizeWhitespaceJs(s);
 }
 
 /**
@@ -213,9 +210,10 @@ function beforeWhitespace(s: string, o: TextCleanOptions): string {
 
 /** cleanText of each text: their whitespace normalised in one call of the peft_text addon where it is built. */
 export function cleanTexts(texts: readonly string[], o: TextCleanOptions): string[] {
-  if (!o.whitespace || !nativeWhitespaceEach || texts.length === 0) return texts.map((t) => cleanText(t, o));
+  const addon = textAddon();
+  if (!o.whitespace || !addon || texts.length === 0) return texts.map((t) => cleanText(t, o));
   const pre = texts.map((t) => beforeWhitespace(t, o));
   const ends = new Int32Array(pre.length);
   for (let k = 0, chars = 0; k < pre.length; k++) ends[k] = chars += pre[k].length;
-  return nativeWhitespaceEach(pre.join(''), ends);
+  return addon.normalizeWhitespaceEach(pre.join(''), ends);
 }
